@@ -1,0 +1,5 @@
+file(READ "${INPUT}" hex HEX)
+string(LENGTH "${hex}" hex_len)
+math(EXPR size "${hex_len} / 2")
+string(REGEX REPLACE "([0-9a-f][0-9a-f])" "'\\\\x\\1'," body "${hex}")
+file(WRITE "${OUTPUT}" "// Generated from ${INPUT}; do not edit.\n#include <string_view>\nnamespace eddy::embedded {\nstatic const char k_${SYMBOL}[] = {${body} 0};\nstd::string_view ${SYMBOL}() { return {k_${SYMBOL}, ${size}}; }\n}\n")

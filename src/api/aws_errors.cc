@@ -1,0 +1,59 @@
+#include "api/aws_errors.h"
+
+#include "api/writer.h"
+
+namespace eddy::api {
+
+const char* aws_error_type(Errc code) {
+  switch (code) {
+    case Errc::kResourceNotFound: return "ResourceNotFoundException";
+    case Errc::kResourceInUse: return "ResourceInUseException";
+    case Errc::kInvalidArgument: return "InvalidArgumentException";
+    case Errc::kValidation: return "ValidationException";
+    case Errc::kLimitExceeded: return "LimitExceededException";
+    case Errc::kProvisionedThroughputExceeded: return "ProvisionedThroughputExceededException";
+    case Errc::kExpiredIterator: return "ExpiredIteratorException";
+    case Errc::kExpiredNextToken: return "ExpiredNextTokenException";
+    case Errc::kAccessDenied: return "AccessDeniedException";
+    case Errc::kSerialization: return "SerializationException";
+    case Errc::kUnknownOperation: return "UnknownOperationException";
+    case Errc::kMissingAuthenticationToken: return "MissingAuthenticationTokenException";
+    case Errc::kIncompleteSignature: return "IncompleteSignatureException";
+    case Errc::kUnrecognizedClient: return "UnrecognizedClientException";
+    case Errc::kInvalidSignature: return "InvalidSignatureException";
+    case Errc::kCorruption:
+    case Errc::kIo:
+    case Errc::kInternal: return "InternalFailure";
+  }
+  return "InternalFailure";
+}
+
+int aws_http_status(Errc code) {
+  switch (code) {
+    case Errc::kCorruption:
+    case Errc::kIo:
+    case Errc::kInternal: return 500;
+    default: return 400;
+  }
+}
+
+const char* content_type_for(Protocol protocol) {
+  return protocol == Protocol::kCbor ? "application/x-amz-cbor-1.1" : "application/x-amz-json-1.1";
+}
+
+HttpResponse error_response(const Error& error, Protocol protocol) {
+  HttpResponse r;
+  r.status = aws_http_status(error.code);
+  r.content_type = content_type_for(protocol);
+  auto w = make_writer(protocol);
+  w->begin_object();
+  w->field("__type", aws_error_type(error.code));
+  // Server faults keep their detail in the log, not on the wire.
+  w->field("message", r.status == 500 ? std::string_view("Internal Service Failure") : std::string_view(error.message));
+  w->end_object();
+  r.body = std::move(w->buffer());
+  r.headers.emplace_back("x-amzn-ErrorType", aws_error_type(error.code));
+  return r;
+}
+
+}  // namespace eddy::api

@@ -1,0 +1,54 @@
+// A small synchronous client for AWS JSON 1.1 APIs (eddy's own or AWS's), used by the CLI and
+// the load generator: one keep-alive connection, SigV4-signed requests.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "api/sigv4.h"
+#include "common/error.h"
+
+namespace eddy::api {
+
+struct Endpoint {
+  std::string host;
+  uint16_t port = 4567;
+  std::string host_header;  // "host:port" as signed
+};
+
+// Parses "http://127.0.0.1:4567" (https is not supported by this client).
+Result<Endpoint> parse_endpoint(std::string_view url);
+
+// Credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (/ AWS_SESSION_TOKEN), else a fixed
+// local key that a server without --access-key accepts.
+AwsCredentials credentials_from_environment();
+
+struct ClientResponse {
+  int status = 0;
+  std::string body;
+};
+
+class ApiClient {
+ public:
+  ApiClient(Endpoint endpoint, AwsCredentials credentials, std::string region, std::string service);
+  ~ApiClient();
+
+  // POSTs `body` with X-Amz-Target `target`; reconnects once if the connection was closed.
+  Result<ClientResponse> post(std::string_view target, std::string_view body);
+  // As post(), but a non-200 answer becomes an error "<__type>: <message>".
+  Result<std::string> call(std::string_view target, std::string_view body);
+
+  const Endpoint& endpoint() const { return endpoint_; }
+
+ private:
+  struct Impl;
+  Endpoint endpoint_;
+  AwsCredentials credentials_;
+  std::string region_;
+  std::string service_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace eddy::api

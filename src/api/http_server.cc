@@ -1,0 +1,177 @@
+#include "api/http_server.h"
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <random>
+#include <thread>
+#include <vector>
+
+namespace eddy::api {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+
+namespace {
+
+constexpr size_t kBodyLimit = 32u << 20;  // a 10 MiB record in base64 inside a JSON envelope fits
+constexpr size_t kSimdjsonPadding = 64;
+
+std::string request_id() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(36, '-');
+  for (size_t i = 0; i < id.size(); ++i) {
+    if (i == 8 || i == 13 || i == 18 || i == 23) continue;
+    id[i] = kHex[rng() & 0xf];
+  }
+  return id;
+}
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, const HttpServer::Handler& handler)
+      : stream_(std::move(socket)), handler_(handler) {}
+
+  void start() { read(); }
+
+ private:
+  void read() {
+    parser_.emplace();
+    parser_->body_limit(kBodyLimit);
+    parser_->header_limit(64 * 1024);
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
+  }
+
+  void on_read(beast::error_code ec) {
+    if (ec == http::error::end_of_stream || ec == net::error::eof || ec == net::error::connection_reset) {
+      return close();
+    }
+    if (ec) {
+      // Malformed HTTP or an oversized body: answer once, then close the connection.
+      http::response<http::string_body> res{http::status::bad_request, 11};
+      res.set(http::field::content_type, "application/x-amz-json-1.1");
+      res.body() = ec == http::error::body_limit
+                       ? R"({"__type":"SerializationException","message":"Request body exceeds 32 MiB."})"
+                       : R"({"__type":"SerializationException","message":"Malformed HTTP request."})";
+      res.keep_alive(false);
+      res.prepare_payload();
+      auto sp = std::make_shared<http::response<http::string_body>>(std::move(res));
+      http::async_write(stream_, *sp, [self = shared_from_this(), sp](beast::error_code, size_t) { self->close(); });
+      return;
+    }
+    auto msg = parser_->release();
+    keep_alive_ = msg.keep_alive();
+    version_ = msg.version();
+    HttpRequest req;
+    req.method = std::string(msg.method_string());
+    req.target = std::string(msg.target());
+    for (const auto& f : msg) {
+      std::string name(f.name_string());
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      req.headers.emplace_back(std::move(name), std::string(f.value()));
+    }
+    req.body = std::move(msg.body());
+    req.body.reserve(req.body.size() + kSimdjsonPadding);
+    handler_(req, [self = shared_from_this()](HttpResponse response) {
+      // May run on another thread (group commit): hop back to this connection's strand.
+      net::post(self->stream_.get_executor(),
+                [self, r = std::move(response)]() mutable { self->write(std::move(r)); });
+    });
+  }
+
+  void write(HttpResponse r) {
+    auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(r.status), version_);
+    res->set(http::field::server, "eddy");
+    res->set(http::field::content_type, r.content_type);
+    res->set("x-amzn-RequestId", request_id());
+    for (const auto& [k, v] : r.headers) res->set(k, v);
+    res->keep_alive(keep_alive_);
+    res->body() = std::move(r.body);
+    res->prepare_payload();
+    http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, size_t) {
+      if (ec || !self->keep_alive_) return self->close();
+      self->read();
+    });
+  }
+
+  void close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  const HttpServer::Handler& handler_;
+  bool keep_alive_ = true;
+  unsigned version_ = 11;
+};
+
+}  // namespace
+
+struct HttpServer::Impl {
+  Impl(Handler h, int threads) : handler(std::move(h)), threads(threads), acceptor(ioc) {}
+
+  void accept() {
+    acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+      if (ec == net::error::operation_aborted) return;
+      if (!ec) {
+        socket.set_option(tcp::no_delay(true), ec);
+        std::make_shared<Session>(std::move(socket), handler)->start();
+      }
+      accept();
+    });
+  }
+
+  Handler handler;
+  int threads;
+  net::io_context ioc;
+  tcp::acceptor acceptor;
+};
+
+HttpServer::HttpServer(Handler handler, int threads) : impl_(std::make_unique<Impl>(std::move(handler), threads)) {}
+HttpServer::~HttpServer() = default;
+
+Result<uint16_t> HttpServer::listen(const std::string& host, uint16_t port) {
+  beast::error_code ec;
+  const auto address = net::ip::make_address(host, ec);
+  if (ec) return make_error(Errc::kInvalidArgument, "--host '" + host + "' is not an IP address (use e.g. 127.0.0.1)");
+  const tcp::endpoint endpoint{address, port};
+  auto& a = impl_->acceptor;
+  a.open(endpoint.protocol(), ec);
+  if (!ec) a.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) a.bind(endpoint, ec);
+  if (!ec) a.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return make_error(Errc::kIo, "cannot listen on " + host + ":" + std::to_string(port) + ": " + ec.message() +
+                                     " (is another eddy running? pick another --port)");
+  }
+  return a.local_endpoint().port();
+}
+
+void HttpServer::run() {
+  impl_->accept();
+  net::signal_set signals(impl_->ioc, SIGINT, SIGTERM);
+  signals.async_wait([this](beast::error_code ec, int) {
+    if (!ec) stop();
+  });
+  std::vector<std::thread> pool;
+  for (int i = 1; i < impl_->threads; ++i) pool.emplace_back([this] { impl_->ioc.run(); });
+  impl_->ioc.run();
+  for (auto& t : pool) t.join();
+}
+
+void HttpServer::stop() {
+  net::post(impl_->ioc, [this] {
+    beast::error_code ec;
+    impl_->acceptor.close(ec);
+    impl_->ioc.stop();
+  });
+}
+
+}  // namespace eddy::api

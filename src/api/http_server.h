@@ -1,0 +1,32 @@
+// HTTP/1.1 keep-alive server on Boost.Beast with a small thread pool. Beast stays inside this
+// file's .cc: other modules see only HttpRequest/HttpResponse.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "api/http_types.h"
+#include "common/error.h"
+
+namespace eddy::api {
+
+class HttpServer {
+ public:
+  using Handler = std::function<void(HttpRequest&, std::function<void(HttpResponse)>)>;
+
+  HttpServer(Handler handler, int threads);
+  ~HttpServer();
+
+  // Binds and listens; returns the bound port (useful with port 0).
+  Result<uint16_t> listen(const std::string& host, uint16_t port);
+  // Serves on the pool until stop() or SIGINT/SIGTERM; returns when every thread is done.
+  void run();
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace eddy::api

@@ -1,0 +1,147 @@
+#include "api/json_codec.h"
+
+#include <simdjson.h>
+
+#include <cstdio>
+
+#include "common/digest.h"
+
+namespace eddy::api {
+namespace {
+
+Result<Value> convert(simdjson::dom::element e, int depth) {
+  if (depth > 64) return make_error(Errc::kSerialization, "JSON nesting too deep");
+  Value v;
+  switch (e.type()) {
+    case simdjson::dom::element_type::OBJECT: {
+      v.type = Value::Type::kObject;
+      for (auto field : simdjson::dom::object(e)) {
+        auto child = convert(field.value, depth + 1);
+        if (!child) return child;
+        v.members.emplace_back(std::string(field.key), std::move(*child));
+      }
+      break;
+    }
+    case simdjson::dom::element_type::ARRAY: {
+      v.type = Value::Type::kArray;
+      for (auto item : simdjson::dom::array(e)) {
+        auto child = convert(item, depth + 1);
+        if (!child) return child;
+        v.items.push_back(std::move(*child));
+      }
+      break;
+    }
+    case simdjson::dom::element_type::STRING:
+      v.type = Value::Type::kString;
+      v.text = std::string(std::string_view(e));
+      break;
+    case simdjson::dom::element_type::INT64:
+      v.type = Value::Type::kInt;
+      v.integer = int64_t(e);
+      break;
+    case simdjson::dom::element_type::UINT64:
+      v.type = Value::Type::kDouble;
+      v.number = static_cast<double>(uint64_t(e));
+      break;
+    case simdjson::dom::element_type::DOUBLE:
+      v.type = Value::Type::kDouble;
+      v.number = double(e);
+      break;
+    case simdjson::dom::element_type::BOOL:
+      v.type = Value::Type::kBool;
+      v.boolean = bool(e);
+      break;
+    case simdjson::dom::element_type::NULL_VALUE:
+      break;
+  }
+  return v;
+}
+
+}  // namespace
+
+Result<Value> parse_json(const char* data, size_t size, size_t capacity) {
+  thread_local simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  const bool padded = capacity >= size + simdjson::SIMDJSON_PADDING;
+  auto error = parser.parse(reinterpret_cast<const uint8_t*>(data), size, !padded).get(root);
+  if (error) {
+    return make_error(Errc::kSerialization, std::string("Malformed JSON request body: ") + simdjson::error_message(error));
+  }
+  if (root.type() != simdjson::dom::element_type::OBJECT) {
+    return make_error(Errc::kSerialization, "Request body must be a JSON object.");
+  }
+  return convert(root, 0);
+}
+
+void append_json_string(std::string& out, std::string_view s) {
+  out.push_back('"');
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"') out += "\\\"";
+    else if (c == '\\') out += "\\\\";
+    else if (u < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\u%04x", u);
+      out += buf;
+    } else out.push_back(c);
+  }
+  out.push_back('"');
+}
+
+void JsonWriter::separate() {
+  if (!first_) out_.push_back(',');
+  first_ = false;
+}
+void JsonWriter::begin_object() {
+  separate();
+  out_.push_back('{');
+  first_ = true;
+}
+void JsonWriter::end_object() {
+  out_.push_back('}');
+  first_ = false;
+}
+void JsonWriter::begin_array() {
+  separate();
+  out_.push_back('[');
+  first_ = true;
+}
+void JsonWriter::end_array() {
+  out_.push_back(']');
+  first_ = false;
+}
+void JsonWriter::key(std::string_view k) {
+  separate();
+  append_json_string(out_, k);
+  out_.push_back(':');
+  first_ = true;  // the value that follows needs no comma
+}
+void JsonWriter::string(std::string_view s) {
+  separate();
+  append_json_string(out_, s);
+}
+void JsonWriter::blob(std::string_view bytes) {
+  separate();
+  out_.push_back('"');
+  base64_encode_append(bytes, out_);
+  out_.push_back('"');
+}
+void JsonWriter::integer(int64_t v) {
+  separate();
+  out_ += std::to_string(v);
+}
+void JsonWriter::boolean(bool v) {
+  separate();
+  out_ += v ? "true" : "false";
+}
+void JsonWriter::timestamp(TimestampMs ms) {
+  // Epoch seconds with the millisecond fraction, as AWS JSON services send them.
+  separate();
+  char buf[32];
+  const int64_t sec = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
+  const int64_t frac = ms - sec * 1000;
+  std::snprintf(buf, sizeof(buf), "%lld.%03lld", static_cast<long long>(sec), static_cast<long long>(frac));
+  out_ += buf;
+}
+
+}  // namespace eddy::api

@@ -1,0 +1,642 @@
+#include "api/kinesis_api.h"
+
+#include <map>
+#include <optional>
+
+#include "api/aws_errors.h"
+#include "api/writer.h"
+#include "common/uint128.h"
+#include "stream/sequence_number.h"
+
+namespace eddy::api {
+namespace {
+
+using stream::StreamSnapshot;
+using stream::ShardSnapshot;
+
+constexpr size_t kMaxPutRecordsBytes = 5u << 20;
+
+std::optional<std::string> text(const Value& in, std::string_view key) {
+  const Value* v = in.get(key);
+  if (!v || v->type != Value::Type::kString) return std::nullopt;
+  return v->text;
+}
+
+std::optional<int64_t> number(const Value& in, std::string_view key) {
+  const Value* v = in.get(key);
+  if (!v || !v->is_number()) return std::nullopt;
+  return static_cast<int64_t>(v->as_double());
+}
+
+std::map<std::string, std::string> string_map(const Value* v) {
+  std::map<std::string, std::string> out;
+  if (!v) return out;
+  for (const auto& [k, val] : v->members) out[k] = val.type == Value::Type::kString ? val.text : "";
+  return out;
+}
+
+void write_shard(Writer& w, const ShardSnapshot& s) {
+  w.begin_object();
+  w.field("ShardId", s.info.id());
+  if (s.info.parent) w.field("ParentShardId", stream::shard_id(*s.info.parent));
+  if (s.info.adjacent_parent) w.field("AdjacentParentShardId", stream::shard_id(*s.info.adjacent_parent));
+  w.key("HashKeyRange");
+  w.begin_object();
+  w.field("StartingHashKey", to_decimal(s.info.range.start));
+  w.field("EndingHashKey", to_decimal(s.info.range.end));
+  w.end_object();
+  w.key("SequenceNumberRange");
+  w.begin_object();
+  w.field("StartingSequenceNumber", s.starting_sequence_number);
+  if (s.ending_sequence_number) w.field("EndingSequenceNumber", *s.ending_sequence_number);
+  w.end_object();
+  w.end_object();
+}
+
+void write_mode(Writer& w, stream::StreamMode mode) {
+  w.key("StreamModeDetails");
+  w.begin_object();
+  w.field("StreamMode", stream::to_string(mode));
+  w.end_object();
+}
+
+void write_monitoring(Writer& w) {
+  w.key("EnhancedMonitoring");
+  w.begin_array();
+  w.begin_object();
+  w.key("ShardLevelMetrics");
+  w.begin_array();
+  w.end_array();
+  w.end_object();
+  w.end_array();
+}
+
+class Call {
+ public:
+  Call(stream::StreamStore& store, log::GroupCommitter& committer, const Clock& clock, const Value& in,
+       Protocol protocol, Respond respond)
+      : store_(store), committer_(committer), clock_(clock), in_(in), protocol_(protocol),
+        respond_(std::move(respond)), w_(make_writer(protocol)) {}
+
+  void fail(const Error& e) { respond_(error_response(e, protocol_)); }
+  void ok() {
+    HttpResponse r;
+    r.content_type = content_type_for(protocol_);
+    r.body = std::move(w_->buffer());
+    respond_(std::move(r));
+  }
+  void ok_empty() {
+    // Operations without output answer an empty object, which every SDK accepts.
+    w_->begin_object();
+    w_->end_object();
+    ok();
+  }
+  template <class T>
+  bool check(const Result<T>& r) {
+    if (!r) fail(r.error());
+    return static_cast<bool>(r);
+  }
+
+  // StreamName or StreamARN (or both, agreeing).
+  Result<std::string> stream_name() {
+    auto name = text(in_, "StreamName");
+    auto arn = text(in_, "StreamARN");
+    if (arn) {
+      auto from_arn = store_.name_from_arn(*arn);
+      if (!from_arn) return from_arn;
+      if (name && *name != *from_arn) {
+        return make_error(Errc::kInvalidArgument, "StreamARN " + *arn + " and StreamName " + *name + " do not match.");
+      }
+      return from_arn;
+    }
+    if (name) return *name;
+    return make_error(Errc::kInvalidArgument, "Either StreamName or StreamARN should be provided.");
+  }
+
+  void run(std::string_view op);
+
+ private:
+  void create_stream();
+  void delete_stream();
+  void describe_stream();
+  void describe_stream_summary();
+  void list_streams();
+  void list_shards();
+  void put_record();
+  void put_records();
+  void get_shard_iterator();
+  void get_records();
+  void retention(bool increase);
+  void add_tags();
+  void remove_tags();
+  void list_tags_for_stream();
+  void tag_resource();
+  void untag_resource();
+  void list_tags_for_resource();
+  void split_shard();
+  void merge_shards();
+  void update_shard_count();
+  void describe_limits();
+  void commit_then_ok(std::vector<std::shared_ptr<log::ShardLog>> touched);
+
+  stream::StreamStore& store_;
+  log::GroupCommitter& committer_;
+  const Clock& clock_;
+  const Value& in_;
+  Protocol protocol_;
+  Respond respond_;
+  std::unique_ptr<Writer> w_;
+};
+
+void Call::run(std::string_view op) {
+  if (op == "PutRecords") return put_records();
+  if (op == "GetRecords") return get_records();
+  if (op == "PutRecord") return put_record();
+  if (op == "GetShardIterator") return get_shard_iterator();
+  if (op == "CreateStream") return create_stream();
+  if (op == "DeleteStream") return delete_stream();
+  if (op == "DescribeStream") return describe_stream();
+  if (op == "DescribeStreamSummary") return describe_stream_summary();
+  if (op == "ListStreams") return list_streams();
+  if (op == "ListShards") return list_shards();
+  if (op == "IncreaseStreamRetentionPeriod") return retention(true);
+  if (op == "DecreaseStreamRetentionPeriod") return retention(false);
+  if (op == "AddTagsToStream") return add_tags();
+  if (op == "RemoveTagsFromStream") return remove_tags();
+  if (op == "ListTagsForStream") return list_tags_for_stream();
+  if (op == "TagResource") return tag_resource();
+  if (op == "UntagResource") return untag_resource();
+  if (op == "ListTagsForResource") return list_tags_for_resource();
+  if (op == "SplitShard") return split_shard();
+  if (op == "MergeShards") return merge_shards();
+  if (op == "UpdateShardCount") return update_shard_count();
+  if (op == "DescribeLimits") return describe_limits();
+  fail({Errc::kInvalidArgument, "eddy does not implement " + std::string(op) +
+                                    " yet; see README.md for the supported Kinesis operations."});
+}
+
+void Call::create_stream() {
+  auto name = text(in_, "StreamName");
+  stream::StreamMode mode = stream::StreamMode::kProvisioned;
+  if (const Value* d = in_.get("StreamModeDetails")) {
+    if (text(*d, "StreamMode") == std::optional<std::string>("ON_DEMAND")) mode = stream::StreamMode::kOnDemand;
+  }
+  std::optional<int> shards;
+  if (auto n = number(in_, "ShardCount")) shards = static_cast<int>(*n);
+  std::optional<int> max_kib;
+  if (auto n = number(in_, "MaxRecordSizeInKiB")) max_kib = static_cast<int>(*n);
+  auto st = store_.create_stream(*name, shards, mode, string_map(in_.get("Tags")), max_kib);
+  if (!st) return fail(st.error());
+  ok_empty();
+}
+
+void Call::delete_stream() {
+  auto name = stream_name();
+  if (!check(name)) return;
+  auto st = store_.delete_stream(*name);
+  if (!st) return fail(st.error());
+  ok_empty();
+}
+
+void Call::describe_stream() {
+  auto name = stream_name();
+  if (!check(name)) return;
+  auto s = store_.describe(*name);
+  if (!check(s)) return;
+  const size_t limit = static_cast<size_t>(std::min<int64_t>(number(in_, "Limit").value_or(100), 100));
+  auto start = text(in_, "ExclusiveStartShardId");
+  std::optional<uint32_t> after;
+  if (start) after = stream::parse_shard_id(*start);
+  w_->begin_object();
+  w_->key("StreamDescription");
+  w_->begin_object();
+  w_->field("StreamName", s->name);
+  w_->field("StreamARN", s->arn);
+  w_->field("StreamStatus", stream::to_string(s->status));
+  write_mode(*w_, s->mode);
+  w_->key("Shards");
+  w_->begin_array();
+  size_t written = 0;
+  bool more = false;
+  for (const auto& shard : s->shards) {
+    if (after && shard.info.index <= *after) continue;
+    if (written == limit) {
+      more = true;
+      break;
+    }
+    write_shard(*w_, shard);
+    ++written;
+  }
+  w_->end_array();
+  w_->field("HasMoreShards", more);
+  w_->field("RetentionPeriodHours", int64_t{s->retention_hours});
+  w_->key("StreamCreationTimestamp");
+  w_->timestamp(s->created_ms);
+  write_monitoring(*w_);
+  w_->field("EncryptionType", "NONE");
+  w_->end_object();
+  w_->end_object();
+  ok();
+}
+
+void Call::describe_stream_summary() {
+  auto name = stream_name();
+  if (!check(name)) return;
+  auto s = store_.describe(*name);
+  if (!check(s)) return;
+  w_->begin_object();
+  w_->key("StreamDescriptionSummary");
+  w_->begin_object();
+  w_->field("StreamName", s->name);
+  w_->field("StreamARN", s->arn);
+  w_->field("StreamStatus", stream::to_string(s->status));
+  write_mode(*w_, s->mode);
+  w_->field("RetentionPeriodHours", int64_t{s->retention_hours});
+  w_->key("StreamCreationTimestamp");
+  w_->timestamp(s->created_ms);
+  write_monitoring(*w_);
+  w_->field("EncryptionType", "NONE");
+  w_->field("OpenShardCount", static_cast<int64_t>(s->open_shard_count));
+  w_->field("ConsumerCount", int64_t{0});
+  w_->field("MaxRecordSizeInKiB", static_cast<int64_t>(s->max_record_kib));
+  w_->end_object();
+  w_->end_object();
+  ok();
+}
+
+void Call::list_streams() {
+  const size_t limit = static_cast<size_t>(number(in_, "Limit").value_or(100));
+  auto page = store_.list_streams(limit, text(in_, "ExclusiveStartStreamName"), text(in_, "NextToken"));
+  if (!check(page)) return;
+  w_->begin_object();
+  w_->key("StreamNames");
+  w_->begin_array();
+  for (const auto& s : page->streams) w_->string(s.name);
+  w_->end_array();
+  w_->field("HasMoreStreams", page->has_more);
+  if (page->next_token) w_->field("NextToken", *page->next_token);
+  w_->key("StreamSummaries");
+  w_->begin_array();
+  for (const auto& s : page->streams) {
+    w_->begin_object();
+    w_->field("StreamName", s.name);
+    w_->field("StreamARN", s.arn);
+    w_->field("StreamStatus", stream::to_string(s.status));
+    write_mode(*w_, s.mode);
+    w_->key("StreamCreationTimestamp");
+    w_->timestamp(s.created_ms);
+    w_->end_object();
+  }
+  w_->end_array();
+  w_->end_object();
+  ok();
+}
+
+void Call::list_shards() {
+  std::optional<std::string> name;
+  if (in_.get("StreamName") || in_.get("StreamARN")) {
+    auto n = stream_name();
+    if (!check(n)) return;
+    name = *n;
+  }
+  auto token = text(in_, "NextToken");
+  if (token && (in_.get("ExclusiveStartShardId") || in_.get("StreamCreationTimestamp"))) {
+    return fail({Errc::kInvalidArgument,
+                 "NextToken cannot be provided together with ExclusiveStartShardId or StreamCreationTimestamp."});
+  }
+  std::optional<stream::ShardFilter> filter;
+  if (const Value* f = in_.get("ShardFilter")) {
+    stream::ShardFilter sf;
+    sf.type = stream::parse_shard_filter_type(text(*f, "Type").value_or("")).value_or(stream::ShardFilterType::kFromTrimHorizon);
+    sf.shard_id = text(*f, "ShardId");
+    if (auto ts = number(*f, "Timestamp")) sf.timestamp = *ts;
+    filter = sf;
+  }
+  const size_t max = static_cast<size_t>(std::min<int64_t>(number(in_, "MaxResults").value_or(1000), 1000));
+  auto page = store_.list_shards(name, token, text(in_, "ExclusiveStartShardId"), max, filter);
+  if (!check(page)) return;
+  w_->begin_object();
+  w_->key("Shards");
+  w_->begin_array();
+  for (const auto& s : page->shards) write_shard(*w_, s);
+  w_->end_array();
+  if (page->next_token) w_->field("NextToken", *page->next_token);
+  w_->end_object();
+  ok();
+}
+
+Error record_too_large(std::string_view path, size_t size, uint32_t max) {
+  return {Errc::kValidation, "1 validation error detected: Value 'java.nio.HeapByteBuffer[pos=0 lim=" +
+                                 std::to_string(size) + " cap=" + std::to_string(size) + "]' at '" + std::string(path) +
+                                 "' failed to satisfy constraint: Member must have length less than or equal to " +
+                                 std::to_string(max)};
+}
+
+void Call::commit_then_ok(std::vector<std::shared_ptr<log::ShardLog>> touched) {
+  // The answer is only sent once the records are as durable as the fsync policy promises.
+  auto body = std::make_shared<std::string>(std::move(w_->buffer()));
+  committer_.commit(std::move(touched), [respond = respond_, body, protocol = protocol_](Status st) {
+    if (!st) {
+      respond(error_response(st.error(), protocol));
+      return;
+    }
+    HttpResponse r;
+    r.content_type = content_type_for(protocol);
+    r.body = std::move(*body);
+    respond(std::move(r));
+  });
+}
+
+void Call::put_record() {
+  auto name = stream_name();
+  if (!check(name)) return;
+  const Value* data = in_.get("Data");
+  auto key = text(in_, "PartitionKey");
+  auto max = store_.max_record_bytes(*name);
+  if (!check(max)) return;
+  if (data->text.size() + key->size() > *max) return fail(record_too_large("data", data->text.size(), *max));
+  if (auto ordering = text(in_, "SequenceNumberForOrdering")) {
+    // Our sequence numbers only grow within a shard, so any later record already orders after
+    // it; the value is still checked to be a sequence number.
+    if (!stream::decode_sequence_number(*ordering) && *ordering != "0") {
+      return fail({Errc::kInvalidArgument, "ExclusiveMinimumSequenceNumber " + *ordering + " is not a valid sequence number."});
+    }
+  }
+  const auto hash_key = text(in_, "ExplicitHashKey").value_or("");
+  stream::PutEntry entry{*key, hash_key, data->text};
+  auto result = store_.put(*name, std::span(&entry, 1));
+  if (!check(result)) return;
+  const auto& out = result->outcomes[0];
+  if (!out.ok) return fail({out.error, out.message});
+  w_->begin_object();
+  w_->field("ShardId", stream::shard_id(out.shard_index));
+  w_->field("SequenceNumber", out.sequence_number);
+  w_->field("EncryptionType", "NONE");
+  w_->end_object();
+  commit_then_ok(std::move(result->touched));
+}
+
+void Call::put_records() {
+  auto name = stream_name();
+  if (!check(name)) return;
+  const Value* records = in_.get("Records");
+  auto max = store_.max_record_bytes(*name);
+  if (!check(max)) return;
+  std::vector<stream::PutEntry> entries;
+  entries.reserve(records->items.size());
+  size_t total = 0;
+  for (size_t i = 0; i < records->items.size(); ++i) {
+    const Value& r = records->items[i];
+    const Value* data = r.get("Data");
+    const Value* key = r.get("PartitionKey");
+    if (!data || !key) {
+      return fail({Errc::kValidation, "1 validation error detected: Value null at 'records." + std::to_string(i + 1) +
+                                          ".member." + (data ? "partitionKey" : "data") +
+                                          "' failed to satisfy constraint: Member must not be null"});
+    }
+    const size_t size = data->text.size() + key->text.size();
+    if (size > *max) {
+      return fail(record_too_large("records." + std::to_string(i + 1) + ".member.data", data->text.size(), *max));
+    }
+    total += size;
+    const Value* hash = r.get("ExplicitHashKey");
+    entries.push_back({key->text, hash ? std::string_view(hash->text) : std::string_view{}, data->text});
+  }
+  if (total > kMaxPutRecordsBytes) {
+    return fail({Errc::kInvalidArgument, "Records size exceeds 5 MB limit"});
+  }
+  auto result = store_.put(*name, entries);
+  if (!check(result)) return;
+  w_->begin_object();
+  w_->field("FailedRecordCount", static_cast<int64_t>(result->failed));
+  w_->key("Records");
+  w_->begin_array();
+  for (const auto& out : result->outcomes) {
+    w_->begin_object();
+    if (out.ok) {
+      w_->field("SequenceNumber", out.sequence_number);
+      w_->field("ShardId", stream::shard_id(out.shard_index));
+    } else {
+      w_->field("ErrorCode", out.error == Errc::kProvisionedThroughputExceeded ? "ProvisionedThroughputExceededException"
+                                                                              : "InternalFailure");
+      w_->field("ErrorMessage", out.message);
+    }
+    w_->end_object();
+  }
+  w_->end_array();
+  w_->field("EncryptionType", "NONE");
+  w_->end_object();
+  commit_then_ok(std::move(result->touched));
+}
+
+void Call::get_shard_iterator() {
+  auto name = stream_name();
+  if (!check(name)) return;
+  const auto type = stream::parse_iterator_type(*text(in_, "ShardIteratorType"));
+  std::optional<TimestampMs> ts;
+  if (auto t = number(in_, "Timestamp")) ts = *t;
+  auto it = store_.shard_iterator(*name, *text(in_, "ShardId"), *type, text(in_, "StartingSequenceNumber"), ts);
+  if (!check(it)) return;
+  w_->begin_object();
+  w_->field("ShardIterator", *it);
+  w_->end_object();
+  ok();
+}
+
+void Call::get_records() {
+  const size_t limit = static_cast<size_t>(number(in_, "Limit").value_or(10000));
+  auto r = store_.get_records(*text(in_, "ShardIterator"), limit);
+  if (!check(r)) return;
+  auto& buf = w_->buffer();
+  size_t estimate = 64;
+  for (const auto& rec : r->read.records) estimate += rec.data.size() * 4 / 3 + rec.partition_key.size() + 120;
+  buf.reserve(estimate);
+  w_->begin_object();
+  w_->key("Records");
+  w_->begin_array();
+  for (const auto& rec : r->read.records) {
+    w_->begin_object();
+    w_->field("SequenceNumber", stream::encode_sequence_number(r->shard_index, rec.offset));
+    w_->key("ApproximateArrivalTimestamp");
+    w_->timestamp(rec.arrival_ms);
+    w_->key("Data");
+    w_->blob(rec.data);
+    w_->field("PartitionKey", rec.partition_key);
+    w_->end_object();
+  }
+  w_->end_array();
+  if (r->next_iterator) w_->field("NextShardIterator", *r->next_iterator);
+  w_->field("MillisBehindLatest", r->millis_behind_latest);
+  if (!r->child_shards.empty()) {
+    w_->key("ChildShards");
+    w_->begin_array();
+    for (const auto& c : r->child_shards) {
+      w_->begin_object();
+      w_->field("ShardId", c.shard_id);
+      w_->key("ParentShards");
+      w_->begin_array();
+      for (const auto& p : c.parent_shards) w_->string(p);
+      w_->end_array();
+      w_->key("HashKeyRange");
+      w_->begin_object();
+      w_->field("StartingHashKey", to_decimal(c.range.start));
+      w_->field("EndingHashKey", to_decimal(c.range.end));
+      w_->end_object();
+      w_->end_object();
+    }
+    w_->end_array();
+  }
+  w_->end_object();
+  ok();
+}
+
+void Call::retention(bool increase) {
+  auto name = stream_name();
+  if (!check(name)) return;
+  auto st = store_.change_retention(*name, static_cast<int>(*number(in_, "RetentionPeriodHours")), increase);
+  if (!st) return fail(st.error());
+  ok_empty();
+}
+
+void Call::add_tags() {
+  auto name = stream_name();
+  if (!check(name)) return;
+  auto st = store_.add_tags(*name, string_map(in_.get("Tags")));
+  if (!st) return fail(st.error());
+  ok_empty();
+}
+
+void Call::remove_tags() {
+  auto name = stream_name();
+  if (!check(name)) return;
+  std::vector<std::string> keys;
+  for (const auto& k : in_.get("TagKeys")->items) keys.push_back(k.text);
+  auto st = store_.remove_tags(*name, keys);
+  if (!st) return fail(st.error());
+  ok_empty();
+}
+
+void Call::list_tags_for_stream() {
+  auto name = stream_name();
+  if (!check(name)) return;
+  auto s = store_.describe(*name);
+  if (!check(s)) return;
+  const size_t limit = static_cast<size_t>(number(in_, "Limit").value_or(50));
+  auto start = text(in_, "ExclusiveStartTagKey");
+  w_->begin_object();
+  w_->key("Tags");
+  w_->begin_array();
+  size_t n = 0;
+  bool more = false;
+  for (const auto& [k, v] : s->tags) {
+    if (start && k <= *start) continue;
+    if (n == limit) {
+      more = true;
+      break;
+    }
+    w_->begin_object();
+    w_->field("Key", k);
+    w_->field("Value", v);
+    w_->end_object();
+    ++n;
+  }
+  w_->end_array();
+  w_->field("HasMoreTags", more);
+  w_->end_object();
+  ok();
+}
+
+void Call::tag_resource() {
+  auto name = store_.name_from_arn(*text(in_, "ResourceARN"));
+  if (!check(name)) return;
+  auto st = store_.add_tags(*name, string_map(in_.get("Tags")));
+  if (!st) return fail(st.error());
+  ok_empty();
+}
+
+void Call::untag_resource() {
+  auto name = store_.name_from_arn(*text(in_, "ResourceARN"));
+  if (!check(name)) return;
+  std::vector<std::string> keys;
+  for (const auto& k : in_.get("TagKeys")->items) keys.push_back(k.text);
+  auto st = store_.remove_tags(*name, keys);
+  if (!st) return fail(st.error());
+  ok_empty();
+}
+
+void Call::list_tags_for_resource() {
+  auto name = store_.name_from_arn(*text(in_, "ResourceARN"));
+  if (!check(name)) return;
+  auto s = store_.describe(*name);
+  if (!check(s)) return;
+  w_->begin_object();
+  w_->key("Tags");
+  w_->begin_array();
+  for (const auto& [k, v] : s->tags) {
+    w_->begin_object();
+    w_->field("Key", k);
+    w_->field("Value", v);
+    w_->end_object();
+  }
+  w_->end_array();
+  w_->end_object();
+  ok();
+}
+
+void Call::split_shard() {
+  auto name = stream_name();
+  if (!check(name)) return;
+  auto st = store_.split_shard(*name, *text(in_, "ShardToSplit"), *text(in_, "NewStartingHashKey"));
+  if (!st) return fail(st.error());
+  ok_empty();
+}
+
+void Call::merge_shards() {
+  auto name = stream_name();
+  if (!check(name)) return;
+  auto st = store_.merge_shards(*name, *text(in_, "ShardToMerge"), *text(in_, "AdjacentShardToMerge"));
+  if (!st) return fail(st.error());
+  ok_empty();
+}
+
+void Call::update_shard_count() {
+  auto name = stream_name();
+  if (!check(name)) return;
+  auto r = store_.update_shard_count(*name, static_cast<int>(*number(in_, "TargetShardCount")));
+  if (!check(r)) return;
+  w_->begin_object();
+  w_->field("StreamName", *name);
+  w_->field("CurrentShardCount", int64_t{r->first});
+  w_->field("TargetShardCount", int64_t{r->second});
+  w_->field("StreamARN", store_.arn(*name));
+  w_->end_object();
+  ok();
+}
+
+void Call::describe_limits() {
+  auto page = store_.list_streams(SIZE_MAX, std::nullopt, std::nullopt);
+  if (!check(page)) return;
+  int64_t open = 0, on_demand = 0;
+  for (const auto& s : page->streams) {
+    auto d = store_.describe(s.name);
+    if (!d) continue;
+    open += static_cast<int64_t>(d->open_shard_count);
+    on_demand += d->mode == stream::StreamMode::kOnDemand;
+  }
+  w_->begin_object();
+  w_->field("ShardLimit", int64_t{500});
+  w_->field("OpenShardCount", open);
+  w_->field("OnDemandStreamCount", on_demand);
+  w_->field("OnDemandStreamCountLimit", int64_t{50});
+  w_->end_object();
+  ok();
+}
+
+}  // namespace
+
+void KinesisApi::handle(std::string_view op, const Value& input, Protocol protocol, Respond respond) {
+  Call call(store_, committer_, clock_, input, protocol, std::move(respond));
+  call.run(op);
+}
+
+}  // namespace eddy::api

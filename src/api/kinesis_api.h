@@ -1,0 +1,32 @@
+// Kinesis Data Streams operations (`Kinesis_20131202.*`) over the stream store.
+#pragma once
+
+#include <functional>
+#include <string_view>
+
+#include "api/http_types.h"
+#include "api/value.h"
+#include "common/clock.h"
+#include "log/group_commit.h"
+#include "stream/stream_store.h"
+
+namespace eddy::api {
+
+using Respond = std::function<void(HttpResponse)>;
+
+class KinesisApi {
+ public:
+  KinesisApi(stream::StreamStore& store, log::GroupCommitter& committer, const Clock& clock)
+      : store_(store), committer_(committer), clock_(clock) {}
+
+  // `input` has been validated against the service model and normalised (blobs are bytes,
+  // timestamps epoch ms). `respond` is called exactly once, possibly on the group-commit thread.
+  void handle(std::string_view op, const Value& input, Protocol protocol, Respond respond);
+
+ private:
+  stream::StreamStore& store_;
+  log::GroupCommitter& committer_;
+  const Clock& clock_;
+};
+
+}  // namespace eddy::api

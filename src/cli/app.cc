@@ -1,0 +1,27 @@
+#include "cli/app.h"
+
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+namespace eddy::cli {
+
+int run(int argc, char** argv) {
+  CLI::App app{"eddy: Kinesis-compatible streams, streaming SQL and delivery in one binary"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "eddy 0.1.0");
+  int exit_code = 0;
+  add_serve_command(app, exit_code);
+  add_streams_command(app, exit_code);
+  add_put_command(app, exit_code);
+  add_tail_command(app, exit_code);
+  add_bench_command(app, exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return exit_code;
+}
+
+}  // namespace eddy::cli

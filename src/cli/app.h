@@ -1,0 +1,19 @@
+// The `eddy` command line: subcommands are thin wrappers over the library.
+#pragma once
+
+namespace CLI {
+class App;
+}
+
+namespace eddy::cli {
+
+int run(int argc, char** argv);
+
+// Each subcommand registers itself; the callbacks set the process exit code in `exit_code`.
+void add_serve_command(CLI::App& app, int& exit_code);
+void add_streams_command(CLI::App& app, int& exit_code);
+void add_put_command(CLI::App& app, int& exit_code);
+void add_tail_command(CLI::App& app, int& exit_code);
+void add_bench_command(CLI::App& app, int& exit_code);
+
+}  // namespace eddy::cli

@@ -1,0 +1,96 @@
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "api/http_server.h"
+#include "api/kinesis_api.h"
+#include "api/router.h"
+#include "api/service_model.h"
+#include "cli/app.h"
+#include "cli/common_options.h"
+#include "log/group_commit.h"
+#include "stream/stream_store.h"
+
+namespace eddy::embedded {
+std::string_view kinesis_model();
+}
+
+namespace eddy::cli {
+namespace {
+
+struct ServeOptions {
+  std::string host = "127.0.0.1";
+  int port = 4567;
+  std::string data_dir = "./eddy-data";
+  std::string fsync = "always";
+  bool enforce_limits = false;
+  std::string access_key, secret_key, credentials_file;
+  std::string region = "us-east-1";
+  int threads = 2;
+  int64_t iterator_ttl_ms = 5 * 60 * 1000;
+  int64_t status_delay_ms = 0;
+};
+
+int serve(const ServeOptions& o) {
+  auto policy = log::parse_fsync_policy(o.fsync);
+  if (!policy) return fail(policy.error().message);
+  std::unique_ptr<api::SigV4Verifier> auth;
+  if (!o.access_key.empty() || !o.secret_key.empty()) {
+    if (o.access_key.empty() || o.secret_key.empty()) return fail("--access-key and --secret-key go together; give both");
+    auth = std::make_unique<api::SigV4Verifier>(std::vector<api::AwsCredentials>{{o.access_key, o.secret_key, ""}});
+  } else if (!o.credentials_file.empty()) {
+    auto keys = api::load_credentials_file(o.credentials_file);
+    if (!keys) return fail(keys.error().message);
+    auth = std::make_unique<api::SigV4Verifier>(std::move(*keys));
+  }
+  auto model = api::ServiceModel::load(embedded::kinesis_model());
+  if (!model) return fail(model.error().message);
+
+  const Clock& clock = SystemClock::instance();
+  log::GroupCommitter committer(*policy);
+  stream::StoreOptions store_options;
+  store_options.dir = std::filesystem::path(o.data_dir) / "streams";
+  store_options.enforce_limits = o.enforce_limits;
+  store_options.iterator_ttl_ms = o.iterator_ttl_ms;
+  store_options.status_delay_ms = o.status_delay_ms;
+  store_options.region = o.region;
+  auto store = stream::StreamStore::open(store_options, clock, committer);
+  if (!store) return fail(store.error().message);
+
+  api::KinesisApi kinesis(**store, committer, clock);
+  api::Router router(kinesis, **model, auth.get(), clock);
+  api::HttpServer server([&router](api::HttpRequest& req, api::Respond respond) { router.handle(req, std::move(respond)); },
+                         o.threads);
+  auto port = server.listen(o.host, static_cast<uint16_t>(o.port));
+  if (!port) return fail(port.error().message);
+  std::cerr << "eddy listening on http://" << o.host << ":" << *port << " (data in " << o.data_dir << ", fsync "
+            << o.fsync << (auth ? ", SigV4 required" : "") << (o.enforce_limits ? ", shard limits on" : "") << ")"
+            << std::endl;
+  server.run();
+  std::cerr << "eddy stopped" << std::endl;
+  return 0;
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app, int& exit_code) {
+  auto o = std::make_shared<ServeOptions>();
+  auto* cmd = app.add_subcommand("serve", "Run the server: Kinesis API on --host:--port, data under --data-dir");
+  cmd->add_option("--host", o->host, "Address to bind")->capture_default_str();
+  cmd->add_option("--port", o->port, "Port (0 picks a free one and prints it)")->capture_default_str();
+  cmd->add_option("--data-dir", o->data_dir, "Where streams are stored")->capture_default_str();
+  cmd->add_option("--fsync", o->fsync,
+                  "always: acknowledge after an fsync (group commit); interval=<ms>: fsync periodically")
+      ->capture_default_str();
+  cmd->add_flag("--enforce-limits", o->enforce_limits, "Enforce Kinesis per-shard throughput limits");
+  cmd->add_option("--access-key", o->access_key, "Require SigV4 signatures by this access key");
+  cmd->add_option("--secret-key", o->secret_key, "Secret key for --access-key");
+  cmd->add_option("--credentials-file", o->credentials_file, "Require SigV4 by any key in this AWS credentials file");
+  cmd->add_option("--region", o->region, "Region used in ARNs")->capture_default_str();
+  cmd->add_option("--threads", o->threads, "HTTP worker threads")->capture_default_str()->check(CLI::Range(1, 64));
+  cmd->add_option("--iterator-ttl-ms", o->iterator_ttl_ms, "Shard iterator lifetime (tests)")->group("");
+  cmd->add_option("--status-delay-ms", o->status_delay_ms, "Minimum time in CREATING/UPDATING (tests)")->group("");
+  cmd->callback([o, &exit_code] { exit_code = serve(*o); });
+}
+
+}  // namespace eddy::cli

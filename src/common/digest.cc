@@ -1,0 +1,125 @@
+#include "common/digest.h"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <zlib.h>
+
+namespace eddy {
+
+std::array<uint8_t, 16> md5(std::string_view data) {
+  std::array<uint8_t, 16> out{};
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), out.data(), &len, EVP_md5(), nullptr);
+  return out;
+}
+
+std::array<uint8_t, 32> sha256(std::string_view data) {
+  std::array<uint8_t, 32> out{};
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), out.data(), &len, EVP_sha256(), nullptr);
+  return out;
+}
+
+std::array<uint8_t, 32> hmac_sha256(std::string_view key, std::string_view data) {
+  std::array<uint8_t, 32> out{};
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out.data(), &len);
+  return out;
+}
+
+std::string to_hex(const uint8_t* data, size_t n) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out(n * 2, '0');
+  for (size_t i = 0; i < n; ++i) {
+    out[2 * i] = kDigits[data[i] >> 4];
+    out[2 * i + 1] = kDigits[data[i] & 0xf];
+  }
+  return out;
+}
+
+uint128 partition_key_hash(std::string_view partition_key) {
+  const auto digest = md5(partition_key);
+  uint128 v = 0;
+  for (uint8_t b : digest) v = (v << 8) | b;
+  return v;
+}
+
+namespace {
+constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+struct DecodeTable {
+  int8_t v[256];
+  constexpr DecodeTable() : v{} {
+    for (int i = 0; i < 256; ++i) v[i] = -1;
+    for (int i = 0; i < 64; ++i) v[static_cast<uint8_t>(kAlphabet[i])] = static_cast<int8_t>(i);
+  }
+};
+constexpr DecodeTable kDecode;
+}  // namespace
+
+void base64_encode_append(std::string_view data, std::string& out) {
+  const size_t start = out.size();
+  out.resize(start + 4 * ((data.size() + 2) / 3));
+  char* p = out.data() + start;
+  const auto* in = reinterpret_cast<const uint8_t*>(data.data());
+  size_t i = 0;
+  for (; i + 3 <= data.size(); i += 3) {
+    const uint32_t n = (uint32_t{in[i]} << 16) | (uint32_t{in[i + 1]} << 8) | in[i + 2];
+    *p++ = kAlphabet[(n >> 18) & 63];
+    *p++ = kAlphabet[(n >> 12) & 63];
+    *p++ = kAlphabet[(n >> 6) & 63];
+    *p++ = kAlphabet[n & 63];
+  }
+  if (const size_t rest = data.size() - i; rest > 0) {
+    uint32_t n = uint32_t{in[i]} << 16;
+    if (rest == 2) n |= uint32_t{in[i + 1]} << 8;
+    *p++ = kAlphabet[(n >> 18) & 63];
+    *p++ = kAlphabet[(n >> 12) & 63];
+    *p++ = rest == 2 ? kAlphabet[(n >> 6) & 63] : '=';
+    *p++ = '=';
+  }
+}
+
+std::string base64_encode(std::string_view data) {
+  std::string out;
+  base64_encode_append(data, out);
+  return out;
+}
+
+std::optional<std::string> base64_decode(std::string_view text) {
+  if (text.size() % 4 != 0) return std::nullopt;
+  size_t pad = 0;
+  if (!text.empty() && text.back() == '=') pad = (text.size() >= 2 && text[text.size() - 2] == '=') ? 2 : 1;
+  std::string out;
+  out.resize(text.size() / 4 * 3 - pad);
+  auto* o = reinterpret_cast<uint8_t*>(out.data());
+  const size_t full = text.empty() ? 0 : (pad ? text.size() - 4 : text.size());
+  size_t w = 0;
+  for (size_t i = 0; i < full; i += 4) {
+    const int a = kDecode.v[static_cast<uint8_t>(text[i])], b = kDecode.v[static_cast<uint8_t>(text[i + 1])];
+    const int c = kDecode.v[static_cast<uint8_t>(text[i + 2])], d = kDecode.v[static_cast<uint8_t>(text[i + 3])];
+    if ((a | b | c | d) < 0) return std::nullopt;
+    const uint32_t n = (uint32_t(a) << 18) | (uint32_t(b) << 12) | (uint32_t(c) << 6) | uint32_t(d);
+    o[w++] = static_cast<uint8_t>(n >> 16);
+    o[w++] = static_cast<uint8_t>(n >> 8);
+    o[w++] = static_cast<uint8_t>(n);
+  }
+  if (pad) {
+    const size_t i = full;
+    const int a = kDecode.v[static_cast<uint8_t>(text[i])], b = kDecode.v[static_cast<uint8_t>(text[i + 1])];
+    const int c = pad == 1 ? kDecode.v[static_cast<uint8_t>(text[i + 2])] : 0;
+    if ((a | b | c) < 0) return std::nullopt;
+    const uint32_t n = (uint32_t(a) << 18) | (uint32_t(b) << 12) | (uint32_t(c) << 6);
+    o[w++] = static_cast<uint8_t>(n >> 16);
+    if (pad == 1) o[w++] = static_cast<uint8_t>(n >> 8);
+  }
+  return out;
+}
+
+uint32_t crc32(std::string_view data, uint32_t seed) {
+  return static_cast<uint32_t>(
+      ::crc32_z(seed, reinterpret_cast<const Bytef*>(data.data()), data.size()));
+}
+
+}  // namespace eddy

@@ -1,0 +1,287 @@
+#include "log/shard_log.h"
+
+#include <algorithm>
+#include <charconv>
+
+#include "common/file_util.h"
+
+namespace eddy::log {
+
+ShardLog::ShardLog(std::filesystem::path dir, LogOptions options)
+    : dir_(std::move(dir)), options_(options) {}
+
+ShardLog::~ShardLog() = default;
+
+Result<std::unique_ptr<ShardLog>> ShardLog::open(const std::filesystem::path& dir, LogOptions options) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return make_error(Errc::kIo, "create " + dir.string() + ": " + ec.message());
+  std::unique_ptr<ShardLog> log(new ShardLog(dir, options));
+
+  std::vector<Offset> bases;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const auto name = entry.path().filename().string();
+    if (entry.path().extension() != ".log" || name.size() != 24) continue;
+    Offset base = 0;
+    auto [p, err] = std::from_chars(name.data(), name.data() + 20, base);
+    if (err == std::errc() && p == name.data() + 20) bases.push_back(base);
+  }
+  std::sort(bases.begin(), bases.end());
+  for (size_t i = 0; i < bases.size(); ++i) {
+    const bool last = i + 1 == bases.size();
+    auto seg = Segment::open(dir / Segment::file_name(bases[i]), bases[i], /*recover=*/last,
+                             options.index_interval_bytes);
+    if (!seg && !last) {
+      // A sealed segment without a usable index: rebuild it by scanning, tolerating a bad tail.
+      seg = Segment::open(dir / Segment::file_name(bases[i]), bases[i], true, options.index_interval_bytes);
+    }
+    if (!seg) return tl::unexpected(seg.error());
+    // A segment that does not continue its predecessor (lost to a crash before it was synced)
+    // ends the log: later segments would leave a gap in the offsets.
+    if (!log->segments_.empty() && (*seg)->base_offset() != log->segments_.back()->next_offset()) {
+      for (size_t j = i; j < bases.size(); ++j) {
+        std::filesystem::remove(dir / Segment::file_name(bases[j]), ec);
+      }
+      break;
+    }
+    log->segments_.push_back(std::move(*seg));
+  }
+  if (log->segments_.empty()) {
+    auto seg = Segment::create(dir, 0);
+    if (!seg) return tl::unexpected(seg.error());
+    log->segments_.push_back(std::move(*seg));
+  }
+  const auto& tail = log->segments_.back();
+  log->written_ = tail->next_offset();
+  log->synced_ = tail->next_offset();
+  log->visible_ = tail->next_offset();
+  for (const auto& s : log->segments_) {
+    if (!s->empty()) log->last_arrival_ = s->last_arrival_ms();
+  }
+  return log;
+}
+
+Status ShardLog::roll(Offset next_base) {
+  auto& tail = segments_.back();
+  if (auto st = tail->sync(); !st) return st;
+  if (auto st = tail->write_index(); !st) return st;
+  auto seg = Segment::create(dir_, next_base);
+  if (!seg) return tl::unexpected(seg.error());
+  std::unique_lock lock(mu_);
+  segments_.push_back(std::move(*seg));
+  return {};
+}
+
+Result<AppendResult> ShardLog::append(std::span<const AppendRecord> records, TimestampMs now) {
+  if (records.empty()) return make_error(Errc::kInvalidArgument, "empty append");
+  std::lock_guard guard(append_mu_);
+  const TimestampMs arrival = std::max(now, last_arrival_.load());
+  const Offset base = written_.load();
+  {
+    const auto& tail = segments_.back();
+    const bool too_big = tail->size_bytes() >= options_.segment_bytes;
+    const bool too_old = !tail->empty() && arrival - tail->first_arrival_ms() >= options_.segment_ms;
+    if (too_big || too_old) {
+      if (auto st = roll(base); !st) return tl::unexpected(st.error());
+    }
+  }
+  scratch_.clear();
+  encode_batch(base, arrival, records, scratch_);
+  {
+    std::unique_lock lock(mu_);
+    if (auto st = segments_.back()->append(scratch_, base, static_cast<uint32_t>(records.size()), arrival,
+                                           options_.index_interval_bytes);
+        !st) {
+      return tl::unexpected(st.error());
+    }
+  }
+  last_arrival_ = arrival;
+  written_ = base + records.size();
+  if (!options_.visible_after_sync) visible_ = written_.load();
+  return AppendResult{base, static_cast<uint32_t>(records.size()), arrival};
+}
+
+Status ShardLog::sync() {
+  std::lock_guard guard(sync_mu_);
+  std::shared_ptr<Segment> tail;
+  Offset target;
+  {
+    // Taken under the append lock so `target` covers exactly the bytes in `tail`; rolls sync the
+    // segment they seal, so earlier segments are already durable.
+    std::lock_guard append_guard(append_mu_);
+    tail = segments_.back();
+    target = written_.load();
+  }
+  if (auto st = tail->sync(); !st) return st;
+  synced_ = target;
+  Offset cur = visible_.load();
+  while (cur < target && !visible_.compare_exchange_weak(cur, target)) {
+  }
+  return {};
+}
+
+std::shared_ptr<Segment> ShardLog::segment_for(Offset offset) const {
+  auto it = std::upper_bound(segments_.begin(), segments_.end(), offset,
+                             [](Offset o, const auto& s) { return o < s->base_offset(); });
+  if (it == segments_.begin()) return segments_.front();
+  return *std::prev(it);
+}
+
+Offset ShardLog::start_offset() const {
+  std::shared_lock lock(mu_);
+  return segments_.front()->base_offset();
+}
+
+Offset ShardLog::end_offset() const { return visible_.load(); }
+
+TimestampMs ShardLog::last_arrival_ms() const { return last_arrival_.load(); }
+
+std::optional<TimestampMs> ShardLog::oldest_arrival_ms() const {
+  std::shared_lock lock(mu_);
+  for (const auto& s : segments_) {
+    if (!s->empty()) return s->first_arrival_ms();
+  }
+  return std::nullopt;
+}
+
+Result<ReadResult> ShardLog::read(Offset from, size_t max_records, size_t max_bytes) const {
+  ReadResult result;
+  const Offset end = visible_.load();
+  std::vector<std::shared_ptr<Segment>> segs;
+  uint64_t position = 0;
+  {
+    std::shared_lock lock(mu_);
+    from = std::max(from, segments_.front()->base_offset());
+    auto it = std::upper_bound(segments_.begin(), segments_.end(), from,
+                               [](Offset o, const auto& s) { return o < s->base_offset(); });
+    if (it != segments_.begin()) --it;
+    segs.assign(it, segments_.end());
+    position = segs.front()->seek_offset(from);
+  }
+  result.next_offset = from;
+  if (from >= end) return result;
+
+  constexpr uint64_t kChunk = 1 << 20;
+  size_t bytes = 0;
+  for (size_t si = 0; si < segs.size(); ++si) {
+    const auto& seg = segs[si];
+    if (si > 0) position = 0;
+    uint64_t seg_size;
+    {
+      std::shared_lock lock(mu_);
+      seg_size = seg->size_bytes();
+    }
+    while (position < seg_size) {
+      std::string buf;
+      const uint64_t want = std::min<uint64_t>(seg_size, position + std::max<uint64_t>(kChunk, max_bytes / 4));
+      if (auto st = seg->read_at(position, want, buf); !st) return tl::unexpected(st.error());
+      size_t p = 0;
+      size_t before = result.records.size();
+      std::vector<RecordView> batch_records;
+      bool stop = false;
+      while (p < buf.size()) {
+        BatchHeader h{};
+        if (!decode_batch_header(std::string_view(buf).substr(p), h)) break;
+        if (p + h.total_bytes() > buf.size()) {
+          if (p == 0) {  // one batch larger than the chunk: read it whole
+            buf.clear();
+            if (auto st = seg->read_at(position, position + h.total_bytes(), buf); !st) {
+              return tl::unexpected(st.error());
+            }
+            if (buf.size() < h.total_bytes()) break;
+            continue;
+          }
+          break;
+        }
+        if (h.base_offset >= end) { stop = true; break; }
+        batch_records.clear();
+        if (!decode_batch(std::string_view(buf).substr(p, h.total_bytes()), h, batch_records)) {
+          return make_error(Errc::kCorruption, "corrupt batch at byte " + std::to_string(position + p) +
+                                                   " of " + seg->path().string());
+        }
+        for (const auto& r : batch_records) {
+          if (r.offset < from) continue;
+          if (r.offset >= end || result.records.size() >= max_records) { stop = true; break; }
+          const size_t size = r.data.size() + r.partition_key.size();
+          if (bytes + size > max_bytes && !result.records.empty()) { stop = true; break; }
+          bytes += size;
+          result.records.push_back(r);
+          result.next_offset = r.offset + 1;
+        }
+        if (stop) break;
+        p += h.total_bytes();
+      }
+      if (result.records.size() > before || !buf.empty()) result.buffers.push_back(std::move(buf));
+      if (stop || result.next_offset >= end) return result;
+      if (p == 0) break;  // nothing parseable here: the segment's visible part is exhausted
+      position += p;
+    }
+  }
+  return result;
+}
+
+Result<Offset> ShardLog::offset_for_time(TimestampMs ts) const {
+  const Offset end = visible_.load();
+  std::shared_ptr<Segment> seg;
+  uint64_t position = 0;
+  {
+    std::shared_lock lock(mu_);
+    auto it = std::find_if(segments_.begin(), segments_.end(),
+                           [ts](const auto& s) { return !s->empty() && s->last_arrival_ms() >= ts; });
+    if (it == segments_.end()) return end;
+    seg = *it;
+    position = seg->seek_time(ts);
+  }
+  // Scan forward from the indexed batch: at most index_interval_bytes plus one batch.
+  for (;;) {
+    std::string buf;
+    if (auto st = seg->read_at(position, position + kBatchHeaderBytes, buf); !st) return tl::unexpected(st.error());
+    BatchHeader h{};
+    if (!decode_batch_header(buf, h)) return std::min(seg->next_offset(), end);
+    if (h.arrival_ms >= ts || h.base_offset >= end) return std::min(h.base_offset, end);
+    position += h.total_bytes();
+  }
+}
+
+Result<TimestampMs> ShardLog::arrival_of(Offset offset) const {
+  auto r = read(offset, 1, SIZE_MAX);
+  if (!r) return tl::unexpected(r.error());
+  if (r->records.empty() || r->records.front().offset != offset) {
+    return make_error(Errc::kInvalidArgument, "offset not retained");
+  }
+  return r->records.front().arrival_ms;
+}
+
+Status ShardLog::drop_segments_before(TimestampMs cutoff) {
+  std::vector<std::shared_ptr<Segment>> dropped;
+  {
+    std::lock_guard guard(append_mu_);
+    std::unique_lock lock(mu_);
+    // The active segment stays; if it is entirely expired, rolling lets it go next time.
+    while (segments_.size() > 1 && segments_.front()->last_arrival_ms() < cutoff) {
+      dropped.push_back(segments_.front());
+      segments_.erase(segments_.begin());
+    }
+    if (segments_.size() == 1 && !segments_.back()->empty() &&
+        segments_.back()->last_arrival_ms() < cutoff) {
+      lock.unlock();
+      if (auto st = roll(written_.load()); !st) return st;
+      lock.lock();
+      dropped.push_back(segments_.front());
+      segments_.erase(segments_.begin());
+    }
+  }
+  // Readers holding a dropped segment keep its descriptor open; unlinking is safe under them.
+  for (const auto& s : dropped) s->remove_files();
+  if (!dropped.empty()) return fsync_dir(dir_);
+  return {};
+}
+
+void ShardLog::destroy() {
+  std::unique_lock lock(mu_);
+  for (const auto& s : segments_) s->remove_files();
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+}
+
+}  // namespace eddy::log

@@ -1,0 +1,68 @@
+// A stream: its shards (open and closed, with lineage), their logs, and its settings.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "log/shard_log.h"
+#include "stream/hash_range.h"
+#include "stream/throttle.h"
+
+namespace eddy::stream {
+
+enum class StreamStatus { kCreating, kActive, kUpdating, kDeleting };
+enum class StreamMode { kProvisioned, kOnDemand };
+
+const char* to_string(StreamStatus s);
+const char* to_string(StreamMode m);
+
+struct ShardInfo {
+  uint32_t index = 0;
+  HashKeyRange range{};
+  std::optional<uint32_t> parent;
+  std::optional<uint32_t> adjacent_parent;
+  TimestampMs created_ms = 0;
+  std::optional<TimestampMs> closed_ms;
+  log::Offset end_offset = 0;  // one past the last record; meaningful once closed
+
+  bool open() const { return !closed_ms.has_value(); }
+  std::string id() const;
+};
+
+std::string shard_id(uint32_t index);
+// "shardId-000000000007" -> 7; nullopt for anything else.
+std::optional<uint32_t> parse_shard_id(std::string_view id);
+
+struct Shard {
+  ShardInfo info;
+  std::shared_ptr<log::ShardLog> log;
+  ShardThrottle throttle;
+};
+
+struct Stream {
+  std::string name;
+  uint64_t id = 0;  // distinguishes a re-created stream of the same name
+  TimestampMs created_ms = 0;
+  int retention_hours = 24;
+  StreamMode mode = StreamMode::kProvisioned;
+  uint32_t max_record_kib = 1024;
+  std::map<std::string, std::string> tags;
+  std::vector<TimestampMs> scaling_history;  // UpdateShardCount calls, for its 10-per-24h limit
+
+  // Guarded by `mu`.
+  StreamStatus status = StreamStatus::kCreating;
+  std::vector<std::shared_ptr<Shard>> shards;  // indexed by shard index
+  std::vector<Shard*> open_shards;             // sorted by starting hash key
+
+  mutable std::shared_mutex mu;
+
+  Shard* route(uint128 hash_key) const;  // needs mu (shared); nullptr only if no open shard covers it
+  void rebuild_open_shards();            // needs mu (exclusive)
+  Shard* shard(uint32_t index) const { return index < shards.size() ? shards[index].get() : nullptr; }
+};
+
+}  // namespace eddy::stream

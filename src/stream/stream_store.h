@@ -1,0 +1,192 @@
+// The registry of streams under `<data-dir>/streams/`: Kinesis semantics for every data and
+// control operation, persisted metadata, background status changes and retention.
+//
+// Errors are returned as values with Kinesis's error kinds and messages; the API layer only
+// translates them to the wire.
+#pragma once
+
+#include <condition_variable>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/error.h"
+#include "log/group_commit.h"
+#include "stream/stream.h"
+
+namespace eddy::stream {
+
+struct StoreOptions {
+  std::filesystem::path dir;                      // holds one folder per stream
+  log::LogOptions log;                            // segment size, index density, visibility
+  bool enforce_limits = false;                    // Kinesis per-shard throughput limits
+  TimestampMs iterator_ttl_ms = 5 * 60 * 1000;    // shard iterators and page tokens expire after this
+  TimestampMs status_delay_ms = 0;                // CREATING/UPDATING last at least this long
+  TimestampMs retention_check_ms = 30 * 1000;     // how often old segments are looked for
+  std::string region = "us-east-1";
+  std::string account = "000000000000";
+};
+
+struct ShardSnapshot {
+  ShardInfo info;
+  std::string starting_sequence_number;
+  std::optional<std::string> ending_sequence_number;
+};
+
+struct StreamSnapshot {
+  std::string name;
+  std::string arn;
+  uint64_t id = 0;
+  StreamStatus status = StreamStatus::kActive;
+  StreamMode mode = StreamMode::kProvisioned;
+  TimestampMs created_ms = 0;
+  int retention_hours = 24;
+  uint32_t max_record_kib = 1024;
+  size_t open_shard_count = 0;
+  std::vector<std::pair<std::string, std::string>> tags;
+  std::vector<ShardSnapshot> shards;  // retained shards, by index
+};
+
+struct PutEntry {
+  std::string_view partition_key;
+  std::string_view explicit_hash_key;  // empty if none
+  std::string_view data;
+};
+
+struct PutOutcome {
+  bool ok = false;
+  uint32_t shard_index = 0;
+  std::string sequence_number;
+  Errc error = Errc::kInternal;
+  std::string message;
+};
+
+struct PutResult {
+  std::vector<PutOutcome> outcomes;
+  std::vector<std::shared_ptr<log::ShardLog>> touched;  // to commit before acknowledging
+  size_t failed = 0;
+};
+
+enum class IteratorType { kAtSequenceNumber, kAfterSequenceNumber, kTrimHorizon, kLatest, kAtTimestamp };
+std::optional<IteratorType> parse_iterator_type(std::string_view s);
+
+struct ChildShard {
+  std::string shard_id;
+  std::vector<std::string> parent_shards;
+  HashKeyRange range;
+};
+
+struct GetRecordsResult {
+  uint32_t shard_index = 0;
+  log::ReadResult read;
+  std::optional<std::string> next_iterator;
+  int64_t millis_behind_latest = 0;
+  std::vector<ChildShard> child_shards;
+};
+
+enum class ShardFilterType { kAfterShardId, kAtTrimHorizon, kFromTrimHorizon, kAtLatest, kAtTimestamp, kFromTimestamp };
+std::optional<ShardFilterType> parse_shard_filter_type(std::string_view s);
+
+struct ShardFilter {
+  ShardFilterType type = ShardFilterType::kFromTrimHorizon;
+  std::optional<std::string> shard_id;
+  std::optional<TimestampMs> timestamp;
+};
+
+struct ShardPage {
+  std::vector<ShardSnapshot> shards;
+  std::optional<std::string> next_token;
+};
+
+struct StreamPage {
+  std::vector<StreamSnapshot> streams;
+  bool has_more = false;
+  std::optional<std::string> next_token;
+};
+
+class StreamStore {
+ public:
+  static Result<std::unique_ptr<StreamStore>> open(StoreOptions options, const Clock& clock,
+                                                   log::GroupCommitter& committer);
+  ~StreamStore();
+
+  const StoreOptions& options() const { return options_; }
+  std::string arn(std::string_view name) const;
+  // Accepts a stream ARN of this account and region and returns its name.
+  Result<std::string> name_from_arn(std::string_view arn) const;
+
+  Status create_stream(const std::string& name, std::optional<int> shard_count, StreamMode mode,
+                       std::map<std::string, std::string> tags, std::optional<int> max_record_kib);
+  Status delete_stream(const std::string& name);
+  Result<StreamSnapshot> describe(const std::string& name) const;
+  Result<StreamPage> list_streams(size_t limit, std::optional<std::string> exclusive_start,
+                                  std::optional<std::string> next_token) const;
+  Result<ShardPage> list_shards(std::optional<std::string> name, std::optional<std::string> next_token,
+                                std::optional<std::string> exclusive_start_shard_id, size_t max_results,
+                                std::optional<ShardFilter> filter) const;
+
+  Result<uint32_t> max_record_bytes(const std::string& name) const;
+  Result<PutResult> put(const std::string& name, std::span<const PutEntry> entries);
+
+  Result<std::string> shard_iterator(const std::string& name, const std::string& shard_id, IteratorType type,
+                                     std::optional<std::string> sequence_number,
+                                     std::optional<TimestampMs> timestamp) const;
+  Result<GetRecordsResult> get_records(std::string_view iterator, size_t limit) const;
+
+  Status change_retention(const std::string& name, int hours, bool increase);
+  Status add_tags(const std::string& name, const std::map<std::string, std::string>& tags);
+  Status remove_tags(const std::string& name, const std::vector<std::string>& keys);
+
+  Status split_shard(const std::string& name, const std::string& shard_id, const std::string& new_starting_hash_key);
+  Status merge_shards(const std::string& name, const std::string& shard_id, const std::string& adjacent_shard_id);
+  Result<std::pair<int, int>> update_shard_count(const std::string& name, int target);  // {current, target}
+
+  // Runs retention now (the background thread does it every retention_check_ms).
+  void enforce_retention();
+
+ private:
+  StreamStore(StoreOptions options, const Clock& clock, log::GroupCommitter& committer);
+  Status load();
+  Status persist(const Stream& s) const;  // needs s.mu
+  Result<std::shared_ptr<Shard>> open_shard(const Stream& s, ShardInfo info) const;
+  std::shared_ptr<Stream> find(const std::string& name) const;
+  std::shared_ptr<Stream> find_by_id(uint64_t id) const;
+  Result<std::shared_ptr<Stream>> require(const std::string& name) const;
+  Result<std::shared_ptr<Stream>> require_active(const std::string& name) const;
+  tl::unexpected<Error> not_found(std::string_view name) const;
+  tl::unexpected<Error> not_active(const Stream& s) const;
+  std::filesystem::path stream_dir(const Stream& s) const;
+  ShardSnapshot snapshot(const Shard& shard) const;
+  bool shard_expired(const Stream& s, const ShardInfo& info) const;
+  log::Offset trim_horizon(const Stream& s, const Shard& shard) const;
+  // Reshards under the exclusive lock: closes `parents`, opens `children`, persists, and shows
+  // UPDATING until the background thread marks the stream ACTIVE again.
+  Status reshard(const std::shared_ptr<Stream>& self, const std::vector<uint32_t>& parents,
+                 std::vector<ShardInfo> children);
+  size_t open_shards_elsewhere(const Stream* except) const;  // takes mu_ then each stream's mu
+  void schedule(TimestampMs delay, std::function<void()> fn);
+  void run_background();
+
+  StoreOptions options_;
+  const Clock& clock_;
+  log::GroupCommitter& committer_;
+  mutable std::shared_mutex mu_;  // guards the maps
+  std::map<std::string, std::shared_ptr<Stream>> by_name_;
+  std::unordered_map<uint64_t, std::shared_ptr<Stream>> by_id_;
+
+  std::mutex tasks_mu_;
+  std::condition_variable tasks_cv_;
+  std::multimap<TimestampMs, std::function<void()>> tasks_;
+  bool stopping_ = false;
+  std::thread background_;
+};
+
+}  // namespace eddy::stream

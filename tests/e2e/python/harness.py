@@ -1,0 +1,424 @@
+"""End-to-end test harness for eddy's Kinesis API.
+
+Starts the real `eddy` binary (path from the environment variable EDDY_BIN, which is required),
+waits for its "listening on http://127.0.0.1:<PORT>" line on stderr, and hands out clients:
+boto3 (imported lazily, so that this module also works under /usr/bin/python3, which has cbor2 but
+no boto3), the AWS CLI, and raw HTTP requests (optionally SigV4-signed by a small stdlib signer).
+
+Only the standard library is needed to import this module.
+"""
+
+import datetime
+import hashlib
+import hmac
+import http.client
+import json
+import os
+import queue
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+
+ACCESS_KEY = 'AKIDEXAMPLE'
+SECRET_KEY = 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY'
+REGION = 'us-east-1'
+TARGET_PREFIX = 'Kinesis_20131202.'
+JSON_CT = 'application/x-amz-json-1.1'
+CBOR_CT = 'application/x-amz-cbor-1.1'
+
+STARTUP_TIMEOUT_S = 20.0
+STOP_TIMEOUT_S = 10.0
+LISTEN_RE = re.compile(rb'listening on http://127\.0\.0\.1:(\d+)')
+
+MAX_HASH_KEY = 2 ** 128 - 1
+SEQ_RE = re.compile(r'^(0|[1-9]\d{0,128})$')
+SHARD_ID_RE = re.compile(r'^shardId-\d{12}$')
+
+
+def shard_id(index):
+    return 'shardId-%012d' % index
+
+
+def md5_hash_key(partition_key):
+    """Kinesis routing: MD5 of the UTF-8 partition key as a big-endian 128-bit integer."""
+    return int.from_bytes(hashlib.md5(partition_key.encode('utf-8')).digest(), 'big')
+
+
+def even_ranges(n):
+    """Hash-key ranges CreateStream(ShardCount=n) must produce (kinesis-api.md section 4)."""
+    width = (2 ** 128) // n
+    out = []
+    for i in range(n):
+        start = i * width
+        end = MAX_HASH_KEY if i == n - 1 else (i + 1) * width - 1
+        out.append((start, end))
+    return out
+
+
+def unique_name(prefix='e2e'):
+    return '%s-%s' % (prefix, uuid.uuid4().hex[:12])
+
+
+def eddy_bin():
+    path = os.environ.get('EDDY_BIN')
+    if not path:
+        raise RuntimeError(
+            'EDDY_BIN is not set: point it at the eddy binary, e.g. '
+            'EDDY_BIN=/work/main/build/dev/eddy (tests/e2e/python/run_all.sh finds it itself)')
+    if not os.path.isfile(path) or not os.access(path, os.X_OK):
+        raise RuntimeError('EDDY_BIN=%r is not an executable file' % path)
+    return os.path.abspath(path)
+
+
+class ServerError(RuntimeError):
+    pass
+
+
+class EddyServer:
+    """One eddy process on 127.0.0.1:<ephemeral port> with its own data directory.
+
+    start() / stop() / kill9() / restart(); restart keeps the data directory. cleanup() removes the
+    temporary directory (data and logs) unless EDDY_E2E_KEEP=1.
+    """
+
+    def __init__(self, extra_args=(), label='eddy'):
+        self.binary = eddy_bin()
+        self.extra_args = list(extra_args)
+        self.label = label
+        self.root = tempfile.mkdtemp(prefix='eddy-e2e-%s-' % label)
+        self.data_dir = os.path.join(self.root, 'data')
+        os.makedirs(self.data_dir)
+        self.proc = None
+        self.port = None
+        self.log_path = None
+        self._drain = None
+        self._stderr = None
+        self._starts = 0
+
+    # ----------------------------------------------------------------------------- lifecycle
+    @property
+    def endpoint(self):
+        if self.port is None:
+            raise ServerError('server %s is not running' % self.label)
+        return 'http://127.0.0.1:%d' % self.port
+
+    @property
+    def host_header(self):
+        return '127.0.0.1:%d' % self.port
+
+    def command(self):
+        return [self.binary, 'serve', '--host', '127.0.0.1', '--port', '0',
+                '--data-dir', self.data_dir] + self.extra_args
+
+    def start(self):
+        if self.proc is not None and self.proc.poll() is None:
+            raise ServerError('server %s already running' % self.label)
+        self._starts += 1
+        self.log_path = os.path.join(self.root, '%s-%d.log' % (self.label, self._starts))
+        log = open(self.log_path, 'wb')
+        cmd = self.command()
+        log.write(('$ %s\n' % ' '.join(cmd)).encode())
+        log.flush()
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.PIPE)
+        lines = queue.Queue()
+
+        def drain():
+            # Copies every stderr line to the log; hands lines to start() until the port is known.
+            announce = True
+            try:
+                for line in iter(proc.stderr.readline, b''):
+                    log.write(line)
+                    log.flush()
+                    if announce:
+                        lines.put(line)
+                        if LISTEN_RE.search(line):
+                            announce = False
+            finally:
+                lines.put(None)
+                log.close()
+
+        t = threading.Thread(target=drain, name='eddy-stderr-%s' % self.label, daemon=True)
+        t.start()
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        port = None
+        while port is None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                proc.kill()
+                proc.wait()
+                raise ServerError('eddy did not print "listening on http://127.0.0.1:<port>" within '
+                                  '%.0f s\n%s' % (STARTUP_TIMEOUT_S, self._log_tail_after(t)))
+            try:
+                line = lines.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            if line is None:
+                rc = proc.wait()
+                raise ServerError('eddy exited (rc=%s) before listening\n%s'
+                                  % (rc, self._log_tail_after(t)))
+            m = LISTEN_RE.search(line)
+            if m:
+                port = int(m.group(1))
+        if port == 0:
+            proc.kill()
+            raise ServerError('eddy reported port 0')
+        self.proc, self.port, self._drain, self._stderr = proc, port, t, proc.stderr
+        return self
+
+    def _log_tail_after(self, drain_thread, n=40):
+        drain_thread.join(timeout=2)
+        return self.log_tail(n)
+
+    def log_tail(self, n=40):
+        if not self.log_path or not os.path.exists(self.log_path):
+            return '(no log)'
+        with open(self.log_path, 'rb') as f:
+            data = f.read().decode('utf-8', 'replace').splitlines()
+        return '--- %s (last %d lines) ---\n%s' % (self.log_path, n, '\n'.join(data[-n:]))
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self):
+        """SIGTERM and wait. Raises ServerError if the process had already died on its own."""
+        if self.proc is None:
+            return None
+        proc, self.proc, self.port = self.proc, None, None
+        rc = proc.poll()
+        if rc is not None:
+            self._join_drain()
+            raise ServerError('eddy %s had exited on its own with rc=%s before stop()\n%s'
+                              % (self.label, rc, self.log_tail()))
+        proc.send_signal(signal.SIGTERM)
+        try:
+            rc = proc.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            rc = proc.wait()
+            sys.stderr.write('WARNING: eddy %s ignored SIGTERM for %.0f s; killed\n'
+                             % (self.label, STOP_TIMEOUT_S))
+        self._join_drain()
+        return rc
+
+    def kill9(self):
+        if self.proc is None:
+            raise ServerError('kill9: server %s is not running' % self.label)
+        proc, self.proc, self.port = self.proc, None, None
+        if proc.poll() is not None:
+            self._join_drain()
+            raise ServerError('kill9: eddy %s had already exited with rc=%s\n%s'
+                              % (self.label, proc.returncode, self.log_tail()))
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=STOP_TIMEOUT_S)
+        self._join_drain()
+
+    def restart(self):
+        if self.proc is not None:
+            self.stop()
+        return self.start()
+
+    def _join_drain(self):
+        if self._drain is not None:
+            self._drain.join(timeout=5)
+            self._drain = None
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
+
+    def cleanup(self):
+        if os.environ.get('EDDY_E2E_KEEP') == '1':
+            sys.stderr.write('keeping %s\n' % self.root)
+            return
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def close(self):
+        """stop() then cleanup(); the directory is removed even if stop() raises."""
+        try:
+            self.stop()
+        finally:
+            self.cleanup()
+
+    # ----------------------------------------------------------------------------- clients
+    def client(self, access_key=ACCESS_KEY, secret_key=SECRET_KEY, region=REGION,
+               read_timeout=60, connect_timeout=10, validate=True):
+        import boto3
+        from botocore.config import Config
+        cfg = Config(retries={'total_max_attempts': 1},
+                     read_timeout=read_timeout, connect_timeout=connect_timeout,
+                     parameter_validation=validate)
+        return boto3.client('kinesis', endpoint_url=self.endpoint, region_name=region,
+                            aws_access_key_id=access_key, aws_secret_access_key=secret_key,
+                            config=cfg)
+
+    def cli(self, *args, check=True, timeout=120):
+        """Runs `aws kinesis <args>` against this server; returns parsed JSON output (None if empty).
+
+        With check=False returns the CompletedProcess instead.
+        """
+        cmd = ['aws', '--endpoint-url', self.endpoint, '--region', REGION, '--output', 'json',
+               'kinesis'] + [str(a) for a in args]
+        env = dict(os.environ)
+        env.update({
+            'AWS_ACCESS_KEY_ID': ACCESS_KEY,
+            'AWS_SECRET_ACCESS_KEY': SECRET_KEY,
+            'AWS_DEFAULT_REGION': REGION,
+            'AWS_PAGER': '',
+            'AWS_CONFIG_FILE': os.path.join(self.root, 'no-aws-config'),
+            'AWS_SHARED_CREDENTIALS_FILE': os.path.join(self.root, 'no-aws-credentials'),
+            'AWS_MAX_ATTEMPTS': '1',
+            'AWS_RETRY_MODE': 'standard',
+        })
+        env.pop('AWS_SESSION_TOKEN', None)
+        env.pop('AWS_PROFILE', None)
+        p = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, capture_output=True,
+                           timeout=timeout)
+        if not check:
+            return p
+        if p.returncode != 0:
+            raise AssertionError('aws %s failed rc=%d\nstdout: %s\nstderr: %s'
+                                 % (' '.join(cmd[7:]), p.returncode, p.stdout.decode(errors='replace'),
+                                    p.stderr.decode(errors='replace')))
+        out = p.stdout.decode().strip()
+        return json.loads(out) if out else None
+
+    def raw(self, target, body, content_type=JSON_CT, headers=None, sign=True,
+            access_key=ACCESS_KEY, secret_key=SECRET_KEY, region=REGION, amz_date=None,
+            timeout=60):
+        """POST / with X-Amz-Target Kinesis_20131202.<target>. Returns (status, headers, body).
+
+        `target` may be a full target (containing '.') or an operation name. The request is
+        SigV4-signed with the test keys unless sign=False (as every SDK signs; a server without
+        --access-key ignores the signature). Headers in the result are keyed in lower case.
+        """
+        if isinstance(body, str):
+            body = body.encode('utf-8')
+        full_target = target if '.' in target else TARGET_PREFIX + target
+        hdrs = {'Content-Type': content_type, 'X-Amz-Target': full_target,
+                'Host': self.host_header}
+        if sign:
+            hdrs.update(sigv4_headers('POST', '/', '', hdrs, body, access_key, secret_key,
+                                      region, 'kinesis', amz_date=amz_date))
+        if headers:
+            hdrs.update(headers)
+        return http_post(self.port, '/', body, hdrs, timeout=timeout)
+
+    def json_call(self, operation, payload, **kw):
+        """Raw JSON 1.1 call; returns (status, decoded body or None, headers)."""
+        status, hdrs, body = self.raw(operation, json.dumps(payload), **kw)
+        return status, (json.loads(body) if body.strip() else None), hdrs
+
+
+def http_post(port, path, body, headers, timeout=60):
+    conn = http.client.HTTPConnection('127.0.0.1', port, timeout=timeout)
+    try:
+        conn.putrequest('POST', path, skip_host=True, skip_accept_encoding=True)
+        for k, v in headers.items():
+            conn.putheader(k, v)
+        conn.putheader('Content-Length', str(len(body)))
+        conn.endheaders()
+        conn.send(body)
+        resp = conn.getresponse()
+        data = resp.read()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
+    finally:
+        conn.close()
+
+
+def error_type(body_obj):
+    """'__type' of an AWS JSON/CBOR error body, with any 'namespace#' prefix removed."""
+    t = body_obj.get('__type') if isinstance(body_obj, dict) else None
+    return t.split('#')[-1] if isinstance(t, str) else None
+
+
+# --------------------------------------------------------------------------------- SigV4 (stdlib)
+def _hmac(key, msg):
+    return hmac.new(key, msg.encode('utf-8'), hashlib.sha256).digest()
+
+
+def sigv4_headers(method, path, query, headers, body, access_key, secret_key, region, service,
+                  amz_date=None):
+    """Returns {'X-Amz-Date': ..., 'Authorization': ...} signing every header in `headers`
+    (which must include Host) plus x-amz-date. AWS SigV4 header form."""
+    if amz_date is None:
+        amz_date = datetime.datetime.now(datetime.timezone.utc).strftime('%Y%m%dT%H%M%SZ')
+    day = amz_date[:8]
+    to_sign = {k.lower(): ' '.join(str(v).strip().split()) for k, v in headers.items()}
+    to_sign['x-amz-date'] = amz_date
+    names = sorted(to_sign)
+    canonical_headers = ''.join('%s:%s\n' % (n, to_sign[n]) for n in names)
+    signed_headers = ';'.join(names)
+    canonical_request = '\n'.join([method, path, query, canonical_headers, signed_headers,
+                                   hashlib.sha256(body).hexdigest()])
+    scope = '%s/%s/%s/aws4_request' % (day, region, service)
+    string_to_sign = '\n'.join(['AWS4-HMAC-SHA256', amz_date, scope,
+                                hashlib.sha256(canonical_request.encode('utf-8')).hexdigest()])
+    k = _hmac(('AWS4' + secret_key).encode('utf-8'), day)
+    k = _hmac(k, region)
+    k = _hmac(k, service)
+    k = _hmac(k, 'aws4_request')
+    signature = hmac.new(k, string_to_sign.encode('utf-8'), hashlib.sha256).hexdigest()
+    auth = ('AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s'
+            % (access_key, scope, signed_headers, signature))
+    return {'X-Amz-Date': amz_date, 'Authorization': auth}
+
+
+# --------------------------------------------------------------------------------- boto3 helpers
+def wait_exists(client, name=None, arn=None, delay=0.2, attempts=150):
+    """stream_exists waiter, bounded (default at most ~30 s)."""
+    kw = {'StreamARN': arn} if arn else {'StreamName': name}
+    client.get_waiter('stream_exists').wait(
+        WaiterConfig={'Delay': delay, 'MaxAttempts': attempts}, **kw)
+
+
+def wait_not_exists(client, name, delay=0.2, attempts=150):
+    client.get_waiter('stream_not_exists').wait(
+        StreamName=name, WaiterConfig={'Delay': delay, 'MaxAttempts': attempts})
+
+
+def create_stream(client, name, shards=1, **kw):
+    client.create_stream(StreamName=name, ShardCount=shards, **kw)
+    wait_exists(client, name)
+    return name
+
+
+def all_shards(client, name):
+    shards, token = [], None
+    for _ in range(1000):
+        resp = (client.list_shards(NextToken=token) if token
+                else client.list_shards(StreamName=name))
+        shards.extend(resp['Shards'])
+        token = resp.get('NextToken')
+        if not token:
+            return shards
+    raise AssertionError('ListShards never stopped returning NextToken')
+
+
+def read_shard(client, name, shard, iterator_type='TRIM_HORIZON', max_calls=500, limit=None,
+               **iter_kw):
+    """Reads a shard from the given position until caught up (MillisBehindLatest == 0 and an empty
+    page) or until a closed shard ends (no NextShardIterator).
+
+    Returns (records, last_response)."""
+    it = client.get_shard_iterator(StreamName=name, ShardId=shard,
+                                   ShardIteratorType=iterator_type, **iter_kw)['ShardIterator']
+    records = []
+    last = None
+    for _ in range(max_calls):
+        kw = {'ShardIterator': it}
+        if limit:
+            kw['Limit'] = limit
+        last = client.get_records(**kw)
+        records.extend(last['Records'])
+        it = last.get('NextShardIterator')
+        if not it:
+            return records, last
+        if not last['Records'] and last.get('MillisBehindLatest') == 0:
+            return records, last
+    raise AssertionError('shard %s of %s: not caught up after %d GetRecords calls'
+                         % (shard, name, max_calls))

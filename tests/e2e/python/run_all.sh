@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Runs eddy's end-to-end Python tests (stdlib unittest) against a built eddy binary.
+#   EDDY_BIN=/path/to/eddy tests/e2e/python/run_all.sh [test module ...]
+# Without EDDY_BIN it uses build/release/eddy, else build/dev/eddy. test_cbor runs under
+# /usr/bin/python3 (Debian's python3-cbor2); the others under `python3` (boto3, awscli).
+# Exits non-zero if any module fails; the last line is "N passed, N failed".
+set -u
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../../.." && pwd)"
+if [ -z "${EDDY_BIN:-}" ]; then
+  for c in "$root/build/release/eddy" "$root/build/dev/eddy"; do
+    if [ -x "$c" ]; then EDDY_BIN="$c"; break; fi
+  done
+fi
+if [ -z "${EDDY_BIN:-}" ] || [ ! -x "$EDDY_BIN" ]; then
+  echo "run_all.sh: no eddy binary (set EDDY_BIN or build build/release/eddy)" >&2
+  exit 2
+fi
+export EDDY_BIN
+echo "EDDY_BIN=$EDDY_BIN"
+
+modules=("$@")
+if [ ${#modules[@]} -eq 0 ]; then
+  modules=(test_kinesis_boto3 test_kinesis_cli test_cbor test_crash)
+fi
+
+cd "$here"
+passed=0; failed=0; rc=0
+for m in "${modules[@]}"; do
+  py=python3
+  [ "$m" = test_cbor ] && py=/usr/bin/python3
+  log="$(mktemp)"
+  echo "=== $py -m unittest -v $m"
+  "$py" -m unittest -v "$m" 2>&1 | tee "$log"
+  status=${PIPESTATUS[0]}
+  ran=$(sed -n 's/^Ran \([0-9]*\) tests\{0,1\} in.*/\1/p' "$log" | tail -1)
+  ran=${ran:-0}
+  bad=0
+  summary=$(grep -E '^FAILED \(' "$log" | tail -1)
+  for k in failures errors; do
+    n=$(echo "$summary" | sed -n "s/.*$k=\([0-9]*\).*/\1/p")
+    bad=$((bad + ${n:-0}))
+  done
+  skipped=$(grep -E '^(OK|FAILED) \(' "$log" | tail -1 | sed -n 's/.*skipped=\([0-9]*\).*/\1/p')
+  skipped=${skipped:-0}
+  if [ "$status" -ne 0 ]; then
+    rc=1
+    [ "$bad" -eq 0 ] && bad=1  # crashed before the summary line
+  fi
+  passed=$((passed + ran - bad - skipped)); failed=$((failed + bad))
+  rm -f "$log"
+done
+echo "$passed passed, $failed failed"
+exit $rc
