@@ -261,9 +261,8 @@ class StreamLifecycleTest(ServerTestCase):
         self.assertEqual(full['Shards'], d)
         r = self.c.list_shards(StreamName=name, ExclusiveStartShardId=S0)
         self.assertEqual([s['ShardId'] for s in r['Shards']], [S1, S2])
-        paged = list(self.c.get_paginator('list_shards').paginate(
-            StreamName=name, PaginationConfig={'PageSize': 2}))
-        self.assertEqual([s['ShardId'] for p in paged for s in p['Shards']], [S0, S1, S2])
+        # (boto3's list_shards paginator is not used: it resends StreamName with NextToken, which
+        # AWS itself rejects -- boto/botocore#2009.)
 
         def filtered(**f):
             return [s['ShardId'] for s in

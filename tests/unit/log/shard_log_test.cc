@@ -1,0 +1,300 @@
+#include "log/shard_log.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <random>
+
+#include "log/group_commit.h"
+
+namespace eddy::log {
+namespace {
+
+namespace fs = std::filesystem;
+
+class ShardLogTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("eddy-log-test-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  static LogOptions options(bool visible_after_sync = false) {
+    LogOptions o;
+    o.visible_after_sync = visible_after_sync;
+    o.index_interval_bytes = 256;
+    return o;
+  }
+
+  std::unique_ptr<ShardLog> open(LogOptions o = options()) {
+    auto log = ShardLog::open(dir_, o);
+    EXPECT_TRUE(log.has_value()) << (log ? "" : log.error().message);
+    return std::move(*log);
+  }
+
+  // Appends `n` batches of `per` records: data "r<i>", key "k<i>".
+  static void fill(ShardLog& log, int n, int per, TimestampMs t0 = 1000, TimestampMs step = 10) {
+    int id = static_cast<int>(log.written_offset());
+    for (int b = 0; b < n; ++b) {
+      std::vector<std::string> data, keys;
+      for (int i = 0; i < per; ++i, ++id) {
+        data.push_back("r" + std::to_string(id));
+        keys.push_back("k" + std::to_string(id));
+      }
+      std::vector<AppendRecord> recs;
+      for (int i = 0; i < per; ++i) recs.push_back({keys[i], i % 2 ? "12345" : "", data[i]});
+      auto r = log.append(recs, t0 + b * step);
+      ASSERT_TRUE(r.has_value());
+    }
+  }
+
+  fs::path segment_path(Offset base = 0) const { return dir_ / Segment::file_name(base); }
+
+  fs::path dir_;
+};
+
+TEST_F(ShardLogTest, AppendAndReadBack) {
+  auto log = open();
+  fill(*log, 10, 5);
+  EXPECT_EQ(log->end_offset(), 50u);
+  auto r = log->read(0, 1000, SIZE_MAX);
+  ASSERT_TRUE(r.has_value());
+  ASSERT_EQ(r->records.size(), 50u);
+  for (size_t i = 0; i < 50; ++i) {
+    EXPECT_EQ(r->records[i].offset, i);
+    EXPECT_EQ(r->records[i].data, "r" + std::to_string(i));
+    EXPECT_EQ(r->records[i].partition_key, "k" + std::to_string(i));
+    EXPECT_EQ(r->records[i].explicit_hash_key, (i % 5) % 2 ? "12345" : "");
+    EXPECT_EQ(r->records[i].arrival_ms, 1000 + static_cast<TimestampMs>(i / 5) * 10);
+  }
+  EXPECT_EQ(r->next_offset, 50u);
+}
+
+TEST_F(ShardLogTest, ReadHonoursLimitsAndStartsMidBatch) {
+  auto log = open();
+  fill(*log, 20, 7);
+  auto r = log->read(33, 10, SIZE_MAX);
+  ASSERT_TRUE(r.has_value());
+  ASSERT_EQ(r->records.size(), 10u);
+  EXPECT_EQ(r->records.front().offset, 33u);
+  EXPECT_EQ(r->next_offset, 43u);
+  // Byte limit: each record is "rNN" + "kNN" = 6 bytes; 30 bytes -> 5 records.
+  r = log->read(10, 1000, 30);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->records.size(), 5u);
+}
+
+TEST_F(ShardLogTest, ArrivalTimesNeverDecrease) {
+  auto log = open();
+  fill(*log, 1, 1, 5000);
+  fill(*log, 1, 1, 4000);  // the clock went backwards
+  auto r = log->read(0, 10, SIZE_MAX);
+  ASSERT_EQ(r->records.size(), 2u);
+  EXPECT_EQ(r->records[1].arrival_ms, 5000);
+}
+
+TEST_F(ShardLogTest, SeekByTimeUsesIndex) {
+  auto log = open();
+  fill(*log, 100, 3, 1000, 10);  // batch b at 1000 + 10b, offsets 3b..3b+2
+  EXPECT_EQ(*log->offset_for_time(0), 0u);
+  EXPECT_EQ(*log->offset_for_time(1000), 0u);
+  EXPECT_EQ(*log->offset_for_time(1001), 3u);
+  EXPECT_EQ(*log->offset_for_time(1500), 150u);
+  EXPECT_EQ(*log->offset_for_time(1995), 300u);
+  EXPECT_EQ(*log->offset_for_time(99999), 300u);
+}
+
+TEST_F(ShardLogTest, ReopenKeepsEverything) {
+  {
+    auto log = open();
+    fill(*log, 30, 4);
+  }
+  auto log = open();
+  EXPECT_EQ(log->end_offset(), 120u);
+  fill(*log, 1, 1);
+  auto r = log->read(0, 1000, SIZE_MAX);
+  ASSERT_EQ(r->records.size(), 121u);
+  EXPECT_EQ(r->records.back().data, "r120");
+}
+
+TEST_F(ShardLogTest, SegmentsRollAndIndexesPersist) {
+  LogOptions o = options();
+  o.segment_bytes = 1024;
+  {
+    auto log = open(o);
+    fill(*log, 200, 2);
+  }
+  size_t segments = 0, indexes = 0;
+  for (const auto& e : fs::directory_iterator(dir_)) {
+    segments += e.path().extension() == ".log";
+    indexes += e.path().extension() == ".index";
+  }
+  EXPECT_GT(segments, 3u);
+  EXPECT_EQ(indexes, segments - 1);  // every sealed segment has its index
+  auto log = open(o);
+  EXPECT_EQ(log->end_offset(), 400u);
+  auto r = log->read(0, 1000, SIZE_MAX);
+  ASSERT_EQ(r->records.size(), 400u);
+  for (size_t i = 0; i < 400; ++i) ASSERT_EQ(r->records[i].offset, i);
+  EXPECT_EQ(*log->offset_for_time(1000 + 150 * 10), 300u);
+}
+
+// Every possible torn write of the last batch: the file cut at each byte inside it.
+TEST_F(ShardLogTest, RecoversFromTornTailAtEveryByte) {
+  uintmax_t good_size, full_size;
+  {
+    auto log = open();
+    fill(*log, 5, 3);
+    good_size = fs::file_size(segment_path());
+    fill(*log, 1, 4);
+    full_size = fs::file_size(segment_path());
+  }
+  const auto pristine = dir_.string() + ".pristine";
+  fs::copy_file(segment_path(), pristine, fs::copy_options::overwrite_existing);
+  for (uintmax_t cut = good_size; cut < full_size; ++cut) {
+    fs::copy_file(pristine, segment_path(), fs::copy_options::overwrite_existing);
+    fs::resize_file(segment_path(), cut);
+    auto log = open();
+    ASSERT_EQ(log->end_offset(), 15u) << "cut at " << cut;
+    EXPECT_EQ(fs::file_size(segment_path()), good_size);
+    // The log accepts appends after recovery and they read back in order.
+    fill(*log, 1, 1);
+    auto r = log->read(0, 100, SIZE_MAX);
+    ASSERT_EQ(r->records.size(), 16u);
+    EXPECT_EQ(r->records.back().offset, 15u);
+  }
+  fs::remove(pristine);
+}
+
+// A bit flip anywhere in the last batch makes its CRC fail: the batch is dropped, nothing else.
+TEST_F(ShardLogTest, RecoversFromBitFlipInLastBatch) {
+  uintmax_t good_size, full_size;
+  {
+    auto log = open();
+    fill(*log, 5, 3);
+    good_size = fs::file_size(segment_path());
+    fill(*log, 1, 4);
+    full_size = fs::file_size(segment_path());
+  }
+  std::string bytes;
+  {
+    std::ifstream in(segment_path(), std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  for (uintmax_t pos = good_size; pos < full_size; ++pos) {
+    for (int bit : {0, 7}) {
+      std::string damaged = bytes;
+      damaged[pos] = static_cast<char>(damaged[pos] ^ (1 << bit));
+      {
+        std::ofstream out(segment_path(), std::ios::binary | std::ios::trunc);
+        out << damaged;
+      }
+      auto log = open();
+      ASSERT_EQ(log->end_offset(), 15u) << "flip at byte " << pos << " bit " << bit;
+      auto r = log->read(0, 100, SIZE_MAX);
+      ASSERT_EQ(r->records.size(), 15u);
+    }
+  }
+}
+
+TEST_F(ShardLogTest, BitFlipMidSegmentTruncatesFromThere) {
+  {
+    auto log = open();
+    fill(*log, 10, 2);
+  }
+  std::string bytes;
+  {
+    std::ifstream in(segment_path(), std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  bytes[bytes.size() / 2] ^= 0x10;
+  {
+    std::ofstream out(segment_path(), std::ios::binary | std::ios::trunc);
+    out << bytes;
+  }
+  auto log = open();
+  EXPECT_LT(log->end_offset(), 20u);
+  EXPECT_GT(log->end_offset(), 0u);
+  auto r = log->read(0, 100, SIZE_MAX);
+  ASSERT_EQ(r->records.size(), log->end_offset());
+  for (size_t i = 0; i < r->records.size(); ++i) EXPECT_EQ(r->records[i].data, "r" + std::to_string(i));
+}
+
+TEST_F(ShardLogTest, GarbageAfterTailIsTruncated) {
+  {
+    auto log = open();
+    fill(*log, 3, 3);
+  }
+  {
+    std::ofstream out(segment_path(), std::ios::binary | std::ios::app);
+    out << std::string(100, '\x5a');
+  }
+  auto log = open();
+  EXPECT_EQ(log->end_offset(), 9u);
+}
+
+TEST_F(ShardLogTest, RetentionDropsWholeOldSegments) {
+  LogOptions o = options();
+  o.segment_bytes = 512;
+  auto log = open(o);
+  fill(*log, 100, 2, 1000, 100);  // batch b arrives at 1000 + 100 b
+  const Offset before = log->start_offset();
+  EXPECT_EQ(before, 0u);
+  ASSERT_TRUE(log->drop_segments_before(6000).has_value());
+  const Offset after = log->start_offset();
+  EXPECT_GT(after, 0u);
+  // Nothing at or after the cutoff is gone; only whole segments before it.
+  EXPECT_LE(after, 2u * 50);
+  auto r = log->read(0, 1000, SIZE_MAX);
+  ASSERT_FALSE(r->records.empty());
+  EXPECT_EQ(r->records.front().offset, after);
+  EXPECT_EQ(r->records.back().offset, 199u);
+  // Everything expired: even the active segment goes, and the log continues at the same offset.
+  ASSERT_TRUE(log->drop_segments_before(1'000'000).has_value());
+  EXPECT_EQ(log->start_offset(), 200u);
+  EXPECT_EQ(log->end_offset(), 200u);
+  fill(*log, 1, 1, 2'000'000);
+  r = log->read(0, 1000, SIZE_MAX);
+  ASSERT_EQ(r->records.size(), 1u);
+  EXPECT_EQ(r->records[0].offset, 200u);
+}
+
+TEST_F(ShardLogTest, RecordsBecomeVisibleOnlyAfterSyncWhenAsked) {
+  auto log = open(options(/*visible_after_sync=*/true));
+  fill(*log, 1, 3);
+  EXPECT_EQ(log->end_offset(), 0u);
+  EXPECT_TRUE(log->read(0, 10, SIZE_MAX)->records.empty());
+  ASSERT_TRUE(log->sync().has_value());
+  EXPECT_EQ(log->end_offset(), 3u);
+  EXPECT_EQ(log->read(0, 10, SIZE_MAX)->records.size(), 3u);
+}
+
+TEST_F(ShardLogTest, GroupCommitAcknowledgesAfterSync) {
+  std::shared_ptr<ShardLog> log = open(options(true));
+  GroupCommitter committer({FsyncMode::kAlways, 0});
+  fill(*log, 1, 2);
+  std::promise<Status> done;
+  committer.commit({log}, [&done](Status st) { done.set_value(st); });
+  auto st = done.get_future().get();
+  EXPECT_TRUE(st.has_value());
+  EXPECT_EQ(log->end_offset(), 2u);
+}
+
+TEST(FsyncPolicy, Parse) {
+  EXPECT_EQ(parse_fsync_policy("always")->mode, FsyncMode::kAlways);
+  auto p = parse_fsync_policy("interval=250");
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(p->mode, FsyncMode::kInterval);
+  EXPECT_EQ(p->interval_ms, 250);
+  EXPECT_FALSE(parse_fsync_policy("sometimes").has_value());
+  EXPECT_FALSE(parse_fsync_policy("interval=").has_value());
+  EXPECT_FALSE(parse_fsync_policy("interval=-5").has_value());
+}
+
+}  // namespace
+}  // namespace eddy::log

@@ -1,0 +1,253 @@
+#include "stream/stream_store.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "stream/sequence_number.h"
+
+namespace eddy::stream {
+namespace {
+
+namespace fs = std::filesystem;
+
+class StreamStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("eddy-store-test-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    reopen();
+  }
+  void TearDown() override {
+    store_.reset();
+    fs::remove_all(dir_);
+  }
+  void reopen() {
+    store_.reset();
+    StoreOptions o;
+    o.dir = dir_;
+    o.retention_check_ms = 1'000'000'000;  // retention only when a test asks
+    auto s = StreamStore::open(o, clock_, committer_);
+    ASSERT_TRUE(s.has_value()) << s.error().message;
+    store_ = std::move(*s);
+  }
+  void wait_active(const std::string& name) {
+    for (int i = 0; i < 2000; ++i) {
+      auto d = store_->describe(name);
+      if (d && d->status == StreamStatus::kActive) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    FAIL() << name << " never became ACTIVE";
+  }
+  void create(const std::string& name, int shards) {
+    ASSERT_TRUE(store_->create_stream(name, shards, StreamMode::kProvisioned, {}, std::nullopt).has_value());
+    wait_active(name);
+  }
+  // Puts records "<prefix><i>" with partition key "key<i>" and returns their outcomes.
+  std::vector<PutOutcome> put(const std::string& name, int n, const std::string& prefix = "d") {
+    std::vector<std::string> data, keys;
+    for (int i = 0; i < n; ++i) {
+      data.push_back(prefix + std::to_string(i));
+      keys.push_back("key" + std::to_string(i));
+    }
+    std::vector<PutEntry> entries;
+    for (int i = 0; i < n; ++i) entries.push_back({keys[i], "", data[i]});
+    auto r = store_->put(name, entries);
+    EXPECT_TRUE(r.has_value());
+    return r->outcomes;
+  }
+  std::vector<std::string> read_all(const std::string& name, const std::string& shard) {
+    auto it = store_->shard_iterator(name, shard, IteratorType::kTrimHorizon, std::nullopt, std::nullopt);
+    EXPECT_TRUE(it.has_value());
+    std::vector<std::string> out;
+    std::optional<std::string> iter = *it;
+    for (int i = 0; i < 100 && iter; ++i) {
+      auto r = store_->get_records(*iter, 10000);
+      EXPECT_TRUE(r.has_value()) << r.error().message;
+      for (const auto& rec : r->read.records) out.emplace_back(rec.data);
+      if (r->read.records.empty() && r->next_iterator) break;
+      iter = r->next_iterator;
+    }
+    return out;
+  }
+
+  ManualClock clock_{1'700'000'000'000};
+  log::GroupCommitter committer_{{log::FsyncMode::kInterval, 1000}};
+  fs::path dir_;
+  std::unique_ptr<StreamStore> store_;
+};
+
+TEST_F(StreamStoreTest, CreateDescribeAndDuplicate) {
+  create("s", 3);
+  auto d = store_->describe("s");
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->shards.size(), 3u);
+  EXPECT_EQ(d->arn, "arn:aws:kinesis:us-east-1:000000000000:stream/s");
+  auto again = store_->create_stream("s", 1, StreamMode::kProvisioned, {}, std::nullopt);
+  ASSERT_FALSE(again.has_value());
+  EXPECT_EQ(again.error().code, Errc::kResourceInUse);
+  EXPECT_EQ(store_->describe("nope").error().code, Errc::kResourceNotFound);
+}
+
+TEST_F(StreamStoreTest, PutRoutesAndSequencesIncreasePerShard) {
+  create("s", 4);
+  auto out = put("s", 200);
+  std::map<uint32_t, uint128> last;
+  for (const auto& o : out) {
+    ASSERT_TRUE(o.ok);
+    const auto v = *parse_decimal_u128(o.sequence_number);
+    if (last.count(o.shard_index)) {
+      EXPECT_GT(v, last[o.shard_index]);
+    }
+    last[o.shard_index] = v;
+  }
+  EXPECT_EQ(last.size(), 4u);  // 200 random-ish keys reach every shard
+}
+
+TEST_F(StreamStoreTest, IteratorsExpireAfterFiveMinutes) {
+  create("s", 1);
+  put("s", 3);
+  auto it = store_->shard_iterator("s", "shardId-000000000000", IteratorType::kTrimHorizon, std::nullopt, std::nullopt);
+  ASSERT_TRUE(it.has_value());
+  clock_.advance(5 * 60 * 1000);
+  EXPECT_TRUE(store_->get_records(*it, 10).has_value());  // exactly 5 minutes: still valid
+  clock_.advance(1);
+  auto r = store_->get_records(*it, 10);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, Errc::kExpiredIterator);
+  EXPECT_EQ(store_->get_records("bm90IGFuIGl0ZXJhdG9y", 10).error().code, Errc::kInvalidArgument);
+}
+
+TEST_F(StreamStoreTest, IteratorTypes) {
+  create("s", 1);
+  const auto first = put("s", 5, "a");
+  clock_.advance(1000);
+  const TimestampMs t = clock_.now_ms();
+  put("s", 5, "b");
+  const std::string shard = "shardId-000000000000";
+  auto read_from = [&](IteratorType type, std::optional<std::string> seq, std::optional<TimestampMs> ts) {
+    auto it = store_->shard_iterator("s", shard, type, seq, ts);
+    EXPECT_TRUE(it.has_value()) << it.error().message;
+    auto r = store_->get_records(*it, 100);
+    std::vector<std::string> out;
+    for (const auto& rec : r->read.records) out.emplace_back(rec.data);
+    return out;
+  };
+  EXPECT_EQ(read_from(IteratorType::kTrimHorizon, std::nullopt, std::nullopt).size(), 10u);
+  EXPECT_TRUE(read_from(IteratorType::kLatest, std::nullopt, std::nullopt).empty());
+  EXPECT_EQ(read_from(IteratorType::kAtTimestamp, std::nullopt, t).front(), "b0");
+  EXPECT_EQ(read_from(IteratorType::kAtSequenceNumber, first[2].sequence_number, std::nullopt).front(), "a2");
+  EXPECT_EQ(read_from(IteratorType::kAfterSequenceNumber, first[2].sequence_number, std::nullopt).front(), "a3");
+  // Wrong combinations and foreign sequence numbers.
+  EXPECT_EQ(store_->shard_iterator("s", shard, IteratorType::kAtSequenceNumber, std::nullopt, std::nullopt).error().code,
+            Errc::kInvalidArgument);
+  EXPECT_EQ(store_->shard_iterator("s", shard, IteratorType::kAtSequenceNumber, encode_sequence_number(5, 0), std::nullopt)
+                .error()
+                .code,
+            Errc::kInvalidArgument);
+  EXPECT_EQ(store_->shard_iterator("s", "shardId-000000000009", IteratorType::kLatest, std::nullopt, std::nullopt).error().code,
+            Errc::kResourceNotFound);
+}
+
+TEST_F(StreamStoreTest, RetentionMovesTrimHorizon) {
+  create("s", 1);
+  put("s", 3, "old");
+  clock_.advance(23 * 3600 * 1000LL);
+  put("s", 2, "new");
+  EXPECT_EQ(read_all("s", "shardId-000000000000").size(), 5u);
+  clock_.advance(2 * 3600 * 1000LL);  // the first records are now 25 h old
+  const auto after = read_all("s", "shardId-000000000000");
+  ASSERT_EQ(after.size(), 2u);
+  EXPECT_EQ(after[0], "new0");
+  store_->enforce_retention();
+  EXPECT_EQ(read_all("s", "shardId-000000000000").size(), 2u);
+}
+
+TEST_F(StreamStoreTest, RetentionBounds) {
+  create("s", 1);
+  EXPECT_EQ(store_->change_retention("s", 23, true).error().code, Errc::kInvalidArgument);
+  EXPECT_EQ(store_->change_retention("s", 8761, true).error().code, Errc::kInvalidArgument);
+  EXPECT_TRUE(store_->change_retention("s", 48, true).has_value());
+  EXPECT_EQ(store_->change_retention("s", 30, true).error().code, Errc::kInvalidArgument);
+  EXPECT_TRUE(store_->change_retention("s", 30, false).has_value());
+  EXPECT_EQ(store_->describe("s")->retention_hours, 30);
+}
+
+TEST_F(StreamStoreTest, SplitKeepsLineageAndChildrenTakeNewRecords) {
+  create("s", 1);
+  put("s", 10, "before");
+  ASSERT_TRUE(store_->split_shard("s", "shardId-000000000000", "170141183460469231731687303715884105728").has_value());
+  wait_active("s");
+  put("s", 10, "after");
+  auto d = store_->describe("s");
+  ASSERT_EQ(d->shards.size(), 3u);
+  EXPECT_TRUE(d->shards[0].ending_sequence_number.has_value());
+  EXPECT_EQ(d->shards[1].info.parent, 0u);
+  EXPECT_EQ(d->shards[2].info.parent, 0u);
+  EXPECT_EQ(to_decimal(d->shards[1].info.range.end), "170141183460469231731687303715884105727");
+  EXPECT_EQ(read_all("s", "shardId-000000000000").size(), 10u);
+  EXPECT_EQ(read_all("s", "shardId-000000000001").size() + read_all("s", "shardId-000000000002").size(), 10u);
+  // The end of the closed parent: no next iterator, both children announced.
+  auto it = store_->shard_iterator("s", "shardId-000000000000", IteratorType::kTrimHorizon, std::nullopt, std::nullopt);
+  auto r = store_->get_records(*it, 10000);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->read.records.size(), 10u);
+  EXPECT_FALSE(r->next_iterator.has_value());
+  ASSERT_EQ(r->child_shards.size(), 2u);
+  EXPECT_EQ(r->child_shards[0].parent_shards, std::vector<std::string>{"shardId-000000000000"});
+  // Lineage survives a restart.
+  reopen();
+  d = store_->describe("s");
+  ASSERT_EQ(d->shards.size(), 3u);
+  EXPECT_FALSE(d->shards[0].info.open());
+  EXPECT_EQ(read_all("s", "shardId-000000000000").size(), 10u);
+}
+
+TEST_F(StreamStoreTest, MergeAndUpdateShardCount) {
+  create("s", 2);
+  EXPECT_EQ(store_->merge_shards("s", "shardId-000000000000", "shardId-000000000000").error().code,
+            Errc::kInvalidArgument);
+  ASSERT_TRUE(store_->merge_shards("s", "shardId-000000000000", "shardId-000000000001").has_value());
+  wait_active("s");
+  auto d = store_->describe("s");
+  ASSERT_EQ(d->shards.size(), 3u);
+  EXPECT_EQ(d->shards[2].info.parent, 0u);
+  EXPECT_EQ(d->shards[2].info.adjacent_parent, 1u);
+  EXPECT_EQ(d->shards[2].info.range.start, uint128{0});
+  EXPECT_EQ(d->shards[2].info.range.end, kUint128Max);
+  auto up = store_->update_shard_count("s", 2);
+  ASSERT_TRUE(up.has_value());
+  wait_active("s");
+  d = store_->describe("s");
+  EXPECT_EQ(d->open_shard_count, 2u);
+  EXPECT_EQ(store_->update_shard_count("s", 5).error().code, Errc::kLimitExceeded);
+}
+
+TEST_F(StreamStoreTest, DeleteRemovesAndAllowsRecreate) {
+  create("s", 1);
+  put("s", 3);
+  ASSERT_TRUE(store_->delete_stream("s").has_value());
+  for (int i = 0; i < 2000 && store_->describe("s"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_EQ(store_->describe("s").error().code, Errc::kResourceNotFound);
+  create("s", 1);
+  EXPECT_TRUE(read_all("s", "shardId-000000000000").empty());
+}
+
+TEST_F(StreamStoreTest, ListStreamsPaginates) {
+  for (const char* n : {"a", "b", "c"}) create(n, 1);
+  auto p = store_->list_streams(2, std::nullopt, std::nullopt);
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(p->streams.size(), 2u);
+  EXPECT_TRUE(p->has_more);
+  ASSERT_TRUE(p->next_token.has_value());
+  auto p2 = store_->list_streams(2, std::nullopt, p->next_token);
+  ASSERT_EQ(p2->streams.size(), 1u);
+  EXPECT_EQ(p2->streams[0].name, "c");
+  clock_.advance(301 * 1000);
+  EXPECT_EQ(store_->list_streams(2, std::nullopt, p->next_token).error().code, Errc::kExpiredNextToken);
+}
+
+}  // namespace
+}  // namespace eddy::stream
