@@ -69,12 +69,8 @@ class Reader {
           v.members.emplace_back(std::move(k->text), std::move(*val));
         }
         return v;
-      case 6: {
-        auto inner = value(depth + 1);
-        if (!inner) return inner;
-        if (arg == 1) inner->epoch_seconds_tag = true;  // standard epoch-seconds timestamp tag
-        return inner;
-      }
+      case 6:  // tags carry no meaning for AWS shapes (timestamps: see ServiceModel::normalize)
+        return value(depth + 1);
     }
     return fail("invalid CBOR item");
   }

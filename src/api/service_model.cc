@@ -143,8 +143,12 @@ Status ServiceModel::normalize(const Shape& shape, Value& v, Protocol protocol) 
     case Shape::Kind::kTimestamp: {
       double ms;
       if (v.is_number()) {
-        const bool seconds = protocol == Protocol::kJson || v.epoch_seconds_tag;
-        ms = seconds ? v.as_double() * 1000.0 : v.as_double();
+        // JSON carries epoch seconds. AWS's CBOR carries epoch milliseconds, and the Java SDKs
+        // even put them under tag 1, which RFC 8949 defines as seconds; so in CBOR the
+        // magnitude decides: below 1e11 (1973 in ms, year 5138 in s) the number is seconds.
+        const double d = v.as_double();
+        const bool seconds = protocol == Protocol::kJson || std::fabs(d) < 1e11;
+        ms = seconds ? d * 1000.0 : d;
       } else if (v.type == Value::Type::kString) {
         char* end = nullptr;
         const double secs = std::strtod(v.text.c_str(), &end);

@@ -19,7 +19,6 @@ struct Value {
   bool boolean = false;
   int64_t integer = 0;
   double number = 0;
-  bool epoch_seconds_tag = false;  // CBOR tag 1: the number is seconds, not milliseconds
   std::string text;                // kString and kBytes
   std::vector<Value> items;        // kArray
   std::vector<std::pair<std::string, Value>> members;  // kObject, in wire order

@@ -100,15 +100,18 @@ void add_streams_command(CLI::App& app, int& exit_code) {
   c->add_option("--shards", o->shards, "Number of shards")->capture_default_str()->check(CLI::Range(1, 500));
   c->add_flag("--on-demand", o->on_demand, "On-demand capacity mode (4 shards)");
   c->callback([o, &exit_code] { exit_code = create(*o); });
+  c->fallthrough();  // lets --endpoint follow the subcommand too
 
-  cmd->add_subcommand("list", "List streams")->callback([o, &exit_code] { exit_code = list(*o); });
+  cmd->add_subcommand("list", "List streams")->fallthrough()->callback([o, &exit_code] { exit_code = list(*o); });
 
   auto* d = cmd->add_subcommand("describe", "Show a stream and its shards");
   d->add_option("name", o->name, "Stream name")->required();
   d->callback([o, &exit_code] { exit_code = describe(*o); });
+  d->fallthrough();
 
   auto* del = cmd->add_subcommand("delete", "Delete a stream and its data");
   del->add_option("name", o->name, "Stream name")->required();
+  del->fallthrough();
   del->callback([o, &exit_code] {
     exit_code = call(*o, "DeleteStream", {{"StreamName", o->name}}, nullptr);
     if (exit_code == 0) std::cout << "deleted stream " << o->name << "\n";

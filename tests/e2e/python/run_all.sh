@@ -35,19 +35,16 @@ for m in "${modules[@]}"; do
   status=${PIPESTATUS[0]}
   ran=$(sed -n 's/^Ran \([0-9]*\) tests\{0,1\} in.*/\1/p' "$log" | tail -1)
   ran=${ran:-0}
-  bad=0
-  summary=$(grep -E '^FAILED \(' "$log" | tail -1)
-  for k in failures errors; do
-    n=$(echo "$summary" | sed -n "s/.*$k=\([0-9]*\).*/\1/p")
-    bad=$((bad + ${n:-0}))
-  done
+  # Failed tests, counting a test with several failing subtests once; a setUpClass error counts 1.
+  bad=$(grep -E '^(FAIL|ERROR): ' "$log" | awk '{print $2, $3}' | sort -u | wc -l)
   skipped=$(grep -E '^(OK|FAILED) \(' "$log" | tail -1 | sed -n 's/.*skipped=\([0-9]*\).*/\1/p')
   skipped=${skipped:-0}
   if [ "$status" -ne 0 ]; then
     rc=1
     [ "$bad" -eq 0 ] && bad=1  # crashed before the summary line
   fi
-  passed=$((passed + ran - bad - skipped)); failed=$((failed + bad))
+  ok=$((ran - bad - skipped)); [ "$ok" -lt 0 ] && ok=0
+  passed=$((passed + ok)); failed=$((failed + bad))
   rm -f "$log"
 done
 echo "$passed passed, $failed failed"

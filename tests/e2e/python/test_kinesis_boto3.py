@@ -138,6 +138,24 @@ class StreamLifecycleTest(ServerTestCase):
                for s in shards]
         self.assertEqual(got, harness.even_ranges(3))
 
+    def test_describe_stream_returns_at_most_100_shards(self):
+        name = self.new_stream(120)
+        for kw in ({}, {'Limit': 10000}):
+            d = self.c.describe_stream(StreamName=name, **kw)['StreamDescription']
+            self.assertEqual(len(d['Shards']), 100, kw)
+            self.assertIs(d['HasMoreShards'], True)
+            self.assertEqual(d['Shards'][-1]['ShardId'], shard_id(99))
+        d = self.c.describe_stream(StreamName=name, ExclusiveStartShardId=shard_id(99))[
+            'StreamDescription']
+        self.assertEqual([s['ShardId'] for s in d['Shards']], [shard_id(i) for i in range(100, 120)])
+        self.assertIs(d['HasMoreShards'], False)
+        # ListShards returns up to 1000 by default.
+        r = self.c.list_shards(StreamName=name)
+        self.assertEqual(len(r['Shards']), 120)
+        self.assertNotIn('NextToken', r)
+        self.assertEqual(self.c.describe_stream_summary(StreamName=name)[
+            'StreamDescriptionSummary']['OpenShardCount'], 120)
+
     def test_describe_stream_summary(self):
         name = self.new_stream(3)
         s = self.c.describe_stream_summary(StreamName=name)['StreamDescriptionSummary']
@@ -529,6 +547,26 @@ class RecordsTest(ServerTestCase):
             self.assert_recent(x['ApproximateArrivalTimestamp'])
             self.assertEqual(x['PartitionKey'], 'a')
 
+    def test_get_records_at_most_10_mib(self):
+        name = self.new_stream(1)
+        sizes = []
+        for i in range(12):
+            r = self.c.put_records(StreamName=name, Records=[
+                {'Data': bytes([i]) * 1000000, 'PartitionKey': 'a'}])
+            self.assertEqual(r['FailedRecordCount'], 0)
+            sizes.append(1000000)
+        it = self.c.get_shard_iterator(StreamName=name, ShardId=S0,
+                                       ShardIteratorType='TRIM_HORIZON')['ShardIterator']
+        first = self.c.get_records(ShardIterator=it)
+        n = len(first['Records'])
+        self.assertGreaterEqual(n, 1)
+        self.assertLess(n, 12, 'one GetRecords returned 12 MB')
+        self.assertLessEqual(sum(len(x['Data']) for x in first['Records']), 10 * 1024 * 1024)
+        rest = self.read(name, S0, iterator_type='AFTER_SEQUENCE_NUMBER',
+                         StartingSequenceNumber=first['Records'][-1]['SequenceNumber'])
+        got = [x['Data'][0] for x in first['Records'] + rest]
+        self.assertEqual(got, list(range(12)))
+
     def test_limits_off_by_default(self):
         # 1500 records to one shard as fast as possible: no throttling unless --enforce-limits.
         name = self.new_stream(1)
@@ -645,6 +683,10 @@ class RetentionAndTagsTest(ServerTestCase):
         # Name and ARN both given and agreeing is fine.
         self.assertEqual(self.c.describe_stream_summary(StreamName=name, StreamARN=arn)[
             'StreamDescriptionSummary']['StreamName'], name)
+        # Name and ARN naming different streams.
+        other = self.new_stream(1)
+        self.assert_error('InvalidArgumentException', self.c.describe_stream_summary,
+                          StreamName=other, StreamARN=arn)
         # An ARN naming an unknown stream.
         bad = arn.rsplit('/', 1)[0] + '/' + harness.unique_name('missing')
         self.assert_error('ResourceNotFoundException', self.c.describe_stream_summary,
@@ -816,6 +858,94 @@ class ReshardTest(ServerTestCase):
                                                ExplicitHashKey=str(hi))['ShardId'], sid)
 
 
+# =================================================================================== persistence
+class PersistenceTest(ServerTestCase):
+    """Streams, shards, lineage, tags, retention and records survive a restart on the same data
+    directory, both graceful (SIGTERM) and kill -9."""
+    label = 'persist'
+
+    def snapshot(self, names):
+        out = {}
+        listed = [n for p in self.c.get_paginator('list_streams').paginate()
+                  for n in p['StreamNames']]
+        for name in names:
+            if name not in listed:
+                out[name] = None
+                continue
+            summary = self.c.describe_stream_summary(StreamName=name)['StreamDescriptionSummary']
+            shards = harness.all_shards(self.c, name)
+            tags = self.c.list_tags_for_stream(StreamName=name)['Tags']
+            records = {}
+            for s in shards:
+                records[s['ShardId']] = [
+                    (x['SequenceNumber'], x['Data'], x['PartitionKey'],
+                     x['ApproximateArrivalTimestamp']) for x in self.read(name, s['ShardId'])]
+            out[name] = {'summary': summary, 'shards': shards, 'tags': tags, 'records': records}
+        return out
+
+    def populate(self):
+        a, b, gone = (harness.unique_name(p) for p in ('keep', 'ondemand', 'gone'))
+        harness.create_stream(self.c, a, 2, Tags={'app': 'e2e'})
+        self.c.increase_stream_retention_period(StreamName=a, RetentionPeriodHours=48)
+        self.c.put_records(StreamName=a, Records=[
+            {'Data': os.urandom(64), 'PartitionKey': 'p%d' % i} for i in range(40)])
+        self.c.split_shard(StreamName=a, ShardToSplit=S1, NewStartingHashKey=str(HALF + 2 ** 100))
+        harness.wait_exists(self.c, a)
+        self.c.put_records(StreamName=a, Records=[
+            {'Data': b'after-split-%d' % i, 'PartitionKey': 'q%d' % i} for i in range(40)])
+        self.c.create_stream(StreamName=b, StreamModeDetails={'StreamMode': 'ON_DEMAND'})
+        harness.wait_exists(self.c, b)
+        self.c.put_record(StreamName=b, Data=b'on-demand', PartitionKey='x')
+        harness.create_stream(self.c, gone, 1)
+        self.c.delete_stream(StreamName=gone)
+        harness.wait_not_exists(self.c, gone)
+        return [a, b, gone]
+
+    def check_restart(self, how):
+        names = self.populate()
+        before = self.snapshot(names)
+        it = self.c.get_shard_iterator(StreamName=names[0], ShardId=S0,
+                                       ShardIteratorType='TRIM_HORIZON')['ShardIterator']
+        if how == 'kill9':
+            self.server.kill9()
+            self.server.start()
+        else:
+            self.server.restart()
+        type(self).c = self.server.client()
+        for n in names[:2]:
+            harness.wait_exists(self.c, n)
+        after = self.snapshot(names)
+        self.assertIsNone(after[names[2]], 'a deleted stream came back')
+        for n in names[:2]:
+            self.assertEqual(after[n]['summary'], before[n]['summary'])
+            self.assertEqual(after[n]['shards'], before[n]['shards'])
+            self.assertEqual(after[n]['tags'], before[n]['tags'])
+            self.assertEqual(after[n]['records'], before[n]['records'])
+        self.assertEqual(len(before[names[0]]['records']), 4)
+        self.assertEqual(sum(len(v) for v in before[names[0]]['records'].values()), 80)
+        # An iterator issued before the restart still reads (iterators are positions).
+        r = self.c.get_records(ShardIterator=it)
+        self.assertEqual([x['SequenceNumber'] for x in r['Records']],
+                         [x[0] for x in before[names[0]]['records'][S0]])
+        # New records get larger sequence numbers than everything before the restart.
+        for s in after[names[0]]['shards']:
+            if 'EndingSequenceNumber' in s['SequenceNumberRange']:
+                continue
+            old = [int(x[0]) for x in before[names[0]]['records'][s['ShardId']]]
+            hk = s['HashKeyRange']['StartingHashKey']
+            p = self.c.put_record(StreamName=names[0], Data=b'new', PartitionKey='n',
+                                  ExplicitHashKey=hk)
+            self.assertEqual(p['ShardId'], s['ShardId'])
+            if old:
+                self.assertGreater(int(p['SequenceNumber']), max(old))
+
+    def test_graceful_restart(self):
+        self.check_restart('sigterm')
+
+    def test_kill9_restart(self):
+        self.check_restart('kill9')
+
+
 # ======================================================================================== errors
 class ErrorsTest(ServerTestCase):
     label = 'errors'
@@ -869,6 +999,16 @@ class ErrorsTest(ServerTestCase):
         obj = json.loads(body)
         self.assertEqual(harness.error_type(obj), 'ValidationException')
         self.assertIn('partitionKey', obj['message'])
+
+    def test_partition_key_length(self):
+        e = self.assert_error('ValidationException', self.c.put_record, StreamName=self.name,
+                              Data=b'x', PartitionKey='k' * 257)
+        self.assertIn('Member must have length less than or equal to 256',
+                      e.response['Error']['Message'])
+        self.assert_error('ValidationException', self.loose.put_record, StreamName=self.name,
+                          Data=b'x', PartitionKey='')
+        self.assertEqual(self.c.put_record(StreamName=self.name, Data=b'x',
+                                           PartitionKey='k' * 256)['ShardId'][:8], 'shardId-')
 
     def test_put_records_501(self):
         ok = self.c.put_records(StreamName=self.name, Records=[

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# End-to-end test of the eddy CLI against the real server: streams create/list/describe/delete,
+# put from NDJSON with --key-field, tail across a split, and one-line errors.
+set -uo pipefail
+EDDY=${EDDY_BIN:?EDDY_BIN must point at the eddy binary}
+work=$(mktemp -d)
+passed=0
+failed=0
+server=""
+cleanup() { [ -n "$server" ] && kill -9 "$server" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+
+check() {  # check NAME CONDITION-EXIT-CODE
+  if [ "$2" -eq 0 ]; then passed=$((passed + 1)); echo "ok   $1"; else failed=$((failed + 1)); echo "FAIL $1"; fi
+}
+
+"$EDDY" serve --port 0 --data-dir "$work/data" 2>"$work/server.log" &
+server=$!
+port=""
+for _ in $(seq 1 100); do
+  port=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$work/server.log" | grep -o '[0-9]*$' || true)
+  [ -n "$port" ] && break
+  sleep 0.1
+done
+[ -n "$port" ] || { echo "server did not start"; cat "$work/server.log"; exit 1; }
+export EDDY_ENDPOINT="http://127.0.0.1:$port"
+
+"$EDDY" streams create clistream --shards 2 >"$work/out" 2>&1
+check "streams create" $?
+"$EDDY" streams list >"$work/out" 2>&1 && grep -q "^clistream	ACTIVE	PROVISIONED" "$work/out"
+check "streams list shows the stream ACTIVE" $?
+"$EDDY" streams describe clistream >"$work/out" 2>&1 && [ "$(grep -c 'shardId-' "$work/out")" -eq 2 ]
+check "streams describe lists 2 shards" $?
+
+for i in $(seq 1 300); do echo "{\"store_id\":\"store_$((i % 5))\",\"n\":$i}"; done >"$work/in.ndjson"
+"$EDDY" put clistream --key-field store_id <"$work/in.ndjson" >"$work/put.out" 2>"$work/put.err"
+check "put 300 records" $?
+grep -q '"record_count":300' "$work/put.out"
+check "put prints the summary" $?
+grep -q 'records/s' "$work/put.err"
+check "put shows progress with records/s" $?
+
+"$EDDY" tail clistream --no-follow >"$work/tail1" 2>&1
+[ "$(wc -l <"$work/tail1")" -eq 300 ] && [ "$(sort "$work/tail1" | md5sum)" = "$(sort "$work/in.ndjson" | md5sum)" ]
+check "tail returns every record once" $?
+# Per partition key, order is kept.
+grep '"store_3"' "$work/tail1" >"$work/s3.out"; grep '"store_3"' "$work/in.ndjson" >"$work/s3.in"
+cmp -s "$work/s3.out" "$work/s3.in"
+check "tail keeps order within a partition key" $?
+
+# Split shard 0, write more, and tail must follow the lineage into the children.
+aws_body='{"StreamName":"clistream","ShardToSplit":"shardId-000000000000","NewStartingHashKey":"85070591730234615865843651857942052864"}'
+curl -sf -X POST "$EDDY_ENDPOINT/" -H 'X-Amz-Target: Kinesis_20131202.SplitShard' \
+  -H 'Content-Type: application/x-amz-json-1.1' -d "$aws_body" >/dev/null
+check "split shard 0" $?
+sleep 0.3
+for i in $(seq 301 400); do echo "{\"store_id\":\"store_$((i % 5))\",\"n\":$i}"; done >"$work/in2.ndjson"
+"$EDDY" put clistream --key-field store_id <"$work/in2.ndjson" >/dev/null 2>&1
+"$EDDY" tail clistream --no-follow >"$work/tail2" 2>&1
+[ "$(wc -l <"$work/tail2")" -eq 400 ]
+check "tail reads parents then children after a split (400 records)" $?
+cat "$work/in.ndjson" "$work/in2.ndjson" | grep '"store_1"' >"$work/s1.in"
+grep '"store_1"' "$work/tail2" >"$work/s1.out"
+cmp -s "$work/s1.in" "$work/s1.out"
+check "order per key survives the split" $?
+
+"$EDDY" tail clistream --count 5 >"$work/tail3" 2>&1 && [ "$(wc -l <"$work/tail3")" -eq 5 ]
+check "tail --count stops" $?
+
+"$EDDY" streams describe nosuch >"$work/out" 2>&1
+rc=$?
+[ $rc -ne 0 ] && [ "$(wc -l <"$work/out")" -eq 1 ] && grep -q "^eddy: ResourceNotFoundException: Stream nosuch" "$work/out"
+check "unknown stream: one-line error" $?
+"$EDDY" tail clistream --from yesterday >"$work/out" 2>&1
+[ $? -ne 0 ] && grep -q "^eddy: --from must be" "$work/out"
+check "bad --from: says what to give" $?
+"$EDDY" streams list --endpoint http://127.0.0.1:1 >"$work/out" 2>&1
+[ $? -ne 0 ] && grep -q "is \`eddy serve\` running there" "$work/out"
+check "unreachable endpoint: says what to check" $?
+"$EDDY" serve --fsync sometimes --data-dir "$work/x" >"$work/out" 2>&1
+[ $? -ne 0 ] && grep -q "^eddy: --fsync must be 'always' or 'interval=<milliseconds>'" "$work/out"
+check "bad --fsync: one-line error" $?
+
+"$EDDY" streams delete clistream >/dev/null 2>&1
+check "streams delete" $?
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
