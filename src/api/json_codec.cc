@@ -2,6 +2,7 @@
 
 #include <simdjson.h>
 
+#include <charconv>
 #include <cstdio>
 
 #include "common/digest.h"
@@ -75,16 +76,23 @@ Result<Value> parse_json(const char* data, size_t size, size_t capacity) {
 
 void append_json_string(std::string& out, std::string_view s) {
   out.push_back('"');
-  for (char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '"') out += "\\\"";
-    else if (c == '\\') out += "\\\\";
-    else if (u < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof(buf), "\\u%04x", u);
-      out += buf;
-    } else out.push_back(c);
+  size_t start = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto u = static_cast<unsigned char>(s[i]);
+    if (u >= 0x20 && u != '"' && u != '\\') continue;
+    out.append(s.data() + start, i - start);  // copy clean runs in one go
+    start = i + 1;
+    if (u == '"') {
+      out += "\\\"";
+    } else if (u == '\\') {
+      out += "\\\\";
+    } else {
+      static constexpr char kHex[] = "0123456789abcdef";
+      const char esc[] = {'\\', 'u', '0', '0', kHex[u >> 4], kHex[u & 0xf]};
+      out.append(esc, sizeof(esc));
+    }
   }
+  out.append(s.data() + start, s.size() - start);
   out.push_back('"');
 }
 
@@ -126,10 +134,6 @@ void JsonWriter::blob(std::string_view bytes) {
   base64_encode_append(bytes, out_);
   out_.push_back('"');
 }
-void JsonWriter::integer(int64_t v) {
-  separate();
-  out_ += std::to_string(v);
-}
 void JsonWriter::boolean(bool v) {
   separate();
   out_ += v ? "true" : "false";
@@ -137,11 +141,22 @@ void JsonWriter::boolean(bool v) {
 void JsonWriter::timestamp(TimestampMs ms) {
   // Epoch seconds with the millisecond fraction, as AWS JSON services send them.
   separate();
-  char buf[32];
   const int64_t sec = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
   const int64_t frac = ms - sec * 1000;
-  std::snprintf(buf, sizeof(buf), "%lld.%03lld", static_cast<long long>(sec), static_cast<long long>(frac));
-  out_ += buf;
+  char buf[32];
+  auto r = std::to_chars(buf, buf + sizeof(buf), sec);
+  *r.ptr++ = '.';
+  *r.ptr++ = static_cast<char>('0' + frac / 100);
+  *r.ptr++ = static_cast<char>('0' + frac / 10 % 10);
+  *r.ptr++ = static_cast<char>('0' + frac % 10);
+  out_.append(buf, r.ptr);
+}
+
+void JsonWriter::integer(int64_t v) {
+  separate();
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof(buf), v);
+  out_.append(buf, r.ptr);
 }
 
 }  // namespace eddy::api

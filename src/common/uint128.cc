@@ -1,17 +1,28 @@
 #include "common/uint128.h"
 
 #include <algorithm>
+#include <charconv>
+#include <cstdint>
 
 namespace eddy {
 
 std::string to_decimal(uint128 v) {
-  if (v == 0) return "0";
-  std::string out;
-  while (v != 0) {
-    out.push_back(static_cast<char>('0' + static_cast<int>(v % 10)));
-    v /= 10;
+  // Sequence numbers are formatted per record on the hot path: at most two 128-bit divisions,
+  // then 64-bit conversions.
+  constexpr uint64_t kTen19 = 10000000000000000000ull;
+  char buf[48];
+  char* end = buf + sizeof(buf);
+  if (v <= UINT64_MAX) {
+    auto r = std::to_chars(buf, end, static_cast<uint64_t>(v));
+    return std::string(buf, r.ptr);
   }
-  std::reverse(out.begin(), out.end());
+  const auto low = static_cast<uint64_t>(v % kTen19);
+  const uint128 high = v / kTen19;
+  std::string out = to_decimal(high);
+  char digits[20];
+  auto r = std::to_chars(digits, digits + sizeof(digits), low);
+  out.append(19 - static_cast<size_t>(r.ptr - digits), '0');
+  out.append(digits, r.ptr);
   return out;
 }
 

@@ -885,6 +885,12 @@ Result<std::string> StreamStore::shard_iterator(const std::string& name, const s
                                                   std::string(type == IteratorType::kAtSequenceNumber ? "AT_SEQUENCE_NUMBER" : "AFTER_SEQUENCE_NUMBER") +
                                                   " ShardIteratorType.");
   }
+  if (type == IteratorType::kAtTimestamp && timestamp && *timestamp > clock_.now_ms()) {
+    return make_error(Errc::kInvalidArgument,
+                      "The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. "
+                      "timestampInMillis: " + std::to_string(*timestamp) +
+                          ", currentTimestampInMillis: " + std::to_string(clock_.now_ms()));
+  }
   if (type == IteratorType::kAtTimestamp && !timestamp) {
     return make_error(Errc::kInvalidArgument,
                       "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current request has no timestamp parameter.");

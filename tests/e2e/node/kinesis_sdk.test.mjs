@@ -9,7 +9,8 @@
 //
 // The server is started on an ephemeral port with a temporary data directory and killed at the end.
 // Every wait is bounded (startup 20 s, waiters 20 s, each request 15 s, each test 60 s).
-// Set EDDY_E2E_KEEP=1 to keep the data directory and server log after the run.
+// Set EDDY_E2E_KEEP=1 to keep the data directory and server log after the run, and
+// EDDY_E2E_SKIP_H2=1 to skip the one HTTP/2 (default transport) test.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -139,7 +140,7 @@ class Server {
   }
 
   async stop() {
-    if (this.proc && !this.exited) {
+    if (this.proc && this.proc.pid !== undefined && !this.exited) { // pid is undefined if spawn failed
       this.proc.kill('SIGTERM');
       const t = await Promise.race([this.exitedPromise, sleep(5000).then(() => null)]);
       if (!t) {
@@ -450,7 +451,11 @@ describe('eddy Kinesis API through @aws-sdk/client-kinesis', { timeout: 15 * 60_
     assert.ok(p1.MillisBehindLatest >= 0);
     const p2 = await send(new GetRecordsCommand({ ShardIterator: p1.NextShardIterator, Limit: 2 }));
     assertRecordsEqual(p2.Records, want.slice(1, 3), 'Limit 2, page 2');
-    await expectError(send(new GetRecordsCommand({ ShardIterator: it0, Limit: 10001 })), 'InvalidArgumentException');
+    // The model bounds Limit to 1..10000, and AWS answers a model violation with ValidationException
+    // (kinesalite's suite, run against AWS, pins this message), although API_GetRecords.html says
+    // InvalidArgumentException.
+    await expectError(send(new GetRecordsCommand({ ShardIterator: it0, Limit: 10001 })), 'ValidationException',
+      { message: /Value '10001' at 'limit' failed to satisfy constraint: Member must have value less than or equal to 10000/ });
   });
 
   it('GetShardIterator AT_SEQUENCE_NUMBER and AFTER_SEQUENCE_NUMBER', async () => {
@@ -512,7 +517,11 @@ describe('eddy Kinesis API through @aws-sdk/client-kinesis', { timeout: 15 * 60_
     assertRecordsEqual(epoch.records, expected(MAIN, sid), 'AT_TIMESTAMP before the trim horizon = oldest');
   });
 
-  it('an unmodified client (default handler: HTTP/2 prior knowledge over http://) works', async () => {
+  // EDDY_E2E_SKIP_H2=1 reports this test as skipped instead of running it.
+  test('an unmodified client (default handler: HTTP/2 prior knowledge over http://) works', {
+    timeout: TEST_TIMEOUT_MS,
+    skip: process.env.EDDY_E2E_SKIP_H2 === '1' ? 'EDDY_E2E_SKIP_H2=1' : false,
+  }, async () => {
     const h2 = new KinesisClient({
       endpoint,
       region: 'us-east-1',

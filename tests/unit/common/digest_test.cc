@@ -39,6 +39,10 @@ TEST(Uint128, ParseDecimal) {
   EXPECT_EQ(to_decimal(*parse_decimal_u128("340282366920938463463374607431768211455")),
             "340282366920938463463374607431768211455");
   EXPECT_FALSE(parse_decimal_u128("340282366920938463463374607431768211456").has_value());
+  EXPECT_EQ(to_decimal(uint128{1} << 64), "18446744073709551616");
+  EXPECT_EQ(to_decimal(uint128{10000000000000000000ull}), "10000000000000000000");
+  EXPECT_EQ(to_decimal(uint128{10000000000000000000ull} * 10 + 7), "100000000000000000007");
+  EXPECT_EQ(to_decimal(uint128{5}), "5");
   EXPECT_FALSE(parse_decimal_u128("01").has_value());
   EXPECT_FALSE(parse_decimal_u128("-1").has_value());
   EXPECT_FALSE(parse_decimal_u128("").has_value());
