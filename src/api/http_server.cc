@@ -1,5 +1,7 @@
 #include "api/http_server.h"
 
+#include "api/http2_connection.h"
+
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -36,9 +38,23 @@ class Session : public std::enable_shared_from_this<Session> {
   Session(tcp::socket socket, const HttpServer::Handler& handler)
       : stream_(std::move(socket)), handler_(handler) {}
 
-  void start() { read(); }
+  void start() { detect(); }
 
  private:
+  // HTTP/1.1 or HTTP/2 with prior knowledge: the first bytes tell.
+  void detect() {
+    stream_.async_read_some(buffer_.prepare(4096), [self = shared_from_this()](beast::error_code ec, size_t n) {
+      if (ec) return self->close();
+      self->buffer_.commit(n);
+      const std::string_view seen(static_cast<const char*>(self->buffer_.data().data()), self->buffer_.size());
+      if (seen.size() < kHttp2Preface.size() && kHttp2Preface.starts_with(seen)) return self->detect();
+      if (seen.starts_with(kHttp2Preface)) {
+        return serve_http2(std::move(self->stream_), seen, self->handler_);
+      }
+      self->read();
+    });
+  }
+
   void read() {
     parser_.emplace();
     parser_->body_limit(kBodyLimit);

@@ -3,14 +3,13 @@
 //   EDDY_BIN=build/dev/eddy node --test tests/e2e/node/
 //
 // Transport: the Kinesis client of JS SDK v3 defaults to NodeHttp2Handler, which speaks HTTP/2 with
-// prior knowledge (h2c) to an http:// endpoint. The bulk of this suite uses NodeHttpHandler
-// (HTTP/1.1) so that API behaviour is tested independently of transport; one test uses the client
-// exactly as constructed by default (HTTP/2) to check that an unmodified client works.
+// prior knowledge (h2c) to an http:// endpoint. The suite uses the client as constructed by default
+// (HTTP/2), as an unmodified application does; one test repeats the basics over HTTP/1.1
+// (NodeHttpHandler), the transport most other SDKs use.
 //
 // The server is started on an ephemeral port with a temporary data directory and killed at the end.
 // Every wait is bounded (startup 20 s, waiters 20 s, each request 15 s, each test 60 s).
-// Set EDDY_E2E_KEEP=1 to keep the data directory and server log after the run, and
-// EDDY_E2E_SKIP_H2=1 to skip the one HTTP/2 (default transport) test.
+// Set EDDY_E2E_KEEP=1 to keep the data directory and server log after the run.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -281,7 +280,8 @@ describe('eddy Kinesis API through @aws-sdk/client-kinesis', { timeout: 15 * 60_
       region: 'us-east-1',
       credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' },
       maxAttempts: 1,
-      requestHandler: new NodeHttpHandler({ connectionTimeout: 5000, requestTimeout: 15000, throwOnRequestTimeout: true }),
+      // options for the default NodeHttp2Handler (HTTP/2 prior knowledge)
+      requestHandler: { requestTimeout: 15000, sessionTimeout: 15000, throwOnRequestTimeout: true },
     });
     endpoint = `http://127.0.0.1:${port}`;
   }, { timeout: STARTUP_TIMEOUT_MS + 5000 });
@@ -517,23 +517,18 @@ describe('eddy Kinesis API through @aws-sdk/client-kinesis', { timeout: 15 * 60_
     assertRecordsEqual(epoch.records, expected(MAIN, sid), 'AT_TIMESTAMP before the trim horizon = oldest');
   });
 
-  // EDDY_E2E_SKIP_H2=1 reports this test as skipped instead of running it.
-  test('an unmodified client (default handler: HTTP/2 prior knowledge over http://) works', {
-    timeout: TEST_TIMEOUT_MS,
-    skip: process.env.EDDY_E2E_SKIP_H2 === '1' ? 'EDDY_E2E_SKIP_H2=1' : false,
-  }, async () => {
+  test('the same client over HTTP/1.1 (NodeHttpHandler) works', { timeout: TEST_TIMEOUT_MS }, async () => {
     const h2 = new KinesisClient({
       endpoint,
       region: 'us-east-1',
       credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' },
       maxAttempts: 1,
-      // options for the default NodeHttp2Handler
-      requestHandler: { requestTimeout: 10000, sessionTimeout: 10000, throwOnRequestTimeout: true },
+      requestHandler: new NodeHttpHandler({ connectionTimeout: 5000, requestTimeout: 15000, throwOnRequestTimeout: true }),
     });
     try {
       const sum = await h2.send(new DescribeStreamSummaryCommand({ StreamName: MAIN }));
       assert.equal(sum.StreamDescriptionSummary.StreamName, MAIN);
-      const Data = new TextEncoder().encode('over HTTP/2');
+      const Data = new TextEncoder().encode('over HTTP/1.1');
       const p = await h2.send(new PutRecordCommand({ StreamName: MAIN, PartitionKey: 'a', Data }));
       assert.equal(p.ShardId, shardId(0));
       remember(MAIN, p.ShardId, { seq: p.SequenceNumber, pk: 'a', data: Buffer.from(Data) });
@@ -542,7 +537,7 @@ describe('eddy Kinesis API through @aws-sdk/client-kinesis', { timeout: 15 * 60_
       }));
       const gr = await h2.send(new GetRecordsCommand({ ShardIterator: gi.ShardIterator }));
       assert.equal(gr.Records[0]?.SequenceNumber, p.SequenceNumber);
-      assert.equal(Buffer.from(gr.Records[0].Data).toString(), 'over HTTP/2');
+      assert.equal(Buffer.from(gr.Records[0].Data).toString(), 'over HTTP/1.1');
       await expectError(h2.send(new DescribeStreamCommand({ StreamName: 'e2e-no-such' })), 'ResourceNotFoundException');
     } finally {
       h2.destroy();

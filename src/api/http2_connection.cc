@@ -1,0 +1,231 @@
+#include "api/http2_connection.h"
+
+#include <nghttp2/nghttp2.h>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+
+#include <map>
+#include <memory>
+#include <random>
+
+namespace eddy::api {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+
+namespace {
+
+constexpr size_t kMaxRequestBody = 32u << 20;
+
+struct H2Stream {
+  HttpRequest request;
+  HttpResponse response;
+  size_t sent = 0;
+  bool too_large = false;
+};
+
+class Http2Connection : public std::enable_shared_from_this<Http2Connection> {
+ public:
+  Http2Connection(beast::tcp_stream stream, const HttpServer::Handler& handler)
+      : stream_(std::move(stream)), handler_(handler) {}
+
+  ~Http2Connection() {
+    if (session_) nghttp2_session_del(session_);
+  }
+
+  void start(std::string_view initial) {
+    nghttp2_session_callbacks* cbs = nullptr;
+    nghttp2_session_callbacks_new(&cbs);
+    nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, &on_begin_headers);
+    nghttp2_session_callbacks_set_on_header_callback(cbs, &on_header);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, &on_data_chunk);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, &on_frame_recv);
+    nghttp2_session_callbacks_set_on_stream_close_callback(cbs, &on_stream_close);
+    nghttp2_session_server_new(&session_, cbs, this);
+    nghttp2_session_callbacks_del(cbs);
+    nghttp2_settings_entry settings[] = {{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 128},
+                                         {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 16 << 20}};
+    nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, 2);
+    // A large connection window too, so PutRecords bodies stream in without round trips.
+    nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0, 64 << 20);
+    if (!feed(initial)) return close();
+    flush();
+    read();
+  }
+
+ private:
+  static Http2Connection* self(void* user_data) { return static_cast<Http2Connection*>(user_data); }
+
+  static int on_begin_headers(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
+    if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+      self(user_data)->streams_[frame->hd.stream_id] = std::make_unique<H2Stream>();
+    }
+    return 0;
+  }
+
+  static int on_header(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name, size_t namelen,
+                       const uint8_t* value, size_t valuelen, uint8_t, void* user_data) {
+    auto it = self(user_data)->streams_.find(frame->hd.stream_id);
+    if (it == self(user_data)->streams_.end()) return 0;
+    std::string_view n(reinterpret_cast<const char*>(name), namelen);
+    std::string v(reinterpret_cast<const char*>(value), valuelen);
+    auto& req = it->second->request;
+    if (n == ":method") req.method = std::move(v);
+    else if (n == ":path") req.target = std::move(v);
+    else if (n == ":authority") req.headers.emplace_back("host", std::move(v));
+    else if (!n.starts_with(":")) req.headers.emplace_back(std::string(n), std::move(v));
+    return 0;
+  }
+
+  static int on_data_chunk(nghttp2_session*, uint8_t, int32_t stream_id, const uint8_t* data, size_t len,
+                           void* user_data) {
+    auto it = self(user_data)->streams_.find(stream_id);
+    if (it == self(user_data)->streams_.end()) return 0;
+    auto& s = *it->second;
+    if (s.request.body.size() + len > kMaxRequestBody) {
+      s.too_large = true;
+      return 0;
+    }
+    s.request.body.append(reinterpret_cast<const char*>(data), len);
+    return 0;
+  }
+
+  static int on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
+    if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
+        (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+      self(user_data)->dispatch(frame->hd.stream_id);
+    }
+    return 0;
+  }
+
+  static int on_stream_close(nghttp2_session*, int32_t stream_id, uint32_t, void* user_data) {
+    self(user_data)->streams_.erase(stream_id);
+    return 0;
+  }
+
+  static ssize_t read_body(nghttp2_session*, int32_t, uint8_t* buf, size_t length, uint32_t* flags,
+                           nghttp2_data_source* source, void*) {
+    auto* s = static_cast<H2Stream*>(source->ptr);
+    const size_t n = std::min(length, s->response.body.size() - s->sent);
+    std::memcpy(buf, s->response.body.data() + s->sent, n);
+    s->sent += n;
+    if (s->sent == s->response.body.size()) *flags |= NGHTTP2_DATA_FLAG_EOF;
+    return static_cast<ssize_t>(n);
+  }
+
+  void dispatch(int32_t id) {
+    auto it = streams_.find(id);
+    if (it == streams_.end()) return;
+    auto& s = *it->second;
+    if (s.too_large) {
+      HttpResponse r;
+      r.status = 400;
+      r.body = R"({"__type":"SerializationException","message":"Request body exceeds 32 MiB."})";
+      return respond(id, std::move(r));
+    }
+    s.request.body.reserve(s.request.body.size() + 64);  // simdjson padding
+    handler_(s.request, [weak = weak_from_this(), id](HttpResponse r) {
+      auto conn = weak.lock();
+      if (!conn) return;
+      net::post(conn->stream_.get_executor(), [conn, id, r = std::move(r)]() mutable { conn->respond(id, std::move(r)); });
+    });
+  }
+
+  void respond(int32_t id, HttpResponse r) {
+    auto it = streams_.find(id);
+    if (it == streams_.end() || closed_) return;  // the client reset the stream meanwhile
+    auto& s = *it->second;
+    s.response = std::move(r);
+    const std::string status = std::to_string(s.response.status);
+    const std::string length = std::to_string(s.response.body.size());
+    std::vector<std::pair<std::string, std::string>> hs = {
+        {":status", status}, {"content-type", s.response.content_type}, {"content-length", length},
+        {"x-amzn-requestid", request_id()}};
+    for (const auto& [k, v] : s.response.headers) {
+      std::string lower = k;
+      for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      hs.emplace_back(std::move(lower), v);
+    }
+    std::vector<nghttp2_nv> nv;
+    for (auto& [k, v] : hs) {
+      nv.push_back({reinterpret_cast<uint8_t*>(k.data()), reinterpret_cast<uint8_t*>(v.data()), k.size(), v.size(),
+                    NGHTTP2_NV_FLAG_NONE});
+    }
+    nghttp2_data_provider provider;
+    provider.source.ptr = &s;
+    provider.read_callback = &read_body;
+    nghttp2_submit_response(session_, id, nv.data(), nv.size(), &provider);
+    flush();
+  }
+
+  static std::string request_id() {
+    thread_local std::mt19937_64 rng{std::random_device{}()};
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string id(36, '-');
+    for (size_t i = 0; i < id.size(); ++i) {
+      if (i != 8 && i != 13 && i != 18 && i != 23) id[i] = kHex[rng() & 0xf];
+    }
+    return id;
+  }
+
+  bool feed(std::string_view bytes) {
+    const auto n = nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+    return n >= 0;
+  }
+
+  void read() {
+    stream_.async_read_some(net::buffer(read_buf_), [self = shared_from_this()](beast::error_code ec, size_t n) {
+      if (ec || self->closed_) return self->close();
+      if (!self->feed(std::string_view(self->read_buf_.data(), n))) return self->close();
+      self->flush();
+      self->read();
+    });
+  }
+
+  // Writes whatever nghttp2 has queued; one write in flight at a time.
+  void flush() {
+    if (writing_ || closed_) return;
+    write_buf_.clear();
+    const uint8_t* data = nullptr;
+    ssize_t n;
+    while ((n = nghttp2_session_mem_send(session_, &data)) > 0) {
+      write_buf_.append(reinterpret_cast<const char*>(data), static_cast<size_t>(n));
+    }
+    if (write_buf_.empty()) {
+      if (!nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_)) close();
+      return;
+    }
+    writing_ = true;
+    net::async_write(stream_, net::buffer(write_buf_), [self = shared_from_this()](beast::error_code ec, size_t) {
+      self->writing_ = false;
+      if (ec) return self->close();
+      self->flush();
+    });
+  }
+
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    beast::error_code ec;
+    stream_.socket().shutdown(net::ip::tcp::socket::shutdown_both, ec);
+    stream_.socket().close(ec);
+  }
+
+  beast::tcp_stream stream_;
+  const HttpServer::Handler& handler_;
+  nghttp2_session* session_ = nullptr;
+  std::map<int32_t, std::unique_ptr<H2Stream>> streams_;
+  std::array<char, 64 * 1024> read_buf_{};
+  std::string write_buf_;
+  bool writing_ = false;
+  bool closed_ = false;
+};
+
+}  // namespace
+
+void serve_http2(beast::tcp_stream stream, std::string_view initial, const HttpServer::Handler& handler) {
+  std::make_shared<Http2Connection>(std::move(stream), handler)->start(initial);
+}
+
+}  // namespace eddy::api
