@@ -16,7 +16,9 @@ Result<Value> convert(simdjson::dom::element e, int depth) {
   switch (e.type()) {
     case simdjson::dom::element_type::OBJECT: {
       v.type = Value::Type::kObject;
-      for (auto field : simdjson::dom::object(e)) {
+      const simdjson::dom::object obj(e);
+      v.members.reserve(obj.size());
+      for (auto field : obj) {
         auto child = convert(field.value, depth + 1);
         if (!child) return child;
         v.members.emplace_back(std::string(field.key), std::move(*child));
@@ -25,7 +27,9 @@ Result<Value> convert(simdjson::dom::element e, int depth) {
     }
     case simdjson::dom::element_type::ARRAY: {
       v.type = Value::Type::kArray;
-      for (auto item : simdjson::dom::array(e)) {
+      const simdjson::dom::array arr(e);
+      v.items.reserve(arr.size());
+      for (auto item : arr) {
         auto child = convert(item, depth + 1);
         if (!child) return child;
         v.items.push_back(std::move(*child));

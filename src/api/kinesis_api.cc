@@ -411,11 +411,14 @@ void Call::put_records() {
   w_->field("FailedRecordCount", static_cast<int64_t>(result->failed));
   w_->key("Records");
   w_->begin_array();
+  std::vector<std::string> shard_ids;  // formatted once per shard, not per record
   for (const auto& out : result->outcomes) {
     w_->begin_object();
     if (out.ok) {
+      if (out.shard_index >= shard_ids.size()) shard_ids.resize(out.shard_index + 1);
+      if (shard_ids[out.shard_index].empty()) shard_ids[out.shard_index] = stream::shard_id(out.shard_index);
       w_->field("SequenceNumber", out.sequence_number);
-      w_->field("ShardId", stream::shard_id(out.shard_index));
+      w_->field("ShardId", shard_ids[out.shard_index]);
     } else {
       w_->field("ErrorCode", out.error == Errc::kProvisionedThroughputExceeded ? "ProvisionedThroughputExceededException"
                                                                               : "InternalFailure");

@@ -180,7 +180,7 @@ Status ServiceModel::validate(std::string_view op, const Value& input) const {
   if (it == operations_.end() || it->second == nullptr) return {};
   std::vector<std::string> errors;
   std::optional<Error> type_error;
-  check(*it->second, input, "", errors, type_error);
+  check(*it->second, input, nullptr, errors, type_error);
   if (type_error) return tl::unexpected(*type_error);
   if (errors.empty()) return {};
   std::string msg = std::to_string(errors.size()) + (errors.size() == 1 ? " validation error" : " validation errors") +
@@ -192,15 +192,23 @@ Status ServiceModel::validate(std::string_view op, const Value& input) const {
   return make_error(Errc::kValidation, msg);
 }
 
-void ServiceModel::check(const Shape& shape, const Value& v, const std::string& path,
+std::string ServiceModel::PathNode::render() const {
+  std::string out = parent ? parent->render() : std::string();
+  if (list_index) return out + "." + std::to_string(list_index) + ".member";
+  if (!out.empty()) out.push_back('.');
+  return out + lower_first(std::string(member));
+}
+
+void ServiceModel::check(const Shape& shape, const Value& v, const PathNode* node,
                          std::vector<std::string>& errors, std::optional<Error>& type_error) const {
   if (type_error) return;
+  auto where = [node] { return node ? node->render() : std::string(); };
   auto violation = [&](const std::string& what) {
-    errors.push_back("Value " + show(v) + " at '" + path + "' failed to satisfy constraint: " + what);
+    errors.push_back("Value " + show(v) + " at '" + where() + "' failed to satisfy constraint: " + what);
   };
   auto wrong_type = [&](const char* expected) {
     type_error = Error{Errc::kSerialization, "Expected " + std::string(expected) + " for '" +
-                                                  (path.empty() ? shape.name : path) + "' but found " +
+                                                  (node ? where() : shape.name) + "' but found " +
                                                   type_name(v.type) + "."};
   };
   auto length_checks = [&](double len) {
@@ -212,13 +220,14 @@ void ServiceModel::check(const Shape& shape, const Value& v, const std::string& 
       if (v.type != Value::Type::kObject) return wrong_type("a structure");
       for (const auto& req : shape.required) {
         if (!v.get(req)) {
-          errors.push_back("Value null at '" + (path.empty() ? "" : path + ".") + lower_first(req) +
-                           "' failed to satisfy constraint: Member must not be null");
+          const PathNode missing{node, req, 0};
+          errors.push_back("Value null at '" + missing.render() + "' failed to satisfy constraint: Member must not be null");
         }
       }
       for (const auto& [name, member] : shape.members) {
         if (const Value* m = v.get(name)) {
-          check(*member, *m, (path.empty() ? "" : path + ".") + lower_first(name), errors, type_error);
+          const PathNode child{node, name, 0};
+          check(*member, *m, &child, errors, type_error);
         }
       }
       return;
@@ -228,7 +237,8 @@ void ServiceModel::check(const Shape& shape, const Value& v, const std::string& 
       length_checks(static_cast<double>(v.items.size()));
       for (size_t i = 0; i < v.items.size() && !type_error; ++i) {
         if (v.items[i].type == Value::Type::kNull) continue;
-        check(*shape.member, v.items[i], path + "." + std::to_string(i + 1) + ".member", errors, type_error);
+        const PathNode item{node, {}, i + 1};
+        check(*shape.member, v.items[i], &item, errors, type_error);
       }
       return;
     }
@@ -239,8 +249,10 @@ void ServiceModel::check(const Shape& shape, const Value& v, const std::string& 
         Value key;
         key.type = Value::Type::kString;
         key.text = k;
-        check(*shape.key, key, path + ".key", errors, type_error);
-        if (val.type != Value::Type::kNull) check(*shape.value, val, path + ".value", errors, type_error);
+        const PathNode key_node{node, "key", 0};
+        const PathNode value_node{node, "value", 0};
+        check(*shape.key, key, &key_node, errors, type_error);
+        if (val.type != Value::Type::kNull) check(*shape.value, val, &value_node, errors, type_error);
       }
       return;
     }

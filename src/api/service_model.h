@@ -45,7 +45,15 @@ class ServiceModel {
   Status normalize(std::string_view op, Value& input, Protocol protocol) const;
 
  private:
-  void check(const Shape& shape, const Value& v, const std::string& path, std::vector<std::string>& errors,
+  // Where a value sits in the request, e.g. records.3.member.data. Built on the stack as the
+  // validator descends and rendered to text only when a violation is reported.
+  struct PathNode {
+    const PathNode* parent;
+    std::string_view member;  // structure member (rendered lowerCamel) or "key"/"value"
+    size_t list_index;        // 1-based list position; 0 if this node is not a list item
+    std::string render() const;
+  };
+  void check(const Shape& shape, const Value& v, const PathNode* path, std::vector<std::string>& errors,
              std::optional<Error>& type_error) const;
 
   Status normalize(const Shape& shape, Value& v, Protocol protocol) const;

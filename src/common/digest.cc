@@ -2,14 +2,24 @@
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <zlib.h>
+
+#include <cstring>
 
 namespace eddy {
 
 std::array<uint8_t, 16> md5(std::string_view data) {
+  // Every record is hashed: keep one context per thread and the algorithm fetched once, instead
+  // of EVP_Digest's per-call allocation and lookup.
+  static EVP_MD* const kMd5 = EVP_MD_fetch(nullptr, "MD5", nullptr);
+  thread_local struct Ctx {
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    ~Ctx() { EVP_MD_CTX_free(ctx); }
+  } t;
   std::array<uint8_t, 16> out{};
   unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), out.data(), &len, EVP_md5(), nullptr);
+  EVP_DigestInit_ex2(t.ctx, kMd5, nullptr);
+  EVP_DigestUpdate(t.ctx, data.data(), data.size());
+  EVP_DigestFinal_ex(t.ctx, out.data(), &len);
   return out;
 }
 
@@ -117,9 +127,44 @@ std::optional<std::string> base64_decode(std::string_view text) {
   return out;
 }
 
-uint32_t crc32(std::string_view data, uint32_t seed) {
-  return static_cast<uint32_t>(
-      ::crc32_z(seed, reinterpret_cast<const Bytef*>(data.data()), data.size()));
+namespace {
+
+// CRC-32C (Castagnoli), the checksum of log batches: SSE4.2 has an instruction for it.
+struct Crc32cTable {
+  uint32_t t[256];
+  constexpr Crc32cTable() : t{} {
+    for (uint32_t i = 0; i < 256; ++i) {
+      uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+      t[i] = c;
+    }
+  }
+};
+constexpr Crc32cTable kCrc32c;
+
+uint32_t crc32c_soft(uint32_t crc, const char* p, size_t n) {
+  for (size_t i = 0; i < n; ++i) crc = kCrc32c.t[(crc ^ static_cast<uint8_t>(p[i])) & 0xff] ^ (crc >> 8);
+  return crc;
+}
+
+__attribute__((target("sse4.2"))) uint32_t crc32c_hw(uint32_t crc, const char* p, size_t n) {
+  uint64_t c = crc;
+  for (; n >= 8; n -= 8, p += 8) {
+    uint64_t v;
+    std::memcpy(&v, p, 8);
+    c = __builtin_ia32_crc32di(c, v);
+  }
+  auto c32 = static_cast<uint32_t>(c);
+  for (; n > 0; --n, ++p) c32 = __builtin_ia32_crc32qi(c32, static_cast<uint8_t>(*p));
+  return c32;
+}
+
+}  // namespace
+
+uint32_t crc32c(std::string_view data, uint32_t seed) {
+  static const bool hw = __builtin_cpu_supports("sse4.2");
+  const uint32_t crc = ~seed;
+  return ~(hw ? crc32c_hw(crc, data.data(), data.size()) : crc32c_soft(crc, data.data(), data.size()));
 }
 
 }  // namespace eddy

@@ -27,6 +27,7 @@ std::string base64_encode(std::string_view data);
 void base64_encode_append(std::string_view data, std::string& out);
 std::optional<std::string> base64_decode(std::string_view text);
 
-uint32_t crc32(std::string_view data, uint32_t seed = 0);
+// CRC-32C (Castagnoli); hardware-accelerated where the CPU has SSE4.2.
+uint32_t crc32c(std::string_view data, uint32_t seed = 0);
 
 }  // namespace eddy

@@ -44,7 +44,7 @@ void encode_batch(Offset base_offset, TimestampMs arrival_ms, std::span<const Ap
     out.append(r.explicit_hash_key);
     out.append(r.data);
   }
-  const uint32_t crc = crc32(std::string_view(out).substr(start + 4));
+  const uint32_t crc = crc32c(std::string_view(out).substr(start + 4));
   std::memcpy(out.data() + start, &crc, sizeof(crc));
 }
 
@@ -61,7 +61,7 @@ bool decode_batch_header(std::string_view bytes, BatchHeader& h) {
 
 bool verify_batch(std::string_view batch, const BatchHeader& h) {
   if (batch.size() < h.total_bytes()) return false;
-  return crc32(batch.substr(4, h.total_bytes() - 4)) == h.crc;
+  return crc32c(batch.substr(4, h.total_bytes() - 4)) == h.crc;
 }
 
 bool decode_batch(std::string_view batch, const BatchHeader& h, std::vector<RecordView>& out) {

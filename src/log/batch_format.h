@@ -1,6 +1,6 @@
 // On-disk framing of a batch: every append is one batch, checked as a unit on recovery.
 //
-//   u32 crc32      of every byte after this field to the end of the batch
+//   u32 crc32c     of every byte after this field to the end of the batch
 //   u32 body_len   bytes after the 28-byte header
 //   u64 base_offset
 //   i64 arrival_ms shared by every record of the batch

@@ -153,7 +153,7 @@ Status Segment::sync() const {
 }
 
 // Index file: entries (u64 offset, i64 ts, u64 pos), then u64 next_offset, u64 size, i64 first_ts,
-// i64 last_ts, u32 crc32 of everything before it.
+// i64 last_ts, u32 crc32c of everything before it.
 Status Segment::write_index() const {
   std::string out;
   auto put = [&out](const auto& v) { out.append(reinterpret_cast<const char*>(&v), sizeof(v)); };
@@ -166,7 +166,7 @@ Status Segment::write_index() const {
   put(size_);
   put(first_ts_);
   put(last_ts_);
-  put(crc32(out));
+  put(crc32c(out));
   return write_file_atomic(index_path(), out);
 }
 
@@ -176,7 +176,7 @@ bool Segment::load_index() {
   const std::string& b = *bytes;
   uint32_t crc;
   std::memcpy(&crc, b.data() + b.size() - 4, 4);
-  if (crc != crc32(std::string_view(b).substr(0, b.size() - 4))) return false;
+  if (crc != crc32c(std::string_view(b).substr(0, b.size() - 4))) return false;
   const size_t n = (b.size() - 36) / 24;
   index_.resize(n);
   for (size_t i = 0; i < n; ++i) std::memcpy(&index_[i], b.data() + i * 24, 24);

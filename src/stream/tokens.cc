@@ -23,7 +23,7 @@ T get(const char*& p) {
 }
 
 std::string seal(std::string raw) {
-  put(raw, crc32(raw));
+  put(raw, crc32c(raw));
   return base64_encode(raw);
 }
 
@@ -33,7 +33,7 @@ std::optional<std::string> unseal(std::string_view text, uint8_t version) {
   uint32_t crc;
   std::memcpy(&crc, raw->data() + raw->size() - 4, 4);
   raw->resize(raw->size() - 4);
-  if (crc32(*raw) != crc) return std::nullopt;
+  if (crc32c(*raw) != crc) return std::nullopt;
   return raw;
 }
 

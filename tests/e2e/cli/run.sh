@@ -81,6 +81,11 @@ check "unreachable endpoint: says what to check" $?
 [ $? -ne 0 ] && grep -q "^eddy: --fsync must be 'always' or 'interval=<milliseconds>'" "$work/out"
 check "bad --fsync: one-line error" $?
 
+# The README's boto3 example runs unchanged against eddy.
+python3 "$(dirname "$0")/../../../examples/streams/boto3_roundtrip.py" --endpoint "$EDDY_ENDPOINT" --count 25 >"$work/ex.out" 2>&1
+grep -q '"record_count": 25' "$work/ex.out"
+check "examples/streams/boto3_roundtrip.py" $?
+
 "$EDDY" streams delete clistream >/dev/null 2>&1
 check "streams delete" $?
 

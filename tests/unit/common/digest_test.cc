@@ -34,6 +34,14 @@ TEST(Digest, Base64RoundTripAndStrictness) {
   EXPECT_FALSE(base64_decode("Z===").has_value());
 }
 
+TEST(Digest, Crc32cKnownValues) {
+  EXPECT_EQ(crc32c("123456789"), 0xE3069283u);
+  EXPECT_EQ(crc32c(std::string(32, '\0')), 0x8A9136AAu);
+  EXPECT_EQ(crc32c(""), 0u);
+  // Incremental use gives the same result as one call.
+  EXPECT_EQ(crc32c("56789", crc32c("1234")), 0xE3069283u);
+}
+
 TEST(Uint128, ParseDecimal) {
   EXPECT_EQ(parse_decimal_u128("0"), uint128{0});
   EXPECT_EQ(to_decimal(*parse_decimal_u128("340282366920938463463374607431768211455")),

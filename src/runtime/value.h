@@ -1,0 +1,67 @@
+// A SQL value at run time. The static type lives with the expression or column; a Value only
+// carries the representation: integers (also DATE days, TIME/TIMESTAMP/INTERVAL ms, DECIMAL
+// unscaled, BOOLEAN 0/1), doubles (REAL kept rounded to float), or text.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "sql/types.h"
+
+namespace eddy::runtime {
+
+struct Value {
+  enum class Kind : uint8_t { kNull, kInt, kDouble, kString };
+  Kind kind = Kind::kNull;
+  int64_t i = 0;
+  double d = 0;
+  std::string s;
+
+  static Value null() { return {}; }
+  static Value integer(int64_t v) { Value x; x.kind = Kind::kInt; x.i = v; return x; }
+  static Value boolean(bool v) { return integer(v ? 1 : 0); }
+  static Value real(double v) { Value x; x.kind = Kind::kDouble; x.d = v; return x; }
+  static Value text(std::string v) { Value x; x.kind = Kind::kString; x.s = std::move(v); return x; }
+
+  bool is_null() const { return kind == Kind::kNull; }
+  bool truthy() const { return kind == Kind::kInt && i != 0; }
+  bool operator==(const Value& o) const { return kind == o.kind && i == o.i && d == o.d && s == o.s; }
+};
+
+struct Row {
+  TimestampMs rowtime = 0;
+  std::vector<Value> values;
+};
+
+// Decimal scale helpers: DECIMAL(p,s) is stored as value * 10^s.
+int64_t pow10(int n);
+
+// Text forms used for output (JSON) and for CAST to VARCHAR.
+std::string format_timestamp(TimestampMs ms);  // yyyy-MM-dd HH:mm:ss.SSS
+std::string format_date(int64_t days);         // yyyy-MM-dd
+std::string format_time(int64_t ms);           // HH:mm:ss.SSS
+std::string format_decimal(int64_t unscaled, int scale);
+std::string format_real(double v);             // shortest float32 round trip
+std::string format_double(double v);           // shortest double round trip
+// The value as text in `type` (CAST(x AS VARCHAR)); NULL gives "".
+std::string to_text(const Value& v, const sql::SqlType& type);
+
+// Parsing text into typed values; false if the text is not such a value.
+bool parse_timestamp_text(std::string_view s, TimestampMs& out);  // decisions.md 6 forms
+bool parse_date_text(std::string_view s, int64_t& days);
+bool parse_time_text(std::string_view s, int64_t& ms);
+bool parse_decimal_text(std::string_view s, int scale, int64_t& unscaled);
+
+// Total order for GROUP BY keys, ORDER/MIN/MAX and comparisons of same-typed values.
+int compare_values(const Value& a, const Value& b);
+
+struct ValueHash {
+  size_t operator()(const Value& v) const;
+};
+struct RowKeyHash {
+  size_t operator()(const std::vector<Value>& k) const;
+};
+
+}  // namespace eddy::runtime

@@ -1,0 +1,136 @@
+// The syntax tree of a KDA SQL application: CREATE STREAM and CREATE PUMP statements whose
+// INSERT ... SELECT STREAM queries use expressions, GROUP BY windows, WINDOW/OVER sliding windows
+// and WINDOWED BY STAGGER.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sql/types.h"
+
+namespace eddy::sql {
+
+struct Location {
+  int line = 1;
+  int column = 1;
+};
+
+// An identifier as the binder compares it: unquoted names are upper-cased by the lexer.
+struct Identifier {
+  std::string name;
+  bool quoted = false;
+  Location loc;
+};
+
+struct Expr;
+using ExprPtr = std::unique_ptr<Expr>;
+
+struct WindowSpec {
+  std::vector<ExprPtr> partition_by;
+  bool rows = false;        // ROWS n PRECEDING (else RANGE INTERVAL ... PRECEDING)
+  int64_t rows_preceding = 0;
+  int64_t range_ms = 0;
+  Location loc;
+};
+
+enum class ExprKind {
+  kLiteral,    // type + text (numbers, strings, booleans, NULL, date/time literals)
+  kInterval,   // INTERVAL literal: interval_value in ms or months, type says which
+  kColumn,     // [qualifier.]name
+  kUnary,      // op: "-", "+", "NOT"
+  kBinary,     // op: + - * / % || = <> < <= > >= AND OR
+  kFunction,   // name(args) [OVER ...]; also FLOOR/CEIL ... TO unit, STEP ... BY, EXTRACT, POSITION...
+  kCase,       // [operand] WHEN ... THEN ... [ELSE ...]
+  kCast,       // CAST(arg AS type)
+  kBetween,    // args: value, low, high; negated
+  kIn,         // args: value, list...; negated
+  kLike,       // args: value, pattern; negated
+  kIsNull,     // args: value; negated = IS NOT NULL
+  kQualify,    // (expr) <unit>: a datetime difference as an interval in `unit`
+};
+
+struct Expr {
+  ExprKind kind;
+  Location loc;
+  std::string text;       // literal text, operator, function name (upper), column name, unit
+  std::string qualifier;  // column qualifier; FLOOR/CEIL/EXTRACT unit; TRIM side
+  std::vector<ExprPtr> args;
+  SqlType type;           // literal / CAST target / interval type
+  int64_t interval_value = 0;
+  bool negated = false;
+  bool distinct = false;      // aggregate(DISTINCT x)
+  bool star = false;          // COUNT(*)
+  bool has_operand = false;   // CASE x WHEN ...
+  bool has_else = false;
+  bool quoted = false;        // column name was quoted
+  std::string window_name;    // OVER w
+  std::unique_ptr<WindowSpec> window;  // OVER (...)
+};
+
+struct Select;
+
+struct FromItem {
+  Identifier stream;      // FROM "S" [AS] alias
+  std::string alias;
+  // FROM TABLE(FN(CURSOR(SELECT STREAM * FROM s), args...))
+  std::string table_function;
+  std::unique_ptr<Select> cursor;
+  std::vector<ExprPtr> function_args;
+  Location loc;
+};
+
+struct SelectItem {
+  ExprPtr expr;       // null for `*`
+  Identifier alias;   // empty name if none
+  bool star = false;
+};
+
+struct Stagger {
+  std::vector<ExprPtr> partition_by;
+  int64_t range_ms = 0;
+  Location loc;
+};
+
+struct Select {
+  bool stream = false;  // SELECT STREAM
+  std::vector<SelectItem> items;
+  FromItem from;
+  ExprPtr where;
+  std::vector<ExprPtr> group_by;
+  std::optional<Stagger> stagger;
+  ExprPtr having;
+  std::vector<std::pair<std::string, WindowSpec>> windows;
+  std::unique_ptr<Select> union_all;
+  Location loc;
+};
+
+struct ColumnDef {
+  Identifier name;
+  SqlType type;
+};
+
+struct CreateStream {
+  Identifier name;
+  std::vector<ColumnDef> columns;
+};
+
+struct CreatePump {
+  Identifier name;
+  Identifier target;
+  std::vector<Identifier> columns;  // optional INSERT column list
+  std::unique_ptr<Select> select;
+};
+
+struct Statement {
+  std::optional<CreateStream> create_stream;
+  std::optional<CreatePump> create_pump;
+  Location loc;
+};
+
+struct Script {
+  std::vector<Statement> statements;
+};
+
+}  // namespace eddy::sql
