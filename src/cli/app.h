@@ -15,5 +15,6 @@ void add_streams_command(CLI::App& app, int& exit_code);
 void add_put_command(CLI::App& app, int& exit_code);
 void add_tail_command(CLI::App& app, int& exit_code);
 void add_bench_command(CLI::App& app, int& exit_code);
+void add_sql_command(CLI::App& app, int& exit_code);
 
 }  // namespace eddy::cli

@@ -33,6 +33,7 @@ struct Value {
 struct Row {
   TimestampMs rowtime = 0;
   std::vector<Value> values;
+  int64_t origin = 0;  // provenance for error_stream: the source record's ordinal (input line)
 };
 
 // Decimal scale helpers: DECIMAL(p,s) is stored as value * 10^s.

@@ -1,0 +1,168 @@
+// `eddy sql run`: an application over a bounded input, as if it were a stream. How users test
+// application code before deploying it, and how the golden tests run.
+#include <CLI/CLI.hpp>
+#include <simdjson.h>
+
+#include <fstream>
+#include <iostream>
+
+#include "cli/app.h"
+#include "cli/common_options.h"
+#include "cli/progress.h"
+#include "common/file_util.h"
+#include "common/time_format.h"
+#include "runtime/application.h"
+#include "runtime/row_format.h"
+
+namespace eddy::cli {
+namespace {
+
+struct SqlRunOptions {
+  std::string sql_file;
+  std::string schema_file;
+  std::string input = "-";
+  std::string arrival_field;
+  std::string output = "DESTINATION_SQL_STREAM";
+  std::string errors_file;
+  std::string input_prefix = "SOURCE_SQL_STREAM";
+  bool no_flush = false;
+};
+
+// The arrival time in field `field` of a record: text timestamp, ISO-8601, or epoch ms.
+std::optional<TimestampMs> arrival_of(const runtime::InputSchema& schema, const std::string& field, std::string_view line,
+                                      simdjson::dom::parser& parser) {
+  std::string text;
+  if (schema.csv) {
+    size_t index = 0;
+    try {
+      index = std::stoul(field);
+    } catch (const std::exception&) {
+      return std::nullopt;
+    }
+    size_t start = 0;
+    for (size_t i = 1; i < index; ++i) {
+      start = line.find(schema.column_delimiter, start);
+      if (start == std::string_view::npos) return std::nullopt;
+      start += schema.column_delimiter.size();
+    }
+    const size_t end = line.find(schema.column_delimiter, start);
+    text = std::string(line.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
+  } else {
+    simdjson::dom::element doc, v;
+    if (parser.parse(line.data(), line.size()).get(doc) || doc[field].get(v)) return std::nullopt;
+    if (v.is_int64()) return int64_t(v);
+    if (v.is_uint64()) return static_cast<int64_t>(uint64_t(v));
+    if (v.is_double()) return static_cast<int64_t>(double(v));
+    if (!v.is_string()) return std::nullopt;
+    text = std::string(std::string_view(v));
+  }
+  if (auto t = parse_iso8601_ms(text)) return t;
+  try {
+    size_t used = 0;
+    const long long ms = std::stoll(text, &used);
+    if (used == text.size()) return ms;
+  } catch (const std::exception&) {
+  }
+  return std::nullopt;
+}
+
+int run(const SqlRunOptions& o) {
+  auto code = read_file(o.sql_file);
+  if (!code) return fail("cannot read --sql " + o.sql_file + ": " + code.error().message);
+  auto schema_text = read_file(o.schema_file);
+  if (!schema_text) return fail("cannot read --input-schema " + o.schema_file + ": " + schema_text.error().message);
+  auto schema = runtime::parse_input_schema(*schema_text);
+  if (!schema) return fail("--input-schema " + o.schema_file + ": " + schema.error().message);
+
+  runtime::ApplicationInput input;
+  input.name_prefix = o.input_prefix;
+  input.schema = *schema;
+  auto app = runtime::Application::create(*code, {input}, SystemClock::instance());
+  if (!app) return fail(o.sql_file + ": " + app.error().message);
+
+  const auto* out_def = (*app)->stream(o.output);
+  if (!out_def) {
+    std::string names;
+    for (const auto& n : (*app)->stream_names()) names += (names.empty() ? "" : ", ") + n;
+    return fail("--output " + o.output + " is not an in-application stream of this application (it has " + names + ")");
+  }
+  std::string buffer;
+  (void)(*app)->subscribe(o.output, [&](const runtime::Row& row) {
+    runtime::append_row_json(*out_def, row, buffer);
+    buffer.push_back('\n');
+    if (buffer.size() > (1 << 16)) {
+      std::cout << buffer;
+      buffer.clear();
+    }
+  });
+  std::ofstream errors;
+  if (!o.errors_file.empty()) {
+    errors.open(o.errors_file, std::ios::trunc);
+    if (!errors) return fail("cannot write --errors " + o.errors_file);
+  }
+  runtime::StreamDef error_def{runtime::kErrorStream, runtime::error_stream_columns(), false};
+  uint64_t error_count = 0;
+  (void)(*app)->subscribe(runtime::kErrorStream, [&](const runtime::Row& row) {
+    ++error_count;
+    if (!errors.is_open()) return;
+    std::string line = runtime::row_json(error_def, row);
+    line.pop_back();
+    line += ",\"input_line\":" + std::to_string(row.origin) + "}\n";
+    errors << line;
+  });
+
+  std::istream* in = &std::cin;
+  std::ifstream file;
+  if (o.input != "-") {
+    file.open(o.input, std::ios::binary);
+    if (!file) return fail("cannot read --input " + o.input);
+    in = &file;
+  }
+  simdjson::dom::parser parser;
+  Progress progress("sql run:");
+  std::string line;
+  int64_t line_no = 0;
+  uint64_t records = 0;
+  while (std::getline(*in, line)) {
+    ++line_no;
+    if (line.empty()) continue;
+    TimestampMs arrival = SystemClock::instance().now_ms();
+    if (!o.arrival_field.empty()) {
+      auto t = arrival_of(*schema, o.arrival_field, line, parser);
+      if (!t) {
+        return fail("--input line " + std::to_string(line_no) + ": no arrival time in field '" + o.arrival_field +
+                    "' (give yyyy-MM-dd HH:mm:ss.SSS, ISO-8601 or epoch ms)");
+      }
+      arrival = *t;
+    }
+    (*app)->push_record(0, line, arrival, line_no);
+    ++records;
+    if ((records & 0xffff) == 0) progress.update(records, error_count);
+  }
+  if (!o.no_flush) (*app)->flush();
+  std::cout << buffer;
+  std::cout.flush();
+  if (records >= 0x10000) progress.finish(records, error_count);
+  return 0;
+}
+
+}  // namespace
+
+void add_sql_command(CLI::App& app, int& exit_code) {
+  auto o = std::make_shared<SqlRunOptions>();
+  auto* cmd = app.add_subcommand("sql", "Run SQL application code");
+  cmd->require_subcommand(1);
+  auto* r = cmd->add_subcommand("run", "Run an application over a bounded input file, printing an output stream as NDJSON");
+  r->add_option("--sql", o->sql_file, "Application code (KDA SQL)")->required();
+  r->add_option("--input-schema", o->schema_file, "InputSchema JSON, as CreateApplication takes it")->required();
+  r->add_option("--input", o->input, "Records, one per line (JSON or CSV); - for stdin")->capture_default_str();
+  r->add_option("--arrival-time-field", o->arrival_field,
+                "Field (CSV: 1-based column) holding each record's arrival time = ROWTIME; default: the wall clock");
+  r->add_option("--output", o->output, "In-application stream to print")->capture_default_str();
+  r->add_option("--errors", o->errors_file, "Write error_stream rows here as NDJSON (with input_line)");
+  r->add_option("--input-prefix", o->input_prefix, "NamePrefix of the input (stream <prefix>_001)")->capture_default_str();
+  r->add_flag("--no-flush", o->no_flush, "Leave windows open at the end of input (strict KDA)");
+  r->callback([o, &exit_code] { exit_code = run(*o); });
+}
+
+}  // namespace eddy::cli

@@ -1,0 +1,82 @@
+#include "runtime/aggregate.h"
+
+#include <cmath>
+
+namespace eddy::runtime {
+
+using sql::SqlType;
+using sql::TypeId;
+
+SqlType aggregate_result_type(AggregateKind kind, const SqlType& arg) {
+  switch (kind) {
+    case AggregateKind::kCountStar:
+    case AggregateKind::kCount: return SqlType::of(TypeId::kBigint);
+    case AggregateKind::kSum:
+      if (arg.is_integer()) return SqlType::of(TypeId::kBigint);
+      if (arg.id == TypeId::kDecimal) return SqlType::decimal(18, arg.scale);
+      return arg;
+    case AggregateKind::kAvg: return arg;
+    case AggregateKind::kStddevPop:
+    case AggregateKind::kStddevSamp:
+    case AggregateKind::kVarPop:
+    case AggregateKind::kVarSamp: return SqlType::of(TypeId::kDouble);
+    default: return arg;
+  }
+}
+
+void Accumulator::add(const Value& v, const SqlType& t) {
+  if (v.is_null()) return;
+  ++count_;
+  if (t.id == TypeId::kReal) {
+    fsum_ += static_cast<float>(v.d);
+  } else if (t.is_approx()) {
+    dsum_ += v.d;
+  } else if (t.is_numeric() || t.is_interval()) {
+    isum_ += v.i;
+  }
+  if (t.is_numeric()) {
+    const double x = t.is_approx() ? v.d : t.id == TypeId::kDecimal ? static_cast<double>(v.i) / static_cast<double>(pow10(t.scale)) : static_cast<double>(v.i);
+    const double delta = x - mean_;
+    mean_ += delta / static_cast<double>(count_);
+    m2_ += delta * (x - mean_);
+  }
+  if (min_.is_null() || compare_values(v, min_) < 0) min_ = v;
+  if (max_.is_null() || compare_values(v, max_) > 0) max_ = v;
+  if (count_ == 1) first_ = v;
+  last_ = v;
+}
+
+Value Accumulator::result(AggregateKind kind, const SqlType& t, const SqlType& result_type) const {
+  switch (kind) {
+    case AggregateKind::kCountStar: return Value::integer(count_star_);
+    case AggregateKind::kCount: return Value::integer(count_);
+    case AggregateKind::kMin: return min_;
+    case AggregateKind::kMax: return max_;
+    case AggregateKind::kFirstValue: return first_;
+    case AggregateKind::kLastValue: return last_;
+    default: break;
+  }
+  if (count_ == 0) return Value::null();
+  switch (kind) {
+    case AggregateKind::kSum:
+      if (t.id == TypeId::kReal) return Value::real(fsum_);
+      if (t.is_approx()) return Value::real(dsum_);
+      return Value::integer(static_cast<int64_t>(isum_));
+    case AggregateKind::kAvg:
+      if (t.id == TypeId::kReal) return Value::real(static_cast<float>(fsum_ / static_cast<float>(count_)));
+      if (t.is_approx()) return Value::real(dsum_ / static_cast<double>(count_));
+      // Integer AVG truncates toward zero (decisions.md 7); DECIMAL keeps its scale.
+      return Value::integer(static_cast<int64_t>(isum_ / count_));
+    case AggregateKind::kVarPop: return Value::real(m2_ / static_cast<double>(count_));
+    case AggregateKind::kStddevPop: return Value::real(std::sqrt(m2_ / static_cast<double>(count_)));
+    case AggregateKind::kVarSamp:
+      return count_ < 2 ? Value::null() : Value::real(m2_ / static_cast<double>(count_ - 1));
+    case AggregateKind::kStddevSamp:
+      return count_ < 2 ? Value::null() : Value::real(std::sqrt(m2_ / static_cast<double>(count_ - 1)));
+    default: break;
+  }
+  (void)result_type;
+  return Value::null();
+}
+
+}  // namespace eddy::runtime

@@ -1,0 +1,41 @@
+// Aggregate functions: an accumulator per group (tumbling, stagger) or per window evaluation
+// (sliding). NULL inputs are ignored except by COUNT(*) (sqlref/sql-reference-aggregate-functions).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "runtime/expr.h"
+
+namespace eddy::runtime {
+
+enum class AggregateKind { kCountStar, kCount, kSum, kAvg, kMin, kMax, kFirstValue, kLastValue,
+                           kStddevPop, kStddevSamp, kVarPop, kVarSamp };
+
+struct AggregateSpec {
+  AggregateKind kind;
+  ExprPtr arg;               // null for COUNT(*)
+  sql::SqlType result_type;  // decisions.md 7: SUM/AVG of integers stay integer; REAL stays REAL
+  std::string window;        // sliding windows: which WINDOW this aggregate is OVER ("" = none)
+};
+
+// Result type of `kind` over an argument of type `arg`.
+sql::SqlType aggregate_result_type(AggregateKind kind, const sql::SqlType& arg);
+
+class Accumulator {
+ public:
+  void add(const Value& v, const sql::SqlType& arg_type);
+  void add_row() { ++count_star_; }
+  Value result(AggregateKind kind, const sql::SqlType& arg_type, const sql::SqlType& result_type) const;
+
+ private:
+  int64_t count_star_ = 0;
+  int64_t count_ = 0;
+  __int128 isum_ = 0;  // integers and DECIMAL (unscaled)
+  double dsum_ = 0;    // DOUBLE
+  float fsum_ = 0;     // REAL: summed as a 32-bit float, as the column's type would be
+  double mean_ = 0, m2_ = 0;  // Welford for STDDEV/VAR
+  Value min_, max_, first_, last_;
+};
+
+}  // namespace eddy::runtime

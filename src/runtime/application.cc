@@ -1,0 +1,183 @@
+#include "runtime/application.h"
+
+#include <algorithm>
+#include <functional>
+#include <set>
+
+#include "sql/binder.h"
+#include "sql/parser.h"
+
+namespace eddy::runtime {
+
+using sql::SqlType;
+using sql::TypeId;
+
+const std::vector<StreamColumn>& error_stream_columns() {
+  static const std::vector<StreamColumn> kColumns = {
+      {"ERROR_TIME", SqlType::of(TypeId::kTimestamp)},  {"ERROR_LEVEL", SqlType::varchar(10)},
+      {"ERROR_NAME", SqlType::varchar(32)},             {"MESSAGE", SqlType::varchar(4096)},
+      {"DATA_ROWTIME", SqlType::of(TypeId::kTimestamp)}, {"DATA_ROW", SqlType::varchar(49152)},
+      {"PUMP_NAME", SqlType::varchar(128)}};
+  return kColumns;
+}
+
+namespace {
+
+std::string hex(std::string_view bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 0xf]);
+  }
+  return out;
+}
+
+std::string input_stream_name(const std::string& prefix) { return prefix + "_001"; }
+
+}  // namespace
+
+Result<std::unique_ptr<Application>> Application::create(std::string_view code, std::vector<ApplicationInput> inputs,
+                                                         const Clock& clock) {
+  std::unique_ptr<Application> app(new Application(clock));
+  std::map<std::string, StreamDef> defs;
+  for (const auto& in : inputs) {
+    StreamDef def;
+    def.name = input_stream_name(in.name_prefix);
+    def.is_input = true;
+    for (const auto& c : in.schema.columns) def.columns.push_back({c.name, c.type});
+    def.columns.push_back({"APPROXIMATE_ARRIVAL_TIME", SqlType::of(TypeId::kTimestamp)});
+    defs[def.name] = std::move(def);
+  }
+  defs[kErrorStream] = StreamDef{kErrorStream, error_stream_columns(), false};
+
+  auto script = sql::parse_script(code);
+  if (!script) return tl::unexpected(script.error());
+  auto plans = sql::bind_script(*script, defs);
+  if (!plans) return tl::unexpected(plans.error());
+
+  for (auto& [name, def] : defs) app->streams_[name].def = std::move(def);
+
+  // Order pumps so that every pump comes after the pumps feeding its source; a cycle cannot run.
+  std::vector<std::unique_ptr<PumpPlan>> pending = std::move(*plans);
+  std::set<std::string> ready_streams;
+  for (const auto& [name, node] : app->streams_) {
+    bool written = false;
+    for (const auto& p : pending) written |= p->target == name;
+    if (!written) ready_streams.insert(name);
+  }
+  while (!pending.empty()) {
+    auto it = std::find_if(pending.begin(), pending.end(), [&](const auto& p) { return ready_streams.count(p->source) != 0; });
+    if (it == pending.end()) {
+      return make_error(Errc::kInvalidArgument, "pump \"" + pending.front()->name +
+                                                    "\" is part of a cycle of pumps (a stream feeds itself); break the cycle");
+    }
+    auto plan = std::move(*it);
+    pending.erase(it);
+    const std::string target = plan->target;
+    const std::string source = plan->source;
+    const std::string pump_name = plan->name;
+    Application* self = app.get();
+    auto pump = make_pump(
+        std::move(plan), [self, target](Row&& row) { self->insert(target, row); },
+        [self, pump_name](const Row& row, const Error& e) {
+          const std::string name = e.message.find("division by zero") != std::string::npos ? "Division_By_Zero" : "Evaluation_Error";
+          std::string text;
+          for (const auto& v : row.values) {
+            if (!text.empty()) text += ",";
+            text += v.is_null() ? "" : (v.kind == Value::Kind::kString ? v.s : v.kind == Value::Kind::kDouble ? format_double(v.d) : std::to_string(v.i));
+          }
+          self->report(pump_name, row, name, e.message, text);
+        },
+        clock);
+    app->streams_[source].readers.push_back(pump.get());
+    app->pumps_.push_back(std::move(pump));
+    bool target_done = true;
+    for (const auto& p : pending) target_done &= p->target != target;
+    if (target_done) ready_streams.insert(target);
+  }
+  app->inputs_ = std::move(inputs);
+  app->last_rowtime_.assign(app->inputs_.size(), INT64_MIN);
+  return app;
+}
+
+const StreamDef* Application::stream(const std::string& name) const {
+  auto it = streams_.find(name);
+  return it == streams_.end() ? nullptr : &it->second.def;
+}
+
+std::vector<std::string> Application::stream_names() const {
+  std::vector<std::string> out;
+  for (const auto& [name, _] : streams_) out.push_back(name);
+  return out;
+}
+
+Status Application::subscribe(const std::string& stream, RowSink sink) {
+  auto it = streams_.find(stream);
+  if (it == streams_.end()) {
+    std::string names;
+    for (const auto& [n, _] : streams_) names += (names.empty() ? "" : ", ") + ("\"" + n + "\"");
+    return make_error(Errc::kInvalidArgument, "in-application stream \"" + stream + "\" does not exist; the application has " + names);
+  }
+  it->second.sinks.push_back(std::move(sink));
+  return {};
+}
+
+void Application::insert(const std::string& stream, const Row& row) {
+  auto& node = streams_[stream];
+  for (const auto& sink : node.sinks) sink(row);
+  for (auto* pump : node.readers) pump->on_row(row);
+}
+
+void Application::report(const std::string& pump, const Row& row, const std::string& name, const std::string& message,
+                         std::string_view raw) {
+  ++error_rows_;
+  Row err;
+  err.rowtime = row.rowtime;
+  err.origin = row.origin;
+  err.values = {Value::integer(clock_.now_ms()),
+                Value::text("ERROR"),
+                Value::text(name.substr(0, 32)),
+                Value::text(message.substr(0, 4096)),
+                Value::integer(row.rowtime),
+                Value::text(hex(raw.substr(0, 49152 / 2))),
+                pump.empty() ? Value::null() : Value::text(pump)};
+  insert(kErrorStream, err);
+}
+
+void Application::push_record(size_t input, std::string_view record, TimestampMs arrival, int64_t origin) {
+  ++rows_in_;
+  // ROWTIME never decreases within a stream: a record arriving "earlier" takes the last ROWTIME.
+  const TimestampMs rowtime = std::max(arrival, last_rowtime_[input]);
+  last_rowtime_[input] = rowtime;
+  Row probe;
+  probe.rowtime = rowtime;
+  probe.origin = origin;
+  auto rows = map_record(inputs_[input].schema, record);
+  if (!rows) {
+    const bool parse = rows.error().message.starts_with("record is not valid JSON") ||
+                       rows.error().message.starts_with("RecordRowPath") || rows.error().message.starts_with("record row");
+    report("", probe, parse ? "Record_Parse_Error" : "Coercion_Error", rows.error().message, record);
+    return;
+  }
+  const std::string stream = input_stream_name(inputs_[input].name_prefix);
+  for (auto& values : *rows) {
+    Row row;
+    row.rowtime = rowtime;
+    row.origin = origin;
+    row.values = std::move(values);
+    row.values.push_back(Value::integer(arrival));  // APPROXIMATE_ARRIVAL_TIME
+    insert(stream, row);
+  }
+}
+
+void Application::advance_time(TimestampMs t) {
+  for (auto& p : pumps_) p->on_time(t);
+}
+
+void Application::flush() {
+  for (auto& p : pumps_) p->flush();
+}
+
+}  // namespace eddy::runtime

@@ -1,0 +1,85 @@
+// A running SQL application: its in-application streams, the pumps between them, the input
+// mapping that feeds the first stream, and error_stream. Single-threaded and deterministic:
+// the same records with the same arrival times give the same rows, whatever the batching.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/error.h"
+#include "runtime/input_schema.h"
+#include "runtime/pump.h"
+
+namespace eddy::runtime {
+
+struct StreamColumn {
+  std::string name;
+  sql::SqlType type;
+};
+
+struct StreamDef {
+  std::string name;
+  std::vector<StreamColumn> columns;
+  bool is_input = false;
+};
+
+struct ApplicationInput {
+  std::string name_prefix = "SOURCE_SQL_STREAM";  // creates <prefix>_001
+  InputSchema schema;
+};
+
+inline constexpr const char* kErrorStream = "error_stream";
+const std::vector<StreamColumn>& error_stream_columns();
+
+using RowSink = std::function<void(const Row&)>;
+
+class Application {
+ public:
+  // Parses, binds and plans `code`. Errors (kInvalidArgument) carry "line L, column C: ...".
+  static Result<std::unique_ptr<Application>> create(std::string_view code, std::vector<ApplicationInput> inputs,
+                                                     const Clock& clock);
+
+  const StreamDef* stream(const std::string& name) const;
+  std::vector<std::string> stream_names() const;
+  // Receives every row inserted into `stream` (an output or error_stream).
+  Status subscribe(const std::string& stream, RowSink sink);
+
+  // One source record of input `input` arriving at `arrival`: mapped by the input schema into the
+  // input stream with ROWTIME = arrival (never decreasing), or into error_stream.
+  void push_record(size_t input, std::string_view record, TimestampMs arrival, int64_t origin);
+  // ROWTIME has reached `t` with no new rows: windows ending by then close.
+  void advance_time(TimestampMs t);
+  // End of a bounded input: every open window emits.
+  void flush();
+
+  uint64_t rows_in() const { return rows_in_; }
+  uint64_t error_rows() const { return error_rows_; }
+
+ private:
+  struct StreamNode {
+    StreamDef def;
+    std::vector<Pump*> readers;
+    std::vector<RowSink> sinks;
+  };
+  Application(const Clock& clock) : clock_(clock) {}
+  void insert(const std::string& stream, const Row& row);
+  void report(const std::string& pump, const Row& row, const std::string& name, const std::string& message,
+              std::string_view raw);
+
+  const Clock& clock_;
+  std::map<std::string, StreamNode> streams_;
+  std::vector<std::unique_ptr<Pump>> pumps_;  // in dependency order
+  std::vector<ApplicationInput> inputs_;
+  std::vector<TimestampMs> last_rowtime_;
+  uint64_t rows_in_ = 0;
+  uint64_t error_rows_ = 0;
+
+  friend class ApplicationBuilder;
+};
+
+}  // namespace eddy::runtime

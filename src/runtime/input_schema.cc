@@ -1,0 +1,239 @@
+#include "runtime/input_schema.h"
+
+#include <nlohmann/json.hpp>
+#include <simdjson.h>
+
+#include <cmath>
+
+#include "runtime/expr.h"
+
+namespace eddy::runtime {
+
+using sql::SqlType;
+using sql::TypeId;
+
+namespace {
+
+std::vector<std::string> split_path(const std::string& path) {
+  std::vector<std::string> out;
+  if (path == "$") return out;
+  std::string cur;
+  for (size_t i = 2; i <= path.size(); ++i) {  // after "$."
+    if (i == path.size() || path[i] == '.') {
+      out.push_back(cur);
+      cur.clear();
+    } else {
+      cur.push_back(path[i]);
+    }
+  }
+  return out;
+}
+
+bool valid_path(const std::string& p) { return p == "$" || (p.size() > 2 && p.starts_with("$.")); }
+
+tl::unexpected<Error> coercion(const InputColumn& col, const std::string& what) {
+  return make_error(Errc::kInvalidArgument, "column \"" + col.name + "\" (" + col.type.to_string() + "): " + what);
+}
+
+// JSON value -> SQL value by the table in dev/sch-mapping.
+Status convert(const InputColumn& col, simdjson::dom::element e, Value& out) {
+  using simdjson::dom::element_type;
+  const SqlType& t = col.type;
+  const auto kind = e.type();
+  if (kind == element_type::NULL_VALUE) {
+    out = Value::null();
+    return {};
+  }
+  if (t.is_string()) {
+    std::string text;
+    if (kind == element_type::STRING) text = std::string(std::string_view(e));
+    else if (kind == element_type::BOOL) text = bool(e) ? "true" : "false";
+    else text = simdjson::minify(e);  // numbers keep their JSON text; arrays/objects their JSON
+    return cast_value(Value::text(std::move(text)), SqlType::varchar(), t, out);
+  }
+  if (t.id == TypeId::kBoolean) {
+    if (kind == element_type::BOOL) out = Value::boolean(bool(e));
+    else if (kind == element_type::STRING) {
+      std::string s{std::string_view(e)};
+      for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      out = Value::boolean(s == "true");
+    } else if (kind == element_type::INT64 || kind == element_type::UINT64 || kind == element_type::DOUBLE) {
+      out = Value::boolean(double(e) != 0);
+    } else {
+      return coercion(col, "cannot convert " + simdjson::minify(e) + " to BOOLEAN");
+    }
+    return {};
+  }
+  if (t.is_numeric()) {
+    Value v;
+    SqlType from;
+    switch (kind) {
+      case element_type::BOOL: v = Value::integer(bool(e) ? 1 : 0); from = SqlType::of(TypeId::kBigint); break;
+      case element_type::INT64: v = Value::integer(int64_t(e)); from = SqlType::of(TypeId::kBigint); break;
+      case element_type::UINT64: v = Value::real(static_cast<double>(uint64_t(e))); from = SqlType::of(TypeId::kDouble); break;
+      case element_type::DOUBLE: {
+        const double d = double(e);
+        if (t.is_integer() && std::floor(d) != d) {
+          return coercion(col, "value " + simdjson::minify(e) + " does not fit " + t.to_string());
+        }
+        if (t.id == TypeId::kDecimal) {
+          // Use the JSON text, not the double, so 12.34 stays exactly 12.34.
+          v = Value::text(simdjson::minify(e));
+          from = SqlType::varchar();
+        } else {
+          v = Value::real(d);
+          from = SqlType::of(TypeId::kDouble);
+        }
+        break;
+      }
+      case element_type::STRING: v = Value::text(std::string(std::string_view(e))); from = SqlType::varchar(); break;
+      default: return coercion(col, "cannot convert " + simdjson::minify(e) + " to " + t.to_string());
+    }
+    if (auto st = cast_value(v, from, t, out); !st) return coercion(col, st.error().message);
+    return {};
+  }
+  if (t.is_datetime()) {
+    if (kind != element_type::STRING) return coercion(col, "cannot convert " + simdjson::minify(e) + " to " + t.to_string());
+    if (auto st = cast_value(Value::text(std::string(std::string_view(e))), SqlType::varchar(), t, out); !st) {
+      return coercion(col, st.error().message);
+    }
+    return {};
+  }
+  return coercion(col, "unsupported column type");
+}
+
+Result<std::vector<Value>> map_object(const InputSchema& schema, simdjson::dom::element row) {
+  std::vector<Value> values(schema.columns.size());
+  for (size_t c = 0; c < schema.columns.size(); ++c) {
+    const auto& col = schema.columns[c];
+    simdjson::dom::element e = row;
+    bool found = true;
+    for (const auto& key : col.path) {
+      simdjson::dom::object obj;
+      if (e.get(obj) || obj.at_key(key).get(e)) {
+        found = false;  // a path that matches nothing is NULL (dev/about-json-path)
+        break;
+      }
+    }
+    if (!found) continue;
+    if (auto st = convert(col, e, values[c]); !st) return tl::unexpected(st.error());
+  }
+  return values;
+}
+
+Result<std::vector<std::vector<Value>>> map_csv(const InputSchema& schema, std::string_view record) {
+  std::vector<std::vector<Value>> rows;
+  size_t start = 0;
+  const std::string& rd = schema.row_delimiter;
+  while (start <= record.size()) {
+    size_t end = rd.empty() ? std::string_view::npos : record.find(rd, start);
+    if (end == std::string_view::npos) end = record.size();
+    std::string_view line = record.substr(start, end - start);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (!line.empty()) {
+      std::vector<std::string_view> fields;
+      size_t p = 0;
+      while (true) {
+        const size_t q = line.find(schema.column_delimiter, p);
+        fields.push_back(line.substr(p, q == std::string_view::npos ? std::string_view::npos : q - p));
+        if (q == std::string_view::npos) break;
+        p = q + schema.column_delimiter.size();
+      }
+      std::vector<Value> values(schema.columns.size());
+      for (size_t c = 0; c < schema.columns.size(); ++c) {
+        if (c >= fields.size()) break;  // missing trailing columns are NULL
+        const auto& col = schema.columns[c];
+        if (auto st = cast_value(Value::text(std::string(fields[c])), SqlType::varchar(), col.type, values[c]); !st) {
+          return coercion(col, st.error().message);
+        }
+      }
+      rows.push_back(std::move(values));
+    }
+    if (end >= record.size()) break;
+    start = end + rd.size();
+  }
+  return rows;
+}
+
+}  // namespace
+
+Result<InputSchema> parse_input_schema(std::string_view text) {
+  InputSchema schema;
+  try {
+    const auto j = nlohmann::json::parse(text);
+    const auto& format = j.at("RecordFormat");
+    const std::string type = format.at("RecordFormatType").get<std::string>();
+    if (type != "JSON" && type != "CSV") {
+      return make_error(Errc::kInvalidArgument, "RecordFormatType must be JSON or CSV, got " + type);
+    }
+    schema.csv = type == "CSV";
+    const auto mapping = format.value("MappingParameters", nlohmann::json::object());
+    if (schema.csv) {
+      const auto csv = mapping.value("CSVMappingParameters", nlohmann::json::object());
+      schema.row_delimiter = csv.value("RecordRowDelimiter", "\n");
+      schema.column_delimiter = csv.value("RecordColumnDelimiter", ",");
+      if (schema.column_delimiter.empty()) return make_error(Errc::kInvalidArgument, "RecordColumnDelimiter must not be empty");
+    } else {
+      schema.row_path = mapping.value("JSONMappingParameters", nlohmann::json::object()).value("RecordRowPath", "$");
+      if (!valid_path(schema.row_path)) {
+        return make_error(Errc::kInvalidArgument, "RecordRowPath must be $ or $.field[.field...], got " + schema.row_path);
+      }
+    }
+    if (j.contains("RecordEncoding") && j["RecordEncoding"] != "UTF-8") {
+      return make_error(Errc::kInvalidArgument, "RecordEncoding must be UTF-8");
+    }
+    const auto& cols = j.at("RecordColumns");
+    if (!cols.is_array() || cols.empty()) return make_error(Errc::kInvalidArgument, "RecordColumns must list at least one column");
+    for (const auto& c : cols) {
+      InputColumn col;
+      col.name = c.at("Name").get<std::string>();
+      const std::string type_text = c.at("SqlType").get<std::string>();
+      auto t = sql::parse_type_name(type_text);
+      if (!t) return make_error(Errc::kInvalidArgument, "column " + col.name + ": unknown SqlType " + type_text);
+      col.type = *t;
+      if (!schema.csv) {
+        const std::string mapping_path = c.value("Mapping", "$." + col.name);
+        if (!valid_path(mapping_path) || mapping_path == "$") {
+          return make_error(Errc::kInvalidArgument, "column " + col.name + ": Mapping must look like $.field, got " + mapping_path);
+        }
+        col.path = split_path(mapping_path);
+      }
+      schema.columns.push_back(std::move(col));
+    }
+  } catch (const std::exception& e) {
+    return make_error(Errc::kInvalidArgument, std::string("invalid InputSchema: ") + e.what());
+  }
+  return schema;
+}
+
+Result<std::vector<std::vector<Value>>> map_record(const InputSchema& schema, std::string_view record) {
+  if (schema.csv) return map_csv(schema, record);
+  thread_local simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (auto err = parser.parse(record.data(), record.size()).get(doc)) {
+    return make_error(Errc::kInvalidArgument, std::string("record is not valid JSON: ") + simdjson::error_message(err));
+  }
+  simdjson::dom::element row = doc;
+  for (const auto& key : split_path(schema.row_path)) {
+    simdjson::dom::object obj;
+    if (row.get(obj) || obj.at_key(key).get(row)) {
+      return make_error(Errc::kInvalidArgument, "RecordRowPath " + schema.row_path + " matches nothing in the record");
+    }
+  }
+  std::vector<std::vector<Value>> rows;
+  if (row.is_array()) {
+    for (auto element : simdjson::dom::array(row)) {
+      auto values = map_object(schema, element);
+      if (!values) return tl::unexpected(values.error());
+      rows.push_back(std::move(*values));
+    }
+    return rows;
+  }
+  if (!row.is_object()) return make_error(Errc::kInvalidArgument, "record row is not a JSON object");
+  auto values = map_object(schema, row);
+  if (!values) return tl::unexpected(values.error());
+  rows.push_back(std::move(*values));
+  return rows;
+}
+
+}  // namespace eddy::runtime

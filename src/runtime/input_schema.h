@@ -1,0 +1,36 @@
+// KDA's InputSchema: how source records (JSON or CSV) become typed rows of the in-application
+// input stream, with KDA's documented conversions (dev/sch-mapping, decisions.md e and 8).
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.h"
+#include "runtime/value.h"
+#include "sql/types.h"
+
+namespace eddy::runtime {
+
+struct InputColumn {
+  std::string name;                 // exactly as in RecordColumns (a quoted identifier)
+  std::vector<std::string> path;    // "$.a.b" -> {"a", "b"}; empty for CSV (positional)
+  sql::SqlType type;
+};
+
+struct InputSchema {
+  bool csv = false;
+  std::string row_path;             // JSON: "$" or "$.x.y" (RecordRowPath)
+  std::string row_delimiter = "\n";
+  std::string column_delimiter = ",";
+  std::vector<InputColumn> columns;
+};
+
+// Parses the InputSchema JSON of CreateApplication; errors name the offending field.
+Result<InputSchema> parse_input_schema(std::string_view json);
+
+// One source record -> its rows (RecordRowPath may select an array: one row per element).
+// Errors are coercion or parse errors for error_stream; the message says which column.
+Result<std::vector<std::vector<Value>>> map_record(const InputSchema& schema, std::string_view record);
+
+}  // namespace eddy::runtime

@@ -1,0 +1,384 @@
+#include "runtime/pump.h"
+
+#include <algorithm>
+
+namespace eddy::runtime {
+
+EvalContext Pump::context(const Row& row) const {
+  EvalContext ctx;
+  ctx.row = &row;
+  ctx.now = clock_.now_ms();
+  ctx.query_start = query_start_;
+  return ctx;
+}
+
+bool Pump::passes(const Row& row) {
+  if (!plan_->where) return true;
+  Value v;
+  auto ctx = context(row);
+  if (auto st = plan_->where->eval(ctx, v); !st) {
+    error_(row, st.error());
+    return false;
+  }
+  return v.truthy();
+}
+
+void Pump::produce(const Row& context_row, const std::vector<Value>* aggregates, const std::vector<Value>* keys,
+                   TimestampMs rowtime) {
+  EvalContext ctx = context(context_row);
+  ctx.aggregates = aggregates;
+  ctx.keys = keys;
+  Value v;
+  if (plan_->having) {
+    if (auto st = plan_->having->eval(ctx, v); !st) return error_(context_row, st.error());
+    if (!v.truthy()) return;
+  }
+  Row out;
+  out.rowtime = rowtime;
+  out.values.resize(plan_->target_width);
+  for (size_t i = 0; i < plan_->outputs.size(); ++i) {
+    if (auto st = plan_->outputs[i]->eval(ctx, v); !st) return error_(context_row, st.error());
+    out.values[plan_->target_columns[i]] = std::move(v);
+  }
+  emit_(std::move(out));
+}
+
+namespace {
+
+using KeyMap = std::unordered_map<std::vector<Value>, size_t, RowKeyHash>;
+
+// Evaluates expressions into `out`; false (after reporting) on an evaluation error.
+bool eval_all(const std::vector<ExprPtr>& exprs, const EvalContext& ctx, std::vector<Value>& out, const Row& row,
+              const ErrorFn& error) {
+  out.resize(exprs.size());
+  for (size_t i = 0; i < exprs.size(); ++i) {
+    if (auto st = exprs[i]->eval(ctx, out[i]); !st) {
+      error(row, st.error());
+      return false;
+    }
+  }
+  return true;
+}
+
+// Adds one input row to a set of accumulators (one per aggregate).
+bool accumulate(const std::vector<AggregateSpec>& aggs, const std::vector<int>* only, int window,
+                const EvalContext& ctx, std::vector<Accumulator>& accs, const Row& row, const ErrorFn& error) {
+  Value v;
+  for (size_t a = 0; a < aggs.size(); ++a) {
+    if (only && (*only)[a] != window) continue;
+    if (!aggs[a].arg) {
+      accs[a].add_row();
+      continue;
+    }
+    if (auto st = aggs[a].arg->eval(ctx, v); !st) {
+      error(row, st.error());
+      return false;
+    }
+    accs[a].add(v, aggs[a].arg->type);
+  }
+  return true;
+}
+
+std::vector<Value> results(const std::vector<AggregateSpec>& aggs, const std::vector<Accumulator>& accs) {
+  std::vector<Value> out(aggs.size());
+  for (size_t a = 0; a < aggs.size(); ++a) {
+    const sql::SqlType arg_type = aggs[a].arg ? aggs[a].arg->type : sql::SqlType::of(sql::TypeId::kBigint);
+    out[a] = accs[a].result(aggs[a].kind, arg_type, aggs[a].result_type);
+  }
+  return out;
+}
+
+class ProjectPump final : public Pump {
+ public:
+  using Pump::Pump;
+  void on_row(const Row& row) override {
+    if (passes(row)) produce(row, nullptr, nullptr, row.rowtime);
+  }
+};
+
+// GROUP BY with a monotonic window key: a group closes when a row of a later window arrives
+// (KDA: "a new group is started and the previous group is considered complete"), when ROWTIME
+// passes the window's end, or at the end of a bounded input.
+class TumblingPump final : public Pump {
+ public:
+  using Pump::Pump;
+
+  void on_row(const Row& row) override {
+    if (!passes(row)) return;
+    const auto ctx = context(row);
+    std::vector<Value> keys;
+    if (!eval_all(plan_->keys, ctx, keys, row, error_)) return;
+    const Value& w = keys[static_cast<size_t>(plan_->window_key)];
+    last_rowtime_ = std::max(last_rowtime_, row.rowtime);
+    while (!windows_.empty() && compare_values(windows_.front().key, w) < 0) close_front();
+    auto it = std::find_if(windows_.begin(), windows_.end(), [&](const Window& x) { return compare_values(x.key, w) >= 0; });
+    if (it == windows_.end() || compare_values(it->key, w) != 0) {
+      Window fresh;
+      fresh.key = w;
+      fresh.first_rowtime = row.rowtime;
+      fresh.sample = row;
+      it = windows_.insert(it, std::move(fresh));
+    }
+    auto found = it->index.find(keys);
+    size_t g;
+    if (found == it->index.end()) {
+      g = it->groups.size();
+      it->groups.push_back({keys, std::vector<Accumulator>(plan_->aggregates.size())});
+      it->index.emplace(std::move(keys), g);
+    } else {
+      g = found->second;
+    }
+    (void)accumulate(plan_->aggregates, nullptr, 0, ctx, it->groups[g].accs, row, error_);
+  }
+
+  void on_time(TimestampMs t) override {
+    if (!plan_->window_on_rowtime) return;
+    while (!windows_.empty() && window_end(windows_.front()) <= t) close_front();
+  }
+
+  void flush() override {
+    while (!windows_.empty()) close_front();
+  }
+
+ private:
+  struct Group {
+    std::vector<Value> keys;
+    std::vector<Accumulator> accs;
+  };
+  struct Window {
+    Value key;
+    TimestampMs first_rowtime = 0;
+    Row sample;  // a row of the window, to evaluate the window key at other times
+    std::vector<Group> groups;
+    KeyMap index;
+    std::optional<TimestampMs> end;
+  };
+
+  // The first ROWTIME at which the window key changes: the window's end, and the ROWTIME of
+  // its rows (decisions.md 1). Found by exponential then binary search, so any monotonic key
+  // expression works (STEP, FLOOR, the console's FLOOR((ROWTIME - ...) SECOND / 10 TO SECOND)).
+  TimestampMs window_end(Window& w) {
+    if (w.end) return *w.end;
+    if (!plan_->window_on_rowtime) return *(w.end = last_rowtime_);
+    const Expr& key = *plan_->keys[static_cast<size_t>(plan_->window_key)];
+    Row probe = w.sample;
+    auto same = [&](TimestampMs t) {
+      probe.rowtime = t;
+      Value v;
+      EvalContext ctx = context(probe);
+      if (!key.eval(ctx, v)) return false;
+      return compare_values(v, w.key) == 0;
+    };
+    const TimestampMs t0 = w.first_rowtime;
+    TimestampMs step = 1;
+    while (step < (int64_t{1} << 50) && same(t0 + step)) step *= 2;
+    TimestampMs lo = t0 + step / 2, hi = t0 + step;  // same(lo), !same(hi)
+    if (step == 1) lo = t0;
+    while (hi - lo > 1) {
+      const TimestampMs mid = lo + (hi - lo) / 2;
+      (same(mid) ? lo : hi) = mid;
+    }
+    return *(w.end = hi);
+  }
+
+  void close_front() {
+    Window w = std::move(windows_.front());
+    windows_.erase(windows_.begin());
+    const TimestampMs rowtime = plan_->window_on_rowtime ? window_end(w) : last_rowtime_;
+    Row context_row;
+    context_row.rowtime = rowtime;
+    for (const auto& g : w.groups) {
+      const auto aggs = results(plan_->aggregates, g.accs);
+      produce(context_row, &aggs, &g.keys, rowtime);
+    }
+  }
+
+  std::vector<Window> windows_;  // open windows in key order; usually one
+  TimestampMs last_rowtime_ = 0;
+};
+
+// OVER windows: one output row per input row, over the same-partition rows that arrived before
+// it within the window (decisions.md d: later rows with the same ROWTIME are not included).
+class SlidingPump final : public Pump {
+ public:
+  using Pump::Pump;
+
+  void on_row(const Row& row) override {
+    if (!passes(row)) return;
+    const auto ctx = context(row);
+    std::vector<Value> aggs(plan_->aggregates.size());
+    for (size_t w = 0; w < plan_->windows.size(); ++w) {
+      const auto& spec = plan_->windows[w];
+      std::vector<Value> keys;
+      if (!eval_all(spec.partition_by, ctx, keys, row, error_)) return;
+      if (partitions_.size() < plan_->windows.size()) partitions_.resize(plan_->windows.size());
+      auto& rows = partitions_[w][keys];
+      Entry e;
+      e.rowtime = row.rowtime;
+      e.args.resize(plan_->aggregates.size());
+      for (size_t a = 0; a < plan_->aggregates.size(); ++a) {
+        if (plan_->aggregate_window[a] != static_cast<int>(w) || !plan_->aggregates[a].arg) continue;
+        if (auto st = plan_->aggregates[a].arg->eval(ctx, e.args[a]); !st) return error_(row, st.error());
+      }
+      rows.push_back(std::move(e));
+      if (spec.rows) {
+        while (rows.size() > static_cast<size_t>(spec.rows_preceding) + 1) rows.pop_front();
+      } else {
+        while (!rows.empty() && rows.front().rowtime < row.rowtime - spec.range_ms) rows.pop_front();
+      }
+      for (size_t a = 0; a < plan_->aggregates.size(); ++a) {
+        if (plan_->aggregate_window[a] != static_cast<int>(w)) continue;
+        const auto& agg = plan_->aggregates[a];
+        Accumulator acc;
+        for (const auto& r : rows) {
+          if (agg.arg) acc.add(r.args[a], agg.arg->type);
+          else acc.add_row();
+        }
+        const sql::SqlType arg_type = agg.arg ? agg.arg->type : sql::SqlType::of(sql::TypeId::kBigint);
+        aggs[a] = acc.result(agg.kind, arg_type, agg.result_type);
+      }
+    }
+    produce(row, &aggs, nullptr, row.rowtime);
+  }
+
+ private:
+  struct Entry {
+    TimestampMs rowtime;
+    std::vector<Value> args;
+  };
+  std::vector<std::unordered_map<std::vector<Value>, std::deque<Entry>, RowKeyHash>> partitions_;
+};
+
+// WINDOWED BY STAGGER: a window per partition key opens with its first row and closes `range`
+// later (ROWTIME); its row has ROWTIME open + range (decisions.md 1 and 3).
+class StaggerPump final : public Pump {
+ public:
+  using Pump::Pump;
+
+  void on_row(const Row& row) override {
+    if (!passes(row)) return;
+    close_due(row.rowtime);
+    const auto ctx = context(row);
+    std::vector<Value> keys;
+    if (!eval_all(plan_->keys, ctx, keys, row, error_)) return;
+    auto it = open_.find(keys);
+    if (it == open_.end()) {
+      Window w;
+      w.open = row.rowtime;
+      w.seq = next_seq_++;
+      w.accs.resize(plan_->aggregates.size());
+      closing_.emplace(std::make_pair(w.open + plan_->stagger_range_ms, w.seq), keys);
+      it = open_.emplace(keys, std::move(w)).first;
+    }
+    (void)accumulate(plan_->aggregates, nullptr, 0, ctx, it->second.accs, row, error_);
+  }
+
+  void on_time(TimestampMs t) override { close_due(t); }
+  void flush() override { close_due(INT64_MAX); }
+
+ private:
+  struct Window {
+    TimestampMs open = 0;
+    uint64_t seq = 0;
+    std::vector<Accumulator> accs;
+  };
+
+  void close_due(TimestampMs t) {
+    while (!closing_.empty() && closing_.begin()->first.first <= t) {
+      const TimestampMs close = closing_.begin()->first.first;
+      auto keys = std::move(closing_.begin()->second);
+      closing_.erase(closing_.begin());
+      auto it = open_.find(keys);
+      if (it == open_.end()) continue;
+      const auto aggs = results(plan_->aggregates, it->second.accs);
+      Row context_row;
+      context_row.rowtime = close;
+      produce(context_row, &aggs, &it->first, close);
+      open_.erase(it);
+    }
+  }
+
+  std::unordered_map<std::vector<Value>, Window, RowKeyHash> open_;
+  std::map<std::pair<TimestampMs, uint64_t>, std::vector<Value>> closing_;
+  uint64_t next_seq_ = 0;
+};
+
+// TOP_K_ITEMS_TUMBLING / COUNT_DISTINCT_ITEMS_TUMBLING over epoch-aligned ROWTIME windows
+// (decisions.md 2). Counts are exact (decisions.md f).
+class ItemsTumblingPump final : public Pump {
+ public:
+  using Pump::Pump;
+
+  void on_row(const Row& row) override {
+    if (!passes(row)) return;
+    const TimestampMs w = floor_to(row.rowtime);
+    if (window_ && w > *window_) close();
+    window_ = w;
+    const Value& v = row.values[plan_->tf_column];
+    if (v.is_null()) return;
+    auto [it, fresh] = counts_.try_emplace(v, 0);
+    if (fresh) order_.push_back(v);
+    ++it->second;
+  }
+
+  void on_time(TimestampMs t) override {
+    if (window_ && *window_ + plan_->tf_window_ms <= t) close();
+  }
+  void flush() override {
+    if (window_) close();
+  }
+
+ private:
+  TimestampMs floor_to(TimestampMs t) const {
+    const int64_t w = plan_->tf_window_ms;
+    return (t >= 0 ? t / w : (t - w + 1) / w) * w;
+  }
+
+  void close() {
+    const TimestampMs end = *window_ + plan_->tf_window_ms;
+    Row derived;
+    derived.rowtime = end;
+    if (plan_->mode == PumpMode::kCountDistinct) {
+      derived.values = {Value::integer(static_cast<int64_t>(counts_.size()))};
+      produce(derived, nullptr, nullptr, end);
+    } else {
+      std::vector<std::pair<Value, int64_t>> items;
+      for (const auto& v : order_) items.emplace_back(v, counts_[v]);
+      std::stable_sort(items.begin(), items.end(), [](const auto& a, const auto& b) {
+        if (a.second != b.second) return a.second > b.second;
+        return compare_values(a.first, b.first) < 0;
+      });
+      if (items.size() > static_cast<size_t>(plan_->tf_k)) items.resize(static_cast<size_t>(plan_->tf_k));
+      for (auto& [v, n] : items) {
+        derived.values = {v, Value::integer(n)};
+        produce(derived, nullptr, nullptr, end);
+      }
+    }
+    counts_.clear();
+    order_.clear();
+    window_.reset();
+  }
+
+  std::optional<TimestampMs> window_;
+  std::unordered_map<Value, int64_t, ValueHash> counts_;
+  std::vector<Value> order_;
+};
+
+}  // namespace
+
+std::unique_ptr<Pump> make_pump(std::unique_ptr<PumpPlan> plan, EmitFn emit, ErrorFn error, const Clock& clock) {
+  std::unique_ptr<Pump> p;
+  switch (plan->mode) {
+    case PumpMode::kProject: p.reset(new ProjectPump(std::move(plan), std::move(emit), std::move(error), clock)); break;
+    case PumpMode::kTumbling: p.reset(new TumblingPump(std::move(plan), std::move(emit), std::move(error), clock)); break;
+    case PumpMode::kSliding: p.reset(new SlidingPump(std::move(plan), std::move(emit), std::move(error), clock)); break;
+    case PumpMode::kStagger: p.reset(new StaggerPump(std::move(plan), std::move(emit), std::move(error), clock)); break;
+    case PumpMode::kTopK:
+    case PumpMode::kCountDistinct:
+      p.reset(new ItemsTumblingPump(std::move(plan), std::move(emit), std::move(error), clock));
+      break;
+  }
+  return p;
+}
+
+}  // namespace eddy::runtime

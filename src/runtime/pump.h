@@ -1,0 +1,90 @@
+// A pump's query as run-time operators: INSERT INTO target SELECT STREAM ... FROM source. One
+// of several shapes (plain projection, tumbling GROUP BY, sliding OVER windows, stagger
+// windows, TOP_K / COUNT_DISTINCT table functions), all with WHERE before and HAVING after.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "runtime/aggregate.h"
+#include "runtime/expr.h"
+
+namespace eddy::runtime {
+
+struct SlidingWindowSpec {
+  std::string name;
+  std::vector<ExprPtr> partition_by;
+  bool rows = false;
+  int64_t rows_preceding = 0;
+  int64_t range_ms = 0;
+};
+
+enum class PumpMode { kProject, kTumbling, kSliding, kStagger, kTopK, kCountDistinct };
+
+struct PumpPlan {
+  std::string name;
+  std::string source;                // in-application stream the pump reads
+  std::string target;                // in-application stream it writes
+  PumpMode mode = PumpMode::kProject;
+  ExprPtr where;
+  std::vector<ExprPtr> keys;         // GROUP BY / STAGGER PARTITION BY expressions
+  int window_key = -1;               // tumbling: the key that is the (ROWTIME) window
+  bool window_on_rowtime = false;    // tumbling: that key is a function of ROWTIME
+  int64_t stagger_range_ms = 0;
+  std::vector<AggregateSpec> aggregates;
+  std::vector<SlidingWindowSpec> windows;
+  std::vector<int> aggregate_window;  // sliding: index into `windows` per aggregate
+  ExprPtr having;
+  std::vector<ExprPtr> outputs;       // one per target column written
+  std::vector<size_t> target_columns; // where each output goes in the target row
+  size_t target_width = 0;
+  std::vector<sql::SqlType> target_types;
+  // Table functions (TOP_K_ITEMS_TUMBLING, COUNT_DISTINCT_ITEMS_TUMBLING)
+  size_t tf_column = 0;
+  sql::SqlType tf_column_type;
+  int64_t tf_k = 0;
+  int64_t tf_window_ms = 0;
+};
+
+using EmitFn = std::function<void(Row&&)>;
+using ErrorFn = std::function<void(const Row& input, const Error& error)>;
+
+class Pump {
+ public:
+  virtual ~Pump() = default;
+  virtual void on_row(const Row& row) = 0;
+  // ROWTIME has reached `t` (a rowtime bound or the wall clock): close what ends at or before it.
+  virtual void on_time(TimestampMs t) { (void)t; }
+  // End of a bounded input: emit everything still open.
+  virtual void flush() {}
+
+  const PumpPlan& plan() const { return *plan_; }
+
+  Pump(std::unique_ptr<PumpPlan> plan, EmitFn emit, ErrorFn error, const Clock& clock)
+      : plan_(std::move(plan)), emit_(std::move(emit)), error_(std::move(error)), clock_(clock),
+        query_start_(clock.now_ms()) {}
+
+ protected:
+  // WHERE: true if the row passes; evaluation errors go to error_stream.
+  bool passes(const Row& row);
+  // HAVING, then the select list into a target row; errors go to error_stream.
+  void produce(const Row& context_row, const std::vector<Value>* aggregates, const std::vector<Value>* keys,
+               TimestampMs rowtime);
+  EvalContext context(const Row& row) const;
+
+  std::unique_ptr<PumpPlan> plan_;
+  EmitFn emit_;
+  ErrorFn error_;
+  const Clock& clock_;
+  TimestampMs query_start_ = 0;
+};
+
+std::unique_ptr<Pump> make_pump(std::unique_ptr<PumpPlan> plan, EmitFn emit, ErrorFn error, const Clock& clock);
+
+}  // namespace eddy::runtime

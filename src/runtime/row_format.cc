@@ -1,0 +1,49 @@
+#include "runtime/row_format.h"
+
+#include <cmath>
+
+#include "api/json_codec.h"
+
+namespace eddy::runtime {
+
+using sql::TypeId;
+
+void append_row_json(const StreamDef& def, const Row& row, std::string& out) {
+  out.push_back('{');
+  for (size_t i = 0; i < def.columns.size(); ++i) {
+    if (i) out.push_back(',');
+    const auto& col = def.columns[i];
+    api::append_json_string(out, col.name);
+    out.push_back(':');
+    const Value& v = i < row.values.size() ? row.values[i] : Value{};
+    if (v.is_null()) {
+      out += "null";
+      continue;
+    }
+    switch (col.type.id) {
+      case TypeId::kBoolean: out += v.i ? "true" : "false"; break;
+      case TypeId::kTinyint:
+      case TypeId::kSmallint:
+      case TypeId::kInteger:
+      case TypeId::kBigint: out += std::to_string(v.i); break;
+      case TypeId::kReal:
+      case TypeId::kDouble:
+        if (!std::isfinite(v.d)) out += "null";  // JSON has no NaN or infinity
+        else out += col.type.id == TypeId::kReal ? format_real(v.d) : format_double(v.d);
+        break;
+      case TypeId::kDecimal: out += format_decimal(v.i, col.type.scale); break;
+      case TypeId::kIntervalDayTime:
+      case TypeId::kIntervalYearMonth: out += std::to_string(v.i); break;
+      default: api::append_json_string(out, to_text(v, col.type)); break;
+    }
+  }
+  out.push_back('}');
+}
+
+std::string row_json(const StreamDef& def, const Row& row) {
+  std::string out;
+  append_row_json(def, row, out);
+  return out;
+}
+
+}  // namespace eddy::runtime
