@@ -40,7 +40,7 @@ using RowSink = std::function<void(const Row&)>;
 
 class Application {
  public:
-  // Parses, binds and plans `code`. Errors (kInvalidArgument) carry "line L, column C: ...".
+  // Parses, binds and plans `code`. Errors (kInvalidArgument) carry "L:C: ..." (line and column, 1-based).
   static Result<std::unique_ptr<Application>> create(std::string_view code, std::vector<ApplicationInput> inputs,
                                                      const Clock& clock);
 

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 #include <simdjson.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "runtime/expr.h"
@@ -14,13 +15,19 @@ using sql::TypeId;
 
 namespace {
 
+// "$.a.b" -> {"a", "b"}; "$.orders[0:].id" -> {"orders", "[]", "id"} ("[]": each element).
 std::vector<std::string> split_path(const std::string& path) {
   std::vector<std::string> out;
   if (path == "$") return out;
   std::string cur;
   for (size_t i = 2; i <= path.size(); ++i) {  // after "$."
     if (i == path.size() || path[i] == '.') {
-      out.push_back(cur);
+      if (cur.size() > 4 && cur.ends_with("[0:]")) {
+        out.push_back(cur.substr(0, cur.size() - 4));
+        out.push_back("[]");
+      } else {
+        out.push_back(cur);
+      }
       cur.clear();
     } else {
       cur.push_back(path[i]);
@@ -29,7 +36,35 @@ std::vector<std::string> split_path(const std::string& path) {
   return out;
 }
 
-bool valid_path(const std::string& p) { return p == "$" || (p.size() > 2 && p.starts_with("$.")); }
+bool valid_path(const std::string& p) {
+  if (p == "$") return true;
+  if (p.size() <= 2 || !p.starts_with("$.")) return false;
+  const auto segs = split_path(p);
+  int arrays = 0;
+  for (const auto& s : segs) {
+    if (s.empty() || (s != "[]" && s.find_first_of("[]") != std::string::npos)) return false;
+    arrays += s == "[]";
+  }
+  return arrays <= 1;
+}
+
+bool starts_with(const std::vector<std::string>& path, const std::vector<std::string>& prefix) {
+  return path.size() >= prefix.size() && std::equal(prefix.begin(), prefix.end(), path.begin());
+}
+
+// Follows `segs[from..]` from `e`; a trailing "[]" yields the array itself (its JSON text).
+bool walk(simdjson::dom::element e, const std::vector<std::string>& segs, size_t from, simdjson::dom::element& out) {
+  for (size_t i = from; i < segs.size(); ++i) {
+    if (segs[i] == "[]") {
+      if (i + 1 != segs.size() || !e.is_array()) return false;
+      break;
+    }
+    simdjson::dom::object obj;
+    if (e.get(obj) || obj.at_key(segs[i]).get(e)) return false;
+  }
+  out = e;
+  return true;
+}
 
 tl::unexpected<Error> coercion(const InputColumn& col, const std::string& what) {
   return make_error(Errc::kInvalidArgument, "column \"" + col.name + "\" (" + col.type.to_string() + "): " + what);
@@ -102,23 +137,52 @@ Status convert(const InputColumn& col, simdjson::dom::element e, Value& out) {
   return coercion(col, "unsupported column type");
 }
 
-Result<std::vector<Value>> map_object(const InputSchema& schema, simdjson::dom::element row) {
-  std::vector<Value> values(schema.columns.size());
-  for (size_t c = 0; c < schema.columns.size(); ++c) {
-    const auto& col = schema.columns[c];
-    simdjson::dom::element e = row;
-    bool found = true;
-    for (const auto& key : col.path) {
-      simdjson::dom::object obj;
-      if (e.get(obj) || obj.at_key(key).get(e)) {
-        found = false;  // a path that matches nothing is NULL (dev/about-json-path)
-        break;
-      }
-    }
-    if (!found) continue;
-    if (auto st = convert(col, e, values[c]); !st) return tl::unexpected(st.error());
+// One row object -> its rows: one, or one per element of the array a column path flattens
+// ("$.orders[0:].id"; one array per schema; an empty array gives a row of NULLs).
+Status map_object(const InputSchema& schema, simdjson::dom::element row, const std::vector<std::string>& strip,
+                  std::vector<std::vector<Value>>& rows) {
+  std::vector<std::vector<std::string>> paths;
+  for (const auto& col : schema.columns) {
+    paths.push_back(!strip.empty() && starts_with(col.path, strip) ? std::vector<std::string>(col.path.begin() + static_cast<long>(strip.size()), col.path.end()) : col.path);
   }
-  return values;
+  std::vector<std::string> array_prefix;
+  bool flatten = false;
+  for (const auto& p : paths) {
+    auto it = std::find(p.begin(), p.end(), "[]");
+    if (it != p.end() && it + 1 != p.end()) {
+      array_prefix.assign(p.begin(), it);
+      flatten = true;
+      break;
+    }
+  }
+  auto fill = [&](const simdjson::dom::element* element) -> Status {
+    std::vector<Value> values(schema.columns.size());
+    for (size_t c = 0; c < schema.columns.size(); ++c) {
+      const auto& p = paths[c];
+      simdjson::dom::element e;
+      bool found;
+      if (flatten && element && p.size() > array_prefix.size() && starts_with(p, array_prefix) && p[array_prefix.size()] == "[]") {
+        found = walk(*element, p, array_prefix.size() + 1, e);
+      } else {
+        found = walk(row, p, 0, e);  // a path that matches nothing is NULL (dev/about-json-path)
+      }
+      if (!found) continue;
+      if (auto st = convert(schema.columns[c], e, values[c]); !st) return st;
+    }
+    rows.push_back(std::move(values));
+    return {};
+  };
+  if (!flatten) return fill(nullptr);
+  simdjson::dom::element arr;
+  simdjson::dom::array elements;
+  if (!walk(row, array_prefix, 0, arr) || arr.get(elements) || elements.size() == 0) {
+    rows.emplace_back(schema.columns.size());
+    return {};
+  }
+  for (auto element : elements) {
+    if (auto st = fill(&element); !st) return st;
+  }
+  return {};
 }
 
 Result<std::vector<std::vector<Value>>> map_csv(const InputSchema& schema, std::string_view record) {
@@ -213,26 +277,23 @@ Result<std::vector<std::vector<Value>>> map_record(const InputSchema& schema, st
   if (auto err = parser.parse(record.data(), record.size()).get(doc)) {
     return make_error(Errc::kInvalidArgument, std::string("record is not valid JSON: ") + simdjson::error_message(err));
   }
-  simdjson::dom::element row = doc;
-  for (const auto& key : split_path(schema.row_path)) {
-    simdjson::dom::object obj;
-    if (row.get(obj) || obj.at_key(key).get(row)) {
-      return make_error(Errc::kInvalidArgument, "RecordRowPath " + schema.row_path + " matches nothing in the record");
-    }
-  }
+  const auto row_path = split_path(schema.row_path);
   std::vector<std::vector<Value>> rows;
+  simdjson::dom::element row;
+  if (!walk(doc, row_path, 0, row)) {
+    return make_error(Errc::kInvalidArgument, "RecordRowPath " + schema.row_path + " matches nothing in the record");
+  }
   if (row.is_array()) {
+    // "$.Records[0:]" (or a path to an array): one row per element; column paths that repeat the
+    // row path are read relative to the element.
     for (auto element : simdjson::dom::array(row)) {
-      auto values = map_object(schema, element);
-      if (!values) return tl::unexpected(values.error());
-      rows.push_back(std::move(*values));
+      if (!element.is_object()) return make_error(Errc::kInvalidArgument, "record row is not a JSON object");
+      if (auto st = map_object(schema, element, row_path, rows); !st) return tl::unexpected(st.error());
     }
     return rows;
   }
   if (!row.is_object()) return make_error(Errc::kInvalidArgument, "record row is not a JSON object");
-  auto values = map_object(schema, row);
-  if (!values) return tl::unexpected(values.error());
-  rows.push_back(std::move(*values));
+  if (auto st = map_object(schema, row, row_path, rows); !st) return tl::unexpected(st.error());
   return rows;
 }
 

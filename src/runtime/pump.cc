@@ -25,22 +25,34 @@ bool Pump::passes(const Row& row) {
 
 void Pump::produce(const Row& context_row, const std::vector<Value>* aggregates, const std::vector<Value>* keys,
                    TimestampMs rowtime) {
+  if (auto out = make_output(context_row, aggregates, keys, rowtime)) emit_(std::move(*out));
+}
+
+std::optional<Row> Pump::make_output(const Row& context_row, const std::vector<Value>* aggregates,
+                                     const std::vector<Value>* keys, TimestampMs rowtime) {
   EvalContext ctx = context(context_row);
   ctx.aggregates = aggregates;
   ctx.keys = keys;
   Value v;
   if (plan_->having) {
-    if (auto st = plan_->having->eval(ctx, v); !st) return error_(context_row, st.error());
-    if (!v.truthy()) return;
+    if (auto st = plan_->having->eval(ctx, v); !st) {
+      error_(context_row, st.error());
+      return std::nullopt;
+    }
+    if (!v.truthy()) return std::nullopt;
   }
   Row out;
   out.rowtime = rowtime;
+  out.origin = context_row.origin;
   out.values.resize(plan_->target_width);
   for (size_t i = 0; i < plan_->outputs.size(); ++i) {
-    if (auto st = plan_->outputs[i]->eval(ctx, v); !st) return error_(context_row, st.error());
+    if (auto st = plan_->outputs[i]->eval(ctx, v); !st) {
+      error_(context_row, st.error());
+      return std::nullopt;
+    }
     out.values[plan_->target_columns[i]] = std::move(v);
   }
-  emit_(std::move(out));
+  return out;
 }
 
 namespace {
@@ -92,8 +104,34 @@ class ProjectPump final : public Pump {
  public:
   using Pump::Pump;
   void on_row(const Row& row) override {
-    if (passes(row)) produce(row, nullptr, nullptr, row.rowtime);
+    if (!passes(row)) return;
+    if (plan_->order_keys.empty()) return produce(row, nullptr, nullptr, row.rowtime);
+    std::vector<Value> keys;
+    if (!eval_all(plan_->order_keys, context(row), keys, row, error_)) return;
+    if (!buffer_.empty() && compare_values(buffer_.front().first[0], keys[0]) != 0) release();
+    if (auto out = make_output(row, nullptr, nullptr, row.rowtime)) buffer_.emplace_back(std::move(keys), std::move(*out));
   }
+  void flush() override { release(); }
+
+ private:
+  void release() {
+    std::stable_sort(buffer_.begin(), buffer_.end(), [this](const auto& a, const auto& b) {
+      for (size_t k = 1; k < a.first.size(); ++k) {
+        const int c = compare_values(a.first[k], b.first[k]);
+        if (c != 0) return plan_->order_desc[k] ? c > 0 : c < 0;
+      }
+      return false;
+    });
+    // Rows keep their own ROWTIME order: a sorted window leaves with the ROWTIME of its last row.
+    TimestampMs last = buffer_.empty() ? 0 : buffer_.back().second.rowtime;
+    for (auto& [k, r] : buffer_) last = std::max(last, r.rowtime);
+    for (auto& [k, r] : buffer_) {
+      r.rowtime = last;
+      emit_(std::move(r));
+    }
+    buffer_.clear();
+  }
+  std::vector<std::pair<std::vector<Value>, Row>> buffer_;
 };
 
 // GROUP BY with a monotonic window key: a group closes when a row of a later window arrives

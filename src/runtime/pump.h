@@ -41,6 +41,10 @@ struct PumpPlan {
   std::vector<SlidingWindowSpec> windows;
   std::vector<int> aggregate_window;  // sliding: index into `windows` per aggregate
   ExprPtr having;
+  // Streaming ORDER BY (projections): the first key is a ROWTIME window; rows of a window are
+  // emitted sorted by the other keys once the window is complete.
+  std::vector<ExprPtr> order_keys;
+  std::vector<bool> order_desc;
   std::vector<ExprPtr> outputs;       // one per target column written
   std::vector<size_t> target_columns; // where each output goes in the target row
   size_t target_width = 0;
@@ -76,6 +80,8 @@ class Pump {
   // HAVING, then the select list into a target row; errors go to error_stream.
   void produce(const Row& context_row, const std::vector<Value>* aggregates, const std::vector<Value>* keys,
                TimestampMs rowtime);
+  std::optional<Row> make_output(const Row& context_row, const std::vector<Value>* aggregates,
+                                 const std::vector<Value>* keys, TimestampMs rowtime);
   EvalContext context(const Row& row) const;
 
   std::unique_ptr<PumpPlan> plan_;

@@ -102,6 +102,7 @@ struct Select {
   std::optional<Stagger> stagger;
   ExprPtr having;
   std::vector<std::pair<std::string, WindowSpec>> windows;
+  std::vector<std::pair<ExprPtr, bool>> order_by;  // expression, descending
   std::unique_ptr<Select> union_all;
   Location loc;
 };

@@ -19,7 +19,7 @@ namespace {
 
 tl::unexpected<Error> error_at(Location loc, const std::string& message) {
   return make_error(Errc::kInvalidArgument,
-                    "line " + std::to_string(loc.line) + ", column " + std::to_string(loc.column) + ": " + message);
+                    std::to_string(loc.line) + ":" + std::to_string(loc.column) + ": " + message);
 }
 
 std::string quote(const std::string& name) { return "\"" + name + "\""; }
@@ -608,7 +608,7 @@ Result<std::unique_ptr<PumpPlan>> bind_select(const Select& select, const Create
       }
       if (plan->window_key < 0) {
         return error_at(select.group_by.front()->loc,
-                        "a streaming GROUP BY needs a time-based key, e.g. STEP(\"" + scope->name +
+                        "a streaming GROUP BY needs a monotonic time-based key, e.g. STEP(\"" + scope->name +
                             "\".ROWTIME BY INTERVAL '60' SECOND) or FLOOR(\"" + scope->name + "\".ROWTIME TO MINUTE)");
       }
     } else if (select.stagger) {
@@ -619,6 +619,21 @@ Result<std::unique_ptr<PumpPlan>> bind_select(const Select& select, const Create
     } else if (sliding) {
       plan->mode = PumpMode::kSliding;
       qb.sliding = true;
+    }
+  }
+  if (!select.order_by.empty()) {
+    if (plan->mode != PumpMode::kProject) {
+      return error_at(select.order_by.front().first->loc, "streaming ORDER BY is supported on plain SELECT STREAM queries");
+    }
+    for (const auto& [expr, desc] : select.order_by) {
+      auto k = qb.bind(*expr, Place::kRow);
+      if (!k) return tl::unexpected(k.error());
+      plan->order_keys.push_back(std::move(*k));
+      plan->order_desc.push_back(desc);
+    }
+    if (!plan->order_keys.front()->uses_rowtime()) {
+      return error_at(select.order_by.front().first->loc,
+                      "a streaming ORDER BY must start with a monotonic time key, e.g. FLOOR(\"" + scope->name + "\".ROWTIME TO MINUTE)");
     }
   }
   if (select.having) {

@@ -14,7 +14,7 @@
 namespace eddy::sql {
 
 // `streams` holds the input streams on entry; CREATE STREAM statements are added to it.
-// Errors are kInvalidArgument, "line L, column C: ...".
+// Errors are kInvalidArgument, "L:C: ..." (line and column, 1-based).
 Result<std::vector<std::unique_ptr<runtime::PumpPlan>>> bind_script(const Script& script,
                                                                     std::map<std::string, runtime::StreamDef>& streams);
 

@@ -136,6 +136,7 @@ std::optional<TimestampMs> parse_with(const std::string& fmt, const std::string&
   bool pm = false, has_ampm = false;
   size_t p = 0;
   auto read_num = [&](size_t max_digits, int& out) {
+    while (p < text.size() && text[p] == ' ') ++p;  // SimpleDateFormat skips blanks before numbers
     size_t start = p;
     bool neg = false;
     if (p < text.size() && text[p] == '-') {
@@ -175,7 +176,28 @@ std::optional<TimestampMs> parse_with(const std::string& fmt, const std::string&
     bool ok = true;
     switch (ch) {
       case 'y': ok = read_num(n == 2 ? 2 : std::max<size_t>(width, 4), y); if (n == 2 && ok) y += 2000; break;
-      case 'M': ok = read_num(std::max<size_t>(width, 2), mo); break;
+      case 'M':
+        if (n >= 3) {  // month name, full or abbreviated, any case
+          static const char* kNames[] = {"january", "february", "march", "april", "may", "june", "july",
+                                         "august", "september", "october", "november", "december"};
+          ok = false;
+          for (int m = 0; m < 12 && !ok; ++m) {
+            const std::string full = kNames[m];
+            for (size_t len : {full.size(), size_t{3}}) {
+              std::string candidate = text.substr(p, len);
+              for (auto& ch2 : candidate) ch2 = static_cast<char>(std::tolower(static_cast<unsigned char>(ch2)));
+              if (candidate == full.substr(0, len)) {
+                mo = m + 1;
+                p += len;
+                ok = true;
+                break;
+              }
+            }
+          }
+        } else {
+          ok = read_num(std::max<size_t>(width, 2), mo);
+        }
+        break;
       case 'd': ok = read_num(std::max<size_t>(width, 2), d); break;
       case 'H': ok = read_num(std::max<size_t>(width, 2), h); break;
       case 'h': ok = read_num(std::max<size_t>(width, 2), h); break;
@@ -200,7 +222,7 @@ std::optional<TimestampMs> parse_with(const std::string& fmt, const std::string&
     if (!ok) return std::nullopt;
     i += n;
   }
-  if (p != text.size()) return std::nullopt;
+  // Like SimpleDateFormat.parse, text after the pattern is ignored.
   if (has_ampm) h = (h % 12) + (pm ? 12 : 0);
   using namespace std::chrono;
   const year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};

@@ -20,7 +20,7 @@ Result<std::vector<Token>> tokenize(std::string_view sql) {
   };
   auto error = [&](Location at, const std::string& what) {
     return make_error(Errc::kInvalidArgument,
-                      "line " + std::to_string(at.line) + ", column " + std::to_string(at.column) + ": " + what);
+                      std::to_string(at.line) + ":" + std::to_string(at.column) + ": " + what);
   };
   while (i < sql.size()) {
     const char c = sql[i];

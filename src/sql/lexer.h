@@ -22,7 +22,7 @@ struct Token {
   bool is_symbol(std::string_view s) const { return kind == TokenKind::kSymbol && text == s; }
 };
 
-// Errors are kInvalidArgument with "line L, column C: ..." messages.
+// Errors are kInvalidArgument with "L:C: ..." (line:column) messages.
 Result<std::vector<Token>> tokenize(std::string_view sql);
 
 }  // namespace eddy::sql

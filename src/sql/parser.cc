@@ -24,7 +24,7 @@ namespace {
 
 struct ParseError : std::runtime_error {
   ParseError(Location at, const std::string& what)
-      : std::runtime_error("line " + std::to_string(at.line) + ", column " + std::to_string(at.column) + ": " + what),
+      : std::runtime_error(std::to_string(at.line) + ":" + std::to_string(at.column) + ": " + what),
         loc(at) {}
   Location loc;
 };
@@ -214,6 +214,16 @@ class Parser {
         auto name = identifier("a window name");
         expect_keyword("AS");
         s->windows.emplace_back(name.name, window_spec());
+      } while (accept_symbol(","));
+    }
+    if (accept_keyword("ORDER")) {
+      expect_keyword("BY");
+      do {
+        auto e = expr();
+        bool desc = false;
+        if (accept_keyword("DESC")) desc = true;
+        else accept_keyword("ASC");
+        s->order_by.emplace_back(std::move(e), desc);
       } while (accept_symbol(","));
     }
     if (accept_keyword("UNION")) {
