@@ -164,6 +164,7 @@ class Parser {
   }
 
   std::unique_ptr<Select> select() {
+    Depth guard(*this);
     auto s = std::make_unique<Select>();
     s->loc = peek().loc;
     expect_keyword("SELECT");
@@ -323,7 +324,19 @@ class Parser {
     return e;
   }
 
-  ExprPtr expr() { return or_expr(); }
+  // Bounded recursion: hostile input like 100000 '(' must fail cleanly, not overflow the stack.
+  struct Depth {
+    Parser& p;
+    explicit Depth(Parser& x) : p(x) {
+      if (++p.depth_ > 400) throw ParseError(p.peek().loc, "statement nested too deeply");
+    }
+    ~Depth() { --p.depth_; }
+  };
+
+  ExprPtr expr() {
+    Depth guard(*this);
+    return or_expr();
+  }
 
   ExprPtr or_expr() {
     auto left = and_expr();
@@ -344,6 +357,7 @@ class Parser {
   }
 
   ExprPtr not_expr() {
+    Depth guard(*this);
     if (peek().is_keyword("NOT")) {
       const auto loc = next().loc;
       auto e = make(ExprKind::kUnary, loc, "NOT");
@@ -446,6 +460,7 @@ class Parser {
   }
 
   ExprPtr unary() {
+    Depth guard(*this);
     if (peek().is_symbol("-") || peek().is_symbol("+")) {
       const auto& tok = next();
       auto operand = unary();
@@ -764,6 +779,7 @@ class Parser {
 
   std::vector<Token> t_;
   size_t pos_ = 0;
+  int depth_ = 0;
 };
 
 }  // namespace

@@ -149,6 +149,20 @@ class StreamStore {
   Status merge_shards(const std::string& name, const std::string& shard_id, const std::string& adjacent_shard_id);
   Result<std::pair<int, int>> update_shard_count(const std::string& name, int target);  // {current, target}
 
+  // ---- internal consumers (applications, delivery streams): no iterators, no throttling ----
+  struct ShardRead {
+    log::ReadResult read;
+    log::Offset next = 0;                 // where the next read continues
+    bool finished = false;                // a closed shard read to its end
+    std::vector<uint32_t> children;       // its children, once finished
+  };
+  // Every retained shard of `name` with its lineage.
+  Result<std::vector<ShardInfo>> shards(const std::string& name) const;
+  // Reads shard `shard` from `from` (a trimmed position starts at the trim horizon).
+  Result<ShardRead> read_shard(const std::string& name, uint32_t shard, log::Offset from, size_t max_records) const;
+  // The position TRIM_HORIZON or LATEST names in a shard now.
+  Result<log::Offset> shard_position(const std::string& name, uint32_t shard, IteratorType type) const;
+
   // Runs retention now (the background thread does it every retention_check_ms).
   void enforce_retention();
 
