@@ -78,12 +78,24 @@ Result<Value> parse_json(const char* data, size_t size, size_t capacity) {
   return convert(root, 0);
 }
 
+namespace {
+struct EscapeTable {
+  bool needs[256];
+  constexpr EscapeTable() : needs{} {
+    for (int i = 0; i < 0x20; ++i) needs[i] = true;
+    needs[static_cast<unsigned char>('"')] = true;
+    needs[static_cast<unsigned char>('\\')] = true;
+  }
+};
+constexpr EscapeTable kEscape;
+}  // namespace
+
 void append_json_string(std::string& out, std::string_view s) {
   out.push_back('"');
   size_t start = 0;
   for (size_t i = 0; i < s.size(); ++i) {
     const auto u = static_cast<unsigned char>(s[i]);
-    if (u >= 0x20 && u != '"' && u != '\\') continue;
+    if (!kEscape.needs[u]) continue;
     out.append(s.data() + start, i - start);  // copy clean runs in one go
     start = i + 1;
     if (u == '"') {
@@ -123,9 +135,11 @@ void JsonWriter::end_array() {
   first_ = false;
 }
 void JsonWriter::key(std::string_view k) {
-  separate();
-  append_json_string(out_, k);
-  out_.push_back(':');
+  // Keys are the service model's member names: plain ASCII, nothing to escape.
+  if (!first_) out_.push_back(',');
+  out_.push_back('"');
+  out_.append(k);
+  out_.append("\":", 2);
   first_ = true;  // the value that follows needs no comma
 }
 void JsonWriter::string(std::string_view s) {
@@ -143,8 +157,13 @@ void JsonWriter::boolean(bool v) {
   out_ += v ? "true" : "false";
 }
 void JsonWriter::timestamp(TimestampMs ms) {
-  // Epoch seconds with the millisecond fraction, as AWS JSON services send them.
+  // Epoch seconds with the millisecond fraction, as AWS JSON services send them. Records of a
+  // batch share their arrival time, so the last text is reused.
   separate();
+  if (ms == last_ts_ && !last_ts_text_.empty()) {
+    out_.append(last_ts_text_);
+    return;
+  }
   const int64_t sec = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
   const int64_t frac = ms - sec * 1000;
   char buf[32];
@@ -153,6 +172,8 @@ void JsonWriter::timestamp(TimestampMs ms) {
   *r.ptr++ = static_cast<char>('0' + frac / 100);
   *r.ptr++ = static_cast<char>('0' + frac / 10 % 10);
   *r.ptr++ = static_cast<char>('0' + frac % 10);
+  last_ts_ = ms;
+  last_ts_text_.assign(buf, r.ptr);
   out_.append(buf, r.ptr);
 }
 

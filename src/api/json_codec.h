@@ -29,6 +29,8 @@ class JsonWriter final : public Writer {
  private:
   void separate();
   bool first_ = true;
+  TimestampMs last_ts_ = 0;
+  std::string last_ts_text_;
 };
 
 void append_json_string(std::string& out, std::string_view s);

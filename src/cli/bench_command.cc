@@ -30,6 +30,7 @@ struct BenchOptions : ClientOptions {
   int batch = 500;
   int record_bytes = 100;
   bool skip_drain = false;
+  bool drain_only = false;  // read back an existing stream (profiling GetRecords)
 };
 
 // Sales-like JSON records padded to about `bytes` bytes.
@@ -62,12 +63,14 @@ int bench_ingest(const BenchOptions& o) {
     return r->empty() ? nlohmann::json::object() : nlohmann::json::parse(*r);
   };
   // A fresh stream, so the drain reads exactly what this run wrote.
-  (void)call(*admin, "DeleteStream", {{"StreamName", o.stream}});
-  for (int i = 0; i < 600; ++i) {
+  if (!o.drain_only) (void)call(*admin, "DeleteStream", {{"StreamName", o.stream}});
+  for (int i = 0; i < 600 && !o.drain_only; ++i) {
     if (!call(*admin, "DescribeStreamSummary", {{"StreamName", o.stream}})) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  if (auto r = call(*admin, "CreateStream", {{"StreamName", o.stream}, {"ShardCount", o.shards}}); !r) {
+  if (auto r = o.drain_only ? call(*admin, "DescribeStreamSummary", {{"StreamName", o.stream}})
+                            : call(*admin, "CreateStream", {{"StreamName", o.stream}, {"ShardCount", o.shards}});
+      !r) {
     return fail("cannot create stream " + o.stream + ": " + r.error().message);
   }
   for (int i = 0;; ++i) {
@@ -103,7 +106,7 @@ int bench_ingest(const BenchOptions& o) {
     payload_bytes_per_batch = std::max(payload_bytes_per_batch, payload);
   }
 
-  const int64_t batches = (o.records + o.batch - 1) / o.batch;
+  const int64_t batches = o.drain_only ? 0 : (o.records + o.batch - 1) / o.batch;
   std::atomic<int64_t> next_batch{0}, failed_records{0}, failed_calls{0};
   std::mutex lat_mu;
   std::vector<double> latencies;
@@ -205,7 +208,7 @@ int bench_ingest(const BenchOptions& o) {
   std::printf("RESULT put_records_per_s=%.0f put_mb_per_s=%.1f put_p50_ms=%.2f put_p99_ms=%.2f get_records_per_s=%.0f\n",
               put_rate, put_mb, p50, p99, get_rate);
   if (!first_error.empty()) std::fprintf(stderr, "eddy: first failed call: %s\n", first_error.c_str());
-  if (!o.skip_drain && drained != put_records) {
+  if (!o.skip_drain && !o.drain_only && drained != put_records) {
     std::fprintf(stderr, "eddy: drained %lld records but %lld were acknowledged\n", static_cast<long long>(drained),
                  static_cast<long long>(put_records));
     return 1;
@@ -228,6 +231,7 @@ void add_bench_command(CLI::App& app, int& exit_code) {
   ingest->add_option("--batch", o->batch, "Records per PutRecords")->capture_default_str()->check(CLI::Range(1, 500));
   ingest->add_option("--record-bytes", o->record_bytes, "Approximate record size")->capture_default_str();
   ingest->add_flag("--skip-drain", o->skip_drain, "Only measure PutRecords");
+  ingest->add_flag("--drain-only", o->drain_only, "Only read back the existing --stream (no PutRecords)");
   ingest->callback([o, &exit_code] { exit_code = bench_ingest(*o); });
 }
 

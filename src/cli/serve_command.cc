@@ -1,5 +1,7 @@
 #include <CLI/CLI.hpp>
 
+#include <malloc.h>
+
 #include <iostream>
 
 #include "api/http_server.h"
@@ -32,6 +34,10 @@ struct ServeOptions {
 };
 
 int serve(const ServeOptions& o) {
+  // GetRecords answers and read buffers are megabytes each: keep them on the heap for reuse
+  // instead of a fresh mmap (and its page faults) per call.
+  mallopt(M_MMAP_THRESHOLD, 64 << 20);
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
   auto policy = log::parse_fsync_policy(o.fsync);
   if (!policy) return fail(policy.error().message);
   std::unique_ptr<api::SigV4Verifier> auth;

@@ -68,18 +68,34 @@ struct DecodeTable {
 constexpr DecodeTable kDecode;
 }  // namespace
 
+namespace {
+// Two output characters per 12 input bits: half the lookups of a per-6-bit encoder.
+struct PairTable {
+  char t[4096][2];
+  constexpr PairTable() : t{} {
+    for (int i = 0; i < 4096; ++i) {
+      t[i][0] = kAlphabet[i >> 6];
+      t[i][1] = kAlphabet[i & 63];
+    }
+  }
+};
+constexpr PairTable kPairs;
+}  // namespace
+
 void base64_encode_append(std::string_view data, std::string& out) {
   const size_t start = out.size();
   out.resize(start + 4 * ((data.size() + 2) / 3));
-  char* p = out.data() + start;
+  base64_encode_to(data, out.data() + start);
+}
+
+char* base64_encode_to(std::string_view data, char* p) {
   const auto* in = reinterpret_cast<const uint8_t*>(data.data());
   size_t i = 0;
   for (; i + 3 <= data.size(); i += 3) {
     const uint32_t n = (uint32_t{in[i]} << 16) | (uint32_t{in[i + 1]} << 8) | in[i + 2];
-    *p++ = kAlphabet[(n >> 18) & 63];
-    *p++ = kAlphabet[(n >> 12) & 63];
-    *p++ = kAlphabet[(n >> 6) & 63];
-    *p++ = kAlphabet[n & 63];
+    std::memcpy(p, kPairs.t[n >> 12], 2);
+    std::memcpy(p + 2, kPairs.t[n & 0xfff], 2);
+    p += 4;
   }
   if (const size_t rest = data.size() - i; rest > 0) {
     uint32_t n = uint32_t{in[i]} << 16;
@@ -89,6 +105,7 @@ void base64_encode_append(std::string_view data, std::string& out) {
     *p++ = rest == 2 ? kAlphabet[(n >> 6) & 63] : '=';
     *p++ = '=';
   }
+  return p;
 }
 
 std::string base64_encode(std::string_view data) {

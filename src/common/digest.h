@@ -25,6 +25,8 @@ uint128 partition_key_hash(std::string_view partition_key);
 // blob is reported, not silently mangled.
 std::string base64_encode(std::string_view data);
 void base64_encode_append(std::string_view data, std::string& out);
+// Writes 4*ceil(n/3) characters at `out`; returns the end.
+char* base64_encode_to(std::string_view data, char* out);
 std::optional<std::string> base64_decode(std::string_view text);
 
 // CRC-32C (Castagnoli); hardware-accelerated where the CPU has SSE4.2.

@@ -146,6 +146,7 @@ std::optional<TimestampMs> ShardLog::oldest_arrival_ms() const {
 
 Result<ReadResult> ShardLog::read(Offset from, size_t max_records, size_t max_bytes) const {
   ReadResult result;
+  result.records.reserve(std::min<size_t>(max_records, 16384));
   const Offset end = visible_.load();
   std::vector<std::shared_ptr<Segment>> segs;
   uint64_t position = 0;
@@ -161,8 +162,8 @@ Result<ReadResult> ShardLog::read(Offset from, size_t max_records, size_t max_by
   result.next_offset = from;
   if (from >= end) return result;
 
-  constexpr uint64_t kChunk = 1 << 20;
   size_t bytes = 0;
+  std::vector<RecordView> batch_records;
   for (size_t si = 0; si < segs.size(); ++si) {
     const auto& seg = segs[si];
     if (si > 0) position = 0;
@@ -171,51 +172,37 @@ Result<ReadResult> ShardLog::read(Offset from, size_t max_records, size_t max_by
       std::shared_lock lock(mu_);
       seg_size = seg->size_bytes();
     }
+    if (position >= seg_size) continue;
+    auto mapping = seg->map(seg_size);
+    if (!mapping) return tl::unexpected(mapping.error());
+    const std::string_view file((*mapping)->data, seg_size);
+    result.mappings.push_back(*mapping);
     while (position < seg_size) {
-      std::string buf;
-      const uint64_t want = std::min<uint64_t>(seg_size, position + std::max<uint64_t>(kChunk, max_bytes / 4));
-      if (auto st = seg->read_at(position, want, buf); !st) return tl::unexpected(st.error());
-      size_t p = 0;
-      size_t before = result.records.size();
-      std::vector<RecordView> batch_records;
-      bool stop = false;
-      while (p < buf.size()) {
-        BatchHeader h{};
-        if (!decode_batch_header(std::string_view(buf).substr(p), h)) break;
-        if (p + h.total_bytes() > buf.size()) {
-          if (p == 0) {  // one batch larger than the chunk: read it whole
-            buf.clear();
-            if (auto st = seg->read_at(position, position + h.total_bytes(), buf); !st) {
-              return tl::unexpected(st.error());
-            }
-            if (buf.size() < h.total_bytes()) break;
-            continue;
-          }
-          break;
-        }
-        if (h.base_offset >= end) { stop = true; break; }
-        batch_records.clear();
-        if (!decode_batch(std::string_view(buf).substr(p, h.total_bytes()), h, batch_records)) {
-          return make_error(Errc::kCorruption, "corrupt batch at byte " + std::to_string(position + p) +
-                                                   " of " + seg->path().string());
-        }
-        for (const auto& r : batch_records) {
-          if (r.offset < from) continue;
-          if (r.offset >= end || result.records.size() >= max_records) { stop = true; break; }
-          const size_t size = r.data.size() + r.partition_key.size();
-          if (bytes + size > max_bytes && !result.records.empty()) { stop = true; break; }
-          bytes += size;
-          result.records.push_back(r);
-          result.next_offset = r.offset + 1;
-        }
-        if (stop) break;
-        p += h.total_bytes();
+      BatchHeader h{};
+      const auto rest = file.substr(position);
+      if (!decode_batch_header(rest, h) || h.total_bytes() > rest.size()) break;
+      if (h.base_offset >= end) return result;
+      if (h.base_offset + h.count <= from) {  // a whole batch before the start: skip unparsed
+        position += h.total_bytes();
+        continue;
       }
-      if (result.records.size() > before || !buf.empty()) result.buffers.push_back(std::move(buf));
-      if (stop || result.next_offset >= end) return result;
-      if (p == 0) break;  // nothing parseable here: the segment's visible part is exhausted
-      position += p;
+      batch_records.clear();
+      if (!decode_batch(rest.substr(0, h.total_bytes()), h, batch_records)) {
+        return make_error(Errc::kCorruption, "corrupt batch at byte " + std::to_string(position) + " of " +
+                                                 seg->path().string());
+      }
+      for (const auto& r : batch_records) {
+        if (r.offset < from) continue;
+        if (r.offset >= end || result.records.size() >= max_records) return result;
+        const size_t size = r.data.size() + r.partition_key.size();
+        if (bytes + size > max_bytes && !result.records.empty()) return result;
+        bytes += size;
+        result.records.push_back(r);
+        result.next_offset = r.offset + 1;
+      }
+      position += h.total_bytes();
     }
+    if (result.next_offset >= end) return result;
   }
   return result;
 }

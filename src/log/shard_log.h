@@ -37,7 +37,7 @@ struct AppendResult {
 struct ReadResult {
   std::vector<RecordView> records;
   Offset next_offset = 0;  // where the next read continues
-  std::vector<std::string> buffers;  // own the bytes the views point into
+  std::vector<std::shared_ptr<const SegmentMapping>> mappings;  // keep the views' bytes alive
 };
 
 class ShardLog {
