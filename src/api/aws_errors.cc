@@ -21,6 +21,11 @@ const char* aws_error_type(Errc code) {
     case Errc::kIncompleteSignature: return "IncompleteSignatureException";
     case Errc::kUnrecognizedClient: return "UnrecognizedClientException";
     case Errc::kInvalidSignature: return "InvalidSignatureException";
+    case Errc::kCodeValidation: return "CodeValidationException";
+    case Errc::kConcurrentModification: return "ConcurrentModificationException";
+    case Errc::kInvalidApplicationConfiguration: return "InvalidApplicationConfigurationException";
+    case Errc::kUnableToDetectSchema: return "UnableToDetectSchemaException";
+    case Errc::kUnsupportedOperation: return "UnsupportedOperationException";
     case Errc::kCorruption:
     case Errc::kIo:
     case Errc::kInternal: return "InternalFailure";

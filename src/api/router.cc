@@ -26,6 +26,7 @@ void Router::handle(HttpRequest& request, Respond respond) {
     if (request.method == "GET" || request.method == "HEAD") {
       const std::string_view path = std::string_view(request.target).substr(0, request.target.find('?'));
       if (path == "/health") return respond(plain(200, "ok\n"));
+      if (get_ && get_(request, path, respond)) return;
       return respond(plain(404, "Not found. eddy serves the Kinesis API with POST / (X-Amz-Target: Kinesis_20131202.*).\n"));
     }
     if (request.method != "POST") return respond(plain(405, "Use POST for API calls.\n"));
@@ -40,7 +41,11 @@ void Router::handle_aws(HttpRequest& request, Protocol protocol, Respond& respon
   const size_t dot = target.find('.');
   const std::string_view prefix = target.substr(0, dot);
   const std::string_view op = dot == std::string_view::npos ? std::string_view{} : target.substr(dot + 1);
-  if (prefix != kinesis_model_.target_prefix() || op.empty() || !kinesis_model_.has_operation(op)) {
+  const Service* service = nullptr;
+  for (const auto& s : services_) {
+    if (s.model->target_prefix() == prefix) service = &s;
+  }
+  if (!service || op.empty() || !service->model->has_operation(op)) {
     return respond(error_response({Errc::kUnknownOperation, "An unknown operation was requested: '" +
                                                                 std::string(target) + "'."},
                                   protocol));
@@ -57,9 +62,9 @@ void Router::handle_aws(HttpRequest& request, Protocol protocol, Respond& respon
     input = parse_json(request.body.data(), request.body.size(), request.body.capacity());
   }
   if (!input) return respond(error_response(input.error(), protocol));
-  if (auto st = kinesis_model_.normalize(op, *input, protocol); !st) return respond(error_response(st.error(), protocol));
-  if (auto st = kinesis_model_.validate(op, *input); !st) return respond(error_response(st.error(), protocol));
-  kinesis_.handle(op, *input, protocol, std::move(respond));
+  if (auto st = service->model->normalize(op, *input, protocol); !st) return respond(error_response(st.error(), protocol));
+  if (auto st = service->model->validate(op, *input); !st) return respond(error_response(st.error(), protocol));
+  service->handler(op, *input, protocol, std::move(respond));
 }
 
 }  // namespace eddy::api

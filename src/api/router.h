@@ -1,9 +1,13 @@
-// Routes an HTTP request to a service by `X-Amz-Target`, after authentication, decoding,
-// normalisation and model validation; turns every failure into the AWS error for it.
+// Routes an HTTP request to a service by its `X-Amz-Target` prefix (Kinesis, Kinesis Analytics),
+// after authentication, decoding, normalisation and validation against that service's model;
+// turns every failure into the AWS error for it. GET requests go to `get` (health, eddy's own
+// read-only endpoints).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "api/http_types.h"
 #include "api/kinesis_api.h"
@@ -12,21 +16,31 @@
 
 namespace eddy::api {
 
+using OperationHandler = std::function<void(std::string_view op, const Value& input, Protocol protocol, Respond respond)>;
+
+struct Service {
+  const ServiceModel* model;
+  OperationHandler handler;
+};
+
+// Returns false if it does not serve the path.
+using GetHandler = std::function<bool(const HttpRequest& request, std::string_view path, Respond& respond)>;
+
 class Router {
  public:
   // `auth` may be null: then any signature (or none) is accepted, as local emulators do.
-  Router(KinesisApi& kinesis, const ServiceModel& kinesis_model, const SigV4Verifier* auth, const Clock& clock)
-      : kinesis_(kinesis), kinesis_model_(kinesis_model), auth_(auth), clock_(clock) {}
+  Router(std::vector<Service> services, const SigV4Verifier* auth, const Clock& clock, GetHandler get = {})
+      : services_(std::move(services)), auth_(auth), clock_(clock), get_(std::move(get)) {}
 
   void handle(HttpRequest& request, Respond respond);
 
  private:
   void handle_aws(HttpRequest& request, Protocol protocol, Respond& respond);
 
-  KinesisApi& kinesis_;
-  const ServiceModel& kinesis_model_;
+  std::vector<Service> services_;
   const SigV4Verifier* auth_;
   const Clock& clock_;
+  GetHandler get_;
 };
 
 }  // namespace eddy::api

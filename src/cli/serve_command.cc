@@ -5,16 +5,20 @@
 #include <iostream>
 
 #include "api/http_server.h"
+#include "api/analytics_api.h"
+#include "api/json_codec.h"
 #include "api/kinesis_api.h"
 #include "api/router.h"
 #include "api/service_model.h"
 #include "cli/app.h"
 #include "cli/common_options.h"
 #include "log/group_commit.h"
+#include "runtime/application_host.h"
 #include "stream/stream_store.h"
 
 namespace eddy::embedded {
 std::string_view kinesis_model();
+std::string_view kinesisanalytics_model();
 }
 
 namespace eddy::cli {
@@ -51,6 +55,8 @@ int serve(const ServeOptions& o) {
   }
   auto model = api::ServiceModel::load(embedded::kinesis_model());
   if (!model) return fail(model.error().message);
+  auto analytics_model = api::ServiceModel::load(embedded::kinesisanalytics_model());
+  if (!analytics_model) return fail(analytics_model.error().message);
 
   const Clock& clock = SystemClock::instance();
   log::GroupCommitter committer(*policy);
@@ -63,8 +69,38 @@ int serve(const ServeOptions& o) {
   auto store = stream::StreamStore::open(store_options, clock, committer);
   if (!store) return fail(store.error().message);
 
+  runtime::ApplicationHost host(std::filesystem::path(o.data_dir) / "apps", **store, committer, clock);
+  if (auto st = host.load(); !st) return fail(st.error().message);
+
   api::KinesisApi kinesis(**store, committer, clock);
-  api::Router router(kinesis, **model, auth.get(), clock);
+  api::AnalyticsApi analytics(host, **store);
+  std::vector<api::Service> services = {
+      {model->get(), [&kinesis](std::string_view op, const api::Value& in, api::Protocol p, api::Respond r) {
+         kinesis.handle(op, in, p, std::move(r));
+       }},
+      {analytics_model->get(), [&analytics](std::string_view op, const api::Value& in, api::Protocol p, api::Respond r) {
+         analytics.handle(op, in, p, std::move(r));
+       }}};
+  // GET /eddy/v1/applications/<name>/errors: the latest error_stream rows (eddy apps logs).
+  auto get = [&host](const api::HttpRequest&, std::string_view path, api::Respond& respond) {
+    constexpr std::string_view kPrefix = "/eddy/v1/applications/";
+    if (!path.starts_with(kPrefix) || !path.ends_with("/errors")) return false;
+    const std::string name(path.substr(kPrefix.size(), path.size() - kPrefix.size() - 7));
+    api::HttpResponse r;
+    r.content_type = "application/json";
+    if (!host.describe(name)) {
+      r.status = 404;
+      r.body = R"({"message":"no such application"})";
+    } else {
+      r.body = "[";
+      const auto rows = host.recent_errors(name);
+      for (size_t i = 0; i < rows.size(); ++i) r.body += (i ? "," : "") + rows[i];
+      r.body += "]";
+    }
+    respond(std::move(r));
+    return true;
+  };
+  api::Router router(std::move(services), auth.get(), clock, get);
   api::HttpServer server([&router](api::HttpRequest& req, api::Respond respond) { router.handle(req, std::move(respond)); },
                          o.threads);
   auto port = server.listen(o.host, static_cast<uint16_t>(o.port));

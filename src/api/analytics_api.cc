@@ -1,0 +1,354 @@
+#include "api/analytics_api.h"
+
+#include <nlohmann/json.hpp>
+
+#include "api/aws_errors.h"
+#include "api/writer.h"
+
+namespace eddy::api {
+namespace {
+
+using nlohmann::json;
+
+json to_json(const Value& v) {
+  switch (v.type) {
+    case Value::Type::kNull: return nullptr;
+    case Value::Type::kBool: return v.boolean;
+    case Value::Type::kInt: return v.integer;
+    case Value::Type::kDouble: return v.number;
+    case Value::Type::kString:
+    case Value::Type::kBytes: return v.text;
+    case Value::Type::kArray: {
+      json a = json::array();
+      for (const auto& i : v.items) a.push_back(to_json(i));
+      return a;
+    }
+    case Value::Type::kObject: {
+      json o = json::object();
+      for (const auto& [k, m] : v.members) {
+        if (m.type != Value::Type::kNull) o[k] = to_json(m);
+      }
+      return o;
+    }
+  }
+  return nullptr;
+}
+
+// Writes a JSON document through the protocol writer; keys in `timestamps` hold epoch ms.
+void write(Writer& w, const json& j, const char* key = nullptr) {
+  if (key && (std::string_view(key) == "CreateTimestamp" || std::string_view(key) == "LastUpdateTimestamp")) {
+    w.timestamp(j.get<int64_t>());
+    return;
+  }
+  switch (j.type()) {
+    case json::value_t::object:
+      w.begin_object();
+      for (const auto& [k, v] : j.items()) {
+        w.key(k);
+        write(w, v, k.c_str());
+      }
+      w.end_object();
+      break;
+    case json::value_t::array:
+      w.begin_array();
+      for (const auto& v : j) write(w, v);
+      w.end_array();
+      break;
+    case json::value_t::string: w.string(j.get<std::string>()); break;
+    case json::value_t::boolean: w.boolean(j.get<bool>()); break;
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned: w.integer(j.get<int64_t>()); break;
+    case json::value_t::number_float: w.integer(static_cast<int64_t>(j.get<double>())); break;
+    default: w.string(""); break;
+  }
+}
+
+std::string next_id(const json& list, const char* key) {
+  int max = 0;
+  for (const auto& e : list) {
+    const auto id = e.value(key, std::string("0.1"));
+    max = std::max(max, std::atoi(id.c_str()));
+  }
+  return std::to_string(max + 1) + ".1";
+}
+
+class Call {
+ public:
+  Call(runtime::ApplicationHost& host, stream::StreamStore& store, const Value& in, Protocol protocol, Respond respond)
+      : host_(host), store_(store), in_(in), protocol_(protocol), respond_(std::move(respond)), w_(make_writer(protocol)) {}
+
+  void run(std::string_view op) {
+    if (op == "CreateApplication") return create();
+    if (op == "DescribeApplication") return describe();
+    if (op == "ListApplications") return list();
+    if (op == "StartApplication") return start();
+    if (op == "StopApplication") return status(host_.stop(name()));
+    if (op == "UpdateApplication") return update();
+    if (op == "DeleteApplication") return remove();
+    if (op == "AddApplicationInput") return add_input();
+    if (op == "AddApplicationOutput") return add_output();
+    if (op == "DeleteApplicationOutput") return delete_output();
+    if (op == "DiscoverInputSchema") return discover();
+    if (op == "TagResource" || op == "UntagResource" || op == "ListTagsForResource") return tags(op);
+    fail({Errc::kUnsupportedOperation, std::string(op) + " is not supported by eddy (reference data, Lambda "
+                                                         "preprocessing and CloudWatch logging are not available)"});
+  }
+
+ private:
+  std::string name() const { return in_.get("ApplicationName") ? in_.get("ApplicationName")->text : ""; }
+  int64_t version() const { return in_.get("CurrentApplicationVersionId")->integer; }
+
+  void fail(const Error& e) { respond_(error_response(e, protocol_)); }
+  void ok(const json& body) {
+    write(*w_, body);
+    HttpResponse r;
+    r.content_type = content_type_for(protocol_);
+    r.body = std::move(w_->buffer());
+    respond_(std::move(r));
+  }
+  void status(const Status& st) {
+    if (!st) return fail(st.error());
+    ok(json::object());
+  }
+
+  json summary(const runtime::HostedApplication& a) const {
+    const auto n = a.config.at("ApplicationName").get<std::string>();
+    return {{"ApplicationName", n}, {"ApplicationARN", host_.arn(n)}, {"ApplicationStatus", a.status}};
+  }
+
+  json detail(const runtime::HostedApplication& a) const {
+    json d = summary(a);
+    if (a.config.contains("ApplicationDescription")) d["ApplicationDescription"] = a.config["ApplicationDescription"];
+    d["CreateTimestamp"] = a.created_ms;
+    d["LastUpdateTimestamp"] = a.updated_ms;
+    d["ApplicationVersionId"] = a.version;
+    if (a.config.contains("ApplicationCode")) d["ApplicationCode"] = a.config["ApplicationCode"];
+    json inputs = json::array();
+    for (const auto& in : a.config.value("Inputs", json::array())) {
+      json i = {{"InputId", in.at("InputId")},
+                {"NamePrefix", in.at("NamePrefix")},
+                {"InAppStreamNames", json::array({in.at("NamePrefix").get<std::string>() + "_001"})},
+                {"InputSchema", in.at("InputSchema")},
+                {"InputParallelism", {{"Count", in.value("InputParallelism", json::object()).value("Count", 1)}}}};
+      if (in.contains("KinesisStreamsInput")) i["KinesisStreamsInputDescription"] = in["KinesisStreamsInput"];
+      if (!a.starting_position.empty()) {
+        i["InputStartingPositionConfiguration"] = {{"InputStartingPosition", a.starting_position}};
+      }
+      inputs.push_back(std::move(i));
+    }
+    d["InputDescriptions"] = inputs;
+    json outputs = json::array();
+    for (const auto& out : a.config.value("Outputs", json::array())) {
+      json o = {{"OutputId", out.at("OutputId")}, {"Name", out.at("Name")}, {"DestinationSchema", out.at("DestinationSchema")}};
+      if (out.contains("KinesisStreamsOutput")) o["KinesisStreamsOutputDescription"] = out["KinesisStreamsOutput"];
+      if (out.contains("KinesisFirehoseOutput")) o["KinesisFirehoseOutputDescription"] = out["KinesisFirehoseOutput"];
+      outputs.push_back(std::move(o));
+    }
+    d["OutputDescriptions"] = outputs;
+    d["ReferenceDataSourceDescriptions"] = json::array();
+    d["CloudWatchLoggingOptionDescriptions"] = json::array();
+    return d;
+  }
+
+  Status check_destinations(const json& outputs) const {
+    if (outputs.size() > 3) return make_error(Errc::kLimitExceeded, "An application can have at most 3 outputs");
+    for (const auto& o : outputs) {
+      if (o.contains("LambdaOutput")) return make_error(Errc::kUnsupportedOperation, "LambdaOutput is not supported by eddy");
+    }
+    return {};
+  }
+
+  void create() {
+    json config = to_json(in_);
+    json inputs = json::array();
+    for (auto in : config.value("Inputs", json::array())) {
+      in["InputId"] = std::to_string(inputs.size() + 1) + ".1";
+      inputs.push_back(std::move(in));
+    }
+    if (inputs.size() > 1) return fail({Errc::kInvalidArgument, "An application can have at most one streaming input"});
+    config["Inputs"] = inputs;
+    json outputs = json::array();
+    for (auto out : config.value("Outputs", json::array())) {
+      out["OutputId"] = std::to_string(outputs.size() + 1) + ".1";
+      outputs.push_back(std::move(out));
+    }
+    if (auto st = check_destinations(outputs); !st) return fail(st.error());
+    config["Outputs"] = outputs;
+    auto app = host_.create(std::move(config));
+    if (!app) return fail(app.error());
+    ok({{"ApplicationSummary", summary(*app)}});
+  }
+
+  void describe() {
+    auto app = host_.describe(name());
+    if (!app) return fail(app.error());
+    ok({{"ApplicationDetail", detail(*app)}});
+  }
+
+  void list() {
+    const size_t limit = in_.get("Limit") ? static_cast<size_t>(in_.get("Limit")->integer) : 50;
+    const std::string after = in_.get("ExclusiveStartApplicationName") ? in_.get("ExclusiveStartApplicationName")->text : "";
+    json summaries = json::array();
+    bool more = false;
+    for (const auto& a : host_.list()) {
+      if (!after.empty() && a.config.at("ApplicationName").get<std::string>() <= after) continue;
+      if (summaries.size() == limit) {
+        more = true;
+        break;
+      }
+      summaries.push_back(summary(a));
+    }
+    ok({{"ApplicationSummaries", summaries}, {"HasMoreApplications", more}});
+  }
+
+  void start() {
+    std::string position = "NOW";
+    for (const auto& c : in_.get("InputConfigurations")->items) {
+      if (const Value* p = c.get("InputStartingPositionConfiguration")) {
+        if (const Value* s = p->get("InputStartingPosition")) position = s->text;
+      }
+    }
+    status(host_.start(name(), position));
+  }
+
+  void update() {
+    const json u = to_json(*in_.get("ApplicationUpdate"));
+    status(host_.update(name(), version(), [&](json& c) -> Status {
+      if (u.contains("ApplicationCodeUpdate")) c["ApplicationCode"] = u["ApplicationCodeUpdate"];
+      for (const auto& iu : u.value("InputUpdates", json::array())) {
+        auto& inputs = c["Inputs"];
+        auto it = std::find_if(inputs.begin(), inputs.end(), [&](const json& i) { return i.value("InputId", "") == iu["InputId"]; });
+        if (it == inputs.end()) return make_error(Errc::kResourceNotFound, "Input " + iu["InputId"].get<std::string>() + " not found");
+        if (iu.contains("NamePrefixUpdate")) (*it)["NamePrefix"] = iu["NamePrefixUpdate"];
+        if (iu.contains("KinesisStreamsInputUpdate")) {
+          const auto& k = iu["KinesisStreamsInputUpdate"];
+          if (k.contains("ResourceARNUpdate")) (*it)["KinesisStreamsInput"]["ResourceARN"] = k["ResourceARNUpdate"];
+          if (k.contains("RoleARNUpdate")) (*it)["KinesisStreamsInput"]["RoleARN"] = k["RoleARNUpdate"];
+        }
+        if (iu.contains("InputSchemaUpdate")) {
+          const auto& s = iu["InputSchemaUpdate"];
+          if (s.contains("RecordFormatUpdate")) (*it)["InputSchema"]["RecordFormat"] = s["RecordFormatUpdate"];
+          if (s.contains("RecordEncodingUpdate")) (*it)["InputSchema"]["RecordEncoding"] = s["RecordEncodingUpdate"];
+          if (s.contains("RecordColumnUpdates")) (*it)["InputSchema"]["RecordColumns"] = s["RecordColumnUpdates"];
+        }
+        if (iu.contains("InputParallelismUpdate")) (*it)["InputParallelism"] = {{"Count", iu["InputParallelismUpdate"].value("CountUpdate", 1)}};
+      }
+      for (const auto& ou : u.value("OutputUpdates", json::array())) {
+        auto& outputs = c["Outputs"];
+        auto it = std::find_if(outputs.begin(), outputs.end(), [&](const json& o) { return o.value("OutputId", "") == ou["OutputId"]; });
+        if (it == outputs.end()) return make_error(Errc::kResourceNotFound, "Output " + ou["OutputId"].get<std::string>() + " not found");
+        if (ou.contains("NameUpdate")) (*it)["Name"] = ou["NameUpdate"];
+        if (ou.contains("DestinationSchemaUpdate")) (*it)["DestinationSchema"] = ou["DestinationSchemaUpdate"];
+        if (ou.contains("KinesisStreamsOutputUpdate")) {
+          const auto& k = ou["KinesisStreamsOutputUpdate"];
+          it->erase("KinesisFirehoseOutput");
+          if (k.contains("ResourceARNUpdate")) (*it)["KinesisStreamsOutput"]["ResourceARN"] = k["ResourceARNUpdate"];
+          if (k.contains("RoleARNUpdate")) (*it)["KinesisStreamsOutput"]["RoleARN"] = k["RoleARNUpdate"];
+        }
+      }
+      if (u.contains("ReferenceDataSourceUpdates") || u.contains("CloudWatchLoggingOptionUpdates")) {
+        return make_error(Errc::kUnsupportedOperation, "reference data and CloudWatch logging are not supported by eddy");
+      }
+      return {};
+    }));
+  }
+
+  void remove() { status(host_.remove(name(), in_.get("CreateTimestamp")->integer)); }
+
+  void add_input() {
+    json input = to_json(*in_.get("Input"));
+    status(host_.update(name(), version(), [&](json& c) -> Status {
+      if (!c.value("Inputs", json::array()).empty()) {
+        return make_error(Errc::kInvalidArgument, "The application already has a streaming input");
+      }
+      input["InputId"] = "1.1";
+      c["Inputs"] = json::array({input});
+      return {};
+    }));
+  }
+
+  void add_output() {
+    json output = to_json(*in_.get("Output"));
+    status(host_.update(name(), version(), [&](json& c) -> Status {
+      json outputs = c.value("Outputs", json::array());
+      output["OutputId"] = next_id(outputs, "OutputId");
+      outputs.push_back(output);
+      if (auto st = check_destinations(outputs); !st) return st;
+      c["Outputs"] = outputs;
+      return {};
+    }));
+  }
+
+  void delete_output() {
+    const std::string id = in_.get("OutputId")->text;
+    status(host_.update(name(), version(), [&](json& c) -> Status {
+      auto& outputs = c["Outputs"];
+      auto it = std::find_if(outputs.begin(), outputs.end(), [&](const json& o) { return o.value("OutputId", "") == id; });
+      if (it == outputs.end()) return make_error(Errc::kResourceNotFound, "Output " + id + " not found");
+      outputs.erase(it);
+      return {};
+    }));
+  }
+
+  void discover() {
+    const Value* arn = in_.get("ResourceARN");
+    if (!arn) {
+      return fail({Errc::kInvalidArgument, "DiscoverInputSchema needs ResourceARN (a stream); S3Configuration is not supported by eddy"});
+    }
+    auto stream = store_.name_from_arn(arn->text);
+    if (!stream) return fail(stream.error());
+    std::string position = "TRIM_HORIZON";
+    if (const Value* p = in_.get("InputStartingPositionConfiguration")) {
+      if (const Value* s = p->get("InputStartingPosition")) position = s->text;
+    }
+    auto schema = host_.discover_schema(*stream, position);
+    if (!schema) return fail(schema.error());
+    ok(*schema);
+  }
+
+  void tags(std::string_view op) {
+    const std::string arn = in_.get("ResourceARN")->text;
+    const std::string app = arn.substr(arn.rfind('/') + 1);
+    if (op == "ListTagsForResource") {
+      auto a = host_.describe(app);
+      if (!a) return fail(a.error());
+      return ok({{"Tags", a->config.value("Tags", json::array())}});
+    }
+    auto a = host_.describe(app);
+    if (!a) return fail(a.error());
+    const json change = to_json(in_);
+    status(host_.update(app, a->version, [&](json& c) -> Status {
+      json tags = c.value("Tags", json::array());
+      if (op == "TagResource") {
+        for (const auto& t : change.value("Tags", json::array())) {
+          auto it = std::find_if(tags.begin(), tags.end(), [&](const json& x) { return x["Key"] == t["Key"]; });
+          if (it != tags.end()) *it = t;
+          else tags.push_back(t);
+        }
+        if (tags.size() > 50) return make_error(Errc::kLimitExceeded, "An application can have at most 50 tags");
+      } else {
+        for (const auto& k : change.value("TagKeys", json::array())) {
+          tags.erase(std::remove_if(tags.begin(), tags.end(), [&](const json& x) { return x["Key"] == k; }), tags.end());
+        }
+      }
+      c["Tags"] = tags;
+      return {};
+    }));
+  }
+
+  runtime::ApplicationHost& host_;
+  stream::StreamStore& store_;
+  const Value& in_;
+  Protocol protocol_;
+  Respond respond_;
+  std::unique_ptr<Writer> w_;
+};
+
+}  // namespace
+
+void AnalyticsApi::handle(std::string_view op, const Value& input, Protocol protocol, Respond respond) {
+  Call call(host_, store_, input, protocol, std::move(respond));
+  call.run(op);
+}
+
+}  // namespace eddy::api

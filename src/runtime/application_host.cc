@@ -1,0 +1,588 @@
+#include "runtime/application_host.h"
+
+#include <algorithm>
+#include <future>
+#include <set>
+
+#include <simdjson.h>
+
+#include "common/file_util.h"
+#include "runtime/application.h"
+#include "runtime/row_format.h"
+
+namespace eddy::runtime {
+
+namespace fs = std::filesystem;
+
+struct ApplicationHost::Runner {
+  struct Destination {
+    std::string stream;
+    bool csv = false;
+    const StreamDef* def = nullptr;
+    std::vector<std::string> pending;
+  };
+  struct Pending {
+    TimestampMs arrival;
+    uint32_t shard;
+    uint64_t offset;
+    std::string data;
+  };
+
+  std::thread thread;
+  std::atomic<bool> stop{false};
+  std::mutex mu;  // guards errors and the wake-up
+  std::condition_variable cv;
+  std::deque<std::string> errors;
+  std::unique_ptr<Application> app;
+  std::string source;
+  std::vector<std::unique_ptr<Destination>> destinations;
+  std::map<uint32_t, uint64_t> positions;
+  std::set<uint32_t> finished;
+  uint64_t out_seq = 0;
+};
+
+namespace {
+
+constexpr size_t kErrorRing = 200;
+constexpr size_t kReadBatch = 2000;
+constexpr TimestampMs kProgressGraceMs = 1000;  // wall-clock windows close this long after their end
+
+tl::unexpected<Error> not_found(const std::string& name) {
+  return make_error(Errc::kResourceNotFound, "Application " + name + " not found");
+}
+
+nlohmann::json app_to_json(const HostedApplication& a) {
+  nlohmann::json j;
+  j["config"] = a.config;
+  j["status"] = a.status;
+  j["version"] = a.version;
+  j["created_ms"] = a.created_ms;
+  j["updated_ms"] = a.updated_ms;
+  j["starting_position"] = a.starting_position;
+  nlohmann::json pos = nlohmann::json::object();
+  for (const auto& [k, v] : a.positions) pos[std::to_string(k)] = v;
+  j["positions"] = pos;
+  j["finished"] = a.finished;
+  return j;
+}
+
+HostedApplication app_from_json(const nlohmann::json& j) {
+  HostedApplication a;
+  a.config = j.at("config");
+  a.status = j.at("status").get<std::string>();
+  a.version = j.at("version").get<int64_t>();
+  a.created_ms = j.at("created_ms").get<TimestampMs>();
+  a.updated_ms = j.at("updated_ms").get<TimestampMs>();
+  a.starting_position = j.value("starting_position", "");
+  if (auto p = j.find("positions"); p != j.end() && p->is_object()) {
+    for (auto it = p->begin(); it != p->end(); ++it) a.positions[static_cast<uint32_t>(std::stoul(it.key()))] = it->get<uint64_t>();
+  }
+  a.finished = j.value("finished", std::vector<uint32_t>{});
+  return a;
+}
+
+std::string csv_line(const StreamDef& def, const Row& row) {
+  std::string out;
+  for (size_t i = 0; i < def.columns.size(); ++i) {
+    if (i) out.push_back(',');
+    if (i < row.values.size()) out += to_text(row.values[i], def.columns[i].type);
+  }
+  return out;
+}
+
+}  // namespace
+
+ApplicationHost::ApplicationHost(fs::path dir, stream::StreamStore& store, log::GroupCommitter& committer,
+                                 const Clock& clock)
+    : dir_(std::move(dir)), store_(store), committer_(committer), clock_(clock) {}
+
+ApplicationHost::~ApplicationHost() {
+  std::unique_lock lock(mu_);
+  for (auto& [_, e] : apps_) {
+    if (e->runner) halt(*e, lock);
+  }
+}
+
+std::string ApplicationHost::arn(const std::string& name) const {
+  return "arn:aws:kinesisanalytics:" + store_.options().region + ":" + store_.options().account + ":application/" + name;
+}
+
+Status ApplicationHost::persist(const std::string& name, const HostedApplication& app) const {
+  std::error_code ec;
+  fs::create_directories(dir_ / name, ec);
+  if (ec) return make_error(Errc::kIo, "create " + (dir_ / name).string() + ": " + ec.message());
+  return write_file_atomic(dir_ / name / "app.json", app_to_json(app).dump(1));
+}
+
+Status ApplicationHost::load() {
+  std::error_code ec;
+  fs::create_directories(dir_, ec);
+  if (ec) return make_error(Errc::kIo, "cannot create " + dir_.string() + ": " + ec.message());
+  std::unique_lock lock(mu_);
+  for (const auto& d : fs::directory_iterator(dir_, ec)) {
+    auto text = read_file(d.path() / "app.json");
+    if (!text) continue;
+    try {
+      auto entry = std::make_unique<Entry>();
+      entry->app = app_from_json(nlohmann::json::parse(*text));
+      apps_[entry->app.config.at("ApplicationName").get<std::string>()] = std::move(entry);
+    } catch (const std::exception& e) {
+      return make_error(Errc::kCorruption, "cannot read " + (d.path() / "app.json").string() + ": " + e.what());
+    }
+  }
+  for (auto& [name, e] : apps_) {
+    if (e->app.status == "RUNNING" || e->app.status == "STARTING") {
+      // Resume where it stopped: a restart is a LAST_STOPPED_POINT start.
+      if (auto st = launch(name, *e, "LAST_STOPPED_POINT"); !st) {
+        e->app.status = "READY";
+        (void)persist(name, e->app);
+      }
+    } else if (e->app.status != "READY") {
+      e->app.status = "READY";
+    }
+  }
+  return {};
+}
+
+Result<HostedApplication> ApplicationHost::describe(const std::string& name) const {
+  std::lock_guard lock(mu_);
+  auto it = apps_.find(name);
+  if (it == apps_.end()) return not_found(name);
+  return it->second->app;
+}
+
+std::vector<HostedApplication> ApplicationHost::list() const {
+  std::lock_guard lock(mu_);
+  std::vector<HostedApplication> out;
+  for (const auto& [_, e] : apps_) out.push_back(e->app);
+  return out;
+}
+
+// Compiles the code against the inputs, and checks that every output names one of its streams.
+Status ApplicationHost::validate(const nlohmann::json& config) const {
+  const auto code = config.value("ApplicationCode", "");
+  std::vector<ApplicationInput> inputs;
+  for (const auto& in : config.value("Inputs", nlohmann::json::array())) {
+    ApplicationInput input;
+    input.name_prefix = in.at("NamePrefix").get<std::string>();
+    auto schema = parse_input_schema(in.at("InputSchema").dump());
+    if (!schema) return make_error(Errc::kInvalidArgument, "Input " + input.name_prefix + ": " + schema.error().message);
+    input.schema = std::move(*schema);
+    inputs.push_back(std::move(input));
+  }
+  if (code.empty()) return {};
+  auto app = Application::create(code, inputs, clock_);
+  if (!app) return make_error(Errc::kCodeValidation, app.error().message);
+  for (const auto& out : config.value("Outputs", nlohmann::json::array())) {
+    const auto name = out.at("Name").get<std::string>();
+    if (!(*app)->stream(name)) {
+      return make_error(Errc::kInvalidApplicationConfiguration,
+                        "Output " + name + " is not an in-application stream of the application code");
+    }
+  }
+  return {};
+}
+
+Result<HostedApplication> ApplicationHost::create(nlohmann::json config) {
+  const std::string name = config.at("ApplicationName").get<std::string>();
+  if (auto st = validate(config); !st) return tl::unexpected(st.error());
+  std::lock_guard lock(mu_);
+  if (apps_.count(name)) return make_error(Errc::kResourceInUse, "Application " + name + " already exists.");
+  auto entry = std::make_unique<Entry>();
+  entry->app.config = std::move(config);
+  entry->app.created_ms = entry->app.updated_ms = clock_.now_ms();
+  if (auto st = persist(name, entry->app); !st) return tl::unexpected(st.error());
+  auto result = entry->app;
+  apps_[name] = std::move(entry);
+  return result;
+}
+
+Status ApplicationHost::launch(const std::string& name, Entry& entry, const std::string& position) {
+  const auto& cfg = entry.app.config;
+  const auto inputs = cfg.value("Inputs", nlohmann::json::array());
+  if (inputs.empty()) {
+    return make_error(Errc::kInvalidApplicationConfiguration, "Application " + name + " has no input; add one with AddApplicationInput");
+  }
+  if (inputs.size() > 1) return make_error(Errc::kInvalidApplicationConfiguration, "only one streaming input is supported");
+  const auto& in = inputs[0];
+  if (!in.contains("KinesisStreamsInput")) {
+    return make_error(Errc::kInvalidApplicationConfiguration, "the input must be a KinesisStreamsInput (eddy stream)");
+  }
+  auto source = store_.name_from_arn(in["KinesisStreamsInput"].at("ResourceARN").get<std::string>());
+  if (!source) return tl::unexpected(source.error());
+  auto shards = store_.shards(*source);
+  if (!shards) return tl::unexpected(shards.error());
+  ApplicationInput input;
+  input.name_prefix = in.at("NamePrefix").get<std::string>();
+  auto schema = parse_input_schema(in.at("InputSchema").dump());
+  if (!schema) return make_error(Errc::kInvalidArgument, schema.error().message);
+  input.schema = std::move(*schema);
+  auto app = Application::create(cfg.value("ApplicationCode", ""), {input}, clock_);
+  if (!app) return make_error(Errc::kCodeValidation, app.error().message);
+
+  auto runner = std::make_unique<Runner>();
+  runner->source = *source;
+  runner->app = std::move(*app);
+  Runner* r = runner.get();
+  for (const auto& out : cfg.value("Outputs", nlohmann::json::array())) {
+    const auto stream_name = out.at("Name").get<std::string>();
+    const StreamDef* def = r->app->stream(stream_name);
+    if (!def) {
+      return make_error(Errc::kInvalidApplicationConfiguration, "Output " + stream_name + " is not an in-application stream");
+    }
+    if (!out.contains("KinesisStreamsOutput")) {
+      return make_error(Errc::kInvalidApplicationConfiguration, "Output " + stream_name + ": only KinesisStreamsOutput is supported");
+    }
+    auto dest = store_.name_from_arn(out["KinesisStreamsOutput"].at("ResourceARN").get<std::string>());
+    if (!dest) return tl::unexpected(dest.error());
+    if (!store_.describe(*dest)) return make_error(Errc::kResourceNotFound, "Output stream " + *dest + " does not exist");
+    auto d = std::make_unique<Runner::Destination>();
+    d->stream = *dest;
+    d->def = def;
+    d->csv = out.value("DestinationSchema", nlohmann::json::object()).value("RecordFormatType", "JSON") == "CSV";
+    Runner::Destination* dp = d.get();
+    (void)r->app->subscribe(stream_name, [dp](const Row& row) {
+      dp->pending.push_back(dp->csv ? csv_line(*dp->def, row) : row_json(*dp->def, row));
+    });
+    r->destinations.push_back(std::move(d));
+  }
+  StreamDef error_def{kErrorStream, error_stream_columns(), false};
+  (void)r->app->subscribe(kErrorStream, [r, error_def](const Row& row) {
+    std::lock_guard lock(r->mu);
+    r->errors.push_back(row_json(error_def, row));
+    if (r->errors.size() > kErrorRing) r->errors.pop_front();
+  });
+
+  // Where reading starts in each shard.
+  if (position == "LAST_STOPPED_POINT") {
+    r->positions = entry.app.positions;
+    r->finished.insert(entry.app.finished.begin(), entry.app.finished.end());
+  } else if (position == "NOW") {
+    for (const auto& s : *shards) {
+      if (!s.open()) {
+        r->finished.insert(s.index);
+        continue;
+      }
+      auto p = store_.shard_position(*source, s.index, stream::IteratorType::kLatest);
+      if (p) r->positions[s.index] = *p;
+    }
+  }  // TRIM_HORIZON: no positions; reads start at each shard's trim horizon
+  entry.app.status = "RUNNING";
+  entry.app.starting_position = position;
+  entry.runner = std::move(runner);
+  entry.runner->thread = std::thread([this, name, r] { run(name, *r); });
+  return persist(name, entry.app);
+}
+
+void ApplicationHost::halt(Entry& entry, std::unique_lock<std::mutex>& lock) {
+  auto runner = std::move(entry.runner);
+  runner->stop = true;
+  runner->cv.notify_all();
+  lock.unlock();  // the runner takes mu_ to save its positions
+  runner->thread.join();
+  lock.lock();
+}
+
+Status ApplicationHost::start(const std::string& name, const std::string& position) {
+  std::unique_lock lock(mu_);
+  auto it = apps_.find(name);
+  if (it == apps_.end()) return not_found(name);
+  Entry& e = *it->second;
+  if (e.app.status != "READY") {
+    return make_error(Errc::kResourceInUse, "Application " + name + " is in " + e.app.status + " state; it must be READY to start");
+  }
+  if (position != "NOW" && position != "TRIM_HORIZON" && position != "LAST_STOPPED_POINT") {
+    return make_error(Errc::kInvalidArgument, "InputStartingPosition must be NOW, TRIM_HORIZON or LAST_STOPPED_POINT");
+  }
+  return launch(name, e, position);
+}
+
+Status ApplicationHost::stop(const std::string& name) {
+  std::unique_lock lock(mu_);
+  auto it = apps_.find(name);
+  if (it == apps_.end()) return not_found(name);
+  Entry& e = *it->second;
+  if (e.app.status != "RUNNING") return {};  // stopping a stopped application is a no-op, as in KDA
+  e.app.status = "STOPPING";
+  halt(e, lock);
+  e.app.status = "READY";
+  return persist(name, e.app);
+}
+
+Status ApplicationHost::update(const std::string& name, int64_t version, const std::function<Status(nlohmann::json&)>& change) {
+  std::unique_lock lock(mu_);
+  auto it = apps_.find(name);
+  if (it == apps_.end()) return not_found(name);
+  Entry& e = *it->second;
+  if (version != e.app.version) {
+    return make_error(Errc::kConcurrentModification, "Provided application version id (" + std::to_string(version) +
+                                                         ") does not match current version (" + std::to_string(e.app.version) + ").");
+  }
+  if (e.app.status != "READY" && e.app.status != "RUNNING") {
+    return make_error(Errc::kResourceInUse, "Application " + name + " is in " + e.app.status + " state");
+  }
+  nlohmann::json next = e.app.config;
+  if (auto st = change(next); !st) return st;
+  if (auto st = validate(next); !st) return st;
+  const bool running = e.app.status == "RUNNING";
+  if (running) {
+    e.app.status = "UPDATING";
+    halt(e, lock);
+  }
+  e.app.config = std::move(next);
+  ++e.app.version;
+  e.app.updated_ms = clock_.now_ms();
+  e.app.status = "READY";
+  if (running) {
+    // The new code continues from where the old one stopped reading.
+    if (auto st = launch(name, e, "LAST_STOPPED_POINT"); !st) {
+      (void)persist(name, e.app);
+      return st;
+    }
+  }
+  return persist(name, e.app);
+}
+
+Status ApplicationHost::remove(const std::string& name, TimestampMs created_ms) {
+  std::unique_lock lock(mu_);
+  auto it = apps_.find(name);
+  if (it == apps_.end()) return not_found(name);
+  Entry& e = *it->second;
+  if (e.app.created_ms != created_ms) {
+    return make_error(Errc::kInvalidArgument, "CreateTimestamp does not match the application's creation time; use the value DescribeApplication returns");
+  }
+  if (e.runner) halt(e, lock);
+  std::error_code ec;
+  fs::remove_all(dir_ / name, ec);
+  apps_.erase(name);
+  return {};
+}
+
+std::vector<std::string> ApplicationHost::recent_errors(const std::string& name) const {
+  std::lock_guard lock(mu_);
+  auto it = apps_.find(name);
+  if (it == apps_.end() || !it->second->runner) return {};
+  auto& r = *it->second->runner;
+  std::lock_guard rlock(r.mu);
+  return {r.errors.begin(), r.errors.end()};
+}
+
+void ApplicationHost::run(const std::string& name, Runner& r) {
+  std::map<uint32_t, std::deque<Runner::Pending>> buffered;
+  std::map<uint32_t, bool> more;
+  TimestampMs last_persist = clock_.now_ms();
+
+  auto write_outputs = [&]() {
+    for (auto& d : r.destinations) {
+      size_t done = 0;
+      while (done < d->pending.size() && !r.stop) {
+        const size_t n = std::min<size_t>(500, d->pending.size() - done);
+        std::vector<std::string> keys(n);
+        std::vector<stream::PutEntry> entries(n);
+        for (size_t i = 0; i < n; ++i) {
+          keys[i] = std::to_string(r.out_seq++);
+          entries[i] = {keys[i], "", d->pending[done + i]};
+        }
+        auto put = store_.put(d->stream, entries);
+        if (!put) {
+          // The destination is gone or refuses: report, and keep the rows for a later attempt.
+          std::lock_guard lock(r.mu);
+          r.errors.push_back(R"({"ERROR_LEVEL":"ERROR","ERROR_NAME":"Output_Error","MESSAGE":")" + put.error().message + "\"}");
+          if (r.errors.size() > kErrorRing) r.errors.pop_front();
+          break;
+        }
+        std::promise<Status> committed;
+        committer_.commit(put->touched, [&committed](Status st) { committed.set_value(st); });
+        (void)committed.get_future().get();
+        // Throttled entries (with --enforce-limits) are sent again after a pause: never dropped.
+        std::vector<std::string> retry;
+        for (size_t i = 0; i < n; ++i) {
+          if (!put->outcomes[i].ok) retry.push_back(std::move(d->pending[done + i]));
+        }
+        if (!retry.empty()) {
+          d->pending.erase(d->pending.begin(), d->pending.begin() + static_cast<long>(done + n));
+          d->pending.insert(d->pending.begin(), retry.begin(), retry.end());
+          done = 0;
+          std::unique_lock lock(r.mu);
+          r.cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return r.stop.load(); });
+          continue;
+        }
+        done += n;
+      }
+      d->pending.erase(d->pending.begin(), d->pending.begin() + static_cast<long>(std::min(done, d->pending.size())));
+    }
+  };
+
+  auto save = [&]() {
+    // Persist only what has been processed and written: the first unprocessed record of each shard.
+    std::map<uint32_t, uint64_t> positions = r.positions;
+    for (const auto& [shard, q] : buffered) {
+      if (!q.empty()) positions[shard] = q.front().offset;
+    }
+    std::set<uint32_t> finished;
+    for (uint32_t s : r.finished) {
+      if (buffered[s].empty()) finished.insert(s);
+    }
+    std::lock_guard lock(mu_);
+    auto it = apps_.find(name);
+    if (it == apps_.end()) return;
+    it->second->app.positions = positions;
+    it->second->app.finished.assign(finished.begin(), finished.end());
+    (void)persist(name, it->second->app);
+  };
+
+  while (!r.stop) {
+    auto shards = store_.shards(r.source);
+    size_t processed = 0;
+    if (shards) {
+      std::set<uint32_t> present;
+      for (const auto& s : *shards) present.insert(s.index);
+      for (const auto& s : *shards) {
+        if (r.finished.count(s.index)) continue;
+        // Children wait until every parent has been read to its end (order per key).
+        bool ready = true;
+        for (auto p : {s.parent, s.adjacent_parent}) {
+          if (p && present.count(*p) && !(r.finished.count(*p) && buffered[*p].empty())) ready = false;
+        }
+        if (!ready || buffered[s.index].size() >= kReadBatch) continue;
+        auto read = store_.read_shard(r.source, s.index, r.positions.count(s.index) ? r.positions[s.index] : 0, kReadBatch);
+        if (!read) continue;
+        for (const auto& rec : read->read.records) {
+          buffered[s.index].push_back({rec.arrival_ms, s.index, rec.offset, std::string(rec.data)});
+        }
+        r.positions[s.index] = read->next;
+        more[s.index] = read->read.records.size() == kReadBatch;
+        if (read->finished) r.finished.insert(s.index);
+      }
+      // Merge shards by arrival time, but only up to what every shard with more to read has
+      // reached: re-running over the same stream gives the same ROWTIME order.
+      TimestampMs horizon = INT64_MAX;
+      for (const auto& [shard, q] : buffered) {
+        if (more[shard] && !q.empty()) horizon = std::min(horizon, q.back().arrival);
+      }
+      while (!r.stop) {
+        Runner::Pending* best = nullptr;
+        uint32_t best_shard = 0;
+        for (auto& [shard, q] : buffered) {
+          if (q.empty() || q.front().arrival > horizon) continue;
+          if (!best || q.front().arrival < best->arrival) {
+            best = &q.front();
+            best_shard = shard;
+          }
+        }
+        if (!best) break;
+        r.app->push_record(0, best->data, best->arrival, static_cast<int64_t>(best->offset));
+        buffered[best_shard].pop_front();
+        ++processed;
+      }
+    }
+    if (processed == 0) r.app->advance_time(clock_.now_ms() - kProgressGraceMs);
+    write_outputs();
+    if (clock_.now_ms() - last_persist >= 1000) {
+      save();
+      last_persist = clock_.now_ms();
+    }
+    if (processed == 0) {
+      std::unique_lock lock(r.mu);
+      r.cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return r.stop.load(); });
+    }
+  }
+  write_outputs();
+  save();
+}
+
+Result<nlohmann::json> ApplicationHost::discover_schema(const std::string& stream_name, const std::string& position) const {
+  auto shards = store_.shards(stream_name);
+  if (!shards) return tl::unexpected(shards.error());
+  std::vector<std::string> raw;
+  for (const auto& s : *shards) {
+    if (raw.size() >= 100) break;
+    uint64_t from = 0;
+    if (position == "NOW") {
+      auto p = store_.shard_position(stream_name, s.index, stream::IteratorType::kLatest);
+      if (p) from = *p;
+    }
+    auto read = store_.read_shard(stream_name, s.index, from, 100 - raw.size());
+    if (!read) continue;
+    for (const auto& rec : read->read.records) raw.emplace_back(rec.data);
+  }
+  if (raw.empty()) {
+    return make_error(Errc::kUnableToDetectSchema, "No records could be read from stream " + stream_name +
+                                                       " to infer a schema; put sample records first");
+  }
+  // Column types from every record's top-level fields, in order of first appearance.
+  struct Col {
+    std::string name;
+    bool any = false, is_bool = true, is_int = true, is_number = true, is_timestamp = true;
+    bool big = false;
+    size_t max_len = 1;
+  };
+  std::vector<Col> cols;
+  simdjson::dom::parser parser;
+  size_t parsed = 0;
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& rec : raw) {
+    simdjson::dom::object obj;
+    if (parser.parse(rec).get(obj)) continue;
+    ++parsed;
+    for (auto field : obj) {
+      const std::string key(field.key);
+      auto it = std::find_if(cols.begin(), cols.end(), [&](const Col& c) { return c.name == key; });
+      if (it == cols.end()) {
+        cols.push_back({key});
+        it = std::prev(cols.end());
+      }
+      const auto v = field.value;
+      if (v.is_null()) continue;
+      it->any = true;
+      const std::string text = v.is_string() ? std::string(std::string_view(v)) : simdjson::minify(v);
+      it->max_len = std::max(it->max_len, text.size());
+      it->is_bool &= v.is_bool();
+      it->is_int &= v.is_int64() || v.is_uint64();
+      it->is_number &= v.is_number();
+      if (v.is_int64() && (int64_t(v) > INT32_MAX || int64_t(v) < INT32_MIN)) it->big = true;
+      TimestampMs ts;
+      it->is_timestamp &= v.is_string() && text.size() >= 10 && parse_timestamp_text(text, ts);
+    }
+  }
+  if (parsed == 0) {
+    return make_error(Errc::kUnableToDetectSchema, "The records of stream " + stream_name + " are not JSON objects");
+  }
+  nlohmann::json columns = nlohmann::json::array();
+  for (const auto& c : cols) {
+    std::string type;
+    if (!c.any) type = "VARCHAR(8)";
+    else if (c.is_bool) type = "BOOLEAN";
+    else if (c.is_int) type = c.big ? "BIGINT" : "INTEGER";
+    else if (c.is_number) type = "DOUBLE";
+    else if (c.is_timestamp) type = "TIMESTAMP";
+    else {
+      size_t n = 4;
+      while (n < c.max_len) n *= 2;
+      type = "VARCHAR(" + std::to_string(n) + ")";
+    }
+    columns.push_back({{"Name", c.name}, {"Mapping", "$." + c.name}, {"SqlType", type}});
+  }
+  for (const auto& rec : raw) {
+    simdjson::dom::object obj;
+    if (parser.parse(rec).get(obj)) continue;
+    std::vector<std::string> row;
+    for (const auto& c : cols) {
+      simdjson::dom::element v;
+      if (obj.at_key(c.name).get(v) || v.is_null()) row.emplace_back("");
+      else row.push_back(v.is_string() ? std::string(std::string_view(v)) : simdjson::minify(v));
+    }
+    rows.push_back(std::move(row));
+  }
+  nlohmann::json out;
+  out["InputSchema"] = {{"RecordFormat", {{"RecordFormatType", "JSON"},
+                                          {"MappingParameters", {{"JSONMappingParameters", {{"RecordRowPath", "$"}}}}}}},
+                        {"RecordEncoding", "UTF-8"},
+                        {"RecordColumns", columns}};
+  out["ParsedInputRecords"] = rows;
+  out["ProcessedInputRecords"] = raw;
+  out["RawInputRecords"] = raw;
+  return out;
+}
+
+}  // namespace eddy::runtime

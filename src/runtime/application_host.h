@@ -1,0 +1,87 @@
+// Hosts the server's SQL applications: their configurations (as Kinesis Data Analytics holds
+// them), persisted under <data-dir>/apps/, and a runner thread per RUNNING application that reads
+// the source stream, runs the SQL and writes output rows to destination streams.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/clock.h"
+#include "common/error.h"
+#include "log/group_commit.h"
+#include "stream/stream_store.h"
+
+namespace eddy::runtime {
+
+// One application as stored: its configuration in the shapes of the KinesisAnalytics API
+// (ApplicationName, ApplicationDescription, ApplicationCode, Inputs[] with InputId, Outputs[]
+// with OutputId, Tags) plus status, version, timestamps and per-shard read positions.
+struct HostedApplication {
+  nlohmann::json config;
+  std::string status = "READY";
+  int64_t version = 1;
+  TimestampMs created_ms = 0;
+  TimestampMs updated_ms = 0;
+  std::string starting_position;        // of the last start
+  std::map<uint32_t, uint64_t> positions;  // source shard -> next offset (LAST_STOPPED_POINT)
+  std::vector<uint32_t> finished;          // closed source shards read to their end
+};
+
+class ApplicationHost {
+ public:
+  ApplicationHost(std::filesystem::path dir, stream::StreamStore& store, log::GroupCommitter& committer,
+                  const Clock& clock);
+  ~ApplicationHost();
+
+  // Reads the stored applications and resumes those that were RUNNING.
+  Status load();
+
+  std::string arn(const std::string& name) const;
+  Result<HostedApplication> describe(const std::string& name) const;
+  std::vector<HostedApplication> list() const;
+
+  Result<HostedApplication> create(nlohmann::json config);
+  Status start(const std::string& name, const std::string& position);
+  Status stop(const std::string& name);
+  // `change` edits the configuration; the code is validated again. The version must match.
+  Status update(const std::string& name, int64_t version, const std::function<Status(nlohmann::json&)>& change);
+  Status remove(const std::string& name, TimestampMs created_ms);
+
+  // DiscoverInputSchema: infers an InputSchema from up to 100 records of `stream`.
+  Result<nlohmann::json> discover_schema(const std::string& stream, const std::string& position) const;
+  // The latest error_stream rows of a running application, as JSON lines (newest last).
+  std::vector<std::string> recent_errors(const std::string& name) const;
+
+ private:
+  struct Runner;
+  struct Entry {
+    HostedApplication app;
+    std::unique_ptr<Runner> runner;
+    std::deque<std::string> errors;
+  };
+
+  Status persist(const std::string& name, const HostedApplication& app) const;
+  Status validate(const nlohmann::json& config) const;
+  Status launch(const std::string& name, Entry& entry, const std::string& position);  // needs mu_
+  void halt(Entry& entry, std::unique_lock<std::mutex>& lock);                          // needs mu_
+  void run(const std::string& name, Runner& runner);
+
+  std::filesystem::path dir_;
+  stream::StreamStore& store_;
+  log::GroupCommitter& committer_;
+  const Clock& clock_;
+  mutable std::mutex mu_;
+  std::map<std::string, std::unique_ptr<Entry>> apps_;
+};
+
+}  // namespace eddy::runtime
