@@ -78,7 +78,17 @@ Result<ClientResponse> ApiClient::post(std::string_view target, std::string_view
       {"x-amz-target", std::string(target)},
   };
   sign_request("POST", "/", headers, body, credentials_, region_, service_, SystemClock::instance().now_ms());
-  http::request<http::string_body> req{http::verb::post, "/", 11};
+  return exchange(true, "/", headers, body);
+}
+
+Result<ClientResponse> ApiClient::get(std::string_view path) {
+  return exchange(false, path, {{"host", endpoint_.host_header}}, "");
+}
+
+Result<ClientResponse> ApiClient::exchange(bool post, std::string_view target,
+                                           const std::vector<std::pair<std::string, std::string>>& headers,
+                                           std::string_view body) {
+  http::request<http::string_body> req{post ? http::verb::post : http::verb::get, target, 11};
   for (const auto& [k, v] : headers) req.set(k, v);
   req.keep_alive(true);
   req.body() = std::string(body);

@@ -37,12 +37,17 @@ class ApiClient {
 
   // POSTs `body` with X-Amz-Target `target`; reconnects once if the connection was closed.
   Result<ClientResponse> post(std::string_view target, std::string_view body);
+  // GET of an eddy path (no signature needed).
+  Result<ClientResponse> get(std::string_view path);
   // As post(), but a non-200 answer becomes an error "<__type>: <message>".
   Result<std::string> call(std::string_view target, std::string_view body);
 
   const Endpoint& endpoint() const { return endpoint_; }
 
  private:
+  Result<ClientResponse> exchange(bool post, std::string_view target,
+                                  const std::vector<std::pair<std::string, std::string>>& headers, std::string_view body);
+
   struct Impl;
   Endpoint endpoint_;
   AwsCredentials credentials_;

@@ -86,6 +86,46 @@ python3 "$(dirname "$0")/../../../examples/streams/boto3_roundtrip.py" --endpoin
 grep -q '"record_count": 25' "$work/ex.out"
 check "examples/streams/boto3_roundtrip.py" $?
 
+# eddy apps: an application created with boto3, then driven from the CLI.
+"$EDDY" streams create appsrc --shards 1 >/dev/null 2>&1
+"$EDDY" streams create appout --shards 1 >/dev/null 2>&1
+python3 - "$EDDY_ENDPOINT" <<'PY' >"$work/create.out" 2>&1
+import sys, boto3
+a = boto3.client("kinesisanalytics", endpoint_url=sys.argv[1], region_name="us-east-1",
+                 aws_access_key_id="x", aws_secret_access_key="y")
+arn = lambda s: "arn:aws:kinesis:us-east-1:000000000000:stream/" + s
+role = "arn:aws:iam::000000000000:role/r"
+a.create_application(
+    ApplicationName="cliapp",
+    ApplicationCode='CREATE OR REPLACE STREAM "OUT" ("n" INTEGER);'
+                    'CREATE OR REPLACE PUMP "P" AS INSERT INTO "OUT" SELECT STREAM 10 / "n" FROM "SOURCE_SQL_STREAM_001";',
+    Inputs=[{"NamePrefix": "SOURCE_SQL_STREAM", "KinesisStreamsInput": {"ResourceARN": arn("appsrc"), "RoleARN": role},
+             "InputSchema": {"RecordFormat": {"RecordFormatType": "JSON"},
+                             "RecordColumns": [{"Name": "n", "Mapping": "$.n", "SqlType": "INTEGER"}]}}],
+    Outputs=[{"Name": "OUT", "KinesisStreamsOutput": {"ResourceARN": arn("appout"), "RoleARN": role},
+              "DestinationSchema": {"RecordFormatType": "JSON"}}])
+PY
+check "create an application with boto3" $?
+"$EDDY" apps list >"$work/out" 2>&1 && grep -q "^cliapp	READY" "$work/out"
+check "apps list" $?
+"$EDDY" apps start cliapp --from TRIM_HORIZON >"$work/out" 2>&1 && "$EDDY" apps describe cliapp >"$work/out" 2>&1 && grep -q "RUNNING" "$work/out"
+check "apps start / describe" $?
+printf '{"n": 5}\n{"n": 0}\n{"n": "x"}\n' | "$EDDY" put appsrc >/dev/null 2>&1
+for _ in $(seq 1 50); do
+  "$EDDY" apps logs cliapp >"$work/logs" 2>&1
+  [ "$(wc -l <"$work/logs")" -ge 2 ] && break
+  sleep 0.2
+done
+grep -q "Division_By_Zero" "$work/logs" && grep -q "Coercion_Error" "$work/logs"
+check "apps logs shows error_stream rows (division by zero, bad value)" $?
+"$EDDY" tail appout --count 1 >"$work/out" 2>&1 && grep -q '"n":2' "$work/out"
+check "the running application writes its output stream" $?
+"$EDDY" apps stop cliapp >/dev/null 2>&1 && "$EDDY" apps list 2>&1 | grep -q "^cliapp	READY"
+check "apps stop" $?
+"$EDDY" apps describe nosuch >"$work/out" 2>&1
+[ $? -ne 0 ] && grep -q "^eddy: ResourceNotFoundException" "$work/out"
+check "apps describe of an unknown application: one-line error" $?
+
 "$EDDY" streams delete clistream >/dev/null 2>&1
 check "streams delete" $?
 
