@@ -1,0 +1,54 @@
+// The seed application (revenue per store per minute of arrival time) as a DuckDB batch query, for
+// bench/sql_vs_duckdb.sh.
+//
+//   node bench/duckdb_seed.mjs EVENTS.ndjson OUT.ndjson [THREADS]
+//
+// Reads the sales events the benchmark generated with read_ndjson (the same columns and types as the
+// seed's input schema), groups them by store and one-minute bucket of the arrival time `at`, and
+// writes one NDJSON line per group in the shape `eddy sql run` prints for the seed's output stream:
+// {"store_id", "revenue", "timestamp": "yyyy-MM-dd HH:mm:ss.SSS" (end of the minute = ROWTIME)}.
+// THREADS defaults to 1 (SET threads=1). The timed part is the query, from submission until every
+// result row has been read into JavaScript; opening DuckDB and writing OUT are not timed.
+// Prints one line on stdout: `DUCKDB seconds=... rows=... version=... threads=...`.
+import { writeFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { DuckDBInstance } from '@duckdb/node-api';
+
+const [input, output, threadsArg] = process.argv.slice(2);
+if (!input || !output) {
+  console.error('usage: node bench/duckdb_seed.mjs EVENTS.ndjson OUT.ndjson [THREADS]');
+  process.exit(2);
+}
+const threads = Number.parseInt(threadsArg ?? '1', 10);
+const sqlString = (s) => `'${s.replaceAll("'", "''")}'`;
+
+const instance = await DuckDBInstance.create(':memory:');
+const conn = await instance.connect();
+await conn.run(`SET threads = ${threads}`);
+await conn.run('SET preserve_insertion_order = false');
+const version = (await conn.runAndReadAll('SELECT version() AS v')).getRowObjects()[0].v;
+
+// columns= is the seed's input schema (plus the arrival time); unused columns are pruned by DuckDB
+// as eddy's JSON mapper skips nothing, so DuckDB is if anything favoured here.
+const query = `
+  SELECT store_id,
+         SUM(sales::REAL) AS revenue,
+         strftime(time_bucket(INTERVAL '60 seconds', strptime("at", '%Y-%m-%d %H:%M:%S.%g'))
+                  + INTERVAL '60 seconds', '%Y-%m-%d %H:%M:%S.%g') AS ts
+  FROM read_ndjson(${sqlString(input)},
+                   columns = {store_id: 'VARCHAR', category: 'VARCHAR', evnt_time: 'TIMESTAMP',
+                              sales: 'DOUBLE', "at": 'VARCHAR'},
+                   format = 'newline_delimited')
+  GROUP BY ALL`;
+
+const t0 = performance.now();
+const reader = await conn.runAndReadAll(query);
+const rows = reader.getRows();
+const seconds = (performance.now() - t0) / 1000;
+
+const lines = rows.map(([store, revenue, ts]) =>
+  JSON.stringify({ store_id: store, revenue: Number(revenue), timestamp: ts }));
+writeFileSync(output, lines.length ? lines.join('\n') + '\n' : '');
+console.log(`DUCKDB seconds=${seconds.toFixed(3)} rows=${rows.length} version=${version} threads=${threads}`);
+conn.closeSync?.();
+instance.closeSync?.();

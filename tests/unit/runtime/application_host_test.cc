@@ -1,0 +1,170 @@
+// Running applications inside the server: the output of the seed query does not depend on the
+// number of source shards or on how records were batched into PutRecords calls.
+#include "runtime/application_host.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <random>
+#include <thread>
+
+namespace eddy::runtime {
+namespace {
+
+namespace fs = std::filesystem;
+
+const char* kSeedSql = R"j(
+CREATE OR REPLACE STREAM "DEST_SQL_STREAM_BY_STORE_ID" ("store_id" VARCHAR(16), "revenue" REAL, "timestamp" TIMESTAMP);
+CREATE OR REPLACE PUMP "STREAM_PUMP" AS INSERT INTO "DEST_SQL_STREAM_BY_STORE_ID"
+SELECT STREAM "store_id", SUM("sales") AS "revenue", ROWTIME AS "timestamp" FROM "STORE_REVENUE_PER_MIN_001"
+GROUP BY STEP("STORE_REVENUE_PER_MIN_001".ROWTIME BY INTERVAL '60' SECOND), "store_id";
+)j";
+
+const char* kSchema = R"j({"RecordFormat": {"RecordFormatType": "JSON", "MappingParameters": {"JSONMappingParameters": {"RecordRowPath": "$"}}},
+ "RecordEncoding": "UTF-8",
+ "RecordColumns": [{"Name": "store_id", "Mapping": "$.store_id", "SqlType": "VARCHAR(16)"},
+                   {"Name": "category", "Mapping": "$.category", "SqlType": "VARCHAR(16)"},
+                   {"Name": "evnt_time", "Mapping": "$.evnt_time", "SqlType": "TIMESTAMP"},
+                   {"Name": "sales", "Mapping": "$.sales", "SqlType": "REAL"}]})j";
+
+class ApplicationHostTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("eddy-host-test-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    stream::StoreOptions o;
+    o.dir = dir_ / "streams";
+    o.retention_check_ms = 1'000'000'000;
+    store_ = std::move(*stream::StreamStore::open(o, clock_, committer_));
+    host_ = std::make_unique<ApplicationHost>(dir_ / "apps", *store_, committer_, clock_);
+    ASSERT_TRUE(host_->load().has_value());
+  }
+  void TearDown() override {
+    host_.reset();
+    store_.reset();
+    fs::remove_all(dir_);
+  }
+
+  void create_stream(const std::string& name, int shards) {
+    ASSERT_TRUE(store_->create_stream(name, shards, stream::StreamMode::kProvisioned, {}, std::nullopt).has_value());
+    for (int i = 0; i < 1000; ++i) {
+      if (store_->describe(name)->status == stream::StreamStatus::kActive) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+
+  static std::string arn(const std::string& s) { return "arn:aws:kinesis:us-east-1:000000000000:stream/" + s; }
+
+  void create_app(const std::string& name, const std::string& source, const std::string& dest) {
+    nlohmann::json config = {
+        {"ApplicationName", name},
+        {"ApplicationCode", kSeedSql},
+        {"Inputs", {{{"InputId", "1.1"},
+                     {"NamePrefix", "STORE_REVENUE_PER_MIN"},
+                     {"KinesisStreamsInput", {{"ResourceARN", arn(source)}, {"RoleARN", "r"}}},
+                     {"InputSchema", nlohmann::json::parse(kSchema)}}}},
+        {"Outputs", {{{"OutputId", "1.1"},
+                      {"Name", "DEST_SQL_STREAM_BY_STORE_ID"},
+                      {"KinesisStreamsOutput", {{"ResourceARN", arn(dest)}, {"RoleARN", "r"}}},
+                      {"DestinationSchema", {{"RecordFormatType", "JSON"}}}}}}};
+    auto app = host_->create(config);
+    ASSERT_TRUE(app.has_value()) << app.error().message;
+  }
+
+  std::vector<std::string> read_all(const std::string& stream) {
+    std::vector<std::string> rows;
+    const auto shards = store_->shards(stream);
+    for (const auto& s : *shards) {
+      auto r = store_->read_shard(stream, s.index, 0, 100000);
+      for (const auto& rec : r->read.records) rows.emplace_back(rec.data);
+    }
+    std::sort(rows.begin(), rows.end());
+    return rows;
+  }
+
+  ManualClock clock_{1'612'100'000'000};  // 2021-01-31 13:33:20
+  log::GroupCommitter committer_{{log::FsyncMode::kInterval, 50}};
+  fs::path dir_;
+  std::unique_ptr<stream::StreamStore> store_;
+  std::unique_ptr<ApplicationHost> host_;
+};
+
+TEST_F(ApplicationHostTest, SeedResultsDoNotDependOnShardsOrBatching) {
+  create_stream("one", 1);
+  create_stream("four", 4);
+  create_stream("out_one", 1);
+  create_stream("out_four", 2);
+  // The same records at the same arrival times: one by one into a 1-shard stream, in PutRecords
+  // batches of 1..7 records into a 4-shard stream.
+  std::mt19937 rng(7);
+  const int kRecords = 600;
+  std::vector<std::string> data, keys;
+  for (int i = 0; i < kRecords; ++i) {
+    char buf[160];
+    std::snprintf(buf, sizeof(buf),
+                  R"j({"category":"Books","store_id":"store_%d","evnt_time":"2021-01-31T14:05:47.190114","sales":%d.%02d})j",
+                  static_cast<int>(rng() % 5 + 1), static_cast<int>(rng() % 100), static_cast<int>(rng() % 100));
+    data.emplace_back(buf);
+    keys.push_back("k" + std::to_string(rng()));
+  }
+  for (int i = 0; i < kRecords;) {
+    const int n = std::min<int>(static_cast<int>(rng() % 7 + 1), kRecords - i);
+    clock_.advance(static_cast<TimestampMs>(rng() % 3000 + 1));
+    std::vector<stream::PutEntry> batch;
+    for (int j = i; j < i + n; ++j) {
+      stream::PutEntry e{keys[static_cast<size_t>(j)], "", data[static_cast<size_t>(j)]};
+      ASSERT_TRUE(store_->put("one", std::span(&e, 1)).has_value());
+      batch.push_back(e);
+    }
+    ASSERT_TRUE(store_->put("four", batch).has_value());
+    i += n;
+  }
+  create_app("app_one", "one", "out_one");
+  create_app("app_four", "four", "out_four");
+  // Every window closes once the wall clock is well past the last record.
+  clock_.advance(10 * 60 * 1000);
+  ASSERT_TRUE(host_->start("app_one", "TRIM_HORIZON").has_value());
+  ASSERT_TRUE(host_->start("app_four", "TRIM_HORIZON").has_value());
+  std::vector<std::string> one, four;
+  for (int i = 0; i < 300; ++i) {  // bounded: the runners work on their own threads
+    one = read_all("out_one");
+    four = read_all("out_four");
+    if (!one.empty() && one.size() == four.size()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      if (read_all("out_one").size() == one.size() && read_all("out_four").size() == four.size()) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_GT(one.size(), 15u);  // several minutes x 5 stores
+  EXPECT_EQ(one, four);
+  ASSERT_TRUE(host_->stop("app_one").has_value());
+  ASSERT_TRUE(host_->stop("app_four").has_value());
+}
+
+TEST_F(ApplicationHostTest, CodeErrorsAndVersions) {
+  create_stream("src", 1);
+  create_stream("dst", 1);
+  nlohmann::json bad = {{"ApplicationName", "bad"}, {"ApplicationCode", "CREATE OR REPLACE STREAM \"X\" (a INTEGER"},
+                        {"Inputs", nlohmann::json::array()}, {"Outputs", nlohmann::json::array()}};
+  auto r = host_->create(bad);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, Errc::kCodeValidation);
+  create_app("ok", "src", "dst");
+  EXPECT_EQ(host_->create({{"ApplicationName", "ok"}}).error().code, Errc::kResourceInUse);
+  auto st = host_->update("ok", 5, [](nlohmann::json&) { return Status{}; });
+  EXPECT_EQ(st.error().code, Errc::kConcurrentModification);
+  ASSERT_TRUE(host_->update("ok", 1, [](nlohmann::json& c) {
+    c["ApplicationDescription"] = "v2";
+    return Status{};
+  }).has_value());
+  EXPECT_EQ(host_->describe("ok")->version, 2);
+  EXPECT_EQ(host_->remove("ok", 1).error().code, Errc::kInvalidArgument);
+  ASSERT_TRUE(host_->remove("ok", host_->describe("ok")->created_ms).has_value());
+  EXPECT_EQ(host_->describe("ok").error().code, Errc::kResourceNotFound);
+}
+
+}  // namespace
+}  // namespace eddy::runtime
