@@ -202,8 +202,14 @@ class Call {
   }
 
   void start() {
+    auto app = host_.describe(name());
+    if (!app) return fail(app.error());
     std::string position = "NOW";
     for (const auto& c : in_.get("InputConfigurations")->items) {
+      const std::string id = c.get("Id") ? c.get("Id")->text : "";
+      bool known = false;
+      for (const auto& in : app->config.value("Inputs", json::array())) known |= in.value("InputId", "") == id;
+      if (!known) return fail({Errc::kInvalidArgument, "Input id " + id + " does not match any input of application " + name()});
       if (const Value* p = c.get("InputStartingPositionConfiguration")) {
         if (const Value* s = p->get("InputStartingPosition")) position = s->text;
       }

@@ -348,7 +348,8 @@ Status ApplicationHost::remove(const std::string& name, TimestampMs created_ms) 
   auto it = apps_.find(name);
   if (it == apps_.end()) return not_found(name);
   Entry& e = *it->second;
-  if (e.app.created_ms != created_ms) {
+  // SDKs send timestamps in whole seconds (botocore truncates), so the second must match.
+  if (e.app.created_ms / 1000 != created_ms / 1000) {
     return make_error(Errc::kInvalidArgument, "CreateTimestamp does not match the application's creation time; use the value DescribeApplication returns");
   }
   if (e.runner) halt(e, lock);

@@ -1,0 +1,316 @@
+#!/usr/bin/env bash
+# SQL benchmark: the seed application (revenue per store per minute, a tumbling window) run by
+# `eddy sql run` over an NDJSON file, against the same aggregation as a DuckDB query on ONE thread
+# reading the same file; plus a sliding-window application (MAX over RANGE INTERVAL '1' MINUTE
+# PRECEDING, per ticker) through eddy, compared with eddy's own tumbling rate.
+#
+#   bench/sql_vs_duckdb.sh                        # EDDY_BIN defaults to build/release/eddy
+#   EVENTS=200000 bench/sql_vs_duckdb.sh          # a quick run
+#   EDDY_BIN=build/dev/eddy EVENTS=1000000 KEEP=1 bench/sql_vs_duckdb.sh
+#
+# Builds nothing. Needs: a built eddy, python3, node + `npm ci` (for node_modules/@duckdb/node-api).
+# Every step is bounded: input generation GEN_TIMEOUT s, each measured run RUN_TIMEOUT s, the result
+# check CHECK_TIMEOUT s. Inputs and outputs go to a temp dir that is removed at the end (KEEP=1 keeps
+# it, and it is kept when something failed).
+#
+# Knobs (environment, defaults in brackets):
+#   EDDY_BIN [build/release/eddy]   EVENTS [10000000]: sales events (~138 B each as NDJSON)
+#   SLIDING_EVENTS [EVENTS]: trades for the sliding-window run   RATE [1000]: events per second of
+#   simulated arrival time (EVENTS=10M at 1000/s: 10,000 s, 167 one-minute windows x 5 stores)
+#   RUNS [1]: runs of each measurement, the fastest counts   DUCKDB_THREADS [1]
+#   GEN_TIMEOUT [600]  RUN_TIMEOUT [600]  CHECK_TIMEOUT [300]
+#   BENCH_DIR [a new temp dir]: where inputs, outputs and logs go (kept)
+#   KEEP [0]: 1 to keep the temp dir   SKIP_DUCKDB [0]   SKIP_SLIDING [0]
+#
+# Measured: wall time of the whole `eddy sql run` process (parse, evaluate, print to a file), and
+# for DuckDB the query from submission until all result rows are in JavaScript (node start-up and
+# opening the database are not counted). Both read the input file from the page cache.
+
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+EDDY_BIN=${EDDY_BIN:-$ROOT/build/release/eddy}
+EVENTS=${EVENTS:-10000000}
+SLIDING_EVENTS=${SLIDING_EVENTS:-$EVENTS}
+RATE=${RATE:-1000}
+RUNS=${RUNS:-1}
+DUCKDB_THREADS=${DUCKDB_THREADS:-1}
+GEN_TIMEOUT=${GEN_TIMEOUT:-600}
+RUN_TIMEOUT=${RUN_TIMEOUT:-600}
+CHECK_TIMEOUT=${CHECK_TIMEOUT:-300}
+KEEP=${KEEP:-0}
+SKIP_DUCKDB=${SKIP_DUCKDB:-0}
+SKIP_SLIDING=${SKIP_SLIDING:-0}
+SEED_TEST=$ROOT/tests/sql/seed.test
+
+die() { echo "sql_vs_duckdb: $*" >&2; exit 2; }
+
+[[ -x $EDDY_BIN ]] || die "eddy binary not found or not executable: $EDDY_BIN (set EDDY_BIN; this script builds nothing)"
+[[ $EVENTS =~ ^[0-9]+$ && $EVENTS -gt 0 ]] || die "EVENTS must be a positive integer"
+[[ $SLIDING_EVENTS =~ ^[0-9]+$ && $SLIDING_EVENTS -gt 0 ]] || die "SLIDING_EVENTS must be a positive integer"
+[[ $RUNS =~ ^[0-9]+$ && $RUNS -gt 0 ]] || die "RUNS must be a positive integer"
+command -v timeout >/dev/null || die "coreutils 'timeout' is needed"
+command -v python3 >/dev/null || die "python3 is needed (input generator, result check)"
+[[ -f $SEED_TEST ]] || die "missing $SEED_TEST (the seed application is taken from it)"
+if [[ $SKIP_DUCKDB != 1 ]]; then
+  command -v node >/dev/null || die "node is needed for DuckDB (or set SKIP_DUCKDB=1)"
+  [[ -f $ROOT/node_modules/@duckdb/node-api/package.json ]] ||
+    die "@duckdb/node-api not installed: run 'npm ci' in $ROOT (or set SKIP_DUCKDB=1)"
+fi
+
+if [[ -n ${BENCH_DIR:-} ]]; then
+  WORK=$BENCH_DIR
+  mkdir -p "$WORK"
+else
+  WORK=$(mktemp -d "${TMPDIR:-/tmp}/eddy-sqlbench.XXXXXX")
+fi
+
+# ---------------------------------------------------------------------------------------------
+# process bookkeeping: every process we start in the background is stopped on exit, by PID
+
+PIDS=()
+FAILED=0
+cleanup() {
+  local i pid
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+    pid=${PIDS[i]}
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid" 2>/dev/null || true
+      for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true
+  done
+  PIDS=()
+  if [[ -z ${BENCH_DIR:-} ]]; then
+    if [[ $KEEP == 1 || $FAILED != 0 ]]; then echo "files kept in $WORK"; else rm -rf "$WORK"; fi
+  fi
+}
+trap cleanup EXIT
+trap 'echo "interrupted" >&2; FAILED=1; exit 130' INT TERM
+
+# bounded LIMIT CMD...: run CMD under `timeout` in the background and wait for it, so that INT/TERM
+# reach our trap at once (bash defers traps while a foreground command runs). stdin is /dev/null;
+# the caller redirects stdout/stderr of this function. Sets ELAPSED (seconds, wall) and returns
+# CMD's exit status (124: timed out).
+ELAPSED=
+bounded() {
+  local limit=$1 pid rc=0 t0 t1
+  shift
+  t0=$EPOCHREALTIME
+  timeout --signal=TERM --kill-after=10 "$limit" "$@" </dev/null &
+  pid=$!
+  PIDS+=("$pid")
+  wait "$pid" || rc=$?
+  t1=$EPOCHREALTIME
+  unset 'PIDS[${#PIDS[@]}-1]'
+  ELAPSED=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+  return "$rc"
+}
+
+# section NAME: print section NAME (sql or schema) of the first case of seed.test
+section() {
+  awk -v want="$1" '
+    /^=== / { n++; next }
+    n != 1 { next }
+    /^--- / { split($0, w, " "); cur = w[2]; next }
+    cur == want { print }
+  ' "$SEED_TEST"
+}
+
+eps() { awk -v n="$1" -v s="$2" 'BEGIN { if (s + 0 > 0) printf "%.0f", n / s; else printf "-" }'; }
+ratio() { # ratio A B -> A/B with 2 decimals, or "-"
+  awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b + 0 > 0) printf "%.2f", a / b; else printf "-" }'
+}
+min_time() { awk -v a="$1" -v b="$2" 'BEGIN { print (a == "" || b + 0 < a + 0) ? b : a }'; }
+eddy_summary() { tr '\r' '\n' <"$1" | grep -E 'sql run: [0-9]+ records' | tail -n1 | sed 's/[[:space:]]*$//' || true; }
+
+# ---------------------------------------------------------------------------------------------
+# machine
+
+echo "=== machine"
+echo "nproc:      $(nproc)"
+echo "cpu:        $(lscpu 2>/dev/null | sed -n 's/^Model name:[[:space:]]*//p' | head -n1)"
+echo "memory:     $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo 2>/dev/null)"
+echo "kernel:     $(uname -sr)"
+EDDY_VERSION=$(timeout 5 "$EDDY_BIN" --version 2>/dev/null </dev/null | head -n1) || true
+echo "eddy:       $EDDY_BIN (${EDDY_VERSION:-version unknown}, built $(date -r "$EDDY_BIN" '+%Y-%m-%d %H:%M:%S'))"
+if [[ $SKIP_DUCKDB != 1 ]]; then
+  echo "duckdb:     @duckdb/node-api $(node -p 'require(process.argv[1]).version' "$ROOT/node_modules/@duckdb/node-api/package.json" 2>/dev/null) on node $(node --version), threads=$DUCKDB_THREADS"
+fi
+echo "python:     $(python3 --version 2>&1)"
+echo "work dir:   $WORK"
+
+# ---------------------------------------------------------------------------------------------
+# inputs
+
+section sql >"$WORK/seed.sql"
+section schema >"$WORK/seed-schema.json"
+[[ -s $WORK/seed.sql && -s $WORK/seed-schema.json ]] || die "could not read the seed case from $SEED_TEST"
+# the prefix is given on the schema line of the case (--- schema prefix=NAME)
+SEED_PREFIX=$(awk '/^=== /{n++} n==1 && /^--- schema/ { for (i = 3; i <= NF; i++) if ($i ~ /^prefix=/) { sub(/^prefix=/, "", $i); print $i } }' "$SEED_TEST" | head -n1)
+SEED_PREFIX=${SEED_PREFIX:-SOURCE_SQL_STREAM}
+SEED_OUTPUT=$(grep -oE 'INSERT INTO "[^"]+"' "$WORK/seed.sql" | head -n1 | sed -E 's/INSERT INTO "([^"]+)"/\1/')
+[[ -n $SEED_OUTPUT ]] || die "could not find the seed's output stream in its SQL"
+
+cat >"$WORK/sliding.sql" <<'EOF'
+CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" ("TICKER" VARCHAR(4), "MAX_PRICE" REAL);
+CREATE OR REPLACE PUMP "STREAM_PUMP" AS INSERT INTO "DESTINATION_SQL_STREAM"
+SELECT STREAM "TICKER", MAX("PRICE") OVER (PARTITION BY "TICKER" RANGE INTERVAL '1' MINUTE PRECEDING) AS "MAX_PRICE"
+FROM "SOURCE_SQL_STREAM_001";
+EOF
+cat >"$WORK/sliding-schema.json" <<'EOF'
+{"RecordFormat": {"RecordFormatType": "JSON", "MappingParameters": {"JSONMappingParameters": {"RecordRowPath": "$"}}},
+ "RecordEncoding": "UTF-8",
+ "RecordColumns": [{"Name": "TICKER", "Mapping": "$.TICKER", "SqlType": "VARCHAR(4)"},
+                   {"Name": "PRICE", "Mapping": "$.PRICE", "SqlType": "REAL"}]}
+EOF
+
+echo
+echo "=== generating $EVENTS sales events at $RATE events/s of arrival time (limit ${GEN_TIMEOUT}s)"
+rc=0
+bounded "$GEN_TIMEOUT" python3 "$ROOT/bench/gen_sales.py" sales "$EVENTS" --rate "$RATE" >"$WORK/events.ndjson" || rc=$?
+((rc == 0)) || { FAILED=1; die "generating sales events failed (exit $rc; 124 = exceeded ${GEN_TIMEOUT}s)"; }
+echo "events.ndjson: $(du -m "$WORK/events.ndjson" | cut -f1) MB in ${ELAPSED}s; arrival $(head -c 200 "$WORK/events.ndjson" | grep -oE '"at": "[^"]+"' | head -n1 | cut -d'"' -f4) .. $(tail -n1 "$WORK/events.ndjson" | grep -oE '"at": "[^"]+"' | cut -d'"' -f4)"
+if [[ $SKIP_SLIDING != 1 ]]; then
+  echo "=== generating $SLIDING_EVENTS trades (5 tickers) at $RATE events/s (limit ${GEN_TIMEOUT}s)"
+  rc=0
+  bounded "$GEN_TIMEOUT" python3 "$ROOT/bench/gen_sales.py" trades "$SLIDING_EVENTS" --rate "$RATE" >"$WORK/trades.ndjson" || rc=$?
+  ((rc == 0)) || { FAILED=1; die "generating trades failed (exit $rc; 124 = exceeded ${GEN_TIMEOUT}s)"; }
+  echo "trades.ndjson: $(du -m "$WORK/trades.ndjson" | cut -f1) MB in ${ELAPSED}s"
+fi
+
+# ---------------------------------------------------------------------------------------------
+# runs
+
+EDDY_SEED_S= DUCKDB_S= EDDY_SLIDING_S= CHECK= DUCKDB_VERSION=
+SLIDING_DONE=$SLIDING_EVENTS SLIDING_PARTIAL=0
+
+echo
+for ((r = 1; r <= RUNS; r++)); do
+  echo "=== eddy: seed application (tumbling 60 s, SUM per store), $EVENTS events, run $r/$RUNS (limit ${RUN_TIMEOUT}s)"
+  rc=0
+  bounded "$RUN_TIMEOUT" "$EDDY_BIN" sql run --sql "$WORK/seed.sql" --input-schema "$WORK/seed-schema.json" \
+    --input "$WORK/events.ndjson" --arrival-time-field at --input-prefix "$SEED_PREFIX" \
+    --output "$SEED_OUTPUT" --errors "$WORK/eddy-seed-errors.ndjson" \
+    >"$WORK/eddy-seed.ndjson" 2>"$WORK/eddy-seed.log" || rc=$?
+  if ((rc != 0)); then
+    echo "!!! eddy seed run failed (exit $rc$( ((rc == 124)) && echo ", exceeded ${RUN_TIMEOUT}s")); log:" >&2
+    tail -c 2000 "$WORK/eddy-seed.log" >&2
+    FAILED=1
+    break
+  fi
+  echo "${ELAPSED}s  $(eddy_summary "$WORK/eddy-seed.log")  -> $(wc -l <"$WORK/eddy-seed.ndjson") groups"
+  EDDY_SEED_S=$(min_time "$EDDY_SEED_S" "$ELAPSED")
+done
+if [[ -n $EDDY_SEED_S && -s $WORK/eddy-seed-errors.ndjson ]]; then
+  echo "!!! eddy rejected $(wc -l <"$WORK/eddy-seed-errors.ndjson") records (error_stream); first:" >&2
+  head -n 3 "$WORK/eddy-seed-errors.ndjson" >&2
+  FAILED=1
+fi
+
+if [[ $SKIP_DUCKDB != 1 ]]; then
+  echo
+  for ((r = 1; r <= RUNS; r++)); do
+    echo "=== DuckDB: same aggregation, read_ndjson, threads=$DUCKDB_THREADS, $EVENTS events, run $r/$RUNS (limit ${RUN_TIMEOUT}s)"
+    rc=0
+    bounded "$RUN_TIMEOUT" node "$ROOT/bench/duckdb_seed.mjs" "$WORK/events.ndjson" "$WORK/duckdb-seed.ndjson" \
+      "$DUCKDB_THREADS" >"$WORK/duckdb-seed.log" 2>&1 || rc=$?
+    if ((rc != 0)); then
+      echo "!!! DuckDB run failed (exit $rc); log:" >&2
+      tail -c 2000 "$WORK/duckdb-seed.log" >&2
+      FAILED=1
+      break
+    fi
+    line=$(grep -E '^DUCKDB ' "$WORK/duckdb-seed.log" | tail -n1)
+    s=$(sed -nE 's/.* seconds=([0-9.]+).*/\1/p' <<<"$line")
+    DUCKDB_VERSION=$(sed -nE 's/.* version=([^ ]+).*/\1/p' <<<"$line")
+    echo "${s}s (query; process ${ELAPSED}s)  -> $(sed -nE 's/.* rows=([0-9]+).*/\1/p' <<<"$line") groups"
+    DUCKDB_S=$(min_time "$DUCKDB_S" "$s")
+  done
+  if [[ -n $EDDY_SEED_S && -n $DUCKDB_S ]]; then
+    echo
+    echo "=== check: groups and revenue per (store, minute), relative tolerance 1e-4"
+    rc=0
+    bounded "$CHECK_TIMEOUT" python3 "$ROOT/bench/compare_groups.py" "$WORK/eddy-seed.ndjson" "$WORK/duckdb-seed.ndjson" \
+      >"$WORK/check.txt" 2>&1 || rc=$?
+    cat "$WORK/check.txt"
+    if ((rc == 0)); then CHECK=OK; else CHECK=MISMATCH; FAILED=1; fi
+  fi
+fi
+
+if [[ $SKIP_SLIDING != 1 ]]; then
+  echo
+  for ((r = 1; r <= RUNS; r++)); do
+    echo "=== eddy: sliding window (MAX over RANGE INTERVAL '1' MINUTE PRECEDING, 5 tickers), $SLIDING_EVENTS events, run $r/$RUNS (limit ${RUN_TIMEOUT}s)"
+    rc=0
+    bounded "$RUN_TIMEOUT" "$EDDY_BIN" sql run --sql "$WORK/sliding.sql" --input-schema "$WORK/sliding-schema.json" \
+      --input "$WORK/trades.ndjson" --arrival-time-field EVENT_TIME --errors "$WORK/eddy-sliding-errors.ndjson" \
+      >"$WORK/eddy-sliding.ndjson" 2>"$WORK/eddy-sliding.log" || rc=$?
+    if ((rc == 124)); then
+      # stopped at RUN_TIMEOUT: the rate so far still says something (a sliding window's cost per
+      # row is steady once the first minute has filled it); report it, marked as partial
+      n=$(eddy_summary "$WORK/eddy-sliding.log" | sed -nE 's/.*sql run: ([0-9]+) records.*/\1/p')
+      echo "!!! eddy sliding run exceeded ${RUN_TIMEOUT}s after ${n:-?} of $SLIDING_EVENTS records; rate below is for those" >&2
+      FAILED=1
+      if [[ -n $n && $n -gt 0 ]]; then
+        SLIDING_DONE=$n
+        SLIDING_PARTIAL=1
+        EDDY_SLIDING_S=$ELAPSED
+      fi
+      break
+    elif ((rc != 0)); then
+      echo "!!! eddy sliding run failed (exit $rc); log:" >&2
+      tail -c 2000 "$WORK/eddy-sliding.log" >&2
+      FAILED=1
+      break
+    fi
+    n=$(wc -l <"$WORK/eddy-sliding.ndjson")
+    echo "${ELAPSED}s  $(eddy_summary "$WORK/eddy-sliding.log")  -> $n rows"
+    if ((n != SLIDING_EVENTS)); then
+      echo "!!! sliding window: $n output rows for $SLIDING_EVENTS input rows (one per input row expected)" >&2
+      FAILED=1
+    fi
+    EDDY_SLIDING_S=$(min_time "$EDDY_SLIDING_S" "$ELAPSED")
+    # the sliding output is as large as its input: keep only the last run's
+  done
+  if [[ -s $WORK/eddy-sliding-errors.ndjson ]]; then
+    echo "!!! eddy rejected $(wc -l <"$WORK/eddy-sliding-errors.ndjson") trades (error_stream)" >&2
+    FAILED=1
+  fi
+fi
+
+# ---------------------------------------------------------------------------------------------
+# summary
+
+EDDY_SEED_EPS=$( [[ -n $EDDY_SEED_S ]] && eps "$EVENTS" "$EDDY_SEED_S" || echo -)
+DUCKDB_EPS=$( [[ -n $DUCKDB_S ]] && eps "$EVENTS" "$DUCKDB_S" || echo -)
+EDDY_SLIDING_EPS=$( [[ -n $EDDY_SLIDING_S ]] && eps "$SLIDING_DONE" "$EDDY_SLIDING_S" || echo -)
+RATIO=$(ratio "$EDDY_SEED_EPS" "$DUCKDB_EPS")
+SLIDING_RATIO=$(ratio "$EDDY_SLIDING_EPS" "$EDDY_SEED_EPS")
+x() { [[ $1 == - ]] && echo - || echo "${1}x${2:-}"; }
+
+row() { printf '%-44s %12s %9s %12s %16s\n' "$@"; }
+echo
+echo "=== summary (best of $RUNS; input NDJSON from the page cache; DuckDB threads=$DUCKDB_THREADS)"
+row run events seconds events/s ratio
+row "eddy seed (tumbling 60 s, SUM by store)" "$EVENTS" "${EDDY_SEED_S:-FAILED}" "$EDDY_SEED_EPS" "$(x "$RATIO")"
+if [[ $SKIP_DUCKDB != 1 ]]; then
+  row "DuckDB ${DUCKDB_VERSION:-?} (same query, 1 thread)" "$EVENTS" "${DUCKDB_S:-FAILED}" "$DUCKDB_EPS" "1.00x"
+fi
+if [[ $SKIP_SLIDING != 1 ]]; then
+  if ((SLIDING_PARTIAL)); then
+    row "eddy sliding (MAX RANGE 1 MINUTE by ticker)" "$SLIDING_DONE" "${EDDY_SLIDING_S}*" "$EDDY_SLIDING_EPS" "$(x "$SLIDING_RATIO" " tumbling")"
+    echo "* stopped at RUN_TIMEOUT after $SLIDING_DONE of $SLIDING_EVENTS events; the rate is for those"
+  else
+    row "eddy sliding (MAX RANGE 1 MINUTE by ticker)" "$SLIDING_EVENTS" "${EDDY_SLIDING_S:-FAILED}" "$EDDY_SLIDING_EPS" "$(x "$SLIDING_RATIO" " tumbling")"
+  fi
+fi
+echo "ratio: eddy/DuckDB events/s for the seed; sliding: eddy sliding/eddy tumbling events/s (goal >= 0.5)"
+[[ -n $CHECK ]] && echo "check: $CHECK"
+echo "RESULT events=$EVENTS eddy_seed_eps=$EDDY_SEED_EPS duckdb_eps=$DUCKDB_EPS ratio=$RATIO sliding_events=$SLIDING_DONE eddy_sliding_eps=$EDDY_SLIDING_EPS sliding_partial=$SLIDING_PARTIAL sliding_vs_tumbling=$SLIDING_RATIO check=${CHECK:--}"
+
+if ((FAILED)); then
+  echo "some steps failed; files in $WORK" >&2
+  exit 1
+fi
