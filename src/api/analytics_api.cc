@@ -4,6 +4,7 @@
 
 #include "api/aws_errors.h"
 #include "api/writer.h"
+#include "runtime/application.h"
 
 namespace eddy::api {
 namespace {
@@ -61,6 +62,15 @@ void write(Writer& w, const json& j, const char* key = nullptr) {
     case json::value_t::number_float: w.integer(static_cast<int64_t>(j.get<double>())); break;
     default: w.string(""); break;
   }
+}
+
+json in_app_names(const json& input) {
+  json names = json::array();
+  const int n = input.value("InputParallelism", json::object()).value("Count", 1);
+  for (int lane = 0; lane < n; ++lane) {
+    names.push_back(runtime::input_stream_name(input.at("NamePrefix").get<std::string>(), static_cast<size_t>(lane)));
+  }
+  return names;
 }
 
 std::string next_id(const json& list, const char* key) {
@@ -127,7 +137,7 @@ class Call {
     for (const auto& in : a.config.value("Inputs", json::array())) {
       json i = {{"InputId", in.at("InputId")},
                 {"NamePrefix", in.at("NamePrefix")},
-                {"InAppStreamNames", json::array({in.at("NamePrefix").get<std::string>() + "_001"})},
+                {"InAppStreamNames", in_app_names(in)},
                 {"InputSchema", in.at("InputSchema")},
                 {"InputParallelism", {{"Count", in.value("InputParallelism", json::object()).value("Count", 1)}}}};
       if (in.contains("KinesisStreamsInput")) i["KinesisStreamsInputDescription"] = in["KinesisStreamsInput"];

@@ -34,21 +34,30 @@ std::string hex(std::string_view bytes) {
   return out;
 }
 
-std::string input_stream_name(const std::string& prefix) { return prefix + "_001"; }
-
 }  // namespace
+
+std::string input_stream_name(const std::string& prefix, size_t lane) {
+  char suffix[8];
+  std::snprintf(suffix, sizeof(suffix), "_%03zu", lane + 1);
+  return prefix + suffix;
+}
 
 Result<std::unique_ptr<Application>> Application::create(std::string_view code, std::vector<ApplicationInput> inputs,
                                                          const Clock& clock) {
   std::unique_ptr<Application> app(new Application(clock));
   std::map<std::string, StreamDef> defs;
   for (const auto& in : inputs) {
-    StreamDef def;
-    def.name = input_stream_name(in.name_prefix);
-    def.is_input = true;
-    for (const auto& c : in.schema.columns) def.columns.push_back({c.name, c.type});
-    def.columns.push_back({"APPROXIMATE_ARRIVAL_TIME", SqlType::of(TypeId::kTimestamp)});
-    defs[def.name] = std::move(def);
+    if (in.parallelism < 1 || in.parallelism > 64) {
+      return make_error(Errc::kInvalidArgument, "InputParallelism Count must be 1 to 64");
+    }
+    for (int lane = 0; lane < in.parallelism; ++lane) {
+      StreamDef def;
+      def.name = input_stream_name(in.name_prefix, static_cast<size_t>(lane));
+      def.is_input = true;
+      for (const auto& c : in.schema.columns) def.columns.push_back({c.name, c.type});
+      def.columns.push_back({"APPROXIMATE_ARRIVAL_TIME", SqlType::of(TypeId::kTimestamp)});
+      defs[def.name] = std::move(def);
+    }
   }
   defs[kErrorStream] = StreamDef{kErrorStream, error_stream_columns(), false};
 
@@ -98,7 +107,7 @@ Result<std::unique_ptr<Application>> Application::create(std::string_view code, 
     if (target_done) ready_streams.insert(target);
   }
   app->inputs_ = std::move(inputs);
-  app->last_rowtime_.assign(app->inputs_.size(), INT64_MIN);
+  for (const auto& in : app->inputs_) app->last_rowtime_.emplace_back(static_cast<size_t>(in.parallelism), INT64_MIN);
   return app;
 }
 
@@ -146,11 +155,12 @@ void Application::report(const std::string& pump, const Row& row, const std::str
   insert(kErrorStream, err);
 }
 
-void Application::push_record(size_t input, std::string_view record, TimestampMs arrival, int64_t origin) {
+void Application::push_record(size_t input, std::string_view record, TimestampMs arrival, int64_t origin, size_t lane) {
   ++rows_in_;
+  lane %= last_rowtime_[input].size();
   // ROWTIME never decreases within a stream: a record arriving "earlier" takes the last ROWTIME.
-  const TimestampMs rowtime = std::max(arrival, last_rowtime_[input]);
-  last_rowtime_[input] = rowtime;
+  const TimestampMs rowtime = std::max(arrival, last_rowtime_[input][lane]);
+  last_rowtime_[input][lane] = rowtime;
   Row probe;
   probe.rowtime = rowtime;
   probe.origin = origin;
@@ -161,7 +171,7 @@ void Application::push_record(size_t input, std::string_view record, TimestampMs
     report("", probe, parse ? "Record_Parse_Error" : "Coercion_Error", rows.error().message, record);
     return;
   }
-  const std::string stream = input_stream_name(inputs_[input].name_prefix);
+  const std::string stream = input_stream_name(inputs_[input].name_prefix, lane);
   for (auto& values : *rows) {
     Row row;
     row.rowtime = rowtime;

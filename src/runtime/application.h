@@ -29,9 +29,13 @@ struct StreamDef {
 };
 
 struct ApplicationInput {
-  std::string name_prefix = "SOURCE_SQL_STREAM";  // creates <prefix>_001
+  std::string name_prefix = "SOURCE_SQL_STREAM";  // creates <prefix>_001 ... <prefix>_00n
   InputSchema schema;
+  int parallelism = 1;  // InputParallelism.Count: n in-application input streams
 };
+
+// "<prefix>_001" for lane 0.
+std::string input_stream_name(const std::string& prefix, size_t lane = 0);
 
 inline constexpr const char* kErrorStream = "error_stream";
 const std::vector<StreamColumn>& error_stream_columns();
@@ -51,7 +55,8 @@ class Application {
 
   // One source record of input `input` arriving at `arrival`: mapped by the input schema into the
   // input stream with ROWTIME = arrival (never decreasing), or into error_stream.
-  void push_record(size_t input, std::string_view record, TimestampMs arrival, int64_t origin);
+  // With InputParallelism n, `lane` (0..n-1) picks the stream <prefix>_00<lane+1>.
+  void push_record(size_t input, std::string_view record, TimestampMs arrival, int64_t origin, size_t lane = 0);
   // ROWTIME has reached `t` with no new rows: windows ending by then close.
   void advance_time(TimestampMs t);
   // End of a bounded input: every open window emits.
@@ -75,7 +80,7 @@ class Application {
   std::map<std::string, StreamNode> streams_;
   std::vector<std::unique_ptr<Pump>> pumps_;  // in dependency order
   std::vector<ApplicationInput> inputs_;
-  std::vector<TimestampMs> last_rowtime_;
+  std::vector<std::vector<TimestampMs>> last_rowtime_;  // per input, per lane
   uint64_t rows_in_ = 0;
   uint64_t error_rows_ = 0;
 

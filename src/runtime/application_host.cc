@@ -45,7 +45,11 @@ namespace {
 
 constexpr size_t kErrorRing = 200;
 constexpr size_t kReadBatch = 2000;
-constexpr TimestampMs kProgressGraceMs = 1000;  // wall-clock windows close this long after their end
+// Wall-clock progress closes windows this long after their end: enough for records appended just
+// before the end to become readable (an fsync), short enough that a quiet store's row is prompt.
+constexpr TimestampMs kProgressGraceMs = 250;
+// An idle application looks for new records this often (the latency floor for results).
+constexpr auto kIdlePoll = std::chrono::milliseconds(10);
 
 tl::unexpected<Error> not_found(const std::string& name) {
   return make_error(Errc::kResourceNotFound, "Application " + name + " not found");
@@ -165,6 +169,7 @@ Status ApplicationHost::validate(const nlohmann::json& config) const {
   for (const auto& in : config.value("Inputs", nlohmann::json::array())) {
     ApplicationInput input;
     input.name_prefix = in.at("NamePrefix").get<std::string>();
+    input.parallelism = in.value("InputParallelism", nlohmann::json::object()).value("Count", 1);
     auto schema = parse_input_schema(in.at("InputSchema").dump());
     if (!schema) return make_error(Errc::kInvalidArgument, "Input " + input.name_prefix + ": " + schema.error().message);
     input.schema = std::move(*schema);
@@ -214,6 +219,7 @@ Status ApplicationHost::launch(const std::string& name, Entry& entry, const std:
   if (!shards) return tl::unexpected(shards.error());
   ApplicationInput input;
   input.name_prefix = in.at("NamePrefix").get<std::string>();
+  input.parallelism = in.value("InputParallelism", nlohmann::json::object()).value("Count", 1);
   auto schema = parse_input_schema(in.at("InputSchema").dump());
   if (!schema) return make_error(Errc::kInvalidArgument, schema.error().message);
   input.schema = std::move(*schema);
@@ -472,7 +478,8 @@ void ApplicationHost::run(const std::string& name, Runner& r) {
           }
         }
         if (!best) break;
-        r.app->push_record(0, best->data, best->arrival, static_cast<int64_t>(best->offset));
+        // With InputParallelism n, shard i feeds in-application stream (i mod n) + 1.
+        r.app->push_record(0, best->data, best->arrival, static_cast<int64_t>(best->offset), best_shard);
         buffered[best_shard].pop_front();
         ++processed;
       }
@@ -485,7 +492,7 @@ void ApplicationHost::run(const std::string& name, Runner& r) {
     }
     if (processed == 0) {
       std::unique_lock lock(r.mu);
-      r.cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return r.stop.load(); });
+      r.cv.wait_for(lock, kIdlePoll, [&] { return r.stop.load(); });
     }
   }
   write_outputs();

@@ -144,6 +144,45 @@ TEST_F(ApplicationHostTest, SeedResultsDoNotDependOnShardsOrBatching) {
   ASSERT_TRUE(host_->stop("app_four").has_value());
 }
 
+TEST_F(ApplicationHostTest, InputParallelismSplitsShardsAcrossInputStreams) {
+  create_stream("src", 2);
+  create_stream("dst", 1);
+  for (int i = 0; i < 40; ++i) {
+    const std::string data = "{\"n\": " + std::to_string(i) + "}";
+    const std::string key = "key" + std::to_string(i);
+    stream::PutEntry e{key, "", data};
+    clock_.advance(10);
+    ASSERT_TRUE(store_->put("src", std::span(&e, 1)).has_value());
+  }
+  nlohmann::json config = {
+      {"ApplicationName", "par"},
+      {"ApplicationCode", R"j(CREATE OR REPLACE STREAM "OUT" ("n" INTEGER, "lane" VARCHAR(8));
+CREATE OR REPLACE PUMP "P" AS INSERT INTO "OUT"
+  SELECT STREAM "n", 'one' FROM "S_001" UNION ALL SELECT STREAM "n", 'two' FROM "S_002";)j"},
+      {"Inputs", {{{"InputId", "1.1"},
+                   {"NamePrefix", "S"},
+                   {"InputParallelism", {{"Count", 2}}},
+                   {"KinesisStreamsInput", {{"ResourceARN", arn("src")}, {"RoleARN", "r"}}},
+                   {"InputSchema", {{"RecordFormat", {{"RecordFormatType", "JSON"}}},
+                                    {"RecordColumns", {{{"Name", "n"}, {"Mapping", "$.n"}, {"SqlType", "INTEGER"}}}}}}}}},
+      {"Outputs", {{{"OutputId", "1.1"},
+                    {"Name", "OUT"},
+                    {"KinesisStreamsOutput", {{"ResourceARN", arn("dst")}, {"RoleARN", "r"}}},
+                    {"DestinationSchema", {{"RecordFormatType", "JSON"}}}}}}};
+  ASSERT_TRUE(host_->create(config).has_value());
+  ASSERT_TRUE(host_->start("par", "TRIM_HORIZON").has_value());
+  std::vector<std::string> rows;
+  for (int i = 0; i < 400 && rows.size() < 40; ++i) {
+    rows = read_all("dst");
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(rows.size(), 40u);
+  const auto one = std::count_if(rows.begin(), rows.end(), [](const std::string& r) { return r.find("\"one\"") != std::string::npos; });
+  EXPECT_GT(one, 0);    // both shards carry records, one per lane
+  EXPECT_LT(one, 40);
+  ASSERT_TRUE(host_->stop("par").has_value());
+}
+
 TEST_F(ApplicationHostTest, CodeErrorsAndVersions) {
   create_stream("src", 1);
   create_stream("dst", 1);
