@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <fstream>
+
 #include "api/aws_errors.h"
 #include "api/writer.h"
 #include "runtime/application.h"
@@ -84,8 +86,10 @@ std::string next_id(const json& list, const char* key) {
 
 class Call {
  public:
-  Call(runtime::ApplicationHost& host, stream::StreamStore& store, const Value& in, Protocol protocol, Respond respond)
-      : host_(host), store_(store), in_(in), protocol_(protocol), respond_(std::move(respond)), w_(make_writer(protocol)) {}
+  Call(runtime::ApplicationHost& host, stream::StreamStore& store, const std::filesystem::path& bucket_dir, const Value& in,
+       Protocol protocol, Respond respond)
+      : host_(host), store_(store), bucket_dir_(bucket_dir), in_(in), protocol_(protocol), respond_(std::move(respond)),
+        w_(make_writer(protocol)) {}
 
   void run(std::string_view op) {
     if (op == "CreateApplication") return create();
@@ -308,9 +312,8 @@ class Call {
 
   void discover() {
     const Value* arn = in_.get("ResourceARN");
-    if (!arn) {
-      return fail({Errc::kInvalidArgument, "DiscoverInputSchema needs ResourceARN (a stream); S3Configuration is not supported by eddy"});
-    }
+    if (const Value* s3 = in_.get("S3Configuration"); s3 && !arn) return discover_file(*s3);
+    if (!arn) return fail({Errc::kInvalidArgument, "DiscoverInputSchema needs ResourceARN (a stream) or S3Configuration"});
     auto stream = store_.name_from_arn(arn->text);
     if (!stream) return fail(stream.error());
     std::string position = "TRIM_HORIZON";
@@ -318,6 +321,28 @@ class Call {
       if (const Value* s = p->get("InputStartingPosition")) position = s->text;
     }
     auto schema = host_.discover_schema(*stream, position);
+    if (!schema) return fail(schema.error());
+    ok(*schema);
+  }
+
+  // S3Configuration{BucketARN arn:aws:s3:::NAME, FileKey}: a file in the bucket directory
+  // <data-dir>/bucket/NAME/, one record per line.
+  void discover_file(const Value& s3) {
+    const std::string bucket_arn = s3.get("BucketARN")->text;
+    const std::string key = s3.get("FileKey")->text;
+    constexpr std::string_view kPrefix = "arn:aws:s3:::";
+    if (!std::string_view(bucket_arn).starts_with(kPrefix) || key.find("..") != std::string::npos) {
+      return fail({Errc::kInvalidArgument, "BucketARN must look like arn:aws:s3:::bucket-name and FileKey must not contain '..'"});
+    }
+    const auto path = bucket_dir_ / bucket_arn.substr(kPrefix.size()) / key;
+    std::ifstream in(path);
+    if (!in) return fail({Errc::kResourceNotFound, "File " + key + " not found in bucket " + bucket_arn.substr(kPrefix.size())});
+    std::vector<std::string> records;
+    std::string line;
+    while (records.size() < 100 && std::getline(in, line)) {
+      if (!line.empty()) records.push_back(line);
+    }
+    auto schema = host_.infer_schema(records, "s3://" + bucket_arn.substr(kPrefix.size()) + "/" + key);
     if (!schema) return fail(schema.error());
     ok(*schema);
   }
@@ -354,6 +379,7 @@ class Call {
 
   runtime::ApplicationHost& host_;
   stream::StreamStore& store_;
+  const std::filesystem::path& bucket_dir_;
   const Value& in_;
   Protocol protocol_;
   Respond respond_;
@@ -363,7 +389,7 @@ class Call {
 }  // namespace
 
 void AnalyticsApi::handle(std::string_view op, const Value& input, Protocol protocol, Respond respond) {
-  Call call(host_, store_, input, protocol, std::move(respond));
+  Call call(host_, store_, bucket_dir_, input, protocol, std::move(respond));
   call.run(op);
 }
 

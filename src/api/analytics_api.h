@@ -2,6 +2,7 @@
 // application host.
 #pragma once
 
+#include <filesystem>
 #include <string_view>
 
 #include "api/kinesis_api.h"
@@ -12,12 +13,16 @@ namespace eddy::api {
 
 class AnalyticsApi {
  public:
-  AnalyticsApi(runtime::ApplicationHost& host, stream::StreamStore& store) : host_(host), store_(store) {}
+  // `bucket_dir` holds bucket directories (arn:aws:s3:::NAME -> bucket_dir/NAME) for
+  // DiscoverInputSchema's S3Configuration.
+  AnalyticsApi(runtime::ApplicationHost& host, stream::StreamStore& store, std::filesystem::path bucket_dir)
+      : host_(host), store_(store), bucket_dir_(std::move(bucket_dir)) {}
   void handle(std::string_view op, const Value& input, Protocol protocol, Respond respond);
 
  private:
   runtime::ApplicationHost& host_;
   stream::StreamStore& store_;
+  std::filesystem::path bucket_dir_;
 };
 
 }  // namespace eddy::api

@@ -73,7 +73,7 @@ int serve(const ServeOptions& o) {
   if (auto st = host.load(); !st) return fail(st.error().message);
 
   api::KinesisApi kinesis(**store, committer, clock);
-  api::AnalyticsApi analytics(host, **store);
+  api::AnalyticsApi analytics(host, **store, std::filesystem::path(o.data_dir) / "bucket");
   std::vector<api::Service> services = {
       {model->get(), [&kinesis](std::string_view op, const api::Value& in, api::Protocol p, api::Respond r) {
          kinesis.handle(op, in, p, std::move(r));

@@ -514,9 +514,13 @@ Result<nlohmann::json> ApplicationHost::discover_schema(const std::string& strea
     if (!read) continue;
     for (const auto& rec : read->read.records) raw.emplace_back(rec.data);
   }
+  return infer_schema(raw, "stream " + stream_name);
+}
+
+Result<nlohmann::json> ApplicationHost::infer_schema(const std::vector<std::string>& raw, const std::string& source) const {
   if (raw.empty()) {
-    return make_error(Errc::kUnableToDetectSchema, "No records could be read from stream " + stream_name +
-                                                       " to infer a schema; put sample records first");
+    return make_error(Errc::kUnableToDetectSchema, "No records could be read from " + source +
+                                                       " to infer a schema; add sample records first");
   }
   // Column types from every record's top-level fields, in order of first appearance.
   struct Col {
@@ -554,7 +558,7 @@ Result<nlohmann::json> ApplicationHost::discover_schema(const std::string& strea
     }
   }
   if (parsed == 0) {
-    return make_error(Errc::kUnableToDetectSchema, "The records of stream " + stream_name + " are not JSON objects");
+    return make_error(Errc::kUnableToDetectSchema, "The records of " + source + " are not JSON objects");
   }
   nlohmann::json columns = nlohmann::json::array();
   for (const auto& c : cols) {

@@ -57,8 +57,10 @@ class ApplicationHost {
   Status update(const std::string& name, int64_t version, const std::function<Status(nlohmann::json&)>& change);
   Status remove(const std::string& name, TimestampMs created_ms);
 
-  // DiscoverInputSchema: infers an InputSchema from up to 100 records of `stream`.
+  // DiscoverInputSchema: infers an InputSchema from up to 100 records of `stream`...
   Result<nlohmann::json> discover_schema(const std::string& stream, const std::string& position) const;
+  // ...or from given records (one per line, e.g. a file in a bucket directory).
+  Result<nlohmann::json> infer_schema(const std::vector<std::string>& records, const std::string& source) const;
   // The latest error_stream rows of a running application, as JSON lines (newest last).
   std::vector<std::string> recent_errors(const std::string& name) const;
 

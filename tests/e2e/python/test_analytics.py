@@ -14,7 +14,7 @@ Semantics checked (kda-sql.md section 12, decisions.md):
   - A RUNNING application reads its source stream; ROWTIME = the record's ApproximateArrivalTimestamp;
     every output row becomes one JSON record (keys = the output stream's column names) in the
     destination stream. ROWTIME windows close when a row of a later window arrives, and also when the
-    wall clock passes the window end by about 1 s.
+    wall clock passes the window end (by up to about 1 s).
   - The seed pipeline's output is compared with `eddy sql run` (the oracle) over the same records in
     arrival order, and independently with a float32 re-computation in Python.
 
@@ -391,9 +391,10 @@ class TestSeedPipeline(AnalyticsTestCase):
         self.assertEqual(summary['ApplicationStatus'], 'READY')
         self.start_app(name, 'TRIM_HORIZON')
 
-        # The minute burst 1 arrived in closes at `close_ms`. Just after it (before the wall-clock
-        # close at +1 s) burst 2 arrives in the next minute: it closes burst 1's window(s) by a later
-        # row, and its own window stays open for the rest of the test (as `--no-flush` leaves it).
+        # The minute burst 1 arrived in closes at `close_ms`. Just after it burst 2 arrives in the
+        # next minute: it closes burst 1's window(s) by a later row (if the wall clock has not closed
+        # them already; the result is the same), and its own window stays open for the rest of the
+        # test (as `--no-flush` leaves it).
         burst1 = read_stream(self.k, src)
         self.assertEqual(len(burst1), len(events))
         self.assertEqual({idx for idx, _ in burst1}, {0, 1}, 'events should land in both shards')
