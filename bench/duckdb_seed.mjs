@@ -1,7 +1,7 @@
 // The seed application (revenue per store per minute of arrival time) as a DuckDB batch query, for
 // bench/sql_vs_duckdb.sh.
 //
-//   node bench/duckdb_seed.mjs EVENTS.ndjson OUT.ndjson [THREADS]
+//   EDDY_BENCH_DUCKDB_DIR=DIR node bench/duckdb_seed.mjs EVENTS.ndjson OUT.ndjson [THREADS]
 //
 // Reads the sales events the benchmark generated with read_ndjson (the same columns and types as the
 // seed's input schema), groups them by store and one-minute bucket of the arrival time `at`, and
@@ -11,8 +11,17 @@
 // result row has been read into JavaScript; opening DuckDB and writing OUT are not timed.
 // Prints one line on stdout: `DUCKDB seconds=... rows=... version=... threads=...`.
 import { writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { DuckDBInstance } from '@duckdb/node-api';
+
+// @duckdb/node-api is not a dependency of the repository (package.json): bench/sql_vs_duckdb.sh
+// installs a pinned version into a directory of its own and names it in EDDY_BENCH_DUCKDB_DIR
+// (the directory holding node_modules/@duckdb/node-api). Without it, normal resolution applies.
+const duckdbDir = process.env.EDDY_BENCH_DUCKDB_DIR;
+const { DuckDBInstance } = duckdbDir
+  ? createRequire(join(duckdbDir, 'noop.js'))('@duckdb/node-api')
+  : await import('@duckdb/node-api');
 
 const [input, output, threadsArg] = process.argv.slice(2);
 if (!input || !output) {

@@ -8,7 +8,10 @@
 #   EVENTS=200000 bench/sql_vs_duckdb.sh          # a quick run
 #   EDDY_BIN=build/dev/eddy EVENTS=1000000 KEEP=1 bench/sql_vs_duckdb.sh
 #
-# Builds nothing. Needs: a built eddy, python3, node + `npm ci` (for node_modules/@duckdb/node-api).
+# Builds nothing. Needs: a built eddy, python3, node + npm. DuckDB is not a dependency of the
+# repository: @duckdb/node-api (version DUCKDB_NODE_API_VERSION, exact) is installed on first use
+# with `npm install --no-save --no-package-lock --prefix DUCKDB_DIR` into a cache directory outside
+# the work tree (about 70 MB), and reused from there.
 # Every step is bounded: input generation GEN_TIMEOUT s, each measured run RUN_TIMEOUT s, the result
 # check CHECK_TIMEOUT s. Inputs and outputs go to a temp dir that is removed at the end (KEEP=1 keeps
 # it, and it is kept when something failed).
@@ -21,10 +24,14 @@
 #   GEN_TIMEOUT [600]  RUN_TIMEOUT [600]  CHECK_TIMEOUT [300]
 #   BENCH_DIR [a new temp dir]: where inputs, outputs and logs go (kept)
 #   KEEP [0]: 1 to keep the temp dir   SKIP_DUCKDB [0]   SKIP_SLIDING [0]
+#   DUCKDB_NODE_API_VERSION [1.5.6-r.1]: npm version of @duckdb/node-api (DuckDB 1.5.6)
+#   DUCKDB_DIR [${XDG_CACHE_HOME:-~/.cache}/eddy-bench/duckdb-node-api-VERSION]   INSTALL_TIMEOUT [300]
 #
 # Measured: wall time of the whole `eddy sql run` process (parse, evaluate, print to a file), and
 # for DuckDB the query from submission until all result rows are in JavaScript (node start-up and
 # opening the database are not counted). Both read the input file from the page cache.
+# Disk: about 1.4 GB for 10M sales events plus the trades and the sliding output (one row per trade).
+# A sliding run stopped by RUN_TIMEOUT still reports its rate so far, marked partial (and exit 1).
 
 set -euo pipefail
 
@@ -41,6 +48,9 @@ CHECK_TIMEOUT=${CHECK_TIMEOUT:-300}
 KEEP=${KEEP:-0}
 SKIP_DUCKDB=${SKIP_DUCKDB:-0}
 SKIP_SLIDING=${SKIP_SLIDING:-0}
+DUCKDB_NODE_API_VERSION=${DUCKDB_NODE_API_VERSION:-1.5.6-r.1}
+DUCKDB_DIR=${DUCKDB_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/eddy-bench/duckdb-node-api-$DUCKDB_NODE_API_VERSION}
+INSTALL_TIMEOUT=${INSTALL_TIMEOUT:-300}
 SEED_TEST=$ROOT/tests/sql/seed.test
 
 die() { echo "sql_vs_duckdb: $*" >&2; exit 2; }
@@ -54,8 +64,7 @@ command -v python3 >/dev/null || die "python3 is needed (input generator, result
 [[ -f $SEED_TEST ]] || die "missing $SEED_TEST (the seed application is taken from it)"
 if [[ $SKIP_DUCKDB != 1 ]]; then
   command -v node >/dev/null || die "node is needed for DuckDB (or set SKIP_DUCKDB=1)"
-  [[ -f $ROOT/node_modules/@duckdb/node-api/package.json ]] ||
-    die "@duckdb/node-api not installed: run 'npm ci' in $ROOT (or set SKIP_DUCKDB=1)"
+  command -v npm >/dev/null || die "npm is needed to install @duckdb/node-api (or set SKIP_DUCKDB=1)"
 fi
 
 if [[ -n ${BENCH_DIR:-} ]]; then
@@ -126,6 +135,26 @@ min_time() { awk -v a="$1" -v b="$2" 'BEGIN { print (a == "" || b + 0 < a + 0) ?
 eddy_summary() { tr '\r' '\n' <"$1" | grep -E 'sql run: [0-9]+ records' | tail -n1 | sed 's/[[:space:]]*$//' || true; }
 
 # ---------------------------------------------------------------------------------------------
+# DuckDB for node, pinned, outside the work tree
+
+duckdb_installed_version() {
+  node -p 'require(process.argv[1]).version' "$DUCKDB_DIR/node_modules/@duckdb/node-api/package.json" 2>/dev/null || true
+}
+if [[ $SKIP_DUCKDB != 1 && $(duckdb_installed_version) != "$DUCKDB_NODE_API_VERSION" ]]; then
+  echo "=== installing @duckdb/node-api@$DUCKDB_NODE_API_VERSION into $DUCKDB_DIR (limit ${INSTALL_TIMEOUT}s)"
+  mkdir -p "$DUCKDB_DIR"
+  rc=0
+  bounded "$INSTALL_TIMEOUT" npm install --prefix "$DUCKDB_DIR" --no-save --no-package-lock --no-audit --no-fund \
+    --loglevel=error "@duckdb/node-api@$DUCKDB_NODE_API_VERSION" >"$WORK/npm-install.log" 2>&1 || rc=$?
+  if ((rc != 0)) || [[ $(duckdb_installed_version) != "$DUCKDB_NODE_API_VERSION" ]]; then
+    tail -n 20 "$WORK/npm-install.log" >&2
+    FAILED=1
+    die "installing @duckdb/node-api@$DUCKDB_NODE_API_VERSION failed (exit $rc; or set SKIP_DUCKDB=1)"
+  fi
+fi
+export EDDY_BENCH_DUCKDB_DIR=$DUCKDB_DIR
+
+# ---------------------------------------------------------------------------------------------
 # machine
 
 echo "=== machine"
@@ -136,7 +165,7 @@ echo "kernel:     $(uname -sr)"
 EDDY_VERSION=$(timeout 5 "$EDDY_BIN" --version 2>/dev/null </dev/null | head -n1) || true
 echo "eddy:       $EDDY_BIN (${EDDY_VERSION:-version unknown}, built $(date -r "$EDDY_BIN" '+%Y-%m-%d %H:%M:%S'))"
 if [[ $SKIP_DUCKDB != 1 ]]; then
-  echo "duckdb:     @duckdb/node-api $(node -p 'require(process.argv[1]).version' "$ROOT/node_modules/@duckdb/node-api/package.json" 2>/dev/null) on node $(node --version), threads=$DUCKDB_THREADS"
+  echo "duckdb:     @duckdb/node-api $(duckdb_installed_version) ($DUCKDB_DIR) on node $(node --version), threads=$DUCKDB_THREADS"
 fi
 echo "python:     $(python3 --version 2>&1)"
 echo "work dir:   $WORK"
@@ -200,7 +229,8 @@ for ((r = 1; r <= RUNS; r++)); do
     FAILED=1
     break
   fi
-  echo "${ELAPSED}s  $(eddy_summary "$WORK/eddy-seed.log")  -> $(wc -l <"$WORK/eddy-seed.ndjson") groups"
+  sum=$(eddy_summary "$WORK/eddy-seed.log")
+  echo "${ELAPSED}s${sum:+  $sum}  -> $(wc -l <"$WORK/eddy-seed.ndjson") groups"
   EDDY_SEED_S=$(min_time "$EDDY_SEED_S" "$ELAPSED")
 done
 if [[ -n $EDDY_SEED_S && -s $WORK/eddy-seed-errors.ndjson ]]; then
@@ -266,7 +296,8 @@ if [[ $SKIP_SLIDING != 1 ]]; then
       break
     fi
     n=$(wc -l <"$WORK/eddy-sliding.ndjson")
-    echo "${ELAPSED}s  $(eddy_summary "$WORK/eddy-sliding.log")  -> $n rows"
+    sum=$(eddy_summary "$WORK/eddy-sliding.log")
+    echo "${ELAPSED}s${sum:+  $sum}  -> $n rows"
     if ((n != SLIDING_EVENTS)); then
       echo "!!! sliding window: $n output rows for $SLIDING_EVENTS input rows (one per input row expected)" >&2
       FAILED=1
