@@ -237,6 +237,11 @@ class TumblingPump final : public Pump {
 
 // OVER windows: one output row per input row, over the same-partition rows that arrived before
 // it within the window (decisions.md d: later rows with the same ROWTIME are not included).
+//
+// Aggregates are maintained incrementally as rows enter and leave a partition's window: counts and
+// exact (integer, DECIMAL, interval) sums add and subtract, MIN/MAX keep a monotonic deque, so a
+// row costs O(1) amortised whatever the window size. Sums and averages of REAL/DOUBLE and the
+// variance family are re-added over the window, since floating-point sums depend on their order.
 class SlidingPump final : public Pump {
  public:
   using Pump::Pump;
@@ -245,12 +250,11 @@ class SlidingPump final : public Pump {
     if (!passes(row)) return;
     const auto ctx = context(row);
     std::vector<Value> aggs(plan_->aggregates.size());
+    if (partitions_.size() < plan_->windows.size()) partitions_.resize(plan_->windows.size());
     for (size_t w = 0; w < plan_->windows.size(); ++w) {
       const auto& spec = plan_->windows[w];
       std::vector<Value> keys;
       if (!eval_all(spec.partition_by, ctx, keys, row, error_)) return;
-      if (partitions_.size() < plan_->windows.size()) partitions_.resize(plan_->windows.size());
-      auto& rows = partitions_[w][keys];
       Entry e;
       e.rowtime = row.rowtime;
       e.args.resize(plan_->aggregates.size());
@@ -258,22 +262,17 @@ class SlidingPump final : public Pump {
         if (plan_->aggregate_window[a] != static_cast<int>(w) || !plan_->aggregates[a].arg) continue;
         if (auto st = plan_->aggregates[a].arg->eval(ctx, e.args[a]); !st) return error_(row, st.error());
       }
-      rows.push_back(std::move(e));
+      auto [it, fresh] = partitions_[w].try_emplace(std::move(keys));
+      Partition& p = it->second;
+      if (fresh) p.states.resize(plan_->aggregates.size());
+      add(p, std::move(e), w);
       if (spec.rows) {
-        while (rows.size() > static_cast<size_t>(spec.rows_preceding) + 1) rows.pop_front();
+        while (p.rows.size() > static_cast<size_t>(spec.rows_preceding) + 1) evict(p, w);
       } else {
-        while (!rows.empty() && rows.front().rowtime < row.rowtime - spec.range_ms) rows.pop_front();
+        while (!p.rows.empty() && p.rows.front().rowtime < row.rowtime - spec.range_ms) evict(p, w);
       }
       for (size_t a = 0; a < plan_->aggregates.size(); ++a) {
-        if (plan_->aggregate_window[a] != static_cast<int>(w)) continue;
-        const auto& agg = plan_->aggregates[a];
-        Accumulator acc;
-        for (const auto& r : rows) {
-          if (agg.arg) acc.add(r.args[a], agg.arg->type);
-          else acc.add_row();
-        }
-        const sql::SqlType arg_type = agg.arg ? agg.arg->type : sql::SqlType::of(sql::TypeId::kBigint);
-        aggs[a] = acc.result(agg.kind, arg_type, agg.result_type);
+        if (plan_->aggregate_window[a] == static_cast<int>(w)) aggs[a] = result(p, a);
       }
     }
     produce(row, &aggs, nullptr, row.rowtime);
@@ -284,7 +283,96 @@ class SlidingPump final : public Pump {
     TimestampMs rowtime;
     std::vector<Value> args;
   };
-  std::vector<std::unordered_map<std::vector<Value>, std::deque<Entry>, RowKeyHash>> partitions_;
+  struct AggState {
+    int64_t count = 0;       // non-null values (rows for COUNT(*))
+    __int128 sum = 0;        // exact sums
+    std::deque<uint64_t> extremes;  // MIN/MAX: sequence numbers of candidate rows
+  };
+  struct Partition {
+    std::deque<Entry> rows;
+    uint64_t front_seq = 0;  // sequence number of rows.front()
+    std::vector<AggState> states;
+  };
+
+  bool exact_sum(const AggregateSpec& a) const {
+    const auto& t = a.arg->type;
+    return t.is_integer() || t.id == sql::TypeId::kDecimal || t.is_interval();
+  }
+
+  const Value& value(const Partition& p, uint64_t seq, size_t a) const { return p.rows[seq - p.front_seq].args[a]; }
+
+  void add(Partition& p, Entry e, size_t w) {
+    const uint64_t seq = p.front_seq + p.rows.size();
+    p.rows.push_back(std::move(e));
+    const Entry& entry = p.rows.back();
+    for (size_t a = 0; a < plan_->aggregates.size(); ++a) {
+      if (plan_->aggregate_window[a] != static_cast<int>(w)) continue;
+      const auto& agg = plan_->aggregates[a];
+      auto& s = p.states[a];
+      if (!agg.arg) {
+        ++s.count;
+        continue;
+      }
+      const Value& v = entry.args[a];
+      if (v.is_null()) continue;
+      ++s.count;
+      if ((agg.kind == AggregateKind::kSum || agg.kind == AggregateKind::kAvg) && exact_sum(agg)) s.sum += v.i;
+      if (agg.kind == AggregateKind::kMin || agg.kind == AggregateKind::kMax) {
+        const bool is_min = agg.kind == AggregateKind::kMin;
+        while (!s.extremes.empty()) {
+          const int c = compare_values(value(p, s.extremes.back(), a), v);
+          if (is_min ? c < 0 : c > 0) break;
+          s.extremes.pop_back();
+        }
+        s.extremes.push_back(seq);
+      }
+    }
+  }
+
+  void evict(Partition& p, size_t w) {
+    const Entry& entry = p.rows.front();
+    for (size_t a = 0; a < plan_->aggregates.size(); ++a) {
+      if (plan_->aggregate_window[a] != static_cast<int>(w)) continue;
+      const auto& agg = plan_->aggregates[a];
+      auto& s = p.states[a];
+      if (!agg.arg) {
+        --s.count;
+        continue;
+      }
+      const Value& v = entry.args[a];
+      if (v.is_null()) continue;
+      --s.count;
+      if ((agg.kind == AggregateKind::kSum || agg.kind == AggregateKind::kAvg) && exact_sum(agg)) s.sum -= v.i;
+      if (!s.extremes.empty() && s.extremes.front() == p.front_seq) s.extremes.pop_front();
+    }
+    p.rows.pop_front();
+    ++p.front_seq;
+  }
+
+  Value result(const Partition& p, size_t a) const {
+    const auto& agg = plan_->aggregates[a];
+    const auto& s = p.states[a];
+    switch (agg.kind) {
+      case AggregateKind::kCountStar:
+      case AggregateKind::kCount: return Value::integer(s.count);
+      case AggregateKind::kMin:
+      case AggregateKind::kMax: return s.extremes.empty() ? Value::null() : value(p, s.extremes.front(), a);
+      case AggregateKind::kSum:
+      case AggregateKind::kAvg:
+        if (exact_sum(agg)) {
+          if (s.count == 0) return Value::null();
+          // Integer AVG truncates toward zero (decisions.md 7).
+          return Value::integer(static_cast<int64_t>(agg.kind == AggregateKind::kSum ? s.sum : s.sum / s.count));
+        }
+        break;
+      default: break;
+    }
+    Accumulator acc;  // order-dependent aggregates: re-add the window's values in arrival order
+    for (const auto& r : p.rows) acc.add(r.args[a], agg.arg->type);
+    return acc.result(agg.kind, agg.arg->type, agg.result_type);
+  }
+
+  std::vector<std::unordered_map<std::vector<Value>, Partition, RowKeyHash>> partitions_;
 };
 
 // WINDOWED BY STAGGER: a window per partition key opens with its first row and closes `range`
