@@ -37,7 +37,7 @@ std::string hex(std::string_view bytes) {
 }  // namespace
 
 std::string input_stream_name(const std::string& prefix, size_t lane) {
-  char suffix[8];
+  char suffix[32];
   std::snprintf(suffix, sizeof(suffix), "_%03zu", lane + 1);
   return prefix + suffix;
 }

@@ -1,0 +1,26 @@
+// The embedded default destination: a bucket is a directory, arn:aws:s3:::NAME ->
+// <data-dir>/bucket/NAME/, and an object appears atomically (temporary name, fsync, rename).
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "common/error.h"
+
+namespace eddy::delivery {
+
+class BucketSink {
+ public:
+  explicit BucketSink(std::filesystem::path root) : root_(std::move(root)) {}
+  // "arn:aws:s3:::NAME" -> NAME, or InvalidArgument.
+  static Result<std::string> bucket_from_arn(std::string_view arn);
+  // Writes (or rewrites: a retried flush produces the same bytes) bucket/key.
+  Status put(const std::string& bucket, const std::string& key, std::string_view bytes) const;
+  std::filesystem::path path(const std::string& bucket, const std::string& key) const { return root_ / bucket / key; }
+
+ private:
+  std::filesystem::path root_;
+};
+
+}  // namespace eddy::delivery

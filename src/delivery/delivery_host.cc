@@ -1,0 +1,536 @@
+#include "delivery/delivery_host.h"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <deque>
+#include <future>
+#include <random>
+#include <set>
+
+#include "common/digest.h"
+#include "common/file_util.h"
+#include "delivery/prefix.h"
+#include "stream/sequence_number.h"
+
+namespace eddy::delivery {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+constexpr TimestampMs kJournalRetentionMs = 24LL * 3600 * 1000;  // Firehose keeps records 24 h
+constexpr auto kIdlePoll = std::chrono::milliseconds(20);
+constexpr size_t kReadBatch = 2000;
+
+struct Rec {
+  TimestampMs arrival;
+  uint32_t shard;
+  uint64_t offset;
+  std::string data;
+};
+
+tl::unexpected<Error> not_found(const std::string& name) {
+  return make_error(Errc::kResourceNotFound, "Firehose " + name + " under account 000000000000 not found.");
+}
+
+tl::unexpected<Error> invalid(const std::string& m) { return make_error(Errc::kInvalidArgument, m); }
+
+std::string gzip(std::string_view in) {
+  z_stream zs{};
+  deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);  // +16: gzip wrapper
+  std::string out;
+  out.resize(deflateBound(&zs, in.size()) + 32);
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  zs.avail_in = static_cast<uInt>(in.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  deflate(&zs, Z_FINISH);
+  out.resize(zs.total_out);
+  deflateEnd(&zs);
+  return out;
+}
+
+// The destination as used by the worker, from the stored ExtendedS3 configuration.
+struct Destination {
+  std::string bucket;
+  std::string prefix, error_prefix;
+  uint64_t size_bytes = 5ull << 20;
+  TimestampMs interval_ms = 300'000;
+  bool gzip = false;
+  bool append_newline = false;
+  std::string extension;
+};
+
+Result<Destination> destination_of(const json& d) {
+  Destination out;
+  auto bucket = BucketSink::bucket_from_arn(d.value("BucketARN", ""));
+  if (!bucket) return tl::unexpected(bucket.error());
+  out.bucket = *bucket;
+  std::optional<std::string> error_prefix;
+  if (d.contains("ErrorOutputPrefix")) error_prefix = d["ErrorOutputPrefix"].get<std::string>();
+  auto prefixes = resolve_prefixes(d.value("Prefix", ""), error_prefix);
+  if (!prefixes) return tl::unexpected(prefixes.error());
+  out.prefix = prefixes->prefix;
+  out.error_prefix = prefixes->error_prefix;
+  const auto hints = d.value("BufferingHints", json::object());
+  out.size_bytes = static_cast<uint64_t>(hints.value("SizeInMBs", 5)) << 20;
+  out.interval_ms = hints.value("IntervalInSeconds", 300) * 1000LL;
+  const auto compression = d.value("CompressionFormat", "UNCOMPRESSED");
+  if (compression != "UNCOMPRESSED" && compression != "GZIP") {
+    return invalid("CompressionFormat " + compression + " is not supported by eddy (use UNCOMPRESSED or GZIP)");
+  }
+  out.gzip = compression == "GZIP";
+  out.extension = d.value("FileExtension", out.gzip ? ".gz" : "");
+  const auto processing = d.value("ProcessingConfiguration", json::object());
+  if (processing.value("Enabled", false)) {
+    for (const auto& p : processing.value("Processors", json::array())) {
+      const auto type = p.value("Type", "");
+      if (type == "AppendDelimiterToRecord") {
+        out.append_newline = true;
+      } else {
+        return invalid("Processor type " + type + " is not supported by eddy yet (AppendDelimiterToRecord is)");
+      }
+    }
+  }
+  if (d.value("DynamicPartitioningConfiguration", json::object()).value("Enabled", false)) {
+    return invalid("Dynamic partitioning is not supported by eddy yet");
+  }
+  return out;
+}
+
+}  // namespace
+
+struct DeliveryHost::Worker {
+  std::thread thread;
+  std::atomic<bool> stop{false};
+  std::mutex mu;
+  std::condition_variable cv;
+};
+
+DeliveryHost::DeliveryHost(fs::path dir, fs::path bucket_dir, stream::StreamStore& store, log::GroupCommitter& committer,
+                           const Clock& clock)
+    : dir_(std::move(dir)), bucket_(std::move(bucket_dir)), store_(store), committer_(committer), clock_(clock) {}
+
+DeliveryHost::~DeliveryHost() {
+  std::unique_lock lock(mu_);
+  for (auto& [_, e] : streams_) {
+    if (e->worker) halt(*e, lock);
+  }
+}
+
+std::string DeliveryHost::arn(const std::string& name) const {
+  return "arn:aws:firehose:" + store_.options().region + ":" + store_.options().account + ":deliverystream/" + name;
+}
+
+Status DeliveryHost::persist(const std::string& name, const DeliveryStream& s) const {
+  json j = {{"config", s.config}, {"status", s.status}, {"version", s.version}, {"created_ms", s.created_ms},
+            {"updated_ms", s.updated_ms}};
+  std::error_code ec;
+  fs::create_directories(dir_ / name, ec);
+  return write_file_atomic(dir_ / name / "stream.json", j.dump(1));
+}
+
+Status DeliveryHost::load() {
+  std::error_code ec;
+  fs::create_directories(dir_, ec);
+  if (ec) return make_error(Errc::kIo, "cannot create " + dir_.string() + ": " + ec.message());
+  std::unique_lock lock(mu_);
+  for (const auto& d : fs::directory_iterator(dir_, ec)) {
+    auto text = read_file(d.path() / "stream.json");
+    if (!text) continue;
+    auto e = std::make_unique<Entry>();
+    try {
+      const auto j = json::parse(*text);
+      e->stream.config = j.at("config");
+      e->stream.status = j.at("status").get<std::string>();
+      e->stream.version = j.at("version").get<int64_t>();
+      e->stream.created_ms = j.at("created_ms").get<TimestampMs>();
+      e->stream.updated_ms = j.at("updated_ms").get<TimestampMs>();
+    } catch (const std::exception& ex) {
+      return make_error(Errc::kCorruption, "cannot read " + (d.path() / "stream.json").string() + ": " + ex.what());
+    }
+    const std::string name = e->stream.config.at("DeliveryStreamName").get<std::string>();
+    if (e->stream.config.value("DeliveryStreamType", "DirectPut") == "DirectPut") {
+      auto journal = log::ShardLog::open(d.path() / "journal", log::LogOptions{});
+      if (!journal) return tl::unexpected(journal.error());
+      e->journal = std::shared_ptr<log::ShardLog>(std::move(*journal));
+      committer_.track(e->journal);
+    }
+    auto* entry = e.get();
+    streams_[name] = std::move(e);
+    launch(name, *entry);
+  }
+  return {};
+}
+
+Result<DeliveryStream> DeliveryHost::create(json request) {
+  const std::string name = request.at("DeliveryStreamName").get<std::string>();
+  const std::string type = request.value("DeliveryStreamType", "DirectPut");
+  request["DeliveryStreamType"] = type;
+  if (type != "DirectPut" && type != "KinesisStreamAsSource") {
+    return invalid("DeliveryStreamType " + type + " is not supported by eddy (DirectPut, KinesisStreamAsSource)");
+  }
+  if (request.contains("S3DestinationConfiguration") && !request.contains("ExtendedS3DestinationConfiguration")) {
+    request["ExtendedS3DestinationConfiguration"] = request["S3DestinationConfiguration"];
+    request.erase("S3DestinationConfiguration");
+  }
+  if (!request.contains("ExtendedS3DestinationConfiguration")) {
+    return invalid("eddy delivers to S3-style destinations: give ExtendedS3DestinationConfiguration (a bucket "
+                   "directory with BucketARN arn:aws:s3:::NAME)");
+  }
+  if (auto d = destination_of(request["ExtendedS3DestinationConfiguration"]); !d) return tl::unexpected(d.error());
+  json positions = json::object();
+  if (type == "KinesisStreamAsSource") {
+    if (!request.contains("KinesisStreamSourceConfiguration")) {
+      return invalid("KinesisStreamAsSource needs KinesisStreamSourceConfiguration");
+    }
+    auto source = store_.name_from_arn(request["KinesisStreamSourceConfiguration"].value("KinesisStreamARN", ""));
+    if (!source) return tl::unexpected(source.error());
+    auto shards = store_.shards(*source);
+    if (!shards) return invalid("Kinesis stream " + *source + " does not exist");
+    // Like Firehose, a stream source is read from LATEST: from now on.
+    for (const auto& s : *shards) {
+      if (!s.open()) continue;
+      auto p = store_.shard_position(*source, s.index, stream::IteratorType::kLatest);
+      if (p) positions[std::to_string(s.index)] = *p;
+    }
+  } else if (request.contains("KinesisStreamSourceConfiguration")) {
+    return invalid("KinesisStreamSourceConfiguration needs DeliveryStreamType KinesisStreamAsSource");
+  }
+  std::unique_lock lock(mu_);
+  if (streams_.count(name)) {
+    return make_error(Errc::kResourceInUse, "Firehose " + name + " under account 000000000000 already exists.");
+  }
+  auto e = std::make_unique<Entry>();
+  e->stream.config = std::move(request);
+  e->stream.created_ms = e->stream.updated_ms = clock_.now_ms();
+  std::error_code ec;
+  fs::remove_all(dir_ / name, ec);  // leftovers of a deleted stream of the same name
+  if (type == "DirectPut") {
+    auto journal = log::ShardLog::open(dir_ / name / "journal", log::LogOptions{});
+    if (!journal) return tl::unexpected(journal.error());
+    e->journal = std::shared_ptr<log::ShardLog>(std::move(*journal));
+    committer_.track(e->journal);
+  }
+  if (auto st = persist(name, e->stream); !st) return tl::unexpected(st.error());
+  if (auto st = write_file_atomic(dir_ / name / "state.json", json{{"positions", positions}}.dump()); !st) {
+    return tl::unexpected(st.error());
+  }
+  auto result = e->stream;
+  auto* entry = e.get();
+  streams_[name] = std::move(e);
+  launch(name, *entry);
+  return result;
+}
+
+Result<DeliveryStream> DeliveryHost::describe(const std::string& name) const {
+  std::lock_guard lock(mu_);
+  auto it = streams_.find(name);
+  if (it == streams_.end()) return not_found(name);
+  DeliveryStream s = it->second->stream;
+  if (auto state = read_file(dir_ / name / "state.json")) {
+    try {
+      const auto j = json::parse(*state);
+      s.objects = j.value("objects", uint64_t{0});
+      s.records = j.value("records", uint64_t{0});
+      s.last_delivery_ms = j.value("last_delivery_ms", TimestampMs{0});
+    } catch (const std::exception&) {
+    }
+  }
+  return s;
+}
+
+std::vector<DeliveryStream> DeliveryHost::list() const {
+  std::lock_guard lock(mu_);
+  std::vector<DeliveryStream> out;
+  for (const auto& [_, e] : streams_) out.push_back(e->stream);
+  return out;
+}
+
+Status DeliveryHost::remove(const std::string& name) {
+  std::unique_lock lock(mu_);
+  auto it = streams_.find(name);
+  if (it == streams_.end()) return not_found(name);
+  if (it->second->worker) halt(*it->second, lock);
+  if (it->second->journal) it->second->journal->destroy();
+  std::error_code ec;
+  fs::remove_all(dir_ / name, ec);
+  streams_.erase(name);
+  return {};
+}
+
+Status DeliveryHost::update_destination(const std::string& name, int64_t version, const json& update) {
+  std::unique_lock lock(mu_);
+  auto it = streams_.find(name);
+  if (it == streams_.end()) return not_found(name);
+  Entry& e = *it->second;
+  if (version != e.stream.version) {
+    return make_error(Errc::kConcurrentModification, "Cannot update firehose: " + name +
+                                                         " since the current version id: " + std::to_string(e.stream.version) +
+                                                         " and the requested version id: " + std::to_string(version) + " do not match");
+  }
+  json next = e.stream.config["ExtendedS3DestinationConfiguration"];
+  for (const auto& [k, v] : update.items()) next[k] = v;
+  if (auto d = destination_of(next); !d) return tl::unexpected(d.error());
+  if (e.worker) halt(e, lock);
+  e.stream.config["ExtendedS3DestinationConfiguration"] = std::move(next);
+  ++e.stream.version;
+  e.stream.updated_ms = clock_.now_ms();
+  auto st = persist(name, e.stream);
+  launch(name, e);
+  return st;
+}
+
+Result<PutOutcome> DeliveryHost::put(const std::string& name, const std::vector<std::string_view>& records) {
+  std::shared_ptr<log::ShardLog> journal;
+  {
+    std::lock_guard lock(mu_);
+    auto it = streams_.find(name);
+    if (it == streams_.end()) return not_found(name);
+    if (!it->second->journal) {
+      return invalid("This operation is not permitted on KinesisStreamAsSource delivery stream type.");
+    }
+    journal = it->second->journal;
+  }
+  std::vector<log::AppendRecord> batch;
+  batch.reserve(records.size());
+  for (auto r : records) batch.push_back({"", "", r});
+  auto appended = journal->append(batch, clock_.now_ms());
+  if (!appended) return tl::unexpected(appended.error());
+  PutOutcome out;
+  out.journal = journal;
+  for (size_t i = 0; i < records.size(); ++i) {
+    out.record_ids.push_back(stream::encode_sequence_number(0, appended->first_offset + i));
+  }
+  return out;
+}
+
+void DeliveryHost::launch(const std::string& name, Entry& e) {
+  e.worker = std::make_unique<Worker>();
+  Worker* w = e.worker.get();
+  w->thread = std::thread([this, name, w] { run(name, *w); });
+}
+
+void DeliveryHost::halt(Entry& e, std::unique_lock<std::mutex>& lock) {
+  auto w = std::move(e.worker);
+  w->stop = true;
+  w->cv.notify_all();
+  lock.unlock();
+  w->thread.join();
+  lock.lock();
+}
+
+void DeliveryHost::run(const std::string& name, Worker& w) {
+  json config;
+  std::shared_ptr<log::ShardLog> journal;
+  int64_t version;
+  {
+    std::lock_guard lock(mu_);
+    auto it = streams_.find(name);
+    if (it == streams_.end()) return;
+    config = it->second->stream.config;
+    journal = it->second->journal;
+    version = it->second->stream.version;
+  }
+  auto dest = destination_of(config["ExtendedS3DestinationConfiguration"]);
+  if (!dest) return;
+  std::string source;
+  if (!journal) source = *store_.name_from_arn(config["KinesisStreamSourceConfiguration"].value("KinesisStreamARN", ""));
+
+  json state = json::object();
+  if (auto text = read_file(dir_ / name / "state.json")) {
+    try {
+      state = json::parse(*text);
+    } catch (const std::exception&) {
+    }
+  }
+  std::map<uint32_t, uint64_t> positions;  // delivered up to (exclusive)
+  for (auto it = state.value("positions", json::object()).begin(); it != state.value("positions", json::object()).end(); ++it) {
+    positions[static_cast<uint32_t>(std::stoul(it.key()))] = it->get<uint64_t>();
+  }
+  std::set<uint32_t> finished;
+  for (const auto& f : state.value("finished", json::array())) finished.insert(f.get<uint32_t>());
+
+  // Reads [from, to) of one source shard (to = 0: as much as is there, up to kReadBatch).
+  auto read = [&](uint32_t shard, uint64_t from, uint64_t to, std::vector<Rec>& out, bool& done) -> uint64_t {
+    done = false;
+    const size_t max = to ? static_cast<size_t>(to - from) : kReadBatch;
+    if (max == 0) return from;
+    if (journal) {
+      auto r = journal->read(from, max, 64u << 20);
+      if (!r) return from;
+      for (const auto& rec : r->records) out.push_back({rec.arrival_ms, 0, rec.offset, std::string(rec.data)});
+      return r->records.empty() ? std::max(from, r->next_offset) : r->records.back().offset + 1;
+    }
+    auto r = store_.read_shard(source, shard, from, max);
+    if (!r) return from;
+    for (const auto& rec : r->read.records) out.push_back({rec.arrival_ms, shard, rec.offset, std::string(rec.data)});
+    done = r->finished;
+    return r->next;
+  };
+
+  auto build = [&](const std::vector<Rec>& recs) {
+    std::string body;
+    for (const auto& r : recs) {
+      body += r.data;
+      if (dest->append_newline) body.push_back('\n');
+    }
+    return dest->gzip ? gzip(body) : body;
+  };
+
+  auto save = [&](uint64_t add_objects, uint64_t add_records) {
+    json pos = json::object();
+    for (const auto& [s, p] : positions) pos[std::to_string(s)] = p;
+    state["positions"] = pos;
+    state["finished"] = finished;
+    state["objects"] = state.value("objects", uint64_t{0}) + add_objects;
+    state["records"] = state.value("records", uint64_t{0}) + add_records;
+    if (add_objects) state["last_delivery_ms"] = clock_.now_ms();
+    (void)write_file_atomic(dir_ / name / "state.json", state.dump());
+  };
+
+  // Writes one object covering `ranges` (shard -> [from, to)), with its key fixed by an intent
+  // record first, so that a crash in between rewrites exactly the same object.
+  auto deliver = [&](const std::map<uint32_t, std::pair<uint64_t, uint64_t>>& ranges, std::vector<Rec> recs,
+                     std::string key) -> bool {
+    std::stable_sort(recs.begin(), recs.end(), [](const Rec& a, const Rec& b) {
+      return std::tie(a.arrival, a.shard, a.offset) < std::tie(b.arrival, b.shard, b.offset);
+    });
+    if (key.empty()) {
+      std::string seed_text = name + "/" + std::to_string(version);
+      for (const auto& [s, r] : ranges) seed_text += "/" + std::to_string(s) + ":" + std::to_string(r.first) + "-" + std::to_string(r.second);
+      const auto digest = md5(seed_text);
+      uint64_t seed;
+      std::memcpy(&seed, digest.data(), sizeof(seed));
+      std::mt19937_64 rng(seed);
+      static constexpr char kChars[] = "0123456789abcdef";
+      auto random = [&rng] {
+        std::string s(11, '0');
+        for (auto& c : s) c = kChars[rng() % 16];
+        return s;
+      };
+      std::string uuid(36, '-');
+      for (size_t i = 0; i < uuid.size(); ++i) {
+        if (i != 8 && i != 13 && i != 18 && i != 23) uuid[i] = kChars[rng() % 16];
+      }
+      const TimestampMs oldest = recs.front().arrival;
+      key = evaluate_prefix(dest->prefix, oldest, random) + name + "-" + std::to_string(version) + "-" +
+            format_java_time("yyyy-MM-dd-HH-mm-ss", oldest) + "-" + uuid + dest->extension;
+      json intent = {{"key", key}, {"ranges", json::array()}};
+      for (const auto& [s, r] : ranges) intent["ranges"].push_back({s, r.first, r.second});
+      if (!write_file_atomic(dir_ / name / "intent.json", intent.dump())) return false;
+    }
+    if (!bucket_.put(dest->bucket, key, build(recs))) return false;  // retried on the next round
+    for (const auto& [s, r] : ranges) positions[s] = std::max(positions[s], r.second);
+    save(1, recs.size());
+    std::error_code ec;
+    fs::remove(dir_ / name / "intent.json", ec);
+    return true;
+  };
+
+  // Recovery: an object whose writing was interrupted is written again, identically.
+  if (auto text = read_file(dir_ / name / "intent.json")) {
+    try {
+      const auto intent = json::parse(*text);
+      std::map<uint32_t, std::pair<uint64_t, uint64_t>> ranges;
+      std::vector<Rec> recs;
+      for (const auto& r : intent["ranges"]) {
+        const auto shard = r[0].get<uint32_t>();
+        const auto from = r[1].get<uint64_t>(), to = r[2].get<uint64_t>();
+        ranges[shard] = {from, to};
+        bool done;
+        for (uint64_t p = from; p < to;) {
+          const auto before = recs.size();
+          p = read(shard, p, to, recs, done);
+          if (recs.size() == before) break;
+        }
+      }
+      if (!recs.empty()) {
+        while (!w.stop && !deliver(ranges, recs, intent["key"].get<std::string>())) {
+          std::unique_lock lock(w.mu);
+          w.cv.wait_for(lock, std::chrono::seconds(1), [&] { return w.stop.load(); });
+        }
+      }
+    } catch (const std::exception&) {
+    }
+    std::error_code ec;
+    fs::remove(dir_ / name / "intent.json", ec);
+  }
+
+  std::vector<Rec> buffer;
+  std::map<uint32_t, uint64_t> read_to = positions;  // read (into the buffer) up to
+  std::map<uint32_t, std::pair<uint64_t, uint64_t>> ranges;
+  size_t buffer_bytes = 0;
+  TimestampMs buffer_started = 0;
+  TimestampMs last_retention = 0;
+  while (!w.stop) {
+    // Source shards in lineage order (children after their parents are fully read).
+    std::vector<uint32_t> shards;
+    std::map<uint32_t, std::vector<uint32_t>> parents;
+    if (journal) {
+      shards.push_back(0);
+    } else if (auto infos = store_.shards(source)) {
+      for (const auto& s : *infos) {
+        shards.push_back(s.index);
+        for (auto p : {s.parent, s.adjacent_parent}) {
+          if (p) parents[s.index].push_back(*p);
+        }
+      }
+    }
+    bool got = false;
+    for (uint32_t s : shards) {
+      if (finished.count(s)) continue;
+      bool ready = true;
+      for (uint32_t p : parents[s]) {
+        if (std::find(shards.begin(), shards.end(), p) != shards.end() && !finished.count(p)) ready = false;
+      }
+      if (!ready) continue;
+      std::vector<Rec> recs;
+      bool done = false;
+      const uint64_t from = read_to.count(s) ? read_to[s] : 0;
+      const uint64_t next = read(s, from, 0, recs, done);
+      if (!recs.empty()) {
+        got = true;
+        if (buffer.empty()) buffer_started = clock_.now_ms();
+        auto& range = ranges.try_emplace(s, recs.front().offset, recs.front().offset).first->second;
+        range.second = recs.back().offset + 1;
+        for (auto& r : recs) {
+          buffer_bytes += r.data.size() + (dest->append_newline ? 1 : 0);
+          buffer.push_back(std::move(r));
+        }
+      }
+      read_to[s] = next;
+      if (done && recs.empty()) {
+        finished.insert(s);
+        if (!positions.count(s) || positions[s] < next) positions[s] = next;
+      }
+    }
+    const bool due = !buffer.empty() &&
+                     (buffer_bytes >= dest->size_bytes || clock_.now_ms() - buffer_started >= dest->interval_ms);
+    if (due) {
+      if (deliver(ranges, std::move(buffer), "")) {
+        buffer.clear();
+        ranges.clear();
+        buffer_bytes = 0;
+      } else {
+        // The destination refused: read the same records again next round, never drop them.
+        read_to = positions;
+        buffer.clear();
+        ranges.clear();
+        buffer_bytes = 0;
+      }
+    }
+    if (journal && clock_.now_ms() - last_retention > 60'000) {
+      (void)journal->drop_segments_before(clock_.now_ms() - kJournalRetentionMs);
+      last_retention = clock_.now_ms();
+    }
+    if (!got) {
+      std::unique_lock lock(w.mu);
+      w.cv.wait_for(lock, kIdlePoll, [&] { return w.stop.load(); });
+    }
+  }
+}
+
+}  // namespace eddy::delivery

@@ -1,0 +1,86 @@
+// Firehose-style delivery streams: configurations persisted under <data-dir>/deliveries/, a
+// durable journal for direct puts, and a worker per delivery stream that buffers records (by size
+// or time, whichever first), applies processors, and writes objects to the destination.
+//
+// Delivery is exactly-once from its source (a Kinesis stream or the direct-put journal): before an
+// object is written its source ranges and key are recorded (intent.json); after a crash the same
+// ranges are read again and the same object is rewritten, then positions move past them. A client
+// that retries PutRecordBatch after a lost answer can still journal a record twice (as on AWS).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/clock.h"
+#include "common/error.h"
+#include "delivery/bucket_sink.h"
+#include "log/group_commit.h"
+#include "stream/stream_store.h"
+
+namespace eddy::delivery {
+
+struct DeliveryStream {
+  nlohmann::json config;  // the CreateDeliveryStream request, destination settings resolved
+  std::string status = "ACTIVE";
+  int64_t version = 1;
+  TimestampMs created_ms = 0;
+  TimestampMs updated_ms = 0;
+  uint64_t objects = 0;       // objects written
+  uint64_t records = 0;       // records delivered
+  TimestampMs last_delivery_ms = 0;
+};
+
+struct PutOutcome {
+  std::vector<std::string> record_ids;
+  std::shared_ptr<log::ShardLog> journal;  // to commit before acknowledging
+};
+
+class DeliveryHost {
+ public:
+  DeliveryHost(std::filesystem::path dir, std::filesystem::path bucket_dir, stream::StreamStore& store,
+               log::GroupCommitter& committer, const Clock& clock);
+  ~DeliveryHost();
+
+  Status load();
+  std::string arn(const std::string& name) const;
+  Result<DeliveryStream> create(nlohmann::json request);
+  Result<DeliveryStream> describe(const std::string& name) const;
+  std::vector<DeliveryStream> list() const;
+  Status remove(const std::string& name);
+  // Merges `update` (an ExtendedS3DestinationUpdate) into the destination; the version must match.
+  Status update_destination(const std::string& name, int64_t version, const nlohmann::json& update);
+  // Direct put: journals the records (one batch) and returns their ids.
+  Result<PutOutcome> put(const std::string& name, const std::vector<std::string_view>& records);
+
+ private:
+  struct Worker;
+  struct Entry {
+    DeliveryStream stream;
+    std::shared_ptr<log::ShardLog> journal;
+    std::unique_ptr<Worker> worker;
+  };
+  Status persist(const std::string& name, const DeliveryStream& s) const;
+  void launch(const std::string& name, Entry& e);
+  void halt(Entry& e, std::unique_lock<std::mutex>& lock);
+  void run(const std::string& name, Worker& w);
+
+  std::filesystem::path dir_;
+  BucketSink bucket_;
+  stream::StreamStore& store_;
+  log::GroupCommitter& committer_;
+  const Clock& clock_;
+  mutable std::mutex mu_;
+  std::map<std::string, std::unique_ptr<Entry>> streams_;
+};
+
+}  // namespace eddy::delivery
