@@ -168,6 +168,9 @@ class Call {
     if (outputs.size() > 3) return make_error(Errc::kLimitExceeded, "An application can have at most 3 outputs");
     for (const auto& o : outputs) {
       if (o.contains("LambdaOutput")) return make_error(Errc::kUnsupportedOperation, "LambdaOutput is not supported by eddy");
+      if (o.contains("KinesisFirehoseOutput") && o.contains("KinesisStreamsOutput")) {
+        return make_error(Errc::kInvalidArgument, "An output has one destination: KinesisStreamsOutput or KinesisFirehoseOutput");
+      }
     }
     return {};
   }

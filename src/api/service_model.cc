@@ -79,7 +79,13 @@ Result<std::unique_ptr<ServiceModel>> ServiceModel::load(std::string_view model_
       if (s.contains("max")) shape.max = s["max"].get<double>();
       if (s.contains("pattern")) {
         shape.pattern_text = s["pattern"].get<std::string>();
-        shape.pattern.emplace(shape.pattern_text, std::regex::ECMAScript | std::regex::optimize);
+        try {
+          shape.pattern.emplace(shape.pattern_text, std::regex::ECMAScript | std::regex::optimize);
+        } catch (const std::regex_error&) {
+          // A few AWS patterns use Java-only syntax (lookbehind, inline flags); those members are
+          // checked for length and type only.
+          shape.pattern.reset();
+        }
       }
       if (s.contains("enum")) shape.enum_values = s["enum"].get<std::vector<std::string>>();
       if (s.contains("members")) {

@@ -2,10 +2,13 @@
 
 #include <malloc.h>
 
+#include <future>
+
 #include <iostream>
 
 #include "api/http_server.h"
 #include "api/analytics_api.h"
+#include "api/firehose_api.h"
 #include "api/json_codec.h"
 #include "api/kinesis_api.h"
 #include "api/router.h"
@@ -13,12 +16,14 @@
 #include "cli/app.h"
 #include "cli/common_options.h"
 #include "log/group_commit.h"
+#include "delivery/delivery_host.h"
 #include "runtime/application_host.h"
 #include "stream/stream_store.h"
 
 namespace eddy::embedded {
 std::string_view kinesis_model();
 std::string_view kinesisanalytics_model();
+std::string_view firehose_model();
 }
 
 namespace eddy::cli {
@@ -57,6 +62,8 @@ int serve(const ServeOptions& o) {
   if (!model) return fail(model.error().message);
   auto analytics_model = api::ServiceModel::load(embedded::kinesisanalytics_model());
   if (!analytics_model) return fail(analytics_model.error().message);
+  auto firehose_model = api::ServiceModel::load(embedded::firehose_model());
+  if (!firehose_model) return fail(firehose_model.error().message);
 
   const Clock& clock = SystemClock::instance();
   log::GroupCommitter committer(*policy);
@@ -69,17 +76,33 @@ int serve(const ServeOptions& o) {
   auto store = stream::StreamStore::open(store_options, clock, committer);
   if (!store) return fail(store.error().message);
 
+  delivery::DeliveryHost deliveries(std::filesystem::path(o.data_dir) / "deliveries",
+                                    std::filesystem::path(o.data_dir) / "bucket", **store, committer, clock);
+  if (auto st = deliveries.load(); !st) return fail(st.error().message);
   runtime::ApplicationHost host(std::filesystem::path(o.data_dir) / "apps", **store, committer, clock);
+  // Application outputs may be delivery streams (KinesisFirehoseOutput).
+  host.set_delivery_output([&deliveries, &committer](const std::string& name, const std::vector<std::string>& records) -> Status {
+    std::vector<std::string_view> views(records.begin(), records.end());
+    auto put = deliveries.put(name, views);
+    if (!put) return tl::unexpected(put.error());
+    std::promise<Status> done;
+    committer.commit({put->journal}, [&done](Status st) { done.set_value(st); });
+    return done.get_future().get();
+  });
   if (auto st = host.load(); !st) return fail(st.error().message);
 
   api::KinesisApi kinesis(**store, committer, clock);
   api::AnalyticsApi analytics(host, **store, std::filesystem::path(o.data_dir) / "bucket");
+  api::FirehoseApi firehose(deliveries, committer);
   std::vector<api::Service> services = {
       {model->get(), [&kinesis](std::string_view op, const api::Value& in, api::Protocol p, api::Respond r) {
          kinesis.handle(op, in, p, std::move(r));
        }},
       {analytics_model->get(), [&analytics](std::string_view op, const api::Value& in, api::Protocol p, api::Respond r) {
          analytics.handle(op, in, p, std::move(r));
+       }},
+      {firehose_model->get(), [&firehose](std::string_view op, const api::Value& in, api::Protocol p, api::Respond r) {
+         firehose.handle(op, in, p, std::move(r));
        }}};
   // GET /eddy/v1/applications/<name>/errors: the latest error_stream rows (eddy apps logs).
   auto get = [&host](const api::HttpRequest&, std::string_view path, api::Respond& respond) {

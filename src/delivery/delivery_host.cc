@@ -310,7 +310,14 @@ Result<PutOutcome> DeliveryHost::put(const std::string& name, const std::vector<
 void DeliveryHost::launch(const std::string& name, Entry& e) {
   e.worker = std::make_unique<Worker>();
   Worker* w = e.worker.get();
-  w->thread = std::thread([this, name, w] { run(name, *w); });
+  w->thread = std::thread([this, name, w] {
+    try {
+      run(name, *w);
+    } catch (const std::exception& ex) {
+      // A broken state file must not take the server down; the stream stops delivering.
+      std::fprintf(stderr, "eddy: delivery stream %s stopped: %s\n", name.c_str(), ex.what());
+    }
+  });
 }
 
 void DeliveryHost::halt(Entry& e, std::unique_lock<std::mutex>& lock) {
@@ -347,9 +354,8 @@ void DeliveryHost::run(const std::string& name, Worker& w) {
     }
   }
   std::map<uint32_t, uint64_t> positions;  // delivered up to (exclusive)
-  for (auto it = state.value("positions", json::object()).begin(); it != state.value("positions", json::object()).end(); ++it) {
-    positions[static_cast<uint32_t>(std::stoul(it.key()))] = it->get<uint64_t>();
-  }
+  const json saved = state.value("positions", json::object());
+  for (auto it = saved.begin(); it != saved.end(); ++it) positions[static_cast<uint32_t>(std::stoul(it.key()))] = it->get<uint64_t>();
   std::set<uint32_t> finished;
   for (const auto& f : state.value("finished", json::array())) finished.insert(f.get<uint32_t>());
 

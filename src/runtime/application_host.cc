@@ -17,6 +17,7 @@ namespace fs = std::filesystem;
 struct ApplicationHost::Runner {
   struct Destination {
     std::string stream;
+    bool delivery = false;  // a delivery stream (KinesisFirehoseOutput), not a Kinesis stream
     bool csv = false;
     const StreamDef* def = nullptr;
     std::vector<std::string> pending;
@@ -236,14 +237,23 @@ Status ApplicationHost::launch(const std::string& name, Entry& entry, const std:
     if (!def) {
       return make_error(Errc::kInvalidApplicationConfiguration, "Output " + stream_name + " is not an in-application stream");
     }
-    if (!out.contains("KinesisStreamsOutput")) {
-      return make_error(Errc::kInvalidApplicationConfiguration, "Output " + stream_name + ": only KinesisStreamsOutput is supported");
-    }
-    auto dest = store_.name_from_arn(out["KinesisStreamsOutput"].at("ResourceARN").get<std::string>());
-    if (!dest) return tl::unexpected(dest.error());
-    if (!store_.describe(*dest)) return make_error(Errc::kResourceNotFound, "Output stream " + *dest + " does not exist");
     auto d = std::make_unique<Runner::Destination>();
-    d->stream = *dest;
+    if (out.contains("KinesisFirehoseOutput")) {
+      const auto target = out["KinesisFirehoseOutput"].at("ResourceARN").get<std::string>();
+      const size_t slash = target.rfind("deliverystream/");
+      if (slash == std::string::npos || !delivery_output_) {
+        return make_error(Errc::kInvalidApplicationConfiguration, "Output " + stream_name + ": " + target + " is not a delivery stream ARN");
+      }
+      d->stream = target.substr(slash + 15);
+      d->delivery = true;
+    } else if (out.contains("KinesisStreamsOutput")) {
+      auto dest = store_.name_from_arn(out["KinesisStreamsOutput"].at("ResourceARN").get<std::string>());
+      if (!dest) return tl::unexpected(dest.error());
+      if (!store_.describe(*dest)) return make_error(Errc::kResourceNotFound, "Output stream " + *dest + " does not exist");
+      d->stream = *dest;
+    } else {
+      return make_error(Errc::kInvalidApplicationConfiguration, "Output " + stream_name + ": only KinesisStreamsOutput and KinesisFirehoseOutput are supported");
+    }
     d->def = def;
     d->csv = out.value("DestinationSchema", nlohmann::json::object()).value("RecordFormatType", "JSON") == "CSV";
     Runner::Destination* dp = d.get();
@@ -382,6 +392,19 @@ void ApplicationHost::run(const std::string& name, Runner& r) {
   auto write_outputs = [&]() {
     for (auto& d : r.destinations) {
       size_t done = 0;
+      if (d->delivery) {
+        // A delivery stream journals the rows durably; on refusal they are kept and retried.
+        if (!d->pending.empty()) {
+          if (auto st = delivery_output_(d->stream, d->pending); st) {
+            d->pending.clear();
+          } else {
+            std::lock_guard lock(r.mu);
+            r.errors.push_back(R"({"ERROR_LEVEL":"ERROR","ERROR_NAME":"Output_Error","MESSAGE":")" + st.error().message + "\"}");
+            if (r.errors.size() > kErrorRing) r.errors.pop_front();
+          }
+        }
+        continue;
+      }
       while (done < d->pending.size() && !r.stop) {
         const size_t n = std::min<size_t>(500, d->pending.size() - done);
         std::vector<std::string> keys(n);

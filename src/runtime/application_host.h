@@ -6,6 +6,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -46,6 +47,10 @@ class ApplicationHost {
   // Reads the stored applications and resumes those that were RUNNING.
   Status load();
 
+  // Where outputs to delivery streams (KinesisFirehoseOutput) go: records, durably accepted.
+  using DeliveryOutput = std::function<Status(const std::string& delivery_stream, const std::vector<std::string>& records)>;
+  void set_delivery_output(DeliveryOutput out) { delivery_output_ = std::move(out); }
+
   std::string arn(const std::string& name) const;
   Result<HostedApplication> describe(const std::string& name) const;
   std::vector<HostedApplication> list() const;
@@ -82,6 +87,7 @@ class ApplicationHost {
   stream::StreamStore& store_;
   log::GroupCommitter& committer_;
   const Clock& clock_;
+  DeliveryOutput delivery_output_;
   mutable std::mutex mu_;
   std::map<std::string, std::unique_ptr<Entry>> apps_;
 };

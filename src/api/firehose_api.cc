@@ -1,0 +1,220 @@
+#include "api/firehose_api.h"
+
+#include <nlohmann/json.hpp>
+
+#include "api/aws_errors.h"
+#include "api/writer.h"
+
+namespace eddy::api {
+namespace {
+
+using nlohmann::json;
+
+constexpr size_t kMaxBatchBytes = 4u << 20;
+
+json to_json(const Value& v) {
+  switch (v.type) {
+    case Value::Type::kNull: return nullptr;
+    case Value::Type::kBool: return v.boolean;
+    case Value::Type::kInt: return v.integer;
+    case Value::Type::kDouble: return v.number;
+    case Value::Type::kString:
+    case Value::Type::kBytes: return v.text;
+    case Value::Type::kArray: {
+      json a = json::array();
+      for (const auto& i : v.items) a.push_back(to_json(i));
+      return a;
+    }
+    case Value::Type::kObject: {
+      json o = json::object();
+      for (const auto& [k, m] : v.members) {
+        if (m.type != Value::Type::kNull) o[k] = to_json(m);
+      }
+      return o;
+    }
+  }
+  return nullptr;
+}
+
+void write(Writer& w, const json& j, std::string_view key = {}) {
+  if (key == "CreateTimestamp" || key == "LastUpdateTimestamp" || key == "DeliveryStartTimestamp") {
+    w.timestamp(j.get<int64_t>());
+    return;
+  }
+  switch (j.type()) {
+    case json::value_t::object:
+      w.begin_object();
+      for (const auto& [k, v] : j.items()) {
+        w.key(k);
+        write(w, v, k);
+      }
+      w.end_object();
+      break;
+    case json::value_t::array:
+      w.begin_array();
+      for (const auto& v : j) write(w, v);
+      w.end_array();
+      break;
+    case json::value_t::string: w.string(j.get<std::string>()); break;
+    case json::value_t::boolean: w.boolean(j.get<bool>()); break;
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned: w.integer(j.get<int64_t>()); break;
+    case json::value_t::number_float: w.integer(static_cast<int64_t>(j.get<double>())); break;
+    default: w.string(""); break;
+  }
+}
+
+class Call {
+ public:
+  Call(delivery::DeliveryHost& host, log::GroupCommitter& committer, const Value& in, Protocol protocol, Respond respond)
+      : host_(host), committer_(committer), in_(in), protocol_(protocol), respond_(std::move(respond)),
+        w_(make_writer(protocol)) {}
+
+  void run(std::string_view op) {
+    if (op == "PutRecordBatch") return put_batch();
+    if (op == "PutRecord") return put_one();
+    if (op == "CreateDeliveryStream") return create();
+    if (op == "DescribeDeliveryStream") return describe();
+    if (op == "ListDeliveryStreams") return list();
+    if (op == "DeleteDeliveryStream") return status(host_.remove(name()));
+    if (op == "UpdateDestination") return update();
+    fail({Errc::kInvalidArgument, std::string(op) + " is not supported by eddy yet"});
+  }
+
+ private:
+  std::string name() const { return in_.get("DeliveryStreamName") ? in_.get("DeliveryStreamName")->text : ""; }
+  void fail(const Error& e) { respond_(error_response(e, protocol_)); }
+  void ok(const json& body) {
+    write(*w_, body);
+    HttpResponse r;
+    r.content_type = content_type_for(protocol_);
+    r.body = std::move(w_->buffer());
+    respond_(std::move(r));
+  }
+  void status(const Status& st) {
+    if (!st) return fail(st.error());
+    ok(json::object());
+  }
+
+  // Answers once the journaled records are as durable as --fsync promises.
+  void commit_then(std::shared_ptr<log::ShardLog> journal, json body) {
+    auto shared = std::make_shared<json>(std::move(body));
+    committer_.commit({journal}, [respond = respond_, shared, protocol = protocol_](Status st) {
+      if (!st) return respond(error_response(st.error(), protocol));
+      auto w = make_writer(protocol);
+      write(*w, *shared);
+      HttpResponse r;
+      r.content_type = content_type_for(protocol);
+      r.body = std::move(w->buffer());
+      respond(std::move(r));
+    });
+  }
+
+  void put_one() {
+    const Value* data = in_.get("Record")->get("Data");
+    auto r = host_.put(name(), {std::string_view(data->text)});
+    if (!r) return fail(r.error());
+    commit_then(r->journal, {{"RecordId", r->record_ids[0]}, {"Encrypted", false}});
+  }
+
+  void put_batch() {
+    std::vector<std::string_view> records;
+    size_t total = 0;
+    for (const auto& rec : in_.get("Records")->items) {
+      const Value* data = rec.get("Data");
+      if (!data) return fail({Errc::kValidation, "1 validation error detected: Value null at 'records.member.data' failed to satisfy constraint: Member must not be null"});
+      total += data->text.size();
+      records.emplace_back(data->text);
+    }
+    if (total > kMaxBatchBytes) {
+      return fail({Errc::kInvalidArgument, "Records size exceeds 4 MiB limit for PutRecordBatch: " + std::to_string(total) + " bytes"});
+    }
+    auto r = host_.put(name(), records);
+    if (!r) return fail(r.error());
+    json responses = json::array();
+    for (const auto& id : r->record_ids) responses.push_back({{"RecordId", id}});
+    commit_then(r->journal, {{"FailedPutCount", 0}, {"Encrypted", false}, {"RequestResponses", responses}});
+  }
+
+  void create() {
+    auto r = host_.create(to_json(in_));
+    if (!r) return fail(r.error());
+    ok({{"DeliveryStreamARN", host_.arn(name())}});
+  }
+
+  void describe() {
+    auto s = host_.describe(name());
+    if (!s) return fail(s.error());
+    const auto& c = s->config;
+    json dest = c["ExtendedS3DestinationConfiguration"];
+    if (!dest.contains("BufferingHints")) dest["BufferingHints"] = json::object();
+    dest["BufferingHints"]["SizeInMBs"] = dest["BufferingHints"].value("SizeInMBs", 5);
+    dest["BufferingHints"]["IntervalInSeconds"] = dest["BufferingHints"].value("IntervalInSeconds", 300);
+    dest["CompressionFormat"] = dest.value("CompressionFormat", "UNCOMPRESSED");
+    dest["EncryptionConfiguration"] = dest.value("EncryptionConfiguration", json{{"NoEncryptionConfig", "NoEncryption"}});
+    dest["S3BackupMode"] = dest.value("S3BackupMode", "Disabled");
+    json d = {{"DeliveryStreamName", name()},
+              {"DeliveryStreamARN", host_.arn(name())},
+              {"DeliveryStreamStatus", s->status},
+              {"DeliveryStreamType", c.value("DeliveryStreamType", "DirectPut")},
+              {"VersionId", std::to_string(s->version)},
+              {"CreateTimestamp", s->created_ms},
+              {"LastUpdateTimestamp", s->updated_ms},
+              {"Destinations", json::array({{{"DestinationId", "destinationId-000000000001"},
+                                             {"ExtendedS3DestinationDescription", dest}}})},
+              {"HasMoreDestinations", false}};
+    if (c.contains("KinesisStreamSourceConfiguration")) {
+      d["Source"] = {{"KinesisStreamSourceDescription", c["KinesisStreamSourceConfiguration"]}};
+    }
+    ok({{"DeliveryStreamDescription", d}});
+  }
+
+  void list() {
+    const size_t limit = in_.get("Limit") ? static_cast<size_t>(in_.get("Limit")->integer) : 10;
+    const std::string after = in_.get("ExclusiveStartDeliveryStreamName") ? in_.get("ExclusiveStartDeliveryStreamName")->text : "";
+    const std::string type = in_.get("DeliveryStreamType") ? in_.get("DeliveryStreamType")->text : "";
+    json names = json::array();
+    bool more = false;
+    for (const auto& s : host_.list()) {
+      const auto n = s.config.at("DeliveryStreamName").get<std::string>();
+      if (!after.empty() && n <= after) continue;
+      if (!type.empty() && s.config.value("DeliveryStreamType", "DirectPut") != type) continue;
+      if (names.size() == limit) {
+        more = true;
+        break;
+      }
+      names.push_back(n);
+    }
+    ok({{"DeliveryStreamNames", names}, {"HasMoreDeliveryStreams", more}});
+  }
+
+  void update() {
+    const std::string version_text = in_.get("CurrentDeliveryStreamVersionId")->text;
+    int64_t version = 0;
+    try {
+      version = std::stoll(version_text);
+    } catch (const std::exception&) {
+      return fail({Errc::kInvalidArgument, "CurrentDeliveryStreamVersionId " + version_text + " is not a version id"});
+    }
+    const Value* u = in_.get("ExtendedS3DestinationUpdate");
+    if (!u) u = in_.get("S3DestinationUpdate");
+    if (!u) return fail({Errc::kInvalidArgument, "eddy updates S3-style destinations: give ExtendedS3DestinationUpdate"});
+    status(host_.update_destination(name(), version, to_json(*u)));
+  }
+
+  delivery::DeliveryHost& host_;
+  log::GroupCommitter& committer_;
+  const Value& in_;
+  Protocol protocol_;
+  Respond respond_;
+  std::unique_ptr<Writer> w_;
+};
+
+}  // namespace
+
+void FirehoseApi::handle(std::string_view op, const Value& input, Protocol protocol, Respond respond) {
+  Call call(host_, committer_, input, protocol, std::move(respond));
+  call.run(op);
+}
+
+}  // namespace eddy::api
