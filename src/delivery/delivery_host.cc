@@ -499,7 +499,8 @@ void DeliveryHost::run(const std::string& name, Worker& w) {
       const uint64_t next = read(s, from, 0, recs, done);
       if (!recs.empty()) {
         got = true;
-        if (buffer.empty()) buffer_started = clock_.now_ms();
+        // The interval counts from the arrival of the oldest buffered record.
+        if (buffer.empty()) buffer_started = recs.front().arrival;
         auto& range = ranges.try_emplace(s, recs.front().offset, recs.front().offset).first->second;
         range.second = recs.back().offset + 1;
         for (auto& r : recs) {
