@@ -28,34 +28,7 @@ struct SqlRunOptions {
   bool no_flush = false;
 };
 
-// The arrival time in field `field` of a record: text timestamp, ISO-8601, or epoch ms.
-std::optional<TimestampMs> arrival_of(const runtime::InputSchema& schema, const std::string& field, std::string_view line,
-                                      simdjson::dom::parser& parser) {
-  std::string text;
-  if (schema.csv) {
-    size_t index = 0;
-    try {
-      index = std::stoul(field);
-    } catch (const std::exception&) {
-      return std::nullopt;
-    }
-    size_t start = 0;
-    for (size_t i = 1; i < index; ++i) {
-      start = line.find(schema.column_delimiter, start);
-      if (start == std::string_view::npos) return std::nullopt;
-      start += schema.column_delimiter.size();
-    }
-    const size_t end = line.find(schema.column_delimiter, start);
-    text = std::string(line.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
-  } else {
-    simdjson::dom::element doc, v;
-    if (parser.parse(line.data(), line.size()).get(doc) || doc[field].get(v)) return std::nullopt;
-    if (v.is_int64()) return int64_t(v);
-    if (v.is_uint64()) return static_cast<int64_t>(uint64_t(v));
-    if (v.is_double()) return static_cast<int64_t>(double(v));
-    if (!v.is_string()) return std::nullopt;
-    text = std::string(std::string_view(v));
-  }
+std::optional<TimestampMs> parse_arrival(const std::string& text) {
   if (auto t = parse_iso8601_ms(text)) return t;
   try {
     size_t used = 0;
@@ -64,6 +37,35 @@ std::optional<TimestampMs> arrival_of(const runtime::InputSchema& schema, const 
   } catch (const std::exception&) {
   }
   return std::nullopt;
+}
+
+// The arrival time in field `field` of a parsed JSON record: text timestamp, ISO-8601, or epoch ms.
+std::optional<TimestampMs> arrival_in(simdjson::dom::element doc, const std::string& field) {
+  simdjson::dom::element v;
+  if (doc[field].get(v)) return std::nullopt;
+  if (v.is_int64()) return int64_t(v);
+  if (v.is_uint64()) return static_cast<int64_t>(uint64_t(v));
+  if (v.is_double()) return static_cast<int64_t>(double(v));
+  if (!v.is_string()) return std::nullopt;
+  return parse_arrival(std::string(std::string_view(v)));
+}
+
+// The arrival time in field `field` of a CSV record (F is a 1-based column number).
+std::optional<TimestampMs> arrival_of_csv(const runtime::InputSchema& schema, const std::string& field, std::string_view line) {
+  size_t index = 0;
+  try {
+    index = std::stoul(field);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  size_t start = 0;
+  for (size_t i = 1; i < index; ++i) {
+    start = line.find(schema.column_delimiter, start);
+    if (start == std::string_view::npos) return std::nullopt;
+    start += schema.column_delimiter.size();
+  }
+  const size_t end = line.find(schema.column_delimiter, start);
+  return parse_arrival(std::string(line.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start)));
 }
 
 int run(const SqlRunOptions& o) {
@@ -127,8 +129,30 @@ int run(const SqlRunOptions& o) {
     ++line_no;
     if (line.empty()) continue;
     TimestampMs arrival = SystemClock::instance().now_ms();
+    if (!schema->csv) {
+      // JSON: one parse serves the arrival field and the input mapping.
+      simdjson::dom::element doc;
+      line.reserve(line.size() + simdjson::SIMDJSON_PADDING);
+      if (parser.parse(line.data(), line.size(), false).get(doc) != simdjson::SUCCESS) {
+        (*app)->push_record(0, line, arrival, line_no);  // reports the parse error to error_stream
+        ++records;
+        continue;
+      }
+      if (!o.arrival_field.empty()) {
+        auto t = arrival_in(doc, o.arrival_field);
+        if (!t) {
+          return fail("--input line " + std::to_string(line_no) + ": no arrival time in field '" + o.arrival_field +
+                      "' (give yyyy-MM-dd HH:mm:ss.SSS, ISO-8601 or epoch ms)");
+        }
+        arrival = *t;
+      }
+      (*app)->push_document(0, doc, line, arrival, line_no);
+      ++records;
+      if ((records & 0xffff) == 0) progress.update(records, error_count);
+      continue;
+    }
     if (!o.arrival_field.empty()) {
-      auto t = arrival_of(*schema, o.arrival_field, line, parser);
+      auto t = arrival_of_csv(*schema, o.arrival_field, line);
       if (!t) {
         return fail("--input line " + std::to_string(line_no) + ": no arrival time in field '" + o.arrival_field +
                     "' (give yyyy-MM-dd HH:mm:ss.SSS, ISO-8601 or epoch ms)");

@@ -88,8 +88,9 @@ Result<std::unique_ptr<Application>> Application::create(std::string_view code, 
     const std::string source = plan->source;
     const std::string pump_name = plan->name;
     Application* self = app.get();
+    StreamNode* target_node = &app->streams_[target];  // map nodes never move
     auto pump = make_pump(
-        std::move(plan), [self, target](Row&& row) { self->insert(target, row); },
+        std::move(plan), [self, target_node](Row&& row) { self->insert(*target_node, row); },
         [self, pump_name](const Row& row, const Error& e) {
           const std::string name = e.message.find("division by zero") != std::string::npos ? "Division_By_Zero" : "Evaluation_Error";
           std::string text;
@@ -107,7 +108,13 @@ Result<std::unique_ptr<Application>> Application::create(std::string_view code, 
     if (target_done) ready_streams.insert(target);
   }
   app->inputs_ = std::move(inputs);
-  for (const auto& in : app->inputs_) app->last_rowtime_.emplace_back(static_cast<size_t>(in.parallelism), INT64_MIN);
+  for (const auto& in : app->inputs_) {
+    app->last_rowtime_.emplace_back(static_cast<size_t>(in.parallelism), INT64_MIN);
+    auto& nodes = app->input_nodes_.emplace_back();
+    for (int lane = 0; lane < in.parallelism; ++lane) {
+      nodes.push_back(&app->streams_[input_stream_name(in.name_prefix, static_cast<size_t>(lane))]);
+    }
+  }
   return app;
 }
 
@@ -133,8 +140,9 @@ Status Application::subscribe(const std::string& stream, RowSink sink) {
   return {};
 }
 
-void Application::insert(const std::string& stream, const Row& row) {
-  auto& node = streams_[stream];
+void Application::insert(const std::string& stream, const Row& row) { insert(streams_[stream], row); }
+
+void Application::insert(StreamNode& node, const Row& row) {
   for (const auto& sink : node.sinks) sink(row);
   for (auto* pump : node.readers) pump->on_row(row);
 }
@@ -156,6 +164,16 @@ void Application::report(const std::string& pump, const Row& row, const std::str
 }
 
 void Application::push_record(size_t input, std::string_view record, TimestampMs arrival, int64_t origin, size_t lane) {
+  push_rows(input, map_record(inputs_[input].schema, record), record, arrival, origin, lane);
+}
+
+void Application::push_document(size_t input, simdjson::dom::element doc, std::string_view raw, TimestampMs arrival,
+                                int64_t origin, size_t lane) {
+  push_rows(input, map_document(inputs_[input].schema, doc), raw, arrival, origin, lane);
+}
+
+void Application::push_rows(size_t input, Result<std::vector<std::vector<Value>>> rows, std::string_view record,
+                            TimestampMs arrival, int64_t origin, size_t lane) {
   ++rows_in_;
   lane %= last_rowtime_[input].size();
   // ROWTIME never decreases within a stream: a record arriving "earlier" takes the last ROWTIME.
@@ -164,21 +182,20 @@ void Application::push_record(size_t input, std::string_view record, TimestampMs
   Row probe;
   probe.rowtime = rowtime;
   probe.origin = origin;
-  auto rows = map_record(inputs_[input].schema, record);
   if (!rows) {
     const bool parse = rows.error().message.starts_with("record is not valid JSON") ||
                        rows.error().message.starts_with("RecordRowPath") || rows.error().message.starts_with("record row");
     report("", probe, parse ? "Record_Parse_Error" : "Coercion_Error", rows.error().message, record);
     return;
   }
-  const std::string stream = input_stream_name(inputs_[input].name_prefix, lane);
+  StreamNode& node = *input_nodes_[input][lane];
   for (auto& values : *rows) {
     Row row;
     row.rowtime = rowtime;
     row.origin = origin;
     row.values = std::move(values);
     row.values.push_back(Value::integer(arrival));  // APPROXIMATE_ARRIVAL_TIME
-    insert(stream, row);
+    insert(node, row);
   }
 }
 

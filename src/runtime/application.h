@@ -57,6 +57,9 @@ class Application {
   // input stream with ROWTIME = arrival (never decreasing), or into error_stream.
   // With InputParallelism n, `lane` (0..n-1) picks the stream <prefix>_00<lane+1>.
   void push_record(size_t input, std::string_view record, TimestampMs arrival, int64_t origin, size_t lane = 0);
+  // The same for a JSON record the caller has parsed already (`raw` is its text, for error_stream).
+  void push_document(size_t input, simdjson::dom::element doc, std::string_view raw, TimestampMs arrival,
+                     int64_t origin, size_t lane = 0);
   // ROWTIME has reached `t` with no new rows: windows ending by then close.
   void advance_time(TimestampMs t);
   // End of a bounded input: every open window emits.
@@ -73,14 +76,18 @@ class Application {
   };
   Application(const Clock& clock) : clock_(clock) {}
   void insert(const std::string& stream, const Row& row);
+  void insert(StreamNode& node, const Row& row);
   void report(const std::string& pump, const Row& row, const std::string& name, const std::string& message,
               std::string_view raw);
+  void push_rows(size_t input, Result<std::vector<std::vector<Value>>> rows, std::string_view raw,
+                 TimestampMs arrival, int64_t origin, size_t lane);
 
   const Clock& clock_;
   std::map<std::string, StreamNode> streams_;
   std::vector<std::unique_ptr<Pump>> pumps_;  // in dependency order
   std::vector<ApplicationInput> inputs_;
   std::vector<std::vector<TimestampMs>> last_rowtime_;  // per input, per lane
+  std::vector<std::vector<StreamNode*>> input_nodes_;    // per input, per lane
   uint64_t rows_in_ = 0;
   uint64_t error_rows_ = 0;
 

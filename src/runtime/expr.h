@@ -17,7 +17,7 @@ struct EvalContext {
   const Row* row = nullptr;
   const std::vector<Value>* aggregates = nullptr;  // results of the query's aggregates
   const std::vector<Value>* keys = nullptr;        // GROUP BY / PARTITION BY key values
-  TimestampMs now = 0;                             // wall clock (CURRENT_ROW_TIMESTAMP)
+  const Clock* clock = nullptr;                     // wall clock (CURRENT_ROW_TIMESTAMP), read on use
   TimestampMs query_start = 0;                     // LOCALTIMESTAMP, CURRENT_DATE
 };
 

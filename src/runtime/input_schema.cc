@@ -139,12 +139,8 @@ Status convert(const InputColumn& col, simdjson::dom::element e, Value& out) {
 
 // One row object -> its rows: one, or one per element of the array a column path flattens
 // ("$.orders[0:].id"; one array per schema; an empty array gives a row of NULLs).
-Status map_object(const InputSchema& schema, simdjson::dom::element row, const std::vector<std::string>& strip,
-                  std::vector<std::vector<Value>>& rows) {
-  std::vector<std::vector<std::string>> paths;
-  for (const auto& col : schema.columns) {
-    paths.push_back(!strip.empty() && starts_with(col.path, strip) ? std::vector<std::string>(col.path.begin() + static_cast<long>(strip.size()), col.path.end()) : col.path);
-  }
+Status map_object(const InputSchema& schema, simdjson::dom::element row, std::vector<std::vector<Value>>& rows) {
+  const auto& paths = schema.row_paths;
   std::vector<std::string> array_prefix;
   bool flatten = false;
   for (const auto& p : paths) {
@@ -264,6 +260,13 @@ Result<InputSchema> parse_input_schema(std::string_view text) {
       }
       schema.columns.push_back(std::move(col));
     }
+    // Column paths that repeat the row path are read relative to each row; computed once here.
+    schema.row_segments = split_path(schema.row_path.empty() ? "$" : schema.row_path);
+    for (const auto& col : schema.columns) {
+      const bool rel = !schema.row_segments.empty() && starts_with(col.path, schema.row_segments);
+      schema.row_paths.push_back(rel ? std::vector<std::string>(col.path.begin() + static_cast<long>(schema.row_segments.size()), col.path.end())
+                                     : col.path);
+    }
   } catch (const std::exception& e) {
     return make_error(Errc::kInvalidArgument, std::string("invalid InputSchema: ") + e.what());
   }
@@ -277,7 +280,11 @@ Result<std::vector<std::vector<Value>>> map_record(const InputSchema& schema, st
   if (auto err = parser.parse(record.data(), record.size()).get(doc)) {
     return make_error(Errc::kInvalidArgument, std::string("record is not valid JSON: ") + simdjson::error_message(err));
   }
-  const auto row_path = split_path(schema.row_path);
+  return map_document(schema, doc);
+}
+
+Result<std::vector<std::vector<Value>>> map_document(const InputSchema& schema, simdjson::dom::element doc) {
+  const auto& row_path = schema.row_segments;
   std::vector<std::vector<Value>> rows;
   simdjson::dom::element row;
   if (!walk(doc, row_path, 0, row)) {
@@ -288,12 +295,12 @@ Result<std::vector<std::vector<Value>>> map_record(const InputSchema& schema, st
     // row path are read relative to the element.
     for (auto element : simdjson::dom::array(row)) {
       if (!element.is_object()) return make_error(Errc::kInvalidArgument, "record row is not a JSON object");
-      if (auto st = map_object(schema, element, row_path, rows); !st) return tl::unexpected(st.error());
+      if (auto st = map_object(schema, element, rows); !st) return tl::unexpected(st.error());
     }
     return rows;
   }
   if (!row.is_object()) return make_error(Errc::kInvalidArgument, "record row is not a JSON object");
-  if (auto st = map_object(schema, row, row_path, rows); !st) return tl::unexpected(st.error());
+  if (auto st = map_object(schema, row, rows); !st) return tl::unexpected(st.error());
   return rows;
 }
 

@@ -6,6 +6,8 @@
 #include <string_view>
 #include <vector>
 
+#include <simdjson.h>
+
 #include "common/error.h"
 #include "runtime/value.h"
 #include "sql/types.h"
@@ -21,6 +23,8 @@ struct InputColumn {
 struct InputSchema {
   bool csv = false;
   std::string row_path;             // JSON: "$" or "$.x.y" (RecordRowPath)
+  std::vector<std::string> row_segments;             // row_path split
+  std::vector<std::vector<std::string>> row_paths;   // each column's path relative to a row
   std::string row_delimiter = "\n";
   std::string column_delimiter = ",";
   std::vector<InputColumn> columns;
@@ -32,5 +36,7 @@ Result<InputSchema> parse_input_schema(std::string_view json);
 // One source record -> its rows (RecordRowPath may select an array: one row per element).
 // Errors are coercion or parse errors for error_stream; the message says which column.
 Result<std::vector<std::vector<Value>>> map_record(const InputSchema& schema, std::string_view record);
+// The same for a record already parsed (JSON schemas only).
+Result<std::vector<std::vector<Value>>> map_document(const InputSchema& schema, simdjson::dom::element doc);
 
 }  // namespace eddy::runtime

@@ -7,7 +7,7 @@ namespace eddy::runtime {
 EvalContext Pump::context(const Row& row) const {
   EvalContext ctx;
   ctx.row = &row;
-  ctx.now = clock_.now_ms();
+  ctx.clock = &clock_;
   ctx.query_start = query_start_;
   return ctx;
 }

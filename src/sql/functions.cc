@@ -276,7 +276,7 @@ Result<Bound> bind_function(const std::string& name, std::vector<Bound> args, co
 
   // ---- time -------------------------------------------------------------------------------
   if (name == "CURRENT_ROW_TIMESTAMP") {
-    return fn(name, {}, ts(), [](const std::vector<Value>&, const EvalContext& c, Value& o) { o = Value::integer(c.now); return Status{}; });
+    return fn(name, {}, ts(), [](const std::vector<Value>&, const EvalContext& c, Value& o) { o = Value::integer(c.clock ? c.clock->now_ms() : 0); return Status{}; });
   }
   if (name == "LOCALTIMESTAMP" || name == "CURRENT_TIMESTAMP") {
     return fn(name, {}, ts(), [](const std::vector<Value>&, const EvalContext& c, Value& o) { o = Value::integer(c.query_start); return Status{}; });
