@@ -152,7 +152,9 @@ Status map_object(const InputSchema& schema, simdjson::dom::element row, std::ve
     }
   }
   auto fill = [&](const simdjson::dom::element* element) -> Status {
-    std::vector<Value> values(schema.columns.size());
+    std::vector<Value> values;
+    values.reserve(schema.columns.size() + 1);  // + APPROXIMATE_ARRIVAL_TIME, added by the caller
+    values.resize(schema.columns.size());
     for (size_t c = 0; c < schema.columns.size(); ++c) {
       const auto& p = paths[c];
       simdjson::dom::element e;

@@ -144,7 +144,7 @@ class TumblingPump final : public Pump {
   void on_row(const Row& row) override {
     if (!passes(row)) return;
     const auto ctx = context(row);
-    std::vector<Value> keys;
+    std::vector<Value>& keys = keys_;  // reused: no allocation per row once warm
     if (!eval_all(plan_->keys, ctx, keys, row, error_)) return;
     const Value& w = keys[static_cast<size_t>(plan_->window_key)];
     last_rowtime_ = std::max(last_rowtime_, row.rowtime);
@@ -162,7 +162,7 @@ class TumblingPump final : public Pump {
     if (found == it->index.end()) {
       g = it->groups.size();
       it->groups.push_back({keys, std::vector<Accumulator>(plan_->aggregates.size())});
-      it->index.emplace(std::move(keys), g);
+      it->index.emplace(keys, g);
     } else {
       g = found->second;
     }
@@ -233,6 +233,7 @@ class TumblingPump final : public Pump {
 
   std::vector<Window> windows_;  // open windows in key order; usually one
   TimestampMs last_rowtime_ = 0;
+  std::vector<Value> keys_;
 };
 
 // OVER windows: one output row per input row, over the same-partition rows that arrived before

@@ -26,6 +26,7 @@ import json
 import os
 import random
 import re
+import sys
 import threading
 import time
 import unittest
@@ -742,13 +743,34 @@ class TestControlPlane(FirehoseTestCase):
                 'KinesisStreamSourceConfiguration': {'KinesisStreamARN': stream_arn(src),
                                                      'RoleARN': ROLE},
                 'ExtendedS3DestinationConfiguration': s3_dest(b)}),
-            ('bad BucketARN', {'ExtendedS3DestinationConfiguration': {
-                'RoleARN': ROLE, 'BucketARN': 'arn:aws:s3:::bucket/with/key'}}),
-            ('not an S3 BucketARN', {'ExtendedS3DestinationConfiguration': {
-                'RoleARN': ROLE, 'BucketARN': 'arn:aws:sqs:us-east-1:000000000000:q'}}),
         ]
         for what, request in cases:
             self.check_rejected(what, self.uniq('uns'), **request)
+        # Not a bucket ARN: the model's pattern (arn:.*:s3:::[\w\.\-]{1,255}) or eddy rejects it.
+        for what, arn in [('bad BucketARN', 'arn:aws:s3:::bucket/with/key'),
+                          ('not an S3 BucketARN', 'arn:aws:sqs:us-east-1:000000000000:q')]:
+            with self.subTest(what):
+                name = self.uniq('arn')
+                self.assert_error(('InvalidArgumentException', 'ValidationException'),
+                                  self.fh_raw.create_delivery_stream, DeliveryStreamName=name,
+                                  ExtendedS3DestinationConfiguration={'RoleARN': ROLE,
+                                                                      'BucketARN': arn})
+                self.assert_not_exists(name)
+
+    def test_create_with_tags(self):
+        """Tags (TagKey pattern ^(?!aws:)[\p{L}\p{Z}\p{N}_.:\/=+\-@%]*$) are valid input: the
+        stream is created, or tags are refused as unsupported; never a pattern error for 'env'."""
+        name = self.uniq('tags')
+        try:
+            self.fh.create_delivery_stream(DeliveryStreamName=name,
+                                           ExtendedS3DestinationConfiguration=s3_dest('b'),
+                                           Tags=[{'Key': 'env', 'Value': 'test-1'}])
+        except ClientError as e:
+            self.assertEqual(e.response['Error']['Code'], 'InvalidArgumentException',
+                             'valid Tags refused: %s' % e.response['Error'])
+            self.assert_not_exists(name)
+            return
+        self.assertEqual(self.describe(name)['DeliveryStreamStatus'], 'ACTIVE')
 
     def test_unimplemented_options_are_not_silently_accepted(self):
         """Options that would change what is written (and that eddy does not implement) must be
@@ -769,7 +791,7 @@ class TestControlPlane(FirehoseTestCase):
 
     def test_unsupported_operations(self):
         name = self.create(s3_dest(self.uniq('bkt')))
-        for fn, kw in [(self.fh.tag_delivery_stream, {'Tags': [{'Key': 'k', 'Value': 'v'}]}),
+        for fn, kw in [(self.fh.tag_delivery_stream, {'Tags': [{'Key': 'env', 'Value': 'test'}]}),
                        (self.fh.list_tags_for_delivery_stream, {}),
                        (self.fh.start_delivery_stream_encryption, {})]:
             with self.subTest(fn.__name__):
@@ -1063,6 +1085,30 @@ class CrashBase(FirehoseTestCase):
                 return
             acked.extend(batch)
 
+    def watch_delivery(self, bucket, deadline):
+        """Polls (about every millisecond) until a new file, finished or .tmp, appears in the
+        bucket directory or the delivery stream's intent file exists; returns what was seen, or
+        'time' at the deadline."""
+        root = self.bucket_dir(bucket)
+        intent = os.path.join(self.server.data_dir, 'deliveries', self.ds_name, 'intent.json')
+
+        def files():
+            return {os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs}
+        known = files()
+        old_interval = sys.getswitchinterval()
+        sys.setswitchinterval(0.0005)
+        try:
+            while time.monotonic() < deadline:
+                if os.path.exists(intent):
+                    return 'intent'
+                new = files() - known
+                if new:
+                    return 'tmp' if any(f.endswith('.tmp') for f in new) else 'object'
+                time.sleep(0.0005)
+        finally:
+            sys.setswitchinterval(old_interval)
+        return 'time'
+
     def crash_rounds(self, bucket, clients_factory):
         rng = random.Random(self.seed)
         started = time.monotonic()
@@ -1078,10 +1124,19 @@ class CrashBase(FirehoseTestCase):
             threads = [threading.Thread(target=self.writer, daemon=True,
                                         args=(rnd, t, clients[t], acked[t], sent[t], anomalies,
                                               stop)) for t in range(THREADS)]
+            t_start = time.monotonic()
             for th in threads:
                 th.start()
             delay = rng.uniform(0.4, 2.0)
-            time.sleep(delay)
+            trigger = 'time'
+            if rnd % 2:
+                # Kill during a delivery: as soon as an object is being written or has just
+                # appeared (before the delivery's position is saved), else at a random time.
+                time.sleep(0.3)
+                trigger = self.watch_delivery(bucket, time.monotonic() + delay)
+                delay = time.monotonic() - t_start
+            else:
+                time.sleep(delay)
             self.server.kill9()
             stop.set()
             for th in threads:
@@ -1123,9 +1178,9 @@ class CrashBase(FirehoseTestCase):
             self.assertEqual(sorted(strangers)[:5], [], 'records never sent; %s' % self.ctx)
             tmp = [k for k in self.objects(bucket, include_tmp=True) if k.endswith('.tmp')]
             self.assertEqual(tmp, [], 'partial objects left in the bucket; %s' % self.ctx)
-            history.append((round(delay, 2), n_round, len(objs)))
+            history.append((trigger, round(delay, 2), n_round, len(objs)))
         self.assertGreater(len(acked_all), 0)
-        print('\n%s %s: rounds (kill delay s, acked, objects) %s; acked %d, %.1f s'
+        print('\n%s %s: rounds (kill trigger, kill delay s, acked, objects) %s; acked %d, %.1f s'
               % (type(self).__name__, self.ctx, history, len(acked_all),
                  time.monotonic() - started))
 
@@ -1141,6 +1196,7 @@ class TestCrashDirectPut(CrashBase):
 
     def test_kill9_every_acknowledged_record_exactly_once(self):
         self.name, bucket = self.uniq('crash'), self.uniq('bkt')
+        self.ds_name = self.name
         self.create(s3_dest(bucket, interval=1), self.name)
         self.crash_rounds(bucket, lambda: firehose_client(self.server, connect_timeout=2,
                                                           read_timeout=20))
@@ -1158,8 +1214,9 @@ class TestCrashKinesisSource(CrashBase):
     def test_kill9_every_record_put_after_creation_exactly_once(self):
         self.src = harness.create_stream(self.k, self.uniq('src'), 2)
         bucket = self.uniq('bkt')
+        self.ds_name = self.uniq('ksrc')
         self.fh.create_delivery_stream(
-            DeliveryStreamName=self.uniq('ksrc'), DeliveryStreamType='KinesisStreamAsSource',
+            DeliveryStreamName=self.ds_name, DeliveryStreamType='KinesisStreamAsSource',
             KinesisStreamSourceConfiguration={'KinesisStreamARN': stream_arn(self.src),
                                               'RoleARN': ROLE},
             ExtendedS3DestinationConfiguration=s3_dest(bucket, interval=1))
