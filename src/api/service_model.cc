@@ -80,6 +80,8 @@ Result<std::unique_ptr<ServiceModel>> ServiceModel::load(std::string_view model_
       if (s.contains("pattern")) {
         shape.pattern_text = s["pattern"].get<std::string>();
         try {
+          // Java's \p{L} classes would be read as literal letters by ECMAScript: skip them too.
+          if (shape.pattern_text.find("\\p{") != std::string::npos) throw std::regex_error(std::regex_constants::error_escape);
           shape.pattern.emplace(shape.pattern_text, std::regex::ECMAScript | std::regex::optimize);
         } catch (const std::regex_error&) {
           // A few AWS patterns use Java-only syntax (lookbehind, inline flags); those members are

@@ -97,6 +97,13 @@ Result<Destination> destination_of(const json& d) {
   if (d.value("DynamicPartitioningConfiguration", json::object()).value("Enabled", false)) {
     return invalid("Dynamic partitioning is not supported by eddy yet");
   }
+  if (d.value("S3BackupMode", "Disabled") != "Disabled") return invalid("S3BackupMode Enabled is not supported by eddy yet");
+  if (d.value("DataFormatConversionConfiguration", json::object()).value("Enabled", false)) {
+    return invalid("Data format conversion (Parquet/ORC) is not supported by eddy");
+  }
+  if (const auto tz = d.value("CustomTimeZone", std::string("UTC")); tz != "UTC" && !tz.empty()) {
+    return invalid("CustomTimeZone " + tz + " is not supported by eddy yet; keys use UTC");
+  }
   return out;
 }
 
@@ -180,8 +187,12 @@ Result<DeliveryStream> DeliveryHost::create(json request) {
     return invalid("eddy delivers to S3-style destinations: give ExtendedS3DestinationConfiguration (a bucket "
                    "directory with BucketARN arn:aws:s3:::NAME)");
   }
+  int destinations = 0;
+  for (const auto& [k, _] : request.items()) destinations += k.ends_with("DestinationConfiguration");
+  if (destinations != 1) return invalid("A delivery stream has exactly one destination configuration");
   if (auto d = destination_of(request["ExtendedS3DestinationConfiguration"]); !d) return tl::unexpected(d.error());
   json positions = json::object();
+  json finished = json::array();
   if (type == "KinesisStreamAsSource") {
     if (!request.contains("KinesisStreamSourceConfiguration")) {
       return invalid("KinesisStreamAsSource needs KinesisStreamSourceConfiguration");
@@ -192,7 +203,10 @@ Result<DeliveryStream> DeliveryHost::create(json request) {
     if (!shards) return invalid("Kinesis stream " + *source + " does not exist");
     // Like Firehose, a stream source is read from LATEST: from now on.
     for (const auto& s : *shards) {
-      if (!s.open()) continue;
+      if (!s.open()) {
+        finished.push_back(s.index);  // closed before the delivery stream existed: nothing to read
+        continue;
+      }
       auto p = store_.shard_position(*source, s.index, stream::IteratorType::kLatest);
       if (p) positions[std::to_string(s.index)] = *p;
     }
@@ -215,7 +229,7 @@ Result<DeliveryStream> DeliveryHost::create(json request) {
     committer_.track(e->journal);
   }
   if (auto st = persist(name, e->stream); !st) return tl::unexpected(st.error());
-  if (auto st = write_file_atomic(dir_ / name / "state.json", json{{"positions", positions}}.dump()); !st) {
+  if (auto st = write_file_atomic(dir_ / name / "state.json", json{{"positions", positions}, {"finished", finished}}.dump()); !st) {
     return tl::unexpected(st.error());
   }
   auto result = e->stream;

@@ -238,12 +238,10 @@ class FirehoseTestCase(unittest.TestCase):
         dups = [r for r, n in counts.items() if n > 1]
         self.assertEqual(dups[:10], [], 'records delivered more than once')
         self.assertEqual(set(all_recs), set(sent), 'delivered records != sent records')
-        runs = []
         for key, recs in objs:
             pos = [index[r] for r in recs]
             self.assertEqual(pos, list(range(pos[0], pos[0] + len(pos))),
                              'object %s: records out of order or not contiguous' % key)
-            runs.append(pos[0])
         self.assertEqual(sorted(all_recs, key=index.get),
                          [r for _, recs in sorted(objs, key=lambda o: index[o[1][0]]) for r in recs])
 
@@ -644,9 +642,9 @@ class TestControlPlane(FirehoseTestCase):
         name, bucket = self.uniq('ver'), self.uniq('bkt')
         self.create(s3_dest(bucket, interval=900, size=5), name)
         kw = dict(DeliveryStreamName=name, DestinationId='destinationId-000000000001')
-        e = self.assert_error('ConcurrentModificationException', self.fh.update_destination,
-                              CurrentDeliveryStreamVersionId='2',
-                              ExtendedS3DestinationUpdate={'Prefix': 'x/'}, **kw)
+        self.assert_error('ConcurrentModificationException', self.fh.update_destination,
+                          CurrentDeliveryStreamVersionId='2',
+                          ExtendedS3DestinationUpdate={'Prefix': 'x/'}, **kw)
         self.assertEqual(self.describe(name)['VersionId'], '1')
         self.fh.update_destination(CurrentDeliveryStreamVersionId='1',
                                    ExtendedS3DestinationUpdate={
@@ -1085,10 +1083,10 @@ class CrashBase(FirehoseTestCase):
                 return
             acked.extend(batch)
 
-    def watch_delivery(self, bucket, deadline):
-        """Polls (about every millisecond) until a new file, finished or .tmp, appears in the
-        bucket directory or the delivery stream's intent file exists; returns what was seen, or
-        'time' at the deadline."""
+    def watch_delivery(self, bucket, deadline, target):
+        """Polls (about every half millisecond) until `target` is seen: 'intent' (the delivery
+        stream's intent file exists; a delivery is under way) or 'object' (a new finished file
+        in the bucket directory). Returns the target, or 'time' at the deadline."""
         root = self.bucket_dir(bucket)
         intent = os.path.join(self.server.data_dir, 'deliveries', self.ds_name, 'intent.json')
 
@@ -1099,11 +1097,10 @@ class CrashBase(FirehoseTestCase):
         sys.setswitchinterval(0.0005)
         try:
             while time.monotonic() < deadline:
-                if os.path.exists(intent):
+                if target == 'intent' and os.path.exists(intent):
                     return 'intent'
-                new = files() - known
-                if new:
-                    return 'tmp' if any(f.endswith('.tmp') for f in new) else 'object'
+                if target == 'object' and any(not f.endswith('.tmp') for f in files() - known):
+                    return 'object'
                 time.sleep(0.0005)
         finally:
             sys.setswitchinterval(old_interval)
@@ -1130,10 +1127,13 @@ class CrashBase(FirehoseTestCase):
             delay = rng.uniform(0.4, 2.0)
             trigger = 'time'
             if rnd % 2:
-                # Kill during a delivery: as soon as an object is being written or has just
-                # appeared (before the delivery's position is saved), else at a random time.
+                # Kill during a delivery: rounds 1, 5, ... as soon as the intent file exists (the
+                # object's key and source ranges are fixed), rounds 3, 7, ... as soon as a new
+                # object appears (before the delivery's position is saved). With interval 1 s a
+                # delivery starts within the 2.5 s watch; else the kill is at its end.
                 time.sleep(0.3)
-                trigger = self.watch_delivery(bucket, time.monotonic() + delay)
+                trigger = self.watch_delivery(bucket, time.monotonic() + 2.5,
+                                              'intent' if rnd % 4 == 1 else 'object')
                 delay = time.monotonic() - t_start
             else:
                 time.sleep(delay)
