@@ -40,6 +40,7 @@ struct ServeOptions {
   int threads = 2;
   int64_t iterator_ttl_ms = 5 * 60 * 1000;
   int64_t status_delay_ms = 0;
+  std::vector<std::string> lambdas;  // NAME=python:/path.py | NAME=exec:command
 };
 
 int serve(const ServeOptions& o) {
@@ -76,8 +77,14 @@ int serve(const ServeOptions& o) {
   auto store = stream::StreamStore::open(store_options, clock, committer);
   if (!store) return fail(store.error().message);
 
+  std::map<std::string, std::string> functions;
+  for (const auto& l : o.lambdas) {
+    const size_t eq = l.find('=');
+    if (eq == std::string::npos || eq == 0) return fail("--lambda takes NAME=python:/path/handler.py or NAME=exec:<command>, got '" + l + "'");
+    functions[l.substr(0, eq)] = l.substr(eq + 1);
+  }
   delivery::DeliveryHost deliveries(std::filesystem::path(o.data_dir) / "deliveries",
-                                    std::filesystem::path(o.data_dir) / "bucket", **store, committer, clock);
+                                    std::filesystem::path(o.data_dir) / "bucket", **store, committer, clock, functions);
   if (auto st = deliveries.load(); !st) return fail(st.error().message);
   runtime::ApplicationHost host(std::filesystem::path(o.data_dir) / "apps", **store, committer, clock);
   // Application outputs may be delivery streams (KinesisFirehoseOutput).
@@ -153,6 +160,8 @@ void add_serve_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--credentials-file", o->credentials_file, "Require SigV4 by any key in this AWS credentials file");
   cmd->add_option("--region", o->region, "Region used in ARNs")->capture_default_str();
   cmd->add_option("--threads", o->threads, "HTTP worker threads")->capture_default_str()->check(CLI::Range(1, 64));
+  cmd->add_option("--lambda", o->lambdas,
+                  "Where a Lambda function used as a Firehose transform runs: NAME=python:/path/handler.py or NAME=exec:<command>");
   cmd->add_option("--iterator-ttl-ms", o->iterator_ttl_ms, "Shard iterator lifetime (tests)")->group("");
   cmd->add_option("--status-delay-ms", o->status_delay_ms, "Minimum time in CREATING/UPDATING (tests)")->group("");
   cmd->callback([o, &exit_code] { exit_code = serve(*o); });

@@ -10,6 +10,7 @@
 
 #include "common/digest.h"
 #include "common/file_util.h"
+#include "delivery/lambda_transform.h"
 #include "delivery/prefix.h"
 #include "stream/sequence_number.h"
 
@@ -17,6 +18,12 @@ namespace eddy::delivery {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+
+// What a Lambda processor needs to resolve where its function runs.
+struct LambdaSetup {
+  const std::map<std::string, std::string>* functions;
+  std::string runner;
+};
 
 namespace {
 
@@ -54,6 +61,7 @@ std::string gzip(std::string_view in) {
 
 // The destination as used by the worker, from the stored ExtendedS3 configuration.
 struct Destination {
+  std::optional<LambdaTransform> lambda;
   std::string bucket;
   std::string prefix, error_prefix;
   uint64_t size_bytes = 5ull << 20;
@@ -63,7 +71,7 @@ struct Destination {
   std::string extension;
 };
 
-Result<Destination> destination_of(const json& d) {
+Result<Destination> destination_of(const json& d, const LambdaSetup& setup) {
   Destination out;
   auto bucket = BucketSink::bucket_from_arn(d.value("BucketARN", ""));
   if (!bucket) return tl::unexpected(bucket.error());
@@ -89,8 +97,23 @@ Result<Destination> destination_of(const json& d) {
       const auto type = p.value("Type", "");
       if (type == "AppendDelimiterToRecord") {
         out.append_newline = true;
+      } else if (type == "Lambda") {
+        std::map<std::string, std::string> params;
+        for (const auto& kv : p.value("Parameters", json::array())) {
+          params[kv.value("ParameterName", "")] = kv.value("ParameterValue", "");
+        }
+        int retries = 3;
+        try {
+          if (params.count("NumberOfRetries")) retries = std::stoi(params["NumberOfRetries"]);
+        } catch (const std::exception&) {
+          return invalid("NumberOfRetries must be a whole number");
+        }
+        if (retries < 0 || retries > 300) return invalid("NumberOfRetries must be 0 to 300");
+        auto t = LambdaTransform::create(params["LambdaArn"], *setup.functions, setup.runner, retries, 60'000);
+        if (!t) return tl::unexpected(t.error());
+        out.lambda = std::move(*t);
       } else {
-        return invalid("Processor type " + type + " is not supported by eddy yet (AppendDelimiterToRecord is)");
+        return invalid("Processor type " + type + " is not supported by eddy yet (AppendDelimiterToRecord and Lambda are)");
       }
     }
   }
@@ -117,8 +140,9 @@ struct DeliveryHost::Worker {
 };
 
 DeliveryHost::DeliveryHost(fs::path dir, fs::path bucket_dir, stream::StreamStore& store, log::GroupCommitter& committer,
-                           const Clock& clock)
-    : dir_(std::move(dir)), bucket_(std::move(bucket_dir)), store_(store), committer_(committer), clock_(clock) {}
+                           const Clock& clock, std::map<std::string, std::string> functions)
+    : dir_(std::move(dir)), bucket_(std::move(bucket_dir)), store_(store), committer_(committer), clock_(clock),
+      functions_(std::move(functions)) {}
 
 DeliveryHost::~DeliveryHost() {
   std::unique_lock lock(mu_);
@@ -126,6 +150,8 @@ DeliveryHost::~DeliveryHost() {
     if (e->worker) halt(*e, lock);
   }
 }
+
+LambdaSetup DeliveryHost::lambda_setup() const { return {&functions_, (dir_ / "lambda_runner.py").string()}; }
 
 std::string DeliveryHost::arn(const std::string& name) const {
   return "arn:aws:firehose:" + store_.options().region + ":" + store_.options().account + ":deliverystream/" + name;
@@ -143,6 +169,7 @@ Status DeliveryHost::load() {
   std::error_code ec;
   fs::create_directories(dir_, ec);
   if (ec) return make_error(Errc::kIo, "cannot create " + dir_.string() + ": " + ec.message());
+  if (auto st = write_file_atomic(dir_ / "lambda_runner.py", lambda_runner_source()); !st) return st;
   std::unique_lock lock(mu_);
   for (const auto& d : fs::directory_iterator(dir_, ec)) {
     auto text = read_file(d.path() / "stream.json");
@@ -190,7 +217,7 @@ Result<DeliveryStream> DeliveryHost::create(json request) {
   int destinations = 0;
   for (const auto& [k, _] : request.items()) destinations += k.ends_with("DestinationConfiguration");
   if (destinations != 1) return invalid("A delivery stream has exactly one destination configuration");
-  if (auto d = destination_of(request["ExtendedS3DestinationConfiguration"]); !d) return tl::unexpected(d.error());
+  if (auto d = destination_of(request["ExtendedS3DestinationConfiguration"], lambda_setup()); !d) return tl::unexpected(d.error());
   json positions = json::object();
   json finished = json::array();
   if (type == "KinesisStreamAsSource") {
@@ -287,7 +314,7 @@ Status DeliveryHost::update_destination(const std::string& name, int64_t version
   }
   json next = e.stream.config["ExtendedS3DestinationConfiguration"];
   for (const auto& [k, v] : update.items()) next[k] = v;
-  if (auto d = destination_of(next); !d) return tl::unexpected(d.error());
+  if (auto d = destination_of(next, lambda_setup()); !d) return tl::unexpected(d.error());
   if (e.worker) halt(e, lock);
   e.stream.config["ExtendedS3DestinationConfiguration"] = std::move(next);
   ++e.stream.version;
@@ -355,7 +382,7 @@ void DeliveryHost::run(const std::string& name, Worker& w) {
     journal = it->second->journal;
     version = it->second->stream.version;
   }
-  auto dest = destination_of(config["ExtendedS3DestinationConfiguration"]);
+  auto dest = destination_of(config["ExtendedS3DestinationConfiguration"], lambda_setup());
   if (!dest) return;
   std::string source;
   if (!journal) source = *store_.name_from_arn(config["KinesisStreamSourceConfiguration"].value("KinesisStreamARN", ""));
@@ -391,10 +418,39 @@ void DeliveryHost::run(const std::string& name, Worker& w) {
     return r->next;
   };
 
-  auto build = [&](const std::vector<Rec>& recs) {
+  // The object's bytes, and the error records of records the Lambda transform failed.
+  auto build = [&](const std::vector<Rec>& recs, std::string& errors) {
+    std::vector<const std::string*> datas;
+    std::vector<std::string> transformed;
+    if (dest->lambda) {
+      std::vector<TransformInput> inputs;
+      for (const auto& r : recs) {
+        inputs.push_back({std::to_string(r.shard) + "-" + std::to_string(r.offset), r.arrival, r.data});
+      }
+      const auto outcomes = dest->lambda->invoke(arn(name), inputs);
+      transformed.reserve(outcomes.size());
+      for (size_t i = 0; i < outcomes.size(); ++i) {
+        const auto& o = outcomes[i];
+        if (o.result == TransformOutcome::Result::kOk) {
+          transformed.push_back(o.data);
+        } else if (o.result == TransformOutcome::Result::kFailed) {
+          json e = {{"attemptsMade", 1},
+                    {"arrivalTimestamp", recs[i].arrival},
+                    {"errorCode", o.error_code},
+                    {"errorMessage", o.error_message},
+                    {"attemptEndingTimestamp", clock_.now_ms()},
+                    {"rawData", base64_encode(recs[i].data)},
+                    {"lambdaArn", dest->lambda->arn()}};
+          errors += e.dump() + "\n";
+        }
+      }
+      for (const auto& t : transformed) datas.push_back(&t);
+    } else {
+      for (const auto& r : recs) datas.push_back(&r.data);
+    }
     std::string body;
-    for (const auto& r : recs) {
-      body += r.data;
+    for (const auto* d : datas) {
+      body += *d;
       if (dest->append_newline) body.push_back('\n');
     }
     return dest->gzip ? gzip(body) : body;
@@ -414,7 +470,7 @@ void DeliveryHost::run(const std::string& name, Worker& w) {
   // Writes one object covering `ranges` (shard -> [from, to)), with its key fixed by an intent
   // record first, so that a crash in between rewrites exactly the same object.
   auto deliver = [&](const std::map<uint32_t, std::pair<uint64_t, uint64_t>>& ranges, std::vector<Rec> recs,
-                     std::string key) -> bool {
+                     std::string key, std::string error_key) -> bool {
     std::stable_sort(recs.begin(), recs.end(), [](const Rec& a, const Rec& b) {
       return std::tie(a.arrival, a.shard, a.offset) < std::tie(b.arrival, b.shard, b.offset);
     });
@@ -436,13 +492,18 @@ void DeliveryHost::run(const std::string& name, Worker& w) {
         if (i != 8 && i != 13 && i != 18 && i != 23) uuid[i] = kChars[rng() % 16];
       }
       const TimestampMs oldest = recs.front().arrival;
-      key = evaluate_prefix(dest->prefix, oldest, random) + name + "-" + std::to_string(version) + "-" +
-            format_java_time("yyyy-MM-dd-HH-mm-ss", oldest) + "-" + uuid + dest->extension;
-      json intent = {{"key", key}, {"ranges", json::array()}};
+      const std::string suffix = name + "-" + std::to_string(version) + "-" + format_java_time("yyyy-MM-dd-HH-mm-ss", oldest) + "-" + uuid;
+      key = evaluate_prefix(dest->prefix, oldest, random) + suffix + dest->extension;
+      error_key = evaluate_prefix(dest->error_prefix, oldest, random, "processing-failed") + suffix;
+      json intent = {{"key", key}, {"error_key", error_key}, {"ranges", json::array()}};
       for (const auto& [s, r] : ranges) intent["ranges"].push_back({s, r.first, r.second});
       if (!write_file_atomic(dir_ / name / "intent.json", intent.dump())) return false;
     }
-    if (!bucket_.put(dest->bucket, key, build(recs))) return false;  // retried on the next round
+    std::string errors;
+    const std::string body = build(recs, errors);
+    if (!errors.empty() && !bucket_.put(dest->bucket, error_key, errors)) return false;
+    // Every record a transform dropped or failed leaves an empty object behind: skip it.
+    if ((!body.empty() || !dest->lambda) && !bucket_.put(dest->bucket, key, body)) return false;  // retried next round
     for (const auto& [s, r] : ranges) positions[s] = std::max(positions[s], r.second);
     save(1, recs.size());
     std::error_code ec;
@@ -468,7 +529,7 @@ void DeliveryHost::run(const std::string& name, Worker& w) {
         }
       }
       if (!recs.empty()) {
-        while (!w.stop && !deliver(ranges, recs, intent["key"].get<std::string>())) {
+        while (!w.stop && !deliver(ranges, recs, intent["key"].get<std::string>(), intent.value("error_key", ""))) {
           std::unique_lock lock(w.mu);
           w.cv.wait_for(lock, std::chrono::seconds(1), [&] { return w.stop.load(); });
         }
@@ -531,7 +592,7 @@ void DeliveryHost::run(const std::string& name, Worker& w) {
     const bool due = !buffer.empty() &&
                      (buffer_bytes >= dest->size_bytes || clock_.now_ms() - buffer_started >= dest->interval_ms);
     if (due) {
-      if (deliver(ranges, std::move(buffer), "")) {
+      if (deliver(ranges, std::move(buffer), "", "")) {
         buffer.clear();
         ranges.clear();
         buffer_bytes = 0;

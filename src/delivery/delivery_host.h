@@ -45,10 +45,14 @@ struct PutOutcome {
   std::shared_ptr<log::ShardLog> journal;  // to commit before acknowledging
 };
 
+struct LambdaSetup;
+
 class DeliveryHost {
  public:
+  // `functions`: Lambda function name -> where it runs (python:<file> or exec:<command>), for
+  // Lambda processors that name a function ARN (`eddy serve --lambda NAME=...`).
   DeliveryHost(std::filesystem::path dir, std::filesystem::path bucket_dir, stream::StreamStore& store,
-               log::GroupCommitter& committer, const Clock& clock);
+               log::GroupCommitter& committer, const Clock& clock, std::map<std::string, std::string> functions = {});
   ~DeliveryHost();
 
   Status load();
@@ -70,6 +74,7 @@ class DeliveryHost {
     std::unique_ptr<Worker> worker;
   };
   Status persist(const std::string& name, const DeliveryStream& s) const;
+  LambdaSetup lambda_setup() const;
   void launch(const std::string& name, Entry& e);
   void halt(Entry& e, std::unique_lock<std::mutex>& lock);
   void run(const std::string& name, Worker& w);
@@ -79,6 +84,7 @@ class DeliveryHost {
   stream::StreamStore& store_;
   log::GroupCommitter& committer_;
   const Clock& clock_;
+  std::map<std::string, std::string> functions_;
   mutable std::mutex mu_;
   std::map<std::string, std::unique_ptr<Entry>> streams_;
 };

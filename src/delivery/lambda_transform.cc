@@ -1,0 +1,210 @@
+#include "delivery/lambda_transform.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+
+#include <nlohmann/json.hpp>
+
+#include "common/digest.h"
+
+namespace eddy::embedded {
+std::string_view lambda_runner();
+}
+
+namespace eddy::delivery {
+namespace {
+
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') out += "'\\''";
+    else out.push_back(c);
+  }
+  return out + "'";
+}
+
+struct RunResult {
+  bool ok = false;
+  std::string out;
+  std::string why;
+};
+
+// Runs `command` with `input` on stdin; collects stdout; kills it after `timeout_ms`.
+RunResult run_command(const std::string& command, const std::string& input, int timeout_ms) {
+  int in_pipe[2], out_pipe[2];
+  if (::pipe2(in_pipe, O_CLOEXEC) != 0) return {false, "", "pipe failed"};
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0) {
+    ::close(in_pipe[0]);
+    ::close(in_pipe[1]);
+    return {false, "", "pipe failed"};
+  }
+  const pid_t pid = ::fork();
+  if (pid < 0) return {false, "", "fork failed"};
+  if (pid == 0) {
+    ::dup2(in_pipe[0], 0);
+    ::dup2(out_pipe[1], 1);
+    ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(in_pipe[0]);
+  ::close(out_pipe[1]);
+  ::fcntl(in_pipe[1], F_SETFL, O_NONBLOCK);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  size_t written = 0;
+  RunResult r;
+  bool out_open = true;
+  int in_fd = in_pipe[1];
+  if (input.empty()) {
+    ::close(in_fd);
+    in_fd = -1;
+  }
+  while (out_open) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+    if (left <= 0) {
+      ::kill(pid, SIGKILL);
+      r.why = "Task timed out after " + std::to_string(timeout_ms / 1000.0) + " seconds";
+      break;
+    }
+    pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {in_fd, POLLOUT, 0}};
+    if (::poll(fds, in_fd >= 0 ? 2 : 1, static_cast<int>(std::min<long long>(left, 1000))) < 0) continue;
+    if (in_fd >= 0 && (fds[1].revents & (POLLOUT | POLLERR | POLLHUP))) {
+      const ssize_t n = ::write(in_fd, input.data() + written, input.size() - written);
+      if (n > 0) written += static_cast<size_t>(n);
+      if (n < 0 && errno != EAGAIN) written = input.size();
+      if (written == input.size()) {
+        ::close(in_fd);
+        in_fd = -1;
+      }
+    }
+    if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+      char buf[65536];
+      const ssize_t n = ::read(out_pipe[0], buf, sizeof(buf));
+      if (n > 0) r.out.append(buf, static_cast<size_t>(n));
+      else out_open = false;
+    }
+  }
+  if (in_fd >= 0) ::close(in_fd);
+  ::close(out_pipe[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (r.why.empty()) {
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) r.ok = true;
+    else r.why = "the function exited with status " + std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+  }
+  return r;
+}
+
+}  // namespace
+
+std::string_view lambda_runner_source() { return embedded::lambda_runner(); }
+
+Result<LambdaTransform> LambdaTransform::create(const std::string& arn_text, const std::map<std::string, std::string>& functions,
+                                                const std::string& runner_path, int retries, int timeout_ms) {
+  std::string target = arn_text;
+  if (target.starts_with("arn:aws:lambda:")) {
+    const size_t fn = target.find(":function:");
+    std::string name = fn == std::string::npos ? "" : target.substr(fn + 10);
+    if (const size_t colon = name.find(':'); colon != std::string::npos) name = name.substr(0, colon);  // :alias/version
+    auto it = functions.find(name);
+    if (it == functions.end()) {
+      return make_error(Errc::kInvalidArgument, "Lambda function " + name + " is not known to this server: start eddy serve "
+                                                "with --lambda " + name + "=python:/path/handler.py (or exec:<command>), "
+                                                "or give the LambdaArn as python:... / exec:... directly");
+    }
+    target = it->second;
+  }
+  LambdaTransform t;
+  t.arn_ = arn_text;
+  t.retries_ = retries;
+  t.timeout_ms_ = timeout_ms;
+  if (target.starts_with("python:")) {
+    std::string path = target.substr(7), handler = "lambda_handler";
+    if (const size_t hash = path.find('#'); hash != std::string::npos) {
+      handler = path.substr(hash + 1);
+      path = path.substr(0, hash);
+    }
+    if (::access(path.c_str(), R_OK) != 0) return make_error(Errc::kInvalidArgument, "Lambda file " + path + " cannot be read");
+    t.command_ = "EDDY_LAMBDA_TIMEOUT_MS=" + std::to_string(timeout_ms) + " python3 " + shell_quote(runner_path) + " " +
+                 shell_quote(path) + " " + shell_quote(handler);
+  } else if (target.starts_with("exec:")) {
+    t.command_ = target.substr(5);
+    if (t.command_.empty()) return make_error(Errc::kInvalidArgument, "exec: needs a command line");
+  } else {
+    return make_error(Errc::kInvalidArgument, "LambdaArn " + arn_text + " must be a Lambda ARN, python:<file.py> or exec:<command>");
+  }
+  return t;
+}
+
+std::vector<TransformOutcome> LambdaTransform::invoke(const std::string& delivery_arn,
+                                                      const std::vector<TransformInput>& records) const {
+  nlohmann::json event = {{"invocationId", to_hex(md5(delivery_arn + std::to_string(records.size()) +
+                                                      (records.empty() ? "" : records.front().record_id)))},
+                          {"deliveryStreamArn", delivery_arn},
+                          {"region", "us-east-1"},
+                          {"records", nlohmann::json::array()}};
+  for (const auto& r : records) {
+    event["records"].push_back({{"recordId", r.record_id}, {"approximateArrivalTimestamp", r.arrival_ms}, {"data", base64_encode(r.data)}});
+  }
+  const std::string input = event.dump();
+  std::string why;
+  for (int attempt = 0; attempt <= retries_; ++attempt) {
+    auto run = run_command(command_, input, timeout_ms_);
+    if (!run.ok) {
+      why = run.why;
+      continue;
+    }
+    // The response must answer every record by id; anything else is a failed invocation.
+    try {
+      const auto j = nlohmann::json::parse(run.out);
+      std::map<std::string, TransformOutcome> by_id;
+      for (const auto& o : j.at("records")) {
+        TransformOutcome out;
+        const auto result = o.at("result").get<std::string>();
+        if (result == "Ok") out.result = TransformOutcome::Result::kOk;
+        else if (result == "Dropped") out.result = TransformOutcome::Result::kDropped;
+        else if (result == "ProcessingFailed") {
+          out.result = TransformOutcome::Result::kFailed;
+          out.error_code = "Lambda.ProcessingFailedStatus";
+          out.error_message = "ProcessingFailed status set for record";
+        } else {
+          throw std::runtime_error("result '" + result + "' is not Ok, Dropped or ProcessingFailed");
+        }
+        if (out.result == TransformOutcome::Result::kOk) {
+          auto data = base64_decode(o.at("data").get<std::string>());
+          if (!data) throw std::runtime_error("record data is not base64");
+          out.data = std::move(*data);
+        }
+        by_id[o.at("recordId").get<std::string>()] = std::move(out);
+      }
+      std::vector<TransformOutcome> outcomes;
+      for (const auto& r : records) {
+        auto it = by_id.find(r.record_id);
+        if (it == by_id.end()) {
+          TransformOutcome missing;
+          missing.error_code = "Lambda.MissingRecordId";
+          missing.error_message = "No record with recordId " + r.record_id + " in the function's response";
+          outcomes.push_back(std::move(missing));
+        } else {
+          outcomes.push_back(std::move(it->second));
+        }
+      }
+      return outcomes;
+    } catch (const std::exception& e) {
+      why = std::string("the function's response does not follow the Firehose contract: ") + e.what();
+    }
+  }
+  std::vector<TransformOutcome> failed(records.size());
+  for (auto& f : failed) {
+    f.error_code = "Lambda.FunctionError";
+    f.error_message = why;
+  }
+  return failed;
+}
+
+}  // namespace eddy::delivery
