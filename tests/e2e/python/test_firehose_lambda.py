@@ -1,0 +1,117 @@
+"""Firehose Lambda transforms on eddy: an unmodified Python Lambda file (run by eddy's runner) and
+any command (exec:), with Ok / Dropped / ProcessingFailed results, crashes, timeouts and garbage."""
+import base64
+import json
+import os
+import tempfile
+import time
+import unittest
+
+from botocore.exceptions import ClientError
+
+import harness
+from test_firehose import firehose_client
+
+ROLE = 'arn:aws:iam::000000000000:role/r'
+
+HANDLER = '''import base64
+def lambda_handler(event, context):
+    assert context.get_remaining_time_in_millis() > 0 and context.aws_request_id
+    out = []
+    for r in event['records']:
+        data = base64.b64decode(r['data'])
+        if data == b'drop':
+            out.append({'recordId': r['recordId'], 'result': 'Dropped', 'data': r['data']})
+        elif data == b'fail':
+            out.append({'recordId': r['recordId'], 'result': 'ProcessingFailed', 'data': r['data']})
+        else:
+            out.append({'recordId': r['recordId'], 'result': 'Ok',
+                        'data': base64.b64encode(data + b'\\n').decode()})
+    return {'records': out}
+'''
+
+
+class LambdaTransformTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix='eddy-lambda-')
+        cls.handler = os.path.join(cls.dir, 'newline.py')
+        with open(cls.handler, 'w') as f:
+            f.write(HANDLER)
+        cls.server = harness.EddyServer(['--lambda', 'newline=python:' + cls.handler])
+        cls.server.start()
+        cls.fh = firehose_client(cls.server)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        cls.server.cleanup()
+
+    def create(self, name, arn):
+        self.fh.create_delivery_stream(DeliveryStreamName=name, ExtendedS3DestinationConfiguration={
+            'RoleARN': ROLE, 'BucketARN': 'arn:aws:s3:::' + name, 'Prefix': 'out/',
+            'ErrorOutputPrefix': 'err/!{firehose:error-output-type}/',
+            'BufferingHints': {'SizeInMBs': 1, 'IntervalInSeconds': 0},
+            'ProcessingConfiguration': {'Enabled': True, 'Processors': [{'Type': 'Lambda', 'Parameters': [
+                {'ParameterName': 'LambdaArn', 'ParameterValue': arn},
+                {'ParameterName': 'NumberOfRetries', 'ParameterValue': '1'}]}]}})
+
+    def objects(self, bucket, folder, want, timeout=20):
+        root = os.path.join(self.server.data_dir, 'bucket', bucket, folder)
+        deadline = time.time() + timeout
+        found = {}
+        while time.time() < deadline:
+            found = {}
+            for d, _, files in os.walk(root):
+                for f in files:
+                    with open(os.path.join(d, f)) as fp:
+                        found[os.path.join(d, f)] = fp.read()
+            if len(found) >= want:
+                break
+            time.sleep(0.1)
+        return found
+
+    def test_python_lambda_file_ok_dropped_failed(self):
+        self.create('py1', 'arn:aws:lambda:us-east-1:000000000000:function:newline')
+        self.fh.put_record_batch(DeliveryStreamName='py1', Records=[
+            {'Data': b'a'}, {'Data': b'drop'}, {'Data': b'fail'}, {'Data': b'b'}])
+        out = self.objects('py1', 'out', 1)
+        self.assertEqual(list(out.values()), ['a\nb\n'])
+        errors = self.objects('py1', 'err/processing-failed', 1)
+        self.assertEqual(len(errors), 1)
+        rows = [json.loads(l) for l in list(errors.values())[0].splitlines()]
+        self.assertEqual(len(rows), 1)
+        self.assertEqual(base64.b64decode(rows[0]['rawData']), b'fail')
+        self.assertEqual(rows[0]['errorCode'], 'Lambda.ProcessingFailedStatus')
+        self.assertIn('lambdaArn', rows[0])
+
+    def test_python_file_named_directly(self):
+        self.create('py2', 'python:' + self.handler)
+        self.fh.put_record(DeliveryStreamName='py2', Record={'Data': b'x'})
+        self.assertEqual(list(self.objects('py2', 'out', 1).values()), ['x\n'])
+
+    def test_crashing_and_garbage_functions_send_records_to_the_error_prefix(self):
+        self.create('crash', 'exec:exit 3')
+        self.create('garbage', 'exec:echo not-json')
+        self.create('slowcat', 'exec:cat >/dev/null; echo \'{"records": []}\'')
+        for name in ('crash', 'garbage', 'slowcat'):
+            self.fh.put_record_batch(DeliveryStreamName=name, Records=[{'Data': b'r1'}, {'Data': b'r2'}])
+        for name, code in (('crash', 'Lambda.FunctionError'), ('garbage', 'Lambda.FunctionError'),
+                           ('slowcat', 'Lambda.MissingRecordId')):
+            errors = self.objects(name, 'err/processing-failed', 1)
+            rows = [json.loads(l) for v in errors.values() for l in v.splitlines()]
+            self.assertEqual(sorted(base64.b64decode(r['rawData']) for r in rows), [b'r1', b'r2'], name)
+            self.assertTrue(all(r['errorCode'] == code for r in rows), (name, rows))
+            self.assertEqual(self.objects(name, 'out', 0, timeout=0.2), {}, name)
+        # The server stays up.
+        self.fh.list_delivery_streams()
+
+    def test_unknown_function_is_refused(self):
+        with self.assertRaises(ClientError) as cm:
+            self.create('nofn', 'arn:aws:lambda:us-east-1:000000000000:function:missing')
+        self.assertEqual(cm.exception.response['Error']['Code'], 'InvalidArgumentException')
+        self.assertIn('--lambda missing=', cm.exception.response['Error']['Message'])
+
+
+if __name__ == '__main__':
+    unittest.main()
