@@ -8,6 +8,7 @@
 
 #include "api/http_server.h"
 #include "api/analytics_api.h"
+#include "api/client.h"
 #include "api/firehose_api.h"
 #include "api/json_codec.h"
 #include "api/kinesis_api.h"
@@ -41,6 +42,8 @@ struct ServeOptions {
   int64_t iterator_ttl_ms = 5 * 60 * 1000;
   int64_t status_delay_ms = 0;
   std::vector<std::string> lambdas;  // NAME=python:/path.py | NAME=exec:command
+  std::string s3_endpoint, s3_access_key, s3_secret_key, s3_region = "us-east-1";
+  int s3_multipart_mb = 8;
 };
 
 int serve(const ServeOptions& o) {
@@ -83,8 +86,19 @@ int serve(const ServeOptions& o) {
     if (eq == std::string::npos || eq == 0) return fail("--lambda takes NAME=python:/path/handler.py or NAME=exec:<command>, got '" + l + "'");
     functions[l.substr(0, eq)] = l.substr(eq + 1);
   }
+  std::optional<delivery::S3Options> s3;
+  if (!o.s3_endpoint.empty()) {
+    if (auto e = api::parse_endpoint(o.s3_endpoint); !e) return fail("--s3-endpoint: " + e.error().message);
+    s3.emplace();
+    s3->endpoint = o.s3_endpoint;
+    s3->region = o.s3_region;
+    s3->credentials = api::credentials_from_environment();
+    s3->multipart_threshold = static_cast<size_t>(o.s3_multipart_mb) << 20;
+    s3->part_size = std::max<size_t>(s3->multipart_threshold, 5u << 20);
+    if (!o.s3_access_key.empty()) s3->credentials = {o.s3_access_key, o.s3_secret_key, ""};
+  }
   delivery::DeliveryHost deliveries(std::filesystem::path(o.data_dir) / "deliveries",
-                                    std::filesystem::path(o.data_dir) / "bucket", **store, committer, clock, functions);
+                                    std::filesystem::path(o.data_dir) / "bucket", **store, committer, clock, functions, s3);
   if (auto st = deliveries.load(); !st) return fail(st.error().message);
   runtime::ApplicationHost host(std::filesystem::path(o.data_dir) / "apps", **store, committer, clock);
   // Application outputs may be delivery streams (KinesisFirehoseOutput).
@@ -162,6 +176,14 @@ void add_serve_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--threads", o->threads, "HTTP worker threads")->capture_default_str()->check(CLI::Range(1, 64));
   cmd->add_option("--lambda", o->lambdas,
                   "Where a Lambda function used as a Firehose transform runs: NAME=python:/path/handler.py or NAME=exec:<command>");
+  cmd->add_option("--s3-endpoint", o->s3_endpoint,
+                  "Deliver to this S3-compatible store (http://host:port, path-style) instead of bucket directories");
+  cmd->add_option("--s3-access-key", o->s3_access_key, "Access key for --s3-endpoint (default: AWS_ACCESS_KEY_ID)");
+  cmd->add_option("--s3-secret-key", o->s3_secret_key, "Secret key for --s3-endpoint (default: AWS_SECRET_ACCESS_KEY)");
+  cmd->add_option("--s3-region", o->s3_region, "Region the S3 requests are signed for")->capture_default_str();
+  cmd->add_option("--s3-multipart-mb", o->s3_multipart_mb, "Objects above this many MiB are uploaded in parts")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 5120));
   cmd->add_option("--iterator-ttl-ms", o->iterator_ttl_ms, "Shard iterator lifetime (tests)")->group("");
   cmd->add_option("--status-delay-ms", o->status_delay_ms, "Minimum time in CREATING/UPDATING (tests)")->group("");
   cmd->callback([o, &exit_code] { exit_code = serve(*o); });

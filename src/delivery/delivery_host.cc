@@ -140,9 +140,15 @@ struct DeliveryHost::Worker {
 };
 
 DeliveryHost::DeliveryHost(fs::path dir, fs::path bucket_dir, stream::StreamStore& store, log::GroupCommitter& committer,
-                           const Clock& clock, std::map<std::string, std::string> functions)
+                           const Clock& clock, std::map<std::string, std::string> functions, std::optional<S3Options> s3)
     : dir_(std::move(dir)), bucket_(std::move(bucket_dir)), store_(store), committer_(committer), clock_(clock),
-      functions_(std::move(functions)) {}
+      functions_(std::move(functions)) {
+  if (s3) s3_.emplace(std::move(*s3));
+}
+
+Status DeliveryHost::write_object(const std::string& bucket, const std::string& key, std::string_view bytes) const {
+  return s3_ ? s3_->put(bucket, key, bytes) : bucket_.put(bucket, key, bytes);
+}
 
 DeliveryHost::~DeliveryHost() {
   std::unique_lock lock(mu_);
@@ -501,9 +507,9 @@ void DeliveryHost::run(const std::string& name, Worker& w) {
     }
     std::string errors;
     const std::string body = build(recs, errors);
-    if (!errors.empty() && !bucket_.put(dest->bucket, error_key, errors)) return false;
+    if (!errors.empty() && !write_object(dest->bucket, error_key, errors)) return false;
     // Every record a transform dropped or failed leaves an empty object behind: skip it.
-    if ((!body.empty() || !dest->lambda) && !bucket_.put(dest->bucket, key, body)) return false;  // retried next round
+    if ((!body.empty() || !dest->lambda) && !write_object(dest->bucket, key, body)) return false;  // retried next round
     for (const auto& [s, r] : ranges) positions[s] = std::max(positions[s], r.second);
     save(1, recs.size());
     std::error_code ec;

@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -24,6 +25,7 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "delivery/bucket_sink.h"
+#include "delivery/s3_sink.h"
 #include "log/group_commit.h"
 #include "stream/stream_store.h"
 
@@ -51,8 +53,10 @@ class DeliveryHost {
  public:
   // `functions`: Lambda function name -> where it runs (python:<file> or exec:<command>), for
   // Lambda processors that name a function ARN (`eddy serve --lambda NAME=...`).
+  // With `s3`, buckets are in that S3-compatible store instead of bucket directories.
   DeliveryHost(std::filesystem::path dir, std::filesystem::path bucket_dir, stream::StreamStore& store,
-               log::GroupCommitter& committer, const Clock& clock, std::map<std::string, std::string> functions = {});
+               log::GroupCommitter& committer, const Clock& clock, std::map<std::string, std::string> functions = {},
+               std::optional<S3Options> s3 = std::nullopt);
   ~DeliveryHost();
 
   Status load();
@@ -79,8 +83,11 @@ class DeliveryHost {
   void halt(Entry& e, std::unique_lock<std::mutex>& lock);
   void run(const std::string& name, Worker& w);
 
+  Status write_object(const std::string& bucket, const std::string& key, std::string_view bytes) const;
+
   std::filesystem::path dir_;
   BucketSink bucket_;
+  std::optional<S3Sink> s3_;
   stream::StreamStore& store_;
   log::GroupCommitter& committer_;
   const Clock& clock_;
