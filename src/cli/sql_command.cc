@@ -128,7 +128,7 @@ int run(const SqlRunOptions& o) {
   while (std::getline(*in, line)) {
     ++line_no;
     if (line.empty()) continue;
-    TimestampMs arrival = SystemClock::instance().now_ms();
+    TimestampMs arrival = o.arrival_field.empty() ? SystemClock::instance().now_ms() : 0;
     if (!schema->csv) {
       // JSON: one parse serves the arrival field and the input mapping.
       simdjson::dom::element doc;

@@ -55,11 +55,20 @@ std::optional<TimestampMs> parse_iso8601_ms(std::string_view s) {
       return std::nullopt;
     }
   }
-  using namespace std::chrono;
-  const year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};
-  if (!ymd.ok() || h > 23 || mi > 59 || sec > 60) return std::nullopt;
-  const auto days = sys_days{ymd}.time_since_epoch().count();
-  return ((static_cast<TimestampMs>(days) * 24 + h) * 60 + mi - offset_min) * 60000LL + sec * 1000LL + ms;
+  // Every input record carries timestamps: a plain calendar check and days-from-civil
+  // (proleptic Gregorian) instead of std::chrono's heavier conversions.
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  if (mo < 1 || mo > 12 || d < 1 || d > kDays[mo - 1] + (mo == 2 && leap) || h > 23 || mi > 59 || sec > 60) {
+    return std::nullopt;
+  }
+  const int yy = y - (mo <= 2);
+  const int era = (yy >= 0 ? yy : yy - 399) / 400;
+  const int yoe = yy - era * 400;
+  const int doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  const int64_t days = static_cast<int64_t>(era) * 146097 + doe - 719468;
+  return ((days * 24 + h) * 60 + mi - offset_min) * 60000LL + sec * 1000LL + ms;
 }
 
 std::string format_iso8601_ms(TimestampMs ms) {
