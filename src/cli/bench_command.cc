@@ -10,6 +10,9 @@
 #include <cstdio>
 #include <mutex>
 #include <random>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <thread>
 
 #include "api/json_codec.h"
@@ -216,6 +219,102 @@ int bench_ingest(const BenchOptions& o) {
   return failed_calls.load() == 0 ? 0 : 1;
 }
 
+struct FirehoseBenchOptions : ClientOptions {
+  std::string stream = "bench-delivery";
+  std::string bucket_dir;  // <data-dir>/bucket of the server, to wait for delivery
+  int connections = 8;
+  int64_t records = 1'000'000;
+  int batch = 500;
+  int record_bytes = 100;
+  bool gzip = false;
+};
+
+// PutRecordBatch load into a delivery stream writing to a bucket directory; then, given the
+// server's bucket directory, the time until every record is in an object.
+int bench_firehose(const FirehoseBenchOptions& o) {
+  std::string error;
+  auto endpoint = api::parse_endpoint(o.endpoint);
+  if (!endpoint) return fail(endpoint.error().message);
+  api::ApiClient admin(*endpoint, api::credentials_from_environment(), o.region, "firehose");
+  (void)admin.call("Firehose_20150804.DeleteDeliveryStream", nlohmann::json{{"DeliveryStreamName", o.stream}}.dump());
+  const std::string bucket = "eddy-bench";
+  nlohmann::json create = {
+      {"DeliveryStreamName", o.stream},
+      {"ExtendedS3DestinationConfiguration",
+       {{"RoleARN", "arn:aws:iam::000000000000:role/bench"},
+        {"BucketARN", "arn:aws:s3:::" + bucket},
+        {"Prefix", o.stream + "/"},
+        {"CompressionFormat", o.gzip ? "GZIP" : "UNCOMPRESSED"},
+        {"BufferingHints", {{"SizeInMBs", 64}, {"IntervalInSeconds", 1}}},
+        {"ProcessingConfiguration", {{"Enabled", true}, {"Processors", {{{"Type", "AppendDelimiterToRecord"}}}}}}}}};
+  if (auto r = admin.call("Firehose_20150804.CreateDeliveryStream", create.dump()); !r) return fail(r.error().message);
+  std::mt19937_64 rng{7};
+  std::vector<std::string> bodies;
+  for (int b = 0; b < 16; ++b) {
+    std::string body = R"({"DeliveryStreamName":")" + o.stream + R"(","Records":[)";
+    for (int i = 0; i < o.batch; ++i) {
+      if (i) body += ',';
+      body += R"({"Data":")";
+      base64_encode_append(sales_record(rng, o.record_bytes), body);
+      body += "\"}";
+    }
+    body += "]}";
+    bodies.push_back(std::move(body));
+  }
+  const int64_t batches = (o.records + o.batch - 1) / o.batch;
+  std::atomic<int64_t> next{0}, failed{0};
+  const auto t0 = Clock::now();
+  std::vector<std::thread> workers;
+  for (int c = 0; c < o.connections; ++c) {
+    workers.emplace_back([&, c] {
+      api::ApiClient client(*endpoint, api::credentials_from_environment(), o.region, "firehose");
+      for (int64_t b = next++; b < batches; b = next++) {
+        auto r = client.post("Firehose_20150804.PutRecordBatch", bodies[static_cast<size_t>(b + c) % bodies.size()]);
+        if (!r || r->status != 200 || r->body.find("\"FailedPutCount\":0") == std::string::npos) failed += o.batch;
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  const double put_secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  const int64_t sent = batches * o.batch;
+  double delivered_secs = 0;
+  int64_t delivered = 0;
+  if (!o.bucket_dir.empty()) {
+    // Count newline-delimited records in the objects written (uncompressed runs only).
+    const auto dir = std::filesystem::path(o.bucket_dir) / bucket / o.stream;
+    for (int i = 0; i < 1200 && delivered < sent - failed.load(); ++i) {
+      delivered = 0;
+      std::error_code ec;
+      for (const auto& e : std::filesystem::recursive_directory_iterator(dir, ec)) {
+        if (!e.is_regular_file() || e.path().extension() == ".tmp") continue;
+        if (o.gzip) {
+          delivered += 1;
+          continue;
+        }
+        std::ifstream in(e.path(), std::ios::binary);
+        delivered += std::count(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>(), '\n');
+      }
+      if (o.gzip || delivered >= sent - failed.load()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    delivered_secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  }
+  const double rate = static_cast<double>(sent - failed.load()) / put_secs;
+  const double mb = static_cast<double>(sent) * o.record_bytes / put_secs / 1e6;
+  std::printf("\n%-34s %s\n", "endpoint", o.endpoint.c_str());
+  std::printf("%-34s %lld records x ~%d B, batches of %d, %d connections, %s\n", "setup", static_cast<long long>(sent),
+              o.record_bytes, o.batch, o.connections, o.gzip ? "GZIP" : "UNCOMPRESSED");
+  std::printf("%-34s %.0f\n", "PutRecordBatch records/s", rate);
+  std::printf("%-34s %.1f\n", "PutRecordBatch MB/s", mb);
+  if (!o.bucket_dir.empty() && !o.gzip) {
+    std::printf("%-34s %lld in %.2f s (%.0f records/s end to end)\n", "delivered into objects", static_cast<long long>(delivered),
+                delivered_secs, static_cast<double>(delivered) / delivered_secs);
+  }
+  std::printf("RESULT put_records_per_s=%.0f put_mb_per_s=%.1f delivered=%lld failed=%lld\n", rate, mb,
+              static_cast<long long>(delivered), static_cast<long long>(failed.load()));
+  return failed.load() == 0 ? 0 : 1;
+}
+
 }  // namespace
 
 void add_bench_command(CLI::App& app, int& exit_code) {
@@ -233,6 +332,18 @@ void add_bench_command(CLI::App& app, int& exit_code) {
   ingest->add_flag("--skip-drain", o->skip_drain, "Only measure PutRecords");
   ingest->add_flag("--drain-only", o->drain_only, "Only read back the existing --stream (no PutRecords)");
   ingest->callback([o, &exit_code] { exit_code = bench_ingest(*o); });
+
+  auto f = std::make_shared<FirehoseBenchOptions>();
+  auto* fh = cmd->add_subcommand("firehose", "PutRecordBatch load into a delivery stream writing a bucket directory");
+  fh->add_option("--endpoint", f->endpoint, "Server URL")->capture_default_str();
+  fh->add_option("--stream", f->stream, "Delivery stream to (re)create")->capture_default_str();
+  fh->add_option("--bucket-dir", f->bucket_dir, "The server's <data-dir>/bucket, to wait until every record is delivered");
+  fh->add_option("--connections", f->connections, "Concurrent connections")->capture_default_str();
+  fh->add_option("--records", f->records, "Records to put")->capture_default_str();
+  fh->add_option("--batch", f->batch, "Records per PutRecordBatch")->capture_default_str()->check(CLI::Range(1, 500));
+  fh->add_option("--record-bytes", f->record_bytes, "Approximate record size")->capture_default_str();
+  fh->add_flag("--gzip", f->gzip, "GZIP objects");
+  fh->callback([f, &exit_code] { exit_code = bench_firehose(*f); });
 }
 
 }  // namespace eddy::cli
