@@ -146,6 +146,7 @@ class Call {
     auto s = host_.describe(name());
     if (!s) return fail(s.error());
     const auto& c = s->config;
+    if (c.contains("HttpEndpointDestinationConfiguration")) return describe_http(*s);
     json dest = c["ExtendedS3DestinationConfiguration"];
     if (!dest.contains("BufferingHints")) dest["BufferingHints"] = json::object();
     dest["BufferingHints"]["SizeInMBs"] = dest["BufferingHints"].value("SizeInMBs", 5);
@@ -167,6 +168,34 @@ class Call {
       d["Source"] = {{"KinesisStreamSourceDescription", c["KinesisStreamSourceConfiguration"]}};
     }
     ok({{"DeliveryStreamDescription", d}});
+  }
+
+  void describe_http(const delivery::DeliveryStream& s) {
+    const auto& c = s.config;
+    json h = c["HttpEndpointDestinationConfiguration"];
+    json d = h;
+    d.erase("S3Configuration");
+    if (d.contains("EndpointConfiguration")) d["EndpointConfiguration"].erase("AccessKey");  // never described
+    if (!d.contains("BufferingHints")) d["BufferingHints"] = json::object();
+    d["BufferingHints"]["SizeInMBs"] = d["BufferingHints"].value("SizeInMBs", 5);
+    d["BufferingHints"]["IntervalInSeconds"] = d["BufferingHints"].value("IntervalInSeconds", 60);
+    d["S3BackupMode"] = d.value("S3BackupMode", "FailedDataOnly");
+    json backup = h.value("S3Configuration", json::object());
+    backup["BufferingHints"] = backup.value("BufferingHints", json{{"SizeInMBs", 5}, {"IntervalInSeconds", 300}});
+    backup["CompressionFormat"] = backup.value("CompressionFormat", "UNCOMPRESSED");
+    backup["EncryptionConfiguration"] = json{{"NoEncryptionConfig", "NoEncryption"}};
+    d["S3DestinationDescription"] = backup;
+    json out = {{"DeliveryStreamName", name()},
+                {"DeliveryStreamARN", host_.arn(name())},
+                {"DeliveryStreamStatus", s.status},
+                {"DeliveryStreamType", c.value("DeliveryStreamType", "DirectPut")},
+                {"VersionId", std::to_string(s.version)},
+                {"CreateTimestamp", s.created_ms},
+                {"LastUpdateTimestamp", s.updated_ms},
+                {"Destinations", json::array({{{"DestinationId", "destinationId-000000000001"}, {"HttpEndpointDestinationDescription", d}}})},
+                {"HasMoreDestinations", false}};
+    if (c.contains("KinesisStreamSourceConfiguration")) out["Source"] = {{"KinesisStreamSourceDescription", c["KinesisStreamSourceConfiguration"]}};
+    ok({{"DeliveryStreamDescription", out}});
   }
 
   void list() {

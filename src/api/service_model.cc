@@ -107,6 +107,14 @@ Result<std::unique_ptr<ServiceModel>> ServiceModel::load(std::string_view model_
   return model;
 }
 
+Status ServiceModel::relax_pattern(const std::string& shape, const std::string& pattern) {
+  auto it = shapes_.find(shape);
+  if (it == shapes_.end()) return make_error(Errc::kInternal, "no shape " + shape + " in the service model");
+  it->second->pattern_text = pattern;
+  it->second->pattern.emplace(pattern, std::regex::ECMAScript | std::regex::optimize);
+  return {};
+}
+
 Status ServiceModel::normalize(std::string_view op, Value& input, Protocol protocol) const {
   auto it = operations_.find(std::string(op));
   if (it == operations_.end() || it->second == nullptr) return {};

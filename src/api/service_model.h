@@ -36,6 +36,8 @@ class ServiceModel {
   static Result<std::unique_ptr<ServiceModel>> load(std::string_view model_json);
 
   const std::string& target_prefix() const { return target_prefix_; }
+  // Replaces a shape's pattern: for the few places where eddy deliberately accepts more than AWS.
+  Status relax_pattern(const std::string& shape, const std::string& pattern);
   bool has_operation(std::string_view op) const { return operations_.count(std::string(op)) != 0; }
   // SerializationException for a value of the wrong type, ValidationException for constraint
   // violations (all of them, counted, as AWS reports them).

@@ -68,6 +68,9 @@ int serve(const ServeOptions& o) {
   if (!analytics_model) return fail(analytics_model.error().message);
   auto firehose_model = api::ServiceModel::load(embedded::firehose_model());
   if (!firehose_model) return fail(firehose_model.error().message);
+  // Deviation from AWS (which requires https://): a self-hosted receiver often listens on plain
+  // HTTP next to eddy, so http:// endpoint URLs are accepted too.
+  (void)(*firehose_model)->relax_pattern("HttpEndpointUrl", "https?://.*");
 
   const Clock& clock = SystemClock::instance();
   log::GroupCommitter committer(*policy);

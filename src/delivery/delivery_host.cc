@@ -10,6 +10,7 @@
 
 #include "common/digest.h"
 #include "common/file_util.h"
+#include "delivery/http_endpoint.h"
 #include "delivery/lambda_transform.h"
 #include "delivery/prefix.h"
 #include "stream/sequence_number.h"
@@ -62,6 +63,8 @@ std::string gzip(std::string_view in) {
 // The destination as used by the worker, from the stored ExtendedS3 configuration.
 struct Destination {
   std::optional<LambdaTransform> lambda;
+  std::optional<HttpEndpointConfig> http;  // else an S3-style bucket
+  bool backup_all = false;                 // HTTP: also write every record to the backup bucket
   std::string bucket;
   std::string prefix, error_prefix;
   uint64_t size_bytes = 5ull << 20;
@@ -128,6 +131,41 @@ Result<Destination> destination_of(const json& d, const LambdaSetup& setup) {
     return invalid("CustomTimeZone " + tz + " is not supported by eddy yet; keys use UTC");
   }
   return out;
+}
+
+// The destination of a stored CreateDeliveryStream request: ExtendedS3 or HTTP endpoint (whose
+// S3Configuration is the backup bucket for failed records).
+Result<Destination> destination_of_stream(const json& request, const LambdaSetup& setup) {
+  if (request.contains("ExtendedS3DestinationConfiguration")) {
+    return destination_of(request["ExtendedS3DestinationConfiguration"], setup);
+  }
+  const json& h = request.at("HttpEndpointDestinationConfiguration");
+  json s3 = h.value("S3Configuration", json::object());
+  s3["ProcessingConfiguration"] = h.value("ProcessingConfiguration", json::object());
+  s3["BufferingHints"] = {{"SizeInMBs", h.value("BufferingHints", json::object()).value("SizeInMBs", 5)},
+                          {"IntervalInSeconds", h.value("BufferingHints", json::object()).value("IntervalInSeconds", 60)}};
+  s3.erase("CompressionFormat");
+  auto d = destination_of(s3, setup);
+  if (!d) return d;
+  HttpEndpointConfig http;
+  const auto endpoint = h.value("EndpointConfiguration", json::object());
+  http.url = endpoint.value("Url", "");
+  http.name = endpoint.value("Name", "");
+  http.access_key = endpoint.value("AccessKey", "");
+  if (!http.url.starts_with("http://") && !http.url.starts_with("https://")) {
+    return invalid("EndpointConfiguration.Url must be an http:// or https:// URL");
+  }
+  const auto request_config = h.value("RequestConfiguration", json::object());
+  http.gzip = request_config.value("ContentEncoding", "NONE") == "GZIP";
+  if (request_config.contains("CommonAttributes")) {
+    json attrs = json::object();
+    for (const auto& a : request_config["CommonAttributes"]) attrs[a.value("AttributeName", "")] = a.value("AttributeValue", "");
+    http.common_attributes_json = json{{"commonAttributes", attrs}}.dump();
+  }
+  http.retry_seconds = h.value("RetryOptions", json::object()).value("DurationInSeconds", 300);
+  d->http = std::move(http);
+  d->backup_all = h.value("S3BackupMode", "FailedDataOnly") == "AllData";
+  return d;
 }
 
 }  // namespace
@@ -216,14 +254,14 @@ Result<DeliveryStream> DeliveryHost::create(json request) {
     request["ExtendedS3DestinationConfiguration"] = request["S3DestinationConfiguration"];
     request.erase("S3DestinationConfiguration");
   }
-  if (!request.contains("ExtendedS3DestinationConfiguration")) {
-    return invalid("eddy delivers to S3-style destinations: give ExtendedS3DestinationConfiguration (a bucket "
-                   "directory with BucketARN arn:aws:s3:::NAME)");
+  if (!request.contains("ExtendedS3DestinationConfiguration") && !request.contains("HttpEndpointDestinationConfiguration")) {
+    return invalid("eddy delivers to ExtendedS3DestinationConfiguration (a bucket directory or S3 store, BucketARN "
+                   "arn:aws:s3:::NAME) or HttpEndpointDestinationConfiguration");
   }
   int destinations = 0;
   for (const auto& [k, _] : request.items()) destinations += k.ends_with("DestinationConfiguration");
   if (destinations != 1) return invalid("A delivery stream has exactly one destination configuration");
-  if (auto d = destination_of(request["ExtendedS3DestinationConfiguration"], lambda_setup()); !d) return tl::unexpected(d.error());
+  if (auto d = destination_of_stream(request, lambda_setup()); !d) return tl::unexpected(d.error());
   json positions = json::object();
   json finished = json::array();
   if (type == "KinesisStreamAsSource") {
@@ -313,6 +351,9 @@ Status DeliveryHost::update_destination(const std::string& name, int64_t version
   auto it = streams_.find(name);
   if (it == streams_.end()) return not_found(name);
   Entry& e = *it->second;
+  if (!e.stream.config.contains("ExtendedS3DestinationConfiguration")) {
+    return invalid("UpdateDestination of an HTTP endpoint destination is not supported by eddy yet");
+  }
   if (version != e.stream.version) {
     return make_error(Errc::kConcurrentModification, "Cannot update firehose: " + name +
                                                          " since the current version id: " + std::to_string(e.stream.version) +
@@ -388,7 +429,7 @@ void DeliveryHost::run(const std::string& name, Worker& w) {
     journal = it->second->journal;
     version = it->second->stream.version;
   }
-  auto dest = destination_of(config["ExtendedS3DestinationConfiguration"], lambda_setup());
+  auto dest = destination_of_stream(config, lambda_setup());
   if (!dest) return;
   std::string source;
   if (!journal) source = *store_.name_from_arn(config["KinesisStreamSourceConfiguration"].value("KinesisStreamARN", ""));
@@ -424,39 +465,38 @@ void DeliveryHost::run(const std::string& name, Worker& w) {
     return r->next;
   };
 
-  // The object's bytes, and the error records of records the Lambda transform failed.
-  auto build = [&](const std::vector<Rec>& recs, std::string& errors) {
-    std::vector<const std::string*> datas;
-    std::vector<std::string> transformed;
-    if (dest->lambda) {
-      std::vector<TransformInput> inputs;
-      for (const auto& r : recs) {
-        inputs.push_back({std::to_string(r.shard) + "-" + std::to_string(r.offset), r.arrival, r.data});
-      }
-      const auto outcomes = dest->lambda->invoke(arn(name), inputs);
-      transformed.reserve(outcomes.size());
-      for (size_t i = 0; i < outcomes.size(); ++i) {
-        const auto& o = outcomes[i];
-        if (o.result == TransformOutcome::Result::kOk) {
-          transformed.push_back(o.data);
-        } else if (o.result == TransformOutcome::Result::kFailed) {
-          json e = {{"attemptsMade", 1},
-                    {"arrivalTimestamp", recs[i].arrival},
-                    {"errorCode", o.error_code},
-                    {"errorMessage", o.error_message},
-                    {"attemptEndingTimestamp", clock_.now_ms()},
-                    {"rawData", base64_encode(recs[i].data)},
-                    {"lambdaArn", dest->lambda->arn()}};
-          errors += e.dump() + "\n";
-        }
-      }
-      for (const auto& t : transformed) datas.push_back(&t);
-    } else {
-      for (const auto& r : recs) datas.push_back(&r.data);
+  // The records after processing, and the error records of records the Lambda transform failed.
+  auto process = [&](const std::vector<Rec>& recs, std::string& errors) {
+    std::vector<std::string> out;
+    if (!dest->lambda) {
+      out.reserve(recs.size());
+      for (const auto& r : recs) out.push_back(r.data);
+      return out;
     }
+    std::vector<TransformInput> inputs;
+    for (const auto& r : recs) inputs.push_back({std::to_string(r.shard) + "-" + std::to_string(r.offset), r.arrival, r.data});
+    const auto outcomes = dest->lambda->invoke(arn(name), inputs);
+    for (size_t i = 0; i < outcomes.size(); ++i) {
+      const auto& o = outcomes[i];
+      if (o.result == TransformOutcome::Result::kOk) {
+        out.push_back(o.data);
+      } else if (o.result == TransformOutcome::Result::kFailed) {
+        json e = {{"attemptsMade", 1},
+                  {"arrivalTimestamp", recs[i].arrival},
+                  {"errorCode", o.error_code},
+                  {"errorMessage", o.error_message},
+                  {"attemptEndingTimestamp", clock_.now_ms()},
+                  {"rawData", base64_encode(recs[i].data)},
+                  {"lambdaArn", dest->lambda->arn()}};
+        errors += e.dump() + "\n";
+      }
+    }
+    return out;
+  };
+  auto join = [&](const std::vector<std::string>& records) {
     std::string body;
-    for (const auto* d : datas) {
-      body += *d;
+    for (const auto& d : records) {
+      body += d;
       if (dest->append_newline) body.push_back('\n');
     }
     return dest->gzip ? gzip(body) : body;
@@ -506,10 +546,40 @@ void DeliveryHost::run(const std::string& name, Worker& w) {
       if (!write_file_atomic(dir_ / name / "intent.json", intent.dump())) return false;
     }
     std::string errors;
-    const std::string body = build(recs, errors);
+    const std::vector<std::string> processed = process(recs, errors);
     if (!errors.empty() && !write_object(dest->bucket, error_key, errors)) return false;
-    // Every record a transform dropped or failed leaves an empty object behind: skip it.
-    if ((!body.empty() || !dest->lambda) && !write_object(dest->bucket, key, body)) return false;  // retried next round
+    if (dest->http) {
+      // One request per 10,000 records; its id derives from the object key, so a retry after a
+      // crash carries the same id and the endpoint can de-duplicate.
+      std::string failed;
+      for (size_t start = 0, part = 0; start < processed.size(); start += 10000, ++part) {
+        const std::vector<std::string> chunk(processed.begin() + static_cast<long>(start),
+                                             processed.begin() + static_cast<long>(std::min(processed.size(), start + 10000)));
+        const auto digest = md5(key + "#" + std::to_string(part));
+        std::string id = to_hex(digest);
+        id.insert(8, "-").insert(13, "-").insert(18, "-").insert(23, "-");
+        auto r = deliver_http(*dest->http, arn(name), id, chunk, clock_, [&w] { return w.stop.load(); });
+        if (w.stop && !r.delivered) return false;  // interrupted: the intent redoes it
+        if (!r.delivered) {
+          for (const auto& d : chunk) {
+            failed += json{{"attemptsMade", r.attempts}, {"arrivalTimestamp", recs.front().arrival}, {"errorCode", r.error_code},
+                           {"errorMessage", r.error_message}, {"attemptEndingTimestamp", clock_.now_ms()},
+                           {"rawData", base64_encode(d)}, {"subsequenceNumber", 0}, {"dataId", id}}
+                          .dump() +
+                      "\n";
+          }
+        }
+      }
+      if (!failed.empty()) {
+        const std::string failed_key = evaluate_prefix(dest->error_prefix, recs.front().arrival, [] { return std::string("00000000000"); },
+                                                       "http-endpoint-failed") + key.substr(key.rfind('/') + 1);
+        if (!write_object(dest->bucket, failed_key, failed)) return false;
+      }
+      if (dest->backup_all && !write_object(dest->bucket, key, join(processed))) return false;
+    } else if ((!processed.empty() || !dest->lambda) && !write_object(dest->bucket, key, join(processed))) {
+      // (every record a transform dropped or failed would leave an empty object: skipped)
+      return false;  // retried next round
+    }
     for (const auto& [s, r] : ranges) positions[s] = std::max(positions[s], r.second);
     save(1, recs.size());
     std::error_code ec;

@@ -717,9 +717,6 @@ class TestControlPlane(FirehoseTestCase):
             ('Snappy', {'ExtendedS3DestinationConfiguration': s3_dest(b, compression='Snappy')}),
             ('HADOOP_SNAPPY', {'ExtendedS3DestinationConfiguration':
                                s3_dest(b, compression='HADOOP_SNAPPY')}),
-            ('HTTP endpoint destination', {'HttpEndpointDestinationConfiguration': {
-                'EndpointConfiguration': {'Url': 'https://example.com/ingest'},
-                'S3Configuration': {'RoleARN': ROLE, 'BucketARN': 'arn:aws:s3:::' + b}}}),
             ('HTTP endpoint and S3 destinations together', {
                 'ExtendedS3DestinationConfiguration': s3_dest(b),
                 'HttpEndpointDestinationConfiguration': {
