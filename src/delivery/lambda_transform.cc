@@ -1,5 +1,6 @@
 #include "delivery/lambda_transform.h"
 
+#include <curl/curl.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -100,6 +101,38 @@ RunResult run_command(const std::string& command, const std::string& input, int 
   return r;
 }
 
+size_t on_body(char* data, size_t size, size_t n, void* user) {
+  static_cast<std::string*>(user)->append(data, size * n);
+  return size * n;
+}
+
+RunResult post_event(const std::string& url, const std::string& input, int timeout_ms) {
+  static const bool init = [] { return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK; }();
+  (void)init;
+  RunResult r;
+  CURL* curl = curl_easy_init();
+  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
+  headers = curl_slist_append(headers, "Expect:");
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_POST, 1L);
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, input.data());
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(input.size()));
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &r.out);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_ms));
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  const CURLcode rc = curl_easy_perform(curl);
+  long status = 0;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(curl);
+  if (rc != CURLE_OK) r.why = std::string("the function could not be invoked: ") + curl_easy_strerror(rc);
+  else if (status != 200) r.why = "the function answered HTTP " + std::to_string(status);
+  else r.ok = true;
+  return r;
+}
+
 }  // namespace
 
 std::string_view lambda_runner_source() { return embedded::lambda_runner(); }
@@ -132,11 +165,14 @@ Result<LambdaTransform> LambdaTransform::create(const std::string& arn_text, con
     if (::access(path.c_str(), R_OK) != 0) return make_error(Errc::kInvalidArgument, "Lambda file " + path + " cannot be read");
     t.command_ = "EDDY_LAMBDA_TIMEOUT_MS=" + std::to_string(timeout_ms) + " python3 " + shell_quote(runner_path) + " " +
                  shell_quote(path) + " " + shell_quote(handler);
+  } else if (target.starts_with("http://") || target.starts_with("https://")) {
+    t.url_ = target;
   } else if (target.starts_with("exec:")) {
     t.command_ = target.substr(5);
     if (t.command_.empty()) return make_error(Errc::kInvalidArgument, "exec: needs a command line");
   } else {
-    return make_error(Errc::kInvalidArgument, "LambdaArn " + arn_text + " must be a Lambda ARN, python:<file.py> or exec:<command>");
+    return make_error(Errc::kInvalidArgument,
+                      "LambdaArn " + arn_text + " must be a Lambda ARN, python:<file.py>, exec:<command> or an http:// URL");
   }
   return t;
 }
@@ -154,7 +190,7 @@ std::vector<TransformOutcome> LambdaTransform::invoke(const std::string& deliver
   const std::string input = event.dump();
   std::string why;
   for (int attempt = 0; attempt <= retries_; ++attempt) {
-    auto run = run_command(command_, input, timeout_ms_);
+    auto run = url_.empty() ? run_command(command_, input, timeout_ms_) : post_event(url_, input, timeout_ms_);
     if (!run.ok) {
       why = run.why;
       continue;

@@ -1,6 +1,7 @@
 // Firehose's Lambda processor without AWS: the LambdaArn names where the function runs.
 //   python:/path/handler.py[#handler]  a Python file written for Lambda, run by eddy's runner
 //   exec:<command line>                 any program: the event JSON on stdin, the response on stdout
+//   http://host:port/path               a function behind HTTP: the event POSTed, the response in the body
 //   arn:aws:lambda:...:function:NAME    looked up in `eddy serve --lambda NAME=<one of the above>`
 // The event and response are Firehose's record-transformation contract (firehose.md §5).
 #pragma once
@@ -42,6 +43,7 @@ class LambdaTransform {
  private:
   std::string arn_;
   std::string command_;  // run with /bin/sh -c
+  std::string url_;      // or POSTed to
   int retries_ = 3;
   int timeout_ms_ = 60000;
 };

@@ -106,6 +106,32 @@ class LambdaTransformTest(unittest.TestCase):
         # The server stays up.
         self.fh.list_delivery_streams()
 
+    def test_function_behind_http(self):
+        import http.server, threading
+
+        class Fn(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                event = json.loads(self.rfile.read(int(self.headers['Content-Length'])))
+                out = json.dumps({'records': [{'recordId': r['recordId'], 'result': 'Ok',
+                                               'data': base64.b64encode(base64.b64decode(r['data']).upper()).decode()}
+                                              for r in event['records']]}).encode()
+                self.send_response(200)
+                self.send_header('Content-Length', str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+            def log_message(self, *a):
+                pass
+
+        httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Fn)
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        try:
+            self.create('web', 'http://127.0.0.1:%d/invoke' % httpd.server_address[1])
+            self.fh.put_record_batch(DeliveryStreamName='web', Records=[{'Data': b'ab'}, {'Data': b'cd'}])
+            self.assertEqual(list(self.objects('web', 'out', 1).values()), ['ABCD'])
+        finally:
+            httpd.shutdown()
+
     def test_unknown_function_is_refused(self):
         with self.assertRaises(ClientError) as cm:
             self.create('nofn', 'arn:aws:lambda:us-east-1:000000000000:function:missing')
