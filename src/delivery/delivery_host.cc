@@ -63,6 +63,8 @@ std::string gzip(std::string_view in) {
 // The destination as used by the worker, from the stored ExtendedS3 configuration.
 struct Destination {
   std::optional<LambdaTransform> lambda;
+  bool partitioning = false;                // dynamic partitioning: one object per partition key set
+  std::optional<PartitionQuery> query;      // MetadataExtraction (JQ subset)
   std::optional<HttpEndpointConfig> http;  // else an S3-style bucket
   bool backup_all = false;                 // HTTP: also write every record to the backup bucket
   std::string bucket;
@@ -100,6 +102,15 @@ Result<Destination> destination_of(const json& d, const LambdaSetup& setup) {
       const auto type = p.value("Type", "");
       if (type == "AppendDelimiterToRecord") {
         out.append_newline = true;
+      } else if (type == "MetadataExtraction") {
+        std::map<std::string, std::string> params;
+        for (const auto& kv : p.value("Parameters", json::array())) params[kv.value("ParameterName", "")] = kv.value("ParameterValue", "");
+        if (params.count("JsonParsingEngine") && params["JsonParsingEngine"] != "JQ-1.6") {
+          return invalid("JsonParsingEngine must be JQ-1.6");
+        }
+        auto q = parse_partition_query(params["MetadataExtractionQuery"]);
+        if (!q) return tl::unexpected(q.error());
+        out.query = std::move(*q);
       } else if (type == "Lambda") {
         std::map<std::string, std::string> params;
         for (const auto& kv : p.value("Parameters", json::array())) {
@@ -121,7 +132,18 @@ Result<Destination> destination_of(const json& d, const LambdaSetup& setup) {
     }
   }
   if (d.value("DynamicPartitioningConfiguration", json::object()).value("Enabled", false)) {
-    return invalid("Dynamic partitioning is not supported by eddy yet");
+    out.partitioning = true;
+    if (!d.contains("ErrorOutputPrefix")) return invalid("Dynamic partitioning requires an ErrorOutputPrefix");
+    if (out.interval_ms == 0) return invalid("Dynamic partitioning is not available with zero buffering (IntervalInSeconds 0)");
+    const std::string prefix = d.value("Prefix", "");
+    if (prefix.find("!{partitionKeyFrom") == std::string::npos) {
+      return invalid("With dynamic partitioning the Prefix must use !{partitionKeyFromQuery:...} or !{partitionKeyFromLambda:...}");
+    }
+    if (prefix.find("!{partitionKeyFromQuery") != std::string::npos && !out.query) {
+      return invalid("!{partitionKeyFromQuery:...} needs a MetadataExtraction processor with a MetadataExtractionQuery");
+    }
+  } else if (d.value("Prefix", "").find("!{partitionKeyFrom") != std::string::npos) {
+    return invalid("!{partitionKeyFromQuery:...} and !{partitionKeyFromLambda:...} need DynamicPartitioningConfiguration Enabled");
   }
   if (d.value("S3BackupMode", "Disabled") != "Disabled") return invalid("S3BackupMode Enabled is not supported by eddy yet");
   if (d.value("DataFormatConversionConfiguration", json::object()).value("Enabled", false)) {
@@ -465,12 +487,29 @@ void DeliveryHost::run(const std::string& name, Worker& w) {
     return r->next;
   };
 
-  // The records after processing, and the error records of records the Lambda transform failed.
+  // The records after processing (with Lambda partition keys), and the error records of records
+  // the Lambda transform failed.
+  struct Processed {
+    std::string data;
+    std::map<std::string, std::string> keys;
+    TimestampMs arrival;
+    const std::string* raw;
+  };
+  auto error_line = [&](const Rec& r, const std::string& code, const std::string& message) {
+    json e = {{"attemptsMade", 1},
+              {"arrivalTimestamp", r.arrival},
+              {"errorCode", code},
+              {"errorMessage", message},
+              {"attemptEndingTimestamp", clock_.now_ms()},
+              {"rawData", base64_encode(r.data)}};
+    if (dest->lambda) e["lambdaArn"] = dest->lambda->arn();
+    return e.dump() + "\n";
+  };
   auto process = [&](const std::vector<Rec>& recs, std::string& errors) {
-    std::vector<std::string> out;
+    std::vector<Processed> out;
     if (!dest->lambda) {
       out.reserve(recs.size());
-      for (const auto& r : recs) out.push_back(r.data);
+      for (const auto& r : recs) out.push_back({r.data, {}, r.arrival, &r.data});
       return out;
     }
     std::vector<TransformInput> inputs;
@@ -479,24 +518,19 @@ void DeliveryHost::run(const std::string& name, Worker& w) {
     for (size_t i = 0; i < outcomes.size(); ++i) {
       const auto& o = outcomes[i];
       if (o.result == TransformOutcome::Result::kOk) {
-        out.push_back(o.data);
+        Processed p{o.data, {}, recs[i].arrival, &recs[i].data};
+        for (const auto& [k, v] : o.partition_keys) p.keys["lambda:" + k] = v;
+        out.push_back(std::move(p));
       } else if (o.result == TransformOutcome::Result::kFailed) {
-        json e = {{"attemptsMade", 1},
-                  {"arrivalTimestamp", recs[i].arrival},
-                  {"errorCode", o.error_code},
-                  {"errorMessage", o.error_message},
-                  {"attemptEndingTimestamp", clock_.now_ms()},
-                  {"rawData", base64_encode(recs[i].data)},
-                  {"lambdaArn", dest->lambda->arn()}};
-        errors += e.dump() + "\n";
+        errors += error_line(recs[i], o.error_code, o.error_message);
       }
     }
     return out;
   };
-  auto join = [&](const std::vector<std::string>& records) {
+  auto join = [&](const std::vector<Processed>& records) {
     std::string body;
-    for (const auto& d : records) {
-      body += d;
+    for (const auto& p : records) {
+      body += p.data;
       if (dest->append_newline) body.push_back('\n');
     }
     return dest->gzip ? gzip(body) : body;
@@ -546,15 +580,56 @@ void DeliveryHost::run(const std::string& name, Worker& w) {
       if (!write_file_atomic(dir_ / name / "intent.json", intent.dump())) return false;
     }
     std::string errors;
-    const std::vector<std::string> processed = process(recs, errors);
+    std::vector<Processed> processed = process(recs, errors);
+    // Dynamic partitioning: group by the partition key values (query and Lambda), one object each.
+    std::map<std::map<std::string, std::string>, std::vector<Processed>> partitions;
+    if (dest->partitioning) {
+      for (auto& p : processed) {
+        if (dest->query) {
+          auto keys = extract_partition_keys(*dest->query, p.data);
+          if (!keys) {
+            errors += error_line(Rec{p.arrival, 0, 0, *p.raw}, "DynamicPartitioning.MetadataExtractionFailed",
+                                 "The partition keys could not be extracted from the record");
+            continue;
+          }
+          p.keys.insert(keys->begin(), keys->end());
+        }
+        if (partitions.size() >= 500 && !partitions.count(p.keys)) {
+          errors += error_line(Rec{p.arrival, 0, 0, *p.raw}, "DynamicPartitioning.ActivePartitionExceeded",
+                               "More than 500 active partitions");
+          continue;
+        }
+        partitions[p.keys].push_back(std::move(p));
+      }
+    }
     if (!errors.empty() && !write_object(dest->bucket, error_key, errors)) return false;
-    if (dest->http) {
+    if (dest->partitioning) {
+      int part = 0;
+      for (const auto& [keys, records] : partitions) {
+        const auto digest = md5(key + "#" + std::to_string(part++));
+        uint64_t seed;
+        std::memcpy(&seed, digest.data(), sizeof(seed));
+        std::mt19937_64 prng(seed);
+        auto random = [&prng] {
+          static constexpr char kHex[] = "0123456789abcdef";
+          std::string s(11, '0');
+          for (auto& ch : s) ch = kHex[prng() % 16];
+          return s;
+        };
+        std::string uuid = to_hex(digest);
+        uuid.insert(8, "-").insert(13, "-").insert(18, "-").insert(23, "-");
+        const TimestampMs oldest = records.front().arrival;
+        const std::string object = evaluate_prefix(dest->prefix, oldest, random, "", &keys) + name + "-" + std::to_string(version) +
+                                   "-" + format_java_time("yyyy-MM-dd-HH-mm-ss", oldest) + "-" + uuid + dest->extension;
+        if (!write_object(dest->bucket, object, join(records))) return false;
+      }
+    } else if (dest->http) {
       // One request per 10,000 records; its id derives from the object key, so a retry after a
       // crash carries the same id and the endpoint can de-duplicate.
       std::string failed;
       for (size_t start = 0, part = 0; start < processed.size(); start += 10000, ++part) {
-        const std::vector<std::string> chunk(processed.begin() + static_cast<long>(start),
-                                             processed.begin() + static_cast<long>(std::min(processed.size(), start + 10000)));
+        std::vector<std::string> chunk;
+        for (size_t i = start; i < std::min(processed.size(), start + 10000); ++i) chunk.push_back(processed[i].data);
         const auto digest = md5(key + "#" + std::to_string(part));
         std::string id = to_hex(digest);
         id.insert(8, "-").insert(13, "-").insert(18, "-").insert(23, "-");

@@ -215,6 +215,11 @@ std::vector<TransformOutcome> LambdaTransform::invoke(const std::string& deliver
           auto data = base64_decode(o.at("data").get<std::string>());
           if (!data) throw std::runtime_error("record data is not base64");
           out.data = std::move(*data);
+          if (o.contains("metadata") && o["metadata"].contains("partitionKeys")) {
+            for (const auto& [k, v] : o["metadata"]["partitionKeys"].items()) {
+              out.partition_keys[k] = v.is_string() ? v.get<std::string>() : v.dump();
+            }
+          }
         }
         by_id[o.at("recordId").get<std::string>()] = std::move(out);
       }

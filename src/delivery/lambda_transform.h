@@ -24,6 +24,7 @@ struct TransformInput {
 struct TransformOutcome {
   enum class Result { kOk, kDropped, kFailed } result = Result::kFailed;
   std::string data;           // kOk: the transformed bytes
+  std::map<std::string, std::string> partition_keys;  // kOk: metadata.partitionKeys (dynamic partitioning)
   std::string error_code;     // kFailed
   std::string error_message;  // kFailed
 };

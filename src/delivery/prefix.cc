@@ -1,5 +1,8 @@
 #include "delivery/prefix.h"
 
+#include <simdjson.h>
+
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <variant>
@@ -126,7 +129,7 @@ Result<Prefixes> resolve_prefixes(const std::string& prefix, const std::optional
 }
 
 std::string evaluate_prefix(const std::string& prefix, TimestampMs ts, const std::function<std::string()>& random,
-                            const std::string& error_type) {
+                            const std::string& error_type, const std::map<std::string, std::string>* partition_keys) {
   auto parts = parse(prefix);
   if (!parts) return prefix;
   std::string out;
@@ -139,6 +142,70 @@ std::string evaluate_prefix(const std::string& prefix, TimestampMs ts, const std
     if (e.ns == "timestamp") out += format_java_time(e.value, ts);
     else if (e.ns == "firehose" && e.value == "random-string") out += random();
     else if (e.ns == "firehose" && e.value == "error-output-type") out += error_type;
+    else if (partition_keys && (e.ns == "partitionKeyFromQuery" || e.ns == "partitionKeyFromLambda")) {
+      auto it = partition_keys->find((e.ns == "partitionKeyFromQuery" ? "query:" : "lambda:") + e.value);
+      if (it != partition_keys->end()) out += it->second;
+    }
+  }
+  return out;
+}
+
+Result<PartitionQuery> parse_partition_query(const std::string& query) {
+  std::string q = query;
+  auto trim = [](std::string s) {
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.erase(s.begin());
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+    return s;
+  };
+  q = trim(q);
+  if (q.size() < 2 || q.front() != '{' || q.back() != '}') {
+    return make_error(Errc::kInvalidArgument, "MetadataExtractionQuery must look like {name: .field, other: .a.b}, got " + query);
+  }
+  PartitionQuery out;
+  std::string body = q.substr(1, q.size() - 2);
+  size_t start = 0;
+  while (start <= body.size()) {
+    const size_t comma = std::min(body.find(',', start), body.size());
+    const std::string item = trim(body.substr(start, comma - start));
+    start = comma + 1;
+    if (item.empty()) {
+      if (comma >= body.size()) break;
+      continue;
+    }
+    const size_t colon = item.find(':');
+    if (colon == std::string::npos) return make_error(Errc::kInvalidArgument, "MetadataExtractionQuery item '" + item + "' has no ':'");
+    const std::string name = trim(item.substr(0, colon));
+    const std::string path = trim(item.substr(colon + 1));
+    if (name.empty() || path.size() < 2 || path[0] != '.') {
+      return make_error(Errc::kInvalidArgument, "MetadataExtractionQuery item '" + item + "' must be name: .path");
+    }
+    std::vector<std::string> segs;
+    size_t p = 1;
+    while (p <= path.size()) {
+      const size_t dot = std::min(path.find('.', p), path.size());
+      segs.push_back(path.substr(p, dot - p));
+      p = dot + 1;
+    }
+    out.fields.emplace_back(name, std::move(segs));
+    if (comma >= body.size()) break;
+  }
+  if (out.fields.empty()) return make_error(Errc::kInvalidArgument, "MetadataExtractionQuery names no key");
+  return out;
+}
+
+std::optional<std::map<std::string, std::string>> extract_partition_keys(const PartitionQuery& q, std::string_view record) {
+  thread_local simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (parser.parse(record.data(), record.size()).get(doc)) return std::nullopt;
+  std::map<std::string, std::string> out;
+  for (const auto& [name, segs] : q.fields) {
+    simdjson::dom::element e = doc;
+    for (const auto& s : segs) {
+      simdjson::dom::object obj;
+      if (e.get(obj) || obj.at_key(s).get(e)) return std::nullopt;
+    }
+    if (e.is_null()) return std::nullopt;
+    out["query:" + name] = e.is_string() ? std::string(std::string_view(e)) : simdjson::minify(e);
   }
   return out;
 }

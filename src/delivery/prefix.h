@@ -4,6 +4,10 @@
 #pragma once
 
 #include <functional>
+#include <map>
+#include <string_view>
+#include <utility>
+#include <vector>
 #include <optional>
 #include <string>
 
@@ -23,8 +27,19 @@ Result<Prefixes> resolve_prefixes(const std::string& prefix, const std::optional
 // Evaluates a prefix for an object whose oldest record arrived at `ts`. `random` supplies
 // !{firehose:random-string} values (11 characters each); `error_type` fills
 // !{firehose:error-output-type}.
+// Dynamic partitioning: `partition_keys` holds "query:<key>" and "lambda:<key>" values for
+// !{partitionKeyFromQuery:<key>} and !{partitionKeyFromLambda:<key>}.
 std::string evaluate_prefix(const std::string& prefix, TimestampMs ts, const std::function<std::string()>& random,
-                            const std::string& error_type = "");
+                            const std::string& error_type = "",
+                            const std::map<std::string, std::string>* partition_keys = nullptr);
+
+// The JQ subset of MetadataExtractionQuery: `{name: .a.b, other: .c}`. Returns the key -> value map
+// for one JSON record, or nullopt when the record is not JSON or a path is missing.
+struct PartitionQuery {
+  std::vector<std::pair<std::string, std::vector<std::string>>> fields;
+};
+Result<PartitionQuery> parse_partition_query(const std::string& query);
+std::optional<std::map<std::string, std::string>> extract_partition_keys(const PartitionQuery& q, std::string_view record);
 
 // java.time.format.DateTimeFormatter subset: yyyy yy MM M dd d HH H mm ss SSS, 'quoted' text.
 std::string format_java_time(const std::string& pattern, TimestampMs ts);

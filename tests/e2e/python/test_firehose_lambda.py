@@ -132,6 +132,42 @@ class LambdaTransformTest(unittest.TestCase):
         finally:
             httpd.shutdown()
 
+    def test_dynamic_partitioning_by_query(self):
+        self.fh.create_delivery_stream(DeliveryStreamName='dp', ExtendedS3DestinationConfiguration={
+            'RoleARN': ROLE, 'BucketARN': 'arn:aws:s3:::dp', 'Prefix': 'store=!{partitionKeyFromQuery:store}/',
+            'ErrorOutputPrefix': 'err/!{firehose:error-output-type}/',
+            'BufferingHints': {'SizeInMBs': 64, 'IntervalInSeconds': 60},
+            'DynamicPartitioningConfiguration': {'Enabled': True},
+            'ProcessingConfiguration': {'Enabled': True, 'Processors': [
+                {'Type': 'MetadataExtraction', 'Parameters': [
+                    {'ParameterName': 'MetadataExtractionQuery', 'ParameterValue': '{store: .store_id}'},
+                    {'ParameterName': 'JsonParsingEngine', 'ParameterValue': 'JQ-1.6'}]},
+                {'Type': 'AppendDelimiterToRecord'}]}})
+        records = [json.dumps({'store_id': 'store_%d' % (i % 3), 'i': i}) for i in range(30)] + ['not json']
+        self.fh.put_record_batch(DeliveryStreamName='dp', Records=[{'Data': r.encode()} for r in records])
+        # The 60 s interval counts from the records' arrival: wait for it (bounded).
+        objs = self.objects('dp', '', 4, timeout=75)
+        by_store = {}
+        for path, body in objs.items():
+            rel = os.path.relpath(path, os.path.join(self.server.data_dir, 'bucket', 'dp'))
+            if rel.startswith('err/'):
+                self.assertIn('processing-failed', rel)
+                self.assertEqual([base64.b64decode(json.loads(l)['rawData']) for l in body.splitlines()], [b'not json'])
+                continue
+            store = rel.split('/')[0]
+            by_store[store] = [json.loads(l)['store_id'] for l in body.splitlines()]
+        self.assertEqual(sorted(by_store), ['store=store_0', 'store=store_1', 'store=store_2'])
+        for store, ids in by_store.items():
+            self.assertEqual(len(ids), 10)
+            self.assertTrue(all('store=' + x == store for x in ids))
+
+    def test_dynamic_partitioning_needs_its_configuration(self):
+        with self.assertRaises(ClientError) as cm:
+            self.fh.create_delivery_stream(DeliveryStreamName='dpbad', ExtendedS3DestinationConfiguration={
+                'RoleARN': ROLE, 'BucketARN': 'arn:aws:s3:::dpbad', 'Prefix': 'k=!{partitionKeyFromQuery:k}/',
+                'ErrorOutputPrefix': 'err/!{firehose:error-output-type}/'})
+        self.assertEqual(cm.exception.response['Error']['Code'], 'InvalidArgumentException')
+
     def test_unknown_function_is_refused(self):
         with self.assertRaises(ClientError) as cm:
             self.create('nofn', 'arn:aws:lambda:us-east-1:000000000000:function:missing')
