@@ -144,6 +144,8 @@ Result<Destination> destination_of(const json& d, const LambdaSetup& setup) {
     }
   } else if (d.value("Prefix", "").find("!{partitionKeyFrom") != std::string::npos) {
     return invalid("!{partitionKeyFromQuery:...} and !{partitionKeyFromLambda:...} need DynamicPartitioningConfiguration Enabled");
+  } else if (out.query) {
+    return invalid("A MetadataExtraction processor needs DynamicPartitioningConfiguration Enabled");
   }
   if (d.value("S3BackupMode", "Disabled") != "Disabled") return invalid("S3BackupMode Enabled is not supported by eddy yet");
   if (d.value("DataFormatConversionConfiguration", json::object()).value("Enabled", false)) {

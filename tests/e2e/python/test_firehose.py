@@ -704,7 +704,7 @@ class TestControlPlane(FirehoseTestCase):
         cases = [
             ('Lambda processor', {'ExtendedS3DestinationConfiguration':
                                   s3_dest(b, ProcessingConfiguration=lam)}),
-            ('MetadataExtraction processor', {'ExtendedS3DestinationConfiguration': s3_dest(
+            ('MetadataExtraction processor without dynamic partitioning', {'ExtendedS3DestinationConfiguration': s3_dest(
                 b, ProcessingConfiguration={'Enabled': True, 'Processors': [
                     {'Type': 'MetadataExtraction', 'Parameters': [
                         {'ParameterName': 'MetadataExtractionQuery', 'ParameterValue': '{k:.k}'},
