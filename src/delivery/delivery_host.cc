@@ -724,16 +724,26 @@ void DeliveryHost::run(const std::string& name, Worker& w) {
       std::vector<Rec> recs;
       bool done = false;
       const uint64_t from = read_to.count(s) ? read_to[s] : 0;
-      const uint64_t next = read(s, from, 0, recs, done);
+      if (buffer_bytes >= dest->size_bytes) break;  // full: deliver before reading more
+      uint64_t next = read(s, from, 0, recs, done);
       if (!recs.empty()) {
         got = true;
         // The interval counts from the arrival of the oldest buffered record.
         if (buffer.empty()) buffer_started = recs.front().arrival;
         auto& range = ranges.try_emplace(s, recs.front().offset, recs.front().offset).first->second;
-        range.second = recs.back().offset + 1;
+        size_t taken = 0;
         for (auto& r : recs) {
           buffer_bytes += r.data.size() + (dest->append_newline ? 1 : 0);
+          range.second = r.offset + 1;
           buffer.push_back(std::move(r));
+          ++taken;
+          // An object holds one buffer's worth, like Firehose; the rest is read again for the next.
+          if (buffer_bytes >= dest->size_bytes) break;
+        }
+        if (taken < recs.size()) {
+          next = range.second;
+          done = false;
+          recs.resize(taken);
         }
       }
       read_to[s] = next;
