@@ -95,6 +95,11 @@ TEST_F(DeliveryHostTest, SizeTriggerDoesNotWait) {
   create("d", 1, 900);
   std::vector<std::string> big(12, std::string(100'000, 'x'));  // 1.2 MB
   put("d", big);
+  // 11 records (1.1 MB) reach 1 MiB and go at once; the 12th waits for the interval.
+  EXPECT_EQ(wait_for_lines(11), 11u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(lines().size(), 11u);
+  clock_.advance(900'000);
   EXPECT_EQ(wait_for_lines(12), 12u);
 }
 
