@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The demo: start eddy on 127.0.0.1:4567 with data in ./eddy-data, write sales events to a
-# stream, read them back, and stop. Leaves nothing running.
+# stream, read them back, run the sales pipeline (scripts/demo_pipeline.py: application ->
+# delivery stream -> bucket directory) until the first window's rows land, and stop.
+# Leaves nothing running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EDDY=${EDDY_BIN:-build/release/eddy}
@@ -29,11 +31,16 @@ done | "$EDDY" put sales --key-field store_id
 echo "== reading the stream back from TRIM_HORIZON (last 20 records)"
 "$EDDY" tail sales --from trim-horizon --no-follow | tail -n 20
 
+echo "== the sales pipeline: stream -> SQL application -> delivery stream -> bucket directory"
+EDDY_DATA_DIR=./eddy-data python3 scripts/demo_pipeline.py
+
 cat <<EOT
 == the same with the AWS CLI:
    aws --endpoint-url $EDDY_ENDPOINT kinesis list-streams
    aws --endpoint-url $EDDY_ENDPOINT kinesis get-shard-iterator --stream-name sales \\
        --shard-id shardId-000000000000 --shard-iterator-type TRIM_HORIZON
+   aws --endpoint-url $EDDY_ENDPOINT kinesisanalytics describe-application --application-name sales-revenue
+   aws --endpoint-url $EDDY_ENDPOINT firehose describe-delivery-stream --delivery-stream-name sales-revenue
 EOT
 if [ -n "${DEMO_SECONDS:-}" ]; then sleep "$DEMO_SECONDS"; fi
 echo "== stopping eddy (data stays in ./eddy-data)"
