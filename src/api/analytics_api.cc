@@ -13,30 +13,6 @@ namespace {
 
 using nlohmann::json;
 
-json to_json(const Value& v) {
-  switch (v.type) {
-    case Value::Type::kNull: return nullptr;
-    case Value::Type::kBool: return v.boolean;
-    case Value::Type::kInt: return v.integer;
-    case Value::Type::kDouble: return v.number;
-    case Value::Type::kString:
-    case Value::Type::kBytes: return v.text;
-    case Value::Type::kArray: {
-      json a = json::array();
-      for (const auto& i : v.items) a.push_back(to_json(i));
-      return a;
-    }
-    case Value::Type::kObject: {
-      json o = json::object();
-      for (const auto& [k, m] : v.members) {
-        if (m.type != Value::Type::kNull) o[k] = to_json(m);
-      }
-      return o;
-    }
-  }
-  return nullptr;
-}
-
 // Writes a JSON document through the protocol writer; keys in `timestamps` hold epoch ms.
 void write(Writer& w, const json& j, const char* key = nullptr) {
   if (key && (std::string_view(key) == "CreateTimestamp" || std::string_view(key) == "LastUpdateTimestamp")) {

@@ -12,30 +12,6 @@ using nlohmann::json;
 
 constexpr size_t kMaxBatchBytes = 4u << 20;
 
-json to_json(const Value& v) {
-  switch (v.type) {
-    case Value::Type::kNull: return nullptr;
-    case Value::Type::kBool: return v.boolean;
-    case Value::Type::kInt: return v.integer;
-    case Value::Type::kDouble: return v.number;
-    case Value::Type::kString:
-    case Value::Type::kBytes: return v.text;
-    case Value::Type::kArray: {
-      json a = json::array();
-      for (const auto& i : v.items) a.push_back(to_json(i));
-      return a;
-    }
-    case Value::Type::kObject: {
-      json o = json::object();
-      for (const auto& [k, m] : v.members) {
-        if (m.type != Value::Type::kNull) o[k] = to_json(m);
-      }
-      return o;
-    }
-  }
-  return nullptr;
-}
-
 void write(Writer& w, const json& j, std::string_view key = {}) {
   if (key == "CreateTimestamp" || key == "LastUpdateTimestamp" || key == "DeliveryStartTimestamp") {
     w.timestamp(j.get<int64_t>());

@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 namespace eddy::api {
 
 enum class Protocol { kJson, kCbor };
@@ -34,5 +36,9 @@ struct Value {
 };
 
 const char* type_name(Value::Type t);
+
+// The tree as nlohmann JSON, for handlers that keep a request as configuration; null members of
+// objects are dropped, as an absent member.
+nlohmann::json to_json(const Value& v);
 
 }  // namespace eddy::api

@@ -71,18 +71,27 @@ std::optional<TimestampMs> parse_iso8601_ms(std::string_view s) {
   return ((days * 24 + h) * 60 + mi - offset_min) * 60000LL + sec * 1000LL + ms;
 }
 
-std::string format_iso8601_ms(TimestampMs ms) {
+namespace {
+
+// yyyy-MM-dd<sep>HH:mm:ss.SSS<suffix>
+std::string format_utc_ms(TimestampMs ms, char sep, const char* suffix) {
   using namespace std::chrono;
   const auto tp = sys_time<milliseconds>{milliseconds{ms}};
   const auto day_point = floor<days>(tp);
   const year_month_day ymd{day_point};
   const hh_mm_ss hms{tp - day_point};
-  char buf[40];
-  std::snprintf(buf, sizeof(buf), "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", static_cast<int>(ymd.year()),
-                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+  char buf[48];
+  std::snprintf(buf, sizeof(buf), "%04d-%02u-%02u%c%02d:%02d:%02d.%03d%s", static_cast<int>(ymd.year()),
+                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()), sep,
                 static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
-                static_cast<int>(hms.seconds().count()), static_cast<int>(hms.subseconds().count()));
+                static_cast<int>(hms.seconds().count()), static_cast<int>(hms.subseconds().count()), suffix);
   return buf;
 }
+
+}  // namespace
+
+std::string format_iso8601_ms(TimestampMs ms) { return format_utc_ms(ms, 'T', "Z"); }
+
+std::string format_sql_timestamp_ms(TimestampMs ms) { return format_utc_ms(ms, ' ', ""); }
 
 }  // namespace eddy

@@ -14,5 +14,7 @@ namespace eddy {
 std::optional<TimestampMs> parse_iso8601_ms(std::string_view text);
 // "2016-04-04T19:58:46.480Z"
 std::string format_iso8601_ms(TimestampMs ms);
+// "2016-04-04 19:58:46.480", the SQL TIMESTAMP text form
+std::string format_sql_timestamp_ms(TimestampMs ms);
 
 }  // namespace eddy

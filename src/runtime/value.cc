@@ -16,19 +16,7 @@ int64_t pow10(int n) {
   return v;
 }
 
-std::string format_timestamp(TimestampMs ms) {
-  using namespace std::chrono;
-  const auto tp = sys_time<milliseconds>{milliseconds{ms}};
-  const auto day_point = floor<days>(tp);
-  const year_month_day ymd{day_point};
-  const hh_mm_ss hms{tp - day_point};
-  char buf[40];
-  std::snprintf(buf, sizeof(buf), "%04d-%02u-%02u %02d:%02d:%02d.%03d", static_cast<int>(ymd.year()),
-                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
-                static_cast<int>(hms.seconds().count()), static_cast<int>(hms.subseconds().count()));
-  return buf;
-}
+std::string format_timestamp(TimestampMs ms) { return format_sql_timestamp_ms(ms); }
 
 std::string format_date(int64_t days) { return format_timestamp(days * 86400000LL).substr(0, 10); }
 
