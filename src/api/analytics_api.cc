@@ -13,35 +13,6 @@ namespace {
 
 using nlohmann::json;
 
-// Writes a JSON document through the protocol writer; keys in `timestamps` hold epoch ms.
-void write(Writer& w, const json& j, const char* key = nullptr) {
-  if (key && (std::string_view(key) == "CreateTimestamp" || std::string_view(key) == "LastUpdateTimestamp")) {
-    w.timestamp(j.get<int64_t>());
-    return;
-  }
-  switch (j.type()) {
-    case json::value_t::object:
-      w.begin_object();
-      for (const auto& [k, v] : j.items()) {
-        w.key(k);
-        write(w, v, k.c_str());
-      }
-      w.end_object();
-      break;
-    case json::value_t::array:
-      w.begin_array();
-      for (const auto& v : j) write(w, v);
-      w.end_array();
-      break;
-    case json::value_t::string: w.string(j.get<std::string>()); break;
-    case json::value_t::boolean: w.boolean(j.get<bool>()); break;
-    case json::value_t::number_integer:
-    case json::value_t::number_unsigned: w.integer(j.get<int64_t>()); break;
-    case json::value_t::number_float: w.integer(static_cast<int64_t>(j.get<double>())); break;
-    default: w.string(""); break;
-  }
-}
-
 json in_app_names(const json& input) {
   json names = json::array();
   const int n = input.value("InputParallelism", json::object()).value("Count", 1);
@@ -90,7 +61,7 @@ class Call {
 
   void fail(const Error& e) { respond_(error_response(e, protocol_)); }
   void ok(const json& body) {
-    write(*w_, body);
+    write_json(*w_, body);
     HttpResponse r;
     r.content_type = content_type_for(protocol_);
     r.body = std::move(w_->buffer());

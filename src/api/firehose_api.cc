@@ -12,34 +12,6 @@ using nlohmann::json;
 
 constexpr size_t kMaxBatchBytes = 4u << 20;
 
-void write(Writer& w, const json& j, std::string_view key = {}) {
-  if (key == "CreateTimestamp" || key == "LastUpdateTimestamp" || key == "DeliveryStartTimestamp") {
-    w.timestamp(j.get<int64_t>());
-    return;
-  }
-  switch (j.type()) {
-    case json::value_t::object:
-      w.begin_object();
-      for (const auto& [k, v] : j.items()) {
-        w.key(k);
-        write(w, v, k);
-      }
-      w.end_object();
-      break;
-    case json::value_t::array:
-      w.begin_array();
-      for (const auto& v : j) write(w, v);
-      w.end_array();
-      break;
-    case json::value_t::string: w.string(j.get<std::string>()); break;
-    case json::value_t::boolean: w.boolean(j.get<bool>()); break;
-    case json::value_t::number_integer:
-    case json::value_t::number_unsigned: w.integer(j.get<int64_t>()); break;
-    case json::value_t::number_float: w.integer(static_cast<int64_t>(j.get<double>())); break;
-    default: w.string(""); break;
-  }
-}
-
 class Call {
  public:
   Call(delivery::DeliveryHost& host, log::GroupCommitter& committer, const Value& in, Protocol protocol, Respond respond)
@@ -61,7 +33,7 @@ class Call {
   std::string name() const { return in_.get("DeliveryStreamName") ? in_.get("DeliveryStreamName")->text : ""; }
   void fail(const Error& e) { respond_(error_response(e, protocol_)); }
   void ok(const json& body) {
-    write(*w_, body);
+    write_json(*w_, body);
     HttpResponse r;
     r.content_type = content_type_for(protocol_);
     r.body = std::move(w_->buffer());
@@ -78,7 +50,7 @@ class Call {
     committer_.commit({journal}, [respond = respond_, shared, protocol = protocol_](Status st) {
       if (!st) return respond(error_response(st.error(), protocol));
       auto w = make_writer(protocol);
-      write(*w, *shared);
+      write_json(*w, *shared);
       HttpResponse r;
       r.content_type = content_type_for(protocol);
       r.body = std::move(w->buffer());

@@ -40,4 +40,9 @@ class Writer {
 
 std::unique_ptr<Writer> make_writer(Protocol protocol);
 
+// Writes a response kept as nlohmann JSON (the Analytics and Firehose handlers build theirs so).
+// Members named CreateTimestamp, LastUpdateTimestamp and DeliveryStartTimestamp hold epoch ms and
+// go out as the protocol's timestamps.
+void write_json(Writer& w, const nlohmann::json& j);
+
 }  // namespace eddy::api

@@ -1,7 +1,5 @@
 #include "delivery/delivery_host.h"
 
-#include <zlib.h>
-
 #include <algorithm>
 #include <deque>
 #include <future>
@@ -10,6 +8,7 @@
 
 #include "common/digest.h"
 #include "common/file_util.h"
+#include "delivery/gzip.h"
 #include "delivery/http_endpoint.h"
 #include "delivery/lambda_transform.h"
 #include "delivery/prefix.h"
@@ -44,21 +43,6 @@ tl::unexpected<Error> not_found(const std::string& name) {
 }
 
 tl::unexpected<Error> invalid(const std::string& m) { return make_error(Errc::kInvalidArgument, m); }
-
-std::string gzip(std::string_view in) {
-  z_stream zs{};
-  deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);  // +16: gzip wrapper
-  std::string out;
-  out.resize(deflateBound(&zs, in.size()) + 32);
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  zs.avail_in = static_cast<uInt>(in.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  deflate(&zs, Z_FINISH);
-  out.resize(zs.total_out);
-  deflateEnd(&zs);
-  return out;
-}
 
 // The destination as used by the worker, from the stored ExtendedS3 configuration.
 struct Destination {

@@ -1,7 +1,6 @@
 #include "delivery/http_endpoint.h"
 
 #include <curl/curl.h>
-#include <zlib.h>
 
 #include <chrono>
 #include <functional>
@@ -11,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/digest.h"
+#include "delivery/gzip.h"
 
 namespace eddy::delivery {
 namespace {
@@ -19,20 +19,6 @@ size_t on_body(char* data, size_t size, size_t n, void* user) {
   auto* s = static_cast<std::string*>(user);
   if (s->size() < (1u << 20)) s->append(data, size * n);  // responses are at most 1 MiB
   return size * n;
-}
-
-std::string gzip_bytes(std::string_view in) {
-  z_stream zs{};
-  deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
-  std::string out(deflateBound(&zs, in.size()) + 32, '\0');
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  zs.avail_in = static_cast<uInt>(in.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  deflate(&zs, Z_FINISH);
-  out.resize(zs.total_out);
-  deflateEnd(&zs);
-  return out;
 }
 
 }  // namespace
@@ -45,7 +31,7 @@ HttpDeliveryResult deliver_http(const HttpEndpointConfig& config, const std::str
   nlohmann::json body = {{"requestId", request_id}, {"timestamp", clock.now_ms()}, {"records", nlohmann::json::array()}};
   for (const auto& r : records) body["records"].push_back({{"data", base64_encode(r)}});
   std::string payload = body.dump();
-  if (config.gzip) payload = gzip_bytes(payload);
+  if (config.gzip) payload = gzip(payload);
 
   HttpDeliveryResult result;
   const auto start = std::chrono::steady_clock::now();
