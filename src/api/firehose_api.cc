@@ -173,10 +173,15 @@ class Call {
     } catch (const std::exception&) {
       return fail({Errc::kInvalidArgument, "CurrentDeliveryStreamVersionId " + version_text + " is not a version id"});
     }
+    std::string kind = "ExtendedS3";
     const Value* u = in_.get("ExtendedS3DestinationUpdate");
     if (!u) u = in_.get("S3DestinationUpdate");
-    if (!u) return fail({Errc::kInvalidArgument, "eddy updates S3-style destinations: give ExtendedS3DestinationUpdate"});
-    status(host_.update_destination(name(), version, to_json(*u)));
+    if (!u && (u = in_.get("HttpEndpointDestinationUpdate"))) kind = "HttpEndpoint";
+    if (!u) {
+      return fail({Errc::kInvalidArgument,
+                   "eddy updates ExtendedS3DestinationUpdate, S3DestinationUpdate or HttpEndpointDestinationUpdate destinations"});
+    }
+    status(host_.update_destination(name(), version, kind, to_json(*u)));
   }
 
   delivery::DeliveryHost& host_;

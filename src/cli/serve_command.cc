@@ -69,8 +69,9 @@ int serve(const ServeOptions& o) {
   auto firehose_model = api::ServiceModel::load(embedded::firehose_model());
   if (!firehose_model) return fail(firehose_model.error().message);
   // Deviation from AWS (which requires https://): a self-hosted receiver often listens on plain
-  // HTTP next to eddy, so http:// endpoint URLs are accepted too.
-  (void)(*firehose_model)->relax_pattern("HttpEndpointUrl", "https?://.*");
+  // HTTP next to eddy, so http:// endpoint URLs are accepted too; and an eddy stream's ARN, eddy's
+  // stream destination (delivery_host.cc).
+  (void)(*firehose_model)->relax_pattern("HttpEndpointUrl", "(https?://|arn:aws:kinesis:).*");
 
   const Clock& clock = SystemClock::instance();
   log::GroupCommitter committer(*policy);

@@ -12,6 +12,7 @@
 #include "delivery/http_endpoint.h"
 #include "delivery/lambda_transform.h"
 #include "delivery/prefix.h"
+#include "delivery/stream_sink.h"
 #include "stream/sequence_number.h"
 
 namespace eddy::delivery {
@@ -49,7 +50,9 @@ struct Destination {
   std::optional<LambdaTransform> lambda;
   bool partitioning = false;                // dynamic partitioning: one object per partition key set
   std::optional<PartitionQuery> query;      // MetadataExtraction (JQ subset)
-  std::optional<HttpEndpointConfig> http;  // else an S3-style bucket
+  std::optional<HttpEndpointConfig> http;  // else an S3-style bucket (or the stream below)
+  std::string stream_arn;                  // an eddy stream as destination
+  int stream_retry_seconds = 300;
   bool backup_all = false;                 // HTTP: also write every record to the backup bucket
   std::string bucket;
   std::string prefix, error_prefix;
@@ -158,21 +161,31 @@ Result<Destination> destination_of_stream(const json& request, const LambdaSetup
   HttpEndpointConfig http;
   const auto endpoint = h.value("EndpointConfiguration", json::object());
   http.url = endpoint.value("Url", "");
+  const auto request_config = h.value("RequestConfiguration", json::object());
+  http.retry_seconds = h.value("RetryOptions", json::object()).value("DurationInSeconds", 300);
+  d->backup_all = h.value("S3BackupMode", "FailedDataOnly") == "AllData";
+  // eddy's own destination: an eddy stream, named by its ARN in place of the endpoint URL (Firehose
+  // has no stream destination; this keeps the API shape and the S3 backup for failed records).
+  if (http.url.starts_with("arn:aws:kinesis:")) {
+    if (request_config.value("ContentEncoding", "NONE") != "NONE") {
+      return invalid("ContentEncoding GZIP applies to HTTP endpoints; a stream destination takes records as they are");
+    }
+    d->stream_arn = http.url;
+    d->stream_retry_seconds = http.retry_seconds;
+    return d;
+  }
   http.name = endpoint.value("Name", "");
   http.access_key = endpoint.value("AccessKey", "");
   if (!http.url.starts_with("http://") && !http.url.starts_with("https://")) {
-    return invalid("EndpointConfiguration.Url must be an http:// or https:// URL");
+    return invalid("EndpointConfiguration.Url must be an http:// or https:// URL, or the ARN of an eddy stream");
   }
-  const auto request_config = h.value("RequestConfiguration", json::object());
   http.gzip = request_config.value("ContentEncoding", "NONE") == "GZIP";
   if (request_config.contains("CommonAttributes")) {
     json attrs = json::object();
     for (const auto& a : request_config["CommonAttributes"]) attrs[a.value("AttributeName", "")] = a.value("AttributeValue", "");
     http.common_attributes_json = json{{"commonAttributes", attrs}}.dump();
   }
-  http.retry_seconds = h.value("RetryOptions", json::object()).value("DurationInSeconds", 300);
   d->http = std::move(http);
-  d->backup_all = h.value("S3BackupMode", "FailedDataOnly") == "AllData";
   return d;
 }
 
@@ -269,7 +282,13 @@ Result<DeliveryStream> DeliveryHost::create(json request) {
   int destinations = 0;
   for (const auto& [k, _] : request.items()) destinations += k.ends_with("DestinationConfiguration");
   if (destinations != 1) return invalid("A delivery stream has exactly one destination configuration");
-  if (auto d = destination_of_stream(request, lambda_setup()); !d) return tl::unexpected(d.error());
+  auto dest = destination_of_stream(request, lambda_setup());
+  if (!dest) return tl::unexpected(dest.error());
+  if (!dest->stream_arn.empty()) {
+    auto target = store_.name_from_arn(dest->stream_arn);
+    if (!target) return tl::unexpected(target.error());
+    if (!store_.shards(*target)) return invalid("Kinesis stream " + *target + " (the destination) does not exist; create it first");
+  }
   json positions = json::object();
   json finished = json::array();
   if (type == "KinesisStreamAsSource") {
@@ -354,24 +373,41 @@ Status DeliveryHost::remove(const std::string& name) {
   return {};
 }
 
-Status DeliveryHost::update_destination(const std::string& name, int64_t version, const json& update) {
+Status DeliveryHost::update_destination(const std::string& name, int64_t version, const std::string& kind, const json& update) {
   std::unique_lock lock(mu_);
   auto it = streams_.find(name);
   if (it == streams_.end()) return not_found(name);
   Entry& e = *it->second;
-  if (!e.stream.config.contains("ExtendedS3DestinationConfiguration")) {
-    return invalid("UpdateDestination of an HTTP endpoint destination is not supported by eddy yet");
-  }
   if (version != e.stream.version) {
     return make_error(Errc::kConcurrentModification, "Cannot update firehose: " + name +
                                                          " since the current version id: " + std::to_string(e.stream.version) +
                                                          " and the requested version id: " + std::to_string(version) + " do not match");
   }
-  json next = e.stream.config["ExtendedS3DestinationConfiguration"];
-  for (const auto& [k, v] : update.items()) next[k] = v;
-  if (auto d = destination_of(next, lambda_setup()); !d) return tl::unexpected(d.error());
+  // The same destination type merges the given fields; another type replaces the destination.
+  const std::string field = kind + "DestinationConfiguration";
+  json request = e.stream.config;
+  json next = request.contains(field) ? request[field] : json::object();
+  for (const auto& [k, v] : update.items()) {
+    if (k == "S3Update") {
+      json& backup = next["S3Configuration"];
+      if (!backup.is_object()) backup = json::object();
+      for (const auto& [bk, bv] : v.items()) backup[bk] = bv;
+    } else {
+      next[k] = v;
+    }
+  }
+  request.erase("ExtendedS3DestinationConfiguration");
+  request.erase("HttpEndpointDestinationConfiguration");
+  request[field] = std::move(next);
+  auto dest = destination_of_stream(request, lambda_setup());
+  if (!dest) return tl::unexpected(dest.error());
+  if (!dest->stream_arn.empty()) {
+    auto target = store_.name_from_arn(dest->stream_arn);
+    if (!target) return tl::unexpected(target.error());
+    if (!store_.shards(*target)) return invalid("Kinesis stream " + *target + " (the destination) does not exist; create it first");
+  }
   if (e.worker) halt(e, lock);
-  e.stream.config["ExtendedS3DestinationConfiguration"] = std::move(next);
+  e.stream.config = std::move(request);
   ++e.stream.version;
   e.stream.updated_ms = clock_.now_ms();
   auto st = persist(name, e.stream);
@@ -479,7 +515,7 @@ void DeliveryHost::run(const std::string& name, Worker& w) {
     std::string data;
     std::map<std::string, std::string> keys;
     TimestampMs arrival;
-    const std::string* raw;
+    const Rec* src;
   };
   auto error_line = [&](const Rec& r, const std::string& code, const std::string& message) {
     json e = {{"attemptsMade", 1},
@@ -495,7 +531,7 @@ void DeliveryHost::run(const std::string& name, Worker& w) {
     std::vector<Processed> out;
     if (!dest->lambda) {
       out.reserve(recs.size());
-      for (const auto& r : recs) out.push_back({r.data, {}, r.arrival, &r.data});
+      for (const auto& r : recs) out.push_back({r.data, {}, r.arrival, &r});
       return out;
     }
     std::vector<TransformInput> inputs;
@@ -504,7 +540,7 @@ void DeliveryHost::run(const std::string& name, Worker& w) {
     for (size_t i = 0; i < outcomes.size(); ++i) {
       const auto& o = outcomes[i];
       if (o.result == TransformOutcome::Result::kOk) {
-        Processed p{o.data, {}, recs[i].arrival, &recs[i].data};
+        Processed p{o.data, {}, recs[i].arrival, &recs[i]};
         for (const auto& [k, v] : o.partition_keys) p.keys["lambda:" + k] = v;
         out.push_back(std::move(p));
       } else if (o.result == TransformOutcome::Result::kFailed) {
@@ -531,6 +567,69 @@ void DeliveryHost::run(const std::string& name, Worker& w) {
     state["records"] = state.value("records", uint64_t{0}) + add_records;
     if (add_objects) state["last_delivery_ms"] = clock_.now_ms();
     (void)write_file_atomic(dir_ / name / "state.json", state.dump());
+  };
+
+  // An eddy stream as destination: records keyed by source position, appended exactly once (the
+  // target's shard ends go into the intent before the first append; see stream_sink.h). Records
+  // still refused after the retry duration, or too large for the stream, go to the backup bucket.
+  StreamSink sink(store_, committer_, clock_);
+  auto deliver_to_stream = [&](const std::vector<Processed>& processed, const std::string& key) -> bool {
+    auto target = store_.name_from_arn(dest->stream_arn);
+    if (!target) return false;
+    json intent;
+    try {
+      intent = json::parse(read_file(dir_ / name / "intent.json").value_or("{}"));
+    } catch (const std::exception&) {
+      return false;
+    }
+    std::map<uint32_t, uint64_t> marks;
+    std::set<std::string> skip;
+    if (intent.contains("target")) {
+      for (const auto& [shard, end] : intent["target"].items()) marks[static_cast<uint32_t>(std::stoul(shard))] = end.get<uint64_t>();
+      skip = sink.keys_after(*target, marks);
+    } else {
+      auto now = sink.marks(*target);
+      if (now) marks = std::move(*now);  // a missing stream is retried below, then backed up
+      json t = json::object();
+      for (const auto& [shard, end] : marks) t[std::to_string(shard)] = end;
+      intent["target"] = t;
+      if (!write_file_atomic(dir_ / name / "intent.json", intent.dump())) return false;
+    }
+    std::vector<StreamRecord> records;
+    records.reserve(processed.size());
+    for (const auto& p : processed) {
+      records.push_back({name + ":" + std::to_string(p.src->shard) + "-" + std::to_string(p.src->offset),
+                         dest->append_newline ? p.data + "\n" : p.data});
+    }
+    auto r = sink.append(*target, records, skip, dest->stream_retry_seconds, [&w] { return w.stop.load(); });
+    while (r.uncertain && !w.stop) {
+      skip = sink.keys_after(*target, marks);
+      r = sink.append(*target, records, skip, dest->stream_retry_seconds, [&w] { return w.stop.load(); });
+    }
+    // Interrupted: returning false leaves the intent, which the next start redoes. Any other
+    // failure below must not return false, or a new intent (without the marks) could duplicate.
+    if (w.stop && !r.delivered) return false;
+    std::string failed;
+    auto fail_line = [&](const Processed& p, const std::string& code, const std::string& message) {
+      failed += json{{"attemptsMade", r.attempts}, {"arrivalTimestamp", p.arrival}, {"errorCode", code}, {"errorMessage", message},
+                     {"attemptEndingTimestamp", clock_.now_ms()}, {"rawData", base64_encode(p.data)}}
+                    .dump() +
+                "\n";
+    };
+    for (size_t i : r.too_large) {
+      fail_line(processed[i], "Kinesis.RecordTooLarge", "The record is larger than the stream's maximum record size");
+    }
+    for (size_t i : r.refused) fail_line(processed[i], r.error_code, r.error_message);
+    if (failed.empty()) return true;
+    const std::string failed_key = evaluate_prefix(dest->error_prefix, processed.front().arrival,
+                                                   [] { return std::string("00000000000"); }, "kinesis-stream-failed") +
+                                   key.substr(key.rfind('/') + 1);
+    while (!write_object(dest->bucket, failed_key, failed)) {
+      if (w.stop) return false;
+      std::unique_lock lock(w.mu);
+      w.cv.wait_for(lock, std::chrono::seconds(1), [&] { return w.stop.load(); });
+    }
+    return true;
   };
 
   // Writes one object covering `ranges` (shard -> [from, to)), with its key fixed by an intent
@@ -574,14 +673,14 @@ void DeliveryHost::run(const std::string& name, Worker& w) {
         if (dest->query) {
           auto keys = extract_partition_keys(*dest->query, p.data);
           if (!keys) {
-            errors += error_line(Rec{p.arrival, 0, 0, *p.raw}, "DynamicPartitioning.MetadataExtractionFailed",
+            errors += error_line(*p.src, "DynamicPartitioning.MetadataExtractionFailed",
                                  "The partition keys could not be extracted from the record");
             continue;
           }
           p.keys.insert(keys->begin(), keys->end());
         }
         if (partitions.size() >= 500 && !partitions.count(p.keys)) {
-          errors += error_line(Rec{p.arrival, 0, 0, *p.raw}, "DynamicPartitioning.ActivePartitionExceeded",
+          errors += error_line(*p.src, "DynamicPartitioning.ActivePartitionExceeded",
                                "More than 500 active partitions");
           continue;
         }
@@ -609,6 +708,8 @@ void DeliveryHost::run(const std::string& name, Worker& w) {
                                    "-" + format_java_time("yyyy-MM-dd-HH-mm-ss", oldest) + "-" + uuid + dest->extension;
         if (!write_object(dest->bucket, object, join(records))) return false;
       }
+    } else if (!dest->stream_arn.empty()) {
+      if (!deliver_to_stream(processed, key)) return false;
     } else if (dest->http) {
       // One request per 10,000 records; its id derives from the object key, so a retry after a
       // crash carries the same id and the endpoint can de-duplicate.

@@ -65,8 +65,9 @@ class DeliveryHost {
   Result<DeliveryStream> describe(const std::string& name) const;
   std::vector<DeliveryStream> list() const;
   Status remove(const std::string& name);
-  // Merges `update` (an ExtendedS3DestinationUpdate) into the destination; the version must match.
-  Status update_destination(const std::string& name, int64_t version, const nlohmann::json& update);
+  // Applies `update` (a `kind`DestinationUpdate, kind ExtendedS3 or HttpEndpoint): merged into a
+  // destination of the same kind, replacing one of the other kind. The version must match.
+  Status update_destination(const std::string& name, int64_t version, const std::string& kind, const nlohmann::json& update);
   // Direct put: journals the records (one batch) and returns their ids.
   Result<PutOutcome> put(const std::string& name, const std::vector<std::string_view>& records);
 

@@ -9,6 +9,8 @@ import threading
 import time
 import unittest
 
+from botocore.exceptions import ClientError
+
 import harness
 from test_firehose import firehose_client
 
@@ -151,6 +153,38 @@ class HttpEndpointTest(unittest.TestCase):
         self.fh.put_record(DeliveryStreamName='h6', Record={'Data': b'kept'})
         self.assertTrue(self.wait(lambda: self.backup_lines('h6', 'all') == ['kept'] or self.backup_lines('h6', 'all') == ['kept']))
         self.assertTrue(Receiver.requests)
+
+    def test_update_destination_merges_http_fields(self):
+        self.create('h7')
+        self.fh.put_record(DeliveryStreamName='h7', Record={'Data': b'before'})
+        self.assertTrue(self.wait(lambda: Receiver.requests))
+        self.fh.update_destination(DeliveryStreamName='h7', CurrentDeliveryStreamVersionId='1',
+                                   DestinationId='destinationId-000000000001', HttpEndpointDestinationUpdate={
+                                       'EndpointConfiguration': {'Url': self.url + '/v2', 'AccessKey': 'secret-key-2'},
+                                       'RequestConfiguration': {'ContentEncoding': 'GZIP'}})
+        desc = self.fh.describe_delivery_stream(DeliveryStreamName='h7')['DeliveryStreamDescription']
+        self.assertEqual(desc['VersionId'], '2')
+        d = desc['Destinations'][0]['HttpEndpointDestinationDescription']
+        self.assertEqual(d['EndpointConfiguration']['Url'], self.url + '/v2')
+        self.assertEqual(d['RetryOptions']['DurationInSeconds'], 5, 'fields not in the update are kept')
+        self.assertEqual(d['S3DestinationDescription']['BucketARN'], 'arn:aws:s3:::backup-h7')
+        Receiver.requests.clear()
+        self.fh.put_record(DeliveryStreamName='h7', Record={'Data': b'after'})
+        self.assertTrue(self.wait(lambda: Receiver.requests))
+        headers, doc = Receiver.requests[0]
+        lower = {k.lower(): v for k, v in headers.items()}
+        self.assertEqual(lower['x-amz-firehose-access-key'], 'secret-key-2')
+        self.assertEqual(lower['content-encoding'], 'gzip')
+        self.assertEqual(base64.b64decode(doc['records'][0]['data']), b'after')
+        with self.assertRaises(self.fh.exceptions.ConcurrentModificationException):
+            self.fh.update_destination(DeliveryStreamName='h7', CurrentDeliveryStreamVersionId='1',
+                                       DestinationId='destinationId-000000000001',
+                                       HttpEndpointDestinationUpdate={'RetryOptions': {'DurationInSeconds': 10}})
+        with self.assertRaises(ClientError) as cm:  # the model's Url pattern
+            self.fh.update_destination(DeliveryStreamName='h7', CurrentDeliveryStreamVersionId='2',
+                                       DestinationId='destinationId-000000000001',
+                                       HttpEndpointDestinationUpdate={'EndpointConfiguration': {'Url': 'ftp://x'}})
+        self.assertEqual(cm.exception.response['Error']['Code'], 'ValidationException')
 
 
 if __name__ == '__main__':
