@@ -27,6 +27,7 @@ import os
 import random
 import re
 import sys
+import tempfile
 import threading
 import time
 import unittest
@@ -955,89 +956,132 @@ class TestKinesisSource(FirehoseTestCase):
 
 
 # ================================================================ 6. seed pipeline (KDA)
+NEWLINE_LAMBDA = """import base64
+def lambda_handler(event, context):
+    return {'records': [{'recordId': r['recordId'], 'result': 'Ok',
+                         'data': base64.b64encode(base64.b64decode(r['data']) + b'\\n').decode()}
+                        for r in event['records']]}
+"""
+
+
+def newline_lambda_processing(directory):
+    """A ProcessingConfiguration whose Lambda is a Python file written for AWS Lambda (decodes each
+    record, appends a newline, re-encodes it), run unmodified by eddy's runner."""
+    path = os.path.join(directory, 'newline_lambda.py')
+    with open(path, 'w') as f:
+        f.write(NEWLINE_LAMBDA)
+    return {'Enabled': True, 'Processors': [{'Type': 'Lambda', 'Parameters': [
+        {'ParameterName': 'LambdaArn', 'ParameterValue': 'python:' + path}]}]}
+
+
+def run_seed_pipeline(tc, server, k, fh, destination, lines, uniq):
+    """The seed pipeline end to end: a sales stream -> the seed application (STEP 2 s instead of
+    60 s) -> a delivery stream with `destination` (an ExtendedS3DestinationConfiguration) ->
+    objects. `lines()` returns [(key, [line bytes])] of the destination. Checks every revenue row
+    against float32 sums computed from the stored arrival times, and the total against the input's.
+    Returns (delivery stream name, objects as lines, time before the first put)."""
+    step_sql = kda.SEED_SQL.replace("INTERVAL '60' SECOND", "INTERVAL '2' SECOND")
+    tc.assertNotEqual(step_sql, kda.SEED_SQL, 'test bug: the seed SQL changed shape')
+    step_ms = 2000
+    ka = kda.analytics_client(server)
+    src = harness.create_stream(k, uniq('sales'), 2)
+    ds = uniq('revenue')
+    fh.create_delivery_stream(DeliveryStreamName=ds, ExtendedS3DestinationConfiguration=destination)
+    app = uniq('seed')
+    ka.create_application(
+        ApplicationName=app, ApplicationCode=step_sql,
+        Inputs=[kda.kinesis_input(kda.SEED_PREFIX, src, kda.SEED_SCHEMA)],
+        Outputs=[{'Name': kda.SEED_OUTPUT,
+                  'KinesisFirehoseOutput': {'ResourceARN': delivery_arn(ds), 'RoleARN': ROLE},
+                  'DestinationSchema': {'RecordFormatType': 'JSON'}}])
+    out = ka.describe_application(ApplicationName=app)['ApplicationDetail']['OutputDescriptions']
+    tc.assertEqual(out[0]['KinesisFirehoseOutputDescription']['ResourceARN'], delivery_arn(ds))
+    ka.start_application(ApplicationName=app, InputConfigurations=kda.starting('TRIM_HORIZON'))
+    deadline = time.monotonic() + 20
+    while ka.describe_application(ApplicationName=app)['ApplicationDetail']['ApplicationStatus'] != 'RUNNING':
+        tc.assertLess(time.monotonic(), deadline, 'application not RUNNING within 20 s')
+        time.sleep(0.1)
+
+    rng = random.Random(4321)
+    events = []
+    t0 = now_utc()
+    for b in range(10):
+        batch = [kda.sales_event(rng, len(events) + i) for i in range(15)]
+        events.extend(batch)
+        resp = k.put_records(StreamName=src, Records=[
+            {'Data': json.dumps(e).encode(), 'PartitionKey': e['store_id']} for e in batch])
+        tc.assertEqual(resp['FailedRecordCount'], 0)
+        time.sleep(0.35)
+
+    # Expected rows: float32 SUM per (2 s window end, store), in arrival order per store.
+    stored = []
+    for shard in sorted(s['ShardId'] for s in harness.all_shards(k, src)):
+        recs, _ = harness.read_shard(k, src, shard)
+        stored.extend(recs)
+    tc.assertEqual(len(stored), len(events))
+    sums = {}
+    for r in sorted(stored, key=lambda r: kda.ms_of(r['ApproximateArrivalTimestamp'])):
+        at = kda.ms_of(r['ApproximateArrivalTimestamp'])
+        ev = json.loads(r['Data'])
+        key = (kda.sql_timestamp((at // step_ms + 1) * step_ms), ev['store_id'])
+        sums[key] = kda.f32(sums.get(key, 0.0) + kda.f32(ev['sales']))
+    last_end = max((kda.ms_of(r['ApproximateArrivalTimestamp']) // step_ms + 1) * step_ms for r in stored)
+    deadline = time.monotonic() + max(0.0, last_end / 1000.0 - time.time()) + 12
+
+    def rows():
+        out = []
+        for _, recs in lines():
+            for line in recs:
+                try:
+                    out.append(json.loads(line))
+                except ValueError:
+                    tc.fail('object line is not JSON: %r' % line)
+        return out
+    while len(rows()) < len(sums):
+        tc.assertLess(time.monotonic(), deadline, '%d revenue rows not delivered in time; got %d\n%s'
+                      % (len(sums), len(rows()), server.log_tail(20)))
+        time.sleep(0.25)
+    time.sleep(1.5)  # anything late must not be a duplicate
+    got = rows()
+    for row in got:
+        tc.assertEqual(set(row), {'store_id', 'revenue', 'timestamp'}, row)
+        tc.assertIn(row['store_id'], kda.STORES)
+    keys = collections.Counter((r['timestamp'], r['store_id']) for r in got)
+    tc.assertEqual([k for k, n in keys.items() if n > 1], [], 'rows delivered twice')
+    tc.assertEqual(set(keys), set(sums), 'windows x stores delivered')
+    for row in got:
+        want = sums[(row['timestamp'], row['store_id'])]
+        tc.assertAlmostEqual(row['revenue'], want, delta=max(1e-3, abs(want) * 1e-6), msg=row)
+    total_sales = sum(e['sales'] for e in events)
+    total_revenue = sum(r['revenue'] for r in got)
+    tc.assertAlmostEqual(total_revenue, total_sales, delta=max(0.05, total_sales * 1e-5))
+    ka.stop_application(ApplicationName=app)
+    return ds, lines(), t0
+
+
 class TestSeedPipeline(FirehoseTestCase):
     label = 'fh-seed'
 
-    def test_sales_to_application_to_delivery_stream(self):
-        step_sql = kda.SEED_SQL.replace("INTERVAL '60' SECOND", "INTERVAL '2' SECOND")
-        self.assertNotEqual(step_sql, kda.SEED_SQL, 'test bug: the seed SQL changed shape')
-        step_ms = 2000
-        ka = kda.analytics_client(self.server)
-        src = harness.create_stream(self.k, self.uniq('sales'), 2)
-        bucket = self.uniq('bkt')
-        ds = self.create(s3_dest(bucket, prefix='sales_revenue/', interval=1), self.uniq('revenue'))
-        app = self.uniq('seed')
-        ka.create_application(
-            ApplicationName=app, ApplicationCode=step_sql,
-            Inputs=[kda.kinesis_input(kda.SEED_PREFIX, src, kda.SEED_SCHEMA)],
-            Outputs=[{'Name': kda.SEED_OUTPUT,
-                      'KinesisFirehoseOutput': {'ResourceARN': delivery_arn(ds), 'RoleARN': ROLE},
-                      'DestinationSchema': {'RecordFormatType': 'JSON'}}])
-        out = ka.describe_application(ApplicationName=app)['ApplicationDetail'][
-            'OutputDescriptions']
-        self.assertEqual(out[0]['KinesisFirehoseOutputDescription']['ResourceARN'],
-                         delivery_arn(ds))
-        ka.start_application(ApplicationName=app, InputConfigurations=kda.starting('TRIM_HORIZON'))
-        self.wait_for(lambda: ka.describe_application(ApplicationName=app)['ApplicationDetail'][
-            'ApplicationStatus'], lambda s: s == 'RUNNING', 20, 'application RUNNING')
-
-        rng = random.Random(4321)
-        events = []
-        t0 = now_utc()
-        for b in range(10):
-            batch = [kda.sales_event(rng, len(events) + i) for i in range(15)]
-            events.extend(batch)
-            resp = self.k.put_records(StreamName=src, Records=[
-                {'Data': json.dumps(e).encode(), 'PartitionKey': e['store_id']} for e in batch])
-            self.assertEqual(resp['FailedRecordCount'], 0)
-            time.sleep(0.35)
-
-        # Expected rows: float32 SUM per (2 s window end, store), in arrival order per store.
-        stored = []
-        for shard in sorted(s['ShardId'] for s in harness.all_shards(self.k, src)):
-            recs, _ = harness.read_shard(self.k, src, shard)
-            stored.extend(recs)
-        self.assertEqual(len(stored), len(events))
-        sums = {}
-        for r in sorted(stored, key=lambda r: kda.ms_of(r['ApproximateArrivalTimestamp'])):
-            at = kda.ms_of(r['ApproximateArrivalTimestamp'])
-            ev = json.loads(r['Data'])
-            key = (kda.sql_timestamp((at // step_ms + 1) * step_ms), ev['store_id'])
-            sums[key] = kda.f32(sums.get(key, 0.0) + kda.f32(ev['sales']))
-        last_end = max((kda.ms_of(r['ApproximateArrivalTimestamp']) // step_ms + 1) * step_ms
-                       for r in stored)
-        wait_s = max(0.0, last_end / 1000.0 - time.time()) + 12
-
-        def rows():
-            out = []
-            for _, recs in self.lines(bucket):
-                for line in recs:
-                    try:
-                        out.append(json.loads(line))
-                    except ValueError:
-                        self.fail('object line is not JSON: %r' % line)
-            return out
-        got = self.wait_for(rows, lambda rs: len(rs) >= len(sums), wait_s,
-                            '%d revenue rows' % len(sums), interval=0.25)
-        time.sleep(1.5)
-        got = rows()
-        objs = self.lines(bucket)
+    def check_keys(self, ds, objs, t0):
+        self.assertTrue(objs)
         for key, _ in objs:
-            self.assert_key(key, ds, lambda t: 'sales_revenue/' + default_time_prefix(t), t0,
-                            now_utc())
-        for row in got:
-            self.assertEqual(set(row), {'store_id', 'revenue', 'timestamp'}, row)
-            self.assertIn(row['store_id'], kda.STORES)
-        keys = collections.Counter((r['timestamp'], r['store_id']) for r in got)
-        self.assertEqual([k for k, n in keys.items() if n > 1], [], 'rows delivered twice')
-        self.assertEqual(set(keys), set(sums), 'windows x stores delivered')
-        for row in got:
-            want = sums[(row['timestamp'], row['store_id'])]
-            self.assertAlmostEqual(row['revenue'], want, delta=max(1e-3, abs(want) * 1e-6), msg=row)
-        total_sales = sum(e['sales'] for e in events)
-        total_revenue = sum(r['revenue'] for r in got)
-        self.assertAlmostEqual(total_revenue, total_sales, delta=max(0.05, total_sales * 1e-5))
-        ka.stop_application(ApplicationName=app)
+            self.assert_key(key, ds, lambda t: 'sales_revenue/' + default_time_prefix(t), t0, now_utc())
+
+    def test_sales_to_application_to_delivery_stream(self):
+        bucket = self.uniq('bkt')
+        ds, objs, t0 = run_seed_pipeline(self, self.server, self.k, self.fh,
+                                         s3_dest(bucket, prefix='sales_revenue/', interval=1),
+                                         lambda: self.lines(bucket), self.uniq)
+        self.check_keys(ds, objs, t0)
+
+    def test_seed_pipeline_with_the_python_lambda_newline_transform(self):
+        bucket = self.uniq('bkt')
+        with tempfile.TemporaryDirectory(prefix='eddy-seed-lambda-') as d:
+            dest = s3_dest(bucket, prefix='sales_revenue/', interval=1, delimiter=False,
+                           ProcessingConfiguration=newline_lambda_processing(d))
+            ds, objs, t0 = run_seed_pipeline(self, self.server, self.k, self.fh, dest,
+                                             lambda: self.lines(bucket), self.uniq)
+        self.check_keys(ds, objs, t0)
 
 
 # ============================================================================ 7. crashes

@@ -17,7 +17,7 @@ import botocore.awsrequest
 import botocore.credentials
 
 import harness
-from test_firehose import firehose_client
+from test_firehose import firehose_client, newline_lambda_processing, run_seed_pipeline, s3_dest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))
 ROLE = 'arn:aws:iam::000000000000:role/r'
@@ -98,6 +98,22 @@ class S3rverTest(unittest.TestCase):
         objs = self.objects('big/', sum(len(r) + 1 for r in records), timeout=30)
         body = b''.join(objs[k] for k in sorted(objs))
         self.assertEqual(sorted(body.split(b'\n')[:-1]), sorted(records))
+
+    def test_seed_pipeline_into_s3rver_through_the_python_lambda(self):
+        k = self.server.client()
+        dest = s3_dest('lake', prefix='sales_revenue/', interval=1, delimiter=False,
+                       ProcessingConfiguration=newline_lambda_processing(tempfile.mkdtemp(prefix='eddy-fn-')))
+
+        def lines():
+            out = []
+            for o in self.s3.list_objects_v2(Bucket='lake', Prefix='sales_revenue/').get('Contents', []):
+                body = self.s3.get_object(Bucket='lake', Key=o['Key'])['Body'].read()
+                self.assertTrue(body.endswith(b'\n'), o['Key'])
+                out.append((o['Key'], body.splitlines()))
+            return out
+        ds, objs, _ = run_seed_pipeline(self, self.server, k, self.fh, dest, lines, harness.unique_name)
+        for key, _ in objs:
+            self.assertRegex(key, r'^sales_revenue/\d{4}/\d{2}/\d{2}/\d{2}/%s-1-' % ds)
 
 
 class RecordingS3(http.server.BaseHTTPRequestHandler):
