@@ -37,6 +37,7 @@ struct Rec {
   uint32_t shard;
   uint64_t offset;
   std::string data;
+  std::string partition_key;  // of a Kinesis-sourced record
 };
 
 tl::unexpected<Error> not_found(const std::string& name) {
@@ -110,7 +111,26 @@ Result<Destination> destination_of(const json& d, const LambdaSetup& setup) {
           return invalid("NumberOfRetries must be a whole number");
         }
         if (retries < 0 || retries > 300) return invalid("NumberOfRetries must be 0 to 300");
-        auto t = LambdaTransform::create(params["LambdaArn"], *setup.functions, setup.runner, retries, 60'000);
+        // BufferSizeInMBs sizes each invocation. BufferIntervalInSeconds is checked but the
+        // function runs when the destination's buffer flushes, so it never waits longer than that.
+        double buffer_mb = 1.0;
+        int buffer_seconds = 60;
+        try {
+          if (params.count("BufferSizeInMBs")) buffer_mb = std::stod(params["BufferSizeInMBs"]);
+          if (params.count("BufferIntervalInSeconds")) buffer_seconds = std::stoi(params["BufferIntervalInSeconds"]);
+        } catch (const std::exception&) {
+          return invalid("BufferSizeInMBs and BufferIntervalInSeconds must be numbers");
+        }
+        if (buffer_mb < 0.2 || buffer_mb > 3) return invalid("BufferSizeInMBs of a Lambda processor must be 0.2 to 3");
+        if (buffer_seconds < 0 || buffer_seconds > 900) return invalid("BufferIntervalInSeconds of a Lambda processor must be 0 to 900");
+        for (const auto& [param, _] : params) {
+          if (param != "LambdaArn" && param != "NumberOfRetries" && param != "RoleArn" && param != "BufferSizeInMBs" &&
+              param != "BufferIntervalInSeconds") {
+            return invalid("Parameter " + param + " does not apply to a Lambda processor");
+          }
+        }
+        auto t = LambdaTransform::create(params["LambdaArn"], *setup.functions, setup.runner, retries, 60'000,
+                                         static_cast<size_t>(buffer_mb * (1 << 20)));
         if (!t) return tl::unexpected(t.error());
         out.lambda = std::move(*t);
       } else {
@@ -504,7 +524,9 @@ void DeliveryHost::run(const std::string& name, Worker& w) {
     }
     auto r = store_.read_shard(source, shard, from, max);
     if (!r) return from;
-    for (const auto& rec : r->read.records) out.push_back({rec.arrival_ms, shard, rec.offset, std::string(rec.data)});
+    for (const auto& rec : r->read.records) {
+      out.push_back({rec.arrival_ms, shard, rec.offset, std::string(rec.data), std::string(rec.partition_key)});
+    }
     done = r->finished;
     return r->next;
   };
@@ -535,8 +557,18 @@ void DeliveryHost::run(const std::string& name, Worker& w) {
       return out;
     }
     std::vector<TransformInput> inputs;
-    for (const auto& r : recs) inputs.push_back({std::to_string(r.shard) + "-" + std::to_string(r.offset), r.arrival, r.data});
-    const auto outcomes = dest->lambda->invoke(arn(name), inputs);
+    for (const auto& r : recs) {
+      TransformInput in{std::to_string(r.shard) + "-" + std::to_string(r.offset), r.arrival, r.data, "", "", ""};
+      if (!journal) {
+        char shard_id[32];
+        std::snprintf(shard_id, sizeof shard_id, "shardId-%012u", r.shard);
+        in.shard_id = shard_id;
+        in.partition_key = r.partition_key;
+        in.sequence_number = stream::encode_sequence_number(r.shard, r.offset);
+      }
+      inputs.push_back(std::move(in));
+    }
+    const auto outcomes = dest->lambda->invoke(arn(name), inputs, journal ? "" : store_.arn(source));
     for (size_t i = 0; i < outcomes.size(); ++i) {
       const auto& o = outcomes[i];
       if (o.result == TransformOutcome::Result::kOk) {

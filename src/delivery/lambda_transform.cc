@@ -138,7 +138,8 @@ RunResult post_event(const std::string& url, const std::string& input, int timeo
 std::string_view lambda_runner_source() { return embedded::lambda_runner(); }
 
 Result<LambdaTransform> LambdaTransform::create(const std::string& arn_text, const std::map<std::string, std::string>& functions,
-                                                const std::string& runner_path, int retries, int timeout_ms) {
+                                                const std::string& runner_path, int retries, int timeout_ms,
+                                                size_t buffer_bytes) {
   std::string target = arn_text;
   if (target.starts_with("arn:aws:lambda:")) {
     const size_t fn = target.find(":function:");
@@ -156,6 +157,7 @@ Result<LambdaTransform> LambdaTransform::create(const std::string& arn_text, con
   t.arn_ = arn_text;
   t.retries_ = retries;
   t.timeout_ms_ = timeout_ms;
+  t.buffer_bytes_ = buffer_bytes;
   if (target.starts_with("python:")) {
     std::string path = target.substr(7), handler = "lambda_handler";
     if (const size_t hash = path.find('#'); hash != std::string::npos) {
@@ -177,15 +179,39 @@ Result<LambdaTransform> LambdaTransform::create(const std::string& arn_text, con
   return t;
 }
 
-std::vector<TransformOutcome> LambdaTransform::invoke(const std::string& delivery_arn,
-                                                      const std::vector<TransformInput>& records) const {
+std::vector<TransformOutcome> LambdaTransform::invoke(const std::string& delivery_arn, const std::vector<TransformInput>& records,
+                                                      const std::string& source_stream_arn) const {
+  std::vector<TransformOutcome> out;
+  out.reserve(records.size());
+  size_t start = 0;
+  while (start < records.size()) {
+    size_t end = start, bytes = 0;
+    while (end < records.size() && (end == start || bytes + records[end].data.size() <= buffer_bytes_)) bytes += records[end++].data.size();
+    auto part = invoke_once(delivery_arn, std::span(records).subspan(start, end - start), source_stream_arn);
+    std::move(part.begin(), part.end(), std::back_inserter(out));
+    start = end;
+  }
+  return out;
+}
+
+std::vector<TransformOutcome> LambdaTransform::invoke_once(const std::string& delivery_arn, std::span<const TransformInput> records,
+                                                           const std::string& source_stream_arn) const {
   nlohmann::json event = {{"invocationId", to_hex(md5(delivery_arn + std::to_string(records.size()) +
                                                       (records.empty() ? "" : records.front().record_id)))},
                           {"deliveryStreamArn", delivery_arn},
                           {"region", "us-east-1"},
                           {"records", nlohmann::json::array()}};
+  if (!source_stream_arn.empty()) event["sourceKinesisStreamArn"] = source_stream_arn;
   for (const auto& r : records) {
-    event["records"].push_back({{"recordId", r.record_id}, {"approximateArrivalTimestamp", r.arrival_ms}, {"data", base64_encode(r.data)}});
+    nlohmann::json rec = {{"recordId", r.record_id}, {"approximateArrivalTimestamp", r.arrival_ms}, {"data", base64_encode(r.data)}};
+    if (!r.shard_id.empty()) {
+      rec["kinesisRecordMetadata"] = {{"shardId", r.shard_id},
+                                      {"partitionKey", r.partition_key},
+                                      {"approximateArrivalTimestamp", r.arrival_ms},
+                                      {"sequenceNumber", r.sequence_number},
+                                      {"subsequenceNumber", 0}};
+    }
+    event["records"].push_back(std::move(rec));
   }
   const std::string input = event.dump();
   std::string why;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <map>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,8 @@ struct TransformInput {
   std::string record_id;
   TimestampMs arrival_ms;
   std::string data;
+  // A Kinesis-sourced record also carries kinesisRecordMetadata (empty for direct put).
+  std::string shard_id, partition_key, sequence_number;
 };
 
 struct TransformOutcome {
@@ -33,11 +36,15 @@ class LambdaTransform {
  public:
   // Resolves `arn` (through `functions` for Lambda ARNs); InvalidArgument if it names nothing runnable.
   static Result<LambdaTransform> create(const std::string& arn, const std::map<std::string, std::string>& functions,
-                                        const std::string& runner_path, int retries, int timeout_ms);
+                                        const std::string& runner_path, int retries, int timeout_ms,
+                                        size_t buffer_bytes = 1u << 20);
 
-  // One outcome per input, in order. An invocation that fails every retry (exit status, timeout,
-  // an answer that is not the contract) fails every record with Lambda.FunctionError.
-  std::vector<TransformOutcome> invoke(const std::string& delivery_arn, const std::vector<TransformInput>& records) const;
+  // One outcome per input, in order. The records go in invocations of at most the processor's
+  // BufferSizeInMBs of data each (one record at least). An invocation that fails every retry (exit
+  // status, timeout, an answer that is not the contract) fails its records with Lambda.FunctionError.
+  // `source_stream_arn`: the Kinesis source, for the event's sourceKinesisStreamArn.
+  std::vector<TransformOutcome> invoke(const std::string& delivery_arn, const std::vector<TransformInput>& records,
+                                       const std::string& source_stream_arn = "") const;
 
   const std::string& arn() const { return arn_; }
 
@@ -47,6 +54,10 @@ class LambdaTransform {
   std::string url_;      // or POSTed to
   int retries_ = 3;
   int timeout_ms_ = 60000;
+  size_t buffer_bytes_ = 1u << 20;
+
+  std::vector<TransformOutcome> invoke_once(const std::string& delivery_arn, std::span<const TransformInput> records,
+                                            const std::string& source_stream_arn) const;
 };
 
 // The runner script shipped in the binary, written next to the data on first use.

@@ -30,6 +30,15 @@ def lambda_handler(event, context):
     return {'records': out}
 '''
 
+# Logs each invocation (record count, the Kinesis source and record metadata) next to itself.
+LOGGING_HANDLER = '''import json, os
+def lambda_handler(event, context):
+    with open(os.path.join(os.path.dirname(__file__), 'invocations.jsonl'), 'a') as f:
+        f.write(json.dumps({'n': len(event['records']), 'source': event.get('sourceKinesisStreamArn'),
+                            'meta': [r.get('kinesisRecordMetadata') for r in event['records']]}) + '\\n')
+    return {'records': [{'recordId': r['recordId'], 'result': 'Ok', 'data': r['data']} for r in event['records']]}
+'''
+
 
 class LambdaTransformTest(unittest.TestCase):
     @classmethod
@@ -173,6 +182,70 @@ class LambdaTransformTest(unittest.TestCase):
             self.create('nofn', 'arn:aws:lambda:us-east-1:000000000000:function:missing')
         self.assertEqual(cm.exception.response['Error']['Code'], 'InvalidArgumentException')
         self.assertIn('--lambda missing=', cm.exception.response['Error']['Message'])
+
+    def logging_function(self):
+        d = tempfile.mkdtemp(prefix='eddy-fnlog-')
+        path = os.path.join(d, 'logging.py')
+        with open(path, 'w') as f:
+            f.write(LOGGING_HANDLER)
+
+        def invocations():
+            try:
+                with open(os.path.join(d, 'invocations.jsonl')) as f:
+                    return [json.loads(l) for l in f]
+            except FileNotFoundError:
+                return []
+        return 'python:' + path, invocations
+
+    def test_buffer_size_sizes_each_invocation(self):
+        arn, invocations = self.logging_function()
+        self.fh.create_delivery_stream(DeliveryStreamName='bufsize', ExtendedS3DestinationConfiguration={
+            'RoleARN': ROLE, 'BucketARN': 'arn:aws:s3:::bufsize', 'Prefix': 'out/',
+            'BufferingHints': {'SizeInMBs': 5, 'IntervalInSeconds': 1},
+            'ProcessingConfiguration': {'Enabled': True, 'Processors': [{'Type': 'Lambda', 'Parameters': [
+                {'ParameterName': 'LambdaArn', 'ParameterValue': arn},
+                {'ParameterName': 'BufferSizeInMBs', 'ParameterValue': '0.2'},
+                {'ParameterName': 'BufferIntervalInSeconds', 'ParameterValue': '60'}]}]}})
+        records = [bytes([97 + i]) * 60000 for i in range(10)]  # 0.2 MB = 209715 bytes: 3 per invocation
+        self.fh.put_record_batch(DeliveryStreamName='bufsize', Records=[{'Data': r} for r in records])
+        out = self.objects('bufsize', 'out', 1)
+        self.assertEqual(sorted(out.values()), [b''.join(records).decode()])
+        self.assertEqual([i['n'] for i in invocations()], [3, 3, 3, 1])
+        self.assertEqual({i['source'] for i in invocations()}, {None}, 'direct put has no Kinesis source')
+
+    def test_kinesis_source_event_carries_record_metadata(self):
+        arn, invocations = self.logging_function()
+        k = self.server.client()
+        src = harness.create_stream(k, harness.unique_name('fnsrc'), 1)
+        self.fh.create_delivery_stream(
+            DeliveryStreamName='ksfn', DeliveryStreamType='KinesisStreamAsSource',
+            KinesisStreamSourceConfiguration={'KinesisStreamARN': 'arn:aws:kinesis:us-east-1:000000000000:stream/' + src,
+                                              'RoleARN': ROLE},
+            ExtendedS3DestinationConfiguration={
+                'RoleARN': ROLE, 'BucketARN': 'arn:aws:s3:::ksfn', 'Prefix': 'out/',
+                'BufferingHints': {'SizeInMBs': 1, 'IntervalInSeconds': 1},
+                'ProcessingConfiguration': {'Enabled': True, 'Processors': [{'Type': 'Lambda', 'Parameters': [
+                    {'ParameterName': 'LambdaArn', 'ParameterValue': arn}]}]}})
+        put = k.put_records(StreamName=src, Records=[{'Data': b'x%d' % i, 'PartitionKey': 'pk-%d' % i} for i in range(3)])
+        self.assertEqual(list(self.objects('ksfn', 'out', 1).values()), ['x0x1x2'])
+        inv = invocations()
+        self.assertEqual(inv[0]['source'], 'arn:aws:kinesis:us-east-1:000000000000:stream/' + src)
+        meta = [m for i in inv for m in i['meta']]
+        self.assertEqual([m['partitionKey'] for m in meta], ['pk-0', 'pk-1', 'pk-2'])
+        self.assertEqual([m['sequenceNumber'] for m in meta], [r['SequenceNumber'] for r in put['Records']])
+        self.assertEqual({m['shardId'] for m in meta}, {'shardId-000000000000'})
+
+    def test_lambda_parameters_are_checked(self):
+        for params in ([{'ParameterName': 'BufferSizeInMBs', 'ParameterValue': '5'}],
+                       [{'ParameterName': 'BufferIntervalInSeconds', 'ParameterValue': '901'}],
+                       [{'ParameterName': 'NumberOfRetries', 'ParameterValue': 'many'}],
+                       [{'ParameterName': 'MetadataExtractionQuery', 'ParameterValue': '{a: .a}'}]):
+            with self.assertRaises(ClientError) as cm:
+                self.fh.create_delivery_stream(DeliveryStreamName='badparam', ExtendedS3DestinationConfiguration={
+                    'RoleARN': ROLE, 'BucketARN': 'arn:aws:s3:::badparam',
+                    'ProcessingConfiguration': {'Enabled': True, 'Processors': [{'Type': 'Lambda', 'Parameters': [
+                        {'ParameterName': 'LambdaArn', 'ParameterValue': 'exec:cat'}] + params}]}})
+            self.assertEqual(cm.exception.response['Error']['Code'], 'InvalidArgumentException', params)
 
 
 if __name__ == '__main__':
