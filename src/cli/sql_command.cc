@@ -3,6 +3,12 @@
 #include <CLI/CLI.hpp>
 #include <simdjson.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 
@@ -10,12 +16,15 @@
 #include "cli/common_options.h"
 #include "cli/progress.h"
 #include "common/file_util.h"
+#include "common/line_reader.h"
 #include "common/time_format.h"
 #include "runtime/application.h"
 #include "runtime/row_format.h"
 
 namespace eddy::cli {
 namespace {
+
+static_assert(LineReader::kPadding >= simdjson::SIMDJSON_PADDING, "lines are parsed in place");
 
 struct SqlRunOptions {
   std::string sql_file;
@@ -28,14 +37,11 @@ struct SqlRunOptions {
   bool no_flush = false;
 };
 
-std::optional<TimestampMs> parse_arrival(const std::string& text) {
+std::optional<TimestampMs> parse_arrival(std::string_view text) {
   if (auto t = parse_iso8601_ms(text)) return t;
-  try {
-    size_t used = 0;
-    const long long ms = std::stoll(text, &used);
-    if (used == text.size()) return ms;
-  } catch (const std::exception&) {
-  }
+  long long ms = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), ms);
+  if (ec == std::errc() && end == text.data() + text.size() && !text.empty()) return ms;
   return std::nullopt;
 }
 
@@ -47,7 +53,7 @@ std::optional<TimestampMs> arrival_in(simdjson::dom::element doc, const std::str
   if (v.is_uint64()) return static_cast<int64_t>(uint64_t(v));
   if (v.is_double()) return static_cast<int64_t>(double(v));
   if (!v.is_string()) return std::nullopt;
-  return parse_arrival(std::string(std::string_view(v)));
+  return parse_arrival(std::string_view(v));
 }
 
 // The arrival time in field `field` of a CSV record (F is a 1-based column number).
@@ -65,7 +71,7 @@ std::optional<TimestampMs> arrival_of_csv(const runtime::InputSchema& schema, co
     start += schema.column_delimiter.size();
   }
   const size_t end = line.find(schema.column_delimiter, start);
-  return parse_arrival(std::string(line.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start)));
+  return parse_arrival(line.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
 }
 
 int run(const SqlRunOptions& o) {
@@ -113,26 +119,25 @@ int run(const SqlRunOptions& o) {
     errors << line;
   });
 
-  std::istream* in = &std::cin;
-  std::ifstream file;
+  int fd = 0;  // stdin
   if (o.input != "-") {
-    file.open(o.input, std::ios::binary);
-    if (!file) return fail("cannot read --input " + o.input);
-    in = &file;
+    fd = ::open(o.input.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return fail("cannot read --input " + o.input + ": " + std::strerror(errno));
   }
+  LineReader lines(fd);
   simdjson::dom::parser parser;
   Progress progress("sql run:");
-  std::string line;
+  std::string_view line;
   int64_t line_no = 0;
   uint64_t records = 0;
-  while (std::getline(*in, line)) {
+  while (lines.next(line)) {
     ++line_no;
     if (line.empty()) continue;
     TimestampMs arrival = o.arrival_field.empty() ? SystemClock::instance().now_ms() : 0;
     if (!schema->csv) {
-      // JSON: one parse serves the arrival field and the input mapping.
+      // JSON: one parse, in place (LineReader pads every line), serves the arrival field and the
+      // input mapping.
       simdjson::dom::element doc;
-      line.reserve(line.size() + simdjson::SIMDJSON_PADDING);
       if (parser.parse(line.data(), line.size(), false).get(doc) != simdjson::SUCCESS) {
         (*app)->push_record(0, line, arrival, line_no);  // reports the parse error to error_stream
         ++records;
@@ -163,6 +168,8 @@ int run(const SqlRunOptions& o) {
     ++records;
     if ((records & 0xffff) == 0) progress.update(records, error_count);
   }
+  if (fd != 0) ::close(fd);
+  if (!lines.error()) return fail("--input " + o.input + ": " + lines.error().error().message);
   if (!o.no_flush) (*app)->flush();
   std::cout << buffer;
   std::cout.flush();

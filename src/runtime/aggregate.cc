@@ -24,26 +24,46 @@ SqlType aggregate_result_type(AggregateKind kind, const SqlType& arg) {
   }
 }
 
-void Accumulator::add(const Value& v, const SqlType& t) {
+void Accumulator::add(const Value& v, const SqlType& t, AggregateKind kind) {
   if (v.is_null()) return;
   ++count_;
-  if (t.id == TypeId::kReal) {
-    fsum_ += static_cast<float>(v.d);
-  } else if (t.is_approx()) {
-    dsum_ += v.d;
-  } else if (t.is_numeric() || t.is_interval()) {
-    isum_ += v.i;
+  switch (kind) {
+    case AggregateKind::kCountStar:
+    case AggregateKind::kCount: return;
+    case AggregateKind::kSum:
+    case AggregateKind::kAvg:
+      if (t.id == TypeId::kReal) {
+        fsum_ += static_cast<float>(v.d);
+      } else if (t.is_approx()) {
+        dsum_ += v.d;
+      } else if (t.is_numeric() || t.is_interval()) {
+        isum_ += v.i;
+      }
+      return;
+    case AggregateKind::kMin:
+      if (min_.is_null() || compare_values(v, min_) < 0) min_ = v;
+      return;
+    case AggregateKind::kMax:
+      if (max_.is_null() || compare_values(v, max_) > 0) max_ = v;
+      return;
+    case AggregateKind::kFirstValue:
+      if (count_ == 1) first_ = v;
+      return;
+    case AggregateKind::kLastValue: last_ = v; return;
+    case AggregateKind::kStddevPop:
+    case AggregateKind::kStddevSamp:
+    case AggregateKind::kVarPop:
+    case AggregateKind::kVarSamp:
+      if (t.is_numeric()) {
+        const double x = t.is_approx() ? v.d
+                         : t.id == TypeId::kDecimal ? static_cast<double>(v.i) / static_cast<double>(pow10(t.scale))
+                                                    : static_cast<double>(v.i);
+        const double delta = x - mean_;
+        mean_ += delta / static_cast<double>(count_);
+        m2_ += delta * (x - mean_);
+      }
+      return;
   }
-  if (t.is_numeric()) {
-    const double x = t.is_approx() ? v.d : t.id == TypeId::kDecimal ? static_cast<double>(v.i) / static_cast<double>(pow10(t.scale)) : static_cast<double>(v.i);
-    const double delta = x - mean_;
-    mean_ += delta / static_cast<double>(count_);
-    m2_ += delta * (x - mean_);
-  }
-  if (min_.is_null() || compare_values(v, min_) < 0) min_ = v;
-  if (max_.is_null() || compare_values(v, max_) > 0) max_ = v;
-  if (count_ == 1) first_ = v;
-  last_ = v;
 }
 
 Value Accumulator::result(AggregateKind kind, const SqlType& t, const SqlType& result_type) const {

@@ -24,7 +24,9 @@ sql::SqlType aggregate_result_type(AggregateKind kind, const sql::SqlType& arg);
 
 class Accumulator {
  public:
-  void add(const Value& v, const sql::SqlType& arg_type);
+  // Adds `v` for an aggregate of `kind`: only the state that kind reads is kept up to date
+  // (a SUM per row must not pay for MIN/MAX copies or the variance's division).
+  void add(const Value& v, const sql::SqlType& arg_type, AggregateKind kind);
   void add_row() { ++count_star_; }
   Value result(AggregateKind kind, const sql::SqlType& arg_type, const sql::SqlType& result_type) const;
 

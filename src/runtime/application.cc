@@ -164,21 +164,49 @@ void Application::report(const std::string& pump, const Row& row, const std::str
 }
 
 void Application::push_record(size_t input, std::string_view record, TimestampMs arrival, int64_t origin, size_t lane) {
-  push_rows(input, map_record(inputs_[input].schema, record), record, arrival, origin, lane);
+  if (!inputs_[input].schema.csv) {
+    thread_local simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    if (!parser.parse(record.data(), record.size()).get(doc)) {
+      push_document(input, doc, record, arrival, origin, lane);
+      return;
+    }
+  }
+  push_rows(input, map_record(inputs_[input].schema, record), record, arrival, origin, lane);  // CSV, or the parse error
 }
 
 void Application::push_document(size_t input, simdjson::dom::element doc, std::string_view raw, TimestampMs arrival,
                                 int64_t origin, size_t lane) {
-  push_rows(input, map_document(inputs_[input].schema, doc), raw, arrival, origin, lane);
+  const InputSchema& schema = inputs_[input].schema;
+  simdjson::dom::object record;
+  if (!schema.flat || doc.get(record)) {
+    push_rows(input, map_document(schema, doc), raw, arrival, origin, lane);
+    return;
+  }
+  ++rows_in_;
+  const TimestampMs rowtime = next_rowtime(input, lane, arrival);
+  scratch_.rowtime = rowtime;
+  scratch_.origin = origin;
+  if (auto st = map_flat(schema, record, scratch_.values); !st) {
+    report("", scratch_, "Coercion_Error", st.error().message, raw);
+    return;
+  }
+  scratch_.values.push_back(Value::integer(arrival));  // APPROXIMATE_ARRIVAL_TIME
+  insert(*input_nodes_[input][lane], scratch_);
+}
+
+TimestampMs Application::next_rowtime(size_t input, size_t& lane, TimestampMs arrival) {
+  lane %= last_rowtime_[input].size();
+  // ROWTIME never decreases within a stream: a record arriving "earlier" takes the last ROWTIME.
+  const TimestampMs rowtime = std::max(arrival, last_rowtime_[input][lane]);
+  last_rowtime_[input][lane] = rowtime;
+  return rowtime;
 }
 
 void Application::push_rows(size_t input, Result<std::vector<std::vector<Value>>> rows, std::string_view record,
                             TimestampMs arrival, int64_t origin, size_t lane) {
   ++rows_in_;
-  lane %= last_rowtime_[input].size();
-  // ROWTIME never decreases within a stream: a record arriving "earlier" takes the last ROWTIME.
-  const TimestampMs rowtime = std::max(arrival, last_rowtime_[input][lane]);
-  last_rowtime_[input][lane] = rowtime;
+  const TimestampMs rowtime = next_rowtime(input, lane, arrival);
   Row probe;
   probe.rowtime = rowtime;
   probe.origin = origin;

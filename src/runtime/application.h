@@ -81,6 +81,8 @@ class Application {
               std::string_view raw);
   void push_rows(size_t input, Result<std::vector<std::vector<Value>>> rows, std::string_view raw,
                  TimestampMs arrival, int64_t origin, size_t lane);
+  // ROWTIME of a record arriving at `arrival` on `lane` (normalised), never decreasing.
+  TimestampMs next_rowtime(size_t input, size_t& lane, TimestampMs arrival);
 
   const Clock& clock_;
   std::map<std::string, StreamNode> streams_;
@@ -90,6 +92,7 @@ class Application {
   std::vector<std::vector<StreamNode*>> input_nodes_;    // per input, per lane
   uint64_t rows_in_ = 0;
   uint64_t error_rows_ = 0;
+  Row scratch_;  // the input row of flat JSON records, reused so its values keep their storage
 
   friend class ApplicationBuilder;
 };

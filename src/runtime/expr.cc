@@ -518,7 +518,10 @@ class FunctionExpr final : public Expr {
     return false;
   }
   Status eval(const EvalContext& ctx, Value& out) const override {
-    std::vector<Value> vals(args_.size());
+    // The argument values live in the node between calls: no allocation per row. An application
+    // evaluates on one thread, and a node never appears inside its own arguments.
+    std::vector<Value>& vals = args_values_;
+    vals.resize(args_.size());
     for (size_t i = 0; i < args_.size(); ++i) {
       if (auto st = args_[i]->eval(ctx, vals[i]); !st) return st;
       if (strict_ && vals[i].is_null()) {
@@ -534,6 +537,7 @@ class FunctionExpr final : public Expr {
   std::vector<ExprPtr> args_;
   ScalarFn fn_;
   bool strict_;
+  mutable std::vector<Value> args_values_;
 };
 
 size_t utf8_length(std::string_view s) {

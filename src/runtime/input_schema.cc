@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "runtime/expr.h"
 
@@ -77,6 +78,28 @@ Status convert(const InputColumn& col, simdjson::dom::element e, Value& out) {
   const auto kind = e.type();
   if (kind == element_type::NULL_VALUE) {
     out = Value::null();
+    return {};
+  }
+  // Fast paths for what records mostly hold; the general conversions below give the same values.
+  if (kind == element_type::STRING) {
+    const std::string_view text(e);
+    if (t.id == TypeId::kVarchar && (t.length <= 0 || text.size() <= static_cast<size_t>(t.length))) {
+      out.kind = Value::Kind::kString;  // fits (bytes >= characters): no truncation
+      out.i = 0;
+      out.d = 0;
+      out.s.assign(text);  // reuses the storage of the value it replaces
+      return {};
+    }
+    if (t.id == TypeId::kTimestamp) {
+      TimestampMs ms;
+      if (parse_timestamp_text(text, ms)) {
+        out = Value::integer(ms);
+        return {};
+      }
+    }
+  } else if ((kind == element_type::DOUBLE || kind == element_type::INT64) && (t.id == TypeId::kReal || t.id == TypeId::kDouble)) {
+    const double d = kind == element_type::DOUBLE ? double(e) : static_cast<double>(int64_t(e));
+    out = Value::real(t.id == TypeId::kReal ? static_cast<double>(static_cast<float>(d)) : d);
     return {};
   }
   if (t.is_string()) {
@@ -219,6 +242,37 @@ Result<std::vector<std::vector<Value>>> map_csv(const InputSchema& schema, std::
 
 }  // namespace
 
+Status map_flat(const InputSchema& schema, simdjson::dom::object record, std::vector<Value>& values) {
+  const size_t n = schema.columns.size();
+  values.resize(n);
+  // Columns are few: a scan with a length check beats hashing. The first of duplicate keys wins,
+  // as at_key (the general path) finds it.
+  uint64_t seen_small = 0;
+  std::vector<bool> seen_large;
+  if (n > 64) seen_large.assign(n, false);
+  auto seen = [&](size_t c) { return n > 64 ? static_cast<bool>(seen_large[c]) : ((seen_small >> c) & 1) != 0; };
+  auto mark = [&](size_t c) {
+    if (n > 64) seen_large[c] = true;
+    else seen_small |= uint64_t{1} << c;
+  };
+  for (auto field : record) {
+    const std::string_view key = field.key;
+    for (size_t c = 0; c < n; ++c) {
+      const std::string& name = schema.row_paths[c][0];
+      if (name.size() != key.size() || (!key.empty() && name[0] != key[0]) || seen(c) ||
+          std::memcmp(name.data(), key.data(), key.size()) != 0) {
+        continue;
+      }
+      mark(c);
+      if (auto st = convert(schema.columns[c], field.value, values[c]); !st) return st;
+    }
+  }
+  for (size_t c = 0; c < n; ++c) {
+    if (!seen(c)) values[c] = Value::null();  // a path that matches nothing is NULL
+  }
+  return {};
+}
+
 Result<InputSchema> parse_input_schema(std::string_view text) {
   InputSchema schema;
   try {
@@ -269,6 +323,8 @@ Result<InputSchema> parse_input_schema(std::string_view text) {
       schema.row_paths.push_back(rel ? std::vector<std::string>(col.path.begin() + static_cast<long>(schema.row_segments.size()), col.path.end())
                                      : col.path);
     }
+    schema.flat = !schema.csv && schema.row_segments.empty();
+    for (const auto& p : schema.row_paths) schema.flat = schema.flat && p.size() == 1 && p[0] != "[]";
   } catch (const std::exception& e) {
     return make_error(Errc::kInvalidArgument, std::string("invalid InputSchema: ") + e.what());
   }

@@ -28,6 +28,9 @@ struct InputSchema {
   std::string row_delimiter = "\n";
   std::string column_delimiter = ",";
   std::vector<InputColumn> columns;
+  // JSON with RecordRowPath "$" and every Mapping "$.name": a record maps in one pass over its
+  // fields (map_flat), the common case and the hot path.
+  bool flat = false;
 };
 
 // Parses the InputSchema JSON of CreateApplication; errors name the offending field.
@@ -36,6 +39,9 @@ Result<InputSchema> parse_input_schema(std::string_view json);
 // One source record -> its rows (RecordRowPath may select an array: one row per element).
 // Errors are coercion or parse errors for error_stream; the message says which column.
 Result<std::vector<std::vector<Value>>> map_record(const InputSchema& schema, std::string_view record);
+// A flat schema's one row from a record object, into `values` (resized to the columns; reusing
+// it across records reuses its strings' storage). Errors as map_record's.
+Status map_flat(const InputSchema& schema, simdjson::dom::object record, std::vector<Value>& values);
 // The same for a record already parsed (JSON schemas only).
 Result<std::vector<std::vector<Value>>> map_document(const InputSchema& schema, simdjson::dom::element doc);
 

@@ -86,7 +86,7 @@ bool accumulate(const std::vector<AggregateSpec>& aggs, const std::vector<int>* 
       error(row, st.error());
       return false;
     }
-    accs[a].add(v, aggs[a].arg->type);
+    accs[a].add(v, aggs[a].arg->type, aggs[a].kind);
   }
   return true;
 }
@@ -369,7 +369,7 @@ class SlidingPump final : public Pump {
       default: break;
     }
     Accumulator acc;  // order-dependent aggregates: re-add the window's values in arrival order
-    for (const auto& r : p.rows) acc.add(r.args[a], agg.arg->type);
+    for (const auto& r : p.rows) acc.add(r.args[a], agg.arg->type, agg.kind);
     return acc.result(agg.kind, agg.arg->type, agg.result_type);
   }
 
