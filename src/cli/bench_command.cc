@@ -17,6 +17,7 @@
 
 #include "api/json_codec.h"
 #include "cli/app.h"
+#include "cli/bench_latency.h"
 #include "cli/common_options.h"
 #include "common/digest.h"
 
@@ -344,6 +345,14 @@ void add_bench_command(CLI::App& app, int& exit_code) {
   fh->add_option("--record-bytes", f->record_bytes, "Approximate record size")->capture_default_str();
   fh->add_flag("--gzip", f->gzip, "GZIP objects");
   fh->callback([f, &exit_code] { exit_code = bench_firehose(*f); });
+
+  auto l = std::make_shared<LatencyBenchOptions>();
+  auto* lat = cmd->add_subcommand("latency", "Window close -> output row latency of a SQL application (the seed query)");
+  lat->add_option("--endpoint", l->endpoint, "Server URL")->capture_default_str();
+  lat->add_option("--seconds", l->seconds, "Seconds of steady load")->capture_default_str()->check(CLI::Range(2, 3600));
+  lat->add_option("--rate", l->rate, "Events per second")->capture_default_str()->check(CLI::Range(100, 100000));
+  lat->add_option("--window-seconds", l->window_seconds, "STEP window length")->capture_default_str()->check(CLI::Range(1, 60));
+  lat->callback([l, &exit_code] { exit_code = bench_latency(*l); });
 }
 
 }  // namespace eddy::cli

@@ -187,7 +187,8 @@ void Application::push_document(size_t input, simdjson::dom::element doc, std::s
   const TimestampMs rowtime = next_rowtime(input, lane, arrival);
   scratch_.rowtime = rowtime;
   scratch_.origin = origin;
-  if (auto st = map_flat(schema, record, scratch_.values); !st) {
+  if (field_hints_.size() <= input) field_hints_.resize(input + 1);
+  if (auto st = map_flat(schema, record, scratch_.values, field_hints_[input]); !st) {
     report("", scratch_, "Coercion_Error", st.error().message, raw);
     return;
   }

@@ -93,6 +93,7 @@ class Application {
   uint64_t rows_in_ = 0;
   uint64_t error_rows_ = 0;
   Row scratch_;  // the input row of flat JSON records, reused so its values keep their storage
+  std::vector<std::vector<int>> field_hints_;  // per input: map_flat's field order hints
 
   friend class ApplicationBuilder;
 };

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <set>
 
 #include "runtime/expr.h"
 
@@ -242,11 +243,11 @@ Result<std::vector<std::vector<Value>>> map_csv(const InputSchema& schema, std::
 
 }  // namespace
 
-Status map_flat(const InputSchema& schema, simdjson::dom::object record, std::vector<Value>& values) {
+Status map_flat(const InputSchema& schema, simdjson::dom::object record, std::vector<Value>& values,
+                std::vector<int>& hints) {
   const size_t n = schema.columns.size();
   values.resize(n);
-  // Columns are few: a scan with a length check beats hashing. The first of duplicate keys wins,
-  // as at_key (the general path) finds it.
+  // The first of duplicate keys wins, as at_key (the general path) finds it.
   uint64_t seen_small = 0;
   std::vector<bool> seen_large;
   if (n > 64) seen_large.assign(n, false);
@@ -255,14 +256,27 @@ Status map_flat(const InputSchema& schema, simdjson::dom::object record, std::ve
     if (n > 64) seen_large[c] = true;
     else seen_small |= uint64_t{1} << c;
   };
+  auto matches = [&](size_t c, std::string_view key) {
+    const std::string& name = schema.row_paths[c][0];
+    return name.size() == key.size() && (key.empty() || name[0] == key[0]) && std::memcmp(name.data(), key.data(), key.size()) == 0;
+  };
+  size_t position = 0;
   for (auto field : record) {
     const std::string_view key = field.key;
+    if (position >= hints.size()) hints.push_back(-1);
+    int& hint = hints[position++];
+    if (schema.unique_paths && hint >= 0 && matches(static_cast<size_t>(hint), key)) {
+      const auto c = static_cast<size_t>(hint);
+      if (seen(c)) continue;  // a repeated key
+      mark(c);
+      if (auto st = convert(schema.columns[c], field.value, values[c]); !st) return st;
+      continue;
+    }
+    hint = -1;
     for (size_t c = 0; c < n; ++c) {
-      const std::string& name = schema.row_paths[c][0];
-      if (name.size() != key.size() || (!key.empty() && name[0] != key[0]) || seen(c) ||
-          std::memcmp(name.data(), key.data(), key.size()) != 0) {
-        continue;
-      }
+      if (!matches(c, key)) continue;
+      if (hint < 0) hint = static_cast<int>(c);
+      if (seen(c)) continue;
       mark(c);
       if (auto st = convert(schema.columns[c], field.value, values[c]); !st) return st;
     }
@@ -325,6 +339,7 @@ Result<InputSchema> parse_input_schema(std::string_view text) {
     }
     schema.flat = !schema.csv && schema.row_segments.empty();
     for (const auto& p : schema.row_paths) schema.flat = schema.flat && p.size() == 1 && p[0] != "[]";
+    schema.unique_paths = std::set<std::vector<std::string>>(schema.row_paths.begin(), schema.row_paths.end()).size() == schema.row_paths.size();
   } catch (const std::exception& e) {
     return make_error(Errc::kInvalidArgument, std::string("invalid InputSchema: ") + e.what());
   }

@@ -31,6 +31,7 @@ struct InputSchema {
   // JSON with RecordRowPath "$" and every Mapping "$.name": a record maps in one pass over its
   // fields (map_flat), the common case and the hot path.
   bool flat = false;
+  bool unique_paths = false;  // no two columns map the same field
 };
 
 // Parses the InputSchema JSON of CreateApplication; errors name the offending field.
@@ -40,8 +41,11 @@ Result<InputSchema> parse_input_schema(std::string_view json);
 // Errors are coercion or parse errors for error_stream; the message says which column.
 Result<std::vector<std::vector<Value>>> map_record(const InputSchema& schema, std::string_view record);
 // A flat schema's one row from a record object, into `values` (resized to the columns; reusing
-// it across records reuses its strings' storage). Errors as map_record's.
-Status map_flat(const InputSchema& schema, simdjson::dom::object record, std::vector<Value>& values);
+// it across records reuses its strings' storage). Errors as map_record's. `hints` (kept by the
+// caller between records) remembers which column each field position matched, since producers
+// write their fields in the same order record after record.
+Status map_flat(const InputSchema& schema, simdjson::dom::object record, std::vector<Value>& values,
+                std::vector<int>& hints);
 // The same for a record already parsed (JSON schemas only).
 Result<std::vector<std::vector<Value>>> map_document(const InputSchema& schema, simdjson::dom::element doc);
 

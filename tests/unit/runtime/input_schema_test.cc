@@ -1,0 +1,71 @@
+#include "runtime/input_schema.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace eddy::runtime {
+namespace {
+
+InputSchema schema(const std::string& columns) {
+  auto s = parse_input_schema(R"({"RecordFormat": {"RecordFormatType": "JSON",
+      "MappingParameters": {"JSONMappingParameters": {"RecordRowPath": "$"}}}, "RecordColumns": )" + columns + "}");
+  EXPECT_TRUE(s.has_value()) << (s ? "" : s.error().message);
+  return *s;
+}
+
+// map_flat (the hot path) must give exactly what map_document (the general path) gives, whatever
+// the field order, with the same hints carried from record to record as an application does.
+void expect_same(const InputSchema& s, const std::vector<std::string>& records) {
+  ASSERT_TRUE(s.flat);
+  simdjson::dom::parser parser;
+  std::vector<Value> values;
+  std::vector<int> hints;
+  for (const auto& text : records) {
+    simdjson::dom::element doc;
+    ASSERT_EQ(parser.parse(text).get(doc), simdjson::SUCCESS) << text;
+    auto general = map_document(s, doc);
+    simdjson::dom::object obj;
+    ASSERT_EQ(doc.get(obj), simdjson::SUCCESS);
+    auto st = map_flat(s, obj, values, hints);
+    ASSERT_EQ(general.has_value(), st.has_value()) << text;
+    if (!general) {
+      EXPECT_EQ(general.error().message, st.error().message) << text;
+      continue;
+    }
+    ASSERT_EQ(general->size(), 1u);
+    EXPECT_EQ((*general)[0], values) << text;
+  }
+}
+
+TEST(InputSchema, FlatMappingEqualsTheGeneralPath) {
+  const auto s = schema(R"js([{"Name": "store_id", "Mapping": "$.store_id", "SqlType": "VARCHAR(8)"},
+      {"Name": "sales", "Mapping": "$.sales", "SqlType": "REAL"},
+      {"Name": "t", "Mapping": "$.evnt_time", "SqlType": "TIMESTAMP"},
+      {"Name": "n", "Mapping": "$.n", "SqlType": "INTEGER"},
+      {"Name": "ok", "Mapping": "$.ok", "SqlType": "BOOLEAN"}])js");
+  EXPECT_TRUE(s.unique_paths);
+  expect_same(s, {
+      R"({"store_id": "store_1", "sales": 12.5, "evnt_time": "2021-01-31T14:05:47.190114", "n": 3, "ok": true})",
+      R"({"store_id": "store_2", "sales": 1, "evnt_time": "2021-01-31 14:05:48", "n": 4, "ok": false})",
+      R"({"n": 5, "ok": "TRUE", "sales": "7.25", "store_id": "a-very-long-store-name", "evnt_time": "2021-01-31"})",
+      R"({"store_id": null, "extra": [1, 2], "sales": 2})",
+      R"({"store_id": "first", "store_id": "second", "sales": 3.5, "sales": 4.5})",
+      R"({"store_id": 42, "sales": 1e3, "evnt_time": "not a time"})",
+      R"({"store_id": "x", "n": 1.5})",
+      R"({"store_id": {"nested": true}, "sales": true})",
+      R"({})",
+      R"({"store_id": "store_1", "sales": 12.5, "evnt_time": "2021-01-31T14:05:47.190114", "n": 3, "ok": true})",
+  });
+}
+
+TEST(InputSchema, TwoColumnsFromOneField) {
+  const auto s = schema(R"js([{"Name": "a", "Mapping": "$.x", "SqlType": "VARCHAR(4)"},
+      {"Name": "b", "Mapping": "$.x", "SqlType": "VARCHAR(2)"}, {"Name": "c", "Mapping": "$.y", "SqlType": "DOUBLE"}])js");
+  EXPECT_FALSE(s.unique_paths);
+  expect_same(s, {R"({"x": "abcdef", "y": 1})", R"({"y": 2, "x": "z"})", R"({"x": "q"})"});
+}
+
+}  // namespace
+}  // namespace eddy::runtime
