@@ -1,5 +1,7 @@
 #include "common/line_reader.h"
 
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -7,7 +9,45 @@
 
 namespace eddy {
 
+LineReader::LineReader(int fd, size_t block) : fd_(fd), block_(block), buf_(block + kPadding) {
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+    void* p = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p != MAP_FAILED) {
+      ::madvise(p, static_cast<size_t>(st.st_size), MADV_SEQUENTIAL);
+      map_ = static_cast<const char*>(p);
+      map_size_ = static_cast<size_t>(st.st_size);
+    }
+  }
+}
+
+LineReader::~LineReader() {
+  if (map_) ::munmap(const_cast<char*>(map_), map_size_);
+}
+
 bool LineReader::next(std::string_view& line) {
+  if (map_ && map_pos_ < map_size_) {
+    const char* start = map_ + map_pos_;
+    const void* nl = std::memchr(start, '\n', map_size_ - map_pos_);
+    const size_t len = nl ? static_cast<size_t>(static_cast<const char*>(nl) - start) : map_size_ - map_pos_;
+    if (map_pos_ + len + kPadding <= map_size_) {
+      line = {start, len};
+      map_pos_ += len + 1;
+      return true;
+    }
+    // The last bytes of the file: copied, so that the padding after them is ours to read.
+    const size_t rest = map_size_ - map_pos_;
+    buf_.assign(rest + kPadding, '\0');
+    std::memcpy(buf_.data(), start, rest);
+    pos_ = 0;
+    end_ = rest;
+    eof_ = true;
+    map_pos_ = map_size_;
+  }
+  return next_buffered(line);
+}
+
+bool LineReader::next_buffered(std::string_view& line) {
   for (;;) {
     const char* start = buf_.data() + pos_;
     if (const void* nl = std::memchr(start, '\n', end_ - pos_)) {

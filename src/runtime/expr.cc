@@ -19,7 +19,7 @@ class ColumnExpr final : public Expr {
  public:
   ColumnExpr(size_t i, SqlType t) : Expr(t), index_(i) {}
   Status eval(const EvalContext& ctx, Value& out) const override {
-    out = ctx.row->values[index_];
+    out.set(ctx.row->values[index_]);
     return {};
   }
 
@@ -31,7 +31,7 @@ class RowtimeExpr final : public Expr {
  public:
   RowtimeExpr() : Expr(SqlType::of(TypeId::kTimestamp)) {}
   Status eval(const EvalContext& ctx, Value& out) const override {
-    out = Value::integer(ctx.row->rowtime);
+    out.set_int(ctx.row->rowtime);
     return {};
   }
   bool uses_rowtime() const override { return true; }

@@ -85,22 +85,19 @@ Status convert(const InputColumn& col, simdjson::dom::element e, Value& out) {
   if (kind == element_type::STRING) {
     const std::string_view text(e);
     if (t.id == TypeId::kVarchar && (t.length <= 0 || text.size() <= static_cast<size_t>(t.length))) {
-      out.kind = Value::Kind::kString;  // fits (bytes >= characters): no truncation
-      out.i = 0;
-      out.d = 0;
-      out.s.assign(text);  // reuses the storage of the value it replaces
+      out.set_text(text);  // fits (bytes >= characters): no truncation
       return {};
     }
     if (t.id == TypeId::kTimestamp) {
       TimestampMs ms;
       if (parse_timestamp_text(text, ms)) {
-        out = Value::integer(ms);
+        out.set_int(ms);
         return {};
       }
     }
   } else if ((kind == element_type::DOUBLE || kind == element_type::INT64) && (t.id == TypeId::kReal || t.id == TypeId::kDouble)) {
     const double d = kind == element_type::DOUBLE ? double(e) : static_cast<double>(int64_t(e));
-    out = Value::real(t.id == TypeId::kReal ? static_cast<double>(static_cast<float>(d)) : d);
+    out.set_real(t.id == TypeId::kReal ? static_cast<double>(static_cast<float>(d)) : d);
     return {};
   }
   if (t.is_string()) {

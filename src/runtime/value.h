@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/clock.h"
@@ -24,6 +25,19 @@ struct Value {
   static Value boolean(bool v) { return integer(v ? 1 : 0); }
   static Value real(double v) { Value x; x.kind = Kind::kDouble; x.d = v; return x; }
   static Value text(std::string v) { Value x; x.kind = Kind::kString; x.s = std::move(v); return x; }
+
+  // In-place forms of the factories above for hot paths: no temporary, and a string keeps its
+  // storage for the next value.
+  void set_int(int64_t v) { kind = Kind::kInt; i = v; d = 0; s.clear(); }
+  void set_real(double v) { kind = Kind::kDouble; i = 0; d = v; s.clear(); }
+  void set_text(std::string_view v) { kind = Kind::kString; i = 0; d = 0; s.assign(v); }
+  void set(const Value& o) {
+    kind = o.kind;
+    i = o.i;
+    d = o.d;
+    if (o.kind == Kind::kString) s.assign(o.s);
+    else s.clear();
+  }
 
   bool is_null() const { return kind == Kind::kNull; }
   bool truthy() const { return kind == Kind::kInt && i != 0; }
