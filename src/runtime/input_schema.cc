@@ -253,9 +253,11 @@ Status map_flat(const InputSchema& schema, simdjson::dom::object record, std::ve
     if (n > 64) seen_large[c] = true;
     else seen_small |= uint64_t{1} << c;
   };
+  const auto* index = schema.flat_index.data();
+  const char* names = schema.flat_names.data();
   auto matches = [&](size_t c, std::string_view key) {
-    const std::string& name = schema.row_paths[c][0];
-    return name.size() == key.size() && (key.empty() || name[0] == key[0]) && std::memcmp(name.data(), key.data(), key.size()) == 0;
+    const auto& f = index[c];
+    return f.length == key.size() && (key.empty() || f.first == key[0]) && std::memcmp(names + f.offset, key.data(), key.size()) == 0;
   };
   size_t position = 0;
   for (auto field : record) {
@@ -337,6 +339,13 @@ Result<InputSchema> parse_input_schema(std::string_view text) {
     schema.flat = !schema.csv && schema.row_segments.empty();
     for (const auto& p : schema.row_paths) schema.flat = schema.flat && p.size() == 1 && p[0] != "[]";
     schema.unique_paths = std::set<std::vector<std::string>>(schema.row_paths.begin(), schema.row_paths.end()).size() == schema.row_paths.size();
+    if (schema.flat) {
+      for (const auto& p : schema.row_paths) {
+        schema.flat_index.push_back({static_cast<uint32_t>(p[0].size()), p[0].empty() ? '\0' : p[0][0],
+                                     static_cast<uint32_t>(schema.flat_names.size())});
+        schema.flat_names += p[0];
+      }
+    }
   } catch (const std::exception& e) {
     return make_error(Errc::kInvalidArgument, std::string("invalid InputSchema: ") + e.what());
   }

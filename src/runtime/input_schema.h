@@ -32,6 +32,15 @@ struct InputSchema {
   // fields (map_flat), the common case and the hot path.
   bool flat = false;
   bool unique_paths = false;  // no two columns map the same field
+  // Flat schemas: each column's field name as (length, first byte, offset into flat_names), in
+  // one array so that matching a record's key costs no pointer chasing.
+  struct FlatName {
+    uint32_t length;
+    char first;
+    uint32_t offset;
+  };
+  std::vector<FlatName> flat_index;
+  std::string flat_names;
 };
 
 // Parses the InputSchema JSON of CreateApplication; errors name the offending field.
