@@ -60,10 +60,12 @@ namespace {
 using KeyMap = std::unordered_map<std::vector<Value>, size_t, RowKeyHash>;
 
 // Evaluates expressions into `out`; false (after reporting) on an evaluation error.
+// `skip`: an index whose value the caller already has (-1: none).
 bool eval_all(const std::vector<ExprPtr>& exprs, const EvalContext& ctx, std::vector<Value>& out, const Row& row,
-              const ErrorFn& error) {
+              const ErrorFn& error, int skip = -1) {
   out.resize(exprs.size());
   for (size_t i = 0; i < exprs.size(); ++i) {
+    if (static_cast<int>(i) == skip) continue;
     if (auto st = exprs[i]->eval(ctx, out[i]); !st) {
       error(row, st.error());
       return false;
@@ -145,8 +147,18 @@ class TumblingPump final : public Pump {
     if (!passes(row)) return;
     const auto ctx = context(row);
     std::vector<Value>& keys = keys_;  // reused: no allocation per row once warm
-    if (!eval_all(plan_->keys, ctx, keys, row, error_)) return;
-    const Value& w = keys[static_cast<size_t>(plan_->window_key)];
+    // A ROWTIME window key is a monotonic function of ROWTIME alone (window_end relies on it too):
+    // a row inside the newest window's [first row, end) has that window's key, unevaluated.
+    const auto wk = static_cast<size_t>(plan_->window_key);
+    const Window* newest = windows_.empty() ? nullptr : &windows_.back();
+    const bool known = plan_->window_on_rowtime && newest && newest->end && row.rowtime >= newest->first_rowtime &&
+                       row.rowtime < *newest->end;
+    if (known) {
+      keys.resize(plan_->keys.size());
+      keys[wk].set(newest->key);
+    }
+    if (!eval_all(plan_->keys, ctx, keys, row, error_, known ? static_cast<int>(wk) : -1)) return;
+    const Value& w = keys[wk];
     last_rowtime_ = std::max(last_rowtime_, row.rowtime);
     while (!windows_.empty() && compare_values(windows_.front().key, w) < 0) close_front();
     auto it = std::find_if(windows_.begin(), windows_.end(), [&](const Window& x) { return compare_values(x.key, w) >= 0; });
@@ -156,6 +168,7 @@ class TumblingPump final : public Pump {
       fresh.first_rowtime = row.rowtime;
       fresh.sample = row;
       it = windows_.insert(it, std::move(fresh));
+      if (plan_->window_on_rowtime) (void)window_end(*it);  // known from the start: see above
     }
     auto found = it->index.find(keys);
     size_t g;
