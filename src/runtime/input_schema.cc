@@ -257,7 +257,12 @@ Status map_flat(const InputSchema& schema, simdjson::dom::object record, std::ve
   const char* names = schema.flat_names.data();
   auto matches = [&](size_t c, std::string_view key) {
     const auto& f = index[c];
-    return f.length == key.size() && (key.empty() || f.first == key[0]) && std::memcmp(names + f.offset, key.data(), key.size()) == 0;
+    if (f.length != key.size() || (!key.empty() && f.first != key[0])) return false;
+    const char* name = names + f.offset;
+    for (size_t i = 1; i < key.size(); ++i) {  // names are short: no call
+      if (name[i] != key[i]) return false;
+    }
+    return true;
   };
   size_t position = 0;
   for (auto field : record) {
