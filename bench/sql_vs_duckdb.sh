@@ -24,6 +24,8 @@
 #   GEN_TIMEOUT [600]  RUN_TIMEOUT [600]  CHECK_TIMEOUT [300]
 #   BENCH_DIR [a new temp dir]: where inputs, outputs and logs go (kept)
 #   KEEP [0]: 1 to keep the temp dir   SKIP_DUCKDB [0]   SKIP_SLIDING [0]
+#   SKIP_STREAM [0]: 1 to skip the server run (events put into a stream, the application reading
+#   them from TRIM_HORIZON; about 2 GB more disk for 10M events)
 #   DUCKDB_NODE_API_VERSION [1.5.6-r.1]: npm version of @duckdb/node-api (DuckDB 1.5.6)
 #   DUCKDB_DIR [${XDG_CACHE_HOME:-~/.cache}/eddy-bench/duckdb-node-api-VERSION]   INSTALL_TIMEOUT [300]
 #
@@ -48,6 +50,7 @@ CHECK_TIMEOUT=${CHECK_TIMEOUT:-300}
 KEEP=${KEEP:-0}
 SKIP_DUCKDB=${SKIP_DUCKDB:-0}
 SKIP_SLIDING=${SKIP_SLIDING:-0}
+SKIP_STREAM=${SKIP_STREAM:-0}
 DUCKDB_NODE_API_VERSION=${DUCKDB_NODE_API_VERSION:-1.5.6-r.1}
 DUCKDB_DIR=${DUCKDB_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/eddy-bench/duckdb-node-api-$DUCKDB_NODE_API_VERSION}
 INSTALL_TIMEOUT=${INSTALL_TIMEOUT:-300}
@@ -212,7 +215,7 @@ fi
 # ---------------------------------------------------------------------------------------------
 # runs
 
-EDDY_SEED_S= DUCKDB_S= EDDY_SLIDING_S= CHECK= DUCKDB_VERSION=
+EDDY_SEED_S= DUCKDB_S= EDDY_SLIDING_S= EDDY_STREAM_S= CHECK= DUCKDB_VERSION=
 SLIDING_DONE=$SLIDING_EVENTS SLIDING_PARTIAL=0
 
 echo
@@ -267,6 +270,50 @@ if [[ $SKIP_DUCKDB != 1 ]]; then
     cat "$WORK/check.txt"
     if ((rc == 0)); then CHECK=OK; else CHECK=MISMATCH; FAILED=1; fi
   fi
+fi
+
+if [[ $SKIP_STREAM != 1 && -n $EDDY_SEED_S ]]; then
+  # The same aggregation by a SQL application on a server, from a stream holding the events
+  # (TRIM_HORIZON). Windows are on the events' "at" (an event-time GROUP BY), so the groups are the
+  # ones above; a sentinel event with a far-future "at" closes the last window.
+  echo
+  echo "=== eddy serve: the seed aggregation from a stream (TRIM_HORIZON), $EVENTS events (limit ${RUN_TIMEOUT}s per step)"
+  PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  "$EDDY_BIN" serve --host 127.0.0.1 --port "$PORT" --data-dir "$WORK/server" --fsync interval=200 >"$WORK/server.log" 2>&1 &
+  PIDS+=($!)
+  ENDPOINT=http://127.0.0.1:$PORT
+  for _ in $(seq 1 100); do "$EDDY_BIN" streams list --endpoint "$ENDPOINT" >/dev/null 2>&1 && break; sleep 0.1; done
+  rc=0
+  "$EDDY_BIN" streams create bench-sales --shards 1 --endpoint "$ENDPOINT" >/dev/null || rc=$?
+  sleep 1
+  if ((rc == 0)); then
+    bounded "$RUN_TIMEOUT" bash -c '"$0" put bench-sales --endpoint "$1" <"$2"' "$EDDY_BIN" "$ENDPOINT" "$WORK/events.ndjson" \
+      >"$WORK/put.log" 2>&1 || rc=$?
+    echo "put: $EVENTS events in ${ELAPSED}s ($(eps "$EVENTS" "$ELAPSED") events/s, eddy put over one connection)"
+    echo '{"at": "2099-01-01 00:00:00.000", "store_id": "sentinel", "category": "none", "evnt_time": "2099-01-01T00:00:00", "sales": 0}' |
+      "$EDDY_BIN" put bench-sales --endpoint "$ENDPOINT" >/dev/null 2>&1 || rc=$?
+  fi
+  if ((rc == 0)); then
+    bounded "$RUN_TIMEOUT" python3 "$ROOT/bench/sql_stream_run.py" --endpoint "$ENDPOINT" --stream bench-sales \
+      --groups "$(wc -l <"$WORK/eddy-seed.ndjson")" --timeout "$RUN_TIMEOUT" >"$WORK/stream-run.log" 2>"$WORK/stream-run.err" || rc=$?
+  fi
+  line=$(grep -E '^STREAM seconds=' "$WORK/stream-run.log" 2>/dev/null | tail -n1 || true)
+  if ((rc != 0)) || [[ -z $line ]]; then
+    echo "!!! the stream run failed (exit $rc); logs:" >&2
+    tail -c 1500 "$WORK/stream-run.err" "$WORK/put.log" "$WORK/server.log" >&2 2>/dev/null || true
+    FAILED=1
+  else
+    EDDY_STREAM_S=$(sed -nE 's/.* seconds=([0-9.]+).*/\1/p' <<<"$line")
+    seed_revenue=$(python3 -c 'import json, sys; print("%.2f" % sum(json.loads(l)["revenue"] for l in open(sys.argv[1])))' "$WORK/eddy-seed.ndjson")
+    echo "${EDDY_STREAM_S}s from StartApplication to the last group in the output stream ($line; sql run revenue=$seed_revenue)"
+    STREAM_CHECK=$(python3 -c 'import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); print("OK" if abs(a - b) <= 1e-4 * max(1, abs(b)) else "MISMATCH")' \
+      "$(sed -nE 's/.* revenue=([0-9.]+).*/\1/p' <<<"$line")" "$seed_revenue")
+    echo "check: total revenue from the stream run equals the sql run's: $STREAM_CHECK"
+    [[ $STREAM_CHECK == OK ]] || FAILED=1
+  fi
+  cleanup_server() { local pid=${PIDS[-1]}; kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; unset 'PIDS[-1]'; }
+  cleanup_server
+  rm -rf "$WORK/server"
 fi
 
 if [[ $SKIP_SLIDING != 1 ]]; then
@@ -326,6 +373,10 @@ echo
 echo "=== summary (best of $RUNS; input NDJSON from the page cache; DuckDB threads=$DUCKDB_THREADS)"
 row run events seconds events/s ratio
 row "eddy seed (tumbling 60 s, SUM by store)" "$EVENTS" "${EDDY_SEED_S:-FAILED}" "$EDDY_SEED_EPS" "$(x "$RATIO")"
+if [[ $SKIP_STREAM != 1 ]]; then
+  EDDY_STREAM_EPS=$( [[ -n $EDDY_STREAM_S ]] && eps "$EVENTS" "$EDDY_STREAM_S" || echo -)
+  row "eddy serve, same from a stream (TRIM_HORIZON)" "$EVENTS" "${EDDY_STREAM_S:-FAILED}" "$EDDY_STREAM_EPS" "$(x "$(ratio "$EDDY_STREAM_EPS" "$DUCKDB_EPS")")"
+fi
 if [[ $SKIP_DUCKDB != 1 ]]; then
   row "DuckDB ${DUCKDB_VERSION:-?} (same query, 1 thread)" "$EVENTS" "${DUCKDB_S:-FAILED}" "$DUCKDB_EPS" "1.00x"
 fi
@@ -339,7 +390,7 @@ if [[ $SKIP_SLIDING != 1 ]]; then
 fi
 echo "ratio: eddy/DuckDB events/s for the seed; sliding: eddy sliding/eddy tumbling events/s (goal >= 0.5)"
 [[ -n $CHECK ]] && echo "check: $CHECK"
-echo "RESULT events=$EVENTS eddy_seed_eps=$EDDY_SEED_EPS duckdb_eps=$DUCKDB_EPS ratio=$RATIO sliding_events=$SLIDING_DONE eddy_sliding_eps=$EDDY_SLIDING_EPS sliding_partial=$SLIDING_PARTIAL sliding_vs_tumbling=$SLIDING_RATIO check=${CHECK:--}"
+echo "RESULT events=$EVENTS eddy_seed_eps=$EDDY_SEED_EPS eddy_stream_eps=${EDDY_STREAM_EPS:--} duckdb_eps=$DUCKDB_EPS ratio=$RATIO sliding_events=$SLIDING_DONE eddy_sliding_eps=$EDDY_SLIDING_EPS sliding_partial=$SLIDING_PARTIAL sliding_vs_tumbling=$SLIDING_RATIO check=${CHECK:--}"
 
 if ((FAILED)); then
   echo "some steps failed; files in $WORK" >&2
