@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -35,16 +36,78 @@ bool LineReader::next(std::string_view& line) {
       map_pos_ += len + 1;
       return true;
     }
-    // The last bytes of the file: copied, so that the padding after them is ours to read.
-    const size_t rest = map_size_ - map_pos_;
-    buf_.assign(rest + kPadding, '\0');
-    std::memcpy(buf_.data(), start, rest);
-    pos_ = 0;
-    end_ = rest;
-    eof_ = true;
-    map_pos_ = map_size_;
+    copy_map_tail();
   }
   return next_buffered(line);
+}
+
+// The last bytes of the file: copied, so that the padding after them is ours to read.
+void LineReader::copy_map_tail() {
+  const size_t rest = map_size_ - map_pos_;
+  buf_.assign(rest + kPadding, '\0');
+  std::memcpy(buf_.data(), map_ + map_pos_, rest);
+  pos_ = 0;
+  end_ = rest;
+  eof_ = true;
+  map_pos_ = map_size_;
+}
+
+bool LineReader::next_block(std::string_view& lines) {
+  if (map_ && map_pos_ < map_size_) {
+    const size_t want = std::min(map_size_, map_pos_ + block_);
+    size_t end = map_size_;
+    if (want < map_size_) {
+      if (const void* nl = ::memrchr(map_ + map_pos_, '\n', want - map_pos_)) {
+        end = static_cast<size_t>(static_cast<const char*>(nl) - map_) + 1;
+      } else if (const void* next = std::memchr(map_ + want, '\n', map_size_ - want)) {
+        end = static_cast<size_t>(static_cast<const char*>(next) - map_) + 1;  // a line longer than the block
+      }
+    }
+    if (end + kPadding <= map_size_) {
+      lines = {map_ + map_pos_, end - map_pos_};
+      map_pos_ = end;
+      return true;
+    }
+    copy_map_tail();
+  }
+  for (;;) {
+    if (pos_ < end_) {
+      const char* start = buf_.data() + pos_;
+      if (const void* nl = ::memrchr(start, '\n', end_ - pos_)) {
+        const size_t len = static_cast<size_t>(static_cast<const char*>(nl) - start) + 1;
+        lines = {start, len};
+        pos_ += len;
+        return true;
+      }
+      if (eof_) {
+        lines = {start, end_ - pos_};
+        pos_ = end_;
+        return true;
+      }
+    } else if (eof_) {
+      return false;
+    }
+    fill();
+  }
+}
+
+bool LineReader::fill() {
+  const size_t rest = end_ - pos_;
+  std::memmove(buf_.data(), buf_.data() + pos_, rest);
+  pos_ = 0;
+  end_ = rest;
+  if (buf_.size() - kPadding - end_ < block_ / 2) buf_.resize(buf_.size() * 2);
+  ssize_t got;
+  do {
+    got = ::read(fd_, buf_.data() + end_, buf_.size() - kPadding - end_);
+  } while (got < 0 && errno == EINTR);
+  if (got < 0) error_ = make_error(Errc::kIo, std::string("read failed: ") + std::strerror(errno));
+  if (got <= 0) {
+    eof_ = true;
+    return false;
+  }
+  end_ += static_cast<size_t>(got);
+  return true;
 }
 
 bool LineReader::next_buffered(std::string_view& line) {
@@ -63,18 +126,7 @@ bool LineReader::next_buffered(std::string_view& line) {
       return true;
     }
     // Keep the partial line, make room (a line longer than the block grows the buffer), read on.
-    const size_t rest = end_ - pos_;
-    std::memmove(buf_.data(), start, rest);
-    pos_ = 0;
-    end_ = rest;
-    if (buf_.size() - kPadding - end_ < block_ / 2) buf_.resize(buf_.size() * 2);
-    ssize_t got;
-    do {
-      got = ::read(fd_, buf_.data() + end_, buf_.size() - kPadding - end_);
-    } while (got < 0 && errno == EINTR);
-    if (got < 0) error_ = make_error(Errc::kIo, std::string("read failed: ") + std::strerror(errno));
-    if (got <= 0) eof_ = true;
-    else end_ += static_cast<size_t>(got);
+    fill();
   }
 }
 

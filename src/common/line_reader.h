@@ -24,10 +24,15 @@ class LineReader {
   // The next line without its '\n' (a last line without one counts too); false at the end.
   // A read error ends the input as well and is kept in error().
   bool next(std::string_view& line);
+  // Or: the next run of whole lines (about `block` bytes; each line with its '\n', except a last
+  // line without one), also followed by kPadding readable bytes. Do not mix with next().
+  bool next_block(std::string_view& lines);
   const Status& error() const { return error_; }
 
  private:
   bool next_buffered(std::string_view& line);
+  void copy_map_tail();
+  bool fill();  // reads more into buf_ (after moving the unread rest to its front); false at EOF
 
   int fd_;
   size_t block_;

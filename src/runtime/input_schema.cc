@@ -238,6 +238,30 @@ Result<std::vector<std::vector<Value>>> map_csv(const InputSchema& schema, std::
   return rows;
 }
 
+// a[0..n) == b[0..n) for the short field names of records: two overlapping word loads instead
+// of a call or a byte loop (both showed in profiles of the mapping).
+inline bool same_bytes(const char* a, const char* b, size_t n) {
+  auto load4 = [](const char* p) {
+    uint32_t v;
+    std::memcpy(&v, p, 4);
+    return v;
+  };
+  auto load8 = [](const char* p) {
+    uint64_t v;
+    std::memcpy(&v, p, 8);
+    return v;
+  };
+  if (n >= 8) {
+    if (n > 16) return std::memcmp(a, b, n) == 0;
+    return load8(a) == load8(b) && load8(a + n - 8) == load8(b + n - 8);
+  }
+  if (n >= 4) return load4(a) == load4(b) && load4(a + n - 4) == load4(b + n - 4);
+  for (size_t i = 0; i < n; ++i) {
+    if (a[i] != b[i]) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 Status map_flat(const InputSchema& schema, simdjson::dom::object record, std::vector<Value>& values,
@@ -258,11 +282,7 @@ Status map_flat(const InputSchema& schema, simdjson::dom::object record, std::ve
   auto matches = [&](size_t c, std::string_view key) {
     const auto& f = index[c];
     if (f.length != key.size() || (!key.empty() && f.first != key[0])) return false;
-    const char* name = names + f.offset;
-    for (size_t i = 1; i < key.size(); ++i) {  // names are short: no call
-      if (name[i] != key[i]) return false;
-    }
-    return true;
+    return same_bytes(names + f.offset, key.data(), key.size());
   };
   size_t position = 0;
   for (auto field : record) {
