@@ -90,7 +90,7 @@ Result<std::unique_ptr<Application>> Application::create(std::string_view code, 
     Application* self = app.get();
     StreamNode* target_node = &app->streams_[target];  // map nodes never move
     auto pump = make_pump(
-        std::move(plan), [self, target_node](Row&& row) { self->insert(*target_node, row); },
+        std::move(plan), [self, target_node](const Row& row) { self->insert(*target_node, row); },
         [self, pump_name](const Row& row, const Error& e) {
           const std::string name = e.message.find("division by zero") != std::string::npos ? "Division_By_Zero" : "Evaluation_Error";
           std::string text;

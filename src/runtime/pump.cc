@@ -25,11 +25,18 @@ bool Pump::passes(const Row& row) {
 
 void Pump::produce(const Row& context_row, const std::vector<Value>* aggregates, const std::vector<Value>* keys,
                    TimestampMs rowtime) {
-  if (auto out = make_output(context_row, aggregates, keys, rowtime)) emit_(std::move(*out));
+  if (fill_output(output_, context_row, aggregates, keys, rowtime)) emit_(output_);
 }
 
 std::optional<Row> Pump::make_output(const Row& context_row, const std::vector<Value>* aggregates,
                                      const std::vector<Value>* keys, TimestampMs rowtime) {
+  Row out;
+  if (!fill_output(out, context_row, aggregates, keys, rowtime)) return std::nullopt;
+  return out;
+}
+
+bool Pump::fill_output(Row& out, const Row& context_row, const std::vector<Value>* aggregates,
+                       const std::vector<Value>* keys, TimestampMs rowtime) {
   EvalContext ctx = context(context_row);
   ctx.aggregates = aggregates;
   ctx.keys = keys;
@@ -37,22 +44,23 @@ std::optional<Row> Pump::make_output(const Row& context_row, const std::vector<V
   if (plan_->having) {
     if (auto st = plan_->having->eval(ctx, v); !st) {
       error_(context_row, st.error());
-      return std::nullopt;
+      return false;
     }
-    if (!v.truthy()) return std::nullopt;
+    if (!v.truthy()) return false;
   }
-  Row out;
   out.rowtime = rowtime;
   out.origin = context_row.origin;
   out.values.resize(plan_->target_width);
-  for (size_t i = 0; i < plan_->outputs.size(); ++i) {
-    if (auto st = plan_->outputs[i]->eval(ctx, v); !st) {
-      error_(context_row, st.error());
-      return std::nullopt;
-    }
-    out.values[plan_->target_columns[i]] = std::move(v);
+  for (auto& x : out.values) {
+    if (!x.is_null()) x = Value::null();  // target columns the pump does not write
   }
-  return out;
+  for (size_t i = 0; i < plan_->outputs.size(); ++i) {
+    if (auto st = plan_->outputs[i]->eval(ctx, out.values[plan_->target_columns[i]]); !st) {
+      error_(context_row, st.error());
+      return false;
+    }
+  }
+  return true;
 }
 
 namespace {
@@ -129,7 +137,7 @@ class ProjectPump final : public Pump {
     for (auto& [k, r] : buffer_) last = std::max(last, r.rowtime);
     for (auto& [k, r] : buffer_) {
       r.rowtime = last;
-      emit_(std::move(r));
+      emit_(r);
     }
     buffer_.clear();
   }
@@ -263,11 +271,12 @@ class SlidingPump final : public Pump {
   void on_row(const Row& row) override {
     if (!passes(row)) return;
     const auto ctx = context(row);
-    std::vector<Value> aggs(plan_->aggregates.size());
+    std::vector<Value>& aggs = aggs_;  // scratch vectors: no allocation per row once warm
+    aggs.resize(plan_->aggregates.size());
     if (partitions_.size() < plan_->windows.size()) partitions_.resize(plan_->windows.size());
     for (size_t w = 0; w < plan_->windows.size(); ++w) {
       const auto& spec = plan_->windows[w];
-      std::vector<Value> keys;
+      std::vector<Value>& keys = keys_;
       if (!eval_all(spec.partition_by, ctx, keys, row, error_)) return;
       Entry e;
       e.rowtime = row.rowtime;
@@ -276,9 +285,12 @@ class SlidingPump final : public Pump {
         if (plan_->aggregate_window[a] != static_cast<int>(w) || !plan_->aggregates[a].arg) continue;
         if (auto st = plan_->aggregates[a].arg->eval(ctx, e.args[a]); !st) return error_(row, st.error());
       }
-      auto [it, fresh] = partitions_[w].try_emplace(std::move(keys));
+      auto it = partitions_[w].find(keys);
+      if (it == partitions_[w].end()) {
+        it = partitions_[w].emplace(keys, Partition{}).first;
+        it->second.states.resize(plan_->aggregates.size());
+      }
       Partition& p = it->second;
-      if (fresh) p.states.resize(plan_->aggregates.size());
       add(p, std::move(e), w);
       if (spec.rows) {
         while (p.rows.size() > static_cast<size_t>(spec.rows_preceding) + 1) evict(p, w);
@@ -387,6 +399,7 @@ class SlidingPump final : public Pump {
   }
 
   std::vector<std::unordered_map<std::vector<Value>, Partition, RowKeyHash>> partitions_;
+  std::vector<Value> aggs_, keys_;
 };
 
 // WINDOWED BY STAGGER: a window per partition key opens with its first row and closes `range`

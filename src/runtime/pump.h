@@ -56,7 +56,7 @@ struct PumpPlan {
   int64_t tf_window_ms = 0;
 };
 
-using EmitFn = std::function<void(Row&&)>;
+using EmitFn = std::function<void(const Row&)>;
 using ErrorFn = std::function<void(const Row& input, const Error& error)>;
 
 class Pump {
@@ -82,6 +82,9 @@ class Pump {
                TimestampMs rowtime);
   std::optional<Row> make_output(const Row& context_row, const std::vector<Value>* aggregates,
                                  const std::vector<Value>* keys, TimestampMs rowtime);
+  // make_output into `out` (its values keep their storage); false if no row (HAVING, an error).
+  bool fill_output(Row& out, const Row& context_row, const std::vector<Value>* aggregates, const std::vector<Value>* keys,
+                   TimestampMs rowtime);
   EvalContext context(const Row& row) const;
 
   std::unique_ptr<PumpPlan> plan_;
@@ -89,6 +92,7 @@ class Pump {
   ErrorFn error_;
   const Clock& clock_;
   TimestampMs query_start_ = 0;
+  Row output_;  // produce()'s row, reused: emit_ only reads it
 };
 
 std::unique_ptr<Pump> make_pump(std::unique_ptr<PumpPlan> plan, EmitFn emit, ErrorFn error, const Clock& clock);
