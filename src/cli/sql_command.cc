@@ -88,25 +88,44 @@ std::optional<TimestampMs> arrival_of_csv(const runtime::InputSchema& schema, co
 int run(const SqlRunOptions& o) {
   auto code = read_file(o.sql_file);
   if (!code) return fail("cannot read --sql " + o.sql_file + ": " + code.error().message);
-  auto schema_text = read_file(o.schema_file);
-  if (!schema_text) return fail("cannot read --input-schema " + o.schema_file + ": " + schema_text.error().message);
-  auto schema = runtime::parse_input_schema(*schema_text);
-  if (!schema) return fail("--input-schema " + o.schema_file + ": " + schema.error().message);
-
-  runtime::ApplicationInput input;
-  input.name_prefix = o.input_prefix;
-  input.schema = *schema;
-  auto app = runtime::Application::create(*code, {input}, SystemClock::instance());
+  // KDA SQL takes its input's schema from --input-schema; Flink SQL from its source table.
+  std::vector<runtime::ApplicationInput> inputs;
+  if (!o.schema_file.empty()) {
+    auto schema_text = read_file(o.schema_file);
+    if (!schema_text) return fail("cannot read --input-schema " + o.schema_file + ": " + schema_text.error().message);
+    auto parsed = runtime::parse_input_schema(*schema_text);
+    if (!parsed) return fail("--input-schema " + o.schema_file + ": " + parsed.error().message);
+    runtime::ApplicationInput input;
+    input.name_prefix = o.input_prefix;
+    input.schema = std::move(*parsed);
+    inputs.push_back(std::move(input));
+  }
+  auto app = runtime::Application::create(*code, inputs, SystemClock::instance());
   if (!app) return fail(o.sql_file + ": " + app.error().message);
+  if ((*app)->input_count() == 0) {
+    return fail("--input-schema is required for KDA SQL (the InputSchema JSON of CreateApplication); Flink SQL needs a source "
+                "table (CREATE TABLE ... that no INSERT writes)");
+  }
+  const runtime::InputSchema* schema = &(*app)->input(0).schema;
 
-  const auto* out_def = (*app)->stream(o.output);
+  std::string output = o.output;
+  if (!(*app)->stream(output) && output == "DESTINATION_SQL_STREAM") {
+    // Flink: the table the application inserts into, when there is one.
+    std::vector<std::string> outputs;
+    for (const auto& n : (*app)->stream_names()) {
+      const auto* d = (*app)->stream(n);
+      if (!d->is_input && n != runtime::kErrorStream) outputs.push_back(n);
+    }
+    if (outputs.size() == 1) output = outputs.front();
+  }
+  const auto* out_def = (*app)->stream(output);
   if (!out_def) {
     std::string names;
     for (const auto& n : (*app)->stream_names()) names += (names.empty() ? "" : ", ") + n;
-    return fail("--output " + o.output + " is not an in-application stream of this application (it has " + names + ")");
+    return fail("--output " + output + " is not an in-application stream of this application (it has " + names + ")");
   }
   std::string buffer;
-  (void)(*app)->subscribe(o.output, [&](const runtime::Row& row) {
+  (void)(*app)->subscribe(output, [&](const runtime::Row& row) {
     runtime::append_row_json(*out_def, row, buffer);
     buffer.push_back('\n');
     if (buffer.size() > (1 << 16)) {
@@ -234,8 +253,8 @@ void add_sql_command(CLI::App& app, int& exit_code) {
   auto* cmd = app.add_subcommand("sql", "Run SQL application code");
   cmd->require_subcommand(1);
   auto* r = cmd->add_subcommand("run", "Run an application over a bounded input file, printing an output stream as NDJSON");
-  r->add_option("--sql", o->sql_file, "Application code (KDA SQL)")->required();
-  r->add_option("--input-schema", o->schema_file, "InputSchema JSON, as CreateApplication takes it")->required();
+  r->add_option("--sql", o->sql_file, "Application code: KDA SQL, or Flink SQL (CREATE TABLE / INSERT INTO, detected)")->required();
+  r->add_option("--input-schema", o->schema_file, "InputSchema JSON, as CreateApplication takes it (KDA SQL; Flink SQL reads its source table)");
   r->add_option("--input", o->input, "Records, one per line (JSON or CSV); - for stdin")->capture_default_str();
   r->add_option("--arrival-time-field", o->arrival_field,
                 "Field (CSV: 1-based column) holding each record's arrival time = ROWTIME; default: the wall clock");

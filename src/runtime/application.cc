@@ -42,17 +42,46 @@ std::string input_stream_name(const std::string& prefix, size_t lane) {
   return prefix + suffix;
 }
 
+std::string ApplicationInput::stream(size_t lane) const { return table.empty() ? input_stream_name(name_prefix, lane) : table; }
+
+namespace {
+
+// Flink: an input per source table, its JSON fields named after the columns.
+std::vector<ApplicationInput> flink_inputs(const sql::Script& script) {
+  std::set<std::string> targets;
+  for (const auto& st : script.statements) {
+    if (st.insert) targets.insert(st.insert->target.name);
+  }
+  std::vector<ApplicationInput> inputs;
+  for (const auto& st : script.statements) {
+    if (!st.create_table || targets.count(st.create_table->name.name)) continue;
+    ApplicationInput in;
+    in.table = st.create_table->name.name;
+    in.name_prefix = in.table;
+    in.schema.row_path = "$";
+    for (const auto& c : st.create_table->columns) in.schema.columns.push_back({c.name.name, {c.name.name}, c.type});
+    index_schema(in.schema);
+    inputs.push_back(std::move(in));
+  }
+  return inputs;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Application>> Application::create(std::string_view code, std::vector<ApplicationInput> inputs,
                                                          const Clock& clock) {
   std::unique_ptr<Application> app(new Application(clock));
+  auto script = sql::parse_script(code);
+  if (!script) return tl::unexpected(script.error());
+  if (script->flink && inputs.empty()) inputs = flink_inputs(*script);
   std::map<std::string, StreamDef> defs;
   for (const auto& in : inputs) {
-    if (in.parallelism < 1 || in.parallelism > 64) {
+    if (in.parallelism < 1 || in.parallelism > 64 || (!in.table.empty() && in.parallelism != 1)) {
       return make_error(Errc::kInvalidArgument, "InputParallelism Count must be 1 to 64");
     }
     for (int lane = 0; lane < in.parallelism; ++lane) {
       StreamDef def;
-      def.name = input_stream_name(in.name_prefix, static_cast<size_t>(lane));
+      def.name = in.stream(static_cast<size_t>(lane));
       def.is_input = true;
       for (const auto& c : in.schema.columns) def.columns.push_back({c.name, c.type});
       def.columns.push_back({"APPROXIMATE_ARRIVAL_TIME", SqlType::of(TypeId::kTimestamp)});
@@ -61,8 +90,6 @@ Result<std::unique_ptr<Application>> Application::create(std::string_view code, 
   }
   defs[kErrorStream] = StreamDef{kErrorStream, error_stream_columns(), false};
 
-  auto script = sql::parse_script(code);
-  if (!script) return tl::unexpected(script.error());
   auto plans = sql::bind_script(*script, defs);
   if (!plans) return tl::unexpected(plans.error());
 
@@ -92,7 +119,9 @@ Result<std::unique_ptr<Application>> Application::create(std::string_view code, 
     auto pump = make_pump(
         std::move(plan), [self, target_node](const Row& row) { self->insert(*target_node, row); },
         [self, pump_name](const Row& row, const Error& e) {
-          const std::string name = e.message.find("division by zero") != std::string::npos ? "Division_By_Zero" : "Evaluation_Error";
+          const std::string name = e.message.find("division by zero") != std::string::npos ? "Division_By_Zero"
+                                   : e.message.starts_with("late row")                    ? "Late_Row"
+                                                                                           : "Evaluation_Error";
           std::string text;
           for (const auto& v : row.values) {
             if (!text.empty()) text += ",";
@@ -112,7 +141,7 @@ Result<std::unique_ptr<Application>> Application::create(std::string_view code, 
     app->last_rowtime_.emplace_back(static_cast<size_t>(in.parallelism), INT64_MIN);
     auto& nodes = app->input_nodes_.emplace_back();
     for (int lane = 0; lane < in.parallelism; ++lane) {
-      nodes.push_back(&app->streams_[input_stream_name(in.name_prefix, static_cast<size_t>(lane))]);
+      nodes.push_back(&app->streams_[in.stream(static_cast<size_t>(lane))]);
     }
   }
   return app;

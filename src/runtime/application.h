@@ -32,6 +32,9 @@ struct ApplicationInput {
   std::string name_prefix = "SOURCE_SQL_STREAM";  // creates <prefix>_001 ... <prefix>_00n
   InputSchema schema;
   int parallelism = 1;  // InputParallelism.Count: n in-application input streams
+  std::string table;    // Flink: the source table it feeds (its stream has the table's name)
+
+  std::string stream(size_t lane) const;
 };
 
 // "<prefix>_001" for lane 0.
@@ -45,6 +48,8 @@ using RowSink = std::function<void(const Row&)>;
 class Application {
  public:
   // Parses, binds and plans `code`. Errors (kInvalidArgument) carry "L:C: ..." (line and column, 1-based).
+  // Flink SQL (CREATE TABLE / INSERT INTO): with no `inputs`, one is made per source table (a table
+  // no INSERT writes), JSON with a field per column, in the order of the script.
   static Result<std::unique_ptr<Application>> create(std::string_view code, std::vector<ApplicationInput> inputs,
                                                      const Clock& clock);
 
@@ -65,6 +70,8 @@ class Application {
   // End of a bounded input: every open window emits.
   void flush();
 
+  size_t input_count() const { return inputs_.size(); }
+  const ApplicationInput& input(size_t i) const { return inputs_[i]; }
   uint64_t rows_in() const { return rows_in_; }
   uint64_t error_rows() const { return error_rows_; }
 

@@ -311,6 +311,29 @@ Status map_flat(const InputSchema& schema, simdjson::dom::object record, std::ve
   return {};
 }
 
+void index_schema(InputSchema& schema) {
+  // Column paths that repeat the row path are read relative to each row; computed once here.
+  schema.row_segments = split_path(schema.row_path.empty() ? "$" : schema.row_path);
+  schema.row_paths.clear();
+  for (const auto& col : schema.columns) {
+    const bool rel = !schema.row_segments.empty() && starts_with(col.path, schema.row_segments);
+    schema.row_paths.push_back(rel ? std::vector<std::string>(col.path.begin() + static_cast<long>(schema.row_segments.size()), col.path.end())
+                                   : col.path);
+  }
+  schema.flat = !schema.csv && schema.row_segments.empty();
+  for (const auto& p : schema.row_paths) schema.flat = schema.flat && p.size() == 1 && p[0] != "[]";
+  schema.unique_paths = std::set<std::vector<std::string>>(schema.row_paths.begin(), schema.row_paths.end()).size() == schema.row_paths.size();
+  schema.flat_index.clear();
+  schema.flat_names.clear();
+  if (schema.flat) {
+    for (const auto& p : schema.row_paths) {
+      schema.flat_index.push_back({static_cast<uint32_t>(p[0].size()), p[0].empty() ? '\0' : p[0][0],
+                                   static_cast<uint32_t>(schema.flat_names.size())});
+      schema.flat_names += p[0];
+    }
+  }
+}
+
 Result<InputSchema> parse_input_schema(std::string_view text) {
   InputSchema schema;
   try {
@@ -354,23 +377,7 @@ Result<InputSchema> parse_input_schema(std::string_view text) {
       }
       schema.columns.push_back(std::move(col));
     }
-    // Column paths that repeat the row path are read relative to each row; computed once here.
-    schema.row_segments = split_path(schema.row_path.empty() ? "$" : schema.row_path);
-    for (const auto& col : schema.columns) {
-      const bool rel = !schema.row_segments.empty() && starts_with(col.path, schema.row_segments);
-      schema.row_paths.push_back(rel ? std::vector<std::string>(col.path.begin() + static_cast<long>(schema.row_segments.size()), col.path.end())
-                                     : col.path);
-    }
-    schema.flat = !schema.csv && schema.row_segments.empty();
-    for (const auto& p : schema.row_paths) schema.flat = schema.flat && p.size() == 1 && p[0] != "[]";
-    schema.unique_paths = std::set<std::vector<std::string>>(schema.row_paths.begin(), schema.row_paths.end()).size() == schema.row_paths.size();
-    if (schema.flat) {
-      for (const auto& p : schema.row_paths) {
-        schema.flat_index.push_back({static_cast<uint32_t>(p[0].size()), p[0].empty() ? '\0' : p[0][0],
-                                     static_cast<uint32_t>(schema.flat_names.size())});
-        schema.flat_names += p[0];
-      }
-    }
+    index_schema(schema);
   } catch (const std::exception& e) {
     return make_error(Errc::kInvalidArgument, std::string("invalid InputSchema: ") + e.what());
   }

@@ -43,6 +43,8 @@ struct InputSchema {
   std::string flat_names;
 };
 
+// Fills the derived fields (row_segments, row_paths, flat, ...) from row_path and the columns.
+void index_schema(InputSchema& schema);
 // Parses the InputSchema JSON of CreateApplication; errors name the offending field.
 Result<InputSchema> parse_input_schema(std::string_view json);
 

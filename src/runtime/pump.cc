@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "runtime/pump_internal.h"
+
 namespace eddy::runtime {
 
 EvalContext Pump::context(const Row& row) const {
@@ -63,14 +65,10 @@ bool Pump::fill_output(Row& out, const Row& context_row, const std::vector<Value
   return true;
 }
 
-namespace {
-
-using KeyMap = std::unordered_map<std::vector<Value>, size_t, RowKeyHash>;
-
 // Evaluates expressions into `out`; false (after reporting) on an evaluation error.
 // `skip`: an index whose value the caller already has (-1: none).
 bool eval_all(const std::vector<ExprPtr>& exprs, const EvalContext& ctx, std::vector<Value>& out, const Row& row,
-              const ErrorFn& error, int skip = -1) {
+              const ErrorFn& error, int skip) {
   out.resize(exprs.size());
   for (size_t i = 0; i < exprs.size(); ++i) {
     if (static_cast<int>(i) == skip) continue;
@@ -109,6 +107,8 @@ std::vector<Value> results(const std::vector<AggregateSpec>& aggs, const std::ve
   }
   return out;
 }
+
+namespace {
 
 class ProjectPump final : public Pump {
  public:
@@ -530,6 +530,7 @@ std::unique_ptr<Pump> make_pump(std::unique_ptr<PumpPlan> plan, EmitFn emit, Err
     case PumpMode::kCountDistinct:
       p.reset(new ItemsTumblingPump(std::move(plan), std::move(emit), std::move(error), clock));
       break;
+    case PumpMode::kEventWindow: p = make_event_window_pump(std::move(plan), std::move(emit), std::move(error), clock); break;
   }
   return p;
 }

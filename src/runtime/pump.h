@@ -25,7 +25,19 @@ struct SlidingWindowSpec {
   int64_t range_ms = 0;
 };
 
-enum class PumpMode { kProject, kTumbling, kSliding, kStagger, kTopK, kCountDistinct };
+enum class PumpMode { kProject, kTumbling, kSliding, kStagger, kTopK, kCountDistinct, kEventWindow };
+
+// Flink window TVF aggregation on event time: the windows of each row, from its time column; a
+// window fires when the watermark (max time seen - delay) reaches window_end - 1 ms.
+struct EventWindowSpec {
+  enum class Kind { kTumble, kHop, kCumulate } kind = Kind::kTumble;
+  int64_t size_ms = 0;    // TUMBLE/HOP size, CUMULATE max size
+  int64_t slide_ms = 0;   // HOP slide, CUMULATE step
+  int64_t offset_ms = 0;
+  size_t time_column = 0;
+  int64_t watermark_delay_ms = 0;
+  size_t source_width = 0;  // columns of the source row; window_start, window_end, window_time follow
+};
 
 struct PumpPlan {
   std::string name;
@@ -45,6 +57,7 @@ struct PumpPlan {
   // emitted sorted by the other keys once the window is complete.
   std::vector<ExprPtr> order_keys;
   std::vector<bool> order_desc;
+  EventWindowSpec event;  // kEventWindow
   std::vector<ExprPtr> outputs;       // one per target column written
   std::vector<size_t> target_columns; // where each output goes in the target row
   size_t target_width = 0;

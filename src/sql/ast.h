@@ -1,6 +1,7 @@
-// The syntax tree of a KDA SQL application: CREATE STREAM and CREATE PUMP statements whose
+// The syntax tree of a SQL application. KDA dialect: CREATE STREAM and CREATE PUMP statements whose
 // INSERT ... SELECT STREAM queries use expressions, GROUP BY windows, WINDOW/OVER sliding windows
-// and WINDOWED BY STAGGER.
+// and WINDOWED BY STAGGER. Flink dialect: CREATE TABLE (with a WATERMARK and WITH options) and
+// INSERT INTO ... SELECT over tables and the windowing table functions.
 #pragma once
 
 #include <memory>
@@ -78,6 +79,12 @@ struct FromItem {
   std::string table_function;
   std::unique_ptr<Select> cursor;
   std::vector<ExprPtr> function_args;
+  // Flink window TVF: TABLE(TUMBLE|HOP|CUMULATE|SESSION(TABLE t [PARTITION BY k], DESCRIPTOR(c), ...))
+  // with the intervals in function_args.
+  std::string window_tvf;
+  Identifier tvf_table;
+  Identifier descriptor;
+  std::vector<ExprPtr> tvf_partition_by;
   Location loc;
 };
 
@@ -124,14 +131,37 @@ struct CreatePump {
   std::unique_ptr<Select> select;
 };
 
+// Flink: WATERMARK FOR column AS column [- INTERVAL ...].
+struct Watermark {
+  Identifier column;
+  int64_t delay_ms = 0;
+  Location loc;
+};
+
+struct CreateTable {
+  Identifier name;
+  std::vector<ColumnDef> columns;
+  std::optional<Watermark> watermark;
+  std::vector<std::pair<std::string, std::string>> options;  // WITH ('k' = 'v', ...)
+};
+
+struct InsertInto {
+  Identifier target;
+  std::vector<Identifier> columns;
+  std::unique_ptr<Select> select;
+};
+
 struct Statement {
   std::optional<CreateStream> create_stream;
   std::optional<CreatePump> create_pump;
+  std::optional<CreateTable> create_table;  // Flink
+  std::optional<InsertInto> insert;         // Flink
   Location loc;
 };
 
 struct Script {
   std::vector<Statement> statements;
+  bool flink = false;  // the Flink SQL dialect (CREATE TABLE / INSERT INTO)
 };
 
 }  // namespace eddy::sql

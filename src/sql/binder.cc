@@ -500,20 +500,92 @@ Result<int64_t> integer_literal(const Expr& e, const char* what) {
   return std::stoll(e.text);
 }
 
+// A Flink table's event-time attribute (WATERMARK FOR column AS column - delay).
+struct EventTime {
+  std::string column;
+  int64_t delay_ms = 0;
+};
+
+// The Flink window TVF in FROM: its table, window kind and intervals into the plan, and the scope
+// the query sees (the table's columns, then window_start, window_end, window_time).
+Status bind_window_tvf(const FromItem& from, PumpPlan& plan, const std::map<std::string, StreamDef>& streams,
+                       const std::map<std::string, EventTime>& event_time, StreamDef& derived) {
+  auto src = streams.find(from.tvf_table.name);
+  if (src == streams.end()) return error_at(from.tvf_table.loc, "table " + quote(from.tvf_table.name) + " does not exist");
+  auto et = event_time.find(from.tvf_table.name);
+  if (et == event_time.end()) {
+    return error_at(from.tvf_table.loc, "table " + quote(from.tvf_table.name) +
+                                            " has no WATERMARK: window functions need an event-time column (WATERMARK FOR ts AS ts - INTERVAL ...)");
+  }
+  if (from.descriptor.name != et->second.column) {
+    return error_at(from.descriptor.loc, "DESCRIPTOR(" + from.descriptor.name + ") must name the table's event-time column " +
+                                             quote(et->second.column) + " (the one with the WATERMARK)");
+  }
+  const auto& cols = src->second.columns;
+  auto tc = std::find_if(cols.begin(), cols.end(), [&](const auto& c) { return c.name == et->second.column; });
+  if (tc == cols.end()) return error_at(from.descriptor.loc, "column " + quote(et->second.column) + " not found");
+  auto& ev = plan.event;
+  ev.time_column = static_cast<size_t>(tc - cols.begin());
+  ev.watermark_delay_ms = et->second.delay_ms;
+  ev.source_width = cols.size();
+  std::vector<int64_t> ms;
+  for (const auto& a : from.function_args) {
+    if (a->kind != ExprKind::kInterval || a->type.id != TypeId::kIntervalDayTime || a->interval_value < 0) {
+      return error_at(a->loc, "window sizes are day-to-second INTERVAL literals, e.g. INTERVAL '10' MINUTES");
+    }
+    ms.push_back(a->interval_value);
+  }
+  const std::string& kind = from.window_tvf;
+  auto args = [&](size_t lo, size_t hi, const char* shape) -> Status {
+    if (ms.size() < lo || ms.size() > hi) return error_at(from.loc, kind + " takes (TABLE t, DESCRIPTOR(ts), " + shape + ")");
+    return {};
+  };
+  if (kind == "TUMBLE") {
+    if (auto st = args(1, 2, "size [, offset]"); !st) return st;
+    ev.kind = runtime::EventWindowSpec::Kind::kTumble;
+    ev.size_ms = ms[0];
+    ev.slide_ms = ms[0];
+  } else if (kind == "HOP" || kind == "CUMULATE") {
+    if (auto st = args(2, 3, kind == "HOP" ? "slide, size [, offset]" : "step, max size [, offset]"); !st) return st;
+    ev.kind = kind == "HOP" ? runtime::EventWindowSpec::Kind::kHop : runtime::EventWindowSpec::Kind::kCumulate;
+    ev.slide_ms = ms[0];
+    ev.size_ms = ms[1];
+    if (ev.slide_ms <= 0 || ev.size_ms % ev.slide_ms != 0) {
+      return error_at(from.loc, kind + "'s size must be a whole multiple of its " + (kind == "HOP" ? "slide" : "step"));
+    }
+  } else {
+    return error_at(from.loc, kind + " windows are not supported yet (TUMBLE, HOP and CUMULATE are)");
+  }
+  if (ev.size_ms <= 0) return error_at(from.loc, "the window size must be positive");
+  if (ms.size() == (kind == "TUMBLE" ? 2u : 3u)) ev.offset_ms = ms.back();
+  if (ev.offset_ms >= ev.size_ms) return error_at(from.loc, "the window offset must be smaller than the window size");
+  plan.source = src->first;
+  plan.mode = PumpMode::kEventWindow;
+  derived = src->second;
+  derived.columns.push_back({"window_start", SqlType::of(TypeId::kTimestamp)});
+  derived.columns.push_back({"window_end", SqlType::of(TypeId::kTimestamp)});
+  derived.columns.push_back({"window_time", SqlType::of(TypeId::kTimestamp)});
+  return {};
+}
+
 Result<std::unique_ptr<PumpPlan>> bind_select(const Select& select, const CreatePump& pump, const StreamDef& target,
                                               const std::vector<size_t>& target_columns,
-                                              std::map<std::string, StreamDef>& streams) {
+                                              std::map<std::string, StreamDef>& streams, bool flink,
+                                              const std::map<std::string, EventTime>& event_time) {
   auto plan = std::make_unique<PumpPlan>();
   plan->name = pump.name.name;
   plan->target = target.name;
   plan->target_width = target.columns.size();
-  if (!select.stream) return error_at(select.loc, "a pump's query must be SELECT STREAM");
+  if (!select.stream && !flink) return error_at(select.loc, "a pump's query must be SELECT STREAM");
 
   // The stream (or the table function's derived stream) the select list sees.
   StreamDef derived;
   const StreamDef* scope = nullptr;
   std::string alias = select.from.alias;
-  if (!select.from.table_function.empty()) {
+  if (!select.from.window_tvf.empty()) {
+    if (auto st = bind_window_tvf(select.from, *plan, streams, event_time, derived); !st) return tl::unexpected(st.error());
+    scope = &derived;
+  } else if (!select.from.table_function.empty()) {
     const std::string& fname = select.from.table_function;
     const bool top_k = fname == "TOP_K_ITEMS_TUMBLING";
     if (!top_k && fname != "COUNT_DISTINCT_ITEMS_TUMBLING") {
@@ -586,7 +658,20 @@ Result<std::unique_ptr<PumpPlan>> bind_select(const Select& select, const Create
   for (const auto& item : select.items) {
     if (item.expr && has_windowed_aggregate(*item.expr)) sliding = true;
   }
-  if (!table_function) {
+  if (plan->mode == PumpMode::kEventWindow) {
+    // GROUP BY window_start, window_end[, keys]: the window is the group's time part.
+    bool start = false, end = false;
+    for (const auto& k : select.group_by) {
+      start |= k->kind == ExprKind::kColumn && k->text == "window_start";
+      end |= k->kind == ExprKind::kColumn && k->text == "window_end";
+    }
+    if (!start || !end) {
+      return error_at(select.loc, "a window function's query must GROUP BY window_start, window_end (and any keys)");
+    }
+    if (sliding || select.stagger) return error_at(select.loc, "OVER and STAGGER cannot follow a window function");
+    qb.aggregated = true;
+    if (auto st = qb.bind_keys(select.group_by); !st) return tl::unexpected(st.error());
+  } else if (!table_function) {
     if (!select.group_by.empty()) {
       plan->mode = PumpMode::kTumbling;
       qb.aggregated = true;
@@ -698,14 +783,38 @@ Result<std::vector<std::unique_ptr<PumpPlan>>> bind_script(const Script& script,
     created.insert(def.name);
     streams[def.name] = std::move(def);
   }
+  // Flink: tables written by an INSERT are outputs; the others are the inputs the caller created
+  // (flink_inputs). Event-time attributes come from their WATERMARKs.
+  std::map<std::string, EventTime> event_time;
+  if (script.flink) {
+    std::set<std::string> targets;
+    for (const auto& st : script.statements) {
+      if (st.insert) targets.insert(st.insert->target.name);
+    }
+    for (const auto& st : script.statements) {
+      if (!st.create_table) continue;
+      const auto& t = *st.create_table;
+      if (t.watermark) event_time[t.name.name] = {t.watermark->column.name, t.watermark->delay_ms};
+      if (!targets.count(t.name.name)) continue;
+      if (created.count(t.name.name) || (streams.count(t.name.name) && streams[t.name.name].is_input)) {
+        return error_at(t.name.loc, "table " + quote(t.name.name) + " is declared twice");
+      }
+      StreamDef def;
+      def.name = t.name.name;
+      for (const auto& c : t.columns) def.columns.push_back({c.name.name, c.type});
+      created.insert(def.name);
+      streams[def.name] = std::move(def);
+    }
+  }
   std::vector<std::unique_ptr<PumpPlan>> plans;
   std::set<std::string> pump_names;
-  for (const auto& st : script.statements) {
-    if (!st.create_pump) continue;
-    const auto& p = *st.create_pump;
+  auto bind_insert = [&](const CreatePump& p, const Select* select) -> Status {
     if (!pump_names.insert(p.name.name).second) return error_at(p.name.loc, "duplicate pump " + quote(p.name.name));
     auto target = streams.find(p.target.name);
-    if (target == streams.end()) return error_at(p.target.loc, "stream " + quote(p.target.name) + " does not exist; create it with CREATE STREAM");
+    if (target == streams.end()) {
+      return error_at(p.target.loc, (script.flink ? "table " : "stream ") + quote(p.target.name) + " does not exist; create it with " +
+                                        (script.flink ? "CREATE TABLE" : "CREATE STREAM"));
+    }
     if (target->second.is_input || target->first == runtime::kErrorStream) {
       return error_at(p.target.loc, "pumps cannot insert into " + quote(p.target.name));
     }
@@ -720,10 +829,23 @@ Result<std::vector<std::unique_ptr<PumpPlan>>> bind_script(const Script& script,
         columns.push_back(static_cast<size_t>(it - cols.begin()));
       }
     }
-    for (const Select* s = p.select.get(); s; s = s->union_all.get()) {
-      auto plan = bind_select(*s, p, target->second, columns, streams);
+    for (const Select* s = select; s; s = s->union_all.get()) {
+      auto plan = bind_select(*s, p, target->second, columns, streams, script.flink, event_time);
       if (!plan) return tl::unexpected(plan.error());
       plans.push_back(std::move(*plan));
+    }
+    return {};
+  };
+  int inserts = 0;
+  for (const auto& st : script.statements) {
+    if (st.create_pump) {
+      if (auto s = bind_insert(*st.create_pump, st.create_pump->select.get()); !s) return tl::unexpected(s.error());
+    } else if (st.insert) {
+      CreatePump p;  // an INSERT INTO runs as a pump named after its place in the script
+      p.name = {"INSERT_" + std::to_string(++inserts), true, st.loc};
+      p.target = st.insert->target;
+      p.columns = st.insert->columns;
+      if (auto s = bind_insert(p, st.insert->select.get()); !s) return tl::unexpected(s.error());
     }
   }
   return plans;

@@ -4,7 +4,7 @@
 
 namespace eddy::sql {
 
-Result<std::vector<Token>> tokenize(std::string_view sql) {
+Result<std::vector<Token>> tokenize(std::string_view sql, bool flink) {
   std::vector<Token> out;
   size_t i = 0;
   int line = 1, col = 1;
@@ -42,12 +42,34 @@ Result<std::vector<Token>> tokenize(std::string_view sql) {
     }
     const Location at{line, col};
     if (std::isalpha(static_cast<unsigned char>(c)) || c == '_' || c == '$') {
-      std::string word;
+      std::string word, raw;
       while (i < sql.size() && (std::isalnum(static_cast<unsigned char>(sql[i])) || sql[i] == '_' || sql[i] == '$')) {
+        raw.push_back(sql[i]);
         word.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(sql[i]))));
         advance(1);
       }
-      out.push_back({TokenKind::kIdentifier, std::move(word), at});
+      out.push_back({TokenKind::kIdentifier, std::move(word), at, std::move(raw)});
+      continue;
+    }
+    if (c == '`' && flink) {
+      advance(1);
+      std::string name;
+      while (true) {
+        if (i >= sql.size()) return error(at, "unterminated `quoted` identifier");
+        if (sql[i] == '`') {
+          if (i + 1 < sql.size() && sql[i + 1] == '`') {
+            name.push_back('`');
+            advance(2);
+            continue;
+          }
+          advance(1);
+          break;
+        }
+        name.push_back(sql[i]);
+        advance(1);
+      }
+      if (name.empty()) return error(at, "empty quoted identifier");
+      out.push_back({TokenKind::kQuotedIdentifier, std::move(name), at, {}});
       continue;
     }
     if (c == '"') {

@@ -1,5 +1,6 @@
-// Tokens of the KDA SQL dialect. Unquoted identifiers and keywords are upper-cased here, so the
-// rest of the front end compares names exactly.
+// Tokens of the KDA and Flink SQL dialects. Unquoted identifiers and keywords are upper-cased here,
+// so the rest of the front end compares keywords and KDA names exactly; `raw` keeps the original
+// spelling, which names are in Flink SQL (case-sensitive, quoted with backticks).
 #pragma once
 
 #include <string>
@@ -17,12 +18,14 @@ struct Token {
   TokenKind kind;
   std::string text;  // identifier (upper-cased unless quoted), string contents, number, symbol
   Location loc;
+  std::string raw;   // an unquoted identifier as written
 
   bool is_keyword(std::string_view kw) const { return kind == TokenKind::kIdentifier && text == kw; }
   bool is_symbol(std::string_view s) const { return kind == TokenKind::kSymbol && text == s; }
 };
 
 // Errors are kInvalidArgument with "L:C: ..." (line:column) messages.
-Result<std::vector<Token>> tokenize(std::string_view sql);
+// `flink`: `backtick` quoted identifiers too.
+Result<std::vector<Token>> tokenize(std::string_view sql, bool flink = false);
 
 }  // namespace eddy::sql

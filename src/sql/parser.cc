@@ -44,7 +44,7 @@ bool is_reserved(std::string_view w) {
 
 class Parser {
  public:
-  explicit Parser(std::vector<Token> tokens) : t_(std::move(tokens)) {}
+  Parser(std::vector<Token> tokens, bool flink) : t_(std::move(tokens)), flink_(flink) {}
 
   Script script() {
     Script s;
@@ -54,6 +54,7 @@ class Parser {
       if (peek().kind != TokenKind::kEnd) expect_symbol(";");
     }
     if (s.statements.empty()) throw ParseError(peek().loc, "the application code has no statements");
+    s.flink = flink_;
     return s;
   }
 
@@ -90,7 +91,9 @@ class Parser {
     const auto& tok = peek();
     if (tok.kind == TokenKind::kQuotedIdentifier || (tok.kind == TokenKind::kIdentifier && !is_reserved(tok.text))) {
       ++pos_;
-      return Identifier{tok.text, tok.kind == TokenKind::kQuotedIdentifier, tok.loc};
+      // Flink names are case-sensitive as written; KDA upper-cases unquoted ones.
+      const bool raw = flink_ && tok.kind == TokenKind::kIdentifier;
+      return Identifier{raw ? tok.raw : tok.text, tok.kind == TokenKind::kQuotedIdentifier || raw, tok.loc};
     }
     fail(what);
   }
@@ -98,6 +101,7 @@ class Parser {
   Statement statement() {
     Statement st;
     st.loc = peek().loc;
+    if (flink_) return flink_statement();
     expect_keyword("CREATE");
     if (accept_keyword("OR")) expect_keyword("REPLACE");
     if (accept_keyword("STREAM")) {
@@ -138,10 +142,109 @@ class Parser {
     fail("STREAM or PUMP after CREATE");
   }
 
+  // CREATE TABLE t (col TYPE, ..., WATERMARK FOR col AS col [- INTERVAL ...]) [WITH ('k' = 'v', ...)]
+  // and INSERT INTO t [(cols)] SELECT ...
+  Statement flink_statement() {
+    Statement st;
+    st.loc = peek().loc;
+    if (accept_keyword("INSERT")) {
+      expect_keyword("INTO");
+      InsertInto ins;
+      ins.target = identifier("a table name");
+      if (accept_symbol("(")) {
+        do {
+          ins.columns.push_back(identifier("a column name"));
+        } while (accept_symbol(","));
+        expect_symbol(")");
+      }
+      ins.select = select();
+      st.insert = std::move(ins);
+      return st;
+    }
+    expect_keyword("CREATE");
+    if (accept_keyword("TEMPORARY")) {
+    }
+    if (!accept_keyword("TABLE")) fail("TABLE after CREATE (Flink SQL: CREATE TABLE and INSERT INTO)");
+    if (accept_keyword("IF")) {
+      expect_keyword("NOT");
+      expect_keyword("EXISTS");
+    }
+    CreateTable t;
+    t.name = identifier("a table name");
+    expect_symbol("(");
+    do {
+      if (accept_keyword("WATERMARK")) {
+        if (t.watermark) fail("one WATERMARK per table");
+        Watermark w;
+        w.loc = peek().loc;
+        expect_keyword("FOR");
+        w.column = identifier("the event-time column");
+        expect_keyword("AS");
+        auto e = expr();
+        if (e->kind == ExprKind::kColumn && e->text == w.column.name) {
+          w.delay_ms = 0;
+        } else if (e->kind == ExprKind::kBinary && e->text == "-" && e->args[0]->kind == ExprKind::kColumn &&
+                   e->args[0]->text == w.column.name && e->args[1]->kind == ExprKind::kInterval) {
+          w.delay_ms = interval_ms(std::move(e->args[1]));
+        } else {
+          throw ParseError(w.loc, "WATERMARK FOR " + w.column.name + " AS " + w.column.name + " [- INTERVAL 'n' unit] is supported");
+        }
+        t.watermark = std::move(w);
+        continue;
+      }
+      if (accept_keyword("PRIMARY")) {
+        expect_keyword("KEY");
+        expect_symbol("(");
+        do {
+          identifier("a column name");
+        } while (accept_symbol(","));
+        expect_symbol(")");
+        expect_keyword("NOT");
+        expect_keyword("ENFORCED");
+        continue;
+      }
+      ColumnDef col;
+      col.name = identifier("a column name");
+      if (peek().is_keyword("AS") || peek().is_keyword("METADATA")) {
+        throw ParseError(peek().loc, "computed and METADATA columns are not supported yet; declare " + col.name.name + " as a physical column");
+      }
+      col.type = type();
+      t.columns.push_back(std::move(col));
+    } while (accept_symbol(","));
+    expect_symbol(")");
+    if (accept_keyword("WITH")) {
+      expect_symbol("(");
+      do {
+        if (peek().kind != TokenKind::kString) fail("an option name in quotes");
+        std::string k = next().text;
+        expect_symbol("=");
+        if (peek().kind != TokenKind::kString) fail("an option value in quotes");
+        t.options.emplace_back(std::move(k), next().text);
+      } while (accept_symbol(","));
+      expect_symbol(")");
+    }
+    st.create_table = std::move(t);
+    return st;
+  }
+
   SqlType type() {
     const auto& tok = peek();
     if (tok.kind != TokenKind::kIdentifier) fail("a type");
     std::string text = next().text;
+    if (flink_) {
+      // Flink's names for the same types; TIMESTAMP precision is milliseconds (decisions 6).
+      if (text == "STRING") return SqlType::varchar();
+      if (text == "INT") text = "INTEGER";
+      if (text == "FLOAT") text = "REAL";
+      if (text == "TIMESTAMP" || text == "TIMESTAMP_LTZ") {
+        if (accept_symbol("(")) {
+          if (peek().kind != TokenKind::kNumber) fail("a precision");
+          next();
+          expect_symbol(")");
+        }
+        return SqlType::of(TypeId::kTimestamp);
+      }
+    }
     if (text == "DOUBLE" && peek().is_keyword("PRECISION")) next();
     if ((text == "CHARACTER" || text == "CHAR") && peek().is_keyword("VARYING")) {
       next();
@@ -237,7 +340,33 @@ class Parser {
   FromItem from_item() {
     FromItem f;
     f.loc = peek().loc;
-    if (peek().is_keyword("TABLE") && peek(1).is_symbol("(")) {
+    if (flink_ && peek().is_keyword("TABLE") && peek(1).is_symbol("(")) {
+      // TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL ...)), HOP, CUMULATE, SESSION(TABLE t PARTITION BY k, ...)
+      next();
+      expect_symbol("(");
+      const auto& fn = peek();
+      if (!(fn.is_keyword("TUMBLE") || fn.is_keyword("HOP") || fn.is_keyword("CUMULATE") || fn.is_keyword("SESSION"))) {
+        fail("TUMBLE, HOP, CUMULATE or SESSION");
+      }
+      f.window_tvf = next().text;
+      expect_symbol("(");
+      expect_keyword("TABLE");
+      f.tvf_table = identifier("a table name");
+      if (accept_keyword("PARTITION")) {
+        expect_keyword("BY");
+        do {
+          f.tvf_partition_by.push_back(expr());
+        } while (accept_symbol(","));
+      }
+      expect_symbol(",");
+      expect_keyword("DESCRIPTOR");
+      expect_symbol("(");
+      f.descriptor = identifier("the time column");
+      expect_symbol(")");
+      while (accept_symbol(",")) f.function_args.push_back(expr());
+      expect_symbol(")");
+      expect_symbol(")");
+    } else if (peek().is_keyword("TABLE") && peek(1).is_symbol("(")) {
       next();
       expect_symbol("(");
       f.table_function = identifier("a table function").name;
@@ -778,6 +907,7 @@ class Parser {
   }
 
   std::vector<Token> t_;
+  bool flink_ = false;
   size_t pos_ = 0;
   int depth_ = 0;
 };
@@ -785,10 +915,27 @@ class Parser {
 }  // namespace
 
 Result<Script> parse_script(std::string_view sql) {
-  auto tokens = tokenize(sql);
+  // Flink SQL when a statement starts with CREATE [TEMPORARY] TABLE or INSERT (tokenized the Flink
+  // way first, so that `quoted` names do not stop the detection; KDA code is tokenized again).
+  auto tokens = tokenize(sql, true);
+  if (!tokens) tokens = tokenize(sql);
   if (!tokens) return tl::unexpected(tokens.error());
+  bool flink = false;
+  for (size_t i = 0; i < tokens->size(); ++i) {
+    const bool starts = i == 0 || (*tokens)[i - 1].is_symbol(";");
+    if (!starts) continue;
+    const auto& t = *tokens;
+    if (t[i].is_keyword("INSERT") ||
+        (t[i].is_keyword("CREATE") && i + 1 < t.size() && (t[i + 1].is_keyword("TABLE") || t[i + 1].is_keyword("TEMPORARY")))) {
+      flink = true;
+    }
+  }
+  if (!flink) {
+    tokens = tokenize(sql);
+    if (!tokens) return tl::unexpected(tokens.error());
+  }
   try {
-    Parser p(std::move(*tokens));
+    Parser p(std::move(*tokens), flink);
     return p.script();
   } catch (const ParseError& e) {
     return make_error(Errc::kInvalidArgument, e.what());

@@ -261,14 +261,16 @@ def run_eddy(eddy, workdir, sql, schema_text, input_lines, input_opts, stream, v
     paths = {n: os.path.join(workdir, n) for n in ("app.sql", "schema.json", "events.ndjson", "errors.ndjson")}
     with open(paths["app.sql"], "w", encoding="utf-8") as f:
         f.write(sql)
-    with open(paths["schema.json"], "w", encoding="utf-8") as f:
-        f.write(schema_text)
+    if schema_text is not None:
+        with open(paths["schema.json"], "w", encoding="utf-8") as f:
+            f.write(schema_text)
     with open(paths["events.ndjson"], "w", encoding="utf-8") as f:
         f.write("".join(l + "\n" for l in input_lines))
     if os.path.exists(paths["errors.ndjson"]):
         os.unlink(paths["errors.ndjson"])
-    cmd = [eddy, "sql", "run", "--sql", paths["app.sql"], "--input-schema", paths["schema.json"],
-           "--input", paths["events.ndjson"]]
+    cmd = [eddy, "sql", "run", "--sql", paths["app.sql"], "--input", paths["events.ndjson"]]
+    if schema_text is not None:
+        cmd += ["--input-schema", paths["schema.json"]]
     flags, kv, prefix = input_opts
     if "arrival-field" in kv:
         cmd += ["--arrival-time-field", kv["arrival-field"]]
@@ -316,15 +318,18 @@ def run_case(case, eddy, verbose, keep):
 
     _, schema_kv, _ = section_opts(schema_sec, allowed_kv=("prefix",))
     prefix = schema_kv.get("prefix")
-    schema_text = "\n".join(schema_sec.lines) if schema_sec else json.dumps(DEFAULT_SCHEMA)
+    sql = "\n".join(sql_sec.lines) + "\n"
+    # Flink SQL (CREATE TABLE / INSERT INTO) reads its source table: no schema unless given.
+    flink = re.search(r"(^|;)\s*(CREATE\s+(TEMPORARY\s+)?TABLE|INSERT)\b", sql, re.IGNORECASE) is not None
+    schema_text = "\n".join(schema_sec.lines) if schema_sec else (None if flink else json.dumps(DEFAULT_SCHEMA))
     try:
-        json.loads(schema_text)
+        if schema_text is not None:
+            json.loads(schema_text)
     except ValueError as e:
         raise FormatError("schema is not JSON: %s" % e)
     in_flags, in_kv, _ = section_opts(input_sec, allowed_flags=("no-flush",), allowed_kv=("arrival-field",))
     input_opts = (in_flags, in_kv, prefix)
     input_lines = input_sec.lines if input_sec else []
-    sql = "\n".join(sql_sec.lines) + "\n"
 
     workdir = tempfile.mkdtemp(prefix="eddy_golden_")
     try:

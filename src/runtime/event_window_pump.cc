@@ -1,0 +1,143 @@
+// Flink window TVF aggregation (TUMBLE, HOP, CUMULATE) on event time.
+//
+// Each row joins every window that contains its event time. The watermark is the largest event
+// time seen minus the table's WATERMARK delay, advanced after every row (decisions.md c); a window
+// fires when the watermark reaches window_end - 1 ms, windows in order of end then start, each
+// window's groups in the order they first appeared, with ROWTIME = window_time = window_end - 1 ms.
+// A row that arrives for a window that has already fired is late: it is dropped from that window
+// (it still counts in the unfired HOP/CUMULATE windows that contain it) and reported to
+// error_stream as Late_Row (flink-sql.md 5, decisions.md 9). End of input fires everything.
+#include <algorithm>
+#include <climits>
+#include <map>
+
+#include "runtime/pump_internal.h"
+
+namespace eddy::runtime {
+namespace {
+
+int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+
+class EventWindowPump final : public Pump {
+ public:
+  using Pump::Pump;
+
+  void on_row(const Row& row) override {
+    const auto& ev = plan_->event;
+    const Value& t = row.values[ev.time_column];
+    if (t.is_null()) {
+      error_(row, Error{Errc::kInvalidArgument, "the event-time column is NULL: the row belongs to no window"});
+      return;
+    }
+    const TimestampMs ts = t.i;
+    if (passes(row)) assign(row, ts);
+    if (!have_watermark_ || ts - ev.watermark_delay_ms > watermark_) {
+      watermark_ = ts - ev.watermark_delay_ms;
+      have_watermark_ = true;
+    }
+    fire(watermark_);
+  }
+
+  void flush() override { fire(INT64_MAX); }
+
+ private:
+  struct Group {
+    std::vector<Value> keys;
+    std::vector<Accumulator> accs;
+  };
+  struct Window {
+    std::vector<Group> groups;
+    KeyMap index;
+  };
+
+  // The [start, end) windows containing `ts`.
+  void windows_of(TimestampMs ts, std::vector<std::pair<TimestampMs, TimestampMs>>& out) const {
+    const auto& ev = plan_->event;
+    out.clear();
+    switch (ev.kind) {
+      case EventWindowSpec::Kind::kTumble: {
+        const TimestampMs s = floor_div(ts - ev.offset_ms, ev.size_ms) * ev.size_ms + ev.offset_ms;
+        out.emplace_back(s, s + ev.size_ms);
+        break;
+      }
+      case EventWindowSpec::Kind::kHop: {
+        const TimestampMs last = floor_div(ts - ev.offset_ms, ev.slide_ms) * ev.slide_ms + ev.offset_ms;
+        for (TimestampMs s = last; s > ts - ev.size_ms; s -= ev.slide_ms) out.emplace_back(s, s + ev.size_ms);
+        break;
+      }
+      case EventWindowSpec::Kind::kCumulate: {
+        const TimestampMs s = floor_div(ts - ev.offset_ms, ev.size_ms) * ev.size_ms + ev.offset_ms;
+        for (TimestampMs e = s + ev.slide_ms; e <= s + ev.size_ms; e += ev.slide_ms) {
+          if (e > ts) out.emplace_back(s, e);
+        }
+        break;
+      }
+    }
+  }
+
+  void assign(const Row& row, TimestampMs ts) {
+    const auto& ev = plan_->event;
+    windows_of(ts, spans_);
+    // The row as the query sees it: its columns, then window_start, window_end, window_time.
+    ext_.rowtime = row.rowtime;
+    ext_.origin = row.origin;
+    ext_.values.resize(ev.source_width + 3);
+    for (size_t c = 0; c < ev.source_width && c < row.values.size(); ++c) ext_.values[c].set(row.values[c]);
+    size_t late = 0;
+    for (const auto& [start, end] : spans_) {
+      if (have_watermark_ && end - 1 <= watermark_) {
+        ++late;
+        continue;
+      }
+      ext_.values[ev.source_width].set_int(start);
+      ext_.values[ev.source_width + 1].set_int(end);
+      ext_.values[ev.source_width + 2].set_int(end - 1);
+      const auto ctx = context(ext_);
+      if (!eval_all(plan_->keys, ctx, keys_, row, error_)) return;
+      Window& w = open_[{end, start}];
+      auto found = w.index.find(keys_);
+      size_t g;
+      if (found == w.index.end()) {
+        g = w.groups.size();
+        w.groups.push_back({keys_, std::vector<Accumulator>(plan_->aggregates.size())});
+        w.index.emplace(keys_, g);
+      } else {
+        g = found->second;
+      }
+      (void)accumulate(plan_->aggregates, nullptr, 0, ctx, w.groups[g].accs, row, error_);
+    }
+    if (late) {
+      error_(row, Error{Errc::kInvalidArgument, "late row: event time " + format_timestamp(ts) + " arrived after the watermark " +
+                                                    format_timestamp(watermark_) + " had closed " + std::to_string(late) + " of its " +
+                                                    std::to_string(spans_.size()) + " window(s)"});
+    }
+  }
+
+  void fire(TimestampMs watermark) {
+    while (!open_.empty() && open_.begin()->first.first - 1 <= watermark) {
+      auto node = open_.extract(open_.begin());
+      const TimestampMs end = node.key().first;
+      Row context_row;
+      context_row.rowtime = end - 1;
+      for (const auto& g : node.mapped().groups) {
+        const auto aggs = results(plan_->aggregates, g.accs);
+        produce(context_row, &aggs, &g.keys, end - 1);
+      }
+    }
+  }
+
+  std::map<std::pair<TimestampMs, TimestampMs>, Window> open_;  // by (end, start)
+  TimestampMs watermark_ = 0;
+  bool have_watermark_ = false;
+  std::vector<std::pair<TimestampMs, TimestampMs>> spans_;
+  Row ext_;
+  std::vector<Value> keys_;
+};
+
+}  // namespace
+
+std::unique_ptr<Pump> make_event_window_pump(std::unique_ptr<PumpPlan> plan, EmitFn emit, ErrorFn error, const Clock& clock) {
+  return std::make_unique<EventWindowPump>(std::move(plan), std::move(emit), std::move(error), clock);
+}
+
+}  // namespace eddy::runtime
