@@ -173,7 +173,11 @@ class Call {
       const std::string id = c.get("Id") ? c.get("Id")->text : "";
       bool known = false;
       for (const auto& in : app->config.value("Inputs", json::array())) known |= in.value("InputId", "") == id;
-      if (!known) return fail({Errc::kInvalidArgument, "Input id " + id + " does not match any input of application " + name()});
+      // A Flink SQL application has no Inputs (its source table names the stream): any id starts it.
+      const bool flink_source = app->config.value("Inputs", json::array()).empty();
+      if (!known && !flink_source) {
+        return fail({Errc::kInvalidArgument, "Input id " + id + " does not match any input of application " + name()});
+      }
       if (const Value* p = c.get("InputStartingPositionConfiguration")) {
         if (const Value* s = p->get("InputStartingPosition")) position = s->text;
       }

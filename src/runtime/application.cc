@@ -74,6 +74,15 @@ Result<std::unique_ptr<Application>> Application::create(std::string_view code, 
   auto script = sql::parse_script(code);
   if (!script) return tl::unexpected(script.error());
   if (script->flink && inputs.empty()) inputs = flink_inputs(*script);
+  app->flink_ = script->flink;
+  for (const auto& st : script->statements) {
+    if (!st.create_table) continue;
+    FlinkTable t;
+    t.name = st.create_table->name.name;
+    t.options.insert(st.create_table->options.begin(), st.create_table->options.end());
+    for (const auto& other : script->statements) t.sink = t.sink || (other.insert && other.insert->target.name == t.name);
+    app->flink_tables_.push_back(std::move(t));
+  }
   std::map<std::string, StreamDef> defs;
   for (const auto& in : inputs) {
     if (in.parallelism < 1 || in.parallelism > 64 || (!in.table.empty() && in.parallelism != 1)) {

@@ -45,6 +45,13 @@ const std::vector<StreamColumn>& error_stream_columns();
 
 using RowSink = std::function<void(const Row&)>;
 
+// Flink SQL: a CREATE TABLE as the host needs it (where its rows come from or go to).
+struct FlinkTable {
+  std::string name;
+  bool sink = false;  // an INSERT writes it
+  std::map<std::string, std::string> options;  // WITH (...)
+};
+
 class Application {
  public:
   // Parses, binds and plans `code`. Errors (kInvalidArgument) carry "L:C: ..." (line and column, 1-based).
@@ -71,6 +78,8 @@ class Application {
   void flush();
 
   size_t input_count() const { return inputs_.size(); }
+  bool flink() const { return flink_; }
+  const std::vector<FlinkTable>& flink_tables() const { return flink_tables_; }
   const ApplicationInput& input(size_t i) const { return inputs_[i]; }
   uint64_t rows_in() const { return rows_in_; }
   uint64_t error_rows() const { return error_rows_; }
@@ -99,6 +108,8 @@ class Application {
   std::vector<std::vector<StreamNode*>> input_nodes_;    // per input, per lane
   uint64_t rows_in_ = 0;
   uint64_t error_rows_ = 0;
+  bool flink_ = false;
+  std::vector<FlinkTable> flink_tables_;
   Row scratch_;  // the input row of flat JSON records, reused so its values keep their storage
   std::vector<std::vector<int>> field_hints_;  // per input: map_flat's field order hints
 

@@ -179,6 +179,7 @@ Status ApplicationHost::validate(const nlohmann::json& config) const {
   if (code.empty()) return {};
   auto app = Application::create(code, inputs, clock_);
   if (!app) return make_error(Errc::kCodeValidation, app.error().message);
+  if ((*app)->flink()) return flink_endpoints(**app).has_value() ? Status{} : tl::unexpected(flink_endpoints(**app).error());
   for (const auto& out : config.value("Outputs", nlohmann::json::array())) {
     const auto name = out.at("Name").get<std::string>();
     if (!(*app)->stream(name)) {
@@ -206,6 +207,9 @@ Result<HostedApplication> ApplicationHost::create(nlohmann::json config) {
 Status ApplicationHost::launch(const std::string& name, Entry& entry, const std::string& position) {
   const auto& cfg = entry.app.config;
   const auto inputs = cfg.value("Inputs", nlohmann::json::array());
+  if (auto probe = Application::create(cfg.value("ApplicationCode", ""), {}, clock_); probe && (*probe)->flink()) {
+    return launch_flink(name, entry, position, std::move(*probe));
+  }
   if (inputs.empty()) {
     return make_error(Errc::kInvalidApplicationConfiguration, "Application " + name + " has no input; add one with AddApplicationInput");
   }
@@ -216,8 +220,6 @@ Status ApplicationHost::launch(const std::string& name, Entry& entry, const std:
   }
   auto source = store_.name_from_arn(in["KinesisStreamsInput"].at("ResourceARN").get<std::string>());
   if (!source) return tl::unexpected(source.error());
-  auto shards = store_.shards(*source);
-  if (!shards) return tl::unexpected(shards.error());
   ApplicationInput input;
   input.name_prefix = in.at("NamePrefix").get<std::string>();
   input.parallelism = in.value("InputParallelism", nlohmann::json::object()).value("Count", 1);
@@ -227,37 +229,106 @@ Status ApplicationHost::launch(const std::string& name, Entry& entry, const std:
   auto app = Application::create(cfg.value("ApplicationCode", ""), {input}, clock_);
   if (!app) return make_error(Errc::kCodeValidation, app.error().message);
 
-  auto runner = std::make_unique<Runner>();
-  runner->source = *source;
-  runner->app = std::move(*app);
-  Runner* r = runner.get();
+  std::vector<OutputSpec> outputs;
   for (const auto& out : cfg.value("Outputs", nlohmann::json::array())) {
-    const auto stream_name = out.at("Name").get<std::string>();
-    const StreamDef* def = r->app->stream(stream_name);
-    if (!def) {
-      return make_error(Errc::kInvalidApplicationConfiguration, "Output " + stream_name + " is not an in-application stream");
-    }
-    auto d = std::make_unique<Runner::Destination>();
+    OutputSpec o;
+    o.in_app_stream = out.at("Name").get<std::string>();
     if (out.contains("KinesisFirehoseOutput")) {
       const auto target = out["KinesisFirehoseOutput"].at("ResourceARN").get<std::string>();
       const size_t slash = target.rfind("deliverystream/");
-      if (slash == std::string::npos || !delivery_output_) {
-        return make_error(Errc::kInvalidApplicationConfiguration, "Output " + stream_name + ": " + target + " is not a delivery stream ARN");
+      if (slash == std::string::npos) {
+        return make_error(Errc::kInvalidApplicationConfiguration, "Output " + o.in_app_stream + ": " + target + " is not a delivery stream ARN");
       }
-      d->stream = target.substr(slash + 15);
-      d->delivery = true;
+      o.target = target.substr(slash + 15);
+      o.delivery = true;
     } else if (out.contains("KinesisStreamsOutput")) {
       auto dest = store_.name_from_arn(out["KinesisStreamsOutput"].at("ResourceARN").get<std::string>());
       if (!dest) return tl::unexpected(dest.error());
-      if (!store_.describe(*dest)) return make_error(Errc::kResourceNotFound, "Output stream " + *dest + " does not exist");
-      d->stream = *dest;
+      o.target = *dest;
     } else {
-      return make_error(Errc::kInvalidApplicationConfiguration, "Output " + stream_name + ": only KinesisStreamsOutput and KinesisFirehoseOutput are supported");
+      return make_error(Errc::kInvalidApplicationConfiguration,
+                        "Output " + o.in_app_stream + ": only KinesisStreamsOutput and KinesisFirehoseOutput are supported");
     }
+    o.csv = out.value("DestinationSchema", nlohmann::json::object()).value("RecordFormatType", "JSON") == "CSV";
+    outputs.push_back(std::move(o));
+  }
+  return start_runner(name, entry, position, *source, std::move(*app), outputs);
+}
+
+// Flink SQL: the source table's stream and the sink tables' streams or delivery streams, from
+// their WITH options ('connector' = 'kinesis' with 'stream' or 'stream.arn'; 'firehose' with
+// 'delivery-stream'; 'blackhole' discards).
+Result<ApplicationHost::FlinkEndpoints> ApplicationHost::flink_endpoints(const Application& app) const {
+  FlinkEndpoints out;
+  auto stream_of = [&](const FlinkTable& t) -> Result<std::string> {
+    auto get = [&](const char* k) {
+      auto it = t.options.find(k);
+      return it == t.options.end() ? std::string() : it->second;
+    };
+    const std::string connector = get("connector");
+    if (const auto format = get("format"); !format.empty() && format != "json") {
+      return make_error(Errc::kInvalidApplicationConfiguration, "table " + t.name + ": 'format' = '" + format + "' is not supported (json is)");
+    }
+    if (connector == "kinesis" || connector == "kinesis-legacy") {
+      if (!get("stream.arn").empty()) return store_.name_from_arn(get("stream.arn"));
+      if (!get("stream").empty()) return get("stream");
+      return make_error(Errc::kInvalidApplicationConfiguration, "table " + t.name + ": give 'stream' = '<name>' or 'stream.arn' in WITH (...)");
+    }
+    if (connector == "firehose" && t.sink && !get("delivery-stream").empty()) return "firehose:" + get("delivery-stream");
+    if (connector == "blackhole" && t.sink) return std::string("blackhole:");
+    return make_error(Errc::kInvalidApplicationConfiguration, "table " + t.name + ": 'connector' = '" + connector +
+                                                                  "' is not supported (kinesis; firehose and blackhole for sinks)");
+  };
+  for (const auto& t : app.flink_tables()) {
+    auto target = stream_of(t);
+    if (!target) return tl::unexpected(target.error());
+    if (!t.sink) {
+      if (!out.source.empty()) return make_error(Errc::kInvalidApplicationConfiguration, "one source table per application is supported");
+      out.source = *target;
+      continue;
+    }
+    if (*target == "blackhole:") continue;
+    OutputSpec o;
+    o.in_app_stream = t.name;
+    o.delivery = target->starts_with("firehose:");
+    o.target = o.delivery ? target->substr(9) : *target;
+    out.outputs.push_back(std::move(o));
+  }
+  if (out.source.empty()) return make_error(Errc::kInvalidApplicationConfiguration, "the application has no source table (one no INSERT writes)");
+  return out;
+}
+
+Status ApplicationHost::launch_flink(const std::string& name, Entry& entry, const std::string& position, std::unique_ptr<Application> app) {
+  auto endpoints = flink_endpoints(*app);
+  if (!endpoints) return tl::unexpected(endpoints.error());
+  return start_runner(name, entry, position, endpoints->source, std::move(app), endpoints->outputs);
+}
+
+Status ApplicationHost::start_runner(const std::string& name, Entry& entry, const std::string& position, const std::string& source,
+                                     std::unique_ptr<Application> app, const std::vector<OutputSpec>& outputs) {
+  auto shards = store_.shards(source);
+  if (!shards) return tl::unexpected(shards.error());
+  auto runner = std::make_unique<Runner>();
+  runner->source = source;
+  runner->app = std::move(app);
+  Runner* r = runner.get();
+  for (const auto& out : outputs) {
+    const StreamDef* def = r->app->stream(out.in_app_stream);
+    if (!def) {
+      return make_error(Errc::kInvalidApplicationConfiguration, "Output " + out.in_app_stream + " is not an in-application stream");
+    }
+    auto d = std::make_unique<Runner::Destination>();
+    if (out.delivery) {
+      if (!delivery_output_) return make_error(Errc::kInvalidApplicationConfiguration, "Output " + out.in_app_stream + ": no delivery streams here");
+    } else if (!store_.describe(out.target)) {
+      return make_error(Errc::kResourceNotFound, "Output stream " + out.target + " does not exist");
+    }
+    d->stream = out.target;
+    d->delivery = out.delivery;
     d->def = def;
-    d->csv = out.value("DestinationSchema", nlohmann::json::object()).value("RecordFormatType", "JSON") == "CSV";
+    d->csv = out.csv;
     Runner::Destination* dp = d.get();
-    (void)r->app->subscribe(stream_name, [dp](const Row& row) {
+    (void)r->app->subscribe(out.in_app_stream, [dp](const Row& row) {
       dp->pending.push_back(dp->csv ? csv_line(*dp->def, row) : row_json(*dp->def, row));
     });
     r->destinations.push_back(std::move(d));
@@ -279,7 +350,7 @@ Status ApplicationHost::launch(const std::string& name, Entry& entry, const std:
         r->finished.insert(s.index);
         continue;
       }
-      auto p = store_.shard_position(*source, s.index, stream::IteratorType::kLatest);
+      auto p = store_.shard_position(source, s.index, stream::IteratorType::kLatest);
       if (p) r->positions[s.index] = *p;
     }
   }  // TRIM_HORIZON: no positions; reads start at each shard's trim horizon

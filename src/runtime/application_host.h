@@ -20,6 +20,7 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "log/group_commit.h"
+#include "runtime/application.h"
 #include "stream/stream_store.h"
 
 namespace eddy::runtime {
@@ -77,6 +78,22 @@ class ApplicationHost {
     std::deque<std::string> errors;
   };
 
+  // An application output: an in-application stream (or Flink sink table) to a stream or a
+  // delivery stream.
+  struct OutputSpec {
+    std::string in_app_stream;
+    std::string target;
+    bool delivery = false;
+    bool csv = false;
+  };
+  struct FlinkEndpoints {
+    std::string source;
+    std::vector<OutputSpec> outputs;
+  };
+  Result<FlinkEndpoints> flink_endpoints(const Application& app) const;
+  Status launch_flink(const std::string& name, Entry& entry, const std::string& position, std::unique_ptr<Application> app);
+  Status start_runner(const std::string& name, Entry& entry, const std::string& position, const std::string& source,
+                      std::unique_ptr<Application> app, const std::vector<OutputSpec>& outputs);  // needs mu_
   Status persist(const std::string& name, const HostedApplication& app) const;
   Status validate(const nlohmann::json& config) const;
   Status launch(const std::string& name, Entry& entry, const std::string& position);  // needs mu_
