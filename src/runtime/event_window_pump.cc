@@ -1,4 +1,4 @@
-// Flink window TVF aggregation (TUMBLE, HOP, CUMULATE) on event time.
+// Flink window TVF aggregation (TUMBLE, HOP, CUMULATE, SESSION) on event time.
 //
 // Each row joins every window that contains its event time. The watermark is the largest event
 // time seen minus the table's WATERMARK delay, advanced after every row (decisions.md c); a window
@@ -7,9 +7,15 @@
 // A row that arrives for a window that has already fired is late: it is dropped from that window
 // (it still counts in the unfired HOP/CUMULATE windows that contain it) and reported to
 // error_stream as Late_Row (flink-sql.md 5, decisions.md 9). End of input fires everything.
+//
+// SESSION windows are per partition value: a row opens [ts, ts + gap), and sessions that overlap or
+// touch (rows exactly `gap` apart, decisions.md 4) merge. A session keeps its rows until it fires,
+// since merging changes window_start/window_end, which the query's keys and aggregates may read; a
+// row whose own [ts, ts + gap) has already closed is late.
 #include <algorithm>
 #include <climits>
 #include <map>
+#include <tuple>
 
 #include "runtime/pump_internal.h"
 
@@ -30,7 +36,10 @@ class EventWindowPump final : public Pump {
       return;
     }
     const TimestampMs ts = t.i;
-    if (passes(row)) assign(row, ts);
+    if (passes(row)) {
+      if (ev.kind == EventWindowSpec::Kind::kSession) add_to_session(row, ts);
+      else assign(row, ts);
+    }
     if (!have_watermark_ || ts - ev.watermark_delay_ms > watermark_) {
       watermark_ = ts - ev.watermark_delay_ms;
       have_watermark_ = true;
@@ -65,6 +74,7 @@ class EventWindowPump final : public Pump {
         for (TimestampMs s = last; s > ts - ev.size_ms; s -= ev.slide_ms) out.emplace_back(s, s + ev.size_ms);
         break;
       }
+      case EventWindowSpec::Kind::kSession: break;  // add_to_session
       case EventWindowSpec::Kind::kCumulate: {
         const TimestampMs s = floor_div(ts - ev.offset_ms, ev.size_ms) * ev.size_ms + ev.offset_ms;
         for (TimestampMs e = s + ev.slide_ms; e <= s + ev.size_ms; e += ev.slide_ms) {
@@ -78,11 +88,7 @@ class EventWindowPump final : public Pump {
   void assign(const Row& row, TimestampMs ts) {
     const auto& ev = plan_->event;
     windows_of(ts, spans_);
-    // The row as the query sees it: its columns, then window_start, window_end, window_time.
-    ext_.rowtime = row.rowtime;
-    ext_.origin = row.origin;
-    ext_.values.resize(ev.source_width + 3);
-    for (size_t c = 0; c < ev.source_width && c < row.values.size(); ++c) ext_.values[c].set(row.values[c]);
+    prepare(row);
     size_t late = 0;
     for (const auto& [start, end] : spans_) {
       if (have_watermark_ && end - 1 <= watermark_) {
@@ -113,20 +119,114 @@ class EventWindowPump final : public Pump {
     }
   }
 
+  struct Session {
+    TimestampMs start, end;
+    uint64_t seq;  // first row's arrival: the order sessions ending together are emitted in
+    std::vector<Row> rows;
+  };
+
+  void add_to_session(const Row& row, TimestampMs ts) {
+    const auto& ev = plan_->event;
+    if (have_watermark_ && ts + ev.size_ms - 1 <= watermark_) {
+      error_(row, Error{Errc::kInvalidArgument, "late row: event time " + format_timestamp(ts) + " arrived after the watermark " +
+                                                    format_timestamp(watermark_) + " had closed its session window"});
+      return;
+    }
+    prepare(row);
+    ext_.values[ev.source_width].set_int(ts);
+    ext_.values[ev.source_width + 1].set_int(ts + ev.size_ms);
+    ext_.values[ev.source_width + 2].set_int(ts + ev.size_ms - 1);
+    if (!eval_all(ev.session_partition, context(ext_), keys_, row, error_)) return;
+    auto& list = sessions_[keys_];
+    Session merged{ts, ts + ev.size_ms, seq_++, {}};
+    std::vector<Row> rows;
+    for (auto it = list.begin(); it != list.end();) {
+      if (it->start <= merged.end && merged.start <= it->end) {  // inclusive: touching sessions merge
+        merged.start = std::min(merged.start, it->start);
+        merged.end = std::max(merged.end, it->end);
+        merged.seq = std::min(merged.seq, it->seq);
+        rows.insert(rows.end(), std::make_move_iterator(it->rows.begin()), std::make_move_iterator(it->rows.end()));
+        it = list.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    rows.push_back(row);
+    merged.rows = std::move(rows);
+    list.push_back(std::move(merged));
+  }
+
+  void fire_sessions(TimestampMs watermark) {
+    std::vector<Session> due;
+    for (auto it = sessions_.begin(); it != sessions_.end();) {
+      auto& list = it->second;
+      for (auto s = list.begin(); s != list.end();) {
+        if (s->end - 1 <= watermark) {
+          due.push_back(std::move(*s));
+          s = list.erase(s);
+        } else {
+          ++s;
+        }
+      }
+      it = list.empty() ? sessions_.erase(it) : std::next(it);
+    }
+    std::sort(due.begin(), due.end(), [](const Session& a, const Session& b) {
+      return std::tie(a.end, a.start, a.seq) < std::tie(b.end, b.start, b.seq);
+    });
+    const auto& ev = plan_->event;
+    for (const auto& session : due) {
+      Window w;
+      for (const auto& r : session.rows) {
+        prepare(r);
+        ext_.values[ev.source_width].set_int(session.start);
+        ext_.values[ev.source_width + 1].set_int(session.end);
+        ext_.values[ev.source_width + 2].set_int(session.end - 1);
+        const auto ctx = context(ext_);
+        if (!eval_all(plan_->keys, ctx, keys_, r, error_)) continue;
+        auto found = w.index.find(keys_);
+        size_t g;
+        if (found == w.index.end()) {
+          g = w.groups.size();
+          w.groups.push_back({keys_, std::vector<Accumulator>(plan_->aggregates.size())});
+          w.index.emplace(keys_, g);
+        } else {
+          g = found->second;
+        }
+        (void)accumulate(plan_->aggregates, nullptr, 0, ctx, w.groups[g].accs, r, error_);
+      }
+      emit_window(w, session.end);
+    }
+  }
+
+  // The row as the query sees it: its columns, then window_start, window_end, window_time.
+  void prepare(const Row& row) {
+    const auto& ev = plan_->event;
+    ext_.rowtime = row.rowtime;
+    ext_.origin = row.origin;
+    ext_.values.resize(ev.source_width + 3);
+    for (size_t c = 0; c < ev.source_width && c < row.values.size(); ++c) ext_.values[c].set(row.values[c]);
+  }
+
+  void emit_window(const Window& w, TimestampMs end) {
+    Row context_row;
+    context_row.rowtime = end - 1;
+    for (const auto& g : w.groups) {
+      const auto aggs = results(plan_->aggregates, g.accs);
+      produce(context_row, &aggs, &g.keys, end - 1);
+    }
+  }
+
   void fire(TimestampMs watermark) {
+    if (plan_->event.kind == EventWindowSpec::Kind::kSession) return fire_sessions(watermark);
     while (!open_.empty() && open_.begin()->first.first - 1 <= watermark) {
       auto node = open_.extract(open_.begin());
-      const TimestampMs end = node.key().first;
-      Row context_row;
-      context_row.rowtime = end - 1;
-      for (const auto& g : node.mapped().groups) {
-        const auto aggs = results(plan_->aggregates, g.accs);
-        produce(context_row, &aggs, &g.keys, end - 1);
-      }
+      emit_window(node.mapped(), node.key().first);
     }
   }
 
   std::map<std::pair<TimestampMs, TimestampMs>, Window> open_;  // by (end, start)
+  std::unordered_map<std::vector<Value>, std::vector<Session>, RowKeyHash> sessions_;  // by partition value
+  uint64_t seq_ = 0;
   TimestampMs watermark_ = 0;
   bool have_watermark_ = false;
   std::vector<std::pair<TimestampMs, TimestampMs>> spans_;

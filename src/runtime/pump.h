@@ -30,13 +30,14 @@ enum class PumpMode { kProject, kTumbling, kSliding, kStagger, kTopK, kCountDist
 // Flink window TVF aggregation on event time: the windows of each row, from its time column; a
 // window fires when the watermark (max time seen - delay) reaches window_end - 1 ms.
 struct EventWindowSpec {
-  enum class Kind { kTumble, kHop, kCumulate } kind = Kind::kTumble;
-  int64_t size_ms = 0;    // TUMBLE/HOP size, CUMULATE max size
+  enum class Kind { kTumble, kHop, kCumulate, kSession } kind = Kind::kTumble;
+  int64_t size_ms = 0;    // TUMBLE/HOP size, CUMULATE max size, SESSION gap
   int64_t slide_ms = 0;   // HOP slide, CUMULATE step
   int64_t offset_ms = 0;
   size_t time_column = 0;
   int64_t watermark_delay_ms = 0;
   size_t source_width = 0;  // columns of the source row; window_start, window_end, window_time follow
+  std::vector<ExprPtr> session_partition;  // SESSION: sessions are per value of these
 };
 
 struct PumpPlan {

@@ -85,6 +85,7 @@ struct FromItem {
   Identifier tvf_table;
   Identifier descriptor;
   std::vector<ExprPtr> tvf_partition_by;
+  bool session_by_group_keys = false;  // legacy GROUP BY SESSION(...): sessions per group key
   Location loc;
 };
 

@@ -550,14 +550,21 @@ Status bind_window_tvf(const FromItem& from, PumpPlan& plan, const std::map<std:
     ev.kind = kind == "HOP" ? runtime::EventWindowSpec::Kind::kHop : runtime::EventWindowSpec::Kind::kCumulate;
     ev.slide_ms = ms[0];
     ev.size_ms = ms[1];
-    if (ev.slide_ms <= 0 || ev.size_ms % ev.slide_ms != 0) {
-      return error_at(from.loc, kind + "'s size must be a whole multiple of its " + (kind == "HOP" ? "slide" : "step"));
+    // CUMULATE needs whole steps; HOP does not (the seed's job slides 90 s windows every 60 s, as
+    // Flink's legacy HOP group window and DataStream sliding windows allow).
+    if (ev.slide_ms <= 0 || (kind == "CUMULATE" && ev.size_ms % ev.slide_ms != 0)) {
+      return error_at(from.loc, kind == "HOP" ? std::string("HOP's slide must be positive")
+                                              : std::string("CUMULATE's max size must be a whole multiple of its step"));
     }
+  } else if (kind == "SESSION") {
+    if (auto st = args(1, 1, "gap"); !st) return st;
+    ev.kind = runtime::EventWindowSpec::Kind::kSession;
+    ev.size_ms = ms[0];
   } else {
-    return error_at(from.loc, kind + " windows are not supported yet (TUMBLE, HOP and CUMULATE are)");
+    return error_at(from.loc, kind + " is not a window function (TUMBLE, HOP, CUMULATE, SESSION)");
   }
   if (ev.size_ms <= 0) return error_at(from.loc, "the window size must be positive");
-  if (ms.size() == (kind == "TUMBLE" ? 2u : 3u)) ev.offset_ms = ms.back();
+  if (kind != "SESSION" && ms.size() == (kind == "TUMBLE" ? 2u : 3u)) ev.offset_ms = ms.back();
   if (ev.offset_ms >= ev.size_ms) return error_at(from.loc, "the window offset must be smaller than the window size");
   plan.source = src->first;
   plan.mode = PumpMode::kEventWindow;
@@ -669,6 +676,25 @@ Result<std::unique_ptr<PumpPlan>> bind_select(const Select& select, const Create
       return error_at(select.loc, "a window function's query must GROUP BY window_start, window_end (and any keys)");
     }
     if (sliding || select.stagger) return error_at(select.loc, "OVER and STAGGER cannot follow a window function");
+    // SESSION: per PARTITION BY value (the legacy GROUP BY SESSION form: per group key).
+    auto& ev = plan->event;
+    if (ev.kind == runtime::EventWindowSpec::Kind::kSession) {
+      if (select.from.session_by_group_keys) {
+        for (const auto& k : select.group_by) {
+          if (k->kind == ExprKind::kColumn && (k->text == "window_start" || k->text == "window_end")) continue;
+          auto b = qb.bind(*k, Place::kRow);
+          if (!b) return tl::unexpected(b.error());
+          ev.session_partition.push_back(std::move(*b));
+        }
+      }
+      for (const auto& k : select.from.tvf_partition_by) {
+        auto b = qb.bind(*k, Place::kRow);
+        if (!b) return tl::unexpected(b.error());
+        ev.session_partition.push_back(std::move(*b));
+      }
+    } else if (!select.from.tvf_partition_by.empty()) {
+      return error_at(select.from.loc, "PARTITION BY is for SESSION windows");
+    }
     qb.aggregated = true;
     if (auto st = qb.bind_keys(select.group_by); !st) return tl::unexpected(st.error());
   } else if (!table_function) {

@@ -227,6 +227,48 @@ class Parser {
     return st;
   }
 
+  // Flink's legacy group windows, GROUP BY TUMBLE(ts, size) | HOP(ts, slide, size) | SESSION(ts,
+  // gap) with TUMBLE_START/_END/_ROWTIME(ts, ...) in the select list, read as the window function
+  // over the same table grouped by window_start, window_end: the same results (flink-sql.md 2).
+  void legacy_group_window(Select& s) {
+    for (size_t i = 0; i < s.group_by.size(); ++i) {
+      Expr& g = *s.group_by[i];
+      if (g.kind != ExprKind::kFunction || (g.text != "TUMBLE" && g.text != "HOP" && g.text != "SESSION")) continue;
+      if (!s.from.window_tvf.empty() || !s.from.table_function.empty() || s.from.stream.name.empty()) {
+        throw ParseError(g.loc, "one group window per query, over a table");
+      }
+      if (g.args.empty() || g.args[0]->kind != ExprKind::kColumn) throw ParseError(g.loc, g.text + " needs the event-time column first");
+      s.from.window_tvf = g.text;
+      s.from.tvf_table = s.from.stream;
+      s.from.descriptor = Identifier{g.args[0]->text, true, g.args[0]->loc};
+      s.from.session_by_group_keys = g.text == "SESSION";
+      for (size_t a = 1; a < g.args.size(); ++a) s.from.function_args.push_back(std::move(g.args[a]));
+      const Location at = g.loc;
+      s.group_by[i] = make(ExprKind::kColumn, at, "window_start");
+      s.group_by.insert(s.group_by.begin() + static_cast<long>(i) + 1, make(ExprKind::kColumn, at, "window_end"));
+      for (auto& item : s.items) {
+        if (item.expr) window_functions_to_columns(item.expr);
+      }
+      if (s.having) window_functions_to_columns(s.having);
+      return;
+    }
+  }
+
+  void window_functions_to_columns(ExprPtr& e) {
+    if (e->kind == ExprKind::kFunction) {
+      for (const char* w : {"TUMBLE", "HOP", "SESSION"}) {
+        const std::string f = e->text, p = std::string(w) + "_";
+        if (!f.starts_with(p)) continue;
+        const std::string part = f.substr(p.size());
+        if (part == "START" || part == "END" || part == "ROWTIME") {
+          e = make(ExprKind::kColumn, e->loc, part == "START" ? "window_start" : part == "END" ? "window_end" : "window_time");
+          return;
+        }
+      }
+    }
+    for (auto& a : e->args) window_functions_to_columns(a);
+  }
+
   SqlType type() {
     const auto& tok = peek();
     if (tok.kind != TokenKind::kIdentifier) fail("a type");
@@ -296,6 +338,7 @@ class Parser {
         s->group_by.push_back(expr());
       } while (accept_symbol(","));
     }
+    if (flink_) legacy_group_window(*s);
     if (accept_keyword("WINDOWED")) {
       expect_keyword("BY");
       expect_keyword("STAGGER");
@@ -354,9 +397,11 @@ class Parser {
       f.tvf_table = identifier("a table name");
       if (accept_keyword("PARTITION")) {
         expect_keyword("BY");
-        do {
+        f.tvf_partition_by.push_back(expr());
+        while (peek().is_symbol(",") && !peek(1).is_keyword("DESCRIPTOR")) {
+          next();
           f.tvf_partition_by.push_back(expr());
-        } while (accept_symbol(","));
+        }
       }
       expect_symbol(",");
       expect_keyword("DESCRIPTOR");
