@@ -66,6 +66,45 @@ void Accumulator::add(const Value& v, const SqlType& t, AggregateKind kind) {
   }
 }
 
+void Accumulator::merge(const Accumulator& o, const SqlType& t, AggregateKind kind) {
+  count_star_ += o.count_star_;
+  if (o.count_ == 0) return;
+  const int64_t before = count_;
+  count_ += o.count_;
+  switch (kind) {
+    case AggregateKind::kCountStar:
+    case AggregateKind::kCount: return;
+    case AggregateKind::kSum:
+    case AggregateKind::kAvg:
+      fsum_ += o.fsum_;
+      dsum_ += o.dsum_;
+      isum_ += o.isum_;
+      return;
+    case AggregateKind::kMin:
+      if (min_.is_null() || compare_values(o.min_, min_) < 0) min_ = o.min_;
+      return;
+    case AggregateKind::kMax:
+      if (max_.is_null() || compare_values(o.max_, max_) > 0) max_ = o.max_;
+      return;
+    case AggregateKind::kFirstValue:
+      if (before == 0) first_ = o.first_;
+      return;
+    case AggregateKind::kLastValue: last_ = o.last_; return;
+    case AggregateKind::kStddevPop:
+    case AggregateKind::kStddevSamp:
+    case AggregateKind::kVarPop:
+    case AggregateKind::kVarSamp: {
+      // Chan et al.'s pairwise combination of two Welford states.
+      const double na = static_cast<double>(before), nb = static_cast<double>(o.count_), n = na + nb;
+      const double delta = o.mean_ - mean_;
+      mean_ += delta * nb / n;
+      m2_ += o.m2_ + delta * delta * na * nb / n;
+      return;
+    }
+  }
+  (void)t;
+}
+
 Value Accumulator::result(AggregateKind kind, const SqlType& t, const SqlType& result_type) const {
   switch (kind) {
     case AggregateKind::kCountStar: return Value::integer(count_star_);

@@ -28,6 +28,9 @@ class Accumulator {
   // (a SUM per row must not pay for MIN/MAX copies or the variance's division).
   void add(const Value& v, const sql::SqlType& arg_type, AggregateKind kind);
   void add_row() { ++count_star_; }
+  // Adds the rows `later` saw (rows that came after this one's): how window slices combine into
+  // windows. Floating-point sums are then summed per slice, as Flink's slicing windows do.
+  void merge(const Accumulator& later, const sql::SqlType& arg_type, AggregateKind kind);
   Value result(AggregateKind kind, const sql::SqlType& arg_type, const sql::SqlType& result_type) const;
 
  private:

@@ -15,6 +15,8 @@
 #include <algorithm>
 #include <climits>
 #include <map>
+#include <numeric>
+#include <optional>
 #include <tuple>
 
 #include "runtime/pump_internal.h"
@@ -38,6 +40,7 @@ class EventWindowPump final : public Pump {
     const TimestampMs ts = t.i;
     if (passes(row)) {
       if (ev.kind == EventWindowSpec::Kind::kSession) add_to_session(row, ts);
+      else if (ev.panes) add_to_pane(row, ts);
       else assign(row, ts);
     }
     if (!have_watermark_ || ts - ev.watermark_delay_ms > watermark_) {
@@ -216,8 +219,118 @@ class EventWindowPump final : public Pump {
     }
   }
 
+  // ---- slices (panes) -------------------------------------------------------------------
+  // Every window starts and ends on a slice boundary: slices of gcd(size, slide) for HOP, the
+  // size for TUMBLE, the step for CUMULATE. A row is aggregated into its slice only; a window that
+  // fires merges its slices, so a row costs the same whatever the size/slide ratio.
+
+  int64_t slice_ms() const {
+    const auto& ev = plan_->event;
+    if (ev.kind == EventWindowSpec::Kind::kHop) return std::gcd(ev.size_ms, ev.slide_ms);
+    return ev.kind == EventWindowSpec::Kind::kTumble ? ev.size_ms : ev.slide_ms;
+  }
+  int64_t advance_ms() const { return plan_->event.kind == EventWindowSpec::Kind::kTumble ? plan_->event.size_ms : plan_->event.slide_ms; }
+  // The start of the window that ends at `end`.
+  TimestampMs start_of(TimestampMs end) const {
+    const auto& ev = plan_->event;
+    if (ev.kind == EventWindowSpec::Kind::kCumulate) return floor_div(end - 1 - ev.offset_ms, ev.size_ms) * ev.size_ms + ev.offset_ms;
+    return end - ev.size_ms;
+  }
+  // The first and the last end of the windows that contain `ts`.
+  std::pair<TimestampMs, TimestampMs> ends_of(TimestampMs ts) const {
+    const auto& ev = plan_->event;
+    if (ev.kind == EventWindowSpec::Kind::kCumulate) {
+      const TimestampMs s = floor_div(ts - ev.offset_ms, ev.size_ms) * ev.size_ms + ev.offset_ms;
+      return {s + (floor_div(ts - s, ev.slide_ms) + 1) * ev.slide_ms, s + ev.size_ms};
+    }
+    const int64_t step = advance_ms();
+    const TimestampMs last_start = floor_div(ts - ev.offset_ms, step) * step + ev.offset_ms;
+    TimestampMs first_start = floor_div(ts - ev.size_ms - ev.offset_ms, step) * step + ev.offset_ms;
+    if (first_start <= ts - ev.size_ms) first_start += step;
+    return {first_start + ev.size_ms, last_start + ev.size_ms};
+  }
+
+  void add_to_pane(const Row& row, TimestampMs ts) {
+    const auto& ev = plan_->event;
+    const auto [first_end, last_end] = ends_of(ts);
+    if (first_end > last_end) return;  // a HOP slide longer than its size leaves gaps: no window
+    TimestampMs first_open = first_end;  // the first of its windows that has not fired
+    if (have_watermark_ && first_end - 1 <= watermark_) {
+      // Late for the windows that have fired; still counted in the unfired ones (if any).
+      const int64_t step = advance_ms();
+      const int64_t total = (last_end - first_end) / step + 1;
+      const int64_t fired = std::min(total, (watermark_ + 1 - first_end) / step + 1);
+      first_open = first_end + fired * step;
+      error_(row, Error{Errc::kInvalidArgument, "late row: event time " + format_timestamp(ts) + " arrived after the watermark " +
+                                                    format_timestamp(watermark_) + " had closed " + std::to_string(fired) + " of its " +
+                                                    std::to_string(total) + " window(s)"});
+      if (fired == total) return;
+    }
+    const int64_t slice = slice_ms();
+    const TimestampMs start = floor_div(ts - ev.offset_ms, slice) * slice + ev.offset_ms;
+    if (!next_end_ || first_open < *next_end_) next_end_ = first_open;  // an earlier row within the delay
+    prepare(row);
+    ext_.values[ev.source_width].set_int(start);
+    ext_.values[ev.source_width + 1].set_int(start + slice);
+    ext_.values[ev.source_width + 2].set_int(start + slice - 1);
+    const auto ctx = context(ext_);
+    if (!eval_all(plan_->keys, ctx, keys_, row, error_)) return;
+    Window& pane = panes_[start];
+    auto found = pane.index.find(keys_);
+    size_t g;
+    if (found == pane.index.end()) {
+      g = pane.groups.size();
+      pane.groups.push_back({keys_, std::vector<Accumulator>(plan_->aggregates.size())});
+      pane.index.emplace(keys_, g);
+    } else {
+      g = found->second;
+    }
+    (void)accumulate(plan_->aggregates, nullptr, 0, ctx, pane.groups[g].accs, row, error_);
+  }
+
+  void fire_panes(TimestampMs watermark) {
+    const auto& ev = plan_->event;
+    const int64_t step = advance_ms();
+    while (!panes_.empty() && next_end_ && *next_end_ - 1 <= watermark) {
+      const TimestampMs end = *next_end_, start = start_of(end);
+      Window w;
+      for (auto it = panes_.lower_bound(start); it != panes_.end() && it->first < end; ++it) {
+        for (const auto& g : it->second.groups) {
+          keys_ = g.keys;
+          for (size_t k = 0; k < keys_.size() && k < ev.window_slot.size(); ++k) {
+            if (ev.window_slot[k] == 1) keys_[k].set_int(start);
+            if (ev.window_slot[k] == 2) keys_[k].set_int(end);
+            if (ev.window_slot[k] == 3) keys_[k].set_int(end - 1);
+          }
+          auto found = w.index.find(keys_);
+          if (found == w.index.end()) {
+            w.index.emplace(keys_, w.groups.size());
+            w.groups.push_back({keys_, g.accs});
+          } else {
+            auto& accs = w.groups[found->second].accs;
+            for (size_t a = 0; a < accs.size(); ++a) {
+              const auto& agg = plan_->aggregates[a];
+              accs[a].merge(g.accs[a], agg.arg ? agg.arg->type : sql::SqlType::of(sql::TypeId::kBigint), agg.kind);
+            }
+          }
+        }
+      }
+      emit_window(w, end);
+      next_end_ = end + step;
+      // Slices no later window reads.
+      const TimestampMs keep_from = start_of(*next_end_);
+      while (!panes_.empty() && panes_.begin()->first + slice_ms() <= keep_from) panes_.erase(panes_.begin());
+      if (panes_.empty()) {
+        next_end_.reset();
+      } else if (panes_.begin()->first >= *next_end_) {
+        next_end_ = ends_of(panes_.begin()->first).first;  // skip the empty windows of a gap in the data
+      }
+    }
+  }
+
   void fire(TimestampMs watermark) {
     if (plan_->event.kind == EventWindowSpec::Kind::kSession) return fire_sessions(watermark);
+    if (plan_->event.panes) return fire_panes(watermark);
     while (!open_.empty() && open_.begin()->first.first - 1 <= watermark) {
       auto node = open_.extract(open_.begin());
       emit_window(node.mapped(), node.key().first);
@@ -225,6 +338,8 @@ class EventWindowPump final : public Pump {
   }
 
   std::map<std::pair<TimestampMs, TimestampMs>, Window> open_;  // by (end, start)
+  std::map<TimestampMs, Window> panes_;                         // slices, by start
+  std::optional<TimestampMs> next_end_;                          // the next window end to fire
   std::unordered_map<std::vector<Value>, std::vector<Session>, RowKeyHash> sessions_;  // by partition value
   uint64_t seq_ = 0;
   TimestampMs watermark_ = 0;

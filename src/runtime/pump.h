@@ -38,6 +38,11 @@ struct EventWindowSpec {
   int64_t watermark_delay_ms = 0;
   size_t source_width = 0;  // columns of the source row; window_start, window_end, window_time follow
   std::vector<ExprPtr> session_partition;  // SESSION: sessions are per value of these
+  // Slices ("panes"): each row is aggregated once, into its slice of gcd(size, slide), and windows
+  // combine their slices when they fire. Possible when only the GROUP BY reads the window columns;
+  // window_slot says which key is window_start (1), window_end (2) or window_time (3), else 0.
+  bool panes = false;
+  std::vector<int> window_slot;
 };
 
 struct PumpPlan {

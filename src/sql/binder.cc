@@ -500,6 +500,28 @@ Result<int64_t> integer_literal(const Expr& e, const char* what) {
   return std::stoll(e.text);
 }
 
+bool mentions_window_columns(const Expr& e) {
+  if (e.kind == ExprKind::kColumn && (e.text == "window_start" || e.text == "window_end" || e.text == "window_time")) return true;
+  for (const auto& a : e.args) {
+    if (mentions_window_columns(*a)) return true;
+  }
+  return false;
+}
+
+// An aggregate function call whose argument reads a window column (then windows cannot be built
+// from slices).
+bool aggregate_reads_window(const Expr& e) {
+  if (e.kind == ExprKind::kFunction && is_aggregate_function(e.text)) {
+    for (const auto& a : e.args) {
+      if (mentions_window_columns(*a)) return true;
+    }
+  }
+  for (const auto& a : e.args) {
+    if (aggregate_reads_window(*a)) return true;
+  }
+  return false;
+}
+
 // A Flink table's event-time attribute (WATERMARK FOR column AS column - delay).
 struct EventTime {
   std::string column;
@@ -695,8 +717,22 @@ Result<std::unique_ptr<PumpPlan>> bind_select(const Select& select, const Create
     } else if (!select.from.tvf_partition_by.empty()) {
       return error_at(select.from.loc, "PARTITION BY is for SESSION windows");
     }
+    if (select.where && mentions_window_columns(*select.where)) {
+      return error_at(select.where->loc, "WHERE is applied before the window function: it cannot read window_start, window_end or window_time");
+    }
     qb.aggregated = true;
     if (auto st = qb.bind_keys(select.group_by); !st) return tl::unexpected(st.error());
+    ev.panes = ev.kind != runtime::EventWindowSpec::Kind::kSession;
+    for (const auto& k : select.group_by) {
+      const bool bare = k->kind == ExprKind::kColumn;
+      const int slot = !bare ? 0 : k->text == "window_start" ? 1 : k->text == "window_end" ? 2 : k->text == "window_time" ? 3 : 0;
+      ev.window_slot.push_back(slot);
+      if (slot == 0 && mentions_window_columns(*k)) ev.panes = false;
+    }
+    for (const auto& item : select.items) {
+      if (item.expr && aggregate_reads_window(*item.expr)) ev.panes = false;
+    }
+    if (select.having && aggregate_reads_window(*select.having)) ev.panes = false;
   } else if (!table_function) {
     if (!select.group_by.empty()) {
       plan->mode = PumpMode::kTumbling;

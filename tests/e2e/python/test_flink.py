@@ -123,3 +123,58 @@ class FlinkApplicationTest(unittest.TestCase):
 
 if __name__ == '__main__':
     unittest.main()
+
+
+class SlicesEqualWindowsTest(unittest.TestCase):
+    """HOP and CUMULATE windows built from slices (each row aggregated once) give the windows that
+    assigning each row to every window gives (an aggregate reading window_start forces that path):
+    same keys, counts and maxima, sums equal up to float rounding; late rows alike."""
+
+    def run_sql(self, d, sql, rows):
+        with open(os.path.join(d, 'q.sql'), 'w') as f:
+            f.write(sql)
+        p = subprocess.run([harness.eddy_bin(), 'sql', 'run', '--sql', os.path.join(d, 'q.sql'), '--input',
+                            os.path.join(d, 'in.ndjson'), '--errors', os.path.join(d, 'err.ndjson')],
+                           capture_output=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with open(os.path.join(d, 'err.ndjson')) as f:
+            late = [json.loads(l)['input_line'] for l in f]
+        out = {}
+        for l in p.stdout.decode().splitlines():
+            r = json.loads(l)
+            r.pop('ws2', None)
+            out[(r['TICKER'], r['ws'], r['we'])] = r
+        return out, late
+
+    def test_hop_and_cumulate(self):
+        import random
+        rng = random.Random(5)
+        rows, t = [], 0
+        for _ in range(3000):
+            t += rng.randint(0, 400)
+            ms = 1612085400000 + t - rng.randint(0, 3000)  # up to 3 s out of order; the delay is 2 s
+            rows.append({'TICKER': rng.choice(TICKERS[:3]), 'PRICE': rng.randint(1, 1000) / 10,
+                         'EVENT_TIME': time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(ms // 1000)) + '.%03d' % (ms % 1000)})
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, 'in.ndjson'), 'w') as f:
+                f.write(''.join(json.dumps(r) + '\n' for r in rows))
+            for kind in ('HOP', 'CUMULATE'):
+                results = []
+                for extra in ('', ', MAX(window_start)'):
+                    sql = ("CREATE TABLE t (TICKER STRING, PRICE DOUBLE, EVENT_TIME TIMESTAMP(3), "
+                           "WATERMARK FOR EVENT_TIME AS EVENT_TIME - INTERVAL '2' SECOND) WITH ('connector' = 'kinesis', 'stream' = 't');"
+                           "CREATE TABLE o (TICKER STRING, mx DOUBLE, s DOUBLE, c BIGINT, ws TIMESTAMP(3), we TIMESTAMP(3)%s) "
+                           "WITH ('connector' = 'kinesis', 'stream' = 'o');"
+                           "INSERT INTO o SELECT TICKER, MAX(PRICE), SUM(PRICE), COUNT(*), window_start, window_end%s "
+                           "FROM TABLE(%s(TABLE t, DESCRIPTOR(EVENT_TIME), INTERVAL '5' SECOND, INTERVAL '30' SECOND)) "
+                           "GROUP BY window_start, window_end, TICKER;" % (', ws2 TIMESTAMP(3)' if extra else '', extra, kind))
+                    results.append(self.run_sql(d, sql, rows))
+                (slices, late1), (windows, late2) = results
+                self.assertGreater(len(slices), 300, kind)
+                self.assertEqual(set(slices), set(windows), kind)
+                self.assertEqual(late1, late2, kind)
+                self.assertTrue(late1, 'the data has late rows')
+                for k, r in slices.items():
+                    w = windows[k]
+                    self.assertEqual((r['mx'], r['c']), (w['mx'], w['c']), (kind, k))
+                    self.assertAlmostEqual(r['s'], w['s'], places=6, msg=(kind, k))
