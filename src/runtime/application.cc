@@ -222,6 +222,7 @@ void Application::push_document(size_t input, simdjson::dom::element doc, std::s
     return;
   }
   ++rows_in_;
+  scratch_.shard = static_cast<uint32_t>(lane);
   const TimestampMs rowtime = next_rowtime(input, lane, arrival);
   scratch_.rowtime = rowtime;
   scratch_.origin = origin;
@@ -245,8 +246,10 @@ TimestampMs Application::next_rowtime(size_t input, size_t& lane, TimestampMs ar
 void Application::push_rows(size_t input, Result<std::vector<std::vector<Value>>> rows, std::string_view record,
                             TimestampMs arrival, int64_t origin, size_t lane) {
   ++rows_in_;
+  const auto shard = static_cast<uint32_t>(lane);
   const TimestampMs rowtime = next_rowtime(input, lane, arrival);
   Row probe;
+  probe.shard = shard;
   probe.rowtime = rowtime;
   probe.origin = origin;
   if (!rows) {
@@ -260,9 +263,16 @@ void Application::push_rows(size_t input, Result<std::vector<std::vector<Value>>
     Row row;
     row.rowtime = rowtime;
     row.origin = origin;
+    row.shard = shard;
     row.values = std::move(values);
     row.values.push_back(Value::integer(arrival));  // APPROXIMATE_ARRIVAL_TIME
     insert(node, row);
+  }
+}
+
+void Application::set_source_shards(size_t input, const std::vector<uint32_t>& shards) {
+  for (StreamNode* node : input_nodes_[input]) {
+    for (Pump* p : node->readers) p->on_source_shards(shards);
   }
 }
 

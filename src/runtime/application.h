@@ -76,6 +76,8 @@ class Application {
   void advance_time(TimestampMs t);
   // End of a bounded input: every open window emits.
   void flush();
+  // The shards of input `input`'s source being read now (see Pump::on_source_shards).
+  void set_source_shards(size_t input, const std::vector<uint32_t>& shards);
 
   size_t input_count() const { return inputs_.size(); }
   bool flink() const { return flink_; }

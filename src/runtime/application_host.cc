@@ -39,6 +39,7 @@ struct ApplicationHost::Runner {
   std::vector<std::unique_ptr<Destination>> destinations;
   std::map<uint32_t, uint64_t> positions;
   std::set<uint32_t> finished;
+  std::vector<uint32_t> active_shards;  // as last told to the application
   uint64_t out_seq = 0;
 };
 
@@ -538,6 +539,21 @@ void ApplicationHost::run(const std::string& name, Runner& r) {
     if (shards) {
       std::set<uint32_t> present;
       for (const auto& s : *shards) present.insert(s.index);
+      // The shards being read (not read to their end, parents done): event-time watermarks wait
+      // for each of them.
+      std::vector<uint32_t> active;
+      for (const auto& s : *shards) {
+        if (r.finished.count(s.index) && buffered[s.index].empty()) continue;
+        bool ready = true;
+        for (auto p : {s.parent, s.adjacent_parent}) {
+          if (p && present.count(*p) && !(r.finished.count(*p) && buffered[*p].empty())) ready = false;
+        }
+        if (ready) active.push_back(s.index);
+      }
+      if (active != r.active_shards) {
+        r.active_shards = active;
+        r.app->set_source_shards(0, active);
+      }
       for (const auto& s : *shards) {
         if (r.finished.count(s.index)) continue;
         // Children wait until every parent has been read to its end (order per key).

@@ -43,11 +43,32 @@ class EventWindowPump final : public Pump {
       else if (ev.panes) add_to_pane(row, ts);
       else assign(row, ts);
     }
-    if (!have_watermark_ || ts - ev.watermark_delay_ms > watermark_) {
-      watermark_ = ts - ev.watermark_delay_ms;
-      have_watermark_ = true;
+    auto& mark = shards_[row.shard];
+    mark.max_ts = mark.seen ? std::max(mark.max_ts, ts) : ts;
+    mark.seen = true;
+    mark.last_row_ms = clock_.now_ms();
+    advance_watermark();
+  }
+
+  void on_source_shards(const std::vector<uint32_t>& shards) override {
+    std::map<uint32_t, ShardMark> next;
+    for (uint32_t s : shards) {
+      auto it = shards_.find(s);
+      if (it != shards_.end()) {
+        next[s] = it->second;
+      } else {
+        ShardMark m;
+        m.last_row_ms = clock_.now_ms();  // an idle timeout counts from when the shard appeared
+        next[s] = m;
+      }
     }
-    fire(watermark_);
+    shards_ = std::move(next);  // shards read to their end no longer hold the watermark
+    advance_watermark();
+  }
+
+  // Processing time passes: a shard idle for longer than the timeout stops holding the watermark.
+  void on_time(TimestampMs) override {
+    if (plan_->event.idle_timeout_ms > 0) advance_watermark();
   }
 
   void flush() override { fire(INT64_MAX); }
@@ -116,11 +137,51 @@ class EventWindowPump final : public Pump {
       (void)accumulate(plan_->aggregates, nullptr, 0, ctx, w.groups[g].accs, row, error_);
     }
     if (late) {
-      error_(row, Error{Errc::kInvalidArgument, "late row: event time " + format_timestamp(ts) + " arrived after the watermark " +
-                                                    format_timestamp(watermark_) + " had closed " + std::to_string(late) + " of its " +
-                                                    std::to_string(spans_.size()) + " window(s)"});
+      this->late(row, "late row: event time " + format_timestamp(ts) + " arrived after the watermark " + format_timestamp(watermark_) +
+                          " had closed " + std::to_string(late) + " of its " + std::to_string(spans_.size()) + " window(s)");
     }
   }
+
+  // The watermark: the minimum over the shards that are not idle of their largest event time,
+  // minus the delay; it never goes back. A shard the host declared holds it until its first row
+  // (or until it is idle); without declarations (a file) the shards are those rows came from.
+  void advance_watermark() {
+    const auto& ev = plan_->event;
+    const TimestampMs now = clock_.now_ms();
+    std::optional<TimestampMs> low;
+    bool waiting = false;  // an active shard without a row yet
+    for (const auto& [_, m] : shards_) {
+      if (ev.idle_timeout_ms > 0 && now - m.last_row_ms > ev.idle_timeout_ms) continue;
+      if (!m.seen) {
+        waiting = true;
+        continue;
+      }
+      low = low ? std::min(*low, m.max_ts) : m.max_ts;
+    }
+    if (waiting) return;
+    if (!low) {  // every shard idle: the most advanced one leads (Flink's idle inputs)
+      for (const auto& [_, m] : shards_) {
+        if (m.seen) low = low ? std::max(*low, m.max_ts) : m.max_ts;
+      }
+    }
+    if (!low) return;
+    const TimestampMs candidate = *low - ev.watermark_delay_ms;
+    if (!have_watermark_ || candidate > watermark_) {
+      watermark_ = candidate;
+      have_watermark_ = true;
+    }
+    fire(watermark_);
+  }
+
+  void late(const Row& row, const std::string& message) {
+    if (!plan_->event.drop_late) error_(row, Error{Errc::kInvalidArgument, message});
+  }
+
+  struct ShardMark {
+    TimestampMs max_ts = 0;
+    TimestampMs last_row_ms = 0;
+    bool seen = false;
+  };
 
   struct Session {
     TimestampMs start, end;
@@ -131,8 +192,8 @@ class EventWindowPump final : public Pump {
   void add_to_session(const Row& row, TimestampMs ts) {
     const auto& ev = plan_->event;
     if (have_watermark_ && ts + ev.size_ms - 1 <= watermark_) {
-      error_(row, Error{Errc::kInvalidArgument, "late row: event time " + format_timestamp(ts) + " arrived after the watermark " +
-                                                    format_timestamp(watermark_) + " had closed its session window"});
+      late(row, "late row: event time " + format_timestamp(ts) + " arrived after the watermark " + format_timestamp(watermark_) +
+                    " had closed its session window");
       return;
     }
     prepare(row);
@@ -261,9 +322,8 @@ class EventWindowPump final : public Pump {
       const int64_t total = (last_end - first_end) / step + 1;
       const int64_t fired = std::min(total, (watermark_ + 1 - first_end) / step + 1);
       first_open = first_end + fired * step;
-      error_(row, Error{Errc::kInvalidArgument, "late row: event time " + format_timestamp(ts) + " arrived after the watermark " +
-                                                    format_timestamp(watermark_) + " had closed " + std::to_string(fired) + " of its " +
-                                                    std::to_string(total) + " window(s)"});
+      late(row, "late row: event time " + format_timestamp(ts) + " arrived after the watermark " + format_timestamp(watermark_) +
+                    " had closed " + std::to_string(fired) + " of its " + std::to_string(total) + " window(s)");
       if (fired == total) return;
     }
     const int64_t slice = slice_ms();
@@ -340,6 +400,7 @@ class EventWindowPump final : public Pump {
   std::map<std::pair<TimestampMs, TimestampMs>, Window> open_;  // by (end, start)
   std::map<TimestampMs, Window> panes_;                         // slices, by start
   std::optional<TimestampMs> next_end_;                          // the next window end to fire
+  std::map<uint32_t, ShardMark> shards_;
   std::unordered_map<std::vector<Value>, std::vector<Session>, RowKeyHash> sessions_;  // by partition value
   uint64_t seq_ = 0;
   TimestampMs watermark_ = 0;

@@ -43,6 +43,10 @@ struct EventWindowSpec {
   // window_slot says which key is window_start (1), window_end (2) or window_time (3), else 0.
   bool panes = false;
   std::vector<int> window_slot;
+  // Watermarks are per source shard and the minimum across them; a shard with no row for
+  // idle_timeout_ms of processing time (0: never) stops holding the watermark back.
+  int64_t idle_timeout_ms = 0;
+  bool drop_late = false;  // late rows are dropped silently instead of reported to error_stream
 };
 
 struct PumpPlan {
@@ -86,6 +90,9 @@ class Pump {
   virtual void on_time(TimestampMs t) { (void)t; }
   // End of a bounded input: emit everything still open.
   virtual void flush() {}
+  // The source shards being read now (the host says so when the set changes; a bounded input
+  // never does): event-time watermarks wait for each of them.
+  virtual void on_source_shards(const std::vector<uint32_t>& shards) { (void)shards; }
 
   const PumpPlan& plan() const { return *plan_; }
 

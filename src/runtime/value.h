@@ -48,6 +48,7 @@ struct Row {
   TimestampMs rowtime = 0;
   std::vector<Value> values;
   int64_t origin = 0;  // provenance for error_stream: the source record's ordinal (input line)
+  uint32_t shard = 0;  // the source shard of an input row (event-time watermarks are per shard)
 };
 
 // Decimal scale helpers: DECIMAL(p,s) is stored as value * 10^s.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <optional>
 #include <set>
 
 #include "sql/functions.h"
@@ -526,7 +527,28 @@ bool aggregate_reads_window(const Expr& e) {
 struct EventTime {
   std::string column;
   int64_t delay_ms = 0;
+  int64_t idle_timeout_ms = 0;  // WITH ('scan.watermark.idle-timeout' = '10 s')
+  bool drop_late = false;       // WITH ('eddy.late-rows' = 'drop'); default 'error-stream'
 };
+
+// "10 s", "500 ms", "1 min", "2 h" (Flink's duration syntax); nullopt if it is not one.
+std::optional<int64_t> duration_ms(const std::string& text) {
+  size_t used = 0;
+  int64_t n = 0;
+  try {
+    n = std::stoll(text, &used);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  std::string unit = text.substr(used);
+  unit.erase(0, unit.find_first_not_of(' '));
+  if (n < 0) return std::nullopt;
+  if (unit == "ms" || unit == "milli" || unit == "millis") return n;
+  if (unit.empty() || unit == "s" || unit == "sec" || unit == "second" || unit == "seconds") return n * 1000;
+  if (unit == "min" || unit == "minute" || unit == "minutes") return n * 60'000;
+  if (unit == "h" || unit == "hour" || unit == "hours") return n * 3'600'000;
+  return std::nullopt;
+}
 
 // The Flink window TVF in FROM: its table, window kind and intervals into the plan, and the scope
 // the query sees (the table's columns, then window_start, window_end, window_time).
@@ -549,6 +571,8 @@ Status bind_window_tvf(const FromItem& from, PumpPlan& plan, const std::map<std:
   auto& ev = plan.event;
   ev.time_column = static_cast<size_t>(tc - cols.begin());
   ev.watermark_delay_ms = et->second.delay_ms;
+  ev.idle_timeout_ms = et->second.idle_timeout_ms;
+  ev.drop_late = et->second.drop_late;
   ev.source_width = cols.size();
   std::vector<int64_t> ms;
   for (const auto& a : from.function_args) {
@@ -856,7 +880,20 @@ Result<std::vector<std::unique_ptr<PumpPlan>>> bind_script(const Script& script,
     for (const auto& st : script.statements) {
       if (!st.create_table) continue;
       const auto& t = *st.create_table;
-      if (t.watermark) event_time[t.name.name] = {t.watermark->column.name, t.watermark->delay_ms};
+      if (t.watermark) {
+        EventTime e{t.watermark->column.name, t.watermark->delay_ms};
+        for (const auto& [k, v] : t.options) {
+          if (k == "scan.watermark.idle-timeout") {
+            auto ms = duration_ms(v);
+            if (!ms) return error_at(t.name.loc, "'scan.watermark.idle-timeout' = '" + v + "' is not a duration (e.g. '10 s')");
+            e.idle_timeout_ms = *ms;
+          } else if (k == "eddy.late-rows") {
+            if (v != "drop" && v != "error-stream") return error_at(t.name.loc, "'eddy.late-rows' is 'error-stream' or 'drop'");
+            e.drop_late = v == "drop";
+          }
+        }
+        event_time[t.name.name] = e;
+      }
       if (!targets.count(t.name.name)) continue;
       if (created.count(t.name.name) || (streams.count(t.name.name) && streams[t.name.name].is_input)) {
         return error_at(t.name.loc, "table " + quote(t.name.name) + " is declared twice");
