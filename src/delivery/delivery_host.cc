@@ -284,6 +284,18 @@ Status DeliveryHost::load() {
   return {};
 }
 
+// The destination of a request is valid; an eddy stream as destination must exist.
+Status DeliveryHost::check_destination(const json& request) const {
+  auto dest = destination_of_stream(request, lambda_setup());
+  if (!dest) return tl::unexpected(dest.error());
+  if (!dest->stream_arn.empty()) {
+    auto target = store_.name_from_arn(dest->stream_arn);
+    if (!target) return tl::unexpected(target.error());
+    if (!store_.shards(*target)) return invalid("Kinesis stream " + *target + " (the destination) does not exist; create it first");
+  }
+  return {};
+}
+
 Result<DeliveryStream> DeliveryHost::create(json request) {
   const std::string name = request.at("DeliveryStreamName").get<std::string>();
   const std::string type = request.value("DeliveryStreamType", "DirectPut");
@@ -302,13 +314,7 @@ Result<DeliveryStream> DeliveryHost::create(json request) {
   int destinations = 0;
   for (const auto& [k, _] : request.items()) destinations += k.ends_with("DestinationConfiguration");
   if (destinations != 1) return invalid("A delivery stream has exactly one destination configuration");
-  auto dest = destination_of_stream(request, lambda_setup());
-  if (!dest) return tl::unexpected(dest.error());
-  if (!dest->stream_arn.empty()) {
-    auto target = store_.name_from_arn(dest->stream_arn);
-    if (!target) return tl::unexpected(target.error());
-    if (!store_.shards(*target)) return invalid("Kinesis stream " + *target + " (the destination) does not exist; create it first");
-  }
+  if (auto st = check_destination(request); !st) return tl::unexpected(st.error());
   json positions = json::object();
   json finished = json::array();
   if (type == "KinesisStreamAsSource") {
@@ -419,13 +425,7 @@ Status DeliveryHost::update_destination(const std::string& name, int64_t version
   request.erase("ExtendedS3DestinationConfiguration");
   request.erase("HttpEndpointDestinationConfiguration");
   request[field] = std::move(next);
-  auto dest = destination_of_stream(request, lambda_setup());
-  if (!dest) return tl::unexpected(dest.error());
-  if (!dest->stream_arn.empty()) {
-    auto target = store_.name_from_arn(dest->stream_arn);
-    if (!target) return tl::unexpected(target.error());
-    if (!store_.shards(*target)) return invalid("Kinesis stream " + *target + " (the destination) does not exist; create it first");
-  }
+  if (auto st = check_destination(request); !st) return tl::unexpected(st.error());
   if (e.worker) halt(e, lock);
   e.stream.config = std::move(request);
   ++e.stream.version;

@@ -79,6 +79,7 @@ class DeliveryHost {
     std::unique_ptr<Worker> worker;
   };
   Status persist(const std::string& name, const DeliveryStream& s) const;
+  Status check_destination(const nlohmann::json& request) const;
   LambdaSetup lambda_setup() const;
   void launch(const std::string& name, Entry& e);
   void halt(Entry& e, std::unique_lock<std::mutex>& lock);

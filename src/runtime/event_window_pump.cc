@@ -110,7 +110,6 @@ class EventWindowPump final : public Pump {
   }
 
   void assign(const Row& row, TimestampMs ts) {
-    const auto& ev = plan_->event;
     windows_of(ts, spans_);
     prepare(row);
     size_t late = 0;
@@ -119,22 +118,7 @@ class EventWindowPump final : public Pump {
         ++late;
         continue;
       }
-      ext_.values[ev.source_width].set_int(start);
-      ext_.values[ev.source_width + 1].set_int(end);
-      ext_.values[ev.source_width + 2].set_int(end - 1);
-      const auto ctx = context(ext_);
-      if (!eval_all(plan_->keys, ctx, keys_, row, error_)) return;
-      Window& w = open_[{end, start}];
-      auto found = w.index.find(keys_);
-      size_t g;
-      if (found == w.index.end()) {
-        g = w.groups.size();
-        w.groups.push_back({keys_, std::vector<Accumulator>(plan_->aggregates.size())});
-        w.index.emplace(keys_, g);
-      } else {
-        g = found->second;
-      }
-      (void)accumulate(plan_->aggregates, nullptr, 0, ctx, w.groups[g].accs, row, error_);
+      if (!add_to_window(open_[{end, start}], start, end, row)) return;
     }
     if (late) {
       this->late(row, "late row: event time " + format_timestamp(ts) + " arrived after the watermark " + format_timestamp(watermark_) +
@@ -237,29 +221,37 @@ class EventWindowPump final : public Pump {
     std::sort(due.begin(), due.end(), [](const Session& a, const Session& b) {
       return std::tie(a.end, a.start, a.seq) < std::tie(b.end, b.start, b.seq);
     });
-    const auto& ev = plan_->event;
     for (const auto& session : due) {
       Window w;
       for (const auto& r : session.rows) {
         prepare(r);
-        ext_.values[ev.source_width].set_int(session.start);
-        ext_.values[ev.source_width + 1].set_int(session.end);
-        ext_.values[ev.source_width + 2].set_int(session.end - 1);
-        const auto ctx = context(ext_);
-        if (!eval_all(plan_->keys, ctx, keys_, r, error_)) continue;
-        auto found = w.index.find(keys_);
-        size_t g;
-        if (found == w.index.end()) {
-          g = w.groups.size();
-          w.groups.push_back({keys_, std::vector<Accumulator>(plan_->aggregates.size())});
-          w.index.emplace(keys_, g);
-        } else {
-          g = found->second;
-        }
-        (void)accumulate(plan_->aggregates, nullptr, 0, ctx, w.groups[g].accs, r, error_);
+        (void)add_to_window(w, session.start, session.end, r);
       }
       emit_window(w, session.end);
     }
+  }
+
+  // Adds `row` (prepared) to `w` as a row of window [start, end): its group by the GROUP BY keys
+  // evaluated with those window columns, then the aggregates. False on an evaluation error
+  // (reported).
+  bool add_to_window(Window& w, TimestampMs start, TimestampMs end, const Row& row) {
+    const auto& ev = plan_->event;
+    ext_.values[ev.source_width].set_int(start);
+    ext_.values[ev.source_width + 1].set_int(end);
+    ext_.values[ev.source_width + 2].set_int(end - 1);
+    const auto ctx = context(ext_);
+    if (!eval_all(plan_->keys, ctx, keys_, row, error_)) return false;
+    auto found = w.index.find(keys_);
+    size_t g;
+    if (found == w.index.end()) {
+      g = w.groups.size();
+      w.groups.push_back({keys_, std::vector<Accumulator>(plan_->aggregates.size())});
+      w.index.emplace(keys_, g);
+    } else {
+      g = found->second;
+    }
+    (void)accumulate(plan_->aggregates, nullptr, 0, ctx, w.groups[g].accs, row, error_);
+    return true;
   }
 
   // The row as the query sees it: its columns, then window_start, window_end, window_time.
@@ -330,22 +322,7 @@ class EventWindowPump final : public Pump {
     const TimestampMs start = floor_div(ts - ev.offset_ms, slice) * slice + ev.offset_ms;
     if (!next_end_ || first_open < *next_end_) next_end_ = first_open;  // an earlier row within the delay
     prepare(row);
-    ext_.values[ev.source_width].set_int(start);
-    ext_.values[ev.source_width + 1].set_int(start + slice);
-    ext_.values[ev.source_width + 2].set_int(start + slice - 1);
-    const auto ctx = context(ext_);
-    if (!eval_all(plan_->keys, ctx, keys_, row, error_)) return;
-    Window& pane = panes_[start];
-    auto found = pane.index.find(keys_);
-    size_t g;
-    if (found == pane.index.end()) {
-      g = pane.groups.size();
-      pane.groups.push_back({keys_, std::vector<Accumulator>(plan_->aggregates.size())});
-      pane.index.emplace(keys_, g);
-    } else {
-      g = found->second;
-    }
-    (void)accumulate(plan_->aggregates, nullptr, 0, ctx, pane.groups[g].accs, row, error_);
+    (void)add_to_window(panes_[start], start, start + slice, row);
   }
 
   void fire_panes(TimestampMs watermark) {

@@ -51,35 +51,16 @@ Result<std::vector<Token>> tokenize(std::string_view sql, bool flink) {
       out.push_back({TokenKind::kIdentifier, std::move(word), at, std::move(raw)});
       continue;
     }
-    if (c == '`' && flink) {
-      advance(1);
-      std::string name;
-      while (true) {
-        if (i >= sql.size()) return error(at, "unterminated `quoted` identifier");
-        if (sql[i] == '`') {
-          if (i + 1 < sql.size() && sql[i + 1] == '`') {
-            name.push_back('`');
-            advance(2);
-            continue;
-          }
-          advance(1);
-          break;
-        }
-        name.push_back(sql[i]);
-        advance(1);
-      }
-      if (name.empty()) return error(at, "empty quoted identifier");
-      out.push_back({TokenKind::kQuotedIdentifier, std::move(name), at, {}});
-      continue;
-    }
-    if (c == '"') {
+    // "quoted" identifiers, and `quoted` ones in Flink SQL; a doubled quote stands for itself.
+    if (c == '"' || (c == '`' && flink)) {
+      const char q = c;
       std::string name;
       advance(1);
       while (true) {
         if (i >= sql.size()) return error(at, "unterminated quoted identifier");
-        if (sql[i] == '"') {
-          if (i + 1 < sql.size() && sql[i + 1] == '"') {
-            name.push_back('"');
+        if (sql[i] == q) {
+          if (i + 1 < sql.size() && sql[i + 1] == q) {
+            name.push_back(q);
             advance(2);
             continue;
           }
