@@ -266,9 +266,44 @@ class EventWindowPump final : public Pump {
   void emit_window(const Window& w, TimestampMs end) {
     Row context_row;
     context_row.rowtime = end - 1;
+    if (plan_->event.top_n > 0) return emit_top_n(w, context_row);
     for (const auto& g : w.groups) {
       const auto aggs = results(plan_->aggregates, g.accs);
       produce(context_row, &aggs, &g.keys, end - 1);
+    }
+  }
+
+  // Window Top-N: the window's groups as rows of the aggregation, the first N by the order column
+  // (ties keep the groups' first-seen order), numbered from 1, as target rows.
+  void emit_top_n(const Window& w, const Row& context_row) {
+    const auto& ev = plan_->event;
+    std::vector<Row> rows;
+    for (const auto& g : w.groups) {
+      const auto aggs = results(plan_->aggregates, g.accs);
+      Row r;
+      if (fill_output(r, context_row, &aggs, &g.keys, context_row.rowtime)) rows.push_back(std::move(r));
+    }
+    std::stable_sort(rows.begin(), rows.end(), [&](const Row& a, const Row& b) {
+      const int c = compare_values(a.values[ev.top_order], b.values[ev.top_order]);
+      return ev.top_desc ? c > 0 : c < 0;
+    });
+    const size_t n = std::min(rows.size(), static_cast<size_t>(ev.top_n));
+    for (size_t i = 0; i < n; ++i) {
+      Row out;
+      out.rowtime = context_row.rowtime;
+      out.values.resize(ev.top_columns.size());
+      bool ok = true;
+      for (size_t j = 0; j < ev.top_columns.size() && ok; ++j) {
+        const int src = ev.top_columns[j];
+        if (src == -3) continue;
+        const Value v = src < 0 ? Value::integer(static_cast<int64_t>(i + 1)) : rows[i].values[static_cast<size_t>(src)];
+        const sql::SqlType from = src < 0 ? sql::SqlType::of(sql::TypeId::kBigint) : ev.top_inner_types[static_cast<size_t>(src)];
+        if (auto st = cast_value(v, from, ev.top_types[j], out.values[j]); !st) {
+          error_(rows[i], st.error());
+          ok = false;
+        }
+      }
+      if (ok) emit_(out);
     }
   }
 

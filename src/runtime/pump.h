@@ -47,6 +47,14 @@ struct EventWindowSpec {
   // idle_timeout_ms of processing time (0: never) stops holding the watermark back.
   int64_t idle_timeout_ms = 0;
   bool drop_late = false;  // late rows are dropped silently instead of reported to error_stream
+  // Window Top-N: the outputs make an inner row per group; per window the top_n by the inner
+  // column top_order (descending if top_desc) are emitted, numbered from 1, as rows of the target
+  // made of inner columns (top_columns[j] >= 0) or the row number (-1), cast to top_types.
+  int64_t top_n = 0;
+  size_t top_order = 0;
+  bool top_desc = false;
+  std::vector<int> top_columns;
+  std::vector<sql::SqlType> top_inner_types, top_types;
 };
 
 struct PumpPlan {

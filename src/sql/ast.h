@@ -30,6 +30,7 @@ using ExprPtr = std::unique_ptr<Expr>;
 
 struct WindowSpec {
   std::vector<ExprPtr> partition_by;
+  std::vector<std::pair<ExprPtr, bool>> order_by;  // ORDER BY expr [DESC] (ROW_NUMBER), descending
   bool rows = false;        // ROWS n PRECEDING (else RANGE INTERVAL ... PRECEDING)
   int64_t rows_preceding = 0;
   int64_t range_ms = 0;
@@ -86,6 +87,7 @@ struct FromItem {
   Identifier descriptor;
   std::vector<ExprPtr> tvf_partition_by;
   bool session_by_group_keys = false;  // legacy GROUP BY SESSION(...): sessions per group key
+  std::unique_ptr<Select> subquery;    // Flink: FROM (SELECT ...)
   Location loc;
 };
 

@@ -624,7 +624,119 @@ Status bind_window_tvf(const FromItem& from, PumpPlan& plan, const std::map<std:
 Result<std::unique_ptr<PumpPlan>> bind_select(const Select& select, const CreatePump& pump, const StreamDef& target,
                                               const std::vector<size_t>& target_columns,
                                               std::map<std::string, StreamDef>& streams, bool flink,
+                                              const std::map<std::string, EventTime>& event_time);
+
+// The name a select item gives its column: its alias, or the column it names.
+std::string item_name(const SelectItem& item) {
+  if (!item.alias.name.empty()) return item.alias.name;
+  return item.expr && item.expr->kind == ExprKind::kColumn ? item.expr->text : std::string();
+}
+
+// Flink's window Top-N (flink-sql.md 3), the one shape it has:
+//   SELECT <* | columns> FROM (
+//     SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY c [DESC]) AS rn
+//     FROM (<a window aggregation>)) WHERE rn <= N
+// planned as the window aggregation whose windows emit their first N groups by c, numbered.
+Result<std::unique_ptr<PumpPlan>> bind_top_n(const Select& outer, const CreatePump& pump, const StreamDef& target,
+                                             const std::vector<size_t>& target_columns, std::map<std::string, StreamDef>& streams,
+                                             const std::map<std::string, EventTime>& event_time) {
+  const std::string shape =
+      "FROM (subquery) is supported for window Top-N: SELECT ... FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, "
+      "window_end ORDER BY c [DESC]) AS rn FROM (<window aggregation>)) WHERE rn <= N";
+  const Select& mid = *outer.from.subquery;
+  if (!mid.from.subquery || mid.where || !mid.group_by.empty() || mid.items.size() != 2) return error_at(outer.from.loc, shape);
+  const SelectItem* star = nullptr;
+  const SelectItem* number = nullptr;
+  for (const auto& item : mid.items) (item.star ? star : number) = &item;
+  if (!star || !number || !number->expr || number->expr->kind != ExprKind::kFunction || number->expr->text != "ROW_NUMBER" ||
+      !number->expr->window || number->alias.name.empty()) {
+    return error_at(mid.loc, shape);
+  }
+  const WindowSpec& w = *number->expr->window;
+  std::set<std::string> parts;
+  for (const auto& p : w.partition_by) {
+    if (p->kind == ExprKind::kColumn) parts.insert(p->text);
+  }
+  if (parts != std::set<std::string>{"window_start", "window_end"} || w.partition_by.size() != 2) {
+    return error_at(w.loc, "window Top-N must PARTITION BY window_start, window_end");
+  }
+  if (w.order_by.size() != 1 || w.order_by[0].first->kind != ExprKind::kColumn) {
+    return error_at(w.loc, "window Top-N orders by one column of the aggregation (ORDER BY c [DESC])");
+  }
+  const std::string rn = number->alias.name;
+  int64_t n = 0;
+  if (!outer.where || outer.where->kind != ExprKind::kBinary || outer.where->args[0]->kind != ExprKind::kColumn ||
+      outer.where->args[0]->text != rn || (outer.where->text != "<=" && outer.where->text != "<")) {
+    return error_at(outer.loc, "window Top-N needs WHERE " + rn + " <= N");
+  }
+  auto limit = integer_literal(*outer.where->args[1], "N");
+  if (!limit) return tl::unexpected(limit.error());
+  n = *limit - (outer.where->text == "<" ? 1 : 0);
+  if (n < 1 || n > 100000) return error_at(outer.where->loc, "N must be 1 to 100000");
+
+  // The aggregation, planned into an intermediate row of its own columns and types.
+  const Select& inner = *mid.from.subquery;
+  StreamDef inner_def;
+  inner_def.name = target.name;
+  std::vector<size_t> inner_columns;
+  for (const auto& item : inner.items) {
+    if (item.star) return error_at(inner.loc, "the aggregation under a window Top-N names its columns");
+    inner_def.columns.push_back({item_name(item), SqlType::of(TypeId::kNull)});
+    inner_columns.push_back(inner_columns.size());
+  }
+  auto plan = bind_select(inner, pump, inner_def, inner_columns, streams, true, event_time);
+  if (!plan) return tl::unexpected(plan.error());
+  auto& ev = (*plan)->event;
+  if ((*plan)->mode != PumpMode::kEventWindow) return error_at(inner.loc, shape);
+  const auto& cols = inner_def.columns;
+  auto find = [&](const std::string& name) -> int {
+    for (size_t i = 0; i < cols.size(); ++i) {
+      if (cols[i].name == name) return static_cast<int>(i);
+    }
+    return -2;
+  };
+  const int order = find(w.order_by[0].first->text);
+  if (order < 0) return error_at(w.order_by[0].first->loc, "ORDER BY " + w.order_by[0].first->text + " is not a column of the aggregation");
+  ev.top_n = n;
+  ev.top_order = static_cast<size_t>(order);
+  ev.top_desc = w.order_by[0].second;
+  ev.top_inner_types = (*plan)->target_types;
+  // The outer select list: * (the aggregation's columns, then the row number) or named columns.
+  std::vector<int> sources;
+  if (outer.items.size() == 1 && outer.items[0].star) {
+    for (size_t i = 0; i < cols.size(); ++i) sources.push_back(static_cast<int>(i));
+    sources.push_back(-1);
+  } else {
+    for (const auto& item : outer.items) {
+      if (item.star || !item.expr || item.expr->kind != ExprKind::kColumn) return error_at(outer.loc, "select * or columns over a window Top-N");
+      const int c = item.expr->text == rn ? -1 : find(item.expr->text);
+      if (c == -2) return error_at(item.expr->loc, "column " + quote(item.expr->text) + " not found");
+      sources.push_back(c);
+    }
+  }
+  if (sources.size() != target_columns.size()) {
+    return error_at(outer.loc, "INSERT INTO " + quote(target.name) + " expects " + std::to_string(target_columns.size()) +
+                                   " column(s) but the SELECT produces " + std::to_string(sources.size()));
+  }
+  ev.top_columns.assign(target.columns.size(), -3);  // -3: a target column no output writes (NULL)
+  ev.top_types.clear();
+  for (const auto& c : target.columns) ev.top_types.push_back(c.type);
+  for (size_t i = 0; i < sources.size(); ++i) {
+    const auto& col = target.columns[target_columns[i]];
+    const SqlType from = sources[i] < 0 ? SqlType::of(TypeId::kBigint) : ev.top_inner_types[static_cast<size_t>(sources[i])];
+    if (!castable(from, col.type)) {
+      return error_at(outer.loc, "cannot insert " + from.to_string() + " into column " + quote(col.name) + " " + col.type.to_string());
+    }
+    ev.top_columns[target_columns[i]] = sources[i];
+  }
+  return plan;
+}
+
+Result<std::unique_ptr<PumpPlan>> bind_select(const Select& select, const CreatePump& pump, const StreamDef& target,
+                                              const std::vector<size_t>& target_columns,
+                                              std::map<std::string, StreamDef>& streams, bool flink,
                                               const std::map<std::string, EventTime>& event_time) {
+  if (flink && select.from.subquery) return bind_top_n(select, pump, target, target_columns, streams, event_time);
   auto plan = std::make_unique<PumpPlan>();
   plan->name = pump.name.name;
   plan->target = target.name;
@@ -837,6 +949,12 @@ Result<std::unique_ptr<PumpPlan>> bind_select(const Select& select, const Create
   }
   for (size_t i = 0; i < outputs.size(); ++i) {
     const auto& col = target.columns[target_columns[i]];
+    if (col.type.id == TypeId::kNull) {  // an intermediate row (window Top-N): the output's own type
+      plan->target_types.push_back(outputs[i]->type);
+      plan->outputs.push_back(std::move(outputs[i]));
+      plan->target_columns.push_back(target_columns[i]);
+      continue;
+    }
     if (!castable(outputs[i]->type, col.type)) {
       return error_at(locs[i], "cannot insert " + outputs[i]->type.to_string() + " into column " + quote(col.name) + " " +
                                    col.type.to_string() + " of " + quote(target.name));

@@ -383,7 +383,11 @@ class Parser {
   FromItem from_item() {
     FromItem f;
     f.loc = peek().loc;
-    if (flink_ && peek().is_keyword("TABLE") && peek(1).is_symbol("(")) {
+    if (flink_ && peek().is_symbol("(")) {
+      next();
+      f.subquery = select();
+      expect_symbol(")");
+    } else if (flink_ && peek().is_keyword("TABLE") && peek(1).is_symbol("(")) {
       // TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL ...)), HOP, CUMULATE, SESSION(TABLE t PARTITION BY k, ...)
       next();
       expect_symbol("(");
@@ -444,6 +448,17 @@ class Parser {
       do {
         w.partition_by.push_back(expr());
       } while (accept_symbol(","));
+    }
+    if (accept_keyword("ORDER")) {  // ROW_NUMBER() OVER (PARTITION BY ... ORDER BY ...)
+      expect_keyword("BY");
+      do {
+        auto e = expr();
+        bool desc = false;
+        if (accept_keyword("DESC")) desc = true;
+        else accept_keyword("ASC");
+        w.order_by.emplace_back(std::move(e), desc);
+      } while (accept_symbol(","));
+      if (accept_symbol(")")) return w;
     }
     if (accept_keyword("ROWS")) {
       w.rows = true;
@@ -667,10 +682,15 @@ class Parser {
       negative = !negative;
       text.erase(0, 1);
     }
-    if (peek().kind != TokenKind::kIdentifier || !is_unit(peek().text)) {
+    // Flink also writes the units in the plural (INTERVAL '10' MINUTES).
+    auto singular = [this](std::string w) {
+      if (flink_ && w.size() > 1 && w.back() == 'S' && is_unit(w.substr(0, w.size() - 1))) w.pop_back();
+      return w;
+    };
+    if (peek().kind != TokenKind::kIdentifier || !is_unit(singular(peek().text))) {
       fail("an interval unit (SECOND, MINUTE, HOUR, DAY, MONTH, YEAR)");
     }
-    const std::string unit = next().text;
+    const std::string unit = singular(next().text);
     if (accept_symbol("(")) {  // precision, e.g. INTERVAL '100' SECOND(3)
       while (!accept_symbol(")")) next();
     }
