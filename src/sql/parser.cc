@@ -128,18 +128,23 @@ class Parser {
       expect_keyword("AS");
       expect_keyword("INSERT");
       expect_keyword("INTO");
-      p.target = identifier("a stream name");
-      if (accept_symbol("(")) {
-        do {
-          p.columns.push_back(identifier("a column name"));
-        } while (accept_symbol(","));
-        expect_symbol(")");
-      }
+      insert_target("a stream name", p.target, p.columns);
       p.select = select();
       st.create_pump = std::move(p);
       return st;
     }
     fail("STREAM or PUMP after CREATE");
+  }
+
+  // INSERT INTO's `name [(column, ...)]`.
+  void insert_target(const char* what, Identifier& target, std::vector<Identifier>& columns) {
+    target = identifier(what);
+    if (accept_symbol("(")) {
+      do {
+        columns.push_back(identifier("a column name"));
+      } while (accept_symbol(","));
+      expect_symbol(")");
+    }
   }
 
   // CREATE TABLE t (col TYPE, ..., WATERMARK FOR col AS col [- INTERVAL ...]) [WITH ('k' = 'v', ...)]
@@ -150,20 +155,13 @@ class Parser {
     if (accept_keyword("INSERT")) {
       expect_keyword("INTO");
       InsertInto ins;
-      ins.target = identifier("a table name");
-      if (accept_symbol("(")) {
-        do {
-          ins.columns.push_back(identifier("a column name"));
-        } while (accept_symbol(","));
-        expect_symbol(")");
-      }
+      insert_target("a table name", ins.target, ins.columns);
       ins.select = select();
       st.insert = std::move(ins);
       return st;
     }
     expect_keyword("CREATE");
-    if (accept_keyword("TEMPORARY")) {
-    }
+    (void)accept_keyword("TEMPORARY");
     if (!accept_keyword("TABLE")) fail("TABLE after CREATE (Flink SQL: CREATE TABLE and INSERT INTO)");
     if (accept_keyword("IF")) {
       expect_keyword("NOT");
