@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "runtime/state_codec.h"
+
 namespace eddy::runtime {
 
 using sql::SqlType;
@@ -136,6 +138,34 @@ Value Accumulator::result(AggregateKind kind, const SqlType& t, const SqlType& r
   }
   (void)result_type;
   return Value::null();
+}
+
+void Accumulator::save(StateWriter& w) const {
+  w.i64(count_star_);
+  w.i64(count_);
+  w.i128(isum_);
+  w.f64(dsum_);
+  w.f64(fsum_);
+  w.f64(mean_);
+  w.f64(m2_);
+  w.value(min_);
+  w.value(max_);
+  w.value(first_);
+  w.value(last_);
+}
+
+void Accumulator::load(StateReader& r) {
+  count_star_ = r.i64();
+  count_ = r.i64();
+  isum_ = r.i128();
+  dsum_ = r.f64();
+  fsum_ = static_cast<float>(r.f64());
+  mean_ = r.f64();
+  m2_ = r.f64();
+  min_ = r.value();
+  max_ = r.value();
+  first_ = r.value();
+  last_ = r.value();
 }
 
 }  // namespace eddy::runtime

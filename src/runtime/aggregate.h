@@ -9,6 +9,9 @@
 
 namespace eddy::runtime {
 
+class StateWriter;
+class StateReader;
+
 enum class AggregateKind { kCountStar, kCount, kSum, kAvg, kMin, kMax, kFirstValue, kLastValue,
                            kStddevPop, kStddevSamp, kVarPop, kVarSamp };
 
@@ -32,6 +35,9 @@ class Accumulator {
   // windows. Floating-point sums are then summed per slice, as Flink's slicing windows do.
   void merge(const Accumulator& later, const sql::SqlType& arg_type, AggregateKind kind);
   Value result(AggregateKind kind, const sql::SqlType& arg_type, const sql::SqlType& result_type) const;
+  // Checkpoints: the whole state, whatever the kind.
+  void save(StateWriter& w) const;
+  void load(StateReader& r);
 
  private:
   int64_t count_star_ = 0;

@@ -4,6 +4,7 @@
 #include <functional>
 #include <set>
 
+#include "runtime/state_codec.h"
 #include "sql/binder.h"
 #include "sql/parser.h"
 
@@ -282,6 +283,87 @@ void Application::advance_time(TimestampMs t) {
 
 void Application::flush() {
   for (auto& p : pumps_) p->flush();
+}
+
+namespace {
+constexpr std::string_view kStateMagic = "eddy-state-1";
+}  // namespace
+
+std::string Application::save_state() const {
+  StateWriter w;
+  w.str(kStateMagic);
+  w.u64(rows_in_);
+  w.u64(error_rows_);
+  w.u64(last_rowtime_.size());
+  for (const auto& lanes : last_rowtime_) {
+    w.u64(lanes.size());
+    for (TimestampMs t : lanes) w.i64(t);
+  }
+  w.u64(pumps_.size());
+  for (const auto& p : pumps_) {
+    StateWriter own;
+    p->save_state(own);
+    w.str(p->plan().name);
+    w.str(p->state_shape());
+    w.str(own.bytes());
+  }
+  return w.take();
+}
+
+Result<std::vector<std::string>> Application::load_state(std::string_view bytes) {
+  StateReader r(bytes);
+  if (r.str() != kStateMagic || !r.ok()) return make_error(Errc::kInvalidArgument, "not an application state");
+  const uint64_t rows_in = r.u64(), error_rows = r.u64();
+  std::vector<std::vector<TimestampMs>> rowtimes(r.count());
+  for (auto& lanes : rowtimes) {
+    lanes.resize(r.count());
+    for (auto& t : lanes) t = r.i64();
+  }
+  struct Saved {
+    std::string shape, bytes;
+    bool used = false;
+  };
+  std::map<std::string, Saved> saved;
+  const size_t n = r.count(24);
+  for (size_t i = 0; i < n && r.ok(); ++i) {
+    std::string name = r.str();
+    Saved s;
+    s.shape = r.str();
+    s.bytes = r.str();
+    saved.emplace(std::move(name), std::move(s));
+  }
+  if (!r.done()) return make_error(Errc::kInvalidArgument, "the application state is truncated or corrupt");
+
+  std::vector<std::string> notes;
+  std::vector<std::pair<Pump*, const Saved*>> loads;
+  for (const auto& p : pumps_) {
+    const std::string& name = p->plan().name;
+    auto it = saved.find(name);
+    if (it == saved.end()) {
+      notes.push_back("pump " + name + " is new: it starts with no state");
+    } else if (it->second.shape != p->state_shape()) {
+      notes.push_back("pump " + name + " changed shape (" + it->second.shape + " -> " + p->state_shape() +
+                      "): its saved state was dropped and it starts with no state");
+    } else {
+      loads.emplace_back(p.get(), &it->second);
+    }
+    if (it != saved.end()) it->second.used = true;
+  }
+  for (const auto& [name, s] : saved) {
+    if (!s.used) notes.push_back("pump " + name + " is gone: its saved state was dropped");
+  }
+  for (auto& [pump, s] : loads) {
+    StateReader pr(s->bytes);
+    if (!pump->load_state(pr) || !pr.done()) {
+      return make_error(Errc::kInvalidArgument, "the saved state of pump " + pump->plan().name + " is corrupt");
+    }
+  }
+  rows_in_ = rows_in;
+  error_rows_ = error_rows;
+  for (size_t i = 0; i < rowtimes.size() && i < last_rowtime_.size(); ++i) {
+    for (size_t l = 0; l < rowtimes[i].size() && l < last_rowtime_[i].size(); ++l) last_rowtime_[i][l] = rowtimes[i][l];
+  }
+  return notes;
 }
 
 }  // namespace eddy::runtime

@@ -79,6 +79,15 @@ class Application {
   // The shards of input `input`'s source being read now (see Pump::on_source_shards).
   void set_source_shards(size_t input, const std::vector<uint32_t>& shards);
 
+  // Checkpoints: ROWTIME per input lane, the counters and each pump's state, by pump name with
+  // its shape (Pump::state_shape).
+  std::string save_state() const;
+  // Loads what save_state wrote, perhaps by older code (UpdateApplication): pumps are matched by
+  // name; a pump that is new or whose shape changed starts empty, and the returned notes say
+  // which. An error if the bytes are not a saved state: the application may then be half-loaded
+  // and is to be built anew.
+  Result<std::vector<std::string>> load_state(std::string_view bytes);
+
   size_t input_count() const { return inputs_.size(); }
   bool flink() const { return flink_; }
   const std::vector<FlinkTable>& flink_tables() const { return flink_tables_; }

@@ -73,6 +73,89 @@ class EventWindowPump final : public Pump {
 
   void flush() override { fire(INT64_MAX); }
 
+ protected:
+  void save_more(StateWriter& w) const override {
+    w.u64(open_.size());
+    for (const auto& [span, win] : open_) {
+      w.i64(span.first);
+      w.i64(span.second);
+      save_groups(w, win.groups);
+    }
+    w.u64(panes_.size());
+    for (const auto& [start, win] : panes_) {
+      w.i64(start);
+      save_groups(w, win.groups);
+    }
+    w.boolean(next_end_.has_value());
+    w.i64(next_end_.value_or(0));
+    w.u64(shards_.size());
+    for (const auto& [shard, m] : shards_) {
+      w.u64(shard);
+      w.i64(m.max_ts);
+      w.i64(m.last_row_ms);
+      w.boolean(m.seen);
+    }
+    w.u64(sessions_.size());
+    for (const auto& [keys, list] : sessions_) {
+      w.values(keys);
+      w.u64(list.size());
+      for (const auto& session : list) {
+        w.i64(session.start);
+        w.i64(session.end);
+        w.u64(session.seq);
+        w.u64(session.rows.size());
+        for (const auto& row : session.rows) w.row(row);
+      }
+    }
+    w.u64(seq_);
+    w.i64(watermark_);
+    w.boolean(have_watermark_);
+  }
+
+  void load_more(StateReader& r) override {
+    open_.clear();
+    panes_.clear();
+    sessions_.clear();
+    size_t n = r.count();
+    for (size_t i = 0; i < n && r.ok(); ++i) {
+      const TimestampMs end = r.i64(), start = r.i64();
+      auto& win = open_[{end, start}];
+      load_groups(r, win.groups, win.index, *plan_);
+    }
+    n = r.count();
+    for (size_t i = 0; i < n && r.ok(); ++i) {
+      auto& win = panes_[r.i64()];
+      load_groups(r, win.groups, win.index, *plan_);
+    }
+    const bool has_next = r.boolean();
+    const TimestampMs next = r.i64();
+    if (has_next) next_end_ = next;
+    else next_end_.reset();
+    shards_.clear();
+    n = r.count();
+    for (size_t i = 0; i < n && r.ok(); ++i) {
+      auto& m = shards_[static_cast<uint32_t>(r.u64())];
+      m.max_ts = r.i64();
+      m.last_row_ms = r.i64();
+      m.seen = r.boolean();
+    }
+    n = r.count();
+    for (size_t i = 0; i < n && r.ok(); ++i) {
+      auto& list = sessions_[r.values()];
+      list.resize(r.count(24));
+      for (auto& session : list) {
+        session.start = r.i64();
+        session.end = r.i64();
+        session.seq = r.u64();
+        session.rows.resize(r.count());
+        for (auto& row : session.rows) row = r.row();
+      }
+    }
+    seq_ = r.u64();
+    watermark_ = r.i64();
+    have_watermark_ = r.boolean();
+  }
+
  private:
   struct Group {
     std::vector<Value> keys;

@@ -108,6 +108,56 @@ std::vector<Value> results(const std::vector<AggregateSpec>& aggs, const std::ve
   return out;
 }
 
+void save_accs(StateWriter& w, const std::vector<Accumulator>& accs) {
+  w.u64(accs.size());
+  for (const auto& a : accs) a.save(w);
+}
+
+std::vector<Accumulator> load_accs(StateReader& r) {
+  std::vector<Accumulator> accs(r.count());
+  for (auto& a : accs) a.load(r);
+  return accs;
+}
+
+void Pump::save_state(StateWriter& w) const {
+  w.i64(query_start_);
+  save_more(w);
+}
+
+bool Pump::load_state(StateReader& r) {
+  query_start_ = r.i64();
+  load_more(r);
+  return r.ok();
+}
+
+std::string Pump::state_shape() const {
+  const PumpPlan& p = *plan_;
+  std::string s = "mode " + std::to_string(static_cast<int>(p.mode)) + "; keys";
+  for (const auto& k : p.keys) s += " " + k->type.to_string();
+  s += "; window key " + std::to_string(p.window_key) + (p.window_on_rowtime ? " rowtime" : "");
+  s += "; aggregates";
+  for (size_t a = 0; a < p.aggregates.size(); ++a) {
+    const auto& agg = p.aggregates[a];
+    s += " " + std::to_string(static_cast<int>(agg.kind)) + "(" + (agg.arg ? agg.arg->type.to_string() : "*") + ")";
+    if (a < p.aggregate_window.size()) s += "@" + std::to_string(p.aggregate_window[a]);
+  }
+  s += "; windows";
+  for (const auto& w : p.windows) {
+    s += " " + std::to_string(w.partition_by.size()) + (w.rows ? " rows " + std::to_string(w.rows_preceding) : " range " + std::to_string(w.range_ms));
+  }
+  s += "; order";
+  for (const auto& k : p.order_keys) s += " " + k->type.to_string();
+  s += "; stagger " + std::to_string(p.stagger_range_ms);
+  s += "; items " + std::to_string(p.tf_k) + " " + std::to_string(p.tf_window_ms);
+  if (p.mode == PumpMode::kEventWindow) {
+    const auto& e = p.event;
+    s += "; event " + std::to_string(static_cast<int>(e.kind)) + " " + std::to_string(e.size_ms) + " " + std::to_string(e.slide_ms) +
+         " " + std::to_string(e.offset_ms) + " " + std::to_string(e.time_column) + " " + std::to_string(e.source_width) +
+         (e.panes ? " panes" : "") + " partition " + std::to_string(e.session_partition.size());
+  }
+  return s;
+}
+
 namespace {
 
 class ProjectPump final : public Pump {
@@ -122,6 +172,22 @@ class ProjectPump final : public Pump {
     if (auto out = make_output(row, nullptr, nullptr, row.rowtime)) buffer_.emplace_back(std::move(keys), std::move(*out));
   }
   void flush() override { release(); }
+
+ protected:
+  void save_more(StateWriter& w) const override {
+    w.u64(buffer_.size());
+    for (const auto& [keys, row] : buffer_) {
+      w.values(keys);
+      w.row(row);
+    }
+  }
+  void load_more(StateReader& r) override {
+    buffer_.resize(r.count());
+    for (auto& [keys, row] : buffer_) {
+      keys = r.values();
+      row = r.row();
+    }
+  }
 
  private:
   void release() {
@@ -197,6 +263,34 @@ class TumblingPump final : public Pump {
 
   void flush() override {
     while (!windows_.empty()) close_front();
+  }
+
+ protected:
+  void save_more(StateWriter& w) const override {
+    w.i64(last_rowtime_);
+    w.u64(windows_.size());
+    for (const auto& win : windows_) {
+      w.value(win.key);
+      w.i64(win.first_rowtime);
+      w.row(win.sample);
+      save_groups(w, win.groups);
+      w.boolean(win.end.has_value());
+      w.i64(win.end.value_or(0));
+    }
+  }
+  void load_more(StateReader& r) override {
+    last_rowtime_ = r.i64();
+    windows_.resize(r.count());
+    for (auto& win : windows_) {
+      win.key = r.value();
+      win.first_rowtime = r.i64();
+      win.sample = r.row();
+      load_groups(r, win.groups, win.index, *plan_);
+      const bool has_end = r.boolean();
+      const TimestampMs end = r.i64();
+      if (has_end) win.end = end;
+      else win.end.reset();
+    }
   }
 
  private:
@@ -302,6 +396,61 @@ class SlidingPump final : public Pump {
       }
     }
     produce(row, &aggs, nullptr, row.rowtime);
+  }
+
+ protected:
+  void save_more(StateWriter& w) const override {
+    w.u64(partitions_.size());
+    for (const auto& window : partitions_) {
+      w.u64(window.size());
+      for (const auto& [keys, p] : window) {
+        w.values(keys);
+        w.u64(p.front_seq);
+        w.u64(p.rows.size());
+        for (const auto& e : p.rows) {
+          w.i64(e.rowtime);
+          w.values(e.args);
+        }
+        w.u64(p.states.size());
+        for (const auto& st : p.states) {
+          w.i64(st.count);
+          w.i128(st.sum);
+          w.u64(st.extremes.size());
+          for (uint64_t x : st.extremes) w.u64(x);
+        }
+      }
+    }
+  }
+  void load_more(StateReader& r) override {
+    partitions_.assign(r.count(), {});
+    for (auto& window : partitions_) {
+      const size_t n = r.count();
+      for (size_t i = 0; i < n && r.ok(); ++i) {
+        auto keys = r.values();
+        Partition p;
+        p.front_seq = r.u64();
+        p.rows.resize(r.count());
+        for (auto& e : p.rows) {
+          e.rowtime = r.i64();
+          e.args = r.values();
+        }
+        p.states.resize(r.count());
+        for (auto& st : p.states) {
+          st.count = r.i64();
+          st.sum = r.i128();
+          const size_t x = r.count();
+          for (size_t j = 0; j < x && r.ok(); ++j) st.extremes.push_back(r.u64());
+        }
+        // Extremes point into the rows: a sequence number outside them is a corrupt state.
+        for (const auto& st : p.states) {
+          for (uint64_t seq : st.extremes) {
+            if (seq < p.front_seq || seq - p.front_seq >= p.rows.size()) r.fail();
+          }
+        }
+        if (p.states.size() != plan_->aggregates.size()) r.fail();
+        window.emplace(std::move(keys), std::move(p));
+      }
+    }
   }
 
  private:
@@ -429,6 +578,43 @@ class StaggerPump final : public Pump {
   void on_time(TimestampMs t) override { close_due(t); }
   void flush() override { close_due(INT64_MAX); }
 
+ protected:
+  void save_more(StateWriter& w) const override {
+    w.u64(next_seq_);
+    w.u64(closing_.size());
+    for (const auto& [due, keys] : closing_) {
+      w.i64(due.first);
+      w.u64(due.second);
+      w.values(keys);
+      const auto it = open_.find(keys);
+      w.boolean(it != open_.end());
+      if (it != open_.end()) {
+        w.i64(it->second.open);
+        w.u64(it->second.seq);
+        save_accs(w, it->second.accs);
+      }
+    }
+  }
+  void load_more(StateReader& r) override {
+    next_seq_ = r.u64();
+    open_.clear();
+    closing_.clear();
+    const size_t n = r.count();
+    for (size_t i = 0; i < n && r.ok(); ++i) {
+      const TimestampMs due = r.i64();
+      const uint64_t seq = r.u64();
+      auto keys = r.values();
+      if (r.boolean()) {
+        Window win;
+        win.open = r.i64();
+        win.seq = r.u64();
+        win.accs = load_accs(r);
+        open_.emplace(keys, std::move(win));
+      }
+      closing_.emplace(std::make_pair(due, seq), std::move(keys));
+    }
+  }
+
  private:
   struct Window {
     TimestampMs open = 0;
@@ -479,6 +665,29 @@ class ItemsTumblingPump final : public Pump {
   }
   void flush() override {
     if (window_) close();
+  }
+
+ protected:
+  void save_more(StateWriter& w) const override {
+    w.boolean(window_.has_value());
+    w.i64(window_.value_or(0));
+    w.u64(order_.size());
+    for (const auto& v : order_) {
+      w.value(v);
+      w.i64(counts_.at(v));
+    }
+  }
+  void load_more(StateReader& r) override {
+    const bool has = r.boolean();
+    const TimestampMs w = r.i64();
+    if (has) window_ = w;
+    else window_.reset();
+    counts_.clear();
+    order_.resize(r.count());
+    for (auto& v : order_) {
+      v = r.value();
+      counts_[v] = r.i64();
+    }
   }
 
  private:

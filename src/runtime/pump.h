@@ -17,6 +17,9 @@
 
 namespace eddy::runtime {
 
+class StateWriter;
+class StateReader;
+
 struct SlidingWindowSpec {
   std::string name;
   std::vector<ExprPtr> partition_by;
@@ -104,11 +107,21 @@ class Pump {
 
   const PumpPlan& plan() const { return *plan_; }
 
+  // Checkpoints: the operator's state (open windows and groups, partitions, watermarks), to be
+  // loaded into a pump of the same shape (state_shape(): the mode, the types of its keys,
+  // aggregates and columns, its window specification), e.g. after UpdateApplication.
+  void save_state(StateWriter& w) const;
+  bool load_state(StateReader& r);  // false: the bytes do not hold such a state (nothing changed)
+  std::string state_shape() const;
+
   Pump(std::unique_ptr<PumpPlan> plan, EmitFn emit, ErrorFn error, const Clock& clock)
       : plan_(std::move(plan)), emit_(std::move(emit)), error_(std::move(error)), clock_(clock),
         query_start_(clock.now_ms()) {}
 
  protected:
+  virtual void save_more(StateWriter& w) const { (void)w; }
+  virtual void load_more(StateReader& r) { (void)r; }
+
   // WHERE: true if the row passes; evaluation errors go to error_stream.
   bool passes(const Row& row);
   // HAVING, then the select list into a target row; errors go to error_stream.

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "runtime/pump.h"
+#include "runtime/state_codec.h"
 
 namespace eddy::runtime {
 
@@ -24,6 +25,32 @@ bool accumulate(const std::vector<AggregateSpec>& aggs, const std::vector<int>* 
 
 // The aggregates' values.
 std::vector<Value> results(const std::vector<AggregateSpec>& aggs, const std::vector<Accumulator>& accs);
+
+// Checkpoint forms of the shapes the pumps share.
+void save_accs(StateWriter& w, const std::vector<Accumulator>& accs);
+std::vector<Accumulator> load_accs(StateReader& r);
+
+// Groups of a window ({keys, accs} in first-seen order, which is the order they are emitted in)
+// and the index over them.
+template <class Group>
+void save_groups(StateWriter& w, const std::vector<Group>& groups) {
+  w.u64(groups.size());
+  for (const auto& g : groups) {
+    w.values(g.keys);
+    save_accs(w, g.accs);
+  }
+}
+template <class Group>
+void load_groups(StateReader& r, std::vector<Group>& groups, KeyMap& index, const PumpPlan& plan) {
+  groups.resize(r.count());
+  index.clear();
+  for (size_t i = 0; i < groups.size() && r.ok(); ++i) {
+    groups[i].keys = r.values();
+    groups[i].accs = load_accs(r);
+    if (groups[i].keys.size() != plan.keys.size() || groups[i].accs.size() != plan.aggregates.size()) r.fail();
+    index.emplace(groups[i].keys, i);
+  }
+}
 
 std::unique_ptr<Pump> make_event_window_pump(std::unique_ptr<PumpPlan> plan, EmitFn emit, ErrorFn error, const Clock& clock);
 
