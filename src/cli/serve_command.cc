@@ -41,6 +41,7 @@ struct ServeOptions {
   int threads = 2;
   int64_t iterator_ttl_ms = 5 * 60 * 1000;
   int64_t status_delay_ms = 0;
+  double checkpoint_interval_s = 10;
   std::vector<std::string> lambdas;  // NAME=python:/path.py | NAME=exec:command
   std::string s3_endpoint, s3_access_key, s3_secret_key, s3_region = "us-east-1";
   int s3_multipart_mb = 8;
@@ -114,6 +115,7 @@ int serve(const ServeOptions& o) {
     committer.commit({put->journal}, [&done](Status st) { done.set_value(st); });
     return done.get_future().get();
   });
+  host.set_checkpoint_interval_ms(static_cast<int64_t>(o.checkpoint_interval_s * 1000));
   if (auto st = host.load(); !st) return fail(st.error().message);
 
   api::KinesisApi kinesis(**store, committer, clock);
@@ -177,6 +179,10 @@ void add_serve_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--secret-key", o->secret_key, "Secret key for --access-key");
   cmd->add_option("--credentials-file", o->credentials_file, "Require SigV4 by any key in this AWS credentials file");
   cmd->add_option("--region", o->region, "Region used in ARNs")->capture_default_str();
+  cmd->add_option("--checkpoint-interval", o->checkpoint_interval_s,
+                  "Seconds between application checkpoints (source positions, window state, output ordinals)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.05, 3600.0));
   cmd->add_option("--threads", o->threads, "HTTP worker threads")->capture_default_str()->check(CLI::Range(1, 64));
   cmd->add_option("--lambda", o->lambdas,
                   "Where a Lambda function used as a Firehose transform runs: NAME=python:/path/handler.py or NAME=exec:<command>");

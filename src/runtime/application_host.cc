@@ -1,6 +1,8 @@
 #include "runtime/application_host.h"
 
 #include <algorithm>
+#include <charconv>
+#include <cstdio>
 #include <future>
 #include <set>
 
@@ -8,6 +10,7 @@
 
 #include "common/file_util.h"
 #include "runtime/application.h"
+#include "runtime/checkpoint.h"
 #include "runtime/row_format.h"
 
 namespace eddy::runtime {
@@ -21,6 +24,14 @@ struct ApplicationHost::Runner {
     bool csv = false;
     const StreamDef* def = nullptr;
     std::vector<std::string> pending;
+    std::string key;         // in the checkpoint: "<in-application stream> -> <destination>"
+    std::string key_prefix;  // of the partition keys of its records: "<application>/<in-application stream>:"
+    uint64_t ordinal = 0;    // of the next row written (its partition key)
+    // After a restore: the rows the previous run wrote after its last checkpoint, by ordinal. The
+    // replay emits them again in the same order; they are not written twice. Until they are all
+    // passed, checkpoints keep the marks they were found from.
+    std::map<uint64_t, std::string> written;
+    std::map<uint32_t, uint64_t> marks;  // destination shard ends of the checkpoint in effect
   };
   struct Pending {
     TimestampMs arrival;
@@ -40,7 +51,7 @@ struct ApplicationHost::Runner {
   std::map<uint32_t, uint64_t> positions;
   std::set<uint32_t> finished;
   std::vector<uint32_t> active_shards;  // as last told to the application
-  uint64_t out_seq = 0;
+  bool restored = false;  // from a checkpoint (else a fresh start takes one at once)
 };
 
 namespace {
@@ -328,6 +339,8 @@ Status ApplicationHost::start_runner(const std::string& name, Entry& entry, cons
     d->delivery = out.delivery;
     d->def = def;
     d->csv = out.csv;
+    d->key = out.in_app_stream + " -> " + (out.delivery ? "firehose:" : "") + out.target;
+    d->key_prefix = name + "/" + out.in_app_stream + ":";
     Runner::Destination* dp = d.get();
     (void)r->app->subscribe(out.in_app_stream, [dp](const Row& row) {
       dp->pending.push_back(dp->csv ? csv_line(*dp->def, row) : row_json(*dp->def, row));
@@ -341,10 +354,19 @@ Status ApplicationHost::start_runner(const std::string& name, Entry& entry, cons
     if (r->errors.size() > kErrorRing) r->errors.pop_front();
   });
 
-  // Where reading starts in each shard.
+  // Where reading starts in each shard, and with what state.
   if (position == "LAST_STOPPED_POINT") {
-    r->positions = entry.app.positions;
-    r->finished.insert(entry.app.finished.begin(), entry.app.finished.end());
+    auto checkpoint = read_checkpoint(dir_ / name);
+    if (!checkpoint) {
+      return make_error(Errc::kInvalidApplicationConfiguration, checkpoint.error().message +
+                                                                    "; start the application with NOW or TRIM_HORIZON to start over without it");
+    }
+    if (*checkpoint) {
+      if (auto st = restore(name, *r, **checkpoint); !st) return st;
+    } else {  // stopped before checkpoints existed: positions only
+      r->positions = entry.app.positions;
+      r->finished.insert(entry.app.finished.begin(), entry.app.finished.end());
+    }
   } else if (position == "NOW") {
     for (const auto& s : *shards) {
       if (!s.open()) {
@@ -360,6 +382,51 @@ Status ApplicationHost::start_runner(const std::string& name, Entry& entry, cons
   entry.runner = std::move(runner);
   entry.runner->thread = std::thread([this, name, r] { run(name, *r); });
   return persist(name, entry.app);
+}
+
+Status ApplicationHost::restore(const std::string& name, Runner& r, const Checkpoint& c) {
+  r.positions = c.positions;
+  r.finished.insert(c.finished.begin(), c.finished.end());
+  auto notes = r.app->load_state(c.state);
+  if (!notes) {
+    return make_error(Errc::kInvalidApplicationConfiguration, "the state in the checkpoint of " + name + " cannot be loaded (" +
+                                                                  notes.error().message + "); start it with NOW or TRIM_HORIZON to start over");
+  }
+  // Code changed by UpdateApplication: the state it could not keep is reported, not silently lost.
+  for (const auto& note : *notes) {
+    std::fprintf(stderr, "eddy: application %s: %s\n", name.c_str(), note.c_str());
+    nlohmann::json row = {{"ERROR_LEVEL", "WARNING"}, {"ERROR_NAME", "State_Not_Restored"}, {"MESSAGE", note}};
+    r.errors.push_back(row.dump());
+  }
+  for (auto& d : r.destinations) {
+    auto it = std::find_if(c.outputs.begin(), c.outputs.end(), [&](const OutputCheckpoint& o) { return o.key == d->key; });
+    if (it == c.outputs.end()) continue;  // an output added since
+    d->ordinal = it->next_ordinal;
+    d->pending = it->pending;
+    d->marks = it->ends;
+    if (d->delivery) continue;
+    // The rows written since the checkpoint: after its marks, with this output's keys.
+    auto shards = store_.shards(d->stream);
+    if (!shards) continue;
+    for (const auto& s : *shards) {
+      auto m = d->marks.find(s.index);
+      uint64_t from = m == d->marks.end() ? 0 : m->second;  // a shard made since: all of it
+      for (;;) {
+        auto read = store_.read_shard(d->stream, s.index, from, kReadBatch);
+        if (!read || read->read.records.empty()) break;
+        for (const auto& rec : read->read.records) {
+          if (!rec.partition_key.starts_with(d->key_prefix)) continue;
+          uint64_t ordinal = 0;
+          const auto digits = rec.partition_key.substr(d->key_prefix.size());
+          if (std::from_chars(digits.data(), digits.data() + digits.size(), ordinal).ec != std::errc{}) continue;
+          if (ordinal >= d->ordinal) d->written[ordinal] = std::string(rec.data);
+        }
+        from = read->next;
+      }
+    }
+  }
+  r.restored = true;
+  return {};
 }
 
 void ApplicationHost::halt(Entry& entry, std::unique_lock<std::mutex>& lock) {
@@ -459,7 +526,6 @@ std::vector<std::string> ApplicationHost::recent_errors(const std::string& name)
 void ApplicationHost::run(const std::string& name, Runner& r) {
   std::map<uint32_t, std::deque<Runner::Pending>> buffered;
   std::map<uint32_t, bool> more;
-  TimestampMs last_persist = clock_.now_ms();
 
   auto write_outputs = [&]() {
     for (auto& d : r.destinations) {
@@ -478,11 +544,29 @@ void ApplicationHost::run(const std::string& name, Runner& r) {
         continue;
       }
       while (done < d->pending.size() && !r.stop) {
-        const size_t n = std::min<size_t>(500, d->pending.size() - done);
+        // A replay after a crash: rows written before it are passed over (their ordinals too).
+        while (!d->written.empty() && d->written.begin()->first < d->ordinal) d->written.erase(d->written.begin());
+        if (!d->written.empty() && d->written.begin()->first == d->ordinal) {
+          const bool same = d->written.begin()->second == d->pending[done];
+          d->written.erase(d->written.begin());
+          if (same) {
+            ++d->ordinal;
+            ++done;
+            continue;
+          }
+          // Not what the replay made: the output depended on more than the records (a window
+          // closed by the wall clock before a late record). Both stay; say so.
+          std::lock_guard lock(r.mu);
+          nlohmann::json row = {{"ERROR_LEVEL", "WARNING"}, {"ERROR_NAME", "Replay_Mismatch"},
+                                {"MESSAGE", "row " + std::to_string(d->ordinal) + " of " + d->key + " differs from the one written before the restart"}};
+          r.errors.push_back(row.dump());
+        }
+        size_t n = std::min<size_t>(500, d->pending.size() - done);
+        if (!d->written.empty()) n = std::min<size_t>(n, d->written.begin()->first - d->ordinal);
         std::vector<std::string> keys(n);
         std::vector<stream::PutEntry> entries(n);
         for (size_t i = 0; i < n; ++i) {
-          keys[i] = std::to_string(r.out_seq++);
+          keys[i] = d->key_prefix + std::to_string(d->ordinal++);
           entries[i] = {keys[i], "", d->pending[done + i]};
         }
         auto put = store_.put(d->stream, entries);
@@ -515,23 +599,46 @@ void ApplicationHost::run(const std::string& name, Runner& r) {
     }
   };
 
-  auto save = [&]() {
-    // Persist only what has been processed and written: the first unprocessed record of each shard.
-    std::map<uint32_t, uint64_t> positions = r.positions;
+  // A checkpoint: where reading continues (the first unprocessed record of each shard), the
+  // state after the records before it, and the outputs' ordinals, unwritten rows and ends.
+  auto checkpoint = [&]() {
+    Checkpoint c;
+    c.taken_ms = clock_.now_ms();
+    c.positions = r.positions;
     for (const auto& [shard, q] : buffered) {
-      if (!q.empty()) positions[shard] = q.front().offset;
+      if (!q.empty()) c.positions[shard] = q.front().offset;
     }
-    std::set<uint32_t> finished;
     for (uint32_t s : r.finished) {
-      if (buffered[s].empty()) finished.insert(s);
+      if (buffered[s].empty()) c.finished.push_back(s);
+    }
+    c.state = r.app->save_state();
+    for (auto& d : r.destinations) {
+      if (!d->delivery && d->written.empty()) {
+        std::map<uint32_t, uint64_t> ends;
+        if (auto shards = store_.shards(d->stream)) {
+          for (const auto& s : *shards) {
+            if (auto p = store_.shard_position(d->stream, s.index, stream::IteratorType::kLatest)) ends[s.index] = *p;
+          }
+        }
+        d->marks = std::move(ends);
+      }
+      c.outputs.push_back({d->key, d->ordinal, d->marks, d->pending});
+    }
+    if (auto st = write_checkpoint(dir_ / name, c); !st) {
+      std::lock_guard lock(r.mu);
+      nlohmann::json row = {{"ERROR_LEVEL", "ERROR"}, {"ERROR_NAME", "Checkpoint_Error"}, {"MESSAGE", st.error().message}};
+      r.errors.push_back(row.dump());
     }
     std::lock_guard lock(mu_);
     auto it = apps_.find(name);
     if (it == apps_.end()) return;
-    it->second->app.positions = positions;
-    it->second->app.finished.assign(finished.begin(), finished.end());
+    it->second->app.positions = c.positions;
+    it->second->app.finished = c.finished;
     (void)persist(name, it->second->app);
   };
+  // A fresh start replaces the checkpoint of an earlier run at once: a crash must not go back to it.
+  if (!r.restored) checkpoint();
+  TimestampMs last_checkpoint = clock_.now_ms();
 
   while (!r.stop) {
     auto shards = store_.shards(r.source);
@@ -596,9 +703,9 @@ void ApplicationHost::run(const std::string& name, Runner& r) {
     }
     if (processed == 0) r.app->advance_time(clock_.now_ms() - kProgressGraceMs);
     write_outputs();
-    if (clock_.now_ms() - last_persist >= 1000) {
-      save();
-      last_persist = clock_.now_ms();
+    if (clock_.now_ms() - last_checkpoint >= checkpoint_interval_ms_) {
+      checkpoint();
+      last_checkpoint = clock_.now_ms();
     }
     if (processed == 0) {
       std::unique_lock lock(r.mu);
@@ -606,7 +713,7 @@ void ApplicationHost::run(const std::string& name, Runner& r) {
     }
   }
   write_outputs();
-  save();
+  checkpoint();
 }
 
 Result<nlohmann::json> ApplicationHost::discover_schema(const std::string& stream_name, const std::string& position) const {

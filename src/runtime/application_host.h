@@ -21,6 +21,7 @@
 #include "common/error.h"
 #include "log/group_commit.h"
 #include "runtime/application.h"
+#include "runtime/checkpoint.h"
 #include "stream/stream_store.h"
 
 namespace eddy::runtime {
@@ -51,6 +52,8 @@ class ApplicationHost {
   // Where outputs to delivery streams (KinesisFirehoseOutput) go: records, durably accepted.
   using DeliveryOutput = std::function<Status(const std::string& delivery_stream, const std::vector<std::string>& records)>;
   void set_delivery_output(DeliveryOutput out) { delivery_output_ = std::move(out); }
+  // How often a running application checkpoints (also when it stops or its code is updated).
+  void set_checkpoint_interval_ms(int64_t ms) { checkpoint_interval_ms_ = ms; }
 
   std::string arn(const std::string& name) const;
   Result<HostedApplication> describe(const std::string& name) const;
@@ -95,6 +98,8 @@ class ApplicationHost {
   Status start_runner(const std::string& name, Entry& entry, const std::string& position, const std::string& source,
                       std::unique_ptr<Application> app, const std::vector<OutputSpec>& outputs);  // needs mu_
   Status persist(const std::string& name, const HostedApplication& app) const;
+  // A LAST_STOPPED_POINT start from the checkpoint: positions, state, outputs.
+  Status restore(const std::string& name, Runner& r, const Checkpoint& c);
   Status validate(const nlohmann::json& config) const;
   Status launch(const std::string& name, Entry& entry, const std::string& position);  // needs mu_
   void halt(Entry& entry, std::unique_lock<std::mutex>& lock);                          // needs mu_
@@ -105,6 +110,7 @@ class ApplicationHost {
   log::GroupCommitter& committer_;
   const Clock& clock_;
   DeliveryOutput delivery_output_;
+  int64_t checkpoint_interval_ms_ = 10'000;
   mutable std::mutex mu_;
   std::map<std::string, std::unique_ptr<Entry>> apps_;
 };
