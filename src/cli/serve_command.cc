@@ -107,14 +107,21 @@ int serve(const ServeOptions& o) {
   if (auto st = deliveries.load(); !st) return fail(st.error().message);
   runtime::ApplicationHost host(std::filesystem::path(o.data_dir) / "apps", **store, committer, clock);
   // Application outputs may be delivery streams (KinesisFirehoseOutput).
-  host.set_delivery_output([&deliveries, &committer](const std::string& name, const std::vector<std::string>& records) -> Status {
-    std::vector<std::string_view> views(records.begin(), records.end());
-    auto put = deliveries.put(name, views);
+  runtime::ApplicationHost::DeliveryOutput to_delivery;
+  to_delivery.put = [&deliveries, &committer](const std::string& name, const std::vector<std::string_view>& rows,
+                                              const std::vector<std::string_view>& keys) -> Status {
+    auto put = deliveries.put(name, rows, keys);
     if (!put) return tl::unexpected(put.error());
     std::promise<Status> done;
     committer.commit({put->journal}, [&done](Status st) { done.set_value(st); });
     return done.get_future().get();
-  });
+  };
+  to_delivery.end = [&deliveries](const std::string& name) { return deliveries.journal_end(name); };
+  to_delivery.scan = [&deliveries](const std::string& name, uint64_t from,
+                                   const std::function<void(std::string_view, std::string_view)>& each) {
+    return deliveries.scan_journal(name, from, each);
+  };
+  host.set_delivery_output(std::move(to_delivery));
   host.set_checkpoint_interval_ms(static_cast<int64_t>(o.checkpoint_interval_s * 1000));
   if (auto st = host.load(); !st) return fail(st.error().message);
 

@@ -435,7 +435,35 @@ Status DeliveryHost::update_destination(const std::string& name, int64_t version
   return st;
 }
 
-Result<PutOutcome> DeliveryHost::put(const std::string& name, const std::vector<std::string_view>& records) {
+Result<uint64_t> DeliveryHost::journal_end(const std::string& name) const {
+  std::lock_guard lock(mu_);
+  auto it = streams_.find(name);
+  if (it == streams_.end()) return not_found(name);
+  if (!it->second->journal) return invalid("delivery stream " + name + " reads a Kinesis stream: it has no journal");
+  return it->second->journal->end_offset();
+}
+
+Status DeliveryHost::scan_journal(const std::string& name, uint64_t from,
+                                  const std::function<void(std::string_view, std::string_view)>& each) const {
+  std::shared_ptr<log::ShardLog> journal;
+  {
+    std::lock_guard lock(mu_);
+    auto it = streams_.find(name);
+    if (it == streams_.end()) return not_found(name);
+    journal = it->second->journal;
+  }
+  if (!journal) return invalid("delivery stream " + name + " reads a Kinesis stream: it has no journal");
+  for (;;) {
+    auto r = journal->read(from, 1000, 16u << 20);
+    if (!r) return tl::unexpected(r.error());
+    if (r->records.empty()) return {};
+    for (const auto& rec : r->records) each(rec.partition_key, rec.data);
+    from = r->next_offset;
+  }
+}
+
+Result<PutOutcome> DeliveryHost::put(const std::string& name, const std::vector<std::string_view>& records,
+                                     const std::vector<std::string_view>& keys) {
   std::shared_ptr<log::ShardLog> journal;
   {
     std::lock_guard lock(mu_);
@@ -448,7 +476,7 @@ Result<PutOutcome> DeliveryHost::put(const std::string& name, const std::vector<
   }
   std::vector<log::AppendRecord> batch;
   batch.reserve(records.size());
-  for (auto r : records) batch.push_back({"", "", r});
+  for (size_t i = 0; i < records.size(); ++i) batch.push_back({i < keys.size() ? keys[i] : std::string_view(), "", records[i]});
   auto appended = journal->append(batch, clock_.now_ms());
   if (!appended) return tl::unexpected(appended.error());
   PutOutcome out;

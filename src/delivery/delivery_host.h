@@ -68,8 +68,15 @@ class DeliveryHost {
   // Applies `update` (a `kind`DestinationUpdate, kind ExtendedS3 or HttpEndpoint): merged into a
   // destination of the same kind, replacing one of the other kind. The version must match.
   Status update_destination(const std::string& name, int64_t version, const std::string& kind, const nlohmann::json& update);
-  // Direct put: journals the records (one batch) and returns their ids.
-  Result<PutOutcome> put(const std::string& name, const std::vector<std::string_view>& records);
+  // Direct put: journals the records (one batch) and returns their ids. `keys` (one per record, or
+  // none) are kept with them in the journal: an application output's row ordinals.
+  Result<PutOutcome> put(const std::string& name, const std::vector<std::string_view>& records,
+                         const std::vector<std::string_view>& keys = {});
+  // The journal's end (one past its newest record), and its (key, record) pairs from `from` on:
+  // how an application restarted from a checkpoint finds the rows it wrote after it.
+  Result<uint64_t> journal_end(const std::string& name) const;
+  Status scan_journal(const std::string& name, uint64_t from,
+                      const std::function<void(std::string_view key, std::string_view record)>& each) const;
 
  private:
   struct Worker;

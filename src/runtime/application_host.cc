@@ -331,7 +331,7 @@ Status ApplicationHost::start_runner(const std::string& name, Entry& entry, cons
     }
     auto d = std::make_unique<Runner::Destination>();
     if (out.delivery) {
-      if (!delivery_output_) return make_error(Errc::kInvalidApplicationConfiguration, "Output " + out.in_app_stream + ": no delivery streams here");
+      if (!delivery_output_.put) return make_error(Errc::kInvalidApplicationConfiguration, "Output " + out.in_app_stream + ": no delivery streams here");
     } else if (!store_.describe(out.target)) {
       return make_error(Errc::kResourceNotFound, "Output stream " + out.target + " does not exist");
     }
@@ -404,23 +404,30 @@ Status ApplicationHost::restore(const std::string& name, Runner& r, const Checkp
     d->ordinal = it->next_ordinal;
     d->pending = it->pending;
     d->marks = it->ends;
-    if (d->delivery) continue;
     // The rows written since the checkpoint: after its marks, with this output's keys.
+    auto collect = [&d](std::string_view key, std::string_view row) {
+      if (!key.starts_with(d->key_prefix)) return;
+      uint64_t ordinal = 0;
+      const auto digits = key.substr(d->key_prefix.size());
+      if (std::from_chars(digits.data(), digits.data() + digits.size(), ordinal).ec != std::errc{}) return;
+      if (ordinal >= d->ordinal) d->written[ordinal] = std::string(row);
+    };
+    if (d->delivery) {
+      const auto m = d->marks.find(0);
+      if (auto st = delivery_output_.scan(d->stream, m == d->marks.end() ? 0 : m->second, collect); !st) {
+        return make_error(Errc::kInvalidApplicationConfiguration, "output " + d->key + ": " + st.error().message);
+      }
+      continue;
+    }
     auto shards = store_.shards(d->stream);
-    if (!shards) continue;
+    if (!shards) return make_error(Errc::kInvalidApplicationConfiguration, "output " + d->key + ": " + shards.error().message);
     for (const auto& s : *shards) {
       auto m = d->marks.find(s.index);
       uint64_t from = m == d->marks.end() ? 0 : m->second;  // a shard made since: all of it
       for (;;) {
         auto read = store_.read_shard(d->stream, s.index, from, kReadBatch);
         if (!read || read->read.records.empty()) break;
-        for (const auto& rec : read->read.records) {
-          if (!rec.partition_key.starts_with(d->key_prefix)) continue;
-          uint64_t ordinal = 0;
-          const auto digits = rec.partition_key.substr(d->key_prefix.size());
-          if (std::from_chars(digits.data(), digits.data() + digits.size(), ordinal).ec != std::errc{}) continue;
-          if (ordinal >= d->ordinal) d->written[ordinal] = std::string(rec.data);
-        }
+        for (const auto& rec : read->read.records) collect(rec.partition_key, rec.data);
         from = read->next;
       }
     }
@@ -527,22 +534,16 @@ void ApplicationHost::run(const std::string& name, Runner& r) {
   std::map<uint32_t, std::deque<Runner::Pending>> buffered;
   std::map<uint32_t, bool> more;
 
+  auto report = [&r](const char* level, const char* error_name, const std::string& message) {
+    nlohmann::json row = {{"ERROR_LEVEL", level}, {"ERROR_NAME", error_name}, {"MESSAGE", message}};
+    std::lock_guard lock(r.mu);
+    r.errors.push_back(row.dump());
+    if (r.errors.size() > kErrorRing) r.errors.pop_front();
+  };
+
   auto write_outputs = [&]() {
     for (auto& d : r.destinations) {
       size_t done = 0;
-      if (d->delivery) {
-        // A delivery stream journals the rows durably; on refusal they are kept and retried.
-        if (!d->pending.empty()) {
-          if (auto st = delivery_output_(d->stream, d->pending); st) {
-            d->pending.clear();
-          } else {
-            std::lock_guard lock(r.mu);
-            r.errors.push_back(R"({"ERROR_LEVEL":"ERROR","ERROR_NAME":"Output_Error","MESSAGE":")" + st.error().message + "\"}");
-            if (r.errors.size() > kErrorRing) r.errors.pop_front();
-          }
-        }
-        continue;
-      }
       while (done < d->pending.size() && !r.stop) {
         // A replay after a crash: rows written before it are passed over (their ordinals too).
         while (!d->written.empty() && d->written.begin()->first < d->ordinal) d->written.erase(d->written.begin());
@@ -556,31 +557,39 @@ void ApplicationHost::run(const std::string& name, Runner& r) {
           }
           // Not what the replay made: the output depended on more than the records (a window
           // closed by the wall clock before a late record). Both stay; say so.
-          std::lock_guard lock(r.mu);
-          nlohmann::json row = {{"ERROR_LEVEL", "WARNING"}, {"ERROR_NAME", "Replay_Mismatch"},
-                                {"MESSAGE", "row " + std::to_string(d->ordinal) + " of " + d->key + " differs from the one written before the restart"}};
-          r.errors.push_back(row.dump());
+          report("WARNING", "Replay_Mismatch",
+                 "row " + std::to_string(d->ordinal) + " of " + d->key + " differs from the one written before the restart");
         }
         size_t n = std::min<size_t>(500, d->pending.size() - done);
         if (!d->written.empty()) n = std::min<size_t>(n, d->written.begin()->first - d->ordinal);
         std::vector<std::string> keys(n);
-        std::vector<stream::PutEntry> entries(n);
-        for (size_t i = 0; i < n; ++i) {
-          keys[i] = d->key_prefix + std::to_string(d->ordinal++);
-          entries[i] = {keys[i], "", d->pending[done + i]};
+        for (size_t i = 0; i < n; ++i) keys[i] = d->key_prefix + std::to_string(d->ordinal + i);
+        if (d->delivery) {
+          // The delivery stream journals the rows durably; on refusal they are kept and retried.
+          const std::vector<std::string_view> rows(d->pending.begin() + static_cast<long>(done),
+                                                   d->pending.begin() + static_cast<long>(done + n));
+          if (auto st = delivery_output_.put(d->stream, rows, {keys.begin(), keys.end()}); !st) {
+            report("ERROR", "Output_Error", st.error().message);
+            break;
+          }
+          d->ordinal += n;
+          done += n;
+          continue;
         }
+        std::vector<stream::PutEntry> entries(n);
+        for (size_t i = 0; i < n; ++i) entries[i] = {keys[i], "", d->pending[done + i]};
         auto put = store_.put(d->stream, entries);
         if (!put) {
           // The destination is gone or refuses: report, and keep the rows for a later attempt.
-          std::lock_guard lock(r.mu);
-          r.errors.push_back(R"({"ERROR_LEVEL":"ERROR","ERROR_NAME":"Output_Error","MESSAGE":")" + put.error().message + "\"}");
-          if (r.errors.size() > kErrorRing) r.errors.pop_front();
+          report("ERROR", "Output_Error", put.error().message);
           break;
         }
         std::promise<Status> committed;
         committer_.commit(put->touched, [&committed](Status st) { committed.set_value(st); });
         (void)committed.get_future().get();
-        // Throttled entries (with --enforce-limits) are sent again after a pause: never dropped.
+        d->ordinal += n;
+        // Throttled entries (with --enforce-limits) are sent again after a pause, under new
+        // ordinals: never dropped.
         std::vector<std::string> retry;
         for (size_t i = 0; i < n; ++i) {
           if (!put->outcomes[i].ok) retry.push_back(std::move(d->pending[done + i]));
@@ -613,7 +622,9 @@ void ApplicationHost::run(const std::string& name, Runner& r) {
     }
     c.state = r.app->save_state();
     for (auto& d : r.destinations) {
-      if (!d->delivery && d->written.empty()) {
+      if (d->delivery && d->written.empty()) {
+        if (auto end = delivery_output_.end(d->stream)) d->marks = {{0, *end}};
+      } else if (d->written.empty()) {
         std::map<uint32_t, uint64_t> ends;
         if (auto shards = store_.shards(d->stream)) {
           for (const auto& s : *shards) {
@@ -624,11 +635,7 @@ void ApplicationHost::run(const std::string& name, Runner& r) {
       }
       c.outputs.push_back({d->key, d->ordinal, d->marks, d->pending});
     }
-    if (auto st = write_checkpoint(dir_ / name, c); !st) {
-      std::lock_guard lock(r.mu);
-      nlohmann::json row = {{"ERROR_LEVEL", "ERROR"}, {"ERROR_NAME", "Checkpoint_Error"}, {"MESSAGE", st.error().message}};
-      r.errors.push_back(row.dump());
-    }
+    if (auto st = write_checkpoint(dir_ / name, c); !st) report("ERROR", "Checkpoint_Error", st.error().message);
     std::lock_guard lock(mu_);
     auto it = apps_.find(name);
     if (it == apps_.end()) return;

@@ -49,8 +49,19 @@ class ApplicationHost {
   // Reads the stored applications and resumes those that were RUNNING.
   Status load();
 
-  // Where outputs to delivery streams (KinesisFirehoseOutput) go: records, durably accepted.
-  using DeliveryOutput = std::function<Status(const std::string& delivery_stream, const std::vector<std::string>& records)>;
+  // Where outputs to delivery streams (KinesisFirehoseOutput) go: a delivery stream's journal.
+  struct DeliveryOutput {
+    // Journals rows durably, each under its key (the row's ordinal).
+    std::function<Status(const std::string& delivery_stream, const std::vector<std::string_view>& rows,
+                         const std::vector<std::string_view>& keys)>
+        put;
+    // The journal's end now, and its (key, row) records from an offset on: exactly-once outputs
+    // after a restart, as with streams.
+    std::function<Result<uint64_t>(const std::string& delivery_stream)> end;
+    std::function<Status(const std::string& delivery_stream, uint64_t from,
+                         const std::function<void(std::string_view key, std::string_view row)>& each)>
+        scan;
+  };
   void set_delivery_output(DeliveryOutput out) { delivery_output_ = std::move(out); }
   // How often a running application checkpoints (also when it stops or its code is updated).
   void set_checkpoint_interval_ms(int64_t ms) { checkpoint_interval_ms_ = ms; }

@@ -6,6 +6,7 @@ applications run over the same stored records without a crash. Also: StopApplica
 StartApplication(LAST_STOPPED_POINT) keeps window state, and UpdateApplication with new code says
 which state it could not keep."""
 import json
+import os
 import random
 import time
 import unittest
@@ -13,6 +14,7 @@ import urllib.request
 
 import harness
 import test_analytics as kda
+import test_firehose as fh
 
 SALES_SQL = (
     'CREATE OR REPLACE STREAM "DEST" ("store_id" VARCHAR(16), "revenue" REAL, "n" BIGINT, "ts" TIMESTAMP);\n'
@@ -52,6 +54,19 @@ def trade(rng, i):
 def sale(rng):
     return {'store_id': rng.choice(STORES), 'category': rng.choice(['Books', 'Electronics']),
             'sales': round(rng.random() * 100, 2)}
+
+
+def split_json(text):
+    """Firehose concatenates records as they are (no newline): the JSON objects of an object."""
+    decoder, out, i = json.JSONDecoder(), [], 0
+    while i < len(text):
+        if text[i].isspace():
+            i += 1
+            continue
+        obj, end = decoder.raw_decode(text, i)
+        out.append(text[i:end])
+        i = end
+    return out
 
 
 class CheckpointTest(unittest.TestCase):
@@ -153,6 +168,60 @@ class CheckpointTest(unittest.TestCase):
         self.assertEqual(crashed_sales, ref_sales)
         self.assertEqual(len(crashed_trades), len(ref_trades), 'trades rows missing or doubled')
         self.assertEqual(crashed_trades, ref_trades)
+
+    def create_delivery(self, name, prefix):
+        fh.firehose_client(self.server).create_delivery_stream(
+            DeliveryStreamName=name, DeliveryStreamType='DirectPut',
+            ExtendedS3DestinationConfiguration={
+                'RoleARN': kda.ROLE, 'BucketARN': 'arn:aws:s3:::results', 'Prefix': prefix,
+                'BufferingHints': {'SizeInMBs': 1, 'IntervalInSeconds': 1}})
+
+    def create_sales_to_delivery(self, name, src, delivery):
+        arn = 'arn:aws:firehose:%s:%s:deliverystream/%s' % (harness.REGION, kda.ACCOUNT, delivery)
+        self.ka.create_application(
+            ApplicationName=name, ApplicationCode=SALES_SQL,
+            Inputs=[kda.kinesis_input('SALES', src, SALES_SCHEMA)],
+            Outputs=[{'Name': 'DEST', 'KinesisFirehoseOutput': {'ResourceARN': arn, 'RoleARN': kda.ROLE},
+                      'DestinationSchema': {'RecordFormatType': 'JSON'}}])
+        self.ka.start_application(ApplicationName=name, InputConfigurations=kda.starting('TRIM_HORIZON'))
+        self.wait_running(name)
+
+    def delivered(self, prefix, quiet_s=3.0, timeout=90):
+        """The rows of every object under results/<prefix> once no new row has come for quiet_s."""
+        root = os.path.join(self.server.data_dir, 'bucket', 'results', prefix)
+        deadline = time.monotonic() + timeout
+        last, since = None, time.monotonic()
+        while time.monotonic() < deadline:
+            rows = []
+            for dirpath, _, files in os.walk(root):
+                for f in files:
+                    with open(os.path.join(dirpath, f)) as fp:
+                        rows.extend(split_json(fp.read()))
+            if last is None or len(rows) != len(last):
+                last, since = rows, time.monotonic()
+            elif time.monotonic() - since >= quiet_s and rows:
+                return sorted(rows)
+            time.sleep(0.3)
+        self.fail('%s did not settle within %d s (%d rows)' % (root, timeout, len(last or [])))
+
+    def test_delivery_output_after_kill9_equals_a_crash_free_run(self):
+        rng = random.Random(99)
+        sales = harness.create_stream(self.k, 'sales', 2)
+        self.create_delivery('revenue', 'crashed/')
+        self.create_sales_to_delivery('sales-revenue', sales, 'revenue')
+        for _ in range(4):
+            self.put(sales, [sale(rng) for _ in range(PER_ROUND)], 'store_id')
+            time.sleep(rng.uniform(0.0, 1.0))
+            self.server.kill9()
+            self.server.start()
+            self.connect()
+        crashed = self.delivered('crashed/')
+        self.create_delivery('revenue-ref', 'reference/')
+        self.create_sales_to_delivery('sales-ref', sales, 'revenue-ref')
+        reference = self.delivered('reference/')
+        self.assertEqual(sum(json.loads(r)['n'] for r in reference), 4 * PER_ROUND)
+        self.assertEqual(len(crashed), len(reference), 'rows missing or delivered twice')
+        self.assertEqual(crashed, reference)
 
     def test_stop_and_start_keeps_the_open_window(self):
         src = harness.create_stream(self.k, 'trades', 1)
