@@ -23,7 +23,8 @@ struct Service {
   OperationHandler handler;
 };
 
-// Returns false if it does not serve the path.
+// eddy's own endpoints: GETs of any path other than /health, POSTs under /eddy/. Returns false
+// if it does not serve the path.
 using GetHandler = std::function<bool(const HttpRequest& request, std::string_view path, Respond& respond)>;
 
 class Router {

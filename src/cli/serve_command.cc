@@ -10,6 +10,7 @@
 #include "api/analytics_api.h"
 #include "api/client.h"
 #include "api/firehose_api.h"
+#include "api/jobs_endpoint.h"
 #include "api/json_codec.h"
 #include "api/kinesis_api.h"
 #include "api/router.h"
@@ -18,6 +19,7 @@
 #include "cli/common_options.h"
 #include "log/group_commit.h"
 #include "delivery/delivery_host.h"
+#include "job/host_loader.h"
 #include "runtime/application_host.h"
 #include "stream/stream_store.h"
 
@@ -122,6 +124,7 @@ int serve(const ServeOptions& o) {
     return deliveries.scan_journal(name, from, each);
   };
   host.set_delivery_output(std::move(to_delivery));
+  host.set_job_loader(job::host_job_loader());
   host.set_checkpoint_interval_ms(static_cast<int64_t>(o.checkpoint_interval_s * 1000));
   if (auto st = host.load(); !st) return fail(st.error().message);
 
@@ -139,7 +142,8 @@ int serve(const ServeOptions& o) {
          firehose.handle(op, in, p, std::move(r));
        }}};
   // GET /eddy/v1/applications/<name>/errors: the latest error_stream rows (eddy apps logs).
-  auto get = [&host](const api::HttpRequest&, std::string_view path, api::Respond& respond) {
+  auto get = [&host](const api::HttpRequest& request, std::string_view path, api::Respond& respond) {
+    if (api::handle_jobs_request(host, request, path, respond)) return true;
     constexpr std::string_view kPrefix = "/eddy/v1/applications/";
     if (!path.starts_with(kPrefix) || !path.ends_with("/errors")) return false;
     const std::string name(path.substr(kPrefix.size(), path.size() - kPrefix.size() - 7));

@@ -4,6 +4,7 @@
 #include <functional>
 #include <set>
 
+#include "runtime/row_format.h"
 #include "runtime/state_codec.h"
 #include "sql/binder.h"
 #include "sql/parser.h"
@@ -364,6 +365,18 @@ Result<std::vector<std::string>> Application::load_state(std::string_view bytes)
     for (size_t l = 0; l < rowtimes[i].size() && l < last_rowtime_[i].size(); ++l) last_rowtime_[i][l] = rowtimes[i][l];
   }
   return notes;
+}
+
+Status Application::subscribe_records(const std::string& name, bool csv, std::function<void(std::string)> sink) {
+  const StreamDef* def = stream(name);
+  if (!def) return make_error(Errc::kInvalidApplicationConfiguration, "Output " + name + " is not an in-application stream");
+  return subscribe(name, [def = *def, csv, sink = std::move(sink)](const Row& row) { sink(csv ? csv_line(def, row) : row_json(def, row)); });
+}
+
+void Application::subscribe_errors(std::function<void(std::string)> sink) {
+  (void)subscribe(kErrorStream, [def = StreamDef{kErrorStream, error_stream_columns(), false}, sink = std::move(sink)](const Row& row) {
+    sink(row_json(def, row));
+  });
 }
 
 }  // namespace eddy::runtime

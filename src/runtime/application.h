@@ -13,6 +13,7 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "runtime/input_schema.h"
+#include "runtime/program.h"
 #include "runtime/pump.h"
 
 namespace eddy::runtime {
@@ -52,7 +53,7 @@ struct FlinkTable {
   std::map<std::string, std::string> options;  // WITH (...)
 };
 
-class Application {
+class Application final : public Program {
  public:
   // Parses, binds and plans `code`. Errors (kInvalidArgument) carry "L:C: ..." (line and column, 1-based).
   // Flink SQL (CREATE TABLE / INSERT INTO): with no `inputs`, one is made per source table (a table
@@ -64,29 +65,32 @@ class Application {
   std::vector<std::string> stream_names() const;
   // Receives every row inserted into `stream` (an output or error_stream).
   Status subscribe(const std::string& stream, RowSink sink);
+  // Program: an in-application stream's rows as JSON (or CSV) lines; error_stream rows as JSON.
+  Status subscribe_records(const std::string& stream, bool csv, std::function<void(std::string)> sink) override;
+  void subscribe_errors(std::function<void(std::string)> sink) override;
 
   // One source record of input `input` arriving at `arrival`: mapped by the input schema into the
   // input stream with ROWTIME = arrival (never decreasing), or into error_stream.
   // With InputParallelism n, `lane` (0..n-1) picks the stream <prefix>_00<lane+1>.
-  void push_record(size_t input, std::string_view record, TimestampMs arrival, int64_t origin, size_t lane = 0);
+  void push_record(size_t input, std::string_view record, TimestampMs arrival, int64_t origin, size_t lane = 0) override;
   // The same for a JSON record the caller has parsed already (`raw` is its text, for error_stream).
   void push_document(size_t input, simdjson::dom::element doc, std::string_view raw, TimestampMs arrival,
                      int64_t origin, size_t lane = 0);
   // ROWTIME has reached `t` with no new rows: windows ending by then close.
-  void advance_time(TimestampMs t);
+  void advance_time(TimestampMs t) override;
   // End of a bounded input: every open window emits.
-  void flush();
+  void flush() override;
   // The shards of input `input`'s source being read now (see Pump::on_source_shards).
-  void set_source_shards(size_t input, const std::vector<uint32_t>& shards);
+  void set_source_shards(size_t input, const std::vector<uint32_t>& shards) override;
 
   // Checkpoints: ROWTIME per input lane, the counters and each pump's state, by pump name with
   // its shape (Pump::state_shape).
-  std::string save_state() const;
+  std::string save_state() const override;
   // Loads what save_state wrote, perhaps by older code (UpdateApplication): pumps are matched by
   // name; a pump that is new or whose shape changed starts empty, and the returned notes say
   // which. An error if the bytes are not a saved state: the application may then be half-loaded
   // and is to be built anew.
-  Result<std::vector<std::string>> load_state(std::string_view bytes);
+  Result<std::vector<std::string>> load_state(std::string_view bytes) override;
 
   size_t input_count() const { return inputs_.size(); }
   bool flink() const { return flink_; }

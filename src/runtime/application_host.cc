@@ -22,7 +22,6 @@ struct ApplicationHost::Runner {
     std::string stream;
     bool delivery = false;  // a delivery stream (KinesisFirehoseOutput), not a Kinesis stream
     bool csv = false;
-    const StreamDef* def = nullptr;
     std::vector<std::string> pending;
     std::string key;         // in the checkpoint: "<in-application stream> -> <destination>"
     std::string key_prefix;  // of the partition keys of its records: "<application>/<in-application stream>:"
@@ -45,7 +44,7 @@ struct ApplicationHost::Runner {
   std::mutex mu;  // guards errors and the wake-up
   std::condition_variable cv;
   std::deque<std::string> errors;
-  std::unique_ptr<Application> app;
+  std::unique_ptr<Program> app;
   std::string source;
   std::vector<std::unique_ptr<Destination>> destinations;
   std::map<uint32_t, uint64_t> positions;
@@ -98,14 +97,6 @@ HostedApplication app_from_json(const nlohmann::json& j) {
   return a;
 }
 
-std::string csv_line(const StreamDef& def, const Row& row) {
-  std::string out;
-  for (size_t i = 0; i < def.columns.size(); ++i) {
-    if (i) out.push_back(',');
-    if (i < row.values.size()) out += to_text(row.values[i], def.columns[i].type);
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -218,6 +209,7 @@ Result<HostedApplication> ApplicationHost::create(nlohmann::json config) {
 
 Status ApplicationHost::launch(const std::string& name, Entry& entry, const std::string& position) {
   const auto& cfg = entry.app.config;
+  if (cfg.contains("Job")) return launch_job(name, entry, position);
   const auto inputs = cfg.value("Inputs", nlohmann::json::array());
   if (auto probe = Application::create(cfg.value("ApplicationCode", ""), {}, clock_); probe && (*probe)->flink()) {
     return launch_flink(name, entry, position, std::move(*probe));
@@ -310,6 +302,64 @@ Result<ApplicationHost::FlinkEndpoints> ApplicationHost::flink_endpoints(const A
   return out;
 }
 
+Status ApplicationHost::launch_job(const std::string& name, Entry& entry, const std::string& position) {
+  if (!job_loader_) return make_error(Errc::kInvalidApplicationConfiguration, "this server does not run C++ jobs");
+  const auto& job = entry.app.config["Job"];
+  auto loaded = job_loader_(job.value("Library", ""), job.value("PropertyGroups", nlohmann::json::array()));
+  if (!loaded) return make_error(Errc::kInvalidApplicationConfiguration, loaded.error().message);
+  std::vector<OutputSpec> outputs;
+  for (const auto& o : loaded->outputs) outputs.push_back({o.name, o.target, o.delivery, false});
+  // A first start of a job reads from where its source says; StartApplication may say otherwise.
+  const bool first = !fs::exists(dir_ / name / "checkpoint") && position == "LAST_STOPPED_POINT";
+  return start_runner(name, entry, first ? loaded->start : position, loaded->source, std::move(loaded->program), outputs);
+}
+
+Result<HostedApplication> ApplicationHost::deploy_job(const std::string& name, std::string_view library,
+                                                      const nlohmann::json& property_groups) {
+  if (!job_loader_) return make_error(Errc::kInvalidArgument, "this server does not run C++ jobs");
+  std::unique_lock lock(mu_);
+  auto it = apps_.find(name);
+  if (it != apps_.end() && !it->second->app.config.contains("Job")) {
+    return make_error(Errc::kResourceInUse, "Application " + name + " is a SQL application; deploy the job under another name");
+  }
+  const int64_t version = it == apps_.end() ? 1 : it->second->app.version + 1;
+  std::error_code ec;
+  fs::create_directories(dir_ / name, ec);
+  // A new file per version: the running version's library stays loaded while the new one is checked.
+  const fs::path path = dir_ / name / ("job-" + std::to_string(version) + ".so");
+  if (auto st = write_file_atomic(path, library); !st) return tl::unexpected(st.error());
+  if (auto probe = job_loader_(path, property_groups); !probe) {
+    fs::remove(path, ec);
+    if (it == apps_.end()) fs::remove_all(dir_ / name, ec);
+    return make_error(Errc::kInvalidArgument, probe.error().message);
+  }
+  if (it == apps_.end()) {
+    auto entry = std::make_unique<Entry>();
+    entry->app.config = {{"ApplicationName", name}, {"ApplicationDescription", "C++ job"}, {"Inputs", nlohmann::json::array()},
+                         {"Outputs", nlohmann::json::array()}};
+    entry->app.created_ms = entry->app.updated_ms = clock_.now_ms();
+    it = apps_.emplace(name, std::move(entry)).first;
+  } else {
+    if (it->second->runner) {
+      it->second->app.status = "UPDATING";
+      halt(*it->second, lock);
+    }
+    const std::string old = it->second->app.config["Job"].value("Library", "");
+    if (!old.empty() && old != path.string()) fs::remove(old, ec);  // dlopen'ed libraries stay mapped
+    it->second->app.version = version;
+    it->second->app.updated_ms = clock_.now_ms();
+  }
+  Entry& e = *it->second;
+  e.app.config["Job"] = {{"Library", path.string()}, {"PropertyGroups", property_groups}};
+  e.app.status = "READY";
+  if (auto st = launch(name, e, "LAST_STOPPED_POINT"); !st) {
+    (void)persist(name, e.app);
+    return tl::unexpected(st.error());
+  }
+  if (auto st = persist(name, e.app); !st) return tl::unexpected(st.error());
+  return e.app;
+}
+
 Status ApplicationHost::launch_flink(const std::string& name, Entry& entry, const std::string& position, std::unique_ptr<Application> app) {
   auto endpoints = flink_endpoints(*app);
   if (!endpoints) return tl::unexpected(endpoints.error());
@@ -317,7 +367,7 @@ Status ApplicationHost::launch_flink(const std::string& name, Entry& entry, cons
 }
 
 Status ApplicationHost::start_runner(const std::string& name, Entry& entry, const std::string& position, const std::string& source,
-                                     std::unique_ptr<Application> app, const std::vector<OutputSpec>& outputs) {
+                                     std::unique_ptr<Program> app, const std::vector<OutputSpec>& outputs) {
   auto shards = store_.shards(source);
   if (!shards) return tl::unexpected(shards.error());
   auto runner = std::make_unique<Runner>();
@@ -325,10 +375,6 @@ Status ApplicationHost::start_runner(const std::string& name, Entry& entry, cons
   runner->app = std::move(app);
   Runner* r = runner.get();
   for (const auto& out : outputs) {
-    const StreamDef* def = r->app->stream(out.in_app_stream);
-    if (!def) {
-      return make_error(Errc::kInvalidApplicationConfiguration, "Output " + out.in_app_stream + " is not an in-application stream");
-    }
     auto d = std::make_unique<Runner::Destination>();
     if (out.delivery) {
       if (!delivery_output_.put) return make_error(Errc::kInvalidApplicationConfiguration, "Output " + out.in_app_stream + ": no delivery streams here");
@@ -337,20 +383,19 @@ Status ApplicationHost::start_runner(const std::string& name, Entry& entry, cons
     }
     d->stream = out.target;
     d->delivery = out.delivery;
-    d->def = def;
     d->csv = out.csv;
     d->key = out.in_app_stream + " -> " + (out.delivery ? "firehose:" : "") + out.target;
     d->key_prefix = name + "/" + out.in_app_stream + ":";
     Runner::Destination* dp = d.get();
-    (void)r->app->subscribe(out.in_app_stream, [dp](const Row& row) {
-      dp->pending.push_back(dp->csv ? csv_line(*dp->def, row) : row_json(*dp->def, row));
-    });
+    if (auto st = r->app->subscribe_records(out.in_app_stream, out.csv, [dp](std::string row) { dp->pending.push_back(std::move(row)); });
+        !st) {
+      return st;
+    }
     r->destinations.push_back(std::move(d));
   }
-  StreamDef error_def{kErrorStream, error_stream_columns(), false};
-  (void)r->app->subscribe(kErrorStream, [r, error_def](const Row& row) {
+  r->app->subscribe_errors([r](std::string row) {
     std::lock_guard lock(r->mu);
-    r->errors.push_back(row_json(error_def, row));
+    r->errors.push_back(std::move(row));
     if (r->errors.size() > kErrorRing) r->errors.pop_front();
   });
 

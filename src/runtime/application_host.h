@@ -63,6 +63,26 @@ class ApplicationHost {
         scan;
   };
   void set_delivery_output(DeliveryOutput out) { delivery_output_ = std::move(out); }
+  // C++ jobs: the server's loader (job/job_program.h) turns a library and its property groups
+  // (KDA's PropertyGroups: [{PropertyGroupId, PropertyMap}]) into a program with its source and sinks.
+  struct ProgramOutput {
+    std::string name;    // the program's output
+    std::string target;  // a stream, or a delivery stream
+    bool delivery = false;
+  };
+  struct LoadedProgram {
+    std::unique_ptr<Program> program;
+    std::string source;
+    std::string start;  // TRIM_HORIZON or NOW: where a first run reads from
+    std::vector<ProgramOutput> outputs;
+  };
+  using JobLoader = std::function<Result<LoadedProgram>(const std::filesystem::path& library, const nlohmann::json& property_groups)>;
+  void set_job_loader(JobLoader loader) { job_loader_ = std::move(loader); }
+  // eddy jobs deploy: keeps the library under the application's directory, creates the
+  // application `name` that runs it (or gives an existing job application the new library,
+  // keeping the state its steps still have), and starts it.
+  Result<HostedApplication> deploy_job(const std::string& name, std::string_view library, const nlohmann::json& property_groups);
+
   // How often a running application checkpoints (also when it stops or its code is updated).
   void set_checkpoint_interval_ms(int64_t ms) { checkpoint_interval_ms_ = ms; }
 
@@ -107,12 +127,13 @@ class ApplicationHost {
   Result<FlinkEndpoints> flink_endpoints(const Application& app) const;
   Status launch_flink(const std::string& name, Entry& entry, const std::string& position, std::unique_ptr<Application> app);
   Status start_runner(const std::string& name, Entry& entry, const std::string& position, const std::string& source,
-                      std::unique_ptr<Application> app, const std::vector<OutputSpec>& outputs);  // needs mu_
+                      std::unique_ptr<Program> app, const std::vector<OutputSpec>& outputs);  // needs mu_
   Status persist(const std::string& name, const HostedApplication& app) const;
   // A LAST_STOPPED_POINT start from the checkpoint: positions, state, outputs.
   Status restore(const std::string& name, Runner& r, const Checkpoint& c);
   Status validate(const nlohmann::json& config) const;
   Status launch(const std::string& name, Entry& entry, const std::string& position);  // needs mu_
+  Status launch_job(const std::string& name, Entry& entry, const std::string& position);  // needs mu_
   void halt(Entry& entry, std::unique_lock<std::mutex>& lock);                          // needs mu_
   void run(const std::string& name, Runner& runner);
 
@@ -121,6 +142,7 @@ class ApplicationHost {
   log::GroupCommitter& committer_;
   const Clock& clock_;
   DeliveryOutput delivery_output_;
+  JobLoader job_loader_;
   int64_t checkpoint_interval_ms_ = 10'000;
   mutable std::mutex mu_;
   std::map<std::string, std::unique_ptr<Entry>> apps_;

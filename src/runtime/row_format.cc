@@ -46,4 +46,13 @@ std::string row_json(const StreamDef& def, const Row& row) {
   return out;
 }
 
+std::string csv_line(const StreamDef& def, const Row& row) {
+  std::string out;
+  for (size_t i = 0; i < def.columns.size(); ++i) {
+    if (i) out.push_back(',');
+    if (i < row.values.size()) out += to_text(row.values[i], def.columns[i].type);
+  }
+  return out;
+}
+
 }  // namespace eddy::runtime

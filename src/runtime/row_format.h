@@ -11,5 +11,7 @@ namespace eddy::runtime {
 // {"col": value, ...} in column order: TIMESTAMP as "yyyy-MM-dd HH:mm:ss.SSS", REAL as a float32.
 void append_row_json(const StreamDef& def, const Row& row, std::string& out);
 std::string row_json(const StreamDef& def, const Row& row);
+// The values as text in column order, comma-separated (an output's CSV DestinationSchema).
+std::string csv_line(const StreamDef& def, const Row& row);
 
 }  // namespace eddy::runtime

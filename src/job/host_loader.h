@@ -1,0 +1,11 @@
+// The application host's JobLoader for C++ jobs: a library plus KDA-shaped PropertyGroups
+// ([{"PropertyGroupId": ..., "PropertyMap": {...}}]) -> a running program with its source and sinks.
+#pragma once
+
+#include "runtime/application_host.h"
+
+namespace eddy::job {
+
+runtime::ApplicationHost::JobLoader host_job_loader();
+
+}  // namespace eddy::job

@@ -1,0 +1,39 @@
+// What the application host runs: a SQL application (runtime::Application) or a C++ job
+// (job::JobProgram). The host feeds it the source records in ROWTIME order, tells it when time
+// passes and which shards it reads, takes its state at checkpoints, and writes what its outputs
+// emit.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/error.h"
+
+namespace eddy::runtime {
+
+class Program {
+ public:
+  virtual ~Program() = default;
+  // One source record of input `input` that arrived at `arrival` in source shard `lane`.
+  virtual void push_record(size_t input, std::string_view record, TimestampMs arrival, int64_t origin, size_t lane) = 0;
+  // Time has reached `t` with no new records: windows ending by then close.
+  virtual void advance_time(TimestampMs t) = 0;
+  // End of a bounded input: everything open emits.
+  virtual void flush() = 0;
+  // The source shards being read now: event-time watermarks wait for each of them.
+  virtual void set_source_shards(size_t input, const std::vector<uint32_t>& shards) = 0;
+  // Checkpoints (see Application::save_state / load_state).
+  virtual std::string save_state() const = 0;
+  virtual Result<std::vector<std::string>> load_state(std::string_view bytes) = 0;
+  // The records output `name` emits, formatted: an in-application stream's rows as JSON (or CSV)
+  // lines; a job sink's elements as its format makes them.
+  virtual Status subscribe_records(const std::string& name, bool csv, std::function<void(std::string)> sink) = 0;
+  // error_stream rows, as JSON objects.
+  virtual void subscribe_errors(std::function<void(std::string)> sink) = 0;
+};
+
+}  // namespace eddy::runtime
