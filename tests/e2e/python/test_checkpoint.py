@@ -69,7 +69,9 @@ def split_json(text):
     return out
 
 
-class CheckpointTest(unittest.TestCase):
+class PipelineCase:
+    """A server with a short checkpoint interval, and the sales/trades pipelines' helpers."""
+
     def setUp(self):
         self.server = harness.EddyServer(extra_args=['--checkpoint-interval', '0.5'], label='checkpoint').start()
         self.connect()
@@ -129,6 +131,9 @@ class CheckpointTest(unittest.TestCase):
         self.ka.start_application(ApplicationName=name, InputConfigurations=kda.starting('TRIM_HORIZON'))
         self.wait_running(name)
 
+
+
+class CheckpointTest(PipelineCase, unittest.TestCase):
     def test_outputs_after_ten_kill9_equal_a_crash_free_run(self):
         rng = random.Random(20261122)
         sales = harness.create_stream(self.k, 'sales', 2)
