@@ -18,6 +18,7 @@ int run(int argc, char** argv) {
   add_bench_command(app, exit_code);
   add_sql_command(app, exit_code);
   add_apps_command(app, exit_code);
+  add_pipeline_commands(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,42 @@
+#include "pipeline/load.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "pipeline/cloudformation.h"
+#include "pipeline/pipeline_file.h"
+#include "pipeline/yaml_util.h"
+
+namespace eddy::pipeline {
+
+tl::expected<Loaded, FileError> load_pipeline(const std::string& path, const LoadOptions& options) {
+  std::ifstream in(path);
+  if (!in) return tl::unexpected(FileError{{path, 0, 0}, "cannot read the file; check the path"});
+  std::stringstream ss;
+  ss << in.rdbuf();
+  try {
+    YamlFile yaml(path, ss.str());
+    const YAML::Node& root = yaml.root();
+    const bool is_template = root.IsMap() && (root["Resources"] || root["AWSTemplateFormatVersion"]);
+    Loaded out;
+    out.template_file = is_template;
+    if (is_template) {
+      auto d = read_template(yaml, options.parameters, options.region);
+      if (!d) return tl::unexpected(d.error());
+      out.desired = std::move(*d);
+      return out;
+    }
+    if (!options.parameters.empty()) {
+      return tl::unexpected(FileError{{path, 0, 0}, "--param applies to CloudFormation templates; this is a pipeline file"});
+    }
+    auto d = read_pipeline(yaml, std::filesystem::absolute(path).parent_path());
+    if (!d) return tl::unexpected(d.error());
+    out.desired = std::move(*d);
+    return out;
+  } catch (const FileErrorException& e) {
+    return tl::unexpected(e.error);
+  }
+}
+
+}  // namespace eddy::pipeline
