@@ -47,10 +47,10 @@ class Translator {
     if (root["Transform"]) y_.fail(root["Transform"], "Transform (e.g. AWS::Serverless) is not supported by eddy; deploy the transformed template");
     resources_ = y_.required(root, "Resources", "the template");
     if (!resources_.IsMap()) y_.fail(resources_, "Resources must be a mapping of logical ids to resources");
-    params_node_ = root["Parameters"];
-    conditions_ = root["Conditions"];
-    mappings_ = root["Mappings"];
-    outputs_node_ = root["Outputs"];
+    params_node_ = section(root, "Parameters");
+    conditions_ = section(root, "Conditions");
+    mappings_ = section(root, "Mappings");
+    outputs_node_ = section(root, "Outputs");
     for (const auto& [k, _] : given_) {
       if (!params_node_ || !params_node_[k]) {
         throw FileErrorException({{y_.file(), 0, 0}, "--param " + k + ": the template has no parameter " + k});
@@ -93,6 +93,12 @@ class Translator {
   }
 
  private:
+  // A top-level section, or an undefined node (assigning a missing key's node would throw).
+  static YAML::Node section(const YAML::Node& root, const char* key) {
+    if (root[key]) return root[key];
+    return YAML::Node(YAML::NodeType::Undefined);
+  }
+
   static bool supported(const std::string& type) {
     return type == "AWS::Kinesis::Stream" || type.starts_with("AWS::KinesisAnalytics") || type == "AWS::KinesisFirehose::DeliveryStream" ||
            type == "AWS::S3::Bucket" || type == "AWS::Lambda::Function";

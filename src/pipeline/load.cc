@@ -15,8 +15,12 @@ tl::expected<Loaded, FileError> load_pipeline(const std::string& path, const Loa
   if (!in) return tl::unexpected(FileError{{path, 0, 0}, "cannot read the file; check the path"});
   std::stringstream ss;
   ss << in.rdbuf();
+  return load_pipeline_text(path, ss.str(), options);
+}
+
+tl::expected<Loaded, FileError> load_pipeline_text(const std::string& path, std::string text, const LoadOptions& options) {
   try {
-    YamlFile yaml(path, ss.str());
+    YamlFile yaml(path, std::move(text));
     const YAML::Node& root = yaml.root();
     const bool is_template = root.IsMap() && (root["Resources"] || root["AWSTemplateFormatVersion"]);
     Loaded out;

@@ -66,7 +66,12 @@ YAML::Node YamlFile::required(const YAML::Node& map, const char* key, const std:
 
 Location YamlFile::content_start(const YAML::Node& scalar) const {
   Location l = at(scalar);
-  const size_t pos = scalar.Mark().pos;
+  size_t pos = scalar.Mark().pos;
+  if (pos < text_.size() && text_[pos] == '!') {  // a tag (`!Sub |`): the indicator follows it
+    const size_t end = text_.find_first_of(" \n", pos);
+    if (end != std::string::npos && text_[end] == ' ') pos = text_.find_first_not_of(' ', end);
+    if (pos == std::string::npos) pos = text_.size();
+  }
   if (pos < text_.size() && (text_[pos] == '|' || text_[pos] == '>')) {
     const size_t next = text_.find('\n', pos);
     if (next != std::string::npos) {
