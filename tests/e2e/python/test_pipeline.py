@@ -199,6 +199,64 @@ class CdkTemplateTest(PipelineTestBase):
         self.assertIn('the template has no parameter Nope', p.stderr)
 
 
+LAMBDA_TEMPLATE = """AWSTemplateFormatVersion: "2010-09-09"
+Resources:
+  Upper:
+    Type: AWS::Lambda::Function
+    Properties:
+      Runtime: python3.11
+      Handler: index.handler
+      Role: !GetAtt UpperRole.Arn
+      Code:
+        ZipFile: |
+          import base64
+          def handler(event, context):
+              out = []
+              for r in event['records']:
+                  data = base64.b64decode(r['data']).decode().upper() + '\\n'
+                  out.append({'recordId': r['recordId'], 'result': 'Ok', 'data': base64.b64encode(data.encode()).decode()})
+              return {'records': out}
+  UpperRole:
+    Type: AWS::IAM::Role
+  Shouting:
+    Type: AWS::KinesisFirehose::DeliveryStream
+    Properties:
+      DeliveryStreamName: shouting
+      ExtendedS3DestinationConfiguration:
+        BucketARN: arn:aws:s3:::shouted
+        RoleARN: !GetAtt UpperRole.Arn
+        BufferingHints: {SizeInMBs: 1, IntervalInSeconds: 0}
+        ProcessingConfiguration:
+          Enabled: true
+          Processors:
+            - Type: Lambda
+              Parameters:
+                - {ParameterName: LambdaArn, ParameterValue: !GetAtt Upper.Arn}
+"""
+
+
+class LambdaTemplateTest(PipelineTestBase):
+    def test_inline_python_lambda_is_a_firehose_transform(self):
+        path = os.path.join(self.work, 'lambda.yaml')
+        with open(path, 'w') as f:
+            f.write(LAMBDA_TEMPLATE)
+        p = self.eddy('apply', path)
+        self.assertIn('skipped Upper (AWS::Lambda::Function): no function is deployed', p.stdout)
+        self.assertTrue(os.path.isfile(os.path.join(self.work, '.eddy', 'lambda', 'Upper', 'index.py')))
+        self.fh.put_record_batch(DeliveryStreamName='shouting', Records=[{'Data': b'hello'}, {'Data': b'world'}])
+        bucket = os.path.join(self.server.data_dir, 'bucket', 'shouted')
+        content = ''
+        for _ in range(100):
+            files = [os.path.join(d, f) for d, _, fs in os.walk(bucket) for f in fs if not f.endswith('.tmp')]
+            content = ''.join(open(f).read() for f in sorted(files))
+            if content.count('\n') >= 2:
+                break
+            time.sleep(0.1)
+        self.assertEqual(content, 'HELLO\nWORLD\n')
+        self.assertIn('No changes', self.eddy('apply', path).stdout)
+        self.eddy('destroy', path)
+
+
 class BadFileTest(PipelineTestBase):
     def write(self, name, text):
         path = os.path.join(self.work, name)
