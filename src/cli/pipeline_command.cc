@@ -18,6 +18,7 @@ namespace {
 struct PipelineOptions : ClientOptions {
   std::string file;
   std::vector<std::string> params;
+  std::string stack;
 };
 
 enum class Verb { kPlan, kApply, kDestroy };
@@ -31,6 +32,7 @@ int print_errors(const std::vector<pipeline::FileError>& errors) {
 int run_pipeline(const PipelineOptions& o, Verb verb) {
   pipeline::LoadOptions load;
   load.region = o.region;
+  load.stack_name = o.stack;
   for (const auto& p : o.params) {
     const size_t eq = p.find('=');
     if (eq == std::string::npos || eq == 0) return fail("--param " + p + ": write it as NAME=VALUE");
@@ -94,6 +96,9 @@ void add_pipeline_commands(CLI::App& app, int& exit_code) {
     cmd->add_option("file", o->file, "Pipeline YAML file, or CloudFormation template (YAML or JSON)")->required();
     cmd->add_option("--endpoint", o->endpoint, "Server URL (env EDDY_ENDPOINT)")->capture_default_str();
     cmd->add_option("--param", o->params, "Template parameter NAME=VALUE (repeatable)");
+    cmd->add_option("--stack", o->stack,
+                    "Template: a stack name; apply then deletes what an earlier apply of the same stack created and the "
+                    "template no longer declares");
     const Verb verb = s.verb;
     cmd->callback([o, &exit_code, verb] { exit_code = run_pipeline(*o, verb); });
   }

@@ -37,8 +37,8 @@ std::string skip_reason(const std::string& type) {
 
 class Translator {
  public:
-  Translator(const YamlFile& y, const std::map<std::string, std::string>& params, std::string region)
-      : y_(y), given_(params), region_(std::move(region)) {}
+  Translator(const YamlFile& y, const std::map<std::string, std::string>& params, std::string region, std::string stack)
+      : y_(y), given_(params), region_(std::move(region)), stack_(std::move(stack)) {}
 
   DesiredState run() {
     const YAML::Node& root = y_.root();
@@ -132,9 +132,10 @@ class Translator {
     return s;
   }
 
-  json resolve(const YAML::Node& n) {
+  // `honour_tag` false reads a short-form intrinsic's own node as its argument (`!ImportValue x`).
+  json resolve(const YAML::Node& n, bool honour_tag = true) {
     const std::string tag = n.Tag();
-    if (tag.size() > 1 && tag[0] == '!' && tag != "!") {
+    if (honour_tag && tag.size() > 1 && tag[0] == '!' && tag != "!") {
       const std::string fn = tag.substr(1);
       return intrinsic(fn == "Ref" ? "Ref" : "Fn::" + fn, n, n);
     }
@@ -231,7 +232,7 @@ class Translator {
       out.push_back(s.substr(start));
       return out;
     }
-    if (fn == "Fn::ImportValue") return import_value(text(resolve(arg), arg), at);
+    if (fn == "Fn::ImportValue") return import_value(text(resolve(arg, !arg.is(at)), arg), at);
     if (fn == "Fn::If") {
       args(3);
       return condition(y_.string(arg[0], "Fn::If condition"), arg[0]) ? resolve(arg[1]) : resolve(arg[2]);
@@ -263,7 +264,7 @@ class Translator {
       }
       return resolve(mappings_[m][k1][k2]);
     }
-    if (fn == "Fn::Base64") return resolve(arg);  // the APIs eddy serves take the text itself
+    if (fn == "Fn::Base64") return resolve(arg, !arg.is(at));  // the APIs eddy serves take the text itself
     y_.fail(at, fn + " is not supported by eddy (Ref, Fn::GetAtt, Fn::Sub, Fn::Join, Fn::Select, Fn::Split, Fn::ImportValue, "
                      "Fn::If and conditions, Fn::FindInMap are)");
   }
@@ -315,8 +316,8 @@ class Translator {
     if (name == "AWS::AccountId") return kAccount;
     if (name == "AWS::Partition") return "aws";
     if (name == "AWS::URLSuffix") return "amazonaws.com";
-    if (name == "AWS::StackName") return "eddy";
-    if (name == "AWS::StackId") return std::string("arn:aws:cloudformation:") + region_ + ":" + kAccount + ":stack/eddy/eddy";
+    if (name == "AWS::StackName") return stack_;
+    if (name == "AWS::StackId") return std::string("arn:aws:cloudformation:") + region_ + ":" + kAccount + ":stack/" + stack_ + "/" + stack_;
     if (name == "AWS::NoValue") return json{{"__no_value", true}};
     if (params_node_ && params_node_[name]) return parameter(name, at);
     if (types_.count(name)) return physical_name(name, at);
@@ -618,6 +619,7 @@ class Translator {
   const YamlFile& y_;
   const std::map<std::string, std::string>& given_;
   std::string region_;
+  std::string stack_;
   YAML::Node resources_, params_node_, conditions_, mappings_, outputs_node_;
   std::map<std::string, std::string> types_, names_, lambda_targets_;
   std::map<std::string, bool> condition_values_;
@@ -628,9 +630,9 @@ class Translator {
 }  // namespace
 
 tl::expected<DesiredState, FileError> read_template(const YamlFile& yaml, const std::map<std::string, std::string>& parameters,
-                                                     const std::string& region) {
+                                                     const std::string& region, const std::string& stack_name) {
   try {
-    Translator t(yaml, parameters, region);
+    Translator t(yaml, parameters, region, stack_name.empty() ? "eddy" : stack_name);
     return t.run();
   } catch (const FileErrorException& e) {
     return tl::unexpected(e.error);

@@ -72,6 +72,7 @@ class Executor {
     } else {
       body["ShardCount"] = spec.shards;
     }
+    if (!desired_.pipeline_name.empty()) body["Tags"] = {{kPipelineTag, desired_.pipeline_name}};
     if (auto r = s_.kinesis("CreateStream", body); !r) return tl::unexpected(r.error());
     if (auto st = wait_stream_active(spec.name); !st) return st;
     return retention(spec.name, 24, spec.retention_hours);
@@ -133,6 +134,7 @@ class Executor {
       body["KinesisStreamSourceConfiguration"] = {{"KinesisStreamARN", stream_arn(s_.region(), d.source_stream)}, {"RoleARN", kRole}};
     }
     body[d.destination_kind + "DestinationConfiguration"] = destination_config(d);
+    if (!desired_.pipeline_name.empty()) body["Tags"] = json::array({{{"Key", kPipelineTag}, {"Value", desired_.pipeline_name}}});
     if (auto r = s_.firehose("CreateDeliveryStream", body); !r) return tl::unexpected(r.error());
     return {};
   }
@@ -228,6 +230,7 @@ class Executor {
     json outputs = json::array();
     for (const auto& o : a.outputs) outputs.push_back(output_json(o));
     if (!outputs.empty()) body["Outputs"] = outputs;
+    if (!desired_.pipeline_name.empty()) body["Tags"] = json::array({{{"Key", kPipelineTag}, {"Value", desired_.pipeline_name}}});
     if (auto r = s_.analytics("CreateApplication", body); !r) return tl::unexpected(r.error());
     return start_app(a.name, a.starting_position);
   }

@@ -26,13 +26,15 @@ tl::expected<Loaded, FileError> load_pipeline_text(const std::string& path, std:
     Loaded out;
     out.template_file = is_template;
     if (is_template) {
-      auto d = read_template(yaml, options.parameters, options.region);
+      auto d = read_template(yaml, options.parameters, options.region, options.stack_name);
       if (!d) return tl::unexpected(d.error());
       out.desired = std::move(*d);
+      out.desired.pipeline_name = options.stack_name;
       return out;
     }
-    if (!options.parameters.empty()) {
-      return tl::unexpected(FileError{{path, 0, 0}, "--param applies to CloudFormation templates; this is a pipeline file"});
+    if (!options.parameters.empty() || !options.stack_name.empty()) {
+      return tl::unexpected(FileError{{path, 0, 0}, "--param and --stack apply to CloudFormation templates; a pipeline file "
+                                                    "names itself with a top-level 'name:'"});
     }
     auto d = read_pipeline(yaml, std::filesystem::absolute(path).parent_path());
     if (!d) return tl::unexpected(d.error());

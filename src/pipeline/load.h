@@ -15,6 +15,7 @@ namespace eddy::pipeline {
 struct LoadOptions {
   std::map<std::string, std::string> parameters;  // --param K=V (templates only)
   std::string region = "us-east-1";
+  std::string stack_name;  // --stack: a template's pipeline name (AWS::StackName)
 };
 
 struct Loaded {

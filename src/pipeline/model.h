@@ -5,6 +5,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -81,7 +82,12 @@ struct Skipped {
   std::string reason;
 };
 
+// The tag that marks what `apply` created for a named pipeline, so that a later apply of the same
+// pipeline deletes what the file no longer declares.
+inline constexpr const char* kPipelineTag = "eddy:pipeline";
+
 struct DesiredState {
+  std::string pipeline_name;  // the file's `name:` or the template's --stack; empty: nothing is owned
   std::vector<StreamSpec> streams;
   std::vector<ApplicationSpec> applications;
   std::vector<DeliverySpec> deliveries;
@@ -116,6 +122,8 @@ struct LiveState {
   std::map<std::string, LiveStream> streams;
   std::map<std::string, LiveApplication> applications;
   std::map<std::string, LiveDelivery> deliveries;
+  // Names of resources tagged as created by this pipeline (declared or not).
+  std::set<std::string> owned_streams, owned_applications, owned_deliveries;
 };
 
 // ARNs as eddy's server names its resources (account 000000000000).

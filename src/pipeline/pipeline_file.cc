@@ -17,8 +17,9 @@ class Reader {
   DesiredState read() {
     const YAML::Node& root = y_.root();
     if (!root.IsDefined() || root.IsNull()) y_.fail(root, "the pipeline file is empty; declare streams, applications or delivery_streams");
-    y_.check_map(root, "the pipeline file", {"description", "streams", "applications", "delivery_streams"});
+    y_.check_map(root, "the pipeline file", {"name", "description", "streams", "applications", "delivery_streams"});
     DesiredState s;
+    if (root["name"]) s.pipeline_name = y_.string(root["name"], "name");
     for_each(root["streams"], "streams", [&](const std::string& name, const YAML::Node& n) { s.streams.push_back(stream(name, n)); });
     for_each(root["delivery_streams"], "delivery_streams",
              [&](const std::string& name, const YAML::Node& n) { s.deliveries.push_back(delivery(name, n)); });

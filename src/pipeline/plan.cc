@@ -116,6 +116,35 @@ void application_changes(const DesiredState& desired, const LiveState& live, Pla
   }
 }
 
+template <class T>
+bool declared(const std::vector<T>& list, const std::string& name) {
+  for (const auto& x : list) {
+    if (x.name == name) return true;
+  }
+  return false;
+}
+
+// Resources this pipeline created earlier (tagged with its name) that the file no longer declares.
+void removed(const DesiredState& desired, const LiveState& live, Kind kind, std::vector<Change>& out) {
+  const char* why = "no longer in the file";
+  if (kind == Kind::kApplication) {
+    for (const auto& n : live.owned_applications) {
+      if (!declared(desired.applications, n) && live.applications.count(n)) out.push_back({Action::kDelete, kind, n, {why}});
+    }
+  } else if (kind == Kind::kDelivery) {
+    for (const auto& n : live.owned_deliveries) {
+      if (!declared(desired.deliveries, n) && live.deliveries.count(n)) out.push_back({Action::kDelete, kind, n, {why}});
+    }
+  } else {
+    for (const auto& n : live.owned_streams) {
+      auto it = live.streams.find(n);
+      if (!declared(desired.streams, n) && it != live.streams.end() && it->second.status != "DELETING") {
+        out.push_back({Action::kDelete, kind, n, {why, "its records are deleted"}});
+      }
+    }
+  }
+}
+
 }  // namespace
 
 ApplicationDiff diff_application(const ApplicationSpec& want, const LiveApplication& live) {
@@ -176,9 +205,14 @@ ApplicationDiff diff_application(const ApplicationSpec& want, const LiveApplicat
 
 Plan plan_apply(const DesiredState& desired, const LiveState& live) {
   Plan plan;
+  // Applications that go away stop first; streams and delivery streams that go away are deleted
+  // last, once the applications that replace their readers and writers run.
+  removed(desired, live, Kind::kApplication, plan.changes);
   stream_changes(desired, live, plan);
   delivery_changes(desired, live, plan);
   application_changes(desired, live, plan);
+  removed(desired, live, Kind::kDelivery, plan.changes);
+  removed(desired, live, Kind::kStream, plan.changes);
   return plan;
 }
 
@@ -187,15 +221,18 @@ Plan plan_destroy(const DesiredState& desired, const LiveState& live) {
   for (const auto& a : desired.applications) {
     if (live.applications.count(a.name)) plan.changes.push_back({Action::kDelete, Kind::kApplication, a.name, {}});
   }
+  removed(desired, live, Kind::kApplication, plan.changes);
   for (const auto& d : desired.deliveries) {
     if (live.deliveries.count(d.name)) plan.changes.push_back({Action::kDelete, Kind::kDelivery, d.name, {}});
   }
+  removed(desired, live, Kind::kDelivery, plan.changes);
   for (const auto& s : desired.streams) {
     auto it = live.streams.find(s.name);
     if (it != live.streams.end() && it->second.status != "DELETING") {
       plan.changes.push_back({Action::kDelete, Kind::kStream, s.name, {"its records are deleted"}});
     }
   }
+  removed(desired, live, Kind::kStream, plan.changes);
   return plan;
 }
 

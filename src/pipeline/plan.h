@@ -28,9 +28,10 @@ struct Plan {
   bool empty() const { return changes.empty(); }
 };
 
-// What `apply` would do. Resources the file does not declare are never touched.
+// What `apply` would do. Of the resources the file does not declare, only those an earlier apply of
+// the same named pipeline created (live.owned_*) are deleted; others are never touched.
 Plan plan_apply(const DesiredState& desired, const LiveState& live);
-// What `destroy` would do: delete every declared resource that exists.
+// What `destroy` would do: delete every declared resource that exists, and the pipeline's own.
 Plan plan_destroy(const DesiredState& desired, const LiveState& live);
 
 // The differences between one declared application and its live version, as applying needs them.

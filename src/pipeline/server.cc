@@ -85,6 +85,55 @@ LiveDelivery live_delivery(const json& d) {
   return l;
 }
 
+// Whether a tag list ([{Key, Value}] or {key: value}) marks the resource as the pipeline's.
+bool tagged(const json& tags, const std::string& pipeline) {
+  if (tags.is_object()) return tags.value(kPipelineTag, "") == pipeline;
+  for (const auto& t : tags) {
+    if (t.value("Key", "") == kPipelineTag && t.value("Value", "") == pipeline) return true;
+  }
+  return false;
+}
+
+// The names of every resource tagged with the pipeline's name.
+Status read_owned(Server& server, const std::string& pipeline, LiveState& live) {
+  json body = json::object();
+  for (int page = 0; page < 1000; ++page) {
+    auto r = server.kinesis("ListStreams", body);
+    if (!r) return tl::unexpected(r.error());
+    for (const auto& name : r->value("StreamNames", json::array())) {
+      auto tags = server.kinesis("ListTagsForStream", {{"StreamName", name}});
+      if (tags && tagged(tags->value("Tags", json::array()), pipeline)) live.owned_streams.insert(name.get<std::string>());
+    }
+    if (!r->value("HasMoreStreams", false) || r->value("StreamNames", json::array()).empty()) break;
+    body = {{"ExclusiveStartStreamName", r->value("StreamNames", json::array()).back()}};
+  }
+  body = json::object();
+  for (int page = 0; page < 1000; ++page) {
+    auto r = server.analytics("ListApplications", body);
+    if (!r) return tl::unexpected(r.error());
+    const json apps = r->value("ApplicationSummaries", json::array());
+    for (const auto& a : apps) {
+      auto tags = server.analytics("ListTagsForResource", {{"ResourceARN", a.value("ApplicationARN", "")}});
+      if (tags && tagged(tags->value("Tags", json::array()), pipeline)) live.owned_applications.insert(a.value("ApplicationName", ""));
+    }
+    if (!r->value("HasMoreApplications", false) || apps.empty()) break;
+    body = {{"ExclusiveStartApplicationName", apps.back().value("ApplicationName", "")}};
+  }
+  body = json::object();
+  for (int page = 0; page < 1000; ++page) {
+    auto r = server.firehose("ListDeliveryStreams", body);
+    if (!r) return tl::unexpected(r.error());
+    const json names = r->value("DeliveryStreamNames", json::array());
+    for (const auto& name : names) {
+      auto tags = server.firehose("ListTagsForDeliveryStream", {{"DeliveryStreamName", name}});
+      if (tags && tagged(tags->value("Tags", json::array()), pipeline)) live.owned_deliveries.insert(name.get<std::string>());
+    }
+    if (!r->value("HasMoreDeliveryStreams", false) || names.empty()) break;
+    body = {{"ExclusiveStartDeliveryStreamName", names.back()}};
+  }
+  return {};
+}
+
 }  // namespace
 
 Server::Server(api::Endpoint endpoint, std::string region) : region_(std::move(region)) {
@@ -125,6 +174,12 @@ Result<LiveState> read_live_state(Server& server, const DesiredState& desired) {
     }
   }
   LiveState live;
+  if (!desired.pipeline_name.empty()) {
+    if (auto st = read_owned(server, desired.pipeline_name, live); !st) return tl::unexpected(st.error());
+    streams.insert(live.owned_streams.begin(), live.owned_streams.end());
+    apps.insert(live.owned_applications.begin(), live.owned_applications.end());
+    deliveries.insert(live.owned_deliveries.begin(), live.owned_deliveries.end());
+  }
   for (const auto& name : streams) {
     auto r = server.kinesis("DescribeStreamSummary", {{"StreamName", name}});
     if (!r) {

@@ -144,6 +144,46 @@ class PipelineFileTest(PipelineTestBase):
         self.assertIn('Nothing to destroy', self.eddy('destroy', path).stdout)
 
 
+    def test_named_pipeline_deletes_what_the_file_dropped(self):
+        src = os.path.join(self.work, 'named')
+        shutil.copytree(os.path.join(EXAMPLES, 'sales-revenue'), src)
+        path = os.path.join(src, 'pipeline.yaml')
+        self.eddy('apply', path)
+        harness.create_stream(self.k, 'bystander', 1)  # not the pipeline's: never touched
+
+        with open(path) as f:
+            text = f.read()
+        self.assertIn('name: sales-revenue', text)
+        text = re.sub(r'  sales-by-category:  .*\n    shards: 1\n', '', text)   # the drill-down's stream
+        text = text[:text.index('  sales-by-category:\n')]                     # and its application
+        with open(path, 'w') as f:
+            f.write(text)
+        p = self.eddy('plan', path)
+        self.assertIn('- delete application sales-by-category: no longer in the file', p.stdout)
+        self.assertIn('- delete stream sales-by-category: no longer in the file', p.stdout)
+        self.assertNotIn('bystander', p.stdout)
+        self.assertIn('2 to delete', p.stdout)
+
+        self.eddy('apply', path)
+        streams, apps, deliveries = self.server_state()
+        self.assertEqual(sorted(apps), ['sales-revenue'])
+        for _ in range(150):
+            if sorted(self.k.list_streams()['StreamNames']) == ['bystander', 'sales']:
+                break
+            time.sleep(0.1)
+        self.assertEqual(sorted(self.k.list_streams()['StreamNames']), ['bystander', 'sales'])
+        self.assertIn('No changes', self.eddy('apply', path).stdout)
+
+        self.eddy('destroy', path)
+        for _ in range(150):
+            if self.k.list_streams()['StreamNames'] == ['bystander']:
+                break
+            time.sleep(0.1)
+        self.assertEqual(self.k.list_streams()['StreamNames'], ['bystander'])
+        self.k.delete_stream(StreamName='bystander')
+        self.wait_gone()
+
+
 class CdkTemplateTest(PipelineTestBase):
     def test_cdk_synth_template_apply_reapply_edit_destroy(self):
         path = os.path.join(self.work, 'SalesPipelineStack.template.json')

@@ -204,3 +204,39 @@ TEST(PlanTest, DestroyDeletesWhatExistsApplicationsFirst) {
 
 }  // namespace
 }  // namespace eddy::pipeline
+
+namespace eddy::pipeline {
+namespace {
+
+TEST(PlanTest, OwnedResourcesTheFileDroppedAreDeletedAroundTheRest) {
+  DesiredState before = pipeline();
+  before.pipeline_name = "p";
+  LiveState live = live_of(before);
+  // Earlier applies of "p" created these; the file now declares only the stream.
+  live.owned_streams = {"sales"};
+  live.owned_applications = {"revenue"};
+  live.owned_deliveries = {"rows"};
+  DesiredState after = before;
+  after.applications.clear();
+  after.deliveries.clear();
+  StreamSpec extra = stream("new-sales", 1);
+  after.streams.push_back(extra);
+  const Plan p = plan_apply(after, live);
+  ASSERT_EQ(p.changes.size(), 3u) << render(p, false);
+  EXPECT_EQ(p.changes[0].text(), "delete application revenue: no longer in the file");
+  EXPECT_EQ(p.changes[1].text(), "create stream new-sales: 1 shard, 24 h retention");
+  EXPECT_EQ(p.changes[2].text(), "delete delivery stream rows: no longer in the file");
+
+  // Not owned (created by hand or by another pipeline): never touched.
+  LiveState unowned = live_of(before);
+  EXPECT_EQ(plan_apply(after, unowned).changes.size(), 1u);
+
+  // destroy: the declared ones and the owned ones
+  const Plan d = plan_destroy(after, live);
+  ASSERT_EQ(d.changes.size(), 3u) << render(d, true);
+  EXPECT_EQ(d.changes[0].kind, Kind::kApplication);
+  EXPECT_EQ(d.changes[2].text(), "delete stream sales: its records are deleted");
+}
+
+}  // namespace
+}  // namespace eddy::pipeline
