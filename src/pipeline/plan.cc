@@ -158,7 +158,7 @@ ApplicationDiff diff_application(const ApplicationSpec& want, const LiveApplicat
   if (want.code != have.code) {
     d.code = true;
     d.details.push_back("code changed (" + std::to_string(count_lines(have.code)) + " -> " + std::to_string(count_lines(want.code)) +
-                        " lines; running state continues from where it stopped reading)");
+                        " lines; it continues from where it stopped reading, keeping compatible state)");
   }
   // The description is set at creation: the Kinesis Analytics API has no update for it.
   if (want.input) {

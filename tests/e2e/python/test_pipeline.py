@@ -184,6 +184,29 @@ class PipelineFileTest(PipelineTestBase):
         self.wait_gone()
 
 
+    def test_stream_source_and_stream_destination(self):
+        path = os.path.join(self.work, 'copy.yaml')
+        with open(path, 'w') as f:
+            f.write('streams:\n  raw: {}\n  copy: {shards: 2}\n'
+                    'delivery_streams:\n  copier:\n    source: {stream: raw}\n'
+                    '    destination: {stream: copy, buffering: {size_mb: 1, interval_seconds: 0}, backup_bucket: failed}\n')
+        self.eddy('apply', path)
+        d = self.fh.describe_delivery_stream(DeliveryStreamName='copier')['DeliveryStreamDescription']
+        self.assertEqual(d['DeliveryStreamType'], 'KinesisStreamAsSource')
+        self.assertIn('No changes', self.eddy('apply', path).stdout)
+        self.k.put_record(StreamName='raw', PartitionKey='k', Data=b'{"n": 1}')
+        got = []
+        for _ in range(100):
+            got = [r['Data'] for s in harness.all_shards(self.k, 'copy')
+                   for r in harness.read_shard(self.k, 'copy', s['ShardId'])[0]]
+            if got:
+                break
+            time.sleep(0.1)
+        self.assertEqual(got, [b'{"n": 1}'])
+        self.eddy('destroy', path)
+        self.wait_gone()
+
+
 class CdkTemplateTest(PipelineTestBase):
     def test_cdk_synth_template_apply_reapply_edit_destroy(self):
         path = os.path.join(self.work, 'SalesPipelineStack.template.json')

@@ -228,3 +228,91 @@ TEST(LoadTest, JsonTemplate) {
 
 }  // namespace
 }  // namespace eddy::pipeline
+
+namespace eddy::pipeline {
+namespace {
+
+TEST(LoadTest, KinesisAnalyticsV2Templates) {
+  const Loaded l = load(R"(Resources:
+  In: {Type: AWS::Kinesis::Stream, Properties: {ShardCount: 1}}
+  Out: {Type: AWS::Kinesis::Stream, Properties: {Name: out}}
+  App:
+    Type: AWS::KinesisAnalyticsV2::Application
+    Properties:
+      ApplicationName: v2
+      RuntimeEnvironment: SQL-1_0
+      ServiceExecutionRole: arn:aws:iam::000000000000:role/x
+      ApplicationConfiguration:
+        ApplicationCodeConfiguration:
+          CodeContentType: PLAINTEXT
+          CodeContent:
+            TextContent: |
+              CREATE STREAM "O" ("a" INTEGER);
+              CREATE PUMP "P" AS INSERT INTO "O" SELECT STREAM "a" FROM "SOURCE_SQL_STREAM_001";
+        SqlApplicationConfiguration:
+          Inputs:
+            - NamePrefix: SOURCE_SQL_STREAM
+              KinesisStreamsInput: {ResourceARN: !GetAtt In.Arn}
+              InputSchema: {RecordFormat: {RecordFormatType: JSON}, RecordColumns: [{Name: a, Mapping: $.a, SqlType: INTEGER}]}
+  AppOut:
+    Type: AWS::KinesisAnalyticsV2::ApplicationOutput
+    Properties:
+      ApplicationName: !Ref App
+      Output: {Name: O, DestinationSchema: {RecordFormatType: CSV}, KinesisStreamsOutput: {ResourceARN: !GetAtt Out.Arn}}
+)");
+  ASSERT_EQ(l.desired.applications.size(), 1u);
+  const ApplicationSpec& a = l.desired.applications[0];
+  EXPECT_EQ(a.name, "v2");
+  EXPECT_EQ(a.input->stream, "In");
+  EXPECT_EQ(a.code_where.line, 15);
+  ASSERT_EQ(a.outputs.size(), 1u);
+  EXPECT_EQ(a.outputs[0].stream, "out");
+  EXPECT_EQ(a.outputs[0].format, "CSV");
+  EXPECT_TRUE(validate_code(l.desired).empty());
+
+  // A Flink job archive is a C++ job's place: not supported yet, said so.
+  const FileError e = load_error(R"(Resources:
+  Job:
+    Type: AWS::KinesisAnalyticsV2::Application
+    Properties:
+      RuntimeEnvironment: FLINK-1_18
+      ServiceExecutionRole: arn:aws:iam::000000000000:role/x
+      ApplicationConfiguration:
+        ApplicationCodeConfiguration:
+          CodeContentType: ZIPFILE
+          CodeContent: {S3ContentLocation: {BucketARN: arn:aws:s3:::b, FileKey: job.zip}}
+)");
+  EXPECT_EQ(e.where.line, 8);
+  EXPECT_NE(e.message.find("not supported by eddy yet"), std::string::npos) << e.text();
+}
+
+TEST(LoadTest, SubWithVariablesFindInMapAndConditionsOnResources) {
+  const Loaded l = load(R"(Mappings:
+  Sizes: {prod: {shards: 4}, dev: {shards: 1}}
+Parameters:
+  Env: {Type: String, Default: dev, AllowedValues: [dev, prod]}
+Conditions:
+  IsProd: !Equals [!Ref Env, prod]
+Resources:
+  S:
+    Type: AWS::Kinesis::Stream
+    Properties:
+      Name: !Sub ["${Prefix}-${Env}-${AWS::Region}", {Prefix: orders}]
+      ShardCount: !FindInMap [Sizes, !Ref Env, shards]
+  ProdOnly:
+    Type: AWS::Kinesis::Stream
+    Condition: IsProd
+)");
+  ASSERT_EQ(l.desired.streams.size(), 1u);
+  EXPECT_EQ(l.desired.streams[0].name, "orders-dev-us-east-1");
+  EXPECT_EQ(l.desired.streams[0].shards, 1);
+  ASSERT_EQ(l.desired.skipped.size(), 1u);
+  EXPECT_EQ(l.desired.skipped[0].reason, "its Condition is false");
+  const FileError e = load_error("Parameters:\n  Env: {Type: String, Default: dev, AllowedValues: [dev, prod]}\nResources:\n"
+                                 "  S: {Type: AWS::Kinesis::Stream, Properties: {Name: !Ref Env}}\n",
+                                 {{"Env", "staging"}});
+  EXPECT_NE(e.message.find("not one of its AllowedValues"), std::string::npos) << e.text();
+}
+
+}  // namespace
+}  // namespace eddy::pipeline
