@@ -55,6 +55,10 @@ int run_pipeline(const PipelineOptions& o, Verb verb) {
   }
   const pipeline::Plan plan = verb == Verb::kDestroy ? pipeline::plan_destroy(desired, *live) : pipeline::plan_apply(desired, *live);
   std::cout << pipeline::render(plan, verb == Verb::kDestroy);
+  // Inline Lambda code is written even when nothing else changes: the server runs it from there.
+  if (verb == Verb::kApply) {
+    if (auto st = pipeline::write_files(desired); !st) return fail(st.error().message + "; nothing was changed on the server");
+  }
   if (verb == Verb::kPlan || plan.empty()) {
     if (verb == Verb::kApply && loaded->template_file) {
       for (const auto& out : desired.outputs) std::cout << "output " << out.name << " = " << out.value << "\n";

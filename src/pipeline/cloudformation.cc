@@ -1,7 +1,6 @@
 #include "pipeline/cloudformation.h"
 
 #include <filesystem>
-#include <fstream>
 #include <set>
 
 #include "pipeline/yaml_util.h"
@@ -137,7 +136,7 @@ class Translator {
     const std::string tag = n.Tag();
     if (honour_tag && tag.size() > 1 && tag[0] == '!' && tag != "!") {
       const std::string fn = tag.substr(1);
-      return intrinsic(fn == "Ref" ? "Ref" : "Fn::" + fn, n, n);
+      return intrinsic(fn == "Ref" || fn == "Condition" ? fn : "Fn::" + fn, n, n);
     }
     if (n.IsMap()) {
       if (n.size() == 1) {
@@ -588,12 +587,8 @@ class Translator {
     const std::string module = dot == std::string::npos ? "index" : handler.substr(0, dot);
     const std::string function = dot == std::string::npos ? handler : handler.substr(dot + 1);
     const auto dir = std::filesystem::absolute(y_.file()).parent_path() / ".eddy" / "lambda" / physical_name(id, r);
-    std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
     const auto file = dir / (module + ".py");
-    std::ofstream out(file);
-    out << code;
-    if (ec || !out) y_.fail(r, id + ": cannot write its inline code to " + file.string());
+    s.files[file.string()] = code;  // apply writes it; plan only names it
     lambda_targets_[id] = "python:" + file.string() + "#" + function;
     s.skipped.push_back({id, "AWS::Lambda::Function", "no function is deployed: its inline code, written to " + file.string() +
                                                           ", runs in the Lambda runner of the delivery streams that name it"});

@@ -1,7 +1,10 @@
 #include "pipeline/executor.h"
 
 #include <chrono>
+#include <filesystem>
 #include <thread>
+
+#include "common/file_util.h"
 
 namespace eddy::pipeline {
 namespace {
@@ -325,6 +328,16 @@ class Executor {
 };
 
 }  // namespace
+
+Status write_files(const DesiredState& desired) {
+  for (const auto& [path, content] : desired.files) {
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+    if (ec) return make_error(Errc::kIo, "cannot create the directory of " + path + ": " + ec.message());
+    if (auto st = write_file_atomic(path, content); !st) return st;
+  }
+  return {};
+}
 
 std::string ExecutionReport::summary() const {
   std::string out;

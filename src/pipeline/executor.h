@@ -22,6 +22,9 @@ struct ExecutionReport {
   std::string summary() const;        // what a user needs after a failure
 };
 
+// Writes the files a desired state needs on this machine (inline Lambda code) before applying.
+Status write_files(const DesiredState& desired);
+
 // `progress` receives one line per finished step.
 ExecutionReport execute(Server& server, const Plan& plan, const DesiredState& desired, const LiveState& live,
                         const std::function<void(const std::string&)>& progress);

@@ -94,6 +94,7 @@ struct DesiredState {
   std::vector<OutputValue> outputs;
   std::vector<Skipped> skipped;
   std::map<std::string, std::string> bucket_directories;  // S3 buckets a template declares (name -> logical id)
+  std::map<std::string, std::string> files;  // written by apply before anything else: path -> content (inline Lambda code)
 };
 
 // What a server holds for the resources a pipeline names.
