@@ -70,6 +70,7 @@ int run_pipeline(const PipelineOptions& o, Verb verb) {
   auto report = pipeline::execute(server, plan, desired, *live, [&](const std::string& done) {
     std::cout << "  [" << ++n << "/" << plan.changes.size() << "] done: " << done << "\n" << std::flush;
   });
+  for (const auto& w : report.warnings) std::cout << "warning: " << w << "\n";
   if (!report.ok()) {
     std::cerr << "eddy: " << (verb == Verb::kApply ? "apply" : "destroy") << " stopped part-way\n" << report.summary();
     return 1;

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <set>
 #include <thread>
 
 #include "common/file_util.h"
@@ -18,7 +19,8 @@ void pause() { std::this_thread::sleep_for(std::chrono::milliseconds(100)); }
 
 class Executor {
  public:
-  Executor(Server& server, const DesiredState& desired, const LiveState& live) : s_(server), desired_(desired), live_(live) {}
+  Executor(Server& server, const DesiredState& desired, const LiveState& live, std::vector<std::string>& warnings)
+      : s_(server), desired_(desired), live_(live), warnings_(warnings) {}
 
   Status run(const Change& c) {
     switch (c.kind) {
@@ -290,8 +292,16 @@ class Executor {
     if (!update.empty()) {
       auto v = version_of(want.name);
       if (!v) return tl::unexpected(v.error());
+      auto before = state_notes(want.name);
       auto r = s_.analytics("UpdateApplication", {{"ApplicationName", want.name}, {"CurrentApplicationVersionId", *v}, {"ApplicationUpdate", update}});
       if (!r) return tl::unexpected(r.error());
+      for (const auto& note : state_notes(want.name)) {
+        if (auto it = before.find(note); it != before.end()) {
+          before.erase(it);
+        } else {
+          warnings_.push_back("application " + want.name + ": " + note);
+        }
+      }
     }
     // 3. new outputs
     for (const auto& name : diff.outputs_added) {
@@ -322,9 +332,21 @@ class Executor {
     return {};
   }
 
+  // The State_Not_Restored rows of `name` that were not there before the update.
+  std::multiset<std::string> state_notes(const std::string& name) {
+    std::multiset<std::string> notes;
+    auto rows = s_.application_errors(name);
+    if (!rows || !rows->is_array()) return notes;
+    for (const auto& row : *rows) {
+      if (row.value("ERROR_NAME", "") == "State_Not_Restored") notes.insert(row.value("MESSAGE", ""));
+    }
+    return notes;
+  }
+
   Server& s_;
   const DesiredState& desired_;
   const LiveState& live_;
+  std::vector<std::string>& warnings_;
 };
 
 }  // namespace
@@ -353,7 +375,7 @@ std::string ExecutionReport::summary() const {
 ExecutionReport execute(Server& server, const Plan& plan, const DesiredState& desired, const LiveState& live,
                         const std::function<void(const std::string&)>& progress) {
   ExecutionReport report;
-  Executor ex(server, desired, live);
+  Executor ex(server, desired, live, report.warnings);
   for (size_t i = 0; i < plan.changes.size(); ++i) {
     const Change& c = plan.changes[i];
     auto st = ex.run(c);

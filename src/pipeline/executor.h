@@ -18,6 +18,7 @@ struct ExecutionReport {
   std::string failed;                 // the change that failed (empty if none)
   std::string error;                  // why
   std::vector<std::string> not_done;  // changes not attempted after the failure
+  std::vector<std::string> warnings;  // e.g. state an updated application could not keep
   bool ok() const { return failed.empty(); }
   std::string summary() const;        // what a user needs after a failure
 };

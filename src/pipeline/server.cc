@@ -151,6 +151,17 @@ Result<json> Server::analytics(const std::string& op, const json& body) {
 }
 Result<json> Server::firehose(const std::string& op, const json& body) { return call(*firehose_, "Firehose_20150804." + op, body); }
 
+Result<json> Server::application_errors(const std::string& name) {
+  auto r = analytics_->get("/eddy/v1/applications/" + name + "/errors");
+  if (!r) return tl::unexpected(r.error());
+  if (r->status != 200) return json::array();
+  try {
+    return json::parse(r->body);
+  } catch (const std::exception& e) {
+    return make_error(Errc::kSerialization, std::string("the server's error rows are not JSON: ") + e.what());
+  }
+}
+
 bool is_not_found(const Error& e) { return e.message.starts_with("ResourceNotFoundException"); }
 
 Result<LiveState> read_live_state(Server& server, const DesiredState& desired) {

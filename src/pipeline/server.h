@@ -21,6 +21,8 @@ class Server {
   Result<nlohmann::json> kinesis(const std::string& op, const nlohmann::json& body);
   Result<nlohmann::json> analytics(const std::string& op, const nlohmann::json& body);
   Result<nlohmann::json> firehose(const std::string& op, const nlohmann::json& body);
+  // The latest error_stream rows of an application (eddy's GET endpoint), oldest first.
+  Result<nlohmann::json> application_errors(const std::string& name);
   const std::string& region() const { return region_; }
 
  private:

@@ -118,6 +118,7 @@ class PipelineFileTest(PipelineTestBase):
         text = text.replace('prefix: sales_revenue/', 'prefix: revenue_v2/')
         text = text.replace('interval_seconds: 60', 'interval_seconds: 30')
         text = text.replace('SUM("sales") AS "revenue"', 'MAX("sales") AS "revenue"')
+        text = text.replace('"STREAM_PUMP"', '"REVENUE_PUMP"')  # a renamed pump cannot keep its window state
         with open(path, 'w') as f:
             f.write(text)
         p = self.eddy('plan', path)
@@ -128,7 +129,8 @@ class PipelineFileTest(PipelineTestBase):
         self.assertEqual(self.server_state(), before, 'plan changed the server')
 
         version = self.app('sales-revenue')['ApplicationVersionId']
-        self.eddy('apply', path)
+        p = self.eddy('apply', path)
+        self.assertIn('warning: application sales-revenue: pump STREAM_PUMP is gone: its saved state was dropped', p.stdout)
         dest = self.check_sales_pipeline_running(shards=4)
         self.assertEqual(dest['Prefix'], 'revenue_v2/')
         self.assertEqual(dest['BufferingHints']['IntervalInSeconds'], 30)
