@@ -9,7 +9,8 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   eddy::pipeline::LoadOptions options;
-  auto loaded = eddy::pipeline::load_pipeline_text("/nonexistent/fuzz.yaml", std::string(reinterpret_cast<const char*>(data), size), options);
+  auto loaded = eddy::pipeline::load_pipeline_text("/nonexistent/fuzz.yaml",
+                                                   std::string(reinterpret_cast<const char*>(data), size), options);
   if (loaded) (void)eddy::pipeline::validate_code(loaded->desired);
   return 0;
 }

@@ -41,7 +41,8 @@ int run_pipeline(const PipelineOptions& o, Verb verb) {
   auto loaded = pipeline::load_pipeline(o.file, load);
   if (!loaded) return print_errors({loaded.error()});
   const pipeline::DesiredState& desired = loaded->desired;
-  for (const auto& s : desired.skipped) std::cout << "skipped " << s.logical_id << " (" << s.type << "): " << s.reason << "\n";
+  for (const auto& s : desired.skipped)
+    std::cout << "skipped " << s.logical_id << " (" << s.type << "): " << s.reason << "\n";
   if (verb != Verb::kDestroy) {
     if (auto errors = pipeline::validate_code(desired); !errors.empty()) return print_errors(errors);
   }
@@ -53,11 +54,13 @@ int run_pipeline(const PipelineOptions& o, Verb verb) {
   if (verb != Verb::kDestroy) {
     if (auto errors = pipeline::validate_references(desired, *live); !errors.empty()) return print_errors(errors);
   }
-  const pipeline::Plan plan = verb == Verb::kDestroy ? pipeline::plan_destroy(desired, *live) : pipeline::plan_apply(desired, *live);
+  const pipeline::Plan plan =
+      verb == Verb::kDestroy ? pipeline::plan_destroy(desired, *live) : pipeline::plan_apply(desired, *live);
   std::cout << pipeline::render(plan, verb == Verb::kDestroy);
   // Inline Lambda code is written even when nothing else changes: the server runs it from there.
   if (verb == Verb::kApply) {
-    if (auto st = pipeline::write_files(desired); !st) return fail(st.error().message + "; nothing was changed on the server");
+    if (auto st = pipeline::write_files(desired); !st)
+      return fail(st.error().message + "; nothing was changed on the server");
   }
   if (verb == Verb::kPlan || plan.empty()) {
     if (verb == Verb::kApply && loaded->template_file) {
@@ -65,7 +68,8 @@ int run_pipeline(const PipelineOptions& o, Verb verb) {
     }
     return 0;
   }
-  std::cout << (verb == Verb::kApply ? "applying " : "destroying ") << plan.changes.size() << " change(s)...\n" << std::flush;
+  std::cout << (verb == Verb::kApply ? "applying " : "destroying ") << plan.changes.size() << " change(s)...\n"
+            << std::flush;
   size_t n = 0;
   auto report = pipeline::execute(server, plan, desired, *live, [&](const std::string& done) {
     std::cout << "  [" << ++n << "/" << plan.changes.size() << "] done: " << done << "\n" << std::flush;
@@ -92,18 +96,22 @@ void add_pipeline_commands(CLI::App& app, int& exit_code) {
     const char* help;
     Verb verb;
   };
-  for (const Spec& s : {Spec{"plan", "Show what applying a pipeline file or CloudFormation template would change on a server", Verb::kPlan},
-                        Spec{"apply", "Create or update what a pipeline file or CloudFormation template declares; waits until ACTIVE/RUNNING",
-                             Verb::kApply},
-                        Spec{"destroy", "Delete what a pipeline file or CloudFormation template declares", Verb::kDestroy}}) {
+  for (const Spec& s :
+       {Spec{"plan", "Show what applying a pipeline file or CloudFormation template would change on a server",
+             Verb::kPlan},
+        Spec{"apply",
+             "Create or update what a pipeline file or CloudFormation template declares; waits until ACTIVE/RUNNING",
+             Verb::kApply},
+        Spec{"destroy", "Delete what a pipeline file or CloudFormation template declares", Verb::kDestroy}}) {
     auto o = std::make_shared<PipelineOptions>();
     auto* cmd = app.add_subcommand(s.name, s.help);
     cmd->add_option("file", o->file, "Pipeline YAML file, or CloudFormation template (YAML or JSON)")->required();
     cmd->add_option("--endpoint", o->endpoint, "Server URL (env EDDY_ENDPOINT)")->capture_default_str();
     cmd->add_option("--param", o->params, "Template parameter NAME=VALUE (repeatable)");
-    cmd->add_option("--stack", o->stack,
-                    "Template: a stack name; apply then deletes what an earlier apply of the same stack created and the "
-                    "template no longer declares");
+    cmd->add_option(
+        "--stack", o->stack,
+        "Template: a stack name; apply then deletes what an earlier apply of the same stack created and the "
+        "template no longer declares");
     const Verb verb = s.verb;
     cmd->callback([o, &exit_code, verb] { exit_code = run_pipeline(*o, verb); });
   }

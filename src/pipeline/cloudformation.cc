@@ -13,8 +13,8 @@ using nlohmann::json;
 constexpr const char* kAccount = "000000000000";
 
 // Property names whose values the APIs take as numbers or booleans (templates often quote them).
-const std::set<std::string> kIntegerKeys = {"ShardCount", "RetentionPeriodHours", "SizeInMBs", "IntervalInSeconds",
-                                            "DurationInSeconds", "Count"};
+const std::set<std::string> kIntegerKeys = {"ShardCount",        "RetentionPeriodHours", "SizeInMBs",
+                                            "IntervalInSeconds", "DurationInSeconds",    "Count"};
 const std::set<std::string> kBooleanKeys = {"Enabled"};
 
 std::string lower(std::string s) {
@@ -41,9 +41,12 @@ class Translator {
 
   DesiredState run() {
     const YAML::Node& root = y_.root();
-    y_.check_map(root, "the template", {"AWSTemplateFormatVersion", "Description", "Metadata", "Parameters", "Mappings", "Conditions",
-                                        "Rules", "Resources", "Outputs", "Transform"});
-    if (root["Transform"]) y_.fail(root["Transform"], "Transform (e.g. AWS::Serverless) is not supported by eddy; deploy the transformed template");
+    y_.check_map(root, "the template",
+                 {"AWSTemplateFormatVersion", "Description", "Metadata", "Parameters", "Mappings", "Conditions",
+                  "Rules", "Resources", "Outputs", "Transform"});
+    if (root["Transform"])
+      y_.fail(root["Transform"],
+              "Transform (e.g. AWS::Serverless) is not supported by eddy; deploy the transformed template");
     resources_ = y_.required(root, "Resources", "the template");
     if (!resources_.IsMap()) y_.fail(resources_, "Resources must be a mapping of logical ids to resources");
     params_node_ = section(root, "Parameters");
@@ -58,36 +61,39 @@ class Translator {
     for (auto it = resources_.begin(); it != resources_.end(); ++it) {
       const std::string id = it->first.Scalar();
       const YAML::Node r = it->second;
-      y_.check_map(r, "resource " + id, {"Type", "Properties", "Metadata", "DependsOn", "Condition", "DeletionPolicy",
-                                         "UpdateReplacePolicy", "CreationPolicy", "UpdatePolicy"});
+      y_.check_map(r, "resource " + id,
+                   {"Type", "Properties", "Metadata", "DependsOn", "Condition", "DeletionPolicy", "UpdateReplacePolicy",
+                    "CreationPolicy", "UpdatePolicy"});
       const std::string type = y_.string(y_.required(r, "Type", "resource " + id), "resource " + id + " Type");
       types_[id] = type;
     }
     DesiredState s;
     // Functions first: delivery streams name them by !GetAtt Function.Arn.
     for (const bool functions : {true, false}) {
-    for (auto it = resources_.begin(); it != resources_.end(); ++it) {
-      const std::string id = it->first.Scalar();
-      const YAML::Node r = it->second;
-      const std::string& type = types_[id];
-      if ((type == "AWS::Lambda::Function") != functions) continue;
-      if (r["Condition"] && supported(type) && !condition(y_.string(r["Condition"], "Condition"), r["Condition"])) {
-        s.skipped.push_back({id, type, "its Condition is false"});
-        continue;
+      for (auto it = resources_.begin(); it != resources_.end(); ++it) {
+        const std::string id = it->first.Scalar();
+        const YAML::Node r = it->second;
+        const std::string& type = types_[id];
+        if ((type == "AWS::Lambda::Function") != functions) continue;
+        if (r["Condition"] && supported(type) && !condition(y_.string(r["Condition"], "Condition"), r["Condition"])) {
+          s.skipped.push_back({id, type, "its Condition is false"});
+          continue;
+        }
+        translate(id, type, r, s);
       }
-      translate(id, type, r, s);
-    }
     }
     attach_outputs(s);
-    if (outputs_node_ && !outputs_node_.IsMap()) y_.fail(outputs_node_, "Outputs must be a mapping of output names to outputs");
-    if (outputs_node_) for (auto it = outputs_node_.begin(); it != outputs_node_.end(); ++it) {
-      const YAML::Node o = it->second;
-      const std::string name = it->first.Scalar();
-      y_.check_map(o, "output " + name, {"Description", "Value", "Export", "Condition"});
-      if (o["Condition"] && !condition(y_.string(o["Condition"], "Condition"), o["Condition"])) continue;
-      s.outputs.push_back({name, text(resolve(y_.required(o, "Value", "output " + name)), o["Value"]),
-                           o["Description"] ? text(resolve(o["Description"]), o["Description"]) : ""});
-    }
+    if (outputs_node_ && !outputs_node_.IsMap())
+      y_.fail(outputs_node_, "Outputs must be a mapping of output names to outputs");
+    if (outputs_node_)
+      for (auto it = outputs_node_.begin(); it != outputs_node_.end(); ++it) {
+        const YAML::Node o = it->second;
+        const std::string name = it->first.Scalar();
+        y_.check_map(o, "output " + name, {"Description", "Value", "Export", "Condition"});
+        if (o["Condition"] && !condition(y_.string(o["Condition"], "Condition"), o["Condition"])) continue;
+        s.outputs.push_back({name, text(resolve(y_.required(o, "Value", "output " + name)), o["Value"]),
+                             o["Description"] ? text(resolve(o["Description"]), o["Description"]) : ""});
+      }
     return s;
   }
 
@@ -99,8 +105,9 @@ class Translator {
   }
 
   static bool supported(const std::string& type) {
-    return type == "AWS::Kinesis::Stream" || type.starts_with("AWS::KinesisAnalytics") || type == "AWS::KinesisFirehose::DeliveryStream" ||
-           type == "AWS::S3::Bucket" || type == "AWS::Lambda::Function";
+    return type == "AWS::Kinesis::Stream" || type.starts_with("AWS::KinesisAnalytics") ||
+           type == "AWS::KinesisFirehose::DeliveryStream" || type == "AWS::S3::Bucket" ||
+           type == "AWS::Lambda::Function";
   }
 
   // ---- values
@@ -192,7 +199,8 @@ class Translator {
         args(2);
         tmpl = y_.string(arg[0], "Fn::Sub text");
         if (!arg[1].IsMap()) y_.fail(arg[1], "Fn::Sub variables must be a mapping");
-        for (auto it = arg[1].begin(); it != arg[1].end(); ++it) vars[it->first.Scalar()] = text(resolve(it->second), it->second);
+        for (auto it = arg[1].begin(); it != arg[1].end(); ++it)
+          vars[it->first.Scalar()] = text(resolve(it->second), it->second);
       } else {
         tmpl = y_.string(arg, "Fn::Sub");
       }
@@ -213,7 +221,10 @@ class Translator {
       json list = resolve(arg[1]);
       if (list.is_string()) list = json::array({list});
       long i = index.is_number() ? index.get<long>() : -1;
-      if (index.is_string()) try { i = std::stol(index.get<std::string>()); } catch (const std::exception&) {}
+      if (index.is_string()) try {
+          i = std::stol(index.get<std::string>());
+        } catch (const std::exception&) {
+        }
       if (!list.is_array() || i < 0 || static_cast<size_t>(i) >= list.size()) {
         y_.fail(at, "Fn::Select index " + index.dump() + " is outside the list " + list.dump());
       }
@@ -225,7 +236,8 @@ class Translator {
       const std::string s = text(resolve(arg[1]), arg[1]);
       json out = json::array();
       size_t start = 0;
-      for (size_t pos; !delim.empty() && (pos = s.find(delim, start)) != std::string::npos; start = pos + delim.size()) {
+      for (size_t pos; !delim.empty() && (pos = s.find(delim, start)) != std::string::npos;
+           start = pos + delim.size()) {
         out.push_back(s.substr(start, pos - start));
       }
       out.push_back(s.substr(start));
@@ -257,15 +269,18 @@ class Translator {
     if (fn == "Condition") return condition(y_.string(arg, "Condition"), arg);
     if (fn == "Fn::FindInMap") {
       args(3);
-      const std::string m = text(resolve(arg[0]), arg[0]), k1 = text(resolve(arg[1]), arg[1]), k2 = text(resolve(arg[2]), arg[2]);
+      const std::string m = text(resolve(arg[0]), arg[0]), k1 = text(resolve(arg[1]), arg[1]),
+                        k2 = text(resolve(arg[2]), arg[2]);
       if (!mappings_ || !mappings_[m] || !mappings_[m][k1] || !mappings_[m][k1][k2]) {
         y_.fail(at, "Fn::FindInMap: no " + m + "." + k1 + "." + k2 + " in Mappings");
       }
       return resolve(mappings_[m][k1][k2]);
     }
     if (fn == "Fn::Base64") return resolve(arg, !arg.is(at));  // the APIs eddy serves take the text itself
-    y_.fail(at, fn + " is not supported by eddy (Ref, Fn::GetAtt, Fn::Sub, Fn::Join, Fn::Select, Fn::Split, Fn::ImportValue, "
-                     "Fn::If and conditions, Fn::FindInMap are)");
+    y_.fail(
+        at,
+        fn + " is not supported by eddy (Ref, Fn::GetAtt, Fn::Sub, Fn::Join, Fn::Select, Fn::Split, Fn::ImportValue, "
+             "Fn::If and conditions, Fn::FindInMap are)");
   }
 
   bool truth(const json& v, const YAML::Node& at) const {
@@ -284,8 +299,9 @@ class Translator {
 
   json parameter(const std::string& name, const YAML::Node& at) {
     const YAML::Node p = params_node_[name];
-    y_.check_map(p, "parameter " + name, {"Type", "Default", "Description", "AllowedValues", "AllowedPattern", "ConstraintDescription",
-                                          "MaxLength", "MinLength", "MaxValue", "MinValue", "NoEcho"});
+    y_.check_map(p, "parameter " + name,
+                 {"Type", "Default", "Description", "AllowedValues", "AllowedPattern", "ConstraintDescription",
+                  "MaxLength", "MinLength", "MaxValue", "MinValue", "NoEcho"});
     std::string value;
     if (auto it = given_.find(name); it != given_.end()) {
       value = it->second;
@@ -303,7 +319,8 @@ class Translator {
     if (type == "CommaDelimitedList" || type.starts_with("List<")) {
       json list = json::array();
       size_t start = 0;
-      for (size_t pos; (pos = value.find(',', start)) != std::string::npos; start = pos + 1) list.push_back(value.substr(start, pos - start));
+      for (size_t pos; (pos = value.find(',', start)) != std::string::npos; start = pos + 1)
+        list.push_back(value.substr(start, pos - start));
       list.push_back(value.substr(start));
       return list;
     }
@@ -316,7 +333,8 @@ class Translator {
     if (name == "AWS::Partition") return "aws";
     if (name == "AWS::URLSuffix") return "amazonaws.com";
     if (name == "AWS::StackName") return stack_;
-    if (name == "AWS::StackId") return std::string("arn:aws:cloudformation:") + region_ + ":" + kAccount + ":stack/" + stack_ + "/" + stack_;
+    if (name == "AWS::StackId")
+      return std::string("arn:aws:cloudformation:") + region_ + ":" + kAccount + ":stack/" + stack_ + "/" + stack_;
     if (name == "AWS::NoValue") return json{{"__no_value", true}};
     if (params_node_ && params_node_[name]) return parameter(name, at);
     if (types_.count(name)) return physical_name(name, at);
@@ -348,9 +366,11 @@ class Translator {
     if (!types_.count(id)) y_.fail(at, "Fn::GetAtt of '" + id + "', which is not a resource of this template");
     const std::string& type = types_.at(id);
     const std::string name = physical_name(id, at);
-    if (attr == "Name" || attr == "StreamName" || attr == "DeliveryStreamName" || attr == "ApplicationName") return name;
+    if (attr == "Name" || attr == "StreamName" || attr == "DeliveryStreamName" || attr == "ApplicationName")
+      return name;
     if (attr != "Arn") {
-      if (type == "AWS::S3::Bucket" && (attr == "DomainName" || attr == "RegionalDomainName")) return name + ".s3.amazonaws.com";
+      if (type == "AWS::S3::Bucket" && (attr == "DomainName" || attr == "RegionalDomainName"))
+        return name + ".s3.amazonaws.com";
       y_.fail(at, "Fn::GetAtt " + id + "." + attr + ": eddy provides the attributes Arn and Name");
     }
     if (type == "AWS::Kinesis::Stream") return stream_arn(region_, name);
@@ -393,16 +413,19 @@ class Translator {
   }
 
   json import_value(const std::string& export_name, const YAML::Node& at) {
-    if (outputs_node_) for (auto it = outputs_node_.begin(); it != outputs_node_.end(); ++it) {
-      const YAML::Node o = it->second;
-      if (!o["Export"] || !o["Export"]["Name"]) continue;
-      if (!resolving_.insert("export:" + it->first.Scalar()).second) y_.fail(at, "Fn::ImportValue " + export_name + " depends on itself");
-      const std::string name = text(resolve(o["Export"]["Name"]), o["Export"]["Name"]);
-      json value = name == export_name ? resolve(o["Value"]) : json();
-      resolving_.erase("export:" + it->first.Scalar());
-      if (name == export_name) return value;
-    }
-    y_.fail(at, "Fn::ImportValue " + export_name + ": no Output of this template exports that name (eddy imports within one apply)");
+    if (outputs_node_)
+      for (auto it = outputs_node_.begin(); it != outputs_node_.end(); ++it) {
+        const YAML::Node o = it->second;
+        if (!o["Export"] || !o["Export"]["Name"]) continue;
+        if (!resolving_.insert("export:" + it->first.Scalar()).second)
+          y_.fail(at, "Fn::ImportValue " + export_name + " depends on itself");
+        const std::string name = text(resolve(o["Export"]["Name"]), o["Export"]["Name"]);
+        json value = name == export_name ? resolve(o["Value"]) : json();
+        resolving_.erase("export:" + it->first.Scalar());
+        if (name == export_name) return value;
+      }
+    y_.fail(at, "Fn::ImportValue " + export_name +
+                    ": no Output of this template exports that name (eddy imports within one apply)");
   }
 
   // ---- resources
@@ -442,16 +465,20 @@ class Translator {
 
   // The name at the end of an ARN-valued property (a stream's, a delivery stream's).
   std::string arn_name(const json& v, const YAML::Node& at, const std::string& what) const {
-    if (!v.is_string() || v.get<std::string>().empty()) y_.fail(at, what + " must be an ARN (e.g. !GetAtt Resource.Arn)");
+    if (!v.is_string() || v.get<std::string>().empty())
+      y_.fail(at, what + " must be an ARN (e.g. !GetAtt Resource.Arn)");
     return name_from_arn(v.get<std::string>());
   }
 
   InputSpec kda_input(const std::string& id, const json& in, const YAML::Node& at) {
-    if (in.contains("KinesisFirehoseInput")) y_.fail(at, id + ": KinesisFirehoseInput is not supported by eddy; read a Kinesis stream");
-    if (in.contains("InputProcessingConfiguration")) y_.fail(at, id + ": InputProcessingConfiguration (Lambda preprocessing) is not supported by eddy");
+    if (in.contains("KinesisFirehoseInput"))
+      y_.fail(at, id + ": KinesisFirehoseInput is not supported by eddy; read a Kinesis stream");
+    if (in.contains("InputProcessingConfiguration"))
+      y_.fail(at, id + ": InputProcessingConfiguration (Lambda preprocessing) is not supported by eddy");
     if (!in.contains("KinesisStreamsInput")) y_.fail(at, id + ": the input needs KinesisStreamsInput.ResourceARN");
     InputSpec i;
-    i.stream = arn_name(in["KinesisStreamsInput"].value("ResourceARN", json()), at, id + ": KinesisStreamsInput.ResourceARN");
+    i.stream =
+        arn_name(in["KinesisStreamsInput"].value("ResourceARN", json()), at, id + ": KinesisStreamsInput.ResourceARN");
     i.name_prefix = in.value("NamePrefix", "SOURCE_SQL_STREAM");
     i.schema = in.value("InputSchema", json::object());
     i.parallelism = in.value("InputParallelism", json::object()).value("Count", 1);
@@ -464,11 +491,14 @@ class Translator {
     out.name = o.value("Name", "");
     if (out.name.empty()) y_.fail(at, id + ": the output needs Name (an in-application stream)");
     out.format = o.value("DestinationSchema", json::object()).value("RecordFormatType", "JSON");
-    if (o.contains("LambdaOutput")) y_.fail(at, id + ": LambdaOutput is not supported by eddy; write to a stream or a delivery stream");
+    if (o.contains("LambdaOutput"))
+      y_.fail(at, id + ": LambdaOutput is not supported by eddy; write to a stream or a delivery stream");
     if (o.contains("KinesisStreamsOutput")) {
-      out.stream = arn_name(o["KinesisStreamsOutput"].value("ResourceARN", json()), at, id + ": KinesisStreamsOutput.ResourceARN");
+      out.stream = arn_name(o["KinesisStreamsOutput"].value("ResourceARN", json()), at,
+                            id + ": KinesisStreamsOutput.ResourceARN");
     } else if (o.contains("KinesisFirehoseOutput")) {
-      out.delivery_stream = arn_name(o["KinesisFirehoseOutput"].value("ResourceARN", json()), at, id + ": KinesisFirehoseOutput.ResourceARN");
+      out.delivery_stream = arn_name(o["KinesisFirehoseOutput"].value("ResourceARN", json()), at,
+                                     id + ": KinesisFirehoseOutput.ResourceARN");
     } else {
       y_.fail(at, id + ": the output needs KinesisStreamsOutput or KinesisFirehoseOutput");
     }
@@ -478,7 +508,9 @@ class Translator {
   void translate(const std::string& id, const std::string& type, const YAML::Node& r, DesiredState& s) {
     const Location where = y_.at(r);
     if (type == "AWS::Kinesis::Stream") {
-      json p = properties(id, r, {"Name", "ShardCount", "RetentionPeriodHours", "StreamModeDetails", "StreamEncryption", "Tags", "DesiredShardLevelMetrics"});
+      json p = properties(id, r,
+                          {"Name", "ShardCount", "RetentionPeriodHours", "StreamModeDetails", "StreamEncryption",
+                           "Tags", "DesiredShardLevelMetrics"});
       StreamSpec st;
       st.name = physical_name(id, r);
       st.where = where;
@@ -486,7 +518,9 @@ class Translator {
       st.shards = st.on_demand ? 4 : p.value("ShardCount", 1);
       st.retention_hours = p.value("RetentionPeriodHours", 24);
       if (st.shards < 1 || st.shards > 500) y_.fail(prop_node(r, "ShardCount"), id + ": ShardCount must be 1 to 500");
-      if (p.contains("StreamEncryption")) s.skipped.push_back({id, "StreamEncryption", "eddy does not encrypt at rest; the stream is created without it"});
+      if (p.contains("StreamEncryption"))
+        s.skipped.push_back(
+            {id, "StreamEncryption", "eddy does not encrypt at rest; the stream is created without it"});
       s.streams.push_back(st);
     } else if (type == "AWS::KinesisAnalytics::Application") {
       json p = properties(id, r, {"ApplicationName", "ApplicationDescription", "ApplicationCode", "Inputs"});
@@ -501,19 +535,23 @@ class Translator {
       if (!inputs.empty()) a.input = kda_input(id, inputs[0], prop_node(r, "Inputs"));
       s.applications.push_back(std::move(a));
     } else if (type == "AWS::KinesisAnalyticsV2::Application") {
-      json p = properties(id, r, {"ApplicationName", "ApplicationDescription", "RuntimeEnvironment", "ServiceExecutionRole",
-                                  "ApplicationConfiguration", "ApplicationMode", "RunConfiguration", "ApplicationMaintenanceConfiguration", "Tags"});
+      json p = properties(id, r,
+                          {"ApplicationName", "ApplicationDescription", "RuntimeEnvironment", "ServiceExecutionRole",
+                           "ApplicationConfiguration", "ApplicationMode", "RunConfiguration",
+                           "ApplicationMaintenanceConfiguration", "Tags"});
       ApplicationSpec a;
       a.name = physical_name(id, r);
       a.where = where;
       a.description = p.value("ApplicationDescription", "");
       const std::string runtime = p.value("RuntimeEnvironment", "");
       const json config = p.value("ApplicationConfiguration", json::object());
-      const json code = config.value("ApplicationCodeConfiguration", json::object()).value("CodeContent", json::object());
+      const json code =
+          config.value("ApplicationCodeConfiguration", json::object()).value("CodeContent", json::object());
       if (code.contains("S3ContentLocation") || code.contains("ZipFileContent")) {
-        y_.fail(prop_node(r, "ApplicationConfiguration"), id + ": a Flink job archive (" + runtime +
-                                                              ") is not supported by eddy yet: C++ job libraries are issue 5; "
-                                                              "give Flink SQL as CodeContent.TextContent for now");
+        y_.fail(prop_node(r, "ApplicationConfiguration"),
+                id + ": a Flink job archive (" + runtime +
+                    ") is not supported by eddy yet: C++ job libraries are issue 5; "
+                    "give Flink SQL as CodeContent.TextContent for now");
       }
       a.code = code.value("TextContent", "");
       const YAML::Node cfg = prop_node(r, "ApplicationConfiguration");
@@ -521,51 +559,68 @@ class Translator {
           cfg["ApplicationCodeConfiguration"]["CodeContent"]["TextContent"]) {
         a.code_where = y_.content_start(cfg["ApplicationCodeConfiguration"]["CodeContent"]["TextContent"]);
       }
-      if (a.code.empty()) y_.fail(cfg, id + ": give the code as ApplicationConfiguration.ApplicationCodeConfiguration.CodeContent.TextContent");
+      if (a.code.empty())
+        y_.fail(
+            cfg,
+            id + ": give the code as ApplicationConfiguration.ApplicationCodeConfiguration.CodeContent.TextContent");
       const json inputs = config.value("SqlApplicationConfiguration", json::object()).value("Inputs", json::array());
       if (inputs.size() > 1) y_.fail(cfg, id + ": eddy applications read one streaming input");
       if (!inputs.empty()) a.input = kda_input(id, inputs[0], cfg);
       if (config.contains("EnvironmentProperties")) {
-        s.skipped.push_back({id, "EnvironmentProperties", "property groups are for job libraries, which eddy does not run yet (issue 5)"});
+        s.skipped.push_back({id, "EnvironmentProperties",
+                             "property groups are for job libraries, which eddy does not run yet (issue 5)"});
       }
       s.applications.push_back(std::move(a));
-    } else if (type == "AWS::KinesisAnalytics::ApplicationOutput" || type == "AWS::KinesisAnalyticsV2::ApplicationOutput") {
+    } else if (type == "AWS::KinesisAnalytics::ApplicationOutput" ||
+               type == "AWS::KinesisAnalyticsV2::ApplicationOutput") {
       json p = properties(id, r, {"ApplicationName", "Output"});
-      pending_outputs_.push_back({id, p.value("ApplicationName", ""), kda_output(id, p.value("Output", json::object()), prop_node(r, "Output")),
+      pending_outputs_.push_back({id, p.value("ApplicationName", ""),
+                                  kda_output(id, p.value("Output", json::object()), prop_node(r, "Output")),
                                   prop_node(r, "ApplicationName")});
     } else if (type == "AWS::KinesisFirehose::DeliveryStream") {
-      json p = properties(id, r, {"DeliveryStreamName", "DeliveryStreamType", "KinesisStreamSourceConfiguration", "ExtendedS3DestinationConfiguration",
-                                  "S3DestinationConfiguration", "HttpEndpointDestinationConfiguration", "DeliveryStreamEncryptionConfigurationInput",
-                                  "Tags", "AmazonopensearchserviceDestinationConfiguration", "ElasticsearchDestinationConfiguration",
-                                  "RedshiftDestinationConfiguration", "SplunkDestinationConfiguration", "SnowflakeDestinationConfiguration",
-                                  "IcebergDestinationConfiguration", "MSKSourceConfiguration", "AmazonOpenSearchServerlessDestinationConfiguration"});
+      json p = properties(
+          id, r,
+          {"DeliveryStreamName", "DeliveryStreamType", "KinesisStreamSourceConfiguration",
+           "ExtendedS3DestinationConfiguration", "S3DestinationConfiguration", "HttpEndpointDestinationConfiguration",
+           "DeliveryStreamEncryptionConfigurationInput", "Tags", "AmazonopensearchserviceDestinationConfiguration",
+           "ElasticsearchDestinationConfiguration", "RedshiftDestinationConfiguration",
+           "SplunkDestinationConfiguration", "SnowflakeDestinationConfiguration", "IcebergDestinationConfiguration",
+           "MSKSourceConfiguration", "AmazonOpenSearchServerlessDestinationConfiguration"});
       DeliverySpec d;
       d.name = physical_name(id, r);
       d.where = where;
       if (p.value("DeliveryStreamType", "DirectPut") == "KinesisStreamAsSource") {
-        d.source_stream = arn_name(p.value("KinesisStreamSourceConfiguration", json::object()).value("KinesisStreamARN", json()),
-                                   prop_node(r, "KinesisStreamSourceConfiguration"), id + ": KinesisStreamSourceConfiguration.KinesisStreamARN");
+        d.source_stream =
+            arn_name(p.value("KinesisStreamSourceConfiguration", json::object()).value("KinesisStreamARN", json()),
+                     prop_node(r, "KinesisStreamSourceConfiguration"),
+                     id + ": KinesisStreamSourceConfiguration.KinesisStreamARN");
       } else if (p.value("DeliveryStreamType", "DirectPut") != "DirectPut") {
-        y_.fail(prop_node(r, "DeliveryStreamType"), id + ": DeliveryStreamType must be DirectPut or KinesisStreamAsSource");
+        y_.fail(prop_node(r, "DeliveryStreamType"),
+                id + ": DeliveryStreamType must be DirectPut or KinesisStreamAsSource");
       }
       if (p.contains("ExtendedS3DestinationConfiguration") || p.contains("S3DestinationConfiguration")) {
         d.destination_kind = "ExtendedS3";
-        d.destination = p.contains("ExtendedS3DestinationConfiguration") ? p["ExtendedS3DestinationConfiguration"] : p["S3DestinationConfiguration"];
+        d.destination = p.contains("ExtendedS3DestinationConfiguration") ? p["ExtendedS3DestinationConfiguration"]
+                                                                         : p["S3DestinationConfiguration"];
       } else if (p.contains("HttpEndpointDestinationConfiguration")) {
         d.destination_kind = "HttpEndpoint";
         d.destination = p["HttpEndpointDestinationConfiguration"];
         // eddy's stream destination: an endpoint URL that is a stream ARN
         std::string url = d.destination.value("EndpointConfiguration", json::object()).value("Url", "");
-        if (url.starts_with("arn:aws:kinesis:")) d.destination["EndpointConfiguration"]["Url"] = "stream:" + name_from_arn(url);
+        if (url.starts_with("arn:aws:kinesis:"))
+          d.destination["EndpointConfiguration"]["Url"] = "stream:" + name_from_arn(url);
       } else {
-        y_.fail(r, id + ": eddy delivers to ExtendedS3DestinationConfiguration / S3DestinationConfiguration (bucket directories or an "
+        y_.fail(r, id + ": eddy delivers to ExtendedS3DestinationConfiguration / S3DestinationConfiguration (bucket "
+                        "directories or an "
                         "S3-compatible store) or HttpEndpointDestinationConfiguration");
       }
       d.destination.erase("CloudWatchLoggingOptions");
       s.deliveries.push_back(std::move(d));
     } else if (type == "AWS::S3::Bucket") {
       s.bucket_directories[physical_name(id, r)] = id;
-      s.skipped.push_back({id, type, "bucket " + physical_name(id, r) + " is a directory under <data-dir>/bucket/, made on the first delivery"});
+      s.skipped.push_back(
+          {id, type,
+           "bucket " + physical_name(id, r) + " is a directory under <data-dir>/bucket/, made on the first delivery"});
     } else if (type == "AWS::Lambda::Function") {
       lambda(id, r, s);
     } else {
@@ -579,7 +634,8 @@ class Translator {
     const std::string runtime = p.value("Runtime", "");
     const std::string code = p.value("Code", json::object()).value("ZipFile", "");
     if (!runtime.starts_with("python3") || code.empty()) {
-      s.skipped.push_back({id, "AWS::Lambda::Function", "only inline Python code (Runtime python3.x, Code.ZipFile) runs in eddy's Lambda runner"});
+      s.skipped.push_back({id, "AWS::Lambda::Function",
+                           "only inline Python code (Runtime python3.x, Code.ZipFile) runs in eddy's Lambda runner"});
       return;
     }
     const std::string handler = p.value("Handler", "index.handler");
@@ -590,8 +646,9 @@ class Translator {
     const auto file = dir / (module + ".py");
     s.files[file.string()] = code;  // apply writes it; plan only names it
     lambda_targets_[id] = "python:" + file.string() + "#" + function;
-    s.skipped.push_back({id, "AWS::Lambda::Function", "no function is deployed: its inline code, written to " + file.string() +
-                                                          ", runs in the Lambda runner of the delivery streams that name it"});
+    s.skipped.push_back({id, "AWS::Lambda::Function",
+                         "no function is deployed: its inline code, written to " + file.string() +
+                             ", runs in the Lambda runner of the delivery streams that name it"});
   }
 
   struct PendingOutput {
@@ -603,7 +660,8 @@ class Translator {
 
   void attach_outputs(DesiredState& s) {
     for (auto& p : pending_outputs_) {
-      auto it = std::find_if(s.applications.begin(), s.applications.end(), [&](const ApplicationSpec& a) { return a.name == p.application; });
+      auto it = std::find_if(s.applications.begin(), s.applications.end(),
+                             [&](const ApplicationSpec& a) { return a.name == p.application; });
       if (it == s.applications.end()) {
         y_.fail(p.at, p.id + ": ApplicationName '" + p.application + "' is not an application of this template");
       }
@@ -624,8 +682,9 @@ class Translator {
 
 }  // namespace
 
-tl::expected<DesiredState, FileError> read_template(const YamlFile& yaml, const std::map<std::string, std::string>& parameters,
-                                                     const std::string& region, const std::string& stack_name) {
+tl::expected<DesiredState, FileError> read_template(const YamlFile& yaml,
+                                                    const std::map<std::string, std::string>& parameters,
+                                                    const std::string& region, const std::string& stack_name) {
   try {
     Translator t(yaml, parameters, region, stack_name.empty() ? "eddy" : stack_name);
     return t.run();

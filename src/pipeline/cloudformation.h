@@ -22,7 +22,8 @@ namespace eddy::pipeline {
 class YamlFile;
 
 // `stack_name` is what Ref AWS::StackName gives ("eddy" when empty).
-tl::expected<DesiredState, FileError> read_template(const YamlFile& yaml, const std::map<std::string, std::string>& parameters,
-                                                     const std::string& region, const std::string& stack_name = "");
+tl::expected<DesiredState, FileError> read_template(const YamlFile& yaml,
+                                                    const std::map<std::string, std::string>& parameters,
+                                                    const std::string& region, const std::string& stack_name = "");
 
 }  // namespace eddy::pipeline

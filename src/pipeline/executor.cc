@@ -15,7 +15,9 @@ using nlohmann::json;
 constexpr const char* kRole = "arn:aws:iam::000000000000:role/eddy";
 constexpr int kPolls = 600;  // 100 ms apart: at most a minute per wait
 
-void pause() { std::this_thread::sleep_for(std::chrono::milliseconds(100)); }
+void pause() {
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+}
 
 class Executor {
  public:
@@ -24,9 +26,12 @@ class Executor {
 
   Status run(const Change& c) {
     switch (c.kind) {
-      case Kind::kStream: return stream(c);
-      case Kind::kDelivery: return delivery(c);
-      case Kind::kApplication: return application(c);
+      case Kind::kStream:
+        return stream(c);
+      case Kind::kDelivery:
+        return delivery(c);
+      case Kind::kApplication:
+        return application(c);
     }
     return {};
   }
@@ -94,7 +99,8 @@ class Executor {
     int current = from;
     for (int step = 0; step < 16 && current != to; ++step) {
       const int next = to > current ? std::min(to, current * 2) : std::max(to, (current + 1) / 2);
-      auto r = s_.kinesis("UpdateShardCount", {{"StreamName", name}, {"TargetShardCount", next}, {"ScalingType", "UNIFORM_SCALING"}});
+      auto r = s_.kinesis("UpdateShardCount",
+                          {{"StreamName", name}, {"TargetShardCount", next}, {"ScalingType", "UNIFORM_SCALING"}});
       if (!r) return tl::unexpected(r.error());
       if (auto st = wait_stream_active(name); !st) return st;
       current = next;
@@ -105,11 +111,13 @@ class Executor {
   Status stream(const Change& c) {
     const StreamSpec* want = find(desired_.streams, c.name);
     switch (c.action) {
-      case Action::kCreate: return create_stream(*want);
+      case Action::kCreate:
+        return create_stream(*want);
       case Action::kReplace:
         if (auto st = delete_stream(c.name); !st) return st;
         return create_stream(*want);
-      case Action::kDelete: return delete_stream(c.name);
+      case Action::kDelete:
+        return delete_stream(c.name);
       case Action::kUpdate: {
         const StreamSpec& have = live_.streams.at(c.name).spec;
         if (!want->on_demand) {
@@ -117,7 +125,8 @@ class Executor {
         }
         return retention(c.name, have.retention_hours, want->retention_hours);
       }
-      case Action::kStart: return {};
+      case Action::kStart:
+        return {};
     }
     return {};
   }
@@ -134,12 +143,15 @@ class Executor {
   }
 
   Status create_delivery(const DeliverySpec& d) {
-    json body = {{"DeliveryStreamName", d.name}, {"DeliveryStreamType", d.source_stream.empty() ? "DirectPut" : "KinesisStreamAsSource"}};
+    json body = {{"DeliveryStreamName", d.name},
+                 {"DeliveryStreamType", d.source_stream.empty() ? "DirectPut" : "KinesisStreamAsSource"}};
     if (!d.source_stream.empty()) {
-      body["KinesisStreamSourceConfiguration"] = {{"KinesisStreamARN", stream_arn(s_.region(), d.source_stream)}, {"RoleARN", kRole}};
+      body["KinesisStreamSourceConfiguration"] = {{"KinesisStreamARN", stream_arn(s_.region(), d.source_stream)},
+                                                  {"RoleARN", kRole}};
     }
     body[d.destination_kind + "DestinationConfiguration"] = destination_config(d);
-    if (!desired_.pipeline_name.empty()) body["Tags"] = json::array({{{"Key", kPipelineTag}, {"Value", desired_.pipeline_name}}});
+    if (!desired_.pipeline_name.empty())
+      body["Tags"] = json::array({{{"Key", kPipelineTag}, {"Value", desired_.pipeline_name}}});
     if (auto r = s_.firehose("CreateDeliveryStream", body); !r) return tl::unexpected(r.error());
     return {};
   }
@@ -176,13 +188,17 @@ class Executor {
   Status delivery(const Change& c) {
     const DeliverySpec* want = find(desired_.deliveries, c.name);
     switch (c.action) {
-      case Action::kCreate: return create_delivery(*want);
+      case Action::kCreate:
+        return create_delivery(*want);
       case Action::kReplace:
         if (auto st = delete_delivery(c.name); !st) return st;
         return create_delivery(*want);
-      case Action::kDelete: return delete_delivery(c.name);
-      case Action::kUpdate: return update_delivery(*want, live_.deliveries.at(c.name));
-      case Action::kStart: return {};
+      case Action::kDelete:
+        return delete_delivery(c.name);
+      case Action::kUpdate:
+        return update_delivery(*want, live_.deliveries.at(c.name));
+      case Action::kStart:
+        return {};
     }
     return {};
   }
@@ -193,7 +209,8 @@ class Executor {
     if (!o.stream.empty()) {
       out["KinesisStreamsOutput"] = {{"ResourceARN", stream_arn(s_.region(), o.stream)}, {"RoleARN", kRole}};
     } else {
-      out["KinesisFirehoseOutput"] = {{"ResourceARN", delivery_arn(s_.region(), o.delivery_stream)}, {"RoleARN", kRole}};
+      out["KinesisFirehoseOutput"] = {{"ResourceARN", delivery_arn(s_.region(), o.delivery_stream)},
+                                      {"RoleARN", kRole}};
     }
     return out;
   }
@@ -207,10 +224,14 @@ class Executor {
   Status start_app(const std::string& name, const std::string& position) {
     auto d = describe_app(name);
     if (!d) return tl::unexpected(d.error());
-    const std::string id = d->value("InputDescriptions", json::array()).empty() ? "1.1" : (*d)["InputDescriptions"][0].value("InputId", "1.1");
-    auto r = s_.analytics("StartApplication", {{"ApplicationName", name},
-                                               {"InputConfigurations",
-                                                json::array({{{"Id", id}, {"InputStartingPositionConfiguration", {{"InputStartingPosition", position}}}}})}});
+    const std::string id = d->value("InputDescriptions", json::array()).empty()
+                               ? "1.1"
+                               : (*d)["InputDescriptions"][0].value("InputId", "1.1");
+    auto r = s_.analytics(
+        "StartApplication",
+        {{"ApplicationName", name},
+         {"InputConfigurations",
+          json::array({{{"Id", id}, {"InputStartingPositionConfiguration", {{"InputStartingPosition", position}}}}})}});
     if (!r) return tl::unexpected(r.error());
     std::string status;
     for (int i = 0; i < kPolls; ++i) {
@@ -227,15 +248,17 @@ class Executor {
     json body = {{"ApplicationName", a.name}, {"ApplicationCode", a.code}};
     if (!a.description.empty()) body["ApplicationDescription"] = a.description;
     if (a.input) {
-      body["Inputs"] = json::array({{{"NamePrefix", a.input->name_prefix},
-                                     {"KinesisStreamsInput", {{"ResourceARN", stream_arn(s_.region(), a.input->stream)}, {"RoleARN", kRole}}},
-                                     {"InputParallelism", {{"Count", a.input->parallelism}}},
-                                     {"InputSchema", a.input->schema}}});
+      body["Inputs"] = json::array(
+          {{{"NamePrefix", a.input->name_prefix},
+            {"KinesisStreamsInput", {{"ResourceARN", stream_arn(s_.region(), a.input->stream)}, {"RoleARN", kRole}}},
+            {"InputParallelism", {{"Count", a.input->parallelism}}},
+            {"InputSchema", a.input->schema}}});
     }
     json outputs = json::array();
     for (const auto& o : a.outputs) outputs.push_back(output_json(o));
     if (!outputs.empty()) body["Outputs"] = outputs;
-    if (!desired_.pipeline_name.empty()) body["Tags"] = json::array({{{"Key", kPipelineTag}, {"Value", desired_.pipeline_name}}});
+    if (!desired_.pipeline_name.empty())
+      body["Tags"] = json::array({{{"Key", kPipelineTag}, {"Value", desired_.pipeline_name}}});
     if (auto r = s_.analytics("CreateApplication", body); !r) return tl::unexpected(r.error());
     return start_app(a.name, a.starting_position);
   }
@@ -243,7 +266,8 @@ class Executor {
   Status delete_app(const std::string& name) {
     auto d = describe_app(name);
     if (!d) return is_not_found(d.error()) ? Status{} : tl::unexpected(d.error());
-    auto r = s_.analytics("DeleteApplication", {{"ApplicationName", name}, {"CreateTimestamp", (*d)["CreateTimestamp"]}});
+    auto r =
+        s_.analytics("DeleteApplication", {{"ApplicationName", name}, {"CreateTimestamp", (*d)["CreateTimestamp"]}});
     if (!r && !is_not_found(r.error())) return tl::unexpected(r.error());
     return {};
   }
@@ -260,31 +284,34 @@ class Executor {
     for (const auto& name : diff.outputs_removed) {
       auto v = version_of(want.name);
       if (!v) return tl::unexpected(v.error());
-      auto r = s_.analytics("DeleteApplicationOutput",
-                            {{"ApplicationName", want.name}, {"CurrentApplicationVersionId", *v}, {"OutputId", have.output_ids.at(name)}});
+      auto r = s_.analytics("DeleteApplicationOutput", {{"ApplicationName", want.name},
+                                                        {"CurrentApplicationVersionId", *v},
+                                                        {"OutputId", have.output_ids.at(name)}});
       if (!r) return tl::unexpected(r.error());
     }
     // 2. code, description, input and outputs updated in place: one UpdateApplication
     json update = json::object();
     if (diff.code) update["ApplicationCodeUpdate"] = want.code;
     if (diff.input) {
-      update["InputUpdates"] = json::array({{{"InputId", have.input_id},
-                                             {"NamePrefixUpdate", want.input->name_prefix},
-                                             {"KinesisStreamsInputUpdate", {{"ResourceARNUpdate", stream_arn(s_.region(), want.input->stream)}}},
-                                             {"InputSchemaUpdate",
-                                              {{"RecordFormatUpdate", want.input->schema.value("RecordFormat", json::object())},
-                                               {"RecordEncodingUpdate", want.input->schema.value("RecordEncoding", "UTF-8")},
-                                               {"RecordColumnUpdates", want.input->schema.value("RecordColumns", json::array())}}},
-                                             {"InputParallelismUpdate", {{"CountUpdate", want.input->parallelism}}}}});
+      update["InputUpdates"] = json::array(
+          {{{"InputId", have.input_id},
+            {"NamePrefixUpdate", want.input->name_prefix},
+            {"KinesisStreamsInputUpdate", {{"ResourceARNUpdate", stream_arn(s_.region(), want.input->stream)}}},
+            {"InputSchemaUpdate",
+             {{"RecordFormatUpdate", want.input->schema.value("RecordFormat", json::object())},
+              {"RecordEncodingUpdate", want.input->schema.value("RecordEncoding", "UTF-8")},
+              {"RecordColumnUpdates", want.input->schema.value("RecordColumns", json::array())}}},
+            {"InputParallelismUpdate", {{"CountUpdate", want.input->parallelism}}}}});
     }
     if (!diff.outputs_changed.empty()) {
       json updates = json::array();
       for (const auto& name : diff.outputs_changed) {
         for (const auto& o : want.outputs) {
           if (o.name != name) continue;
-          updates.push_back({{"OutputId", have.output_ids.at(name)},
-                             {"DestinationSchemaUpdate", {{"RecordFormatType", o.format}}},
-                             {"KinesisStreamsOutputUpdate", {{"ResourceARNUpdate", stream_arn(s_.region(), o.stream)}}}});
+          updates.push_back(
+              {{"OutputId", have.output_ids.at(name)},
+               {"DestinationSchemaUpdate", {{"RecordFormatType", o.format}}},
+               {"KinesisStreamsOutputUpdate", {{"ResourceARNUpdate", stream_arn(s_.region(), o.stream)}}}});
         }
       }
       update["OutputUpdates"] = updates;
@@ -293,7 +320,9 @@ class Executor {
       auto v = version_of(want.name);
       if (!v) return tl::unexpected(v.error());
       auto before = state_notes(want.name);
-      auto r = s_.analytics("UpdateApplication", {{"ApplicationName", want.name}, {"CurrentApplicationVersionId", *v}, {"ApplicationUpdate", update}});
+      auto r = s_.analytics(
+          "UpdateApplication",
+          {{"ApplicationName", want.name}, {"CurrentApplicationVersionId", *v}, {"ApplicationUpdate", update}});
       if (!r) return tl::unexpected(r.error());
       for (const auto& note : state_notes(want.name)) {
         if (auto it = before.find(note); it != before.end()) {
@@ -309,7 +338,9 @@ class Executor {
         if (o.name != name) continue;
         auto v = version_of(want.name);
         if (!v) return tl::unexpected(v.error());
-        auto r = s_.analytics("AddApplicationOutput", {{"ApplicationName", want.name}, {"CurrentApplicationVersionId", *v}, {"Output", output_json(o)}});
+        auto r = s_.analytics(
+            "AddApplicationOutput",
+            {{"ApplicationName", want.name}, {"CurrentApplicationVersionId", *v}, {"Output", output_json(o)}});
         if (!r) return tl::unexpected(r.error());
       }
     }
@@ -321,13 +352,16 @@ class Executor {
   Status application(const Change& c) {
     const ApplicationSpec* want = find(desired_.applications, c.name);
     switch (c.action) {
-      case Action::kCreate: return create_app(*want);
+      case Action::kCreate:
+        return create_app(*want);
       case Action::kReplace:
         if (auto st = delete_app(c.name); !st) return st;
         return create_app(*want);
-      case Action::kDelete: return delete_app(c.name);
+      case Action::kDelete:
+        return delete_app(c.name);
       case Action::kUpdate:
-      case Action::kStart: return update_app(*want, live_.applications.at(c.name));
+      case Action::kStart:
+        return update_app(*want, live_.applications.at(c.name));
     }
     return {};
   }

@@ -20,7 +20,7 @@ struct ExecutionReport {
   std::vector<std::string> not_done;  // changes not attempted after the failure
   std::vector<std::string> warnings;  // e.g. state an updated application could not keep
   bool ok() const { return failed.empty(); }
-  std::string summary() const;        // what a user needs after a failure
+  std::string summary() const;  // what a user needs after a failure
 };
 
 // Writes the files a desired state needs on this machine (inline Lambda code) before applying.

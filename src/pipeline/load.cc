@@ -18,7 +18,8 @@ tl::expected<Loaded, FileError> load_pipeline(const std::string& path, const Loa
   return load_pipeline_text(path, ss.str(), options);
 }
 
-tl::expected<Loaded, FileError> load_pipeline_text(const std::string& path, std::string text, const LoadOptions& options) {
+tl::expected<Loaded, FileError> load_pipeline_text(const std::string& path, std::string text,
+                                                   const LoadOptions& options) {
   try {
     YamlFile yaml(path, std::move(text));
     const YAML::Node& root = yaml.root();
@@ -33,8 +34,9 @@ tl::expected<Loaded, FileError> load_pipeline_text(const std::string& path, std:
       return out;
     }
     if (!options.parameters.empty() || !options.stack_name.empty()) {
-      return tl::unexpected(FileError{{path, 0, 0}, "--param and --stack apply to CloudFormation templates; a pipeline file "
-                                                    "names itself with a top-level 'name:'"});
+      return tl::unexpected(FileError{{path, 0, 0},
+                                      "--param and --stack apply to CloudFormation templates; a pipeline file "
+                                      "names itself with a top-level 'name:'"});
     }
     auto d = read_pipeline(yaml, std::filesystem::absolute(path).parent_path());
     if (!d) return tl::unexpected(d.error());

@@ -25,6 +25,7 @@ struct Loaded {
 
 tl::expected<Loaded, FileError> load_pipeline(const std::string& path, const LoadOptions& options);
 // The same for text already read; `path` names it in errors and anchors relative sql_file paths.
-tl::expected<Loaded, FileError> load_pipeline_text(const std::string& path, std::string text, const LoadOptions& options);
+tl::expected<Loaded, FileError> load_pipeline_text(const std::string& path, std::string text,
+                                                   const LoadOptions& options);
 
 }  // namespace eddy::pipeline

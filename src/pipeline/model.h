@@ -50,9 +50,9 @@ struct OutputSpec {
 struct ApplicationSpec {
   std::string name;
   std::string description;
-  std::string code;                // KDA SQL or Flink SQL (detected from the code, as the server does)
-  std::optional<InputSpec> input;  // KDA SQL only; Flink tables name their streams in WITH options
-  std::vector<OutputSpec> outputs; // KDA SQL only
+  std::string code;                                // KDA SQL or Flink SQL (detected from the code, as the server does)
+  std::optional<InputSpec> input;                  // KDA SQL only; Flink tables name their streams in WITH options
+  std::vector<OutputSpec> outputs;                 // KDA SQL only
   std::string starting_position = "TRIM_HORIZON";  // of the first start
   Location where;
   // Where the code's first line is in the file (an inline block), or the code's own file.
@@ -62,9 +62,9 @@ struct ApplicationSpec {
 // A Firehose delivery stream: its source and one destination, in the Firehose API's shapes.
 struct DeliverySpec {
   std::string name;
-  std::string source_stream;            // empty: direct put
-  std::string destination_kind;         // "ExtendedS3" or "HttpEndpoint"
-  nlohmann::json destination;           // <kind>DestinationConfiguration
+  std::string source_stream;     // empty: direct put
+  std::string destination_kind;  // "ExtendedS3" or "HttpEndpoint"
+  nlohmann::json destination;    // <kind>DestinationConfiguration
   Location where;
 };
 
@@ -94,7 +94,8 @@ struct DesiredState {
   std::vector<OutputValue> outputs;
   std::vector<Skipped> skipped;
   std::map<std::string, std::string> bucket_directories;  // S3 buckets a template declares (name -> logical id)
-  std::map<std::string, std::string> files;  // written by apply before anything else: path -> content (inline Lambda code)
+  std::map<std::string, std::string>
+      files;  // written by apply before anything else: path -> content (inline Lambda code)
 };
 
 // What a server holds for the resources a pipeline names.
@@ -107,8 +108,8 @@ struct LiveApplication {
   ApplicationSpec spec;
   std::string status;
   int64_t version = 0;
-  nlohmann::json create_timestamp;              // as DescribeApplication returned it
-  std::string input_id;                         // "1.1" when it has an input
+  nlohmann::json create_timestamp;                // as DescribeApplication returned it
+  std::string input_id;                           // "1.1" when it has an input
   std::map<std::string, std::string> output_ids;  // in-application stream -> OutputId
 };
 

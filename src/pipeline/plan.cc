@@ -18,7 +18,9 @@ std::string destination_text(const OutputSpec& o) {
   return o.stream.empty() ? "delivery stream " + o.delivery_stream : "stream " + o.stream;
 }
 
-int count_lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')) + (s.empty() || s.back() == '\n' ? 0 : 1); }
+int count_lines(const std::string& s) {
+  return static_cast<int>(std::count(s.begin(), s.end(), '\n')) + (s.empty() || s.back() == '\n' ? 0 : 1);
+}
 
 // Which differing top-level settings make two comparable destinations differ.
 std::vector<std::string> destination_differences(const json& want, const json& have) {
@@ -39,12 +41,17 @@ void stream_changes(const DesiredState& desired, const LiveState& live, Plan& pl
   for (const auto& s : desired.streams) {
     auto it = live.streams.find(s.name);
     if (it == live.streams.end() || it->second.status == "DELETING") {
-      plan.changes.push_back({Action::kCreate, Kind::kStream, s.name, {shards_text(s) + ", " + std::to_string(s.retention_hours) + " h retention"}});
+      plan.changes.push_back({Action::kCreate,
+                              Kind::kStream,
+                              s.name,
+                              {shards_text(s) + ", " + std::to_string(s.retention_hours) + " h retention"}});
       continue;
     }
     const StreamSpec& have = it->second.spec;
     if (have.on_demand != s.on_demand) {
-      plan.changes.push_back({Action::kReplace, Kind::kStream, s.name,
+      plan.changes.push_back({Action::kReplace,
+                              Kind::kStream,
+                              s.name,
                               {"capacity mode " + shards_text(have) + " -> " + shards_text(s) +
                                " cannot change in place; replacing deletes the stream's records"}});
       continue;
@@ -54,7 +61,8 @@ void stream_changes(const DesiredState& desired, const LiveState& live, Plan& pl
       c.details.push_back("shards " + std::to_string(have.shards) + " -> " + std::to_string(s.shards) + " (reshard)");
     }
     if (have.retention_hours != s.retention_hours) {
-      c.details.push_back("retention " + std::to_string(have.retention_hours) + " h -> " + std::to_string(s.retention_hours) + " h");
+      c.details.push_back("retention " + std::to_string(have.retention_hours) + " h -> " +
+                          std::to_string(s.retention_hours) + " h");
     }
     if (c.details.empty()) {
       plan.unchanged.push_back("stream " + s.name);
@@ -75,7 +83,8 @@ void delivery_changes(const DesiredState& desired, const LiveState& live, Plan& 
     const DeliverySpec& have = it->second.spec;
     if (have.source_stream != d.source_stream) {
       const std::string was = have.source_stream.empty() ? "direct put" : "stream " + have.source_stream;
-      plan.changes.push_back({Action::kReplace, Kind::kDelivery, d.name, {"source " + was + " -> " + source + " cannot change in place"}});
+      plan.changes.push_back(
+          {Action::kReplace, Kind::kDelivery, d.name, {"source " + was + " -> " + source + " cannot change in place"}});
       continue;
     }
     Change c{Action::kUpdate, Kind::kDelivery, d.name, {}};
@@ -129,11 +138,13 @@ void removed(const DesiredState& desired, const LiveState& live, Kind kind, std:
   const char* why = "no longer in the file";
   if (kind == Kind::kApplication) {
     for (const auto& n : live.owned_applications) {
-      if (!declared(desired.applications, n) && live.applications.count(n)) out.push_back({Action::kDelete, kind, n, {why}});
+      if (!declared(desired.applications, n) && live.applications.count(n))
+        out.push_back({Action::kDelete, kind, n, {why}});
     }
   } else if (kind == Kind::kDelivery) {
     for (const auto& n : live.owned_deliveries) {
-      if (!declared(desired.deliveries, n) && live.deliveries.count(n)) out.push_back({Action::kDelete, kind, n, {why}});
+      if (!declared(desired.deliveries, n) && live.deliveries.count(n))
+        out.push_back({Action::kDelete, kind, n, {why}});
     }
   } else {
     for (const auto& n : live.owned_streams) {
@@ -152,24 +163,29 @@ ApplicationDiff diff_application(const ApplicationSpec& want, const LiveApplicat
   const ApplicationSpec& have = live.spec;
   if (want.input.has_value() != have.input.has_value()) {
     d.replace = true;
-    d.replace_reason = want.input ? "an input is added, which needs a new application" : "the input is removed, which needs a new application";
+    d.replace_reason = want.input ? "an input is added, which needs a new application"
+                                  : "the input is removed, which needs a new application";
     return d;
   }
   if (want.code != have.code) {
     d.code = true;
-    d.details.push_back("code changed (" + std::to_string(count_lines(have.code)) + " -> " + std::to_string(count_lines(want.code)) +
+    d.details.push_back("code changed (" + std::to_string(count_lines(have.code)) + " -> " +
+                        std::to_string(count_lines(want.code)) +
                         " lines; it continues from where it stopped reading, keeping compatible state)");
   }
   // The description is set at creation: the Kinesis Analytics API has no update for it.
   if (want.input) {
     const InputSpec &w = *want.input, &h = *have.input;
     if (w.stream != h.stream) d.details.push_back("input stream " + h.stream + " -> " + w.stream);
-    if (w.name_prefix != h.name_prefix) d.details.push_back("input name prefix " + h.name_prefix + " -> " + w.name_prefix);
+    if (w.name_prefix != h.name_prefix)
+      d.details.push_back("input name prefix " + h.name_prefix + " -> " + w.name_prefix);
     if (w.schema != h.schema) d.details.push_back("input schema");
     if (w.parallelism != h.parallelism) {
-      d.details.push_back("input parallelism " + std::to_string(h.parallelism) + " -> " + std::to_string(w.parallelism));
+      d.details.push_back("input parallelism " + std::to_string(h.parallelism) + " -> " +
+                          std::to_string(w.parallelism));
     }
-    d.input = w.stream != h.stream || w.name_prefix != h.name_prefix || w.schema != h.schema || w.parallelism != h.parallelism;
+    d.input = w.stream != h.stream || w.name_prefix != h.name_prefix || w.schema != h.schema ||
+              w.parallelism != h.parallelism;
   }
   std::map<std::string, const OutputSpec*> had;
   for (const auto& o : have.outputs) had[o.name] = &o;
@@ -190,7 +206,8 @@ ApplicationDiff diff_application(const ApplicationSpec& want, const LiveApplicat
       d.outputs_removed.push_back(o.name);
       d.outputs_added.push_back(o.name);
     }
-    d.details.push_back("output " + o.name + " " + destination_text(h) + " " + h.format + " -> " + destination_text(o) + " " + o.format);
+    d.details.push_back("output " + o.name + " " + destination_text(h) + " " + h.format + " -> " + destination_text(o) +
+                        " " + o.format);
   }
   for (const auto& [name, o] : had) {
     d.outputs_removed.push_back(name);
@@ -238,9 +255,12 @@ Plan plan_destroy(const DesiredState& desired, const LiveState& live) {
 
 std::string kind_name(Kind k) {
   switch (k) {
-    case Kind::kStream: return "stream";
-    case Kind::kDelivery: return "delivery stream";
-    case Kind::kApplication: return "application";
+    case Kind::kStream:
+      return "stream";
+    case Kind::kDelivery:
+      return "delivery stream";
+    case Kind::kApplication:
+      return "application";
   }
   return "";
 }
@@ -262,11 +282,12 @@ std::string render(const Plan& plan, bool destroy) {
   }
   if (plan.empty()) {
     return destroy ? "Nothing to destroy: none of the file's resources exist on the server.\n"
-                   : "No changes: the server already matches the file (" + std::to_string(plan.unchanged.size()) + " resources up to date).\n";
+                   : "No changes: the server already matches the file (" + std::to_string(plan.unchanged.size()) +
+                         " resources up to date).\n";
   }
   out += "Plan: " + std::to_string(counts[0]) + " to create, " + std::to_string(counts[1]) + " to update, " +
-         std::to_string(counts[2]) + " to replace, " + std::to_string(counts[3]) + " to delete, " + std::to_string(counts[4]) +
-         " to start; " + std::to_string(plan.unchanged.size()) + " unchanged.\n";
+         std::to_string(counts[2]) + " to replace, " + std::to_string(counts[3]) + " to delete, " +
+         std::to_string(counts[4]) + " to start; " + std::to_string(plan.unchanged.size()) + " unchanged.\n";
   return out;
 }
 

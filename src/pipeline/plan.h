@@ -36,7 +36,7 @@ Plan plan_destroy(const DesiredState& desired, const LiveState& live);
 
 // The differences between one declared application and its live version, as applying needs them.
 struct ApplicationDiff {
-  bool replace = false;        // input added or removed: KDA cannot do that in place
+  bool replace = false;  // input added or removed: KDA cannot do that in place
   std::string replace_reason;
   bool code = false;
   bool input = false;

@@ -50,7 +50,8 @@ LiveApplication live_application(const json& d) {
   for (const auto& o : d.value("OutputDescriptions", json::array())) {
     OutputSpec out;
     out.name = o.value("Name", "");
-    if (o.contains("KinesisStreamsOutputDescription")) out.stream = name_from_arn(o["KinesisStreamsOutputDescription"].value("ResourceARN", ""));
+    if (o.contains("KinesisStreamsOutputDescription"))
+      out.stream = name_from_arn(o["KinesisStreamsOutputDescription"].value("ResourceARN", ""));
     if (o.contains("KinesisFirehoseOutputDescription")) {
       out.delivery_stream = name_from_arn(o["KinesisFirehoseOutputDescription"].value("ResourceARN", ""));
     }
@@ -67,7 +68,8 @@ LiveDelivery live_delivery(const json& d) {
   l.status = d.value("DeliveryStreamStatus", "");
   l.version_id = d.value("VersionId", "1");
   if (d.contains("Source")) {
-    l.spec.source_stream = name_from_arn(d["Source"].value("KinesisStreamSourceDescription", json::object()).value("KinesisStreamARN", ""));
+    l.spec.source_stream = name_from_arn(
+        d["Source"].value("KinesisStreamSourceDescription", json::object()).value("KinesisStreamARN", ""));
   }
   for (const auto& dest : d.value("Destinations", json::array())) {
     l.destination_id = dest.value("DestinationId", "");
@@ -102,7 +104,8 @@ Status read_owned(Server& server, const std::string& pipeline, LiveState& live) 
     if (!r) return tl::unexpected(r.error());
     for (const auto& name : r->value("StreamNames", json::array())) {
       auto tags = server.kinesis("ListTagsForStream", {{"StreamName", name}});
-      if (tags && tagged(tags->value("Tags", json::array()), pipeline)) live.owned_streams.insert(name.get<std::string>());
+      if (tags && tagged(tags->value("Tags", json::array()), pipeline))
+        live.owned_streams.insert(name.get<std::string>());
     }
     if (!r->value("HasMoreStreams", false) || r->value("StreamNames", json::array()).empty()) break;
     body = {{"ExclusiveStartStreamName", r->value("StreamNames", json::array()).back()}};
@@ -114,7 +117,8 @@ Status read_owned(Server& server, const std::string& pipeline, LiveState& live) 
     const json apps = r->value("ApplicationSummaries", json::array());
     for (const auto& a : apps) {
       auto tags = server.analytics("ListTagsForResource", {{"ResourceARN", a.value("ApplicationARN", "")}});
-      if (tags && tagged(tags->value("Tags", json::array()), pipeline)) live.owned_applications.insert(a.value("ApplicationName", ""));
+      if (tags && tagged(tags->value("Tags", json::array()), pipeline))
+        live.owned_applications.insert(a.value("ApplicationName", ""));
     }
     if (!r->value("HasMoreApplications", false) || apps.empty()) break;
     body = {{"ExclusiveStartApplicationName", apps.back().value("ApplicationName", "")}};
@@ -126,7 +130,8 @@ Status read_owned(Server& server, const std::string& pipeline, LiveState& live) 
     const json names = r->value("DeliveryStreamNames", json::array());
     for (const auto& name : names) {
       auto tags = server.firehose("ListTagsForDeliveryStream", {{"DeliveryStreamName", name}});
-      if (tags && tagged(tags->value("Tags", json::array()), pipeline)) live.owned_deliveries.insert(name.get<std::string>());
+      if (tags && tagged(tags->value("Tags", json::array()), pipeline))
+        live.owned_deliveries.insert(name.get<std::string>());
     }
     if (!r->value("HasMoreDeliveryStreams", false) || names.empty()) break;
     body = {{"ExclusiveStartDeliveryStreamName", names.back()}};
@@ -145,11 +150,15 @@ Server::Server(api::Endpoint endpoint, std::string region) : region_(std::move(r
 
 Server::~Server() = default;
 
-Result<json> Server::kinesis(const std::string& op, const json& body) { return call(*kinesis_, "Kinesis_20131202." + op, body); }
+Result<json> Server::kinesis(const std::string& op, const json& body) {
+  return call(*kinesis_, "Kinesis_20131202." + op, body);
+}
 Result<json> Server::analytics(const std::string& op, const json& body) {
   return call(*analytics_, "KinesisAnalytics_20150814." + op, body);
 }
-Result<json> Server::firehose(const std::string& op, const json& body) { return call(*firehose_, "Firehose_20150804." + op, body); }
+Result<json> Server::firehose(const std::string& op, const json& body) {
+  return call(*firehose_, "Firehose_20150804." + op, body);
+}
 
 Result<json> Server::application_errors(const std::string& name) {
   auto r = analytics_->get("/eddy/v1/applications/" + name + "/errors");
@@ -162,7 +171,9 @@ Result<json> Server::application_errors(const std::string& name) {
   }
 }
 
-bool is_not_found(const Error& e) { return e.message.starts_with("ResourceNotFoundException"); }
+bool is_not_found(const Error& e) {
+  return e.message.starts_with("ResourceNotFoundException");
+}
 
 Result<LiveState> read_live_state(Server& server, const DesiredState& desired) {
   std::set<std::string> streams, apps, deliveries;

@@ -71,18 +71,20 @@ std::vector<FileError> validate_code(const DesiredState& desired) {
     }
     if ((*app)->flink()) {
       if (a.input || !a.outputs.empty()) {
-        errors.push_back({a.where, "application '" + a.name + "' is Flink SQL, whose tables name their streams in WITH (...); "
-                                   "remove 'input' and 'outputs'"});
+        errors.push_back({a.where, "application '" + a.name +
+                                       "' is Flink SQL, whose tables name their streams in WITH (...); "
+                                       "remove 'input' and 'outputs'"});
       }
       continue;
     }
     if (!a.input) {
-      errors.push_back({a.where, "application '" + a.name + "' is KDA SQL and needs an input (the stream it reads and its schema)"});
+      errors.push_back(
+          {a.where, "application '" + a.name + "' is KDA SQL and needs an input (the stream it reads and its schema)"});
     }
     for (const auto& o : a.outputs) {
       if (!(*app)->stream(o.name)) {
-        errors.push_back({o.where.line ? o.where : a.where,
-                          "application '" + a.name + "': output " + o.name + " is not an in-application stream of its code"});
+        errors.push_back({o.where.line ? o.where : a.where, "application '" + a.name + "': output " + o.name +
+                                                                " is not an in-application stream of its code"});
       }
     }
   }
@@ -100,8 +102,9 @@ std::vector<FileError> validate_references(const DesiredState& desired, const Li
   std::vector<FileError> errors;
   auto need_stream = [&](const std::string& name, const Location& where, const std::string& who) {
     if (!streams.count(name)) {
-      errors.push_back({where, who + " refers to stream '" + name + "', which the file does not declare and the server does not have; "
-                                     "declare it under streams:"});
+      errors.push_back({where, who + " refers to stream '" + name +
+                                   "', which the file does not declare and the server does not have; "
+                                   "declare it under streams:"});
     }
   };
   for (const auto& d : desired.deliveries) {
@@ -114,10 +117,12 @@ std::vector<FileError> validate_references(const DesiredState& desired, const Li
     const std::string who = "application '" + a.name + "'";
     if (a.input) need_stream(a.input->stream, a.where, who);
     for (const auto& target : flink_table_targets(a.code)) {
-      if (target.starts_with("stream:")) need_stream(target.substr(7), a.code_where.line ? a.code_where : a.where, who + "'s table");
+      if (target.starts_with("stream:"))
+        need_stream(target.substr(7), a.code_where.line ? a.code_where : a.where, who + "'s table");
       if (target.starts_with("delivery:") && !deliveries.count(target.substr(9))) {
         errors.push_back({a.where, who + "'s table writes to delivery stream '" + target.substr(9) +
-                                       "', which the file does not declare and the server does not have; declare it under delivery_streams:"});
+                                       "', which the file does not declare and the server does not have; declare it "
+                                       "under delivery_streams:"});
       }
     }
     for (const auto& o : a.outputs) {
@@ -125,7 +130,8 @@ std::vector<FileError> validate_references(const DesiredState& desired, const Li
       if (!o.stream.empty()) need_stream(o.stream, where, who);
       if (!o.delivery_stream.empty() && !deliveries.count(o.delivery_stream)) {
         errors.push_back({where, who + " writes to delivery stream '" + o.delivery_stream +
-                                     "', which the file does not declare and the server does not have; declare it under delivery_streams:"});
+                                     "', which the file does not declare and the server does not have; declare it "
+                                     "under delivery_streams:"});
       }
     }
   }

@@ -21,9 +21,12 @@ Location YamlFile::at(const YAML::Node& n) const {
   return {file_, m.line + 1, m.column + 1};
 }
 
-void YamlFile::fail(const YAML::Node& n, const std::string& message) const { throw FileErrorException({at(n), message}); }
+void YamlFile::fail(const YAML::Node& n, const std::string& message) const {
+  throw FileErrorException({at(n), message});
+}
 
-void YamlFile::check_map(const YAML::Node& n, const std::string& what, std::initializer_list<const char*> allowed) const {
+void YamlFile::check_map(const YAML::Node& n, const std::string& what,
+                         std::initializer_list<const char*> allowed) const {
   if (!n.IsMap()) fail(n, what + " must be a mapping (key: value lines)");
   for (auto it = n.begin(); it != n.end(); ++it) {
     const std::string key = it->first.Scalar();
@@ -48,7 +51,8 @@ int YamlFile::integer(const YAML::Node& n, const std::string& what, int min, int
     if (used == text.size() && v >= min && v <= max) return static_cast<int>(v);
   } catch (const std::exception&) {
   }
-  fail(n, what + " must be a whole number from " + std::to_string(min) + " to " + std::to_string(max) + ", not '" + text + "'");
+  fail(n, what + " must be a whole number from " + std::to_string(min) + " to " + std::to_string(max) + ", not '" +
+              text + "'");
 }
 
 bool YamlFile::boolean(const YAML::Node& n, const std::string& what) const {

@@ -93,8 +93,10 @@ TEST(LoadTest, UnknownKeyNamesTheKeyAndTheLine) {
 
 TEST(LoadTest, BadValuesAreExplained) {
   EXPECT_NE(load_error("streams:\n  s:\n    shards: many\n").message.find("whole number"), std::string::npos);
-  EXPECT_NE(load_error("applications:\n  a:\n    job: lib.so\n").message.find("not supported by eddy yet"), std::string::npos);
-  EXPECT_NE(load_error("delivery_streams:\n  d:\n    destination: {prefix: x/}\n").message.find("exactly one of"), std::string::npos);
+  EXPECT_NE(load_error("applications:\n  a:\n    job: lib.so\n").message.find("not supported by eddy yet"),
+            std::string::npos);
+  EXPECT_NE(load_error("delivery_streams:\n  d:\n    destination: {prefix: x/}\n").message.find("exactly one of"),
+            std::string::npos);
 }
 
 TEST(LoadTest, InvalidSqlPointsAtTheLineInTheFile) {
@@ -308,9 +310,10 @@ Resources:
   EXPECT_EQ(l.desired.streams[0].shards, 1);
   ASSERT_EQ(l.desired.skipped.size(), 1u);
   EXPECT_EQ(l.desired.skipped[0].reason, "its Condition is false");
-  const FileError e = load_error("Parameters:\n  Env: {Type: String, Default: dev, AllowedValues: [dev, prod]}\nResources:\n"
-                                 "  S: {Type: AWS::Kinesis::Stream, Properties: {Name: !Ref Env}}\n",
-                                 {{"Env", "staging"}});
+  const FileError e = load_error(
+      "Parameters:\n  Env: {Type: String, Default: dev, AllowedValues: [dev, prod]}\nResources:\n"
+      "  S: {Type: AWS::Kinesis::Stream, Properties: {Name: !Ref Env}}\n",
+      {{"Env", "staging"}});
   EXPECT_NE(e.message.find("not one of its AllowedValues"), std::string::npos) << e.text();
 }
 

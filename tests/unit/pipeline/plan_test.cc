@@ -38,7 +38,9 @@ DeliverySpec delivery(const std::string& prefix, int interval) {
   DeliverySpec d;
   d.name = "rows";
   d.destination_kind = "ExtendedS3";
-  d.destination = {{"BucketARN", "arn:aws:s3:::b"}, {"Prefix", prefix}, {"RoleARN", "arn:aws:iam::000000000000:role/eddy"},
+  d.destination = {{"BucketARN", "arn:aws:s3:::b"},
+                   {"Prefix", prefix},
+                   {"RoleARN", "arn:aws:iam::000000000000:role/eddy"},
                    {"BufferingHints", {{"SizeInMBs", 1}, {"IntervalInSeconds", interval}}}};
   return d;
 }
