@@ -47,8 +47,25 @@ std::vector<std::string> flink_table_targets(const std::string& code) {
   return out;
 }
 
+// Names as the APIs accept them, checked here so that a bad one stops the apply before it starts.
+template <class T>
+void check_names(const std::vector<T>& list, const std::string& kind, size_t max, std::vector<FileError>& errors) {
+  static const std::regex kName("[a-zA-Z0-9_.-]+");
+  std::set<std::string> seen;
+  for (const auto& x : list) {
+    if (x.name.empty() || x.name.size() > max || !std::regex_match(x.name, kName)) {
+      errors.push_back({x.where, kind + " name '" + x.name + "' must be 1 to " + std::to_string(max) +
+                                     " letters, digits, '_', '.' or '-'"});
+    }
+    if (!seen.insert(x.name).second) errors.push_back({x.where, kind + " '" + x.name + "' is declared twice"});
+  }
+}
+
 std::vector<FileError> validate_code(const DesiredState& desired) {
   std::vector<FileError> errors;
+  check_names(desired.streams, "stream", 128, errors);
+  check_names(desired.deliveries, "delivery stream", 64, errors);
+  check_names(desired.applications, "application", 128, errors);
   const Clock& clock = SystemClock::instance();
   for (const auto& a : desired.applications) {
     std::vector<runtime::ApplicationInput> inputs;

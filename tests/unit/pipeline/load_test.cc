@@ -319,3 +319,22 @@ Resources:
 
 }  // namespace
 }  // namespace eddy::pipeline
+
+namespace eddy::pipeline {
+namespace {
+
+TEST(LoadTest, NamesAreCheckedBeforeAnythingIsApplied) {
+  const auto errors = validate_code(load("streams:\n  ok: {}\n  'bad name': {}\n").desired);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].where.line, 3);
+  EXPECT_NE(errors[0].message.find("stream name 'bad name'"), std::string::npos) << errors[0].text();
+  const auto twice = validate_code(load("Resources:\n  A: {Type: AWS::Kinesis::Stream, Properties: {Name: s}}\n"
+                                        "  B: {Type: AWS::Kinesis::Stream, Properties: {Name: s}}\n")
+                                       .desired);
+  ASSERT_EQ(twice.size(), 1u);
+  EXPECT_EQ(twice[0].where.line, 3);
+  EXPECT_NE(twice[0].message.find("declared twice"), std::string::npos) << twice[0].text();
+}
+
+}  // namespace
+}  // namespace eddy::pipeline
