@@ -31,6 +31,9 @@ std::string skip_reason(const std::string& type) {
   if (type == "AWS::CDK::Metadata") return "CDK bookkeeping";
   if (type.starts_with("AWS::KMS::")) return "eddy does not encrypt at rest";
   if (type.starts_with("AWS::Lambda::")) return "only AWS::Lambda::Function with inline Python code runs in eddy";
+  if (type.ends_with("::ApplicationReferenceDataSource")) return "reference data is not supported by eddy yet";
+  if (type.ends_with("::ApplicationCloudWatchLoggingOption")) return "application errors are in `eddy apps logs`";
+  if (type == "AWS::Kinesis::StreamConsumer") return "enhanced fan-out consumers are not supported by eddy yet";
   return "eddy does not implement this resource type";
 }
 
@@ -613,6 +616,9 @@ class Translator {
         y_.fail(r, id + ": eddy delivers to ExtendedS3DestinationConfiguration / S3DestinationConfiguration (bucket "
                         "directories or an "
                         "S3-compatible store) or HttpEndpointDestinationConfiguration");
+      }
+      if (p.contains("DeliveryStreamEncryptionConfigurationInput")) {
+        s.skipped.push_back({id, "DeliveryStreamEncryptionConfigurationInput", "eddy does not encrypt at rest; delivered without it"});
       }
       d.destination.erase("CloudWatchLoggingOptions");
       s.deliveries.push_back(std::move(d));
