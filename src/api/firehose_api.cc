@@ -26,6 +26,7 @@ class Call {
     if (op == "ListDeliveryStreams") return list();
     if (op == "DeleteDeliveryStream") return status(host_.remove(name()));
     if (op == "UpdateDestination") return update();
+    if (op == "ListTagsForDeliveryStream") return list_tags();
     fail({Errc::kInvalidArgument, std::string(op) + " is not supported by eddy yet"});
   }
 
@@ -163,6 +164,13 @@ class Call {
       names.push_back(n);
     }
     ok({{"DeliveryStreamNames", names}, {"HasMoreDeliveryStreams", more}});
+  }
+
+  // The Tags given to CreateDeliveryStream (eddy has no TagDeliveryStream yet).
+  void list_tags() {
+    auto s = host_.describe(name());
+    if (!s) return fail(s.error());
+    ok({{"Tags", s->config.value("Tags", json::array())}, {"HasMoreTags", false}});
   }
 
   void update() {

@@ -19,6 +19,7 @@ int run(int argc, char** argv) {
   add_sql_command(app, exit_code);
   add_apps_command(app, exit_code);
   add_jobs_command(app, exit_code);
+  add_pipeline_commands(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

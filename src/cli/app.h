@@ -18,5 +18,6 @@ void add_bench_command(CLI::App& app, int& exit_code);
 void add_sql_command(CLI::App& app, int& exit_code);
 void add_apps_command(CLI::App& app, int& exit_code);
 void add_jobs_command(CLI::App& app, int& exit_code);
+void add_pipeline_commands(CLI::App& app, int& exit_code);  // plan, apply, destroy
 
 }  // namespace eddy::cli

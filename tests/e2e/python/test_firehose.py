@@ -785,10 +785,19 @@ class TestControlPlane(FirehoseTestCase):
         for what, dest in cases:
             self.check_rejected(what, self.uniq('opt'), ExtendedS3DestinationConfiguration=dest)
 
+    def test_list_tags_gives_the_tags_of_create(self):
+        name = self.uniq('tags')
+        self.fh.create_delivery_stream(DeliveryStreamName=name, ExtendedS3DestinationConfiguration=s3_dest(self.uniq('bkt')),
+                                       Tags=[{'Key': 'eddy:pipeline', 'Value': 'p'}])
+        r = self.fh.list_tags_for_delivery_stream(DeliveryStreamName=name)
+        self.assertEqual(r['Tags'], [{'Key': 'eddy:pipeline', 'Value': 'p'}])
+        self.assertFalse(r['HasMoreTags'])
+        self.assertEqual(self.fh.list_tags_for_delivery_stream(DeliveryStreamName=self.create(s3_dest(self.uniq('bkt'))))['Tags'], [])
+        self.assert_error('ResourceNotFoundException', self.fh.list_tags_for_delivery_stream, DeliveryStreamName=self.uniq('none'))
+
     def test_unsupported_operations(self):
         name = self.create(s3_dest(self.uniq('bkt')))
         for fn, kw in [(self.fh.tag_delivery_stream, {'Tags': [{'Key': 'env', 'Value': 'test'}]}),
-                       (self.fh.list_tags_for_delivery_stream, {}),
                        (self.fh.start_delivery_stream_encryption, {})]:
             with self.subTest(fn.__name__):
                 e = self.assert_error('InvalidArgumentException', fn, DeliveryStreamName=name, **kw)

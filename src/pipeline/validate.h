@@ -1,0 +1,21 @@
+// Checks a desired state before anything is changed: every application's code compiles against
+// its input schema (errors point at the SQL's line in the file), outputs name in-application
+// streams, and every stream or delivery stream referred to is declared or exists on the server.
+#pragma once
+
+#include <vector>
+
+#include "pipeline/model.h"
+
+namespace eddy::pipeline {
+
+// The streams ('stream:NAME') and delivery streams ('delivery:NAME') a Flink SQL application's
+// tables name in their WITH options; empty for KDA SQL or code that does not compile.
+std::vector<std::string> flink_table_targets(const std::string& code);
+
+// Problems with the file alone (no server needed).
+std::vector<FileError> validate_code(const DesiredState& desired);
+// References to resources that are neither declared nor on the server.
+std::vector<FileError> validate_references(const DesiredState& desired, const LiveState& live);
+
+}  // namespace eddy::pipeline
