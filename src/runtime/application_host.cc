@@ -26,10 +26,14 @@ struct ApplicationHost::Runner {
     std::string key;         // in the checkpoint: "<in-application stream> -> <destination>"
     std::string key_prefix;  // of the partition keys of its records: "<application>/<in-application stream>:"
     uint64_t ordinal = 0;    // of the next row written (its partition key)
-    // After a restore: the rows the previous run wrote after its last checkpoint, by ordinal. The
-    // replay emits them again in the same order; they are not written twice. Until they are all
-    // passed, checkpoints keep the marks they were found from.
-    std::map<uint64_t, std::string> written;
+    // After a restore: the rows the previous run wrote after its last checkpoint (how many of
+    // each, and the last ordinal among them). The replay emits them again — not always in the
+    // same order: a window's groups come in the order their first rows did, and rows of different
+    // shards may interleave differently than they did live — so up to that ordinal a row is
+    // passed over if the previous run wrote the same row. Until then, checkpoints keep the marks
+    // they were found from.
+    std::unordered_map<std::string, uint32_t> written;
+    uint64_t written_through = 0;
     std::map<uint32_t, uint64_t> marks;  // destination shard ends of the checkpoint in effect
   };
   struct Pending {
@@ -455,7 +459,9 @@ Status ApplicationHost::restore(const std::string& name, Runner& r, const Checkp
       uint64_t ordinal = 0;
       const auto digits = key.substr(d->key_prefix.size());
       if (std::from_chars(digits.data(), digits.data() + digits.size(), ordinal).ec != std::errc{}) return;
-      if (ordinal >= d->ordinal) d->written[ordinal] = std::string(row);
+      if (ordinal < d->ordinal) return;
+      ++d->written[std::string(row)];
+      d->written_through = std::max(d->written_through, ordinal);
     };
     if (d->delivery) {
       const auto m = d->marks.find(0);
@@ -591,22 +597,25 @@ void ApplicationHost::run(const std::string& name, Runner& r) {
       size_t done = 0;
       while (done < d->pending.size() && !r.stop) {
         // A replay after a crash: rows written before it are passed over (their ordinals too).
-        while (!d->written.empty() && d->written.begin()->first < d->ordinal) d->written.erase(d->written.begin());
-        if (!d->written.empty() && d->written.begin()->first == d->ordinal) {
-          const bool same = d->written.begin()->second == d->pending[done];
-          d->written.erase(d->written.begin());
-          if (same) {
+        size_t n = std::min<size_t>(500, d->pending.size() - done);
+        if (!d->written.empty() && d->ordinal > d->written_through) {
+          size_t left = 0;
+          for (const auto& [_, count] : d->written) left += count;
+          report("WARNING", "Replay_Mismatch",
+                 std::to_string(left) + " row(s) of " + d->key + " written before the restart were not produced again by the replay " +
+                     "(they depended on more than the records: a window closed by the wall clock before a late record)");
+          d->written.clear();
+        }
+        if (!d->written.empty()) {
+          auto w = d->written.find(d->pending[done]);
+          if (w != d->written.end()) {
+            if (--w->second == 0) d->written.erase(w);
             ++d->ordinal;
             ++done;
             continue;
           }
-          // Not what the replay made: the output depended on more than the records (a window
-          // closed by the wall clock before a late record). Both stay; say so.
-          report("WARNING", "Replay_Mismatch",
-                 "row " + std::to_string(d->ordinal) + " of " + d->key + " differs from the one written before the restart");
+          n = 1;  // not written before the restart: written now, one at a time until the replay is past
         }
-        size_t n = std::min<size_t>(500, d->pending.size() - done);
-        if (!d->written.empty()) n = std::min<size_t>(n, d->written.begin()->first - d->ordinal);
         std::vector<std::string> keys(n);
         for (size_t i = 0; i < n; ++i) keys[i] = d->key_prefix + std::to_string(d->ordinal + i);
         if (d->delivery) {
