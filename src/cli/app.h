@@ -17,5 +17,6 @@ void add_tail_command(CLI::App& app, int& exit_code);
 void add_bench_command(CLI::App& app, int& exit_code);
 void add_sql_command(CLI::App& app, int& exit_code);
 void add_apps_command(CLI::App& app, int& exit_code);
+void add_gen_command(CLI::App& app, int& exit_code);
 
 }  // namespace eddy::cli
