@@ -52,6 +52,7 @@ struct ApplicationHost::Runner {
   std::set<uint32_t> finished;
   std::vector<uint32_t> active_shards;  // as last told to the application
   bool restored = false;  // from a checkpoint (else a fresh start takes one at once)
+  ApplicationCounters counters;  // for metrics()
 };
 
 namespace {
@@ -342,13 +343,15 @@ Status ApplicationHost::start_runner(const std::string& name, Entry& entry, cons
     d->key = out.in_app_stream + " -> " + (out.delivery ? "firehose:" : "") + out.target;
     d->key_prefix = name + "/" + out.in_app_stream + ":";
     Runner::Destination* dp = d.get();
-    (void)r->app->subscribe(out.in_app_stream, [dp](const Row& row) {
+    (void)r->app->subscribe(out.in_app_stream, [dp, r](const Row& row) {
+      ++r->counters.output_rows;
       dp->pending.push_back(dp->csv ? csv_line(*dp->def, row) : row_json(*dp->def, row));
     });
     r->destinations.push_back(std::move(d));
   }
   StreamDef error_def{kErrorStream, error_stream_columns(), false};
   (void)r->app->subscribe(kErrorStream, [r, error_def](const Row& row) {
+    ++r->counters.error_rows;
     std::lock_guard lock(r->mu);
     r->errors.push_back(row_json(error_def, row));
     if (r->errors.size() > kErrorRing) r->errors.pop_front();
@@ -704,11 +707,14 @@ void ApplicationHost::run(const std::string& name, Runner& r) {
         if (!best) break;
         // With InputParallelism n, shard i feeds in-application stream (i mod n) + 1.
         r.app->push_record(0, best->data, best->arrival, static_cast<int64_t>(best->offset), best_shard);
+        ++r.counters.input_records;
+        r.counters.last_arrival_ms = best->arrival;
         buffered[best_shard].pop_front();
         ++processed;
       }
     }
     if (processed == 0) r.app->advance_time(clock_.now_ms() - kProgressGraceMs);
+    r.counters.millis_behind_latest = processed == 0 ? 0 : std::max<int64_t>(0, clock_.now_ms() - r.counters.last_arrival_ms);
     write_outputs();
     if (clock_.now_ms() - last_checkpoint >= checkpoint_interval_ms_) {
       checkpoint();
@@ -818,6 +824,29 @@ Result<nlohmann::json> ApplicationHost::infer_schema(const std::vector<std::stri
   out["ParsedInputRecords"] = rows;
   out["ProcessedInputRecords"] = raw;
   out["RawInputRecords"] = raw;
+  return out;
+}
+
+// ---- metrics (/metrics, the dashboard) ---------------------------------------------------------
+
+std::vector<ApplicationMetrics> ApplicationHost::metrics() const {
+  std::lock_guard lock(mu_);
+  std::vector<ApplicationMetrics> out;
+  for (const auto& [name, entry] : apps_) {
+    ApplicationMetrics m;
+    m.name = name;
+    m.status = entry->app.status;
+    if (const Runner* r = entry->runner.get()) {
+      m.source = r->source;
+      for (const auto& d : r->destinations) m.outputs.push_back({d->def->name, d->stream, d->delivery});
+      m.input_records = r->counters.input_records;
+      m.output_rows = r->counters.output_rows;
+      m.error_rows = r->counters.error_rows;
+      m.last_arrival_ms = r->counters.last_arrival_ms;
+      m.millis_behind_latest = r->counters.millis_behind_latest;
+    }
+    out.push_back(std::move(m));
+  }
   return out;
 }
 

@@ -1,0 +1,62 @@
+// DeliveryHost::metrics(): read-only figures from what the workers persist (state.json: positions,
+// objects, records, last delivery) and the ends of their sources. Kept apart from the workers so
+// that reading metrics never touches the delivery path.
+#include "delivery/delivery_host.h"
+
+#include <algorithm>
+
+#include "common/file_util.h"
+
+namespace eddy::delivery {
+
+std::vector<DeliveryMetrics> DeliveryHost::metrics() const {
+  std::vector<DeliveryMetrics> out;
+  std::lock_guard lock(mu_);
+  for (const auto& [name, entry] : streams_) {
+    const auto& config = entry->stream.config;
+    DeliveryMetrics m;
+    m.name = name;
+    m.status = entry->stream.status;
+    m.destination = config.contains("HttpEndpointDestinationConfiguration") ? "http" : "s3";
+    const auto url = config.value("HttpEndpointDestinationConfiguration", nlohmann::json::object())
+                         .value("EndpointConfiguration", nlohmann::json::object())
+                         .value("Url", "");
+    if (url.starts_with("arn:aws:kinesis:")) m.destination = "stream";
+    nlohmann::json state = nlohmann::json::object();
+    if (auto text = read_file(dir_ / name / "state.json")) {
+      state = nlohmann::json::parse(*text, nullptr, false);
+      if (!state.is_object()) state = nlohmann::json::object();
+    }
+    m.objects = state.value("objects", uint64_t{0});
+    m.delivered_records = state.value("records", uint64_t{0});
+    m.last_delivery_ms = state.value("last_delivery_ms", TimestampMs{0});
+    const auto positions = state.value("positions", nlohmann::json::object());
+    auto delivered_up_to = [&](uint32_t shard) {
+      const auto it = positions.find(std::to_string(shard));
+      return it == positions.end() || !it->is_number_unsigned() ? uint64_t{0} : it->get<uint64_t>();
+    };
+    if (entry->journal) {
+      m.source = "direct-put";
+      const uint64_t end = entry->journal->end_offset();
+      m.incoming_records = end;
+      m.backlog_records = end - std::min(end, delivered_up_to(0));
+      out.push_back(std::move(m));
+      continue;
+    }
+    const auto arn = config.value("KinesisStreamSourceConfiguration", nlohmann::json::object()).value("KinesisStreamARN", "");
+    auto source = store_.name_from_arn(arn);
+    m.source = source ? *source : arn;
+    if (source) {
+      if (auto shards = store_.shards(*source)) {
+        for (const auto& s : *shards) {
+          auto end = store_.shard_position(*source, s.index, stream::IteratorType::kLatest);
+          if (end) m.backlog_records += *end - std::min<uint64_t>(*end, delivered_up_to(s.index));
+        }
+      }
+    }
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+}  // namespace eddy::delivery
