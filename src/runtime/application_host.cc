@@ -344,14 +344,14 @@ Status ApplicationHost::start_runner(const std::string& name, Entry& entry, cons
     d->key_prefix = name + "/" + out.in_app_stream + ":";
     Runner::Destination* dp = d.get();
     (void)r->app->subscribe(out.in_app_stream, [dp, r](const Row& row) {
-      ++r->counters.output_rows;
+      r->counters.output_rows.fetch_add(1, std::memory_order_relaxed);
       dp->pending.push_back(dp->csv ? csv_line(*dp->def, row) : row_json(*dp->def, row));
     });
     r->destinations.push_back(std::move(d));
   }
   StreamDef error_def{kErrorStream, error_stream_columns(), false};
   (void)r->app->subscribe(kErrorStream, [r, error_def](const Row& row) {
-    ++r->counters.error_rows;
+    r->counters.error_rows.fetch_add(1, std::memory_order_relaxed);
     std::lock_guard lock(r->mu);
     r->errors.push_back(row_json(error_def, row));
     if (r->errors.size() > kErrorRing) r->errors.pop_front();
@@ -707,8 +707,8 @@ void ApplicationHost::run(const std::string& name, Runner& r) {
         if (!best) break;
         // With InputParallelism n, shard i feeds in-application stream (i mod n) + 1.
         r.app->push_record(0, best->data, best->arrival, static_cast<int64_t>(best->offset), best_shard);
-        ++r.counters.input_records;
-        r.counters.last_arrival_ms = best->arrival;
+        r.counters.input_records.fetch_add(1, std::memory_order_relaxed);
+        r.counters.last_arrival_ms.store(best->arrival, std::memory_order_relaxed);
         buffered[best_shard].pop_front();
         ++processed;
       }

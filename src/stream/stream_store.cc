@@ -859,9 +859,10 @@ Result<PutResult> StreamStore::put(const std::string& name, std::span<const PutE
   for (size_t i = 0; i < entries.size(); ++i) {
     if (result.outcomes[i].ok) bytes += entries[i].data.size();
   }
-  s->counters.incoming_records += entries.size() - result.failed;
-  s->counters.incoming_bytes += bytes;
-  s->counters.put_failed_records += result.failed;
+  // Relaxed: counters for /metrics, ordered with nothing else.
+  s->counters.incoming_records.fetch_add(entries.size() - result.failed, std::memory_order_relaxed);
+  s->counters.incoming_bytes.fetch_add(bytes, std::memory_order_relaxed);
+  s->counters.put_failed_records.fetch_add(result.failed, std::memory_order_relaxed);
   return result;
 }
 
@@ -1018,9 +1019,9 @@ Result<GetRecordsResult> StreamStore::get_records(std::string_view iterator, siz
   }
   uint64_t bytes = 0;
   for (const auto& r : result.read.records) bytes += r.data.size();
-  s->counters.get_records_calls += 1;
-  s->counters.outgoing_records += result.read.records.size();
-  s->counters.outgoing_bytes += bytes;
+  s->counters.get_records_calls.fetch_add(1, std::memory_order_relaxed);
+  s->counters.outgoing_records.fetch_add(result.read.records.size(), std::memory_order_relaxed);
+  s->counters.outgoing_bytes.fetch_add(bytes, std::memory_order_relaxed);
   s->counters.iterator_age_ms = result.read.records.empty() ? 0 : std::max<int64_t>(0, now - result.read.records.back().arrival_ms);
   s->counters.millis_behind_latest = result.millis_behind_latest;
   return result;

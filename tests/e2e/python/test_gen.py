@@ -6,11 +6,19 @@
     (A correctness check of the pacing; the producer catches up after a stall, so a loaded machine
     does not make it fail.)
   - bad options: one-line errors that say what to give.
+  - https endpoints (as AWS's): a local TLS server with a self-signed certificate (trusted through
+    AWS_CA_BUNDLE) receives SigV4-signed PutRecords, with keys from the environment or from a
+    profile of the shared credentials file.
   - examples/producers/sales_producer.py (boto3) runs unchanged.
 """
+import base64
+import http.server
 import json
 import os
+import ssl
 import subprocess
+import tempfile
+import threading
 import unittest
 
 import harness
@@ -31,6 +39,84 @@ def read_stream(client, name):
         records, _ = harness.read_shard(client, name, shard['ShardId'])
         out[shard['ShardId']] = records
     return out
+
+
+class FakeKinesis(http.server.BaseHTTPRequestHandler):
+    """Answers PutRecords as Kinesis does; keeps each request's headers and records."""
+    requests = []
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers['Content-Length'])))
+        FakeKinesis.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
+        answer = json.dumps({'FailedRecordCount': 0, 'Records': [
+            {'SequenceNumber': str(i), 'ShardId': 'shardId-000000000000'} for i in range(len(body['Records']))]})
+        self.send_response(200)
+        self.send_header('Content-Type', 'application/x-amz-json-1.1')
+        self.send_header('Content-Length', str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer.encode())
+
+    def log_message(self, *args):
+        pass
+
+
+class GenTlsTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.TemporaryDirectory()
+        cls.cert, key = os.path.join(cls.dir.name, 'cert.pem'), os.path.join(cls.dir.name, 'key.pem')
+        subprocess.run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cls.cert,
+                        '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'],
+                       check=True, capture_output=True, timeout=60)
+        cls.httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), FakeKinesis)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cls.cert, key)
+        cls.httpd.socket = context.wrap_socket(cls.httpd.socket, server_side=True)
+        cls.thread = threading.Thread(target=cls.httpd.serve_forever, daemon=True)
+        cls.thread.start()
+        cls.endpoint = 'https://127.0.0.1:%d' % cls.httpd.server_address[1]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.httpd.shutdown()
+        cls.httpd.server_close()
+        cls.dir.cleanup()
+
+    def run_gen(self, env):
+        FakeKinesis.requests = []
+        base = {k: v for k, v in os.environ.items() if not k.startswith('AWS_')}
+        base.update(env, AWS_CA_BUNDLE=self.cert)
+        return subprocess.run([harness.eddy_bin(), 'gen', 'trades', '--endpoint', self.endpoint, '--count', '30',
+                               '--rate', '0', '--batch', '10', '--region', 'eu-west-1'],
+                              capture_output=True, text=True, timeout=60, env=base)
+
+    def test_https_with_keys_from_the_environment(self):
+        p = self.run_gen({'AWS_ACCESS_KEY_ID': 'AKIDENV', 'AWS_SECRET_ACCESS_KEY': 'secret'})
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(json.loads(p.stdout)['record_count'], 30)
+        self.assertEqual(len(FakeKinesis.requests), 3)
+        headers, body = FakeKinesis.requests[0]
+        self.assertEqual(headers['x-amz-target'], 'Kinesis_20131202.PutRecords')
+        self.assertRegex(headers['authorization'],
+                         r'^AWS4-HMAC-SHA256 Credential=AKIDENV/\d{8}/eu-west-1/kinesis/aws4_request, SignedHeaders=\S+, Signature=[0-9a-f]{64}$')
+        self.assertEqual(body['StreamName'], 'trades')
+        self.assertEqual(set(json.loads(base64.b64decode(body['Records'][0]['Data']))), {'EVENT_TIME', 'TICKER', 'PRICE'})
+
+    def test_https_with_a_profile_of_the_shared_credentials_file(self):
+        creds = os.path.join(self.dir.name, 'credentials')
+        with open(creds, 'w') as f:
+            f.write('[default]\naws_access_key_id = AKIDDEFAULT\naws_secret_access_key = s1\n\n'
+                    '[eddy]\naws_access_key_id = AKIDPROFILE\naws_secret_access_key = s2\n')
+        p = self.run_gen({'AWS_SHARED_CREDENTIALS_FILE': creds, 'AWS_PROFILE': 'eddy'})
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn('Credential=AKIDPROFILE/', FakeKinesis.requests[0][0]['authorization'])
+
+    def test_an_untrusted_certificate_is_a_clear_error(self):
+        env = {k: v for k, v in os.environ.items() if not k.startswith('AWS_')}
+        p = subprocess.run([harness.eddy_bin(), 'gen', 'sales', '--endpoint', self.endpoint, '--count', '1'],
+                           capture_output=True, text=True, timeout=60, env=env)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn('AWS_CA_BUNDLE', p.stderr)
 
 
 class GenTest(unittest.TestCase):
