@@ -154,8 +154,7 @@ function overviewPage(main) {
       o.applications.map((a) => h('tr', {'data-application': a.name},
         h('td', {}, h('a', {href: '#/applications/' + enc(a.name)}, a.name)), cell('a-status:' + a.name),
         cell('a-in:' + a.name, 'num'), h('td', {}, spark('a-inspark:' + a.name)), cell('a-out:' + a.name, 'num'),
-        cell('a-err:' + a.name, 'num'), cell('a-lag:' + a.name, 'num'),
-        h('td', {class: 'empty', title: 'checkpoints are not recorded yet'}, 'n/a'))))
+        cell('a-err:' + a.name, 'num'), cell('a-lag:' + a.name, 'num'), cell('a-ckpt:' + a.name))))
       : h('p', {class: 'empty'}, 'No applications yet.'));
     deliveries.append(o.delivery_streams.length ? table(
       ['delivery stream', 'source', 'destination', {label: 'buffered records', num: 1}, {label: 'objects', num: 1},
@@ -195,6 +194,7 @@ function overviewPage(main) {
       set('a-out:' + a.name, fmt.rate(lastRate('app:' + a.name, 'out')));
       set('a-err:' + a.name, fmt.num(a.error_rows, 0), a.error_rows ? 'num error' : 'num');
       set('a-lag:' + a.name, fmt.ms(a.millis_behind_latest));
+      set('a-ckpt:' + a.name, a.last_checkpoint_ms ? fmt.ms(Math.max(0, o.now_ms - a.last_checkpoint_ms)) + ' ago' : '–');
       const r = live.rates['app:' + a.name];
       if (r && r.in) Charts.spark(cells['a-inspark:' + a.name], r.in);
     }
@@ -355,22 +355,17 @@ function applicationPage(main, name) {
 
   function buildResults(outputs) {
     while (results.children.length > 1) results.lastChild.remove();
-    const readable = outputs.filter((o) => o.kind === 'stream');
     if (!outputs.length) {
       results.append(h('p', {class: 'empty'}, 'This application has no outputs.'));
       return false;
     }
+    // Rows of stream outputs come from the stream, of delivery stream outputs from its journal.
     const picker = h('select', {id: 'pick-output', onchange: () => startOutput(picker.value)},
-      outputs.map((o) => h('option', {value: o.in_app_stream, disabled: o.kind === 'stream' ? null : 'disabled'},
+      outputs.map((o) => h('option', {value: o.in_app_stream},
         `${o.in_app_stream} → ${o.kind === 'stream' ? 'stream' : 'delivery stream'} ${o.target}`)));
     results.append(h('div', {class: 'controls'}, h('label', {}, 'output', picker)), h('div', {id: 'result-body'}));
-    if (!readable.length) {
-      $('#result-body').append(h('p', {class: 'empty'},
-        'The outputs go to delivery streams, whose rows eddy does not keep; send an output to a stream to chart it.'));
-      return false;
-    }
-    picker.value = readable[0].in_app_stream;
-    startOutput(readable[0].in_app_stream);
+    picker.value = outputs[0].in_app_stream;
+    startOutput(outputs[0].in_app_stream);
     return true;
   }
 
@@ -526,7 +521,8 @@ function applicationPage(main, name) {
     fig.textContent = `${a.status}; reads ${a.source || '–'}; ${fmt.num(a.input_records, 0)} rows in ` +
         `(${fmt.rate(lastRate('app:' + name, 'in'))}), ${fmt.num(a.output_rows, 0)} rows out ` +
         `(${fmt.rate(lastRate('app:' + name, 'out'))}), ${fmt.num(a.error_rows, 0)} error rows, ` +
-        `${fmt.ms(a.millis_behind_latest)} behind its source`;
+        `${fmt.ms(a.millis_behind_latest)} behind its source; last checkpoint ` +
+        (a.last_checkpoint_ms ? fmt.time(a.last_checkpoint_ms) : 'none yet');
     if (a.error_rows !== view.lastErrors && view.lastErrors !== -1) loadDetail().catch(() => {});
     view.lastErrors = a.error_rows;
   });

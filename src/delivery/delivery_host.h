@@ -67,6 +67,15 @@ class DeliveryHost {
   std::vector<DeliveryStream> list() const;
   // Every delivery stream's figures (delivery_metrics.cc).
   std::vector<DeliveryMetrics> metrics() const;
+  // The latest records put to a direct-put delivery stream (kept 24 h in its journal) that arrived
+  // at or after `since_ms`, at most `limit`, oldest first: what the dashboard shows of an
+  // application output that goes to a delivery stream (delivery_metrics.cc).
+  struct JournalRecord {
+    TimestampMs arrival_ms = 0;
+    uint64_t offset = 0;
+    std::string data;
+  };
+  Result<std::vector<JournalRecord>> tail(const std::string& name, TimestampMs since_ms, size_t limit) const;
   Status remove(const std::string& name);
   // Applies `update` (a `kind`DestinationUpdate, kind ExtendedS3 or HttpEndpoint): merged into a
   // destination of the same kind, replacing one of the other kind. The version must match.

@@ -1,6 +1,7 @@
-// DeliveryHost::metrics(): read-only figures from what the workers persist (state.json: positions,
-// objects, records, last delivery) and the ends of their sources. Kept apart from the workers so
-// that reading metrics never touches the delivery path.
+// DeliveryHost::metrics() and tail(): read-only views for /metrics and the dashboard, from what the
+// workers persist (state.json: positions, objects, records, last delivery), the ends of their
+// sources and the direct-put journal. Kept apart from the workers so that reading never touches
+// the delivery path.
 #include "delivery/delivery_host.h"
 
 #include <algorithm>
@@ -55,6 +56,34 @@ std::vector<DeliveryMetrics> DeliveryHost::metrics() const {
       }
     }
     out.push_back(std::move(m));
+  }
+  return out;
+}
+
+Result<std::vector<DeliveryHost::JournalRecord>> DeliveryHost::tail(const std::string& name, TimestampMs since_ms,
+                                                                     size_t limit) const {
+  std::shared_ptr<log::ShardLog> journal;
+  {
+    std::lock_guard lock(mu_);
+    auto it = streams_.find(name);
+    if (it == streams_.end()) return make_error(Errc::kResourceNotFound, "Delivery stream " + name + " not found");
+    journal = it->second->journal;
+  }
+  if (!journal) {
+    return make_error(Errc::kInvalidArgument, "Delivery stream " + name + " reads a stream: its records are that stream's");
+  }
+  const uint64_t end = journal->end_offset();
+  uint64_t from = journal->start_offset();
+  if (since_ms > 0) {
+    if (auto at = journal->offset_for_time(since_ms)) from = std::max(from, *at);
+  }
+  if (end > limit) from = std::max<uint64_t>(from, end - limit);
+  std::vector<JournalRecord> out;
+  while (from < end) {
+    auto read = journal->read(from, std::min<size_t>(5000, end - from), 64u << 20);
+    if (!read || read->records.empty()) break;
+    for (const auto& r : read->records) out.push_back({r.arrival_ms, r.offset, std::string(r.data)});
+    from = read->records.back().offset + 1;
   }
   return out;
 }

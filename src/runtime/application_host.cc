@@ -638,7 +638,11 @@ void ApplicationHost::run(const std::string& name, Runner& r) {
       }
       c.outputs.push_back({d->key, d->ordinal, d->marks, d->pending});
     }
-    if (auto st = write_checkpoint(dir_ / name, c); !st) report("ERROR", "Checkpoint_Error", st.error().message);
+    if (auto st = write_checkpoint(dir_ / name, c); !st) {
+      report("ERROR", "Checkpoint_Error", st.error().message);
+    } else {
+      r.counters.last_checkpoint_ms.store(c.taken_ms, std::memory_order_relaxed);
+    }
     std::lock_guard lock(mu_);
     auto it = apps_.find(name);
     if (it == apps_.end()) return;
@@ -844,6 +848,7 @@ std::vector<ApplicationMetrics> ApplicationHost::metrics() const {
       m.error_rows = r->counters.error_rows;
       m.last_arrival_ms = r->counters.last_arrival_ms;
       m.millis_behind_latest = r->counters.millis_behind_latest;
+      m.last_checkpoint_ms = r->counters.last_checkpoint_ms;
     }
     out.push_back(std::move(m));
   }

@@ -16,6 +16,7 @@ struct ApplicationCounters {
   std::atomic<uint64_t> error_rows{0};          // rows of error_stream
   std::atomic<int64_t> last_arrival_ms{0};      // arrival time of the latest record processed
   std::atomic<int64_t> millis_behind_latest{0}; // 0 when caught up with the source
+  std::atomic<int64_t> last_checkpoint_ms{0};   // when the latest checkpoint was written, 0 if none
 };
 
 struct ApplicationOutputInfo {
@@ -31,7 +32,7 @@ struct ApplicationMetrics {
   std::string source;                          // source stream while running
   std::vector<ApplicationOutputInfo> outputs;  // while running
   uint64_t input_records = 0, output_rows = 0, error_rows = 0;
-  int64_t last_arrival_ms = 0, millis_behind_latest = 0;
+  int64_t last_arrival_ms = 0, millis_behind_latest = 0, last_checkpoint_ms = 0;
 };
 
 }  // namespace eddy::runtime

@@ -125,7 +125,8 @@ json Dashboard::overview() const {
                     {"output_rows", a.output_rows},
                     {"error_rows", a.error_rows},
                     {"last_arrival_ms", a.last_arrival_ms},
-                    {"millis_behind_latest", a.millis_behind_latest}});
+                    {"millis_behind_latest", a.millis_behind_latest},
+                    {"last_checkpoint_ms", a.last_checkpoint_ms}});
   }
   json deliveries = json::array();
   for (const auto& d : deliveries_.metrics()) {
@@ -185,6 +186,7 @@ api::HttpResponse Dashboard::events(std::string_view query) const {
   // With ?application=: the output's rows that arrived at or after since_ms, then after the newest
   // sent (the boundary millisecond again: the page drops rows it has by shard and offset).
   std::optional<std::string> stream;
+  bool delivery = false;
   TimestampMs since = clock_.now_ms();
   if (auto it = q->find("application"); it != q->end()) {
     int status = 0;
@@ -195,15 +197,16 @@ api::HttpResponse Dashboard::events(std::string_view query) const {
     if (auto bad = read_window(*q, limit, since)) return error(400, *bad);
     if (!q->count("since_ms")) since = clock_.now_ms();
     stream = chosen->target;
+    delivery = chosen->delivery;
   }
   api::HttpResponse r;
   r.content_type = "text/event-stream";
   r.events = std::make_shared<api::EventStream>();
   r.events->interval = std::chrono::milliseconds(1000);
-  r.events->next = [this, stream, since]() mutable -> std::optional<std::string> {
+  r.events->next = [this, stream, delivery, since]() mutable -> std::optional<std::string> {
     std::string text = "event: overview\ndata: " + overview().dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
     if (stream) {
-      auto rows = tail(*stream, since, kMaxLimit);
+      auto rows = tail(*stream, delivery, since, kMaxLimit);
       if (!rows) return std::nullopt;  // the output stream is gone: end, the page reconnects
       for (const auto& row : *rows) since = std::max<TimestampMs>(since, row["arrival_ms"].get<TimestampMs>());
       text += "event: rows\ndata: " + json{{"rows", std::move(*rows)}}.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
@@ -230,10 +233,9 @@ Result<runtime::ApplicationOutputInfo> Dashboard::find_output(const std::string&
     }
     if (!chosen) return make_error(Errc::kResourceNotFound, "application " + name + " has no output " + *output);
   }
-  if (chosen->delivery || chosen->target.empty()) {
+  if (chosen->target.empty()) {
     status = 400;
-    return make_error(Errc::kInvalidArgument, "output " + chosen->in_app_stream + " goes to delivery stream " + chosen->target +
-                                                  ", whose rows eddy does not keep for reading; send it to a stream to see its rows here");
+    return make_error(Errc::kInvalidArgument, "output " + chosen->in_app_stream + " names no stream or delivery stream");
   }
   return *chosen;
 }
@@ -274,7 +276,7 @@ api::HttpResponse Dashboard::application_rows(const std::string& name, std::stri
   size_t limit;
   TimestampMs since;
   if (auto bad = read_window(*q, limit, since)) return error(400, *bad);
-  auto rows = tail(chosen->target, since, limit);
+  auto rows = tail(chosen->target, chosen->delivery, since, limit);
   if (!rows) return error(404, rows.error().message);
   return json_response(200, {{"application", name},
                              {"output", chosen->in_app_stream},
@@ -288,7 +290,7 @@ api::HttpResponse Dashboard::stream_records(const std::string& name, std::string
   size_t limit;
   TimestampMs since;
   if (auto bad = read_window(*q, limit, since)) return error(400, *bad);
-  auto rows = tail(name, since, limit);
+  auto rows = tail(name, false, since, limit);
   if (!rows) return error(404, rows.error().message);
   return json_response(200, {{"stream", name}, {"records", std::move(*rows)}});
 }
@@ -310,7 +312,16 @@ api::HttpResponse Dashboard::delivery_stream(const std::string& name) const {
   return json_response(200, {{"name", name}, {"status", d->status}, {"config", d->config}, {"metrics", figures}});
 }
 
-Result<json> Dashboard::tail(const std::string& stream_name, TimestampMs since_ms, size_t limit) const {
+Result<json> Dashboard::tail(const std::string& stream_name, bool delivery, TimestampMs since_ms, size_t limit) const {
+  if (delivery) {
+    auto records = deliveries_.tail(stream_name, since_ms, limit);
+    if (!records) return tl::unexpected(records.error());
+    json out = json::array();
+    for (const auto& r : *records) {
+      out.push_back({{"arrival_ms", r.arrival_ms}, {"shard", 0}, {"offset", r.offset}, {"data", record_value(r.data)}});
+    }
+    return out;
+  }
   auto shards = store_.shards(stream_name);
   if (!shards) return tl::unexpected(shards.error());
   struct Item {

@@ -7,7 +7,8 @@
 //       ?application=A&output=S&since_ms=T                  also a `rows` event with the output's new rows
 //   GET /dashboard/api/streams/NAME/records              the latest records of a stream
 //   GET /dashboard/api/applications/NAME                 SQL, status, outputs, error_stream rows
-//   GET /dashboard/api/applications/NAME/rows?output=S   the latest rows of an output
+//   GET /dashboard/api/applications/NAME/rows?output=S   the latest rows of an output (from its stream,
+//                                                        or a delivery stream's 24 h journal)
 //   GET /dashboard/api/delivery-streams/NAME             configuration and figures
 // `records` and `rows` take limit=N (1..50000, default 1000) and since_ms=T (rows that arrived at
 // or after T, UTC ms). Unknown names answer 404, bad parameters 400, both with {"message": ...}.
@@ -46,8 +47,9 @@ class Dashboard {
   api::HttpResponse events(std::string_view query) const;
   // The output `output` (or the first) of application `name`, or the error response for it.
   Result<runtime::ApplicationOutputInfo> find_output(const std::string& name, const std::string* output, int& status) const;
-  // The latest records of `stream` that arrived at or after `since_ms`, at most `limit`, oldest first.
-  Result<nlohmann::json> tail(const std::string& stream, TimestampMs since_ms, size_t limit) const;
+  // The latest records of `stream` (a delivery stream's journal if `delivery`) that arrived at or
+  // after `since_ms`, at most `limit`, oldest first.
+  Result<nlohmann::json> tail(const std::string& stream, bool delivery, TimestampMs since_ms, size_t limit) const;
 
   stream::StreamStore& store_;
   runtime::ApplicationHost& apps_;

@@ -103,6 +103,9 @@ std::string render_metrics(const std::vector<stream::StreamMetrics>& streams,
   family<A>(out, "eddy_kinesisanalytics_millis_behind_latest", "gauge",
             "How far the application's reading is behind its source, 0 when caught up (KDA MillisBehindLatest).",
             applications, "application", aname, num(&A::millis_behind_latest));
+  family<A>(out, "eddy_kinesisanalytics_last_checkpoint_timestamp_seconds", "gauge",
+            "Unix time of the application's latest checkpoint since it started, 0 if none.", applications,
+            "application", aname, [](const A& a) { return static_cast<double>(a.last_checkpoint_ms) / 1000.0; });
 
   family<D>(out, "eddy_firehose_incoming_records_total", "counter",
             "Records put to a direct-put delivery stream since it was created (Firehose IncomingRecords).",

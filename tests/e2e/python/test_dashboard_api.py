@@ -95,6 +95,26 @@ class DashboardApiTest(unittest.TestCase):
             ExtendedS3DestinationConfiguration={'RoleARN': ROLE, 'BucketARN': 'arn:aws:s3:::b',
                                                 'BufferingHints': {'SizeInMBs': 1, 'IntervalInSeconds': 900}})
         cls.firehose.put_record_batch(DeliveryStreamName='fh', Records=[{'Data': b'x\n'}] * 3)
+        # The same application writing to a delivery stream: the dashboard reads its journal.
+        cls.firehose.create_delivery_stream(
+            DeliveryStreamName='fh-rows', DeliveryStreamType='DirectPut',
+            ExtendedS3DestinationConfiguration={'RoleARN': ROLE, 'BucketARN': 'arn:aws:s3:::b',
+                                                'BufferingHints': {'SizeInMBs': 1, 'IntervalInSeconds': 900}})
+        code = cls.analytics.describe_application(ApplicationName='copy')['ApplicationDetail']
+        cls.analytics.create_application(
+            ApplicationName='copy-to-firehose', ApplicationCode=code['ApplicationCode'],
+            Inputs=[{'NamePrefix': 'SRC', 'KinesisStreamsInput': {'ResourceARN': ARN + 'src', 'RoleARN': ROLE},
+                     'InputSchema': {'RecordFormat': {'RecordFormatType': 'JSON'},
+                                     'RecordColumns': [{'Name': 'n', 'Mapping': '$.n', 'SqlType': 'INTEGER'},
+                                                       {'Name': 'store_id', 'Mapping': '$.store_id',
+                                                        'SqlType': 'VARCHAR(8)'}]}}],
+            Outputs=[{'Name': 'OUT', 'KinesisFirehoseOutput': {
+                'ResourceARN': 'arn:aws:firehose:us-east-1:000000000000:deliverystream/fh-rows', 'RoleARN': ROLE},
+                      'DestinationSchema': {'RecordFormatType': 'JSON'}}])
+        detail = cls.analytics.describe_application(ApplicationName='copy-to-firehose')['ApplicationDetail']
+        cls.analytics.start_application(ApplicationName='copy-to-firehose', InputConfigurations=[
+            {'Id': detail['InputDescriptions'][0]['InputId'],
+             'InputStartingPositionConfiguration': {'InputStartingPosition': 'TRIM_HORIZON'}}])
 
     @classmethod
     def tearDownClass(cls):
@@ -109,6 +129,8 @@ class DashboardApiTest(unittest.TestCase):
         self.assertEqual(m[name % 'incoming_bytes_total'], sum(len(r) for r in self.records))
         self.assertEqual(m[name % 'open_shards'], 2)
         self.assertEqual(m['eddy_kinesisanalytics_running{application="copy"}'], 1)
+        # A fresh start checkpoints at once.
+        self.assertGreater(m['eddy_kinesisanalytics_last_checkpoint_timestamp_seconds{application="copy"}'], 1e9)
         self.assertEqual(m['eddy_kinesisanalytics_error_rows_total{application="copy"}'], 5)   # n = 0
         self.assertEqual(m['eddy_kinesisanalytics_output_records_total{application="copy"}'], 45)
         self.assertEqual(m['eddy_firehose_incoming_records_total{delivery_stream="fh"}'], 3)
@@ -140,7 +162,8 @@ class DashboardApiTest(unittest.TestCase):
         self.assertEqual(app['status'], 'RUNNING')
         self.assertEqual(app['source'], 'src')
         self.assertEqual(app['outputs'], [{'in_app_stream': 'OUT', 'target': 'dst', 'kind': 'stream'}])
-        self.assertEqual([d['name'] for d in o['delivery_streams']], ['fh'])
+        self.assertGreater(app['last_checkpoint_ms'], 0)
+        self.assertEqual([d['name'] for d in o['delivery_streams']], ['fh', 'fh-rows'])
         status, d = get_json(self.server, '/dashboard/api/applications/copy')
         self.assertEqual(status, 200)
         self.assertIn('10 / "n"', d['code'])
@@ -161,6 +184,15 @@ class DashboardApiTest(unittest.TestCase):
         status, r = get_json(self.server, '/dashboard/api/delivery-streams/fh')
         self.assertEqual(status, 200)
         self.assertEqual(r['metrics']['incoming_records'], 3)
+
+    def test_rows_of_an_output_to_a_delivery_stream(self):
+        rows = until('the rows in the delivery stream\'s journal', lambda: (lambda r: r if len(r) == 45 else None)(
+            get_json(self.server, '/dashboard/api/applications/copy-to-firehose/rows?output=OUT')[1].get('rows', [])))
+        self.assertEqual(sorted(r['data']['n'] for r in rows), sorted(json.loads(x)['n'] for x in self.records
+                                                                      if json.loads(x)['n']))
+        status, o = get_json(self.server, '/dashboard/api/overview')
+        app = [a for a in o['applications'] if a['name'] == 'copy-to-firehose'][0]
+        self.assertEqual(app['outputs'], [{'in_app_stream': 'OUT', 'target': 'fh-rows', 'kind': 'delivery_stream'}])
 
     def test_events_stream_overview_and_rows(self):
         conn = http.client.HTTPConnection('127.0.0.1', self.server.port, timeout=10)
