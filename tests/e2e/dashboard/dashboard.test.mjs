@@ -237,3 +237,62 @@ test('the dashboard shows the sales pipeline live: bars per store and the catego
   assert.deepEqual(problems, []);
   await page.close();
 });
+
+test('trades: max price per ticker per window as lines, the latest window as bars', { timeout: 120_000 }, async () => {
+  const TICKERS = ['AMZN', 'AZRE', 'BABA', 'GOOG', 'ORCL'];
+  for (const s of ['trades', 'max-prices']) await server.kinesis('CreateStream', { StreamName: s, ShardCount: 1 });
+  await until('streams ACTIVE', async () => {
+    for (const s of ['trades', 'max-prices']) {
+      const d = await server.kinesis('DescribeStreamSummary', { StreamName: s });
+      if (d.StreamDescriptionSummary.StreamStatus !== 'ACTIVE') return false;
+    }
+    return true;
+  }, 20_000);
+  await server.analytics('CreateApplication', { ApplicationName: 'trades-max', ApplicationCode: `
+CREATE TABLE trades (EVENT_TIME TIMESTAMP(3), TICKER STRING, PRICE DOUBLE,
+  WATERMARK FOR EVENT_TIME AS EVENT_TIME - INTERVAL '1' SECOND)
+  WITH ('connector' = 'kinesis', 'stream' = 'trades', 'scan.stream.initpos' = 'TRIM_HORIZON', 'format' = 'json');
+CREATE TABLE max_prices (TICKER STRING, MAX_PRICE DOUBLE, WINDOW_END TIMESTAMP(3))
+  WITH ('connector' = 'kinesis', 'stream' = 'max-prices', 'format' = 'json');
+INSERT INTO max_prices
+SELECT TICKER, MAX(PRICE), window_end FROM TABLE(TUMBLE(TABLE trades, DESCRIPTOR(EVENT_TIME), INTERVAL '2' SECOND))
+GROUP BY window_start, window_end, TICKER;` });
+  await server.analytics('StartApplication', { ApplicationName: 'trades-max', InputConfigurations: [
+    { Id: '1.1', InputStartingPositionConfiguration: { InputStartingPosition: 'TRIM_HORIZON' } }] });
+
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  const problems = [];
+  page.on('console', (m) => { if (m.type() === 'error') problems.push('console: ' + m.text()); });
+  page.on('pageerror', (e) => problems.push('page error: ' + e.message));
+  await page.goto(server.url + '/#/applications/trades-max');
+
+  const gen = spawn(eddyBin(), ['gen', 'trades', '--stream', 'trades', '--rate', '50', '--duration', '8',
+                                '--endpoint', server.url], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let genErr = '';
+  gen.stderr.on('data', (d) => { genErr += d; });
+  const code = await Promise.race([new Promise((r) => gen.once('exit', r)), sleep(60_000, 'timeout', { ref: false })]);
+  assert.equal(code, 0, genErr);
+  let rows = [];
+  await until('the max prices to stop growing', async () => {
+    const now = await readRows(server, 'max-prices');
+    const stable = now.length > 0 && now.length === rows.length;
+    rows = now;
+    return stable && (await sleep(1500), (await readRows(server, 'max-prices')).length === now.length);
+  }, 30_000);
+  const timeOf = (r) => Date.parse(r.WINDOW_END.replace(' ', 'T') + 'Z');
+  const latest = Math.max(...rows.map(timeOf));
+  assert.ok(new Set(rows.map(timeOf)).size >= 2, 'several windows fired');
+  const expectBars = Object.fromEntries(rows.filter((r) => timeOf(r) === latest).map((r) => [r.TICKER, r.MAX_PRICE]));
+
+  await until('the latest window on the page', async () =>
+    Number(await page.getAttribute('#latest-title', 'data-window-ms')) === latest, 20_000);
+  const bars = await page.$$eval('#latest-table tr[data-key]', (trs) =>
+    Object.fromEntries(trs.map((tr) => [tr.dataset.key, Number(tr.querySelector('[data-value]').dataset.value)])));
+  assert.deepEqual(bars, expectBars);
+  assert.match(await page.textContent('#lines-title'), /MAX_PRICE per TICKER per window/);
+  const series = await page.$$eval('#lines-chart .u-legend .u-series .u-label', (els) => els.map((e) => e.textContent));
+  assert.deepEqual(series.filter((s) => TICKERS.includes(s)).sort(), Object.keys(expectBars).sort());
+  await page.screenshot({ path: join(ARTIFACTS, 'trades.png'), fullPage: true });
+  assert.deepEqual(problems, []);
+  await page.close();
+});
