@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(cmake ninja-build g++ pkg-config libboost-dev libsimdjson-dev nlohmann-json3-dev
   libcli11-dev libexpected-dev libfmt-dev libssl-dev zlib1g-dev libgtest-dev libgmock-dev
-  libbenchmark-dev libnghttp2-dev libcurl4-openssl-dev libyaml-cpp-dev python3-cbor2 curl)
+  libbenchmark-dev libnghttp2-dev libcurl4-openssl-dev libyaml-cpp-dev python3-cbor2 curl
+  chromium)  # chromium: the dashboard's end-to-end test drives it headless (playwright-core)
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
@@ -28,7 +29,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# npm packages (test clients, benchmark peer), pinned by package-lock.json.
+# npm packages (test clients, benchmark peer, the dashboard's uPlot, which the C++ build embeds),
+# pinned by package-lock.json.
 stamp=node_modules/.eddy-lock-stamp
 if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
   echo "deps: npm ci"

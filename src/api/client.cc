@@ -7,7 +7,9 @@
 
 #include <charconv>
 #include <cstdlib>
+#include <fstream>
 
+#include "api/tls_transport.h"
 #include "common/clock.h"
 
 namespace eddy::api {
@@ -18,18 +20,20 @@ namespace http = beast::http;
 using tcp = net::ip::tcp;
 
 Result<Endpoint> parse_endpoint(std::string_view url) {
-  constexpr std::string_view kHttp = "http://";
+  constexpr std::string_view kHttp = "http://", kHttps = "https://";
   auto bad = [&] {
-    return make_error(Errc::kInvalidArgument, "--endpoint must look like http://127.0.0.1:4567, got '" + std::string(url) + "'");
+    return make_error(Errc::kInvalidArgument,
+                      "--endpoint must look like http://127.0.0.1:4567 or https://host[:port], got '" + std::string(url) + "'");
   };
-  if (!url.starts_with(kHttp)) return bad();
-  auto rest = url.substr(kHttp.size());
-  if (const size_t slash = rest.find('/'); slash != std::string_view::npos) rest = rest.substr(0, slash);
   Endpoint e;
+  e.tls = url.starts_with(kHttps);
+  if (!e.tls && !url.starts_with(kHttp)) return bad();
+  auto rest = url.substr(e.tls ? kHttps.size() : kHttp.size());
+  if (const size_t slash = rest.find('/'); slash != std::string_view::npos) rest = rest.substr(0, slash);
   const size_t colon = rest.rfind(':');
   if (colon == std::string_view::npos) {
     e.host = rest;
-    e.port = 80;
+    e.port = e.tls ? 443 : 80;
     e.host_header = std::string(rest);
   } else {
     e.host = rest.substr(0, colon);
@@ -43,6 +47,44 @@ Result<Endpoint> parse_endpoint(std::string_view url) {
   return e;
 }
 
+namespace {
+
+// The profile's keys from an AWS shared credentials file (INI: [profile], key = value).
+std::optional<AwsCredentials> credentials_from_file(const std::string& path, const std::string& profile) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  auto trim = [](std::string s) {
+    const size_t b = s.find_first_not_of(" \t\r"), e = s.find_last_not_of(" \t\r");
+    return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
+  };
+  AwsCredentials c;
+  bool in_profile = false;
+  std::string line;
+  while (std::getline(in, line)) {
+    line = trim(line);
+    if (line.empty() || line[0] == '#' || line[0] == ';') continue;
+    if (line.front() == '[' && line.back() == ']') {
+      in_profile = trim(line.substr(1, line.size() - 2)) == profile;
+      continue;
+    }
+    const size_t eq = line.find('=');
+    if (!in_profile || eq == std::string::npos) continue;
+    const std::string key = trim(line.substr(0, eq)), value = trim(line.substr(eq + 1));
+    if (key == "aws_access_key_id") c.access_key = value;
+    else if (key == "aws_secret_access_key") c.secret_key = value;
+    else if (key == "aws_session_token") c.session_token = value;
+  }
+  if (c.access_key.empty() || c.secret_key.empty()) return std::nullopt;
+  return c;
+}
+
+std::string env_or(const char* name, std::string fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::string(v) : std::move(fallback);
+}
+
+}  // namespace
+
 AwsCredentials credentials_from_environment() {
   AwsCredentials c;
   const char* ak = std::getenv("AWS_ACCESS_KEY_ID");
@@ -52,10 +94,15 @@ AwsCredentials credentials_from_environment() {
     c.access_key = ak;
     c.secret_key = sk;
     if (tok) c.session_token = tok;
-  } else {
-    c.access_key = "eddy-local";
-    c.secret_key = "eddy-local";
+    return c;
   }
+  const std::string home = env_or("HOME", "");
+  const std::string file = env_or("AWS_SHARED_CREDENTIALS_FILE", home.empty() ? "" : home + "/.aws/credentials");
+  if (!file.empty()) {
+    if (auto from_file = credentials_from_file(file, env_or("AWS_PROFILE", "default"))) return *from_file;
+  }
+  c.access_key = "eddy-local";
+  c.secret_key = "eddy-local";
   return c;
 }
 
@@ -63,6 +110,7 @@ struct ApiClient::Impl {
   net::io_context ioc;
   std::optional<beast::tcp_stream> stream;
   beast::flat_buffer buffer;
+  std::unique_ptr<TlsTransport> tls;  // https endpoints
 };
 
 ApiClient::ApiClient(Endpoint endpoint, AwsCredentials credentials, std::string region, std::string service)
@@ -92,6 +140,12 @@ Result<ClientResponse> ApiClient::post_path(std::string_view path, std::string_v
 Result<ClientResponse> ApiClient::exchange(bool post, std::string_view target,
                                            const std::vector<std::pair<std::string, std::string>>& headers,
                                            std::string_view body) {
+  if (endpoint_.tls) {
+    if (!impl_->tls) impl_->tls = std::make_unique<TlsTransport>();
+    auto r = impl_->tls->exchange(post, "https://" + endpoint_.host_header + std::string(target), headers, body);
+    if (!r) return tl::unexpected(r.error());
+    return ClientResponse{r->status, std::move(r->body)};
+  }
   http::request<http::string_body> req{post ? http::verb::post : http::verb::get, target, 11};
   for (const auto& [k, v] : headers) req.set(k, v);
   req.keep_alive(true);

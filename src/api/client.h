@@ -16,13 +16,16 @@ struct Endpoint {
   std::string host;
   uint16_t port = 4567;
   std::string host_header;  // "host:port" as signed
+  bool tls = false;         // https: sent through libcurl (tls_transport.h)
 };
 
-// Parses "http://127.0.0.1:4567" (https is not supported by this client).
+// Parses "http://127.0.0.1:4567" or "https://kinesis.us-east-1.amazonaws.com".
 Result<Endpoint> parse_endpoint(std::string_view url);
 
-// Credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (/ AWS_SESSION_TOKEN), else a fixed
-// local key that a server without --access-key accepts.
+// The standard chain, as far as a command line needs it: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY
+// (/ AWS_SESSION_TOKEN), else the profile AWS_PROFILE (default "default") of the shared credentials
+// file (AWS_SHARED_CREDENTIALS_FILE, default ~/.aws/credentials), else a fixed local key that a
+// server without --access-key accepts.
 AwsCredentials credentials_from_environment();
 
 struct ClientResponse {

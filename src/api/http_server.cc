@@ -6,6 +6,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <optional>
 #include <random>
 #include <thread>
 #include <vector>
@@ -101,6 +102,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void write(HttpResponse r) {
+    if (r.events) return write_events(std::move(r));
     auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(r.status), version_);
     res->set(http::field::server, "eddy");
     res->set(http::field::content_type, r.content_type);
@@ -115,6 +117,50 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
+  // A streaming response: headers without a length (the body ends when the connection closes),
+  // then whatever `next` returns, at once and every interval, until it ends or the client leaves.
+  void write_events(HttpResponse r) {
+    keep_alive_ = false;
+    events_ = std::move(r.events);
+    timer_.emplace(stream_.get_executor());
+    std::string head = "HTTP/1.1 " + std::to_string(r.status) + " " +
+                       std::string(http::obsolete_reason(static_cast<http::status>(r.status))) + "\r\n";
+    head += "Server: eddy\r\nContent-Type: " + r.content_type + "\r\nCache-Control: no-cache\r\nConnection: close\r\n";
+    for (const auto& [k, v] : r.headers) head += k + ": " + v + "\r\n";
+    head += "\r\n";
+    send_event_text(std::move(head), true);
+  }
+
+  // Writes `text`; then asks for the next text at once (after the headers) or after the interval.
+  void send_event_text(std::string text, bool at_once) {
+    auto sp = std::make_shared<std::string>(std::move(text));
+    net::async_write(stream_, net::buffer(*sp), [self = shared_from_this(), sp, at_once](beast::error_code ec, size_t) {
+      if (ec) return self->close();
+      if (at_once) return self->next_event();
+      self->wait_for_event();
+    });
+  }
+
+  void wait_for_event() {
+    timer_->expires_after(events_->interval);
+    timer_->async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec) return self->close();
+      self->next_event();
+    });
+  }
+
+  void next_event() {
+    std::optional<std::string> text;
+    try {
+      text = events_->next();
+    } catch (const std::exception&) {
+      text.reset();
+    }
+    if (!text) return close();
+    if (text->empty()) return wait_for_event();
+    send_event_text(std::move(*text), false);
+  }
+
   void close() {
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
@@ -126,6 +172,8 @@ class Session : public std::enable_shared_from_this<Session> {
   const HttpServer::Handler& handler_;
   bool keep_alive_ = true;
   unsigned version_ = 11;
+  std::shared_ptr<EventStream> events_;        // a streaming response in progress
+  std::optional<net::steady_timer> timer_;     // paces it
 };
 
 }  // namespace

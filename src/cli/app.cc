@@ -14,6 +14,7 @@ int run(int argc, char** argv) {
   add_serve_command(app, exit_code);
   add_streams_command(app, exit_code);
   add_put_command(app, exit_code);
+  add_gen_command(app, exit_code);
   add_tail_command(app, exit_code);
   add_bench_command(app, exit_code);
   add_sql_command(app, exit_code);

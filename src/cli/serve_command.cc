@@ -22,6 +22,7 @@
 #include "job/host_loader.h"
 #include "runtime/application_host.h"
 #include "stream/stream_store.h"
+#include "web/dashboard.h"
 
 namespace eddy::embedded {
 std::string_view kinesis_model();
@@ -141,11 +142,13 @@ int serve(const ServeOptions& o) {
       {firehose_model->get(), [&firehose](std::string_view op, const api::Value& in, api::Protocol p, api::Respond r) {
          firehose.handle(op, in, p, std::move(r));
        }}};
-  // GET /eddy/v1/applications/<name>/errors: the latest error_stream rows (eddy apps logs).
-  auto get = [&host](const api::HttpRequest& request, std::string_view path, api::Respond& respond) {
+  // GET /eddy/v1/applications/<name>/errors: the latest error_stream rows (eddy apps logs); the
+  // dashboard, its endpoints and /metrics (web/dashboard.h); POST /eddy/v1/jobs/<name> (eddy jobs deploy).
+  web::Dashboard dashboard(**store, host, deliveries, clock);
+  auto get = [&host, &dashboard](const api::HttpRequest& request, std::string_view path, api::Respond& respond) {
     if (api::handle_jobs_request(host, request, path, respond)) return true;
     constexpr std::string_view kPrefix = "/eddy/v1/applications/";
-    if (!path.starts_with(kPrefix) || !path.ends_with("/errors")) return false;
+    if (!path.starts_with(kPrefix) || !path.ends_with("/errors")) return dashboard.handle(request, path, respond);
     const std::string name(path.substr(kPrefix.size(), path.size() - kPrefix.size() - 7));
     api::HttpResponse r;
     r.content_type = "application/json";
@@ -166,7 +169,8 @@ int serve(const ServeOptions& o) {
                          o.threads);
   auto port = server.listen(o.host, static_cast<uint16_t>(o.port));
   if (!port) return fail(port.error().message);
-  std::cerr << "eddy listening on http://" << o.host << ":" << *port << " (data in " << o.data_dir << ", fsync "
+  std::cerr << "eddy listening on http://" << o.host << ":" << *port << " (dashboard at /, metrics at /metrics; data in "
+            << o.data_dir << ", fsync "
             << o.fsync << (auth ? ", SigV4 required" : "") << (o.enforce_limits ? ", shard limits on" : "") << ")"
             << std::endl;
   server.run();

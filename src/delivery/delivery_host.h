@@ -25,6 +25,7 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "delivery/bucket_sink.h"
+#include "delivery/delivery_metrics.h"
 #include "delivery/s3_sink.h"
 #include "log/group_commit.h"
 #include "stream/stream_store.h"
@@ -64,6 +65,17 @@ class DeliveryHost {
   Result<DeliveryStream> create(nlohmann::json request);
   Result<DeliveryStream> describe(const std::string& name) const;
   std::vector<DeliveryStream> list() const;
+  // Every delivery stream's figures (delivery_metrics.cc).
+  std::vector<DeliveryMetrics> metrics() const;
+  // The latest records put to a direct-put delivery stream (kept 24 h in its journal) that arrived
+  // at or after `since_ms`, at most `limit`, oldest first: what the dashboard shows of an
+  // application output that goes to a delivery stream (delivery_metrics.cc).
+  struct JournalRecord {
+    TimestampMs arrival_ms = 0;
+    uint64_t offset = 0;
+    std::string data;
+  };
+  Result<std::vector<JournalRecord>> tail(const std::string& name, TimestampMs since_ms, size_t limit) const;
   Status remove(const std::string& name);
   // Applies `update` (a `kind`DestinationUpdate, kind ExtendedS3 or HttpEndpoint): merged into a
   // destination of the same kind, replacing one of the other kind. The version must match.

@@ -23,6 +23,7 @@ struct ApplicationHost::Runner {
     bool delivery = false;  // a delivery stream (KinesisFirehoseOutput), not a Kinesis stream
     bool csv = false;
     std::vector<std::string> pending;
+    std::string output;      // the in-application stream (or Flink sink table, or job sink)
     std::string key;         // in the checkpoint: "<in-application stream> -> <destination>"
     std::string key_prefix;  // of the partition keys of its records: "<application>/<in-application stream>:"
     uint64_t ordinal = 0;    // of the next row written (its partition key)
@@ -55,6 +56,7 @@ struct ApplicationHost::Runner {
   std::set<uint32_t> finished;
   std::vector<uint32_t> active_shards;  // as last told to the application
   bool restored = false;  // from a checkpoint (else a fresh start takes one at once)
+  ApplicationCounters counters;  // for metrics()
 };
 
 namespace {
@@ -388,16 +390,22 @@ Status ApplicationHost::start_runner(const std::string& name, Entry& entry, cons
     d->stream = out.target;
     d->delivery = out.delivery;
     d->csv = out.csv;
+    d->output = out.in_app_stream;
     d->key = out.in_app_stream + " -> " + (out.delivery ? "firehose:" : "") + out.target;
     d->key_prefix = name + "/" + out.in_app_stream + ":";
     Runner::Destination* dp = d.get();
-    if (auto st = r->app->subscribe_records(out.in_app_stream, out.csv, [dp](std::string row) { dp->pending.push_back(std::move(row)); });
+    if (auto st = r->app->subscribe_records(out.in_app_stream, out.csv,
+                                            [dp, r](std::string row) {
+                                              r->counters.output_rows.fetch_add(1, std::memory_order_relaxed);
+                                              dp->pending.push_back(std::move(row));
+                                            });
         !st) {
       return st;
     }
     r->destinations.push_back(std::move(d));
   }
   r->app->subscribe_errors([r](std::string row) {
+    r->counters.error_rows.fetch_add(1, std::memory_order_relaxed);
     std::lock_guard lock(r->mu);
     r->errors.push_back(std::move(row));
     if (r->errors.size() > kErrorRing) r->errors.pop_front();
@@ -689,7 +697,11 @@ void ApplicationHost::run(const std::string& name, Runner& r) {
       }
       c.outputs.push_back({d->key, d->ordinal, d->marks, d->pending});
     }
-    if (auto st = write_checkpoint(dir_ / name, c); !st) report("ERROR", "Checkpoint_Error", st.error().message);
+    if (auto st = write_checkpoint(dir_ / name, c); !st) {
+      report("ERROR", "Checkpoint_Error", st.error().message);
+    } else {
+      r.counters.last_checkpoint_ms.store(c.taken_ms, std::memory_order_relaxed);
+    }
     std::lock_guard lock(mu_);
     auto it = apps_.find(name);
     if (it == apps_.end()) return;
@@ -758,11 +770,14 @@ void ApplicationHost::run(const std::string& name, Runner& r) {
         if (!best) break;
         // With InputParallelism n, shard i feeds in-application stream (i mod n) + 1.
         r.app->push_record(0, best->data, best->arrival, static_cast<int64_t>(best->offset), best_shard);
+        r.counters.input_records.fetch_add(1, std::memory_order_relaxed);
+        r.counters.last_arrival_ms.store(best->arrival, std::memory_order_relaxed);
         buffered[best_shard].pop_front();
         ++processed;
       }
     }
     if (processed == 0) r.app->advance_time(clock_.now_ms() - kProgressGraceMs);
+    r.counters.millis_behind_latest = processed == 0 ? 0 : std::max<int64_t>(0, clock_.now_ms() - r.counters.last_arrival_ms);
     write_outputs();
     if (clock_.now_ms() - last_checkpoint >= checkpoint_interval_ms_) {
       checkpoint();
@@ -872,6 +887,30 @@ Result<nlohmann::json> ApplicationHost::infer_schema(const std::vector<std::stri
   out["ParsedInputRecords"] = rows;
   out["ProcessedInputRecords"] = raw;
   out["RawInputRecords"] = raw;
+  return out;
+}
+
+// ---- metrics (/metrics, the dashboard) ---------------------------------------------------------
+
+std::vector<ApplicationMetrics> ApplicationHost::metrics() const {
+  std::lock_guard lock(mu_);
+  std::vector<ApplicationMetrics> out;
+  for (const auto& [name, entry] : apps_) {
+    ApplicationMetrics m;
+    m.name = name;
+    m.status = entry->app.status;
+    if (const Runner* r = entry->runner.get()) {
+      m.source = r->source;
+      for (const auto& d : r->destinations) m.outputs.push_back({d->output, d->stream, d->delivery});
+      m.input_records = r->counters.input_records;
+      m.output_rows = r->counters.output_rows;
+      m.error_rows = r->counters.error_rows;
+      m.last_arrival_ms = r->counters.last_arrival_ms;
+      m.millis_behind_latest = r->counters.millis_behind_latest;
+      m.last_checkpoint_ms = r->counters.last_checkpoint_ms;
+    }
+    out.push_back(std::move(m));
+  }
   return out;
 }
 

@@ -21,6 +21,7 @@
 #include "common/error.h"
 #include "log/group_commit.h"
 #include "runtime/application.h"
+#include "runtime/application_metrics.h"
 #include "runtime/checkpoint.h"
 #include "stream/stream_store.h"
 
@@ -103,6 +104,8 @@ class ApplicationHost {
   Result<nlohmann::json> infer_schema(const std::vector<std::string>& records, const std::string& source) const;
   // The latest error_stream rows of a running application, as JSON lines (newest last).
   std::vector<std::string> recent_errors(const std::string& name) const;
+  // Every application's counters, source and outputs (/metrics, the dashboard).
+  std::vector<ApplicationMetrics> metrics() const;
 
  private:
   struct Runner;

@@ -10,6 +10,7 @@
 
 #include "log/shard_log.h"
 #include "stream/hash_range.h"
+#include "stream/stream_metrics.h"
 #include "stream/throttle.h"
 
 namespace eddy::stream {
@@ -59,6 +60,7 @@ struct Stream {
   std::vector<Shard*> open_shards;             // sorted by starting hash key
 
   mutable std::shared_mutex mu;
+  mutable StreamCounters counters;  // atomics: updated under a shared lock or none
 
   Shard* route(uint128 hash_key) const;  // needs mu (shared); nullptr only if no open shard covers it
   void rebuild_open_shards();            // needs mu (exclusive)

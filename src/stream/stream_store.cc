@@ -855,6 +855,14 @@ Result<PutResult> StreamStore::put(const std::string& name, std::span<const PutE
     }
     if (appended) result.touched.push_back(shard->log);
   }
+  uint64_t bytes = 0;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (result.outcomes[i].ok) bytes += entries[i].data.size();
+  }
+  // Relaxed: counters for /metrics, ordered with nothing else.
+  s->counters.incoming_records.fetch_add(entries.size() - result.failed, std::memory_order_relaxed);
+  s->counters.incoming_bytes.fetch_add(bytes, std::memory_order_relaxed);
+  s->counters.put_failed_records.fetch_add(result.failed, std::memory_order_relaxed);
   return result;
 }
 
@@ -1009,7 +1017,43 @@ Result<GetRecordsResult> StreamStore::get_records(std::string_view iterator, siz
     auto t = shard->log->arrival_of(next);
     result.millis_behind_latest = t ? std::max<int64_t>(0, now - *t) : 0;
   }
+  uint64_t bytes = 0;
+  for (const auto& r : result.read.records) bytes += r.data.size();
+  s->counters.get_records_calls.fetch_add(1, std::memory_order_relaxed);
+  s->counters.outgoing_records.fetch_add(result.read.records.size(), std::memory_order_relaxed);
+  s->counters.outgoing_bytes.fetch_add(bytes, std::memory_order_relaxed);
+  s->counters.iterator_age_ms = result.read.records.empty() ? 0 : std::max<int64_t>(0, now - result.read.records.back().arrival_ms);
+  s->counters.millis_behind_latest = result.millis_behind_latest;
   return result;
+}
+
+std::vector<StreamMetrics> StreamStore::metrics() const {
+  std::vector<std::shared_ptr<Stream>> streams;
+  {
+    std::shared_lock lock(mu_);
+    for (const auto& [_, s] : by_name_) streams.push_back(s);
+  }
+  std::vector<StreamMetrics> out;
+  for (const auto& s : streams) {
+    StreamMetrics m;
+    m.name = s->name;
+    {
+      std::shared_lock lock(s->mu);
+      m.status = to_string(s->status);
+      m.open_shards = s->open_shards.size();
+    }
+    const auto& c = s->counters;
+    m.incoming_records = c.incoming_records;
+    m.incoming_bytes = c.incoming_bytes;
+    m.put_failed_records = c.put_failed_records;
+    m.get_records_calls = c.get_records_calls;
+    m.outgoing_records = c.outgoing_records;
+    m.outgoing_bytes = c.outgoing_bytes;
+    m.iterator_age_ms = c.iterator_age_ms;
+    m.millis_behind_latest = c.millis_behind_latest;
+    out.push_back(std::move(m));
+  }
+  return out;
 }
 
 // ---- internal consumers ---------------------------------------------------------------------
@@ -1071,6 +1115,17 @@ Result<log::Offset> StreamStore::shard_position(const std::string& name, uint32_
   if (!shard) return make_error(Errc::kResourceNotFound, "Shard " + shard_id(index) + " in stream " + name + " does not exist");
   if (type == IteratorType::kLatest) return shard->info.open() ? shard->log->written_offset() : shard->info.end_offset;
   return trim_horizon(*s, *shard);
+}
+
+Result<log::Offset> StreamStore::shard_position_at(const std::string& name, uint32_t index, TimestampMs t) const {
+  auto s = find(name);
+  if (!s) return not_found(name);
+  std::shared_lock lock(s->mu);
+  Shard* shard = s->shard(index);
+  if (!shard) return make_error(Errc::kResourceNotFound, "Shard " + shard_id(index) + " in stream " + name + " does not exist");
+  const log::Offset horizon = trim_horizon(*s, *shard);
+  auto off = shard->log->offset_for_time(t);
+  return off ? std::max(*off, horizon) : horizon;
 }
 
 }  // namespace eddy::stream

@@ -162,6 +162,11 @@ class StreamStore {
   Result<ShardRead> read_shard(const std::string& name, uint32_t shard, log::Offset from, size_t max_records) const;
   // The position TRIM_HORIZON or LATEST names in a shard now.
   Result<log::Offset> shard_position(const std::string& name, uint32_t shard, IteratorType type) const;
+  // The first position in a shard whose record arrived at or after `t` (its end if none).
+  Result<log::Offset> shard_position_at(const std::string& name, uint32_t shard, TimestampMs t) const;
+
+  // Every stream's counters (/metrics, the dashboard), by name.
+  std::vector<StreamMetrics> metrics() const;
 
   // Runs retention now (the background thread does it every retention_check_ms).
   void enforce_retention();

@@ -151,6 +151,58 @@ TEST_F(StreamStoreTest, IteratorTypes) {
             Errc::kResourceNotFound);
 }
 
+TEST_F(StreamStoreTest, MetricsCountPutsAndReadsWithTheIteratorAge) {
+  create("m", 2);
+  create("other", 1);
+  put("m", 10, "abc");  // "abc0".."abc9": 4 bytes each
+  clock_.advance(1500);
+  auto metrics = [&](const std::string& name) {
+    for (const auto& m : store_->metrics()) {
+      if (m.name == name) return m;
+    }
+    ADD_FAILURE() << "no metrics for " << name;
+    return StreamMetrics{};
+  };
+  auto m = metrics("m");
+  EXPECT_EQ(m.incoming_records, 10u);
+  EXPECT_EQ(m.incoming_bytes, 40u);
+  EXPECT_EQ(m.open_shards, 2u);
+  EXPECT_EQ(m.status, "ACTIVE");
+  EXPECT_EQ(metrics("other").incoming_records, 0u);
+  // One GetRecords of a shard with records: its last record is 1.5 s old.
+  std::string shard;
+  size_t in_shard = 0;
+  for (const char* id : {"shardId-000000000000", "shardId-000000000001"}) {
+    auto it = store_->shard_iterator("m", id, IteratorType::kTrimHorizon, std::nullopt, std::nullopt);
+    auto r = store_->get_records(*it, 100);
+    ASSERT_TRUE(r.has_value());
+    if (!r->read.records.empty()) {
+      shard = id;
+      in_shard = r->read.records.size();
+      break;
+    }
+  }
+  ASSERT_FALSE(shard.empty());
+  m = metrics("m");
+  EXPECT_EQ(m.outgoing_records, in_shard);
+  EXPECT_EQ(m.outgoing_bytes, 4 * in_shard);
+  EXPECT_EQ(m.iterator_age_ms, 1500);
+  EXPECT_EQ(m.millis_behind_latest, 0);
+  EXPECT_GE(m.get_records_calls, 1u);
+}
+
+TEST_F(StreamStoreTest, ShardPositionAtTime) {
+  create("t", 1);
+  put("t", 3, "a");
+  clock_.advance(1000);
+  const TimestampMs t = clock_.now_ms();
+  put("t", 2, "b");
+  EXPECT_EQ(*store_->shard_position_at("t", 0, t), 3u);
+  EXPECT_EQ(*store_->shard_position_at("t", 0, 0), 0u);
+  EXPECT_EQ(*store_->shard_position_at("t", 0, t + 1), 5u);
+  EXPECT_FALSE(store_->shard_position_at("nosuch", 0, t).has_value());
+}
+
 TEST_F(StreamStoreTest, RetentionMovesTrimHorizon) {
   create("s", 1);
   put("s", 3, "old");

@@ -1,0 +1,127 @@
+#include "web/metrics_text.h"
+
+#include <cstdio>
+#include <functional>
+
+namespace eddy::web {
+namespace {
+
+// One metric family: HELP and TYPE once, then a sample per labelled object.
+template <typename T>
+void family(std::string& out, const char* name, const char* type, const char* help, const std::vector<T>& items,
+            const char* label, const std::function<std::string(const T&)>& key,
+            const std::function<double(const T&)>& value) {
+  out += "# HELP ";
+  out += name;
+  out += ' ';
+  out += help;
+  out += "\n# TYPE ";
+  out += name;
+  out += ' ';
+  out += type;
+  out += '\n';
+  for (const auto& item : items) {
+    out += name;
+    out += '{';
+    out += label;
+    out += "=\"";
+    out += escape_label_value(key(item));
+    out += "\"} ";
+    const double v = value(item);
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.15g", v);
+    out += buf;
+    out += '\n';
+  }
+}
+
+}  // namespace
+
+std::string escape_label_value(std::string_view v) {
+  std::string out;
+  out.reserve(v.size());
+  for (char c : v) {
+    if (c == '\\') out += "\\\\";
+    else if (c == '"') out += "\\\"";
+    else if (c == '\n') out += "\\n";
+    else out += c;
+  }
+  return out;
+}
+
+std::string render_metrics(const std::vector<stream::StreamMetrics>& streams,
+                           const std::vector<runtime::ApplicationMetrics>& applications,
+                           const std::vector<delivery::DeliveryMetrics>& deliveries) {
+  using S = stream::StreamMetrics;
+  using A = runtime::ApplicationMetrics;
+  using D = delivery::DeliveryMetrics;
+  std::string out;
+  const std::function<std::string(const S&)> sname = [](const S& s) { return s.name; };
+  const std::function<std::string(const A&)> aname = [](const A& a) { return a.name; };
+  const std::function<std::string(const D&)> dname = [](const D& d) { return d.name; };
+  auto num = [](auto field) { return [field](const auto& x) { return static_cast<double>(x.*field); }; };
+
+  family<S>(out, "eddy_kinesis_incoming_records_total", "counter",
+            "Records accepted by PutRecord/PutRecords (CloudWatch IncomingRecords).", streams, "stream", sname,
+            num(&S::incoming_records));
+  family<S>(out, "eddy_kinesis_incoming_bytes_total", "counter",
+            "Data bytes accepted by PutRecord/PutRecords (CloudWatch IncomingBytes).", streams, "stream", sname,
+            num(&S::incoming_bytes));
+  family<S>(out, "eddy_kinesis_put_records_failed_records_total", "counter",
+            "PutRecords entries refused (CloudWatch PutRecords.FailedRecords and .ThrottledRecords).", streams,
+            "stream", sname, num(&S::put_failed_records));
+  family<S>(out, "eddy_kinesis_get_records_success_total", "counter",
+            "Successful GetRecords calls (CloudWatch GetRecords.Success).", streams, "stream", sname,
+            num(&S::get_records_calls));
+  family<S>(out, "eddy_kinesis_get_records_records_total", "counter",
+            "Records returned by GetRecords (CloudWatch GetRecords.Records).", streams, "stream", sname,
+            num(&S::outgoing_records));
+  family<S>(out, "eddy_kinesis_get_records_bytes_total", "counter",
+            "Data bytes returned by GetRecords (CloudWatch GetRecords.Bytes).", streams, "stream", sname,
+            num(&S::outgoing_bytes));
+  family<S>(out, "eddy_kinesis_get_records_iterator_age_milliseconds", "gauge",
+            "Age of the last record of the latest GetRecords call, 0 if it returned none "
+            "(CloudWatch GetRecords.IteratorAgeMilliseconds).",
+            streams, "stream", sname, num(&S::iterator_age_ms));
+  family<S>(out, "eddy_kinesis_millis_behind_latest", "gauge",
+            "MillisBehindLatest of the latest GetRecords call.", streams, "stream", sname,
+            num(&S::millis_behind_latest));
+  family<S>(out, "eddy_kinesis_open_shards", "gauge", "Open shards (CloudWatch OpenShardCount).", streams, "stream",
+            sname, num(&S::open_shards));
+
+  family<A>(out, "eddy_kinesisanalytics_running", "gauge", "1 if the application is RUNNING.", applications,
+            "application", aname, [](const A& a) { return a.status == "RUNNING" ? 1.0 : 0.0; });
+  family<A>(out, "eddy_kinesisanalytics_input_records_total", "counter",
+            "Source records read by the application since it started (KDA InputRecords).", applications,
+            "application", aname, num(&A::input_records));
+  family<A>(out, "eddy_kinesisanalytics_output_records_total", "counter",
+            "Rows written to the application's outputs since it started (KDA OutputRecords).", applications,
+            "application", aname, num(&A::output_rows));
+  family<A>(out, "eddy_kinesisanalytics_error_rows_total", "counter",
+            "Rows of the application's error_stream since it started.", applications, "application", aname,
+            num(&A::error_rows));
+  family<A>(out, "eddy_kinesisanalytics_millis_behind_latest", "gauge",
+            "How far the application's reading is behind its source, 0 when caught up (KDA MillisBehindLatest).",
+            applications, "application", aname, num(&A::millis_behind_latest));
+  family<A>(out, "eddy_kinesisanalytics_last_checkpoint_timestamp_seconds", "gauge",
+            "Unix time of the application's latest checkpoint since it started, 0 if none.", applications,
+            "application", aname, [](const A& a) { return static_cast<double>(a.last_checkpoint_ms) / 1000.0; });
+
+  family<D>(out, "eddy_firehose_incoming_records_total", "counter",
+            "Records put to a direct-put delivery stream since it was created (Firehose IncomingRecords).",
+            deliveries, "delivery_stream", dname, num(&D::incoming_records));
+  family<D>(out, "eddy_firehose_delivery_records_total", "counter",
+            "Records delivered since the delivery stream was created (Firehose DeliveryToS3.Records).", deliveries,
+            "delivery_stream", dname, num(&D::delivered_records));
+  family<D>(out, "eddy_firehose_delivery_success_total", "counter",
+            "Objects (or requests) delivered successfully (Firehose DeliveryToS3.Success).", deliveries,
+            "delivery_stream", dname, num(&D::objects));
+  family<D>(out, "eddy_firehose_backlog_records", "gauge", "Records accepted but not yet delivered (buffered).",
+            deliveries, "delivery_stream", dname, num(&D::backlog_records));
+  family<D>(out, "eddy_firehose_last_delivery_timestamp_seconds", "gauge",
+            "Unix time of the latest delivery, 0 if none yet.", deliveries, "delivery_stream", dname,
+            [](const D& d) { return static_cast<double>(d.last_delivery_ms) / 1000.0; });
+  return out;
+}
+
+}  // namespace eddy::web
