@@ -5,6 +5,7 @@
 #include <future>
 
 #include <iostream>
+#include <thread>
 
 #include "api/http_server.h"
 #include "api/analytics_api.h"
@@ -45,6 +46,7 @@ struct ServeOptions {
   int64_t iterator_ttl_ms = 5 * 60 * 1000;
   int64_t status_delay_ms = 0;
   double checkpoint_interval_s = 10;
+  int parallelism = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   std::vector<std::string> lambdas;  // NAME=python:/path.py | NAME=exec:command
   std::string s3_endpoint, s3_access_key, s3_secret_key, s3_region = "us-east-1";
   int s3_multipart_mb = 8;
@@ -126,6 +128,7 @@ int serve(const ServeOptions& o) {
   };
   host.set_delivery_output(std::move(to_delivery));
   host.set_job_loader(job::host_job_loader());
+  host.set_parallelism(o.parallelism);
   host.set_checkpoint_interval_ms(static_cast<int64_t>(o.checkpoint_interval_s * 1000));
   if (auto st = host.load(); !st) return fail(st.error().message);
 
@@ -194,6 +197,9 @@ void add_serve_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--secret-key", o->secret_key, "Secret key for --access-key");
   cmd->add_option("--credentials-file", o->credentials_file, "Require SigV4 by any key in this AWS credentials file");
   cmd->add_option("--region", o->region, "Region used in ARNs")->capture_default_str();
+  cmd->add_option("--parallelism", o->parallelism, "Threads per application that parse and map its records (default: cores)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
   cmd->add_option("--checkpoint-interval", o->checkpoint_interval_s,
                   "Seconds between application checkpoints (source positions, window state, output ordinals)")
       ->capture_default_str()

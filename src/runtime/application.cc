@@ -237,6 +237,74 @@ void Application::push_document(size_t input, simdjson::dom::element doc, std::s
   insert(*input_nodes_[input][lane], scratch_);
 }
 
+size_t Application::push_records(size_t input, std::span<const SourceRecord> records, WorkerPool& pool, const ArrivalOf& arrival_of,
+                                 bool padded) {
+  const InputSchema& schema = inputs_[input].schema;
+  const size_t n = records.size();
+  if (schema.csv || (pool.size() <= 1 && !arrival_of) || n == 0) {
+    for (const auto& r : records) push_record(input, r.data, r.arrival, r.origin, r.lane);
+    return n;
+  }
+  if (mapped_.size() < n) mapped_.resize(n);
+  const size_t parts = std::min(pool.size(), (n + 15) / 16);  // parts of at least 16 records
+  if (part_hints_.size() < parts) part_hints_.resize(parts);
+  if (field_hints_.size() <= input) field_hints_.resize(input + 1);
+  // Parse and map: records that need more than map_flat (not an object, a nested schema, a
+  // parse error) are left to push_record, which reports exactly what it would one by one.
+  pool.run(parts, [&](size_t part) {
+    thread_local simdjson::dom::parser parser;
+    std::vector<int>& hints = part_hints_[part];
+    if (hints.empty()) hints = field_hints_[input];
+    const size_t from = n * part / parts, to = n * (part + 1) / parts;
+    for (size_t i = from; i < to; ++i) {
+      Mapped& m = mapped_[i];
+      m.state = Mapped::State::kGeneral;
+      m.arrival = records[i].arrival;
+      simdjson::dom::element doc;
+      if (parser.parse(records[i].data.data(), records[i].data.size(), !padded).get(doc)) continue;
+      if (arrival_of) {
+        auto t = arrival_of(doc);
+        if (!t) {
+          m.state = Mapped::State::kNoArrival;
+          continue;
+        }
+        m.arrival = *t;
+      }
+      simdjson::dom::object obj;
+      if (!schema.flat || doc.get(obj)) continue;
+      if (auto st = map_flat(schema, obj, m.values, hints); st) {
+        m.state = Mapped::State::kRow;
+      } else {
+        m.state = Mapped::State::kCoercionError;
+        m.error = st.error().message;
+      }
+    }
+  });
+  // In order, as push_document does for each.
+  for (size_t i = 0; i < n; ++i) {
+    Mapped& m = mapped_[i];
+    const SourceRecord& r = records[i];
+    if (m.state == Mapped::State::kNoArrival) return i;
+    if (m.state == Mapped::State::kGeneral) {
+      push_record(input, r.data, m.arrival, r.origin, r.lane);
+      continue;
+    }
+    ++rows_in_;
+    size_t lane = r.lane;
+    scratch_.shard = static_cast<uint32_t>(lane);
+    scratch_.rowtime = next_rowtime(input, lane, m.arrival);
+    scratch_.origin = r.origin;
+    if (m.state == Mapped::State::kCoercionError) {
+      report("", scratch_, "Coercion_Error", m.error, r.data);
+      continue;
+    }
+    scratch_.values.swap(m.values);  // both keep their storage for the next batch
+    scratch_.values.push_back(Value::integer(m.arrival));  // APPROXIMATE_ARRIVAL_TIME
+    insert(*input_nodes_[input][lane], scratch_);
+  }
+  return n;
+}
+
 TimestampMs Application::next_rowtime(size_t input, size_t& lane, TimestampMs arrival) {
   lane %= last_rowtime_[input].size();
   // ROWTIME never decreases within a stream: a record arriving "earlier" takes the last ROWTIME.

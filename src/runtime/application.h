@@ -6,12 +6,15 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/clock.h"
 #include "common/error.h"
+#include "common/worker_pool.h"
 #include "runtime/input_schema.h"
 #include "runtime/program.h"
 #include "runtime/pump.h"
@@ -76,6 +79,20 @@ class Application final : public Program {
   // The same for a JSON record the caller has parsed already (`raw` is its text, for error_stream).
   void push_document(size_t input, simdjson::dom::element doc, std::string_view raw, TimestampMs arrival,
                      int64_t origin, size_t lane = 0);
+  // Records of input `input` in order, taken exactly as push_record one by one would take them
+  // (the same rows, ROWTIMEs and error rows), with the JSON parsing and input mapping of flat
+  // records spread over `pool`'s threads; the pumps run on the calling thread, in record order.
+  // `arrival_of` (optional, run on any thread) takes a record's arrival time from its document
+  // instead of `arrival`; where it has none, taking stops: the count of records taken is returned.
+  using SourceRecord = runtime::SourceRecord;
+  using ArrivalOf = std::function<std::optional<TimestampMs>(simdjson::dom::element doc)>;
+  // `padded`: each record's bytes are followed by simdjson::SIMDJSON_PADDING readable bytes, so
+  // it is parsed in place.
+  size_t push_records(size_t input, std::span<const SourceRecord> records, WorkerPool& pool, const ArrivalOf& arrival_of,
+                      bool padded);
+  void push_records(size_t input, std::span<const SourceRecord> records, WorkerPool& pool) override {
+    (void)push_records(input, records, pool, {}, false);
+  }
   // ROWTIME has reached `t` with no new rows: windows ending by then close.
   void advance_time(TimestampMs t) override;
   // End of a bounded input: every open window emits.
@@ -126,6 +143,15 @@ class Application final : public Program {
   bool flink_ = false;
   std::vector<FlinkTable> flink_tables_;
   Row scratch_;  // the input row of flat JSON records, reused so its values keep their storage
+  // push_records: each record's mapping (kept between batches so values keep their storage).
+  struct Mapped {
+    enum class State : uint8_t { kRow, kCoercionError, kGeneral, kNoArrival } state = State::kGeneral;
+    std::vector<Value> values;
+    std::string error;
+    TimestampMs arrival = 0;
+  };
+  std::vector<Mapped> mapped_;
+  std::vector<std::vector<int>> part_hints_;  // map_flat's hints, per part of a batch
   std::vector<std::vector<int>> field_hints_;  // per input: map_flat's field order hints
 
   friend class ApplicationBuilder;

@@ -86,6 +86,8 @@ class ApplicationHost {
 
   // How often a running application checkpoints (also when it stops or its code is updated).
   void set_checkpoint_interval_ms(int64_t ms) { checkpoint_interval_ms_ = ms; }
+  // Threads per running application that parse and map its records (its operators run on one).
+  void set_parallelism(int n) { parallelism_ = n; }
 
   std::string arn(const std::string& name) const;
   Result<HostedApplication> describe(const std::string& name) const;
@@ -147,6 +149,7 @@ class ApplicationHost {
   DeliveryOutput delivery_output_;
   JobLoader job_loader_;
   int64_t checkpoint_interval_ms_ = 10'000;
+  int parallelism_ = 1;
   mutable std::mutex mu_;
   std::map<std::string, std::unique_ptr<Entry>> apps_;
 };

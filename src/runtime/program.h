@@ -6,18 +6,34 @@
 
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/clock.h"
 #include "common/error.h"
+#include "common/worker_pool.h"
 
 namespace eddy::runtime {
+
+// A source record as the host hands it over.
+struct SourceRecord {
+  std::string_view data;
+  TimestampMs arrival = 0;
+  int64_t origin = 0;
+  size_t lane = 0;
+};
 
 class Program {
  public:
   virtual ~Program() = default;
+  // Several records, in order, taken exactly as push_record one by one would take them; a
+  // program may do the work before its operators on `pool`'s threads.
+  virtual void push_records(size_t input, std::span<const SourceRecord> records, WorkerPool& pool) {
+    (void)pool;
+    for (const auto& r : records) push_record(input, r.data, r.arrival, r.origin, r.lane);
+  }
   // One source record of input `input` that arrived at `arrival` in source shard `lane`.
   virtual void push_record(size_t input, std::string_view record, TimestampMs arrival, int64_t origin, size_t lane) = 0;
   // Time has reached `t` with no new records: windows ending by then close.
