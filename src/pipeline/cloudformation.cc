@@ -618,7 +618,8 @@ class Translator {
                         "S3-compatible store) or HttpEndpointDestinationConfiguration");
       }
       if (p.contains("DeliveryStreamEncryptionConfigurationInput")) {
-        s.skipped.push_back({id, "DeliveryStreamEncryptionConfigurationInput", "eddy does not encrypt at rest; delivered without it"});
+        s.skipped.push_back(
+            {id, "DeliveryStreamEncryptionConfigurationInput", "eddy does not encrypt at rest; delivered without it"});
       }
       d.destination.erase("CloudWatchLoggingOptions");
       s.deliveries.push_back(std::move(d));

@@ -242,3 +242,21 @@ TEST(PlanTest, OwnedResourcesTheFileDroppedAreDeletedAroundTheRest) {
 
 }  // namespace
 }  // namespace eddy::pipeline
+
+namespace eddy::pipeline {
+namespace {
+
+TEST(PlanTest, CodeChangesShowTheChangedLines) {
+  EXPECT_EQ(line_diff("a\nb\nc\n", "a\nB\nc\nd\n"), (std::vector<std::string>{"- b", "+ B", "+ d"}));
+  EXPECT_TRUE(line_diff("same\n", "same\n").empty());
+  EXPECT_EQ(line_diff("", "x\ny\nz\n", 2), (std::vector<std::string>{"+ x", "+ y", "(1 more changed lines)"}));
+  const DesiredState before = pipeline();
+  DesiredState after = before;
+  after.applications[0].code = "CODE2";
+  const Plan p = plan_apply(after, live_of(before));
+  ASSERT_EQ(p.changes.size(), 1u);
+  EXPECT_NE(render(p, false).find("      - CODE\n      + CODE2\n"), std::string::npos) << render(p, false);
+}
+
+}  // namespace
+}  // namespace eddy::pipeline
