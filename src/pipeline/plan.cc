@@ -107,9 +107,10 @@ void application_changes(const DesiredState& desired, const LiveState& live, Pla
     auto it = live.applications.find(a.name);
     if (it == live.applications.end()) {
       std::vector<std::string> details;
+      if (a.job) details.push_back("C++ job " + a.job->library);
       if (a.input) details.push_back("reads stream " + a.input->stream);
       for (const auto& o : a.outputs) details.push_back("writes " + o.name + " to " + destination_text(o));
-      details.push_back("start from " + a.starting_position);
+      if (!a.job) details.push_back("start from " + a.starting_position);
       plan.changes.push_back({Action::kCreate, Kind::kApplication, a.name, std::move(details)});
       continue;
     }
@@ -162,6 +163,22 @@ void removed(const DesiredState& desired, const LiveState& live, Kind kind, std:
 ApplicationDiff diff_application(const ApplicationSpec& want, const LiveApplication& live) {
   ApplicationDiff d;
   const ApplicationSpec& have = live.spec;
+  if (want.job.has_value() != live.is_job) {
+    d.replace = true;
+    d.replace_reason = want.job ? "a SQL application becomes a C++ job" : "a C++ job becomes a SQL application";
+    return d;
+  }
+  if (want.job) {
+    if (!have.job || have.job->digest != want.job->digest) {
+      d.redeploy = true;
+      d.details.push_back("job library or property groups changed (redeployed; it keeps compatible state)");
+    }
+    if (live.status != "RUNNING") {
+      d.start = true;
+      d.details.push_back("start (it is " + live.status + ")");
+    }
+    return d;
+  }
   if (want.input.has_value() != have.input.has_value()) {
     d.replace = true;
     d.replace_reason = want.input ? "an input is added, which needs a new application"
