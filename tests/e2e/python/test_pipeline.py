@@ -107,6 +107,7 @@ class PipelineFileTest(PipelineTestBase):
         p = self.eddy('apply', path)
         self.assertIn('No changes', p.stdout)
         self.assertEqual(self.server_state(), before)
+        self.eddy('plan', path, '--exit-code', expect=0)  # for CI: 0 no changes, 2 changes
 
         # The records flow: a sale reaches the drill-down's input (the application reads it).
         self.k.put_record(StreamName='sales', PartitionKey='store_1',
@@ -127,6 +128,7 @@ class PipelineFileTest(PipelineTestBase):
         self.assertIn('~ update application sales-revenue: code changed', p.stdout)
         self.assertIn('3 to update', p.stdout)
         self.assertEqual(self.server_state(), before, 'plan changed the server')
+        self.eddy('plan', path, '--exit-code', expect=2)
 
         version = self.app('sales-revenue')['ApplicationVersionId']
         p = self.eddy('apply', path)
