@@ -19,6 +19,7 @@ struct PipelineOptions : ClientOptions {
   std::string file;
   std::vector<std::string> params;
   std::string stack;
+  bool exit_code = false;  // plan: 2 when there are changes (for CI)
 };
 
 enum class Verb { kPlan, kApply, kDestroy };
@@ -66,7 +67,7 @@ int run_pipeline(const PipelineOptions& o, Verb verb) {
     if (verb == Verb::kApply && loaded->template_file) {
       for (const auto& out : desired.outputs) std::cout << "output " << out.name << " = " << out.value << "\n";
     }
-    return 0;
+    return verb == Verb::kPlan && o.exit_code && !plan.empty() ? 2 : 0;
   }
   std::cout << (verb == Verb::kApply ? "applying " : "destroying ") << plan.changes.size() << " change(s)...\n"
             << std::flush;
@@ -112,6 +113,10 @@ void add_pipeline_commands(CLI::App& app, int& exit_code) {
         "--stack", o->stack,
         "Template: a stack name; apply then deletes what an earlier apply of the same stack created and the "
         "template no longer declares");
+    if (s.verb == Verb::kPlan) {
+      cmd->add_flag("--exit-code", o->exit_code,
+                    "Exit with 2 when the server differs from the file (0: no changes, 1: error)");
+    }
     const Verb verb = s.verb;
     cmd->callback([o, &exit_code, verb] { exit_code = run_pipeline(*o, verb); });
   }

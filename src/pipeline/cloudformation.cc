@@ -550,14 +550,33 @@ class Translator {
       const json config = p.value("ApplicationConfiguration", json::object());
       const json code =
           config.value("ApplicationCodeConfiguration", json::object()).value("CodeContent", json::object());
-      if (code.contains("S3ContentLocation") || code.contains("ZipFileContent")) {
-        y_.fail(prop_node(r, "ApplicationConfiguration"),
-                id + ": a Flink job archive (" + runtime +
-                    ") is not supported by eddy yet: C++ job libraries are issue 5; "
-                    "give Flink SQL as CodeContent.TextContent for now");
+      const YAML::Node cfg = prop_node(r, "ApplicationConfiguration");
+      if (code.contains("ZipFileContent")) {
+        y_.fail(cfg,
+                id + ": ZipFileContent is not supported by eddy; give a C++ job library as S3ContentLocation.FileKey "
+                     "(a path beside the template) or Flink SQL as TextContent");
+      }
+      if (code.contains("S3ContentLocation")) {
+        // A job archive: for eddy a C++ job library (job/job.h), found at FileKey beside the template.
+        const std::string key = code["S3ContentLocation"].value("FileKey", "");
+        const auto path = std::filesystem::absolute(y_.file()).parent_path() / key;
+        json groups = config.value("EnvironmentProperties", json::object()).value("PropertyGroups", json::array());
+        for (auto& g : groups) {  // property values are strings, as KDA takes them
+          for (auto& [k, v] : g["PropertyMap"].items()) {
+            if (!v.is_string()) v = v.dump();
+          }
+        }
+        auto job = make_job(path.string(), std::move(groups));
+        if (key.empty() || !job) {
+          y_.fail(cfg, id + ": S3ContentLocation.FileKey names the C++ job library, looked up beside the template: " +
+                           (job ? std::string("FileKey is empty") : job.error()));
+        }
+        a.job = std::move(*job);
+        a.code_where = y_.at(cfg);
+        s.applications.push_back(std::move(a));
+        return;
       }
       a.code = code.value("TextContent", "");
-      const YAML::Node cfg = prop_node(r, "ApplicationConfiguration");
       if (cfg.IsMap() && cfg["ApplicationCodeConfiguration"] && cfg["ApplicationCodeConfiguration"]["CodeContent"] &&
           cfg["ApplicationCodeConfiguration"]["CodeContent"]["TextContent"]) {
         a.code_where = y_.content_start(cfg["ApplicationCodeConfiguration"]["CodeContent"]["TextContent"]);
@@ -570,8 +589,8 @@ class Translator {
       if (inputs.size() > 1) y_.fail(cfg, id + ": eddy applications read one streaming input");
       if (!inputs.empty()) a.input = kda_input(id, inputs[0], cfg);
       if (config.contains("EnvironmentProperties")) {
-        s.skipped.push_back({id, "EnvironmentProperties",
-                             "property groups are for job libraries, which eddy does not run yet (issue 5)"});
+        s.skipped.push_back(
+            {id, "EnvironmentProperties", "property groups are given to C++ jobs; SQL applications have none"});
       }
       s.applications.push_back(std::move(a));
     } else if (type == "AWS::KinesisAnalytics::ApplicationOutput" ||
@@ -618,7 +637,8 @@ class Translator {
                         "S3-compatible store) or HttpEndpointDestinationConfiguration");
       }
       if (p.contains("DeliveryStreamEncryptionConfigurationInput")) {
-        s.skipped.push_back({id, "DeliveryStreamEncryptionConfigurationInput", "eddy does not encrypt at rest; delivered without it"});
+        s.skipped.push_back(
+            {id, "DeliveryStreamEncryptionConfigurationInput", "eddy does not encrypt at rest; delivered without it"});
       }
       d.destination.erase("CloudWatchLoggingOptions");
       s.deliveries.push_back(std::move(d));

@@ -233,6 +233,10 @@ class Executor {
          {"InputConfigurations",
           json::array({{{"Id", id}, {"InputStartingPositionConfiguration", {{"InputStartingPosition", position}}}}})}});
     if (!r) return tl::unexpected(r.error());
+    return wait_running(name);
+  }
+
+  Status wait_running(const std::string& name) {
     std::string status;
     for (int i = 0; i < kPolls; ++i) {
       auto now = describe_app(name);
@@ -244,7 +248,22 @@ class Executor {
     return make_error(Errc::kInternal, "application " + name + " is still " + status + " after a minute");
   }
 
+  // A C++ job: the library is deployed (the server starts it), then tagged with its digest (and the
+  // pipeline's name) so that the next plan knows what runs.
+  Status deploy_job(const ApplicationSpec& a) {
+    auto bytes = read_file(a.job->library);
+    if (!bytes)
+      return make_error(Errc::kIo, "cannot read the job library " + a.job->library + ": " + bytes.error().message);
+    if (auto r = s_.deploy_job(a.name, *bytes, a.job->property_groups); !r) return tl::unexpected(r.error());
+    json tags = json::array({{{"Key", kJobTag}, {"Value", a.job->digest}}});
+    if (!desired_.pipeline_name.empty()) tags.push_back({{"Key", kPipelineTag}, {"Value", desired_.pipeline_name}});
+    auto r = s_.analytics("TagResource", {{"ResourceARN", application_arn(s_.region(), a.name)}, {"Tags", tags}});
+    if (!r) return tl::unexpected(r.error());
+    return wait_running(a.name);
+  }
+
   Status create_app(const ApplicationSpec& a) {
+    if (a.job) return deploy_job(a);
     json body = {{"ApplicationName", a.name}, {"ApplicationCode", a.code}};
     if (!a.description.empty()) body["ApplicationDescription"] = a.description;
     if (a.input) {
@@ -280,6 +299,10 @@ class Executor {
 
   Status update_app(const ApplicationSpec& want, const LiveApplication& have) {
     const ApplicationDiff diff = diff_application(want, have);
+    if (want.job) {
+      if (diff.redeploy) return deploy_job(want);
+      return diff.start ? start_app(want.name, "LAST_STOPPED_POINT") : Status{};
+    }
     // 1. outputs that go away (or are re-added with another kind of destination)
     for (const auto& name : diff.outputs_removed) {
       auto v = version_of(want.name);

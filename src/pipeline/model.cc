@@ -1,5 +1,8 @@
 #include "pipeline/model.h"
 
+#include "common/digest.h"
+#include "common/file_util.h"
+
 namespace eddy::pipeline {
 
 namespace {
@@ -11,6 +14,16 @@ std::string Location::prefix() const {
   std::string p = file;
   if (line > 0) p += ":" + std::to_string(line) + (column > 0 ? ":" + std::to_string(column) : "");
   return p + ": ";
+}
+
+tl::expected<JobSpec, std::string> make_job(std::string library, nlohmann::json property_groups) {
+  auto bytes = read_file(library);
+  if (!bytes) return tl::unexpected("cannot read the job library " + library + ": " + bytes.error().message);
+  JobSpec j;
+  j.library = std::move(library);
+  j.property_groups = std::move(property_groups);
+  j.digest = to_hex(sha256(*bytes + "\n" + j.property_groups.dump()));
+  return j;
 }
 
 std::string stream_arn(const std::string& region, const std::string& name) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+#include <tl/expected.hpp>
 
 namespace eddy::pipeline {
 
@@ -47,12 +48,23 @@ struct OutputSpec {
   Location where;
 };
 
+// A C++ job (job/job.h) built as a shared library, with KDA-shaped property groups.
+struct JobSpec {
+  std::string library;                                       // path on this machine
+  nlohmann::json property_groups = nlohmann::json::array();  // [{PropertyGroupId, PropertyMap}]
+  std::string digest;  // SHA-256 of the library and the property groups: what a redeploy compares
+};
+
+// Reads the library and computes its digest; the error names the library.
+tl::expected<JobSpec, std::string> make_job(std::string library, nlohmann::json property_groups);
+
 struct ApplicationSpec {
   std::string name;
   std::string description;
   std::string code;                                // KDA SQL or Flink SQL (detected from the code, as the server does)
   std::optional<InputSpec> input;                  // KDA SQL only; Flink tables name their streams in WITH options
   std::vector<OutputSpec> outputs;                 // KDA SQL only
+  std::optional<JobSpec> job;                      // a C++ job instead of code
   std::string starting_position = "TRIM_HORIZON";  // of the first start
   Location where;
   // Where the code's first line is in the file (an inline block), or the code's own file.
@@ -85,6 +97,8 @@ struct Skipped {
 // The tag that marks what `apply` created for a named pipeline, so that a later apply of the same
 // pipeline deletes what the file no longer declares.
 inline constexpr const char* kPipelineTag = "eddy:pipeline";
+// The tag holding a deployed C++ job's digest (DescribeApplication does not show the library).
+inline constexpr const char* kJobTag = "eddy:job";
 
 struct DesiredState {
   std::string pipeline_name;  // the file's `name:` or the template's --stack; empty: nothing is owned
@@ -111,6 +125,7 @@ struct LiveApplication {
   nlohmann::json create_timestamp;                // as DescribeApplication returned it
   std::string input_id;                           // "1.1" when it has an input
   std::map<std::string, std::string> output_ids;  // in-application stream -> OutputId
+  bool is_job = false;                            // a C++ job (its digest, if its tag says, in spec.job)
 };
 
 struct LiveDelivery {

@@ -107,13 +107,36 @@ class Reader {
     a.where = y_.at(n);
     y_.check_map(n, what,
                  {"description", "sql", "sql_file", "input", "outputs", "start_from", "job", "property_groups"});
-    if (n["job"] || n["property_groups"]) {
-      const YAML::Node& at = n["job"] ? n["job"] : n["property_groups"];
-      y_.fail(at, what +
-                      ": C++ job libraries are not supported by eddy yet (issue 5); write the job in SQL (KDA or Flink "
-                      "SQL) for now");
-    }
     if (n["description"]) a.description = y_.string(n["description"], what + ": description");
+    if (n["property_groups"] && !n["job"])
+      y_.fail(n["property_groups"], what + ": property_groups belong to a C++ job ('job:')");
+    if (n["job"]) {
+      for (const char* k : {"sql", "sql_file", "input", "outputs", "start_from"}) {
+        if (n[k]) y_.fail(n[k], what + ": a C++ job ('job:') names its streams itself; remove '" + k + "'");
+      }
+      const std::string rel = y_.string(n["job"], what + ": job");
+      const std::filesystem::path p =
+          std::filesystem::path(rel).is_absolute() ? std::filesystem::path(rel) : base_ / rel;
+      json groups = json::array();
+      if (auto g = n["property_groups"]) {
+        if (!g.IsMap()) y_.fail(g, what + ": property_groups is a mapping of group names to {key: value}");
+        for (auto it = g.begin(); it != g.end(); ++it) {
+          const std::string group = y_.string(it->first, what + ": property group name");
+          if (!it->second.IsMap())
+            y_.fail(it->second, what + ": property group " + group + " is a mapping of keys to values");
+          json map = json::object();
+          for (auto kv = it->second.begin(); kv != it->second.end(); ++kv) {
+            map[kv->first.Scalar()] = y_.string(kv->second, what + ": property " + kv->first.Scalar());
+          }
+          groups.push_back({{"PropertyGroupId", group}, {"PropertyMap", map}});
+        }
+      }
+      auto job = make_job(p.string(), std::move(groups));
+      if (!job) y_.fail(n["job"], what + ": " + job.error() + " (build it first; the path is relative to this file)");
+      a.job = std::move(*job);
+      a.code_where = y_.at(n["job"]);
+      return a;
+    }
     if (n["sql"] && n["sql_file"]) y_.fail(n["sql_file"], what + ": give either 'sql' or 'sql_file', not both");
     if (n["sql"]) {
       a.code = y_.string(n["sql"], what + ": sql");

@@ -107,9 +107,10 @@ void application_changes(const DesiredState& desired, const LiveState& live, Pla
     auto it = live.applications.find(a.name);
     if (it == live.applications.end()) {
       std::vector<std::string> details;
+      if (a.job) details.push_back("C++ job " + a.job->library);
       if (a.input) details.push_back("reads stream " + a.input->stream);
       for (const auto& o : a.outputs) details.push_back("writes " + o.name + " to " + destination_text(o));
-      details.push_back("start from " + a.starting_position);
+      if (!a.job) details.push_back("start from " + a.starting_position);
       plan.changes.push_back({Action::kCreate, Kind::kApplication, a.name, std::move(details)});
       continue;
     }
@@ -120,7 +121,8 @@ void application_changes(const DesiredState& desired, const LiveState& live, Pla
       plan.unchanged.push_back("application " + a.name);
     } else {
       const bool only_start = diff.details.size() == 1 && diff.start;
-      plan.changes.push_back({only_start ? Action::kStart : Action::kUpdate, Kind::kApplication, a.name, diff.details});
+      plan.changes.push_back(
+          {only_start ? Action::kStart : Action::kUpdate, Kind::kApplication, a.name, diff.details, diff.code_diff});
     }
   }
 }
@@ -161,6 +163,22 @@ void removed(const DesiredState& desired, const LiveState& live, Kind kind, std:
 ApplicationDiff diff_application(const ApplicationSpec& want, const LiveApplication& live) {
   ApplicationDiff d;
   const ApplicationSpec& have = live.spec;
+  if (want.job.has_value() != live.is_job) {
+    d.replace = true;
+    d.replace_reason = want.job ? "a SQL application becomes a C++ job" : "a C++ job becomes a SQL application";
+    return d;
+  }
+  if (want.job) {
+    if (!have.job || have.job->digest != want.job->digest) {
+      d.redeploy = true;
+      d.details.push_back("job library or property groups changed (redeployed; it keeps compatible state)");
+    }
+    if (live.status != "RUNNING") {
+      d.start = true;
+      d.details.push_back("start (it is " + live.status + ")");
+    }
+    return d;
+  }
   if (want.input.has_value() != have.input.has_value()) {
     d.replace = true;
     d.replace_reason = want.input ? "an input is added, which needs a new application"
@@ -169,6 +187,7 @@ ApplicationDiff diff_application(const ApplicationSpec& want, const LiveApplicat
   }
   if (want.code != have.code) {
     d.code = true;
+    d.code_diff = line_diff(have.code, want.code);
     d.details.push_back("code changed (" + std::to_string(count_lines(have.code)) + " -> " +
                         std::to_string(count_lines(want.code)) +
                         " lines; it continues from where it stopped reading, keeping compatible state)");
@@ -253,6 +272,45 @@ Plan plan_destroy(const DesiredState& desired, const LiveState& live) {
   return plan;
 }
 
+std::vector<std::string> line_diff(const std::string& before, const std::string& after, size_t max_lines) {
+  auto split = [](const std::string& s) {
+    std::vector<std::string> lines;
+    size_t start = 0;
+    while (start < s.size()) {
+      size_t end = s.find('\n', start);
+      if (end == std::string::npos) end = s.size();
+      lines.push_back(s.substr(start, end - start));
+      start = end + 1;
+    }
+    return lines;
+  };
+  const auto a = split(before), b = split(after);
+  // Longest common subsequence of lines; application code is short enough for the full table.
+  std::vector<std::vector<uint32_t>> lcs(a.size() + 1, std::vector<uint32_t>(b.size() + 1, 0));
+  for (size_t i = a.size(); i-- > 0;) {
+    for (size_t j = b.size(); j-- > 0;) {
+      lcs[i][j] = a[i] == b[j] ? lcs[i + 1][j + 1] + 1 : std::max(lcs[i + 1][j], lcs[i][j + 1]);
+    }
+  }
+  std::vector<std::string> out;
+  size_t i = 0, j = 0, total = 0;
+  auto emit = [&](const std::string& line) {
+    if (out.size() < max_lines) out.push_back(line);
+    ++total;
+  };
+  while (i < a.size() || j < b.size()) {
+    if (i < a.size() && j < b.size() && a[i] == b[j]) {
+      ++i, ++j;
+    } else if (i < a.size() && (j == b.size() || lcs[i + 1][j] >= lcs[i][j + 1])) {
+      emit("- " + a[i++]);  // removals before additions, as diff prints them
+    } else {
+      emit("+ " + b[j++]);
+    }
+  }
+  if (total > out.size()) out.push_back("(" + std::to_string(total - out.size()) + " more changed lines)");
+  return out;
+}
+
 std::string kind_name(Kind k) {
   switch (k) {
     case Kind::kStream:
@@ -278,6 +336,7 @@ std::string render(const Plan& plan, bool destroy) {
   int counts[5] = {0, 0, 0, 0, 0};
   for (const auto& c : plan.changes) {
     out += std::string(marks[static_cast<int>(c.action)]) + " " + c.text() + "\n";
+    for (const auto& line : c.code_diff) out += "      " + line + "\n";
     ++counts[static_cast<int>(c.action)];
   }
   if (plan.empty()) {

@@ -18,9 +18,13 @@ struct Change {
   Action action;
   Kind kind;
   std::string name;
-  std::vector<std::string> details;  // what differs, one short phrase each
-  std::string text() const;          // "update stream sales: shards 1 -> 2 (reshard)"
+  std::vector<std::string> details;    // what differs, one short phrase each
+  std::vector<std::string> code_diff;  // "- old line" / "+ new line" of changed application code
+  std::string text() const;            // "update stream sales: shards 1 -> 2 (reshard)"
 };
+
+// The changed lines between two texts ("- " removed, "+ " added), at most `max_lines` of them.
+std::vector<std::string> line_diff(const std::string& before, const std::string& after, size_t max_lines = 20);
 
 struct Plan {
   std::vector<Change> changes;
@@ -39,11 +43,13 @@ struct ApplicationDiff {
   bool replace = false;  // input added or removed: KDA cannot do that in place
   std::string replace_reason;
   bool code = false;
+  std::vector<std::string> code_diff;
   bool input = false;
   std::vector<std::string> outputs_removed;  // names
   std::vector<std::string> outputs_added;    // names
   std::vector<std::string> outputs_changed;  // same name, same destination kind: updated in place
   bool start = false;                        // not RUNNING
+  bool redeploy = false;                     // a C++ job whose library or property groups changed
   std::vector<std::string> details;
 };
 ApplicationDiff diff_application(const ApplicationSpec& desired, const LiveApplication& live);

@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "common/digest.h"
 #include "pipeline/validate.h"
 
 namespace eddy::pipeline {
@@ -160,6 +161,20 @@ Result<json> Server::firehose(const std::string& op, const json& body) {
   return call(*firehose_, "Firehose_20150804." + op, body);
 }
 
+Result<json> Server::deploy_job(const std::string& name, const std::string& library, const json& property_groups) {
+  const json body = {{"Library", base64_encode(library)}, {"PropertyGroups", property_groups}};
+  auto r = analytics_->post_path("/eddy/v1/jobs/" + name, body.dump());
+  if (!r) return tl::unexpected(r.error());
+  const json answer = json::parse(r->body, nullptr, false);
+  if (r->status != 200) {
+    const std::string type = answer.is_object() ? answer.value("__type", "") : "";
+    const std::string message = answer.is_object() ? answer.value("message", r->body) : r->body;
+    return make_error(Errc::kInvalidArgument,
+                      (type.empty() ? "" : type + ": ") + "deploy of job " + name + " refused: " + message);
+  }
+  return answer;
+}
+
 Result<json> Server::application_errors(const std::string& name) {
   auto r = analytics_->get("/eddy/v1/applications/" + name + "/errors");
   if (!r) return tl::unexpected(r.error());
@@ -187,7 +202,7 @@ Result<LiveState> read_live_state(Server& server, const DesiredState& desired) {
   for (const auto& a : desired.applications) {
     apps.insert(a.name);
     if (a.input) streams.insert(a.input->stream);
-    for (const auto& target : flink_table_targets(a.code)) {
+    for (const auto& target : application_targets(a)) {
       (target.starts_with("stream:") ? streams : deliveries).insert(target.substr(target.find(':') + 1));
     }
     for (const auto& o : a.outputs) {
@@ -224,7 +239,17 @@ Result<LiveState> read_live_state(Server& server, const DesiredState& desired) {
       if (is_not_found(r.error())) continue;
       return tl::unexpected(r.error());
     }
-    live.applications[name] = live_application((*r)["ApplicationDetail"]);
+    LiveApplication a = live_application((*r)["ApplicationDetail"]);
+    // A C++ job: DescribeApplication shows no code; the digest of what was deployed is in a tag.
+    if (a.spec.code.empty() && !a.spec.input && a.spec.description == "C++ job") {
+      a.is_job = true;
+      auto tags = server.analytics("ListTagsForResource",
+                                   {{"ResourceARN", (*r)["ApplicationDetail"].value("ApplicationARN", "")}});
+      for (const auto& t : tags ? tags->value("Tags", json::array()) : json::array()) {
+        if (t.value("Key", "") == kJobTag) a.spec.job = JobSpec{"", json::array(), t.value("Value", "")};
+      }
+    }
+    live.applications[name] = std::move(a);
   }
   return live;
 }

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "common/clock.h"
+#include "job/host_loader.h"
 #include "runtime/application.h"
 #include "runtime/input_schema.h"
 
@@ -27,9 +28,16 @@ FileError code_error(const ApplicationSpec& a, const std::string& message) {
 
 }  // namespace
 
-std::vector<std::string> flink_table_targets(const std::string& code) {
+std::vector<std::string> application_targets(const ApplicationSpec& a) {
   std::vector<std::string> out;
-  auto app = runtime::Application::create(code, {}, SystemClock::instance());
+  if (a.job) {
+    auto loaded = job::host_job_loader()(a.job->library, a.job->property_groups);
+    if (!loaded) return out;
+    out.push_back("stream:" + loaded->source);
+    for (const auto& o : loaded->outputs) out.push_back((o.delivery ? "delivery:" : "stream:") + o.target);
+    return out;
+  }
+  auto app = runtime::Application::create(a.code, {}, SystemClock::instance());
   if (!app || !(*app)->flink()) return out;
   for (const auto& t : (*app)->flink_tables()) {
     auto get = [&](const char* k) {
@@ -68,6 +76,13 @@ std::vector<FileError> validate_code(const DesiredState& desired) {
   check_names(desired.applications, "application", 128, errors);
   const Clock& clock = SystemClock::instance();
   for (const auto& a : desired.applications) {
+    if (a.job) {  // loaded here as the server will load it: a library that does not load stops the apply
+      if (auto loaded = job::host_job_loader()(a.job->library, a.job->property_groups); !loaded) {
+        errors.push_back(
+            {a.code_where, "application '" + a.name + "': the C++ job cannot be loaded: " + loaded.error().message});
+      }
+      continue;
+    }
     std::vector<runtime::ApplicationInput> inputs;
     if (a.input) {
       runtime::ApplicationInput in;
@@ -133,7 +148,7 @@ std::vector<FileError> validate_references(const DesiredState& desired, const Li
   for (const auto& a : desired.applications) {
     const std::string who = "application '" + a.name + "'";
     if (a.input) need_stream(a.input->stream, a.where, who);
-    for (const auto& target : flink_table_targets(a.code)) {
+    for (const auto& target : application_targets(a)) {
       if (target.starts_with("stream:"))
         need_stream(target.substr(7), a.code_where.line ? a.code_where : a.where, who + "'s table");
       if (target.starts_with("delivery:") && !deliveries.count(target.substr(9))) {

@@ -10,8 +10,8 @@
 namespace eddy::pipeline {
 
 // The streams ('stream:NAME') and delivery streams ('delivery:NAME') a Flink SQL application's
-// tables name in their WITH options; empty for KDA SQL or code that does not compile.
-std::vector<std::string> flink_table_targets(const std::string& code);
+// tables or a C++ job's source and sinks name; empty for KDA SQL or what does not compile or load.
+std::vector<std::string> application_targets(const ApplicationSpec& application);
 
 // Problems with the file alone (no server needed).
 std::vector<FileError> validate_code(const DesiredState& desired);

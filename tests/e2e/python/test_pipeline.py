@@ -107,6 +107,7 @@ class PipelineFileTest(PipelineTestBase):
         p = self.eddy('apply', path)
         self.assertIn('No changes', p.stdout)
         self.assertEqual(self.server_state(), before)
+        self.eddy('plan', path, '--exit-code', expect=0)  # for CI: 0 no changes, 2 changes
 
         # The records flow: a sale reaches the drill-down's input (the application reads it).
         self.k.put_record(StreamName='sales', PartitionKey='store_1',
@@ -127,6 +128,7 @@ class PipelineFileTest(PipelineTestBase):
         self.assertIn('~ update application sales-revenue: code changed', p.stdout)
         self.assertIn('3 to update', p.stdout)
         self.assertEqual(self.server_state(), before, 'plan changed the server')
+        self.eddy('plan', path, '--exit-code', expect=2)
 
         version = self.app('sales-revenue')['ApplicationVersionId']
         p = self.eddy('apply', path)
@@ -322,6 +324,64 @@ class LambdaTemplateTest(PipelineTestBase):
         self.eddy('destroy', path)
 
 
+class JobPipelineTest(PipelineTestBase):
+    def test_cpp_job_apply_reapply_redeploy_destroy(self):
+        library = os.path.join(os.path.dirname(harness.eddy_bin()), 'examples', 'trades-max', 'libtrades_max.so')
+        self.assertTrue(os.path.exists(library), '%s is missing: build eddy (it builds the example job too)' % library)
+        with open(os.path.join(EXAMPLES, 'trades-max', 'job.yaml')) as f:
+            text = f.read()
+        text = re.sub(r'job: \S+', 'job: ' + library, text)
+        path = os.path.join(self.work, 'job.yaml')
+        with open(path, 'w') as f:
+            f.write(text)
+
+        p = self.eddy('plan', path)
+        self.assertIn('+ create application trades-max-job: C++ job ' + library, p.stdout)
+        self.eddy('apply', path)
+        self.assertEqual(self.app('trades-max-job')['ApplicationStatus'], 'RUNNING')
+        self.assertIn('No changes', self.eddy('apply', path).stdout)
+
+        base = 1612085400  # 2021-01-31 09:30:00 UTC, one trade a second for 200 s
+        records = [{'Data': json.dumps({'EVENT_TIME': time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(base + i)) + '.000',
+                                        'TICKER': 'AMZN', 'PRICE': float(i % 50)}).encode(), 'PartitionKey': 'AMZN'}
+                   for i in range(200)]
+        for start in range(0, len(records), 100):
+            self.assertEqual(self.k.put_records(StreamName='trades', Records=records[start:start + 100])['FailedRecordCount'], 0)
+        lines = []
+        for _ in range(100):
+            lines = [r['Data'].decode() for s in harness.all_shards(self.k, 'trades-max')
+                     for r in harness.read_shard(self.k, 'trades-max', s['ShardId'])[0]]
+            if lines:
+                break
+            time.sleep(0.1)
+        self.assertTrue(lines, 'the job wrote nothing to trades-max')
+        self.assertRegex(lines[0], r'^2021-01-31 09:30:00\.000 ==> AMZN : Stock Value: 29$')
+
+        with open(path, 'w') as f:
+            f.write(text.replace('windowSizeSeconds: "90"', 'windowSizeSeconds: "120"'))
+        p = self.eddy('plan', path)
+        self.assertIn('~ update application trades-max-job: job library or property groups changed', p.stdout)
+        version = self.app('trades-max-job')['ApplicationVersionId']
+        self.eddy('apply', path)
+        self.assertGreater(self.app('trades-max-job')['ApplicationVersionId'], version)
+        self.assertEqual(self.app('trades-max-job')['ApplicationStatus'], 'RUNNING')
+        self.assertIn('No changes', self.eddy('apply', path).stdout)
+
+        self.eddy('destroy', path)
+        self.wait_gone()
+        self.assertEqual(self.server_state(), ({}, {}, {}))
+
+    def test_a_job_that_does_not_load_is_refused_before_anything_changes(self):
+        path = os.path.join(self.work, 'badjob.yaml')
+        with open(os.path.join(self.work, 'libnot.so'), 'w') as f:
+            f.write('not a library')
+        with open(path, 'w') as f:
+            f.write('streams:\n  trades: {}\napplications:\n  j:\n    job: libnot.so\n')
+        p = self.eddy('apply', path, expect=1)
+        self.assertRegex(p.stderr, re.escape(path) + r":5:10: application 'j': the C\+\+ job cannot be loaded")
+        self.assertEqual(self.server_state(), ({}, {}, {}))
+
+
 class BadFileTest(PipelineTestBase):
     def write(self, name, text):
         path = os.path.join(self.work, name)
@@ -369,10 +429,6 @@ class BadFileTest(PipelineTestBase):
         text = text.replace('ApplicationName: !Ref RevenueApplication', 'ApplicationName: !Ref RevenueApp')
         self.assert_rejected(self.write('dangling.yaml', text), self.line_of(text, '!Ref RevenueApp\n'),
                              "Ref to 'RevenueApp', which is neither a parameter nor a resource of this template")
-
-    def test_cpp_job_is_not_supported_yet(self):
-        path = self.write('job.yaml', 'applications:\n  trades:\n    job: libtrades.so\n')
-        self.assert_rejected(path, 3, 'C++ job libraries are not supported by eddy yet')
 
     def test_failure_part_way_says_what_was_done(self):
         text = re.sub(r'      bucket: sales-results.*\n', '      http_endpoint: {url: "ftp://nowhere"}\n', self.pipeline_text())

@@ -3,6 +3,10 @@
 #include "pipeline/load.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include "pipeline/validate.h"
 
@@ -93,7 +97,7 @@ TEST(LoadTest, UnknownKeyNamesTheKeyAndTheLine) {
 
 TEST(LoadTest, BadValuesAreExplained) {
   EXPECT_NE(load_error("streams:\n  s:\n    shards: many\n").message.find("whole number"), std::string::npos);
-  EXPECT_NE(load_error("applications:\n  a:\n    job: lib.so\n").message.find("not supported by eddy yet"),
+  EXPECT_NE(load_error("applications:\n  a:\n    job: lib.so\n").message.find("cannot read the job library"),
             std::string::npos);
   EXPECT_NE(load_error("delivery_streams:\n  d:\n    destination: {prefix: x/}\n").message.find("exactly one of"),
             std::string::npos);
@@ -272,7 +276,7 @@ TEST(LoadTest, KinesisAnalyticsV2Templates) {
   EXPECT_EQ(a.outputs[0].format, "CSV");
   EXPECT_TRUE(validate_code(l.desired).empty());
 
-  // A Flink job archive is a C++ job's place: not supported yet, said so.
+  // A job archive is a C++ job library, looked up beside the template; a missing one is named.
   const FileError e = load_error(R"(Resources:
   Job:
     Type: AWS::KinesisAnalyticsV2::Application
@@ -285,7 +289,7 @@ TEST(LoadTest, KinesisAnalyticsV2Templates) {
           CodeContent: {S3ContentLocation: {BucketARN: arn:aws:s3:::b, FileKey: job.zip}}
 )");
   EXPECT_EQ(e.where.line, 8);
-  EXPECT_NE(e.message.find("not supported by eddy yet"), std::string::npos) << e.text();
+  EXPECT_NE(e.message.find("cannot read the job library /tmp/job.zip"), std::string::npos) << e.text();
 }
 
 TEST(LoadTest, SubWithVariablesFindInMapAndConditionsOnResources) {
@@ -334,6 +338,40 @@ TEST(LoadTest, NamesAreCheckedBeforeAnythingIsApplied) {
   ASSERT_EQ(twice.size(), 1u);
   EXPECT_EQ(twice[0].where.line, 3);
   EXPECT_NE(twice[0].message.find("declared twice"), std::string::npos) << twice[0].text();
+}
+
+}  // namespace
+}  // namespace eddy::pipeline
+
+namespace eddy::pipeline {
+namespace {
+
+TEST(LoadTest, JobsInPipelineFilesAndTemplates) {
+  const std::string lib = "/tmp/eddy-unit-job-" + std::to_string(::getpid()) + ".so";
+  { std::ofstream(lib) << "library bytes"; }
+  const Loaded p = load("applications:\n  j:\n    job: " + lib + "\n    property_groups:\n      G: {k: v}\n");
+  ASSERT_EQ(p.desired.applications.size(), 1u);
+  const auto& job = p.desired.applications[0].job;
+  ASSERT_TRUE(job.has_value());
+  EXPECT_EQ(job->property_groups, nlohmann::json::parse(R"([{"PropertyGroupId": "G", "PropertyMap": {"k": "v"}}])"));
+  EXPECT_EQ(job->digest.size(), 64u);
+
+  const Loaded t = load(
+      "Resources:\n  J:\n    Type: AWS::KinesisAnalyticsV2::Application\n    Properties:\n"
+      "      RuntimeEnvironment: FLINK-1_18\n      ServiceExecutionRole: r\n"
+      "      ApplicationConfiguration:\n        ApplicationCodeConfiguration:\n"
+      "          CodeContentType: ZIPFILE\n"
+      "          CodeContent: {S3ContentLocation: {BucketARN: arn:aws:s3:::b, FileKey: " +
+      std::filesystem::path(lib).filename().string() +
+      "}}\n"
+      "        EnvironmentProperties:\n          PropertyGroups:\n"
+      "            - {PropertyGroupId: G, PropertyMap: {k: v}}\n");
+  ASSERT_EQ(t.desired.applications.size(), 1u);
+  ASSERT_TRUE(t.desired.applications[0].job.has_value());
+  EXPECT_EQ(t.desired.applications[0].job->digest, job->digest);  // same library, same groups
+  EXPECT_NE(load_error("applications:\n  j:\n    job: " + lib + "\n    sql: x\n").message.find("remove 'sql'"),
+            std::string::npos);
+  std::filesystem::remove(lib);
 }
 
 }  // namespace

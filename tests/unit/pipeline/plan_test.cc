@@ -242,3 +242,62 @@ TEST(PlanTest, OwnedResourcesTheFileDroppedAreDeletedAroundTheRest) {
 
 }  // namespace
 }  // namespace eddy::pipeline
+
+namespace eddy::pipeline {
+namespace {
+
+TEST(PlanTest, CodeChangesShowTheChangedLines) {
+  EXPECT_EQ(line_diff("a\nb\nc\n", "a\nB\nc\nd\n"), (std::vector<std::string>{"- b", "+ B", "+ d"}));
+  EXPECT_TRUE(line_diff("same\n", "same\n").empty());
+  EXPECT_EQ(line_diff("", "x\ny\nz\n", 2), (std::vector<std::string>{"+ x", "+ y", "(1 more changed lines)"}));
+  const DesiredState before = pipeline();
+  DesiredState after = before;
+  after.applications[0].code = "CODE2";
+  const Plan p = plan_apply(after, live_of(before));
+  ASSERT_EQ(p.changes.size(), 1u);
+  EXPECT_NE(render(p, false).find("      - CODE\n      + CODE2\n"), std::string::npos) << render(p, false);
+}
+
+}  // namespace
+}  // namespace eddy::pipeline
+
+namespace eddy::pipeline {
+namespace {
+
+TEST(PlanTest, JobsAreRedeployedWhenTheirDigestChanges) {
+  DesiredState d;
+  ApplicationSpec job;
+  job.name = "trades";
+  job.job = JobSpec{"/x/libjob.so", nlohmann::json::array(), "digest-2"};
+  d.applications = {job};
+  LiveState live;
+  LiveApplication la;
+  la.spec.name = "trades";
+  la.spec.description = "C++ job";
+  la.is_job = true;
+  la.spec.job = JobSpec{"", nlohmann::json::array(), "digest-1"};
+  la.status = "RUNNING";
+  live.applications["trades"] = la;
+  Plan p = plan_apply(d, live);
+  ASSERT_EQ(p.changes.size(), 1u);
+  EXPECT_EQ(p.changes[0].action, Action::kUpdate);
+  EXPECT_TRUE(diff_application(job, la).redeploy);
+
+  live.applications["trades"].spec.job->digest = "digest-2";
+  EXPECT_TRUE(plan_apply(d, live).empty());
+
+  live.applications["trades"].spec.job.reset();  // deployed without eddy apply: no digest tag
+  EXPECT_TRUE(diff_application(job, live.applications["trades"]).redeploy);
+
+  LiveApplication sql;  // a SQL application of that name: replaced
+  sql.spec.name = "trades";
+  sql.spec.code = "CREATE ...";
+  sql.status = "RUNNING";
+  live.applications["trades"] = sql;
+  p = plan_apply(d, live);
+  ASSERT_EQ(p.changes.size(), 1u);
+  EXPECT_EQ(p.changes[0].action, Action::kReplace);
+}
+
+}  // namespace
+}  // namespace eddy::pipeline
