@@ -31,6 +31,7 @@ std::vector<DeliveryMetrics> DeliveryHost::metrics() const {
     m.objects = state.value("objects", uint64_t{0});
     m.delivered_records = state.value("records", uint64_t{0});
     m.last_delivery_ms = state.value("last_delivery_ms", TimestampMs{0});
+    m.failed_records = state.value("failed_records", uint64_t{0});
     const auto positions = state.value("positions", nlohmann::json::object());
     auto delivered_up_to = [&](uint32_t shard) {
       const auto it = positions.find(std::to_string(shard));

@@ -138,6 +138,7 @@ json Dashboard::overview() const {
                           {"delivered_records", d.delivered_records},
                           {"objects", d.objects},
                           {"backlog_records", d.backlog_records},
+                          {"failed_records", d.failed_records},
                           {"last_delivery_ms", d.last_delivery_ms}});
   }
   return {{"now_ms", clock_.now_ms()}, {"streams", streams}, {"applications", apps}, {"delivery_streams", deliveries}};
@@ -307,6 +308,7 @@ api::HttpResponse Dashboard::delivery_stream(const std::string& name) const {
                {"delivered_records", m.delivered_records},
                {"objects", m.objects},
                {"backlog_records", m.backlog_records},
+               {"failed_records", m.failed_records},
                {"last_delivery_ms", m.last_delivery_ms}};
   }
   return json_response(200, {{"name", name}, {"status", d->status}, {"config", d->config}, {"metrics", figures}});

@@ -116,6 +116,9 @@ std::string render_metrics(const std::vector<stream::StreamMetrics>& streams,
   family<D>(out, "eddy_firehose_delivery_success_total", "counter",
             "Objects (or requests) delivered successfully (Firehose DeliveryToS3.Success).", deliveries,
             "delivery_stream", dname, num(&D::objects));
+  family<D>(out, "eddy_firehose_failed_records_total", "counter",
+            "Records written to the error prefix instead (failed transform, endpoint or stream delivery).", deliveries,
+            "delivery_stream", dname, num(&D::failed_records));
   family<D>(out, "eddy_firehose_backlog_records", "gauge", "Records accepted but not yet delivered (buffered).",
             deliveries, "delivery_stream", dname, num(&D::backlog_records));
   family<D>(out, "eddy_firehose_last_delivery_timestamp_seconds", "gauge",
