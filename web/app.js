@@ -158,11 +158,11 @@ function overviewPage(main) {
       : h('p', {class: 'empty'}, 'No applications yet.'));
     deliveries.append(o.delivery_streams.length ? table(
       ['delivery stream', 'source', 'destination', {label: 'buffered records', num: 1}, {label: 'objects', num: 1},
-       {label: 'records delivered', num: 1}, 'last delivery'],
+       {label: 'records delivered', num: 1}, {label: 'failed records', num: 1}, 'last delivery'],
       o.delivery_streams.map((d) => h('tr', {'data-delivery-stream': d.name},
         h('td', {}, h('a', {href: '#/delivery-streams/' + enc(d.name)}, d.name)), h('td', {}, d.source),
         h('td', {}, d.destination), cell('d-backlog:' + d.name, 'num'), cell('d-objects:' + d.name, 'num'),
-        cell('d-records:' + d.name, 'num'), cell('d-last:' + d.name))))
+        cell('d-records:' + d.name, 'num'), cell('d-failed:' + d.name, 'num'), cell('d-last:' + d.name))))
       : h('p', {class: 'empty'}, 'No delivery streams yet.'));
   }
 
@@ -202,6 +202,7 @@ function overviewPage(main) {
       set('d-backlog:' + d.name, fmt.num(d.backlog_records, 0));
       set('d-objects:' + d.name, fmt.num(d.objects, 0));
       set('d-records:' + d.name, fmt.num(d.delivered_records, 0));
+      set('d-failed:' + d.name, fmt.num(d.failed_records, 0), d.failed_records ? 'num error' : 'num');
       set('d-last:' + d.name, fmt.time(d.last_delivery_ms));
     }
   });
@@ -261,7 +262,8 @@ function deliveryPage(main, name) {
     if (!d) return;
     box.children[1].textContent = `${d.status}; source ${d.source}; destination ${d.destination}; ` +
         `${fmt.num(d.backlog_records, 0)} records buffered; ${fmt.num(d.objects, 0)} objects and ` +
-        `${fmt.num(d.delivered_records, 0)} records delivered; last delivery ${fmt.time(d.last_delivery_ms)}`;
+        `${fmt.num(d.delivered_records, 0)} records delivered; ${fmt.num(d.failed_records, 0)} failed; ` +
+        `last delivery ${fmt.time(d.last_delivery_ms)}`;
   });
   return {};
 }

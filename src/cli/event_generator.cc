@@ -44,8 +44,8 @@ const std::vector<std::string>& default_categories() {
 
 const std::vector<std::string>& all_categories() {
   static const std::vector<std::string> kSixteen = {
-      "Books",   "Electronics", "Clothing", "Garden",     "Toys",   "Grocery",     "Sports", "Beauty",
-      "Health",  "Automotive",  "Music",    "Movies",     "Office", "Pet Supplies", "Jewelry", "Home"};
+      "Books",  "Electronics", "Clothing", "Garden", "Toys",   "Grocery",      "Sports",  "Beauty",
+      "Health", "Automotive",  "Music",    "Movies", "Office", "Pet Supplies", "Jewelry", "Home"};
   return kSixteen;
 }
 

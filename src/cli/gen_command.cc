@@ -42,7 +42,9 @@ struct GenOptions : ClientOptions {
 };
 
 volatile std::sig_atomic_t g_interrupted = 0;
-extern "C" void on_interrupt(int) { g_interrupted = 1; }
+extern "C" void on_interrupt(int) {
+  g_interrupted = 1;
+}
 
 int64_t wall_clock_us() {
   return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -51,7 +53,8 @@ int64_t wall_clock_us() {
 
 std::string cents_text(int64_t cents) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%lld.%02lld", static_cast<long long>(cents / 100), static_cast<long long>(cents % 100));
+  std::snprintf(buf, sizeof buf, "%lld.%02lld", static_cast<long long>(cents / 100),
+                static_cast<long long>(cents % 100));
   return buf;
 }
 
@@ -105,7 +108,9 @@ int gen(const GenOptions& o) {
     const std::string_view text = o.start_time.empty() ? kSeededStart : std::string_view(o.start_time);
     if (text != "now") {
       g.start_us = parse_event_time_us(text);
-      if (!g.start_us) return fail("--start-time must be an ISO-8601 UTC time like 2026-01-31T14:46:00Z or 'now', got '" + std::string(text) + "'");
+      if (!g.start_us)
+        return fail("--start-time must be an ISO-8601 UTC time like 2026-01-31T14:46:00Z or 'now', got '" +
+                    std::string(text) + "'");
     } else {
       g.start_us = wall_clock_us();
     }
@@ -117,7 +122,7 @@ int gen(const GenOptions& o) {
   const std::string stream = o.stream.empty() ? (o.kind == EventKind::kSales ? "sales" : "trades") : o.stream;
 
   // About 20 PutRecords calls a second at the given rate, at most 500 records each (the API's limit).
-  const size_t batch_size = o.batch > 0 ? static_cast<size_t>(o.batch)
+  const size_t batch_size = o.batch > 0  ? static_cast<size_t>(o.batch)
                             : o.rate > 0 ? std::clamp<size_t>(static_cast<size_t>(o.rate / 20), 1, 500)
                                          : 500;
   using Steady = std::chrono::steady_clock;
@@ -194,24 +199,33 @@ void add_kind(CLI::App& gen_cmd, const char* name, EventKind kind, const char* d
   o->kind = kind;
   auto* cmd = gen_cmd.add_subcommand(name, description);
   cmd->add_option("--stream", o->stream, std::string("Stream to write (default: ") + name + ")");
-  cmd->add_option("--endpoint", o->endpoint, "Kinesis endpoint URL (env EDDY_ENDPOINT); credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
+  cmd->add_option("--endpoint", o->endpoint,
+                  "Kinesis endpoint URL (env EDDY_ENDPOINT); credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
       ->capture_default_str();
   cmd->add_option("--region", o->region, "Region the requests are signed for (env AWS_REGION)")->capture_default_str();
   cmd->add_option("--rate", o->rate, "Records per second (0: as fast as the endpoint takes them)")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1e6));
-  auto* count = cmd->add_option("--count", o->count, "Stop after this many records")->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
-  cmd->add_option("--duration", o->duration, "Stop after this many seconds")->check(CLI::Range(0.001, 1e7))->excludes(count);
+  auto* count = cmd->add_option("--count", o->count, "Stop after this many records")
+                    ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
+  cmd->add_option("--duration", o->duration, "Stop after this many seconds")
+      ->check(CLI::Range(0.001, 1e7))
+      ->excludes(count);
   cmd->add_option("--seed", o->seed,
-                  "Seed for a reproducible run: the same records (values, partition keys and, unless --start-time now, event times)")
+                  "Seed for a reproducible run: the same records (values, partition keys and, unless --start-time now, "
+                  "event times)")
       ->each([o](const std::string&) { o->seeded = true; });
   cmd->add_option("--start-time", o->start_time,
                   "Synthetic event times: the first record's (ISO-8601 UTC, or 'now'), then one every 1/rate s "
                   "(default: the wall clock; with --seed 2021-01-31T14:46:00Z)");
-  cmd->add_option("--batch", o->batch, "Records per PutRecords call (default: about 20 calls a second)")->check(CLI::Range(1, 500));
+  cmd->add_option("--batch", o->batch, "Records per PutRecords call (default: about 20 calls a second)")
+      ->check(CLI::Range(1, 500));
   if (kind == EventKind::kSales) {
-    cmd->add_option("--stores", o->stores, "Number of stores: store_1 .. store_N")->capture_default_str()->check(CLI::Range(1, 100000));
-    cmd->add_option("--categories", o->categories, "Categories: 'all' (16 items) or a comma-separated list (default: Books,Electronics)");
+    cmd->add_option("--stores", o->stores, "Number of stores: store_1 .. store_N")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 100000));
+    cmd->add_option("--categories", o->categories,
+                    "Categories: 'all' (16 items) or a comma-separated list (default: Books,Electronics)");
   }
   cmd->callback([o, &exit_code] { exit_code = gen(*o); });
 }
@@ -223,8 +237,8 @@ void add_gen_command(CLI::App& app, int& exit_code) {
   cmd->require_subcommand(1);
   add_kind(*cmd, "sales", EventKind::kSales,
            "Sales events: store_id, category, sales in [0, 100), evnt_time; random UUID partition keys", exit_code);
-  add_kind(*cmd, "trades", EventKind::kTrades, "Trades: EVENT_TIME, TICKER (AMZN GOOG AZRE ORCL BABA), PRICE in [0, 100)",
-           exit_code);
+  add_kind(*cmd, "trades", EventKind::kTrades,
+           "Trades: EVENT_TIME, TICKER (AMZN GOOG AZRE ORCL BABA), PRICE in [0, 100)", exit_code);
 }
 
 }  // namespace eddy::cli

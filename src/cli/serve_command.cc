@@ -2,6 +2,8 @@
 
 #include <malloc.h>
 
+#include <csignal>
+
 #include <future>
 
 #include <iostream>
@@ -53,6 +55,9 @@ struct ServeOptions {
 };
 
 int serve(const ServeOptions& o) {
+  // A write to a pipe or socket whose reader is gone (a Lambda transform command that exited
+  // before reading its event) must be an EPIPE error for that call, not the end of the server.
+  std::signal(SIGPIPE, SIG_IGN);
   // GetRecords answers and read buffers are megabytes each: keep them on the heap for reuse
   // instead of a fresh mmap (and its page faults) per call.
   mallopt(M_MMAP_THRESHOLD, 64 << 20);

@@ -618,7 +618,14 @@ void DeliveryHost::run(const std::string& name, Worker& w) {
     return dest->gzip ? gzip(body) : body;
   };
 
+  // Records written to the error prefix since the last save (metrics: failed records).
+  uint64_t failed_since_save = 0;
+  auto count_failed = [&](const std::string& lines) {
+    failed_since_save += static_cast<uint64_t>(std::count(lines.begin(), lines.end(), '\n'));
+  };
   auto save = [&](uint64_t add_objects, uint64_t add_records) {
+    state["failed_records"] = state.value("failed_records", uint64_t{0}) + failed_since_save;
+    failed_since_save = 0;
     json pos = json::object();
     for (const auto& [s, p] : positions) pos[std::to_string(s)] = p;
     state["positions"] = pos;
@@ -689,6 +696,7 @@ void DeliveryHost::run(const std::string& name, Worker& w) {
       std::unique_lock lock(w.mu);
       w.cv.wait_for(lock, std::chrono::seconds(1), [&] { return w.stop.load(); });
     }
+    count_failed(failed);
     return true;
   };
 
@@ -748,6 +756,7 @@ void DeliveryHost::run(const std::string& name, Worker& w) {
       }
     }
     if (!errors.empty() && !write_object(dest->bucket, error_key, errors)) return false;
+    count_failed(errors);
     if (dest->partitioning) {
       int part = 0;
       for (const auto& [keys, records] : partitions) {
@@ -796,6 +805,7 @@ void DeliveryHost::run(const std::string& name, Worker& w) {
         const std::string failed_key = evaluate_prefix(dest->error_prefix, recs.front().arrival, [] { return std::string("00000000000"); },
                                                        "http-endpoint-failed") + key.substr(key.rfind('/') + 1);
         if (!write_object(dest->bucket, failed_key, failed)) return false;
+        count_failed(failed);
       }
       if (dest->backup_all && !write_object(dest->bucket, key, join(processed))) return false;
     } else if ((!processed.empty() || !dest->lambda) && !write_object(dest->bucket, key, join(processed))) {

@@ -31,6 +31,7 @@ std::vector<DeliveryMetrics> DeliveryHost::metrics() const {
     m.objects = state.value("objects", uint64_t{0});
     m.delivered_records = state.value("records", uint64_t{0});
     m.last_delivery_ms = state.value("last_delivery_ms", TimestampMs{0});
+    m.failed_records = state.value("failed_records", uint64_t{0});
     const auto positions = state.value("positions", nlohmann::json::object());
     auto delivered_up_to = [&](uint32_t shard) {
       const auto it = positions.find(std::to_string(shard));
@@ -44,7 +45,8 @@ std::vector<DeliveryMetrics> DeliveryHost::metrics() const {
       out.push_back(std::move(m));
       continue;
     }
-    const auto arn = config.value("KinesisStreamSourceConfiguration", nlohmann::json::object()).value("KinesisStreamARN", "");
+    const auto arn =
+        config.value("KinesisStreamSourceConfiguration", nlohmann::json::object()).value("KinesisStreamARN", "");
     auto source = store_.name_from_arn(arn);
     m.source = source ? *source : arn;
     if (source) {
@@ -61,7 +63,7 @@ std::vector<DeliveryMetrics> DeliveryHost::metrics() const {
 }
 
 Result<std::vector<DeliveryHost::JournalRecord>> DeliveryHost::tail(const std::string& name, TimestampMs since_ms,
-                                                                     size_t limit) const {
+                                                                    size_t limit) const {
   std::shared_ptr<log::ShardLog> journal;
   {
     std::lock_guard lock(mu_);
@@ -70,7 +72,8 @@ Result<std::vector<DeliveryHost::JournalRecord>> DeliveryHost::tail(const std::s
     journal = it->second->journal;
   }
   if (!journal) {
-    return make_error(Errc::kInvalidArgument, "Delivery stream " + name + " reads a stream: its records are that stream's");
+    return make_error(Errc::kInvalidArgument,
+                      "Delivery stream " + name + " reads a stream: its records are that stream's");
   }
   const uint64_t end = journal->end_offset();
   uint64_t from = journal->start_offset();

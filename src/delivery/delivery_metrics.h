@@ -19,6 +19,7 @@ struct DeliveryMetrics {
   uint64_t delivered_records = 0;   // records in objects written (DeliveryToS3.Records)
   uint64_t objects = 0;             // objects written (DeliveryToS3.Success counts these)
   uint64_t backlog_records = 0;     // accepted but not delivered yet (buffered)
+  uint64_t failed_records = 0;      // written to the error prefix (transform, endpoint or stream failures)
   TimestampMs last_delivery_ms = 0; // 0 if none yet
 };
 

@@ -8,7 +8,7 @@
 namespace eddy::web {
 
 struct Asset {
-  std::string_view path;          // URL path, e.g. "/" or "/vendor/uPlot.iife.min.js"
+  std::string_view path;  // URL path, e.g. "/" or "/vendor/uPlot.iife.min.js"
   std::string_view content_type;
   std::string_view body;
 };

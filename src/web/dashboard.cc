@@ -27,7 +27,9 @@ api::HttpResponse json_response(int status, const json& body) {
   return r;
 }
 
-api::HttpResponse error(int status, const std::string& message) { return json_response(status, {{"message", message}}); }
+api::HttpResponse error(int status, const std::string& message) {
+  return json_response(status, {{"message", message}});
+}
 
 // A record's data as JSON: the parsed object if it is one (JSON outputs), else its text (CSV).
 json record_value(std::string_view data) {
@@ -79,7 +81,9 @@ std::vector<runtime::ApplicationOutputInfo> configured_outputs(const json& confi
 json outputs_json(const std::vector<runtime::ApplicationOutputInfo>& outputs) {
   json out = json::array();
   for (const auto& o : outputs) {
-    out.push_back({{"in_app_stream", o.in_app_stream}, {"target", o.target}, {"kind", o.delivery ? "delivery_stream" : "stream"}});
+    out.push_back({{"in_app_stream", o.in_app_stream},
+                   {"target", o.target},
+                   {"kind", o.delivery ? "delivery_stream" : "stream"}});
   }
   return out;
 }
@@ -138,6 +142,7 @@ json Dashboard::overview() const {
                           {"delivered_records", d.delivered_records},
                           {"objects", d.objects},
                           {"backlog_records", d.backlog_records},
+                          {"failed_records", d.failed_records},
                           {"last_delivery_ms", d.last_delivery_ms}});
   }
   return {{"now_ms", clock_.now_ms()}, {"streams", streams}, {"applications", apps}, {"delivery_streams", deliveries}};
@@ -204,19 +209,22 @@ api::HttpResponse Dashboard::events(std::string_view query) const {
   r.events = std::make_shared<api::EventStream>();
   r.events->interval = std::chrono::milliseconds(1000);
   r.events->next = [this, stream, delivery, since]() mutable -> std::optional<std::string> {
-    std::string text = "event: overview\ndata: " + overview().dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
+    std::string text =
+        "event: overview\ndata: " + overview().dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
     if (stream) {
       auto rows = tail(*stream, delivery, since, kMaxLimit);
       if (!rows) return std::nullopt;  // the output stream is gone: end, the page reconnects
       for (const auto& row : *rows) since = std::max<TimestampMs>(since, row["arrival_ms"].get<TimestampMs>());
-      text += "event: rows\ndata: " + json{{"rows", std::move(*rows)}}.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
+      text += "event: rows\ndata: " +
+              json{{"rows", std::move(*rows)}}.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
     }
     return text;
   };
   return r;
 }
 
-Result<runtime::ApplicationOutputInfo> Dashboard::find_output(const std::string& name, const std::string* output, int& status) const {
+Result<runtime::ApplicationOutputInfo> Dashboard::find_output(const std::string& name, const std::string* output,
+                                                              int& status) const {
   auto app = apps_.describe(name);
   status = 404;
   if (!app) return make_error(Errc::kResourceNotFound, "no application named " + name);
@@ -235,7 +243,8 @@ Result<runtime::ApplicationOutputInfo> Dashboard::find_output(const std::string&
   }
   if (chosen->target.empty()) {
     status = 400;
-    return make_error(Errc::kInvalidArgument, "output " + chosen->in_app_stream + " names no stream or delivery stream");
+    return make_error(Errc::kInvalidArgument,
+                      "output " + chosen->in_app_stream + " names no stream or delivery stream");
   }
   return *chosen;
 }
@@ -307,6 +316,7 @@ api::HttpResponse Dashboard::delivery_stream(const std::string& name) const {
                {"delivered_records", m.delivered_records},
                {"objects", m.objects},
                {"backlog_records", m.backlog_records},
+               {"failed_records", m.failed_records},
                {"last_delivery_ms", m.last_delivery_ms}};
   }
   return json_response(200, {{"name", name}, {"status", d->status}, {"config", d->config}, {"metrics", figures}});

@@ -46,7 +46,8 @@ class Dashboard {
   api::HttpResponse delivery_stream(const std::string& name) const;
   api::HttpResponse events(std::string_view query) const;
   // The output `output` (or the first) of application `name`, or the error response for it.
-  Result<runtime::ApplicationOutputInfo> find_output(const std::string& name, const std::string* output, int& status) const;
+  Result<runtime::ApplicationOutputInfo> find_output(const std::string& name, const std::string* output,
+                                                     int& status) const;
   // The latest records of `stream` (a delivery stream's journal if `delivery`) that arrived at or
   // after `since_ms`, at most `limit`, oldest first.
   Result<nlohmann::json> tail(const std::string& stream, bool delivery, TimestampMs since_ms, size_t limit) const;

@@ -41,10 +41,14 @@ std::string escape_label_value(std::string_view v) {
   std::string out;
   out.reserve(v.size());
   for (char c : v) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }
@@ -83,17 +87,16 @@ std::string render_metrics(const std::vector<stream::StreamMetrics>& streams,
             "Age of the last record of the latest GetRecords call, 0 if it returned none "
             "(CloudWatch GetRecords.IteratorAgeMilliseconds).",
             streams, "stream", sname, num(&S::iterator_age_ms));
-  family<S>(out, "eddy_kinesis_millis_behind_latest", "gauge",
-            "MillisBehindLatest of the latest GetRecords call.", streams, "stream", sname,
-            num(&S::millis_behind_latest));
+  family<S>(out, "eddy_kinesis_millis_behind_latest", "gauge", "MillisBehindLatest of the latest GetRecords call.",
+            streams, "stream", sname, num(&S::millis_behind_latest));
   family<S>(out, "eddy_kinesis_open_shards", "gauge", "Open shards (CloudWatch OpenShardCount).", streams, "stream",
             sname, num(&S::open_shards));
 
   family<A>(out, "eddy_kinesisanalytics_running", "gauge", "1 if the application is RUNNING.", applications,
             "application", aname, [](const A& a) { return a.status == "RUNNING" ? 1.0 : 0.0; });
   family<A>(out, "eddy_kinesisanalytics_input_records_total", "counter",
-            "Source records read by the application since it started (KDA InputRecords).", applications,
-            "application", aname, num(&A::input_records));
+            "Source records read by the application since it started (KDA InputRecords).", applications, "application",
+            aname, num(&A::input_records));
   family<A>(out, "eddy_kinesisanalytics_output_records_total", "counter",
             "Rows written to the application's outputs since it started (KDA OutputRecords).", applications,
             "application", aname, num(&A::output_rows));
@@ -108,14 +111,17 @@ std::string render_metrics(const std::vector<stream::StreamMetrics>& streams,
             "application", aname, [](const A& a) { return static_cast<double>(a.last_checkpoint_ms) / 1000.0; });
 
   family<D>(out, "eddy_firehose_incoming_records_total", "counter",
-            "Records put to a direct-put delivery stream since it was created (Firehose IncomingRecords).",
-            deliveries, "delivery_stream", dname, num(&D::incoming_records));
+            "Records put to a direct-put delivery stream since it was created (Firehose IncomingRecords).", deliveries,
+            "delivery_stream", dname, num(&D::incoming_records));
   family<D>(out, "eddy_firehose_delivery_records_total", "counter",
             "Records delivered since the delivery stream was created (Firehose DeliveryToS3.Records).", deliveries,
             "delivery_stream", dname, num(&D::delivered_records));
   family<D>(out, "eddy_firehose_delivery_success_total", "counter",
             "Objects (or requests) delivered successfully (Firehose DeliveryToS3.Success).", deliveries,
             "delivery_stream", dname, num(&D::objects));
+  family<D>(out, "eddy_firehose_failed_records_total", "counter",
+            "Records written to the error prefix instead (failed transform, endpoint or stream delivery).", deliveries,
+            "delivery_stream", dname, num(&D::failed_records));
   family<D>(out, "eddy_firehose_backlog_records", "gauge", "Records accepted but not yet delivered (buffered).",
             deliveries, "delivery_stream", dname, num(&D::backlog_records));
   family<D>(out, "eddy_firehose_last_delivery_timestamp_seconds", "gauge",
