@@ -21,7 +21,7 @@ build: deps
 
 build-asan: deps
 	cmake --preset asan >/dev/null
-	cmake --build --preset asan -j $(JOBS) --target eddy_unit_tests cbor_request_fuzz json_request_fuzz sigv4_fuzz sql_parser_fuzz
+	cmake --build --preset asan -j $(JOBS) --target eddy_unit_tests cbor_request_fuzz json_request_fuzz sigv4_fuzz sql_parser_fuzz pipeline_file_fuzz
 
 test: build build-asan
 	cd build/release && ctest --output-on-failure -j 2
