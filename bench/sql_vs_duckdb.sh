@@ -21,6 +21,8 @@
 #   SLIDING_EVENTS [EVENTS]: trades for the sliding-window run   RATE [1000]: events per second of
 #   simulated arrival time (EVENTS=10M at 1000/s: 10,000 s, 167 one-minute windows x 5 stores)
 #   RUNS [1]: runs of each measurement, the fastest counts   DUCKDB_THREADS [1]
+#   PARALLELISMS ["1 2"]: the seed through `eddy sql run --parallelism N` for each N; the first is
+#   the one set against DuckDB (one thread each), the others are reported as speed-ups over it
 #   GEN_TIMEOUT [600]  RUN_TIMEOUT [600]  CHECK_TIMEOUT [300]
 #   BENCH_DIR [a new temp dir]: where inputs, outputs and logs go (kept)
 #   KEEP [0]: 1 to keep the temp dir   SKIP_DUCKDB [0]   SKIP_SLIDING [0]
@@ -43,6 +45,7 @@ EVENTS=${EVENTS:-10000000}
 SLIDING_EVENTS=${SLIDING_EVENTS:-$EVENTS}
 RATE=${RATE:-1000}
 RUNS=${RUNS:-1}
+PARALLELISMS=${PARALLELISMS:-1 2}
 DUCKDB_THREADS=${DUCKDB_THREADS:-1}
 GEN_TIMEOUT=${GEN_TIMEOUT:-600}
 RUN_TIMEOUT=${RUN_TIMEOUT:-600}
@@ -62,6 +65,9 @@ die() { echo "sql_vs_duckdb: $*" >&2; exit 2; }
 [[ $EVENTS =~ ^[0-9]+$ && $EVENTS -gt 0 ]] || die "EVENTS must be a positive integer"
 [[ $SLIDING_EVENTS =~ ^[0-9]+$ && $SLIDING_EVENTS -gt 0 ]] || die "SLIDING_EVENTS must be a positive integer"
 [[ $RUNS =~ ^[0-9]+$ && $RUNS -gt 0 ]] || die "RUNS must be a positive integer"
+read -r -a PARALLELISM_LIST <<<"$PARALLELISMS"
+((${#PARALLELISM_LIST[@]} > 0)) || die "PARALLELISMS must list at least one thread count"
+for p in "${PARALLELISM_LIST[@]}"; do [[ $p =~ ^[0-9]+$ && $p -gt 0 ]] || die "PARALLELISMS: '$p' is not a positive integer"; done
 command -v timeout >/dev/null || die "coreutils 'timeout' is needed"
 command -v python3 >/dev/null || die "python3 is needed (input generator, result check)"
 [[ -f $SEED_TEST ]] || die "missing $SEED_TEST (the seed application is taken from it)"
@@ -218,24 +224,35 @@ fi
 EDDY_SEED_S= DUCKDB_S= EDDY_SLIDING_S= EDDY_STREAM_S= CHECK= DUCKDB_VERSION=
 SLIDING_DONE=$SLIDING_EVENTS SLIDING_PARTIAL=0
 
-echo
-for ((r = 1; r <= RUNS; r++)); do
-  echo "=== eddy: seed application (tumbling 60 s, SUM per store), $EVENTS events, run $r/$RUNS (limit ${RUN_TIMEOUT}s)"
-  rc=0
-  bounded "$RUN_TIMEOUT" "$EDDY_BIN" sql run --sql "$WORK/seed.sql" --input-schema "$WORK/seed-schema.json" \
-    --input "$WORK/events.ndjson" --arrival-time-field at --input-prefix "$SEED_PREFIX" \
-    --output "$SEED_OUTPUT" --errors "$WORK/eddy-seed-errors.ndjson" \
-    >"$WORK/eddy-seed.ndjson" 2>"$WORK/eddy-seed.log" || rc=$?
-  if ((rc != 0)); then
-    echo "!!! eddy seed run failed (exit $rc$( ((rc == 124)) && echo ", exceeded ${RUN_TIMEOUT}s")); log:" >&2
-    tail -c 2000 "$WORK/eddy-seed.log" >&2
+declare -A SEED_S=()  # parallelism -> best seconds
+for p in "${PARALLELISM_LIST[@]}"; do
+  echo
+  for ((r = 1; r <= RUNS; r++)); do
+    echo "=== eddy: seed application (tumbling 60 s, SUM per store), --parallelism $p, $EVENTS events, run $r/$RUNS (limit ${RUN_TIMEOUT}s)"
+    rc=0
+    out=$WORK/eddy-seed.ndjson
+    [[ $p == "${PARALLELISM_LIST[0]}" ]] || out=$WORK/eddy-seed-p$p.ndjson
+    bounded "$RUN_TIMEOUT" "$EDDY_BIN" sql run --sql "$WORK/seed.sql" --input-schema "$WORK/seed-schema.json" \
+      --input "$WORK/events.ndjson" --arrival-time-field at --input-prefix "$SEED_PREFIX" \
+      --output "$SEED_OUTPUT" --errors "$WORK/eddy-seed-errors.ndjson" --parallelism "$p" \
+      >"$out" 2>"$WORK/eddy-seed.log" || rc=$?
+    if ((rc != 0)); then
+      echo "!!! eddy seed run failed (exit $rc$( ((rc == 124)) && echo ", exceeded ${RUN_TIMEOUT}s")); log:" >&2
+      tail -c 2000 "$WORK/eddy-seed.log" >&2
+      FAILED=1
+      break
+    fi
+    sum=$(eddy_summary "$WORK/eddy-seed.log")
+    echo "${ELAPSED}s${sum:+  $sum}  -> $(wc -l <"$out") groups"
+    SEED_S[$p]=$(min_time "${SEED_S[$p]:-}" "$ELAPSED")
+  done
+  # Results do not depend on the thread count: the output is the same, byte for byte.
+  if [[ $out != "$WORK/eddy-seed.ndjson" && -n ${SEED_S[$p]:-} ]] && ! cmp -s "$out" "$WORK/eddy-seed.ndjson"; then
+    echo "!!! --parallelism $p gave other rows than --parallelism ${PARALLELISM_LIST[0]}" >&2
     FAILED=1
-    break
   fi
-  sum=$(eddy_summary "$WORK/eddy-seed.log")
-  echo "${ELAPSED}s${sum:+  $sum}  -> $(wc -l <"$WORK/eddy-seed.ndjson") groups"
-  EDDY_SEED_S=$(min_time "$EDDY_SEED_S" "$ELAPSED")
 done
+EDDY_SEED_S=${SEED_S[${PARALLELISM_LIST[0]}]:-}
 if [[ -n $EDDY_SEED_S && -s $WORK/eddy-seed-errors.ndjson ]]; then
   echo "!!! eddy rejected $(wc -l <"$WORK/eddy-seed-errors.ndjson") records (error_stream); first:" >&2
   head -n 3 "$WORK/eddy-seed-errors.ndjson" >&2
@@ -372,7 +389,14 @@ row() { printf '%-44s %12s %9s %12s %16s\n' "$@"; }
 echo
 echo "=== summary (best of $RUNS; input NDJSON from the page cache; DuckDB threads=$DUCKDB_THREADS)"
 row run events seconds events/s ratio
-row "eddy seed (tumbling 60 s, SUM by store)" "$EVENTS" "${EDDY_SEED_S:-FAILED}" "$EDDY_SEED_EPS" "$(x "$RATIO")"
+row "eddy seed (tumbling 60 s, SUM by store), p=${PARALLELISM_LIST[0]}" "$EVENTS" "${EDDY_SEED_S:-FAILED}" "$EDDY_SEED_EPS" "$(x "$RATIO")"
+SPEEDUPS=
+for p in "${PARALLELISM_LIST[@]:1}"; do
+  eps_p=$( [[ -n ${SEED_S[$p]:-} ]] && eps "$EVENTS" "${SEED_S[$p]}" || echo -)
+  speedup=$(ratio "$eps_p" "$EDDY_SEED_EPS")
+  SPEEDUPS+=" p$p=$speedup"
+  row "eddy seed, --parallelism $p" "$EVENTS" "${SEED_S[$p]:-FAILED}" "$eps_p" "$(x "$speedup" " p=${PARALLELISM_LIST[0]}")"
+done
 if [[ $SKIP_STREAM != 1 ]]; then
   EDDY_STREAM_EPS=$( [[ -n $EDDY_STREAM_S ]] && eps "$EVENTS" "$EDDY_STREAM_S" || echo -)
   row "eddy serve, same from a stream (TRIM_HORIZON)" "$EVENTS" "${EDDY_STREAM_S:-FAILED}" "$EDDY_STREAM_EPS" "$(x "$(ratio "$EDDY_STREAM_EPS" "$DUCKDB_EPS")")"
@@ -390,7 +414,7 @@ if [[ $SKIP_SLIDING != 1 ]]; then
 fi
 echo "ratio: eddy/DuckDB events/s for the seed; sliding: eddy sliding/eddy tumbling events/s (goal >= 0.5)"
 [[ -n $CHECK ]] && echo "check: $CHECK"
-echo "RESULT events=$EVENTS eddy_seed_eps=$EDDY_SEED_EPS eddy_stream_eps=${EDDY_STREAM_EPS:--} duckdb_eps=$DUCKDB_EPS ratio=$RATIO sliding_events=$SLIDING_DONE eddy_sliding_eps=$EDDY_SLIDING_EPS sliding_partial=$SLIDING_PARTIAL sliding_vs_tumbling=$SLIDING_RATIO check=${CHECK:--}"
+echo "RESULT events=$EVENTS speedups=${SPEEDUPS# } eddy_seed_eps=$EDDY_SEED_EPS eddy_stream_eps=${EDDY_STREAM_EPS:--} duckdb_eps=$DUCKDB_EPS ratio=$RATIO sliding_events=$SLIDING_DONE eddy_sliding_eps=$EDDY_SLIDING_EPS sliding_partial=$SLIDING_PARTIAL sliding_vs_tumbling=$SLIDING_RATIO check=${CHECK:--}"
 
 if ((FAILED)); then
   echo "some steps failed; files in $WORK" >&2

@@ -25,6 +25,8 @@ const fmt = {
   rate: (v) => v === null ? '–' : fmt.num(v, v < 10 ? 1 : 0) + '/s',
   bytes: (v) => v === null ? '–' : v < 1024 ? fmt.num(v, 0) + ' B/s' : v < 1048576 ? fmt.num(v / 1024, 1) + ' KiB/s'
       : fmt.num(v / 1048576, 1) + ' MiB/s',
+  size: (v) => v === null || v === undefined ? '–' : v < 1024 ? fmt.num(v, 0) + ' B'
+      : v < 1048576 ? fmt.num(v / 1024, 1) + ' KiB' : fmt.num(v / 1048576, 1) + ' MiB',
   ms: (v) => v === null || v === undefined ? '–' : v < 1000 ? v + ' ms' : fmt.num(v / 1000, 1) + ' s',
   time: (ms) => ms ? new Date(ms).toISOString().replace('T', ' ').replace('Z', '') : 'never',
 };
@@ -150,18 +152,22 @@ function overviewPage(main) {
       : h('p', {class: 'empty'}, 'No streams yet.'));
     apps.append(o.applications.length ? table(
       ['application', 'status', {label: 'rows in/s', num: 1}, '', {label: 'rows out/s', num: 1},
-       {label: 'error rows', num: 1}, {label: 'behind source', num: 1}, 'last checkpoint'],
+       {label: 'error rows', num: 1}, {label: 'behind source', num: 1}, {label: 'watermark lag', num: 1},
+       'last checkpoint'],
       o.applications.map((a) => h('tr', {'data-application': a.name},
         h('td', {}, h('a', {href: '#/applications/' + enc(a.name)}, a.name)), cell('a-status:' + a.name),
         cell('a-in:' + a.name, 'num'), h('td', {}, spark('a-inspark:' + a.name)), cell('a-out:' + a.name, 'num'),
-        cell('a-err:' + a.name, 'num'), cell('a-lag:' + a.name, 'num'), cell('a-ckpt:' + a.name))))
+        cell('a-err:' + a.name, 'num'), cell('a-lag:' + a.name, 'num'), cell('a-wm:' + a.name, 'num'),
+        cell('a-ckpt:' + a.name))))
       : h('p', {class: 'empty'}, 'No applications yet.'));
     deliveries.append(o.delivery_streams.length ? table(
-      ['delivery stream', 'source', 'destination', {label: 'buffered records', num: 1}, {label: 'objects', num: 1},
+      ['delivery stream', 'source', 'destination', {label: 'buffered', num: 1}, {label: 'backlog records', num: 1},
+       {label: 'objects', num: 1},
        {label: 'records delivered', num: 1}, {label: 'failed records', num: 1}, 'last delivery'],
       o.delivery_streams.map((d) => h('tr', {'data-delivery-stream': d.name},
         h('td', {}, h('a', {href: '#/delivery-streams/' + enc(d.name)}, d.name)), h('td', {}, d.source),
-        h('td', {}, d.destination), cell('d-backlog:' + d.name, 'num'), cell('d-objects:' + d.name, 'num'),
+        h('td', {}, d.destination), cell('d-buffered:' + d.name, 'num'), cell('d-backlog:' + d.name, 'num'),
+        cell('d-objects:' + d.name, 'num'),
         cell('d-records:' + d.name, 'num'), cell('d-failed:' + d.name, 'num'), cell('d-last:' + d.name))))
       : h('p', {class: 'empty'}, 'No delivery streams yet.'));
   }
@@ -194,11 +200,13 @@ function overviewPage(main) {
       set('a-out:' + a.name, fmt.rate(lastRate('app:' + a.name, 'out')));
       set('a-err:' + a.name, fmt.num(a.error_rows, 0), a.error_rows ? 'num error' : 'num');
       set('a-lag:' + a.name, fmt.ms(a.millis_behind_latest));
+      set('a-wm:' + a.name, fmt.ms(a.watermark_lag_ms));
       set('a-ckpt:' + a.name, a.last_checkpoint_ms ? fmt.ms(Math.max(0, o.now_ms - a.last_checkpoint_ms)) + ' ago' : '–');
       const r = live.rates['app:' + a.name];
       if (r && r.in) Charts.spark(cells['a-inspark:' + a.name], r.in);
     }
     for (const d of o.delivery_streams) {
+      set('d-buffered:' + d.name, `${fmt.size(d.buffered_bytes)} (${fmt.num(d.buffered_records, 0)} records)`);
       set('d-backlog:' + d.name, fmt.num(d.backlog_records, 0));
       set('d-objects:' + d.name, fmt.num(d.objects, 0));
       set('d-records:' + d.name, fmt.num(d.delivered_records, 0));
@@ -261,7 +269,8 @@ function deliveryPage(main, name) {
     const d = o.delivery_streams.find((x) => x.name === name);
     if (!d) return;
     box.children[1].textContent = `${d.status}; source ${d.source}; destination ${d.destination}; ` +
-        `${fmt.num(d.backlog_records, 0)} records buffered; ${fmt.num(d.objects, 0)} objects and ` +
+        `${fmt.size(d.buffered_bytes)} in ${fmt.num(d.buffered_records, 0)} records buffered, ` +
+        `${fmt.num(d.backlog_records, 0)} records not yet delivered; ${fmt.num(d.objects, 0)} objects and ` +
         `${fmt.num(d.delivered_records, 0)} records delivered; ${fmt.num(d.failed_records, 0)} failed; ` +
         `last delivery ${fmt.time(d.last_delivery_ms)}`;
   });
@@ -523,7 +532,9 @@ function applicationPage(main, name) {
     fig.textContent = `${a.status}; reads ${a.source || '–'}; ${fmt.num(a.input_records, 0)} rows in ` +
         `(${fmt.rate(lastRate('app:' + name, 'in'))}), ${fmt.num(a.output_rows, 0)} rows out ` +
         `(${fmt.rate(lastRate('app:' + name, 'out'))}), ${fmt.num(a.error_rows, 0)} error rows, ` +
-        `${fmt.ms(a.millis_behind_latest)} behind its source; last checkpoint ` +
+        `${fmt.ms(a.millis_behind_latest)} behind its source, watermark ` +
+        (a.watermark_ms === null ? 'none yet' : `${fmt.time(a.watermark_ms)} (${fmt.ms(a.watermark_lag_ms)} lag)`) +
+        '; last checkpoint ' +
         (a.last_checkpoint_ms ? fmt.time(a.last_checkpoint_ms) : 'none yet');
     if (a.error_rows !== view.lastErrors && view.lastErrors !== -1) loadDetail().catch(() => {});
     view.lastErrors = a.error_rows;

@@ -44,17 +44,19 @@ tl::unexpected<Error> not_found(const std::string& name) {
   return make_error(Errc::kResourceNotFound, "Firehose " + name + " under account 000000000000 not found.");
 }
 
-tl::unexpected<Error> invalid(const std::string& m) { return make_error(Errc::kInvalidArgument, m); }
+tl::unexpected<Error> invalid(const std::string& m) {
+  return make_error(Errc::kInvalidArgument, m);
+}
 
 // The destination as used by the worker, from the stored ExtendedS3 configuration.
 struct Destination {
   std::optional<LambdaTransform> lambda;
-  bool partitioning = false;                // dynamic partitioning: one object per partition key set
-  std::optional<PartitionQuery> query;      // MetadataExtraction (JQ subset)
+  bool partitioning = false;               // dynamic partitioning: one object per partition key set
+  std::optional<PartitionQuery> query;     // MetadataExtraction (JQ subset)
   std::optional<HttpEndpointConfig> http;  // else an S3-style bucket (or the stream below)
   std::string stream_arn;                  // an eddy stream as destination
   int stream_retry_seconds = 300;
-  bool backup_all = false;                 // HTTP: also write every record to the backup bucket
+  bool backup_all = false;  // HTTP: also write every record to the backup bucket
   std::string bucket;
   std::string prefix, error_prefix;
   uint64_t size_bytes = 5ull << 20;
@@ -92,7 +94,8 @@ Result<Destination> destination_of(const json& d, const LambdaSetup& setup) {
         out.append_newline = true;
       } else if (type == "MetadataExtraction") {
         std::map<std::string, std::string> params;
-        for (const auto& kv : p.value("Parameters", json::array())) params[kv.value("ParameterName", "")] = kv.value("ParameterValue", "");
+        for (const auto& kv : p.value("Parameters", json::array()))
+          params[kv.value("ParameterName", "")] = kv.value("ParameterValue", "");
         if (params.count("JsonParsingEngine") && params["JsonParsingEngine"] != "JQ-1.6") {
           return invalid("JsonParsingEngine must be JQ-1.6");
         }
@@ -122,7 +125,8 @@ Result<Destination> destination_of(const json& d, const LambdaSetup& setup) {
           return invalid("BufferSizeInMBs and BufferIntervalInSeconds must be numbers");
         }
         if (buffer_mb < 0.2 || buffer_mb > 3) return invalid("BufferSizeInMBs of a Lambda processor must be 0.2 to 3");
-        if (buffer_seconds < 0 || buffer_seconds > 900) return invalid("BufferIntervalInSeconds of a Lambda processor must be 0 to 900");
+        if (buffer_seconds < 0 || buffer_seconds > 900)
+          return invalid("BufferIntervalInSeconds of a Lambda processor must be 0 to 900");
         for (const auto& [param, _] : params) {
           if (param != "LambdaArn" && param != "NumberOfRetries" && param != "RoleArn" && param != "BufferSizeInMBs" &&
               param != "BufferIntervalInSeconds") {
@@ -134,27 +138,34 @@ Result<Destination> destination_of(const json& d, const LambdaSetup& setup) {
         if (!t) return tl::unexpected(t.error());
         out.lambda = std::move(*t);
       } else {
-        return invalid("Processor type " + type + " is not supported by eddy yet (AppendDelimiterToRecord and Lambda are)");
+        return invalid("Processor type " + type +
+                       " is not supported by eddy yet (AppendDelimiterToRecord and Lambda are)");
       }
     }
   }
   if (d.value("DynamicPartitioningConfiguration", json::object()).value("Enabled", false)) {
     out.partitioning = true;
     if (!d.contains("ErrorOutputPrefix")) return invalid("Dynamic partitioning requires an ErrorOutputPrefix");
-    if (out.interval_ms == 0) return invalid("Dynamic partitioning is not available with zero buffering (IntervalInSeconds 0)");
+    if (out.interval_ms == 0)
+      return invalid("Dynamic partitioning is not available with zero buffering (IntervalInSeconds 0)");
     const std::string prefix = d.value("Prefix", "");
     if (prefix.find("!{partitionKeyFrom") == std::string::npos) {
-      return invalid("With dynamic partitioning the Prefix must use !{partitionKeyFromQuery:...} or !{partitionKeyFromLambda:...}");
+      return invalid(
+          "With dynamic partitioning the Prefix must use !{partitionKeyFromQuery:...} or "
+          "!{partitionKeyFromLambda:...}");
     }
     if (prefix.find("!{partitionKeyFromQuery") != std::string::npos && !out.query) {
-      return invalid("!{partitionKeyFromQuery:...} needs a MetadataExtraction processor with a MetadataExtractionQuery");
+      return invalid(
+          "!{partitionKeyFromQuery:...} needs a MetadataExtraction processor with a MetadataExtractionQuery");
     }
   } else if (d.value("Prefix", "").find("!{partitionKeyFrom") != std::string::npos) {
-    return invalid("!{partitionKeyFromQuery:...} and !{partitionKeyFromLambda:...} need DynamicPartitioningConfiguration Enabled");
+    return invalid(
+        "!{partitionKeyFromQuery:...} and !{partitionKeyFromLambda:...} need DynamicPartitioningConfiguration Enabled");
   } else if (out.query) {
     return invalid("A MetadataExtraction processor needs DynamicPartitioningConfiguration Enabled");
   }
-  if (d.value("S3BackupMode", "Disabled") != "Disabled") return invalid("S3BackupMode Enabled is not supported by eddy yet");
+  if (d.value("S3BackupMode", "Disabled") != "Disabled")
+    return invalid("S3BackupMode Enabled is not supported by eddy yet");
   if (d.value("DataFormatConversionConfiguration", json::object()).value("Enabled", false)) {
     return invalid("Data format conversion (Parquet/ORC) is not supported by eddy");
   }
@@ -173,8 +184,9 @@ Result<Destination> destination_of_stream(const json& request, const LambdaSetup
   const json& h = request.at("HttpEndpointDestinationConfiguration");
   json s3 = h.value("S3Configuration", json::object());
   s3["ProcessingConfiguration"] = h.value("ProcessingConfiguration", json::object());
-  s3["BufferingHints"] = {{"SizeInMBs", h.value("BufferingHints", json::object()).value("SizeInMBs", 5)},
-                          {"IntervalInSeconds", h.value("BufferingHints", json::object()).value("IntervalInSeconds", 60)}};
+  s3["BufferingHints"] = {
+      {"SizeInMBs", h.value("BufferingHints", json::object()).value("SizeInMBs", 5)},
+      {"IntervalInSeconds", h.value("BufferingHints", json::object()).value("IntervalInSeconds", 60)}};
   s3.erase("CompressionFormat");
   auto d = destination_of(s3, setup);
   if (!d) return d;
@@ -202,7 +214,8 @@ Result<Destination> destination_of_stream(const json& request, const LambdaSetup
   http.gzip = request_config.value("ContentEncoding", "NONE") == "GZIP";
   if (request_config.contains("CommonAttributes")) {
     json attrs = json::object();
-    for (const auto& a : request_config["CommonAttributes"]) attrs[a.value("AttributeName", "")] = a.value("AttributeValue", "");
+    for (const auto& a : request_config["CommonAttributes"])
+      attrs[a.value("AttributeName", "")] = a.value("AttributeValue", "");
     http.common_attributes_json = json{{"commonAttributes", attrs}}.dump();
   }
   d->http = std::move(http);
@@ -216,11 +229,19 @@ struct DeliveryHost::Worker {
   std::atomic<bool> stop{false};
   std::mutex mu;
   std::condition_variable cv;
+  // What the worker holds in memory, waiting for the buffering hints (read by metrics()).
+  std::atomic<uint64_t> buffered_bytes{0};
+  std::atomic<uint64_t> buffered_records{0};
 };
 
-DeliveryHost::DeliveryHost(fs::path dir, fs::path bucket_dir, stream::StreamStore& store, log::GroupCommitter& committer,
-                           const Clock& clock, std::map<std::string, std::string> functions, std::optional<S3Options> s3)
-    : dir_(std::move(dir)), bucket_(std::move(bucket_dir)), store_(store), committer_(committer), clock_(clock),
+DeliveryHost::DeliveryHost(fs::path dir, fs::path bucket_dir, stream::StreamStore& store,
+                           log::GroupCommitter& committer, const Clock& clock,
+                           std::map<std::string, std::string> functions, std::optional<S3Options> s3)
+    : dir_(std::move(dir)),
+      bucket_(std::move(bucket_dir)),
+      store_(store),
+      committer_(committer),
+      clock_(clock),
       functions_(std::move(functions)) {
   if (s3) s3_.emplace(std::move(*s3));
 }
@@ -236,14 +257,24 @@ DeliveryHost::~DeliveryHost() {
   }
 }
 
-LambdaSetup DeliveryHost::lambda_setup() const { return {&functions_, (dir_ / "lambda_runner.py").string()}; }
+std::pair<uint64_t, uint64_t> DeliveryHost::buffered(const Entry& e) {
+  if (!e.worker) return {0, 0};
+  return {e.worker->buffered_bytes.load(), e.worker->buffered_records.load()};
+}
+
+LambdaSetup DeliveryHost::lambda_setup() const {
+  return {&functions_, (dir_ / "lambda_runner.py").string()};
+}
 
 std::string DeliveryHost::arn(const std::string& name) const {
   return "arn:aws:firehose:" + store_.options().region + ":" + store_.options().account + ":deliverystream/" + name;
 }
 
 Status DeliveryHost::persist(const std::string& name, const DeliveryStream& s) const {
-  json j = {{"config", s.config}, {"status", s.status}, {"version", s.version}, {"created_ms", s.created_ms},
+  json j = {{"config", s.config},
+            {"status", s.status},
+            {"version", s.version},
+            {"created_ms", s.created_ms},
             {"updated_ms", s.updated_ms}};
   std::error_code ec;
   fs::create_directories(dir_ / name, ec);
@@ -291,7 +322,8 @@ Status DeliveryHost::check_destination(const json& request) const {
   if (!dest->stream_arn.empty()) {
     auto target = store_.name_from_arn(dest->stream_arn);
     if (!target) return tl::unexpected(target.error());
-    if (!store_.shards(*target)) return invalid("Kinesis stream " + *target + " (the destination) does not exist; create it first");
+    if (!store_.shards(*target))
+      return invalid("Kinesis stream " + *target + " (the destination) does not exist; create it first");
   }
   return {};
 }
@@ -307,9 +339,11 @@ Result<DeliveryStream> DeliveryHost::create(json request) {
     request["ExtendedS3DestinationConfiguration"] = request["S3DestinationConfiguration"];
     request.erase("S3DestinationConfiguration");
   }
-  if (!request.contains("ExtendedS3DestinationConfiguration") && !request.contains("HttpEndpointDestinationConfiguration")) {
-    return invalid("eddy delivers to ExtendedS3DestinationConfiguration (a bucket directory or S3 store, BucketARN "
-                   "arn:aws:s3:::NAME) or HttpEndpointDestinationConfiguration");
+  if (!request.contains("ExtendedS3DestinationConfiguration") &&
+      !request.contains("HttpEndpointDestinationConfiguration")) {
+    return invalid(
+        "eddy delivers to ExtendedS3DestinationConfiguration (a bucket directory or S3 store, BucketARN "
+        "arn:aws:s3:::NAME) or HttpEndpointDestinationConfiguration");
   }
   int destinations = 0;
   for (const auto& [k, _] : request.items()) destinations += k.ends_with("DestinationConfiguration");
@@ -353,7 +387,9 @@ Result<DeliveryStream> DeliveryHost::create(json request) {
     committer_.track(e->journal);
   }
   if (auto st = persist(name, e->stream); !st) return tl::unexpected(st.error());
-  if (auto st = write_file_atomic(dir_ / name / "state.json", json{{"positions", positions}, {"finished", finished}}.dump()); !st) {
+  if (auto st =
+          write_file_atomic(dir_ / name / "state.json", json{{"positions", positions}, {"finished", finished}}.dump());
+      !st) {
     return tl::unexpected(st.error());
   }
   auto result = e->stream;
@@ -399,15 +435,17 @@ Status DeliveryHost::remove(const std::string& name) {
   return {};
 }
 
-Status DeliveryHost::update_destination(const std::string& name, int64_t version, const std::string& kind, const json& update) {
+Status DeliveryHost::update_destination(const std::string& name, int64_t version, const std::string& kind,
+                                        const json& update) {
   std::unique_lock lock(mu_);
   auto it = streams_.find(name);
   if (it == streams_.end()) return not_found(name);
   Entry& e = *it->second;
   if (version != e.stream.version) {
-    return make_error(Errc::kConcurrentModification, "Cannot update firehose: " + name +
-                                                         " since the current version id: " + std::to_string(e.stream.version) +
-                                                         " and the requested version id: " + std::to_string(version) + " do not match");
+    return make_error(Errc::kConcurrentModification,
+                      "Cannot update firehose: " + name +
+                          " since the current version id: " + std::to_string(e.stream.version) +
+                          " and the requested version id: " + std::to_string(version) + " do not match");
   }
   // The same destination type merges the given fields; another type replaces the destination.
   const std::string field = kind + "DestinationConfiguration";
@@ -476,7 +514,8 @@ Result<PutOutcome> DeliveryHost::put(const std::string& name, const std::vector<
   }
   std::vector<log::AppendRecord> batch;
   batch.reserve(records.size());
-  for (size_t i = 0; i < records.size(); ++i) batch.push_back({i < keys.size() ? keys[i] : std::string_view(), "", records[i]});
+  for (size_t i = 0; i < records.size(); ++i)
+    batch.push_back({i < keys.size() ? keys[i] : std::string_view(), "", records[i]});
   auto appended = journal->append(batch, clock_.now_ms());
   if (!appended) return tl::unexpected(appended.error());
   PutOutcome out;
@@ -524,7 +563,8 @@ void DeliveryHost::run(const std::string& name, Worker& w) {
   auto dest = destination_of_stream(config, lambda_setup());
   if (!dest) return;
   std::string source;
-  if (!journal) source = *store_.name_from_arn(config["KinesisStreamSourceConfiguration"].value("KinesisStreamARN", ""));
+  if (!journal)
+    source = *store_.name_from_arn(config["KinesisStreamSourceConfiguration"].value("KinesisStreamARN", ""));
 
   json state = json::object();
   if (auto text = read_file(dir_ / name / "state.json")) {
@@ -535,7 +575,8 @@ void DeliveryHost::run(const std::string& name, Worker& w) {
   }
   std::map<uint32_t, uint64_t> positions;  // delivered up to (exclusive)
   const json saved = state.value("positions", json::object());
-  for (auto it = saved.begin(); it != saved.end(); ++it) positions[static_cast<uint32_t>(std::stoul(it.key()))] = it->get<uint64_t>();
+  for (auto it = saved.begin(); it != saved.end(); ++it)
+    positions[static_cast<uint32_t>(std::stoul(it.key()))] = it->get<uint64_t>();
   std::set<uint32_t> finished;
   for (const auto& f : state.value("finished", json::array())) finished.insert(f.get<uint32_t>());
 
@@ -652,7 +693,8 @@ void DeliveryHost::run(const std::string& name, Worker& w) {
     std::map<uint32_t, uint64_t> marks;
     std::set<std::string> skip;
     if (intent.contains("target")) {
-      for (const auto& [shard, end] : intent["target"].items()) marks[static_cast<uint32_t>(std::stoul(shard))] = end.get<uint64_t>();
+      for (const auto& [shard, end] : intent["target"].items())
+        marks[static_cast<uint32_t>(std::stoul(shard))] = end.get<uint64_t>();
       skip = sink.keys_after(*target, marks);
     } else {
       auto now = sink.marks(*target);
@@ -678,8 +720,12 @@ void DeliveryHost::run(const std::string& name, Worker& w) {
     if (w.stop && !r.delivered) return false;
     std::string failed;
     auto fail_line = [&](const Processed& p, const std::string& code, const std::string& message) {
-      failed += json{{"attemptsMade", r.attempts}, {"arrivalTimestamp", p.arrival}, {"errorCode", code}, {"errorMessage", message},
-                     {"attemptEndingTimestamp", clock_.now_ms()}, {"rawData", base64_encode(p.data)}}
+      failed += json{{"attemptsMade", r.attempts},
+                     {"arrivalTimestamp", p.arrival},
+                     {"errorCode", code},
+                     {"errorMessage", message},
+                     {"attemptEndingTimestamp", clock_.now_ms()},
+                     {"rawData", base64_encode(p.data)}}
                     .dump() +
                 "\n";
     };
@@ -688,8 +734,9 @@ void DeliveryHost::run(const std::string& name, Worker& w) {
     }
     for (size_t i : r.refused) fail_line(processed[i], r.error_code, r.error_message);
     if (failed.empty()) return true;
-    const std::string failed_key = evaluate_prefix(dest->error_prefix, processed.front().arrival,
-                                                   [] { return std::string("00000000000"); }, "kinesis-stream-failed") +
+    const std::string failed_key = evaluate_prefix(
+                                       dest->error_prefix, processed.front().arrival,
+                                       [] { return std::string("00000000000"); }, "kinesis-stream-failed") +
                                    key.substr(key.rfind('/') + 1);
     while (!write_object(dest->bucket, failed_key, failed)) {
       if (w.stop) return false;
@@ -709,7 +756,8 @@ void DeliveryHost::run(const std::string& name, Worker& w) {
     });
     if (key.empty()) {
       std::string seed_text = name + "/" + std::to_string(version);
-      for (const auto& [s, r] : ranges) seed_text += "/" + std::to_string(s) + ":" + std::to_string(r.first) + "-" + std::to_string(r.second);
+      for (const auto& [s, r] : ranges)
+        seed_text += "/" + std::to_string(s) + ":" + std::to_string(r.first) + "-" + std::to_string(r.second);
       const auto digest = md5(seed_text);
       uint64_t seed;
       std::memcpy(&seed, digest.data(), sizeof(seed));
@@ -725,7 +773,8 @@ void DeliveryHost::run(const std::string& name, Worker& w) {
         if (i != 8 && i != 13 && i != 18 && i != 23) uuid[i] = kChars[rng() % 16];
       }
       const TimestampMs oldest = recs.front().arrival;
-      const std::string suffix = name + "-" + std::to_string(version) + "-" + format_java_time("yyyy-MM-dd-HH-mm-ss", oldest) + "-" + uuid;
+      const std::string suffix =
+          name + "-" + std::to_string(version) + "-" + format_java_time("yyyy-MM-dd-HH-mm-ss", oldest) + "-" + uuid;
       key = evaluate_prefix(dest->prefix, oldest, random) + suffix + dest->extension;
       error_key = evaluate_prefix(dest->error_prefix, oldest, random, "processing-failed") + suffix;
       json intent = {{"key", key}, {"error_key", error_key}, {"ranges", json::array()}};
@@ -748,8 +797,8 @@ void DeliveryHost::run(const std::string& name, Worker& w) {
           p.keys.insert(keys->begin(), keys->end());
         }
         if (partitions.size() >= 500 && !partitions.count(p.keys)) {
-          errors += error_line(*p.src, "DynamicPartitioning.ActivePartitionExceeded",
-                               "More than 500 active partitions");
+          errors +=
+              error_line(*p.src, "DynamicPartitioning.ActivePartitionExceeded", "More than 500 active partitions");
           continue;
         }
         partitions[p.keys].push_back(std::move(p));
@@ -773,8 +822,9 @@ void DeliveryHost::run(const std::string& name, Worker& w) {
         std::string uuid = to_hex(digest);
         uuid.insert(8, "-").insert(13, "-").insert(18, "-").insert(23, "-");
         const TimestampMs oldest = records.front().arrival;
-        const std::string object = evaluate_prefix(dest->prefix, oldest, random, "", &keys) + name + "-" + std::to_string(version) +
-                                   "-" + format_java_time("yyyy-MM-dd-HH-mm-ss", oldest) + "-" + uuid + dest->extension;
+        const std::string object = evaluate_prefix(dest->prefix, oldest, random, "", &keys) + name + "-" +
+                                   std::to_string(version) + "-" + format_java_time("yyyy-MM-dd-HH-mm-ss", oldest) +
+                                   "-" + uuid + dest->extension;
         if (!write_object(dest->bucket, object, join(records))) return false;
       }
     } else if (!dest->stream_arn.empty()) {
@@ -793,17 +843,24 @@ void DeliveryHost::run(const std::string& name, Worker& w) {
         if (w.stop && !r.delivered) return false;  // interrupted: the intent redoes it
         if (!r.delivered) {
           for (const auto& d : chunk) {
-            failed += json{{"attemptsMade", r.attempts}, {"arrivalTimestamp", recs.front().arrival}, {"errorCode", r.error_code},
-                           {"errorMessage", r.error_message}, {"attemptEndingTimestamp", clock_.now_ms()},
-                           {"rawData", base64_encode(d)}, {"subsequenceNumber", 0}, {"dataId", id}}
+            failed += json{{"attemptsMade", r.attempts},
+                           {"arrivalTimestamp", recs.front().arrival},
+                           {"errorCode", r.error_code},
+                           {"errorMessage", r.error_message},
+                           {"attemptEndingTimestamp", clock_.now_ms()},
+                           {"rawData", base64_encode(d)},
+                           {"subsequenceNumber", 0},
+                           {"dataId", id}}
                           .dump() +
                       "\n";
           }
         }
       }
       if (!failed.empty()) {
-        const std::string failed_key = evaluate_prefix(dest->error_prefix, recs.front().arrival, [] { return std::string("00000000000"); },
-                                                       "http-endpoint-failed") + key.substr(key.rfind('/') + 1);
+        const std::string failed_key = evaluate_prefix(
+                                           dest->error_prefix, recs.front().arrival,
+                                           [] { return std::string("00000000000"); }, "http-endpoint-failed") +
+                                       key.substr(key.rfind('/') + 1);
         if (!write_object(dest->bucket, failed_key, failed)) return false;
         count_failed(failed);
       }
@@ -907,8 +964,8 @@ void DeliveryHost::run(const std::string& name, Worker& w) {
         if (!positions.count(s) || positions[s] < next) positions[s] = next;
       }
     }
-    const bool due = !buffer.empty() &&
-                     (buffer_bytes >= dest->size_bytes || clock_.now_ms() - buffer_started >= dest->interval_ms);
+    const bool due =
+        !buffer.empty() && (buffer_bytes >= dest->size_bytes || clock_.now_ms() - buffer_started >= dest->interval_ms);
     if (due) {
       if (deliver(ranges, std::move(buffer), "", "")) {
         buffer.clear();
@@ -922,6 +979,8 @@ void DeliveryHost::run(const std::string& name, Worker& w) {
         buffer_bytes = 0;
       }
     }
+    w.buffered_bytes = buffer_bytes;
+    w.buffered_records = buffer.size();
     if (journal && clock_.now_ms() - last_retention > 60'000) {
       (void)journal->drop_segments_before(clock_.now_ms() - kJournalRetentionMs);
       last_retention = clock_.now_ms();

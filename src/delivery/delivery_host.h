@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -38,8 +39,8 @@ struct DeliveryStream {
   int64_t version = 1;
   TimestampMs created_ms = 0;
   TimestampMs updated_ms = 0;
-  uint64_t objects = 0;       // objects written
-  uint64_t records = 0;       // records delivered
+  uint64_t objects = 0;  // objects written
+  uint64_t records = 0;  // records delivered
   TimestampMs last_delivery_ms = 0;
 };
 
@@ -79,7 +80,8 @@ class DeliveryHost {
   Status remove(const std::string& name);
   // Applies `update` (a `kind`DestinationUpdate, kind ExtendedS3 or HttpEndpoint): merged into a
   // destination of the same kind, replacing one of the other kind. The version must match.
-  Status update_destination(const std::string& name, int64_t version, const std::string& kind, const nlohmann::json& update);
+  Status update_destination(const std::string& name, int64_t version, const std::string& kind,
+                            const nlohmann::json& update);
   // Direct put: journals the records (one batch) and returns their ids. `keys` (one per record, or
   // none) are kept with them in the journal: an application output's row ordinals.
   Result<PutOutcome> put(const std::string& name, const std::vector<std::string_view>& records,
@@ -103,6 +105,8 @@ class DeliveryHost {
   void launch(const std::string& name, Entry& e);
   void halt(Entry& e, std::unique_lock<std::mutex>& lock);
   void run(const std::string& name, Worker& w);
+  // Bytes and records a running worker holds for its next object; zeros when stopped.
+  static std::pair<uint64_t, uint64_t> buffered(const Entry& e);
 
   Status write_object(const std::string& bucket, const std::string& key, std::string_view bytes) const;
 

@@ -5,6 +5,7 @@
 #include "delivery/delivery_host.h"
 
 #include <algorithm>
+#include <tuple>
 
 #include "common/file_util.h"
 
@@ -32,6 +33,7 @@ std::vector<DeliveryMetrics> DeliveryHost::metrics() const {
     m.delivered_records = state.value("records", uint64_t{0});
     m.last_delivery_ms = state.value("last_delivery_ms", TimestampMs{0});
     m.failed_records = state.value("failed_records", uint64_t{0});
+    std::tie(m.buffered_bytes, m.buffered_records) = buffered(*entry);
     const auto positions = state.value("positions", nlohmann::json::object());
     auto delivered_up_to = [&](uint32_t shard) {
       const auto it = positions.find(std::to_string(shard));

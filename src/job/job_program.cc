@@ -19,19 +19,32 @@ constexpr std::string_view kStateMagic = "eddy-job-state-1";
 
 const char* kind_name(Step::Kind k) {
   switch (k) {
-    case Step::Kind::kMap: return "map";
-    case Step::Kind::kFilter: return "filter";
-    case Step::Kind::kFlatMap: return "flat_map";
-    case Step::Kind::kTimestamps: return "timestamps";
-    case Step::Kind::kKeyBy: return "key_by";
-    case Step::Kind::kKeyedReduce: return "keyed_reduce";
-    case Step::Kind::kKeyedAggregate: return "keyed_aggregate";
-    case Step::Kind::kKeyedProcess: return "keyed_process";
-    case Step::Kind::kWindowAggregate: return "window_aggregate";
-    case Step::Kind::kWindowReduce: return "window_reduce";
-    case Step::Kind::kWindowProcess: return "window_process";
-    case Step::Kind::kSinkStream: return "sink_stream";
-    case Step::Kind::kSinkDelivery: return "sink_delivery";
+    case Step::Kind::kMap:
+      return "map";
+    case Step::Kind::kFilter:
+      return "filter";
+    case Step::Kind::kFlatMap:
+      return "flat_map";
+    case Step::Kind::kTimestamps:
+      return "timestamps";
+    case Step::Kind::kKeyBy:
+      return "key_by";
+    case Step::Kind::kKeyedReduce:
+      return "keyed_reduce";
+    case Step::Kind::kKeyedAggregate:
+      return "keyed_aggregate";
+    case Step::Kind::kKeyedProcess:
+      return "keyed_process";
+    case Step::Kind::kWindowAggregate:
+      return "window_aggregate";
+    case Step::Kind::kWindowReduce:
+      return "window_reduce";
+    case Step::Kind::kWindowProcess:
+      return "window_process";
+    case Step::Kind::kSinkStream:
+      return "sink_stream";
+    case Step::Kind::kSinkDelivery:
+      return "sink_delivery";
   }
   return "?";
 }
@@ -40,13 +53,15 @@ bool is_window(Step::Kind k) {
   return k == Step::Kind::kWindowAggregate || k == Step::Kind::kWindowReduce || k == Step::Kind::kWindowProcess;
 }
 
-int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+int64_t floor_div(int64_t a, int64_t b) {
+  return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
+}
 
 // An aggregation's state for one key (rolling) or one key's window: enough for every kind.
 struct Acc {
-  Element first;   // the first element (sum/min/max/count/avg results are it with a field changed)
-  Element best;    // min_by/max_by: the element holding the extreme; reduce: the running value
-  Element extreme; // min/max: the extreme field value
+  Element first;    // the first element (sum/min/max/count/avg results are it with a field changed)
+  Element best;     // min_by/max_by: the element holding the extreme; reduce: the running value
+  Element extreme;  // min/max: the extreme field value
   double sum = 0;
   int64_t isum = 0;
   bool integral = true;
@@ -101,8 +116,9 @@ class JobProgram final : public runtime::Program {
       const auto& st = p_.steps[i];
       s.shape = std::string(kind_name(st.kind)) + " " + st.aggregate + " " + st.field;
       if (is_window(st.kind)) {
-        s.shape += " window " + std::to_string(static_cast<int>(st.window.kind)) + (st.window.event_time ? " event " : " processing ") +
-                   std::to_string(st.window.size_ms) + " " + std::to_string(st.window.slide_ms);
+        s.shape += " window " + std::to_string(static_cast<int>(st.window.kind)) +
+                   (st.window.event_time ? " event " : " processing ") + std::to_string(st.window.size_ms) + " " +
+                   std::to_string(st.window.slide_ms);
       }
     }
   }
@@ -139,6 +155,22 @@ class JobProgram final : public runtime::Program {
     marks_ = std::move(next);
     declared_ = true;
     advance_watermarks();
+  }
+
+  // The least watermark of its window steps; a job without windows is complete up to the latest
+  // arrival time it has seen.
+  std::optional<TimestampMs> watermark() const override {
+    std::optional<TimestampMs> least;
+    bool windows = false;
+    for (size_t i = 0; i < p_.steps.size(); ++i) {
+      if (!is_window(p_.steps[i].kind)) continue;
+      windows = true;
+      if (steps_[i].watermark == INT64_MIN) return std::nullopt;
+      least = least ? std::min(*least, steps_[i].watermark) : steps_[i].watermark;
+    }
+    if (windows) return least;
+    if (arrival_ == INT64_MIN) return std::nullopt;
+    return arrival_;
   }
 
   std::string save_state() const override {
@@ -196,7 +228,8 @@ class JobProgram final : public runtime::Program {
       }
       it->second.used = true;
       if (it->second.shape != s.shape) {
-        notes.push_back("step " + s.name + " changed (" + it->second.shape + " -> " + s.shape + "): its saved state was dropped");
+        notes.push_back("step " + s.name + " changed (" + it->second.shape + " -> " + s.shape +
+                        "): its saved state was dropped");
         continue;
       }
       StateReader sr(it->second.bytes);
@@ -213,7 +246,8 @@ class JobProgram final : public runtime::Program {
 
   Status subscribe_records(const std::string& name, bool, std::function<void(std::string)> sink) override {
     for (size_t i = 0; i < p_.steps.size(); ++i) {
-      if (sink_name(i) == name && (p_.steps[i].kind == Step::Kind::kSinkStream || p_.steps[i].kind == Step::Kind::kSinkDelivery)) {
+      if (sink_name(i) == name &&
+          (p_.steps[i].kind == Step::Kind::kSinkStream || p_.steps[i].kind == Step::Kind::kSinkDelivery)) {
         steps_[i].sinks.push_back(std::move(sink));
         return {};
       }
@@ -241,10 +275,10 @@ class JobProgram final : public runtime::Program {
   };
   struct StepState {
     std::string name, shape;
-    std::unordered_map<std::string, Acc> keyed;              // rolling aggregations and reduce
-    std::unordered_map<std::string, Element> keyed_state;    // keyed process functions
+    std::unordered_map<std::string, Acc> keyed;                           // rolling aggregations and reduce
+    std::unordered_map<std::string, Element> keyed_state;                 // keyed process functions
     std::map<std::pair<TimestampMs, TimestampMs>, WindowBucket> windows;  // by (end, start)
-    std::map<std::string, std::vector<Session>> sessions;    // by key
+    std::map<std::string, std::vector<Session>> sessions;                 // by key
     uint64_t session_seq = 0;
     TimestampMs watermark = INT64_MIN;
     std::vector<std::function<void(std::string)>> sinks;
@@ -255,8 +289,8 @@ class JobProgram final : public runtime::Program {
   }
 
   void error(const char* name, const std::string& message, const std::string& data, int64_t origin) {
-    nlohmann::json row = {{"ERROR_LEVEL", "ERROR"}, {"ERROR_NAME", name}, {"MESSAGE", message},
-                          {"DATA", data}, {"ORIGIN", origin}};
+    nlohmann::json row = {
+        {"ERROR_LEVEL", "ERROR"}, {"ERROR_NAME", name}, {"MESSAGE", message}, {"DATA", data}, {"ORIGIN", origin}};
     const std::string text = row.dump();
     for (auto& sink : errors_) sink(text);
   }
@@ -268,7 +302,9 @@ class JobProgram final : public runtime::Program {
       StepState& s = steps_[i];
       try {
         switch (st.kind) {
-          case Step::Kind::kMap: e = st.map(e); break;
+          case Step::Kind::kMap:
+            e = st.map(e);
+            break;
           case Step::Kind::kFilter:
             if (!st.filter(e)) return;
             break;
@@ -288,7 +324,9 @@ class JobProgram final : public runtime::Program {
             m.seen = true;
             break;
           }
-          case Step::Kind::kKeyBy: key = st.key(e); break;
+          case Step::Kind::kKeyBy:
+            key = st.key(e);
+            break;
           case Step::Kind::kKeyedReduce: {
             auto [it, fresh] = s.keyed.try_emplace(key);
             it->second.best = fresh ? e : st.reduce(it->second.best, e);
@@ -344,11 +382,13 @@ class JobProgram final : public runtime::Program {
     auto f = e.find(st.field);
     if (f == e.end() || !f->is_number()) {
       --a.count;
-      error("Job_Error", "field " + st.field + " of the element is not a number: " + agg + " skips it", e.dump(), origin_);
+      error("Job_Error", "field " + st.field + " of the element is not a number: " + agg + " skips it", e.dump(),
+            origin_);
       return false;
     }
     if (agg == "sum" || agg == "avg") {
-      if (f->is_number_integer() && a.integral) a.isum += f->get<int64_t>();
+      if (f->is_number_integer() && a.integral)
+        a.isum += f->get<int64_t>();
       else {
         if (a.integral) a.sum = static_cast<double>(a.isum);
         a.integral = false;
@@ -370,10 +410,14 @@ class JobProgram final : public runtime::Program {
     if (st.kind == Step::Kind::kWindowReduce || st.kind == Step::Kind::kKeyedReduce) return a.best;
     if (agg == "min_by" || agg == "max_by") return a.best;
     Element out = a.first;
-    if (agg == "count") out["count"] = a.count;
-    else if (agg == "sum") out[st.field] = a.integral ? Element(a.isum) : Element(a.sum);
-    else if (agg == "avg") out[st.field] = (a.integral ? static_cast<double>(a.isum) : a.sum) / static_cast<double>(a.count);
-    else out[st.field] = a.extreme;
+    if (agg == "count")
+      out["count"] = a.count;
+    else if (agg == "sum")
+      out[st.field] = a.integral ? Element(a.isum) : Element(a.sum);
+    else if (agg == "avg")
+      out[st.field] = (a.integral ? static_cast<double>(a.isum) : a.sum) / static_cast<double>(a.count);
+    else
+      out[st.field] = a.extreme;
     return out;
   }
 
@@ -390,16 +434,20 @@ class JobProgram final : public runtime::Program {
       std::vector<Session> keep;
       std::vector<Session> merging;
       for (auto& x : list) {
-        if (x.start <= merged.end && merged.start <= x.end) merging.push_back(std::move(x));
-        else keep.push_back(std::move(x));
+        if (x.start <= merged.end && merged.start <= x.end)
+          merging.push_back(std::move(x));
+        else
+          keep.push_back(std::move(x));
       }
       std::sort(merging.begin(), merging.end(), [](const Session& a, const Session& b) { return a.seq < b.seq; });
       for (auto& x : merging) {
         merged.start = std::min(merged.start, x.start);
         merged.end = std::max(merged.end, x.end);
         merged.seq = std::min(merged.seq, x.seq);
-        if (merged.acc.count == 0) merged.acc = std::move(x.acc);
-        else merge(st, merged.acc, x.acc);
+        if (merged.acc.count == 0)
+          merged.acc = std::move(x.acc);
+        else
+          merge(st, merged.acc, x.acc);
       }
       if (!add(st, merged.acc, e)) return;
       keep.push_back(std::move(merged));
@@ -442,7 +490,8 @@ class JobProgram final : public runtime::Program {
       if (a.integral && later.integral) {
         a.isum += later.isum;
       } else {
-        a.sum = (a.integral ? static_cast<double>(a.isum) : a.sum) + (later.integral ? static_cast<double>(later.isum) : later.sum);
+        a.sum = (a.integral ? static_cast<double>(a.isum) : a.sum) +
+                (later.integral ? static_cast<double>(later.isum) : later.sum);
         a.integral = false;
       }
     } else if (agg != "count" && later.count > 0) {
@@ -456,8 +505,9 @@ class JobProgram final : public runtime::Program {
   }
 
   void late(StepState& s, const Element& e, TimestampMs ts) {
-    error("Late_Element", s.name + ": event time " + std::to_string(ts) + " ms arrived after the watermark (" +
-                              std::to_string(s.watermark) + " ms) had closed its windows; dropped",
+    error("Late_Element",
+          s.name + ": event time " + std::to_string(ts) + " ms arrived after the watermark (" +
+              std::to_string(s.watermark) + " ms) had closed its windows; dropped",
           e.dump(), origin_);
   }
 
@@ -513,7 +563,8 @@ class JobProgram final : public runtime::Program {
         it = list.empty() ? s.sessions.erase(it) : std::next(it);
       }
       std::sort(due.begin(), due.end(), [](const Due& a, const Due& b) {
-        return std::tie(a.session.end, a.session.start, a.session.seq) < std::tie(b.session.end, b.session.start, b.session.seq);
+        return std::tie(a.session.end, a.session.start, a.session.seq) <
+               std::tie(b.session.end, b.session.start, b.session.seq);
       });
       for (auto& d : due) emit(i, d.key, Window{d.session.start, d.session.end}, d.session.acc);
       return;
@@ -554,8 +605,10 @@ class JobProgram final : public runtime::Program {
       w.u64(keys.size());
       for (const auto& k : keys) {
         w.str(k);
-        if constexpr (std::is_same_v<std::decay_t<decltype(m.at(k))>, Acc>) m.at(k).save(w);
-        else w.str(m.at(k).dump());
+        if constexpr (std::is_same_v<std::decay_t<decltype(m.at(k))>, Acc>)
+          m.at(k).save(w);
+        else
+          w.str(m.at(k).dump());
       }
     };
     save_map(s.keyed);
@@ -643,24 +696,30 @@ class JobProgram final : public runtime::Program {
 }  // namespace
 
 Result<LoadedJob> make_job(const Pipeline& pipeline, std::shared_ptr<void> library) {
-  if (pipeline.source.empty()) return make_error(Errc::kInvalidArgument, "the job reads no stream: call env.from_stream(...)");
-  if (pipeline.sinks.empty()) return make_error(Errc::kInvalidArgument, "the job writes nowhere: end it with sink_to_stream or sink_to_delivery_stream");
+  if (pipeline.source.empty())
+    return make_error(Errc::kInvalidArgument, "the job reads no stream: call env.from_stream(...)");
+  if (pipeline.sinks.empty())
+    return make_error(Errc::kInvalidArgument,
+                      "the job writes nowhere: end it with sink_to_stream or sink_to_delivery_stream");
   bool timestamps = false;
   for (size_t i = 0; i < pipeline.steps.size(); ++i) {
     const Step& st = pipeline.steps[i];
     if (st.kind == Step::Kind::kTimestamps) timestamps = true;
     if (is_window(st.kind)) {
       if (st.window.event_time && !timestamps) {
-        return make_error(Errc::kInvalidArgument, "step " + std::to_string(i) + ": an event-time window needs assign_timestamps before it");
+        return make_error(Errc::kInvalidArgument,
+                          "step " + std::to_string(i) + ": an event-time window needs assign_timestamps before it");
       }
       if (st.window.size_ms <= 0 || (st.window.kind == WindowSpec::Kind::kSliding && st.window.slide_ms <= 0)) {
-        return make_error(Errc::kInvalidArgument, "step " + std::to_string(i) + ": window size and slide must be positive");
+        return make_error(Errc::kInvalidArgument,
+                          "step " + std::to_string(i) + ": window size and slide must be positive");
       }
     }
     if (st.kind == Step::Kind::kWindowAggregate || st.kind == Step::Kind::kKeyedAggregate) {
       static const char* kKinds[] = {"sum", "min", "max", "min_by", "max_by", "count", "avg"};
       if (std::find(std::begin(kKinds), std::end(kKinds), st.aggregate) == std::end(kKinds)) {
-        return make_error(Errc::kInvalidArgument, "step " + std::to_string(i) + ": unknown aggregation " + st.aggregate);
+        return make_error(Errc::kInvalidArgument,
+                          "step " + std::to_string(i) + ": unknown aggregation " + st.aggregate);
       }
     }
   }
@@ -679,13 +738,15 @@ Result<LoadedJob> load_job(const std::filesystem::path& library, const Propertie
   void* handle = dlopen(library.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!handle) {
     const char* why = dlerror();
-    return make_error(Errc::kInvalidArgument, "cannot load job library " + library.string() + ": " + (why ? why : "unknown error"));
+    return make_error(Errc::kInvalidArgument,
+                      "cannot load job library " + library.string() + ": " + (why ? why : "unknown error"));
   }
   std::shared_ptr<void> lib(handle, [](void* h) { dlclose(h); });
   using Entry = void (*)(Environment&);
   auto entry = reinterpret_cast<Entry>(dlsym(handle, "eddy_job_main"));
   if (!entry) {
-    return make_error(Errc::kInvalidArgument, library.filename().string() + " is not an eddy job: it has no EDDY_JOB(env) entry point");
+    return make_error(Errc::kInvalidArgument,
+                      library.filename().string() + " is not an eddy job: it has no EDDY_JOB(env) entry point");
   }
   Environment env(properties);
   try {

@@ -15,11 +15,13 @@ using sql::SqlType;
 using sql::TypeId;
 
 const std::vector<StreamColumn>& error_stream_columns() {
-  static const std::vector<StreamColumn> kColumns = {
-      {"ERROR_TIME", SqlType::of(TypeId::kTimestamp)},  {"ERROR_LEVEL", SqlType::varchar(10)},
-      {"ERROR_NAME", SqlType::varchar(32)},             {"MESSAGE", SqlType::varchar(4096)},
-      {"DATA_ROWTIME", SqlType::of(TypeId::kTimestamp)}, {"DATA_ROW", SqlType::varchar(49152)},
-      {"PUMP_NAME", SqlType::varchar(128)}};
+  static const std::vector<StreamColumn> kColumns = {{"ERROR_TIME", SqlType::of(TypeId::kTimestamp)},
+                                                     {"ERROR_LEVEL", SqlType::varchar(10)},
+                                                     {"ERROR_NAME", SqlType::varchar(32)},
+                                                     {"MESSAGE", SqlType::varchar(4096)},
+                                                     {"DATA_ROWTIME", SqlType::of(TypeId::kTimestamp)},
+                                                     {"DATA_ROW", SqlType::varchar(49152)},
+                                                     {"PUMP_NAME", SqlType::varchar(128)}};
   return kColumns;
 }
 
@@ -44,7 +46,9 @@ std::string input_stream_name(const std::string& prefix, size_t lane) {
   return prefix + suffix;
 }
 
-std::string ApplicationInput::stream(size_t lane) const { return table.empty() ? input_stream_name(name_prefix, lane) : table; }
+std::string ApplicationInput::stream(size_t lane) const {
+  return table.empty() ? input_stream_name(name_prefix, lane) : table;
+}
 
 namespace {
 
@@ -82,7 +86,8 @@ Result<std::unique_ptr<Application>> Application::create(std::string_view code, 
     FlinkTable t;
     t.name = st.create_table->name.name;
     t.options.insert(st.create_table->options.begin(), st.create_table->options.end());
-    for (const auto& other : script->statements) t.sink = t.sink || (other.insert && other.insert->target.name == t.name);
+    for (const auto& other : script->statements)
+      t.sink = t.sink || (other.insert && other.insert->target.name == t.name);
     app->flink_tables_.push_back(std::move(t));
   }
   std::map<std::string, StreamDef> defs;
@@ -115,10 +120,12 @@ Result<std::unique_ptr<Application>> Application::create(std::string_view code, 
     if (!written) ready_streams.insert(name);
   }
   while (!pending.empty()) {
-    auto it = std::find_if(pending.begin(), pending.end(), [&](const auto& p) { return ready_streams.count(p->source) != 0; });
+    auto it = std::find_if(pending.begin(), pending.end(),
+                           [&](const auto& p) { return ready_streams.count(p->source) != 0; });
     if (it == pending.end()) {
-      return make_error(Errc::kInvalidArgument, "pump \"" + pending.front()->name +
-                                                    "\" is part of a cycle of pumps (a stream feeds itself); break the cycle");
+      return make_error(Errc::kInvalidArgument,
+                        "pump \"" + pending.front()->name +
+                            "\" is part of a cycle of pumps (a stream feeds itself); break the cycle");
     }
     auto plan = std::move(*it);
     pending.erase(it);
@@ -131,12 +138,15 @@ Result<std::unique_ptr<Application>> Application::create(std::string_view code, 
         std::move(plan), [self, target_node](const Row& row) { self->insert(*target_node, row); },
         [self, pump_name](const Row& row, const Error& e) {
           const std::string name = e.message.find("division by zero") != std::string::npos ? "Division_By_Zero"
-                                   : e.message.starts_with("late row")                    ? "Late_Row"
+                                   : e.message.starts_with("late row")                     ? "Late_Row"
                                                                                            : "Evaluation_Error";
           std::string text;
           for (const auto& v : row.values) {
             if (!text.empty()) text += ",";
-            text += v.is_null() ? "" : (v.kind == Value::Kind::kString ? v.s : v.kind == Value::Kind::kDouble ? format_double(v.d) : std::to_string(v.i));
+            text += v.is_null() ? ""
+                                : (v.kind == Value::Kind::kString   ? v.s
+                                   : v.kind == Value::Kind::kDouble ? format_double(v.d)
+                                                                    : std::to_string(v.i));
           }
           self->report(pump_name, row, name, e.message, text);
         },
@@ -174,13 +184,16 @@ Status Application::subscribe(const std::string& stream, RowSink sink) {
   if (it == streams_.end()) {
     std::string names;
     for (const auto& [n, _] : streams_) names += (names.empty() ? "" : ", ") + ("\"" + n + "\"");
-    return make_error(Errc::kInvalidArgument, "in-application stream \"" + stream + "\" does not exist; the application has " + names);
+    return make_error(Errc::kInvalidArgument,
+                      "in-application stream \"" + stream + "\" does not exist; the application has " + names);
   }
   it->second.sinks.push_back(std::move(sink));
   return {};
 }
 
-void Application::insert(const std::string& stream, const Row& row) { insert(streams_[stream], row); }
+void Application::insert(const std::string& stream, const Row& row) {
+  insert(streams_[stream], row);
+}
 
 void Application::insert(StreamNode& node, const Row& row) {
   for (const auto& sink : node.sinks) sink(row);
@@ -212,7 +225,8 @@ void Application::push_record(size_t input, std::string_view record, TimestampMs
       return;
     }
   }
-  push_rows(input, map_record(inputs_[input].schema, record), record, arrival, origin, lane);  // CSV, or the parse error
+  push_rows(input, map_record(inputs_[input].schema, record), record, arrival, origin,
+            lane);  // CSV, or the parse error
 }
 
 void Application::push_document(size_t input, simdjson::dom::element doc, std::string_view raw, TimestampMs arrival,
@@ -237,8 +251,8 @@ void Application::push_document(size_t input, simdjson::dom::element doc, std::s
   insert(*input_nodes_[input][lane], scratch_);
 }
 
-size_t Application::push_records(size_t input, std::span<const SourceRecord> records, WorkerPool& pool, const ArrivalOf& arrival_of,
-                                 bool padded) {
+size_t Application::push_records(size_t input, std::span<const SourceRecord> records, WorkerPool& pool,
+                                 const ArrivalOf& arrival_of, bool padded) {
   const InputSchema& schema = inputs_[input].schema;
   const size_t n = records.size();
   if (schema.csv || (pool.size() <= 1 && !arrival_of) || n == 0) {
@@ -298,7 +312,7 @@ size_t Application::push_records(size_t input, std::span<const SourceRecord> rec
       report("", scratch_, "Coercion_Error", m.error, r.data);
       continue;
     }
-    scratch_.values.swap(m.values);  // both keep their storage for the next batch
+    scratch_.values.swap(m.values);                        // both keep their storage for the next batch
     scratch_.values.push_back(Value::integer(m.arrival));  // APPROXIMATE_ARRIVAL_TIME
     insert(*input_nodes_[input][lane], scratch_);
   }
@@ -310,6 +324,7 @@ TimestampMs Application::next_rowtime(size_t input, size_t& lane, TimestampMs ar
   // ROWTIME never decreases within a stream: a record arriving "earlier" takes the last ROWTIME.
   const TimestampMs rowtime = std::max(arrival, last_rowtime_[input][lane]);
   last_rowtime_[input][lane] = rowtime;
+  rowtime_reached_ = std::max(rowtime_reached_, rowtime);
   return rowtime;
 }
 
@@ -324,7 +339,8 @@ void Application::push_rows(size_t input, Result<std::vector<std::vector<Value>>
   probe.origin = origin;
   if (!rows) {
     const bool parse = rows.error().message.starts_with("record is not valid JSON") ||
-                       rows.error().message.starts_with("RecordRowPath") || rows.error().message.starts_with("record row");
+                       rows.error().message.starts_with("RecordRowPath") ||
+                       rows.error().message.starts_with("record row");
     report("", probe, parse ? "Record_Parse_Error" : "Coercion_Error", rows.error().message, record);
     return;
   }
@@ -347,7 +363,23 @@ void Application::set_source_shards(size_t input, const std::vector<uint32_t>& s
 }
 
 void Application::advance_time(TimestampMs t) {
+  rowtime_reached_ = std::max(rowtime_reached_, t);
   for (auto& p : pumps_) p->on_time(t);
+}
+
+std::optional<TimestampMs> Application::watermark() const {
+  std::optional<TimestampMs> least;
+  bool event_time = false;
+  for (const auto& p : pumps_) {
+    if (p->plan().mode != PumpMode::kEventWindow) continue;
+    event_time = true;
+    const auto w = p->event_watermark();
+    if (!w) return std::nullopt;  // one that has seen nothing holds every result back
+    least = least ? std::min(*least, *w) : *w;
+  }
+  if (event_time) return least;
+  if (rowtime_reached_ == INT64_MIN) return std::nullopt;
+  return rowtime_reached_;
 }
 
 void Application::flush() {
@@ -437,14 +469,16 @@ Result<std::vector<std::string>> Application::load_state(std::string_view bytes)
 
 Status Application::subscribe_records(const std::string& name, bool csv, std::function<void(std::string)> sink) {
   const StreamDef* def = stream(name);
-  if (!def) return make_error(Errc::kInvalidApplicationConfiguration, "Output " + name + " is not an in-application stream");
-  return subscribe(name, [def = *def, csv, sink = std::move(sink)](const Row& row) { sink(csv ? csv_line(def, row) : row_json(def, row)); });
+  if (!def)
+    return make_error(Errc::kInvalidApplicationConfiguration, "Output " + name + " is not an in-application stream");
+  return subscribe(name, [def = *def, csv, sink = std::move(sink)](const Row& row) {
+    sink(csv ? csv_line(def, row) : row_json(def, row));
+  });
 }
 
 void Application::subscribe_errors(std::function<void(std::string)> sink) {
-  (void)subscribe(kErrorStream, [def = StreamDef{kErrorStream, error_stream_columns(), false}, sink = std::move(sink)](const Row& row) {
-    sink(row_json(def, row));
-  });
+  (void)subscribe(kErrorStream, [def = StreamDef{kErrorStream, error_stream_columns(), false},
+                                 sink = std::move(sink)](const Row& row) { sink(row_json(def, row)); });
 }
 
 }  // namespace eddy::runtime

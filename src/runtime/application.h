@@ -52,7 +52,7 @@ using RowSink = std::function<void(const Row&)>;
 // Flink SQL: a CREATE TABLE as the host needs it (where its rows come from or go to).
 struct FlinkTable {
   std::string name;
-  bool sink = false;  // an INSERT writes it
+  bool sink = false;                           // an INSERT writes it
   std::map<std::string, std::string> options;  // WITH (...)
 };
 
@@ -75,7 +75,8 @@ class Application final : public Program {
   // One source record of input `input` arriving at `arrival`: mapped by the input schema into the
   // input stream with ROWTIME = arrival (never decreasing), or into error_stream.
   // With InputParallelism n, `lane` (0..n-1) picks the stream <prefix>_00<lane+1>.
-  void push_record(size_t input, std::string_view record, TimestampMs arrival, int64_t origin, size_t lane = 0) override;
+  void push_record(size_t input, std::string_view record, TimestampMs arrival, int64_t origin,
+                   size_t lane = 0) override;
   // The same for a JSON record the caller has parsed already (`raw` is its text, for error_stream).
   void push_document(size_t input, simdjson::dom::element doc, std::string_view raw, TimestampMs arrival,
                      int64_t origin, size_t lane = 0);
@@ -88,8 +89,8 @@ class Application final : public Program {
   using ArrivalOf = std::function<std::optional<TimestampMs>(simdjson::dom::element doc)>;
   // `padded`: each record's bytes are followed by simdjson::SIMDJSON_PADDING readable bytes, so
   // it is parsed in place.
-  size_t push_records(size_t input, std::span<const SourceRecord> records, WorkerPool& pool, const ArrivalOf& arrival_of,
-                      bool padded);
+  size_t push_records(size_t input, std::span<const SourceRecord> records, WorkerPool& pool,
+                      const ArrivalOf& arrival_of, bool padded);
   void push_records(size_t input, std::span<const SourceRecord> records, WorkerPool& pool) override {
     (void)push_records(input, records, pool, {}, false);
   }
@@ -99,6 +100,9 @@ class Application final : public Program {
   void flush() override;
   // The shards of input `input`'s source being read now (see Pump::on_source_shards).
   void set_source_shards(size_t input, const std::vector<uint32_t>& shards) override;
+  // The least event-time watermark of its Flink window pumps if it has any, else the ROWTIME
+  // reached (by rows or by advance_time): ROWTIME windows are complete up to there.
+  std::optional<TimestampMs> watermark() const override;
 
   // Checkpoints: ROWTIME per input lane, the counters and each pump's state, by pump name with
   // its shape (Pump::state_shape).
@@ -127,8 +131,8 @@ class Application final : public Program {
   void insert(StreamNode& node, const Row& row);
   void report(const std::string& pump, const Row& row, const std::string& name, const std::string& message,
               std::string_view raw);
-  void push_rows(size_t input, Result<std::vector<std::vector<Value>>> rows, std::string_view raw,
-                 TimestampMs arrival, int64_t origin, size_t lane);
+  void push_rows(size_t input, Result<std::vector<std::vector<Value>>> rows, std::string_view raw, TimestampMs arrival,
+                 int64_t origin, size_t lane);
   // ROWTIME of a record arriving at `arrival` on `lane` (normalised), never decreasing.
   TimestampMs next_rowtime(size_t input, size_t& lane, TimestampMs arrival);
 
@@ -137,7 +141,8 @@ class Application final : public Program {
   std::vector<std::unique_ptr<Pump>> pumps_;  // in dependency order
   std::vector<ApplicationInput> inputs_;
   std::vector<std::vector<TimestampMs>> last_rowtime_;  // per input, per lane
-  std::vector<std::vector<StreamNode*>> input_nodes_;    // per input, per lane
+  TimestampMs rowtime_reached_ = INT64_MIN;             // the largest ROWTIME or advance_time
+  std::vector<std::vector<StreamNode*>> input_nodes_;   // per input, per lane
   uint64_t rows_in_ = 0;
   uint64_t error_rows_ = 0;
   bool flink_ = false;
@@ -151,7 +156,7 @@ class Application final : public Program {
     TimestampMs arrival = 0;
   };
   std::vector<Mapped> mapped_;
-  std::vector<std::vector<int>> part_hints_;  // map_flat's hints, per part of a batch
+  std::vector<std::vector<int>> part_hints_;   // map_flat's hints, per part of a batch
   std::vector<std::vector<int>> field_hints_;  // per input: map_flat's field order hints
 
   friend class ApplicationBuilder;

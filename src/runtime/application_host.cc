@@ -55,9 +55,9 @@ struct ApplicationHost::Runner {
   std::map<uint32_t, uint64_t> positions;
   std::set<uint32_t> finished;
   std::vector<uint32_t> active_shards;  // as last told to the application
-  bool restored = false;  // from a checkpoint (else a fresh start takes one at once)
-  std::unique_ptr<WorkerPool> pool;  // --parallelism: the threads that parse its records
-  ApplicationCounters counters;  // for metrics()
+  bool restored = false;                // from a checkpoint (else a fresh start takes one at once)
+  std::unique_ptr<WorkerPool> pool;     // --parallelism: the threads that parse its records
+  ApplicationCounters counters;         // for metrics()
 };
 
 namespace {
@@ -98,12 +98,12 @@ HostedApplication app_from_json(const nlohmann::json& j) {
   a.updated_ms = j.at("updated_ms").get<TimestampMs>();
   a.starting_position = j.value("starting_position", "");
   if (auto p = j.find("positions"); p != j.end() && p->is_object()) {
-    for (auto it = p->begin(); it != p->end(); ++it) a.positions[static_cast<uint32_t>(std::stoul(it.key()))] = it->get<uint64_t>();
+    for (auto it = p->begin(); it != p->end(); ++it)
+      a.positions[static_cast<uint32_t>(std::stoul(it.key()))] = it->get<uint64_t>();
   }
   a.finished = j.value("finished", std::vector<uint32_t>{});
   return a;
 }
-
 
 }  // namespace
 
@@ -119,7 +119,8 @@ ApplicationHost::~ApplicationHost() {
 }
 
 std::string ApplicationHost::arn(const std::string& name) const {
-  return "arn:aws:kinesisanalytics:" + store_.options().region + ":" + store_.options().account + ":application/" + name;
+  return "arn:aws:kinesisanalytics:" + store_.options().region + ":" + store_.options().account + ":application/" +
+         name;
 }
 
 Status ApplicationHost::persist(const std::string& name, const HostedApplication& app) const {
@@ -182,14 +183,16 @@ Status ApplicationHost::validate(const nlohmann::json& config) const {
     input.name_prefix = in.at("NamePrefix").get<std::string>();
     input.parallelism = in.value("InputParallelism", nlohmann::json::object()).value("Count", 1);
     auto schema = parse_input_schema(in.at("InputSchema").dump());
-    if (!schema) return make_error(Errc::kInvalidArgument, "Input " + input.name_prefix + ": " + schema.error().message);
+    if (!schema)
+      return make_error(Errc::kInvalidArgument, "Input " + input.name_prefix + ": " + schema.error().message);
     input.schema = std::move(*schema);
     inputs.push_back(std::move(input));
   }
   if (code.empty()) return {};
   auto app = Application::create(code, inputs, clock_);
   if (!app) return make_error(Errc::kCodeValidation, app.error().message);
-  if ((*app)->flink()) return flink_endpoints(**app).has_value() ? Status{} : tl::unexpected(flink_endpoints(**app).error());
+  if ((*app)->flink())
+    return flink_endpoints(**app).has_value() ? Status{} : tl::unexpected(flink_endpoints(**app).error());
   for (const auto& out : config.value("Outputs", nlohmann::json::array())) {
     const auto name = out.at("Name").get<std::string>();
     if (!(*app)->stream(name)) {
@@ -222,9 +225,11 @@ Status ApplicationHost::launch(const std::string& name, Entry& entry, const std:
     return launch_flink(name, entry, position, std::move(*probe));
   }
   if (inputs.empty()) {
-    return make_error(Errc::kInvalidApplicationConfiguration, "Application " + name + " has no input; add one with AddApplicationInput");
+    return make_error(Errc::kInvalidApplicationConfiguration,
+                      "Application " + name + " has no input; add one with AddApplicationInput");
   }
-  if (inputs.size() > 1) return make_error(Errc::kInvalidApplicationConfiguration, "only one streaming input is supported");
+  if (inputs.size() > 1)
+    return make_error(Errc::kInvalidApplicationConfiguration, "only one streaming input is supported");
   const auto& in = inputs[0];
   if (!in.contains("KinesisStreamsInput")) {
     return make_error(Errc::kInvalidApplicationConfiguration, "the input must be a KinesisStreamsInput (eddy stream)");
@@ -248,7 +253,8 @@ Status ApplicationHost::launch(const std::string& name, Entry& entry, const std:
       const auto target = out["KinesisFirehoseOutput"].at("ResourceARN").get<std::string>();
       const size_t slash = target.rfind("deliverystream/");
       if (slash == std::string::npos) {
-        return make_error(Errc::kInvalidApplicationConfiguration, "Output " + o.in_app_stream + ": " + target + " is not a delivery stream ARN");
+        return make_error(Errc::kInvalidApplicationConfiguration,
+                          "Output " + o.in_app_stream + ": " + target + " is not a delivery stream ARN");
       }
       o.target = target.substr(slash + 15);
       o.delivery = true;
@@ -257,8 +263,9 @@ Status ApplicationHost::launch(const std::string& name, Entry& entry, const std:
       if (!dest) return tl::unexpected(dest.error());
       o.target = *dest;
     } else {
-      return make_error(Errc::kInvalidApplicationConfiguration,
-                        "Output " + o.in_app_stream + ": only KinesisStreamsOutput and KinesisFirehoseOutput are supported");
+      return make_error(
+          Errc::kInvalidApplicationConfiguration,
+          "Output " + o.in_app_stream + ": only KinesisStreamsOutput and KinesisFirehoseOutput are supported");
     }
     o.csv = out.value("DestinationSchema", nlohmann::json::object()).value("RecordFormatType", "JSON") == "CSV";
     outputs.push_back(std::move(o));
@@ -278,23 +285,28 @@ Result<ApplicationHost::FlinkEndpoints> ApplicationHost::flink_endpoints(const A
     };
     const std::string connector = get("connector");
     if (const auto format = get("format"); !format.empty() && format != "json") {
-      return make_error(Errc::kInvalidApplicationConfiguration, "table " + t.name + ": 'format' = '" + format + "' is not supported (json is)");
+      return make_error(Errc::kInvalidApplicationConfiguration,
+                        "table " + t.name + ": 'format' = '" + format + "' is not supported (json is)");
     }
     if (connector == "kinesis" || connector == "kinesis-legacy") {
       if (!get("stream.arn").empty()) return store_.name_from_arn(get("stream.arn"));
       if (!get("stream").empty()) return get("stream");
-      return make_error(Errc::kInvalidApplicationConfiguration, "table " + t.name + ": give 'stream' = '<name>' or 'stream.arn' in WITH (...)");
+      return make_error(Errc::kInvalidApplicationConfiguration,
+                        "table " + t.name + ": give 'stream' = '<name>' or 'stream.arn' in WITH (...)");
     }
-    if (connector == "firehose" && t.sink && !get("delivery-stream").empty()) return "firehose:" + get("delivery-stream");
+    if (connector == "firehose" && t.sink && !get("delivery-stream").empty())
+      return "firehose:" + get("delivery-stream");
     if (connector == "blackhole" && t.sink) return std::string("blackhole:");
-    return make_error(Errc::kInvalidApplicationConfiguration, "table " + t.name + ": 'connector' = '" + connector +
-                                                                  "' is not supported (kinesis; firehose and blackhole for sinks)");
+    return make_error(Errc::kInvalidApplicationConfiguration,
+                      "table " + t.name + ": 'connector' = '" + connector +
+                          "' is not supported (kinesis; firehose and blackhole for sinks)");
   };
   for (const auto& t : app.flink_tables()) {
     auto target = stream_of(t);
     if (!target) return tl::unexpected(target.error());
     if (!t.sink) {
-      if (!out.source.empty()) return make_error(Errc::kInvalidApplicationConfiguration, "one source table per application is supported");
+      if (!out.source.empty())
+        return make_error(Errc::kInvalidApplicationConfiguration, "one source table per application is supported");
       out.source = *target;
       continue;
     }
@@ -305,7 +317,9 @@ Result<ApplicationHost::FlinkEndpoints> ApplicationHost::flink_endpoints(const A
     o.target = o.delivery ? target->substr(9) : *target;
     out.outputs.push_back(std::move(o));
   }
-  if (out.source.empty()) return make_error(Errc::kInvalidApplicationConfiguration, "the application has no source table (one no INSERT writes)");
+  if (out.source.empty())
+    return make_error(Errc::kInvalidApplicationConfiguration,
+                      "the application has no source table (one no INSERT writes)");
   return out;
 }
 
@@ -318,7 +332,8 @@ Status ApplicationHost::launch_job(const std::string& name, Entry& entry, const 
   for (const auto& o : loaded->outputs) outputs.push_back({o.name, o.target, o.delivery, false});
   // A first start of a job reads from where its source says; StartApplication may say otherwise.
   const bool first = !fs::exists(dir_ / name / "checkpoint") && position == "LAST_STOPPED_POINT";
-  return start_runner(name, entry, first ? loaded->start : position, loaded->source, std::move(loaded->program), outputs);
+  return start_runner(name, entry, first ? loaded->start : position, loaded->source, std::move(loaded->program),
+                      outputs);
 }
 
 Result<HostedApplication> ApplicationHost::deploy_job(const std::string& name, std::string_view library,
@@ -327,7 +342,8 @@ Result<HostedApplication> ApplicationHost::deploy_job(const std::string& name, s
   std::unique_lock lock(mu_);
   auto it = apps_.find(name);
   if (it != apps_.end() && !it->second->app.config.contains("Job")) {
-    return make_error(Errc::kResourceInUse, "Application " + name + " is a SQL application; deploy the job under another name");
+    return make_error(Errc::kResourceInUse,
+                      "Application " + name + " is a SQL application; deploy the job under another name");
   }
   const int64_t version = it == apps_.end() ? 1 : it->second->app.version + 1;
   std::error_code ec;
@@ -342,7 +358,9 @@ Result<HostedApplication> ApplicationHost::deploy_job(const std::string& name, s
   }
   if (it == apps_.end()) {
     auto entry = std::make_unique<Entry>();
-    entry->app.config = {{"ApplicationName", name}, {"ApplicationDescription", "C++ job"}, {"Inputs", nlohmann::json::array()},
+    entry->app.config = {{"ApplicationName", name},
+                         {"ApplicationDescription", "C++ job"},
+                         {"Inputs", nlohmann::json::array()},
                          {"Outputs", nlohmann::json::array()}};
     entry->app.created_ms = entry->app.updated_ms = clock_.now_ms();
     it = apps_.emplace(name, std::move(entry)).first;
@@ -367,14 +385,16 @@ Result<HostedApplication> ApplicationHost::deploy_job(const std::string& name, s
   return e.app;
 }
 
-Status ApplicationHost::launch_flink(const std::string& name, Entry& entry, const std::string& position, std::unique_ptr<Application> app) {
+Status ApplicationHost::launch_flink(const std::string& name, Entry& entry, const std::string& position,
+                                     std::unique_ptr<Application> app) {
   auto endpoints = flink_endpoints(*app);
   if (!endpoints) return tl::unexpected(endpoints.error());
   return start_runner(name, entry, position, endpoints->source, std::move(app), endpoints->outputs);
 }
 
-Status ApplicationHost::start_runner(const std::string& name, Entry& entry, const std::string& position, const std::string& source,
-                                     std::unique_ptr<Program> app, const std::vector<OutputSpec>& outputs) {
+Status ApplicationHost::start_runner(const std::string& name, Entry& entry, const std::string& position,
+                                     const std::string& source, std::unique_ptr<Program> app,
+                                     const std::vector<OutputSpec>& outputs) {
   auto shards = store_.shards(source);
   if (!shards) return tl::unexpected(shards.error());
   auto runner = std::make_unique<Runner>();
@@ -385,7 +405,9 @@ Status ApplicationHost::start_runner(const std::string& name, Entry& entry, cons
   for (const auto& out : outputs) {
     auto d = std::make_unique<Runner::Destination>();
     if (out.delivery) {
-      if (!delivery_output_.put) return make_error(Errc::kInvalidApplicationConfiguration, "Output " + out.in_app_stream + ": no delivery streams here");
+      if (!delivery_output_.put)
+        return make_error(Errc::kInvalidApplicationConfiguration,
+                          "Output " + out.in_app_stream + ": no delivery streams here");
     } else if (!store_.describe(out.target)) {
       return make_error(Errc::kResourceNotFound, "Output stream " + out.target + " does not exist");
     }
@@ -417,8 +439,9 @@ Status ApplicationHost::start_runner(const std::string& name, Entry& entry, cons
   if (position == "LAST_STOPPED_POINT") {
     auto checkpoint = read_checkpoint(dir_ / name);
     if (!checkpoint) {
-      return make_error(Errc::kInvalidApplicationConfiguration, checkpoint.error().message +
-                                                                    "; start the application with NOW or TRIM_HORIZON to start over without it");
+      return make_error(
+          Errc::kInvalidApplicationConfiguration,
+          checkpoint.error().message + "; start the application with NOW or TRIM_HORIZON to start over without it");
     }
     if (*checkpoint) {
       if (auto st = restore(name, *r, **checkpoint); !st) return st;
@@ -448,8 +471,9 @@ Status ApplicationHost::restore(const std::string& name, Runner& r, const Checkp
   r.finished.insert(c.finished.begin(), c.finished.end());
   auto notes = r.app->load_state(c.state);
   if (!notes) {
-    return make_error(Errc::kInvalidApplicationConfiguration, "the state in the checkpoint of " + name + " cannot be loaded (" +
-                                                                  notes.error().message + "); start it with NOW or TRIM_HORIZON to start over");
+    return make_error(Errc::kInvalidApplicationConfiguration, "the state in the checkpoint of " + name +
+                                                                  " cannot be loaded (" + notes.error().message +
+                                                                  "); start it with NOW or TRIM_HORIZON to start over");
   }
   // Code changed by UpdateApplication: the state it could not keep is reported, not silently lost.
   for (const auto& note : *notes) {
@@ -458,7 +482,8 @@ Status ApplicationHost::restore(const std::string& name, Runner& r, const Checkp
     r.errors.push_back(row.dump());
   }
   for (auto& d : r.destinations) {
-    auto it = std::find_if(c.outputs.begin(), c.outputs.end(), [&](const OutputCheckpoint& o) { return o.key == d->key; });
+    auto it =
+        std::find_if(c.outputs.begin(), c.outputs.end(), [&](const OutputCheckpoint& o) { return o.key == d->key; });
     if (it == c.outputs.end()) continue;  // an output added since
     d->ordinal = it->next_ordinal;
     d->pending = it->pending;
@@ -481,7 +506,8 @@ Status ApplicationHost::restore(const std::string& name, Runner& r, const Checkp
       continue;
     }
     auto shards = store_.shards(d->stream);
-    if (!shards) return make_error(Errc::kInvalidApplicationConfiguration, "output " + d->key + ": " + shards.error().message);
+    if (!shards)
+      return make_error(Errc::kInvalidApplicationConfiguration, "output " + d->key + ": " + shards.error().message);
     for (const auto& s : *shards) {
       auto m = d->marks.find(s.index);
       uint64_t from = m == d->marks.end() ? 0 : m->second;  // a shard made since: all of it
@@ -512,7 +538,8 @@ Status ApplicationHost::start(const std::string& name, const std::string& positi
   if (it == apps_.end()) return not_found(name);
   Entry& e = *it->second;
   if (e.app.status != "READY") {
-    return make_error(Errc::kResourceInUse, "Application " + name + " is in " + e.app.status + " state; it must be READY to start");
+    return make_error(Errc::kResourceInUse,
+                      "Application " + name + " is in " + e.app.status + " state; it must be READY to start");
   }
   if (position != "NOW" && position != "TRIM_HORIZON" && position != "LAST_STOPPED_POINT") {
     return make_error(Errc::kInvalidArgument, "InputStartingPosition must be NOW, TRIM_HORIZON or LAST_STOPPED_POINT");
@@ -532,14 +559,16 @@ Status ApplicationHost::stop(const std::string& name) {
   return persist(name, e.app);
 }
 
-Status ApplicationHost::update(const std::string& name, int64_t version, const std::function<Status(nlohmann::json&)>& change) {
+Status ApplicationHost::update(const std::string& name, int64_t version,
+                               const std::function<Status(nlohmann::json&)>& change) {
   std::unique_lock lock(mu_);
   auto it = apps_.find(name);
   if (it == apps_.end()) return not_found(name);
   Entry& e = *it->second;
   if (version != e.app.version) {
     return make_error(Errc::kConcurrentModification, "Provided application version id (" + std::to_string(version) +
-                                                         ") does not match current version (" + std::to_string(e.app.version) + ").");
+                                                         ") does not match current version (" +
+                                                         std::to_string(e.app.version) + ").");
   }
   if (e.app.status != "READY" && e.app.status != "RUNNING") {
     return make_error(Errc::kResourceInUse, "Application " + name + " is in " + e.app.status + " state");
@@ -573,7 +602,9 @@ Status ApplicationHost::remove(const std::string& name, TimestampMs created_ms) 
   Entry& e = *it->second;
   // SDKs send timestamps in whole seconds (botocore truncates), so the second must match.
   if (e.app.created_ms / 1000 != created_ms / 1000) {
-    return make_error(Errc::kInvalidArgument, "CreateTimestamp does not match the application's creation time; use the value DescribeApplication returns");
+    return make_error(
+        Errc::kInvalidArgument,
+        "CreateTimestamp does not match the application's creation time; use the value DescribeApplication returns");
   }
   if (e.runner) halt(e, lock);
   std::error_code ec;
@@ -611,9 +642,11 @@ void ApplicationHost::run(const std::string& name, Runner& r) {
         if (!d->written.empty() && d->ordinal > d->written_through) {
           size_t left = 0;
           for (const auto& [_, count] : d->written) left += count;
-          report("WARNING", "Replay_Mismatch",
-                 std::to_string(left) + " row(s) of " + d->key + " written before the restart were not produced again by the replay " +
-                     "(they depended on more than the records: a window closed by the wall clock before a late record)");
+          report(
+              "WARNING", "Replay_Mismatch",
+              std::to_string(left) + " row(s) of " + d->key +
+                  " written before the restart were not produced again by the replay " +
+                  "(they depended on more than the records: a window closed by the wall clock before a late record)");
           d->written.clear();
         }
         if (!d->written.empty()) {
@@ -744,7 +777,8 @@ void ApplicationHost::run(const std::string& name, Runner& r) {
           if (p && present.count(*p) && !(r.finished.count(*p) && buffered[*p].empty())) ready = false;
         }
         if (!ready || buffered[s.index].size() >= kReadBatch) continue;
-        auto read = store_.read_shard(r.source, s.index, r.positions.count(s.index) ? r.positions[s.index] : 0, kReadBatch);
+        auto read =
+            store_.read_shard(r.source, s.index, r.positions.count(s.index) ? r.positions[s.index] : 0, kReadBatch);
         if (!read) continue;
         for (const auto& rec : read->read.records) {
           buffered[s.index].push_back({rec.arrival_ms, s.index, rec.offset, std::string(rec.data)});
@@ -792,7 +826,9 @@ void ApplicationHost::run(const std::string& name, Runner& r) {
       push_batch();
     }
     if (processed == 0) r.app->advance_time(clock_.now_ms() - kProgressGraceMs);
-    r.counters.millis_behind_latest = processed == 0 ? 0 : std::max<int64_t>(0, clock_.now_ms() - r.counters.last_arrival_ms);
+    r.counters.millis_behind_latest =
+        processed == 0 ? 0 : std::max<int64_t>(0, clock_.now_ms() - r.counters.last_arrival_ms);
+    r.counters.watermark_ms.store(r.app->watermark().value_or(INT64_MIN), std::memory_order_relaxed);
     write_outputs();
     if (clock_.now_ms() - last_checkpoint >= checkpoint_interval_ms_) {
       checkpoint();
@@ -807,7 +843,8 @@ void ApplicationHost::run(const std::string& name, Runner& r) {
   checkpoint();
 }
 
-Result<nlohmann::json> ApplicationHost::discover_schema(const std::string& stream_name, const std::string& position) const {
+Result<nlohmann::json> ApplicationHost::discover_schema(const std::string& stream_name,
+                                                        const std::string& position) const {
   auto shards = store_.shards(stream_name);
   if (!shards) return tl::unexpected(shards.error());
   std::vector<std::string> raw;
@@ -825,10 +862,11 @@ Result<nlohmann::json> ApplicationHost::discover_schema(const std::string& strea
   return infer_schema(raw, "stream " + stream_name);
 }
 
-Result<nlohmann::json> ApplicationHost::infer_schema(const std::vector<std::string>& raw, const std::string& source) const {
+Result<nlohmann::json> ApplicationHost::infer_schema(const std::vector<std::string>& raw,
+                                                     const std::string& source) const {
   if (raw.empty()) {
-    return make_error(Errc::kUnableToDetectSchema, "No records could be read from " + source +
-                                                       " to infer a schema; add sample records first");
+    return make_error(Errc::kUnableToDetectSchema,
+                      "No records could be read from " + source + " to infer a schema; add sample records first");
   }
   // Column types from every record's top-level fields, in order of first appearance.
   struct Col {
@@ -871,11 +909,16 @@ Result<nlohmann::json> ApplicationHost::infer_schema(const std::vector<std::stri
   nlohmann::json columns = nlohmann::json::array();
   for (const auto& c : cols) {
     std::string type;
-    if (!c.any) type = "VARCHAR(8)";
-    else if (c.is_bool) type = "BOOLEAN";
-    else if (c.is_int) type = c.big ? "BIGINT" : "INTEGER";
-    else if (c.is_number) type = "DOUBLE";
-    else if (c.is_timestamp) type = "TIMESTAMP";
+    if (!c.any)
+      type = "VARCHAR(8)";
+    else if (c.is_bool)
+      type = "BOOLEAN";
+    else if (c.is_int)
+      type = c.big ? "BIGINT" : "INTEGER";
+    else if (c.is_number)
+      type = "DOUBLE";
+    else if (c.is_timestamp)
+      type = "TIMESTAMP";
     else {
       size_t n = 4;
       while (n < c.max_len) n *= 2;
@@ -889,16 +932,19 @@ Result<nlohmann::json> ApplicationHost::infer_schema(const std::vector<std::stri
     std::vector<std::string> row;
     for (const auto& c : cols) {
       simdjson::dom::element v;
-      if (obj.at_key(c.name).get(v) || v.is_null()) row.emplace_back("");
-      else row.push_back(v.is_string() ? std::string(std::string_view(v)) : simdjson::minify(v));
+      if (obj.at_key(c.name).get(v) || v.is_null())
+        row.emplace_back("");
+      else
+        row.push_back(v.is_string() ? std::string(std::string_view(v)) : simdjson::minify(v));
     }
     rows.push_back(std::move(row));
   }
   nlohmann::json out;
-  out["InputSchema"] = {{"RecordFormat", {{"RecordFormatType", "JSON"},
-                                          {"MappingParameters", {{"JSONMappingParameters", {{"RecordRowPath", "$"}}}}}}},
-                        {"RecordEncoding", "UTF-8"},
-                        {"RecordColumns", columns}};
+  out["InputSchema"] = {
+      {"RecordFormat",
+       {{"RecordFormatType", "JSON"}, {"MappingParameters", {{"JSONMappingParameters", {{"RecordRowPath", "$"}}}}}}},
+      {"RecordEncoding", "UTF-8"},
+      {"RecordColumns", columns}};
   out["ParsedInputRecords"] = rows;
   out["ProcessedInputRecords"] = raw;
   out["RawInputRecords"] = raw;
@@ -923,6 +969,10 @@ std::vector<ApplicationMetrics> ApplicationHost::metrics() const {
       m.last_arrival_ms = r->counters.last_arrival_ms;
       m.millis_behind_latest = r->counters.millis_behind_latest;
       m.last_checkpoint_ms = r->counters.last_checkpoint_ms;
+      if (const TimestampMs w = r->counters.watermark_ms; w != INT64_MIN) {
+        m.watermark_ms = w;
+        m.watermark_lag_ms = std::max<int64_t>(0, clock_.now_ms() - w);
+      }
     }
     out.push_back(std::move(m));
   }

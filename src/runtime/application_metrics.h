@@ -5,18 +5,20 @@
 
 #include <atomic>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace eddy::runtime {
 
 struct ApplicationCounters {
-  std::atomic<uint64_t> input_records{0};       // source records pushed into the application
-  std::atomic<uint64_t> output_rows{0};         // rows written to its outputs (streams, delivery streams)
-  std::atomic<uint64_t> error_rows{0};          // rows of error_stream
-  std::atomic<int64_t> last_arrival_ms{0};      // arrival time of the latest record processed
-  std::atomic<int64_t> millis_behind_latest{0}; // 0 when caught up with the source
-  std::atomic<int64_t> last_checkpoint_ms{0};   // when the latest checkpoint was written, 0 if none
+  std::atomic<uint64_t> input_records{0};        // source records pushed into the application
+  std::atomic<uint64_t> output_rows{0};          // rows written to its outputs (streams, delivery streams)
+  std::atomic<uint64_t> error_rows{0};           // rows of error_stream
+  std::atomic<int64_t> last_arrival_ms{0};       // arrival time of the latest record processed
+  std::atomic<int64_t> millis_behind_latest{0};  // 0 when caught up with the source
+  std::atomic<int64_t> last_checkpoint_ms{0};    // when the latest checkpoint was written, 0 if none
+  std::atomic<int64_t> watermark_ms{INT64_MIN};  // Program::watermark(), INT64_MIN for none yet
 };
 
 struct ApplicationOutputInfo {
@@ -33,6 +35,8 @@ struct ApplicationMetrics {
   std::vector<ApplicationOutputInfo> outputs;  // while running
   uint64_t input_records = 0, output_rows = 0, error_rows = 0;
   int64_t last_arrival_ms = 0, millis_behind_latest = 0, last_checkpoint_ms = 0;
+  std::optional<int64_t> watermark_ms;      // see Program::watermark(); none before any record
+  std::optional<int64_t> watermark_lag_ms;  // the wall clock minus watermark_ms (Flink's watermark lag)
 };
 
 }  // namespace eddy::runtime

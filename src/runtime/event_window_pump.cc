@@ -24,7 +24,9 @@
 namespace eddy::runtime {
 namespace {
 
-int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+int64_t floor_div(int64_t a, int64_t b) {
+  return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
+}
 
 class EventWindowPump final : public Pump {
  public:
@@ -39,9 +41,12 @@ class EventWindowPump final : public Pump {
     }
     const TimestampMs ts = t.i;
     if (passes(row)) {
-      if (ev.kind == EventWindowSpec::Kind::kSession) add_to_session(row, ts);
-      else if (ev.panes) add_to_pane(row, ts);
-      else assign(row, ts);
+      if (ev.kind == EventWindowSpec::Kind::kSession)
+        add_to_session(row, ts);
+      else if (ev.panes)
+        add_to_pane(row, ts);
+      else
+        assign(row, ts);
     }
     auto& mark = shards_[row.shard];
     mark.max_ts = mark.seen ? std::max(mark.max_ts, ts) : ts;
@@ -72,6 +77,10 @@ class EventWindowPump final : public Pump {
   }
 
   void flush() override { fire(INT64_MAX); }
+
+  std::optional<TimestampMs> event_watermark() const override {
+    return have_watermark_ ? std::optional<TimestampMs>(watermark_) : std::nullopt;
+  }
 
  protected:
   void save_more(StateWriter& w) const override {
@@ -129,8 +138,10 @@ class EventWindowPump final : public Pump {
     }
     const bool has_next = r.boolean();
     const TimestampMs next = r.i64();
-    if (has_next) next_end_ = next;
-    else next_end_.reset();
+    if (has_next)
+      next_end_ = next;
+    else
+      next_end_.reset();
     shards_.clear();
     n = r.count();
     for (size_t i = 0; i < n && r.ok(); ++i) {
@@ -181,7 +192,8 @@ class EventWindowPump final : public Pump {
         for (TimestampMs s = last; s > ts - ev.size_ms; s -= ev.slide_ms) out.emplace_back(s, s + ev.size_ms);
         break;
       }
-      case EventWindowSpec::Kind::kSession: break;  // add_to_session
+      case EventWindowSpec::Kind::kSession:
+        break;  // add_to_session
       case EventWindowSpec::Kind::kCumulate: {
         const TimestampMs s = floor_div(ts - ev.offset_ms, ev.size_ms) * ev.size_ms + ev.offset_ms;
         for (TimestampMs e = s + ev.slide_ms; e <= s + ev.size_ms; e += ev.slide_ms) {
@@ -204,8 +216,9 @@ class EventWindowPump final : public Pump {
       if (!add_to_window(open_[{end, start}], start, end, row)) return;
     }
     if (late) {
-      this->late(row, "late row: event time " + format_timestamp(ts) + " arrived after the watermark " + format_timestamp(watermark_) +
-                          " had closed " + std::to_string(late) + " of its " + std::to_string(spans_.size()) + " window(s)");
+      this->late(row, "late row: event time " + format_timestamp(ts) + " arrived after the watermark " +
+                          format_timestamp(watermark_) + " had closed " + std::to_string(late) + " of its " +
+                          std::to_string(spans_.size()) + " window(s)");
     }
   }
 
@@ -259,8 +272,8 @@ class EventWindowPump final : public Pump {
   void add_to_session(const Row& row, TimestampMs ts) {
     const auto& ev = plan_->event;
     if (have_watermark_ && ts + ev.size_ms - 1 <= watermark_) {
-      late(row, "late row: event time " + format_timestamp(ts) + " arrived after the watermark " + format_timestamp(watermark_) +
-                    " had closed its session window");
+      late(row, "late row: event time " + format_timestamp(ts) + " arrived after the watermark " +
+                    format_timestamp(watermark_) + " had closed its session window");
       return;
     }
     prepare(row);
@@ -379,8 +392,10 @@ class EventWindowPump final : public Pump {
       for (size_t j = 0; j < ev.top_columns.size() && ok; ++j) {
         const int src = ev.top_columns[j];
         if (src == -3) continue;
-        const Value v = src < 0 ? Value::integer(static_cast<int64_t>(i + 1)) : rows[i].values[static_cast<size_t>(src)];
-        const sql::SqlType from = src < 0 ? sql::SqlType::of(sql::TypeId::kBigint) : ev.top_inner_types[static_cast<size_t>(src)];
+        const Value v =
+            src < 0 ? Value::integer(static_cast<int64_t>(i + 1)) : rows[i].values[static_cast<size_t>(src)];
+        const sql::SqlType from =
+            src < 0 ? sql::SqlType::of(sql::TypeId::kBigint) : ev.top_inner_types[static_cast<size_t>(src)];
         if (auto st = cast_value(v, from, ev.top_types[j], out.values[j]); !st) {
           error_(rows[i], st.error());
           ok = false;
@@ -400,11 +415,14 @@ class EventWindowPump final : public Pump {
     if (ev.kind == EventWindowSpec::Kind::kHop) return std::gcd(ev.size_ms, ev.slide_ms);
     return ev.kind == EventWindowSpec::Kind::kTumble ? ev.size_ms : ev.slide_ms;
   }
-  int64_t advance_ms() const { return plan_->event.kind == EventWindowSpec::Kind::kTumble ? plan_->event.size_ms : plan_->event.slide_ms; }
+  int64_t advance_ms() const {
+    return plan_->event.kind == EventWindowSpec::Kind::kTumble ? plan_->event.size_ms : plan_->event.slide_ms;
+  }
   // The start of the window that ends at `end`.
   TimestampMs start_of(TimestampMs end) const {
     const auto& ev = plan_->event;
-    if (ev.kind == EventWindowSpec::Kind::kCumulate) return floor_div(end - 1 - ev.offset_ms, ev.size_ms) * ev.size_ms + ev.offset_ms;
+    if (ev.kind == EventWindowSpec::Kind::kCumulate)
+      return floor_div(end - 1 - ev.offset_ms, ev.size_ms) * ev.size_ms + ev.offset_ms;
     return end - ev.size_ms;
   }
   // The first and the last end of the windows that contain `ts`.
@@ -424,7 +442,7 @@ class EventWindowPump final : public Pump {
   void add_to_pane(const Row& row, TimestampMs ts) {
     const auto& ev = plan_->event;
     const auto [first_end, last_end] = ends_of(ts);
-    if (first_end > last_end) return;  // a HOP slide longer than its size leaves gaps: no window
+    if (first_end > last_end) return;    // a HOP slide longer than its size leaves gaps: no window
     TimestampMs first_open = first_end;  // the first of its windows that has not fired
     if (have_watermark_ && first_end - 1 <= watermark_) {
       // Late for the windows that have fired; still counted in the unfired ones (if any).
@@ -432,8 +450,9 @@ class EventWindowPump final : public Pump {
       const int64_t total = (last_end - first_end) / step + 1;
       const int64_t fired = std::min(total, (watermark_ + 1 - first_end) / step + 1);
       first_open = first_end + fired * step;
-      late(row, "late row: event time " + format_timestamp(ts) + " arrived after the watermark " + format_timestamp(watermark_) +
-                    " had closed " + std::to_string(fired) + " of its " + std::to_string(total) + " window(s)");
+      late(row, "late row: event time " + format_timestamp(ts) + " arrived after the watermark " +
+                    format_timestamp(watermark_) + " had closed " + std::to_string(fired) + " of its " +
+                    std::to_string(total) + " window(s)");
       if (fired == total) return;
     }
     const int64_t slice = slice_ms();
@@ -494,7 +513,7 @@ class EventWindowPump final : public Pump {
 
   std::map<std::pair<TimestampMs, TimestampMs>, Window> open_;  // by (end, start)
   std::map<TimestampMs, Window> panes_;                         // slices, by start
-  std::optional<TimestampMs> next_end_;                          // the next window end to fire
+  std::optional<TimestampMs> next_end_;                         // the next window end to fire
   std::map<uint32_t, ShardMark> shards_;
   std::unordered_map<std::vector<Value>, std::vector<Session>, RowKeyHash> sessions_;  // by partition value
   uint64_t seq_ = 0;
@@ -507,7 +526,8 @@ class EventWindowPump final : public Pump {
 
 }  // namespace
 
-std::unique_ptr<Pump> make_event_window_pump(std::unique_ptr<PumpPlan> plan, EmitFn emit, ErrorFn error, const Clock& clock) {
+std::unique_ptr<Pump> make_event_window_pump(std::unique_ptr<PumpPlan> plan, EmitFn emit, ErrorFn error,
+                                             const Clock& clock) {
   return std::make_unique<EventWindowPump>(std::move(plan), std::move(emit), std::move(error), clock);
 }
 

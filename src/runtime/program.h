@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -42,6 +43,10 @@ class Program {
   virtual void flush() = 0;
   // The source shards being read now: event-time watermarks wait for each of them.
   virtual void set_source_shards(size_t input, const std::vector<uint32_t>& shards) = 0;
+  // The time up to which the program's windows are complete: the minimum event-time watermark
+  // of its event-time operators, or the ROWTIME (or processing time) its windows have reached;
+  // none before any. The dashboard shows the wall clock minus this as the watermark lag.
+  virtual std::optional<TimestampMs> watermark() const = 0;
   // Checkpoints (see Application::save_state / load_state).
   virtual std::string save_state() const = 0;
   virtual Result<std::vector<std::string>> load_state(std::string_view bytes) = 0;

@@ -34,12 +34,12 @@ enum class PumpMode { kProject, kTumbling, kSliding, kStagger, kTopK, kCountDist
 // window fires when the watermark (max time seen - delay) reaches window_end - 1 ms.
 struct EventWindowSpec {
   enum class Kind { kTumble, kHop, kCumulate, kSession } kind = Kind::kTumble;
-  int64_t size_ms = 0;    // TUMBLE/HOP size, CUMULATE max size, SESSION gap
-  int64_t slide_ms = 0;   // HOP slide, CUMULATE step
+  int64_t size_ms = 0;   // TUMBLE/HOP size, CUMULATE max size, SESSION gap
+  int64_t slide_ms = 0;  // HOP slide, CUMULATE step
   int64_t offset_ms = 0;
   size_t time_column = 0;
   int64_t watermark_delay_ms = 0;
-  size_t source_width = 0;  // columns of the source row; window_start, window_end, window_time follow
+  size_t source_width = 0;                 // columns of the source row; window_start, window_end, window_time follow
   std::vector<ExprPtr> session_partition;  // SESSION: sessions are per value of these
   // Slices ("panes"): each row is aggregated once, into its slice of gcd(size, slide), and windows
   // combine their slices when they fire. Possible when only the GROUP BY reads the window columns;
@@ -62,13 +62,13 @@ struct EventWindowSpec {
 
 struct PumpPlan {
   std::string name;
-  std::string source;                // in-application stream the pump reads
-  std::string target;                // in-application stream it writes
+  std::string source;  // in-application stream the pump reads
+  std::string target;  // in-application stream it writes
   PumpMode mode = PumpMode::kProject;
   ExprPtr where;
-  std::vector<ExprPtr> keys;         // GROUP BY / STAGGER PARTITION BY expressions
-  int window_key = -1;               // tumbling: the key that is the (ROWTIME) window
-  bool window_on_rowtime = false;    // tumbling: that key is a function of ROWTIME
+  std::vector<ExprPtr> keys;       // GROUP BY / STAGGER PARTITION BY expressions
+  int window_key = -1;             // tumbling: the key that is the (ROWTIME) window
+  bool window_on_rowtime = false;  // tumbling: that key is a function of ROWTIME
   int64_t stagger_range_ms = 0;
   std::vector<AggregateSpec> aggregates;
   std::vector<SlidingWindowSpec> windows;
@@ -78,9 +78,9 @@ struct PumpPlan {
   // emitted sorted by the other keys once the window is complete.
   std::vector<ExprPtr> order_keys;
   std::vector<bool> order_desc;
-  EventWindowSpec event;  // kEventWindow
-  std::vector<ExprPtr> outputs;       // one per target column written
-  std::vector<size_t> target_columns; // where each output goes in the target row
+  EventWindowSpec event;               // kEventWindow
+  std::vector<ExprPtr> outputs;        // one per target column written
+  std::vector<size_t> target_columns;  // where each output goes in the target row
   size_t target_width = 0;
   std::vector<sql::SqlType> target_types;
   // Table functions (TOP_K_ITEMS_TUMBLING, COUNT_DISTINCT_ITEMS_TUMBLING)
@@ -104,6 +104,8 @@ class Pump {
   // The source shards being read now (the host says so when the set changes; a bounded input
   // never does): event-time watermarks wait for each of them.
   virtual void on_source_shards(const std::vector<uint32_t>& shards) { (void)shards; }
+  // Event-time operators: their current watermark (none before the first); others none.
+  virtual std::optional<TimestampMs> event_watermark() const { return std::nullopt; }
 
   const PumpPlan& plan() const { return *plan_; }
 
@@ -115,7 +117,10 @@ class Pump {
   std::string state_shape() const;
 
   Pump(std::unique_ptr<PumpPlan> plan, EmitFn emit, ErrorFn error, const Clock& clock)
-      : plan_(std::move(plan)), emit_(std::move(emit)), error_(std::move(error)), clock_(clock),
+      : plan_(std::move(plan)),
+        emit_(std::move(emit)),
+        error_(std::move(error)),
+        clock_(clock),
         query_start_(clock.now_ms()) {}
 
  protected:
@@ -130,8 +135,8 @@ class Pump {
   std::optional<Row> make_output(const Row& context_row, const std::vector<Value>* aggregates,
                                  const std::vector<Value>* keys, TimestampMs rowtime);
   // make_output into `out` (its values keep their storage); false if no row (HAVING, an error).
-  bool fill_output(Row& out, const Row& context_row, const std::vector<Value>* aggregates, const std::vector<Value>* keys,
-                   TimestampMs rowtime);
+  bool fill_output(Row& out, const Row& context_row, const std::vector<Value>* aggregates,
+                   const std::vector<Value>* keys, TimestampMs rowtime);
   EvalContext context(const Row& row) const;
 
   std::unique_ptr<PumpPlan> plan_;

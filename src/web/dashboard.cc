@@ -88,6 +88,35 @@ json outputs_json(const std::vector<runtime::ApplicationOutputInfo>& outputs) {
   return out;
 }
 
+json optional_ms(const std::optional<int64_t>& v) {
+  return v ? json(*v) : json(nullptr);
+}
+
+// One application's figures, as the overview and the application's page show them.
+json application_figures(const runtime::ApplicationMetrics& a) {
+  return {{"input_records", a.input_records},
+          {"output_rows", a.output_rows},
+          {"error_rows", a.error_rows},
+          {"last_arrival_ms", a.last_arrival_ms},
+          {"millis_behind_latest", a.millis_behind_latest},
+          {"last_checkpoint_ms", a.last_checkpoint_ms},
+          {"watermark_ms", optional_ms(a.watermark_ms)},
+          {"watermark_lag_ms", optional_ms(a.watermark_lag_ms)}};
+}
+
+json delivery_figures(const delivery::DeliveryMetrics& d) {
+  return {{"source", d.source},
+          {"destination", d.destination},
+          {"incoming_records", d.incoming_records},
+          {"delivered_records", d.delivered_records},
+          {"objects", d.objects},
+          {"backlog_records", d.backlog_records},
+          {"buffered_bytes", d.buffered_bytes},
+          {"buffered_records", d.buffered_records},
+          {"failed_records", d.failed_records},
+          {"last_delivery_ms", d.last_delivery_ms}};
+}
+
 // The path segment after `prefix`, percent-decoded, and what follows it ("" or "/rest").
 bool split_name(std::string_view path, std::string_view prefix, std::string& name, std::string_view& rest) {
   if (!path.starts_with(prefix)) return false;
@@ -121,29 +150,15 @@ json Dashboard::overview() const {
     if (a.status != "RUNNING") {
       if (auto d = apps_.describe(a.name)) outputs = configured_outputs(d->config, store_);
     }
-    apps.push_back({{"name", a.name},
-                    {"status", a.status},
-                    {"source", a.source},
-                    {"outputs", outputs_json(outputs)},
-                    {"input_records", a.input_records},
-                    {"output_rows", a.output_rows},
-                    {"error_rows", a.error_rows},
-                    {"last_arrival_ms", a.last_arrival_ms},
-                    {"millis_behind_latest", a.millis_behind_latest},
-                    {"last_checkpoint_ms", a.last_checkpoint_ms}});
+    json app = application_figures(a);
+    app.update({{"name", a.name}, {"status", a.status}, {"source", a.source}, {"outputs", outputs_json(outputs)}});
+    apps.push_back(std::move(app));
   }
   json deliveries = json::array();
   for (const auto& d : deliveries_.metrics()) {
-    deliveries.push_back({{"name", d.name},
-                          {"status", d.status},
-                          {"source", d.source},
-                          {"destination", d.destination},
-                          {"incoming_records", d.incoming_records},
-                          {"delivered_records", d.delivered_records},
-                          {"objects", d.objects},
-                          {"backlog_records", d.backlog_records},
-                          {"failed_records", d.failed_records},
-                          {"last_delivery_ms", d.last_delivery_ms}});
+    json figures = delivery_figures(d);
+    figures.update({{"name", d.name}, {"status", d.status}});
+    deliveries.push_back(std::move(figures));
   }
   return {{"now_ms", clock_.now_ms()}, {"streams", streams}, {"applications", apps}, {"delivery_streams", deliveries}};
 }
@@ -257,10 +272,7 @@ api::HttpResponse Dashboard::application(const std::string& name) const {
   for (const auto& m : apps_.metrics()) {
     if (m.name != name) continue;
     outputs = m.outputs;
-    metrics = {{"input_records", m.input_records},
-               {"output_rows", m.output_rows},
-               {"error_rows", m.error_rows},
-               {"millis_behind_latest", m.millis_behind_latest}};
+    metrics = application_figures(m);
   }
   if (app->status != "RUNNING") outputs = configured_outputs(app->config, store_);
   json errors = json::array();
@@ -310,14 +322,7 @@ api::HttpResponse Dashboard::delivery_stream(const std::string& name) const {
   json figures = json::object();
   for (const auto& m : deliveries_.metrics()) {
     if (m.name != name) continue;
-    figures = {{"source", m.source},
-               {"destination", m.destination},
-               {"incoming_records", m.incoming_records},
-               {"delivered_records", m.delivered_records},
-               {"objects", m.objects},
-               {"backlog_records", m.backlog_records},
-               {"failed_records", m.failed_records},
-               {"last_delivery_ms", m.last_delivery_ms}};
+    figures = delivery_figures(m);
   }
   return json_response(200, {{"name", name}, {"status", d->status}, {"config", d->config}, {"metrics", figures}});
 }

@@ -1,5 +1,6 @@
 #include "web/metrics_text.h"
 
+#include <cmath>
 #include <cstdio>
 #include <functional>
 
@@ -21,13 +22,14 @@ void family(std::string& out, const char* name, const char* type, const char* he
   out += type;
   out += '\n';
   for (const auto& item : items) {
+    const double v = value(item);
+    if (std::isnan(v)) continue;  // no figure yet (e.g. no watermark before the first record)
     out += name;
     out += '{';
     out += label;
     out += "=\"";
     out += escape_label_value(key(item));
     out += "\"} ";
-    const double v = value(item);
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.15g", v);
     out += buf;
@@ -110,6 +112,11 @@ std::string render_metrics(const std::vector<stream::StreamMetrics>& streams,
             "Unix time of the application's latest checkpoint since it started, 0 if none.", applications,
             "application", aname, [](const A& a) { return static_cast<double>(a.last_checkpoint_ms) / 1000.0; });
 
+  family<A>(out, "eddy_kinesisanalytics_watermark_lag_milliseconds", "gauge",
+            "The wall clock minus the application's watermark: how far behind its windows are complete "
+            "(its event-time watermark, or the ROWTIME reached). Absent before its first record.",
+            applications, "application", aname,
+            [](const A& a) { return a.watermark_lag_ms ? static_cast<double>(*a.watermark_lag_ms) : std::nan(""); });
   family<D>(out, "eddy_firehose_incoming_records_total", "counter",
             "Records put to a direct-put delivery stream since it was created (Firehose IncomingRecords).", deliveries,
             "delivery_stream", dname, num(&D::incoming_records));
@@ -124,6 +131,9 @@ std::string render_metrics(const std::vector<stream::StreamMetrics>& streams,
             "delivery_stream", dname, num(&D::failed_records));
   family<D>(out, "eddy_firehose_backlog_records", "gauge", "Records accepted but not yet delivered (buffered).",
             deliveries, "delivery_stream", dname, num(&D::backlog_records));
+  family<D>(out, "eddy_firehose_buffered_bytes", "gauge",
+            "Bytes held in memory for the next object, waiting for the buffering hints (size or interval).", deliveries,
+            "delivery_stream", dname, num(&D::buffered_bytes));
   family<D>(out, "eddy_firehose_last_delivery_timestamp_seconds", "gauge",
             "Unix time of the latest delivery, 0 if none yet.", deliveries, "delivery_stream", dname,
             [](const D& d) { return static_cast<double>(d.last_delivery_ms) / 1000.0; });

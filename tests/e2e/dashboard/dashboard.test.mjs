@@ -176,6 +176,9 @@ test('the dashboard shows the sales pipeline live: bars per store and the catego
   assert.equal(code, 0, genErr);
   const summary = JSON.parse(genOut.trim().split('\n').pop());
   assert.ok(summary.record_count >= 1000, genOut);
+  // The application's watermark lag: a figure in ms or s once it has read records.
+  await until('the overview to show the watermark lag of sales-by-category', async () =>
+    /^[\d,.]+ m?s$/.test((await page.textContent('tr[data-application="sales-by-category"] td:nth-child(8)')).trim()), 15_000);
   await page.screenshot({ path: join(ARTIFACTS, 'overview.png'), fullPage: true });
 
   // Wait until every window with records has closed (the wall clock passes the last window's end,

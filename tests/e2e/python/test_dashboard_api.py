@@ -135,6 +135,12 @@ class DashboardApiTest(unittest.TestCase):
         self.assertEqual(m['eddy_kinesisanalytics_output_records_total{application="copy"}'], 45)
         self.assertEqual(m['eddy_firehose_incoming_records_total{delivery_stream="fh"}'], 3)
         self.assertEqual(m['eddy_firehose_backlog_records{delivery_stream="fh"}'], 3)  # buffered for 900 s
+        # Held in memory by the worker for the next object (3 x b'x\n'), once it has read them.
+        m = until('fh to buffer its records', lambda: (lambda m: m if m.get(
+            'eddy_firehose_buffered_bytes{delivery_stream="fh"}') == 6 else None)(metrics(self.server)))
+        # The copy application has no windows: its watermark is the ROWTIME reached, which the
+        # wall clock moves while it is idle.
+        self.assertLess(m['eddy_kinesisanalytics_watermark_lag_milliseconds{application="copy"}'], 60000)
         # The application's 45 rows arrive in `dst`: IncomingRecords of dst once written.
         m = until('dst to receive the rows',
                   lambda: (lambda m: m if m.get('eddy_kinesis_incoming_records_total{stream="dst"}') == 45
@@ -184,6 +190,11 @@ class DashboardApiTest(unittest.TestCase):
         status, r = get_json(self.server, '/dashboard/api/delivery-streams/fh')
         self.assertEqual(status, 200)
         self.assertEqual(r['metrics']['incoming_records'], 3)
+        until('fh to buffer its 3 records (6 bytes)', lambda: get_json(
+            self.server, '/dashboard/api/delivery-streams/fh')[1]['metrics']['buffered_bytes'] == 6)
+        self.assertEqual(get_json(self.server, '/dashboard/api/delivery-streams/fh')[1]['metrics']['buffered_records'], 3)
+        self.assertIsInstance(app['watermark_lag_ms'], int)
+        self.assertGreater(app['watermark_ms'], 1e12)
 
     def test_rows_of_an_output_to_a_delivery_stream(self):
         rows = until('the rows in the delivery stream\'s journal', lambda: (lambda r: r if len(r) == 45 else None)(

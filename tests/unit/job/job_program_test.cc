@@ -19,23 +19,29 @@ struct Harness {
     auto j = make_job(env.pipeline());
     EXPECT_TRUE(j.has_value()) << (j ? "" : j.error().message);
     job = std::move(*j);
-    for (const auto& s : job.sinks) (void)job.program->subscribe_records(s.name, false, [this](std::string r) { out.push_back(r); });
+    for (const auto& s : job.sinks)
+      (void)job.program->subscribe_records(s.name, false, [this](std::string r) { out.push_back(r); });
     job.program->subscribe_errors([this](std::string r) { errors.push_back(r); });
   }
-  void put(const std::string& json, TimestampMs arrival = 0, size_t shard = 0) { job.program->push_record(0, json, arrival, 0, shard); }
+  void put(const std::string& json, TimestampMs arrival = 0, size_t shard = 0) {
+    job.program->push_record(0, json, arrival, 0, shard);
+  }
 };
 
 std::string trade(int sec, const char* ticker, double price) {
   char buf[128];
-  std::snprintf(buf, sizeof buf, R"({"EVENT_TIME":"2021-01-31 09:30:%02d.000","TICKER":"%s","PRICE":%g})", sec, ticker, price);
+  std::snprintf(buf, sizeof buf, R"({"EVENT_TIME":"2021-01-31 09:30:%02d.000","TICKER":"%s","PRICE":%g})", sec, ticker,
+                price);
   return buf;
 }
 
 Environment tumbling(const char* agg) {
   Environment env{Properties{}};
-  auto keyed = env.from_stream("in").assign_timestamps("EVENT_TIME").key_by("TICKER").window(tumbling_event_time(10'000));
+  auto keyed =
+      env.from_stream("in").assign_timestamps("EVENT_TIME").key_by("TICKER").window(tumbling_event_time(10'000));
   Stream s = std::string(agg) == "max" ? keyed.max("PRICE") : keyed.max_by("PRICE");
-  s.sink_to_stream("out", [](const Element& e) { return e["EVENT_TIME"].get<std::string>() + " " + e["PRICE"].dump(); });
+  s.sink_to_stream("out",
+                   [](const Element& e) { return e["EVENT_TIME"].get<std::string>() + " " + e["PRICE"].dump(); });
   return env;
 }
 
@@ -52,11 +58,22 @@ TEST(JobProgram, MaxKeepsTheFirstElementsFieldsAndMaxByTheMaximumElement) {
   }
 }
 
+TEST(JobProgram, TheWatermarkIsTheLeastOfItsWindows) {
+  Harness h(tumbling("max"));
+  EXPECT_FALSE(h.job.program->watermark().has_value()) << "nothing seen yet";
+  h.put(trade(1, "AMZN", 10));
+  h.put(trade(12, "AMZN", 5));
+  const auto w = h.job.program->watermark();
+  ASSERT_TRUE(w.has_value());
+  EXPECT_EQ(*w % 60'000, 12'000) << "09:30:12, the largest event time (no out-of-orderness allowed)";
+}
+
 TEST(JobProgram, SlidingWindowsSessionsCountAndAvg) {
   Environment env{Properties{}};
   auto s = env.from_stream("in").assign_timestamps("EVENT_TIME");
   s.key_by("TICKER").window(sliding_event_time(20'000, 10'000)).count().sink_to_stream("count", [](const Element& e) {
-    return e["TICKER"].get<std::string>() + "@" + std::to_string(e["window_end"].get<int64_t>() % 60'000) + "=" + e["count"].dump();
+    return e["TICKER"].get<std::string>() + "@" + std::to_string(e["window_end"].get<int64_t>() % 60'000) + "=" +
+           e["count"].dump();
   });
   Harness h(env);
   for (int sec : {1, 5, 11, 15, 25}) h.put(trade(sec, "GOOG", 1));
@@ -65,19 +82,26 @@ TEST(JobProgram, SlidingWindowsSessionsCountAndAvg) {
   EXPECT_EQ(h.out, (std::vector<std::string>{"GOOG@10000=2", "GOOG@20000=4", "GOOG@30000=3", "GOOG@40000=1"}));
 
   Environment sessions{Properties{}};
-  sessions.from_stream("in").assign_timestamps("EVENT_TIME").key_by("TICKER").window(session_event_time(3'000)).avg("PRICE")
+  sessions.from_stream("in")
+      .assign_timestamps("EVENT_TIME")
+      .key_by("TICKER")
+      .window(session_event_time(3'000))
+      .avg("PRICE")
       .sink_to_stream("avg", [](const Element& e) { return e["TICKER"].get<std::string>() + " " + e["PRICE"].dump(); });
   Harness hs(sessions);
-  for (auto [sec, price] : std::vector<std::pair<int, double>>{{1, 2}, {2, 4}, {9, 10}, {10, 20}}) hs.put(trade(sec, "BABA", price));
+  for (auto [sec, price] : std::vector<std::pair<int, double>>{{1, 2}, {2, 4}, {9, 10}, {10, 20}})
+    hs.put(trade(sec, "BABA", price));
   hs.job.program->flush();
   EXPECT_EQ(hs.out, (std::vector<std::string>{"BABA 3.0", "BABA 15.0"}));
 }
 
 TEST(JobProgram, ProcessingTimeWindowsCloseOnArrivalTime) {
   Environment env{Properties{}};
-  env.from_stream("in").key_by("TICKER").window(tumbling_processing_time(1000)).sum("PRICE").sink_to_stream("sum", [](const Element& e) {
-    return e["PRICE"].dump();
-  });
+  env.from_stream("in")
+      .key_by("TICKER")
+      .window(tumbling_processing_time(1000))
+      .sum("PRICE")
+      .sink_to_stream("sum", [](const Element& e) { return e["PRICE"].dump(); });
   Harness h(env);
   h.put(trade(0, "AMZN", 1), 5'000);
   h.put(trade(0, "AMZN", 2), 5'500);

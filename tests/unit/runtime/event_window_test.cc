@@ -7,16 +7,19 @@
 #include <vector>
 
 #include "runtime/application.h"
+#include "runtime/input_schema.h"
 #include "runtime/row_format.h"
 
 namespace eddy::runtime {
 namespace {
 
 std::string code(const std::string& options) {
-  return "CREATE TABLE t (ts TIMESTAMP(3), WATERMARK FOR ts AS ts) WITH ('connector' = 'kinesis', 'stream' = 't'" + options +
+  return "CREATE TABLE t (ts TIMESTAMP(3), WATERMARK FOR ts AS ts) WITH ('connector' = 'kinesis', 'stream' = 't'" +
+         options +
          ");\n"
          "CREATE TABLE o (ws TIMESTAMP(3), n BIGINT) WITH ('connector' = 'kinesis', 'stream' = 'o');\n"
-         "INSERT INTO o SELECT window_start, COUNT(*) FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '10' SECOND))\n"
+         "INSERT INTO o SELECT window_start, COUNT(*) FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '10' "
+         "SECOND))\n"
          "GROUP BY window_start, window_end;\n";
 }
 
@@ -62,6 +65,39 @@ TEST(EventWindows, TheSlowestShardHoldsTheWatermark) {
   r.app->flush();
   EXPECT_EQ(r.rows.size(), 3u);
   EXPECT_TRUE(r.errors.empty());
+}
+
+TEST(EventWindows, TheApplicationsWatermarkIsWhatItsWindowsWaitFor) {
+  Pipeline r("");
+  r.app->set_source_shards(0, {0, 1});
+  EXPECT_FALSE(r.app->watermark().has_value());
+  r.put(0, 12);
+  EXPECT_FALSE(r.app->watermark().has_value()) << "shard 1 has not been seen";
+  r.put(1, 4);
+  ASSERT_TRUE(r.app->watermark().has_value());
+  EXPECT_EQ(*r.app->watermark() % 60'000, 4'000) << "09:30:04, the slowest shard";
+  r.app->advance_time(r.clock.now_ms());  // wall-clock progress does not move an event-time watermark
+  EXPECT_EQ(*r.app->watermark() % 60'000, 4'000);
+}
+
+TEST(EventWindows, AROWTIMEApplicationsWatermarkIsTheROWTIMEReached) {
+  ManualClock clock{1'000'000};
+  ApplicationInput in;
+  in.schema = *parse_input_schema(R"({"RecordFormat": {"RecordFormatType": "JSON"},
+      "RecordColumns": [{"Name": "N", "Mapping": "$.N", "SqlType": "INTEGER"}]})");
+  std::vector<ApplicationInput> inputs;
+  inputs.push_back(std::move(in));
+  auto a = Application::create(
+      "CREATE OR REPLACE STREAM \"OUT\" (N BIGINT);\n"
+      "CREATE OR REPLACE PUMP \"P\" AS INSERT INTO \"OUT\" SELECT STREAM COUNT(*) FROM \"SOURCE_SQL_STREAM_001\"\n"
+      "GROUP BY STEP(\"SOURCE_SQL_STREAM_001\".ROWTIME BY INTERVAL '10' SECOND);",
+      std::move(inputs), clock);
+  ASSERT_TRUE(a.has_value()) << a.error().message;
+  EXPECT_FALSE((*a)->watermark().has_value());
+  (*a)->push_record(0, "{}", 5'000, 1, 0);
+  EXPECT_EQ((*a)->watermark(), std::optional<TimestampMs>(5'000));
+  (*a)->advance_time(9'000);
+  EXPECT_EQ((*a)->watermark(), std::optional<TimestampMs>(9'000));
 }
 
 TEST(EventWindows, AnIdleShardStopsHoldingTheWatermark) {

@@ -36,6 +36,15 @@ TEST(MetricsText, CloudWatchNamesWithLabelsAndTypes) {
   EXPECT_NE(text.find("eddy_firehose_delivery_records_total{delivery_stream=\"to-bucket\"} 5\n"), std::string::npos);
   EXPECT_NE(text.find("eddy_firehose_last_delivery_timestamp_seconds{delivery_stream=\"to-bucket\"} 1763793600.123\n"),
             std::string::npos);
+  // No watermark yet: no sample, rather than a made-up figure; with one, the lag.
+  EXPECT_EQ(text.find("eddy_kinesisanalytics_watermark_lag_milliseconds{"), std::string::npos);
+  a.watermark_ms = 1763793600000;
+  a.watermark_lag_ms = 1500;
+  d.buffered_bytes = 4096;
+  const std::string more = render_metrics({s}, {a}, {d});
+  EXPECT_NE(more.find("eddy_kinesisanalytics_watermark_lag_milliseconds{application=\"revenue\"} 1500\n"),
+            std::string::npos);
+  EXPECT_NE(more.find("eddy_firehose_buffered_bytes{delivery_stream=\"to-bucket\"} 4096\n"), std::string::npos);
   // Every line is a comment or `name{labels} value`.
   size_t start = 0;
   while (start < text.size()) {
