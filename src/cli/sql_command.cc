@@ -1,7 +1,7 @@
 // `eddy sql run`: an application over a bounded input, as if it were a stream. How users test
 // application code before deploying it, and how the golden tests run.
-#include <CLI/CLI.hpp>
 #include <simdjson.h>
+#include <CLI/CLI.hpp>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -71,7 +71,8 @@ std::optional<TimestampMs> arrival_in(simdjson::dom::element doc, const std::str
 }
 
 // The arrival time in field `field` of a CSV record (F is a 1-based column number).
-std::optional<TimestampMs> arrival_of_csv(const runtime::InputSchema& schema, const std::string& field, std::string_view line) {
+std::optional<TimestampMs> arrival_of_csv(const runtime::InputSchema& schema, const std::string& field,
+                                          std::string_view line) {
   size_t index = 0;
   try {
     index = std::stoul(field);
@@ -106,8 +107,9 @@ int run(const SqlRunOptions& o) {
   auto app = runtime::Application::create(*code, inputs, SystemClock::instance());
   if (!app) return fail(o.sql_file + ": " + app.error().message);
   if ((*app)->input_count() == 0) {
-    return fail("--input-schema is required for KDA SQL (the InputSchema JSON of CreateApplication); Flink SQL needs a source "
-                "table (CREATE TABLE ... that no INSERT writes)");
+    return fail(
+        "--input-schema is required for KDA SQL (the InputSchema JSON of CreateApplication); Flink SQL needs a source "
+        "table (CREATE TABLE ... that no INSERT writes)");
   }
   const runtime::InputSchema* schema = &(*app)->input(0).schema;
 
@@ -237,37 +239,68 @@ int run(const SqlRunOptions& o) {
     }
     push_lines(block.substr(done));
   };
-  // --parallelism N > 1: a block's lines are parsed and mapped on N threads, then run through
-  // the pumps in order (Application::push_records): the same rows and errors as one by one.
+  // --parallelism N > 1: JSON blocks go through a two-stage pipeline. While this thread runs one
+  // block's records through the pumps (in order: the same rows and errors as one by one), N - 1
+  // workers parse and map the next block's; this thread joins them when its pumps are done.
   WorkerPool pool(static_cast<size_t>(std::max(1, o.parallelism)));
-  std::vector<runtime::Application::SourceRecord> batch;
   runtime::Application::ArrivalOf arrival_of;
   if (!o.arrival_field.empty()) {
     arrival_of = [&o](simdjson::dom::element doc) { return arrival_in(doc, o.arrival_field); };
   }
-  auto push_parallel = [&](std::string_view text) {
-    batch.clear();
+  struct Slot {
+    std::vector<runtime::Application::SourceRecord> records;
+    std::string copy;  // the block, when the reader's view of it does not outlive the next read
+    runtime::Application::MappedBatch batch;
+  };
+  Slot slots[2];
+  // Splits `block` into the slot's records and starts mapping them on the workers.
+  auto start_block = [&](Slot& s, std::string_view block) {
+    if (!reader.lasting(block)) {
+      s.copy.assign(block);
+      s.copy.append(LineReader::kPadding, '\0');  // simdjson parses each line in place
+      block = std::string_view(s.copy.data(), block.size());
+    }
+    s.records.clear();
     const TimestampMs now = o.arrival_field.empty() ? SystemClock::instance().now_ms() : 0;
-    while (!text.empty()) {
-      const size_t nl = text.find('\n');
-      const std::string_view line = text.substr(0, nl);
+    while (!block.empty()) {
+      const size_t nl = block.find('\n');
+      const std::string_view line = block.substr(0, nl);
       ++line_no;
-      if (!line.empty()) batch.push_back({line, now, line_no, 0});
-      text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
+      if (!line.empty()) s.records.push_back({line, now, line_no, 0});
+      block.remove_prefix(nl == std::string_view::npos ? block.size() : nl + 1);
     }
-    const size_t taken = (*app)->push_records(0, batch, pool, arrival_of, true);
-    records += taken;
-    if (taken < batch.size()) {
-      line_no = batch[taken].origin;
-      missing_arrival();
+    (*app)->begin_batch(s.batch, 0, s.records, arrival_of, true, pool.size());
+    pool.start(pool.size(), [&app, &s](size_t helper) { (*app)->map_batch(s.batch, helper); });
+  };
+  auto push_pipelined = [&](std::string_view first) {
+    Slot* cur = &slots[0];
+    Slot* next = &slots[1];
+    start_block(*cur, first);
+    pool.finish();
+    for (;;) {
+      std::string_view block;
+      const bool more = reader.next_block(block);
+      if (more) start_block(*next, block);
+      const size_t taken = (*app)->consume_batch(cur->batch);
+      if (more) pool.finish();
+      records += taken;
+      progress.update(records, error_count);
+      if (taken < cur->records.size()) {
+        line_no = cur->records[taken].origin;
+        return missing_arrival();
+      }
+      if (!more) return;
+      std::swap(cur, next);
     }
-    progress.update(records, error_count);
   };
   std::string_view block;
   while (no_arrival.empty() && reader.next_block(block)) {
-    if (schema->csv) push_lines(block);
-    else if (pool.size() > 1) push_parallel(block);
-    else push_block(block);
+    if (schema->csv)
+      push_lines(block);
+    else if (pool.size() > 1)
+      push_pipelined(block);
+    else
+      push_block(block);
   }
   if (!no_arrival.empty()) return fail(no_arrival);
   if (fd != 0) ::close(fd);
@@ -285,19 +318,24 @@ void add_sql_command(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<SqlRunOptions>();
   auto* cmd = app.add_subcommand("sql", "Run SQL application code");
   cmd->require_subcommand(1);
-  auto* r = cmd->add_subcommand("run", "Run an application over a bounded input file, printing an output stream as NDJSON");
-  r->add_option("--sql", o->sql_file, "Application code: KDA SQL, or Flink SQL (CREATE TABLE / INSERT INTO, detected)")->required();
-  r->add_option("--input-schema", o->schema_file, "InputSchema JSON, as CreateApplication takes it (KDA SQL; Flink SQL reads its source table)");
+  auto* r =
+      cmd->add_subcommand("run", "Run an application over a bounded input file, printing an output stream as NDJSON");
+  r->add_option("--sql", o->sql_file, "Application code: KDA SQL, or Flink SQL (CREATE TABLE / INSERT INTO, detected)")
+      ->required();
+  r->add_option("--input-schema", o->schema_file,
+                "InputSchema JSON, as CreateApplication takes it (KDA SQL; Flink SQL reads its source table)");
   r->add_option("--input", o->input, "Records, one per line (JSON or CSV); - for stdin")->capture_default_str();
   r->add_option("--arrival-time-field", o->arrival_field,
                 "Field (CSV: 1-based column) holding each record's arrival time = ROWTIME; default: the wall clock");
   r->add_option("--output", o->output, "In-application stream to print")->capture_default_str();
-  r->add_option("--parallelism", o->parallelism,
-                "Threads that parse and map the input (the pumps run on one, in record order; the results are the same)")
+  r->add_option(
+       "--parallelism", o->parallelism,
+       "Threads that parse and map the input (the pumps run on one, in record order; the results are the same)")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
   r->add_option("--errors", o->errors_file, "Write error_stream rows here as NDJSON (with input_line)");
-  r->add_option("--input-prefix", o->input_prefix, "NamePrefix of the input (stream <prefix>_001)")->capture_default_str();
+  r->add_option("--input-prefix", o->input_prefix, "NamePrefix of the input (stream <prefix>_001)")
+      ->capture_default_str();
   r->add_flag("--no-flush", o->no_flush, "Leave windows open at the end of input (strict KDA)");
   r->callback([o, &exit_code] { exit_code = run(*o); });
 }

@@ -28,6 +28,11 @@ class LineReader {
   // line without one), also followed by kPadding readable bytes. Do not mix with next().
   bool next_block(std::string_view& lines);
   const Status& error() const { return error_; }
+  // Whether `lines` (from next_block) stays valid until the reader is destroyed, not only until
+  // the next call: true for the lines of a mapped file, but for its copied tail.
+  bool lasting(std::string_view lines) const {
+    return map_ != nullptr && lines.data() >= map_ && lines.data() + lines.size() <= map_ + map_size_;
+  }
 
  private:
   bool next_buffered(std::string_view& line);

@@ -22,7 +22,15 @@ class WorkerPool {
 
   size_t size() const { return workers_.size() + 1; }
   // fn(part) for part in [0, parts), parts <= size(); exceptions are not allowed to escape fn.
-  void run(size_t parts, const std::function<void(size_t)>& fn);
+  void run(size_t parts, std::function<void(size_t)> fn) {
+    start(parts, std::move(fn));
+    finish();
+  }
+  // The same in two steps, so that the caller can do other work while the workers run parts
+  // 1..parts-1: start() returns at once; finish() runs part 0 on the caller and waits for all.
+  // One job at a time: every start() is followed by its finish().
+  void start(size_t parts, std::function<void(size_t)> fn);
+  void finish();
 
  private:
   void loop(size_t index);
@@ -30,7 +38,7 @@ class WorkerPool {
   std::vector<std::thread> workers_;
   std::mutex mu_;
   std::condition_variable start_, done_;
-  const std::function<void(size_t)>* fn_ = nullptr;
+  std::function<void(size_t)> fn_;
   size_t parts_ = 0;
   size_t pending_ = 0;
   uint64_t generation_ = 0;

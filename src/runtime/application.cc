@@ -253,33 +253,55 @@ void Application::push_document(size_t input, simdjson::dom::element doc, std::s
 
 size_t Application::push_records(size_t input, std::span<const SourceRecord> records, WorkerPool& pool,
                                  const ArrivalOf& arrival_of, bool padded) {
+  begin_batch(batch_, input, records, arrival_of, padded, pool.size());
+  if (batch_.mapping) pool.run(pool.size(), [&](size_t helper) { map_batch(batch_, helper); });
+  return consume_batch(batch_);
+}
+
+namespace {
+constexpr size_t kMapChunk = 256;  // records a helper takes at a time
+}  // namespace
+
+void Application::begin_batch(MappedBatch& batch, size_t input, std::span<const SourceRecord> records,
+                              const ArrivalOf& arrival_of, bool padded, size_t helpers) const {
   const InputSchema& schema = inputs_[input].schema;
-  const size_t n = records.size();
-  if (schema.csv || (pool.size() <= 1 && !arrival_of) || n == 0) {
-    for (const auto& r : records) push_record(input, r.data, r.arrival, r.origin, r.lane);
-    return n;
+  batch.input = input;
+  batch.records = records;
+  batch.arrival_of = arrival_of ? &arrival_of : nullptr;
+  batch.padded = padded;
+  batch.mapping = !schema.csv && (helpers > 1 || arrival_of) && !records.empty();
+  batch.next_chunk = 0;
+  if (!batch.mapping) return;
+  if (batch.mapped.size() < records.size()) batch.mapped.resize(records.size());
+  if (batch.hints.size() < helpers) batch.hints.resize(helpers);
+  for (auto& h : batch.hints) {
+    if (h.empty() && input < field_hints_.size()) h = field_hints_[input];
   }
-  if (mapped_.size() < n) mapped_.resize(n);
-  const size_t parts = std::min(pool.size(), (n + 15) / 16);  // parts of at least 16 records
-  if (part_hints_.size() < parts) part_hints_.resize(parts);
-  if (field_hints_.size() <= input) field_hints_.resize(input + 1);
-  // Parse and map: records that need more than map_flat (not an object, a nested schema, a
-  // parse error) are left to push_record, which reports exactly what it would one by one.
-  pool.run(parts, [&](size_t part) {
-    thread_local simdjson::dom::parser parser;
-    std::vector<int>& hints = part_hints_[part];
-    if (hints.empty()) hints = field_hints_[input];
-    const size_t from = n * part / parts, to = n * (part + 1) / parts;
+}
+
+// Parse and map: records that need more than map_flat (not an object, a nested schema, a parse
+// error) are left to push_record, which reports exactly what it would one by one.
+void Application::map_batch(MappedBatch& batch, size_t helper) const {
+  if (!batch.mapping) return;
+  thread_local simdjson::dom::parser parser;
+  const InputSchema& schema = inputs_[batch.input].schema;
+  std::vector<int>& hints = batch.hints[helper];
+  const size_t n = batch.records.size();
+  for (;;) {
+    const size_t from = batch.next_chunk.fetch_add(kMapChunk, std::memory_order_relaxed);
+    if (from >= n) return;
+    const size_t to = std::min(n, from + kMapChunk);
     for (size_t i = from; i < to; ++i) {
-      Mapped& m = mapped_[i];
-      m.state = Mapped::State::kGeneral;
-      m.arrival = records[i].arrival;
+      MappedBatch::Mapped& m = batch.mapped[i];
+      const SourceRecord& r = batch.records[i];
+      m.state = MappedBatch::Mapped::State::kGeneral;
+      m.arrival = r.arrival;
       simdjson::dom::element doc;
-      if (parser.parse(records[i].data.data(), records[i].data.size(), !padded).get(doc)) continue;
-      if (arrival_of) {
-        auto t = arrival_of(doc);
+      if (parser.parse(r.data.data(), r.data.size(), !batch.padded).get(doc)) continue;
+      if (batch.arrival_of) {
+        auto t = (*batch.arrival_of)(doc);
         if (!t) {
-          m.state = Mapped::State::kNoArrival;
+          m.state = MappedBatch::Mapped::State::kNoArrival;
           continue;
         }
         m.arrival = *t;
@@ -287,19 +309,31 @@ size_t Application::push_records(size_t input, std::span<const SourceRecord> rec
       simdjson::dom::object obj;
       if (!schema.flat || doc.get(obj)) continue;
       if (auto st = map_flat(schema, obj, m.values, hints); st) {
-        m.state = Mapped::State::kRow;
+        m.state = MappedBatch::Mapped::State::kRow;
       } else {
-        m.state = Mapped::State::kCoercionError;
+        m.state = MappedBatch::Mapped::State::kCoercionError;
         m.error = st.error().message;
       }
     }
-  });
-  // In order, as push_document does for each.
+  }
+}
+
+// In order, as push_document does for each.
+size_t Application::consume_batch(MappedBatch& batch) {
+  const size_t input = batch.input;
+  const auto records = batch.records;
+  const size_t n = records.size();
+  if (!batch.mapping) {
+    for (const auto& r : records) push_record(input, r.data, r.arrival, r.origin, r.lane);
+    return n;
+  }
+  if (field_hints_.size() <= input) field_hints_.resize(input + 1);
+  using State = MappedBatch::Mapped::State;
   for (size_t i = 0; i < n; ++i) {
-    Mapped& m = mapped_[i];
+    MappedBatch::Mapped& m = batch.mapped[i];
     const SourceRecord& r = records[i];
-    if (m.state == Mapped::State::kNoArrival) return i;
-    if (m.state == Mapped::State::kGeneral) {
+    if (m.state == State::kNoArrival) return i;
+    if (m.state == State::kGeneral) {
       push_record(input, r.data, m.arrival, r.origin, r.lane);
       continue;
     }
@@ -308,7 +342,7 @@ size_t Application::push_records(size_t input, std::span<const SourceRecord> rec
     scratch_.shard = static_cast<uint32_t>(lane);
     scratch_.rowtime = next_rowtime(input, lane, m.arrival);
     scratch_.origin = r.origin;
-    if (m.state == Mapped::State::kCoercionError) {
+    if (m.state == State::kCoercionError) {
       report("", scratch_, "Coercion_Error", m.error, r.data);
       continue;
     }

@@ -3,6 +3,7 @@
 // the same records with the same arrival times give the same rows, whatever the batching.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -94,6 +95,39 @@ class Application final : public Program {
   void push_records(size_t input, std::span<const SourceRecord> records, WorkerPool& pool) override {
     (void)push_records(input, records, pool, {}, false);
   }
+
+  // push_records in steps, so that the next batch is parsed and mapped while the pumps run this
+  // one (`eddy sql run --parallelism`): begin_batch (calling thread), map_batch (any threads, each
+  // with its own `helper` index below the `helpers` given, each taking chunks of records until
+  // none are left), then consume_batch (calling thread, after every map_batch call has returned;
+  // the count taken, as push_records). A batch's records must stay valid until it is consumed.
+  class MappedBatch {
+   public:
+    MappedBatch() = default;
+    MappedBatch(const MappedBatch&) = delete;
+    MappedBatch& operator=(const MappedBatch&) = delete;
+
+   private:
+    friend class Application;
+    struct Mapped {
+      enum class State : uint8_t { kRow, kCoercionError, kGeneral, kNoArrival } state = State::kGeneral;
+      std::vector<Value> values;
+      std::string error;
+      TimestampMs arrival = 0;
+    };
+    size_t input = 0;
+    std::span<const SourceRecord> records;
+    const ArrivalOf* arrival_of = nullptr;
+    bool padded = false;
+    bool mapping = false;                 // false: every record goes through push_record (CSV, one thread)
+    std::vector<Mapped> mapped;           // kept between batches so that values keep their storage
+    std::vector<std::vector<int>> hints;  // map_flat's field order hints, per helper
+    std::atomic<size_t> next_chunk{0};
+  };
+  void begin_batch(MappedBatch& batch, size_t input, std::span<const SourceRecord> records, const ArrivalOf& arrival_of,
+                   bool padded, size_t helpers) const;
+  void map_batch(MappedBatch& batch, size_t helper) const;
+  size_t consume_batch(MappedBatch& batch);
   // ROWTIME has reached `t` with no new rows: windows ending by then close.
   void advance_time(TimestampMs t) override;
   // End of a bounded input: every open window emits.
@@ -147,16 +181,8 @@ class Application final : public Program {
   uint64_t error_rows_ = 0;
   bool flink_ = false;
   std::vector<FlinkTable> flink_tables_;
-  Row scratch_;  // the input row of flat JSON records, reused so its values keep their storage
-  // push_records: each record's mapping (kept between batches so values keep their storage).
-  struct Mapped {
-    enum class State : uint8_t { kRow, kCoercionError, kGeneral, kNoArrival } state = State::kGeneral;
-    std::vector<Value> values;
-    std::string error;
-    TimestampMs arrival = 0;
-  };
-  std::vector<Mapped> mapped_;
-  std::vector<std::vector<int>> part_hints_;   // map_flat's hints, per part of a batch
+  Row scratch_;        // the input row of flat JSON records, reused so its values keep their storage
+  MappedBatch batch_;  // push_records' batch
   std::vector<std::vector<int>> field_hints_;  // per input: map_flat's field order hints
 
   friend class ApplicationBuilder;
