@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -241,7 +242,9 @@ int run(const SqlRunOptions& o) {
   };
   // --parallelism N > 1: JSON blocks go through a two-stage pipeline. While this thread runs one
   // block's records through the pumps (in order: the same rows and errors as one by one), N - 1
-  // workers parse and map the next block's; this thread joins them when its pumps are done.
+  // workers split the next block into lines (one of them; this is the first touch of the
+  // mapped file, a visible share of the time) and parse and map them; this thread joins them when
+  // its pumps are done.
   WorkerPool pool(static_cast<size_t>(std::max(1, o.parallelism)));
   runtime::Application::ArrivalOf arrival_of;
   if (!o.arrival_field.empty()) {
@@ -251,38 +254,62 @@ int run(const SqlRunOptions& o) {
     std::vector<runtime::Application::SourceRecord> records;
     std::string copy;  // the block, when the reader's view of it does not outlive the next read
     runtime::Application::MappedBatch batch;
+    int64_t last_line = 0;  // the line number of the block's last line, once split
+    std::atomic<bool> split{false};
   };
   Slot slots[2];
-  // Splits `block` into the slot's records and starts mapping them on the workers.
-  auto start_block = [&](Slot& s, std::string_view block) {
-    if (!reader.lasting(block)) {
+  // The block's lines as the slot's records, numbered after `first_line`.
+  auto split_block = [&](Slot& s, std::string_view block, int64_t first_line, bool lasting) {
+    if (!lasting) {
       s.copy.assign(block);
       s.copy.append(LineReader::kPadding, '\0');  // simdjson parses each line in place
       block = std::string_view(s.copy.data(), block.size());
     }
     s.records.clear();
     const TimestampMs now = o.arrival_field.empty() ? SystemClock::instance().now_ms() : 0;
+    int64_t n = first_line;
     while (!block.empty()) {
       const size_t nl = block.find('\n');
       const std::string_view line = block.substr(0, nl);
-      ++line_no;
-      if (!line.empty()) s.records.push_back({line, now, line_no, 0});
+      ++n;
+      if (!line.empty()) s.records.push_back({line, now, n, 0});
       block.remove_prefix(nl == std::string_view::npos ? block.size() : nl + 1);
     }
-    (*app)->begin_batch(s.batch, 0, s.records, arrival_of, true, pool.size());
-    pool.start(pool.size(), [&app, &s](size_t helper) { (*app)->map_batch(s.batch, helper); });
+    s.last_line = n;
+    (*app)->set_records(s.batch, s.records);
+  };
+  // Starts splitting, parsing and mapping `block` on the workers (the block's view stays valid
+  // until the next read, which comes after pool.finish()).
+  auto start_block = [&](Slot& s, std::string_view block) {
+    (*app)->begin_batch(s.batch, 0, arrival_of, true, pool.size());
+    s.split = false;
+    const int64_t first_line = line_no;
+    const bool lasting = reader.lasting(block);
+    pool.start(pool.size(), [&, block, first_line, lasting](size_t helper) {
+      if (helper == 1) {
+        split_block(s, block, first_line, lasting);
+        s.split.store(true, std::memory_order_release);
+      } else {
+        while (!s.split.load(std::memory_order_acquire)) std::this_thread::yield();
+      }
+      (*app)->map_batch(s.batch, helper);
+    });
   };
   auto push_pipelined = [&](std::string_view first) {
     Slot* cur = &slots[0];
     Slot* next = &slots[1];
     start_block(*cur, first);
     pool.finish();
+    line_no = cur->last_line;
     for (;;) {
       std::string_view block;
       const bool more = reader.next_block(block);
       if (more) start_block(*next, block);
       const size_t taken = (*app)->consume_batch(cur->batch);
-      if (more) pool.finish();
+      if (more) {
+        pool.finish();
+        line_no = next->last_line;
+      }
       records += taken;
       progress.update(records, error_count);
       if (taken < cur->records.size()) {

@@ -253,7 +253,8 @@ void Application::push_document(size_t input, simdjson::dom::element doc, std::s
 
 size_t Application::push_records(size_t input, std::span<const SourceRecord> records, WorkerPool& pool,
                                  const ArrivalOf& arrival_of, bool padded) {
-  begin_batch(batch_, input, records, arrival_of, padded, pool.size());
+  begin_batch(batch_, input, arrival_of, padded, pool.size());
+  set_records(batch_, records);
   if (batch_.mapping) pool.run(pool.size(), [&](size_t helper) { map_batch(batch_, helper); });
   return consume_batch(batch_);
 }
@@ -262,21 +263,24 @@ namespace {
 constexpr size_t kMapChunk = 256;  // records a helper takes at a time
 }  // namespace
 
-void Application::begin_batch(MappedBatch& batch, size_t input, std::span<const SourceRecord> records,
-                              const ArrivalOf& arrival_of, bool padded, size_t helpers) const {
-  const InputSchema& schema = inputs_[input].schema;
+void Application::begin_batch(MappedBatch& batch, size_t input, const ArrivalOf& arrival_of, bool padded,
+                              size_t helpers) const {
   batch.input = input;
-  batch.records = records;
+  batch.records = {};
   batch.arrival_of = arrival_of ? &arrival_of : nullptr;
   batch.padded = padded;
-  batch.mapping = !schema.csv && (helpers > 1 || arrival_of) && !records.empty();
+  batch.mapping = !inputs_[input].schema.csv && (helpers > 1 || arrival_of);
   batch.next_chunk = 0;
   if (!batch.mapping) return;
-  if (batch.mapped.size() < records.size()) batch.mapped.resize(records.size());
   if (batch.hints.size() < helpers) batch.hints.resize(helpers);
   for (auto& h : batch.hints) {
     if (h.empty() && input < field_hints_.size()) h = field_hints_[input];
   }
+}
+
+void Application::set_records(MappedBatch& batch, std::span<const SourceRecord> records) const {
+  batch.records = records;
+  if (batch.mapping && batch.mapped.size() < records.size()) batch.mapped.resize(records.size());
 }
 
 // Parse and map: records that need more than map_flat (not an object, a nested schema, a parse

@@ -97,10 +97,11 @@ class Application final : public Program {
   }
 
   // push_records in steps, so that the next batch is parsed and mapped while the pumps run this
-  // one (`eddy sql run --parallelism`): begin_batch (calling thread), map_batch (any threads, each
-  // with its own `helper` index below the `helpers` given, each taking chunks of records until
-  // none are left), then consume_batch (calling thread, after every map_batch call has returned;
-  // the count taken, as push_records). A batch's records must stay valid until it is consumed.
+  // one (`eddy sql run --parallelism`): begin_batch (calling thread), set_records (any thread),
+  // map_batch (any threads once set_records has returned, each with its own `helper` index below
+  // the `helpers` given, each taking chunks of records until none are left), then consume_batch
+  // (calling thread, after every map_batch call has returned; the count taken, as push_records).
+  // A batch's records must stay valid until it is consumed.
   class MappedBatch {
    public:
     MappedBatch() = default;
@@ -124,8 +125,8 @@ class Application final : public Program {
     std::vector<std::vector<int>> hints;  // map_flat's field order hints, per helper
     std::atomic<size_t> next_chunk{0};
   };
-  void begin_batch(MappedBatch& batch, size_t input, std::span<const SourceRecord> records, const ArrivalOf& arrival_of,
-                   bool padded, size_t helpers) const;
+  void begin_batch(MappedBatch& batch, size_t input, const ArrivalOf& arrival_of, bool padded, size_t helpers) const;
+  void set_records(MappedBatch& batch, std::span<const SourceRecord> records) const;
   void map_batch(MappedBatch& batch, size_t helper) const;
   size_t consume_batch(MappedBatch& batch);
   // ROWTIME has reached `t` with no new rows: windows ending by then close.
