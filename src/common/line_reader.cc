@@ -8,7 +8,22 @@
 #include <cerrno>
 #include <cstring>
 
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22  // Linux 5.14; older kernels answer EINVAL and pages fault in as before
+#endif
+
 namespace eddy {
+namespace {
+
+// Maps a block's pages in one call: faulting them in one by one on first touch cost several
+// per cent of `eddy sql run` (the kernel's trap per fault-around group).
+void populate(const char* map, size_t from, size_t to) {
+  static const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  const size_t start = from / page * page;
+  if (to > start) ::madvise(const_cast<char*>(map + start), to - start, MADV_POPULATE_READ);
+}
+
+}  // namespace
 
 LineReader::LineReader(int fd, size_t block) : fd_(fd), block_(block), buf_(block + kPadding) {
   struct stat st {};
@@ -55,6 +70,7 @@ void LineReader::copy_map_tail() {
 bool LineReader::next_block(std::string_view& lines) {
   if (map_ && map_pos_ < map_size_) {
     const size_t want = std::min(map_size_, map_pos_ + block_);
+    populate(map_, map_pos_, std::min(map_size_, want + kPadding));
     size_t end = map_size_;
     if (want < map_size_) {
       if (const void* nl = ::memrchr(map_ + map_pos_, '\n', want - map_pos_)) {
