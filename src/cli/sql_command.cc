@@ -12,6 +12,8 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <mutex>
+#include <optional>
 #include <thread>
 
 #include "cli/app.h"
@@ -240,34 +242,28 @@ int run(const SqlRunOptions& o) {
     }
     push_lines(block.substr(done));
   };
-  // --parallelism N > 1: JSON blocks go through a two-stage pipeline. While this thread runs one
-  // block's records through the pumps (in order: the same rows and errors as one by one), N - 1
-  // workers split the next block into lines (one of them; this is the first touch of the
-  // mapped file, a visible share of the time) and parse and map them; this thread joins them when
-  // its pumps are done.
+  // --parallelism N > 1: each of N threads takes the next block, splits it into lines, parses and
+  // maps them, then waits for its turn to run the block's rows through the pumps (blocks in
+  // order: the same rows and errors as one by one), and takes another. A block stays on the core
+  // that read it from the file to the pumps; only the pumps' state, which is small, moves between
+  // cores. (Parsing on some cores and running the pumps on another moved every row between
+  // cores, which cost about as much as it saved.)
   WorkerPool pool(static_cast<size_t>(std::max(1, o.parallelism)));
   runtime::Application::ArrivalOf arrival_of;
   if (!o.arrival_field.empty()) {
     arrival_of = [&o](simdjson::dom::element doc) { return arrival_in(doc, o.arrival_field); };
   }
   struct Slot {
-    std::vector<runtime::Application::SourceRecord> records;
+    std::vector<runtime::Application::SourceRecord> records;  // origin: the line number in the block
     std::string copy;  // the block, when the reader's view of it does not outlive the next read
     runtime::Application::MappedBatch batch;
-    int64_t last_line = 0;  // the line number of the block's last line, once split
-    std::atomic<bool> split{false};
+    int64_t lines = 0;  // lines in the block
   };
-  Slot slots[2];
-  // The block's lines as the slot's records, numbered after `first_line`.
-  auto split_block = [&](Slot& s, std::string_view block, int64_t first_line, bool lasting) {
-    if (!lasting) {
-      s.copy.assign(block);
-      s.copy.append(LineReader::kPadding, '\0');  // simdjson parses each line in place
-      block = std::string_view(s.copy.data(), block.size());
-    }
+  // The block's lines as the slot's records, numbered from 1 within the block.
+  auto split_block = [&](Slot& s, std::string_view block) {
     s.records.clear();
     const TimestampMs now = o.arrival_field.empty() ? SystemClock::instance().now_ms() : 0;
-    int64_t n = first_line;
+    int64_t n = 0;
     while (!block.empty()) {
       const size_t nl = block.find('\n');
       const std::string_view line = block.substr(0, nl);
@@ -275,57 +271,70 @@ int run(const SqlRunOptions& o) {
       if (!line.empty()) s.records.push_back({line, now, n, 0});
       block.remove_prefix(nl == std::string_view::npos ? block.size() : nl + 1);
     }
-    s.last_line = n;
+    s.lines = n;
     (*app)->set_records(s.batch, s.records);
   };
-  // Starts splitting, parsing and mapping `block` on the workers (the block's view stays valid
-  // until the next read, which comes after pool.finish()).
-  auto start_block = [&](Slot& s, std::string_view block) {
-    (*app)->begin_batch(s.batch, 0, arrival_of, true, pool.size());
-    s.split = false;
-    const int64_t first_line = line_no;
-    const bool lasting = reader.lasting(block);
-    pool.start(pool.size(), [&, block, first_line, lasting](size_t helper) {
-      if (helper == 1) {
-        split_block(s, block, first_line, lasting);
-        s.split.store(true, std::memory_order_release);
-      } else {
-        while (!s.split.load(std::memory_order_acquire)) std::this_thread::yield();
+  auto push_parallel = [&](std::string_view first) {
+    std::vector<Slot> slots(pool.size());
+    // begin_batch reads what consume_batch writes: it runs before the threads start, and then in
+    // each thread's turn, for its next block.
+    for (auto& s : slots) (*app)->begin_batch(s.batch, 0, arrival_of, true, 1);
+    std::mutex read_mu;                               // the reader, and which block is next
+    uint64_t next_seq = 0;                            // guarded by read_mu
+    std::optional<std::string_view> pending = first;  // guarded by read_mu: read before the threads started
+    std::atomic<uint64_t> turn{0};                    // the block whose rows go through the pumps next
+    std::atomic<bool> stop{false};                    // a record without an arrival time ended the run
+    pool.run(pool.size(), [&](size_t k) {
+      Slot& s = slots[k];
+      for (;;) {
+        std::string_view block;
+        uint64_t seq;
+        {
+          std::lock_guard lock(read_mu);
+          if (stop.load()) return;
+          if (pending) {
+            block = *pending;
+            pending.reset();
+          } else if (!reader.next_block(block)) {
+            return;
+          }
+          seq = next_seq++;
+          if (!reader.lasting(block)) {  // the next read reuses the reader's buffer
+            s.copy.assign(block);
+            s.copy.append(LineReader::kPadding, '\0');  // simdjson parses each line in place
+            block = std::string_view(s.copy.data(), block.size());
+          }
+        }
+        split_block(s, block);
+        (*app)->map_batch(s.batch, 0);
+        for (uint64_t t = turn.load(std::memory_order_acquire); t != seq; t = turn.load(std::memory_order_acquire)) {
+          turn.wait(t, std::memory_order_acquire);
+        }
+        if (!stop.load(std::memory_order_relaxed)) {
+          for (auto& r : s.records) r.origin += line_no;
+          const size_t taken = (*app)->consume_batch(s.batch);
+          records += taken;
+          progress.update(records, error_count);
+          if (taken < s.records.size()) {
+            line_no = s.records[taken].origin;
+            missing_arrival();
+            stop.store(true);
+          } else {
+            line_no += s.lines;
+          }
+          (*app)->begin_batch(s.batch, 0, arrival_of, true, 1);
+        }
+        turn.store(seq + 1, std::memory_order_release);
+        turn.notify_all();
       }
-      (*app)->map_batch(s.batch, helper);
     });
-  };
-  auto push_pipelined = [&](std::string_view first) {
-    Slot* cur = &slots[0];
-    Slot* next = &slots[1];
-    start_block(*cur, first);
-    pool.finish();
-    line_no = cur->last_line;
-    for (;;) {
-      std::string_view block;
-      const bool more = reader.next_block(block);
-      if (more) start_block(*next, block);
-      const size_t taken = (*app)->consume_batch(cur->batch);
-      if (more) {
-        pool.finish();
-        line_no = next->last_line;
-      }
-      records += taken;
-      progress.update(records, error_count);
-      if (taken < cur->records.size()) {
-        line_no = cur->records[taken].origin;
-        return missing_arrival();
-      }
-      if (!more) return;
-      std::swap(cur, next);
-    }
   };
   std::string_view block;
   while (no_arrival.empty() && reader.next_block(block)) {
     if (schema->csv)
       push_lines(block);
     else if (pool.size() > 1)
-      push_pipelined(block);
+      push_parallel(block);
     else
       push_block(block);
   }

@@ -253,6 +253,10 @@ void Application::push_document(size_t input, simdjson::dom::element doc, std::s
 
 size_t Application::push_records(size_t input, std::span<const SourceRecord> records, WorkerPool& pool,
                                  const ArrivalOf& arrival_of, bool padded) {
+  if (pool.size() == 1 && !arrival_of) {  // nothing to share or to look at first: one by one
+    for (const auto& r : records) push_record(input, r.data, r.arrival, r.origin, r.lane);
+    return records.size();
+  }
   begin_batch(batch_, input, arrival_of, padded, pool.size());
   set_records(batch_, records);
   if (batch_.mapping) pool.run(pool.size(), [&](size_t helper) { map_batch(batch_, helper); });
@@ -269,7 +273,7 @@ void Application::begin_batch(MappedBatch& batch, size_t input, const ArrivalOf&
   batch.records = {};
   batch.arrival_of = arrival_of ? &arrival_of : nullptr;
   batch.padded = padded;
-  batch.mapping = !inputs_[input].schema.csv && (helpers > 1 || arrival_of);
+  batch.mapping = !inputs_[input].schema.csv;
   batch.next_chunk = 0;
   if (!batch.mapping) return;
   if (batch.hints.size() < helpers) batch.hints.resize(helpers);

@@ -96,11 +96,12 @@ class Application final : public Program {
     (void)push_records(input, records, pool, {}, false);
   }
 
-  // push_records in steps, so that the next batch is parsed and mapped while the pumps run this
-  // one (`eddy sql run --parallelism`): begin_batch (calling thread), set_records (any thread),
-  // map_batch (any threads once set_records has returned, each with its own `helper` index below
-  // the `helpers` given, each taking chunks of records until none are left), then consume_batch
-  // (calling thread, after every map_batch call has returned; the count taken, as push_records).
+  // push_records in steps, so that other batches are parsed and mapped while the pumps run one
+  // (`eddy sql run --parallelism`): begin_batch (not while another thread runs consume_batch),
+  // set_records (any thread), map_batch (any threads once set_records has returned, each with
+  // its own `helper` index below the `helpers` given, each taking chunks of records until none
+  // are left), then consume_batch (one thread at a time, batches in record order, after every
+  // map_batch call of the batch has returned; the count taken, as push_records).
   // A batch's records must stay valid until it is consumed.
   class MappedBatch {
    public:
@@ -120,7 +121,7 @@ class Application final : public Program {
     std::span<const SourceRecord> records;
     const ArrivalOf* arrival_of = nullptr;
     bool padded = false;
-    bool mapping = false;                 // false: every record goes through push_record (CSV, one thread)
+    bool mapping = false;                 // false: every record goes through push_record (CSV)
     std::vector<Mapped> mapped;           // kept between batches so that values keep their storage
     std::vector<std::vector<int>> hints;  // map_flat's field order hints, per helper
     std::atomic<size_t> next_chunk{0};
