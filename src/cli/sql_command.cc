@@ -162,7 +162,7 @@ int run(const SqlRunOptions& o) {
     fd = ::open(o.input.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return fail("cannot read --input " + o.input + ": " + std::strerror(errno));
   }
-  // Larger blocks when the lines of one are parsed on several threads: fewer hand-offs.
+  // Larger blocks when each goes to a thread: fewer hand-offs.
   LineReader reader(fd, o.parallelism > 1 ? 1u << 20 : 64u << 10);
   simdjson::dom::parser parser, many_parser;
   Progress progress("sql run:");
@@ -255,7 +255,7 @@ int run(const SqlRunOptions& o) {
   }
   struct Slot {
     std::vector<runtime::Application::SourceRecord> records;  // origin: the line number in the block
-    std::string copy;  // the block, when the reader's view of it does not outlive the next read
+    std::string text;                                         // the block, read into the slot's own buffer
     runtime::Application::MappedBatch batch;
     int64_t lines = 0;  // lines in the block
   };
@@ -274,16 +274,15 @@ int run(const SqlRunOptions& o) {
     s.lines = n;
     (*app)->set_records(s.batch, s.records);
   };
-  auto push_parallel = [&](std::string_view first) {
+  auto push_parallel = [&] {
     std::vector<Slot> slots(pool.size());
     // begin_batch reads what consume_batch writes: it runs before the threads start, and then in
     // each thread's turn, for its next block.
     for (auto& s : slots) (*app)->begin_batch(s.batch, 0, arrival_of, true, 1);
-    std::mutex read_mu;                               // the reader, and which block is next
-    uint64_t next_seq = 0;                            // guarded by read_mu
-    std::optional<std::string_view> pending = first;  // guarded by read_mu: read before the threads started
-    std::atomic<uint64_t> turn{0};                    // the block whose rows go through the pumps next
-    std::atomic<bool> stop{false};                    // a record without an arrival time ended the run
+    std::mutex read_mu;             // the reader, and which block is next
+    uint64_t next_seq = 0;          // guarded by read_mu
+    std::atomic<uint64_t> turn{0};  // the block whose rows go through the pumps next
+    std::atomic<bool> stop{false};  // a record without an arrival time ended the run
     pool.run(pool.size(), [&](size_t k) {
       Slot& s = slots[k];
       for (;;) {
@@ -292,18 +291,8 @@ int run(const SqlRunOptions& o) {
         {
           std::lock_guard lock(read_mu);
           if (stop.load()) return;
-          if (pending) {
-            block = *pending;
-            pending.reset();
-          } else if (!reader.next_block(block)) {
-            return;
-          }
+          if (!reader.next_block(s.text, block)) return;
           seq = next_seq++;
-          if (!reader.lasting(block)) {  // the next read reuses the reader's buffer
-            s.copy.assign(block);
-            s.copy.append(LineReader::kPadding, '\0');  // simdjson parses each line in place
-            block = std::string_view(s.copy.data(), block.size());
-          }
         }
         split_block(s, block);
         (*app)->map_batch(s.batch, 0);
@@ -330,13 +319,15 @@ int run(const SqlRunOptions& o) {
     });
   };
   std::string_view block;
-  while (no_arrival.empty() && reader.next_block(block)) {
-    if (schema->csv)
-      push_lines(block);
-    else if (pool.size() > 1)
-      push_parallel(block);
-    else
-      push_block(block);
+  if (!schema->csv && pool.size() > 1) {
+    push_parallel();
+  } else {
+    while (no_arrival.empty() && reader.next_block(block)) {
+      if (schema->csv)
+        push_lines(block);
+      else
+        push_block(block);
+    }
   }
   if (!no_arrival.empty()) return fail(no_arrival);
   if (fd != 0) ::close(fd);
