@@ -6,13 +6,11 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
 #include <fstream>
 #include <iostream>
-#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -242,81 +240,53 @@ int run(const SqlRunOptions& o) {
     }
     push_lines(block.substr(done));
   };
-  // --parallelism N > 1: each of N threads takes the next block, splits it into lines, parses and
-  // maps them, then waits for its turn to run the block's rows through the pumps (blocks in
-  // order: the same rows and errors as one by one), and takes another. A block stays on the core
-  // that read it from the file to the pumps; only the pumps' state, which is small, moves between
-  // cores. (Parsing on some cores and running the pumps on another moved every row between
-  // cores, which cost about as much as it saved.)
+  // --parallelism N > 1: each of N threads reads the next block into its own buffer, splits it
+  // into lines, parses and maps them, and in the block's turn runs its rows through the pumps
+  // (Application::push_batches). (Parsing on some cores and running the pumps on another moved
+  // every row between cores, which cost about as much as it saved.)
   WorkerPool pool(static_cast<size_t>(std::max(1, o.parallelism)));
   runtime::Application::ArrivalOf arrival_of;
   if (!o.arrival_field.empty()) {
     arrival_of = [&o](simdjson::dom::element doc) { return arrival_in(doc, o.arrival_field); };
   }
-  struct Slot {
-    std::vector<runtime::Application::SourceRecord> records;  // origin: the line number in the block
-    std::string text;                                         // the block, read into the slot's own buffer
-    runtime::Application::MappedBatch batch;
-    int64_t lines = 0;  // lines in the block
-  };
-  // The block's lines as the slot's records, numbered from 1 within the block.
-  auto split_block = [&](Slot& s, std::string_view block) {
-    s.records.clear();
-    const TimestampMs now = o.arrival_field.empty() ? SystemClock::instance().now_ms() : 0;
-    int64_t n = 0;
-    while (!block.empty()) {
-      const size_t nl = block.find('\n');
-      const std::string_view line = block.substr(0, nl);
-      ++n;
-      if (!line.empty()) s.records.push_back({line, now, n, 0});
-      block.remove_prefix(nl == std::string_view::npos ? block.size() : nl + 1);
-    }
-    s.lines = n;
-    (*app)->set_records(s.batch, s.records);
-  };
   auto push_parallel = [&] {
-    std::vector<Slot> slots(pool.size());
-    // begin_batch reads what consume_batch writes: it runs before the threads start, and then in
-    // each thread's turn, for its next block.
-    for (auto& s : slots) (*app)->begin_batch(s.batch, 0, arrival_of, true, 1);
-    std::mutex read_mu;             // the reader, and which block is next
-    uint64_t next_seq = 0;          // guarded by read_mu
-    std::atomic<uint64_t> turn{0};  // the block whose rows go through the pumps next
-    std::atomic<bool> stop{false};  // a record without an arrival time ended the run
-    pool.run(pool.size(), [&](size_t k) {
-      Slot& s = slots[k];
-      for (;;) {
-        std::string_view block;
-        uint64_t seq;
-        {
-          std::lock_guard lock(read_mu);
-          if (stop.load()) return;
-          if (!reader.next_block(s.text, block)) return;
-          seq = next_seq++;
-        }
-        split_block(s, block);
-        (*app)->map_batch(s.batch, 0);
-        for (uint64_t t = turn.load(std::memory_order_acquire); t != seq; t = turn.load(std::memory_order_acquire)) {
-          turn.wait(t, std::memory_order_acquire);
-        }
-        if (!stop.load(std::memory_order_relaxed)) {
-          for (auto& r : s.records) r.origin += line_no;
-          const size_t taken = (*app)->consume_batch(s.batch);
-          records += taken;
-          progress.update(records, error_count);
-          if (taken < s.records.size()) {
-            line_no = s.records[taken].origin;
-            missing_arrival();
-            stop.store(true);
-          } else {
-            line_no += s.lines;
-          }
-          (*app)->begin_batch(s.batch, 0, arrival_of, true, 1);
-        }
-        turn.store(seq + 1, std::memory_order_release);
-        turn.notify_all();
+    struct Block {
+      std::string text;  // read into the thread's own buffer
+      std::string_view lines;
+      int64_t count = 0;  // lines in the block
+    };
+    std::vector<Block> blocks(pool.size());
+    runtime::BatchSource source;
+    source.claim = [&](size_t k) { return reader.next_block(blocks[k].text, blocks[k].lines); };
+    // The block's lines as records, numbered from 1 within the block until its turn.
+    source.fill = [&](size_t k, std::vector<runtime::Application::SourceRecord>& out) {
+      const TimestampMs now = o.arrival_field.empty() ? SystemClock::instance().now_ms() : 0;
+      std::string_view rest = blocks[k].lines;
+      int64_t n = 0;
+      while (!rest.empty()) {
+        const size_t nl = rest.find('\n');
+        const std::string_view line = rest.substr(0, nl);
+        ++n;
+        if (!line.empty()) out.push_back({line, now, n, 0});
+        rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
       }
-    });
+      blocks[k].count = n;
+    };
+    source.before = [&](size_t, std::vector<runtime::Application::SourceRecord>& in) {
+      for (auto& r : in) r.origin += line_no;
+    };
+    source.done = [&](size_t k, const std::vector<runtime::Application::SourceRecord>& in, size_t taken) {
+      records += taken;
+      progress.update(records, error_count);
+      if (taken < in.size()) {
+        line_no = in[taken].origin;
+        missing_arrival();
+        return false;
+      }
+      line_no += blocks[k].count;
+      return true;
+    };
+    (*app)->push_batches(0, pool, arrival_of, true, source);
   };
   std::string_view block;
   if (!schema->csv && pool.size() > 1) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <mutex>
 #include <set>
 
 #include "runtime/row_format.h"
@@ -266,6 +267,45 @@ size_t Application::push_records(size_t input, std::span<const SourceRecord> rec
 namespace {
 constexpr size_t kMapChunk = 256;  // records a helper takes at a time
 }  // namespace
+
+void Application::push_batches(size_t input, WorkerPool& pool, const ArrivalOf& arrival_of, bool padded,
+                               const BatchSource& source) {
+  const size_t threads = pool.size();
+  while (batch_slots_.size() < threads) batch_slots_.push_back(std::make_unique<BatchSlot>());
+  // begin_batch reads what consume_batch writes: here before the threads start, then in each
+  // thread's turn for its next batch.
+  for (size_t k = 0; k < threads; ++k) begin_batch(batch_slots_[k]->batch, input, arrival_of, padded, 1);
+  std::mutex claim_mu;
+  uint64_t claimed = 0;           // guarded by claim_mu
+  std::atomic<uint64_t> turn{0};  // the batch whose rows go through the pumps next
+  std::atomic<bool> stop{false};
+  pool.run(threads, [&](size_t k) {
+    BatchSlot& slot = *batch_slots_[k];
+    for (;;) {
+      uint64_t seq;
+      {
+        std::lock_guard lock(claim_mu);
+        if (stop.load() || !source.claim(k)) return;
+        seq = claimed++;
+      }
+      slot.records.clear();
+      source.fill(k, slot.records);
+      set_records(slot.batch, slot.records);
+      map_batch(slot.batch, 0);
+      for (uint64_t t = turn.load(std::memory_order_acquire); t != seq; t = turn.load(std::memory_order_acquire)) {
+        turn.wait(t, std::memory_order_acquire);
+      }
+      if (!stop.load(std::memory_order_relaxed)) {
+        if (source.before) source.before(k, slot.records);
+        const size_t taken = consume_batch(slot.batch);
+        if (!source.done(k, slot.records, taken)) stop.store(true);
+        begin_batch(slot.batch, input, arrival_of, padded, 1);
+      }
+      turn.store(seq + 1, std::memory_order_release);
+      turn.notify_all();
+    }
+  });
+}
 
 void Application::begin_batch(MappedBatch& batch, size_t input, const ArrivalOf& arrival_of, bool padded,
                               size_t helpers) const {

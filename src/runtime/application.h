@@ -130,6 +130,16 @@ class Application final : public Program {
   void set_records(MappedBatch& batch, std::span<const SourceRecord> records) const;
   void map_batch(MappedBatch& batch, size_t helper) const;
   size_t consume_batch(MappedBatch& batch);
+  // Batches of input `input` spread over `pool`'s threads (see BatchSource): each thread takes a
+  // batch, fills in, parses and maps its records, then in the batch's turn runs its rows through
+  // the pumps (the same rows and errors as push_records one batch after the other). A batch
+  // stays on one core from its bytes to the pumps; only the pumps' state moves between cores.
+  // `arrival_of` and `padded` as for push_records.
+  void push_batches(size_t input, WorkerPool& pool, const ArrivalOf& arrival_of, bool padded,
+                    const BatchSource& source);
+  void push_batches(size_t input, WorkerPool& pool, const BatchSource& source) override {
+    push_batches(input, pool, {}, false, source);
+  }
   // ROWTIME has reached `t` with no new rows: windows ending by then close.
   void advance_time(TimestampMs t) override;
   // End of a bounded input: every open window emits.
@@ -185,6 +195,11 @@ class Application final : public Program {
   std::vector<FlinkTable> flink_tables_;
   Row scratch_;        // the input row of flat JSON records, reused so its values keep their storage
   MappedBatch batch_;  // push_records' batch
+  struct BatchSlot {   // push_batches': one per thread, kept so that values keep their storage
+    MappedBatch batch;
+    std::vector<SourceRecord> records;
+  };
+  std::vector<std::unique_ptr<BatchSlot>> batch_slots_;
   std::vector<std::vector<int>> field_hints_;  // per input: map_flat's field order hints
 
   friend class ApplicationBuilder;

@@ -793,20 +793,48 @@ void ApplicationHost::run(const std::string& name, Runner& r) {
       for (const auto& [shard, q] : buffered) {
         if (more[shard] && !q.empty()) horizon = std::min(horizon, q.back().arrival);
       }
-      // The records in ROWTIME order, a batch at a time: the program parses a batch on the
-      // runner's pool of threads (--parallelism) and runs it through its operators in order.
-      std::vector<Runner::Pending> batch;
-      std::vector<SourceRecord> sources;
-      auto push_batch = [&] {
-        if (batch.empty()) return;
-        sources.clear();
+      // The records in ROWTIME order, in batches: the program parses and maps them on the
+      // runner's pool of threads (--parallelism) and runs them through its operators in order.
+      std::vector<std::vector<Runner::Pending>> batches(1);
+      auto push_batches = [&] {
+        if (batches.back().empty()) batches.pop_back();
+        if (batches.empty()) return;
         // With InputParallelism n, shard i feeds in-application stream (i mod n) + 1.
-        for (const auto& p : batch) sources.push_back({p.data, p.arrival, static_cast<int64_t>(p.offset), p.shard});
-        r.app->push_records(0, sources, *r.pool);
-        r.counters.input_records.fetch_add(batch.size(), std::memory_order_relaxed);
-        r.counters.last_arrival_ms.store(batch.back().arrival, std::memory_order_relaxed);
-        processed += batch.size();
-        batch.clear();
+        auto sources = [](const std::vector<Runner::Pending>& batch, std::vector<SourceRecord>& out) {
+          for (const auto& p : batch) out.push_back({p.data, p.arrival, static_cast<int64_t>(p.offset), p.shard});
+        };
+        auto count = [&](const std::vector<Runner::Pending>& batch) {
+          r.counters.input_records.fetch_add(batch.size(), std::memory_order_relaxed);
+          r.counters.last_arrival_ms.store(batch.back().arrival, std::memory_order_relaxed);
+          processed += batch.size();
+        };
+        if (batches.size() == 1 || r.pool->size() == 1) {
+          // One batch: its records parsed on every thread, then run through.
+          std::vector<SourceRecord> records;
+          for (const auto& batch : batches) {
+            records.clear();
+            sources(batch, records);
+            r.app->push_records(0, records, *r.pool);
+            count(batch);
+          }
+        } else {
+          // Several: each on one thread from parsing to operators, taking turns for those.
+          size_t next = 0;
+          std::vector<size_t> taken_by(r.pool->size());
+          BatchSource source;
+          source.claim = [&](size_t k) {
+            if (next == batches.size()) return false;
+            taken_by[k] = next++;
+            return true;
+          };
+          source.fill = [&](size_t k, std::vector<SourceRecord>& out) { sources(batches[taken_by[k]], out); };
+          source.done = [&](size_t k, const std::vector<SourceRecord>&, size_t) {
+            count(batches[taken_by[k]]);
+            return true;
+          };
+          r.app->push_batches(0, *r.pool, source);
+        }
+        batches.assign(1, {});
       };
       while (!r.stop) {
         Runner::Pending* best = nullptr;
@@ -819,11 +847,11 @@ void ApplicationHost::run(const std::string& name, Runner& r) {
           }
         }
         if (!best) break;
-        batch.push_back(std::move(*best));
+        batches.back().push_back(std::move(*best));
         buffered[best_shard].pop_front();
-        if (batch.size() >= kReadBatch) push_batch();
+        if (batches.back().size() >= kReadBatch) batches.emplace_back();
       }
-      push_batch();
+      push_batches();
     }
     if (processed == 0) r.app->advance_time(clock_.now_ms() - kProgressGraceMs);
     r.counters.millis_behind_latest =

@@ -26,9 +26,35 @@ struct SourceRecord {
   size_t lane = 0;
 };
 
+// Batches of records handed to a program a thread at a time (Program::push_batches): each thread
+// takes the next batch (claim, under a lock: batches are ordered as claimed), fills in its
+// records (fill, on that thread, in parallel with the others), and in the batch's turn (batches
+// in claim order) the records go through the program.
+struct BatchSource {
+  std::function<bool(size_t thread)> claim;  // false: no batch left
+  std::function<void(size_t thread, std::vector<SourceRecord>& records)> fill;
+  // In the batch's turn, before its records go through (it may still change them; optional).
+  std::function<void(size_t thread, std::vector<SourceRecord>& records)> before;
+  // After them, with the count taken (all but for Application::push_batches with an arrival
+  // time that a record lacks); false stops every thread.
+  std::function<bool(size_t thread, const std::vector<SourceRecord>& records, size_t taken)> done;
+};
+
 class Program {
  public:
   virtual ~Program() = default;
+  // Batches in order, each taken as push_records would take it; a program may spread the work
+  // before its operators over `pool`'s threads. This one does them one after the other.
+  virtual void push_batches(size_t input, WorkerPool& pool, const BatchSource& source) {
+    std::vector<SourceRecord> records;
+    while (source.claim(0)) {
+      records.clear();
+      source.fill(0, records);
+      if (source.before) source.before(0, records);
+      push_records(input, records, pool);
+      if (!source.done(0, records, records.size())) return;
+    }
+  }
   // Several records, in order, taken exactly as push_record one by one would take them; a
   // program may do the work before its operators on `pool`'s threads.
   virtual void push_records(size_t input, std::span<const SourceRecord> records, WorkerPool& pool) {

@@ -22,7 +22,8 @@ SELECT STREAM "store_id", SUM("sales") AS "revenue", ROWTIME AS "timestamp" FROM
 GROUP BY STEP("STORE_REVENUE_PER_MIN_001".ROWTIME BY INTERVAL '60' SECOND), "store_id";
 )j";
 
-const char* kSchema = R"j({"RecordFormat": {"RecordFormatType": "JSON", "MappingParameters": {"JSONMappingParameters": {"RecordRowPath": "$"}}},
+const char* kSchema =
+    R"j({"RecordFormat": {"RecordFormatType": "JSON", "MappingParameters": {"JSONMappingParameters": {"RecordRowPath": "$"}}},
  "RecordEncoding": "UTF-8",
  "RecordColumns": [{"Name": "store_id", "Mapping": "$.store_id", "SqlType": "VARCHAR(16)"},
                    {"Name": "category", "Mapping": "$.category", "SqlType": "VARCHAR(16)"},
@@ -59,17 +60,18 @@ class ApplicationHostTest : public ::testing::Test {
   static std::string arn(const std::string& s) { return "arn:aws:kinesis:us-east-1:000000000000:stream/" + s; }
 
   void create_app(const std::string& name, const std::string& source, const std::string& dest) {
-    nlohmann::json config = {
-        {"ApplicationName", name},
-        {"ApplicationCode", kSeedSql},
-        {"Inputs", {{{"InputId", "1.1"},
-                     {"NamePrefix", "STORE_REVENUE_PER_MIN"},
-                     {"KinesisStreamsInput", {{"ResourceARN", arn(source)}, {"RoleARN", "r"}}},
-                     {"InputSchema", nlohmann::json::parse(kSchema)}}}},
-        {"Outputs", {{{"OutputId", "1.1"},
-                      {"Name", "DEST_SQL_STREAM_BY_STORE_ID"},
-                      {"KinesisStreamsOutput", {{"ResourceARN", arn(dest)}, {"RoleARN", "r"}}},
-                      {"DestinationSchema", {{"RecordFormatType", "JSON"}}}}}}};
+    nlohmann::json config = {{"ApplicationName", name},
+                             {"ApplicationCode", kSeedSql},
+                             {"Inputs",
+                              {{{"InputId", "1.1"},
+                                {"NamePrefix", "STORE_REVENUE_PER_MIN"},
+                                {"KinesisStreamsInput", {{"ResourceARN", arn(source)}, {"RoleARN", "r"}}},
+                                {"InputSchema", nlohmann::json::parse(kSchema)}}}},
+                             {"Outputs",
+                              {{{"OutputId", "1.1"},
+                                {"Name", "DEST_SQL_STREAM_BY_STORE_ID"},
+                                {"KinesisStreamsOutput", {{"ResourceARN", arn(dest)}, {"RoleARN", "r"}}},
+                                {"DestinationSchema", {{"RecordFormatType", "JSON"}}}}}}};
     auto app = host_->create(config);
     ASSERT_TRUE(app.has_value()) << app.error().message;
   }
@@ -104,9 +106,10 @@ TEST_F(ApplicationHostTest, SeedResultsDoNotDependOnShardsOrBatching) {
   std::vector<std::string> data, keys;
   for (int i = 0; i < kRecords; ++i) {
     char buf[160];
-    std::snprintf(buf, sizeof(buf),
-                  R"j({"category":"Books","store_id":"store_%d","evnt_time":"2021-01-31T14:05:47.190114","sales":%d.%02d})j",
-                  static_cast<int>(rng() % 5 + 1), static_cast<int>(rng() % 100), static_cast<int>(rng() % 100));
+    std::snprintf(
+        buf, sizeof(buf),
+        R"j({"category":"Books","store_id":"store_%d","evnt_time":"2021-01-31T14:05:47.190114","sales":%d.%02d})j",
+        static_cast<int>(rng() % 5 + 1), static_cast<int>(rng() % 100), static_cast<int>(rng() % 100));
     data.emplace_back(buf);
     keys.push_back("k" + std::to_string(rng()));
   }
@@ -144,6 +147,80 @@ TEST_F(ApplicationHostTest, SeedResultsDoNotDependOnShardsOrBatching) {
   ASSERT_TRUE(host_->stop("app_four").has_value());
 }
 
+// --parallelism: with several batches to a round, each batch is parsed on one thread and the
+// batches take turns through the pumps. Rows and error rows come out the same, in the same
+// order, whatever the number of threads.
+TEST_F(ApplicationHostTest, ResultsDoNotDependOnParallelism) {
+  create_stream("src", 4);
+  std::mt19937 rng(11);
+  const int kRecords = 24000;  // rounds of up to 4 x 2000 records: several batches each
+  for (int i = 0; i < kRecords;) {
+    std::vector<std::string> data;
+    std::vector<stream::PutEntry> batch;
+    for (int j = 0; j < 500; ++j, ++i) {
+      char buf[200];
+      if (i % 97 == 5) {
+        std::snprintf(buf, sizeof(buf), R"j({"store_id":"store_1","sales":)j");  // not JSON
+      } else {
+        std::snprintf(
+            buf, sizeof(buf),
+            R"j({"category":"Books","store_id":"store_%d","evnt_time":"2021-01-31T14:05:47.190114","sales":%s})j",
+            static_cast<int>(rng() % 5 + 1), i % 89 == 3 ? "\"many\"" : std::to_string(rng() % 10000 / 100.0).c_str());
+      }
+      data.emplace_back(buf);
+    }
+    for (const auto& d : data) batch.push_back({"k" + std::to_string(rng()), "", d});
+    clock_.advance(static_cast<TimestampMs>(rng() % 15000 + 1));
+    ASSERT_TRUE(store_->put("src", batch).has_value());
+  }
+  clock_.advance(10 * 60 * 1000);
+  const std::vector<int> threads = {1, 2, 4};
+  for (int p : threads) {
+    const std::string n = std::to_string(p);
+    create_stream("out_p" + n, 1);
+    create_stream("err_p" + n, 1);
+    nlohmann::json config = {{"ApplicationName", "app_p" + n},
+                             {"ApplicationCode", kSeedSql},
+                             {"Inputs",
+                              {{{"InputId", "1.1"},
+                                {"NamePrefix", "STORE_REVENUE_PER_MIN"},
+                                {"KinesisStreamsInput", {{"ResourceARN", arn("src")}, {"RoleARN", "r"}}},
+                                {"InputSchema", nlohmann::json::parse(kSchema)}}}},
+                             {"Outputs",
+                              {{{"Name", "DEST_SQL_STREAM_BY_STORE_ID"},
+                                {"KinesisStreamsOutput", {{"ResourceARN", arn("out_p" + n)}, {"RoleARN", "r"}}},
+                                {"DestinationSchema", {{"RecordFormatType", "JSON"}}}},
+                               {{"Name", "error_stream"},
+                                {"KinesisStreamsOutput", {{"ResourceARN", arn("err_p" + n)}, {"RoleARN", "r"}}},
+                                {"DestinationSchema", {{"RecordFormatType", "JSON"}}}}}}};
+    ASSERT_TRUE(host_->create(config).has_value());
+    host_->set_parallelism(p);  // the runner's pool is made when it starts
+    ASSERT_TRUE(host_->start("app_p" + n, "TRIM_HORIZON").has_value());
+  }
+  auto in_order = [&](const std::string& stream) {
+    std::vector<std::string> rows;
+    auto r = store_->read_shard(stream, 0, 0, 100000);
+    for (const auto& rec : r->read.records) rows.emplace_back(rec.data);
+    return rows;
+  };
+  const size_t kErrors = kRecords / 97 + kRecords / 89;  // about: both kinds, a few overlap
+  for (int i = 0; i < 400; ++i) {                        // bounded: the runners work on their own threads
+    bool all = true;
+    for (int p : threads) all = all && in_order("err_p" + std::to_string(p)).size() >= kErrors - 5;
+    if (all) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const auto rows = in_order("out_p1"), errors = in_order("err_p1");
+  ASSERT_GT(rows.size(), 20u);
+  ASSERT_GT(errors.size(), kErrors - 5);
+  for (int p : {2, 4}) {
+    EXPECT_EQ(in_order("out_p" + std::to_string(p)), rows) << p << " threads";
+    EXPECT_EQ(in_order("err_p" + std::to_string(p)), errors) << p << " threads";
+  }
+  for (int p : threads) ASSERT_TRUE(host_->stop("app_p" + std::to_string(p)).has_value());
+}
+
 TEST_F(ApplicationHostTest, InputParallelismSplitsShardsAcrossInputStreams) {
   create_stream("src", 2);
   create_stream("dst", 1);
@@ -154,21 +231,23 @@ TEST_F(ApplicationHostTest, InputParallelismSplitsShardsAcrossInputStreams) {
     clock_.advance(10);
     ASSERT_TRUE(store_->put("src", std::span(&e, 1)).has_value());
   }
-  nlohmann::json config = {
-      {"ApplicationName", "par"},
-      {"ApplicationCode", R"j(CREATE OR REPLACE STREAM "OUT" ("n" INTEGER, "lane" VARCHAR(8));
+  nlohmann::json config = {{"ApplicationName", "par"},
+                           {"ApplicationCode", R"j(CREATE OR REPLACE STREAM "OUT" ("n" INTEGER, "lane" VARCHAR(8));
 CREATE OR REPLACE PUMP "P" AS INSERT INTO "OUT"
   SELECT STREAM "n", 'one' FROM "S_001" UNION ALL SELECT STREAM "n", 'two' FROM "S_002";)j"},
-      {"Inputs", {{{"InputId", "1.1"},
-                   {"NamePrefix", "S"},
-                   {"InputParallelism", {{"Count", 2}}},
-                   {"KinesisStreamsInput", {{"ResourceARN", arn("src")}, {"RoleARN", "r"}}},
-                   {"InputSchema", {{"RecordFormat", {{"RecordFormatType", "JSON"}}},
-                                    {"RecordColumns", {{{"Name", "n"}, {"Mapping", "$.n"}, {"SqlType", "INTEGER"}}}}}}}}},
-      {"Outputs", {{{"OutputId", "1.1"},
-                    {"Name", "OUT"},
-                    {"KinesisStreamsOutput", {{"ResourceARN", arn("dst")}, {"RoleARN", "r"}}},
-                    {"DestinationSchema", {{"RecordFormatType", "JSON"}}}}}}};
+                           {"Inputs",
+                            {{{"InputId", "1.1"},
+                              {"NamePrefix", "S"},
+                              {"InputParallelism", {{"Count", 2}}},
+                              {"KinesisStreamsInput", {{"ResourceARN", arn("src")}, {"RoleARN", "r"}}},
+                              {"InputSchema",
+                               {{"RecordFormat", {{"RecordFormatType", "JSON"}}},
+                                {"RecordColumns", {{{"Name", "n"}, {"Mapping", "$.n"}, {"SqlType", "INTEGER"}}}}}}}}},
+                           {"Outputs",
+                            {{{"OutputId", "1.1"},
+                              {"Name", "OUT"},
+                              {"KinesisStreamsOutput", {{"ResourceARN", arn("dst")}, {"RoleARN", "r"}}},
+                              {"DestinationSchema", {{"RecordFormatType", "JSON"}}}}}}};
   ASSERT_TRUE(host_->create(config).has_value());
   ASSERT_TRUE(host_->start("par", "TRIM_HORIZON").has_value());
   std::vector<std::string> rows;
@@ -177,8 +256,9 @@ CREATE OR REPLACE PUMP "P" AS INSERT INTO "OUT"
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   ASSERT_EQ(rows.size(), 40u);
-  const auto one = std::count_if(rows.begin(), rows.end(), [](const std::string& r) { return r.find("\"one\"") != std::string::npos; });
-  EXPECT_GT(one, 0);    // both shards carry records, one per lane
+  const auto one = std::count_if(rows.begin(), rows.end(),
+                                 [](const std::string& r) { return r.find("\"one\"") != std::string::npos; });
+  EXPECT_GT(one, 0);  // both shards carry records, one per lane
   EXPECT_LT(one, 40);
   ASSERT_TRUE(host_->stop("par").has_value());
 }
@@ -186,8 +266,10 @@ CREATE OR REPLACE PUMP "P" AS INSERT INTO "OUT"
 TEST_F(ApplicationHostTest, CodeErrorsAndVersions) {
   create_stream("src", 1);
   create_stream("dst", 1);
-  nlohmann::json bad = {{"ApplicationName", "bad"}, {"ApplicationCode", "CREATE OR REPLACE STREAM \"X\" (a INTEGER"},
-                        {"Inputs", nlohmann::json::array()}, {"Outputs", nlohmann::json::array()}};
+  nlohmann::json bad = {{"ApplicationName", "bad"},
+                        {"ApplicationCode", "CREATE OR REPLACE STREAM \"X\" (a INTEGER"},
+                        {"Inputs", nlohmann::json::array()},
+                        {"Outputs", nlohmann::json::array()}};
   auto r = host_->create(bad);
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().code, Errc::kCodeValidation);
@@ -195,10 +277,13 @@ TEST_F(ApplicationHostTest, CodeErrorsAndVersions) {
   EXPECT_EQ(host_->create({{"ApplicationName", "ok"}}).error().code, Errc::kResourceInUse);
   auto st = host_->update("ok", 5, [](nlohmann::json&) { return Status{}; });
   EXPECT_EQ(st.error().code, Errc::kConcurrentModification);
-  ASSERT_TRUE(host_->update("ok", 1, [](nlohmann::json& c) {
-    c["ApplicationDescription"] = "v2";
-    return Status{};
-  }).has_value());
+  ASSERT_TRUE(host_
+                  ->update("ok", 1,
+                           [](nlohmann::json& c) {
+                             c["ApplicationDescription"] = "v2";
+                             return Status{};
+                           })
+                  .has_value());
   EXPECT_EQ(host_->describe("ok")->version, 2);
   EXPECT_EQ(host_->remove("ok", 1).error().code, Errc::kInvalidArgument);
   ASSERT_TRUE(host_->remove("ok", host_->describe("ok")->created_ms).has_value());
