@@ -1,8 +1,8 @@
-"""`eddy sql run --parallelism N` over inputs of many blocks (the reader hands out about 1 MiB at a
-time, and with N > 1 the next block is parsed while the pumps run the current one): the output
-rows, the error rows and their line numbers are the same for N = 1, 2 and 4, from a file (mapped)
-and from stdin (a pipe, whose blocks are copied), and a record without an arrival time stops every
-run at the same line."""
+"""`eddy sql run --parallelism N` over inputs of many blocks (with N > 1 each thread reads about
+1 MiB at a time into its own buffer, parses it, and runs it through the pumps in its turn): the
+output rows, the error rows and their line numbers are the same for N = 1, 2 and 4, from a file
+and from stdin (a pipe, whose reads come in smaller pieces), and a record without an arrival time
+stops every run at the same line."""
 import json
 import os
 import random
