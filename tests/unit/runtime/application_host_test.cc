@@ -169,7 +169,9 @@ TEST_F(ApplicationHostTest, ResultsDoNotDependOnParallelism) {
       }
       data.emplace_back(buf);
     }
-    for (const auto& d : data) batch.push_back({"k" + std::to_string(rng()), "", d});
+    std::vector<std::string> keys;  // PutEntry holds views: the keys live here
+    for (size_t j = 0; j < data.size(); ++j) keys.push_back("k" + std::to_string(rng()));
+    for (size_t j = 0; j < data.size(); ++j) batch.push_back({keys[j], "", data[j]});
     clock_.advance(static_cast<TimestampMs>(rng() % 15000 + 1));
     ASSERT_TRUE(store_->put("src", batch).has_value());
   }
