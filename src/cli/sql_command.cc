@@ -64,11 +64,13 @@ std::optional<TimestampMs> arrival_in(simdjson::dom::element doc, const std::str
     }
   }
   if (!found) return std::nullopt;
-  if (v.is_int64()) return int64_t(v);
-  if (v.is_uint64()) return static_cast<int64_t>(uint64_t(v));
-  if (v.is_double()) return static_cast<int64_t>(double(v));
-  if (!v.is_string()) return std::nullopt;
-  return parse_arrival(std::string_view(v));
+  switch (v.type()) {
+    case simdjson::dom::element_type::STRING: return parse_arrival(v.get_string().value_unsafe());
+    case simdjson::dom::element_type::INT64: return v.get_int64().value_unsafe();
+    case simdjson::dom::element_type::UINT64: return static_cast<int64_t>(v.get_uint64().value_unsafe());
+    case simdjson::dom::element_type::DOUBLE: return static_cast<int64_t>(v.get_double().value_unsafe());
+    default: return std::nullopt;
+  }
 }
 
 // The arrival time in field `field` of a CSV record (F is a 1-based column number).

@@ -337,14 +337,11 @@ class EventWindowPump final : public Pump {
     ext_.values[ev.source_width + 2].set_int(end - 1);
     const auto ctx = context(ext_);
     if (!eval_all(plan_->keys, ctx, keys_, row, error_)) return false;
-    auto found = w.index.find(keys_);
-    size_t g;
-    if (found == w.index.end()) {
+    size_t g = w.index.find(keys_);
+    if (g == KeyMap::npos) {
       g = w.groups.size();
       w.groups.push_back({keys_, std::vector<Accumulator>(plan_->aggregates.size())});
       w.index.emplace(keys_, g);
-    } else {
-      g = found->second;
     }
     (void)accumulate(plan_->aggregates, nullptr, 0, ctx, w.groups[g].accs, row, error_);
     return true;
@@ -476,12 +473,12 @@ class EventWindowPump final : public Pump {
             if (ev.window_slot[k] == 2) keys_[k].set_int(end);
             if (ev.window_slot[k] == 3) keys_[k].set_int(end - 1);
           }
-          auto found = w.index.find(keys_);
-          if (found == w.index.end()) {
+          const size_t found = w.index.find(keys_);
+          if (found == KeyMap::npos) {
             w.index.emplace(keys_, w.groups.size());
             w.groups.push_back({keys_, g.accs});
           } else {
-            auto& accs = w.groups[found->second].accs;
+            auto& accs = w.groups[found].accs;
             for (size_t a = 0; a < accs.size(); ++a) {
               const auto& agg = plan_->aggregates[a];
               accs[a].merge(g.accs[a], agg.arg ? agg.arg->type : sql::SqlType::of(sql::TypeId::kBigint), agg.kind);

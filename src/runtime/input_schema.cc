@@ -264,19 +264,49 @@ inline bool same_bytes(const char* a, const char* b, size_t n) {
 
 }  // namespace
 
-Status map_flat(const InputSchema& schema, simdjson::dom::object record, std::vector<Value>& values,
-                std::vector<int>& hints) {
+namespace {
+
+// The conversions of `fast` (see FlatName), false where the general one must decide.
+inline bool convert_inline(const InputSchema::FlatName& f, simdjson::dom::element e, Value& out) {
+  using simdjson::dom::element_type;
+  using Fast = InputSchema::Fast;
+  switch (f.fast) {
+    case Fast::kNone:
+      return false;
+    case Fast::kVarchar:
+    case Fast::kTimestamp: {
+      std::string_view text;
+      if (e.get_string().get(text)) return false;
+      if (f.fast == Fast::kVarchar) {
+        if (text.size() > f.max_length) return false;  // bytes >= characters: fits if the bytes do
+        out.set_text(text);
+        return true;
+      }
+      TimestampMs ms;
+      if (!parse_timestamp_text(text, ms)) return false;
+      out.set_int(ms);
+      return true;
+    }
+    case Fast::kReal:
+    case Fast::kDouble: {
+      const auto kind = e.type();
+      double d;
+      if (kind == element_type::DOUBLE) d = e.get_double().value_unsafe();
+      else if (kind == element_type::INT64) d = static_cast<double>(e.get_int64().value_unsafe());
+      else return false;
+      out.set_real(f.fast == Fast::kReal ? static_cast<double>(static_cast<float>(d)) : d);
+      return true;
+    }
+  }
+  return false;
+}
+
+// map_flat for schemas of at most 64 columns, all mapping different fields: the common case,
+// with a bit mask for "seen" and the field order hints trusted first.
+Status map_flat_small(const InputSchema& schema, simdjson::dom::object record, std::vector<Value>& values,
+                      std::vector<int>& hints) {
   const size_t n = schema.columns.size();
-  values.resize(n);
-  // The first of duplicate keys wins, as at_key (the general path) finds it.
-  uint64_t seen_small = 0;
-  std::vector<bool> seen_large;
-  if (n > 64) seen_large.assign(n, false);
-  auto seen = [&](size_t c) { return n > 64 ? static_cast<bool>(seen_large[c]) : ((seen_small >> c) & 1) != 0; };
-  auto mark = [&](size_t c) {
-    if (n > 64) seen_large[c] = true;
-    else seen_small |= uint64_t{1} << c;
-  };
+  uint64_t seen = 0;
   const auto* index = schema.flat_index.data();
   const char* names = schema.flat_names.data();
   auto matches = [&](size_t c, std::string_view key) {
@@ -289,24 +319,52 @@ Status map_flat(const InputSchema& schema, simdjson::dom::object record, std::ve
     const std::string_view key = field.key;
     if (position >= hints.size()) hints.push_back(-1);
     int& hint = hints[position++];
-    if (schema.unique_paths && hint >= 0 && matches(static_cast<size_t>(hint), key)) {
-      const auto c = static_cast<size_t>(hint);
-      if (seen(c)) continue;  // a repeated key
-      mark(c);
-      if (auto st = convert(schema.columns[c], field.value, values[c]); !st) return st;
-      continue;
+    size_t c;
+    if (hint >= 0 && matches(static_cast<size_t>(hint), key)) {
+      c = static_cast<size_t>(hint);
+    } else {
+      hint = -1;
+      for (c = 0; c < n && !matches(c, key); ++c) {
+      }
+      if (c == n) continue;  // a field no column maps
+      hint = static_cast<int>(c);
     }
-    hint = -1;
+    const uint64_t bit = uint64_t{1} << c;
+    if (seen & bit) continue;  // a repeated key: the first wins, as at_key finds it
+    seen |= bit;
+    if (convert_inline(index[c], field.value, values[c])) continue;
+    if (auto st = convert(schema.columns[c], field.value, values[c]); !st) return st;
+  }
+  if (seen != (n == 64 ? ~uint64_t{0} : (uint64_t{1} << n) - 1)) {
     for (size_t c = 0; c < n; ++c) {
-      if (!matches(c, key)) continue;
-      if (hint < 0) hint = static_cast<int>(c);
-      if (seen(c)) continue;
-      mark(c);
+      if (!(seen >> c & 1)) values[c] = Value::null();  // a path that matches nothing is NULL
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+Status map_flat(const InputSchema& schema, simdjson::dom::object record, std::vector<Value>& values,
+                std::vector<int>& hints) {
+  const size_t n = schema.columns.size();
+  values.resize(n);
+  if (n <= 64 && schema.unique_paths) return map_flat_small(schema, record, values, hints);
+  // The general case: several columns may map the same field (each gets it), and more than 64.
+  std::vector<bool> seen(n, false);  // the first of duplicate keys wins, as at_key finds it
+  const auto* index = schema.flat_index.data();
+  const char* names = schema.flat_names.data();
+  for (auto field : record) {
+    const std::string_view key = field.key;
+    for (size_t c = 0; c < n; ++c) {
+      const auto& f = index[c];
+      if (f.length != key.size() || seen[c] || !same_bytes(names + f.offset, key.data(), key.size())) continue;
+      seen[c] = true;
       if (auto st = convert(schema.columns[c], field.value, values[c]); !st) return st;
     }
   }
   for (size_t c = 0; c < n; ++c) {
-    if (!seen(c)) values[c] = Value::null();  // a path that matches nothing is NULL
+    if (!seen[c]) values[c] = Value::null();  // a path that matches nothing is NULL
   }
   return {};
 }
@@ -326,9 +384,18 @@ void index_schema(InputSchema& schema) {
   schema.flat_index.clear();
   schema.flat_names.clear();
   if (schema.flat) {
-    for (const auto& p : schema.row_paths) {
-      schema.flat_index.push_back({static_cast<uint32_t>(p[0].size()), p[0].empty() ? '\0' : p[0][0],
-                                   static_cast<uint32_t>(schema.flat_names.size())});
+    for (size_t c = 0; c < schema.row_paths.size(); ++c) {
+      const auto& p = schema.row_paths[c];
+      const SqlType& t = schema.columns[c].type;
+      using Fast = InputSchema::Fast;
+      Fast fast = Fast::kNone;
+      if (t.id == TypeId::kVarchar) fast = Fast::kVarchar;
+      else if (t.id == TypeId::kTimestamp) fast = Fast::kTimestamp;
+      else if (t.id == TypeId::kReal) fast = Fast::kReal;
+      else if (t.id == TypeId::kDouble) fast = Fast::kDouble;
+      const uint32_t max_length = t.length <= 0 ? UINT32_MAX : static_cast<uint32_t>(t.length);
+      schema.flat_index.push_back({static_cast<uint32_t>(p[0].size()), p[0].empty() ? '\0' : p[0][0], fast,
+                                   static_cast<uint32_t>(schema.flat_names.size()), max_length});
       schema.flat_names += p[0];
     }
   }

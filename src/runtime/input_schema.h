@@ -34,10 +34,16 @@ struct InputSchema {
   bool unique_paths = false;  // no two columns map the same field
   // Flat schemas: each column's field name as (length, first byte, offset into flat_names), in
   // one array so that matching a record's key costs no pointer chasing.
+  // `fast`: the conversion map_flat does inline when the JSON value has the usual kind for the
+  // column (a string for VARCHAR that fits, for TIMESTAMP; a number for REAL/DOUBLE); anything
+  // else goes through the general conversion, which gives the same values.
+  enum class Fast : uint8_t { kNone, kVarchar, kTimestamp, kReal, kDouble };
   struct FlatName {
     uint32_t length;
     char first;
+    Fast fast;
     uint32_t offset;
+    uint32_t max_length;  // kVarchar: the longest text stored as is (UINT32_MAX: unbounded)
   };
   std::vector<FlatName> flat_index;
   std::string flat_names;

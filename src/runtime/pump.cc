@@ -234,9 +234,16 @@ class TumblingPump final : public Pump {
     if (!eval_all(plan_->keys, ctx, keys, row, error_, known ? static_cast<int>(wk) : -1)) return;
     const Value& w = keys[wk];
     last_rowtime_ = std::max(last_rowtime_, row.rowtime);
-    while (!windows_.empty() && compare_values(windows_.front().key, w) < 0) close_front();
-    auto it = std::find_if(windows_.begin(), windows_.end(), [&](const Window& x) { return compare_values(x.key, w) >= 0; });
-    if (it == windows_.end() || compare_values(it->key, w) != 0) {
+    auto it = windows_.begin();
+    if (known) {
+      // The newest window's key, which sorts last: the windows before it are over.
+      while (windows_.size() > 1) close_front();
+      it = windows_.begin();
+    } else {
+      while (!windows_.empty() && compare_values(windows_.front().key, w) < 0) close_front();
+      it = std::find_if(windows_.begin(), windows_.end(), [&](const Window& x) { return compare_values(x.key, w) >= 0; });
+    }
+    if (!known && (it == windows_.end() || compare_values(it->key, w) != 0)) {
       Window fresh;
       fresh.key = w;
       fresh.first_rowtime = row.rowtime;
@@ -244,14 +251,11 @@ class TumblingPump final : public Pump {
       it = windows_.insert(it, std::move(fresh));
       if (plan_->window_on_rowtime) (void)window_end(*it);  // known from the start: see above
     }
-    auto found = it->index.find(keys);
-    size_t g;
-    if (found == it->index.end()) {
+    size_t g = it->index.find(keys);
+    if (g == KeyMap::npos) {
       g = it->groups.size();
       it->groups.push_back({keys, std::vector<Accumulator>(plan_->aggregates.size())});
       it->index.emplace(keys, g);
-    } else {
-      g = found->second;
     }
     (void)accumulate(plan_->aggregates, nullptr, 0, ctx, it->groups[g].accs, row, error_);
   }

@@ -6,12 +6,13 @@
 #include <unordered_map>
 #include <vector>
 
+#include "runtime/group_index.h"
 #include "runtime/pump.h"
 #include "runtime/state_codec.h"
 
 namespace eddy::runtime {
 
-using KeyMap = std::unordered_map<std::vector<Value>, size_t, RowKeyHash>;
+using KeyMap = GroupIndex;
 
 // Evaluates expressions into `out`; false (after reporting) on an evaluation error.
 // `skip`: an index whose value the caller already has (-1: none).

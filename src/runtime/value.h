@@ -30,7 +30,13 @@ struct Value {
   // storage for the next value.
   void set_int(int64_t v) { kind = Kind::kInt; i = v; d = 0; s.clear(); }
   void set_real(double v) { kind = Kind::kDouble; i = 0; d = v; s.clear(); }
-  void set_text(std::string_view v) { kind = Kind::kString; i = 0; d = 0; s.assign(v); }
+  void set_text(std::string_view v) {
+    kind = Kind::kString;
+    i = 0;
+    d = 0;
+    s.clear();  // then append: a plain copy into the kept storage (assign's overlap checks showed in profiles)
+    s.append(v.data(), v.size());
+  }
   void set(const Value& o) {
     kind = o.kind;
     i = o.i;

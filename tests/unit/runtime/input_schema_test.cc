@@ -67,5 +67,34 @@ TEST(InputSchema, TwoColumnsFromOneField) {
   expect_same(s, {R"({"x": "abcdef", "y": 1})", R"({"y": 2, "x": "z"})", R"({"x": "q"})"});
 }
 
+TEST(InputSchema, NumbersOfEveryKindIntoRealAndDouble) {
+  const auto s = schema(R"js([{"Name": "r", "Mapping": "$.r", "SqlType": "REAL"},
+      {"Name": "d", "Mapping": "$.d", "SqlType": "DOUBLE"}, {"Name": "t", "Mapping": "$.t", "SqlType": "TIMESTAMP"}])js");
+  expect_same(s, {R"({"r": 1, "d": -2, "t": "2021-01-31 14:05:48.5"})",
+                  R"({"r": 18446744073709551615, "d": 18446744073709551615, "t": 1612101948000})",
+                  R"({"r": 0.1, "d": 0.1, "t": "2021-01-31T14:05:48Z"})", R"({"r": "2.5", "d": "x"})",
+                  R"({"r": 3.4028235e39, "d": -1e308, "t": null})"});
+}
+
+// More than 64 columns: map_flat's general loop, not the one with a bit mask.
+TEST(InputSchema, ManyColumns) {
+  std::string columns = "[";
+  std::string full = "{", reversed = "}";
+  for (int c = 0; c < 70; ++c) {
+    const std::string name = "f" + std::to_string(c);
+    columns += std::string(c ? "," : "") + R"({"Name": ")" + name + R"(", "Mapping": "$.)" + name + R"(", "SqlType": ")" +
+               (c % 2 ? "INTEGER" : "VARCHAR(3)") + "\"}";
+    const std::string field = "\"" + name + "\": " + (c % 2 ? std::to_string(c) : "\"v" + std::to_string(c) + "\"");
+    full += (c ? ", " : "") + field;
+    reversed = field + (c ? ", " : "") + reversed;
+  }
+  columns += "]";
+  full += "}";
+  reversed = "{" + reversed;
+  const auto s = schema(columns);
+  ASSERT_EQ(s.columns.size(), 70u);
+  expect_same(s, {full, reversed, R"({"f69": 1, "f0": "abcdef", "f0": "x", "f68": "y"})", R"({"f1": "no"})", full});
+}
+
 }  // namespace
 }  // namespace eddy::runtime

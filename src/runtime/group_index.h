@@ -1,0 +1,84 @@
+// The index from GROUP BY key values to group numbers that the windowed pumps keep per window.
+// Every input row looks its group up here, so it is an open-addressing table of (hash, group)
+// slots in one array: a lookup is one hash, mostly one probe and one key compare, where
+// std::unordered_map cost a bucket walk through separately allocated nodes (it showed as the
+// largest part of the pump in profiles of the seed query).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "runtime/value.h"
+
+namespace eddy::runtime {
+
+class GroupIndex {
+ public:
+  static constexpr size_t npos = SIZE_MAX;
+
+  // The group number of `keys`, or npos.
+  size_t find(const std::vector<Value>& keys) const {
+    if (slots_.empty()) return npos;
+    const uint64_t h = hash(keys);
+    for (size_t i = h & mask_;; i = (i + 1) & mask_) {
+      const Slot& s = slots_[i];
+      if (s.entry == 0) return npos;
+      if (s.hash == h && keys_[s.entry - 1] == keys) return groups_[s.entry - 1];
+    }
+  }
+
+  // Adds `keys` (not present) as group `group`.
+  void emplace(const std::vector<Value>& keys, size_t group) {
+    if ((keys_.size() + 1) * 4 > slots_.size() * 3) grow();
+    keys_.push_back(keys);
+    groups_.push_back(group);
+    place(hash(keys), static_cast<uint32_t>(keys_.size()));
+  }
+
+  void clear() {
+    slots_.clear();
+    keys_.clear();
+    groups_.clear();
+    mask_ = 0;
+  }
+
+  size_t size() const { return keys_.size(); }
+
+ private:
+  struct Slot {
+    uint64_t hash = 0;
+    uint32_t entry = 0;  // 1 + the position in keys_/groups_; 0: empty
+  };
+
+  static uint64_t hash(const std::vector<Value>& keys) {
+    uint64_t h = RowKeyHash{}(keys);
+    // RowKeyHash of an integer key is close to the integer itself: mixed so the low bits that
+    // pick the slot depend on all of it.
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    return h;
+  }
+
+  void place(uint64_t h, uint32_t entry) {
+    size_t i = h & mask_;
+    while (slots_[i].entry != 0) i = (i + 1) & mask_;
+    slots_[i] = {h, entry};
+  }
+
+  void grow() {
+    std::vector<Slot> old(slots_.empty() ? 16 : slots_.size() * 2);
+    old.swap(slots_);
+    mask_ = slots_.size() - 1;
+    for (const Slot& s : old) {
+      if (s.entry != 0) place(s.hash, s.entry);
+    }
+  }
+
+  std::vector<Slot> slots_;  // a power of two long, at most 3/4 full
+  size_t mask_ = 0;
+  std::vector<std::vector<Value>> keys_;
+  std::vector<size_t> groups_;
+};
+
+}  // namespace eddy::runtime
