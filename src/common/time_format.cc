@@ -14,7 +14,7 @@ inline unsigned digit(char c) { return static_cast<unsigned>(static_cast<unsigne
 
 // N digits at p; the caller has checked the length.
 template <int N>
-inline bool fixed_digits(const char* p, int& out) {
+[[gnu::always_inline]] inline bool fixed_digits(const char* p, int& out) {
   unsigned v = 0;
   bool ok = true;
   for (int i = 0; i < N; ++i) {
@@ -108,10 +108,13 @@ std::optional<TimestampMs> parse_iso8601_ms(std::string_view s) {
         int ms = 0;
         if (p < n && c[p] == '.') {
           ++p;
-          static constexpr int kScale[] = {100, 10, 1};
-          for (int i = 0; p < n && digit(c[p]) <= 9; ++p, ++i) {
-            if (i < 3) ms += static_cast<int>(digit(c[p])) * kScale[i];
+          if (p + 3 <= n && fixed_digits<3>(c + p, ms)) {
+            p += 3;  // the usual milliseconds, or more digits (dropped below)
+          } else {
+            static constexpr int kScale[] = {100, 10, 1};
+            for (int i = 0; p < n && digit(c[p]) <= 9 && i < 3; ++p, ++i) ms += static_cast<int>(digit(c[p])) * kScale[i];
           }
+          while (p < n && digit(c[p]) <= 9) ++p;
         }
         if (p == n) return m.minute_ms + sec * 1000LL + ms;
       }

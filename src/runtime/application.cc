@@ -217,6 +217,15 @@ void Application::report(const std::string& pump, const Row& row, const std::str
   insert(kErrorStream, err);
 }
 
+namespace {
+// The input row's last column, APPROXIMATE_ARRIVAL_TIME, after the schema's `columns`; in place,
+// since map_flat leaves it alone (no Value destroyed and made again per record).
+void set_arrival_column(std::vector<Value>& values, size_t columns, TimestampMs arrival) {
+  values.resize(columns + 1);
+  values[columns].set_int(arrival);
+}
+}  // namespace
+
 void Application::push_record(size_t input, std::string_view record, TimestampMs arrival, int64_t origin, size_t lane) {
   if (!inputs_[input].schema.csv) {
     thread_local simdjson::dom::parser parser;
@@ -248,7 +257,7 @@ void Application::push_document(size_t input, simdjson::dom::element doc, std::s
     report("", scratch_, "Coercion_Error", st.error().message, raw);
     return;
   }
-  scratch_.values.push_back(Value::integer(arrival));  // APPROXIMATE_ARRIVAL_TIME
+  set_arrival_column(scratch_.values, schema.columns.size(), arrival);
   insert(*input_nodes_[input][lane], scratch_);
 }
 
@@ -394,8 +403,8 @@ size_t Application::consume_batch(MappedBatch& batch) {
       report("", scratch_, "Coercion_Error", m.error, r.data);
       continue;
     }
-    scratch_.values.swap(m.values);                        // both keep their storage for the next batch
-    scratch_.values.push_back(Value::integer(m.arrival));  // APPROXIMATE_ARRIVAL_TIME
+    scratch_.values.swap(m.values);  // both keep their storage for the next batch
+    set_arrival_column(scratch_.values, inputs_[input].schema.columns.size(), m.arrival);
     insert(*input_nodes_[input][lane], scratch_);
   }
   return n;

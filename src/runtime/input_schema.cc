@@ -348,7 +348,7 @@ Status map_flat_small(const InputSchema& schema, simdjson::dom::object record, s
 Status map_flat(const InputSchema& schema, simdjson::dom::object record, std::vector<Value>& values,
                 std::vector<int>& hints) {
   const size_t n = schema.columns.size();
-  values.resize(n);
+  if (values.size() < n) values.resize(n);
   if (n <= 64 && schema.unique_paths) return map_flat_small(schema, record, values, hints);
   // The general case: several columns may map the same field (each gets it), and more than 64.
   std::vector<bool> seen(n, false);  // the first of duplicate keys wins, as at_key finds it

@@ -57,8 +57,9 @@ Result<InputSchema> parse_input_schema(std::string_view json);
 // One source record -> its rows (RecordRowPath may select an array: one row per element).
 // Errors are coercion or parse errors for error_stream; the message says which column.
 Result<std::vector<std::vector<Value>>> map_record(const InputSchema& schema, std::string_view record);
-// A flat schema's one row from a record object, into `values` (resized to the columns; reusing
-// it across records reuses its strings' storage). Errors as map_record's. `hints` (kept by the
+// A flat schema's one row from a record object, into the first values of `values` (grown to the
+// columns if shorter; values past them are the caller's and left alone; reusing it across records
+// reuses its strings' storage). Errors as map_record's. `hints` (kept by the
 // caller between records) remembers which column each field position matched, since producers
 // write their fields in the same order record after record.
 Status map_flat(const InputSchema& schema, simdjson::dom::object record, std::vector<Value>& values,

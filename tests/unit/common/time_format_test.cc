@@ -20,6 +20,20 @@ TEST(TimeFormat, MinuteCacheGivesTheSameValuesAsAColdParse) {
   EXPECT_FALSE(parse_iso8601_ms("2021-01-31T14:05:61").has_value());
   EXPECT_FALSE(parse_iso8601_ms("2021-01-31T14:05:4x").has_value());
   EXPECT_FALSE(parse_iso8601_ms("2021-01-31T14:05:49.1x").has_value());
+  for (const char* sep : {"T", " "}) {  // fractions of every length, with the minute cached
+    const std::string minute = std::string("2021-01-31") + sep + "14:05:";
+    EXPECT_EQ(parse_iso8601_ms(minute + "49"), 1612101949000);
+    EXPECT_EQ(parse_iso8601_ms(minute + "49."), 1612101949000);
+    EXPECT_EQ(parse_iso8601_ms(minute + "49.7"), 1612101949700);
+    EXPECT_EQ(parse_iso8601_ms(minute + "49.07"), 1612101949070);
+    EXPECT_EQ(parse_iso8601_ms(minute + "49.007"), 1612101949007);
+    EXPECT_EQ(parse_iso8601_ms(minute + "49.0079"), 1612101949007);
+    EXPECT_EQ(parse_iso8601_ms(minute + "47.190114"), 1612101947190);
+    EXPECT_EQ(parse_iso8601_ms(minute + "47.1901149999"), 1612101947190);
+    EXPECT_FALSE(parse_iso8601_ms(minute + "49.12x").has_value());
+    EXPECT_FALSE(parse_iso8601_ms(minute + "49.1234x").has_value());
+    EXPECT_FALSE(parse_iso8601_ms(minute + "49.x").has_value());
+  }
   EXPECT_EQ(parse_iso8601_ms("1969-12-31T23:59:59.500"), -500);
   EXPECT_EQ(parse_iso8601_ms("1969-12-31T23:59:01.250"), -58750);
 
