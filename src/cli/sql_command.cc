@@ -42,7 +42,7 @@ struct SqlRunOptions {
 };
 
 std::optional<TimestampMs> parse_arrival(std::string_view text) {
-  if (auto t = parse_iso8601_ms(text)) return t;
+  if (TimestampMs t; parse_iso8601_ms(text, t)) return t;
   long long ms = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), ms);
   if (ec == std::errc() && end == text.data() + text.size() && !text.empty()) return ms;

@@ -94,7 +94,7 @@ struct MinuteCache {
 
 }  // namespace
 
-std::optional<TimestampMs> parse_iso8601_ms(std::string_view s) {
+bool parse_iso8601_ms(std::string_view s, TimestampMs& out) {
   const char* c = s.data();
   const size_t n = s.size();
   // Fast path: "yyyy-MM-dd?HH:mm:ss[.f...]" (no zone) whose minute prefix is the cached one.
@@ -116,7 +116,10 @@ std::optional<TimestampMs> parse_iso8601_ms(std::string_view s) {
           }
           while (p < n && digit(c[p]) <= 9) ++p;
         }
-        if (p == n) return m.minute_ms + sec * 1000LL + ms;
+        if (p == n) {
+          out = m.minute_ms + sec * 1000LL + ms;
+          return true;
+        }
       }
     }
     auto full = parse_iso8601_full(s);
@@ -135,9 +138,20 @@ std::optional<TimestampMs> parse_iso8601_ms(std::string_view s) {
       m.minute_ms = *full - sec * 1000LL - ms;
       m.valid = true;
     }
-    return full;
+    if (!full) return false;
+    out = *full;
+    return true;
   }
-  return parse_iso8601_full(s);
+  const auto full = parse_iso8601_full(s);
+  if (!full) return false;
+  out = *full;
+  return true;
+}
+
+std::optional<TimestampMs> parse_iso8601_ms(std::string_view s) {
+  TimestampMs ms;
+  if (!parse_iso8601_ms(s, ms)) return std::nullopt;
+  return ms;
 }
 
 

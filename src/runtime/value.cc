@@ -73,10 +73,7 @@ bool parse_timestamp_text(std::string_view s, TimestampMs& out) {
   // offset (ISO-8601 as producers send it). Sub-millisecond digits are dropped.
   while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
   while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
-  auto v = parse_iso8601_ms(s);
-  if (!v) return false;
-  out = *v;
-  return true;
+  return parse_iso8601_ms(s, out);
 }
 
 bool parse_date_text(std::string_view s, int64_t& days) {
