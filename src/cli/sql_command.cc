@@ -162,8 +162,9 @@ int run(const SqlRunOptions& o) {
     fd = ::open(o.input.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return fail("cannot read --input " + o.input + ": " + std::strerror(errno));
   }
-  // Larger blocks when each goes to a thread: fewer hand-offs.
-  LineReader reader(fd, o.parallelism > 1 ? 1u << 20 : 64u << 10);
+  // Larger blocks when each goes to a thread: fewer hand-offs. One thread: 256 KiB measured ~3 %
+  // faster than 64 KiB (fewer reads and parse_many batches; 128 KiB to 1 MiB measured the same).
+  LineReader reader(fd, o.parallelism > 1 ? 1u << 20 : 256u << 10);
   simdjson::dom::parser parser, many_parser;
   Progress progress("sql run:");
   int64_t line_no = 0;
