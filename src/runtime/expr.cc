@@ -22,6 +22,7 @@ class ColumnExpr final : public Expr {
     out.set(ctx.row->values[index_]);
     return {};
   }
+  int column_index() const override { return static_cast<int>(index_); }
 
  private:
   size_t index_;

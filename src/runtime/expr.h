@@ -30,6 +30,8 @@ class Expr {
   virtual Status eval(const EvalContext& ctx, Value& out) const = 0;
   // True if the value depends on ROWTIME (window keys are found this way).
   virtual bool uses_rowtime() const { return false; }
+  // The row column this expression is, unchanged (a plain column reference); -1 otherwise.
+  virtual int column_index() const { return -1; }
 
   sql::SqlType type;
 };

@@ -18,13 +18,11 @@ class GroupIndex {
 
   // The group number of `keys`, or npos.
   size_t find(const std::vector<Value>& keys) const {
-    if (slots_.empty()) return npos;
-    const uint64_t h = hash(keys);
-    for (size_t i = h & mask_;; i = (i + 1) & mask_) {
-      const Slot& s = slots_[i];
-      if (s.entry == 0) return npos;
-      if (s.hash == h && keys_[s.entry - 1] == keys) return groups_[s.entry - 1];
-    }
+    return find(keys.size(), [&](size_t k) -> const Value& { return keys[k]; });
+  }
+  // The same with the key values where they are (a row's columns, say): nothing copied to look.
+  size_t find(const std::vector<const Value*>& keys) const {
+    return find(keys.size(), [&](size_t k) -> const Value& { return *keys[k]; });
   }
 
   // Adds `keys` (not present) as group `group`.
@@ -50,10 +48,30 @@ class GroupIndex {
     uint32_t entry = 0;  // 1 + the position in keys_/groups_; 0: empty
   };
 
+  template <class KeyAt>
+  size_t find(size_t n, const KeyAt& key_at) const {
+    if (slots_.empty()) return npos;
+    const uint64_t h = hash(n, key_at);
+    for (size_t i = h & mask_;; i = (i + 1) & mask_) {
+      const Slot& s = slots_[i];
+      if (s.entry == 0) return npos;
+      if (s.hash != h) continue;
+      const auto& keys = keys_[s.entry - 1];
+      bool same = keys.size() == n;
+      for (size_t k = 0; same && k < n; ++k) same = keys[k] == key_at(k);
+      if (same) return groups_[s.entry - 1];
+    }
+  }
+
   static uint64_t hash(const std::vector<Value>& keys) {
-    uint64_t h = RowKeyHash{}(keys);
-    // RowKeyHash of an integer key is close to the integer itself: mixed so the low bits that
-    // pick the slot depend on all of it.
+    return hash(keys.size(), [&](size_t k) -> const Value& { return keys[k]; });
+  }
+  template <class KeyAt>
+  static uint64_t hash(size_t n, const KeyAt& key_at) {
+    uint64_t h = 0;
+    for (size_t k = 0; k < n; ++k) h = h * 1000003u ^ ValueHash{}(key_at(k));
+    // RowKeyHash's combination, which for an integer key is close to the integer itself: mixed
+    // so that the low bits picking the slot depend on all of it.
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdULL;
     h ^= h >> 33;

@@ -220,19 +220,29 @@ class TumblingPump final : public Pump {
   void on_row(const Row& row) override {
     if (!passes(row)) return;
     const auto ctx = context(row);
-    std::vector<Value>& keys = keys_;  // reused: no allocation per row once warm
     // A ROWTIME window key is a monotonic function of ROWTIME alone (window_end relies on it too):
     // a row inside the newest window's [first row, end) has that window's key, unevaluated.
     const auto wk = static_cast<size_t>(plan_->window_key);
     const Window* newest = windows_.empty() ? nullptr : &windows_.back();
     const bool known = plan_->window_on_rowtime && newest && newest->end && row.rowtime >= newest->first_rowtime &&
                        row.rowtime < *newest->end;
-    if (known) {
-      keys.resize(plan_->keys.size());
-      keys[wk].set(newest->key);
+    // The other keys: a plain column is read where it is in the row (no copy per row); the rest
+    // are evaluated into keys_ (reused: no allocation per row once warm).
+    const size_t n = plan_->keys.size();
+    keys_.resize(n);
+    key_refs_.resize(n);
+    for (size_t k = 0; k < n; ++k) {
+      if (k == wk && known) continue;
+      const Expr& e = *plan_->keys[k];
+      if (const int column = e.column_index(); column >= 0) {
+        key_refs_[k] = &row.values[static_cast<size_t>(column)];
+      } else if (auto st = e.eval(ctx, keys_[k]); !st) {
+        error_(row, st.error());
+        return;
+      } else {
+        key_refs_[k] = &keys_[k];
+      }
     }
-    if (!eval_all(plan_->keys, ctx, keys, row, error_, known ? static_cast<int>(wk) : -1)) return;
-    const Value& w = keys[wk];
     last_rowtime_ = std::max(last_rowtime_, row.rowtime);
     auto it = windows_.begin();
     if (known) {
@@ -240,22 +250,26 @@ class TumblingPump final : public Pump {
       while (windows_.size() > 1) close_front();
       it = windows_.begin();
     } else {
+      const Value& w = *key_refs_[wk];
       while (!windows_.empty() && compare_values(windows_.front().key, w) < 0) close_front();
       it = std::find_if(windows_.begin(), windows_.end(), [&](const Window& x) { return compare_values(x.key, w) >= 0; });
+      if (it == windows_.end() || compare_values(it->key, w) != 0) {
+        Window fresh;
+        fresh.key = w;
+        fresh.first_rowtime = row.rowtime;
+        fresh.sample = row;
+        it = windows_.insert(it, std::move(fresh));
+        if (plan_->window_on_rowtime) (void)window_end(*it);  // known from the start: see above
+      }
     }
-    if (!known && (it == windows_.end() || compare_values(it->key, w) != 0)) {
-      Window fresh;
-      fresh.key = w;
-      fresh.first_rowtime = row.rowtime;
-      fresh.sample = row;
-      it = windows_.insert(it, std::move(fresh));
-      if (plan_->window_on_rowtime) (void)window_end(*it);  // known from the start: see above
-    }
-    size_t g = it->index.find(keys);
+    key_refs_[wk] = &it->key;  // equal to the row's window key, and stays put from here on
+    size_t g = it->index.find(key_refs_);
     if (g == KeyMap::npos) {
       g = it->groups.size();
-      it->groups.push_back({keys, std::vector<Accumulator>(plan_->aggregates.size())});
+      std::vector<Value> keys(n);
+      for (size_t k = 0; k < n; ++k) keys[k] = *key_refs_[k];
       it->index.emplace(keys, g);
+      it->groups.push_back({std::move(keys), std::vector<Accumulator>(plan_->aggregates.size())});
     }
     (void)accumulate(plan_->aggregates, nullptr, 0, ctx, it->groups[g].accs, row, error_);
   }
@@ -353,6 +367,7 @@ class TumblingPump final : public Pump {
   std::vector<Window> windows_;  // open windows in key order; usually one
   TimestampMs last_rowtime_ = 0;
   std::vector<Value> keys_;
+  std::vector<const Value*> key_refs_;  // on_row: each key's value, in the row, keys_ or the window
 };
 
 // OVER windows: one output row per input row, over the same-partition rows that arrived before
