@@ -90,6 +90,10 @@ bool accumulate(const std::vector<AggregateSpec>& aggs, const std::vector<int>* 
       accs[a].add_row();
       continue;
     }
+    if (const int column = aggs[a].arg->column_index(); column >= 0) {  // read in place, not copied
+      accs[a].add(ctx.row->values[static_cast<size_t>(column)], aggs[a].arg->type, aggs[a].kind);
+      continue;
+    }
     if (auto st = aggs[a].arg->eval(ctx, v); !st) {
       error(row, st.error());
       return false;
