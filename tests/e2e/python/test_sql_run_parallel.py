@@ -45,9 +45,21 @@ def lines(seed, missing_at=None):
             out.append(json.dumps(r))
         elif kind < 0.003:
             out.append('')  # empty lines are skipped but counted
+        elif kind < 0.004:
+            out.append(json.dumps(r) + ' ' + json.dumps(r))  # two documents on a line: an error
+        elif kind < 0.005:
+            out.append('  ' + json.dumps(r) + ' ')  # spaces around the document
         else:
             out.append(json.dumps(r))
     return '\n'.join(out) + '\n'
+
+
+def is_json(line):
+    try:
+        json.loads(line)
+        return True
+    except ValueError:
+        return False
 
 
 def without_time(error_rows):
@@ -98,7 +110,7 @@ class SqlRunParallelism(unittest.TestCase):
         self.assertEqual({e['ERROR_NAME'] for e in errors}, {'Record_Parse_Error', 'Coercion_Error'})
         # Line numbers point at the bad lines, across blocks.
         source = text.split('\n')
-        bad = [i + 1 for i, x in enumerate(source) if x and (not x.endswith('}') or '"lots"' in x)]
+        bad = [i + 1 for i, x in enumerate(source) if x and (not is_json(x) or '"lots"' in x)]
         self.assertEqual([e['input_line'] for e in errors], bad)
         self.assertGreater(max(e['input_line'] for e in errors), RECORDS // 2)
         for parallelism in (2, 4):
