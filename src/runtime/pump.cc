@@ -397,9 +397,16 @@ class SlidingPump final : public Pump {
       if (!eval_all(spec.partition_by, ctx, keys, row, error_)) return;
       Entry e;
       e.rowtime = row.rowtime;
+      if (!spare_args_.empty()) {  // an evicted row's storage: no allocation per row
+        e.args = std::move(spare_args_.back());
+        spare_args_.pop_back();
+      }
       e.args.resize(plan_->aggregates.size());
       for (size_t a = 0; a < plan_->aggregates.size(); ++a) {
-        if (plan_->aggregate_window[a] != static_cast<int>(w) || !plan_->aggregates[a].arg) continue;
+        if (plan_->aggregate_window[a] != static_cast<int>(w) || !plan_->aggregates[a].arg) {
+          e.args[a] = Value::null();  // not this window's: never read (a reused vector held a value)
+          continue;
+        }
         if (auto st = plan_->aggregates[a].arg->eval(ctx, e.args[a]); !st) return error_(row, st.error());
       }
       auto it = partitions_[w].find(keys);
@@ -543,6 +550,7 @@ class SlidingPump final : public Pump {
       if ((agg.kind == AggregateKind::kSum || agg.kind == AggregateKind::kAvg) && exact_sum(agg)) s.sum -= v.i;
       if (!s.extremes.empty() && s.extremes.front() == p.front_seq) s.extremes.pop_front();
     }
+    if (spare_args_.size() < 64) spare_args_.push_back(std::move(p.rows.front().args));
     p.rows.pop_front();
     ++p.front_seq;
   }
@@ -572,6 +580,7 @@ class SlidingPump final : public Pump {
 
   std::vector<std::unordered_map<std::vector<Value>, Partition, RowKeyHash>> partitions_;
   std::vector<Value> aggs_, keys_;
+  std::vector<std::vector<Value>> spare_args_;  // argument vectors of evicted rows, for reuse
 };
 
 // WINDOWED BY STAGGER: a window per partition key opens with its first row and closes `range`

@@ -34,6 +34,13 @@ void append_row_json(const StreamDef& def, const Row& row, std::string& out) {
       case TypeId::kDecimal: out += format_decimal(v.i, col.type.scale); break;
       case TypeId::kIntervalDayTime:
       case TypeId::kIntervalYearMonth: out += std::to_string(v.i); break;
+      case TypeId::kChar:
+      case TypeId::kVarchar:
+        if (v.kind == Value::Kind::kString) {
+          api::append_json_string(out, v.s);  // the text itself: no copy per row
+          break;
+        }
+        [[fallthrough]];
       default: api::append_json_string(out, to_text(v, col.type)); break;
     }
   }
