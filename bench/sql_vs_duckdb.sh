@@ -336,10 +336,12 @@ fi
 if [[ $SKIP_SLIDING != 1 ]]; then
   echo
   for ((r = 1; r <= RUNS; r++)); do
-    echo "=== eddy: sliding window (MAX over RANGE INTERVAL '1' MINUTE PRECEDING, 5 tickers), $SLIDING_EVENTS events, run $r/$RUNS (limit ${RUN_TIMEOUT}s)"
+    # At the seed's first thread count, so that "x tumbling" compares like with like.
+    echo "=== eddy: sliding window (MAX over RANGE INTERVAL '1' MINUTE PRECEDING, 5 tickers), --parallelism ${PARALLELISM_LIST[0]}, $SLIDING_EVENTS events, run $r/$RUNS (limit ${RUN_TIMEOUT}s)"
     rc=0
     bounded "$RUN_TIMEOUT" "$EDDY_BIN" sql run --sql "$WORK/sliding.sql" --input-schema "$WORK/sliding-schema.json" \
       --input "$WORK/trades.ndjson" --arrival-time-field EVENT_TIME --errors "$WORK/eddy-sliding-errors.ndjson" \
+      --parallelism "${PARALLELISM_LIST[0]}" \
       >"$WORK/eddy-sliding.ndjson" 2>"$WORK/eddy-sliding.log" || rc=$?
     if ((rc == 124)); then
       # stopped at RUN_TIMEOUT: the rate so far still says something (a sliding window's cost per
