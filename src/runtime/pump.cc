@@ -395,31 +395,24 @@ class SlidingPump final : public Pump {
       const auto& spec = plan_->windows[w];
       std::vector<Value>& keys = keys_;
       if (!eval_all(spec.partition_by, ctx, keys, row, error_)) return;
-      Entry e;
-      e.rowtime = row.rowtime;
-      if (!spare_args_.empty()) {  // an evicted row's storage: no allocation per row
-        e.args = std::move(spare_args_.back());
-        spare_args_.pop_back();
-      }
-      e.args.resize(plan_->aggregates.size());
+      std::vector<Value>& args = args_;  // this row's arguments of the window's aggregates
+      args.resize(plan_->aggregates.size());
       for (size_t a = 0; a < plan_->aggregates.size(); ++a) {
-        if (plan_->aggregate_window[a] != static_cast<int>(w) || !plan_->aggregates[a].arg) {
-          e.args[a] = Value::null();  // not this window's: never read (a reused vector held a value)
-          continue;
-        }
-        if (auto st = plan_->aggregates[a].arg->eval(ctx, e.args[a]); !st) return error_(row, st.error());
+        if (plan_->aggregate_window[a] != static_cast<int>(w) || !plan_->aggregates[a].arg) continue;
+        if (auto st = plan_->aggregates[a].arg->eval(ctx, args[a]); !st) return error_(row, st.error());
       }
       auto it = partitions_[w].find(keys);
       if (it == partitions_[w].end()) {
         it = partitions_[w].emplace(keys, Partition{}).first;
         it->second.states.resize(plan_->aggregates.size());
+        it->second.args.resize(plan_->aggregates.size());
       }
       Partition& p = it->second;
-      add(p, std::move(e), w);
+      add(p, row.rowtime, args, w);
       if (spec.rows) {
-        while (p.rows.size() > static_cast<size_t>(spec.rows_preceding) + 1) evict(p, w);
+        while (p.rowtimes.size() > static_cast<size_t>(spec.rows_preceding) + 1) evict(p, w);
       } else {
-        while (!p.rows.empty() && p.rows.front().rowtime < row.rowtime - spec.range_ms) evict(p, w);
+        while (!p.rowtimes.empty() && p.rowtimes.front() < row.rowtime - spec.range_ms) evict(p, w);
       }
       for (size_t a = 0; a < plan_->aggregates.size(); ++a) {
         if (plan_->aggregate_window[a] == static_cast<int>(w)) aggs[a] = result(p, a);
@@ -436,10 +429,14 @@ class SlidingPump final : public Pump {
       for (const auto& [keys, p] : window) {
         w.values(keys);
         w.u64(p.front_seq);
-        w.u64(p.rows.size());
-        for (const auto& e : p.rows) {
-          w.i64(e.rowtime);
-          w.values(e.args);
+        w.u64(p.rowtimes.size());
+        for (size_t i = 0; i < p.rowtimes.size(); ++i) {  // row by row, NULL where not the window's
+          w.i64(p.rowtimes[i]);
+          std::vector<Value> row_args(plan_->aggregates.size());
+          for (size_t a = 0; a < row_args.size(); ++a) {
+            if (i < p.args[a].size()) row_args[a] = p.args[a][i];
+          }
+          w.values(row_args);
         }
         w.u64(p.states.size());
         for (const auto& st : p.states) {
@@ -453,16 +450,26 @@ class SlidingPump final : public Pump {
   }
   void load_more(StateReader& r) override {
     partitions_.assign(r.count(), {});
-    for (auto& window : partitions_) {
+    for (size_t wi = 0; wi < partitions_.size(); ++wi) {
+      auto& window = partitions_[wi];
       const size_t n = r.count();
       for (size_t i = 0; i < n && r.ok(); ++i) {
         auto keys = r.values();
         Partition p;
         p.front_seq = r.u64();
-        p.rows.resize(r.count());
-        for (auto& e : p.rows) {
-          e.rowtime = r.i64();
-          e.args = r.values();
+        p.args.resize(plan_->aggregates.size());
+        const size_t rows = r.count();
+        for (size_t k = 0; k < rows && r.ok(); ++k) {
+          p.rowtimes.push_back(r.i64());
+          auto row_args = r.values();
+          if (row_args.size() != plan_->aggregates.size()) {
+            r.fail();
+            break;
+          }
+          for (size_t a = 0; a < row_args.size(); ++a) {
+            const auto& agg = plan_->aggregates[a];
+            if (plan_->aggregate_window[a] == static_cast<int>(wi) && agg.arg) p.args[a].push_back(std::move(row_args[a]));
+          }
         }
         p.states.resize(r.count());
         for (auto& st : p.states) {
@@ -474,7 +481,7 @@ class SlidingPump final : public Pump {
         // Extremes point into the rows: a sequence number outside them is a corrupt state.
         for (const auto& st : p.states) {
           for (uint64_t seq : st.extremes) {
-            if (seq < p.front_seq || seq - p.front_seq >= p.rows.size()) r.fail();
+            if (seq < p.front_seq || seq - p.front_seq >= p.rowtimes.size()) r.fail();
           }
         }
         if (p.states.size() != plan_->aggregates.size()) r.fail();
@@ -484,18 +491,19 @@ class SlidingPump final : public Pump {
   }
 
  private:
-  struct Entry {
-    TimestampMs rowtime;
-    std::vector<Value> args;
-  };
   struct AggState {
     int64_t count = 0;       // non-null values (rows for COUNT(*))
     __int128 sum = 0;        // exact sums
     std::deque<uint64_t> extremes;  // MIN/MAX: sequence numbers of candidate rows
   };
+  // The rows in a partition's window, oldest first, a column per aggregate, each one sequence:
+  // the rows leaving the window, read a window after they came, are then where the hardware's
+  // prefetch finds them (each row's arguments in an allocation of their own cost a cache miss
+  // per row there, most of the sliding pump's time).
   struct Partition {
-    std::deque<Entry> rows;
-    uint64_t front_seq = 0;  // sequence number of rows.front()
+    std::deque<TimestampMs> rowtimes;
+    std::vector<std::deque<Value>> args;  // per aggregate of the window with an argument
+    uint64_t front_seq = 0;  // sequence number of the first row
     std::vector<AggState> states;
   };
 
@@ -504,12 +512,11 @@ class SlidingPump final : public Pump {
     return t.is_integer() || t.id == sql::TypeId::kDecimal || t.is_interval();
   }
 
-  const Value& value(const Partition& p, uint64_t seq, size_t a) const { return p.rows[seq - p.front_seq].args[a]; }
+  const Value& value(const Partition& p, uint64_t seq, size_t a) const { return p.args[a][seq - p.front_seq]; }
 
-  void add(Partition& p, Entry e, size_t w) {
-    const uint64_t seq = p.front_seq + p.rows.size();
-    p.rows.push_back(std::move(e));
-    const Entry& entry = p.rows.back();
+  void add(Partition& p, TimestampMs rowtime, const std::vector<Value>& args, size_t w) {
+    const uint64_t seq = p.front_seq + p.rowtimes.size();
+    p.rowtimes.push_back(rowtime);
     for (size_t a = 0; a < plan_->aggregates.size(); ++a) {
       if (plan_->aggregate_window[a] != static_cast<int>(w)) continue;
       const auto& agg = plan_->aggregates[a];
@@ -518,7 +525,8 @@ class SlidingPump final : public Pump {
         ++s.count;
         continue;
       }
-      const Value& v = entry.args[a];
+      p.args[a].emplace_back().set(args[a]);
+      const Value& v = p.args[a].back();
       if (v.is_null()) continue;
       ++s.count;
       if ((agg.kind == AggregateKind::kSum || agg.kind == AggregateKind::kAvg) && exact_sum(agg)) s.sum += v.i;
@@ -535,7 +543,6 @@ class SlidingPump final : public Pump {
   }
 
   void evict(Partition& p, size_t w) {
-    const Entry& entry = p.rows.front();
     for (size_t a = 0; a < plan_->aggregates.size(); ++a) {
       if (plan_->aggregate_window[a] != static_cast<int>(w)) continue;
       const auto& agg = plan_->aggregates[a];
@@ -544,14 +551,15 @@ class SlidingPump final : public Pump {
         --s.count;
         continue;
       }
-      const Value& v = entry.args[a];
-      if (v.is_null()) continue;
-      --s.count;
-      if ((agg.kind == AggregateKind::kSum || agg.kind == AggregateKind::kAvg) && exact_sum(agg)) s.sum -= v.i;
-      if (!s.extremes.empty() && s.extremes.front() == p.front_seq) s.extremes.pop_front();
+      const Value& v = p.args[a].front();
+      if (!v.is_null()) {
+        --s.count;
+        if ((agg.kind == AggregateKind::kSum || agg.kind == AggregateKind::kAvg) && exact_sum(agg)) s.sum -= v.i;
+        if (!s.extremes.empty() && s.extremes.front() == p.front_seq) s.extremes.pop_front();
+      }
+      p.args[a].pop_front();
     }
-    if (spare_args_.size() < 64) spare_args_.push_back(std::move(p.rows.front().args));
-    p.rows.pop_front();
+    p.rowtimes.pop_front();
     ++p.front_seq;
   }
 
@@ -574,13 +582,12 @@ class SlidingPump final : public Pump {
       default: break;
     }
     Accumulator acc;  // order-dependent aggregates: re-add the window's values in arrival order
-    for (const auto& r : p.rows) acc.add(r.args[a], agg.arg->type, agg.kind);
+    for (const auto& v : p.args[a]) acc.add(v, agg.arg->type, agg.kind);
     return acc.result(agg.kind, agg.arg->type, agg.result_type);
   }
 
   std::vector<std::unordered_map<std::vector<Value>, Partition, RowKeyHash>> partitions_;
-  std::vector<Value> aggs_, keys_;
-  std::vector<std::vector<Value>> spare_args_;  // argument vectors of evicted rows, for reuse
+  std::vector<Value> aggs_, keys_, args_;
 };
 
 // WINDOWED BY STAGGER: a window per partition key opens with its first row and closes `range`
