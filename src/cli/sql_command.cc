@@ -107,7 +107,8 @@ int run(const SqlRunOptions& o) {
     input.schema = std::move(*parsed);
     inputs.push_back(std::move(input));
   }
-  auto app = runtime::Application::create(*code, inputs, SystemClock::instance());
+  auto app = runtime::Application::create(*code, inputs, SystemClock::instance(),
+                                          static_cast<size_t>(std::max(1, o.parallelism)));
   if (!app) return fail(o.sql_file + ": " + app.error().message);
   if ((*app)->input_count() == 0) {
     return fail(

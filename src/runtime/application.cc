@@ -5,6 +5,7 @@
 #include <mutex>
 #include <set>
 
+#include "runtime/keyed_pump.h"
 #include "runtime/row_format.h"
 #include "runtime/state_codec.h"
 #include "sql/binder.h"
@@ -76,7 +77,7 @@ std::vector<ApplicationInput> flink_inputs(const sql::Script& script) {
 }  // namespace
 
 Result<std::unique_ptr<Application>> Application::create(std::string_view code, std::vector<ApplicationInput> inputs,
-                                                         const Clock& clock) {
+                                                         const Clock& clock, size_t parallelism) {
   std::unique_ptr<Application> app(new Application(clock));
   auto script = sql::parse_script(code);
   if (!script) return tl::unexpected(script.error());
@@ -107,8 +108,27 @@ Result<std::unique_ptr<Application>> Application::create(std::string_view code, 
   }
   defs[kErrorStream] = StreamDef{kErrorStream, error_stream_columns(), false};
 
+  const auto declared = defs;  // bind_script adds the script's streams
   auto plans = sql::bind_script(*script, defs);
   if (!plans) return tl::unexpected(plans.error());
+  // Keyed pumps with parallelism > 1: a plan per partition, bound again from the same code. Only
+  // a stream's one writer: the partitions emit at the end of a batch, which would reorder its
+  // rows among another writer's.
+  std::map<std::string, int> writers;
+  for (const auto& p : *plans) ++writers[p->target];
+  std::map<const PumpPlan*, std::vector<std::unique_ptr<PumpPlan>>> partition_plans;
+  for (size_t copy = 0; parallelism > 1 && copy < parallelism; ++copy) {
+    auto streams = declared;
+    auto again = sql::bind_script(*script, streams);
+    if (!again || again->size() != plans->size())
+      return make_error(Errc::kInternal, "binding the script twice differed");
+    for (size_t i = 0; i < plans->size(); ++i) {
+      const PumpPlan& plan = *(*plans)[i];
+      if (writers[plan.target] == 1 && !partition_columns(plan).empty())
+        partition_plans[&plan].push_back(std::move((*again)[i]));
+    }
+  }
+  if (!partition_plans.empty()) app->keyed_pool_ = std::make_unique<WorkerPool>(parallelism);
 
   for (auto& [name, def] : defs) app->streams_[name].def = std::move(def);
 
@@ -135,23 +155,29 @@ Result<std::unique_ptr<Application>> Application::create(std::string_view code, 
     const std::string pump_name = plan->name;
     Application* self = app.get();
     StreamNode* target_node = &app->streams_[target];  // map nodes never move
-    auto pump = make_pump(
-        std::move(plan), [self, target_node](const Row& row) { self->insert(*target_node, row); },
-        [self, pump_name](const Row& row, const Error& e) {
-          const std::string name = e.message.find("division by zero") != std::string::npos ? "Division_By_Zero"
-                                   : e.message.starts_with("late row")                     ? "Late_Row"
-                                                                                           : "Evaluation_Error";
-          std::string text;
-          for (const auto& v : row.values) {
-            if (!text.empty()) text += ",";
-            text += v.is_null() ? ""
-                                : (v.kind == Value::Kind::kString   ? v.s
-                                   : v.kind == Value::Kind::kDouble ? format_double(v.d)
-                                                                    : std::to_string(v.i));
-          }
-          self->report(pump_name, row, name, e.message, text);
-        },
-        clock);
+    EmitFn emit = [self, target_node](const Row& row) { self->insert(*target_node, row); };
+    ErrorFn error = [self, pump_name](const Row& row, const Error& e) {
+      const std::string name = e.message.find("division by zero") != std::string::npos ? "Division_By_Zero"
+                               : e.message.starts_with("late row")                     ? "Late_Row"
+                                                                                       : "Evaluation_Error";
+      std::string text;
+      for (const auto& v : row.values) {
+        if (!text.empty()) text += ",";
+        text += v.is_null() ? ""
+                            : (v.kind == Value::Kind::kString   ? v.s
+                               : v.kind == Value::Kind::kDouble ? format_double(v.d)
+                                                                : std::to_string(v.i));
+      }
+      self->report(pump_name, row, name, e.message, text);
+    };
+    std::unique_ptr<Pump> pump;
+    if (auto copies = partition_plans.find(plan.get()); copies != partition_plans.end()) {
+      auto columns = partition_columns(*plan);
+      pump = make_keyed_pump(std::move(plan), std::move(copies->second), std::move(columns), std::move(emit),
+                             std::move(error), clock, app->keyed_pool_.get());
+    } else {
+      pump = make_pump(std::move(plan), std::move(emit), std::move(error), clock);
+    }
     app->streams_[source].readers.push_back(pump.get());
     app->pumps_.push_back(std::move(pump));
     bool target_done = true;
@@ -226,12 +252,27 @@ void set_arrival_column(std::vector<Value>& values, size_t columns, TimestampMs 
 }
 }  // namespace
 
+void Application::settle() {
+  for (auto& p : pumps_) p->drain();  // in dependency order: what one emits, the next one runs
+}
+
 void Application::push_record(size_t input, std::string_view record, TimestampMs arrival, int64_t origin, size_t lane) {
+  take_record(input, record, arrival, origin, lane);
+  settle();
+}
+
+void Application::push_document(size_t input, simdjson::dom::element doc, std::string_view raw, TimestampMs arrival,
+                                int64_t origin, size_t lane) {
+  take_document(input, doc, raw, arrival, origin, lane);
+  settle();
+}
+
+void Application::take_record(size_t input, std::string_view record, TimestampMs arrival, int64_t origin, size_t lane) {
   if (!inputs_[input].schema.csv) {
     thread_local simdjson::dom::parser parser;
     simdjson::dom::element doc;
     if (!parser.parse(record.data(), record.size()).get(doc)) {
-      push_document(input, doc, record, arrival, origin, lane);
+      take_document(input, doc, record, arrival, origin, lane);
       return;
     }
   }
@@ -239,7 +280,7 @@ void Application::push_record(size_t input, std::string_view record, TimestampMs
             lane);  // CSV, or the parse error
 }
 
-void Application::push_document(size_t input, simdjson::dom::element doc, std::string_view raw, TimestampMs arrival,
+void Application::take_document(size_t input, simdjson::dom::element doc, std::string_view raw, TimestampMs arrival,
                                 int64_t origin, size_t lane) {
   const InputSchema& schema = inputs_[input].schema;
   simdjson::dom::object record;
@@ -288,6 +329,10 @@ void Application::push_batches(size_t input, WorkerPool& pool, const ArrivalOf& 
   uint64_t claimed = 0;           // guarded by claim_mu
   std::atomic<uint64_t> turn{0};  // the batch whose rows go through the pumps next
   std::atomic<bool> stop{false};
+  // Every thread parses and maps batches, so keyed pumps' partitions run in the batches' turns
+  // on the thread holding the turn, rather than waking threads of their own that would compete
+  // for the same cores (and copying rows for them).
+  for (auto& p : pumps_) p->set_inline(true);
   pool.run(threads, [&](size_t k) {
     BatchSlot& slot = *batch_slots_[k];
     for (;;) {
@@ -314,6 +359,7 @@ void Application::push_batches(size_t input, WorkerPool& pool, const ArrivalOf& 
       turn.notify_all();
     }
   });
+  for (auto& p : pumps_) p->set_inline(false);
 }
 
 void Application::begin_batch(MappedBatch& batch, size_t input, const ArrivalOf& arrival_of, bool padded,
@@ -415,7 +461,8 @@ size_t Application::consume_batch(MappedBatch& batch) {
   const auto records = batch.records;
   const size_t n = records.size();
   if (!batch.mapping) {
-    for (const auto& r : records) push_record(input, r.data, r.arrival, r.origin, r.lane);
+    for (const auto& r : records) take_record(input, r.data, r.arrival, r.origin, r.lane);
+    settle();
     return n;
   }
   if (field_hints_.size() <= input) field_hints_.resize(input + 1);
@@ -423,9 +470,12 @@ size_t Application::consume_batch(MappedBatch& batch) {
   for (size_t i = 0; i < n; ++i) {
     MappedBatch::Mapped& m = batch.mapped[i];
     const SourceRecord& r = records[i];
-    if (m.state == State::kNoArrival) return i;
+    if (m.state == State::kNoArrival) {
+      settle();
+      return i;
+    }
     if (m.state == State::kGeneral) {
-      push_record(input, r.data, m.arrival, r.origin, r.lane);
+      take_record(input, r.data, m.arrival, r.origin, r.lane);
       continue;
     }
     ++rows_in_;
@@ -441,6 +491,7 @@ size_t Application::consume_batch(MappedBatch& batch) {
     set_arrival_column(scratch_.values, inputs_[input].schema.columns.size(), m.arrival);
     insert(*input_nodes_[input][lane], scratch_);
   }
+  settle();
   return n;
 }
 
@@ -485,11 +536,13 @@ void Application::set_source_shards(size_t input, const std::vector<uint32_t>& s
   for (StreamNode* node : input_nodes_[input]) {
     for (Pump* p : node->readers) p->on_source_shards(shards);
   }
+  settle();
 }
 
 void Application::advance_time(TimestampMs t) {
   rowtime_reached_ = std::max(rowtime_reached_, t);
   for (auto& p : pumps_) p->on_time(t);
+  settle();
 }
 
 std::optional<TimestampMs> Application::watermark() const {
@@ -508,11 +561,18 @@ std::optional<TimestampMs> Application::watermark() const {
 }
 
 void Application::flush() {
-  for (auto& p : pumps_) p->flush();
+  for (auto& p : pumps_) p->flush();  // a keyed pump runs what it holds first
+  settle();
 }
 
 namespace {
 constexpr std::string_view kStateMagic = "eddy-state-1";
+
+// Shapes that differ only by a keyed pump's key groups.
+bool same_but_parallelism(const std::string& a, const std::string& b) {
+  auto plain = [](const std::string& s) { return s.substr(0, s.rfind("; key groups ")); };
+  return plain(a) == plain(b);
+}
 }  // namespace
 
 std::string Application::save_state() const {
@@ -567,6 +627,13 @@ Result<std::vector<std::string>> Application::load_state(std::string_view bytes)
     auto it = saved.find(name);
     if (it == saved.end()) {
       notes.push_back("pump " + name + " is new: it starts with no state");
+    } else if (it->second.shape != p->state_shape() && same_but_parallelism(it->second.shape, p->state_shape())) {
+      // One pump at --parallelism 1, key groups above (keyed_pump.h): one cannot become the other.
+      const bool grouped = it->second.shape.size() > p->state_shape().size();
+      notes.push_back("pump " + name + " was saved at --parallelism " + (grouped ? "2 or more" : "1") +
+                      " and its state cannot move to --parallelism " + (grouped ? "1" : "2 or more") +
+                      ": it starts with no state (run at --parallelism " + (grouped ? "2 or more" : "1") +
+                      " to keep it)");
     } else if (it->second.shape != p->state_shape()) {
       notes.push_back("pump " + name + " changed shape (" + it->second.shape + " -> " + p->state_shape() +
                       "): its saved state was dropped and it starts with no state");

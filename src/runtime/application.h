@@ -62,8 +62,10 @@ class Application final : public Program {
   // Parses, binds and plans `code`. Errors (kInvalidArgument) carry "L:C: ..." (line and column, 1-based).
   // Flink SQL (CREATE TABLE / INSERT INTO): with no `inputs`, one is made per source table (a table
   // no INSERT writes), JSON with a field per column, in the order of the script.
+  // `parallelism` (--parallelism): keyed pumps (see keyed_pump.h) run as that many partitions on
+  // as many threads; the results are the same for any value.
   static Result<std::unique_ptr<Application>> create(std::string_view code, std::vector<ApplicationInput> inputs,
-                                                     const Clock& clock);
+                                                     const Clock& clock, size_t parallelism = 1);
 
   const StreamDef* stream(const std::string& name) const;
   std::vector<std::string> stream_names() const;
@@ -174,6 +176,12 @@ class Application final : public Program {
   };
   Application(const Clock& clock) : clock_(clock) {}
   void insert(const std::string& stream, const Row& row);
+  // Runs the rows keyed pumps hold through their partitions (see keyed_pump.h): at the end of
+  // every call that takes rows or time, so that no output waits for the next call.
+  void settle();
+  void take_record(size_t input, std::string_view record, TimestampMs arrival, int64_t origin, size_t lane);
+  void take_document(size_t input, simdjson::dom::element doc, std::string_view raw, TimestampMs arrival,
+                     int64_t origin, size_t lane);
   void insert(StreamNode& node, const Row& row);
   void report(const std::string& pump, const Row& row, const std::string& name, const std::string& message,
               std::string_view raw);
@@ -185,6 +193,7 @@ class Application final : public Program {
   const Clock& clock_;
   std::map<std::string, StreamNode> streams_;
   std::vector<std::unique_ptr<Pump>> pumps_;  // in dependency order
+  std::unique_ptr<WorkerPool> keyed_pool_;    // the partitions' threads (parallelism > 1)
   std::vector<ApplicationInput> inputs_;
   std::vector<std::vector<TimestampMs>> last_rowtime_;  // per input, per lane
   TimestampMs rowtime_reached_ = INT64_MIN;             // the largest ROWTIME or advance_time

@@ -221,7 +221,9 @@ Status ApplicationHost::launch(const std::string& name, Entry& entry, const std:
   const auto& cfg = entry.app.config;
   if (cfg.contains("Job")) return launch_job(name, entry, position);
   const auto inputs = cfg.value("Inputs", nlohmann::json::array());
-  if (auto probe = Application::create(cfg.value("ApplicationCode", ""), {}, clock_); probe && (*probe)->flink()) {
+  const auto parallelism = static_cast<size_t>(std::max(1, parallelism_));
+  if (auto probe = Application::create(cfg.value("ApplicationCode", ""), {}, clock_, parallelism);
+      probe && (*probe)->flink()) {
     return launch_flink(name, entry, position, std::move(*probe));
   }
   if (inputs.empty()) {
@@ -242,7 +244,7 @@ Status ApplicationHost::launch(const std::string& name, Entry& entry, const std:
   auto schema = parse_input_schema(in.at("InputSchema").dump());
   if (!schema) return make_error(Errc::kInvalidArgument, schema.error().message);
   input.schema = std::move(*schema);
-  auto app = Application::create(cfg.value("ApplicationCode", ""), {input}, clock_);
+  auto app = Application::create(cfg.value("ApplicationCode", ""), {input}, clock_, parallelism);
   if (!app) return make_error(Errc::kCodeValidation, app.error().message);
 
   std::vector<OutputSpec> outputs;

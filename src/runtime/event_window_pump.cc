@@ -48,27 +48,22 @@ class EventWindowPump final : public Pump {
       else
         assign(row, ts);
     }
-    auto& mark = shards_[row.shard];
-    mark.max_ts = mark.seen ? std::max(mark.max_ts, ts) : ts;
-    mark.seen = true;
-    mark.last_row_ms = clock_.now_ms();
+    if (partition_) return;  // the KeyedPump keeps the watermark (on_watermark)
+    marks_.row(row.shard, ts, clock_.now_ms());
     advance_watermark();
   }
 
   void on_source_shards(const std::vector<uint32_t>& shards) override {
-    std::map<uint32_t, ShardMark> next;
-    for (uint32_t s : shards) {
-      auto it = shards_.find(s);
-      if (it != shards_.end()) {
-        next[s] = it->second;
-      } else {
-        ShardMark m;
-        m.last_row_ms = clock_.now_ms();  // an idle timeout counts from when the shard appeared
-        next[s] = m;
-      }
-    }
-    shards_ = std::move(next);  // shards read to their end no longer hold the watermark
+    marks_.set_shards(shards, clock_.now_ms());
     advance_watermark();
+  }
+
+  void on_watermark(TimestampMs watermark) override {
+    if (!marks_.have || watermark > marks_.watermark) {
+      marks_.watermark = watermark;
+      marks_.have = true;
+    }
+    fire(marks_.watermark);
   }
 
   // Processing time passes: a shard idle for longer than the timeout stops holding the watermark.
@@ -77,9 +72,18 @@ class EventWindowPump final : public Pump {
   }
 
   void flush() override { fire(INT64_MAX); }
+  bool waits_for_time() const override { return !open_.empty() || !panes_.empty() || !sessions_.empty(); }
+  // fire(w) emits the windows whose end - 1 <= w.
+  TimestampMs due() const override {
+    if (!sessions_.empty()) return INT64_MIN;
+    TimestampMs d = INT64_MAX;
+    if (!open_.empty()) d = open_.begin()->first.first - 1;
+    if (!panes_.empty()) d = std::min(d, next_end_ ? *next_end_ - 1 : INT64_MIN);
+    return d;
+  }
 
   std::optional<TimestampMs> event_watermark() const override {
-    return have_watermark_ ? std::optional<TimestampMs>(watermark_) : std::nullopt;
+    return marks_.have ? std::optional<TimestampMs>(marks_.watermark) : std::nullopt;
   }
 
  protected:
@@ -88,22 +92,16 @@ class EventWindowPump final : public Pump {
     for (const auto& [span, win] : open_) {
       w.i64(span.first);
       w.i64(span.second);
-      save_groups(w, win.groups);
+      save_groups(w, win.groups, partition_);
     }
     w.u64(panes_.size());
     for (const auto& [start, win] : panes_) {
       w.i64(start);
-      save_groups(w, win.groups);
+      save_groups(w, win.groups, partition_);
     }
     w.boolean(next_end_.has_value());
     w.i64(next_end_.value_or(0));
-    w.u64(shards_.size());
-    for (const auto& [shard, m] : shards_) {
-      w.u64(shard);
-      w.i64(m.max_ts);
-      w.i64(m.last_row_ms);
-      w.boolean(m.seen);
-    }
+    marks_.save_shards(w);
     w.u64(sessions_.size());
     for (const auto& [keys, list] : sessions_) {
       w.values(keys);
@@ -117,8 +115,8 @@ class EventWindowPump final : public Pump {
       }
     }
     w.u64(seq_);
-    w.i64(watermark_);
-    w.boolean(have_watermark_);
+    w.i64(marks_.watermark);
+    w.boolean(marks_.have);
   }
 
   void load_more(StateReader& r) override {
@@ -129,12 +127,12 @@ class EventWindowPump final : public Pump {
     for (size_t i = 0; i < n && r.ok(); ++i) {
       const TimestampMs end = r.i64(), start = r.i64();
       auto& win = open_[{end, start}];
-      load_groups(r, win.groups, win.index, *plan_);
+      load_groups(r, win.groups, win.index, *plan_, partition_);
     }
     n = r.count();
     for (size_t i = 0; i < n && r.ok(); ++i) {
       auto& win = panes_[r.i64()];
-      load_groups(r, win.groups, win.index, *plan_);
+      load_groups(r, win.groups, win.index, *plan_, partition_);
     }
     const bool has_next = r.boolean();
     const TimestampMs next = r.i64();
@@ -142,14 +140,7 @@ class EventWindowPump final : public Pump {
       next_end_ = next;
     else
       next_end_.reset();
-    shards_.clear();
-    n = r.count();
-    for (size_t i = 0; i < n && r.ok(); ++i) {
-      auto& m = shards_[static_cast<uint32_t>(r.u64())];
-      m.max_ts = r.i64();
-      m.last_row_ms = r.i64();
-      m.seen = r.boolean();
-    }
+    marks_.load_shards(r);
     n = r.count();
     for (size_t i = 0; i < n && r.ok(); ++i) {
       auto& list = sessions_[r.values()];
@@ -163,14 +154,16 @@ class EventWindowPump final : public Pump {
       }
     }
     seq_ = r.u64();
-    watermark_ = r.i64();
-    have_watermark_ = r.boolean();
+    marks_.watermark = r.i64();
+    marks_.have = r.boolean();
   }
 
  private:
   struct Group {
     std::vector<Value> keys;
     std::vector<Accumulator> accs;
+    uint64_t first = 0;    // the ordinal of its first row (partitions)
+    TimestampMs pane = 0;  // the slice it first appeared in (partitions, sliced windows)
   };
   struct Window {
     std::vector<Group> groups;
@@ -209,7 +202,7 @@ class EventWindowPump final : public Pump {
     prepare(row);
     size_t late = 0;
     for (const auto& [start, end] : spans_) {
-      if (have_watermark_ && end - 1 <= watermark_) {
+      if (marks_.have && end - 1 <= marks_.watermark) {
         ++late;
         continue;
       }
@@ -217,51 +210,19 @@ class EventWindowPump final : public Pump {
     }
     if (late) {
       this->late(row, "late row: event time " + format_timestamp(ts) + " arrived after the watermark " +
-                          format_timestamp(watermark_) + " had closed " + std::to_string(late) + " of its " +
+                          format_timestamp(marks_.watermark) + " had closed " + std::to_string(late) + " of its " +
                           std::to_string(spans_.size()) + " window(s)");
     }
   }
 
-  // The watermark: the minimum over the shards that are not idle of their largest event time,
-  // minus the delay; it never goes back. A shard the host declared holds it until its first row
-  // (or until it is idle); without declarations (a file) the shards are those rows came from.
   void advance_watermark() {
     const auto& ev = plan_->event;
-    const TimestampMs now = clock_.now_ms();
-    std::optional<TimestampMs> low;
-    bool waiting = false;  // an active shard without a row yet
-    for (const auto& [_, m] : shards_) {
-      if (ev.idle_timeout_ms > 0 && now - m.last_row_ms > ev.idle_timeout_ms) continue;
-      if (!m.seen) {
-        waiting = true;
-        continue;
-      }
-      low = low ? std::min(*low, m.max_ts) : m.max_ts;
-    }
-    if (waiting) return;
-    if (!low) {  // every shard idle: the most advanced one leads (Flink's idle inputs)
-      for (const auto& [_, m] : shards_) {
-        if (m.seen) low = low ? std::max(*low, m.max_ts) : m.max_ts;
-      }
-    }
-    if (!low) return;
-    const TimestampMs candidate = *low - ev.watermark_delay_ms;
-    if (!have_watermark_ || candidate > watermark_) {
-      watermark_ = candidate;
-      have_watermark_ = true;
-    }
-    fire(watermark_);
+    if (marks_.advance(clock_.now_ms(), ev.idle_timeout_ms, ev.watermark_delay_ms)) fire(marks_.watermark);
   }
 
   void late(const Row& row, const std::string& message) {
     if (!plan_->event.drop_late) error_(row, Error{Errc::kInvalidArgument, message});
   }
-
-  struct ShardMark {
-    TimestampMs max_ts = 0;
-    TimestampMs last_row_ms = 0;
-    bool seen = false;
-  };
 
   struct Session {
     TimestampMs start, end;
@@ -271,9 +232,9 @@ class EventWindowPump final : public Pump {
 
   void add_to_session(const Row& row, TimestampMs ts) {
     const auto& ev = plan_->event;
-    if (have_watermark_ && ts + ev.size_ms - 1 <= watermark_) {
+    if (marks_.have && ts + ev.size_ms - 1 <= marks_.watermark) {
       late(row, "late row: event time " + format_timestamp(ts) + " arrived after the watermark " +
-                    format_timestamp(watermark_) + " had closed its session window");
+                    format_timestamp(marks_.watermark) + " had closed its session window");
       return;
     }
     prepare(row);
@@ -323,7 +284,7 @@ class EventWindowPump final : public Pump {
         prepare(r);
         (void)add_to_window(w, session.start, session.end, r);
       }
-      emit_window(w, session.end);
+      emit_window(w, session.start, session.end);
     }
   }
 
@@ -340,7 +301,7 @@ class EventWindowPump final : public Pump {
     size_t g = w.index.find(keys_);
     if (g == KeyMap::npos) {
       g = w.groups.size();
-      w.groups.push_back({keys_, std::vector<Accumulator>(plan_->aggregates.size())});
+      w.groups.push_back({keys_, std::vector<Accumulator>(plan_->aggregates.size()), ordinal_, start});
       w.index.emplace(keys_, g);
     }
     (void)accumulate(plan_->aggregates, nullptr, 0, ctx, w.groups[g].accs, row, error_);
@@ -356,14 +317,17 @@ class EventWindowPump final : public Pump {
     for (size_t c = 0; c < ev.source_width && c < row.values.size(); ++c) ext_.values[c].set(row.values[c]);
   }
 
-  void emit_window(const Window& w, TimestampMs end) {
+  void emit_window(const Window& w, TimestampMs start, TimestampMs end) {
     Row context_row;
     context_row.rowtime = end - 1;
     if (plan_->event.top_n > 0) return emit_top_n(w, context_row);
+    const EmitOrder row_order = order_;
     for (const auto& g : w.groups) {
       const auto aggs = results(plan_->aggregates, g.accs);
+      order_ = {end - 1, start, plan_->event.panes ? g.pane : 0, g.first};
       produce(context_row, &aggs, &g.keys, end - 1);
     }
+    order_ = row_order;
   }
 
   // Window Top-N: the window's groups as rows of the aggregation, the first N by the order column
@@ -441,14 +405,14 @@ class EventWindowPump final : public Pump {
     const auto [first_end, last_end] = ends_of(ts);
     if (first_end > last_end) return;    // a HOP slide longer than its size leaves gaps: no window
     TimestampMs first_open = first_end;  // the first of its windows that has not fired
-    if (have_watermark_ && first_end - 1 <= watermark_) {
+    if (marks_.have && first_end - 1 <= marks_.watermark) {
       // Late for the windows that have fired; still counted in the unfired ones (if any).
       const int64_t step = advance_ms();
       const int64_t total = (last_end - first_end) / step + 1;
-      const int64_t fired = std::min(total, (watermark_ + 1 - first_end) / step + 1);
+      const int64_t fired = std::min(total, (marks_.watermark + 1 - first_end) / step + 1);
       first_open = first_end + fired * step;
       late(row, "late row: event time " + format_timestamp(ts) + " arrived after the watermark " +
-                    format_timestamp(watermark_) + " had closed " + std::to_string(fired) + " of its " +
+                    format_timestamp(marks_.watermark) + " had closed " + std::to_string(fired) + " of its " +
                     std::to_string(total) + " window(s)");
       if (fired == total) return;
     }
@@ -476,7 +440,7 @@ class EventWindowPump final : public Pump {
           const size_t found = w.index.find(keys_);
           if (found == KeyMap::npos) {
             w.index.emplace(keys_, w.groups.size());
-            w.groups.push_back({keys_, g.accs});
+            w.groups.push_back({keys_, g.accs, g.first, it->first});
           } else {
             auto& accs = w.groups[found].accs;
             for (size_t a = 0; a < accs.size(); ++a) {
@@ -486,7 +450,7 @@ class EventWindowPump final : public Pump {
           }
         }
       }
-      emit_window(w, end);
+      emit_window(w, start, end);
       next_end_ = end + step;
       // Slices no later window reads.
       const TimestampMs keep_from = start_of(*next_end_);
@@ -504,18 +468,16 @@ class EventWindowPump final : public Pump {
     if (plan_->event.panes) return fire_panes(watermark);
     while (!open_.empty() && open_.begin()->first.first - 1 <= watermark) {
       auto node = open_.extract(open_.begin());
-      emit_window(node.mapped(), node.key().first);
+      emit_window(node.mapped(), node.key().second, node.key().first);
     }
   }
 
   std::map<std::pair<TimestampMs, TimestampMs>, Window> open_;  // by (end, start)
   std::map<TimestampMs, Window> panes_;                         // slices, by start
   std::optional<TimestampMs> next_end_;                         // the next window end to fire
-  std::map<uint32_t, ShardMark> shards_;
+  ShardWatermarks marks_;
   std::unordered_map<std::vector<Value>, std::vector<Session>, RowKeyHash> sessions_;  // by partition value
   uint64_t seq_ = 0;
-  TimestampMs watermark_ = 0;
-  bool have_watermark_ = false;
   std::vector<std::pair<TimestampMs, TimestampMs>> spans_;
   Row ext_;
   std::vector<Value> keys_;
@@ -523,7 +485,76 @@ class EventWindowPump final : public Pump {
 
 }  // namespace
 
-std::unique_ptr<Pump> make_event_window_pump(std::unique_ptr<PumpPlan> plan, EmitFn emit, ErrorFn error,
+void ShardWatermarks::row(uint32_t shard, TimestampMs ts, TimestampMs now) {
+  auto& mark = shards[shard];
+  mark.max_ts = mark.seen ? std::max(mark.max_ts, ts) : ts;
+  mark.seen = true;
+  mark.last_row_ms = now;
+}
+
+void ShardWatermarks::set_shards(const std::vector<uint32_t>& declared, TimestampMs now) {
+  std::map<uint32_t, Mark> next;
+  for (uint32_t s : declared) {
+    auto it = shards.find(s);
+    if (it != shards.end()) {
+      next[s] = it->second;
+    } else {
+      Mark m;
+      m.last_row_ms = now;  // an idle timeout counts from when the shard appeared
+      next[s] = m;
+    }
+  }
+  shards = std::move(next);  // shards read to their end no longer hold the watermark
+}
+
+bool ShardWatermarks::advance(TimestampMs now, int64_t idle_timeout_ms, int64_t delay_ms) {
+  std::optional<TimestampMs> low;
+  bool waiting = false;  // an active shard without a row yet
+  for (const auto& [_, m] : shards) {
+    if (idle_timeout_ms > 0 && now - m.last_row_ms > idle_timeout_ms) continue;
+    if (!m.seen) {
+      waiting = true;
+      continue;
+    }
+    low = low ? std::min(*low, m.max_ts) : m.max_ts;
+  }
+  if (waiting) return false;
+  if (!low) {  // every shard idle: the most advanced one leads (Flink's idle inputs)
+    for (const auto& [_, m] : shards) {
+      if (m.seen) low = low ? std::max(*low, m.max_ts) : m.max_ts;
+    }
+  }
+  if (!low) return false;
+  const TimestampMs candidate = *low - delay_ms;
+  if (!have || candidate > watermark) {
+    watermark = candidate;
+    have = true;
+  }
+  return true;
+}
+
+void ShardWatermarks::save_shards(StateWriter& w) const {
+  w.u64(shards.size());
+  for (const auto& [shard, m] : shards) {
+    w.u64(shard);
+    w.i64(m.max_ts);
+    w.i64(m.last_row_ms);
+    w.boolean(m.seen);
+  }
+}
+
+void ShardWatermarks::load_shards(StateReader& r) {
+  shards.clear();
+  const size_t n = r.count();
+  for (size_t i = 0; i < n && r.ok(); ++i) {
+    auto& m = shards[static_cast<uint32_t>(r.u64())];
+    m.max_ts = r.i64();
+    m.last_row_ms = r.i64();
+    m.seen = r.boolean();
+  }
+}
+
+std::unique_ptr<Pump> make_event_window_pump(std::shared_ptr<const PumpPlan> plan, EmitFn emit, ErrorFn error,
                                              const Clock& clock) {
   return std::make_unique<EventWindowPump>(std::move(plan), std::move(emit), std::move(error), clock);
 }

@@ -273,7 +273,7 @@ class TumblingPump final : public Pump {
       std::vector<Value> keys(n);
       for (size_t k = 0; k < n; ++k) keys[k] = *key_refs_[k];
       it->index.emplace(keys, g);
-      it->groups.push_back({std::move(keys), std::vector<Accumulator>(plan_->aggregates.size())});
+      it->groups.push_back({std::move(keys), std::vector<Accumulator>(plan_->aggregates.size()), ordinal_});
     }
     (void)accumulate(plan_->aggregates, nullptr, 0, ctx, it->groups[g].accs, row, error_);
   }
@@ -286,6 +286,11 @@ class TumblingPump final : public Pump {
   void flush() override {
     while (!windows_.empty()) close_front();
   }
+  bool waits_for_time() const override { return !windows_.empty(); }
+  TimestampMs due() const override {
+    if (windows_.empty()) return INT64_MAX;
+    return plan_->window_on_rowtime ? windows_.front().end.value_or(INT64_MIN) : INT64_MIN;
+  }
 
  protected:
   void save_more(StateWriter& w) const override {
@@ -295,7 +300,7 @@ class TumblingPump final : public Pump {
       w.value(win.key);
       w.i64(win.first_rowtime);
       w.row(win.sample);
-      save_groups(w, win.groups);
+      save_groups(w, win.groups, partition_);
       w.boolean(win.end.has_value());
       w.i64(win.end.value_or(0));
     }
@@ -307,7 +312,7 @@ class TumblingPump final : public Pump {
       win.key = r.value();
       win.first_rowtime = r.i64();
       win.sample = r.row();
-      load_groups(r, win.groups, win.index, *plan_);
+      load_groups(r, win.groups, win.index, *plan_, partition_);
       const bool has_end = r.boolean();
       const TimestampMs end = r.i64();
       if (has_end) win.end = end;
@@ -319,6 +324,8 @@ class TumblingPump final : public Pump {
   struct Group {
     std::vector<Value> keys;
     std::vector<Accumulator> accs;
+    uint64_t first = 0;    // the ordinal of its first row (partitions)
+    TimestampMs pane = 0;  // (event windows only)
   };
   struct Window {
     Value key;
@@ -362,10 +369,13 @@ class TumblingPump final : public Pump {
     const TimestampMs rowtime = plan_->window_on_rowtime ? window_end(w) : last_rowtime_;
     Row context_row;
     context_row.rowtime = rowtime;
+    const EmitOrder row_order = order_;
     for (const auto& g : w.groups) {
       const auto aggs = results(plan_->aggregates, g.accs);
+      order_ = {rowtime, 0, 0, g.first};
       produce(context_row, &aggs, &g.keys, rowtime);
     }
+    order_ = row_order;
   }
 
   std::vector<Window> windows_;  // open windows in key order; usually one
@@ -418,8 +428,11 @@ class SlidingPump final : public Pump {
         if (plan_->aggregate_window[a] == static_cast<int>(w)) aggs[a] = result(p, a);
       }
     }
+    order_ = {row.rowtime, 0, 0, ordinal_};
     produce(row, &aggs, nullptr, row.rowtime);
   }
+  bool waits_for_time() const override { return false; }  // a row's output is emitted with it
+  TimestampMs due() const override { return INT64_MAX; }
 
  protected:
   void save_more(StateWriter& w) const override {
@@ -767,7 +780,7 @@ class ItemsTumblingPump final : public Pump {
 
 }  // namespace
 
-std::unique_ptr<Pump> make_pump(std::unique_ptr<PumpPlan> plan, EmitFn emit, ErrorFn error, const Clock& clock) {
+std::unique_ptr<Pump> make_pump(std::shared_ptr<const PumpPlan> plan, EmitFn emit, ErrorFn error, const Clock& clock) {
   std::unique_ptr<Pump> p;
   switch (plan->mode) {
     case PumpMode::kProject: p.reset(new ProjectPump(std::move(plan), std::move(emit), std::move(error), clock)); break;

@@ -106,6 +106,34 @@ class Pump {
   virtual void on_source_shards(const std::vector<uint32_t>& shards) { (void)shards; }
   // Event-time operators: their current watermark (none before the first); others none.
   virtual std::optional<TimestampMs> event_watermark() const { return std::nullopt; }
+  // Keyed pumps run as partitions (KeyedPump) hold rows until drain(): then they run them and
+  // emit what they produced. Others emit as they go.
+  virtual void drain() {}
+  virtual size_t buffered() const { return 0; }
+  // Rows run through the partitions as they come, on the calling thread, instead of in parallel
+  // at drain(): for callers whose threads are all busy already (Application::push_batches).
+  virtual void set_inline(bool on) { (void)on; }
+
+  // A partition of a KeyedPump. Where each row it emits belongs in the order one pump over all
+  // keys would emit it: by `time` (the output ROWTIME), then the window's start, then the slice
+  // a group first appeared in, then the position (ordinal) of the group's first input row.
+  struct EmitOrder {
+    TimestampMs time = 0, start = 0, pane = 0;
+    uint64_t ordinal = 0;
+    auto operator<=>(const EmitOrder&) const = default;
+  };
+  void set_partition() { partition_ = true; }
+  void set_ordinal(uint64_t ordinal) { ordinal_ = ordinal; }  // the next input row's position
+  uint64_t ordinal() const { return ordinal_; }
+  const EmitOrder& emit_order() const { return order_; }
+  // Event time in a partition: the watermark of every source row so far (KeyedPump computes it,
+  // since a partition sees only its keys' rows); windows ending by then fire.
+  virtual void on_watermark(TimestampMs watermark) { (void)watermark; }
+  // Holds windows that time (on_time, a watermark, flush) will close and emit.
+  virtual bool waits_for_time() const { return true; }
+  // The least time at which time alone makes it emit: the ROWTIME for on_time, the watermark for
+  // on_watermark (INT64_MIN: any; INT64_MAX: none).
+  virtual TimestampMs due() const { return INT64_MIN; }
 
   const PumpPlan& plan() const { return *plan_; }
 
@@ -114,9 +142,9 @@ class Pump {
   // aggregates and columns, its window specification), e.g. after UpdateApplication.
   void save_state(StateWriter& w) const;
   bool load_state(StateReader& r);  // false: the bytes do not hold such a state (nothing changed)
-  std::string state_shape() const;
+  virtual std::string state_shape() const;
 
-  Pump(std::unique_ptr<PumpPlan> plan, EmitFn emit, ErrorFn error, const Clock& clock)
+  Pump(std::shared_ptr<const PumpPlan> plan, EmitFn emit, ErrorFn error, const Clock& clock)
       : plan_(std::move(plan)),
         emit_(std::move(emit)),
         error_(std::move(error)),
@@ -139,14 +167,19 @@ class Pump {
                    const std::vector<Value>* keys, TimestampMs rowtime);
   EvalContext context(const Row& row) const;
 
-  std::unique_ptr<PumpPlan> plan_;
+  std::shared_ptr<const PumpPlan> plan_;  // shared by the key groups of a KeyedPump run on one thread
   EmitFn emit_;
   ErrorFn error_;
   const Clock& clock_;
   TimestampMs query_start_ = 0;
   Row output_;  // produce()'s row, reused: emit_ only reads it
+  // Partitions (set_partition): the current row's ordinal, the order of what is emitted now; the
+  // groups' first ordinals are part of their checkpoints.
+  bool partition_ = false;
+  uint64_t ordinal_ = 0;
+  EmitOrder order_;
 };
 
-std::unique_ptr<Pump> make_pump(std::unique_ptr<PumpPlan> plan, EmitFn emit, ErrorFn error, const Clock& clock);
+std::unique_ptr<Pump> make_pump(std::shared_ptr<const PumpPlan> plan, EmitFn emit, ErrorFn error, const Clock& clock);
 
 }  // namespace eddy::runtime

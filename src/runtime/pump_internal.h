@@ -2,6 +2,7 @@
 // runtime's interface.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <unordered_map>
 #include <vector>
@@ -33,26 +34,58 @@ std::vector<Accumulator> load_accs(StateReader& r);
 
 // Groups of a window ({keys, accs} in first-seen order, which is the order they are emitted in)
 // and the index over them.
+// `ranked` (a KeyedPump's partition): with each group's first ordinal and slice.
 template <class Group>
-void save_groups(StateWriter& w, const std::vector<Group>& groups) {
+void save_groups(StateWriter& w, const std::vector<Group>& groups, bool ranked) {
   w.u64(groups.size());
   for (const auto& g : groups) {
     w.values(g.keys);
     save_accs(w, g.accs);
+    if (ranked) {
+      w.u64(g.first);
+      w.i64(g.pane);
+    }
   }
 }
 template <class Group>
-void load_groups(StateReader& r, std::vector<Group>& groups, KeyMap& index, const PumpPlan& plan) {
+void load_groups(StateReader& r, std::vector<Group>& groups, KeyMap& index, const PumpPlan& plan, bool ranked) {
   groups.resize(r.count());
   index.clear();
   for (size_t i = 0; i < groups.size() && r.ok(); ++i) {
     groups[i].keys = r.values();
     groups[i].accs = load_accs(r);
+    if (ranked) {
+      groups[i].first = r.u64();
+      groups[i].pane = r.i64();
+    }
     if (groups[i].keys.size() != plan.keys.size() || groups[i].accs.size() != plan.aggregates.size()) r.fail();
     index.emplace(groups[i].keys, i);
   }
 }
 
-std::unique_ptr<Pump> make_event_window_pump(std::unique_ptr<PumpPlan> plan, EmitFn emit, ErrorFn error, const Clock& clock);
+// Event-time watermarks per source shard (decisions.md c): the minimum over the shards that are
+// not idle of their largest event time, minus the delay; it never goes back. A shard the host
+// declared holds it until its first row (or until it is idle); without declarations (a file) the
+// shards are those rows came from.
+struct ShardWatermarks {
+  struct Mark {
+    TimestampMs max_ts = 0;
+    TimestampMs last_row_ms = 0;
+    bool seen = false;
+  };
+  std::map<uint32_t, Mark> shards;
+  TimestampMs watermark = 0;
+  bool have = false;
+
+  void row(uint32_t shard, TimestampMs ts, TimestampMs now);
+  void set_shards(const std::vector<uint32_t>& declared, TimestampMs now);
+  // Recomputes the watermark at processing time `now`; false if there is none yet, or shards
+  // are still waiting for their first row.
+  bool advance(TimestampMs now, int64_t idle_timeout_ms, int64_t delay_ms);
+  void save_shards(StateWriter& w) const;
+  void load_shards(StateReader& r);
+};
+
+std::unique_ptr<Pump> make_event_window_pump(std::shared_ptr<const PumpPlan> plan, EmitFn emit, ErrorFn error, const Clock& clock);
 
 }  // namespace eddy::runtime

@@ -2,7 +2,9 @@
 window) and the trades pipeline (Flink SQL, max price per ticker over a HOP window on event time)
 run while the server is killed with SIGKILL at random moments, ten times, and restarted; their
 output streams must then equal — row for row, nothing missing, nothing twice — those of the same
-applications run over the same stored records without a crash. Also: StopApplication /
+applications run over the same stored records without a crash. The crashed run restarts at
+--parallelism 4 and 2 in turn (keyed state moves between threads through the checkpoints), the
+crash-free one runs at --parallelism 1: the results must not depend on it. Also: StopApplication /
 StartApplication(LAST_STOPPED_POINT) keeps window state, and UpdateApplication with new code says
 which state it could not keep."""
 import json
@@ -73,7 +75,8 @@ class PipelineCase:
     """A server with a short checkpoint interval, and the sales/trades pipelines' helpers."""
 
     def setUp(self):
-        self.server = harness.EddyServer(extra_args=['--checkpoint-interval', '0.5'], label='checkpoint').start()
+        self.server = harness.EddyServer(extra_args=['--checkpoint-interval', '0.5', '--parallelism', '4'],
+                                         label='checkpoint').start()
         self.connect()
 
     def tearDown(self):
@@ -152,13 +155,18 @@ class CheckpointTest(PipelineCase, unittest.TestCase):
             # Somewhere while the applications read, aggregate, write and checkpoint.
             time.sleep(rng.uniform(0.0, 1.2))
             self.server.kill9()
+            self.server.extra_args[-1] = '2' if round_ % 2 == 0 else '4'
             self.server.start()
             self.connect()
 
         crashed_sales = self.settled('sales-out')
         crashed_trades = self.settled('trades-out')
 
-        # The same code over the same stored records, never interrupted.
+        # The same code over the same stored records, never interrupted, on one thread.
+        self.server.kill9()
+        self.server.extra_args[-1] = '1'
+        self.server.start()
+        self.connect()
         self.create_sales('sales-ref', sales, 'sales-ref')
         self.create_trades('trades-ref', trades, 'trades-ref')
         ref_sales = self.settled('sales-ref')

@@ -124,14 +124,15 @@ struct Instance {
   std::unique_ptr<Application> app;
   std::vector<std::string>* rows;
 
-  Instance(const Case& c, std::vector<std::string>& sink) : rows(&sink) {
+  // `parallelism` > 1: keyed pumps run as that many partitions (keyed_pump.h).
+  Instance(const Case& c, std::vector<std::string>& sink, size_t parallelism = 1) : rows(&sink) {
     std::vector<ApplicationInput> inputs;
     if (!c.flink) {
       ApplicationInput in;
       in.schema = *parse_input_schema(kSchema);
       inputs.push_back(std::move(in));
     }
-    auto a = Application::create(c.code, std::move(inputs), clock);
+    auto a = Application::create(c.code, std::move(inputs), clock, parallelism);
     EXPECT_TRUE(a.has_value()) << c.name << ": " << (a ? "" : a.error().message);
     if (!a) return;
     app = std::move(*a);
@@ -146,8 +147,12 @@ struct Instance {
   }
 };
 
+// Also with keyed pumps run in key groups on several threads: a checkpoint (the groups' states,
+// the merged watermark, rows not yet run) taken at one parallelism resumes at another into the
+// rows one pump emits.
 TEST(CheckpointState, ResumingFromSavedStateEmitsWhatAnUninterruptedRunEmits) {
   const auto recs = records();
+  const std::pair<size_t, size_t> parallelisms[] = {{1, 1}, {2, 3}, {3, 2}};  // saved at, resumed at
   for (const auto& c : cases()) {
     std::vector<std::string> whole;
     {
@@ -157,22 +162,30 @@ TEST(CheckpointState, ResumingFromSavedStateEmitsWhatAnUninterruptedRunEmits) {
       r.app->flush();
     }
     ASSERT_GT(whole.size(), 3u) << c.name << ": the case must emit rows to be a test";
-    for (size_t cut : {size_t{1}, size_t{17}, size_t{38}, size_t{80}, size_t{121}, recs.size() - 1}) {
-      std::vector<std::string> rows;
-      std::string state;
-      {
-        Instance first(c, rows);
-        first.push(recs, 0, cut);
-        state = first.app->save_state();
+    const std::string name(c.name);
+    const bool keyed = name == "tumbling_rowtime" || name.starts_with("sliding") || name == "flink_tumble" ||
+                       name == "flink_hop" || name == "flink_cumulate";
+    for (const auto& [saved_at, resumed_at] : parallelisms) {
+      for (size_t cut : {size_t{1}, size_t{17}, size_t{38}, size_t{80}, size_t{121}, recs.size() - 1}) {
+        std::vector<std::string> rows;
+        std::string state;
+        {
+          Instance first(c, rows, saved_at);
+          first.push(recs, 0, cut);
+          state = first.app->save_state();
+        }
+        EXPECT_EQ(state.find("; key groups 128") != std::string::npos, keyed && saved_at > 1)
+            << c.name << ": keyed pumps, and only they, run in key groups above parallelism 1";
+        Instance second(c, rows, resumed_at);
+        second.clock.set(recs[cut - 1].second);
+        auto notes = second.app->load_state(state);
+        ASSERT_TRUE(notes.has_value()) << c.name << " cut " << cut << ": " << notes.error().message;
+        EXPECT_TRUE(notes->empty()) << c.name;
+        second.push(recs, cut, recs.size());
+        second.app->flush();
+        EXPECT_EQ(rows, whole) << c.name << " saved at parallelism " << saved_at << ", resumed at " << resumed_at
+                               << " after record " << cut;
       }
-      Instance second(c, rows);
-      second.clock.set(recs[cut - 1].second);
-      auto notes = second.app->load_state(state);
-      ASSERT_TRUE(notes.has_value()) << c.name << " cut " << cut << ": " << notes.error().message;
-      EXPECT_TRUE(notes->empty()) << c.name;
-      second.push(recs, cut, recs.size());
-      second.app->flush();
-      EXPECT_EQ(rows, whole) << c.name << " resumed after record " << cut;
     }
   }
 }
@@ -199,18 +212,39 @@ TEST(CheckpointState, ChangedCodeSaysWhichStateItDropped) {
   EXPECT_NE((*notes)[1].find("pump Q is new"), std::string::npos) << (*notes)[1];
 }
 
+TEST(CheckpointState, OnePumpsStateCannotMoveIntoKeyGroupsAndSaysSo) {
+  const auto all = cases();
+  const Case& tumbling = all[0];
+  std::vector<std::string> rows;
+  Instance one(tumbling, rows, 1);
+  one.push(records(), 0, 20);
+  Instance two(tumbling, rows, 2);
+  auto notes = two.app->load_state(one.app->save_state());
+  ASSERT_TRUE(notes.has_value()) << notes.error().message;
+  ASSERT_EQ(notes->size(), 1u);
+  EXPECT_EQ((*notes)[0], "pump P was saved at --parallelism 1 and its state cannot move to --parallelism 2 or more: "
+                         "it starts with no state (run at --parallelism 1 to keep it)");
+  notes = one.app->load_state(two.app->save_state());
+  ASSERT_TRUE(notes.has_value()) << notes.error().message;
+  ASSERT_EQ(notes->size(), 1u);
+  EXPECT_NE((*notes)[0].find("saved at --parallelism 2 or more"), std::string::npos) << (*notes)[0];
+}
+
 // A checkpoint file carries a CRC (flipped bits are caught there); here: a cut-short state.
 TEST(CheckpointState, TruncatedStateIsRefused) {
   const auto all = cases();
   for (const auto& c : all) {
-    std::vector<std::string> rows;
-    Instance first(c, rows);
-    first.push(records(), 0, 50);
-    const std::string state = first.app->save_state();
-    for (size_t len = 0; len < state.size(); len += 1 + state.size() / 97) {
-      std::vector<std::string> sink;
-      Instance second(c, sink);
-      EXPECT_FALSE(second.app->load_state(std::string_view(state).substr(0, len)).has_value()) << c.name << " length " << len;
+    for (size_t parallelism : {size_t{1}, size_t{2}}) {
+      std::vector<std::string> rows;
+      Instance first(c, rows, parallelism);
+      first.push(records(), 0, 50);
+      const std::string state = first.app->save_state();
+      for (size_t len = 0; len < state.size(); len += 1 + state.size() / 97) {
+        std::vector<std::string> sink;
+        Instance second(c, sink, parallelism);
+        EXPECT_FALSE(second.app->load_state(std::string_view(state).substr(0, len)).has_value())
+            << c.name << " parallelism " << parallelism << " length " << len;
+      }
     }
   }
 }
