@@ -3,9 +3,13 @@
 #include <dlfcn.h>
 
 #include <algorithm>
+#include <atomic>
+#include <optional>
+#include <span>
 #include <map>
 #include <unordered_map>
 
+#include "common/worker_pool.h"
 #include "runtime/state_codec.h"
 
 namespace eddy::job {
@@ -110,6 +114,12 @@ class JobProgram final : public runtime::Program {
  public:
   JobProgram(std::shared_ptr<void> library, Pipeline pipeline)
       : library_(std::move(library)), p_(std::move(pipeline)), steps_(p_.steps.size()) {
+    using K = Step::Kind;
+    while (prefix_ < p_.steps.size() && (p_.steps[prefix_].kind == K::kMap || p_.steps[prefix_].kind == K::kFilter ||
+                                         p_.steps[prefix_].kind == K::kFlatMap || p_.steps[prefix_].kind == K::kTimestamps ||
+                                         p_.steps[prefix_].kind == K::kKeyBy)) {
+      ++prefix_;
+    }
     for (size_t i = 0; i < p_.steps.size(); ++i) {
       auto& s = steps_[i];
       s.name = "op_" + std::to_string(i) + "_" + kind_name(p_.steps[i].kind);
@@ -134,6 +144,28 @@ class JobProgram final : public runtime::Program {
       run(0, std::move(e), arrival, "");
     }
     advance_watermarks();
+  }
+
+  // The same for several records, with the work up to the first stateful step — parsing, map,
+  // filter, flat_map, timestamps, key_by — done on `pool`'s threads, each with its own copy of
+  // those steps' functions (as each of Flink's subtasks has its own instance); the stateful
+  // steps then take the results in record order, so the output is that of push_record.
+  void push_records(size_t input, std::span<const runtime::SourceRecord> records, WorkerPool& pool) override {
+    if (pool.size() == 1 || records.size() < 2 || prefix_ == 0) {
+      return runtime::Program::push_records(input, records, pool);
+    }
+    while (prefix_steps_.size() < pool.size()) {
+      prefix_steps_.emplace_back(p_.steps.begin(), p_.steps.begin() + static_cast<std::ptrdiff_t>(prefix_));
+    }
+    if (prepared_.size() < records.size()) prepared_.resize(records.size());
+    std::atomic<size_t> next{0};
+    pool.run(pool.size(), [&](size_t worker) {
+      constexpr size_t kChunk = 64;
+      for (size_t from = next.fetch_add(kChunk); from < records.size(); from = next.fetch_add(kChunk)) {
+        for (size_t i = from; i < std::min(records.size(), from + kChunk); ++i) prepare(worker, records[i], prepared_[i]);
+      }
+    });
+    for (size_t i = 0; i < records.size(); ++i) take_prepared(records[i], prepared_[i]);
   }
 
   void advance_time(TimestampMs t) override {
@@ -295,6 +327,94 @@ class JobProgram final : public runtime::Program {
     for (auto& sink : errors_) sink(text);
   }
 
+  // A record after the stateless steps (push_records): the elements that reach the first stateful
+  // step, or the error that stopped one on the way, in the order one thread makes them.
+  struct Prepared {
+    struct Item {
+      Element e;
+      TimestampMs ts = 0;
+      std::string key;
+      std::optional<TimestampMs> watermark_candidate;  // from a timestamps step
+      std::string error;                               // a step threw: "op_<i>_<kind>: what"
+    };
+    bool invalid = false;  // not JSON
+    std::vector<Item> items;
+  };
+
+  // On worker `worker`'s thread: touches only `out` and that worker's copy of the steps.
+  void prepare(size_t worker, const runtime::SourceRecord& r, Prepared& out) {
+    out.items.clear();
+    Element e = Element::parse(r.data, nullptr, false);
+    out.invalid = e.is_discarded();
+    if (!out.invalid) prepare_from(worker, 0, std::move(e), r.arrival, "", std::nullopt, out);
+  }
+
+  void prepare_from(size_t worker, size_t from, Element e, TimestampMs ts, std::string key,
+                    std::optional<TimestampMs> candidate, Prepared& out) {
+    const std::vector<Step>& steps = prefix_steps_[worker];
+    for (size_t i = from; i < prefix_; ++i) {
+      const Step& st = steps[i];
+      try {
+        switch (st.kind) {
+          case Step::Kind::kMap:
+            e = st.map(e);
+            break;
+          case Step::Kind::kFilter:
+            if (!st.filter(e)) return;
+            break;
+          case Step::Kind::kFlatMap: {
+            std::vector<Element> more;
+            Emitter c(more);
+            st.flat_map(e, c);
+            for (auto& o : more) prepare_from(worker, i + 1, std::move(o), ts, key, candidate, out);
+            return;
+          }
+          case Step::Kind::kTimestamps:
+            ts = st.timestamp(e);
+            candidate = std::max(candidate.value_or(INT64_MIN), ts - st.max_out_of_orderness_ms);
+            break;
+          case Step::Kind::kKeyBy:
+            key = st.key(e);
+            break;
+          default:
+            break;  // not in the prefix
+        }
+      } catch (const std::exception& ex) {
+        out.items.push_back({std::move(e), ts, {}, std::nullopt, steps_[i].name + ": " + ex.what()});
+        return;
+      }
+    }
+    out.items.push_back({std::move(e), ts, std::move(key), candidate, {}});
+  }
+
+  // In record order: what push_record does after the stateless steps.
+  void take_prepared(const runtime::SourceRecord& r, Prepared& p) {
+    arrival_ = std::max(arrival_, r.arrival);
+    shard_ = static_cast<uint32_t>(r.lane);
+    if (p.invalid) {
+      error("Invalid_Record", "the record is not JSON", std::string(r.data), r.origin);
+    } else {
+      origin_ = r.origin;
+      for (auto& item : p.items) {
+        if (!item.error.empty()) {
+          error("Job_Error", item.error, item.e.dump(), origin_);
+          continue;
+        }
+        if (item.watermark_candidate) mark(*item.watermark_candidate);
+        run(prefix_, std::move(item.e), item.ts, std::move(item.key));
+      }
+    }
+    advance_watermarks();
+  }
+
+  // A timestamps step saw an element of the current shard: its watermark candidate.
+  void mark(TimestampMs candidate) {
+    if (!declared_ && !marks_.count(shard_)) marks_[shard_] = Mark{};
+    auto& m = marks_[shard_];
+    m.max_ts = m.seen ? std::max(m.max_ts, candidate) : candidate;
+    m.seen = true;
+  }
+
   // Runs `e` (timestamp `ts`, key `key`) through the steps from `from` on.
   void run(size_t from, Element e, TimestampMs ts, std::string key) {
     for (size_t i = from; i < p_.steps.size(); ++i) {
@@ -315,15 +435,10 @@ class JobProgram final : public runtime::Program {
             for (auto& o : out) run(i + 1, std::move(o), ts, key);
             return;
           }
-          case Step::Kind::kTimestamps: {
+          case Step::Kind::kTimestamps:
             ts = st.timestamp(e);
-            if (!declared_ && !marks_.count(shard_)) marks_[shard_] = Mark{};
-            auto& m = marks_[shard_];
-            const TimestampMs candidate = ts - st.max_out_of_orderness_ms;
-            m.max_ts = m.seen ? std::max(m.max_ts, candidate) : candidate;
-            m.seen = true;
+            mark(ts - st.max_out_of_orderness_ms);
             break;
-          }
           case Step::Kind::kKeyBy:
             key = st.key(e);
             break;
@@ -691,6 +806,9 @@ class JobProgram final : public runtime::Program {
   uint32_t shard_ = 0;
   int64_t origin_ = 0;
   std::vector<std::function<void(std::string)>> errors_;
+  size_t prefix_ = 0;                            // the steps before the first stateful one
+  std::vector<std::vector<Step>> prefix_steps_;  // per pool thread: its copy of those steps
+  std::vector<Prepared> prepared_;               // push_records' records, kept for their storage
 };
 
 }  // namespace

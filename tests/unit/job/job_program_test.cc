@@ -3,6 +3,8 @@
 // processing time as arrival time, and state that survives a save/load mid-stream.
 #include "job/job_program.h"
 
+#include "common/worker_pool.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
@@ -155,6 +157,63 @@ TEST(JobProgram, SavedStateResumesTheOpenWindows) {
     resumed.insert(resumed.end(), second.out.begin(), second.out.end());
     EXPECT_EQ(resumed, whole) << "cut at " << cut;
   }
+}
+
+// --parallelism: a batch's records are parsed and run through the stateless steps on several
+// threads, each with its own copy of the functions; the output and error rows are those of the
+// records taken one by one (not JSON, a map that throws, flat_map fan-out, filter, shards).
+TEST(JobProgram, BatchesOnSeveralThreadsEmitWhatRecordsOneByOneEmit) {
+  auto run = [](size_t threads) {
+    Environment env{Properties{}};
+    env.from_stream("in")
+        .map([](const Element& e) {
+          if (e["PRICE"].get<double>() == 13) throw std::runtime_error("unlucky price");
+          Element out = e;
+          out["PRICE"] = e["PRICE"].get<double>() * 2;
+          return out;
+        })
+        .filter([](const Element& e) { return e["PRICE"].get<double>() != 40; })
+        .flat_map([](const Element& e, Collector& c) {
+          c.collect(e);
+          if (e["TICKER"] == "AMZN") c.collect(e);  // twice
+        })
+        .assign_timestamps("EVENT_TIME", 2'000)
+        .key_by("TICKER")
+        .window(sliding_event_time(20'000, 5'000))
+        .max("PRICE")
+        .sink_to_stream("out", [](const Element& e) { return e.dump(); });
+    Harness h(env);
+    const char* tickers[] = {"AMZN", "GOOG", "ORCL", "BABA", "AZRE"};
+    std::vector<std::string> texts;
+    for (int i = 0; i < 600; ++i) {
+      texts.push_back(i % 97 == 3 ? std::string("{not json") : trade((i * 7 + (i % 5) * 3) % 60, tickers[(i * 13) % 5], i % 40));
+    }
+    if (threads == 0) {
+      for (size_t i = 0; i < texts.size(); ++i) {
+        h.job.program->push_record(0, texts[i], static_cast<TimestampMs>(i), static_cast<int64_t>(i), i % 2);
+      }
+    } else {
+      WorkerPool pool(threads);
+      std::vector<runtime::SourceRecord> batch;
+      for (size_t i = 0; i < texts.size(); ++i) {
+        batch.push_back({texts[i], static_cast<TimestampMs>(i), static_cast<int64_t>(i), i % 2});
+        if (batch.size() == 83 || i + 1 == texts.size()) {
+          h.job.program->push_records(0, batch, pool);
+          batch.clear();
+        }
+      }
+    }
+    h.job.program->flush();
+    std::vector<std::string> all = h.out;
+    all.insert(all.end(), h.errors.begin(), h.errors.end());
+    return all;
+  };
+  const auto one = run(0);
+  size_t errors = 0;
+  for (const auto& r : one) errors += r.find("unlucky price") != std::string::npos;
+  ASSERT_GT(one.size(), 100u);
+  EXPECT_GT(errors, 5u) << "the test needs a step that throws";
+  for (size_t threads : {1, 2, 4}) EXPECT_EQ(run(threads), one) << threads << " thread(s)";
 }
 
 TEST(JobProgram, BadPipelinesAreRefusedWithTheReason) {
