@@ -80,7 +80,7 @@ class KeyedPump final : public Pump {
           clock);
       groups_[g]->set_partition();
     }
-    active_.assign(kKeyGroups, false);
+    active_.assign(kKeyGroups, 0);
     for (size_t g = 0; g < kKeyGroups; ++g) worker_of_.push_back(&workers_[g % workers_.size()]);
     if (pool_ && pool_->size() < workers_.size()) pool_ = nullptr;
     inline_ = workers_.size() == 1;  // one thread: nothing to wait for
@@ -88,14 +88,16 @@ class KeyedPump final : public Pump {
 
   void on_row(const Row& row) override {
     if (plan_->mode != PumpMode::kEventWindow) {
-      if (!passes(row)) return;
-      if (plan_->mode == PumpMode::kTumbling) time_ = std::max(time_, row.rowtime);
-      return take(row, group_of(row), kNone);
+      if (plan_->where && !passes(row)) return;
+      // A tumbling group's first window ends no earlier than before, unless ROWTIME went back.
+      const bool back = row.rowtime < time_;
+      if (plan_->mode == PumpMode::kTumbling && !back) time_ = row.rowtime;
+      return take(row, group_of(row), kNone, back || plan_->mode != PumpMode::kTumbling);
     }
     const auto& ev = plan_->event;
     const Value& t = row.values[ev.time_column];
-    if (t.is_null()) return take(row, 0, kNone);  // its group reports it, in its turn
-    if (passes(row)) take(row, group_of(row), marks_.have ? marks_.watermark : kNone);
+    if (t.is_null()) return take(row, 0, kNone, true);  // its group reports it, in its turn
+    if (passes(row)) take(row, group_of(row), marks_.have ? marks_.watermark : kNone, true);
     marks_.row(row.shard, t.i, clock_.now_ms());
     (void)marks_.advance(clock_.now_ms(), ev.idle_timeout_ms, ev.watermark_delay_ms);
   }
@@ -204,7 +206,7 @@ class KeyedPump final : public Pump {
       worker.active.clear();
       worker.due = INT64_MIN;
     }
-    active_.assign(groups_.size(), false);
+    active_.assign(groups_.size(), 0);
     for (size_t g = 0; g < groups_.size(); ++g) {
       if (groups_[g]->waits_for_time()) activate(g);
     }
@@ -233,6 +235,7 @@ class KeyedPump final : public Pump {
     uint64_t ordinal = 0;
     TimestampMs watermark = kNone;  // event time: the watermark before this row
     uint32_t group = 0;
+    bool check_due = true;
   };
   struct Out {
     EmitOrder order;
@@ -272,31 +275,37 @@ class KeyedPump final : public Pump {
     return static_cast<size_t>((h * 0x9e3779b97f4a7c15ULL) >> 57);  // the top 7 bits: 0..127
   }
 
-  void activate(size_t g) {
-    if (active_[g]) return;
-    active_[g] = true;
+  // True if the group was not active: its windows, if it makes any, are not in its worker's due.
+  bool activate(size_t g) {
+    if (active_[g]) return false;
+    active_[g] = 1;
     worker_of_[g]->active.push_back(static_cast<uint32_t>(g));
+    return true;
   }
 
   // A row for key group `g`: run now (inline) or kept for drain().
-  void take(const Row& row, size_t g, TimestampMs watermark) {
+  // `check_due`: the row may give its group a window that ends before its worker's due.
+  void take(const Row& row, size_t g, TimestampMs watermark, bool check_due) {
     dirty_ = true;
-    activate(g);
-    if (inline_) return run_row(g, row, next_ordinal_++, watermark);
-    Entry& e = workers_[g % workers_.size()].next_entry();  // (run_row lowers the worker's due)
+    check_due |= activate(g);
+    if (inline_) return run_row(g, row, next_ordinal_++, watermark, check_due);
+    Entry& e = worker_of_[g]->next_entry();
     copy_row(e.row, row);
     e.ordinal = next_ordinal_++;
     e.watermark = watermark;
     e.group = static_cast<uint32_t>(g);
+    e.check_due = check_due;
   }
 
-  void run_row(size_t g, const Row& row, uint64_t ordinal, TimestampMs watermark) {
+  void run_row(size_t g, const Row& row, uint64_t ordinal, TimestampMs watermark, bool check_due) {
     Pump& pump = *groups_[g];
     if (watermark != kNone) pump.on_watermark(watermark);
     pump.set_ordinal(ordinal);
     pump.on_row(row);
-    TimestampMs& due = worker_of_[g]->due;
-    due = std::min(due, pump.due());
+    if (check_due) {
+      TimestampMs& due = worker_of_[g]->due;
+      due = std::min(due, pump.due());
+    }
   }
 
   // On a worker thread: touches only worker `w` and its key groups.
@@ -304,7 +313,7 @@ class KeyedPump final : public Pump {
     Worker& worker = workers_[w];
     for (size_t i = 0; i < worker.used; ++i) {
       const Entry& e = worker.rows[i];
-      run_row(e.group, e.row, e.ordinal, e.watermark);
+      run_row(e.group, e.row, e.ordinal, e.watermark, e.check_due);
     }
     worker.used = 0;
     // Windows that one pump would have closed by now (it saw every key's rows) close here too, in
@@ -325,7 +334,7 @@ class KeyedPump final : public Pump {
         worker.due = std::min(worker.due, pump.due());
         ++i;
       } else {
-        active_[g] = false;
+        active_[g] = 0;
         active[i] = active.back();
         active.pop_back();
       }
@@ -357,7 +366,7 @@ class KeyedPump final : public Pump {
   std::vector<Worker> workers_;
   std::vector<std::unique_ptr<Pump>> groups_;
   std::vector<Worker*> worker_of_;  // per key group
-  std::vector<bool> active_;        // per key group: in its worker's `active`
+  std::vector<uint8_t> active_;     // per key group: in its worker's `active`
   std::vector<const Out*> outs_;
   std::vector<const Failure*> failures_;
   uint64_t next_ordinal_ = 0;
