@@ -496,10 +496,11 @@ size_t Application::consume_batch(MappedBatch& batch) {
 }
 
 TimestampMs Application::next_rowtime(size_t input, size_t& lane, TimestampMs arrival) {
-  lane %= last_rowtime_[input].size();
+  auto& lanes = last_rowtime_[input];
+  if (lane >= lanes.size()) lane %= lanes.size();  // (a division per row cost the serial part ~3 %)
   // ROWTIME never decreases within a stream: a record arriving "earlier" takes the last ROWTIME.
-  const TimestampMs rowtime = std::max(arrival, last_rowtime_[input][lane]);
-  last_rowtime_[input][lane] = rowtime;
+  const TimestampMs rowtime = std::max(arrival, lanes[lane]);
+  lanes[lane] = rowtime;
   rowtime_reached_ = std::max(rowtime_reached_, rowtime);
   return rowtime;
 }

@@ -13,6 +13,11 @@
 // Rows wait in per-worker buffers until drain(), which the application calls after each batch:
 // the workers then run their rows in parallel, and what they emitted is emitted in order. When
 // the caller's threads are busy already (parsing, Application::push_batches) rows run inline.
+// Error rows the groups report (an aggregate that fails, a late row) are passed on at the end of
+// the drain in their rows' order: after what other pumps reported during the batch.
+// (Tried: running the workers' shares of a batch on the threads waiting for their turn in
+// push_batches, without copies. 1.70 s instead of 1.10 s for the seed at 2 threads: each batch
+// moved half of the groups' state between cores and waited for a thread to wake.)
 #pragma once
 
 #include <memory>
