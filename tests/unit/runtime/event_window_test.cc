@@ -1,6 +1,7 @@
 // Flink event-time windows across source shards: the watermark is the minimum over the shards,
 // a shard idle for longer than 'scan.watermark.idle-timeout' (processing time, a manual clock
 // here) stops holding it back, and 'eddy.late-rows' = 'drop' keeps late rows out of error_stream.
+// Each at parallelism 1 and 2 (the pump in key groups, the watermark kept for them).
 #include <gtest/gtest.h>
 
 #include <string>
@@ -14,13 +15,13 @@ namespace eddy::runtime {
 namespace {
 
 std::string code(const std::string& options) {
-  return "CREATE TABLE t (ts TIMESTAMP(3), WATERMARK FOR ts AS ts) WITH ('connector' = 'kinesis', 'stream' = 't'" +
+  return "CREATE TABLE t (ts TIMESTAMP(3), k STRING, WATERMARK FOR ts AS ts) WITH ('connector' = 'kinesis', 'stream' = 't'" +
          options +
          ");\n"
          "CREATE TABLE o (ws TIMESTAMP(3), n BIGINT) WITH ('connector' = 'kinesis', 'stream' = 'o');\n"
          "INSERT INTO o SELECT window_start, COUNT(*) FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '10' "
          "SECOND))\n"
-         "GROUP BY window_start, window_end;\n";
+         "GROUP BY window_start, window_end, k;\n";
 }
 
 struct Pipeline {
@@ -29,8 +30,9 @@ struct Pipeline {
   std::vector<std::string> rows, errors;
   int64_t origin = 0;
 
-  explicit Pipeline(const std::string& options) {
-    auto a = Application::create(code(options), {}, clock);
+  // `parallelism` 2: the window pump runs in key groups (keyed_pump.h), the watermark kept for them.
+  Pipeline(const std::string& options, size_t parallelism) {
+    auto a = Application::create(code(options), {}, clock, parallelism);
     EXPECT_TRUE(a.has_value()) << (a ? "" : a.error().message);
     app = std::move(*a);
     const StreamDef out = *app->stream("o");
@@ -41,7 +43,7 @@ struct Pipeline {
   // A record of event time 09:30:<sec> from `shard`.
   void put(size_t shard, int sec) {
     char json[96];
-    std::snprintf(json, sizeof json, R"({"ts": "2021-01-31 09:30:%02d.000"})", sec);
+    std::snprintf(json, sizeof json, R"({"ts": "2021-01-31 09:30:%02d.000", "k": "a"})", sec);
     app->push_record(0, json, clock.now_ms(), ++origin, shard);
   }
 };
@@ -49,8 +51,11 @@ struct Pipeline {
 const char* kFirst = R"({"ws":"2021-01-31 09:30:00.000","n":2})";
 const char* kSecond = R"({"ws":"2021-01-31 09:30:10.000","n":2})";
 
-TEST(EventWindows, TheSlowestShardHoldsTheWatermark) {
-  Pipeline r("");
+class EventWindows : public ::testing::TestWithParam<size_t> {};
+INSTANTIATE_TEST_SUITE_P(Parallelism, EventWindows, ::testing::Values(1, 2));
+
+TEST_P(EventWindows, TheSlowestShardHoldsTheWatermark) {
+  Pipeline r("", GetParam());
   r.app->set_source_shards(0, {0, 1});  // as the host does: shard 1 holds the watermark before its first row
   r.put(0, 1);
   r.put(0, 12);
@@ -67,8 +72,8 @@ TEST(EventWindows, TheSlowestShardHoldsTheWatermark) {
   EXPECT_TRUE(r.errors.empty());
 }
 
-TEST(EventWindows, TheApplicationsWatermarkIsWhatItsWindowsWaitFor) {
-  Pipeline r("");
+TEST_P(EventWindows, TheApplicationsWatermarkIsWhatItsWindowsWaitFor) {
+  Pipeline r("", GetParam());
   r.app->set_source_shards(0, {0, 1});
   EXPECT_FALSE(r.app->watermark().has_value());
   r.put(0, 12);
@@ -80,7 +85,7 @@ TEST(EventWindows, TheApplicationsWatermarkIsWhatItsWindowsWaitFor) {
   EXPECT_EQ(*r.app->watermark() % 60'000, 4'000);
 }
 
-TEST(EventWindows, AROWTIMEApplicationsWatermarkIsTheROWTIMEReached) {
+TEST_P(EventWindows, AROWTIMEApplicationsWatermarkIsTheROWTIMEReached) {
   ManualClock clock{1'000'000};
   ApplicationInput in;
   in.schema = *parse_input_schema(R"({"RecordFormat": {"RecordFormatType": "JSON"},
@@ -91,7 +96,7 @@ TEST(EventWindows, AROWTIMEApplicationsWatermarkIsTheROWTIMEReached) {
       "CREATE OR REPLACE STREAM \"OUT\" (N BIGINT);\n"
       "CREATE OR REPLACE PUMP \"P\" AS INSERT INTO \"OUT\" SELECT STREAM COUNT(*) FROM \"SOURCE_SQL_STREAM_001\"\n"
       "GROUP BY STEP(\"SOURCE_SQL_STREAM_001\".ROWTIME BY INTERVAL '10' SECOND);",
-      std::move(inputs), clock);
+      std::move(inputs), clock, GetParam());
   ASSERT_TRUE(a.has_value()) << a.error().message;
   EXPECT_FALSE((*a)->watermark().has_value());
   (*a)->push_record(0, "{}", 5'000, 1, 0);
@@ -100,8 +105,8 @@ TEST(EventWindows, AROWTIMEApplicationsWatermarkIsTheROWTIMEReached) {
   EXPECT_EQ((*a)->watermark(), std::optional<TimestampMs>(9'000));
 }
 
-TEST(EventWindows, AnIdleShardStopsHoldingTheWatermark) {
-  Pipeline r(", 'scan.watermark.idle-timeout' = '5 s'");
+TEST_P(EventWindows, AnIdleShardStopsHoldingTheWatermark) {
+  Pipeline r(", 'scan.watermark.idle-timeout' = '5 s'", GetParam());
   r.app->set_source_shards(0, {0, 1});
   r.put(0, 1);
   r.put(1, 2);
@@ -117,8 +122,8 @@ TEST(EventWindows, AnIdleShardStopsHoldingTheWatermark) {
   EXPECT_EQ(r.rows[1], kSecond);
 }
 
-TEST(EventWindows, AShardReadToItsEndStopsHoldingTheWatermark) {
-  Pipeline r("");
+TEST_P(EventWindows, AShardReadToItsEndStopsHoldingTheWatermark) {
+  Pipeline r("", GetParam());
   r.app->set_source_shards(0, {0, 1});
   r.put(0, 1);
   r.put(1, 2);
@@ -128,9 +133,9 @@ TEST(EventWindows, AShardReadToItsEndStopsHoldingTheWatermark) {
   EXPECT_EQ(r.rows, std::vector<std::string>{kFirst});
 }
 
-TEST(EventWindows, LateRowsAreReportedOrDropped) {
+TEST_P(EventWindows, LateRowsAreReportedOrDropped) {
   for (const bool drop : {false, true}) {
-    Pipeline r(drop ? ", 'eddy.late-rows' = 'drop'" : "");
+    Pipeline r(drop ? ", 'eddy.late-rows' = 'drop'" : "", GetParam());
     r.put(0, 1);
     r.put(0, 15);
     r.put(0, 3);  // window [00, 10) has fired
@@ -140,7 +145,7 @@ TEST(EventWindows, LateRowsAreReportedOrDropped) {
   }
 }
 
-TEST(EventWindows, BadOptionsAreCompileErrors) {
+TEST(EventWindowOptions, BadOptionsAreCompileErrors) {
   ManualClock clock{0};
   auto a = Application::create(code(", 'scan.watermark.idle-timeout' = 'soon'"), {}, clock);
   ASSERT_FALSE(a.has_value());
