@@ -115,10 +115,10 @@ class WindowedStream;
 
 // A stream of elements. Streams are linear: each call appends a step to the job's one chain; a
 // sink may be followed by more steps (they see the same elements the sink saw).
-// With --parallelism N > 1 the functions of the steps before the first stateful one (map, filter,
-// flat_map, assign_timestamps, key_by) run on N threads, each thread calling its own copy of the
+// With --parallelism N > 1 the functions run on N threads, each thread calling its own copy of the
 // function (as each Flink subtask has its own instance): they must not share mutable state
-// through pointers or references they capture.
+// through pointers or references they capture. Keyed state is split by key hash into 128 key
+// groups spread over the threads; the outputs are those of one thread, in the same order.
 class Stream {
  public:
   Stream map(std::function<Element(const Element&)> f) { return add({.kind = Step::Kind::kMap, .map = std::move(f)}); }

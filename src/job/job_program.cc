@@ -4,12 +4,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <map>
 #include <optional>
 #include <span>
-#include <map>
-#include <unordered_map>
 
 #include "common/worker_pool.h"
+#include "job/key_group.h"
 #include "runtime/state_codec.h"
 
 namespace eddy::job {
@@ -19,7 +19,14 @@ namespace {
 using runtime::StateReader;
 using runtime::StateWriter;
 
-constexpr std::string_view kStateMagic = "eddy-job-state-1";
+constexpr std::string_view kStateMagic = "eddy-job-state-2";
+constexpr std::string_view kOldStateMagic = "eddy-job-state-1";  // before key groups
+
+using detail::Event;
+using detail::Input;
+using detail::KeyGroup;
+using detail::Output;
+using detail::Tag;
 
 const char* kind_name(Step::Kind k) {
   switch (k) {
@@ -57,50 +64,6 @@ bool is_window(Step::Kind k) {
   return k == Step::Kind::kWindowAggregate || k == Step::Kind::kWindowReduce || k == Step::Kind::kWindowProcess;
 }
 
-int64_t floor_div(int64_t a, int64_t b) {
-  return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
-}
-
-// An aggregation's state for one key (rolling) or one key's window: enough for every kind.
-struct Acc {
-  Element first;    // the first element (sum/min/max/count/avg results are it with a field changed)
-  Element best;     // min_by/max_by: the element holding the extreme; reduce: the running value
-  Element extreme;  // min/max: the extreme field value
-  double sum = 0;
-  int64_t isum = 0;
-  bool integral = true;
-  int64_t count = 0;
-  std::vector<Element> elements;  // process functions
-
-  void save(StateWriter& w) const {
-    w.str(first.dump());
-    w.str(best.dump());
-    w.str(extreme.dump());
-    w.f64(sum);
-    w.i64(isum);
-    w.boolean(integral);
-    w.i64(count);
-    w.u64(elements.size());
-    for (const auto& e : elements) w.str(e.dump());
-  }
-  void load(StateReader& r) {
-    auto parse = [&r](const std::string& text) {
-      Element e = Element::parse(text, nullptr, false);
-      if (e.is_discarded()) r.fail();
-      return e;
-    };
-    first = parse(r.str());
-    best = parse(r.str());
-    extreme = parse(r.str());
-    sum = r.f64();
-    isum = r.i64();
-    integral = r.boolean();
-    count = r.i64();
-    elements.resize(r.count());
-    for (auto& e : elements) e = parse(r.str());
-  }
-};
-
 class Emitter final : public Collector {
  public:
   explicit Emitter(std::vector<Element>& out) : out_(out) {}
@@ -110,72 +73,89 @@ class Emitter final : public Collector {
   std::vector<Element>& out_;
 };
 
+std::string error_row(const char* name, const std::string& message, const std::string& data, int64_t origin) {
+  nlohmann::json row = {
+      {"ERROR_LEVEL", "ERROR"}, {"ERROR_NAME", name}, {"MESSAGE", message}, {"DATA", data}, {"ORIGIN", origin}};
+  return row.dump();
+}
+
+// Runs a job's pipeline. The steps before the first stateful one (map, filter, flat_map,
+// timestamps, key_by) are stateless: push_records runs them on the pool's threads. The rest runs
+// in key groups (key_group.h): 128 of them, split over the pool's threads, when a key_by comes
+// before the first stateful step and no key_by or timestamps step after it — else in one group,
+// on the calling thread. Either way the outputs are those of one thread taking the records one by
+// one, in the same order, whatever the number of threads.
 class JobProgram final : public runtime::Program {
  public:
-  JobProgram(std::shared_ptr<void> library, Pipeline pipeline)
-      : library_(std::move(library)), p_(std::move(pipeline)), steps_(p_.steps.size()) {
+  JobProgram(std::shared_ptr<void> library, Pipeline pipeline, bool key_groups)
+      : library_(std::move(library)), p_(std::move(pipeline)), sinks_(p_.steps.size()) {
     using K = Step::Kind;
     while (prefix_ < p_.steps.size() && (p_.steps[prefix_].kind == K::kMap || p_.steps[prefix_].kind == K::kFilter ||
                                          p_.steps[prefix_].kind == K::kFlatMap || p_.steps[prefix_].kind == K::kTimestamps ||
                                          p_.steps[prefix_].kind == K::kKeyBy)) {
       ++prefix_;
     }
+    shape_.pipeline = &p_;
     for (size_t i = 0; i < p_.steps.size(); ++i) {
-      auto& s = steps_[i];
-      s.name = "op_" + std::to_string(i) + "_" + kind_name(p_.steps[i].kind);
       const auto& st = p_.steps[i];
-      s.shape = std::string(kind_name(st.kind)) + " " + st.aggregate + " " + st.field;
+      shape_.names.push_back("op_" + std::to_string(i) + "_" + kind_name(st.kind));
+      std::string shape = std::string(kind_name(st.kind)) + " " + st.aggregate + " " + st.field;
       if (is_window(st.kind)) {
-        s.shape += " window " + std::to_string(static_cast<int>(st.window.kind)) +
-                   (st.window.event_time ? " event " : " processing ") + std::to_string(st.window.size_ms) + " " +
-                   std::to_string(st.window.slide_ms);
+        shape += " window " + std::to_string(static_cast<int>(st.window.kind)) +
+                 (st.window.event_time ? " event " : " processing ") + std::to_string(st.window.size_ms) + " " +
+                 std::to_string(st.window.slide_ms);
+        shape_.windows.push_back(i);
       }
+      shapes_.push_back(std::move(shape));
     }
+    plan_stages(key_groups);
+    if (partitioned_) {
+      for (size_t i = prefix_; i < p_.steps.size(); ++i) shapes_[i] += "; key groups " + std::to_string(detail::kKeyGroups);
+    }
+    wm_.assign(shape_.windows.size(), INT64_MIN);
+    groups_.assign(partitioned_ ? detail::kKeyGroups : 1, KeyGroup(p_.steps.size(), shape_.stages.size()));
+    mark_ = [this](TimestampMs candidate) { mark(candidate); };
   }
 
   void push_record(size_t, std::string_view record, TimestampMs arrival, int64_t origin, size_t lane) override {
-    arrival_ = std::max(arrival_, arrival);
-    shard_ = static_cast<uint32_t>(lane);
-    Element e = Element::parse(record, nullptr, false);
-    if (e.is_discarded()) {
-      error("Invalid_Record", "the record is not JSON", std::string(record), origin);
-    } else {
-      origin_ = origin;
-      run(0, std::move(e), arrival, "");
-    }
-    advance_watermarks();
+    const runtime::SourceRecord r{record, arrival, origin, lane};
+    Prepared p;
+    prepare(0, r, p);
+    take(r, p);
+    finish(nullptr);
   }
 
-  // The same for several records, with the work up to the first stateful step — parsing, map,
-  // filter, flat_map, timestamps, key_by — done on `pool`'s threads, each with its own copy of
-  // those steps' functions (as each of Flink's subtasks has its own instance); the stateful
-  // steps then take the results in record order, so the output is that of push_record.
-  void push_records(size_t input, std::span<const runtime::SourceRecord> records, WorkerPool& pool) override {
-    if (pool.size() == 1 || records.size() < 2 || prefix_ == 0) {
-      return runtime::Program::push_records(input, records, pool);
-    }
-    while (prefix_steps_.size() < pool.size()) {
-      prefix_steps_.emplace_back(p_.steps.begin(), p_.steps.begin() + static_cast<std::ptrdiff_t>(prefix_));
-    }
+  // The same for several records, with the stateless steps run on `pool`'s threads, each with
+  // its own copy of their functions (as each of Flink's subtasks has its own instance), and the
+  // key groups on them too; the stateful steps of a group take its elements in record order.
+  void push_records(size_t, std::span<const runtime::SourceRecord> records, WorkerPool& pool) override {
     if (prepared_.size() < records.size()) prepared_.resize(records.size());
-    std::atomic<size_t> next{0};
-    pool.run(pool.size(), [&](size_t worker) {
-      constexpr size_t kChunk = 64;
-      for (size_t from = next.fetch_add(kChunk); from < records.size(); from = next.fetch_add(kChunk)) {
-        for (size_t i = from; i < std::min(records.size(), from + kChunk); ++i) prepare(worker, records[i], prepared_[i]);
-      }
-    });
-    for (size_t i = 0; i < records.size(); ++i) take_prepared(records[i], prepared_[i]);
+    if (pool.size() > 1 && records.size() > 1 && prefix_ > 0) {
+      copy_functions(pool.size());
+      std::atomic<size_t> next{0};
+      pool.run(pool.size(), [&](size_t worker) {
+        constexpr size_t kChunk = 64;
+        for (size_t from = next.fetch_add(kChunk); from < records.size(); from = next.fetch_add(kChunk)) {
+          for (size_t i = from; i < std::min(records.size(), from + kChunk); ++i) prepare(worker, records[i], prepared_[i]);
+        }
+      });
+    } else {
+      for (size_t i = 0; i < records.size(); ++i) prepare(0, records[i], prepared_[i]);
+    }
+    for (size_t i = 0; i < records.size(); ++i) take(records[i], prepared_[i]);
+    finish(&pool);
   }
 
   void advance_time(TimestampMs t) override {
     arrival_ = std::max(arrival_, t);
-    advance_watermarks();
+    note_event(++seq_);
+    finish(nullptr);
   }
 
   void flush() override {
     flushing_ = true;
-    advance_watermarks();
+    note_event(++seq_);
+    finish(nullptr);
   }
 
   void set_source_shards(size_t, const std::vector<uint32_t>& shards) override {
@@ -186,28 +166,26 @@ class JobProgram final : public runtime::Program {
     }
     marks_ = std::move(next);
     declared_ = true;
-    advance_watermarks();
+    note_event(++seq_);
+    finish(nullptr);
   }
 
   // The least watermark of its window steps; a job without windows is complete up to the latest
   // arrival time it has seen.
   std::optional<TimestampMs> watermark() const override {
-    std::optional<TimestampMs> least;
-    bool windows = false;
-    for (size_t i = 0; i < p_.steps.size(); ++i) {
-      if (!is_window(p_.steps[i].kind)) continue;
-      windows = true;
-      if (steps_[i].watermark == INT64_MIN) return std::nullopt;
-      least = least ? std::min(*least, steps_[i].watermark) : steps_[i].watermark;
+    if (wm_.empty()) {
+      if (arrival_ == INT64_MIN) return std::nullopt;
+      return arrival_;
     }
-    if (windows) return least;
-    if (arrival_ == INT64_MIN) return std::nullopt;
-    return arrival_;
+    const TimestampMs least = *std::min_element(wm_.begin(), wm_.end());
+    if (least == INT64_MIN) return std::nullopt;
+    return least;
   }
 
   std::string save_state() const override {
     StateWriter w;
     w.str(kStateMagic);
+    w.i64(seq_);
     w.i64(arrival_);
     w.u64(marks_.size());
     for (const auto& [shard, m] : marks_) {
@@ -215,12 +193,14 @@ class JobProgram final : public runtime::Program {
       w.i64(m.max_ts);
       w.boolean(m.seen);
     }
-    w.u64(steps_.size());
-    for (const auto& s : steps_) {
+    w.u64(p_.steps.size());
+    for (size_t i = 0; i < p_.steps.size(); ++i) {
       StateWriter own;
-      save_step(s, own);
-      w.str(s.name);
-      w.str(s.shape);
+      own.i64(step_watermark(i));
+      own.u64(groups_.size());
+      for (const auto& g : groups_) g.steps[i].save(own);
+      w.str(shape_.names[i]);
+      w.str(shapes_[i]);
       w.str(own.bytes());
     }
     return w.take();
@@ -228,7 +208,14 @@ class JobProgram final : public runtime::Program {
 
   Result<std::vector<std::string>> load_state(std::string_view bytes) override {
     StateReader r(bytes);
-    if (r.str() != kStateMagic || !r.ok()) return make_error(Errc::kInvalidArgument, "not a job state");
+    const std::string magic = r.str();
+    if (magic == kOldStateMagic && r.ok()) {
+      return std::vector<std::string>{
+          "the checkpoint was written by an older eddy in a format this one does not read: the job starts with no "
+          "window or keyed state"};
+    }
+    if (magic != kStateMagic || !r.ok()) return make_error(Errc::kInvalidArgument, "not a job state");
+    const int64_t seq = r.i64();
     const TimestampMs arrival = r.i64();
     std::map<uint32_t, Mark> marks;
     size_t n = r.count(24);
@@ -252,27 +239,41 @@ class JobProgram final : public runtime::Program {
     }
     if (!r.done()) return make_error(Errc::kInvalidArgument, "the job state is truncated or corrupt");
     std::vector<std::string> notes;
-    for (auto& s : steps_) {
-      auto it = saved.find(s.name);
+    std::vector<KeyGroup> groups(groups_.size(), KeyGroup(p_.steps.size(), shape_.stages.size()));
+    std::vector<TimestampMs> wm(wm_.size(), INT64_MIN);
+    for (size_t i = 0; i < p_.steps.size(); ++i) {
+      const std::string& name = shape_.names[i];
+      auto it = saved.find(name);
       if (it == saved.end()) {
-        if (stateful(s)) notes.push_back("step " + s.name + " is new: it starts with no state");
+        if (stateful(i)) notes.push_back("step " + name + " is new: it starts with no state");
         continue;
       }
       it->second.used = true;
-      if (it->second.shape != s.shape) {
-        notes.push_back("step " + s.name + " changed (" + it->second.shape + " -> " + s.shape +
+      if (it->second.shape != shapes_[i]) {
+        notes.push_back("step " + name + " changed (" + it->second.shape + " -> " + shapes_[i] +
                         "): its saved state was dropped");
         continue;
       }
       StateReader sr(it->second.bytes);
-      load_step(s, sr);
-      if (!sr.done()) return make_error(Errc::kInvalidArgument, "the saved state of step " + s.name + " is corrupt");
+      const TimestampMs step_wm = sr.i64();
+      if (sr.count() != groups.size()) sr.fail();
+      for (auto& g : groups) {
+        if (!sr.ok()) break;
+        g.steps[i].load(sr);
+        g.steps[i].watermark = step_wm;
+      }
+      if (!sr.done()) return make_error(Errc::kInvalidArgument, "the saved state of step " + name + " is corrupt");
+      auto k = std::find(shape_.windows.begin(), shape_.windows.end(), i);
+      if (k != shape_.windows.end()) wm[static_cast<size_t>(k - shape_.windows.begin())] = step_wm;
     }
     for (const auto& [name, s] : saved) {
       if (!s.used && s.bytes.size() > 24) notes.push_back("step " + name + " is gone: its saved state was dropped");
     }
+    seq_ = seq;
     arrival_ = arrival;
     marks_ = std::move(marks);
+    groups_ = std::move(groups);
+    wm_ = std::move(wm);
     return notes;
   }
 
@@ -280,7 +281,7 @@ class JobProgram final : public runtime::Program {
     for (size_t i = 0; i < p_.steps.size(); ++i) {
       if (sink_name(i) == name &&
           (p_.steps[i].kind == Step::Kind::kSinkStream || p_.steps[i].kind == Step::Kind::kSinkDelivery)) {
-        steps_[i].sinks.push_back(std::move(sink));
+        sinks_[i].push_back(std::move(sink));
         return {};
       }
     }
@@ -296,35 +297,40 @@ class JobProgram final : public runtime::Program {
     TimestampMs max_ts = 0;
     bool seen = false;
   };
-  struct WindowBucket {
-    std::vector<std::string> order;  // keys in first-seen order: the order results are emitted in
-    std::unordered_map<std::string, Acc> accs;
-  };
-  struct Session {
-    TimestampMs start, end;
-    uint64_t seq;
-    Acc acc;
-  };
-  struct StepState {
-    std::string name, shape;
-    std::unordered_map<std::string, Acc> keyed;                           // rolling aggregations and reduce
-    std::unordered_map<std::string, Element> keyed_state;                 // keyed process functions
-    std::map<std::pair<TimestampMs, TimestampMs>, WindowBucket> windows;  // by (end, start)
-    std::map<std::string, std::vector<Session>> sessions;                 // by key
-    uint64_t session_seq = 0;
-    TimestampMs watermark = INT64_MIN;
-    std::vector<std::function<void(std::string)>> sinks;
-  };
 
-  bool stateful(const StepState& s) const {
-    return !s.keyed.empty() || !s.keyed_state.empty() || !s.windows.empty() || !s.sessions.empty();
+  // Key groups (a stage per key_by from the first stateful step on) unless a timestamps step comes
+  // after the first stateful one (its watermark would depend on the groups' order) or a stage has
+  // two windows (a pipeline built by hand: key_by gives each window its own); else one stage.
+  void plan_stages(bool key_groups) {
+    bool split = key_groups;
+    for (size_t i = prefix_; i < p_.steps.size(); ++i) split = split && p_.steps[i].kind != Step::Kind::kTimestamps;
+    auto windows_in = [this](size_t from, size_t to) {
+      std::vector<size_t> ks;
+      for (size_t k = 0; k < shape_.windows.size(); ++k) {
+        if (shape_.windows[k] >= from && shape_.windows[k] < to) ks.push_back(k);
+      }
+      return ks;
+    };
+    if (split) {
+      size_t from = prefix_;
+      for (size_t i = prefix_; i <= p_.steps.size(); ++i) {
+        if (i < p_.steps.size() && p_.steps[i].kind != Step::Kind::kKeyBy) continue;
+        shape_.stages.push_back({from, i, windows_in(from, i)});
+        split = split && shape_.stages.back().windows.size() <= 1;
+        from = i + 1;
+      }
+    }
+    if (!split) shape_.stages = {{prefix_, p_.steps.size(), windows_in(prefix_, p_.steps.size())}};
+    partitioned_ = split;
   }
 
-  void error(const char* name, const std::string& message, const std::string& data, int64_t origin) {
-    nlohmann::json row = {
-        {"ERROR_LEVEL", "ERROR"}, {"ERROR_NAME", name}, {"MESSAGE", message}, {"DATA", data}, {"ORIGIN", origin}};
-    const std::string text = row.dump();
-    for (auto& sink : errors_) sink(text);
+  bool stateful(size_t step) const {
+    return std::any_of(groups_.begin(), groups_.end(), [step](const KeyGroup& g) { return !g.steps[step].empty(); });
+  }
+
+  TimestampMs step_watermark(size_t step) const {
+    auto k = std::find(shape_.windows.begin(), shape_.windows.end(), step);
+    return k == shape_.windows.end() ? INT64_MIN : wm_[static_cast<size_t>(k - shape_.windows.begin())];
   }
 
   // A record after the stateless steps (push_records): the elements that reach the first stateful
@@ -341,6 +347,13 @@ class JobProgram final : public runtime::Program {
     std::vector<Item> items;
   };
 
+  // Worker 0 (the calling thread) calls the pipeline's own functions; the others their copies.
+  const std::vector<Step>& functions(size_t worker) const { return worker == 0 ? p_.steps : copies_[worker - 1]; }
+
+  void copy_functions(size_t threads) {
+    while (copies_.size() + 1 < threads) copies_.push_back(p_.steps);
+  }
+
   // On worker `worker`'s thread: touches only `out` and that worker's copy of the steps.
   void prepare(size_t worker, const runtime::SourceRecord& r, Prepared& out) {
     out.items.clear();
@@ -351,7 +364,7 @@ class JobProgram final : public runtime::Program {
 
   void prepare_from(size_t worker, size_t from, Element e, TimestampMs ts, std::string key,
                     std::optional<TimestampMs> candidate, Prepared& out) {
-    const std::vector<Step>& steps = prefix_steps_[worker];
+    const std::vector<Step>& steps = functions(worker);
     for (size_t i = from; i < prefix_; ++i) {
       const Step& st = steps[i];
       try {
@@ -380,31 +393,45 @@ class JobProgram final : public runtime::Program {
             break;  // not in the prefix
         }
       } catch (const std::exception& ex) {
-        out.items.push_back({std::move(e), ts, {}, std::nullopt, steps_[i].name + ": " + ex.what()});
+        out.items.push_back({std::move(e), ts, {}, std::nullopt, shape_.names[i] + ": " + ex.what()});
         return;
       }
     }
     out.items.push_back({std::move(e), ts, std::move(key), candidate, {}});
   }
 
-  // In record order: what push_record does after the stateless steps.
-  void take_prepared(const runtime::SourceRecord& r, Prepared& p) {
+  size_t group_of(const std::string& key) const {
+    static_assert(sizeof(size_t) == 8 && detail::kKeyGroups == 128);
+    return partitioned_ ? std::hash<std::string>{}(key) >> 57 : 0;
+  }
+
+  // In record order, on the calling thread: errors, watermark candidates, and the elements handed
+  // to their key groups. One group (not partitioned) runs them at once, as its timestamps steps
+  // may move the watermark.
+  void take(const runtime::SourceRecord& r, Prepared& p) {
     arrival_ = std::max(arrival_, r.arrival);
     shard_ = static_cast<uint32_t>(r.lane);
+    const int64_t seq = ++seq_;
     if (p.invalid) {
-      error("Invalid_Record", "the record is not JSON", std::string(r.data), r.origin);
+      serial_out_.push_back(
+          {{seq, 0, 0}, detail::kErrorTarget, error_row("Invalid_Record", "the record is not JSON", std::string(r.data), r.origin)});
     } else {
       origin_ = r.origin;
-      for (auto& item : p.items) {
+      for (size_t i = 0; i < p.items.size(); ++i) {
+        auto& item = p.items[i];
         if (!item.error.empty()) {
-          error("Job_Error", item.error, item.e.dump(), origin_);
+          serial_out_.push_back({{seq, 0, static_cast<int64_t>(i)},
+                                 detail::kErrorTarget,
+                                 error_row("Job_Error", item.error, item.e.dump(), origin_)});
           continue;
         }
         if (item.watermark_candidate) mark(*item.watermark_candidate);
-        run(prefix_, std::move(item.e), item.ts, std::move(item.key));
+        groups_[group_of(item.key)].pending[0].push_back(
+            {{seq, 0, static_cast<int64_t>(i)}, std::move(item.e), item.ts, arrival_, std::move(item.key), origin_});
       }
+      if (!partitioned_) run(0, 0, 0);
     }
-    advance_watermarks();
+    note_event(seq);
   }
 
   // A timestamps step saw an element of the current shard: its watermark candidate.
@@ -413,217 +440,6 @@ class JobProgram final : public runtime::Program {
     auto& m = marks_[shard_];
     m.max_ts = m.seen ? std::max(m.max_ts, candidate) : candidate;
     m.seen = true;
-  }
-
-  // Runs `e` (timestamp `ts`, key `key`) through the steps from `from` on.
-  void run(size_t from, Element e, TimestampMs ts, std::string key) {
-    for (size_t i = from; i < p_.steps.size(); ++i) {
-      const Step& st = p_.steps[i];
-      StepState& s = steps_[i];
-      try {
-        switch (st.kind) {
-          case Step::Kind::kMap:
-            e = st.map(e);
-            break;
-          case Step::Kind::kFilter:
-            if (!st.filter(e)) return;
-            break;
-          case Step::Kind::kFlatMap: {
-            std::vector<Element> out;
-            Emitter c(out);
-            st.flat_map(e, c);
-            for (auto& o : out) run(i + 1, std::move(o), ts, key);
-            return;
-          }
-          case Step::Kind::kTimestamps:
-            ts = st.timestamp(e);
-            mark(ts - st.max_out_of_orderness_ms);
-            break;
-          case Step::Kind::kKeyBy:
-            key = st.key(e);
-            break;
-          case Step::Kind::kKeyedReduce: {
-            auto [it, fresh] = s.keyed.try_emplace(key);
-            it->second.best = fresh ? e : st.reduce(it->second.best, e);
-            e = it->second.best;
-            break;
-          }
-          case Step::Kind::kKeyedAggregate: {
-            Acc& a = s.keyed[key];
-            if (!add(st, a, e)) return;
-            e = result(st, a);
-            break;
-          }
-          case Step::Kind::kKeyedProcess: {
-            std::vector<Element> out;
-            Emitter c(out);
-            st.keyed_process(key, e, s.keyed_state[key], c);
-            for (auto& o : out) run(i + 1, std::move(o), ts, key);
-            return;
-          }
-          case Step::Kind::kWindowAggregate:
-          case Step::Kind::kWindowReduce:
-          case Step::Kind::kWindowProcess:
-            assign(i, e, st.window.event_time ? ts : arrival_, key);
-            return;
-          case Step::Kind::kSinkStream:
-          case Step::Kind::kSinkDelivery: {
-            const std::string record = st.format ? st.format(e) : e.dump();
-            for (auto& sink : s.sinks) sink(record);
-            break;
-          }
-        }
-      } catch (const std::exception& ex) {
-        error("Job_Error", s.name + ": " + ex.what(), e.dump(), origin_);
-        return;
-      }
-    }
-  }
-
-  // Adds `e` to an aggregation; false (reported) if its field does not fit.
-  bool add(const Step& st, Acc& a, const Element& e) {
-    const std::string& agg = st.aggregate;
-    if (a.count == 0) a.first = e;
-    ++a.count;
-    if (st.kind == Step::Kind::kWindowReduce) {
-      a.best = a.count == 1 ? e : st.reduce(a.best, e);
-      return true;
-    }
-    if (st.kind == Step::Kind::kWindowProcess) {
-      a.elements.push_back(e);
-      return true;
-    }
-    if (agg == "count") return true;
-    auto f = e.find(st.field);
-    if (f == e.end() || !f->is_number()) {
-      --a.count;
-      error("Job_Error", "field " + st.field + " of the element is not a number: " + agg + " skips it", e.dump(),
-            origin_);
-      return false;
-    }
-    if (agg == "sum" || agg == "avg") {
-      if (f->is_number_integer() && a.integral)
-        a.isum += f->get<int64_t>();
-      else {
-        if (a.integral) a.sum = static_cast<double>(a.isum);
-        a.integral = false;
-      }
-      if (!a.integral) a.sum += f->get<double>();
-    } else {
-      const bool is_min = agg == "min" || agg == "min_by";
-      const bool better = a.count == 1 || (is_min ? *f < a.extreme : *f > a.extreme);
-      if (better) {
-        a.extreme = *f;
-        a.best = e;
-      }
-    }
-    return true;
-  }
-
-  Element result(const Step& st, const Acc& a) const {
-    const std::string& agg = st.aggregate;
-    if (st.kind == Step::Kind::kWindowReduce || st.kind == Step::Kind::kKeyedReduce) return a.best;
-    if (agg == "min_by" || agg == "max_by") return a.best;
-    Element out = a.first;
-    if (agg == "count")
-      out["count"] = a.count;
-    else if (agg == "sum")
-      out[st.field] = a.integral ? Element(a.isum) : Element(a.sum);
-    else if (agg == "avg")
-      out[st.field] = (a.integral ? static_cast<double>(a.isum) : a.sum) / static_cast<double>(a.count);
-    else
-      out[st.field] = a.extreme;
-    return out;
-  }
-
-  void assign(size_t i, const Element& e, TimestampMs ts, const std::string& key) {
-    const Step& st = p_.steps[i];
-    StepState& s = steps_[i];
-    const auto& w = st.window;
-    if (w.kind == WindowSpec::Kind::kSession) {
-      if (ts + w.size_ms - 1 <= s.watermark) return late(s, e, ts);
-      auto& list = s.sessions[key];
-      Session merged{ts, ts + w.size_ms, s.session_seq++, {}};
-      std::vector<Element> in_order;
-      // Sessions that overlap the new one merge with it (their elements first, in arrival order).
-      std::vector<Session> keep;
-      std::vector<Session> merging;
-      for (auto& x : list) {
-        if (x.start <= merged.end && merged.start <= x.end)
-          merging.push_back(std::move(x));
-        else
-          keep.push_back(std::move(x));
-      }
-      std::sort(merging.begin(), merging.end(), [](const Session& a, const Session& b) { return a.seq < b.seq; });
-      for (auto& x : merging) {
-        merged.start = std::min(merged.start, x.start);
-        merged.end = std::max(merged.end, x.end);
-        merged.seq = std::min(merged.seq, x.seq);
-        if (merged.acc.count == 0)
-          merged.acc = std::move(x.acc);
-        else
-          merge(st, merged.acc, x.acc);
-      }
-      if (!add(st, merged.acc, e)) return;
-      keep.push_back(std::move(merged));
-      list = std::move(keep);
-      return;
-    }
-    const int64_t slide = w.kind == WindowSpec::Kind::kSliding ? w.slide_ms : w.size_ms;
-    const TimestampMs last = floor_div(ts, slide) * slide;
-    bool any = false, was_late = false;
-    for (TimestampMs start = last; start > ts - w.size_ms; start -= slide) {
-      const TimestampMs end = start + w.size_ms;
-      if (end - 1 <= s.watermark) {
-        was_late = true;
-        continue;
-      }
-      auto& bucket = s.windows[{end, start}];
-      auto [it, fresh] = bucket.accs.try_emplace(key);
-      if (fresh) bucket.order.push_back(key);
-      if (!add(st, it->second, e)) return;
-      any = true;
-    }
-    if (was_late && !any) late(s, e, ts);
-  }
-
-  // Combines `later` into `a` (sessions merging): counts and sums add, extremes compare, the
-  // elements and reduce values follow in order.
-  void merge(const Step& st, Acc& a, const Acc& later) {
-    if (st.kind == Step::Kind::kWindowProcess) {
-      a.elements.insert(a.elements.end(), later.elements.begin(), later.elements.end());
-      a.count += later.count;
-      return;
-    }
-    if (st.kind == Step::Kind::kWindowReduce) {
-      a.best = st.reduce(a.best, later.best);
-      a.count += later.count;
-      return;
-    }
-    const std::string& agg = st.aggregate;
-    if (agg == "sum" || agg == "avg") {
-      if (a.integral && later.integral) {
-        a.isum += later.isum;
-      } else {
-        a.sum = (a.integral ? static_cast<double>(a.isum) : a.sum) +
-                (later.integral ? static_cast<double>(later.isum) : later.sum);
-        a.integral = false;
-      }
-    } else if (agg != "count" && later.count > 0) {
-      const bool is_min = agg == "min" || agg == "min_by";
-      if (a.count == 0 || (is_min ? later.extreme < a.extreme : later.extreme > a.extreme)) {
-        a.extreme = later.extreme;
-        a.best = later.best;
-      }
-    }
-    a.count += later.count;
-  }
-
-  void late(StepState& s, const Element& e, TimestampMs ts) {
-    error("Late_Element",
-          s.name + ": event time " + std::to_string(ts) + " ms arrived after the watermark (" +
-              std::to_string(s.watermark) + " ms) had closed its windows; dropped",
-          e.dump(), origin_);
   }
 
   // The event-time watermark: the minimum over the source shards of their largest timestamp
@@ -638,182 +454,132 @@ class JobProgram final : public runtime::Program {
     return low;
   }
 
-  // Each window step's watermark moves up in step order, so a window's results reach the
-  // windows after it before their watermark passes them.
-  void advance_watermarks() {
+  // After record `seq` (or at a new `seq` when time passes): if a window step's watermark moved,
+  // an event for the groups.
+  void note_event(int64_t seq) {
     const auto event = event_watermark();
     const TimestampMs processing = flushing_ ? INT64_MAX : arrival_;
-    for (size_t i = 0; i < p_.steps.size(); ++i) {
-      const Step& st = p_.steps[i];
-      if (!is_window(st.kind)) continue;
+    std::vector<TimestampMs> next = wm_;
+    bool moved = false;
+    for (size_t k = 0; k < shape_.windows.size(); ++k) {
+      const Step& st = p_.steps[shape_.windows[k]];
       std::optional<TimestampMs> wm = st.window.event_time ? event : std::optional<TimestampMs>(processing);
       // Processing time: a window closes when arrival time passes its end (its last ms is end - 1).
       if (wm && !st.window.event_time && !flushing_) *wm -= 1;
-      if (!wm || *wm <= steps_[i].watermark) continue;
-      steps_[i].watermark = *wm;
-      fire(i);
+      if (!wm || *wm <= next[k]) continue;
+      next[k] = *wm;
+      moved = true;
+    }
+    if (!moved) return;
+    if (events_.empty()) base_ = wm_;
+    wm_ = next;
+    events_.push_back({seq, origin_, arrival_, std::move(next)});
+    if (!partitioned_) {
+      run(0, 0, 0);
+      events_.clear();
     }
   }
 
-  void fire(size_t i) {
-    const Step& st = p_.steps[i];
-    StepState& s = steps_[i];
-    const TimestampMs wm = s.watermark;
-    if (st.window.kind == WindowSpec::Kind::kSession) {
-      struct Due {
-        std::string key;
-        Session session;
+  // Runs stage `stage` of group `g` on worker `worker`'s copy of the functions.
+  void run(size_t stage, size_t g, size_t worker) {
+    detail::run_group(groups_[g], shape_, stage, functions(worker), events_.empty() ? wm_ : base_, events_, mark_);
+  }
+
+  // The end of a call: the groups take what is pending (on the pool's threads if there is one),
+  // and the outputs go out in the order of one thread.
+  void finish(WorkerPool* pool) {
+    const size_t threads = pool ? pool->size() : 1;
+    if (partitioned_ && threads > 1) copy_functions(threads);
+    for (size_t stage = 0; partitioned_ && stage < shape_.stages.size(); ++stage) {
+      if (stage > 0) route_forward(stage);
+      auto busy = [&](size_t g) {
+        if (!groups_[g].pending[stage].empty()) return true;
+        if (events_.empty()) return false;
+        return std::any_of(shape_.stages[stage].windows.begin(), shape_.stages[stage].windows.end(), [&](size_t k) {
+          const auto& s = groups_[g].steps[shape_.windows[k]];
+          return !s.windows.empty() || !s.sessions.empty();
+        });
       };
-      std::vector<Due> due;
-      for (auto it = s.sessions.begin(); it != s.sessions.end();) {
-        auto& list = it->second;
-        for (auto x = list.begin(); x != list.end();) {
-          if (x->end - 1 <= wm) {
-            due.push_back({it->first, std::move(*x)});
-            x = list.erase(x);
-          } else {
-            ++x;
+      if (threads > 1) {
+        pool->run(threads, [&](size_t worker) {
+          for (size_t g = worker; g < groups_.size(); g += threads) {
+            if (busy(g)) run(stage, g, worker);
           }
+        });
+      } else {
+        for (size_t g = 0; g < groups_.size(); ++g) {
+          if (busy(g)) run(stage, g, 0);
         }
-        it = list.empty() ? s.sessions.erase(it) : std::next(it);
       }
-      std::sort(due.begin(), due.end(), [](const Due& a, const Due& b) {
-        return std::tie(a.session.end, a.session.start, a.session.seq) <
-               std::tie(b.session.end, b.session.start, b.session.seq);
-      });
-      for (auto& d : due) emit(i, d.key, Window{d.session.start, d.session.end}, d.session.acc);
-      return;
     }
-    while (!s.windows.empty() && s.windows.begin()->first.first - 1 <= wm) {
-      auto node = s.windows.extract(s.windows.begin());
-      const Window w{node.key().second, node.key().first};
-      for (const auto& key : node.mapped().order) emit(i, key, w, node.mapped().accs.at(key));
-    }
+    events_.clear();
+    deliver();
   }
 
-  void emit(size_t i, const std::string& key, const Window& w, const Acc& a) {
-    const Step& st = p_.steps[i];
-    try {
-      if (st.kind == Step::Kind::kWindowProcess) {
-        std::vector<Element> out;
-        Emitter c(out);
-        st.window_process(key, w, a.elements, c);
-        for (auto& o : out) run(i + 1, std::move(o), w.end - 1, key);
-        return;
-      }
-      Element out = result(st, a);
-      if (out.is_object()) {
-        out["window_start"] = w.start;
-        out["window_end"] = w.end;
-      }
-      run(i + 1, std::move(out), w.end - 1, key);
-    } catch (const std::exception& ex) {
-      error("Job_Error", steps_[i].name + ": " + ex.what(), key, origin_);
+  // The elements the groups sent to the next key_by, in Tag order, to their new key's group.
+  void route_forward(size_t stage) {
+    std::vector<Input> all;
+    for (auto& g : groups_) {
+      std::move(g.forward.begin(), g.forward.end(), std::back_inserter(all));
+      g.forward.clear();
     }
+    std::sort(all.begin(), all.end(), [](const Input& a, const Input& b) { return a.tag < b.tag; });
+    for (auto& in : all) groups_[group_of(in.key)].pending[stage].push_back(std::move(in));
   }
 
-  void save_step(const StepState& s, StateWriter& w) const {
-    auto save_map = [&w](const auto& m) {
-      std::vector<std::string> keys;
-      for (const auto& [k, _] : m) keys.push_back(k);
-      std::sort(keys.begin(), keys.end());  // the bytes do not depend on hash order
-      w.u64(keys.size());
-      for (const auto& k : keys) {
-        w.str(k);
-        if constexpr (std::is_same_v<std::decay_t<decltype(m.at(k))>, Acc>)
-          m.at(k).save(w);
-        else
-          w.str(m.at(k).dump());
-      }
-    };
-    save_map(s.keyed);
-    save_map(s.keyed_state);
-    w.u64(s.windows.size());
-    for (const auto& [span, bucket] : s.windows) {
-      w.i64(span.first);
-      w.i64(span.second);
-      w.u64(bucket.order.size());
-      for (const auto& key : bucket.order) {
-        w.str(key);
-        bucket.accs.at(key).save(w);
+  void deliver() {
+    std::vector<std::vector<Output>*> sources;
+    if (!serial_out_.empty()) sources.push_back(&serial_out_);
+    for (auto& g : groups_) {
+      if (!g.out.empty()) sources.push_back(&g.out);
+    }
+    if (sources.empty()) return;
+    std::vector<Output> merged;
+    if (sources.size() == 1) {
+      merged.swap(*sources[0]);
+    } else {
+      for (auto* s : sources) {
+        std::move(s->begin(), s->end(), std::back_inserter(merged));
+        s->clear();
       }
     }
-    w.u64(s.sessions.size());
-    for (const auto& [key, list] : s.sessions) {
-      w.str(key);
-      w.u64(list.size());
-      for (const auto& x : list) {
-        w.i64(x.start);
-        w.i64(x.end);
-        w.u64(x.seq);
-        x.acc.save(w);
-      }
+    // A group makes its outputs stage by stage, so even one group's are not in Tag order; two
+    // groups never make the same Tag, and a stable sort keeps one element's outputs in the order
+    // it made them.
+    std::stable_sort(merged.begin(), merged.end(), [](const Output& a, const Output& b) { return a.tag < b.tag; });
+    for (const auto& o : merged) {
+      for (auto& sink : o.target == detail::kErrorTarget ? errors_ : sinks_[static_cast<size_t>(o.target)]) sink(o.text);
     }
-    w.u64(s.session_seq);
-    w.i64(s.watermark);
-  }
-
-  void load_step(StepState& s, StateReader& r) {
-    s.keyed.clear();
-    s.keyed_state.clear();
-    s.windows.clear();
-    s.sessions.clear();
-    size_t n = r.count();
-    for (size_t i = 0; i < n && r.ok(); ++i) {
-      auto key = r.str();
-      s.keyed[key].load(r);
-    }
-    n = r.count();
-    for (size_t i = 0; i < n && r.ok(); ++i) {
-      auto key = r.str();
-      Element e = Element::parse(r.str(), nullptr, false);
-      if (e.is_discarded()) r.fail();
-      s.keyed_state[key] = std::move(e);
-    }
-    n = r.count();
-    for (size_t i = 0; i < n && r.ok(); ++i) {
-      const TimestampMs end = r.i64(), start = r.i64();
-      auto& bucket = s.windows[{end, start}];
-      const size_t keys = r.count();
-      for (size_t k = 0; k < keys && r.ok(); ++k) {
-        auto key = r.str();
-        bucket.order.push_back(key);
-        bucket.accs[key].load(r);
-      }
-    }
-    n = r.count();
-    for (size_t i = 0; i < n && r.ok(); ++i) {
-      auto& list = s.sessions[r.str()];
-      list.resize(r.count());
-      for (auto& x : list) {
-        x.start = r.i64();
-        x.end = r.i64();
-        x.seq = r.u64();
-        x.acc.load(r);
-      }
-    }
-    s.session_seq = r.u64();
-    s.watermark = r.i64();
   }
 
   std::shared_ptr<void> library_;  // first member: the code of the steps' functions lives there
   Pipeline p_;
-  std::vector<StepState> steps_;
+  size_t prefix_ = 0;  // the steps before the first stateful one
+  bool partitioned_ = false;
+  detail::JobShape shape_;
+  std::vector<std::string> shapes_;  // per step: what its saved state must match
+  std::vector<std::vector<std::function<void(std::string)>>> sinks_;  // per sink step
+  std::vector<std::function<void(std::string)>> errors_;
+  std::vector<KeyGroup> groups_;
+  std::function<void(TimestampMs)> mark_;
   std::map<uint32_t, Mark> marks_;
   bool declared_ = false;
   bool flushing_ = false;
   TimestampMs arrival_ = INT64_MIN;
   uint32_t shard_ = 0;
   int64_t origin_ = 0;
-  std::vector<std::function<void(std::string)>> errors_;
-  size_t prefix_ = 0;                            // the steps before the first stateful one
-  std::vector<std::vector<Step>> prefix_steps_;  // per pool thread: its copy of those steps
-  std::vector<Prepared> prepared_;               // push_records' records, kept for their storage
+  int64_t seq_ = 0;                       // records and events so far: the first element of Tags
+  std::vector<TimestampMs> wm_;           // per window step: its watermark
+  std::vector<TimestampMs> base_;         // wm_ before the first of events_
+  std::vector<Event> events_;             // since the groups last ran
+  std::vector<Output> serial_out_;        // error rows of records and of the stateless steps
+  std::vector<std::vector<Step>> copies_;  // per pool thread but the first: its copy of the functions
+  std::vector<Prepared> prepared_;        // push_records' records, kept for their storage
 };
 
 }  // namespace
 
-Result<LoadedJob> make_job(const Pipeline& pipeline, std::shared_ptr<void> library) {
+Result<LoadedJob> make_job(const Pipeline& pipeline, std::shared_ptr<void> library, bool key_groups) {
   if (pipeline.source.empty())
     return make_error(Errc::kInvalidArgument, "the job reads no stream: call env.from_stream(...)");
   if (pipeline.sinks.empty())
@@ -848,7 +614,7 @@ Result<LoadedJob> make_job(const Pipeline& pipeline, std::shared_ptr<void> libra
     const Step& st = pipeline.steps[i];
     job.sinks.push_back({JobProgram::sink_name(i), st.target, st.kind == Step::Kind::kSinkDelivery});
   }
-  job.program = std::make_unique<JobProgram>(std::move(library), pipeline);
+  job.program = std::make_unique<JobProgram>(std::move(library), pipeline, key_groups);
   return job;
 }
 

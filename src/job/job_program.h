@@ -33,6 +33,8 @@ struct LoadedJob {
 Result<LoadedJob> load_job(const std::filesystem::path& library, const Properties& properties);
 
 // The same for a pipeline built in this process (tests, and jobs linked into a program).
-Result<LoadedJob> make_job(const Pipeline& pipeline, std::shared_ptr<void> library = nullptr);
+// `key_groups` false keeps the stateful steps in one group even when a key_by before them would
+// split them into key groups (tests compare the two).
+Result<LoadedJob> make_job(const Pipeline& pipeline, std::shared_ptr<void> library = nullptr, bool key_groups = true);
 
 }  // namespace eddy::job
