@@ -106,6 +106,11 @@ class Call {
       outputs.push_back(std::move(o));
     }
     d["OutputDescriptions"] = outputs;
+    // KDA v2's ParallelismConfigurationDescription: what is configured and what runs.
+    const json pc = a.config.value("ParallelismConfiguration", json::object());
+    d["ParallelismConfigurationDescription"] = {{"ConfigurationType", pc.value("ConfigurationType", "DEFAULT")},
+                                                {"Parallelism", host_.parallelism_of(a.config)},
+                                                {"CurrentParallelism", host_.parallelism_of(a.config)}};
     d["ReferenceDataSourceDescriptions"] = json::array();
     d["CloudWatchLoggingOptionDescriptions"] = json::array();
     return d;
@@ -219,6 +224,13 @@ class Call {
           if (k.contains("ResourceARNUpdate")) (*it)["KinesisStreamsOutput"]["ResourceARN"] = k["ResourceARNUpdate"];
           if (k.contains("RoleARNUpdate")) (*it)["KinesisStreamsOutput"]["RoleARN"] = k["RoleARNUpdate"];
         }
+      }
+      if (u.contains("ParallelismConfigurationUpdate")) {  // KDA v2's shape (an eddy extension of v1)
+        const json& pu = u["ParallelismConfigurationUpdate"];
+        json& pc = c["ParallelismConfiguration"];
+        if (!pc.is_object()) pc = {{"ConfigurationType", "DEFAULT"}};
+        if (pu.contains("ConfigurationTypeUpdate")) pc["ConfigurationType"] = pu["ConfigurationTypeUpdate"];
+        if (pu.contains("ParallelismUpdate")) pc["Parallelism"] = pu["ParallelismUpdate"];
       }
       if (u.contains("ReferenceDataSourceUpdates") || u.contains("CloudWatchLoggingOptionUpdates")) {
         return make_error(Errc::kUnsupportedOperation, "reference data and CloudWatch logging are not supported by eddy");

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 #include "common/digest.h"
 
 namespace eddy::api {
@@ -40,7 +42,13 @@ bool handle_jobs_request(runtime::ApplicationHost& host, const HttpRequest& requ
     respond(error_response(400, "InvalidArgumentException", "Library is not base64 of a shared library"));
     return true;
   }
-  auto app = host.deploy_job(name, *library, body.value("PropertyGroups", nlohmann::json::array()));
+  const auto parallelism = body.value("Parallelism", nlohmann::json(0));
+  if (!parallelism.is_number_integer()) {
+    respond(error_response(400, "InvalidArgumentException", "Parallelism must be an integer (0: the server's)"));
+    return true;
+  }
+  auto app = host.deploy_job(name, *library, body.value("PropertyGroups", nlohmann::json::array()),
+                             static_cast<int>(std::clamp<int64_t>(parallelism.get<int64_t>(), -1, 1 << 20)));
   if (!app) {
     const bool in_use = app.error().code == Errc::kResourceInUse;
     respond(error_response(in_use ? 409 : 400, in_use ? "ResourceInUseException" : "InvalidArgumentException", app.error().message));

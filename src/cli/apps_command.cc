@@ -40,6 +40,12 @@ int describe(const AppsOptions& o) {
   std::cout << "application " << d["ApplicationName"].get<std::string>() << "\n"
             << "status      " << d["ApplicationStatus"].get<std::string>() << "\n"
             << "version     " << d["ApplicationVersionId"].get<int64_t>() << "\n";
+  if (d.contains("ParallelismConfigurationDescription")) {
+    const auto& p = d["ParallelismConfigurationDescription"];
+    std::cout << "parallelism " << p.value("CurrentParallelism", 1) << " ("
+              << (p.value("ConfigurationType", "DEFAULT") == "CUSTOM" ? "its own" : "the server's --parallelism")
+              << ")\n";
+  }
   for (const auto& in : d["InputDescriptions"]) {
     std::cout << "input       " << in["InAppStreamNames"][0].get<std::string>() << " <- "
               << in.value("KinesisStreamsInputDescription", nlohmann::json::object()).value("ResourceARN", "?") << "\n";

@@ -18,6 +18,7 @@ struct JobsOptions : ClientOptions {
   std::string library;
   std::string name;
   std::vector<std::vector<std::string>> groups;  // each: NAME k=v k=v ...
+  int parallelism = 0;                           // 0: the server's
 };
 
 // "libtrades_max.so" -> "trades_max"
@@ -45,7 +46,8 @@ int deploy(const JobsOptions& o) {
   std::string error;
   auto client = make_client(o, error);
   if (!client) return fail(error);
-  const nlohmann::json body = {{"Library", base64_encode(*bytes)}, {"PropertyGroups", groups}};
+  const nlohmann::json body = {
+      {"Library", base64_encode(*bytes)}, {"PropertyGroups", groups}, {"Parallelism", o.parallelism}};
   auto r = client->post_path("/eddy/v1/jobs/" + name, body.dump());
   if (!r) return fail(r.error().message);
   const auto answer = nlohmann::json::parse(r->body, nullptr, false);
@@ -72,6 +74,9 @@ void add_jobs_command(CLI::App& app, int& exit_code) {
   d->add_option("--property-group", o->groups, "A property group for the job: NAME key=value ... (repeatable)")
       ->expected(1, -1)
       ->allow_extra_args();
+  d->add_option("--parallelism", o->parallelism,
+                 "Threads the job runs on, as KDA's ParallelismConfiguration (default 0: the server's --parallelism)")
+      ->check(CLI::Range(0, 64));
   d->fallthrough();
   d->callback([o, &exit_code] { exit_code = deploy(*o); });
 }

@@ -176,6 +176,18 @@ std::vector<HostedApplication> ApplicationHost::list() const {
 
 // Compiles the code against the inputs, and checks that every output names one of its streams.
 Status ApplicationHost::validate(const nlohmann::json& config) const {
+  if (config.contains("ParallelismConfiguration")) {
+    const auto& pc = config["ParallelismConfiguration"];
+    const std::string type = pc.is_object() ? pc.value("ConfigurationType", "") : "";
+    const auto n = pc.is_object() ? pc.value("Parallelism", nlohmann::json()) : nlohmann::json();
+    if (type != "DEFAULT" && type != "CUSTOM") {
+      return make_error(Errc::kInvalidArgument, "ParallelismConfiguration.ConfigurationType must be DEFAULT or CUSTOM");
+    }
+    if (type == "CUSTOM" && (!n.is_number_integer() || n.get<int64_t>() < 1 || n.get<int64_t>() > kMaxParallelism)) {
+      return make_error(Errc::kInvalidArgument, "ParallelismConfiguration.Parallelism must be 1 to " +
+                                                    std::to_string(kMaxParallelism) + " with ConfigurationType CUSTOM");
+    }
+  }
   const auto code = config.value("ApplicationCode", "");
   std::vector<ApplicationInput> inputs;
   for (const auto& in : config.value("Inputs", nlohmann::json::array())) {
@@ -203,6 +215,12 @@ Status ApplicationHost::validate(const nlohmann::json& config) const {
   return {};
 }
 
+int ApplicationHost::parallelism_of(const nlohmann::json& config) const {
+  const auto pc = config.value("ParallelismConfiguration", nlohmann::json::object());
+  if (pc.value("ConfigurationType", "DEFAULT") == "CUSTOM" && pc.value("Parallelism", 0) > 0) return pc["Parallelism"].get<int>();
+  return std::max(1, parallelism_);
+}
+
 Result<HostedApplication> ApplicationHost::create(nlohmann::json config) {
   const std::string name = config.at("ApplicationName").get<std::string>();
   if (auto st = validate(config); !st) return tl::unexpected(st.error());
@@ -221,7 +239,7 @@ Status ApplicationHost::launch(const std::string& name, Entry& entry, const std:
   const auto& cfg = entry.app.config;
   if (cfg.contains("Job")) return launch_job(name, entry, position);
   const auto inputs = cfg.value("Inputs", nlohmann::json::array());
-  const auto parallelism = static_cast<size_t>(std::max(1, parallelism_));
+  const auto parallelism = static_cast<size_t>(parallelism_of(cfg));
   if (auto probe = Application::create(cfg.value("ApplicationCode", ""), {}, clock_, parallelism);
       probe && (*probe)->flink()) {
     return launch_flink(name, entry, position, std::move(*probe));
@@ -339,8 +357,12 @@ Status ApplicationHost::launch_job(const std::string& name, Entry& entry, const 
 }
 
 Result<HostedApplication> ApplicationHost::deploy_job(const std::string& name, std::string_view library,
-                                                      const nlohmann::json& property_groups) {
+                                                      const nlohmann::json& property_groups, int parallelism) {
   if (!job_loader_) return make_error(Errc::kInvalidArgument, "this server does not run C++ jobs");
+  if (parallelism < 0 || parallelism > kMaxParallelism) {
+    return make_error(Errc::kInvalidArgument,
+                      "parallelism must be 1 to " + std::to_string(kMaxParallelism) + " (0: the server's --parallelism)");
+  }
   std::unique_lock lock(mu_);
   auto it = apps_.find(name);
   if (it != apps_.end() && !it->second->app.config.contains("Job")) {
@@ -378,6 +400,10 @@ Result<HostedApplication> ApplicationHost::deploy_job(const std::string& name, s
   }
   Entry& e = *it->second;
   e.app.config["Job"] = {{"Library", path.string()}, {"PropertyGroups", property_groups}};
+  if (parallelism > 0)
+    e.app.config["ParallelismConfiguration"] = {{"ConfigurationType", "CUSTOM"}, {"Parallelism", parallelism}};
+  else
+    e.app.config.erase("ParallelismConfiguration");
   e.app.status = "READY";
   if (auto st = launch(name, e, "LAST_STOPPED_POINT"); !st) {
     (void)persist(name, e.app);
@@ -401,7 +427,7 @@ Status ApplicationHost::start_runner(const std::string& name, Entry& entry, cons
   if (!shards) return tl::unexpected(shards.error());
   auto runner = std::make_unique<Runner>();
   runner->source = source;
-  runner->pool = std::make_unique<WorkerPool>(static_cast<size_t>(std::max(1, parallelism_)));
+  runner->pool = std::make_unique<WorkerPool>(static_cast<size_t>(parallelism_of(entry.app.config)));
   runner->app = std::move(app);
   Runner* r = runner.get();
   for (const auto& out : outputs) {

@@ -43,6 +43,7 @@ struct HostedApplication {
 
 class ApplicationHost {
  public:
+  static constexpr int kMaxParallelism = 64;  // threads of one application on one machine
   ApplicationHost(std::filesystem::path dir, stream::StreamStore& store, log::GroupCommitter& committer,
                   const Clock& clock);
   ~ApplicationHost();
@@ -82,12 +83,18 @@ class ApplicationHost {
   // eddy jobs deploy: keeps the library under the application's directory, creates the
   // application `name` that runs it (or gives an existing job application the new library,
   // keeping the state its steps still have), and starts it.
-  Result<HostedApplication> deploy_job(const std::string& name, std::string_view library, const nlohmann::json& property_groups);
+  // `parallelism` 0: the server's.
+  Result<HostedApplication> deploy_job(const std::string& name, std::string_view library, const nlohmann::json& property_groups,
+                                       int parallelism = 0);
 
   // How often a running application checkpoints (also when it stops or its code is updated).
   void set_checkpoint_interval_ms(int64_t ms) { checkpoint_interval_ms_ = ms; }
-  // Threads per running application that parse and map its records (its operators run on one).
+  // Threads per running application (--parallelism): they parse and map its records and run its
+  // keyed state's key groups. An application's own ParallelismConfiguration (KDA v2's shape:
+  // ConfigurationType CUSTOM with Parallelism) overrides it.
   void set_parallelism(int n) { parallelism_ = n; }
+  // The threads `config`'s application runs on.
+  int parallelism_of(const nlohmann::json& config) const;
 
   std::string arn(const std::string& name) const;
   Result<HostedApplication> describe(const std::string& name) const;

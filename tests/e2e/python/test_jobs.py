@@ -47,13 +47,13 @@ class JobsTest(cp.PipelineCase, unittest.TestCase):
     def sql_rows(self, stream):
         return sorted((r['TICKER'], r['MAX_PRICE']) for r in map(json.loads, self.settled(stream)))
 
-    def run_trades(self, kills=0, redeploy_at=None):
+    def run_trades(self, kills=0, redeploy_at=None, deploy_args=(), redeploy_args=()):
         rng = random.Random(5)
         src = harness.create_stream(self.k, 'trades', 2)
         for name in ('job-out', 'sql-out'):
             harness.create_stream(self.k, name, 1)
         out = self.deploy('--name', 'trades-max', '--property-group', 'TradesMax', 'inputStreamName=trades',
-                          'outputStreamName=job-out', 'startingPosition=TRIM_HORIZON')
+                          'outputStreamName=job-out', 'startingPosition=TRIM_HORIZON', *deploy_args)
         self.assertIn('deployed trades-max', out.stdout)
         self.wait_running('trades-max')
         rounds = max(kills, 3)
@@ -61,7 +61,7 @@ class JobsTest(cp.PipelineCase, unittest.TestCase):
             self.put(src, [cp.trade(rng, r * 1000 + i) for i in range(1000)], 'TICKER')
             if redeploy_at == r:
                 self.deploy('--name', 'trades-max', '--property-group', 'TradesMax', 'inputStreamName=trades',
-                            'outputStreamName=job-out', 'startingPosition=TRIM_HORIZON')
+                            'outputStreamName=job-out', 'startingPosition=TRIM_HORIZON', *redeploy_args)
                 self.wait_running('trades-max')
             if r < kills:
                 time.sleep(rng.uniform(0.0, 0.8))
@@ -82,6 +82,45 @@ class JobsTest(cp.PipelineCase, unittest.TestCase):
 
     def test_trades_max_job_after_kill9_and_redeploy(self):
         self.run_trades(kills=3, redeploy_at=1)
+
+    def test_parallelism_of_one_job_and_of_its_redeploy(self):
+        # The server runs at --parallelism 4; the job asks for 1 thread, its redeploy for 2: the key
+        # groups' state moves with it, and the lines still equal Flink SQL's.
+        self.run_trades(redeploy_at=1, deploy_args=('--parallelism', '1'), redeploy_args=('--parallelism', '2'))
+        described = self.eddy('apps', 'describe', 'trades-max').stdout
+        self.assertIn('parallelism 2 (its own)', described)
+        p = self.deploy('--name', 'other', '--parallelism', '99', check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn('--parallelism', p.stderr)
+
+    def test_parallelism_configuration_over_the_kda_api(self):
+        # KDA v2's ParallelismConfiguration, taken by eddy's v1 API as an extension: created, shown
+        # by DescribeApplication, changed by UpdateApplication, refused when out of range.
+        target = 'KinesisAnalytics_20150814.'
+        create = {'ApplicationName': 'par', 'ApplicationCode': cp.TRADES_SQL % {'src': 'a', 'out': 'b'},
+                  'ParallelismConfiguration': {'ConfigurationType': 'CUSTOM', 'Parallelism': 3}}
+        status, body, _ = self.server.json_call(target + 'CreateApplication', create)
+        self.assertEqual(status, 200, body)
+
+        def described():
+            status, body, _ = self.server.json_call(target + 'DescribeApplication', {'ApplicationName': 'par'})
+            self.assertEqual(status, 200, body)
+            return body['ApplicationDetail']
+
+        d = described()
+        self.assertEqual(d['ParallelismConfigurationDescription'],
+                         {'ConfigurationType': 'CUSTOM', 'Parallelism': 3, 'CurrentParallelism': 3})
+        status, body, _ = self.server.json_call(target + 'UpdateApplication', {
+            'ApplicationName': 'par', 'CurrentApplicationVersionId': d['ApplicationVersionId'],
+            'ApplicationUpdate': {'ParallelismConfigurationUpdate': {'ConfigurationTypeUpdate': 'DEFAULT'}}})
+        self.assertEqual(status, 200, body)
+        self.assertEqual(described()['ParallelismConfigurationDescription']['CurrentParallelism'], 4,
+                         'DEFAULT: the server\'s --parallelism')
+        bad = dict(create, ApplicationName='par2', ParallelismConfiguration={'ConfigurationType': 'CUSTOM', 'Parallelism': 0})
+        status, body, _ = self.server.json_call(target + 'CreateApplication', bad)
+        self.assertEqual(status, 400, body)
+        self.assertIn('InvalidArgument', body['__type'])
+        self.assertIn('Parallelism must be 1 to', body['message'])
 
     def test_bad_libraries_are_refused(self):
         not_so = os.path.join(self.server.root, 'notes.txt')
