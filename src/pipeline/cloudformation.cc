@@ -551,6 +551,19 @@ class Translator {
       const json code =
           config.value("ApplicationCodeConfiguration", json::object()).value("CodeContent", json::object());
       const YAML::Node cfg = prop_node(r, "ApplicationConfiguration");
+      // FlinkApplicationConfiguration.ParallelismConfiguration: CUSTOM sets the application's
+      // threads; DEFAULT (or none) leaves them to the server's --parallelism.
+      const json par = config.value("FlinkApplicationConfiguration", json::object())
+                           .value("ParallelismConfiguration", json::object());
+      if (par.value("ConfigurationType", "DEFAULT") == "CUSTOM") {
+        const json n = par.value("Parallelism", json());
+        const int64_t v = n.is_number_integer() ? n.get<int64_t>()
+                          : n.is_string()       ? std::atoll(n.get<std::string>().c_str())
+                                                : 0;
+        if (v < 1 || v > 64)
+          y_.fail(cfg, id + ": ParallelismConfiguration.Parallelism must be 1 to 64 with ConfigurationType CUSTOM");
+        a.parallelism = static_cast<int>(v);
+      }
       if (code.contains("ZipFileContent")) {
         y_.fail(cfg,
                 id + ": ZipFileContent is not supported by eddy; give a C++ job library as S3ContentLocation.FileKey "

@@ -254,7 +254,8 @@ class Executor {
     auto bytes = read_file(a.job->library);
     if (!bytes)
       return make_error(Errc::kIo, "cannot read the job library " + a.job->library + ": " + bytes.error().message);
-    if (auto r = s_.deploy_job(a.name, *bytes, a.job->property_groups); !r) return tl::unexpected(r.error());
+    if (auto r = s_.deploy_job(a.name, *bytes, a.job->property_groups, a.parallelism); !r)
+      return tl::unexpected(r.error());
     json tags = json::array({{{"Key", kJobTag}, {"Value", a.job->digest}}});
     if (!desired_.pipeline_name.empty()) tags.push_back({{"Key", kPipelineTag}, {"Value", desired_.pipeline_name}});
     auto r = s_.analytics("TagResource", {{"ResourceARN", application_arn(s_.region(), a.name)}, {"Tags", tags}});
@@ -262,10 +263,14 @@ class Executor {
     return wait_running(a.name);
   }
 
+  // KDA v2's ParallelismConfiguration (eddy's v1 API takes it too).
+  static json parallelism_json(int n) { return {{"ConfigurationType", "CUSTOM"}, {"Parallelism", n}}; }
+
   Status create_app(const ApplicationSpec& a) {
     if (a.job) return deploy_job(a);
     json body = {{"ApplicationName", a.name}, {"ApplicationCode", a.code}};
     if (!a.description.empty()) body["ApplicationDescription"] = a.description;
+    if (a.parallelism > 0) body["ParallelismConfiguration"] = parallelism_json(a.parallelism);
     if (a.input) {
       body["Inputs"] = json::array(
           {{{"NamePrefix", a.input->name_prefix},
@@ -315,6 +320,11 @@ class Executor {
     // 2. code, description, input and outputs updated in place: one UpdateApplication
     json update = json::object();
     if (diff.code) update["ApplicationCodeUpdate"] = want.code;
+    if (diff.parallelism) {
+      update["ParallelismConfigurationUpdate"] = {
+          {"ConfigurationTypeUpdate", want.parallelism > 0 ? "CUSTOM" : "DEFAULT"}};
+      if (want.parallelism > 0) update["ParallelismConfigurationUpdate"]["ParallelismUpdate"] = want.parallelism;
+    }
     if (diff.input) {
       update["InputUpdates"] = json::array(
           {{{"InputId", have.input_id},

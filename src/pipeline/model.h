@@ -66,6 +66,7 @@ struct ApplicationSpec {
   std::vector<OutputSpec> outputs;                 // KDA SQL only
   std::optional<JobSpec> job;                      // a C++ job instead of code
   std::string starting_position = "TRIM_HORIZON";  // of the first start
+  int parallelism = 0;  // threads, as KDA's ParallelismConfiguration (CUSTOM); 0: the server's --parallelism
   Location where;
   // Where the code's first line is in the file (an inline block), or the code's own file.
   Location code_where;

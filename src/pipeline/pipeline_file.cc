@@ -106,8 +106,10 @@ class Reader {
     a.name = name;
     a.where = y_.at(n);
     y_.check_map(n, what,
-                 {"description", "sql", "sql_file", "input", "outputs", "start_from", "job", "property_groups"});
+                 {"description", "sql", "sql_file", "input", "outputs", "start_from", "job", "property_groups",
+                  "parallelism"});
     if (n["description"]) a.description = y_.string(n["description"], what + ": description");
+    if (n["parallelism"]) a.parallelism = y_.integer(n["parallelism"], what + ": parallelism", 1, 64);
     if (n["property_groups"] && !n["job"])
       y_.fail(n["property_groups"], what + ": property_groups belong to a C++ job ('job:')");
     if (n["job"]) {

@@ -168,11 +168,18 @@ ApplicationDiff diff_application(const ApplicationSpec& want, const LiveApplicat
     d.replace_reason = want.job ? "a SQL application becomes a C++ job" : "a C++ job becomes a SQL application";
     return d;
   }
+  if (want.parallelism != have.parallelism) {
+    auto text = [](int n) { return n == 0 ? std::string("the server's") : std::to_string(n); };
+    d.parallelism = true;
+    d.details.push_back("parallelism " + text(have.parallelism) + " -> " + text(want.parallelism) +
+                        " (restarted; it keeps its state)");
+  }
   if (want.job) {
     if (!have.job || have.job->digest != want.job->digest) {
       d.redeploy = true;
       d.details.push_back("job library or property groups changed (redeployed; it keeps compatible state)");
     }
+    d.redeploy = d.redeploy || d.parallelism;
     if (live.status != "RUNNING") {
       d.start = true;
       d.details.push_back("start (it is " + live.status + ")");

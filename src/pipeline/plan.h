@@ -49,7 +49,8 @@ struct ApplicationDiff {
   std::vector<std::string> outputs_added;    // names
   std::vector<std::string> outputs_changed;  // same name, same destination kind: updated in place
   bool start = false;                        // not RUNNING
-  bool redeploy = false;                     // a C++ job whose library or property groups changed
+  bool redeploy = false;                     // a C++ job whose library, property groups or parallelism changed
+  bool parallelism = false;                  // a SQL application's ParallelismConfiguration
   std::vector<std::string> details;
 };
 ApplicationDiff diff_application(const ApplicationSpec& desired, const LiveApplication& live);

@@ -38,6 +38,8 @@ LiveApplication live_application(const json& d) {
   a.status = d.value("ApplicationStatus", "");
   a.version = d.value("ApplicationVersionId", int64_t{0});
   a.create_timestamp = d.value("CreateTimestamp", json());
+  const json pc = d.value("ParallelismConfigurationDescription", json::object());
+  if (pc.value("ConfigurationType", "DEFAULT") == "CUSTOM") a.spec.parallelism = pc.value("Parallelism", 0);
   for (const auto& in : d.value("InputDescriptions", json::array())) {
     InputSpec i;
     i.stream = name_from_arn(in.value("KinesisStreamsInputDescription", json::object()).value("ResourceARN", ""));
@@ -161,8 +163,10 @@ Result<json> Server::firehose(const std::string& op, const json& body) {
   return call(*firehose_, "Firehose_20150804." + op, body);
 }
 
-Result<json> Server::deploy_job(const std::string& name, const std::string& library, const json& property_groups) {
-  const json body = {{"Library", base64_encode(library)}, {"PropertyGroups", property_groups}};
+Result<json> Server::deploy_job(const std::string& name, const std::string& library, const json& property_groups,
+                                int parallelism) {
+  const json body = {
+      {"Library", base64_encode(library)}, {"PropertyGroups", property_groups}, {"Parallelism", parallelism}};
   auto r = analytics_->post_path("/eddy/v1/jobs/" + name, body.dump());
   if (!r) return tl::unexpected(r.error());
   const json answer = json::parse(r->body, nullptr, false);

@@ -23,7 +23,7 @@ class Server {
   Result<nlohmann::json> firehose(const std::string& op, const nlohmann::json& body);
   // POST /eddy/v1/jobs/NAME (eddy jobs deploy): deploys or redeploys a C++ job library and starts it.
   Result<nlohmann::json> deploy_job(const std::string& name, const std::string& library,
-                                    const nlohmann::json& property_groups);
+                                    const nlohmann::json& property_groups, int parallelism = 0);
   // The latest error_stream rows of an application (eddy's GET endpoint), oldest first.
   Result<nlohmann::json> application_errors(const std::string& name);
   const std::string& region() const { return region_; }

@@ -120,12 +120,14 @@ class PipelineFileTest(PipelineTestBase):
         text = text.replace('interval_seconds: 60', 'interval_seconds: 30')
         text = text.replace('SUM("sales") AS "revenue"', 'MAX("sales") AS "revenue"')
         text = text.replace('"STREAM_PUMP"', '"REVENUE_PUMP"')  # a renamed pump cannot keep its window state
+        text = text.replace('  sales-revenue:\n    description:', '  sales-revenue:\n    parallelism: 2\n    description:')
         with open(path, 'w') as f:
             f.write(text)
         p = self.eddy('plan', path)
         self.assertIn('~ update stream sales: shards 2 -> 4 (reshard)', p.stdout)
         self.assertRegex(p.stdout, r'~ update delivery stream sales-revenue: .*Prefix "sales_revenue/" -> "revenue_v2/"')
-        self.assertIn('~ update application sales-revenue: code changed', p.stdout)
+        self.assertIn('~ update application sales-revenue: parallelism the server\'s -> 2', p.stdout)
+        self.assertIn('code changed', p.stdout)
         self.assertIn('3 to update', p.stdout)
         self.assertEqual(self.server_state(), before, 'plan changed the server')
         self.eddy('plan', path, '--exit-code', expect=2)
@@ -139,6 +141,7 @@ class PipelineFileTest(PipelineTestBase):
         detail = self.app('sales-revenue')
         self.assertIn('MAX("sales")', detail['ApplicationCode'])
         self.assertGreater(detail['ApplicationVersionId'], version)
+        self.assertIn('parallelism 2 (its own)', self.eddy('apps', 'describe', 'sales-revenue').stdout)
         self.assertIn('No changes', self.eddy('apply', path).stdout)
 
         p = self.eddy('destroy', path)
@@ -358,14 +361,17 @@ class JobPipelineTest(PipelineTestBase):
         self.assertRegex(lines[0], r'^2021-01-31 09:30:00\.000 ==> AMZN : Stock Value: 29$')
 
         with open(path, 'w') as f:
-            f.write(text.replace('windowSizeSeconds: "90"', 'windowSizeSeconds: "120"'))
+            f.write(text.replace('windowSizeSeconds: "90"', 'windowSizeSeconds: "120"')
+                    .replace('  trades-max-job:\n', '  trades-max-job:\n    parallelism: 1\n'))
         p = self.eddy('plan', path)
-        self.assertIn('~ update application trades-max-job: job library or property groups changed', p.stdout)
+        self.assertIn('~ update application trades-max-job: parallelism the server\'s -> 1', p.stdout)
+        self.assertIn('job library or property groups changed', p.stdout)
         version = self.app('trades-max-job')['ApplicationVersionId']
         self.eddy('apply', path)
         self.assertGreater(self.app('trades-max-job')['ApplicationVersionId'], version)
         self.assertEqual(self.app('trades-max-job')['ApplicationStatus'], 'RUNNING')
         self.assertIn('No changes', self.eddy('apply', path).stdout)
+        self.assertIn('parallelism 1 (its own)', self.eddy('apps', 'describe', 'trades-max-job').stdout)
 
         self.eddy('destroy', path)
         self.wait_gone()

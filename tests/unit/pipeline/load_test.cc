@@ -80,6 +80,15 @@ TEST(LoadTest, PipelineFile) {
   EXPECT_TRUE(validate_code(l.desired).empty());
 }
 
+TEST(LoadTest, ApplicationParallelism) {
+  std::string text = kPipeline;
+  text.replace(text.find("  revenue:\n"), 11, "  revenue:\n    parallelism: 2\n");
+  EXPECT_EQ(load(text).desired.applications.at(0).parallelism, 2);
+  EXPECT_EQ(load(kPipeline).desired.applications.at(0).parallelism, 0) << "unset: the server's --parallelism";
+  text.replace(text.find("parallelism: 2"), 14, "parallelism: 0");
+  EXPECT_NE(load_error(text).message.find("parallelism"), std::string::npos);
+}
+
 TEST(LoadTest, YamlSyntaxErrorHasItsLine) {
   const FileError e = load_error("streams:\n  sales:\n    shards: [1\n");
   EXPECT_GE(e.where.line, 3);
@@ -255,6 +264,8 @@ TEST(LoadTest, KinesisAnalyticsV2Templates) {
             TextContent: |
               CREATE STREAM "O" ("a" INTEGER);
               CREATE PUMP "P" AS INSERT INTO "O" SELECT STREAM "a" FROM "SOURCE_SQL_STREAM_001";
+        FlinkApplicationConfiguration:
+          ParallelismConfiguration: {ConfigurationType: CUSTOM, Parallelism: 3, AutoScalingEnabled: false}
         SqlApplicationConfiguration:
           Inputs:
             - NamePrefix: SOURCE_SQL_STREAM
@@ -269,6 +280,7 @@ TEST(LoadTest, KinesisAnalyticsV2Templates) {
   ASSERT_EQ(l.desired.applications.size(), 1u);
   const ApplicationSpec& a = l.desired.applications[0];
   EXPECT_EQ(a.name, "v2");
+  EXPECT_EQ(a.parallelism, 3) << "FlinkApplicationConfiguration.ParallelismConfiguration";
   EXPECT_EQ(a.input->stream, "In");
   EXPECT_EQ(a.code_where.line, 15);
   ASSERT_EQ(a.outputs.size(), 1u);

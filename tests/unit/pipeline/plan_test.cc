@@ -150,6 +150,20 @@ TEST(PlanTest, NewCodeUpdatesTheApplicationInPlace) {
   EXPECT_TRUE(d.outputs_added.empty());
 }
 
+TEST(PlanTest, AParallelismChangeUpdatesTheApplicationInPlace) {
+  const DesiredState before = pipeline();
+  DesiredState after = before;
+  after.applications[0].parallelism = 2;
+  const Plan p = plan_apply(after, live_of(before));
+  ASSERT_EQ(p.changes.size(), 1u);
+  EXPECT_EQ(p.changes[0].action, Action::kUpdate);
+  EXPECT_NE(render(p, false).find("parallelism the server's -> 2"), std::string::npos) << render(p, false);
+  const ApplicationDiff d = diff_application(after.applications[0], live_of(before).applications.at("revenue"));
+  EXPECT_TRUE(d.parallelism);
+  EXPECT_FALSE(d.code);
+  EXPECT_TRUE(plan_apply(after, live_of(after)).empty());
+}
+
 TEST(PlanTest, OutputsAreAddedRemovedOrUpdatedByName) {
   const DesiredState before = pipeline();
   DesiredState after = before;
@@ -285,6 +299,9 @@ TEST(PlanTest, JobsAreRedeployedWhenTheirDigestChanges) {
 
   live.applications["trades"].spec.job->digest = "digest-2";
   EXPECT_TRUE(plan_apply(d, live).empty());
+  d.applications[0].parallelism = 1;  // the same library at another parallelism: redeployed
+  EXPECT_TRUE(diff_application(d.applications[0], live.applications["trades"]).redeploy);
+  d.applications[0].parallelism = 0;
 
   live.applications["trades"].spec.job.reset();  // deployed without eddy apply: no digest tag
   EXPECT_TRUE(diff_application(job, live.applications["trades"]).redeploy);
