@@ -76,7 +76,7 @@ class Emitter final : public Collector {
 std::string error_row(const char* name, const std::string& message, const std::string& data, int64_t origin) {
   nlohmann::json row = {
       {"ERROR_LEVEL", "ERROR"}, {"ERROR_NAME", name}, {"MESSAGE", message}, {"DATA", data}, {"ORIGIN", origin}};
-  return row.dump();
+  return row.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 // Runs a job's pipeline. The steps before the first stateful one (map, filter, flat_map,
@@ -395,6 +395,10 @@ class JobProgram final : public runtime::Program {
       } catch (const std::exception& ex) {
         out.items.push_back({std::move(e), ts, {}, std::nullopt, shape_.names[i] + ": " + ex.what()});
         return;
+      } catch (...) {
+        out.items.push_back(
+            {std::move(e), ts, {}, std::nullopt, shape_.names[i] + ": it threw something that is not a std::exception"});
+        return;
       }
     }
     out.items.push_back({std::move(e), ts, std::move(key), candidate, {}});
@@ -422,7 +426,8 @@ class JobProgram final : public runtime::Program {
         if (!item.error.empty()) {
           serial_out_.push_back({{seq, 0, static_cast<int64_t>(i)},
                                  detail::kErrorTarget,
-                                 error_row("Job_Error", item.error, item.e.dump(), origin_)});
+                                 error_row("Job_Error", item.error,
+                                           item.e.dump(-1, ' ', false, Element::error_handler_t::replace), origin_)});
           continue;
         }
         if (item.watermark_candidate) mark(*item.watermark_candidate);

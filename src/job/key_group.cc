@@ -30,6 +30,9 @@ Element load_element(StateReader& r) {
   return e;
 }
 
+// An element as error-row data: invalid UTF-8 a function put in a string is replaced, not thrown.
+std::string data_of(const Element& e) { return e.dump(-1, ' ', false, Element::error_handler_t::replace); }
+
 class Emitter final : public Collector {
  public:
   explicit Emitter(std::vector<Element>& out) : out_(out) {}
@@ -61,8 +64,11 @@ class Runner {
   size_t catch_up(std::span<const Event> events, size_t from, const Tag* bound) {
     if (stage_.windows.empty()) return events.size();
     const auto first_window = static_cast<int64_t>(shape_.windows[stage_.windows.front()]);
-    size_t limit = from;
-    while (limit < events.size() && (!bound || precedes(events[limit].seq, first_window, *bound))) ++limit;
+    const size_t limit =
+        !bound ? events.size()
+               : static_cast<size_t>(std::partition_point(events.begin() + static_cast<std::ptrdiff_t>(from), events.end(),
+                                                          [&](const Event& e) { return precedes(e.seq, first_window, *bound); }) -
+                                     events.begin());
     while (from < limit) {
       size_t next = limit;
       for (size_t k : stage_.windows) {
@@ -119,7 +125,7 @@ class Runner {
   void error(const char* name, const std::string& message, const std::string& data) {
     nlohmann::json row = {
         {"ERROR_LEVEL", "ERROR"}, {"ERROR_NAME", name}, {"MESSAGE", message}, {"DATA", data}, {"ORIGIN", origin_}};
-    g_.out.push_back({made(), kErrorTarget, row.dump()});
+    g_.out.push_back({made(), kErrorTarget, row.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
   }
 
   // The Tag of the next thing the current element makes.
@@ -188,11 +194,14 @@ class Runner {
             return;
           case Step::Kind::kSinkStream:
           case Step::Kind::kSinkDelivery:
-            g_.out.push_back({made(), static_cast<int>(i), st.format ? st.format(e) : e.dump()});
+            g_.out.push_back({made(), static_cast<int>(i), st.format ? st.format(e) : data_of(e)});
             break;
         }
       } catch (const std::exception& ex) {
-        error("Job_Error", shape_.names[i] + ": " + ex.what(), e.dump());
+        error("Job_Error", shape_.names[i] + ": " + ex.what(), data_of(e));
+        return;
+      } catch (...) {
+        error("Job_Error", shape_.names[i] + ": it threw something that is not a std::exception", data_of(e));
         return;
       }
     }
@@ -204,7 +213,8 @@ class Runner {
     if (st.aggregate == "count") return true;
     auto f = e.find(st.field);
     if (f != e.end() && f->is_number()) return true;
-    error("Job_Error", "field " + st.field + " of the element is not a number: " + st.aggregate + " skips it", e.dump());
+    error("Job_Error", "field " + st.field + " of the element is not a number: " + st.aggregate + " skips it",
+          data_of(e));
     return false;
   }
 
@@ -352,7 +362,7 @@ class Runner {
     error("Late_Element",
           shape_.names[i] + ": event time " + std::to_string(ts) + " ms arrived after the watermark (" +
               std::to_string(g_.steps[i].watermark) + " ms) had closed its windows; dropped",
-          e.dump());
+          data_of(e));
   }
 
   void fire(size_t i, int64_t seq) {
@@ -413,6 +423,8 @@ class Runner {
       run(i + 1, std::move(out), w.end - 1, key);
     } catch (const std::exception& ex) {
       error("Job_Error", shape_.names[i] + ": " + ex.what(), key);
+    } catch (...) {
+      error("Job_Error", shape_.names[i] + ": it threw something that is not a std::exception", key);
     }
   }
 
@@ -430,15 +442,15 @@ class Runner {
 }  // namespace
 
 void Acc::save(StateWriter& w) const {
-  w.str(first.dump());
-  w.str(best.dump());
-  w.str(extreme.dump());
+  w.str(data_of(first));
+  w.str(data_of(best));
+  w.str(data_of(extreme));
   w.f64(sum);
   w.i64(isum);
   w.boolean(integral);
   w.i64(count);
   w.u64(elements.size());
-  for (const auto& e : elements) w.str(e.dump());
+  for (const auto& e : elements) w.str(data_of(e));
 }
 
 void Acc::load(StateReader& r) {
@@ -464,7 +476,7 @@ void StepState::save(StateWriter& w) const {
       if constexpr (std::is_same_v<std::decay_t<decltype(m.at(k))>, Acc>)
         m.at(k).save(w);
       else
-        w.str(m.at(k).dump());
+        w.str(data_of(m.at(k)));
     }
   };
   save_map(keyed);

@@ -238,6 +238,40 @@ TEST(JobKeyGroups, StateSavedAtOneThreadCountResumesAtAnother) {
   }
 }
 
+// What a job's functions do wrong becomes error rows, on any thread: throwing something that is
+// not a std::exception, putting invalid UTF-8 in an element or in keyed state.
+TEST(JobKeyGroups, FunctionsThatThrowAnythingOrMakeInvalidTextGiveErrorRows) {
+  Environment env{Properties{}};
+  env.from_stream("in")
+      .map([](const Element& e) {
+        if (e["V"] == 13) throw 13;
+        return e;
+      })
+      .key_by("K")
+      .process([](const std::string&, const Element& e, Element& state, Collector& c) {
+        state = std::string("\xff\xfe");
+        if (e["V"] == 14) throw "a C string";
+        Element o = e;
+        if (e["V"] == 15) o["bad"] = std::string("\xc3");
+        c.collect(o);
+      })
+      .sink_to_stream("o");
+  for (size_t threads : {0, 2}) {
+    JobRun run(env, true);
+    std::vector<Op> ops;
+    for (int v : {12, 13, 14, 15, 16}) ops.push_back({nlohmann::json{{"K", "k" + std::to_string(v)}, {"V", v}}.dump(), 0, 0, std::nullopt});
+    feed(run, ops, 0, ops.size(), threads);
+    run.job.program->flush();
+    std::string all;
+    for (const auto& l : *run.lines) all += l + "\n";
+    EXPECT_EQ(run.lines->size(), 5u) << all;
+    EXPECT_NE(all.find("op_0_map: it threw something that is not a std::exception"), std::string::npos) << all;
+    EXPECT_NE(all.find("op_2_keyed_process: it threw something"), std::string::npos) << all;
+    EXPECT_NE(all.find("sink_3 {\"K\":\"k16\""), std::string::npos) << all;
+    EXPECT_FALSE(run.job.program->save_state().empty());
+  }
+}
+
 // A timestamps step after the first stateful one keeps the job in one group (the watermark would
 // depend on the order the groups take their elements in); it still runs on several threads.
 TEST(JobKeyGroups, TimestampsAfterAStatefulStepKeepOneGroup) {
