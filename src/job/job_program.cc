@@ -506,10 +506,15 @@ class JobProgram final : public runtime::Program {
         });
       };
       if (threads > 1) {
-        pool->run(threads, [&](size_t worker) {
-          for (size_t g = worker; g < groups_.size(); g += threads) {
-            if (busy(g)) run(stage, g, worker);
-          }
+        // A thread takes the next busy group when it is free: with few keys (the trades' five
+        // tickers) a fixed g % N split can leave one thread most of the work.
+        busy_.clear();
+        for (size_t g = 0; g < groups_.size(); ++g) {
+          if (busy(g)) busy_.push_back(g);
+        }
+        std::atomic<size_t> next{0};
+        pool->run(std::min(threads, busy_.size()), [&](size_t worker) {
+          for (size_t i = next.fetch_add(1); i < busy_.size(); i = next.fetch_add(1)) run(stage, busy_[i], worker);
         });
       } else {
         for (size_t g = 0; g < groups_.size(); ++g) {
@@ -580,6 +585,7 @@ class JobProgram final : public runtime::Program {
   std::vector<Output> serial_out_;        // error rows of records and of the stateless steps
   std::vector<std::vector<Step>> copies_;  // per pool thread but the first: its copy of the functions
   std::vector<Prepared> prepared_;        // push_records' records, kept for their storage
+  std::vector<size_t> busy_;              // finish(): the groups with work in the stage
 };
 
 }  // namespace

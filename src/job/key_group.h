@@ -2,9 +2,10 @@
 // after them up to the sinks — for the keys of one key group, and the code that runs elements and
 // watermarks through them.
 //
-// With a key_by before the first stateful step (and none after it), a job's keyed state is split
-// into kKeyGroups groups by key hash, as Flink splits it into key groups; --parallelism N runs
-// group g on worker g % N. The groups' outputs are merged back into the order one thread makes:
+// A job's keyed state is split into kKeyGroups groups by key hash, as Flink splits it into key
+// groups; with --parallelism N, N threads take the groups that have work, one at a time, each
+// calling its own copy of the functions. Each key_by after the first stateful step starts a stage
+// (below). The groups' outputs are merged back into the order one thread makes:
 // every output carries a Tag, its place in that order, and the groups emit in Tag order.
 #pragma once
 
