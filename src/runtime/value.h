@@ -111,8 +111,20 @@ inline size_t ValueHash::operator()(const Value& v) const {
         std::memcpy(&w, p + i, 8);
         h = mix(h ^ w) * 0xc4ceb9fe1a85ec53ULL;
       }
+      // The last n - i < 8 bytes as a little-endian word, read with at most two loads (a byte loop
+      // was a quarter of key-group routing): the same value as shifting them in one by one.
+      const size_t r = n - i;
       uint64_t tail = 0;
-      for (size_t k = 0; i + k < n; ++k) tail |= static_cast<uint64_t>(static_cast<unsigned char>(p[i + k])) << (8 * k);
+      if (r >= 4) {
+        uint32_t lo, hi;
+        std::memcpy(&lo, p + i, 4);
+        std::memcpy(&hi, p + n - 4, 4);
+        tail = lo | static_cast<uint64_t>(hi) << (8 * (r - 4));
+      } else if (r > 0) {
+        tail = static_cast<uint64_t>(static_cast<unsigned char>(p[i])) |
+               static_cast<uint64_t>(static_cast<unsigned char>(p[i + r / 2])) << (8 * (r / 2)) |
+               static_cast<uint64_t>(static_cast<unsigned char>(p[n - 1])) << (8 * (r - 1));
+      }
       return mix(h ^ tail);
     }
   }

@@ -44,6 +44,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 TIMEOUT_S = 30
 PARALLELISM = 0  # --parallelism
+KEY_GROUPS = False  # --key-groups
 SECTION_NAMES = ("sql", "schema", "input", "output", "errors", "compile-error")
 SECTION_RE = re.compile(r"^--- (%s)(?:[ \t]+(.*?))?[ \t]*$" % "|".join(re.escape(s) for s in SECTION_NAMES))
 CASE_RE = re.compile(r"^=== (.*?)\s*$")
@@ -282,6 +283,8 @@ def run_eddy(eddy, workdir, sql, schema_text, input_lines, input_opts, stream, v
     cmd += ["--output", stream, "--errors", paths["errors.ndjson"]]
     if PARALLELISM:
         cmd += ["--parallelism", str(PARALLELISM)]
+    if KEY_GROUPS:
+        cmd += ["--key-groups"]
     if verbose:
         print("    $ " + " ".join(cmd))
     try:
@@ -422,11 +425,14 @@ def main():
     ap.add_argument("-v", "--verbose", action="store_true", help="print each command line")
     ap.add_argument("--keep", action="store_true", help="keep each case's temporary directory")
     ap.add_argument("--parallelism", type=int, default=0, help="eddy sql run --parallelism (default: eddy's own default)")
+    ap.add_argument("--key-groups", action="store_true",
+                    help="eddy sql run --key-groups: keyed pumps keep their state in key groups, as a server's do")
     ap.add_argument("--list", action="store_true", help="list the selected cases and exit")
     ap.add_argument("paths", nargs="*", help="test files or directories (default: all of tests/sql)")
     a = ap.parse_args()
-    global PARALLELISM
+    global PARALLELISM, KEY_GROUPS
     PARALLELISM = a.parallelism
+    KEY_GROUPS = a.key_groups
 
     eddy = a.eddy
     if not os.path.isabs(eddy) and not os.path.exists(eddy) and os.path.exists(os.path.join(REPO, eddy)):

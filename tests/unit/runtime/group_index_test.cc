@@ -53,5 +53,41 @@ TEST(GroupIndex, FindsWhatWasAddedAcrossGrowth) {
   EXPECT_EQ(moved.find(null_key), 7u);
 }
 
+// A text's hash picks its key group, which checkpoints hold: it must stay what it was when the
+// tail bytes were shifted in one at a time, for every length and byte value.
+TEST(ValueHash, TextHashIsTheByteAtATimeDefinition) {
+  auto reference = [](const std::string& s) -> size_t {
+    auto mix = [](uint64_t x) {
+      x ^= x >> 33;
+      x *= 0xff51afd7ed558ccdULL;
+      x ^= x >> 33;
+      return x;
+    };
+    const size_t n = s.size();
+    uint64_t h = n * 0x9e3779b97f4a7c15ULL;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+      uint64_t w = 0;
+      for (size_t k = 0; k < 8; ++k) w |= static_cast<uint64_t>(static_cast<unsigned char>(s[i + k])) << (8 * k);
+      h = mix(h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+    }
+    uint64_t tail = 0;
+    for (size_t k = 0; i + k < n; ++k) tail |= static_cast<uint64_t>(static_cast<unsigned char>(s[i + k])) << (8 * k);
+    return mix(h ^ tail);
+  };
+  uint32_t x = 12345;
+  for (size_t n = 0; n <= 40; ++n) {
+    for (int round = 0; round < 20; ++round) {
+      std::string s(n, '\0');
+      for (auto& c : s) {
+        x = x * 1664525u + 1013904223u;
+        c = static_cast<char>(x >> 24);
+      }
+      ASSERT_EQ(ValueHash{}(Value::text(s)), reference(s)) << "length " << n;
+    }
+  }
+  EXPECT_EQ(ValueHash{}(Value::text("store_3")), reference("store_3"));
+}
+
 }  // namespace
 }  // namespace eddy::runtime
