@@ -64,6 +64,7 @@ namespace {
 
 constexpr size_t kErrorRing = 200;
 constexpr size_t kReadBatch = 2000;
+constexpr size_t kReadBatchesPerRound = 4;  // an application's reads of a shard per round
 // Wall-clock progress closes windows this long after their end: enough for records appended just
 // before the end to become readable (an fsync), short enough that a quiet store's row is prompt.
 constexpr TimestampMs kProgressGraceMs = 250;
@@ -804,16 +805,23 @@ void ApplicationHost::run(const std::string& name, Runner& r) {
         for (auto p : {s.parent, s.adjacent_parent}) {
           if (p && present.count(*p) && !(r.finished.count(*p) && buffered[*p].empty())) ready = false;
         }
-        if (!ready || buffered[s.index].size() >= kReadBatch) continue;
-        auto read =
-            store_.read_shard(r.source, s.index, r.positions.count(s.index) ? r.positions[s.index] : 0, kReadBatch);
-        if (!read) continue;
-        for (const auto& rec : read->read.records) {
-          buffered[s.index].push_back({rec.arrival_ms, s.index, rec.offset, std::string(rec.data)});
+        // Several batches from each shard: a round with several batches gives each thread of the
+        // application's pool one, from parsing to operators (push_batches). The same number at
+        // every parallelism: where the reads end decides the merge order of records that
+        // arrived in the same millisecond, which must not depend on it.
+        const size_t want = kReadBatch * kReadBatchesPerRound;
+        while (ready && buffered[s.index].size() < want && !r.finished.count(s.index)) {
+          auto read =
+              store_.read_shard(r.source, s.index, r.positions.count(s.index) ? r.positions[s.index] : 0, kReadBatch);
+          if (!read) break;
+          for (const auto& rec : read->read.records) {
+            buffered[s.index].push_back({rec.arrival_ms, s.index, rec.offset, std::string(rec.data)});
+          }
+          r.positions[s.index] = read->next;
+          more[s.index] = read->read.records.size() == kReadBatch;
+          if (read->finished) r.finished.insert(s.index);
+          if (!more[s.index]) break;
         }
-        r.positions[s.index] = read->next;
-        more[s.index] = read->read.records.size() == kReadBatch;
-        if (read->finished) r.finished.insert(s.index);
       }
       // Merge shards by arrival time, but only up to what every shard with more to read has
       // reached: re-running over the same stream gives the same ROWTIME order.

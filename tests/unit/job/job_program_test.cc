@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -160,10 +161,12 @@ TEST(JobProgram, SavedStateResumesTheOpenWindows) {
 }
 
 // --parallelism: a batch's records are parsed and run through the stateless steps on several
-// threads, each with its own copy of the functions; the output and error rows are those of the
-// records taken one by one (not JSON, a map that throws, flat_map fan-out, filter, shards).
+// threads, each with its own copy of the functions — one batch at a time (push_records, the key
+// groups on the threads too) or each thread a batch of its own (push_batches, the key groups in
+// the batches' turns); the output and error rows are those of the records taken one by one (not
+// JSON, a map that throws, flat_map fan-out, filter, shards).
 TEST(JobProgram, BatchesOnSeveralThreadsEmitWhatRecordsOneByOneEmit) {
-  auto run = [](size_t threads) {
+  auto run = [](size_t threads, bool batches = false) {
     Environment env{Properties{}};
     env.from_stream("in")
         .map([](const Element& e) {
@@ -192,6 +195,29 @@ TEST(JobProgram, BatchesOnSeveralThreadsEmitWhatRecordsOneByOneEmit) {
       for (size_t i = 0; i < texts.size(); ++i) {
         h.job.program->push_record(0, texts[i], static_cast<TimestampMs>(i), static_cast<int64_t>(i), i % 2);
       }
+    } else if (batches) {
+      WorkerPool pool(threads);
+      size_t next = 0, taken = 0;
+      std::vector<size_t> from(threads);
+      runtime::BatchSource source;
+      source.claim = [&](size_t k) {
+        if (next >= texts.size()) return false;
+        from[k] = next;
+        next += 83;
+        return true;
+      };
+      source.fill = [&](size_t k, std::vector<runtime::SourceRecord>& out) {
+        for (size_t i = from[k]; i < std::min(texts.size(), from[k] + 83); ++i) {
+          out.push_back({texts[i], static_cast<TimestampMs>(i), static_cast<int64_t>(i), i % 2});
+        }
+      };
+      source.done = [&](size_t, const std::vector<runtime::SourceRecord>& in, size_t n) {
+        EXPECT_EQ(n, in.size());
+        taken += n;
+        return true;
+      };
+      h.job.program->push_batches(0, pool, source);
+      EXPECT_EQ(taken, texts.size());
     } else {
       WorkerPool pool(threads);
       std::vector<runtime::SourceRecord> batch;
@@ -213,7 +239,10 @@ TEST(JobProgram, BatchesOnSeveralThreadsEmitWhatRecordsOneByOneEmit) {
   for (const auto& r : one) errors += r.find("unlucky price") != std::string::npos;
   ASSERT_GT(one.size(), 100u);
   EXPECT_GT(errors, 5u) << "the test needs a step that throws";
-  for (size_t threads : {1, 2, 4}) EXPECT_EQ(run(threads), one) << threads << " thread(s)";
+  for (size_t threads : {1, 2, 4}) {
+    EXPECT_EQ(run(threads), one) << threads << " thread(s)";
+    EXPECT_EQ(run(threads, true), one) << threads << " thread(s), push_batches";
+  }
 }
 
 TEST(JobProgram, BadPipelinesAreRefusedWithTheReason) {
