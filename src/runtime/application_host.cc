@@ -798,6 +798,8 @@ void ApplicationHost::run(const std::string& name, Runner& r) {
         r.active_shards = active;
         r.app->set_source_shards(0, active);
       }
+      const size_t read_batch = read_batch_;
+      const size_t want = read_batch * kReadBatchesPerRound;
       for (const auto& s : *shards) {
         if (r.finished.count(s.index)) continue;
         // Children wait until every parent has been read to its end (order per key).
@@ -806,28 +808,38 @@ void ApplicationHost::run(const std::string& name, Runner& r) {
           if (p && present.count(*p) && !(r.finished.count(*p) && buffered[*p].empty())) ready = false;
         }
         // Several batches from each shard: a round with several batches gives each thread of the
-        // application's pool one, from parsing to operators (push_batches). The same number at
-        // every parallelism: where the reads end decides the merge order of records that
-        // arrived in the same millisecond, which must not depend on it.
-        const size_t want = kReadBatch * kReadBatchesPerRound;
+        // application's pool one, from parsing to operators (push_batches).
         while (ready && buffered[s.index].size() < want && !r.finished.count(s.index)) {
           auto read =
-              store_.read_shard(r.source, s.index, r.positions.count(s.index) ? r.positions[s.index] : 0, kReadBatch);
+              store_.read_shard(r.source, s.index, r.positions.count(s.index) ? r.positions[s.index] : 0, read_batch);
           if (!read) break;
           for (const auto& rec : read->read.records) {
             buffered[s.index].push_back({rec.arrival_ms, s.index, rec.offset, std::string(rec.data)});
           }
           r.positions[s.index] = read->next;
-          more[s.index] = read->read.records.size() == kReadBatch;
+          more[s.index] = read->read.records.size() == read_batch;
           if (read->finished) r.finished.insert(s.index);
           if (!more[s.index]) break;
         }
       }
-      // Merge shards by arrival time, but only up to what every shard with more to read has
-      // reached: re-running over the same stream gives the same ROWTIME order.
+      // Merge shards by arrival time (ties: by shard, then offset), but only below what every
+      // shard with more to read has reached. Records of the horizon's own millisecond wait for
+      // the next round, as the rest of that millisecond may still be unread in some shard: so
+      // the order is the same wherever reads ended — at any parallelism or read size, and when
+      // a restart reads on from a checkpoint's positions. (Unless the shard holding the horizon
+      // has a full buffer of that millisecond alone: then it goes as far as it was read.)
       TimestampMs horizon = INT64_MAX;
       for (const auto& [shard, q] : buffered) {
         if (more[shard] && !q.empty()) horizon = std::min(horizon, q.back().arrival);
+      }
+      if (horizon != INT64_MAX) {
+        bool below = false, full = false;
+        for (const auto& [shard, q] : buffered) {
+          if (q.empty()) continue;
+          below = below || q.front().arrival < horizon;
+          full = full || (more[shard] && q.back().arrival == horizon && q.size() >= want);
+        }
+        if (below || !full) --horizon;  // no record of that millisecond yet
       }
       // The records in ROWTIME order, in batches: the program parses and maps them on the
       // runner's pool of threads (--parallelism) and runs them through its operators in order.
@@ -885,7 +897,7 @@ void ApplicationHost::run(const std::string& name, Runner& r) {
         if (!best) break;
         batches.back().push_back(std::move(*best));
         buffered[best_shard].pop_front();
-        if (batches.back().size() >= kReadBatch) batches.emplace_back();
+        if (batches.back().size() >= read_batch) batches.emplace_back();
       }
       push_batches();
     }

@@ -93,6 +93,9 @@ class ApplicationHost {
   // keyed state's key groups. An application's own ParallelismConfiguration (KDA v2's shape:
   // ConfigurationType CUSTOM with Parallelism) overrides it.
   void set_parallelism(int n) { parallelism_ = n; }
+  // Records an application reads from a shard at a time (default 2,000; up to four reads per
+  // shard per round). Results do not depend on it: tests vary it.
+  void set_read_batch(size_t n) { read_batch_ = n > 0 ? n : 1; }
   // The threads `config`'s application runs on.
   int parallelism_of(const nlohmann::json& config) const;
 
@@ -157,6 +160,7 @@ class ApplicationHost {
   JobLoader job_loader_;
   int64_t checkpoint_interval_ms_ = 10'000;
   int parallelism_ = 1;
+  std::atomic<size_t> read_batch_{2000};
   mutable std::mutex mu_;
   std::map<std::string, std::unique_ptr<Entry>> apps_;
 };
