@@ -6,12 +6,12 @@
 #include <atomic>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <span>
 
 #include "common/worker_pool.h"
 #include "job/key_group.h"
+#include "runtime/batch_turns.h"
 #include "runtime/state_codec.h"
 
 namespace eddy::job {
@@ -160,36 +160,22 @@ class JobProgram final : public runtime::Program {
     if (threads == 1) return Program::push_batches(input, pool, source);
     copy_functions(threads);
     while (slots_.size() < threads) slots_.push_back(std::make_unique<Slot>());
-    std::mutex claim_mu;
-    uint64_t claimed = 0;           // guarded by claim_mu
-    std::atomic<uint64_t> turn{0};  // the batch whose elements go to the key groups next
-    std::atomic<bool> stop{false};
-    pool.run(threads, [&](size_t k) {
-      Slot& slot = *slots_[k];
-      for (;;) {
-        uint64_t seq;
-        {
-          std::lock_guard lock(claim_mu);
-          if (stop.load() || !source.claim(k)) return;
-          seq = claimed++;
-        }
-        slot.records.clear();
-        source.fill(k, slot.records);
-        if (slot.prepared.size() < slot.records.size()) slot.prepared.resize(slot.records.size());
-        for (size_t i = 0; i < slot.records.size(); ++i) prepare(k, slot.records[i], slot.prepared[i]);
-        for (uint64_t t = turn.load(std::memory_order_acquire); t != seq; t = turn.load(std::memory_order_acquire)) {
-          turn.wait(t, std::memory_order_acquire);
-        }
-        if (!stop.load(std::memory_order_relaxed)) {
+    runtime::take_turns(
+        pool, source,
+        [&](size_t k) {
+          Slot& slot = *slots_[k];
+          slot.records.clear();
+          source.fill(k, slot.records);
+          if (slot.prepared.size() < slot.records.size()) slot.prepared.resize(slot.records.size());
+          for (size_t i = 0; i < slot.records.size(); ++i) prepare(k, slot.records[i], slot.prepared[i]);
+        },
+        [&](size_t k) {
+          Slot& slot = *slots_[k];
           if (source.before) source.before(k, slot.records);
           for (size_t i = 0; i < slot.records.size(); ++i) take(slot.records[i], slot.prepared[i]);
           finish(nullptr);
-          if (!source.done(k, slot.records, slot.records.size())) stop.store(true);
-        }
-        turn.store(seq + 1, std::memory_order_release);
-        turn.notify_all();
-      }
-    });
+          return source.done(k, slot.records, slot.records.size());
+        });
   }
 
   void advance_time(TimestampMs t) override {

@@ -5,6 +5,7 @@
 #include <mutex>
 #include <set>
 
+#include "runtime/batch_turns.h"
 #include "runtime/keyed_pump.h"
 #include "runtime/row_format.h"
 #include "runtime/state_codec.h"
@@ -325,40 +326,27 @@ void Application::push_batches(size_t input, WorkerPool& pool, const ArrivalOf& 
   // begin_batch reads what consume_batch writes: here before the threads start, then in each
   // thread's turn for its next batch.
   for (size_t k = 0; k < threads; ++k) begin_batch(batch_slots_[k]->batch, input, arrival_of, padded, 1);
-  std::mutex claim_mu;
-  uint64_t claimed = 0;           // guarded by claim_mu
-  std::atomic<uint64_t> turn{0};  // the batch whose rows go through the pumps next
-  std::atomic<bool> stop{false};
   // Every thread parses and maps batches, so keyed pumps' partitions run in the batches' turns
   // on the thread holding the turn, rather than waking threads of their own that would compete
   // for the same cores (and copying rows for them).
   for (auto& p : pumps_) p->set_inline(true);
-  pool.run(threads, [&](size_t k) {
-    BatchSlot& slot = *batch_slots_[k];
-    for (;;) {
-      uint64_t seq;
-      {
-        std::lock_guard lock(claim_mu);
-        if (stop.load() || !source.claim(k)) return;
-        seq = claimed++;
-      }
-      slot.records.clear();
-      source.fill(k, slot.records);
-      set_records(slot.batch, slot.records);
-      map_batch(slot.batch, 0);
-      for (uint64_t t = turn.load(std::memory_order_acquire); t != seq; t = turn.load(std::memory_order_acquire)) {
-        turn.wait(t, std::memory_order_acquire);
-      }
-      if (!stop.load(std::memory_order_relaxed)) {
+  take_turns(
+      pool, source,
+      [&](size_t k) {
+        BatchSlot& slot = *batch_slots_[k];
+        slot.records.clear();
+        source.fill(k, slot.records);
+        set_records(slot.batch, slot.records);
+        map_batch(slot.batch, 0);
+      },
+      [&](size_t k) {
+        BatchSlot& slot = *batch_slots_[k];
         if (source.before) source.before(k, slot.records);
         const size_t taken = consume_batch(slot.batch);
-        if (!source.done(k, slot.records, taken)) stop.store(true);
+        const bool go_on = source.done(k, slot.records, taken);
         begin_batch(slot.batch, input, arrival_of, padded, 1);
-      }
-      turn.store(seq + 1, std::memory_order_release);
-      turn.notify_all();
-    }
-  });
+        return go_on;
+      });
   for (auto& p : pumps_) p->set_inline(false);
 }
 
