@@ -4,7 +4,9 @@
 
 #include <fstream>
 
+#include "api/analytics_config.h"
 #include "api/aws_errors.h"
+#include "api/json_reply.h"
 #include "api/writer.h"
 #include "runtime/application.h"
 
@@ -13,30 +15,11 @@ namespace {
 
 using nlohmann::json;
 
-json in_app_names(const json& input) {
-  json names = json::array();
-  const int n = input.value("InputParallelism", json::object()).value("Count", 1);
-  for (int lane = 0; lane < n; ++lane) {
-    names.push_back(runtime::input_stream_name(input.at("NamePrefix").get<std::string>(), static_cast<size_t>(lane)));
-  }
-  return names;
-}
-
-std::string next_id(const json& list, const char* key) {
-  int max = 0;
-  for (const auto& e : list) {
-    const auto id = e.value(key, std::string("0.1"));
-    max = std::max(max, std::atoi(id.c_str()));
-  }
-  return std::to_string(max + 1) + ".1";
-}
-
-class Call {
+class Call : private JsonReply {
  public:
   Call(runtime::ApplicationHost& host, stream::StreamStore& store, const std::filesystem::path& bucket_dir, const Value& in,
        Protocol protocol, Respond respond)
-      : host_(host), store_(store), bucket_dir_(bucket_dir), in_(in), protocol_(protocol), respond_(std::move(respond)),
-        w_(make_writer(protocol)) {}
+      : JsonReply(protocol, std::move(respond)), host_(host), store_(store), bucket_dir_(bucket_dir), in_(in) {}
 
   void run(std::string_view op) {
     if (op == "CreateApplication") return create();
@@ -59,18 +42,6 @@ class Call {
   std::string name() const { return in_.get("ApplicationName") ? in_.get("ApplicationName")->text : ""; }
   int64_t version() const { return in_.get("CurrentApplicationVersionId")->integer; }
 
-  void fail(const Error& e) { respond_(error_response(e, protocol_)); }
-  void ok(const json& body) {
-    write_json(*w_, body);
-    HttpResponse r;
-    r.content_type = content_type_for(protocol_);
-    r.body = std::move(w_->buffer());
-    respond_(std::move(r));
-  }
-  void status(const Status& st) {
-    if (!st) return fail(st.error());
-    ok(json::object());
-  }
 
   json summary(const runtime::HostedApplication& a) const {
     const auto n = a.config.at("ApplicationName").get<std::string>();
@@ -84,28 +55,8 @@ class Call {
     d["LastUpdateTimestamp"] = a.updated_ms;
     d["ApplicationVersionId"] = a.version;
     if (a.config.contains("ApplicationCode")) d["ApplicationCode"] = a.config["ApplicationCode"];
-    json inputs = json::array();
-    for (const auto& in : a.config.value("Inputs", json::array())) {
-      json i = {{"InputId", in.at("InputId")},
-                {"NamePrefix", in.at("NamePrefix")},
-                {"InAppStreamNames", in_app_names(in)},
-                {"InputSchema", in.at("InputSchema")},
-                {"InputParallelism", {{"Count", in.value("InputParallelism", json::object()).value("Count", 1)}}}};
-      if (in.contains("KinesisStreamsInput")) i["KinesisStreamsInputDescription"] = in["KinesisStreamsInput"];
-      if (!a.starting_position.empty()) {
-        i["InputStartingPositionConfiguration"] = {{"InputStartingPosition", a.starting_position}};
-      }
-      inputs.push_back(std::move(i));
-    }
-    d["InputDescriptions"] = inputs;
-    json outputs = json::array();
-    for (const auto& out : a.config.value("Outputs", json::array())) {
-      json o = {{"OutputId", out.at("OutputId")}, {"Name", out.at("Name")}, {"DestinationSchema", out.at("DestinationSchema")}};
-      if (out.contains("KinesisStreamsOutput")) o["KinesisStreamsOutputDescription"] = out["KinesisStreamsOutput"];
-      if (out.contains("KinesisFirehoseOutput")) o["KinesisFirehoseOutputDescription"] = out["KinesisFirehoseOutput"];
-      outputs.push_back(std::move(o));
-    }
-    d["OutputDescriptions"] = outputs;
+    d["InputDescriptions"] = analytics::input_descriptions(a);
+    d["OutputDescriptions"] = analytics::output_descriptions(a);
     // KDA v2's ParallelismConfigurationDescription: what is configured and what runs.
     const json pc = a.config.value("ParallelismConfiguration", json::object());
     d["ParallelismConfigurationDescription"] = {{"ConfigurationType", pc.value("ConfigurationType", "DEFAULT")},
@@ -116,33 +67,13 @@ class Call {
     return d;
   }
 
-  Status check_destinations(const json& outputs) const {
-    if (outputs.size() > 3) return make_error(Errc::kLimitExceeded, "An application can have at most 3 outputs");
-    for (const auto& o : outputs) {
-      if (o.contains("LambdaOutput")) return make_error(Errc::kUnsupportedOperation, "LambdaOutput is not supported by eddy");
-      if (o.contains("KinesisFirehoseOutput") && o.contains("KinesisStreamsOutput")) {
-        return make_error(Errc::kInvalidArgument, "An output has one destination: KinesisStreamsOutput or KinesisFirehoseOutput");
-      }
-    }
-    return {};
-  }
-
   void create() {
     json config = to_json(in_);
-    json inputs = json::array();
-    for (auto in : config.value("Inputs", json::array())) {
-      in["InputId"] = std::to_string(inputs.size() + 1) + ".1";
-      inputs.push_back(std::move(in));
+    if (auto st = analytics::set_inputs_and_outputs(config, config.value("Inputs", json::array()),
+                                                    config.value("Outputs", json::array()));
+        !st) {
+      return fail(st.error());
     }
-    if (inputs.size() > 1) return fail({Errc::kInvalidArgument, "An application can have at most one streaming input"});
-    config["Inputs"] = inputs;
-    json outputs = json::array();
-    for (auto out : config.value("Outputs", json::array())) {
-      out["OutputId"] = std::to_string(outputs.size() + 1) + ".1";
-      outputs.push_back(std::move(out));
-    }
-    if (auto st = check_destinations(outputs); !st) return fail(st.error());
-    config["Outputs"] = outputs;
     auto app = host_.create(std::move(config));
     if (!app) return fail(app.error());
     ok({{"ApplicationSummary", summary(*app)}});
@@ -194,43 +125,10 @@ class Call {
     const json u = to_json(*in_.get("ApplicationUpdate"));
     status(host_.update(name(), version(), [&](json& c) -> Status {
       if (u.contains("ApplicationCodeUpdate")) c["ApplicationCode"] = u["ApplicationCodeUpdate"];
-      for (const auto& iu : u.value("InputUpdates", json::array())) {
-        auto& inputs = c["Inputs"];
-        auto it = std::find_if(inputs.begin(), inputs.end(), [&](const json& i) { return i.value("InputId", "") == iu["InputId"]; });
-        if (it == inputs.end()) return make_error(Errc::kResourceNotFound, "Input " + iu["InputId"].get<std::string>() + " not found");
-        if (iu.contains("NamePrefixUpdate")) (*it)["NamePrefix"] = iu["NamePrefixUpdate"];
-        if (iu.contains("KinesisStreamsInputUpdate")) {
-          const auto& k = iu["KinesisStreamsInputUpdate"];
-          if (k.contains("ResourceARNUpdate")) (*it)["KinesisStreamsInput"]["ResourceARN"] = k["ResourceARNUpdate"];
-          if (k.contains("RoleARNUpdate")) (*it)["KinesisStreamsInput"]["RoleARN"] = k["RoleARNUpdate"];
-        }
-        if (iu.contains("InputSchemaUpdate")) {
-          const auto& s = iu["InputSchemaUpdate"];
-          if (s.contains("RecordFormatUpdate")) (*it)["InputSchema"]["RecordFormat"] = s["RecordFormatUpdate"];
-          if (s.contains("RecordEncodingUpdate")) (*it)["InputSchema"]["RecordEncoding"] = s["RecordEncodingUpdate"];
-          if (s.contains("RecordColumnUpdates")) (*it)["InputSchema"]["RecordColumns"] = s["RecordColumnUpdates"];
-        }
-        if (iu.contains("InputParallelismUpdate")) (*it)["InputParallelism"] = {{"Count", iu["InputParallelismUpdate"].value("CountUpdate", 1)}};
-      }
-      for (const auto& ou : u.value("OutputUpdates", json::array())) {
-        auto& outputs = c["Outputs"];
-        auto it = std::find_if(outputs.begin(), outputs.end(), [&](const json& o) { return o.value("OutputId", "") == ou["OutputId"]; });
-        if (it == outputs.end()) return make_error(Errc::kResourceNotFound, "Output " + ou["OutputId"].get<std::string>() + " not found");
-        if (ou.contains("NameUpdate")) (*it)["Name"] = ou["NameUpdate"];
-        if (ou.contains("DestinationSchemaUpdate")) (*it)["DestinationSchema"] = ou["DestinationSchemaUpdate"];
-        if (ou.contains("KinesisStreamsOutputUpdate")) {
-          const auto& k = ou["KinesisStreamsOutputUpdate"];
-          it->erase("KinesisFirehoseOutput");
-          if (k.contains("ResourceARNUpdate")) (*it)["KinesisStreamsOutput"]["ResourceARN"] = k["ResourceARNUpdate"];
-          if (k.contains("RoleARNUpdate")) (*it)["KinesisStreamsOutput"]["RoleARN"] = k["RoleARNUpdate"];
-        }
-      }
+      if (auto st = analytics::apply_input_updates(c, u.value("InputUpdates", json::array())); !st) return st;
+      if (auto st = analytics::apply_output_updates(c, u.value("OutputUpdates", json::array())); !st) return st;
       if (u.contains("ParallelismConfigurationUpdate")) {  // KDA v2's shape (an eddy extension of v1)
-        const json& pu = u["ParallelismConfigurationUpdate"];
-        json& pc = c["ParallelismConfiguration"];
-        if (!pc.is_object()) pc = {{"ConfigurationType", "DEFAULT"}};
-        if (pu.contains("ConfigurationTypeUpdate")) pc["ConfigurationType"] = pu["ConfigurationTypeUpdate"];
-        if (pu.contains("ParallelismUpdate")) pc["Parallelism"] = pu["ParallelismUpdate"];
+        analytics::apply_parallelism_update(c, u["ParallelismConfigurationUpdate"]);
       }
       if (u.contains("ReferenceDataSourceUpdates") || u.contains("CloudWatchLoggingOptionUpdates")) {
         return make_error(Errc::kUnsupportedOperation, "reference data and CloudWatch logging are not supported by eddy");
@@ -257,9 +155,9 @@ class Call {
     json output = to_json(*in_.get("Output"));
     status(host_.update(name(), version(), [&](json& c) -> Status {
       json outputs = c.value("Outputs", json::array());
-      output["OutputId"] = next_id(outputs, "OutputId");
+      output["OutputId"] = analytics::next_id(outputs, "OutputId");
       outputs.push_back(output);
-      if (auto st = check_destinations(outputs); !st) return st;
+      if (auto st = analytics::check_destinations(outputs); !st) return st;
       c["Outputs"] = outputs;
       return {};
     }));
@@ -347,9 +245,6 @@ class Call {
   stream::StreamStore& store_;
   const std::filesystem::path& bucket_dir_;
   const Value& in_;
-  Protocol protocol_;
-  Respond respond_;
-  std::unique_ptr<Writer> w_;
 };
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/aws_errors.h"
+#include "api/json_reply.h"
 #include "api/writer.h"
 
 namespace eddy::api {
@@ -12,11 +13,10 @@ using nlohmann::json;
 
 constexpr size_t kMaxBatchBytes = 4u << 20;
 
-class Call {
+class Call : private JsonReply {
  public:
   Call(delivery::DeliveryHost& host, log::GroupCommitter& committer, const Value& in, Protocol protocol, Respond respond)
-      : host_(host), committer_(committer), in_(in), protocol_(protocol), respond_(std::move(respond)),
-        w_(make_writer(protocol)) {}
+      : JsonReply(protocol, std::move(respond)), host_(host), committer_(committer), in_(in) {}
 
   void run(std::string_view op) {
     if (op == "PutRecordBatch") return put_batch();
@@ -32,18 +32,6 @@ class Call {
 
  private:
   std::string name() const { return in_.get("DeliveryStreamName") ? in_.get("DeliveryStreamName")->text : ""; }
-  void fail(const Error& e) { respond_(error_response(e, protocol_)); }
-  void ok(const json& body) {
-    write_json(*w_, body);
-    HttpResponse r;
-    r.content_type = content_type_for(protocol_);
-    r.body = std::move(w_->buffer());
-    respond_(std::move(r));
-  }
-  void status(const Status& st) {
-    if (!st) return fail(st.error());
-    ok(json::object());
-  }
 
   // Answers once the journaled records are as durable as --fsync promises.
   void commit_then(std::shared_ptr<log::ShardLog> journal, json body) {
@@ -195,9 +183,6 @@ class Call {
   delivery::DeliveryHost& host_;
   log::GroupCommitter& committer_;
   const Value& in_;
-  Protocol protocol_;
-  Respond respond_;
-  std::unique_ptr<Writer> w_;
 };
 
 }  // namespace

@@ -11,6 +11,7 @@
 
 #include "api/http_server.h"
 #include "api/analytics_api.h"
+#include "api/analytics_v2_api.h"
 #include "api/client.h"
 #include "api/firehose_api.h"
 #include "api/jobs_endpoint.h"
@@ -30,6 +31,7 @@
 namespace eddy::embedded {
 std::string_view kinesis_model();
 std::string_view kinesisanalytics_model();
+std::string_view kinesisanalyticsv2_model();
 std::string_view firehose_model();
 }
 
@@ -77,6 +79,8 @@ int serve(const ServeOptions& o) {
   if (!model) return fail(model.error().message);
   auto analytics_model = api::ServiceModel::load(embedded::kinesisanalytics_model());
   if (!analytics_model) return fail(analytics_model.error().message);
+  auto analytics_v2_model = api::ServiceModel::load(embedded::kinesisanalyticsv2_model());
+  if (!analytics_v2_model) return fail(analytics_v2_model.error().message);
   auto firehose_model = api::ServiceModel::load(embedded::firehose_model());
   if (!firehose_model) return fail(firehose_model.error().message);
   // Deviation from AWS (which requires https://): a self-hosted receiver often listens on plain
@@ -139,6 +143,7 @@ int serve(const ServeOptions& o) {
 
   api::KinesisApi kinesis(**store, committer, clock);
   api::AnalyticsApi analytics(host, **store, std::filesystem::path(o.data_dir) / "bucket");
+  api::AnalyticsV2Api analytics_v2(host, analytics, std::filesystem::path(o.data_dir) / "bucket");
   api::FirehoseApi firehose(deliveries, committer);
   std::vector<api::Service> services = {
       {model->get(), [&kinesis](std::string_view op, const api::Value& in, api::Protocol p, api::Respond r) {
@@ -146,6 +151,10 @@ int serve(const ServeOptions& o) {
        }},
       {analytics_model->get(), [&analytics](std::string_view op, const api::Value& in, api::Protocol p, api::Respond r) {
          analytics.handle(op, in, p, std::move(r));
+       }},
+      {analytics_v2_model->get(),
+       [&analytics_v2](std::string_view op, const api::Value& in, api::Protocol p, api::Respond r) {
+         analytics_v2.handle(op, in, p, std::move(r));
        }},
       {firehose_model->get(), [&firehose](std::string_view op, const api::Value& in, api::Protocol p, api::Respond r) {
          firehose.handle(op, in, p, std::move(r));

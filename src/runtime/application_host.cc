@@ -45,6 +45,7 @@ struct ApplicationHost::Runner {
   };
 
   std::thread thread;
+  int64_t checkpoint_interval_ms = 10'000;
   std::atomic<bool> stop{false};
   std::mutex mu;  // guards errors and the wake-up
   std::condition_variable cv;
@@ -189,6 +190,23 @@ Status ApplicationHost::validate(const nlohmann::json& config) const {
                                                     std::to_string(kMaxParallelism) + " with ConfigurationType CUSTOM");
     }
   }
+  if (config.contains("CheckpointConfiguration")) {
+    const auto& cc = config["CheckpointConfiguration"];
+    const std::string type = cc.is_object() ? cc.value("ConfigurationType", "") : "";
+    if (type != "DEFAULT" && type != "CUSTOM") {
+      return make_error(Errc::kInvalidArgument, "CheckpointConfiguration.ConfigurationType must be DEFAULT or CUSTOM");
+    }
+    // Exactly-once outputs after a crash rest on checkpoints, so they cannot be turned off.
+    if (type == "CUSTOM" && cc.value("CheckpointingEnabled", true) == false) {
+      return make_error(Errc::kInvalidArgument,
+                        "eddy applications always checkpoint (exactly-once outputs after a crash depend on it); "
+                        "leave CheckpointingEnabled true");
+    }
+    const auto interval = cc.value("CheckpointInterval", nlohmann::json());
+    if (type == "CUSTOM" && !interval.is_null() && (!interval.is_number_integer() || interval.get<int64_t>() < 1)) {
+      return make_error(Errc::kInvalidArgument, "CheckpointConfiguration.CheckpointInterval is in milliseconds, at least 1");
+    }
+  }
   const auto code = config.value("ApplicationCode", "");
   std::vector<ApplicationInput> inputs;
   for (const auto& in : config.value("Inputs", nlohmann::json::array())) {
@@ -220,6 +238,14 @@ int ApplicationHost::parallelism_of(const nlohmann::json& config) const {
   const auto pc = config.value("ParallelismConfiguration", nlohmann::json::object());
   if (pc.value("ConfigurationType", "DEFAULT") == "CUSTOM" && pc.value("Parallelism", 0) > 0) return pc["Parallelism"].get<int>();
   return std::max(1, parallelism_);
+}
+
+int64_t ApplicationHost::checkpoint_interval_of(const nlohmann::json& config) const {
+  const auto cc = config.value("CheckpointConfiguration", nlohmann::json::object());
+  if (cc.value("ConfigurationType", "DEFAULT") == "CUSTOM" && cc.value("CheckpointInterval", 0) > 0) {
+    return cc["CheckpointInterval"].get<int64_t>();
+  }
+  return checkpoint_interval_ms_;
 }
 
 Result<HostedApplication> ApplicationHost::create(nlohmann::json config) {
@@ -352,23 +378,38 @@ Status ApplicationHost::launch_job(const std::string& name, Entry& entry, const 
   std::vector<OutputSpec> outputs;
   for (const auto& o : loaded->outputs) outputs.push_back({o.name, o.target, o.delivery, false});
   // A first start of a job reads from where its source says; StartApplication may say otherwise.
-  const bool first = !fs::exists(dir_ / name / "checkpoint") && position == "LAST_STOPPED_POINT";
+  const bool first = position == kInitialPosition ||
+                     (!fs::exists(dir_ / name / "checkpoint") && position == "LAST_STOPPED_POINT");
   return start_runner(name, entry, first ? loaded->start : position, loaded->source, std::move(loaded->program),
                       outputs);
 }
 
 Result<HostedApplication> ApplicationHost::deploy_job(const std::string& name, std::string_view library,
-                                                      const nlohmann::json& property_groups, int parallelism) {
+                                                      const nlohmann::json& property_groups, const JobDeploy& how) {
   if (!job_loader_) return make_error(Errc::kInvalidArgument, "this server does not run C++ jobs");
-  if (parallelism < 0 || parallelism > kMaxParallelism) {
+  if (how.parallelism && (*how.parallelism < 0 || *how.parallelism > kMaxParallelism)) {
     return make_error(Errc::kInvalidArgument,
                       "parallelism must be 1 to " + std::to_string(kMaxParallelism) + " (0: the server's --parallelism)");
   }
   std::unique_lock lock(mu_);
   auto it = apps_.find(name);
+  if (it != apps_.end() && how.create) return make_error(Errc::kResourceInUse, "Application " + name + " already exists.");
   if (it != apps_.end() && !it->second->app.config.contains("Job")) {
     return make_error(Errc::kResourceInUse,
                       "Application " + name + " is a SQL application; deploy the job under another name");
+  }
+  if (it != apps_.end() && how.version != 0 && how.version != it->second->app.version) {
+    return make_error(Errc::kConcurrentModification, "Provided application version id (" + std::to_string(how.version) +
+                                                         ") does not match current version (" +
+                                                         std::to_string(it->second->app.version) + ").");
+  }
+  if (it != apps_.end() && it->second->app.status != "READY" && it->second->app.status != "RUNNING") {
+    return make_error(Errc::kResourceInUse, "Application " + name + " is in " + it->second->app.status + " state");
+  }
+  {
+    nlohmann::json next = it == apps_.end() ? nlohmann::json::object() : it->second->app.config;
+    next.update(how.config);
+    if (auto st = validate(next); !st) return tl::unexpected(st.error());
   }
   const int64_t version = it == apps_.end() ? 1 : it->second->app.version + 1;
   std::error_code ec;
@@ -389,23 +430,33 @@ Result<HostedApplication> ApplicationHost::deploy_job(const std::string& name, s
                          {"Outputs", nlohmann::json::array()}};
     entry->app.created_ms = entry->app.updated_ms = clock_.now_ms();
     it = apps_.emplace(name, std::move(entry)).first;
-  } else {
-    if (it->second->runner) {
-      it->second->app.status = "UPDATING";
-      halt(*it->second, lock);
-    }
+  }
+  const bool was_running = it->second->runner != nullptr;
+  if (was_running) {
+    it->second->app.status = "UPDATING";
+    halt(*it->second, lock);
+  }
+  if (it->second->app.version != version) {  // an update of an existing job application
     const std::string old = it->second->app.config["Job"].value("Library", "");
     if (!old.empty() && old != path.string()) fs::remove(old, ec);  // dlopen'ed libraries stay mapped
     it->second->app.version = version;
     it->second->app.updated_ms = clock_.now_ms();
   }
   Entry& e = *it->second;
+  for (const auto& [key, value] : how.config.items()) {
+    if (value.is_null()) e.app.config.erase(key);
+    else e.app.config[key] = value;
+  }
   e.app.config["Job"] = {{"Library", path.string()}, {"PropertyGroups", property_groups}};
-  if (parallelism > 0)
-    e.app.config["ParallelismConfiguration"] = {{"ConfigurationType", "CUSTOM"}, {"Parallelism", parallelism}};
-  else
+  if (how.parallelism && *how.parallelism > 0)
+    e.app.config["ParallelismConfiguration"] = {{"ConfigurationType", "CUSTOM"}, {"Parallelism", *how.parallelism}};
+  else if (how.parallelism)
     e.app.config.erase("ParallelismConfiguration");
   e.app.status = "READY";
+  if (!how.start && !was_running) {
+    if (auto st = persist(name, e.app); !st) return tl::unexpected(st.error());
+    return e.app;
+  }
   if (auto st = launch(name, e, "LAST_STOPPED_POINT"); !st) {
     (void)persist(name, e.app);
     return tl::unexpected(st.error());
@@ -429,6 +480,7 @@ Status ApplicationHost::start_runner(const std::string& name, Entry& entry, cons
   auto runner = std::make_unique<Runner>();
   runner->source = source;
   runner->pool = std::make_unique<WorkerPool>(static_cast<size_t>(parallelism_of(entry.app.config)));
+  runner->checkpoint_interval_ms = checkpoint_interval_of(entry.app.config);
   runner->app = std::move(app);
   Runner* r = runner.get();
   for (const auto& out : outputs) {
@@ -570,9 +622,10 @@ Status ApplicationHost::start(const std::string& name, const std::string& positi
     return make_error(Errc::kResourceInUse,
                       "Application " + name + " is in " + e.app.status + " state; it must be READY to start");
   }
-  if (position != "NOW" && position != "TRIM_HORIZON" && position != "LAST_STOPPED_POINT") {
+  if (position != "NOW" && position != "TRIM_HORIZON" && position != "LAST_STOPPED_POINT" && position != kInitialPosition) {
     return make_error(Errc::kInvalidArgument, "InputStartingPosition must be NOW, TRIM_HORIZON or LAST_STOPPED_POINT");
   }
+  if (position == kInitialPosition && !e.app.config.contains("Job")) return launch(name, e, "TRIM_HORIZON");
   return launch(name, e, position);
 }
 
@@ -906,7 +959,7 @@ void ApplicationHost::run(const std::string& name, Runner& r) {
         processed == 0 ? 0 : std::max<int64_t>(0, clock_.now_ms() - r.counters.last_arrival_ms);
     r.counters.watermark_ms.store(r.app->watermark().value_or(INT64_MIN), std::memory_order_relaxed);
     write_outputs();
-    if (clock_.now_ms() - last_checkpoint >= checkpoint_interval_ms_) {
+    if (clock_.now_ms() - last_checkpoint >= r.checkpoint_interval_ms) {
       checkpoint();
       last_checkpoint = clock_.now_ms();
     }

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -80,15 +81,30 @@ class ApplicationHost {
   };
   using JobLoader = std::function<Result<LoadedProgram>(const std::filesystem::path& library, const nlohmann::json& property_groups)>;
   void set_job_loader(JobLoader loader) { job_loader_ = std::move(loader); }
-  // eddy jobs deploy: keeps the library under the application's directory, creates the
-  // application `name` that runs it (or gives an existing job application the new library,
-  // keeping the state its steps still have), and starts it.
-  // `parallelism` 0: the server's.
+  // How a job library is deployed. `eddy jobs deploy` takes the defaults; KDA v2's
+  // CreateApplication and UpdateApplication of a FLINK application set the rest.
+  struct JobDeploy {
+    std::optional<int> parallelism = 0;  // 0: the server's; nullopt: keep the application's
+    bool start = true;                   // start a job that is not running (a running one always restarts)
+    bool create = false;                 // a new application only: an existing name is ResourceInUse
+    int64_t version = 0;                 // the version an update expects (0: any)
+    nlohmann::json config = nlohmann::json::object();  // members set in the stored configuration (null: removed)
+  };
+  // Keeps the library under the application's directory, creates the application `name` that
+  // runs it (or gives an existing job application the new library, keeping the state its steps
+  // still have), and starts it.
   Result<HostedApplication> deploy_job(const std::string& name, std::string_view library, const nlohmann::json& property_groups,
-                                       int parallelism = 0);
+                                       const JobDeploy& how);
+  Result<HostedApplication> deploy_job(const std::string& name, std::string_view library, const nlohmann::json& property_groups,
+                                       int parallelism = 0) {
+    return deploy_job(name, library, property_groups, JobDeploy{.parallelism = parallelism});
+  }
 
   // How often a running application checkpoints (also when it stops or its code is updated).
   void set_checkpoint_interval_ms(int64_t ms) { checkpoint_interval_ms_ = ms; }
+  // `config`'s interval: its CheckpointConfiguration (KDA v2's shape: ConfigurationType CUSTOM
+  // with CheckpointInterval in ms) or the server's.
+  int64_t checkpoint_interval_of(const nlohmann::json& config) const;
   // Threads per running application (--parallelism): they parse and map its records and run its
   // keyed state's key groups. An application's own ParallelismConfiguration (KDA v2's shape:
   // ConfigurationType CUSTOM with Parallelism) overrides it.
@@ -104,7 +120,11 @@ class ApplicationHost {
   std::vector<HostedApplication> list() const;
 
   Result<HostedApplication> create(nlohmann::json config);
+  // `position`: NOW, TRIM_HORIZON, LAST_STOPPED_POINT (the checkpoint), or kInitialPosition.
   Status start(const std::string& name, const std::string& position);
+  // Without state, from where the application's source says: a C++ job's own start, else the
+  // trim horizon (KDA v2's SKIP_RESTORE_FROM_SNAPSHOT).
+  static constexpr const char* kInitialPosition = "INITIAL";
   Status stop(const std::string& name);
   // `change` edits the configuration; the code is validated again. The version must match.
   Status update(const std::string& name, int64_t version, const std::function<Status(nlohmann::json&)>& change);

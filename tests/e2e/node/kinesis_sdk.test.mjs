@@ -13,13 +13,8 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 
 import {
   AddTagsToStreamCommand,
@@ -49,13 +44,14 @@ import {
 } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 
+import { Server } from './eddy_server.mjs';
+
 // ---------------------------------------------------------------------------------------------
 // constants
 
 // The pinned SDK warns on node < 22 at client construction; the warning is noise here.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const STARTUP_TIMEOUT_MS = 20_000;
 const TEST_TIMEOUT_MS = 60_000;
 const WAITER = { maxWaitTime: 20, minDelay: 0.25, maxDelay: 1 };
@@ -77,86 +73,6 @@ const byShardId = (a, b) => (a.ShardId < b.ShardId ? -1 : a.ShardId > b.ShardId 
 
 // ---------------------------------------------------------------------------------------------
 // server lifecycle
-
-function resolveBinary() {
-  if (process.env.EDDY_BIN) return resolve(process.env.EDDY_BIN);
-  for (const p of ['build/dev/eddy', 'build/release/eddy']) {
-    if (existsSync(join(REPO, p))) return join(REPO, p);
-  }
-  throw new Error('EDDY_BIN is not set and neither build/dev/eddy nor build/release/eddy exists');
-}
-
-class Server {
-  constructor() {
-    this.lines = [];
-    this.exited = null; // {code, signal} once the process is gone
-  }
-
-  tail(n = 60) {
-    return this.lines.slice(-n).join('\n');
-  }
-
-  async start() {
-    this.bin = resolveBinary();
-    this.dataDir = mkdtempSync(join(tmpdir(), 'eddy-e2e-'));
-    const args = ['serve', '--host', '127.0.0.1', '--port', '0', '--data-dir', this.dataDir];
-    this.proc = spawn(this.bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const exitedPromise = new Promise((res) => this.proc.once('exit', (code, signal) => {
-      this.exited = { code, signal };
-      res(this.exited);
-    }));
-    this.exitedPromise = exitedPromise;
-
-    this.port = await new Promise((resolvePort, reject) => {
-      let settled = false;
-      const done = (fn, v) => { if (!settled) { settled = true; clearTimeout(timer); fn(v); } };
-      const timer = setTimeout(() => done(reject, new Error(
-        `eddy did not print "listening on http://127.0.0.1:<port>" within ${STARTUP_TIMEOUT_MS / 1000} s\n` +
-        `command: ${this.bin} ${args.join(' ')}\noutput:\n${this.tail()}`)), STARTUP_TIMEOUT_MS);
-      // Consume both pipes for the whole run, so the server never blocks on a full pipe.
-      for (const [name, stream] of [['stderr', this.proc.stderr], ['stdout', this.proc.stdout]]) {
-        let buf = '';
-        stream.setEncoding('utf8');
-        stream.on('data', (chunk) => {
-          buf += chunk;
-          let nl;
-          while ((nl = buf.indexOf('\n')) >= 0) {
-            const line = buf.slice(0, nl);
-            buf = buf.slice(nl + 1);
-            this.lines.push(`[${name}] ${line}`);
-            if (this.lines.length > 2000) this.lines.splice(0, 1000);
-            const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(line);
-            if (m && name === 'stderr') done(resolvePort, Number(m[1]));
-          }
-        });
-      }
-      this.proc.once('error', (err) => done(reject, new Error(`cannot start ${this.bin}: ${err.message}`)));
-      exitedPromise.then(({ code, signal }) => done(reject, new Error(
-        `eddy exited (code ${code}, signal ${signal}) before listening\noutput:\n${this.tail()}`)));
-    });
-    assert.ok(this.port > 0 && this.port < 65536, `bad port ${this.port}`);
-    return this.port;
-  }
-
-  async stop() {
-    if (this.proc && this.proc.pid !== undefined && !this.exited) { // pid is undefined if spawn failed
-      this.proc.kill('SIGTERM');
-      const t = await Promise.race([this.exitedPromise, sleep(5000).then(() => null)]);
-      if (!t) {
-        this.proc.kill('SIGKILL');
-        await Promise.race([this.exitedPromise, sleep(5000)]);
-      }
-    }
-    if (this.dataDir) {
-      if (process.env.EDDY_E2E_KEEP) {
-        writeFileSync(`${this.dataDir}.server.log`, this.lines.join('\n') + '\n');
-        console.error(`# kept ${this.dataDir}`);
-      } else {
-        rmSync(this.dataDir, { recursive: true, force: true });
-      }
-    }
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // helpers

@@ -111,12 +111,12 @@ def analytics_client(server, validate=True, read_timeout=60):
                         aws_secret_access_key=harness.SECRET_KEY, config=cfg)
 
 
-def analytics_cli(server, *args, check=True, timeout=120):
-    """`aws kinesisanalytics <args>` against `server`, with the same isolated environment as
-    harness.EddyServer.cli (which is fixed to the kinesis service). Returns parsed JSON output,
-    or the CompletedProcess with check=False."""
+def analytics_cli(server, *args, check=True, timeout=120, service='kinesisanalytics'):
+    """`aws kinesisanalytics <args>` (or another `service`) against `server`, with the same
+    isolated environment as harness.EddyServer.cli (which is fixed to the kinesis service).
+    Returns parsed JSON output, or the CompletedProcess with check=False."""
     cmd = ['aws', '--endpoint-url', server.endpoint, '--region', harness.REGION, '--output', 'json',
-           'kinesisanalytics'] + [str(a) for a in args]
+           service] + [str(a) for a in args]
     env = dict(os.environ)
     env.update({
         'AWS_ACCESS_KEY_ID': harness.ACCESS_KEY,

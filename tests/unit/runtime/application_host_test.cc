@@ -350,5 +350,47 @@ TEST_F(ApplicationHostTest, CodeErrorsAndVersions) {
   EXPECT_EQ(host_->describe("ok").error().code, Errc::kResourceNotFound);
 }
 
+// KDA v2's CheckpointConfiguration: CUSTOM sets an application's own interval; the others keep
+// the server's. Checkpoints cannot be turned off (exactly-once outputs depend on them).
+TEST_F(ApplicationHostTest, CheckpointIntervalPerApplication) {
+  host_->set_checkpoint_interval_ms(3'600'000);
+  create_stream("src", 1);
+  create_stream("dst", 1);
+  create_app("server-interval", "src", "dst");
+  create_app("own-interval", "src", "dst");
+  ASSERT_TRUE(host_
+                  ->update("own-interval", 1,
+                           [](nlohmann::json& c) {
+                             c["CheckpointConfiguration"] = {{"ConfigurationType", "CUSTOM"}, {"CheckpointInterval", 1000}};
+                             return Status{};
+                           })
+                  .has_value());
+  EXPECT_EQ(host_->checkpoint_interval_of(host_->describe("own-interval")->config), 1000);
+  EXPECT_EQ(host_->checkpoint_interval_of(host_->describe("server-interval")->config), 3'600'000);
+  auto off = host_->update("own-interval", 2, [](nlohmann::json& c) {
+    c["CheckpointConfiguration"]["CheckpointingEnabled"] = false;
+    return Status{};
+  });
+  ASSERT_FALSE(off.has_value());
+  EXPECT_EQ(off.error().code, Errc::kInvalidArgument);
+
+  // A fresh start checkpoints at once (at the start's time); the next one comes after the interval.
+  const TimestampMs started = clock_.now_ms();
+  ASSERT_TRUE(host_->start("server-interval", "TRIM_HORIZON").has_value());
+  ASSERT_TRUE(host_->start("own-interval", "TRIM_HORIZON").has_value());
+  auto checkpointed = [&](const std::string& name) {
+    for (const auto& m : host_->metrics()) {
+      if (m.name == name) return m.last_checkpoint_ms > started;
+    }
+    return false;
+  };
+  for (int i = 0; i < 2000 && !checkpointed("own-interval"); ++i) {
+    clock_.advance(100);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  EXPECT_TRUE(checkpointed("own-interval"));
+  EXPECT_FALSE(checkpointed("server-interval"));
+}
+
 }  // namespace
 }  // namespace eddy::runtime

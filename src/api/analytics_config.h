@@ -1,0 +1,32 @@
+// The parts of a Kinesis Data Analytics application's configuration that the v1
+// (KinesisAnalytics_20150814) and v2 (KinesisAnalytics_20180523) control planes share: their
+// inputs, outputs and their updates have the same members in both APIs.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+#include "common/error.h"
+#include "runtime/application_host.h"
+
+namespace eddy::api::analytics {
+
+// Sets a new application's Inputs and Outputs, giving them their ids ("1.1", "2.1", ...), and
+// checks what eddy runs: one streaming input without Lambda preprocessing, up to 3 outputs with
+// one destination each.
+Status set_inputs_and_outputs(nlohmann::json& config, nlohmann::json inputs, nlohmann::json outputs);
+std::string next_id(const nlohmann::json& list, const char* key);
+Status check_destinations(const nlohmann::json& outputs);
+
+// InputDescriptions / OutputDescriptions of DescribeApplication.
+nlohmann::json input_descriptions(const runtime::HostedApplication& a);
+nlohmann::json output_descriptions(const runtime::HostedApplication& a);
+
+// UpdateApplication's InputUpdates, OutputUpdates and ParallelismConfigurationUpdate applied
+// to a stored configuration.
+Status apply_input_updates(nlohmann::json& config, const nlohmann::json& updates);
+Status apply_output_updates(nlohmann::json& config, const nlohmann::json& updates);
+void apply_parallelism_update(nlohmann::json& config, const nlohmann::json& update);
+
+}  // namespace eddy::api::analytics
