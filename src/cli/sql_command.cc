@@ -113,7 +113,8 @@ int run(const SqlRunOptions& o) {
   // route each row to the copy holding its key there: 7 % more CPU at 2 threads on the seed, for
   // nothing a run without checkpoints can use. --key-groups keeps them, as a server has them.
   auto app = runtime::Application::create(*code, inputs, SystemClock::instance(),
-                                          o.key_groups ? static_cast<size_t>(std::max(1, o.parallelism)) : 1);
+                                          o.key_groups ? static_cast<size_t>(std::max(1, o.parallelism)) : 1,
+                                          o.key_groups);
   if (!app) return fail(o.sql_file + ": " + app.error().message);
   if ((*app)->input_count() == 0) {
     return fail(
@@ -346,7 +347,7 @@ void add_sql_command(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   r->add_flag("--no-flush", o->no_flush, "Leave windows open at the end of input (strict KDA)");
   r->add_flag("--key-groups", o->key_groups,
-              "Keep keyed pumps' state in key groups, as eddy serve does at --parallelism > 1 (the same results, "
+              "Keep keyed pumps' state in key groups, as eddy serve does at every --parallelism (the same results, "
               "slower; tests compare the two)");
   r->callback([o, &exit_code] { exit_code = run(*o); });
 }

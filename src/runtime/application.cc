@@ -78,7 +78,7 @@ std::vector<ApplicationInput> flink_inputs(const sql::Script& script) {
 }  // namespace
 
 Result<std::unique_ptr<Application>> Application::create(std::string_view code, std::vector<ApplicationInput> inputs,
-                                                         const Clock& clock, size_t parallelism) {
+                                                         const Clock& clock, size_t parallelism, bool key_groups) {
   std::unique_ptr<Application> app(new Application(clock));
   auto script = sql::parse_script(code);
   if (!script) return tl::unexpected(script.error());
@@ -112,13 +112,14 @@ Result<std::unique_ptr<Application>> Application::create(std::string_view code, 
   const auto declared = defs;  // bind_script adds the script's streams
   auto plans = sql::bind_script(*script, defs);
   if (!plans) return tl::unexpected(plans.error());
-  // Keyed pumps with parallelism > 1: a plan per partition, bound again from the same code. Only
-  // a stream's one writer: the partitions emit at the end of a batch, which would reorder its
-  // rows among another writer's.
+  // Keyed pumps with parallelism > 1 (or key groups asked for): a plan per partition, bound
+  // again from the same code. Only a stream's one writer: the partitions emit at the end of a
+  // batch, which would reorder its rows among another writer's.
   std::map<std::string, int> writers;
   for (const auto& p : *plans) ++writers[p->target];
   std::map<const PumpPlan*, std::vector<std::unique_ptr<PumpPlan>>> partition_plans;
-  for (size_t copy = 0; parallelism > 1 && copy < parallelism; ++copy) {
+  const bool keyed = parallelism > 1 || key_groups;
+  for (size_t copy = 0; keyed && copy < std::max<size_t>(parallelism, 1); ++copy) {
     auto streams = declared;
     auto again = sql::bind_script(*script, streams);
     if (!again || again->size() != plans->size())
@@ -129,7 +130,7 @@ Result<std::unique_ptr<Application>> Application::create(std::string_view code, 
         partition_plans[&plan].push_back(std::move((*again)[i]));
     }
   }
-  if (!partition_plans.empty()) app->keyed_pool_ = std::make_unique<WorkerPool>(parallelism);
+  if (!partition_plans.empty()) app->keyed_pool_ = std::make_unique<WorkerPool>(std::max<size_t>(parallelism, 1));
 
   for (auto& [name, def] : defs) app->streams_[name].def = std::move(def);
 
@@ -305,7 +306,9 @@ void Application::take_document(size_t input, simdjson::dom::element doc, std::s
 
 size_t Application::push_records(size_t input, std::span<const SourceRecord> records, WorkerPool& pool,
                                  const ArrivalOf& arrival_of, bool padded) {
-  if (pool.size() == 1 && !arrival_of) {  // nothing to share or to look at first: one by one
+  // Nothing to share or to look at first: one by one. Not with key groups: their rows run, and
+  // their error rows come, at the end of a batch, so batches must be the same at every pool size.
+  if (pool.size() == 1 && !arrival_of && !keyed_pool_) {
     for (const auto& r : records) push_record(input, r.data, r.arrival, r.origin, r.lane);
     return records.size();
   }
@@ -617,12 +620,14 @@ Result<std::vector<std::string>> Application::load_state(std::string_view bytes)
     if (it == saved.end()) {
       notes.push_back("pump " + name + " is new: it starts with no state");
     } else if (it->second.shape != p->state_shape() && same_but_parallelism(it->second.shape, p->state_shape())) {
-      // One pump at --parallelism 1, key groups above (keyed_pump.h): one cannot become the other.
+      // One pump, or key groups (keyed_pump.h): one cannot become the other. The server's
+      // applications have key groups at every parallelism; an eddy before 2026-12-05 had one pump
+      // at --parallelism 1.
       const bool grouped = it->second.shape.size() > p->state_shape().size();
-      notes.push_back("pump " + name + " was saved at --parallelism " + (grouped ? "2 or more" : "1") +
-                      " and its state cannot move to --parallelism " + (grouped ? "1" : "2 or more") +
-                      ": it starts with no state (run at --parallelism " + (grouped ? "2 or more" : "1") +
-                      " to keep it)");
+      notes.push_back("pump " + name + " was saved " + (grouped ? "with" : "without") +
+                      " key groups and its state cannot move " + (grouped ? "out of" : "into") +
+                      " them: it starts with no state (a checkpoint of eddy serve at --parallelism 1 "
+                      "before key groups were kept at every parallelism)");
     } else if (it->second.shape != p->state_shape()) {
       notes.push_back("pump " + name + " changed shape (" + it->second.shape + " -> " + p->state_shape() +
                       "): its saved state was dropped and it starts with no state");

@@ -63,9 +63,12 @@ class Application final : public Program {
   // Flink SQL (CREATE TABLE / INSERT INTO): with no `inputs`, one is made per source table (a table
   // no INSERT writes), JSON with a field per column, in the order of the script.
   // `parallelism` (--parallelism): keyed pumps (see keyed_pump.h) run as that many partitions on
-  // as many threads; the results are the same for any value.
+  // as many threads; the results are the same for any value. `key_groups`: keyed pumps keep key
+  // groups at parallelism 1 too (as they do above it), so that a checkpoint moves between any
+  // parallelisms and error rows come in the same order at every one (the server's applications).
   static Result<std::unique_ptr<Application>> create(std::string_view code, std::vector<ApplicationInput> inputs,
-                                                     const Clock& clock, size_t parallelism = 1);
+                                                     const Clock& clock, size_t parallelism = 1,
+                                                     bool key_groups = false);
 
   const StreamDef* stream(const std::string& name) const;
   std::vector<std::string> stream_names() const;

@@ -267,7 +267,7 @@ Status ApplicationHost::launch(const std::string& name, Entry& entry, const std:
   if (cfg.contains("Job")) return launch_job(name, entry, position);
   const auto inputs = cfg.value("Inputs", nlohmann::json::array());
   const auto parallelism = static_cast<size_t>(parallelism_of(cfg));
-  if (auto probe = Application::create(cfg.value("ApplicationCode", ""), {}, clock_, parallelism);
+  if (auto probe = Application::create(cfg.value("ApplicationCode", ""), {}, clock_, parallelism, true);
       probe && (*probe)->flink()) {
     return launch_flink(name, entry, position, std::move(*probe));
   }
@@ -289,7 +289,7 @@ Status ApplicationHost::launch(const std::string& name, Entry& entry, const std:
   auto schema = parse_input_schema(in.at("InputSchema").dump());
   if (!schema) return make_error(Errc::kInvalidArgument, schema.error().message);
   input.schema = std::move(*schema);
-  auto app = Application::create(cfg.value("ApplicationCode", ""), {input}, clock_, parallelism);
+  auto app = Application::create(cfg.value("ApplicationCode", ""), {input}, clock_, parallelism, true);
   if (!app) return make_error(Errc::kCodeValidation, app.error().message);
 
   std::vector<OutputSpec> outputs;

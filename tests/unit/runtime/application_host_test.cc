@@ -90,6 +90,43 @@ class ApplicationHostTest : public ::testing::Test {
     ASSERT_TRUE(app.has_value()) << app.error().message;
   }
 
+  // Starts application `name` of `code` over stream "src" (input `prefix` with `schema`) on
+  // `threads` threads, writing in-application stream `output` to stream `out` and error_stream
+  // to stream `err` (both made here).
+  void start_app_with_errors(const std::string& name, const char* code, const std::string& prefix, const char* schema,
+                             int threads, const std::string& output, const std::string& out, const std::string& err) {
+    create_stream(out, 1);
+    create_stream(err, 1);
+    auto to = [](const std::string& stream) {
+      return nlohmann::json{{"ResourceARN", arn(stream)}, {"RoleARN", "r"}};
+    };
+    nlohmann::json config = {{"ApplicationName", name},
+                             {"ApplicationCode", code},
+                             {"Inputs",
+                              {{{"InputId", "1.1"},
+                                {"NamePrefix", prefix},
+                                {"KinesisStreamsInput", to("src")},
+                                {"InputSchema", nlohmann::json::parse(schema)}}}},
+                             {"Outputs",
+                              {{{"Name", output},
+                                {"KinesisStreamsOutput", to(out)},
+                                {"DestinationSchema", {{"RecordFormatType", "JSON"}}}},
+                               {{"Name", "error_stream"},
+                                {"KinesisStreamsOutput", to(err)},
+                                {"DestinationSchema", {{"RecordFormatType", "JSON"}}}}}}};
+    ASSERT_TRUE(host_->create(config).has_value());
+    host_->set_parallelism(threads);  // the runner's pool is made when it starts
+    ASSERT_TRUE(host_->start(name, "TRIM_HORIZON").has_value());
+  }
+
+  // A one-shard stream's records in order.
+  std::vector<std::string> in_order(const std::string& stream) {
+    std::vector<std::string> rows;
+    auto r = store_->read_shard(stream, 0, 0, 100000);
+    for (const auto& rec : r->read.records) rows.emplace_back(rec.data);
+    return rows;
+  }
+
   std::vector<std::string> read_all(const std::string& stream) {
     std::vector<std::string> rows;
     const auto shards = store_->shards(stream);
@@ -190,32 +227,9 @@ TEST_F(ApplicationHostTest, ResultsDoNotDependOnParallelism) {
   const std::vector<int> threads = {1, 2, 4};
   for (int p : threads) {
     const std::string n = std::to_string(p);
-    create_stream("out_p" + n, 1);
-    create_stream("err_p" + n, 1);
-    nlohmann::json config = {{"ApplicationName", "app_p" + n},
-                             {"ApplicationCode", kSeedSql},
-                             {"Inputs",
-                              {{{"InputId", "1.1"},
-                                {"NamePrefix", "STORE_REVENUE_PER_MIN"},
-                                {"KinesisStreamsInput", {{"ResourceARN", arn("src")}, {"RoleARN", "r"}}},
-                                {"InputSchema", nlohmann::json::parse(kSchema)}}}},
-                             {"Outputs",
-                              {{{"Name", "DEST_SQL_STREAM_BY_STORE_ID"},
-                                {"KinesisStreamsOutput", {{"ResourceARN", arn("out_p" + n)}, {"RoleARN", "r"}}},
-                                {"DestinationSchema", {{"RecordFormatType", "JSON"}}}},
-                               {{"Name", "error_stream"},
-                                {"KinesisStreamsOutput", {{"ResourceARN", arn("err_p" + n)}, {"RoleARN", "r"}}},
-                                {"DestinationSchema", {{"RecordFormatType", "JSON"}}}}}}};
-    ASSERT_TRUE(host_->create(config).has_value());
-    host_->set_parallelism(p);  // the runner's pool is made when it starts
-    ASSERT_TRUE(host_->start("app_p" + n, "TRIM_HORIZON").has_value());
+    start_app_with_errors("app_p" + n, kSeedSql, "STORE_REVENUE_PER_MIN", kSchema, p, "DEST_SQL_STREAM_BY_STORE_ID",
+                          "out_p" + n, "err_p" + n);
   }
-  auto in_order = [&](const std::string& stream) {
-    std::vector<std::string> rows;
-    auto r = store_->read_shard(stream, 0, 0, 100000);
-    for (const auto& rec : r->read.records) rows.emplace_back(rec.data);
-    return rows;
-  };
   const size_t kErrors = kRecords / 97 + kRecords / 89;  // about: both kinds, a few overlap
   for (int i = 0; i < 400; ++i) {                        // bounded: the runners work on their own threads
     bool all = true;
@@ -230,6 +244,81 @@ TEST_F(ApplicationHostTest, ResultsDoNotDependOnParallelism) {
   for (int p : {2, 4}) {
     EXPECT_EQ(in_order("out_p" + std::to_string(p)), rows) << p << " threads";
     EXPECT_EQ(in_order("err_p" + std::to_string(p)), errors) << p << " threads";
+  }
+  for (int p : threads) ASSERT_TRUE(host_->stop("app_p" + std::to_string(p)).has_value());
+}
+
+// error_stream at any parallelism: a plain pump failing on rows, a keyed pump failing on rows
+// and when its windows fire, and a pump downstream of it failing on every row it emits. Their
+// error rows interleave in the same order at 1, 2 and 4 threads (a keyed pump keeps key groups at
+// every parallelism in the server, and reports its errors at the end of each batch).
+TEST_F(ApplicationHostTest, ErrorRowsInterleaveTheSameAtAnyParallelism) {
+  const char* sql = R"j(
+CREATE OR REPLACE STREAM "RATIOS" ("store_id" VARCHAR(16), "r" INTEGER);
+CREATE OR REPLACE PUMP "P_RATIO" AS INSERT INTO "RATIOS"
+SELECT STREAM "store_id", 100 / "d" FROM "SRC_001";
+CREATE OR REPLACE STREAM "TOTALS" ("store_id" VARCHAR(16), "t" INTEGER, "q" INTEGER);
+CREATE OR REPLACE PUMP "P_TOTAL" AS INSERT INTO "TOTALS"
+SELECT STREAM "store_id", SUM(1000 / "d"), SUM("d") / (COUNT(*) - 3)
+FROM "SRC_001"
+GROUP BY STEP("SRC_001".ROWTIME BY INTERVAL '10' SECOND), "store_id";
+CREATE OR REPLACE STREAM "SHARES" ("store_id" VARCHAR(16), "s" INTEGER);
+CREATE OR REPLACE PUMP "P_SHARE" AS INSERT INTO "SHARES"
+SELECT STREAM "store_id", "t" / ("q" - "q") FROM "TOTALS";
+)j";
+  const char* schema =
+      R"j({"RecordFormat": {"RecordFormatType": "JSON", "MappingParameters": {"JSONMappingParameters": {"RecordRowPath": "$"}}},
+ "RecordEncoding": "UTF-8",
+ "RecordColumns": [{"Name": "store_id", "Mapping": "$.store_id", "SqlType": "VARCHAR(16)"},
+                   {"Name": "d", "Mapping": "$.d", "SqlType": "INTEGER"}]})j";
+  create_stream("src", 4);
+  std::mt19937 rng(3);
+  for (int i = 0; i < 12000;) {
+    std::vector<std::string> data, keys;
+    for (int j = 0; j < 300; ++j, ++i) {
+      data.push_back("{\"store_id\":\"store_" + std::to_string(rng() % 7) + "\",\"d\":" + std::to_string(rng() % 6) + "}");
+      keys.push_back("k" + std::to_string(rng()));
+    }
+    std::vector<stream::PutEntry> batch;
+    for (size_t j = 0; j < data.size(); ++j) batch.push_back({keys[j], "", data[j]});
+    clock_.advance(static_cast<TimestampMs>(rng() % 4000 + 1));
+    ASSERT_TRUE(store_->put("src", batch).has_value());
+  }
+  clock_.advance(10 * 60 * 1000);
+  const std::vector<int> threads = {1, 2, 4};
+  for (int p : threads) {
+    const std::string n = std::to_string(p);
+    start_app_with_errors("app_p" + n, sql, "SRC", schema, p, "TOTALS", "totals_p" + n, "err_p" + n);
+  }
+  // Every run has read everything once its error rows stop growing.
+  std::vector<size_t> last(threads.size(), 0);
+  for (int i = 0; i < 400; ++i) {  // bounded: the runners work on their own threads
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    bool still = false;
+    for (size_t t = 0; t < threads.size(); ++t) {
+      const size_t now = in_order("err_p" + std::to_string(threads[t])).size();
+      still |= now != last[t] || now == 0;
+      last[t] = now;
+    }
+    if (!still) break;
+  }
+  const auto totals = in_order("totals_p1"), errors = in_order("err_p1");
+  ASSERT_GT(totals.size(), 40u);  // 7 stores x 10 s windows over about 80 s
+  ASSERT_GT(errors.size(), 2000u);  // a sixth of the rows twice, and every total once more
+  for (const char* pump : {"P_RATIO", "P_TOTAL", "P_SHARE"}) {
+    EXPECT_TRUE(std::any_of(errors.begin(), errors.end(),
+                            [&](const std::string& e) { return e.find(pump) != std::string::npos; }))
+        << pump;
+  }
+  for (int p : {2, 4}) {
+    EXPECT_EQ(in_order("totals_p" + std::to_string(p)), totals) << p << " threads";
+    const auto other = in_order("err_p" + std::to_string(p));
+    EXPECT_EQ(other.size(), errors.size()) << p << " threads";
+    size_t same = 0;
+    while (same < std::min(other.size(), errors.size()) && other[same] == errors[same]) ++same;
+    EXPECT_EQ(same, errors.size()) << p << " threads: error rows differ from row " << same << ": "
+                                   << (same < errors.size() ? errors[same] : "") << " / "
+                                   << (same < other.size() ? other[same] : "");
   }
   for (int p : threads) ASSERT_TRUE(host_->stop("app_p" + std::to_string(p)).has_value());
 }
@@ -256,12 +345,6 @@ TEST_F(ApplicationHostTest, ResultsDoNotDependOnWhereReadsEnd) {
     ASSERT_TRUE(store_->put("src", batch).has_value());
   }
   clock_.advance(10 * 60 * 1000);  // every window closes
-  auto in_order = [&](const std::string& stream) {
-    std::vector<std::string> rows;
-    auto r = store_->read_shard(stream, 0, 0, 100000);
-    for (const auto& rec : r->read.records) rows.emplace_back(rec.data);
-    return rows;
-  };
   std::vector<std::string> first;
   for (size_t read : {2000, 41, 333}) {
     const std::string out = "out_" + std::to_string(read), app = "app_" + std::to_string(read);

@@ -124,15 +124,17 @@ struct Instance {
   std::unique_ptr<Application> app;
   std::vector<std::string>* rows;
 
-  // `parallelism` > 1: keyed pumps run as that many partitions (keyed_pump.h).
-  Instance(const Case& c, std::vector<std::string>& sink, size_t parallelism = 1) : rows(&sink) {
+  // `parallelism` > 1 or `key_groups`: keyed pumps run in key groups on that many partitions
+  // (keyed_pump.h), as the server's applications do.
+  Instance(const Case& c, std::vector<std::string>& sink, size_t parallelism = 1, bool key_groups = false)
+      : rows(&sink) {
     std::vector<ApplicationInput> inputs;
     if (!c.flink) {
       ApplicationInput in;
       in.schema = *parse_input_schema(kSchema);
       inputs.push_back(std::move(in));
     }
-    auto a = Application::create(c.code, std::move(inputs), clock, parallelism);
+    auto a = Application::create(c.code, std::move(inputs), clock, parallelism, key_groups);
     EXPECT_TRUE(a.has_value()) << c.name << ": " << (a ? "" : a.error().message);
     if (!a) return;
     app = std::move(*a);
@@ -152,7 +154,14 @@ struct Instance {
 // rows one pump emits.
 TEST(CheckpointState, ResumingFromSavedStateEmitsWhatAnUninterruptedRunEmits) {
   const auto recs = records();
-  const std::pair<size_t, size_t> parallelisms[] = {{1, 1}, {2, 3}, {3, 2}};  // saved at, resumed at
+  struct At {
+    size_t parallelism;
+    bool key_groups;
+  };
+  // Saved at, resumed at; key groups at 1 thread as the server has them.
+  const std::pair<At, At> parallelisms[] = {
+      {{1, false}, {1, false}}, {{2, false}, {3, false}}, {{3, false}, {2, false}},
+      {{1, true}, {2, false}},  {{2, false}, {1, true}}};
   for (const auto& c : cases()) {
     std::vector<std::string> whole;
     {
@@ -170,21 +179,23 @@ TEST(CheckpointState, ResumingFromSavedStateEmitsWhatAnUninterruptedRunEmits) {
         std::vector<std::string> rows;
         std::string state;
         {
-          Instance first(c, rows, saved_at);
+          Instance first(c, rows, saved_at.parallelism, saved_at.key_groups);
           first.push(recs, 0, cut);
           state = first.app->save_state();
         }
-        EXPECT_EQ(state.find("; key groups 128") != std::string::npos, keyed && saved_at > 1)
-            << c.name << ": keyed pumps, and only they, run in key groups above parallelism 1";
-        Instance second(c, rows, resumed_at);
+        EXPECT_EQ(state.find("; key groups 128") != std::string::npos,
+                  keyed && (saved_at.parallelism > 1 || saved_at.key_groups))
+            << c.name << ": keyed pumps, and only they, run in key groups above parallelism 1 or when asked";
+        Instance second(c, rows, resumed_at.parallelism, resumed_at.key_groups);
         second.clock.set(recs[cut - 1].second);
         auto notes = second.app->load_state(state);
         ASSERT_TRUE(notes.has_value()) << c.name << " cut " << cut << ": " << notes.error().message;
         EXPECT_TRUE(notes->empty()) << c.name;
         second.push(recs, cut, recs.size());
         second.app->flush();
-        EXPECT_EQ(rows, whole) << c.name << " saved at parallelism " << saved_at << ", resumed at " << resumed_at
-                               << " after record " << cut;
+        EXPECT_EQ(rows, whole) << c.name << " saved at parallelism " << saved_at.parallelism << "/"
+                               << saved_at.key_groups << ", resumed at " << resumed_at.parallelism << "/"
+                               << resumed_at.key_groups << " after record " << cut;
       }
     }
   }
@@ -222,12 +233,13 @@ TEST(CheckpointState, OnePumpsStateCannotMoveIntoKeyGroupsAndSaysSo) {
   auto notes = two.app->load_state(one.app->save_state());
   ASSERT_TRUE(notes.has_value()) << notes.error().message;
   ASSERT_EQ(notes->size(), 1u);
-  EXPECT_EQ((*notes)[0], "pump P was saved at --parallelism 1 and its state cannot move to --parallelism 2 or more: "
-                         "it starts with no state (run at --parallelism 1 to keep it)");
+  EXPECT_EQ((*notes)[0], "pump P was saved without key groups and its state cannot move into them: it starts with "
+                         "no state (a checkpoint of eddy serve at --parallelism 1 before key groups were kept at "
+                         "every parallelism)");
   notes = one.app->load_state(two.app->save_state());
   ASSERT_TRUE(notes.has_value()) << notes.error().message;
   ASSERT_EQ(notes->size(), 1u);
-  EXPECT_NE((*notes)[0].find("saved at --parallelism 2 or more"), std::string::npos) << (*notes)[0];
+  EXPECT_NE((*notes)[0].find("saved with key groups"), std::string::npos) << (*notes)[0];
 }
 
 // A checkpoint file carries a CRC (flipped bits are caught there); here: a cut-short state.
