@@ -133,10 +133,6 @@ Result<ClientResponse> ApiClient::get(std::string_view path) {
   return exchange(false, path, {{"host", endpoint_.host_header}}, "");
 }
 
-Result<ClientResponse> ApiClient::post_path(std::string_view path, std::string_view json) {
-  return exchange(true, path, {{"host", endpoint_.host_header}, {"content-type", "application/json"}}, json);
-}
-
 Result<ClientResponse> ApiClient::exchange(bool post, std::string_view target,
                                            const std::vector<std::pair<std::string, std::string>>& headers,
                                            std::string_view body) {

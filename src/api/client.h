@@ -42,8 +42,6 @@ class ApiClient {
   Result<ClientResponse> post(std::string_view target, std::string_view body);
   // GET of an eddy path (no signature needed).
   Result<ClientResponse> get(std::string_view path);
-  // POST of a JSON body to an eddy path (/eddy/v1/...; no signature needed).
-  Result<ClientResponse> post_path(std::string_view path, std::string_view json);
   // As post(), but a non-200 answer becomes an error "<__type>: <message>".
   Result<std::string> call(std::string_view target, std::string_view body);
 

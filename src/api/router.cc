@@ -24,16 +24,6 @@ void Router::handle(HttpRequest& request, Respond respond) {
   const Protocol protocol = cbor ? Protocol::kCbor : Protocol::kJson;
   try {
     const std::string_view path = std::string_view(request.target).substr(0, request.target.find('?'));
-    // eddy's own endpoints (/eddy/v1/...) take POSTs too: `eddy jobs deploy`. Deploying runs code
-    // in the server, so a server that requires signatures refuses these unsigned requests.
-    if (request.method == "POST" && path.starts_with("/eddy/")) {
-      if (auth_) {
-        return respond(plain(403, "This server requires SigV4 signatures; eddy's own POST endpoints (eddy jobs deploy) are not signed. "
-                                  "Deploy jobs to a server started without --access-key/--credentials-file.\n"));
-      }
-      if (get_ && get_(request, path, respond)) return;
-      return respond(plain(404, "Not found.\n"));
-    }
     if (request.method == "GET" || request.method == "HEAD") {
       if (path == "/health") return respond(plain(200, "ok\n"));
       if (get_ && get_(request, path, respond)) return;

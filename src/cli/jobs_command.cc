@@ -1,14 +1,16 @@
 // `eddy jobs deploy libjob.so`: hands a C++ job (job/job.h) to a running server, which runs it as
-// an application (see `eddy apps` for its status and errors).
+// an application (see `eddy apps` for its status and errors), through the Kinesis Analytics v2
+// API (api/job_deploy_client.h).
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <iostream>
 
+#include "api/client.h"
+#include "api/job_deploy_client.h"
 #include "cli/app.h"
 #include "cli/common_options.h"
-#include "common/digest.h"
 #include "common/file_util.h"
 
 namespace eddy::cli {
@@ -33,7 +35,7 @@ int deploy(const JobsOptions& o) {
   if (!bytes) return fail("cannot read " + o.library + ": " + bytes.error().message);
   nlohmann::json groups = nlohmann::json::array();
   for (const auto& g : o.groups) {
-    if (g.empty()) return fail("--property-group needs a group name, then key=value pairs");
+    if (g.size() < 2) return fail("--property-group needs a group name, then 1 to 50 key=value pairs");
     nlohmann::json map = nlohmann::json::object();
     for (size_t i = 1; i < g.size(); ++i) {
       const auto eq = g[i].find('=');
@@ -43,21 +45,14 @@ int deploy(const JobsOptions& o) {
     groups.push_back({{"PropertyGroupId", g[0]}, {"PropertyMap", map}});
   }
   const std::string name = o.name.empty() ? default_name(o.library) : o.name;
-  std::string error;
-  auto client = make_client(o, error);
-  if (!client) return fail(error);
-  const nlohmann::json body = {
-      {"Library", base64_encode(*bytes)}, {"PropertyGroups", groups}, {"Parallelism", o.parallelism}};
-  auto r = client->post_path("/eddy/v1/jobs/" + name, body.dump());
-  if (!r) return fail(r.error().message);
-  const auto answer = nlohmann::json::parse(r->body, nullptr, false);
-  if (r->status != 200) {
-    const std::string message = answer.is_object() ? answer.value("message", r->body) : r->body;
-    return fail("deploy of " + name + " refused: " + message);
-  }
-  std::cout << "deployed " << name << " (version " << answer.value("ApplicationVersionId", 0) << ", "
-            << answer.value("ApplicationStatus", "?") << "); see `eddy apps describe " << name << "` and `eddy apps logs " << name
-            << "`\n";
+  auto endpoint = api::parse_endpoint(o.endpoint);
+  if (!endpoint) return fail(endpoint.error().message);
+  api::ApiClient analytics(*endpoint, api::credentials_from_environment(), o.region, "kinesisanalytics");
+  auto detail = api::deploy_job_library(analytics, name, *bytes, groups, o.parallelism);
+  if (!detail) return fail("deploy of " + name + " refused: " + detail.error().message);
+  std::cout << "deployed " << name << " (version " << detail->value("ApplicationVersionId", 0) << ", "
+            << detail->value("ApplicationStatus", "?") << "); see `eddy apps describe " << name << "` and `eddy apps logs "
+            << name << "`\n";
   return 0;
 }
 

@@ -14,7 +14,6 @@
 #include "api/analytics_v2_api.h"
 #include "api/client.h"
 #include "api/firehose_api.h"
-#include "api/jobs_endpoint.h"
 #include "api/json_codec.h"
 #include "api/kinesis_api.h"
 #include "api/router.h"
@@ -160,10 +159,9 @@ int serve(const ServeOptions& o) {
          firehose.handle(op, in, p, std::move(r));
        }}};
   // GET /eddy/v1/applications/<name>/errors: the latest error_stream rows (eddy apps logs); the
-  // dashboard, its endpoints and /metrics (web/dashboard.h); POST /eddy/v1/jobs/<name> (eddy jobs deploy).
+  // dashboard, its endpoints and /metrics (web/dashboard.h).
   web::Dashboard dashboard(**store, host, deliveries, clock);
   auto get = [&host, &dashboard](const api::HttpRequest& request, std::string_view path, api::Respond& respond) {
-    if (api::handle_jobs_request(host, request, path, respond)) return true;
     constexpr std::string_view kPrefix = "/eddy/v1/applications/";
     if (!path.starts_with(kPrefix) || !path.ends_with("/errors")) return dashboard.handle(request, path, respond);
     const std::string name(path.substr(kPrefix.size(), path.size() - kPrefix.size() - 7));

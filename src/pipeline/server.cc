@@ -2,7 +2,7 @@
 
 #include <set>
 
-#include "common/digest.h"
+#include "api/job_deploy_client.h"
 #include "pipeline/validate.h"
 
 namespace eddy::pipeline {
@@ -165,18 +165,9 @@ Result<json> Server::firehose(const std::string& op, const json& body) {
 
 Result<json> Server::deploy_job(const std::string& name, const std::string& library, const json& property_groups,
                                 int parallelism) {
-  const json body = {
-      {"Library", base64_encode(library)}, {"PropertyGroups", property_groups}, {"Parallelism", parallelism}};
-  auto r = analytics_->post_path("/eddy/v1/jobs/" + name, body.dump());
-  if (!r) return tl::unexpected(r.error());
-  const json answer = json::parse(r->body, nullptr, false);
-  if (r->status != 200) {
-    const std::string type = answer.is_object() ? answer.value("__type", "") : "";
-    const std::string message = answer.is_object() ? answer.value("message", r->body) : r->body;
-    return make_error(Errc::kInvalidArgument,
-                      (type.empty() ? "" : type + ": ") + "deploy of job " + name + " refused: " + message);
-  }
-  return answer;
+  auto detail = api::deploy_job_library(*analytics_, name, library, property_groups, parallelism);
+  if (!detail) return make_error(Errc::kInvalidArgument, "deploy of job " + name + " refused: " + detail.error().message);
+  return detail;
 }
 
 Result<json> Server::application_errors(const std::string& name) {

@@ -21,7 +21,7 @@ class Server {
   Result<nlohmann::json> kinesis(const std::string& op, const nlohmann::json& body);
   Result<nlohmann::json> analytics(const std::string& op, const nlohmann::json& body);
   Result<nlohmann::json> firehose(const std::string& op, const nlohmann::json& body);
-  // POST /eddy/v1/jobs/NAME (eddy jobs deploy): deploys or redeploys a C++ job library and starts it.
+  // eddy jobs deploy (api/job_deploy_client.h): deploys or redeploys a C++ job library and starts it.
   Result<nlohmann::json> deploy_job(const std::string& name, const std::string& library,
                                     const nlohmann::json& property_groups, int parallelism = 0);
   // The latest error_stream rows of an application (eddy's GET endpoint), oldest first.

@@ -122,6 +122,33 @@ class JobsTest(cp.PipelineCase, unittest.TestCase):
         self.assertIn('InvalidArgument', body['__type'])
         self.assertIn('Parallelism must be 1 to', body['message'])
 
+    def test_deploy_to_a_server_that_requires_signatures(self):
+        # eddy jobs deploy goes through the Kinesis Analytics v2 API, signed like every AWS call.
+        signed = harness.EddyServer(extra_args=['--access-key', harness.ACCESS_KEY, '--secret-key', harness.SECRET_KEY],
+                                    label='signed').start()
+        try:
+            k = signed.client()
+            for name in ('trades', 'job-out'):
+                harness.create_stream(k, name, 1)
+            env = dict(os.environ, AWS_ACCESS_KEY_ID=harness.ACCESS_KEY, AWS_SECRET_ACCESS_KEY=harness.SECRET_KEY)
+            env.pop('AWS_SESSION_TOKEN', None)
+            cmd = [harness.eddy_bin(), 'jobs', 'deploy', job_library(), '--name', 'signed-job', '--property-group',
+                   'TradesMax', 'inputStreamName=trades', 'outputStreamName=job-out', '--endpoint', signed.endpoint]
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL, env=env)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertIn('deployed signed-job (version 1, RUNNING)', p.stdout)
+            # A wrong secret is refused by the server's signature check, and nothing is deployed.
+            env['AWS_SECRET_ACCESS_KEY'] = 'not-the-secret'
+            p = subprocess.run(cmd[:5] + ['other-job'] + cmd[6:], capture_output=True, text=True, timeout=120,
+                               stdin=subprocess.DEVNULL, env=env)
+            self.assertNotEqual(p.returncode, 0)
+            self.assertIn('InvalidSignatureException', p.stderr)
+            ka = kda.analytics_client(signed)
+            names = [a['ApplicationName'] for a in ka.list_applications()['ApplicationSummaries']]
+            self.assertEqual(names, ['signed-job'])
+        finally:
+            signed.close()
+
     def test_bad_libraries_are_refused(self):
         not_so = os.path.join(self.server.root, 'notes.txt')
         with open(not_so, 'w') as f:
