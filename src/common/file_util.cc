@@ -20,7 +20,12 @@ Status fsync_dir(const std::filesystem::path& dir) {
 }
 
 Status write_file_atomic(const std::filesystem::path& path, std::string_view content) {
-  const auto tmp = path.string() + ".tmp";
+  return write_file_atomic(path, content, path.string() + ".tmp");
+}
+
+Status write_file_atomic(const std::filesystem::path& path, std::string_view content,
+                         const std::filesystem::path& temp) {
+  const std::string tmp = temp.string();
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return io_error("open " + tmp, errno);
   size_t done = 0;

@@ -1,8 +1,16 @@
 #include "delivery/bucket_sink.h"
 
+#include <unistd.h>
+
+#include <atomic>
+
 #include "common/file_util.h"
 
 namespace eddy::delivery {
+
+namespace {
+constexpr const char* kStaging = ".eddy-staging";
+}  // namespace
 
 Result<std::string> BucketSink::bucket_from_arn(std::string_view arn) {
   constexpr std::string_view kPrefix = "arn:aws:s3:::";
@@ -20,7 +28,19 @@ Status BucketSink::put(const std::string& bucket, const std::string& key, std::s
   std::error_code ec;
   std::filesystem::create_directories(path.parent_path(), ec);
   if (ec) return make_error(Errc::kIo, "create " + path.parent_path().string() + ": " + ec.message());
-  return write_file_atomic(path, bytes);
+  std::filesystem::create_directories(root_ / kStaging, ec);
+  if (ec) return make_error(Errc::kIo, "create " + (root_ / kStaging).string() + ": " + ec.message());
+  // Several delivery streams may write to one bucket at once: every staged file has its own name.
+  static std::atomic<uint64_t> next{0};
+  const auto staged = root_ / kStaging / (std::to_string(::getpid()) + "-" + std::to_string(next++));
+  auto st = write_file_atomic(path, bytes, staged);
+  if (!st) std::filesystem::remove(staged, ec);
+  return st;
+}
+
+void BucketSink::discard_staged() const {
+  std::error_code ec;
+  std::filesystem::remove_all(root_ / kStaging, ec);
 }
 
 }  // namespace eddy::delivery

@@ -1,5 +1,7 @@
 // The embedded default destination: a bucket is a directory, arn:aws:s3:::NAME ->
-// <data-dir>/bucket/NAME/, and an object appears atomically (temporary name, fsync, rename).
+// <data-dir>/bucket/NAME/, and an object appears atomically: it is written and fsynced under
+// <data-dir>/bucket/.eddy-staging/ (no bucket name starts with '.'), then renamed into place, so a
+// reader of a bucket directory sees whole objects only, never a temporary file.
 #pragma once
 
 #include <filesystem>
@@ -18,6 +20,8 @@ class BucketSink {
   // Writes (or rewrites: a retried flush produces the same bytes) bucket/key.
   Status put(const std::string& bucket, const std::string& key, std::string_view bytes) const;
   std::filesystem::path path(const std::string& bucket, const std::string& key) const { return root_ / bucket / key; }
+  // Removes what a crash left staged (call before the first put: nothing is writing then).
+  void discard_staged() const;
 
  private:
   std::filesystem::path root_;

@@ -244,6 +244,7 @@ DeliveryHost::DeliveryHost(fs::path dir, fs::path bucket_dir, stream::StreamStor
       clock_(clock),
       functions_(std::move(functions)) {
   if (s3) s3_.emplace(std::move(*s3));
+  bucket_.discard_staged();
 }
 
 Status DeliveryHost::write_object(const std::string& bucket, const std::string& key, std::string_view bytes) const {

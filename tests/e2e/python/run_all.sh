@@ -26,6 +26,8 @@ fi
 
 cd "$here"
 passed=0; failed=0; rc=0
+# The failure reports of failed modules, repeated at the end: CI shows the tail of a long output.
+failures="$(mktemp)"
 for m in "${modules[@]}"; do
   py=python3
   [ "$m" = test_cbor ] && py=/usr/bin/python3
@@ -42,10 +44,17 @@ for m in "${modules[@]}"; do
   if [ "$status" -ne 0 ]; then
     rc=1
     [ "$bad" -eq 0 ] && bad=1  # crashed before the summary line
+    { echo "--- $m"; sed -n '/^======================================================================$/,/^Ran [0-9]* tests\{0,1\} in/p' "$log" | head -150
+      [ "$bad" -eq 1 ] && ! grep -q '^Ran ' "$log" && tail -40 "$log"; } >> "$failures"
   fi
   ok=$((ran - bad - skipped)); [ "$ok" -lt 0 ] && ok=0
   passed=$((passed + ok)); failed=$((failed + bad))
   rm -f "$log"
 done
+if [ -s "$failures" ]; then
+  echo "=== failures (repeated from above)"
+  cat "$failures"
+fi
+rm -f "$failures"
 echo "$passed passed, $failed failed"
 exit $rc

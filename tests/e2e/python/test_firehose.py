@@ -131,15 +131,13 @@ class FirehoseTestCase(unittest.TestCase):
     def bucket_dir(self, bucket):
         return os.path.join(self.server.data_dir, 'bucket', bucket)
 
-    def objects(self, bucket, include_tmp=False):
-        """{key: bytes} of every file in the bucket directory (keys with '/' separators).
-        Files ending in .tmp (an atomic write in progress) are skipped unless include_tmp."""
+    def objects(self, bucket):
+        """{key: bytes} of every file in the bucket directory (keys with '/' separators). Every
+        file is an object: eddy stages objects outside the bucket and renames them in whole."""
         root = self.bucket_dir(bucket)
         out = {}
         for d, _, files in os.walk(root):
             for f in files:
-                if f.endswith('.tmp') and not include_tmp:
-                    continue
                 path = os.path.join(d, f)
                 try:
                     with open(path, 'rb') as fh:
@@ -287,7 +285,7 @@ class TestDirectPut(FirehoseTestCase):
         self.assert_in_order_once(objs, sent)
         for key, _ in objs:
             self.assert_key(key, name, default_time_prefix, t0, now_utc())
-        self.assertEqual(self.objects(bucket, include_tmp=True).keys(), self.objects(bucket).keys())
+        self.assertEqual([k for k in self.objects(bucket) if k.endswith('.tmp')], [])
         self.assertLess((t1 - t0).total_seconds(), 10)
 
     def test_gzip_interval_0(self):
@@ -1149,7 +1147,7 @@ class CrashBase(FirehoseTestCase):
             while time.monotonic() < deadline:
                 if target == 'intent' and os.path.exists(intent):
                     return 'intent'
-                if target == 'object' and any(not f.endswith('.tmp') for f in files() - known):
+                if target == 'object' and files() - known:
                     return 'object'
                 time.sleep(0.0005)
         finally:
@@ -1226,8 +1224,9 @@ class CrashBase(FirehoseTestCase):
                              'twice; %s' % (rnd, delay, self.ctx))
             strangers = set(have) - sent_all
             self.assertEqual(sorted(strangers)[:5], [], 'records never sent; %s' % self.ctx)
-            tmp = [k for k in self.objects(bucket, include_tmp=True) if k.endswith('.tmp')]
-            self.assertEqual(tmp, [], 'partial objects left in the bucket; %s' % self.ctx)
+            staging = os.path.join(self.server.data_dir, 'bucket', '.eddy-staging')
+            staged = os.listdir(staging) if os.path.isdir(staging) else []
+            self.assertEqual(staged, [], 'partial objects left staged after the restart; %s' % self.ctx)
             history.append((trigger, round(delay, 2), n_round, len(objs)))
         self.assertGreater(len(acked_all), 0)
         print('\n%s %s: rounds (kill trigger, kill delay s, acked, objects) %s; acked %d, %.1f s'

@@ -146,7 +146,7 @@ class TestCrashStreamDestination(CrashBase):
     def lines(self, bucket, gz=False):
         return [(bucket, [r['Data'] for r in stream_records(self.k, bucket)])]
 
-    def objects(self, bucket, include_tmp=False):
+    def objects(self, bucket):
         return {}
 
     def test_kill9_every_record_exactly_once_in_the_target_stream(self):

@@ -317,7 +317,7 @@ class LambdaTemplateTest(PipelineTestBase):
         bucket = os.path.join(self.server.data_dir, 'bucket', 'shouted')
         content = ''
         for _ in range(100):
-            files = [os.path.join(d, f) for d, _, fs in os.walk(bucket) for f in fs if not f.endswith('.tmp')]
+            files = [os.path.join(d, f) for d, _, fs in os.walk(bucket) for f in fs]
             content = ''.join(open(f).read() for f in sorted(files))
             if content.count('\n') >= 2:
                 break
