@@ -17,6 +17,52 @@ namespace eddy::runtime {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+// A record read from the source stream, waiting to be merged into ROWTIME order.
+struct PendingRecord {
+  TimestampMs arrival;
+  uint32_t shard;
+  uint64_t offset;
+  std::string data;
+};
+
+// One range of a shard, [from, from + read_batch), read for a round.
+struct RangeRead {
+  uint32_t shard;
+  uint64_t from;
+  bool ok = false;  // read (else: an error, read again next round)
+  std::vector<PendingRecord> records;
+  uint64_t next = 0;  // the offset after the last record read
+  bool finished = false;
+};
+
+// Reads `reads` on the pool's threads, each range on one of them.
+void read_in_parallel(const stream::StreamStore& store, const std::string& source, WorkerPool& pool,
+                      std::vector<RangeRead>& reads, size_t read_batch) {
+  auto read_one = [&](RangeRead& rd) {
+    auto read = store.read_shard(source, rd.shard, rd.from, read_batch);
+    if (!read) return;
+    rd.records.reserve(read->read.records.size());
+    for (const auto& rec : read->read.records) {
+      rd.records.push_back({rec.arrival_ms, rd.shard, rec.offset, std::string(rec.data)});
+    }
+    rd.next = read->next;
+    rd.finished = read->finished;
+    rd.ok = true;
+  };
+  if (reads.size() <= 1 || pool.size() == 1) {
+    for (auto& rd : reads) read_one(rd);
+    return;
+  }
+  const size_t parts = std::min(pool.size(), reads.size());
+  pool.run(parts, [&](size_t k) {
+    for (size_t i = k; i < reads.size(); i += parts) read_one(reads[i]);
+  });
+}
+
+}  // namespace
+
 struct ApplicationHost::Runner {
   struct Destination {
     std::string stream;
@@ -37,12 +83,7 @@ struct ApplicationHost::Runner {
     uint64_t written_through = 0;
     std::map<uint32_t, uint64_t> marks;  // destination shard ends of the checkpoint in effect
   };
-  struct Pending {
-    TimestampMs arrival;
-    uint32_t shard;
-    uint64_t offset;
-    std::string data;
-  };
+  using Pending = PendingRecord;
 
   std::thread thread;
   int64_t checkpoint_interval_ms = 10'000;
@@ -853,6 +894,11 @@ void ApplicationHost::run(const std::string& name, Runner& r) {
       }
       const size_t read_batch = read_batch_;
       const size_t want = read_batch * kReadBatchesPerRound;
+      // Several batches from each shard: a round with several batches gives each thread of the
+      // application's pool one, from parsing to operators (push_batches). The reads themselves
+      // (checksums, first touch of the log's pages, copies) run on the pool too: a shard's offsets
+      // are consecutive, so its next batches are the ranges from + i * read_batch.
+      std::set<uint32_t> reading;  // the shards read on in this round
       for (const auto& s : *shards) {
         if (r.finished.count(s.index)) continue;
         // Children wait until every parent has been read to its end (order per key).
@@ -860,19 +906,41 @@ void ApplicationHost::run(const std::string& name, Runner& r) {
         for (auto p : {s.parent, s.adjacent_parent}) {
           if (p && present.count(*p) && !(r.finished.count(*p) && buffered[*p].empty())) ready = false;
         }
-        // Several batches from each shard: a round with several batches gives each thread of the
-        // application's pool one, from parsing to operators (push_batches).
-        while (ready && buffered[s.index].size() < want && !r.finished.count(s.index)) {
-          auto read =
-              store_.read_shard(r.source, s.index, r.positions.count(s.index) ? r.positions[s.index] : 0, read_batch);
-          if (!read) break;
-          for (const auto& rec : read->read.records) {
-            buffered[s.index].push_back({rec.arrival_ms, s.index, rec.offset, std::string(rec.data)});
+        if (ready) reading.insert(s.index);
+      }
+      // Each shard is read until it holds `want` records or a read comes back short, as if its
+      // ranges were read one after the other. A shard caught up last round is read one range at
+      // a time (its next ranges are likely empty), any other several at once.
+      while (!reading.empty()) {
+        std::vector<RangeRead> reads;
+        for (uint32_t s : reading) {
+          const size_t have = buffered[s].size();
+          if (have >= want) continue;
+          const uint64_t from = r.positions.count(s) ? r.positions[s] : 0;
+          const size_t ranges = more[s] ? (want - have + read_batch - 1) / read_batch : 1;
+          for (size_t i = 0; i < ranges; ++i) reads.push_back({s, from + i * read_batch});
+        }
+        read_in_parallel(store_, r.source, *r.pool, reads, read_batch);
+        // Taken in order, each range only if the one before it ended where it starts (full, not
+        // moved by the trim horizon): what reading them one after the other would have taken.
+        reading.clear();
+        for (size_t i = 0; i < reads.size(); ++i) {
+          auto& rd = reads[i];
+          const bool first = i == 0 || reads[i - 1].shard != rd.shard;
+          const bool last = i + 1 == reads.size() || reads[i + 1].shard != rd.shard;
+          const bool follows =
+              first || (r.positions[rd.shard] == rd.from && more[rd.shard] && !r.finished.count(rd.shard));
+          if (!rd.ok || !follows) {
+            reading.erase(rd.shard);
+            while (i + 1 < reads.size() && reads[i + 1].shard == rd.shard) ++i;  // read again next round
+            continue;
           }
-          r.positions[s.index] = read->next;
-          more[s.index] = read->read.records.size() == read_batch;
-          if (read->finished) r.finished.insert(s.index);
-          if (!more[s.index]) break;
+          auto& q = buffered[rd.shard];
+          for (auto& p : rd.records) q.push_back(std::move(p));
+          r.positions[rd.shard] = rd.next;
+          more[rd.shard] = rd.records.size() == read_batch;
+          if (rd.finished) r.finished.insert(rd.shard);
+          if (last && more[rd.shard] && !rd.finished) reading.insert(rd.shard);
         }
       }
       // Merge shards by arrival time (ties: by shard, then offset), but only below what every

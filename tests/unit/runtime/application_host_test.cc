@@ -326,7 +326,7 @@ SELECT STREAM "store_id", "t" / ("q" - "q") FROM "TOTALS";
 // Where an application's reads of a shard end must not change the order of the records that
 // arrived in the same millisecond on several shards (here each PutRecords: 400 records at one
 // arrival time over 4 shards, about 100 a shard), so not the sums either: reads of 2000, 41 and
-// 333 records give the same rows in the same order. (A restart reads on from a checkpoint's
+// 333 records, on 1, 2 or 4 threads, give the same rows in the same order. (A restart reads on from a checkpoint's
 // positions: its reads end elsewhere than a run's without the restart. Reads of fewer than a
 // quarter of a shard's records of one millisecond would not: a round buffers four reads a shard.)
 TEST_F(ApplicationHostTest, ResultsDoNotDependOnWhereReadsEnd) {
@@ -346,9 +346,12 @@ TEST_F(ApplicationHostTest, ResultsDoNotDependOnWhereReadsEnd) {
   }
   clock_.advance(10 * 60 * 1000);  // every window closes
   std::vector<std::string> first;
-  for (size_t read : {2000, 41, 333}) {
-    const std::string out = "out_" + std::to_string(read), app = "app_" + std::to_string(read);
+  // Read sizes, and threads (which read a round's ranges of each shard side by side).
+  for (auto [read, threads] : {std::pair<size_t, int>{2000, 1}, {41, 1}, {333, 1}, {41, 2}, {333, 4}, {2000, 2}}) {
+    const std::string tag = std::to_string(read) + "_" + std::to_string(threads);
+    const std::string out = "out_" + tag, app = "app_" + tag;
     create_stream(out, 1);
+    host_->set_parallelism(threads);
     create_app(app, "src", out);
     host_->set_read_batch(read);
     ASSERT_TRUE(host_->start(app, "TRIM_HORIZON").has_value());
@@ -365,7 +368,7 @@ TEST_F(ApplicationHostTest, ResultsDoNotDependOnWhereReadsEnd) {
       ASSERT_GT(rows.size(), 20u);
       first = rows;
     } else {
-      EXPECT_EQ(rows, first) << "reads of " << read << " records";
+      EXPECT_EQ(rows, first) << "reads of " << read << " records on " << threads << " threads";
     }
   }
 }
