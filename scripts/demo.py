@@ -66,6 +66,10 @@ def main():
     children = []
 
     def stop_all(*_):
+        # Stopping is underway: a second signal (`timeout` signals the command and then its whole
+        # process group; an impatient Ctrl-C) must not cut the orderly stop short with a traceback.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         for p in reversed(children):
             if p.poll() is None:
                 p.send_signal(signal.SIGINT if p is not children[0] else signal.SIGTERM)
