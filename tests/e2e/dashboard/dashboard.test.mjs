@@ -197,7 +197,10 @@ test('the dashboard shows the sales pipeline live: bars per store and the catego
   assert.ok(new Set(rows.map(timeOf)).size >= 2, '12 s of sales span at least two 10 s windows');
   const expectBars = {};
   for (const r of rows.filter((r) => timeOf(r) === latest)) expectBars[r.store_id] = (expectBars[r.store_id] || 0) + r.revenue;
-  assert.deepEqual(Object.keys(expectBars).sort(), STORES, 'the latest window has rows for every store');
+  // The sales stop at a moment of their own: the last window may be a sliver in which not every
+  // store sold. The bars must show exactly the stores (and sums) of the output's latest window.
+  const latestStores = Object.keys(expectBars).sort();
+  assert.ok(latestStores.length >= 1 && latestStores.every((s) => STORES.includes(s)), 'the latest window has store rows');
 
   await page.goto(server.url + '/#/applications/sales-by-category');
   await page.waitForSelector('#latest-table tr[data-key="store_5"]', { timeout: 20_000 });
@@ -205,8 +208,8 @@ test('the dashboard shows the sales pipeline live: bars per store and the catego
     Number(await page.getAttribute('#latest-title', 'data-window-ms')) === latest, 15_000);
   const bars = await page.$$eval('#latest-table tr[data-key]', (trs) =>
     Object.fromEntries(trs.map((tr) => [tr.dataset.key, Number(tr.querySelector('[data-value]').dataset.value)])));
-  assert.deepEqual(Object.keys(bars).sort(), STORES);
-  for (const s of STORES) assert.ok(Math.abs(bars[s] - expectBars[s]) <= 1e-6 * Math.max(1, expectBars[s]), `${s}: ${bars[s]} != ${expectBars[s]}`);
+  assert.deepEqual(Object.keys(bars).sort(), latestStores);
+  for (const s of latestStores) assert.ok(Math.abs(bars[s] - expectBars[s]) <= 1e-6 * Math.max(1, expectBars[s]), `${s}: ${bars[s]} != ${expectBars[s]}`);
   const canvases = await page.$$('#latest-chart canvas');
   assert.ok(canvases.length >= 1, 'the bar chart is drawn');
   assert.ok((await page.$$('#lines-chart canvas')).length >= 1, 'the last hour is drawn as lines');
