@@ -11,8 +11,8 @@ namespace eddy::api {
 namespace {
 
 nlohmann::json vectors() {
-  std::ifstream in(std::string(EDDY_SHARED_DIR) + "/reference/sigv4_vectors.json");
-  EXPECT_TRUE(in.good()) << "shared/reference/sigv4_vectors.json must sit beside the repository";
+  std::ifstream in(std::string(EDDY_TEST_DATA_DIR) + "/sigv4_vectors.json");
+  EXPECT_TRUE(in.good()) << "tests/data/sigv4_vectors.json is missing from the checkout";
   return nlohmann::json::parse(in);
 }
 
