@@ -8,6 +8,7 @@
 #include "api/aws_errors.h"
 #include "api/json_reply.h"
 #include "api/writer.h"
+#include "common/path_names.h"
 #include "runtime/application.h"
 
 namespace eddy::api {
@@ -195,11 +196,9 @@ class Call : private JsonReply {
     const std::string bucket_arn = s3.get("BucketARN")->text;
     const std::string key = s3.get("FileKey")->text;
     constexpr std::string_view kPrefix = "arn:aws:s3:::";
-    if (!std::string_view(bucket_arn).starts_with(kPrefix) || key.find("..") != std::string::npos) {
-      return fail({Errc::kInvalidArgument, "BucketARN must look like arn:aws:s3:::bucket-name and FileKey must not contain '..'"});
-    }
-    const auto path = bucket_dir_ / bucket_arn.substr(kPrefix.size()) / key;
-    std::ifstream in(path);
+    const auto path = bucket_object_path(bucket_dir_, bucket_arn, key);  // a FileKey never leaves the bucket
+    if (!path) return fail(path.error());
+    std::ifstream in(*path);
     if (!in) return fail({Errc::kResourceNotFound, "File " + key + " not found in bucket " + bucket_arn.substr(kPrefix.size())});
     std::vector<std::string> records;
     std::string line;

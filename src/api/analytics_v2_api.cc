@@ -11,6 +11,7 @@
 #include "api/writer.h"
 #include "common/digest.h"
 #include "common/file_util.h"
+#include "common/path_names.h"
 
 namespace eddy::api {
 namespace {
@@ -226,13 +227,10 @@ class Call : private JsonReply {
     }
     const std::string bucket_arn = s3.value("BucketARN", "");
     const std::string key = s3.value("FileKey", "");
-    constexpr std::string_view kPrefix = "arn:aws:s3:::";
-    if (!std::string_view(bucket_arn).starts_with(kPrefix) || key.empty() || key.find("..") != std::string::npos) {
-      return make_error(Errc::kInvalidArgument,
-                        "S3ContentLocation needs BucketARN arn:aws:s3:::bucket-name and a FileKey without '..'");
-    }
-    const std::string bucket = bucket_arn.substr(kPrefix.size());
-    auto bytes = read_file(bucket_dir_ / bucket / key);
+    const auto path = bucket_object_path(bucket_dir_, bucket_arn, key);  // a FileKey never leaves the bucket
+    if (!path) return make_error(Errc::kInvalidArgument, "S3ContentLocation: " + path.error().message);
+    const std::string bucket = *bucket_from_arn(bucket_arn);
+    auto bytes = read_file(*path);
     if (!bytes) {
       return make_error(Errc::kInvalidArgument, "No file " + key + " in bucket " + bucket +
                                                     ": eddy reads job libraries from its bucket directory (" +

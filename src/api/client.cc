@@ -130,7 +130,10 @@ Result<ClientResponse> ApiClient::post(std::string_view target, std::string_view
 }
 
 Result<ClientResponse> ApiClient::get(std::string_view path) {
-  return exchange(false, path, {{"host", endpoint_.host_header}}, "");
+  // Signed like a POST: a server started with keys answers no GET but /health without them.
+  std::vector<std::pair<std::string, std::string>> headers = {{"host", endpoint_.host_header}};
+  sign_request("GET", path, headers, "", credentials_, region_, service_, SystemClock::instance().now_ms());
+  return exchange(false, path, headers, "");
 }
 
 Result<ClientResponse> ApiClient::exchange(bool post, std::string_view target,

@@ -1,5 +1,7 @@
 #include "api/router.h"
 
+#include <algorithm>
+#include <cctype>
 #include <exception>
 
 #include "api/aws_errors.h"
@@ -17,15 +19,89 @@ HttpResponse plain(int status, std::string body) {
   return r;
 }
 
+HttpResponse unauthorized() {
+  HttpResponse r = plain(401,
+                         "Authentication required: this server was started with keys. Sign the request (SigV4) or "
+                         "use HTTP Basic with an access key id and its secret key.\n");
+  r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"eddy\", charset=\"UTF-8\"");
+  return r;
+}
+
+bool loopback_ipv4(std::string_view h) {
+  // 127.0.0.0/8 in dotted decimal
+  if (!h.starts_with("127.")) return false;
+  int dots = 0, digits = 0;
+  for (char c : h) {
+    if (c == '.') {
+      if (digits == 0) return false;
+      ++dots;
+      digits = 0;
+    } else if (c >= '0' && c <= '9') {
+      if (++digits > 3) return false;
+    } else {
+      return false;
+    }
+  }
+  return dots == 3 && digits > 0;
+}
+
 }  // namespace
+
+bool names_loopback(std::string_view v) {
+  if (const size_t scheme = v.find("://"); scheme != std::string_view::npos) {
+    const auto s = v.substr(0, scheme);
+    if (s != "http" && s != "https") return false;
+    v = v.substr(scheme + 3);
+    if (const size_t slash = v.find('/'); slash != std::string_view::npos) v = v.substr(0, slash);
+  }
+  std::string_view host = v;
+  if (v.starts_with('[')) {
+    const size_t close = v.find(']');
+    if (close == std::string_view::npos) return false;
+    host = v.substr(1, close - 1);
+    const auto rest = v.substr(close + 1);
+    if (!rest.empty() && !rest.starts_with(':')) return false;
+    return host == "::1";
+  }
+  if (const size_t colon = v.rfind(':'); colon != std::string_view::npos) {
+    const auto port = v.substr(colon + 1);
+    if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos) return false;
+    host = v.substr(0, colon);
+  }
+  std::string lower(host);
+  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return lower == "localhost" || lower.ends_with(".localhost") || loopback_ipv4(lower);
+}
+
+Router::Router(std::vector<Service> services, AccessPolicy policy, const Clock& clock, GetHandler get)
+    : services_(std::move(services)), policy_(std::move(policy)), clock_(clock), get_(std::move(get)) {
+  any_service_.region = policy_.region;
+  for (const auto& s : services_) {
+    if (std::find(any_service_.services.begin(), any_service_.services.end(), s.model->signing_name()) ==
+        any_service_.services.end())
+      any_service_.services.push_back(s.model->signing_name());
+  }
+}
 
 void Router::handle(HttpRequest& request, Respond respond) {
   const bool cbor = request.header("content-type").starts_with("application/x-amz-cbor");
   const Protocol protocol = cbor ? Protocol::kCbor : Protocol::kJson;
   try {
     const std::string_view path = std::string_view(request.target).substr(0, request.target.find('?'));
+    if (policy_.loopback_only) {
+      const auto host = request.header("host");
+      const auto origin = request.header("origin");
+      if ((!host.empty() && !names_loopback(host)) || (request.has_header("origin") && !names_loopback(origin))) {
+        return respond(plain(403, "Refused: this server listens on loopback without keys and answers requests for "
+                                  "localhost only (the Host or Origin names another site).\n"));
+      }
+    }
     if (request.method == "GET" || request.method == "HEAD") {
       if (path == "/health") return respond(plain(200, "ok\n"));
+      if (policy_.auth && !policy_.auth->verify_basic(request.header("authorization")) &&
+          !policy_.auth->verify(request, clock_.now_ms(), any_service_)) {
+        return respond(unauthorized());
+      }
       if (get_ && get_(request, path, respond)) return;
       return respond(plain(404, "Not found. eddy serves the Kinesis API with POST / (X-Amz-Target: Kinesis_20131202.*).\n"));
     }
@@ -50,8 +126,10 @@ void Router::handle_aws(HttpRequest& request, Protocol protocol, Respond& respon
                                                                 std::string(target) + "'."},
                                   protocol));
   }
-  if (auth_) {
-    if (auto ok = auth_->verify(request, clock_.now_ms()); !ok) return respond(error_response(ok.error(), protocol));
+  if (policy_.auth) {
+    const ExpectedScope scope{policy_.region, {service->model->signing_name()}};
+    if (auto ok = policy_.auth->verify(request, clock_.now_ms(), scope); !ok)
+      return respond(error_response(ok.error(), protocol));
   }
   Result<Value> input = Value{};
   if (request.body.empty()) {

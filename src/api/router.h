@@ -27,11 +27,21 @@ struct Service {
 // if it does not serve the path.
 using GetHandler = std::function<bool(const HttpRequest& request, std::string_view path, Respond& respond)>;
 
+// Who may call: see docs/security.md.
+struct AccessPolicy {
+  // With keys: every request but GET /health needs one of them. A POST is SigV4-signed for
+  // `region` and its service; a GET is SigV4-signed for any of the services, or HTTP Basic.
+  const SigV4Verifier* auth = nullptr;
+  std::string region = "us-east-1";
+  // Without keys, on a loopback address: a request naming another host (Host, Origin) is a web
+  // page's (DNS rebinding, a cross-site form) and is refused.
+  bool loopback_only = false;
+};
+
 class Router {
  public:
-  // `auth` may be null: then any signature (or none) is accepted, as local emulators do.
-  Router(std::vector<Service> services, const SigV4Verifier* auth, const Clock& clock, GetHandler get = {})
-      : services_(std::move(services)), auth_(auth), clock_(clock), get_(std::move(get)) {}
+  // `policy.auth` may be null: then any signature (or none) is accepted, as local emulators do.
+  Router(std::vector<Service> services, AccessPolicy policy, const Clock& clock, GetHandler get = {});
 
   void handle(HttpRequest& request, Respond respond);
 
@@ -39,9 +49,14 @@ class Router {
   void handle_aws(HttpRequest& request, Protocol protocol, Respond& respond);
 
   std::vector<Service> services_;
-  const SigV4Verifier* auth_;
+  AccessPolicy policy_;
+  ExpectedScope any_service_;  // a GET's scope: the region, any of the services
   const Clock& clock_;
   GetHandler get_;
 };
+
+// Whether a Host or Origin value names this machine's loopback ("127.0.0.1:4567", "localhost",
+// "[::1]:80", "http://localhost:4567"); exposed for tests.
+bool names_loopback(std::string_view host_or_origin);
 
 }  // namespace eddy::api

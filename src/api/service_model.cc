@@ -66,6 +66,7 @@ Result<std::unique_ptr<ServiceModel>> ServiceModel::load(std::string_view model_
   try {
     const auto j = nlohmann::json::parse(model_json);
     model->target_prefix_ = j.at("metadata").value("targetPrefix", "");
+    model->signing_name_ = j.at("metadata").value("signingName", j.at("metadata").value("endpointPrefix", ""));
     const auto& shapes = j.at("shapes");
     for (const auto& [name, _] : shapes.items()) model->shapes_[name] = std::make_unique<Shape>();
     auto ref = [&](const nlohmann::json& r) -> const Shape* {

@@ -36,6 +36,8 @@ class ServiceModel {
   static Result<std::unique_ptr<ServiceModel>> load(std::string_view model_json);
 
   const std::string& target_prefix() const { return target_prefix_; }
+  // The service a SigV4 credential scope names for this API ("kinesis", "firehose", ...).
+  const std::string& signing_name() const { return signing_name_; }
   // Replaces a shape's pattern: for the few places where eddy deliberately accepts more than AWS.
   Status relax_pattern(const std::string& shape, const std::string& pattern);
   bool has_operation(std::string_view op) const { return operations_.count(std::string(op)) != 0; }
@@ -61,6 +63,7 @@ class ServiceModel {
   Status normalize(const Shape& shape, Value& v, Protocol protocol) const;
 
   std::string target_prefix_;
+  std::string signing_name_;
   std::map<std::string, std::unique_ptr<Shape>> shapes_;
   std::map<std::string, const Shape*> operations_;  // operation -> input shape (nullptr: none)
 };

@@ -3,6 +3,7 @@
 #include <openssl/crypto.h>
 
 #include <algorithm>
+#include <cctype>
 #include <fstream>
 
 #include "common/digest.h"
@@ -192,7 +193,7 @@ void sign_request(std::string_view method, std::string_view raw_target,
                                             ", SignedHeaders=" + signed_list + ", Signature=" + sig);
 }
 
-Result<std::string> SigV4Verifier::verify(const HttpRequest& req, TimestampMs now) const {
+Result<std::string> SigV4Verifier::verify(const HttpRequest& req, TimestampMs now, const ExpectedScope& expect) const {
   const auto auth = req.header("authorization");
   if (auth.empty()) return make_error(Errc::kMissingAuthenticationToken, "Missing Authentication Token");
   constexpr std::string_view kAlgo = "AWS4-HMAC-SHA256";
@@ -227,6 +228,16 @@ Result<std::string> SigV4Verifier::verify(const HttpRequest& req, TimestampMs no
   const auto date = scope_parts[1];
   const auto region = scope_parts[2];
   const auto service = scope_parts[3];
+  if (!expect.region.empty() && region != expect.region) {
+    return make_error(Errc::kInvalidSignature, "Credential should be scoped to a valid region, not '" +
+                                                   std::string(region.substr(0, 64)) + "'. This server's region is " +
+                                                   expect.region + " (eddy serve --region).");
+  }
+  if (!expect.services.empty() &&
+      std::find(expect.services.begin(), expect.services.end(), service) == expect.services.end()) {
+    return make_error(Errc::kInvalidSignature,
+                      "Credential should be scoped to correct service: '" + expect.services.front() + "'. ");
+  }
   const auto key = std::find_if(keys_.begin(), keys_.end(), [&](const AwsCredentials& c) { return c.access_key == access_key; });
   if (key == keys_.end()) {
     return make_error(Errc::kUnrecognizedClient, "The security token included in the request is invalid.");
@@ -249,6 +260,16 @@ Result<std::string> SigV4Verifier::verify(const HttpRequest& req, TimestampMs no
   }
   std::vector<std::string> names;
   for (const auto n : split(signed_headers, ';')) names.emplace_back(n);
+  // A signature must bind the request to this server and this moment, and to the operation when
+  // one is named; otherwise it could be replayed elsewhere or for another call.
+  for (const std::string_view required : {"host", "x-amz-date", "x-amz-target"}) {
+    if (required == "x-amz-target" && !req.has_header("x-amz-target")) continue;
+    if (std::find(names.begin(), names.end(), required) == names.end()) {
+      return make_error(Errc::kIncompleteSignature,
+                        "'" + std::string(required) + "' must be a signed header. SignedHeaders=" +
+                            std::string(signed_headers.substr(0, 512)));
+    }
+  }
   const size_t q = req.target.find('?');
   const std::string_view target = req.target;
   const auto path = target.substr(0, q);
@@ -265,6 +286,28 @@ Result<std::string> SigV4Verifier::verify(const HttpRequest& req, TimestampMs no
                       "Secret Access Key and signing method. Consult the service documentation for details.");
   }
   return std::string(region);
+}
+
+bool SigV4Verifier::verify_basic(std::string_view authorization) const {
+  constexpr std::string_view kBasic = "Basic ";
+  if (authorization.size() < kBasic.size() || authorization.size() > 4096) return false;
+  for (size_t i = 0; i < kBasic.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(authorization[i])) != std::tolower(static_cast<unsigned char>(kBasic[i])))
+      return false;
+  const auto decoded = base64_decode(trim(authorization.substr(kBasic.size())));
+  if (!decoded) return false;
+  const size_t colon = decoded->find(':');
+  if (colon == std::string::npos) return false;
+  const std::string_view id(decoded->data(), colon);
+  const std::string_view secret(decoded->data() + colon + 1, decoded->size() - colon - 1);
+  bool ok = false;
+  for (const auto& k : keys_) {
+    const bool same_id = k.access_key == id;
+    const bool same_secret =
+        k.secret_key.size() == secret.size() && CRYPTO_memcmp(k.secret_key.data(), secret.data(), secret.size()) == 0;
+    ok |= same_id && same_secret;
+  }
+  return ok;
 }
 
 Result<std::vector<AwsCredentials>> load_credentials_file(const std::string& path) {

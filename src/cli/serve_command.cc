@@ -50,6 +50,7 @@ struct ServeOptions {
   int64_t status_delay_ms = 0;
   double checkpoint_interval_s = 10;
   int parallelism = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  bool allow_native_jobs = false;
   std::vector<std::string> lambdas;  // NAME=python:/path.py | NAME=exec:command
   std::string s3_endpoint, s3_access_key, s3_secret_key, s3_region = "us-east-1";
   int s3_multipart_mb = 8;
@@ -135,7 +136,7 @@ int serve(const ServeOptions& o) {
     return deliveries.scan_journal(name, from, each);
   };
   host.set_delivery_output(std::move(to_delivery));
-  host.set_job_loader(job::host_job_loader());
+  if (o.allow_native_jobs) host.set_job_loader(job::host_job_loader());
   host.set_parallelism(o.parallelism);
   host.set_checkpoint_interval_ms(static_cast<int64_t>(o.checkpoint_interval_s * 1000));
   if (auto st = host.load(); !st) return fail(st.error().message);
@@ -179,7 +180,19 @@ int serve(const ServeOptions& o) {
     respond(std::move(r));
     return true;
   };
-  api::Router router(std::move(services), auth.get(), clock, get);
+  api::AccessPolicy access;
+  access.auth = auth.get();
+  access.region = o.region;
+  const bool loopback = o.host == "::1" || api::names_loopback(o.host);
+  access.loopback_only = !auth && loopback;
+  if (!auth && !loopback) {
+    std::cerr << "eddy: WARNING: listening on " << o.host
+              << " without keys: anyone who can reach this port can read, write and delete every stream, "
+                 "application and delivery stream. Start with --access-key/--secret-key or --credentials-file "
+                 "(see docs/security.md)."
+              << std::endl;
+  }
+  api::Router router(std::move(services), std::move(access), clock, get);
   api::HttpServer server([&router](api::HttpRequest& req, api::Respond respond) { router.handle(req, std::move(respond)); },
                          o.threads);
   auto port = server.listen(o.host, static_cast<uint16_t>(o.port));
@@ -217,6 +230,9 @@ void add_serve_command(CLI::App& app, int& exit_code) {
       ->capture_default_str()
       ->check(CLI::Range(0.05, 3600.0));
   cmd->add_option("--threads", o->threads, "HTTP worker threads")->capture_default_str()->check(CLI::Range(1, 64));
+  cmd->add_flag("--allow-native-jobs", o->allow_native_jobs,
+                "Run C++ job libraries (native code, as this server's user) that callers deploy; with keys, any "
+                "configured key may deploy them");
   cmd->add_option("--lambda", o->lambdas,
                   "Where a Lambda function used as a Firehose transform runs: NAME=python:/path/handler.py or NAME=exec:<command>");
   cmd->add_option("--s3-endpoint", o->s3_endpoint,

@@ -5,6 +5,7 @@
 #include <atomic>
 
 #include "common/file_util.h"
+#include "common/path_names.h"
 
 namespace eddy::delivery {
 
@@ -12,28 +13,20 @@ namespace {
 constexpr const char* kStaging = ".eddy-staging";
 }  // namespace
 
-Result<std::string> BucketSink::bucket_from_arn(std::string_view arn) {
-  constexpr std::string_view kPrefix = "arn:aws:s3:::";
-  if (!arn.starts_with(kPrefix) || arn.size() == kPrefix.size() || arn.find('/') != std::string_view::npos) {
-    return make_error(Errc::kInvalidArgument, "BucketARN must look like arn:aws:s3:::bucket-name, got " + std::string(arn));
-  }
-  return std::string(arn.substr(kPrefix.size()));
-}
+Result<std::string> BucketSink::bucket_from_arn(std::string_view arn) { return eddy::bucket_from_arn(arn); }
 
 Status BucketSink::put(const std::string& bucket, const std::string& key, std::string_view bytes) const {
-  if (key.empty() || key.find("..") != std::string::npos || key.front() == '/') {
-    return make_error(Errc::kInvalidArgument, "object key '" + key + "' is not allowed in a bucket directory");
-  }
-  const auto path = root_ / bucket / key;
+  auto path = object_path(root_ / bucket, key);
+  if (!path) return tl::unexpected(path.error());
   std::error_code ec;
-  std::filesystem::create_directories(path.parent_path(), ec);
-  if (ec) return make_error(Errc::kIo, "create " + path.parent_path().string() + ": " + ec.message());
+  std::filesystem::create_directories(path->parent_path(), ec);
+  if (ec) return make_error(Errc::kIo, "create " + path->parent_path().string() + ": " + ec.message());
   std::filesystem::create_directories(root_ / kStaging, ec);
   if (ec) return make_error(Errc::kIo, "create " + (root_ / kStaging).string() + ": " + ec.message());
   // Several delivery streams may write to one bucket at once: every staged file has its own name.
   static std::atomic<uint64_t> next{0};
   const auto staged = root_ / kStaging / (std::to_string(::getpid()) + "-" + std::to_string(next++));
-  auto st = write_file_atomic(path, bytes, staged);
+  auto st = write_file_atomic(*path, bytes, staged);
   if (!st) std::filesystem::remove(staged, ec);
   return st;
 }

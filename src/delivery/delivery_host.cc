@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <deque>
 #include <future>
+#include <iostream>
 #include <random>
 #include <set>
 
@@ -31,6 +32,8 @@ namespace {
 constexpr TimestampMs kJournalRetentionMs = 24LL * 3600 * 1000;  // Firehose keeps records 24 h
 constexpr auto kIdlePoll = std::chrono::milliseconds(20);
 constexpr size_t kReadBatch = 2000;
+// Beside the delivery streams' folders, none of which starts with a dot (path_component).
+constexpr const char* kLambdaRunner = ".lambda_runner.py";
 
 struct Rec {
   TimestampMs arrival;
@@ -177,6 +180,13 @@ Result<Destination> destination_of(const json& d, const LambdaSetup& setup) {
 
 // The destination of a stored CreateDeliveryStream request: ExtendedS3 or HTTP endpoint (whose
 // S3Configuration is the backup bucket for failed records).
+// The longest object name (the key after its prefix) that `name` writes at `version`:
+// NAME-VERSION-yyyy-MM-dd-HH-mm-ss-UUID and the extension (an error object has none).
+std::string longest_object_name(const std::string& name, int64_t version, const Destination& d) {
+  return name + "-" + std::to_string(std::max<int64_t>(version, 999)) + "-2021-01-31-14-05-47-" + std::string(36, '0') +
+         d.extension;
+}
+
 Result<Destination> destination_of_stream(const json& request, const LambdaSetup& setup) {
   if (request.contains("ExtendedS3DestinationConfiguration")) {
     return destination_of(request["ExtendedS3DestinationConfiguration"], setup);
@@ -264,7 +274,7 @@ std::pair<uint64_t, uint64_t> DeliveryHost::buffered(const Entry& e) {
 }
 
 LambdaSetup DeliveryHost::lambda_setup() const {
-  return {&functions_, (dir_ / "lambda_runner.py").string()};
+  return {&functions_, (dir_ / kLambdaRunner).string()};
 }
 
 std::string DeliveryHost::arn(const std::string& name) const {
@@ -278,15 +288,22 @@ Status DeliveryHost::persist(const std::string& name, const DeliveryStream& s) c
             {"created_ms", s.created_ms},
             {"updated_ms", s.updated_ms}};
   std::error_code ec;
-  fs::create_directories(dir_ / name, ec);
-  return write_file_atomic(dir_ / name / "stream.json", j.dump(1));
+  fs::create_directories(entry_dir(name), ec);
+  return write_file_atomic(entry_dir(name) / "stream.json", j.dump(1));
 }
 
 Status DeliveryHost::load() {
   std::error_code ec;
   fs::create_directories(dir_, ec);
   if (ec) return make_error(Errc::kIo, "cannot create " + dir_.string() + ": " + ec.message());
-  if (auto st = write_file_atomic(dir_ / "lambda_runner.py", lambda_runner_source()); !st) return st;
+  // The runner of python: Lambdas, rewritten only when this build's differs: a server restarted on a
+  // full disk must still start (its python: Lambdas then fail with the reason, and are retried).
+  if (read_file(dir_ / kLambdaRunner).value_or("") != lambda_runner_source()) {
+    if (auto st = write_file_atomic(dir_ / kLambdaRunner, lambda_runner_source()); !st)
+      std::cerr << "eddy: cannot write " << (dir_ / kLambdaRunner).string() << ": " << st.error().message
+                << " (python: Lambda transforms fail until it can be written)\n";
+  }
+  fs::remove(dir_ / "lambda_runner.py", ec);  // where an eddy before 2026-12-06 kept it
   std::unique_lock lock(mu_);
   for (const auto& d : fs::directory_iterator(dir_, ec)) {
     auto text = read_file(d.path() / "stream.json");
@@ -303,8 +320,9 @@ Status DeliveryHost::load() {
       return make_error(Errc::kCorruption, "cannot read " + (d.path() / "stream.json").string() + ": " + ex.what());
     }
     const std::string name = e->stream.config.at("DeliveryStreamName").get<std::string>();
+    if (auto st = move_to_entry(d.path(), entry_dir(name)); !st) return st;
     if (e->stream.config.value("DeliveryStreamType", "DirectPut") == "DirectPut") {
-      auto journal = log::ShardLog::open(d.path() / "journal", log::LogOptions{});
+      auto journal = log::ShardLog::open(entry_dir(name) / "journal", log::LogOptions{});
       if (!journal) return tl::unexpected(journal.error());
       e->journal = std::shared_ptr<log::ShardLog>(std::move(*journal));
       committer_.track(e->journal);
@@ -320,6 +338,9 @@ Status DeliveryHost::load() {
 Status DeliveryHost::check_destination(const json& request) const {
   auto dest = destination_of_stream(request, lambda_setup());
   if (!dest) return tl::unexpected(dest.error());
+  const auto object_name = longest_object_name(request.value("DeliveryStreamName", ""), 0, *dest);
+  if (auto st = check_prefix_forms_keys("Prefix", dest->prefix, object_name); !st) return st;
+  if (auto st = check_prefix_forms_keys("ErrorOutputPrefix", dest->error_prefix, object_name); !st) return st;
   if (!dest->stream_arn.empty()) {
     auto target = store_.name_from_arn(dest->stream_arn);
     if (!target) return tl::unexpected(target.error());
@@ -380,16 +401,16 @@ Result<DeliveryStream> DeliveryHost::create(json request) {
   e->stream.config = std::move(request);
   e->stream.created_ms = e->stream.updated_ms = clock_.now_ms();
   std::error_code ec;
-  fs::remove_all(dir_ / name, ec);  // leftovers of a deleted stream of the same name
+  fs::remove_all(entry_dir(name), ec);  // leftovers of a deleted stream of the same name
   if (type == "DirectPut") {
-    auto journal = log::ShardLog::open(dir_ / name / "journal", log::LogOptions{});
+    auto journal = log::ShardLog::open(entry_dir(name) / "journal", log::LogOptions{});
     if (!journal) return tl::unexpected(journal.error());
     e->journal = std::shared_ptr<log::ShardLog>(std::move(*journal));
     committer_.track(e->journal);
   }
   if (auto st = persist(name, e->stream); !st) return tl::unexpected(st.error());
   if (auto st =
-          write_file_atomic(dir_ / name / "state.json", json{{"positions", positions}, {"finished", finished}}.dump());
+          write_file_atomic(entry_dir(name) / "state.json", json{{"positions", positions}, {"finished", finished}}.dump());
       !st) {
     return tl::unexpected(st.error());
   }
@@ -405,7 +426,7 @@ Result<DeliveryStream> DeliveryHost::describe(const std::string& name) const {
   auto it = streams_.find(name);
   if (it == streams_.end()) return not_found(name);
   DeliveryStream s = it->second->stream;
-  if (auto state = read_file(dir_ / name / "state.json")) {
+  if (auto state = read_file(entry_dir(name) / "state.json")) {
     try {
       const auto j = json::parse(*state);
       s.objects = j.value("objects", uint64_t{0});
@@ -431,7 +452,7 @@ Status DeliveryHost::remove(const std::string& name) {
   if (it->second->worker) halt(*it->second, lock);
   if (it->second->journal) it->second->journal->destroy();
   std::error_code ec;
-  fs::remove_all(dir_ / name, ec);
+  fs::remove_all(entry_dir(name), ec);
   streams_.erase(name);
   return {};
 }
@@ -568,7 +589,7 @@ void DeliveryHost::run(const std::string& name, Worker& w) {
     source = *store_.name_from_arn(config["KinesisStreamSourceConfiguration"].value("KinesisStreamARN", ""));
 
   json state = json::object();
-  if (auto text = read_file(dir_ / name / "state.json")) {
+  if (auto text = read_file(entry_dir(name) / "state.json")) {
     try {
       state = json::parse(*text);
     } catch (const std::exception&) {
@@ -675,7 +696,7 @@ void DeliveryHost::run(const std::string& name, Worker& w) {
     state["objects"] = state.value("objects", uint64_t{0}) + add_objects;
     state["records"] = state.value("records", uint64_t{0}) + add_records;
     if (add_objects) state["last_delivery_ms"] = clock_.now_ms();
-    (void)write_file_atomic(dir_ / name / "state.json", state.dump());
+    (void)write_file_atomic(entry_dir(name) / "state.json", state.dump());
   };
 
   // An eddy stream as destination: records keyed by source position, appended exactly once (the
@@ -687,7 +708,7 @@ void DeliveryHost::run(const std::string& name, Worker& w) {
     if (!target) return false;
     json intent;
     try {
-      intent = json::parse(read_file(dir_ / name / "intent.json").value_or("{}"));
+      intent = json::parse(read_file(entry_dir(name) / "intent.json").value_or("{}"));
     } catch (const std::exception&) {
       return false;
     }
@@ -703,7 +724,7 @@ void DeliveryHost::run(const std::string& name, Worker& w) {
       json t = json::object();
       for (const auto& [shard, end] : marks) t[std::to_string(shard)] = end;
       intent["target"] = t;
-      if (!write_file_atomic(dir_ / name / "intent.json", intent.dump())) return false;
+      if (!write_file_atomic(entry_dir(name) / "intent.json", intent.dump())) return false;
     }
     std::vector<StreamRecord> records;
     records.reserve(processed.size());
@@ -780,7 +801,7 @@ void DeliveryHost::run(const std::string& name, Worker& w) {
       error_key = evaluate_prefix(dest->error_prefix, oldest, random, "processing-failed") + suffix;
       json intent = {{"key", key}, {"error_key", error_key}, {"ranges", json::array()}};
       for (const auto& [s, r] : ranges) intent["ranges"].push_back({s, r.first, r.second});
-      if (!write_file_atomic(dir_ / name / "intent.json", intent.dump())) return false;
+      if (!write_file_atomic(entry_dir(name) / "intent.json", intent.dump())) return false;
     }
     std::string errors;
     std::vector<Processed> processed = process(recs, errors);
@@ -796,6 +817,12 @@ void DeliveryHost::run(const std::string& name, Worker& w) {
             continue;
           }
           p.keys.insert(keys->begin(), keys->end());
+        }
+        if (auto st = check_prefix_forms_keys("the record's partition key values", dest->prefix,
+                                              longest_object_name(name, version, *dest), &p.keys);
+            !st) {
+          errors += error_line(*p.src, "DynamicPartitioning.InvalidPartitionKey", st.error().message);
+          continue;
         }
         if (partitions.size() >= 500 && !partitions.count(p.keys)) {
           errors +=
@@ -873,12 +900,12 @@ void DeliveryHost::run(const std::string& name, Worker& w) {
     for (const auto& [s, r] : ranges) positions[s] = std::max(positions[s], r.second);
     save(1, recs.size());
     std::error_code ec;
-    fs::remove(dir_ / name / "intent.json", ec);
+    fs::remove(entry_dir(name) / "intent.json", ec);
     return true;
   };
 
   // Recovery: an object whose writing was interrupted is written again, identically.
-  if (auto text = read_file(dir_ / name / "intent.json")) {
+  if (auto text = read_file(entry_dir(name) / "intent.json")) {
     try {
       const auto intent = json::parse(*text);
       std::map<uint32_t, std::pair<uint64_t, uint64_t>> ranges;
@@ -903,7 +930,7 @@ void DeliveryHost::run(const std::string& name, Worker& w) {
     } catch (const std::exception&) {
     }
     std::error_code ec;
-    fs::remove(dir_ / name / "intent.json", ec);
+    fs::remove(entry_dir(name) / "intent.json", ec);
   }
 
   std::vector<Rec> buffer;

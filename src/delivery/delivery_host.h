@@ -25,6 +25,7 @@
 
 #include "common/clock.h"
 #include "common/error.h"
+#include "common/path_names.h"
 #include "delivery/bucket_sink.h"
 #include "delivery/delivery_metrics.h"
 #include "delivery/s3_sink.h"
@@ -109,6 +110,9 @@ class DeliveryHost {
   static std::pair<uint64_t, uint64_t> buffered(const Entry& e);
 
   Status write_object(const std::string& bucket, const std::string& key, std::string_view bytes) const;
+
+  // The folder of the delivery stream `name` under dir_ (common/path_names.h: never a path of the caller's).
+  std::filesystem::path entry_dir(const std::string& name) const { return dir_ / path_component(name); }
 
   std::filesystem::path dir_;
   BucketSink bucket_;

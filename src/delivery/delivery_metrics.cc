@@ -25,7 +25,7 @@ std::vector<DeliveryMetrics> DeliveryHost::metrics() const {
                          .value("Url", "");
     if (url.starts_with("arn:aws:kinesis:")) m.destination = "stream";
     nlohmann::json state = nlohmann::json::object();
-    if (auto text = read_file(dir_ / name / "state.json")) {
+    if (auto text = read_file(entry_dir(name) / "state.json")) {
       state = nlohmann::json::parse(*text, nullptr, false);
       if (!state.is_object()) state = nlohmann::json::object();
     }

@@ -140,19 +140,25 @@ std::string_view lambda_runner_source() { return embedded::lambda_runner(); }
 Result<LambdaTransform> LambdaTransform::create(const std::string& arn_text, const std::map<std::string, std::string>& functions,
                                                 const std::string& runner_path, int retries, int timeout_ms,
                                                 size_t buffer_bytes) {
-  std::string target = arn_text;
-  if (target.starts_with("arn:aws:lambda:")) {
-    const size_t fn = target.find(":function:");
-    std::string name = fn == std::string::npos ? "" : target.substr(fn + 10);
-    if (const size_t colon = name.find(':'); colon != std::string::npos) name = name.substr(0, colon);  // :alias/version
-    auto it = functions.find(name);
-    if (it == functions.end()) {
-      return make_error(Errc::kInvalidArgument, "Lambda function " + name + " is not known to this server: start eddy serve "
-                                                "with --lambda " + name + "=python:/path/handler.py (or exec:<command>), "
-                                                "or give the LambdaArn as python:... / exec:... directly");
-    }
-    target = it->second;
+  // What runs is the server's decision, never the caller's: a LambdaArn names a function, and only
+  // `eddy serve --lambda NAME=...` says where NAME runs (a Python file, a command or a URL).
+  if (!arn_text.starts_with("arn:aws:lambda:")) {
+    return make_error(Errc::kInvalidArgument,
+                      "LambdaArn must be a Lambda function ARN (arn:aws:lambda:REGION:ACCOUNT:function:NAME), got '" +
+                          arn_text.substr(0, 200) +
+                          "'; where NAME runs is set when the server starts: eddy serve --lambda "
+                          "NAME=python:/path/handler.py (or exec:<command>, or an http:// URL)");
   }
+  const size_t fn = arn_text.find(":function:");
+  std::string name = fn == std::string::npos ? "" : arn_text.substr(fn + 10);
+  if (const size_t colon = name.find(':'); colon != std::string::npos) name = name.substr(0, colon);  // :alias/version
+  auto it = functions.find(name);
+  if (it == functions.end()) {
+    return make_error(Errc::kInvalidArgument, "Lambda function " + name.substr(0, 200) +
+                                                  " is not known to this server: start eddy serve with --lambda " +
+                                                  name.substr(0, 200) + "=python:/path/handler.py (or exec:<command>)");
+  }
+  const std::string& target = it->second;
   LambdaTransform t;
   t.arn_ = arn_text;
   t.retries_ = retries;
@@ -173,8 +179,8 @@ Result<LambdaTransform> LambdaTransform::create(const std::string& arn_text, con
     t.command_ = target.substr(5);
     if (t.command_.empty()) return make_error(Errc::kInvalidArgument, "exec: needs a command line");
   } else {
-    return make_error(Errc::kInvalidArgument,
-                      "LambdaArn " + arn_text + " must be a Lambda ARN, python:<file.py>, exec:<command> or an http:// URL");
+    return make_error(Errc::kInvalidArgument, "--lambda " + name + "=" + target +
+                                                  ": say where the function runs with python:<file.py>, exec:<command> or an http:// URL");
   }
   return t;
 }

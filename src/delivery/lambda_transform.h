@@ -1,8 +1,9 @@
-// Firehose's Lambda processor without AWS: the LambdaArn names where the function runs.
+// Firehose's Lambda processor without AWS. A processor's LambdaArn names a function,
+// arn:aws:lambda:REGION:ACCOUNT:function:NAME[:alias], and the server's own `--lambda NAME=TARGET`
+// says where NAME runs (an API caller can name functions, never choose what runs):
 //   python:/path/handler.py[#handler]  a Python file written for Lambda, run by eddy's runner
 //   exec:<command line>                 any program: the event JSON on stdin, the response on stdout
 //   http://host:port/path               a function behind HTTP: the event POSTed, the response in the body
-//   arn:aws:lambda:...:function:NAME    looked up in `eddy serve --lambda NAME=<one of the above>`
 // The event and response are Firehose's record-transformation contract (firehose.md §5).
 #pragma once
 

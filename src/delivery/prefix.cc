@@ -8,10 +8,13 @@
 #include <variant>
 #include <vector>
 
+#include "common/path_names.h"
+
 namespace eddy::delivery {
 namespace {
 
 constexpr std::string_view kDefaultTime = "!{timestamp:yyyy/MM/dd/HH/}";
+constexpr TimestampMs kSampleTime = 1612101947190;  // 2021-01-31 14:05:47.190: only digits vary with time
 
 struct Expression {
   std::string ns, value;
@@ -106,6 +109,7 @@ Result<Prefixes> resolve_prefixes(const std::string& prefix, const std::optional
   if (!error_prefix || error_prefix->empty()) {
     if (has_expr) return invalid("Invalid input: ErrorOutputPrefix can't be null when Prefix contains expressions");
     out.error_prefix = prefix + "!{firehose:error-output-type}/" + std::string(kDefaultTime);
+    if (auto st = check_prefix_forms_keys("Prefix", out.prefix, "x"); !st) return tl::unexpected(st.error());
     return out;
   }
   auto e = parse(*error_prefix);
@@ -125,7 +129,32 @@ Result<Prefixes> resolve_prefixes(const std::string& prefix, const std::optional
     return invalid("Invalid input: ErrorOutputPrefix must contain !{firehose:error-output-type} when it contains expressions");
   }
   out.error_prefix = e_time ? *error_prefix : *error_prefix + std::string(kDefaultTime);
+  if (auto st = check_prefix_forms_keys("Prefix", out.prefix, "x"); !st) return tl::unexpected(st.error());
+  if (auto st = check_prefix_forms_keys("ErrorOutputPrefix", out.error_prefix, "x"); !st) return tl::unexpected(st.error());
   return out;
+}
+
+Status check_prefix_forms_keys(std::string_view what, const std::string& prefix, std::string_view object_name,
+                               const std::map<std::string, std::string>* partition_keys) {
+  std::map<std::string, std::string> named;
+  if (!partition_keys) {
+    if (auto parts = parse(prefix)) {
+      for (const auto& part : *parts) {
+        if (const auto* e = std::get_if<Expression>(&part)) {
+          if (e->ns == "partitionKeyFromQuery") named["query:" + e->value] = "k";
+          if (e->ns == "partitionKeyFromLambda") named["lambda:" + e->value] = "k";
+        }
+      }
+    }
+    partition_keys = &named;
+  }
+  const std::string key = evaluate_prefix(prefix, kSampleTime, [] { return std::string(11, '0'); }, "processing-failed",
+                                          partition_keys) +
+                          std::string(object_name);
+  if (auto st = check_object_key(key); !st) {
+    return invalid("Invalid input: " + std::string(what) + " does not lead to a valid object key: " + st.error().message);
+  }
+  return {};
 }
 
 std::string evaluate_prefix(const std::string& prefix, TimestampMs ts, const std::function<std::string()>& random,

@@ -24,6 +24,14 @@ struct Prefixes {
 // Applies rules 1–6 and returns the effective prefixes, or InvalidArgument with Firehose's message.
 Result<Prefixes> resolve_prefixes(const std::string& prefix, const std::optional<std::string>& error_prefix);
 
+// Whether `prefix`, evaluated, followed by `object_name` is a key a bucket directory can hold
+// (common/path_names.h: no "." or ".." segment, not absolute, segments fit a file name, ...);
+// InvalidArgument naming `what` and the rule otherwise. `partition_keys`: a record's values (a
+// record whose values fail goes to the error output); null: "k" for every key the prefix names
+// (the check at create).
+Status check_prefix_forms_keys(std::string_view what, const std::string& prefix, std::string_view object_name,
+                               const std::map<std::string, std::string>* partition_keys = nullptr);
+
 // Evaluates a prefix for an object whose oldest record arrived at `ts`. `random` supplies
 // !{firehose:random-string} values (11 characters each); `error_type` fills
 // !{firehose:error-output-type}.

@@ -380,10 +380,7 @@ class Translator {
     if (type == "AWS::KinesisFirehose::DeliveryStream") return delivery_arn(region_, name);
     if (type.starts_with("AWS::KinesisAnalytics")) return application_arn(region_, name);
     if (type == "AWS::S3::Bucket") return "arn:aws:s3:::" + name;
-    if (type == "AWS::Lambda::Function") {
-      if (auto it = lambda_targets_.find(id); it != lambda_targets_.end()) return it->second;
-      return "arn:aws:lambda:" + region_ + ":" + kAccount + ":function:" + name;
-    }
+    if (type == "AWS::Lambda::Function") return "arn:aws:lambda:" + region_ + ":" + kAccount + ":function:" + name;
     if (type == "AWS::IAM::Role") return std::string("arn:aws:iam::") + kAccount + ":role/" + name;
     return "arn:aws:" + lower(type.substr(5, type.find("::", 5) - 5)) + ":" + region_ + ":" + kAccount + ":" + name;
   }
@@ -667,7 +664,8 @@ class Translator {
     }
   }
 
-  // Inline Python (Code.ZipFile) is written beside the template and run by the Lambda runner.
+  // Inline Python (Code.ZipFile) is written beside the template. What runs is the server's choice
+  // (docs/security.md): its operator starts eddy serve with --lambda NAME=python:FILE#handler.
   void lambda(const std::string& id, const YAML::Node& r, DesiredState& s) {
     json p = resolve(r["Properties"]);
     const std::string runtime = p.value("Runtime", "");
@@ -684,10 +682,11 @@ class Translator {
     const auto dir = std::filesystem::absolute(y_.file()).parent_path() / ".eddy" / "lambda" / physical_name(id, r);
     const auto file = dir / (module + ".py");
     s.files[file.string()] = code;  // apply writes it; plan only names it
-    lambda_targets_[id] = "python:" + file.string() + "#" + function;
+    const std::string name = physical_name(id, r);
     s.skipped.push_back({id, "AWS::Lambda::Function",
-                         "no function is deployed: its inline code, written to " + file.string() +
-                             ", runs in the Lambda runner of the delivery streams that name it"});
+                         "no function is deployed: its inline code is written to " + file.string() +
+                             "; the server runs it when started with eddy serve --lambda " + name + "=python:" +
+                             file.string() + "#" + function});
   }
 
   struct PendingOutput {
@@ -713,7 +712,7 @@ class Translator {
   std::string region_;
   std::string stack_;
   YAML::Node resources_, params_node_, conditions_, mappings_, outputs_node_;
-  std::map<std::string, std::string> types_, names_, lambda_targets_;
+  std::map<std::string, std::string> types_, names_;
   std::map<std::string, bool> condition_values_;
   std::set<std::string> resolving_;
   std::vector<PendingOutput> pending_outputs_;

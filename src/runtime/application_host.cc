@@ -19,6 +19,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// A job library is native code run as the server's user: loading one is the server's decision.
+constexpr const char* kNoNativeJobs =
+    "this server does not run C++ job libraries (native code): start it with eddy serve --allow-native-jobs";
+
 // A record read from the source stream, waiting to be merged into ROWTIME order.
 struct PendingRecord {
   TimestampMs arrival;
@@ -168,9 +172,9 @@ std::string ApplicationHost::arn(const std::string& name) const {
 
 Status ApplicationHost::persist(const std::string& name, const HostedApplication& app) const {
   std::error_code ec;
-  fs::create_directories(dir_ / name, ec);
-  if (ec) return make_error(Errc::kIo, "create " + (dir_ / name).string() + ": " + ec.message());
-  return write_file_atomic(dir_ / name / "app.json", app_to_json(app).dump(1));
+  fs::create_directories(entry_dir(name), ec);
+  if (ec) return make_error(Errc::kIo, "create " + (entry_dir(name)).string() + ": " + ec.message());
+  return write_file_atomic(entry_dir(name) / "app.json", app_to_json(app).dump(1));
 }
 
 Status ApplicationHost::load() {
@@ -184,7 +188,9 @@ Status ApplicationHost::load() {
     try {
       auto entry = std::make_unique<Entry>();
       entry->app = app_from_json(nlohmann::json::parse(*text));
-      apps_[entry->app.config.at("ApplicationName").get<std::string>()] = std::move(entry);
+      const auto name = entry->app.config.at("ApplicationName").get<std::string>();
+      if (auto st = move_to_entry(d.path(), entry_dir(name)); !st) return st;
+      apps_[name] = std::move(entry);
     } catch (const std::exception& e) {
       return make_error(Errc::kCorruption, "cannot read " + (d.path() / "app.json").string() + ": " + e.what());
     }
@@ -412,7 +418,7 @@ Result<ApplicationHost::FlinkEndpoints> ApplicationHost::flink_endpoints(const A
 }
 
 Status ApplicationHost::launch_job(const std::string& name, Entry& entry, const std::string& position) {
-  if (!job_loader_) return make_error(Errc::kInvalidApplicationConfiguration, "this server does not run C++ jobs");
+  if (!job_loader_) return make_error(Errc::kInvalidApplicationConfiguration, kNoNativeJobs);
   const auto& job = entry.app.config["Job"];
   auto loaded = job_loader_(job.value("Library", ""), job.value("PropertyGroups", nlohmann::json::array()));
   if (!loaded) return make_error(Errc::kInvalidApplicationConfiguration, loaded.error().message);
@@ -420,14 +426,14 @@ Status ApplicationHost::launch_job(const std::string& name, Entry& entry, const 
   for (const auto& o : loaded->outputs) outputs.push_back({o.name, o.target, o.delivery, false});
   // A first start of a job reads from where its source says; StartApplication may say otherwise.
   const bool first = position == kInitialPosition ||
-                     (!fs::exists(dir_ / name / "checkpoint") && position == "LAST_STOPPED_POINT");
+                     (!fs::exists(entry_dir(name) / "checkpoint") && position == "LAST_STOPPED_POINT");
   return start_runner(name, entry, first ? loaded->start : position, loaded->source, std::move(loaded->program),
                       outputs);
 }
 
 Result<HostedApplication> ApplicationHost::deploy_job(const std::string& name, std::string_view library,
                                                       const nlohmann::json& property_groups, const JobDeploy& how) {
-  if (!job_loader_) return make_error(Errc::kInvalidArgument, "this server does not run C++ jobs");
+  if (!job_loader_) return make_error(Errc::kInvalidArgument, kNoNativeJobs);
   if (how.parallelism && (*how.parallelism < 0 || *how.parallelism > kMaxParallelism)) {
     return make_error(Errc::kInvalidArgument,
                       "parallelism must be 1 to " + std::to_string(kMaxParallelism) + " (0: the server's --parallelism)");
@@ -454,13 +460,13 @@ Result<HostedApplication> ApplicationHost::deploy_job(const std::string& name, s
   }
   const int64_t version = it == apps_.end() ? 1 : it->second->app.version + 1;
   std::error_code ec;
-  fs::create_directories(dir_ / name, ec);
+  fs::create_directories(entry_dir(name), ec);
   // A new file per version: the running version's library stays loaded while the new one is checked.
-  const fs::path path = dir_ / name / ("job-" + std::to_string(version) + ".so");
+  const fs::path path = entry_dir(name) / ("job-" + std::to_string(version) + ".so");
   if (auto st = write_file_atomic(path, library); !st) return tl::unexpected(st.error());
   if (auto probe = job_loader_(path, property_groups); !probe) {
     fs::remove(path, ec);
-    if (it == apps_.end()) fs::remove_all(dir_ / name, ec);
+    if (it == apps_.end()) fs::remove_all(entry_dir(name), ec);
     return make_error(Errc::kInvalidArgument, probe.error().message);
   }
   if (it == apps_.end()) {
@@ -559,7 +565,7 @@ Status ApplicationHost::start_runner(const std::string& name, Entry& entry, cons
 
   // Where reading starts in each shard, and with what state.
   if (position == "LAST_STOPPED_POINT") {
-    auto checkpoint = read_checkpoint(dir_ / name);
+    auto checkpoint = read_checkpoint(entry_dir(name));
     if (!checkpoint) {
       return make_error(
           Errc::kInvalidApplicationConfiguration,
@@ -731,7 +737,7 @@ Status ApplicationHost::remove(const std::string& name, TimestampMs created_ms) 
   }
   if (e.runner) halt(e, lock);
   std::error_code ec;
-  fs::remove_all(dir_ / name, ec);
+  fs::remove_all(entry_dir(name), ec);
   apps_.erase(name);
   return {};
 }
@@ -855,7 +861,7 @@ void ApplicationHost::run(const std::string& name, Runner& r) {
       }
       c.outputs.push_back({d->key, d->ordinal, d->marks, d->pending});
     }
-    if (auto st = write_checkpoint(dir_ / name, c); !st) {
+    if (auto st = write_checkpoint(entry_dir(name), c); !st) {
       report("ERROR", "Checkpoint_Error", st.error().message);
     } else {
       r.counters.last_checkpoint_ms.store(c.taken_ms, std::memory_order_relaxed);

@@ -20,6 +20,7 @@
 
 #include "common/clock.h"
 #include "common/error.h"
+#include "common/path_names.h"
 #include "log/group_commit.h"
 #include "runtime/application.h"
 #include "runtime/application_metrics.h"
@@ -171,6 +172,9 @@ class ApplicationHost {
   Status launch_job(const std::string& name, Entry& entry, const std::string& position);  // needs mu_
   void halt(Entry& entry, std::unique_lock<std::mutex>& lock);                          // needs mu_
   void run(const std::string& name, Runner& runner);
+
+  // The folder of the application `name` under dir_ (common/path_names.h: never a path of the caller's).
+  std::filesystem::path entry_dir(const std::string& name) const { return dir_ / path_component(name); }
 
   std::filesystem::path dir_;
   stream::StreamStore& store_;

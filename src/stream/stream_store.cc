@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/path_names.h"
 #include "common/digest.h"
 #include "common/file_util.h"
 #include "stream/sequence_number.h"
@@ -144,7 +145,7 @@ Result<std::shared_ptr<Stream>> StreamStore::require_active(const std::string& n
   return s;
 }
 
-std::filesystem::path StreamStore::stream_dir(const Stream& s) const { return options_.dir / s.name; }
+std::filesystem::path StreamStore::stream_dir(const Stream& s) const { return options_.dir / path_component(s.name); }
 
 Status StreamStore::persist(const Stream& s) const {
   nlohmann::json j;
@@ -198,6 +199,7 @@ Status StreamStore::load() {
     try {
       const auto j = nlohmann::json::parse(*text);
       s->name = j.at("name").get<std::string>();
+      if (auto st = move_to_entry(entry.path(), stream_dir(*s)); !st) return st;
       s->id = j.at("id").get<uint64_t>();
       s->created_ms = j.at("created_ms").get<TimestampMs>();
       s->retention_hours = j.at("retention_hours").get<int>();

@@ -324,7 +324,12 @@ api::HttpResponse Dashboard::delivery_stream(const std::string& name) const {
     if (m.name != name) continue;
     figures = delivery_figures(m);
   }
-  return json_response(200, {{"name", name}, {"status", d->status}, {"config", d->config}, {"metrics", figures}});
+  json config = d->config;
+  for (const char* dest : {"HttpEndpointDestinationConfiguration", "HttpEndpointDestinationUpdate"}) {
+    if (config.contains(dest) && config[dest].contains("EndpointConfiguration"))
+      config[dest]["EndpointConfiguration"].erase("AccessKey");  // a secret: never shown, as DescribeDeliveryStream
+  }
+  return json_response(200, {{"name", name}, {"status", d->status}, {"config", config}, {"metrics", figures}});
 }
 
 Result<json> Dashboard::tail(const std::string& stream_name, bool delivery, TimestampMs since_ms, size_t limit) const {

@@ -54,7 +54,7 @@ const SALES_SCHEMA = {
   ],
 };
 
-const server = new Server(['--parallelism', '2']);
+const server = new Server(['--parallelism', '2', '--allow-native-jobs']);
 let kinesis;
 let v2;
 

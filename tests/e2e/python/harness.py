@@ -87,9 +87,11 @@ class EddyServer:
     temporary directory (data and logs) unless EDDY_E2E_KEEP=1.
     """
 
-    def __init__(self, extra_args=(), label='eddy'):
+    def __init__(self, extra_args=(), label='eddy', native_jobs=True):
+        """native_jobs: start with --allow-native-jobs (the suites deploy the example C++ job);
+        False for a server as `eddy serve` starts by default, which refuses job libraries."""
         self.binary = eddy_bin()
-        self.extra_args = list(extra_args)
+        self.extra_args = list(extra_args) + (['--allow-native-jobs'] if native_jobs else [])
         self.label = label
         self.root = tempfile.mkdtemp(prefix='eddy-e2e-%s-' % label)
         self.data_dir = os.path.join(self.root, 'data')

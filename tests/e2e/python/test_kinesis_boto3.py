@@ -1165,9 +1165,10 @@ class AuthTest(ServerTestCase):
         name = self.new_stream(1)
         self.c.put_record(StreamName=name, Data=b'signed', PartitionKey='a')
         self.assertEqual([x['Data'] for x in self.read(name, S0)], [b'signed'])
-        # Any region in the credential scope is accepted.
+        # The scope must name the server's region (us-east-1 here), as AWS's endpoints require.
         other = self.server.client(region='eu-west-1')
-        self.assertIn('StreamNames', other.list_streams())
+        e = self.assert_error('InvalidSignatureException', other.list_streams)
+        self.assertIn("Credential should be scoped to a valid region, not 'eu-west-1'", e.response['Error']['Message'])
         # The AWS CLI signs too.
         self.assertIn(name, self.server.cli('list-streams')['StreamNames'])
 

@@ -306,13 +306,25 @@ Resources:
 
 
 class LambdaTemplateTest(PipelineTestBase):
+    @classmethod
+    def setUpClass(cls):
+        # What runs is the server's decision: the operator names the file apply writes.
+        cls.work = tempfile.mkdtemp(prefix='eddy-pipeline-')
+        code = os.path.join(cls.work, '.eddy', 'lambda', 'Upper', 'index.py')
+        cls.server = harness.EddyServer(['--lambda', 'Upper=python:%s#handler' % code], label='pipeline').start()
+        cls.k = cls.server.client()
+        cls.ka = kda.analytics_client(cls.server)
+        cls.fh = fh.firehose_client(cls.server)
+
     def test_inline_python_lambda_is_a_firehose_transform(self):
         path = os.path.join(self.work, 'lambda.yaml')
         with open(path, 'w') as f:
             f.write(LAMBDA_TEMPLATE)
+        code = os.path.join(self.work, '.eddy', 'lambda', 'Upper', 'index.py')
         p = self.eddy('apply', path)
         self.assertIn('skipped Upper (AWS::Lambda::Function): no function is deployed', p.stdout)
-        self.assertTrue(os.path.isfile(os.path.join(self.work, '.eddy', 'lambda', 'Upper', 'index.py')))
+        self.assertIn('eddy serve --lambda Upper=python:%s#handler' % code, p.stdout)
+        self.assertTrue(os.path.isfile(code))
         self.fh.put_record_batch(DeliveryStreamName='shouting', Records=[{'Data': b'hello'}, {'Data': b'world'}])
         bucket = os.path.join(self.server.data_dir, 'bucket', 'shouted')
         content = ''

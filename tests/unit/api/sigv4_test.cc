@@ -98,5 +98,58 @@ TEST(SigV4, SignThenVerifyAndFailureKinds) {
   EXPECT_EQ(verifier.verify(incomplete, now).error().code, Errc::kIncompleteSignature);
 }
 
+// A request signed over `signed_names` only (what a careless or hostile signer might send).
+HttpRequest signed_over(const std::vector<std::string>& signed_names, TimestampMs now, const std::string& region = "us-east-1",
+                        const std::string& service = "kinesis") {
+  std::vector<std::pair<std::string, std::string>> headers = {
+      {"host", "127.0.0.1:4567"}, {"x-amz-target", "Kinesis_20131202.ListStreams"}, {"x-amz-date", format_amz_date(now)}};
+  const std::string amz_date = format_amz_date(now), date = amz_date.substr(0, 8);
+  const std::string canonical = canonical_request("POST", "/", "", headers, signed_names, to_hex(sha256("{}")), false);
+  const std::string scope = date + "/" + region + "/" + service + "/aws4_request";
+  const std::string sig = signature_hex("secret", date, region, service, string_to_sign(amz_date, scope, canonical));
+  std::string list;
+  for (const auto& n : signed_names) list += (list.empty() ? "" : ";") + n;
+  headers.emplace_back("authorization",
+                       "AWS4-HMAC-SHA256 Credential=AKID/" + scope + ", SignedHeaders=" + list + ", Signature=" + sig);
+  return HttpRequest{"POST", "/", headers, "{}"};
+}
+
+TEST(SigV4, HostDateAndTargetMustBeSigned) {
+  const TimestampMs now = 1'700'000'000'000;
+  SigV4Verifier verifier({{"AKID", "secret", ""}});
+  EXPECT_TRUE(verifier.verify(signed_over({"host", "x-amz-date", "x-amz-target"}, now), now));
+  for (const auto& names : std::vector<std::vector<std::string>>{
+           {"x-amz-date"}, {"host", "x-amz-target"}, {"host", "x-amz-date"}, {"x-amz-date", "x-amz-target"}}) {
+    auto r = verifier.verify(signed_over(names, now), now);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, Errc::kIncompleteSignature);
+  }
+}
+
+TEST(SigV4, ScopeMustNameTheServersRegionAndTheService) {
+  const TimestampMs now = 1'700'000'000'000;
+  SigV4Verifier verifier({{"AKID", "secret", ""}});
+  const std::vector<std::string> all = {"host", "x-amz-date", "x-amz-target"};
+  const ExpectedScope kinesis{"us-east-1", {"kinesis"}};
+  EXPECT_TRUE(verifier.verify(signed_over(all, now), now, kinesis));
+  EXPECT_EQ(verifier.verify(signed_over(all, now, "eu-west-1"), now, kinesis).error().code, Errc::kInvalidSignature);
+  EXPECT_EQ(verifier.verify(signed_over(all, now, "us-east-1", "s3"), now, kinesis).error().code, Errc::kInvalidSignature);
+  EXPECT_EQ(verifier.verify(signed_over(all, now, "us-east-1", "firehose"), now, kinesis).error().code,
+            Errc::kInvalidSignature);
+  EXPECT_TRUE(verifier.verify(signed_over(all, now, "us-east-1", "firehose"), now, {"us-east-1", {"kinesis", "firehose"}}));
+}
+
+TEST(SigV4, BasicNamesAKeyAndItsSecret) {
+  SigV4Verifier verifier({{"AKID", "secret", ""}, {"OTHER", "s2", ""}});
+  EXPECT_TRUE(verifier.verify_basic("Basic " + base64_encode("AKID:secret")));
+  EXPECT_TRUE(verifier.verify_basic("basic " + base64_encode("OTHER:s2")));
+  EXPECT_FALSE(verifier.verify_basic("Basic " + base64_encode("AKID:s2")));  // another key's secret
+  EXPECT_FALSE(verifier.verify_basic("Basic " + base64_encode("AKID:secre")));
+  EXPECT_FALSE(verifier.verify_basic("Basic " + base64_encode("AKID")));
+  EXPECT_FALSE(verifier.verify_basic("Basic !!!"));
+  EXPECT_FALSE(verifier.verify_basic(""));
+  EXPECT_FALSE(verifier.verify_basic("Bearer " + base64_encode("AKID:secret")));
+}
+
 }  // namespace
 }  // namespace eddy::api

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <vector>
+
 #include "common/time_format.h"
 
 namespace eddy::delivery {
@@ -47,6 +49,35 @@ TEST(Prefix, ValidationRules) {
   EXPECT_FALSE(resolve_prefixes("x/!{nope:value}/", "e/!{firehose:error-output-type}").has_value());
   EXPECT_TRUE(resolve_prefixes("x/!{timestamp:yyyy}/", "e/!{firehose:error-output-type}/").has_value());
   EXPECT_FALSE(resolve_prefixes(std::string(1025, 'a'), std::nullopt).has_value());
+}
+
+TEST(Prefix, RefusesPrefixesThatLeaveTheBucket) {
+  for (const std::string& p : std::vector<std::string>{"../escape/", "a/../../b/", "/abs/", "a//b/", "./x/", "!{timestamp:'..'}/"}) {
+    auto r = resolve_prefixes(p, "e/!{firehose:error-output-type}/");
+    EXPECT_FALSE(r.has_value()) << p;
+    if (!r) {
+      EXPECT_EQ(r.error().code, Errc::kInvalidArgument);
+    }
+  }
+  EXPECT_FALSE(resolve_prefixes("ok/", "../e/").has_value());
+  EXPECT_TRUE(resolve_prefixes("a..b/", std::nullopt).has_value());
+  EXPECT_TRUE(resolve_prefixes("p/!{partitionKeyFromQuery:k}/", "e/!{firehose:error-output-type}/").has_value());
+}
+
+TEST(Prefix, PartitionKeyValuesMustFormAKey) {
+  const std::string prefix = "p/!{partitionKeyFromQuery:k}/!{partitionKeyFromLambda:l}/";
+  auto check = [&](const std::string& k, const std::string& l) {
+    const std::map<std::string, std::string> keys = {{"query:k", k}, {"lambda:l", l}};
+    return bool(check_prefix_forms_keys("keys", prefix, "sales-1-2021-01-31-14-05-47-uuid", &keys));
+  };
+  EXPECT_TRUE(check("store_3", "x"));
+  EXPECT_TRUE(check("a/b", "x"));  // a value may add a level, as on AWS
+  for (const std::string& bad : std::vector<std::string>{"..", ".", "", "a/../b", "/x", std::string(300, 'x'), std::string("a\0b", 3)})
+    EXPECT_FALSE(check(bad, "x")) << bad;
+  EXPECT_FALSE(check("ok", ".."));
+  // The object name counts: a segment that only fits without it is refused.
+  EXPECT_TRUE(check(std::string(200, 'x'), "x"));
+  EXPECT_FALSE(check_prefix_forms_keys("Prefix", "p/" + std::string(200, 'x'), std::string(60, 'n')));
 }
 
 TEST(Prefix, JavaTimeFormat) {
