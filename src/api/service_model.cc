@@ -1,5 +1,7 @@
 #include "api/service_model.h"
 
+#include <re2/re2.h>
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -11,6 +13,16 @@
 
 namespace eddy::api {
 namespace {
+
+// An AWS pattern as RE2, or null when it uses syntax RE2 lacks. Java's regexes match UTF-16 code
+// units and RE2 matches UTF-8 code points, which agree for every pattern in the models eddy serves.
+std::shared_ptr<const re2::RE2> compile_pattern(const std::string& text) {
+  RE2::Options options;
+  options.set_log_errors(false);
+  auto re = std::make_shared<const re2::RE2>(text, options);
+  if (!re->ok()) return nullptr;
+  return re;
+}
 
 Shape::Kind kind_of(const std::string& type) {
   if (type == "structure") return Shape::Kind::kStructure;
@@ -80,15 +92,9 @@ Result<std::unique_ptr<ServiceModel>> ServiceModel::load(std::string_view model_
       if (s.contains("max")) shape.max = s["max"].get<double>();
       if (s.contains("pattern")) {
         shape.pattern_text = s["pattern"].get<std::string>();
-        try {
-          // Java's \p{L} classes would be read as literal letters by ECMAScript: skip them too.
-          if (shape.pattern_text.find("\\p{") != std::string::npos) throw std::regex_error(std::regex_constants::error_escape);
-          shape.pattern.emplace(shape.pattern_text, std::regex::ECMAScript | std::regex::optimize);
-        } catch (const std::regex_error&) {
-          // A few AWS patterns use Java-only syntax (lookbehind, inline flags); those members are
-          // checked for length and type only.
-          shape.pattern.reset();
-        }
+        // A few AWS patterns use Java-only syntax (lookbehind); those members are checked for
+        // length and type only.
+        shape.pattern = compile_pattern(shape.pattern_text);
       }
       if (s.contains("enum")) shape.enum_values = s["enum"].get<std::vector<std::string>>();
       if (s.contains("members")) {
@@ -112,7 +118,8 @@ Status ServiceModel::relax_pattern(const std::string& shape, const std::string& 
   auto it = shapes_.find(shape);
   if (it == shapes_.end()) return make_error(Errc::kInternal, "no shape " + shape + " in the service model");
   it->second->pattern_text = pattern;
-  it->second->pattern.emplace(pattern, std::regex::ECMAScript | std::regex::optimize);
+  it->second->pattern = compile_pattern(pattern);
+  if (!it->second->pattern) return make_error(Errc::kInternal, "pattern " + pattern + " does not compile");
   return {};
 }
 
@@ -276,7 +283,7 @@ void ServiceModel::check(const Shape& shape, const Value& v, const PathNode* nod
     case Shape::Kind::kString: {
       if (v.type != Value::Type::kString) return wrong_type("a string");
       length_checks(static_cast<double>(code_points(v.text)));
-      if (shape.pattern && !std::regex_match(v.text, *shape.pattern)) {
+      if (shape.pattern && !RE2::FullMatch(v.text, *shape.pattern)) {
         violation("Member must satisfy regular expression pattern: " + shape.pattern_text);
       }
       if (!shape.enum_values.empty() &&

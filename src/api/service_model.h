@@ -6,13 +6,16 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <regex>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "api/value.h"
 #include "common/error.h"
+
+namespace re2 {
+class RE2;
+}  // namespace re2
 
 namespace eddy::api {
 
@@ -21,7 +24,8 @@ struct Shape {
   Kind kind = Kind::kString;
   std::string name;
   std::optional<double> min, max;
-  std::optional<std::regex> pattern;
+  // RE2 (linear time, no recursion): a caller's 40,000-character name is matched in one pass.
+  std::shared_ptr<const re2::RE2> pattern;
   std::string pattern_text;
   std::vector<std::string> enum_values;
   std::vector<std::pair<std::string, const Shape*>> members;  // structure

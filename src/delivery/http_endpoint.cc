@@ -11,6 +11,7 @@
 
 #include "common/digest.h"
 #include "delivery/gzip.h"
+#include "common/json_limits.h"
 
 namespace eddy::delivery {
 namespace {
@@ -73,6 +74,7 @@ HttpDeliveryResult deliver_http(const HttpEndpointConfig& config, const std::str
     } else if (status == 200) {
       // A 200 counts only with the same request id in a JSON body; anything else is a 500.
       try {
+        if (!json_nesting_within(response)) throw std::runtime_error("nested too deep");
         const auto j = nlohmann::json::parse(response);
         if (j.value("requestId", "") == request_id) {
           result.delivered = true;
@@ -88,7 +90,7 @@ HttpDeliveryResult deliver_http(const HttpEndpointConfig& config, const std::str
       result.error_code = "HttpEndpoint.DestinationException";
       std::string message;
       try {
-        message = nlohmann::json::parse(response).value("errorMessage", "");
+        if (json_nesting_within(response)) message = nlohmann::json::parse(response).value("errorMessage", "");
       } catch (const std::exception&) {
       }
       result.error_message = "The endpoint answered " + std::to_string(status) + (message.empty() ? "" : ": " + message);

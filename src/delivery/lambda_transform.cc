@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/digest.h"
+#include "common/json_limits.h"
 
 namespace eddy::embedded {
 std::string_view lambda_runner();
@@ -229,6 +230,7 @@ std::vector<TransformOutcome> LambdaTransform::invoke_once(const std::string& de
     }
     // The response must answer every record by id; anything else is a failed invocation.
     try {
+      if (!json_nesting_within(run.out)) throw std::runtime_error("the answer nests deeper than " + std::to_string(kMaxJsonNesting) + " levels");
       const auto j = nlohmann::json::parse(run.out);
       std::map<std::string, TransformOutcome> by_id;
       for (const auto& o : j.at("records")) {

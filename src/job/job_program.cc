@@ -13,6 +13,7 @@
 #include "job/key_group.h"
 #include "runtime/batch_turns.h"
 #include "runtime/state_codec.h"
+#include "common/json_limits.h"
 
 namespace eddy::job {
 
@@ -389,7 +390,7 @@ class JobProgram final : public runtime::Program {
   // On worker `worker`'s thread: touches only `out` and that worker's copy of the steps.
   void prepare(size_t worker, const runtime::SourceRecord& r, Prepared& out) {
     out.items.clear();
-    Element e = Element::parse(r.data, nullptr, false);
+    Element e = json_nesting_within(r.data) ? Element::parse(r.data, nullptr, false) : Element(Element::value_t::discarded);
     out.invalid = e.is_discarded();
     if (!out.invalid) prepare_from(worker, 0, std::move(e), r.arrival, "", std::nullopt, out);
   }
@@ -450,7 +451,7 @@ class JobProgram final : public runtime::Program {
     const int64_t seq = ++seq_;
     if (p.invalid) {
       serial_out_.push_back(
-          {{seq, 0, 0}, detail::kErrorTarget, error_row("Invalid_Record", "the record is not JSON", std::string(r.data), r.origin)});
+          {{seq, 0, 0}, detail::kErrorTarget, error_row("Invalid_Record", "the record is not JSON (or nests deeper than " + std::to_string(kMaxJsonNesting) + " levels)", std::string(r.data), r.origin)});
     } else {
       origin_ = r.origin;
       for (size_t i = 0; i < p.items.size(); ++i) {

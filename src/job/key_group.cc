@@ -1,4 +1,5 @@
 #include "job/key_group.h"
+#include "common/json_limits.h"
 
 #include <algorithm>
 
@@ -25,7 +26,8 @@ Tag load_tag(StateReader& r) {
 }
 
 Element load_element(StateReader& r) {
-  Element e = Element::parse(r.str(), nullptr, false);
+  const auto text = r.str();
+  Element e = json_nesting_within(text) ? Element::parse(text, nullptr, false) : Element(Element::value_t::discarded);
   if (e.is_discarded()) r.fail();
   return e;
 }

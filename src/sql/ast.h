@@ -69,6 +69,13 @@ struct Expr {
   bool quoted = false;        // column name was quoted
   std::string window_name;    // OVER w
   std::unique_ptr<WindowSpec> window;  // OVER (...)
+
+  Expr() = default;
+  Expr(Expr&&) = default;
+  Expr& operator=(Expr&&) = default;
+  // Iterative: a tree the parser refuses as too deep (a 60 KB 1+1+...+1) is still freed without
+  // one stack frame per level.
+  ~Expr();
 };
 
 struct Select;

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <regex>
+#include <memory>
+
+#include <re2/re2.h>
 
 #include "sql/parser.h"
 
@@ -17,6 +19,42 @@ namespace {
 
 tl::unexpected<Error> bad(const std::string& m) { return make_error(Errc::kInvalidArgument, m); }
 Status runtime_error(const std::string& m) { return make_error(Errc::kInvalidArgument, m); }
+
+// REGEX_REPLACE runs RE2: linear in the text whatever the pattern, so a record cannot make a row
+// take unbounded time ("(a*)*b" over 25 KB of 'a'). RE2 has no backreferences or lookaround; such
+// a pattern is an invalid regular expression (an error row). The compiled pattern of the last call
+// is kept per thread: the pattern is nearly always a literal of the query.
+std::shared_ptr<const RE2> cached_regex(const std::string& pattern) {
+  thread_local std::shared_ptr<const RE2> last;
+  if (last && last->pattern() == pattern) return last;
+  RE2::Options options;
+  options.set_log_errors(false);
+  options.set_max_mem(8 << 20);  // a pattern whose program needs more is refused (error row)
+  last = std::make_shared<const RE2>(pattern, options);
+  return last;
+}
+
+// Java's replacement syntax ($n a group, \c the character c) in RE2's (\n a group, \\ a backslash).
+std::string re2_rewrite(const std::string& java) {
+  std::string out;
+  out.reserve(java.size());
+  for (size_t i = 0; i < java.size(); ++i) {
+    const char c = java[i];
+    if (c == '$' && i + 1 < java.size() && java[i + 1] >= '0' && java[i + 1] <= '9') {
+      out += '\\';
+      out += java[++i];
+    } else if (c == '\\' && i + 1 < java.size()) {
+      const char next = java[++i];
+      if (next == '\\') out += "\\\\";
+      else out += next;
+    } else if (c == '\\') {
+      out += "\\\\";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
 
 int64_t floor_div(int64_t a, int64_t b) {
   int64_t q = a / b;
@@ -553,11 +591,11 @@ Result<Bound> bind_function(const std::string& name, std::vector<Bound> args, co
       if (auto st = need_string(i); !st) return tl::unexpected(st.error());
     }
     return fn(name, std::move(args), SqlType::varchar(), [](const std::vector<Value>& a, const EvalContext&, Value& o) {
-      try {
-        o = Value::text(std::regex_replace(a[0].s, std::regex(a[1].s), a[2].s));
-      } catch (const std::regex_error& e) {
-        return runtime_error(std::string("invalid regular expression: ") + e.what());
-      }
+      auto re = cached_regex(a[1].s);
+      if (!re->ok()) return runtime_error("invalid regular expression: " + re->error());
+      std::string text = a[0].s;
+      RE2::GlobalReplace(&text, *re, re2_rewrite(a[2].s));
+      o = Value::text(std::move(text));
       return Status{};
     });
   }

@@ -522,7 +522,34 @@ class Parser {
 
   ExprPtr expr() {
     Depth guard(*this);
-    return or_expr();
+    struct Outer {
+      int& n;
+      explicit Outer(int& x) : n(++x) {}
+      ~Outer() { --n; }
+    } outer(expr_nesting_);
+    auto e = or_expr();
+    if (expr_nesting_ == 1) check_height(*e);  // the outermost expression: its whole tree, once
+    return e;
+  }
+
+  // Chains such as 1+1+...+1 build trees as deep as they are long without any recursion here;
+  // the binder and the evaluator then recurse once per level. Refused above kMaxExprHeight.
+  static constexpr size_t kMaxExprHeight = 500;
+  static void check_height(const Expr& root) {
+    std::vector<std::pair<const Expr*, size_t>> stack = {{&root, 1}};
+    while (!stack.empty()) {
+      const auto [e, height] = stack.back();
+      stack.pop_back();
+      if (height > kMaxExprHeight) {
+        throw ParseError(e->loc, "expression nested too deeply (more than " + std::to_string(kMaxExprHeight) +
+                                     " levels); split long chains such as a+b+...+z into several columns or steps");
+      }
+      for (const auto& a : e->args) stack.emplace_back(a.get(), height + 1);
+      if (e->window) {
+        for (const auto& a : e->window->partition_by) stack.emplace_back(a.get(), height + 1);
+        for (const auto& [a, _] : e->window->order_by) stack.emplace_back(a.get(), height + 1);
+      }
+    }
   }
 
   ExprPtr or_expr() {
@@ -973,6 +1000,7 @@ class Parser {
   bool flink_ = false;
   size_t pos_ = 0;
   int depth_ = 0;
+  int expr_nesting_ = 0;  // expr() calls in progress
 };
 
 }  // namespace

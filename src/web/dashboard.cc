@@ -7,6 +7,7 @@
 #include "web/assets.h"
 #include "web/metrics_text.h"
 #include "web/query.h"
+#include "common/json_limits.h"
 
 namespace eddy::web {
 namespace {
@@ -33,6 +34,7 @@ api::HttpResponse error(int status, const std::string& message) {
 
 // A record's data as JSON: the parsed object if it is one (JSON outputs), else its text (CSV).
 json record_value(std::string_view data) {
+  if (!json_nesting_within(data)) return std::string(data);  // shown as text: nothing recursive touches it
   auto j = json::parse(data, nullptr, false);
   if (j.is_discarded()) return std::string(data);
   return j;

@@ -304,8 +304,11 @@ class EddyServer:
         hdrs = {'Content-Type': content_type, 'X-Amz-Target': full_target,
                 'Host': self.host_header}
         if sign:
+            # The credential scope names the service the target belongs to, as the SDKs sign.
+            service = ('firehose' if full_target.startswith('Firehose_') else
+                       'kinesisanalytics' if full_target.startswith('KinesisAnalytics_') else 'kinesis')
             hdrs.update(sigv4_headers('POST', '/', '', hdrs, body, access_key, secret_key,
-                                      region, 'kinesis', amz_date=amz_date))
+                                      region, service, amz_date=amz_date))
         if headers:
             hdrs.update(headers)
         return http_post(self.port, '/', body, hdrs, timeout=timeout)

@@ -17,6 +17,8 @@ import harness
 
 ROLE = 'arn:aws:iam::000000000000:role/any'
 ARN = 'arn:aws:kinesis:us-east-1:000000000000:stream/'
+# A Lambda function that crashes; where it runs is the server's flag (--lambda crash=exec:exit 3).
+CRASH_FUNCTION = 'arn:aws:lambda:us-east-1:000000000000:function:crash'
 
 
 def get(server, path, timeout=15):
@@ -60,7 +62,7 @@ def until(what, fn, timeout=20):
 class DashboardApiTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.server = harness.EddyServer(label='dashboard').start()
+        cls.server = harness.EddyServer(['--lambda', 'crash=exec:exit 3'], label='dashboard').start()
         cls.kinesis = cls.server.client()
         import boto3
         cls.analytics = boto3.client('kinesisanalytics', endpoint_url=cls.server.endpoint, region_name='us-east-1',
@@ -213,7 +215,7 @@ class DashboardApiTest(unittest.TestCase):
                 'RoleARN': ROLE, 'BucketARN': 'arn:aws:s3:::b', 'ErrorOutputPrefix': 'err/',
                 'BufferingHints': {'SizeInMBs': 1, 'IntervalInSeconds': 0},
                 'ProcessingConfiguration': {'Enabled': True, 'Processors': [{'Type': 'Lambda', 'Parameters': [
-                    {'ParameterName': 'LambdaArn', 'ParameterValue': 'exec:exit 3'},
+                    {'ParameterName': 'LambdaArn', 'ParameterValue': CRASH_FUNCTION},
                     {'ParameterName': 'NumberOfRetries', 'ParameterValue': '0'}]}]}})
         self.firehose.put_record_batch(DeliveryStreamName='fh-fail', Records=[{'Data': b'r'}] * 4)
         until('4 failed records', lambda: metrics(self.server).get(

@@ -26,6 +26,7 @@ import json
 import os
 import random
 import re
+import shutil
 import sys
 import tempfile
 import threading
@@ -697,12 +698,22 @@ class TestControlPlane(FirehoseTestCase):
     def test_unsupported_configurations_are_rejected(self):
         b = self.uniq('bkt')
         src = harness.create_stream(self.k, self.uniq('src'), 1)
-        lam = {'Enabled': True, 'Processors': [{'Type': 'Lambda', 'Parameters': [
-            {'ParameterName': 'LambdaArn',
-             'ParameterValue': 'arn:aws:lambda:us-east-1:000000000000:function:f'}]}]}
+
+        def lam(arn):
+            return {'Enabled': True, 'Processors': [{'Type': 'Lambda', 'Parameters': [
+                {'ParameterName': 'LambdaArn', 'ParameterValue': arn}]}]}
         cases = [
-            ('Lambda processor', {'ExtendedS3DestinationConfiguration':
-                                  s3_dest(b, ProcessingConfiguration=lam)}),
+            # This server was started without --lambda: no function is known to it.
+            ('Lambda processor of a function the server does not know', {
+                'ExtendedS3DestinationConfiguration': s3_dest(b, ProcessingConfiguration=lam(
+                    'arn:aws:lambda:us-east-1:000000000000:function:f'))}),
+            # Where a function runs is the server's flag, never the caller's LambdaArn.
+            ('Lambda processor with an exec: LambdaArn', {'ExtendedS3DestinationConfiguration':
+                                                          s3_dest(b, ProcessingConfiguration=lam('exec:true'))}),
+            ('Lambda processor with a python: LambdaArn', {'ExtendedS3DestinationConfiguration': s3_dest(
+                b, ProcessingConfiguration=lam('python:' + os.path.abspath(__file__)))}),
+            ('Lambda processor with an http:// LambdaArn', {'ExtendedS3DestinationConfiguration': s3_dest(
+                b, ProcessingConfiguration=lam('http://127.0.0.1:9/invoke'))}),
             ('MetadataExtraction processor without dynamic partitioning', {'ExtendedS3DestinationConfiguration': s3_dest(
                 b, ProcessingConfiguration={'Enabled': True, 'Processors': [
                     {'Type': 'MetadataExtraction', 'Parameters': [
@@ -971,14 +982,27 @@ def lambda_handler(event, context):
 """
 
 
-def newline_lambda_processing(directory):
-    """A ProcessingConfiguration whose Lambda is a Python file written for AWS Lambda (decodes each
-    record, appends a newline, re-encodes it), run unmodified by eddy's runner."""
+NEWLINE_FUNCTION = 'newline'
+
+
+def newline_lambda_args(directory):
+    """`eddy serve` arguments that make the Lambda function NEWLINE_FUNCTION a Python file written
+    for AWS Lambda (decodes each record, appends a newline, re-encodes it), written into `directory`
+    (which must outlive the server) and run unmodified by eddy's runner."""
     path = os.path.join(directory, 'newline_lambda.py')
     with open(path, 'w') as f:
         f.write(NEWLINE_LAMBDA)
+    return ['--lambda', '%s=python:%s' % (NEWLINE_FUNCTION, path)]
+
+
+def newline_lambda_processing(directory=None):
+    """A ProcessingConfiguration whose Lambda is NEWLINE_FUNCTION, by its ARN: the server must have
+    been started with newline_lambda_args(...). (`directory` is accepted for older callers and
+    unused: a LambdaArn can no longer name a file.)"""
+    del directory
     return {'Enabled': True, 'Processors': [{'Type': 'Lambda', 'Parameters': [
-        {'ParameterName': 'LambdaArn', 'ParameterValue': 'python:' + path}]}]}
+        {'ParameterName': 'LambdaArn',
+         'ParameterValue': 'arn:aws:lambda:%s:%s:function:%s' % (harness.REGION, ACCOUNT, NEWLINE_FUNCTION)}]}]}
 
 
 def run_seed_pipeline(tc, server, k, fh, destination, lines, uniq):
@@ -1069,6 +1093,24 @@ def run_seed_pipeline(tc, server, k, fh, destination, lines, uniq):
 class TestSeedPipeline(FirehoseTestCase):
     label = 'fh-seed'
 
+    @classmethod
+    def setUpClass(cls):
+        # The newline function is the server's: --lambda newline=python:<file in lambda_dir>.
+        cls.lambda_dir = tempfile.mkdtemp(prefix='eddy-seed-lambda-')
+        cls.extra_args = tuple(newline_lambda_args(cls.lambda_dir))
+        try:
+            super().setUpClass()
+        except BaseException:
+            shutil.rmtree(cls.lambda_dir, ignore_errors=True)
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            shutil.rmtree(cls.lambda_dir, ignore_errors=True)
+
     def check_keys(self, ds, objs, t0):
         self.assertTrue(objs)
         for key, _ in objs:
@@ -1083,11 +1125,10 @@ class TestSeedPipeline(FirehoseTestCase):
 
     def test_seed_pipeline_with_the_python_lambda_newline_transform(self):
         bucket = self.uniq('bkt')
-        with tempfile.TemporaryDirectory(prefix='eddy-seed-lambda-') as d:
-            dest = s3_dest(bucket, prefix='sales_revenue/', interval=1, delimiter=False,
-                           ProcessingConfiguration=newline_lambda_processing(d))
-            ds, objs, t0 = run_seed_pipeline(self, self.server, self.k, self.fh, dest,
-                                             lambda: self.lines(bucket), self.uniq)
+        dest = s3_dest(bucket, prefix='sales_revenue/', interval=1, delimiter=False,
+                       ProcessingConfiguration=newline_lambda_processing())
+        ds, objs, t0 = run_seed_pipeline(self, self.server, self.k, self.fh, dest,
+                                         lambda: self.lines(bucket), self.uniq)
         self.check_keys(ds, objs, t0)
 
 

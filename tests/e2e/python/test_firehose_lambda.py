@@ -1,9 +1,17 @@
-"""Firehose Lambda transforms on eddy: an unmodified Python Lambda file (run by eddy's runner) and
-any command (exec:), with Ok / Dropped / ProcessingFailed results, crashes, timeouts and garbage."""
+"""Firehose Lambda transforms on eddy: an unmodified Python Lambda file (run by eddy's runner),
+any command (exec:) and a function behind HTTP, with Ok / Dropped / ProcessingFailed results,
+crashes, timeouts and garbage.
+
+A LambdaArn given through the API is only ever a function ARN
+(arn:aws:lambda:REGION:ACCOUNT:function:NAME[:alias]); where NAME runs is the server's decision,
+`eddy serve --lambda NAME=python:/path.py | NAME=exec:<command> | NAME=http://host:port/path`.
+python:/exec:/http:// given as the LambdaArn, or an unknown NAME, is InvalidArgumentException."""
 import base64
+import http.server
 import json
 import os
 import tempfile
+import threading
 import time
 import unittest
 
@@ -13,6 +21,11 @@ import harness
 from test_firehose import firehose_client
 
 ROLE = 'arn:aws:iam::000000000000:role/r'
+
+
+def function_arn(name):
+    return 'arn:aws:lambda:us-east-1:000000000000:function:' + name
+
 
 HANDLER = '''import base64
 def lambda_handler(event, context):
@@ -39,15 +52,25 @@ def lambda_handler(event, context):
     return {'records': [{'recordId': r['recordId'], 'result': 'Ok', 'data': r['data']} for r in event['records']]}
 '''
 
+# Returns every record unchanged; its handler is not lambda_handler (--lambda keep=python:FILE#keep).
+KEEP_HANDLER = '''def keep(event, context):
+    return {'records': [{'recordId': r['recordId'], 'result': 'Ok', 'data': r['data']} for r in event['records']]}
+'''
 
-class LambdaTransformTest(unittest.TestCase):
+
+class LambdaServerCase(unittest.TestCase):
+    """A server started with `--lambda NAME=TARGET` for each of functions() ({NAME: TARGET})."""
+
+    @classmethod
+    def functions(cls):
+        return {}
+
     @classmethod
     def setUpClass(cls):
-        cls.dir = tempfile.mkdtemp(prefix='eddy-lambda-')
-        cls.handler = os.path.join(cls.dir, 'newline.py')
-        with open(cls.handler, 'w') as f:
-            f.write(HANDLER)
-        cls.server = harness.EddyServer(['--lambda', 'newline=python:' + cls.handler])
+        args = []
+        for name, target in cls.functions().items():
+            args += ['--lambda', name + '=' + target]
+        cls.server = harness.EddyServer(args, label='lambda')
         cls.server.start()
         cls.fh = firehose_client(cls.server)
 
@@ -80,6 +103,42 @@ class LambdaTransformTest(unittest.TestCase):
             time.sleep(0.1)
         return found
 
+    def assert_refused(self, name, arn):
+        """Creating `name` with LambdaArn `arn` is InvalidArgumentException and creates nothing."""
+        with self.assertRaises(ClientError) as cm:
+            self.create(name, arn)
+        self.assertEqual(cm.exception.response['Error']['Code'], 'InvalidArgumentException', arn)
+        with self.assertRaises(ClientError) as cm2:
+            self.fh.describe_delivery_stream(DeliveryStreamName=name)
+        self.assertEqual(cm2.exception.response['Error']['Code'], 'ResourceNotFoundException', arn)
+        return cm.exception.response['Error']['Message']
+
+
+class LambdaTransformTest(LambdaServerCase):
+    @classmethod
+    def functions(cls):
+        cls.dir = tempfile.mkdtemp(prefix='eddy-lambda-')
+        cls.handler = os.path.join(cls.dir, 'newline.py')
+        with open(cls.handler, 'w') as f:
+            f.write(HANDLER)
+        with open(os.path.join(cls.dir, 'keep.py'), 'w') as f:
+            f.write(KEEP_HANDLER)
+        # One logging function per test that reads its invocations (each logs next to its file).
+        cls.log_dirs = {}
+        for name in ('logbuf', 'logks'):
+            d = cls.log_dirs[name] = tempfile.mkdtemp(prefix='eddy-fnlog-')
+            with open(os.path.join(d, 'logging.py'), 'w') as f:
+                f.write(LOGGING_HANDLER)
+        return {
+            'newline': 'python:' + cls.handler,
+            'crash': 'exec:exit 3',
+            'garbage': 'exec:echo not-json',
+            'slowcat': 'exec:cat >/dev/null; echo \'{"records": []}\'',
+            'keep': 'python:' + os.path.join(cls.dir, 'keep.py') + '#keep',
+            'logbuf': 'python:' + os.path.join(cls.log_dirs['logbuf'], 'logging.py'),
+            'logks': 'python:' + os.path.join(cls.log_dirs['logks'], 'logging.py'),
+        }
+
     def test_python_lambda_file_ok_dropped_failed(self):
         self.create('py1', 'arn:aws:lambda:us-east-1:000000000000:function:newline')
         self.fh.put_record_batch(DeliveryStreamName='py1', Records=[
@@ -94,15 +153,54 @@ class LambdaTransformTest(unittest.TestCase):
         self.assertEqual(rows[0]['errorCode'], 'Lambda.ProcessingFailedStatus')
         self.assertIn('lambdaArn', rows[0])
 
-    def test_python_file_named_directly(self):
-        self.create('py2', 'python:' + self.handler)
-        self.fh.put_record(DeliveryStreamName='py2', Record={'Data': b'x'})
-        self.assertEqual(list(self.objects('py2', 'out', 1).values()), ['x\n'])
+    def test_direct_targets_are_refused_only_function_arns_run(self):
+        """A caller cannot say what runs: python:, exec: and http(s):// as the LambdaArn are refused
+        (even for the very file the server runs as `newline`); the ARN of a --lambda NAME works."""
+        marker = os.path.join(self.dir, 'exec-ran')
+        for i, arn in enumerate(['python:' + self.handler,
+                                 'python:' + self.handler + '#lambda_handler',
+                                 'exec:cat',
+                                 'exec:touch ' + marker,
+                                 'http://127.0.0.1:9/invoke',
+                                 'https://127.0.0.1:9/invoke',
+                                 'newline']):
+            with self.subTest(arn=arn):
+                message = self.assert_refused('direct%d' % i, arn)
+                self.assertIn('--lambda', message)
+        self.assertFalse(os.path.exists(marker), 'a refused exec: LambdaArn must never run')
+        # The same file through its function ARN (an alias too) transforms records.
+        self.create('py2', function_arn('newline'))
+        self.create('py3', function_arn('newline') + ':live')
+        for name in ('py2', 'py3'):
+            self.fh.put_record(DeliveryStreamName=name, Record={'Data': b'x'})
+            self.assertEqual(list(self.objects(name, 'out', 1).values()), ['x\n'], name)
+
+    def test_update_destination_takes_only_known_function_arns(self):
+        self.create('upd', function_arn('newline'))
+        d = self.fh.describe_delivery_stream(DeliveryStreamName='upd')['DeliveryStreamDescription']
+        dest_id = d['Destinations'][0]['DestinationId']
+
+        def update(version, arn):
+            self.fh.update_destination(
+                DeliveryStreamName='upd', CurrentDeliveryStreamVersionId=version, DestinationId=dest_id,
+                ExtendedS3DestinationUpdate={'ProcessingConfiguration': {'Enabled': True, 'Processors': [
+                    {'Type': 'Lambda', 'Parameters': [{'ParameterName': 'LambdaArn', 'ParameterValue': arn}]}]}})
+        for arn in ('exec:cat', 'python:' + self.handler, 'http://127.0.0.1:9/invoke', function_arn('missing')):
+            with self.subTest(arn=arn):
+                with self.assertRaises(ClientError) as cm:
+                    update(d['VersionId'], arn)
+                self.assertEqual(cm.exception.response['Error']['Code'], 'InvalidArgumentException')
+        after = self.fh.describe_delivery_stream(DeliveryStreamName='upd')['DeliveryStreamDescription']
+        self.assertEqual(after['VersionId'], d['VersionId'], 'a refused update changes nothing')
+        # A known function: accepted, and it is what runs (keep: records unchanged, no newline).
+        update(d['VersionId'], function_arn('keep'))
+        self.fh.put_record(DeliveryStreamName='upd', Record={'Data': b'y'})
+        self.assertEqual(list(self.objects('upd', 'out', 1).values()), ['y'])
 
     def test_crashing_and_garbage_functions_send_records_to_the_error_prefix(self):
-        self.create('crash', 'exec:exit 3')
-        self.create('garbage', 'exec:echo not-json')
-        self.create('slowcat', 'exec:cat >/dev/null; echo \'{"records": []}\'')
+        self.create('crash', function_arn('crash'))
+        self.create('garbage', function_arn('garbage'))
+        self.create('slowcat', function_arn('slowcat'))
         for name in ('crash', 'garbage', 'slowcat'):
             self.fh.put_record_batch(DeliveryStreamName=name, Records=[{'Data': b'r1'}, {'Data': b'r2'}])
         for name, code in (('crash', 'Lambda.FunctionError'), ('garbage', 'Lambda.FunctionError'),
@@ -114,32 +212,6 @@ class LambdaTransformTest(unittest.TestCase):
             self.assertEqual(self.objects(name, 'out', 0, timeout=0.2), {}, name)
         # The server stays up.
         self.fh.list_delivery_streams()
-
-    def test_function_behind_http(self):
-        import http.server, threading
-
-        class Fn(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                event = json.loads(self.rfile.read(int(self.headers['Content-Length'])))
-                out = json.dumps({'records': [{'recordId': r['recordId'], 'result': 'Ok',
-                                               'data': base64.b64encode(base64.b64decode(r['data']).upper()).decode()}
-                                              for r in event['records']]}).encode()
-                self.send_response(200)
-                self.send_header('Content-Length', str(len(out)))
-                self.end_headers()
-                self.wfile.write(out)
-
-            def log_message(self, *a):
-                pass
-
-        httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Fn)
-        threading.Thread(target=httpd.serve_forever, daemon=True).start()
-        try:
-            self.create('web', 'http://127.0.0.1:%d/invoke' % httpd.server_address[1])
-            self.fh.put_record_batch(DeliveryStreamName='web', Records=[{'Data': b'ab'}, {'Data': b'cd'}])
-            self.assertEqual(list(self.objects('web', 'out', 1).values()), ['ABCD'])
-        finally:
-            httpd.shutdown()
 
     def test_dynamic_partitioning_by_query(self):
         self.fh.create_delivery_stream(DeliveryStreamName='dp', ExtendedS3DestinationConfiguration={
@@ -178,27 +250,26 @@ class LambdaTransformTest(unittest.TestCase):
         self.assertEqual(cm.exception.response['Error']['Code'], 'InvalidArgumentException')
 
     def test_unknown_function_is_refused(self):
-        with self.assertRaises(ClientError) as cm:
-            self.create('nofn', 'arn:aws:lambda:us-east-1:000000000000:function:missing')
-        self.assertEqual(cm.exception.response['Error']['Code'], 'InvalidArgumentException')
-        self.assertIn('--lambda missing=', cm.exception.response['Error']['Message'])
+        for i, arn in enumerate([function_arn('missing'), function_arn('missing') + ':live']):
+            with self.subTest(arn=arn):
+                message = self.assert_refused('nofn%d' % i, arn)
+                self.assertIn('Lambda function missing is not known to this server', message)
+                self.assertIn('--lambda missing=', message)
+                # The way out is the server's flag, no longer a python:/exec: LambdaArn.
+                self.assertNotIn('directly', message)
 
-    def logging_function(self):
-        d = tempfile.mkdtemp(prefix='eddy-fnlog-')
-        path = os.path.join(d, 'logging.py')
-        with open(path, 'w') as f:
-            f.write(LOGGING_HANDLER)
-
+    def logging_function(self, name):
+        """The ARN of the logging function `name` (a --lambda of this server) and its invocations."""
         def invocations():
             try:
-                with open(os.path.join(d, 'invocations.jsonl')) as f:
+                with open(os.path.join(self.log_dirs[name], 'invocations.jsonl')) as f:
                     return [json.loads(l) for l in f]
             except FileNotFoundError:
                 return []
-        return 'python:' + path, invocations
+        return function_arn(name), invocations
 
     def test_buffer_size_sizes_each_invocation(self):
-        arn, invocations = self.logging_function()
+        arn, invocations = self.logging_function('logbuf')
         self.fh.create_delivery_stream(DeliveryStreamName='bufsize', ExtendedS3DestinationConfiguration={
             'RoleARN': ROLE, 'BucketARN': 'arn:aws:s3:::bufsize', 'Prefix': 'out/',
             'BufferingHints': {'SizeInMBs': 5, 'IntervalInSeconds': 1},
@@ -214,7 +285,7 @@ class LambdaTransformTest(unittest.TestCase):
         self.assertEqual({i['source'] for i in invocations()}, {None}, 'direct put has no Kinesis source')
 
     def test_kinesis_source_event_carries_record_metadata(self):
-        arn, invocations = self.logging_function()
+        arn, invocations = self.logging_function('logks')
         k = self.server.client()
         src = harness.create_stream(k, harness.unique_name('fnsrc'), 1)
         self.fh.create_delivery_stream(
@@ -244,8 +315,65 @@ class LambdaTransformTest(unittest.TestCase):
                 self.fh.create_delivery_stream(DeliveryStreamName='badparam', ExtendedS3DestinationConfiguration={
                     'RoleARN': ROLE, 'BucketARN': 'arn:aws:s3:::badparam',
                     'ProcessingConfiguration': {'Enabled': True, 'Processors': [{'Type': 'Lambda', 'Parameters': [
-                        {'ParameterName': 'LambdaArn', 'ParameterValue': 'exec:cat'}] + params}]}})
+                        {'ParameterName': 'LambdaArn', 'ParameterValue': function_arn('keep')}] + params}]}})
             self.assertEqual(cm.exception.response['Error']['Code'], 'InvalidArgumentException', params)
+
+
+class UpperCase(http.server.BaseHTTPRequestHandler):
+    """A Lambda function behind HTTP: upper-cases every record; counts the requests it answers."""
+    requests = 0
+
+    def do_POST(self):
+        UpperCase.requests += 1
+        event = json.loads(self.rfile.read(int(self.headers['Content-Length'])))
+        out = json.dumps({'records': [{'recordId': r['recordId'], 'result': 'Ok',
+                                       'data': base64.b64encode(base64.b64decode(r['data']).upper()).decode()}
+                                      for r in event['records']]}).encode()
+        self.send_response(200)
+        self.send_header('Content-Length', str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
+    def log_message(self, *a):
+        pass
+
+
+class LambdaBehindHttpTest(LambdaServerCase):
+    """The function's HTTP server starts first: its port goes into `--lambda web=http://...`."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), UpperCase)
+        threading.Thread(target=cls.httpd.serve_forever, daemon=True).start()
+        cls.url = 'http://127.0.0.1:%d/invoke' % cls.httpd.server_address[1]
+        try:
+            super().setUpClass()
+        except BaseException:
+            cls.httpd.shutdown()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls.httpd.shutdown()
+            cls.httpd.server_close()
+
+    @classmethod
+    def functions(cls):
+        return {'web': cls.url}
+
+    def test_function_behind_http(self):
+        self.create('web', function_arn('web'))
+        self.fh.put_record_batch(DeliveryStreamName='web', Records=[{'Data': b'ab'}, {'Data': b'cd'}])
+        self.assertEqual(list(self.objects('web', 'out', 1).values()), ['ABCD'])
+
+    def test_its_url_as_the_lambda_arn_is_refused(self):
+        before = UpperCase.requests
+        message = self.assert_refused('webdirect', self.url)
+        self.assertIn('--lambda', message)
+        self.assertEqual(UpperCase.requests, before, 'a refused URL is never called')
 
 
 if __name__ == '__main__':

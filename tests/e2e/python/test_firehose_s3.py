@@ -17,7 +17,7 @@ import botocore.awsrequest
 import botocore.credentials
 
 import harness
-from test_firehose import firehose_client, newline_lambda_processing, run_seed_pipeline, s3_dest
+from test_firehose import firehose_client, newline_lambda_args, newline_lambda_processing, run_seed_pipeline, s3_dest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))
 ROLE = 'arn:aws:iam::000000000000:role/r'
@@ -56,7 +56,8 @@ class S3rverTest(unittest.TestCase):
                 time.sleep(0.1)
         cls.server = harness.EddyServer(['--s3-endpoint', 'http://127.0.0.1:%d' % cls.port,
                                          '--s3-access-key', 'S3RVER', '--s3-secret-key', 'S3RVER',
-                                         '--s3-multipart-mb', '1'])
+                                         '--s3-multipart-mb', '1'] +
+                                        newline_lambda_args(tempfile.mkdtemp(prefix='eddy-fn-')))
         cls.server.start()
         cls.fh = firehose_client(cls.server)
 
@@ -102,7 +103,7 @@ class S3rverTest(unittest.TestCase):
     def test_seed_pipeline_into_s3rver_through_the_python_lambda(self):
         k = self.server.client()
         dest = s3_dest('lake', prefix='sales_revenue/', interval=1, delimiter=False,
-                       ProcessingConfiguration=newline_lambda_processing(tempfile.mkdtemp(prefix='eddy-fn-')))
+                       ProcessingConfiguration=newline_lambda_processing())
 
         def lines():
             out = []
