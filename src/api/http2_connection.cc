@@ -16,22 +16,24 @@ namespace beast = boost::beast;
 
 namespace {
 
-constexpr size_t kMaxRequestBody = 32u << 20;
 
 struct H2Stream {
   HttpRequest request;
   HttpResponse response;
   size_t sent = 0;
   bool too_large = false;
+  bool over_budget = false;  // the server's budget of buffered bodies had no room for it
+  size_t reserved = 0;       // of that budget, given back when the stream is handled or closed
 };
 
 class Http2Connection : public std::enable_shared_from_this<Http2Connection> {
  public:
-  Http2Connection(beast::tcp_stream stream, const HttpServer::Handler& handler)
-      : stream_(std::move(stream)), handler_(handler) {}
+  Http2Connection(beast::tcp_stream stream, const HttpServer::Handler& handler, std::shared_ptr<ConnectionSlot> slot)
+      : stream_(std::move(stream)), handler_(handler), slot_(std::move(slot)), shared_(slot_->shared) {}
 
   ~Http2Connection() {
     if (session_) nghttp2_session_del(session_);
+    for (auto& [_, s] : streams_) release(*s);
   }
 
   void start(std::string_view initial) {
@@ -44,7 +46,9 @@ class Http2Connection : public std::enable_shared_from_this<Http2Connection> {
     nghttp2_session_callbacks_set_on_stream_close_callback(cbs, &on_stream_close);
     nghttp2_session_server_new(&session_, cbs, this);
     nghttp2_session_callbacks_del(cbs);
-    nghttp2_settings_entry settings[] = {{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 128},
+    // Streams a client may have open at once: 32 bodies of up to 32 MiB are the most one
+    // connection can ask of the server's budget of buffered bodies.
+    nghttp2_settings_entry settings[] = {{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 32},
                                          {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 16 << 20}};
     nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, 2);
     // A large connection window too, so PutRecords bodies stream in without round trips.
@@ -83,12 +87,28 @@ class Http2Connection : public std::enable_shared_from_this<Http2Connection> {
     auto it = self(user_data)->streams_.find(stream_id);
     if (it == self(user_data)->streams_.end()) return 0;
     auto& s = *it->second;
-    if (s.request.body.size() + len > kMaxRequestBody) {
+    auto* conn = self(user_data);
+    if (s.too_large || s.over_budget) return 0;
+    if (s.request.body.size() + len > conn->shared_.limits.max_body_bytes) {
       s.too_large = true;
+      conn->release(s);
+      s.request.body = std::string();
       return 0;
     }
+    if (!conn->shared_.budget.take(len)) {
+      s.over_budget = true;
+      conn->release(s);
+      s.request.body = std::string();
+      return 0;
+    }
+    s.reserved += len;
     s.request.body.append(reinterpret_cast<const char*>(data), len);
     return 0;
+  }
+
+  void release(H2Stream& s) {
+    if (s.reserved) shared_.budget.give(s.reserved);
+    s.reserved = 0;
   }
 
   static int on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
@@ -100,7 +120,9 @@ class Http2Connection : public std::enable_shared_from_this<Http2Connection> {
   }
 
   static int on_stream_close(nghttp2_session*, int32_t stream_id, uint32_t, void* user_data) {
-    self(user_data)->streams_.erase(stream_id);
+    auto* conn = self(user_data);
+    if (auto it = conn->streams_.find(stream_id); it != conn->streams_.end()) conn->release(*it->second);
+    conn->streams_.erase(stream_id);
     return 0;
   }
 
@@ -124,12 +146,20 @@ class Http2Connection : public std::enable_shared_from_this<Http2Connection> {
       r.body = R"({"__type":"SerializationException","message":"Request body exceeds 32 MiB."})";
       return respond(id, std::move(r));
     }
+    if (s.over_budget) {
+      HttpResponse r;
+      r.status = 503;
+      r.body = R"({"__type":"ServiceUnavailableException","message":"The server is buffering too many request bodies; retry shortly."})";
+      return respond(id, std::move(r));
+    }
     s.request.body.reserve(s.request.body.size() + 64);  // simdjson padding
     handler_(s.request, [weak = weak_from_this(), id](HttpResponse r) {
       auto conn = weak.lock();
       if (!conn) return;
       net::post(conn->stream_.get_executor(), [conn, id, r = std::move(r)]() mutable { conn->respond(id, std::move(r)); });
     });
+    release(s);  // the handler has decoded the body
+    s.request.body = std::string();
   }
 
   void respond(int32_t id, HttpResponse r) {
@@ -175,6 +205,8 @@ class Http2Connection : public std::enable_shared_from_this<Http2Connection> {
   }
 
   void read() {
+    // An idle connection, or one whose client stopped sending mid-request, is let go.
+    stream_.expires_after(shared_.limits.idle_timeout + shared_.limits.body_timeout);
     stream_.async_read_some(net::buffer(read_buf_), [self = shared_from_this()](beast::error_code ec, size_t n) {
       if (ec || self->closed_) return self->close();
       if (!self->feed(std::string_view(self->read_buf_.data(), n))) return self->close();
@@ -197,6 +229,7 @@ class Http2Connection : public std::enable_shared_from_this<Http2Connection> {
       return;
     }
     writing_ = true;
+    stream_.expires_after(shared_.limits.write_timeout);
     net::async_write(stream_, net::buffer(write_buf_), [self = shared_from_this()](beast::error_code ec, size_t) {
       self->writing_ = false;
       if (ec) return self->close();
@@ -214,6 +247,8 @@ class Http2Connection : public std::enable_shared_from_this<Http2Connection> {
 
   beast::tcp_stream stream_;
   const HttpServer::Handler& handler_;
+  std::shared_ptr<ConnectionSlot> slot_;
+  HttpShared& shared_;
   nghttp2_session* session_ = nullptr;
   std::map<int32_t, std::unique_ptr<H2Stream>> streams_;
   std::array<char, 64 * 1024> read_buf_{};
@@ -224,8 +259,9 @@ class Http2Connection : public std::enable_shared_from_this<Http2Connection> {
 
 }  // namespace
 
-void serve_http2(beast::tcp_stream stream, std::string_view initial, const HttpServer::Handler& handler) {
-  std::make_shared<Http2Connection>(std::move(stream), handler)->start(initial);
+void serve_http2(beast::tcp_stream stream, std::string_view initial, const HttpServer::Handler& handler,
+                 std::shared_ptr<ConnectionSlot> slot) {
+  std::make_shared<Http2Connection>(std::move(stream), handler, std::move(slot))->start(initial);
 }
 
 }  // namespace eddy::api

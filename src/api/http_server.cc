@@ -1,6 +1,7 @@
 #include "api/http_server.h"
 
 #include "api/http2_connection.h"
+#include "api/http_limits.h"
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -20,8 +21,19 @@ using tcp = net::ip::tcp;
 
 namespace {
 
-constexpr size_t kBodyLimit = 32u << 20;  // a 10 MiB record in base64 inside a JSON envelope fits
 constexpr size_t kSimdjsonPadding = 64;
+
+// A response for a request that is not served, then the connection closes.
+std::shared_ptr<http::response<http::string_body>> refusal(http::status status, std::string_view type,
+                                                            std::string_view message) {
+  auto res = std::make_shared<http::response<http::string_body>>(status, 11);
+  res->set(http::field::server, "eddy");
+  res->set(http::field::content_type, "application/x-amz-json-1.1");
+  res->body() = std::string(R"({"__type":")") + std::string(type) + R"(","message":")" + std::string(message) + "\"}";
+  res->keep_alive(false);
+  res->prepare_payload();
+  return res;
+}
 
 std::string request_id() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -36,51 +48,83 @@ std::string request_id() {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, const HttpServer::Handler& handler)
-      : stream_(std::move(socket)), handler_(handler) {}
+  Session(tcp::socket socket, const HttpServer::Handler& handler, std::shared_ptr<ConnectionSlot> slot)
+      : stream_(std::move(socket)), handler_(handler), slot_(std::move(slot)), shared_(slot_->shared) {}
+  ~Session() { release_body(); }
 
   void start() { detect(); }
 
  private:
+  const HttpLimits& limits() const { return shared_.limits; }
+
   // HTTP/1.1 or HTTP/2 with prior knowledge: the first bytes tell.
   void detect() {
+    stream_.expires_after(limits().idle_timeout);
     stream_.async_read_some(buffer_.prepare(4096), [self = shared_from_this()](beast::error_code ec, size_t n) {
       if (ec) return self->close();
       self->buffer_.commit(n);
       const std::string_view seen(static_cast<const char*>(self->buffer_.data().data()), self->buffer_.size());
       if (seen.size() < kHttp2Preface.size() && kHttp2Preface.starts_with(seen)) return self->detect();
       if (seen.starts_with(kHttp2Preface)) {
-        return serve_http2(std::move(self->stream_), seen, self->handler_);
+        self->stream_.expires_never();
+        return serve_http2(std::move(self->stream_), seen, self->handler_, self->slot_);
       }
       self->read();
     });
   }
 
+  // Headers first (within the idle and header timeouts), then the body once the budget of
+  // buffered bodies has room for it (within the body timeout).
   void read() {
     parser_.emplace();
-    parser_->body_limit(kBodyLimit);
+    parser_->body_limit(limits().max_body_bytes);
     parser_->header_limit(64 * 1024);
+    stream_.expires_after(buffer_.size() ? limits().header_timeout : limits().idle_timeout + limits().header_timeout);
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
+  }
+
+  void on_header(beast::error_code ec) {
+    if (ec) return on_read(ec);
+    const auto length = parser_->content_length();
+    const size_t want = length ? static_cast<size_t>(*length) : (parser_->chunked() ? limits().max_body_bytes : 0);
+    if (want > limits().max_body_bytes) return on_read(http::error::body_limit);
+    if (want > 0) {
+      if (!shared_.budget.take(want)) {
+        return refuse(http::status::service_unavailable, "ServiceUnavailableException",
+                      "The server is buffering too many request bodies; retry shortly.");
+      }
+      reserved_ = want;
+    }
+    stream_.expires_after(limits().body_timeout);
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
   }
 
+  void release_body() {
+    if (reserved_) shared_.budget.give(reserved_);
+    reserved_ = 0;
+  }
+
+  void refuse(http::status status, std::string_view type, std::string_view message) {
+    release_body();
+    auto res = refusal(status, type, message);
+    stream_.expires_after(limits().write_timeout);
+    http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code, size_t) { self->close(); });
+  }
+
   void on_read(beast::error_code ec) {
-    if (ec == http::error::end_of_stream || ec == net::error::eof || ec == net::error::connection_reset) {
+    if (ec == http::error::end_of_stream || ec == net::error::eof || ec == net::error::connection_reset ||
+        ec == beast::error::timeout) {
+      release_body();
       return close();
     }
     if (ec) {
       // Malformed HTTP or an oversized body: answer once, then close the connection.
-      http::response<http::string_body> res{http::status::bad_request, 11};
-      res.set(http::field::content_type, "application/x-amz-json-1.1");
-      res.body() = ec == http::error::body_limit
-                       ? R"({"__type":"SerializationException","message":"Request body exceeds 32 MiB."})"
-                       : R"({"__type":"SerializationException","message":"Malformed HTTP request."})";
-      res.keep_alive(false);
-      res.prepare_payload();
-      auto sp = std::make_shared<http::response<http::string_body>>(std::move(res));
-      http::async_write(stream_, *sp, [self = shared_from_this(), sp](beast::error_code, size_t) { self->close(); });
-      return;
+      return refuse(http::status::bad_request, "SerializationException",
+                    ec == http::error::body_limit ? "Request body exceeds 32 MiB." : "Malformed HTTP request.");
     }
+    stream_.expires_never();  // the handler's time is its own (group commit, reads)
     auto msg = parser_->release();
     keep_alive_ = msg.keep_alive();
     version_ = msg.version();
@@ -99,6 +143,7 @@ class Session : public std::enable_shared_from_this<Session> {
       net::post(self->stream_.get_executor(),
                 [self, r = std::move(response)]() mutable { self->write(std::move(r)); });
     });
+    release_body();  // the handler has decoded the body; the request is gone with this scope
   }
 
   void write(HttpResponse r) {
@@ -111,6 +156,7 @@ class Session : public std::enable_shared_from_this<Session> {
     res->keep_alive(keep_alive_);
     res->body() = std::move(r.body);
     res->prepare_payload();
+    stream_.expires_after(limits().write_timeout);
     http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, size_t) {
       if (ec || !self->keep_alive_) return self->close();
       self->read();
@@ -134,6 +180,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // Writes `text`; then asks for the next text at once (after the headers) or after the interval.
   void send_event_text(std::string text, bool at_once) {
     auto sp = std::make_shared<std::string>(std::move(text));
+    stream_.expires_after(limits().write_timeout);  // a reader that stops reading is let go
     net::async_write(stream_, net::buffer(*sp), [self = shared_from_this(), sp, at_once](beast::error_code ec, size_t) {
       if (ec) return self->close();
       if (at_once) return self->next_event();
@@ -170,6 +217,9 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   const HttpServer::Handler& handler_;
+  std::shared_ptr<ConnectionSlot> slot_;  // counts this connection while it lives
+  HttpShared& shared_;
+  size_t reserved_ = 0;  // of the body budget, for the request being read
   bool keep_alive_ = true;
   unsigned version_ = 11;
   std::shared_ptr<EventStream> events_;        // a streaming response in progress
@@ -179,26 +229,53 @@ class Session : public std::enable_shared_from_this<Session> {
 }  // namespace
 
 struct HttpServer::Impl {
-  Impl(Handler h, int threads) : handler(std::move(h)), threads(threads), acceptor(ioc) {}
+  Impl(Handler h, int threads, HttpLimits limits)
+      : handler(std::move(h)), threads(threads), shared(limits), acceptor(ioc), retry(ioc) {}
 
   void accept() {
     acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
       if (ec == net::error::operation_aborted) return;
-      if (!ec) {
+      if (ec) {
+        // Out of descriptors (EMFILE) or another transient error: try again a little later instead
+        // of spinning on an accept that fails at once.
+        retry.expires_after(std::chrono::milliseconds(50));
+        retry.async_wait([this](beast::error_code e) {
+          if (!e) accept();
+        });
+        return;
+      }
+      if (shared.connections.load() >= shared.limits.max_connections) {
+        refuse(std::move(socket));
+      } else {
         socket.set_option(tcp::no_delay(true), ec);
-        std::make_shared<Session>(std::move(socket), handler)->start();
+        std::make_shared<Session>(std::move(socket), handler, std::make_shared<ConnectionSlot>(shared))->start();
       }
       accept();
     });
   }
 
+  // One connection too many: a 503 that clients retry, then close.
+  void refuse(tcp::socket socket) {
+    auto s = std::make_shared<beast::tcp_stream>(std::move(socket));
+    auto res = refusal(http::status::service_unavailable, "ServiceUnavailableException",
+                       "The server has too many open connections; retry shortly.");
+    s->expires_after(std::chrono::seconds(5));
+    http::async_write(*s, *res, [s, res](beast::error_code, size_t) {
+      beast::error_code e;
+      s->socket().shutdown(tcp::socket::shutdown_both, e);
+    });
+  }
+
   Handler handler;
   int threads;
+  HttpShared shared;
   net::io_context ioc;
   tcp::acceptor acceptor;
+  net::steady_timer retry;
 };
 
-HttpServer::HttpServer(Handler handler, int threads) : impl_(std::make_unique<Impl>(std::move(handler), threads)) {}
+HttpServer::HttpServer(Handler handler, int threads, HttpLimits limits)
+    : impl_(std::make_unique<Impl>(std::move(handler), threads, limits)) {}
 HttpServer::~HttpServer() = default;
 
 Result<uint16_t> HttpServer::listen(const std::string& host, uint16_t port) {

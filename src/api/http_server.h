@@ -1,4 +1,4 @@
-// HTTP/1.1 keep-alive server on Boost.Beast with a small thread pool. Beast stays inside this
+// HTTP/1.1 keep-alive server on Boost.Beast with a small thread pool, within HttpLimits. Beast stays inside this
 // file's .cc: other modules see only HttpRequest/HttpResponse.
 #pragma once
 
@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "api/http_limits.h"
 #include "api/http_types.h"
 #include "common/error.h"
 
@@ -15,7 +16,7 @@ class HttpServer {
  public:
   using Handler = std::function<void(HttpRequest&, std::function<void(HttpResponse)>)>;
 
-  HttpServer(Handler handler, int threads);
+  HttpServer(Handler handler, int threads, HttpLimits limits = {});
   ~HttpServer();
 
   // Binds and listens; returns the bound port (useful with port 0).

@@ -1,6 +1,7 @@
 #include <CLI/CLI.hpp>
 
 #include <malloc.h>
+#include <sys/resource.h>
 
 #include <csignal>
 
@@ -51,10 +52,33 @@ struct ServeOptions {
   double checkpoint_interval_s = 10;
   int parallelism = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   bool allow_native_jobs = false;
+  size_t max_connections = 4096;
+  int idle_timeout_s = 60, header_timeout_s = 30;
+  size_t body_budget_mb = 512;
   std::vector<std::string> lambdas;  // NAME=python:/path.py | NAME=exec:command
   std::string s3_endpoint, s3_access_key, s3_secret_key, s3_region = "us-east-1";
   int s3_multipart_mb = 8;
 };
+
+// Connections beyond the open-file limit would make accept fail; the limit is raised to its hard
+// maximum, and 256 descriptors stay for logs, segments and the clients eddy opens itself.
+size_t connection_limit(size_t wanted) {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return wanted;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    (void)::setrlimit(RLIMIT_NOFILE, &rl);  // best effort: the current limit still bounds below
+    (void)::getrlimit(RLIMIT_NOFILE, &rl);
+  }
+  const size_t files = rl.rlim_cur == RLIM_INFINITY ? wanted + 256 : static_cast<size_t>(rl.rlim_cur);
+  const size_t room = files > 512 ? files - 256 : files / 2;
+  if (wanted > room) {
+    std::cerr << "eddy: --max-connections " << wanted << " is above what the open-file limit (" << files
+              << ") allows; serving at most " << room << " connections (raise it with ulimit -n)" << std::endl;
+    return room;
+  }
+  return wanted;
+}
 
 int serve(const ServeOptions& o) {
   // A write to a pipe or socket whose reader is gone (a Lambda transform command that exited
@@ -193,8 +217,13 @@ int serve(const ServeOptions& o) {
               << std::endl;
   }
   api::Router router(std::move(services), std::move(access), clock, get);
+  api::HttpLimits limits;
+  limits.max_connections = connection_limit(o.max_connections);
+  limits.body_budget_bytes = static_cast<size_t>(o.body_budget_mb) << 20;
+  limits.idle_timeout = std::chrono::seconds(o.idle_timeout_s);
+  limits.header_timeout = std::chrono::seconds(o.header_timeout_s);
   api::HttpServer server([&router](api::HttpRequest& req, api::Respond respond) { router.handle(req, std::move(respond)); },
-                         o.threads);
+                         o.threads, limits);
   auto port = server.listen(o.host, static_cast<uint16_t>(o.port));
   if (!port) return fail(port.error().message);
   std::cerr << "eddy listening on http://" << o.host << ":" << *port << " (dashboard at /, metrics at /metrics; data in "
@@ -230,6 +259,14 @@ void add_serve_command(CLI::App& app, int& exit_code) {
       ->capture_default_str()
       ->check(CLI::Range(0.05, 3600.0));
   cmd->add_option("--threads", o->threads, "HTTP worker threads")->capture_default_str()->check(CLI::Range(1, 64));
+  cmd->add_option("--max-connections", o->max_connections,
+                  "Open connections at most; more are answered 503 (capped by the open-file limit)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--body-budget-mb", o->body_budget_mb,
+                  "MiB of request bodies buffered at once over all connections; more wait for a 503 and retry")
+      ->capture_default_str()
+      ->check(CLI::Range(33, 1 << 20));
   cmd->add_flag("--allow-native-jobs", o->allow_native_jobs,
                 "Run C++ job libraries (native code, as this server's user) that callers deploy; with keys, any "
                 "configured key may deploy them");
@@ -244,6 +281,12 @@ void add_serve_command(CLI::App& app, int& exit_code) {
       ->capture_default_str()
       ->check(CLI::Range(1, 5120));
   cmd->add_option("--iterator-ttl-ms", o->iterator_ttl_ms, "Shard iterator lifetime (tests)")->group("");
+  cmd->add_option("--idle-timeout-s", o->idle_timeout_s, "Seconds a kept-alive connection may wait (tests)")
+      ->group("")
+      ->check(CLI::Range(1, 3600));
+  cmd->add_option("--header-timeout-s", o->header_timeout_s, "Seconds to send a request's headers (tests)")
+      ->group("")
+      ->check(CLI::Range(1, 3600));
   cmd->add_option("--status-delay-ms", o->status_delay_ms, "Minimum time in CREATING/UPDATING (tests)")->group("");
   cmd->callback([o, &exit_code] { exit_code = serve(*o); });
 }
