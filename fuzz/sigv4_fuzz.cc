@@ -1,4 +1,5 @@
-// Fuzz target: the Authorization header parser and verifier with arbitrary header values.
+// Fuzz target: the Authorization header parser and verifier (SigV4 with and without an expected
+// scope, HTTP Basic) with arbitrary header values.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -16,5 +17,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                  {"authorization", input.substr(0, split)},
                  {"x-amz-date", split == std::string::npos ? "" : input.substr(split + 1, 16)}};
   (void)verifier.verify(req, 1'440'938'160'000);
+  (void)verifier.verify(req, 1'440'938'160'000, {"us-east-1", {"kinesis", "firehose"}});
+  (void)verifier.verify_basic(input);
   return 0;
 }

@@ -16,6 +16,9 @@ using nlohmann::json;
 
 constexpr size_t kDefaultLimit = 1000;
 constexpr size_t kMaxLimit = 50000;
+// Record data in one answer at most: a caller's limit=50000 over 1 MiB records must not build
+// 50 GB. The newest records are kept.
+constexpr size_t kMaxTailBytes = 8u << 20;
 constexpr size_t kReadChunk = 5000;
 constexpr std::string_view kApi = "/dashboard/api/";
 
@@ -338,8 +341,12 @@ Result<json> Dashboard::tail(const std::string& stream_name, bool delivery, Time
   if (delivery) {
     auto records = deliveries_.tail(stream_name, since_ms, limit);
     if (!records) return tl::unexpected(records.error());
+    size_t first = records->size(), bytes = 0;
+    while (first > 0 && (bytes += (*records)[first - 1].data.size()) <= kMaxTailBytes) --first;
+    if (first == records->size() && first > 0) --first;  // the newest record, whatever its size
     json out = json::array();
-    for (const auto& r : *records) {
+    for (size_t i = first; i < records->size(); ++i) {
+      const auto& r = (*records)[i];
       out.push_back({{"arrival_ms", r.arrival_ms}, {"shard", 0}, {"offset", r.offset}, {"data", record_value(r.data)}});
     }
     return out;
@@ -358,20 +365,41 @@ Result<json> Dashboard::tail(const std::string& stream_name, bool delivery, Time
     auto from = since_ms > 0 ? store_.shard_position_at(stream_name, s.index, since_ms)
                              : store_.shard_position(stream_name, s.index, stream::IteratorType::kTrimHorizon);
     if (!end || !from) continue;
-    // Only the newest `limit` records of each shard can be among the newest `limit` overall.
-    uint64_t at = std::max<uint64_t>(*from, *end > limit ? *end - limit : 0);
-    while (at < *end) {
-      auto read = store_.read_shard(stream_name, s.index, at, std::min<size_t>(kReadChunk, *end - at));
-      if (!read || read->read.records.empty()) break;
-      for (const auto& r : read->read.records) items.push_back({r.arrival_ms, s.index, r.offset, std::string(r.data)});
-      if (read->next <= at) break;
-      at = read->next;
+    // Only the newest `limit` records of each shard, and no more than kMaxTailBytes of them, can
+    // be in the answer: chunks are read from the newest back, so large records cost no more.
+    size_t count = 0, bytes = 0;
+    for (uint64_t hi = *end; hi > *from && count < limit && bytes < kMaxTailBytes;) {
+      const uint64_t lo = std::max<uint64_t>(*from, hi > kReadChunk ? hi - kReadChunk : 0);
+      std::vector<Item> chunk;
+      for (uint64_t at = lo; at < hi;) {
+        auto read = store_.read_shard(stream_name, s.index, at, static_cast<size_t>(hi - at));
+        if (!read || read->read.records.empty()) break;
+        for (const auto& r : read->read.records) {
+          if (r.offset < hi) chunk.push_back({r.arrival_ms, s.index, r.offset, std::string(r.data)});
+        }
+        if (read->next <= at) break;
+        at = read->next;
+      }
+      for (auto it = chunk.rbegin(); it != chunk.rend() && count < limit && bytes < kMaxTailBytes; ++it, ++count) {
+        bytes += it->data.size();
+        items.push_back(std::move(*it));
+      }
+      hi = lo;
     }
   }
   std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
     return std::tie(a.arrival, a.shard, a.offset) < std::tie(b.arrival, b.shard, b.offset);
   });
-  const size_t skip = items.size() > limit ? items.size() - limit : 0;
+  size_t skip = items.size() > limit ? items.size() - limit : 0;
+  // The newest records that fit kMaxTailBytes over all shards.
+  size_t bytes = 0;
+  for (size_t i = items.size(); i > skip; --i) {
+    bytes += items[i - 1].data.size();
+    if (bytes > kMaxTailBytes && i < items.size()) {
+      skip = i;
+      break;
+    }
+  }
   json out = json::array();
   for (size_t i = skip; i < items.size(); ++i) {
     out.push_back({{"arrival_ms", items[i].arrival},

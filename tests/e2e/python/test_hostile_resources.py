@@ -6,6 +6,8 @@ spin the CPU.
 Run: EDDY_BIN=/path/to/eddy python3 -m unittest -v test_hostile_resources
 """
 
+import http.client
+import json
 import os
 import resource
 import socket
@@ -228,6 +230,31 @@ class BodyBudgetTest(unittest.TestCase):
             third.close()
         finally:
             first.close()
+            server.close()
+
+
+class ResponseBoundTest(unittest.TestCase):
+    def test_the_dashboards_records_answer_is_bounded_and_keeps_the_newest(self):
+        # 30 records of 900 KB: limit=50000 would be 27 MB of data; the answer stops near 8 MiB and
+        # holds the newest records.
+        server = harness.EddyServer(label='bound').start()
+        try:
+            c = server.client()
+            harness.create_stream(c, 'big', 2)
+            for i in range(30):
+                c.put_record(StreamName='big', Data=(('%02d' % i) + 'x' * 900000).encode(), PartitionKey=str(i))
+            conn = http.client.HTTPConnection('127.0.0.1', server.port, timeout=60)
+            conn.request('GET', '/dashboard/api/streams/big/records?limit=50000')
+            r = conn.getresponse()
+            body = r.read()
+            conn.close()
+            self.assertEqual(r.status, 200)
+            self.assertLess(len(body), 12 << 20)
+            records = json.loads(body)['records']
+            self.assertGreaterEqual(len(records), 5)
+            self.assertLess(len(records), 30)
+            self.assertEqual(records[-1]['data'][:2], '29')  # the newest is kept
+        finally:
             server.close()
 
 
