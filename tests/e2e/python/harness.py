@@ -427,3 +427,133 @@ def read_shard(client, name, shard, iterator_type='TRIM_HORIZON', max_calls=500,
             return records, last
     raise AssertionError('shard %s of %s: not caught up after %d GetRecords calls'
                          % (shard, name, max_calls))
+
+
+# ------------------------------------------------------------------ older botocore models (Debian)
+# Debian 12 ships botocore 1.29.27 (December 2022). Its models lack what AWS added since, e.g. in
+# Kinesis StreamARN parameters and ListStreams' NextToken/StreamSummaries (botocore 1.29.31),
+# CreateStream's Tags (1.35.26), TagResource/UntagResource/ListTagsForResource (1.38.5); in Firehose
+# CustomTimeZone (1.34.44); in Kinesis Analytics v2 the OperationId of StartApplication and others
+# (1.34.134). boto3 cannot send a member its model lacks and drops one from a response. call() sends
+# such a request as raw JSON instead and adds such response members from the raw body, so the test
+# checks the server the same way with an old or a new botocore; with a new one it is a plain boto3
+# call. (botocore is imported lazily: this module must import with the standard library only.)
+
+def model_has(client, operation, member=None, output=False):
+    """Whether this botocore's model of the client's service has `operation` and, if given, the
+    top-level `member` of its input (or, with output=True, its output)."""
+    model = client.meta.service_model
+    if operation not in model.operation_names:
+        return False
+    if member is None:
+        return True
+    op = model.operation_model(operation)
+    shape = op.output_shape if output else op.input_shape
+    return shape is not None and member in shape.members
+
+
+def _modeled(shape, value):
+    """Whether every member in `value` (request parameters, at any depth) is in `shape`."""
+    if shape is None:
+        return False
+    if shape.type_name == 'structure' and isinstance(value, dict):
+        return all(k in shape.members and _modeled(shape.members[k], v) for k, v in value.items())
+    if shape.type_name == 'list' and isinstance(value, (list, tuple)):
+        return all(_modeled(shape.member, v) for v in value)
+    if shape.type_name == 'map' and isinstance(value, dict):
+        return all(_modeled(shape.value, v) for v in value.values())
+    return True
+
+
+def _to_wire(value):
+    """Request parameters as AWS JSON 1.1 carries them: blobs base64, timestamps epoch seconds."""
+    if isinstance(value, (bytes, bytearray)):
+        import base64
+        return base64.b64encode(bytes(value)).decode('ascii')
+    if isinstance(value, datetime.datetime):
+        if value.tzinfo is None:  # as botocore: a naive datetime is UTC
+            value = value.replace(tzinfo=datetime.timezone.utc)
+        return round(value.timestamp(), 3)
+    if isinstance(value, dict):
+        return {k: _to_wire(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_to_wire(v) for v in value]
+    return value
+
+
+def _add_unmodeled(parsed, raw, shape):
+    """Adds to the botocore-parsed response `parsed` every member of the raw JSON response `raw`
+    that `shape` (the model's output shape; None for an operation the model lacks) does not know,
+    at any depth, as its raw JSON value."""
+    if isinstance(parsed, dict) and isinstance(raw, dict):
+        if shape is None:
+            for k, v in raw.items():
+                parsed.setdefault(k, v)
+        elif shape.type_name == 'map':
+            for k, v in raw.items():
+                if k in parsed:
+                    _add_unmodeled(parsed[k], v, shape.value)
+        elif shape.type_name == 'structure':
+            wire = {m.serialization.get('name', n): n for n, m in shape.members.items()}
+            for k, v in raw.items():
+                if k not in wire:
+                    parsed[k] = v
+                elif wire[k] in parsed:
+                    _add_unmodeled(parsed[wire[k]], v, shape.members[wire[k]])
+    elif (isinstance(parsed, list) and isinstance(raw, list) and shape is not None
+          and shape.type_name == 'list'):
+        for p, r in zip(parsed, raw):
+            _add_unmodeled(p, r, shape.member)
+
+
+def call(server, client, operation, **params):
+    """`client`'s `operation` (the API name, e.g. 'ListShards') with `params`, answered by `server`.
+
+    Through boto3 (client.<operation as a method>(**params)) when this botocore's model has the
+    operation and every parameter, at any depth; members of the response the model lacks are added
+    from the raw HTTP body. Otherwise the same request as raw JSON (SigV4-signed for the service's
+    signing name, to the service's X-Amz-Target), its answer parsed by the model where it can be
+    (timestamps as datetime, blobs as bytes) and left as the raw JSON value where not. Errors are
+    raised as boto3 raises them: the modeled ClientError subclass of the error code."""
+    from botocore import xform_name
+    model = client.meta.service_model
+    op = model.operation_model(operation) if operation in model.operation_names else None
+    if op is not None and (_modeled(op.input_shape, params) if op.input_shape else not params):
+        event = 'after-call.%s.%s' % (model.service_id.hyphenize(), operation)
+
+        def add_unmodeled(http_response, parsed, **_):
+            if http_response.status_code < 300 and http_response.content.strip():
+                _add_unmodeled(parsed, json.loads(http_response.content), op.output_shape)
+        client.meta.events.register(event, add_unmodeled)
+        try:
+            return getattr(client, xform_name(operation))(**params)
+        finally:
+            client.meta.events.unregister(event, add_unmodeled)
+    from botocore import parsers
+    meta = model.metadata
+    status, headers, body = server.raw(
+        '%s.%s' % (meta['targetPrefix'], operation), json.dumps(_to_wire(params)),
+        content_type='application/x-amz-json-%s' % meta.get('jsonVersion', '1.1'))
+    shape = op.output_shape if op is not None else None
+    parsed = parsers.create_parser('json').parse(
+        {'status_code': status, 'headers': headers, 'body': body}, shape)
+    if status >= 300:
+        code = parsed.get('Error', {}).get('Code')
+        raise client.exceptions.from_code(code)(parsed, operation)
+    if body.strip():
+        _add_unmodeled(parsed, json.loads(body), shape)
+    return parsed
+
+
+def cli_response_body(stderr):
+    """The decoded JSON body of the last HTTP response in the stderr of an `aws ... --debug` run
+    (AWS CLI v1 and v2 both log it as "Response body:\\nb'...'"); None if there is none. For members
+    the installed CLI's model lacks, which it does not print (e.g. Debian 12's AWS CLI 2.9.19 and
+    Kinesis Analytics v2's OperationId)."""
+    import ast
+    text = stderr.decode('utf-8', 'replace') if isinstance(stderr, bytes) else stderr
+    found = re.findall(r"Response body:\n(b'.*'|b\".*\")\n", text)
+    if not found:
+        return None
+    raw = ast.literal_eval(found[-1])
+    return json.loads(raw) if raw.strip() else None

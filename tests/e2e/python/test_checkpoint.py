@@ -129,6 +129,12 @@ class PipelineCase:
         self.ka.start_application(ApplicationName=name, InputConfigurations=kda.starting('TRIM_HORIZON'))
         self.wait_running(name)
 
+    def set_parallelism(self, n):
+        """--parallelism of the server's next start. (By position: the harness appends
+        --allow-native-jobs after the extra arguments, so they do not end with the number.)"""
+        args = self.server.extra_args
+        args[args.index('--parallelism') + 1] = n
+
     def create_trades(self, name, src, out):
         self.ka.create_application(ApplicationName=name, ApplicationCode=TRADES_SQL % {'src': src, 'out': out})
         self.ka.start_application(ApplicationName=name, InputConfigurations=kda.starting('TRIM_HORIZON'))
@@ -155,7 +161,7 @@ class CheckpointTest(PipelineCase, unittest.TestCase):
             # Somewhere while the applications read, aggregate, write and checkpoint.
             time.sleep(rng.uniform(0.0, 1.2))
             self.server.kill9()
-            self.server.extra_args[-1] = '2' if round_ % 2 == 0 else '4'
+            self.set_parallelism('2' if round_ % 2 == 0 else '4')
             self.server.start()
             self.connect()
 
@@ -164,7 +170,7 @@ class CheckpointTest(PipelineCase, unittest.TestCase):
 
         # The same code over the same stored records, never interrupted, on one thread.
         self.server.kill9()
-        self.server.extra_args[-1] = '1'
+        self.set_parallelism('1')
         self.server.start()
         self.connect()
         self.create_sales('sales-ref', sales, 'sales-ref')

@@ -14,6 +14,7 @@ import time
 import unittest
 
 import harness
+from test_firehose import firehose_client
 
 ROLE = 'arn:aws:iam::000000000000:role/any'
 ARN = 'arn:aws:kinesis:us-east-1:000000000000:stream/'
@@ -67,8 +68,8 @@ class DashboardApiTest(unittest.TestCase):
         import boto3
         cls.analytics = boto3.client('kinesisanalytics', endpoint_url=cls.server.endpoint, region_name='us-east-1',
                                      aws_access_key_id='x', aws_secret_access_key='y')
-        cls.firehose = boto3.client('firehose', endpoint_url=cls.server.endpoint, region_name='us-east-1',
-                                    aws_access_key_id='x', aws_secret_access_key='y')
+        # Without client-side validation where this botocore's model predates IntervalInSeconds 0.
+        cls.firehose = firehose_client(cls.server)
         # Traffic: 50 records into `src`, an application copying the ones with n > 0 to `dst`
         # (n = 0 divides by zero: an error row), a direct-put delivery stream with 3 records.
         for name in ('src', 'dst'):
