@@ -32,7 +32,7 @@ test: build build-asan
 	# overflowed stack that a release build survives by luck fails here.
 	EDDY_BIN=$(CURDIR)/build/asan/eddy ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	  bash tests/e2e/python/run_all.sh test_hostile_names test_hostile_input test_hostile_auth test_hostile_host \
-	  test_hostile_resources
+	  test_hostile_resources test_hostile_disk
 
 test-unit: build
 	cd build/release && ctest --output-on-failure -L unit -j 2

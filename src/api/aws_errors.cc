@@ -1,6 +1,7 @@
 #include "api/aws_errors.h"
 
 #include "api/writer.h"
+#include "common/fault_log.h"
 
 namespace eddy::api {
 
@@ -54,6 +55,7 @@ HttpResponse error_response(const Error& error, Protocol protocol) {
   w->begin_object();
   w->field("__type", aws_error_type(error.code));
   // Server faults keep their detail in the log, not on the wire.
+  if (r.status == 500) log_fault("a request", error.message);
   w->field("message", r.status == 500 ? std::string_view("Internal Service Failure") : std::string_view(error.message));
   w->end_object();
   r.body = std::move(w->buffer());

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "common/digest.h"
+#include "common/fault_log.h"
 #include "common/file_util.h"
 #include "delivery/gzip.h"
 #include "delivery/http_endpoint.h"
@@ -258,7 +259,9 @@ DeliveryHost::DeliveryHost(fs::path dir, fs::path bucket_dir, stream::StreamStor
 }
 
 Status DeliveryHost::write_object(const std::string& bucket, const std::string& key, std::string_view bytes) const {
-  return s3_ ? s3_->put(bucket, key, bytes) : bucket_.put(bucket, key, bytes);
+  auto st = s3_ ? s3_->put(bucket, key, bytes) : bucket_.put(bucket, key, bytes);
+  if (!st) log_fault("delivery of " + bucket + "/" + key, st.error().message);  // retried next round
+  return st;
 }
 
 DeliveryHost::~DeliveryHost() {

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/fault_log.h"
 #include "common/path_names.h"
 #include "common/digest.h"
 #include "common/file_util.h"
@@ -843,6 +844,7 @@ Result<PutResult> StreamStore::put(const std::string& name, std::span<const PutE
       batch.push_back({entries[i].partition_key, entries[i].explicit_hash_key, entries[i].data});
     }
     auto appended = shard->log->append(batch, now);
+    if (!appended) log_fault("append to " + name + "/" + shard->info.id(), appended.error().message);
     for (size_t j = 0; j < indices.size(); ++j) {
       auto& out = result.outcomes[indices[j]];
       if (!appended) {
