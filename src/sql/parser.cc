@@ -1,3 +1,6 @@
+// Over 800 lines: one recursive-descent parser for both dialects (KDA and Flink statements share
+// the expression grammar), which reads best as one class; the lexer and AST are apart.
+
 #include "sql/parser.h"
 
 #include <charconv>

@@ -1,3 +1,7 @@
+// Over 800 lines because it still holds metadata persistence, resharding, retention and the put
+// and read paths of every stream; issue 22 separates them behind the storage seam that cluster
+// mode (issue 23) needs.
+
 #include "stream/stream_store.h"
 
 #include <algorithm>
