@@ -1,8 +1,15 @@
 #include "common/json_limits.h"
 
+#include <algorithm>
+
 namespace eddy {
 
 bool json_nesting_within(std::string_view text, size_t max_depth) {
+  // Nesting needs an opening bracket per level: records with few of them (nearly all: a seed
+  // event has one) are answered without the scan, which otherwise costs 7 % of a parse.
+  if (text.size() <= max_depth) return true;
+  const auto opening = std::count(text.begin(), text.end(), '[') + std::count(text.begin(), text.end(), '{');
+  if (static_cast<size_t>(opening) <= max_depth) return true;
   size_t depth = 0;
   bool in_string = false;
   for (size_t i = 0; i < text.size(); ++i) {
