@@ -15,6 +15,7 @@
 #include "common/file_util.h"
 #include "runtime/application.h"
 #include "runtime/checkpoint.h"
+#include "runtime/error_ring.h"
 #include "runtime/row_format.h"
 
 namespace eddy::runtime {
@@ -98,7 +99,7 @@ struct ApplicationHost::Runner {
   std::atomic<bool> stop{false};
   std::mutex mu;  // guards errors and the wake-up
   std::condition_variable cv;
-  std::deque<std::string> errors;
+  ErrorRing errors;
   std::unique_ptr<Program> app;
   std::string source;
   std::vector<std::unique_ptr<Destination>> destinations;
@@ -112,7 +113,6 @@ struct ApplicationHost::Runner {
 
 namespace {
 
-constexpr size_t kErrorRing = 200;
 constexpr size_t kReadBatch = 2000;
 constexpr size_t kReadBatchesPerRound = 4;  // an application's reads of a shard per round
 // Wall-clock progress closes windows this long after their end: enough for records appended just
@@ -563,8 +563,7 @@ Status ApplicationHost::start_runner(const std::string& name, Entry& entry, cons
   r->app->subscribe_errors([r](std::string row) {
     r->counters.error_rows.fetch_add(1, std::memory_order_relaxed);
     std::lock_guard lock(r->mu);
-    r->errors.push_back(std::move(row));
-    if (r->errors.size() > kErrorRing) r->errors.pop_front();
+    r->errors.push(std::move(row));
   });
 
   // Where reading starts in each shard, and with what state.
@@ -611,7 +610,7 @@ Status ApplicationHost::restore(const std::string& name, Runner& r, const Checkp
   for (const auto& note : *notes) {
     std::fprintf(stderr, "eddy: application %s: %s\n", name.c_str(), note.c_str());
     nlohmann::json row = {{"ERROR_LEVEL", "WARNING"}, {"ERROR_NAME", "State_Not_Restored"}, {"MESSAGE", note}};
-    r.errors.push_back(row.dump());
+    r.errors.push(row.dump());
   }
   for (auto& d : r.destinations) {
     auto it =
@@ -752,7 +751,7 @@ std::vector<std::string> ApplicationHost::recent_errors(const std::string& name)
   if (it == apps_.end() || !it->second->runner) return {};
   auto& r = *it->second->runner;
   std::lock_guard rlock(r.mu);
-  return {r.errors.begin(), r.errors.end()};
+  return r.errors.rows();
 }
 
 void ApplicationHost::run(const std::string& name, Runner& r) {
@@ -762,8 +761,7 @@ void ApplicationHost::run(const std::string& name, Runner& r) {
   auto report = [&r](const char* level, const char* error_name, const std::string& message) {
     nlohmann::json row = {{"ERROR_LEVEL", level}, {"ERROR_NAME", error_name}, {"MESSAGE", message}};
     std::lock_guard lock(r.mu);
-    r.errors.push_back(row.dump());
-    if (r.errors.size() > kErrorRing) r.errors.pop_front();
+    r.errors.push(row.dump());
   };
 
   auto write_outputs = [&]() {

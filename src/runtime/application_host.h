@@ -145,7 +145,6 @@ class ApplicationHost {
   struct Entry {
     HostedApplication app;
     std::unique_ptr<Runner> runner;
-    std::deque<std::string> errors;
   };
 
   // An application output: an in-application stream (or Flink sink table) to a stream or a

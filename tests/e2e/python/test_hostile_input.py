@@ -350,5 +350,39 @@ class TestHostileSql(HostileInputCase):
         with self.subTest('after a restart'):
             self.assertEqual(sorted(self.restart()['StreamNames']), ['dst', 'src'])
 
+    def test_error_rows_of_large_records_keep_the_application_page_bounded(self):
+        # 240 records of 45 KB that cannot be mapped: each error row carries the record (DATA_ROW),
+        # 11 MB in all. The application's dashboard page keeps the newest within a few MiB.
+        code = ('CREATE OR REPLACE STREAM "DEST" ("n" INTEGER);\n'
+                'CREATE OR REPLACE PUMP "P" AS INSERT INTO "DEST"\n'
+                'SELECT STREAM "n" FROM "SRC_001";\n')
+        err = self.make_app('big_errors', code, [('n', 'INTEGER')])
+        self.assertIsNone(err, 'CreateApplication: %s' % (err and err.response['Error']))
+        err = self.start_app('big_errors')
+        self.assertIsNone(err, 'StartApplication: %s' % (err and err.response['Error']))
+        total = 240
+        for first in range(0, total, 40):
+            records = [{'Data': json.dumps({'n': '%03d' % i + 'x' * 45000}).encode(), 'PartitionKey': str(i)}
+                       for i in range(first, first + 40)]
+            resp = self.guarded('PutRecords', self.k.put_records, StreamName='src', Records=records)
+            self.assertEqual(resp['FailedRecordCount'], 0)
+        deadline = time.monotonic() + APP_WAIT_S
+        while True:
+            status, body = http_get(self.server.port, '/dashboard/api/applications/big_errors')
+            self.assertEqual(status, 200, body[:300])
+            page = json.loads(body)
+            if page['metrics'].get('error_rows', 0) >= total:
+                break
+            if time.monotonic() > deadline:
+                self.fail('%s error rows of %d within %.0f s' % (page['metrics'].get('error_rows'), total, APP_WAIT_S))
+            time.sleep(0.3)
+        self.assertLess(len(body), 5 << 20, 'the application page is %d bytes' % len(body))
+        errors = page['errors']
+        self.assertGreater(len(errors), 10)
+        self.assertLess(len(errors), total)
+        self.assertIn('239', json.dumps(errors[-1]), 'the newest error row is kept')
+        self.assert_alive('after 240 large error rows')
+
+
 if __name__ == '__main__':
     unittest.main()
