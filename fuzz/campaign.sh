@@ -13,9 +13,9 @@ case "$target" in
   record_json) sources=(src/common/json_limits.cc); libs=() ;;
   delivery_prefix) sources=(src/delivery/prefix.cc src/common/path_names.cc src/common/file_util.cc src/common/error.cc)
                    libs=(-lsimdjson) ;;
-  sigv4) sources=(src/api/sigv4.cc src/common/digest.cc src/common/time_format.cc src/common/error.cc)
+  sigv4) sources=(src/aws/sigv4.cc src/common/digest.cc src/common/time_format.cc src/common/error.cc)
          libs=(-lcrypto -lz) ;;
-  record_mapping) sources=(src/runtime/input_schema.cc src/runtime/value.cc src/runtime/expr.cc src/sql/types.cc
+  record_mapping) sources=(src/runtime/input_schema.cc src/runtime/value.cc src/runtime/expr.cc src/runtime/types.cc
                            src/common/time_format.cc src/common/error.cc src/common/uint128.cc)
                   libs=(-lsimdjson) ;;
   *) echo "campaign.sh: unknown target '$target' (record_json, delivery_prefix, sigv4, record_mapping)" >&2; exit 2 ;;

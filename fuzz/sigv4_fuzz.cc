@@ -4,13 +4,13 @@
 #include <cstdint>
 #include <string>
 
-#include "api/sigv4.h"
+#include "aws/sigv4.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const eddy::api::SigV4Verifier verifier({{"AKIDEXAMPLE", "secret", ""}});
+  static const eddy::aws::SigV4Verifier verifier({{"AKIDEXAMPLE", "secret", ""}});
   const std::string input(reinterpret_cast<const char*>(data), size);
   const size_t split = input.find('\n');
-  eddy::api::HttpRequest req;
+  eddy::HttpRequest req;
   req.method = "POST";
   req.target = "/?a=b&c";
   req.headers = {{"host", "127.0.0.1:4567"},

@@ -18,7 +18,7 @@ using nlohmann::json;
 
 class Call : private JsonReply {
  public:
-  Call(runtime::ApplicationHost& host, stream::StreamStore& store, const std::filesystem::path& bucket_dir, const Value& in,
+  Call(host::ApplicationHost& host, stream::StreamStore& store, const std::filesystem::path& bucket_dir, const Value& in,
        Protocol protocol, Respond respond)
       : JsonReply(protocol, std::move(respond)), host_(host), store_(store), bucket_dir_(bucket_dir), in_(in) {}
 
@@ -44,12 +44,12 @@ class Call : private JsonReply {
   int64_t version() const { return in_.get("CurrentApplicationVersionId")->integer; }
 
 
-  json summary(const runtime::HostedApplication& a) const {
+  json summary(const host::HostedApplication& a) const {
     const auto n = a.config.at("ApplicationName").get<std::string>();
     return {{"ApplicationName", n}, {"ApplicationARN", host_.arn(n)}, {"ApplicationStatus", a.status}};
   }
 
-  json detail(const runtime::HostedApplication& a) const {
+  json detail(const host::HostedApplication& a) const {
     json d = summary(a);
     if (a.config.contains("ApplicationDescription")) d["ApplicationDescription"] = a.config["ApplicationDescription"];
     d["CreateTimestamp"] = a.created_ms;
@@ -240,7 +240,7 @@ class Call : private JsonReply {
     }));
   }
 
-  runtime::ApplicationHost& host_;
+  host::ApplicationHost& host_;
   stream::StreamStore& store_;
   const std::filesystem::path& bucket_dir_;
   const Value& in_;

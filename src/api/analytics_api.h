@@ -7,7 +7,7 @@
 
 #include "api/kinesis_api.h"
 #include "api/value.h"
-#include "runtime/application_host.h"
+#include "host/application_host.h"
 
 namespace eddy::api {
 
@@ -15,12 +15,12 @@ class AnalyticsApi {
  public:
   // `bucket_dir` holds bucket directories (arn:aws:s3:::NAME -> bucket_dir/NAME) for
   // DiscoverInputSchema's S3Configuration.
-  AnalyticsApi(runtime::ApplicationHost& host, stream::StreamStore& store, std::filesystem::path bucket_dir)
+  AnalyticsApi(host::ApplicationHost& host, stream::StreamStore& store, std::filesystem::path bucket_dir)
       : host_(host), store_(store), bucket_dir_(std::move(bucket_dir)) {}
   void handle(std::string_view op, const Value& input, Protocol protocol, Respond respond);
 
  private:
-  runtime::ApplicationHost& host_;
+  host::ApplicationHost& host_;
   stream::StreamStore& store_;
   std::filesystem::path bucket_dir_;
 };

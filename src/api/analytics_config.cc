@@ -55,7 +55,7 @@ Status set_inputs_and_outputs(json& config, json inputs, json outputs) {
   return {};
 }
 
-json input_descriptions(const runtime::HostedApplication& a) {
+json input_descriptions(const host::HostedApplication& a) {
   json inputs = json::array();
   for (const auto& in : a.config.value("Inputs", json::array())) {
     json i = {{"InputId", in.at("InputId")},
@@ -64,7 +64,7 @@ json input_descriptions(const runtime::HostedApplication& a) {
               {"InputSchema", in.at("InputSchema")},
               {"InputParallelism", {{"Count", in.value("InputParallelism", json::object()).value("Count", 1)}}}};
     if (in.contains("KinesisStreamsInput")) i["KinesisStreamsInputDescription"] = in["KinesisStreamsInput"];
-    if (!a.starting_position.empty() && a.starting_position != runtime::ApplicationHost::kInitialPosition) {
+    if (!a.starting_position.empty() && a.starting_position != host::ApplicationHost::kInitialPosition) {
       i["InputStartingPositionConfiguration"] = {{"InputStartingPosition", a.starting_position}};
     }
     inputs.push_back(std::move(i));
@@ -72,7 +72,7 @@ json input_descriptions(const runtime::HostedApplication& a) {
   return inputs;
 }
 
-json output_descriptions(const runtime::HostedApplication& a) {
+json output_descriptions(const host::HostedApplication& a) {
   json outputs = json::array();
   for (const auto& out : a.config.value("Outputs", json::array())) {
     json o = {{"OutputId", out.at("OutputId")}, {"Name", out.at("Name")}, {"DestinationSchema", out.at("DestinationSchema")}};

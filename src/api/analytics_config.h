@@ -8,7 +8,7 @@
 #include <string>
 
 #include "common/error.h"
-#include "runtime/application_host.h"
+#include "host/application_host.h"
 
 namespace eddy::api::analytics {
 
@@ -20,8 +20,8 @@ std::string next_id(const nlohmann::json& list, const char* key);
 Status check_destinations(const nlohmann::json& outputs);
 
 // InputDescriptions / OutputDescriptions of DescribeApplication.
-nlohmann::json input_descriptions(const runtime::HostedApplication& a);
-nlohmann::json output_descriptions(const runtime::HostedApplication& a);
+nlohmann::json input_descriptions(const host::HostedApplication& a);
+nlohmann::json output_descriptions(const host::HostedApplication& a);
 
 // UpdateApplication's InputUpdates, OutputUpdates and ParallelismConfigurationUpdate applied
 // to a stored configuration.

@@ -46,7 +46,7 @@ std::optional<std::string> zip_content(const Value& in, std::initializer_list<co
 
 class Call : private JsonReply {
  public:
-  Call(runtime::ApplicationHost& host, AnalyticsApi& v1, const std::filesystem::path& bucket_dir, const Value& in,
+  Call(host::ApplicationHost& host, AnalyticsApi& v1, const std::filesystem::path& bucket_dir, const Value& in,
        Protocol protocol, Respond respond)
       : JsonReply(protocol, std::move(respond)), host_(host), v1_(v1), bucket_dir_(bucket_dir), in_(in) {}
 
@@ -84,7 +84,7 @@ class Call : private JsonReply {
     return config.contains("Job") ? kJobRuntime : kSqlRuntime;
   }
 
-  json summary(const runtime::HostedApplication& a) const {
+  json summary(const host::HostedApplication& a) const {
     const auto n = a.config.at("ApplicationName").get<std::string>();
     return {{"ApplicationName", n},
             {"ApplicationARN", host_.arn(n)},
@@ -94,7 +94,7 @@ class Call : private JsonReply {
             {"ApplicationMode", "STREAMING"}};
   }
 
-  json code_description(const runtime::HostedApplication& a) const {
+  json code_description(const host::HostedApplication& a) const {
     const json& c = a.config;
     if (c.contains("Job")) {
       json d = json::object();
@@ -110,7 +110,7 @@ class Call : private JsonReply {
             {"CodeContentDescription", {{"TextContent", text}, {"CodeMD5", to_hex(md5(text))}, {"CodeSize", text.size()}}}};
   }
 
-  json detail(const runtime::HostedApplication& a) const {
+  json detail(const host::HostedApplication& a) const {
     json d = summary(a);
     const json& c = a.config;
     if (c.contains("ApplicationDescription")) d["ApplicationDescription"] = c["ApplicationDescription"];
@@ -291,7 +291,7 @@ class Call : private JsonReply {
       auto bytes = library(member(content, "S3ContentLocation"), zip);
       if (!bytes) return fail(bytes.error());
       if (content.contains("S3ContentLocation")) config["CodeLocation"] = content["S3ContentLocation"];
-      runtime::ApplicationHost::JobDeploy how;
+      host::ApplicationHost::JobDeploy how;
       how.parallelism = std::nullopt;
       how.start = false;
       how.create = true;
@@ -360,7 +360,7 @@ class Call : private JsonReply {
                    "eddy keeps an application's latest checkpoint only; restore it with RESTORE_FROM_LATEST_SNAPSHOT"});
     }
     if (is_flink(app->config)) {
-      position = restore == "SKIP_RESTORE_FROM_SNAPSHOT" ? runtime::ApplicationHost::kInitialPosition : "LAST_STOPPED_POINT";
+      position = restore == "SKIP_RESTORE_FROM_SNAPSHOT" ? host::ApplicationHost::kInitialPosition : "LAST_STOPPED_POINT";
     } else {
       position = "NOW";
       for (const auto& c : rc.value("SqlRunConfigurations", json::array())) {
@@ -423,7 +423,7 @@ class Call : private JsonReply {
 
   // A C++ job: the library (new, or the one it runs), its property groups and configuration go
   // to the host as one deploy, which restarts a running job from its checkpoint.
-  void update_job(const runtime::HostedApplication& app, int64_t version, const json& request, const json& u,
+  void update_job(const host::HostedApplication& app, int64_t version, const json& request, const json& u,
                   const json& code, const std::optional<std::string>& zip) {
     if (code.contains("TextContentUpdate") || u.contains("SqlApplicationConfigurationUpdate")) {
       return fail({Errc::kInvalidArgument, "This application runs a C++ job library; give a new one as "
@@ -447,7 +447,7 @@ class Call : private JsonReply {
                             ? member(u, "EnvironmentPropertyUpdates").value("PropertyGroups", json::array())
                             : app.config["Job"].value("PropertyGroups", json::array());
     config.erase("Job");
-    runtime::ApplicationHost::JobDeploy how;
+    host::ApplicationHost::JobDeploy how;
     how.parallelism = std::nullopt;
     how.start = false;
     how.version = version;
@@ -511,7 +511,7 @@ class Call : private JsonReply {
     ok(body);
   }
 
-  runtime::ApplicationHost& host_;
+  host::ApplicationHost& host_;
   AnalyticsApi& v1_;
   const std::filesystem::path& bucket_dir_;
   const Value& in_;

@@ -15,19 +15,19 @@
 
 #include "api/analytics_api.h"
 #include "api/value.h"
-#include "runtime/application_host.h"
+#include "host/application_host.h"
 
 namespace eddy::api {
 
 class AnalyticsV2Api {
  public:
   // `v1` answers the operations whose shapes the two APIs share (tags, DiscoverInputSchema).
-  AnalyticsV2Api(runtime::ApplicationHost& host, AnalyticsApi& v1, std::filesystem::path bucket_dir)
+  AnalyticsV2Api(host::ApplicationHost& host, AnalyticsApi& v1, std::filesystem::path bucket_dir)
       : host_(host), v1_(v1), bucket_dir_(std::move(bucket_dir)) {}
   void handle(std::string_view op, const Value& input, Protocol protocol, Respond respond);
 
  private:
-  runtime::ApplicationHost& host_;
+  host::ApplicationHost& host_;
   AnalyticsApi& v1_;
   std::filesystem::path bucket_dir_;
 };

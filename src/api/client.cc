@@ -50,14 +50,14 @@ Result<Endpoint> parse_endpoint(std::string_view url) {
 namespace {
 
 // The profile's keys from an AWS shared credentials file (INI: [profile], key = value).
-std::optional<AwsCredentials> credentials_from_file(const std::string& path, const std::string& profile) {
+std::optional<aws::AwsCredentials> credentials_from_file(const std::string& path, const std::string& profile) {
   std::ifstream in(path);
   if (!in) return std::nullopt;
   auto trim = [](std::string s) {
     const size_t b = s.find_first_not_of(" \t\r"), e = s.find_last_not_of(" \t\r");
     return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
   };
-  AwsCredentials c;
+  aws::AwsCredentials c;
   bool in_profile = false;
   std::string line;
   while (std::getline(in, line)) {
@@ -85,8 +85,8 @@ std::string env_or(const char* name, std::string fallback) {
 
 }  // namespace
 
-AwsCredentials credentials_from_environment() {
-  AwsCredentials c;
+aws::AwsCredentials credentials_from_environment() {
+  aws::AwsCredentials c;
   const char* ak = std::getenv("AWS_ACCESS_KEY_ID");
   const char* sk = std::getenv("AWS_SECRET_ACCESS_KEY");
   const char* tok = std::getenv("AWS_SESSION_TOKEN");
@@ -113,7 +113,7 @@ struct ApiClient::Impl {
   std::unique_ptr<TlsTransport> tls;  // https endpoints
 };
 
-ApiClient::ApiClient(Endpoint endpoint, AwsCredentials credentials, std::string region, std::string service)
+ApiClient::ApiClient(Endpoint endpoint, aws::AwsCredentials credentials, std::string region, std::string service)
     : endpoint_(std::move(endpoint)), credentials_(std::move(credentials)), region_(std::move(region)),
       service_(std::move(service)), impl_(std::make_unique<Impl>()) {}
 
@@ -125,14 +125,14 @@ Result<ClientResponse> ApiClient::post(std::string_view target, std::string_view
       {"content-type", "application/x-amz-json-1.1"},
       {"x-amz-target", std::string(target)},
   };
-  sign_request("POST", "/", headers, body, credentials_, region_, service_, SystemClock::instance().now_ms());
+  aws::sign_request("POST", "/", headers, body, credentials_, region_, service_, SystemClock::instance().now_ms());
   return exchange(true, "/", headers, body);
 }
 
 Result<ClientResponse> ApiClient::get(std::string_view path) {
   // Signed like a POST: a server started with keys answers no GET but /health without them.
   std::vector<std::pair<std::string, std::string>> headers = {{"host", endpoint_.host_header}};
-  sign_request("GET", path, headers, "", credentials_, region_, service_, SystemClock::instance().now_ms());
+  aws::sign_request("GET", path, headers, "", credentials_, region_, service_, SystemClock::instance().now_ms());
   return exchange(false, path, headers, "");
 }
 

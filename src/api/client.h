@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "api/sigv4.h"
+#include "aws/sigv4.h"
 #include "common/error.h"
 
 namespace eddy::api {
@@ -26,7 +26,7 @@ Result<Endpoint> parse_endpoint(std::string_view url);
 // (/ AWS_SESSION_TOKEN), else the profile AWS_PROFILE (default "default") of the shared credentials
 // file (AWS_SHARED_CREDENTIALS_FILE, default ~/.aws/credentials), else a fixed local key that a
 // server without --access-key accepts.
-AwsCredentials credentials_from_environment();
+aws::AwsCredentials credentials_from_environment();
 
 struct ClientResponse {
   int status = 0;
@@ -35,7 +35,7 @@ struct ClientResponse {
 
 class ApiClient {
  public:
-  ApiClient(Endpoint endpoint, AwsCredentials credentials, std::string region, std::string service);
+  ApiClient(Endpoint endpoint, aws::AwsCredentials credentials, std::string region, std::string service);
   ~ApiClient();
 
   // POSTs `body` with X-Amz-Target `target`; reconnects once if the connection was closed.
@@ -53,7 +53,7 @@ class ApiClient {
 
   struct Impl;
   Endpoint endpoint_;
-  AwsCredentials credentials_;
+  aws::AwsCredentials credentials_;
   std::string region_;
   std::string service_;
   std::unique_ptr<Impl> impl_;

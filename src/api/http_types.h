@@ -10,27 +10,9 @@
 #include <utility>
 #include <vector>
 
+#include "common/http_request.h"
+
 namespace eddy::api {
-
-struct HttpRequest {
-  std::string method;
-  std::string target;  // raw path and query as sent, e.g. "/" or "/a%20b?x=1"
-  std::vector<std::pair<std::string, std::string>> headers;  // names in lower case, in order
-  std::string body;    // capacity leaves room for simdjson's padding
-
-  std::string_view header(std::string_view lower_name) const {
-    for (const auto& [k, v] : headers) {
-      if (k == lower_name) return v;
-    }
-    return {};
-  }
-  bool has_header(std::string_view lower_name) const {
-    for (const auto& [k, v] : headers) {
-      if (k == lower_name) return true;
-    }
-    return false;
-  }
-};
 
 // A response that stays open and sends text as it comes (Server-Sent Events): after the headers
 // the server calls `next` at once and then every `interval`, and writes what it returns; an empty
@@ -48,5 +30,8 @@ struct HttpResponse {
   std::vector<std::pair<std::string, std::string>> headers;
   std::shared_ptr<EventStream> events;  // set: a streaming response (body is ignored)
 };
+
+// How a handler answers: once, from any thread.
+using Respond = std::function<void(HttpResponse)>;
 
 }  // namespace eddy::api

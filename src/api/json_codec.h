@@ -33,6 +33,5 @@ class JsonWriter final : public Writer {
   std::string last_ts_text_;
 };
 
-void append_json_string(std::string& out, std::string_view s);
 
 }  // namespace eddy::api

@@ -7,6 +7,7 @@
 
 #include "api/aws_errors.h"
 #include "api/json_codec.h"
+#include "common/json_text.h"
 #include "api/writer.h"
 #include "common/digest.h"
 #include "common/uint128.h"
@@ -176,7 +177,7 @@ void Call::run(std::string_view op) {
   if (op == "UpdateShardCount") return update_shard_count();
   if (op == "DescribeLimits") return describe_limits();
   fail({Errc::kInvalidArgument, "eddy does not implement " + std::string(op) +
-                                    " yet; see README.md for the supported Kinesis operations."});
+                                    " yet; see docs/streams.md for the supported Kinesis operations."});
 }
 
 void Call::create_stream() {

@@ -12,7 +12,6 @@
 
 namespace eddy::api {
 
-using Respond = std::function<void(HttpResponse)>;
 
 class KinesisApi {
  public:

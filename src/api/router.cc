@@ -127,7 +127,7 @@ void Router::handle_aws(HttpRequest& request, Protocol protocol, Respond& respon
                                   protocol));
   }
   if (policy_.auth) {
-    const ExpectedScope scope{policy_.region, {service->model->signing_name()}};
+    const aws::ExpectedScope scope{policy_.region, {service->model->signing_name()}};
     if (auto ok = policy_.auth->verify(request, clock_.now_ms(), scope); !ok)
       return respond(error_response(ok.error(), protocol));
   }

@@ -12,7 +12,7 @@
 #include "api/http_types.h"
 #include "api/kinesis_api.h"
 #include "api/service_model.h"
-#include "api/sigv4.h"
+#include "aws/sigv4.h"
 
 namespace eddy::api {
 
@@ -31,7 +31,7 @@ using GetHandler = std::function<bool(const HttpRequest& request, std::string_vi
 struct AccessPolicy {
   // With keys: every request but GET /health needs one of them. A POST is SigV4-signed for
   // `region` and its service; a GET is SigV4-signed for any of the services, or HTTP Basic.
-  const SigV4Verifier* auth = nullptr;
+  const aws::SigV4Verifier* auth = nullptr;
   std::string region = "us-east-1";
   // Without keys, on a loopback address: a request naming another host (Host, Origin) is a web
   // page's (DNS rebinding, a cross-site form) and is refused.
@@ -50,7 +50,7 @@ class Router {
 
   std::vector<Service> services_;
   AccessPolicy policy_;
-  ExpectedScope any_service_;  // a GET's scope: the region, any of the services
+  aws::ExpectedScope any_service_;  // a GET's scope: the region, any of the services
   const Clock& clock_;
   GetHandler get_;
 };

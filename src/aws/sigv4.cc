@@ -1,4 +1,4 @@
-#include "api/sigv4.h"
+#include "aws/sigv4.h"
 
 #include <openssl/crypto.h>
 
@@ -9,7 +9,7 @@
 #include "common/digest.h"
 #include "common/time_format.h"
 
-namespace eddy::api {
+namespace eddy::aws {
 namespace {
 
 std::string_view trim(std::string_view s) {
@@ -340,4 +340,4 @@ Result<std::vector<AwsCredentials>> load_credentials_file(const std::string& pat
   return out;
 }
 
-}  // namespace eddy::api
+}  // namespace eddy::aws

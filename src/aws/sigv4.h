@@ -9,11 +9,11 @@
 #include <utility>
 #include <vector>
 
-#include "api/http_types.h"
+#include "common/http_request.h"
 #include "common/clock.h"
 #include "common/error.h"
 
-namespace eddy::api {
+namespace eddy::aws {
 
 struct AwsCredentials {
   std::string access_key;
@@ -74,4 +74,4 @@ Result<std::vector<AwsCredentials>> load_credentials_file(const std::string& pat
 std::string format_amz_date(TimestampMs ms);
 std::optional<TimestampMs> parse_amz_date(std::string_view s);
 
-}  // namespace eddy::api
+}  // namespace eddy::aws

@@ -19,6 +19,7 @@
 #include "cli/app.h"
 #include "cli/bench_latency.h"
 #include "cli/common_options.h"
+#include "common/json_text.h"
 #include "common/digest.h"
 
 namespace eddy::cli {
@@ -90,7 +91,7 @@ int bench_ingest(const BenchOptions& o) {
   size_t payload_bytes_per_batch = 0;
   for (int b = 0; b < 16; ++b) {
     std::string body = "{\"StreamName\":";
-    api::append_json_string(body, o.stream);
+    append_json_string(body, o.stream);
     body += ",\"Records\":[";
     size_t payload = 0;
     for (int i = 0; i < o.batch; ++i) {

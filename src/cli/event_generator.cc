@@ -4,6 +4,7 @@
 #include <ctime>
 
 #include "api/json_codec.h"
+#include "common/json_text.h"
 #include "common/time_format.h"
 
 namespace eddy::cli {
@@ -73,7 +74,7 @@ GeneratedRecord EventGenerator::next(int64_t now_us) {
     rec.cents = static_cast<int64_t>(pick(10000));
     rec.partition_key = random_uuid(rng_);
     rec.data = "{\"store_id\":\"store_" + std::to_string(store + 1) + "\",\"category\":";
-    api::append_json_string(rec.data, category);
+    append_json_string(rec.data, category);
     rec.data += ",\"sales\":" + decimal_text(rec.cents) + ",\"evnt_time\":\"" + format_event_time_us(event_us) + "\"}";
   } else {
     const std::string& ticker = tickers()[pick(tickers().size())];

@@ -17,6 +17,7 @@
 #include "cli/event_generator.h"
 #include "cli/progress.h"
 #include "cli/token_bucket.h"
+#include "common/json_text.h"
 #include "common/digest.h"
 
 namespace eddy::cli {
@@ -80,14 +81,14 @@ bool resolve_categories(const std::string& spec, std::vector<std::string>& out, 
 // The PutRecords body for `batch`.
 std::string put_records_body(const std::string& stream, const std::vector<GeneratedRecord>& batch) {
   std::string body = "{\"StreamName\":";
-  api::append_json_string(body, stream);
+  append_json_string(body, stream);
   body += ",\"Records\":[";
   for (size_t i = 0; i < batch.size(); ++i) {
     if (i) body += ',';
     body += "{\"Data\":\"";
     base64_encode_append(batch[i].data, body);
     body += "\",\"PartitionKey\":";
-    api::append_json_string(body, batch[i].partition_key);
+    append_json_string(body, batch[i].partition_key);
     body += '}';
   }
   body += "]}";

@@ -10,6 +10,7 @@
 #include "cli/app.h"
 #include "cli/common_options.h"
 #include "cli/progress.h"
+#include "common/json_text.h"
 #include "common/digest.h"
 #include "api/json_codec.h"
 
@@ -69,14 +70,14 @@ int put(const PutOptions& o) {
     for (int attempt = 0; !batch.empty() && attempt < 8; ++attempt) {
       if (attempt) std::this_thread::sleep_for(std::chrono::milliseconds(50 << std::min(attempt, 5)));
       std::string body = "{\"StreamName\":";
-      api::append_json_string(body, o.stream);
+      append_json_string(body, o.stream);
       body += ",\"Records\":[";
       for (size_t i = 0; i < batch.size(); ++i) {
         if (i) body += ',';
         body += "{\"Data\":\"";
         base64_encode_append(batch[i].data, body);
         body += "\",\"PartitionKey\":";
-        api::append_json_string(body, batch[i].key);
+        append_json_string(body, batch[i].key);
         body += '}';
       }
       body += "]}";

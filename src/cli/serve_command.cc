@@ -24,7 +24,7 @@
 #include "log/group_commit.h"
 #include "delivery/delivery_host.h"
 #include "job/host_loader.h"
-#include "runtime/application_host.h"
+#include "host/application_host.h"
 #include "stream/stream_store.h"
 #include "web/dashboard.h"
 
@@ -90,14 +90,14 @@ int serve(const ServeOptions& o) {
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
   auto policy = log::parse_fsync_policy(o.fsync);
   if (!policy) return fail(policy.error().message);
-  std::unique_ptr<api::SigV4Verifier> auth;
+  std::unique_ptr<aws::SigV4Verifier> auth;
   if (!o.access_key.empty() || !o.secret_key.empty()) {
     if (o.access_key.empty() || o.secret_key.empty()) return fail("--access-key and --secret-key go together; give both");
-    auth = std::make_unique<api::SigV4Verifier>(std::vector<api::AwsCredentials>{{o.access_key, o.secret_key, ""}});
+    auth = std::make_unique<aws::SigV4Verifier>(std::vector<aws::AwsCredentials>{{o.access_key, o.secret_key, ""}});
   } else if (!o.credentials_file.empty()) {
-    auto keys = api::load_credentials_file(o.credentials_file);
+    auto keys = aws::load_credentials_file(o.credentials_file);
     if (!keys) return fail(keys.error().message);
-    auth = std::make_unique<api::SigV4Verifier>(std::move(*keys));
+    auth = std::make_unique<aws::SigV4Verifier>(std::move(*keys));
   }
   auto model = api::ServiceModel::load(embedded::kinesis_model());
   if (!model) return fail(model.error().message);
@@ -143,9 +143,9 @@ int serve(const ServeOptions& o) {
   delivery::DeliveryHost deliveries(std::filesystem::path(o.data_dir) / "deliveries",
                                     std::filesystem::path(o.data_dir) / "bucket", **store, committer, clock, functions, s3);
   if (auto st = deliveries.load(); !st) return fail(st.error().message);
-  runtime::ApplicationHost host(std::filesystem::path(o.data_dir) / "apps", **store, committer, clock);
+  host::ApplicationHost host(std::filesystem::path(o.data_dir) / "apps", **store, committer, clock);
   // Application outputs may be delivery streams (KinesisFirehoseOutput).
-  runtime::ApplicationHost::DeliveryOutput to_delivery;
+  host::ApplicationHost::DeliveryOutput to_delivery;
   to_delivery.put = [&deliveries, &committer](const std::string& name, const std::vector<std::string_view>& rows,
                                               const std::vector<std::string_view>& keys) -> Status {
     auto put = deliveries.put(name, rows, keys);
@@ -186,7 +186,7 @@ int serve(const ServeOptions& o) {
   // GET /eddy/v1/applications/<name>/errors: the latest error_stream rows (eddy apps logs); the
   // dashboard, its endpoints and /metrics (web/dashboard.h).
   web::Dashboard dashboard(**store, host, deliveries, clock);
-  auto get = [&host, &dashboard](const api::HttpRequest& request, std::string_view path, api::Respond& respond) {
+  auto get = [&host, &dashboard](const HttpRequest& request, std::string_view path, api::Respond& respond) {
     constexpr std::string_view kPrefix = "/eddy/v1/applications/";
     if (!path.starts_with(kPrefix) || !path.ends_with("/errors")) return dashboard.handle(request, path, respond);
     const std::string name(path.substr(kPrefix.size(), path.size() - kPrefix.size() - 7));
@@ -222,7 +222,7 @@ int serve(const ServeOptions& o) {
   limits.body_budget_bytes = static_cast<size_t>(o.body_budget_mb) << 20;
   limits.idle_timeout = std::chrono::seconds(o.idle_timeout_s);
   limits.header_timeout = std::chrono::seconds(o.header_timeout_s);
-  api::HttpServer server([&router](api::HttpRequest& req, api::Respond respond) { router.handle(req, std::move(respond)); },
+  api::HttpServer server([&router](HttpRequest& req, api::Respond respond) { router.handle(req, std::move(respond)); },
                          o.threads, limits);
   auto port = server.listen(o.host, static_cast<uint16_t>(o.port));
   if (!port) return fail(port.error().message);

@@ -14,6 +14,7 @@
 #include <optional>
 #include <thread>
 
+#include "sql/compile.h"
 #include "cli/app.h"
 #include "cli/common_options.h"
 #include "cli/progress.h"
@@ -112,7 +113,7 @@ int run(const SqlRunOptions& o) {
   // block's turn, on one thread at a time, so keyed pumps' key groups (keyed_pump.h) would only
   // route each row to the copy holding its key there: 7 % more CPU at 2 threads on the seed, for
   // nothing a run without checkpoints can use. --key-groups keeps them, as a server has them.
-  auto app = runtime::Application::create(*code, inputs, SystemClock::instance(),
+  auto app = sql::compile_application(*code, inputs, SystemClock::instance(),
                                           o.key_groups ? static_cast<size_t>(std::max(1, o.parallelism)) : 1,
                                           o.key_groups);
   if (!app) return fail(o.sql_file + ": " + app.error().message);

@@ -37,7 +37,7 @@ std::string xml_value(const std::string& xml, const std::string& tag) {
 
 }  // namespace
 
-std::string s3_encode_key(std::string_view key) { return api::uri_encode(key, /*keep_slash=*/true); }
+std::string s3_encode_key(std::string_view key) { return aws::uri_encode(key, /*keep_slash=*/true); }
 
 S3Sink::S3Sink(S3Options options) : options_(std::move(options)) {
   static const bool init = [] { return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK; }();
@@ -59,7 +59,7 @@ Result<S3Sink::Response> S3Sink::request(const std::string& method, const std::s
     std::vector<std::pair<std::string, std::string>> headers = {
         {"host", host_}, {"content-type", key.empty() || query.starts_with("upload") ? "application/xml" : "application/octet-stream"},
         {"x-amz-content-sha256", to_hex(sha256(body))}};
-    api::sign_request(method, target, headers, body, options_.credentials, options_.region, "s3", SystemClock::instance().now_ms());
+    aws::sign_request(method, target, headers, body, options_.credentials, options_.region, "s3", SystemClock::instance().now_ms());
     CURL* curl = curl_easy_init();
     if (!curl) return make_error(Errc::kInternal, "curl_easy_init failed");
     curl_slist* list = nullptr;
@@ -106,7 +106,7 @@ Status S3Sink::put(const std::string& bucket, const std::string& key, std::strin
   if (!created) return tl::unexpected(created.error());
   const std::string upload = xml_value(created->body, "UploadId");
   if (upload.empty()) return make_error(Errc::kIo, "CreateMultipartUpload for " + key + " returned no UploadId");
-  const std::string upload_q = "uploadId=" + api::uri_encode(upload);
+  const std::string upload_q = "uploadId=" + aws::uri_encode(upload);
   std::string complete = "<CompleteMultipartUpload>";
   int part = 1;
   for (size_t off = 0; off < bytes.size(); off += options_.part_size, ++part) {

@@ -6,14 +6,14 @@
 #include <string>
 #include <string_view>
 
-#include "api/sigv4.h"
+#include "aws/sigv4.h"
 #include "common/error.h"
 
 namespace eddy::delivery {
 
 struct S3Options {
   std::string endpoint;  // http://host:port
-  api::AwsCredentials credentials;
+  aws::AwsCredentials credentials;
   std::string region = "us-east-1";
   size_t multipart_threshold = 8u << 20;  // objects larger than this go in parts
   size_t part_size = 8u << 20;            // S3's minimum is 5 MiB for all parts but the last

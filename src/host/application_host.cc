@@ -2,7 +2,7 @@
 // the runner loop, schema discovery and metrics; issue 22 splits it along those lines. Until then,
 // new application-host logic goes in its own file.
 
-#include "runtime/application_host.h"
+#include "host/application_host.h"
 
 #include <algorithm>
 #include <charconv>
@@ -14,11 +14,22 @@
 
 #include "common/file_util.h"
 #include "runtime/application.h"
-#include "runtime/checkpoint.h"
-#include "runtime/error_ring.h"
+#include "host/checkpoint.h"
+#include "host/error_ring.h"
 #include "runtime/row_format.h"
+#include "sql/compile.h"
 
-namespace eddy::runtime {
+namespace eddy::host {
+
+// The host runs the runtime's programs; these are the names it uses most.
+using runtime::Application;
+using runtime::ApplicationInput;
+using runtime::BatchSource;
+using runtime::FlinkTable;
+using runtime::Program;
+using runtime::SourceRecord;
+using runtime::parse_input_schema;
+using runtime::parse_timestamp_text;
 
 namespace fs = std::filesystem;
 
@@ -271,7 +282,7 @@ Status ApplicationHost::validate(const nlohmann::json& config) const {
     inputs.push_back(std::move(input));
   }
   if (code.empty()) return {};
-  auto app = Application::create(code, inputs, clock_);
+  auto app = sql::compile_application(code, inputs, clock_);
   if (!app) return make_error(Errc::kCodeValidation, app.error().message);
   if ((*app)->flink())
     return flink_endpoints(**app).has_value() ? Status{} : tl::unexpected(flink_endpoints(**app).error());
@@ -318,7 +329,7 @@ Status ApplicationHost::launch(const std::string& name, Entry& entry, const std:
   if (cfg.contains("Job")) return launch_job(name, entry, position);
   const auto inputs = cfg.value("Inputs", nlohmann::json::array());
   const auto parallelism = static_cast<size_t>(parallelism_of(cfg));
-  if (auto probe = Application::create(cfg.value("ApplicationCode", ""), {}, clock_, parallelism, true);
+  if (auto probe = sql::compile_application(cfg.value("ApplicationCode", ""), {}, clock_, parallelism, true);
       probe && (*probe)->flink()) {
     return launch_flink(name, entry, position, std::move(*probe));
   }
@@ -340,7 +351,7 @@ Status ApplicationHost::launch(const std::string& name, Entry& entry, const std:
   auto schema = parse_input_schema(in.at("InputSchema").dump());
   if (!schema) return make_error(Errc::kInvalidArgument, schema.error().message);
   input.schema = std::move(*schema);
-  auto app = Application::create(cfg.value("ApplicationCode", ""), {input}, clock_, parallelism, true);
+  auto app = sql::compile_application(cfg.value("ApplicationCode", ""), {input}, clock_, parallelism, true);
   if (!app) return make_error(Errc::kCodeValidation, app.error().message);
 
   std::vector<OutputSpec> outputs;
@@ -1184,4 +1195,4 @@ std::vector<ApplicationMetrics> ApplicationHost::metrics() const {
   return out;
 }
 
-}  // namespace eddy::runtime
+}  // namespace eddy::host

@@ -23,11 +23,11 @@
 #include "common/path_names.h"
 #include "log/group_commit.h"
 #include "runtime/application.h"
-#include "runtime/application_metrics.h"
-#include "runtime/checkpoint.h"
+#include "host/application_metrics.h"
+#include "host/checkpoint.h"
 #include "stream/stream_store.h"
 
-namespace eddy::runtime {
+namespace eddy::host {
 
 // One application as stored: its configuration in the shapes of the KinesisAnalytics API
 // (ApplicationName, ApplicationDescription, ApplicationCode, Inputs[] with InputId, Outputs[]
@@ -69,18 +69,9 @@ class ApplicationHost {
   void set_delivery_output(DeliveryOutput out) { delivery_output_ = std::move(out); }
   // C++ jobs: the server's loader (job/job_program.h) turns a library and its property groups
   // (KDA's PropertyGroups: [{PropertyGroupId, PropertyMap}]) into a program with its source and sinks.
-  struct ProgramOutput {
-    std::string name;    // the program's output
-    std::string target;  // a stream, or a delivery stream
-    bool delivery = false;
-  };
-  struct LoadedProgram {
-    std::unique_ptr<Program> program;
-    std::string source;
-    std::string start;  // TRIM_HORIZON or NOW: where a first run reads from
-    std::vector<ProgramOutput> outputs;
-  };
-  using JobLoader = std::function<Result<LoadedProgram>(const std::filesystem::path& library, const nlohmann::json& property_groups)>;
+  using ProgramOutput = runtime::ProgramOutput;
+  using LoadedProgram = runtime::LoadedProgram;
+  using JobLoader = runtime::JobLoader;
   void set_job_loader(JobLoader loader) { job_loader_ = std::move(loader); }
   // How a job library is deployed. `eddy jobs deploy` takes the defaults; KDA v2's
   // CreateApplication and UpdateApplication of a FLINK application set the rest.
@@ -159,10 +150,10 @@ class ApplicationHost {
     std::string source;
     std::vector<OutputSpec> outputs;
   };
-  Result<FlinkEndpoints> flink_endpoints(const Application& app) const;
-  Status launch_flink(const std::string& name, Entry& entry, const std::string& position, std::unique_ptr<Application> app);
+  Result<FlinkEndpoints> flink_endpoints(const runtime::Application& app) const;
+  Status launch_flink(const std::string& name, Entry& entry, const std::string& position, std::unique_ptr<runtime::Application> app);
   Status start_runner(const std::string& name, Entry& entry, const std::string& position, const std::string& source,
-                      std::unique_ptr<Program> app, const std::vector<OutputSpec>& outputs);  // needs mu_
+                      std::unique_ptr<runtime::Program> app, const std::vector<OutputSpec>& outputs);  // needs mu_
   Status persist(const std::string& name, const HostedApplication& app) const;
   // A LAST_STOPPED_POINT start from the checkpoint: positions, state, outputs.
   Status restore(const std::string& name, Runner& r, const Checkpoint& c);
@@ -188,4 +179,4 @@ class ApplicationHost {
   std::map<std::string, std::unique_ptr<Entry>> apps_;
 };
 
-}  // namespace eddy::runtime
+}  // namespace eddy::host

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-namespace eddy::runtime {
+namespace eddy::host {
 
 struct ApplicationCounters {
   std::atomic<uint64_t> input_records{0};        // source records pushed into the application
@@ -39,4 +39,4 @@ struct ApplicationMetrics {
   std::optional<int64_t> watermark_lag_ms;  // the wall clock minus watermark_ms (Flink's watermark lag)
 };
 
-}  // namespace eddy::runtime
+}  // namespace eddy::host

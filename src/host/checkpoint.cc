@@ -1,10 +1,13 @@
-#include "runtime/checkpoint.h"
+#include "host/checkpoint.h"
 
 #include "common/digest.h"
 #include "common/file_util.h"
 #include "runtime/state_codec.h"
 
-namespace eddy::runtime {
+namespace eddy::host {
+
+using runtime::StateReader;
+using runtime::StateWriter;
 
 namespace {
 constexpr std::string_view kMagic = "eddy-checkpoint-1";
@@ -94,4 +97,4 @@ void remove_checkpoint(const std::filesystem::path& dir) {
   std::filesystem::remove(dir / kFile, ec);
 }
 
-}  // namespace eddy::runtime
+}  // namespace eddy::host

@@ -16,7 +16,7 @@
 #include "common/clock.h"
 #include "common/error.h"
 
-namespace eddy::runtime {
+namespace eddy::host {
 
 struct OutputCheckpoint {
   std::string key;                    // "<in-application stream> -> <destination>"
@@ -42,4 +42,4 @@ Status write_checkpoint(const std::filesystem::path& dir, const Checkpoint& c);
 Result<std::optional<Checkpoint>> read_checkpoint(const std::filesystem::path& dir);
 void remove_checkpoint(const std::filesystem::path& dir);
 
-}  // namespace eddy::runtime
+}  // namespace eddy::host

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-namespace eddy::runtime {
+namespace eddy::host {
 
 // An application's newest error rows, as the dashboard and `eddy serve`'s log show them. An error
 // row can carry the raw record (up to 1 MiB), so the ring is bounded by bytes as well as by count:
@@ -31,4 +31,4 @@ class ErrorRing {
   size_t bytes_ = 0;
 };
 
-}  // namespace eddy::runtime
+}  // namespace eddy::host

@@ -1,11 +1,13 @@
 #include "job/host_loader.h"
 
+#include <nlohmann/json.hpp>
+
 #include "job/job_program.h"
 
 namespace eddy::job {
 
-runtime::ApplicationHost::JobLoader host_job_loader() {
-  return [](const std::filesystem::path& library, const nlohmann::json& groups) -> Result<runtime::ApplicationHost::LoadedProgram> {
+runtime::JobLoader host_job_loader() {
+  return [](const std::filesystem::path& library, const nlohmann::json& groups) -> Result<runtime::LoadedProgram> {
     std::map<std::string, std::map<std::string, std::string>> props;
     if (!groups.is_array()) return make_error(Errc::kInvalidArgument, "PropertyGroups must be a list");
     for (const auto& g : groups) {
@@ -22,7 +24,7 @@ runtime::ApplicationHost::JobLoader host_job_loader() {
     }
     auto job = load_job(library, Properties(std::move(props)));
     if (!job) return tl::unexpected(job.error());
-    runtime::ApplicationHost::LoadedProgram out;
+    runtime::LoadedProgram out;
     out.program = std::move(job->program);
     out.source = job->source;
     out.start = job->start == StartingPosition::kTrimHorizon ? "TRIM_HORIZON" : "NOW";

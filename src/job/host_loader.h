@@ -2,10 +2,10 @@
 // ([{"PropertyGroupId": ..., "PropertyMap": {...}}]) -> a running program with its source and sinks.
 #pragma once
 
-#include "runtime/application_host.h"
+#include "runtime/program.h"
 
 namespace eddy::job {
 
-runtime::ApplicationHost::JobLoader host_job_loader();
+runtime::JobLoader host_job_loader();
 
 }  // namespace eddy::job

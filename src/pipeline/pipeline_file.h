@@ -1,5 +1,5 @@
 // eddy's pipeline file (YAML): streams, applications and delivery streams by name. The format is
-// described in README.md ("Pipelines as code") and examples/*/pipeline.yaml.
+// described in docs/pipelines.md and examples/*/pipeline.yaml.
 #pragma once
 
 #include <filesystem>

@@ -7,6 +7,7 @@
 #include "job/host_loader.h"
 #include "runtime/application.h"
 #include "runtime/input_schema.h"
+#include "sql/compile.h"
 
 namespace eddy::pipeline {
 namespace {
@@ -37,7 +38,7 @@ std::vector<std::string> application_targets(const ApplicationSpec& a) {
     for (const auto& o : loaded->outputs) out.push_back((o.delivery ? "delivery:" : "stream:") + o.target);
     return out;
   }
-  auto app = runtime::Application::create(a.code, {}, SystemClock::instance());
+  auto app = sql::compile_application(a.code, {}, SystemClock::instance());
   if (!app || !(*app)->flink()) return out;
   for (const auto& t : (*app)->flink_tables()) {
     auto get = [&](const char* k) {
@@ -96,7 +97,7 @@ std::vector<FileError> validate_code(const DesiredState& desired) {
       in.schema = std::move(*schema);
       inputs.push_back(std::move(in));
     }
-    auto app = runtime::Application::create(a.code, inputs, clock);
+    auto app = sql::compile_application(a.code, inputs, clock);
     if (!app) {
       errors.push_back(code_error(a, app.error().message));
       continue;

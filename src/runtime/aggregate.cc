@@ -6,8 +6,6 @@
 
 namespace eddy::runtime {
 
-using sql::SqlType;
-using sql::TypeId;
 
 SqlType aggregate_result_type(AggregateKind kind, const SqlType& arg) {
   switch (kind) {

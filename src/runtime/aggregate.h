@@ -18,23 +18,23 @@ enum class AggregateKind { kCountStar, kCount, kSum, kAvg, kMin, kMax, kFirstVal
 struct AggregateSpec {
   AggregateKind kind;
   ExprPtr arg;               // null for COUNT(*)
-  sql::SqlType result_type;  // decisions.md 7: SUM/AVG of integers stay integer; REAL stays REAL
+  SqlType result_type;  // decisions.md 7: SUM/AVG of integers stay integer; REAL stays REAL
   std::string window;        // sliding windows: which WINDOW this aggregate is OVER ("" = none)
 };
 
 // Result type of `kind` over an argument of type `arg`.
-sql::SqlType aggregate_result_type(AggregateKind kind, const sql::SqlType& arg);
+SqlType aggregate_result_type(AggregateKind kind, const SqlType& arg);
 
 class Accumulator {
  public:
   // Adds `v` for an aggregate of `kind`: only the state that kind reads is kept up to date
   // (a SUM per row must not pay for MIN/MAX copies or the variance's division).
-  void add(const Value& v, const sql::SqlType& arg_type, AggregateKind kind);
+  void add(const Value& v, const SqlType& arg_type, AggregateKind kind);
   void add_row() { ++count_star_; }
   // Adds the rows `later` saw (rows that came after this one's): how window slices combine into
   // windows. Floating-point sums are then summed per slice, as Flink's slicing windows do.
-  void merge(const Accumulator& later, const sql::SqlType& arg_type, AggregateKind kind);
-  Value result(AggregateKind kind, const sql::SqlType& arg_type, const sql::SqlType& result_type) const;
+  void merge(const Accumulator& later, const SqlType& arg_type, AggregateKind kind);
+  Value result(AggregateKind kind, const SqlType& arg_type, const SqlType& result_type) const;
   // Checkpoints: the whole state, whatever the kind.
   void save(StateWriter& w) const;
   void load(StateReader& r);

@@ -9,13 +9,9 @@
 #include "runtime/keyed_pump.h"
 #include "runtime/row_format.h"
 #include "runtime/state_codec.h"
-#include "sql/binder.h"
-#include "sql/parser.h"
 
 namespace eddy::runtime {
 
-using sql::SqlType;
-using sql::TypeId;
 
 const std::vector<StreamColumn>& error_stream_columns() {
   static const std::vector<StreamColumn> kColumns = {{"ERROR_TIME", SqlType::of(TypeId::kTimestamp)},
@@ -53,46 +49,7 @@ std::string ApplicationInput::stream(size_t lane) const {
   return table.empty() ? input_stream_name(name_prefix, lane) : table;
 }
 
-namespace {
-
-// Flink: an input per source table, its JSON fields named after the columns.
-std::vector<ApplicationInput> flink_inputs(const sql::Script& script) {
-  std::set<std::string> targets;
-  for (const auto& st : script.statements) {
-    if (st.insert) targets.insert(st.insert->target.name);
-  }
-  std::vector<ApplicationInput> inputs;
-  for (const auto& st : script.statements) {
-    if (!st.create_table || targets.count(st.create_table->name.name)) continue;
-    ApplicationInput in;
-    in.table = st.create_table->name.name;
-    in.name_prefix = in.table;
-    in.schema.row_path = "$";
-    for (const auto& c : st.create_table->columns) in.schema.columns.push_back({c.name.name, {c.name.name}, c.type});
-    index_schema(in.schema);
-    inputs.push_back(std::move(in));
-  }
-  return inputs;
-}
-
-}  // namespace
-
-Result<std::unique_ptr<Application>> Application::create(std::string_view code, std::vector<ApplicationInput> inputs,
-                                                         const Clock& clock, size_t parallelism, bool key_groups) {
-  std::unique_ptr<Application> app(new Application(clock));
-  auto script = sql::parse_script(code);
-  if (!script) return tl::unexpected(script.error());
-  if (script->flink && inputs.empty()) inputs = flink_inputs(*script);
-  app->flink_ = script->flink;
-  for (const auto& st : script->statements) {
-    if (!st.create_table) continue;
-    FlinkTable t;
-    t.name = st.create_table->name.name;
-    t.options.insert(st.create_table->options.begin(), st.create_table->options.end());
-    for (const auto& other : script->statements)
-      t.sink = t.sink || (other.insert && other.insert->target.name == t.name);
-    app->flink_tables_.push_back(std::move(t));
-  }
+Result<std::map<std::string, StreamDef>> input_stream_defs(const std::vector<ApplicationInput>& inputs) {
   std::map<std::string, StreamDef> defs;
   for (const auto& in : inputs) {
     if (in.parallelism < 1 || in.parallelism > 64 || (!in.table.empty() && in.parallelism != 1)) {
@@ -108,34 +65,28 @@ Result<std::unique_ptr<Application>> Application::create(std::string_view code, 
     }
   }
   defs[kErrorStream] = StreamDef{kErrorStream, error_stream_columns(), false};
+  return defs;
+}
 
-  const auto declared = defs;  // bind_script adds the script's streams
-  auto plans = sql::bind_script(*script, defs);
-  if (!plans) return tl::unexpected(plans.error());
-  // Keyed pumps with parallelism > 1 (or key groups asked for): a plan per partition, bound
-  // again from the same code. Only a stream's one writer: the partitions emit at the end of a
-  // batch, which would reorder its rows among another writer's.
-  std::map<std::string, int> writers;
-  for (const auto& p : *plans) ++writers[p->target];
+Result<std::unique_ptr<Application>> Application::assemble(ApplicationPlan spec, const Clock& clock) {
+  std::unique_ptr<Application> app(new Application(clock));
+  app->flink_ = spec.flink;
+  app->flink_tables_ = std::move(spec.flink_tables);
+  auto& defs = spec.streams;
+  auto inputs = std::move(spec.inputs);
   std::map<const PumpPlan*, std::vector<std::unique_ptr<PumpPlan>>> partition_plans;
-  const bool keyed = parallelism > 1 || key_groups;
-  for (size_t copy = 0; keyed && copy < std::max<size_t>(parallelism, 1); ++copy) {
-    auto streams = declared;
-    auto again = sql::bind_script(*script, streams);
-    if (!again || again->size() != plans->size())
-      return make_error(Errc::kInternal, "binding the script twice differed");
-    for (size_t i = 0; i < plans->size(); ++i) {
-      const PumpPlan& plan = *(*plans)[i];
-      if (writers[plan.target] == 1 && !partition_columns(plan).empty())
-        partition_plans[&plan].push_back(std::move((*again)[i]));
-    }
+  for (auto& [index, copies] : spec.partitions) {
+    if (index >= spec.pumps.size()) return make_error(Errc::kInternal, "a pump's partitions name no pump");
+    partition_plans[spec.pumps[index].get()] = std::move(copies);
   }
-  if (!partition_plans.empty()) app->keyed_pool_ = std::make_unique<WorkerPool>(std::max<size_t>(parallelism, 1));
+  if (!partition_plans.empty()) {
+    app->keyed_pool_ = std::make_unique<WorkerPool>(std::max<size_t>(spec.parallelism, 1));
+  }
 
   for (auto& [name, def] : defs) app->streams_[name].def = std::move(def);
 
   // Order pumps so that every pump comes after the pumps feeding its source; a cycle cannot run.
-  std::vector<std::unique_ptr<PumpPlan>> pending = std::move(*plans);
+  std::vector<std::unique_ptr<PumpPlan>> pending = std::move(spec.pumps);
   std::set<std::string> ready_streams;
   for (const auto& [name, node] : app->streams_) {
     bool written = false;

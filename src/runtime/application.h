@@ -24,7 +24,7 @@ namespace eddy::runtime {
 
 struct StreamColumn {
   std::string name;
-  sql::SqlType type;
+  SqlType type;
 };
 
 struct StreamDef {
@@ -57,18 +57,28 @@ struct FlinkTable {
   std::map<std::string, std::string> options;  // WITH (...)
 };
 
+// An application as planned from its code, before it runs (see Application::assemble).
+struct ApplicationPlan {
+  bool flink = false;
+  std::vector<FlinkTable> flink_tables;
+  std::vector<ApplicationInput> inputs;
+  std::map<std::string, StreamDef> streams;  // the inputs' lanes, error_stream and the script's
+  std::vector<std::unique_ptr<PumpPlan>> pumps;
+  // Keyed pumps that run as partitions (keyed_pump.h): by index into `pumps`, a plan per partition.
+  std::map<size_t, std::vector<std::unique_ptr<PumpPlan>>> partitions;
+  size_t parallelism = 1;  // the partitions' threads
+};
+
+// The in-application streams of `inputs` (a stream per lane, with APPROXIMATE_ARRIVAL_TIME) and
+// error_stream; an error if an input's parallelism is out of range.
+Result<std::map<std::string, StreamDef>> input_stream_defs(const std::vector<ApplicationInput>& inputs);
+
 class Application final : public Program {
  public:
-  // Parses, binds and plans `code`. Errors (kInvalidArgument) carry "L:C: ..." (line and column, 1-based).
-  // Flink SQL (CREATE TABLE / INSERT INTO): with no `inputs`, one is made per source table (a table
-  // no INSERT writes), JSON with a field per column, in the order of the script.
-  // `parallelism` (--parallelism): keyed pumps (see keyed_pump.h) run as that many partitions on
-  // as many threads; the results are the same for any value. `key_groups`: keyed pumps keep key
-  // groups at parallelism 1 too (as they do above it), so that a checkpoint moves between any
-  // parallelisms and error rows come in the same order at every one (the server's applications).
-  static Result<std::unique_ptr<Application>> create(std::string_view code, std::vector<ApplicationInput> inputs,
-                                                     const Clock& clock, size_t parallelism = 1,
-                                                     bool key_groups = false);
+  // Builds the application the SQL front end planned (sql/compile.h makes the plan from code):
+  // its streams, pumps in an order where every pump comes after those feeding its source (a
+  // cycle is an error), and the keyed pumps split into the partitions given.
+  static Result<std::unique_ptr<Application>> assemble(ApplicationPlan spec, const Clock& clock);
 
   const StreamDef* stream(const std::string& name) const;
   std::vector<std::string> stream_names() const;

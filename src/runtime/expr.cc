@@ -8,8 +8,6 @@
 
 namespace eddy::runtime {
 
-using sql::SqlType;
-using sql::TypeId;
 
 namespace {
 

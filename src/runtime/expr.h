@@ -9,7 +9,7 @@
 
 #include "common/error.h"
 #include "runtime/value.h"
-#include "sql/types.h"
+#include "runtime/types.h"
 
 namespace eddy::runtime {
 
@@ -23,7 +23,7 @@ struct EvalContext {
 
 class Expr {
  public:
-  explicit Expr(sql::SqlType type) : type(type) {}
+  explicit Expr(SqlType type) : type(type) {}
   virtual ~Expr() = default;
   // Runtime failures (division by zero, an impossible cast) are errors the caller sends to
   // error_stream; kInvalidArgument with a message naming the problem.
@@ -33,35 +33,35 @@ class Expr {
   // The row column this expression is, unchanged (a plain column reference); -1 otherwise.
   virtual int column_index() const { return -1; }
 
-  sql::SqlType type;
+  SqlType type;
 };
 using ExprPtr = std::unique_ptr<Expr>;
 
-ExprPtr make_column(size_t index, sql::SqlType type);
+ExprPtr make_column(size_t index, SqlType type);
 ExprPtr make_rowtime();
-ExprPtr make_constant(Value v, sql::SqlType type);
-ExprPtr make_aggregate_ref(size_t index, sql::SqlType type);
-ExprPtr make_key_ref(size_t index, sql::SqlType type, bool uses_rowtime);
-ExprPtr make_cast(ExprPtr child, sql::SqlType target);
+ExprPtr make_constant(Value v, SqlType type);
+ExprPtr make_aggregate_ref(size_t index, SqlType type);
+ExprPtr make_key_ref(size_t index, SqlType type, bool uses_rowtime);
+ExprPtr make_cast(ExprPtr child, SqlType target);
 // + - * / % on numbers, datetimes and intervals; `type` is the result type chosen by the binder.
-ExprPtr make_arithmetic(char op, ExprPtr a, ExprPtr b, sql::SqlType type);
+ExprPtr make_arithmetic(char op, ExprPtr a, ExprPtr b, SqlType type);
 ExprPtr make_comparison(std::string op, ExprPtr a, ExprPtr b);  // operands already of one type
 ExprPtr make_logic(std::string op, std::vector<ExprPtr> args);  // AND, OR, NOT (three-valued)
 ExprPtr make_is_null(ExprPtr a, bool negated);
 ExprPtr make_in(ExprPtr value, std::vector<ExprPtr> list, bool negated);
 ExprPtr make_like(ExprPtr value, ExprPtr pattern, bool negated);
-ExprPtr make_case(std::vector<ExprPtr> conditions, std::vector<ExprPtr> results, ExprPtr otherwise, sql::SqlType type);
+ExprPtr make_case(std::vector<ExprPtr> conditions, std::vector<ExprPtr> results, ExprPtr otherwise, SqlType type);
 ExprPtr make_concat(ExprPtr a, ExprPtr b);
 // (ts1 - ts2) <unit>: the difference as a day-time interval truncated to whole units.
 ExprPtr make_datetime_difference(ExprPtr a, ExprPtr b, int64_t unit_ms);
 
 // A scalar function implemented by `fn` over evaluated (non-short-circuit) arguments.
 using ScalarFn = std::function<Status(const std::vector<Value>& args, const EvalContext& ctx, Value& out)>;
-ExprPtr make_function(std::string name, std::vector<ExprPtr> args, sql::SqlType type, ScalarFn fn,
+ExprPtr make_function(std::string name, std::vector<ExprPtr> args, SqlType type, ScalarFn fn,
                       bool null_in_null_out);
 
 // Casts `v` of type `from` to `to`: VARCHAR truncation, numeric conversion with range checks,
 // text parsing. Fails with a message when the value cannot be represented.
-Status cast_value(const Value& v, const sql::SqlType& from, const sql::SqlType& to, Value& out);
+Status cast_value(const Value& v, const SqlType& from, const SqlType& to, Value& out);
 
 }  // namespace eddy::runtime

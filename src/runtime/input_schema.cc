@@ -12,8 +12,6 @@
 
 namespace eddy::runtime {
 
-using sql::SqlType;
-using sql::TypeId;
 
 namespace {
 
@@ -432,7 +430,7 @@ Result<InputSchema> parse_input_schema(std::string_view text) {
       InputColumn col;
       col.name = c.at("Name").get<std::string>();
       const std::string type_text = c.at("SqlType").get<std::string>();
-      auto t = sql::parse_type_name(type_text);
+      auto t = runtime::parse_type_name(type_text);
       if (!t) return make_error(Errc::kInvalidArgument, "column " + col.name + ": unknown SqlType " + type_text);
       col.type = *t;
       if (!schema.csv) {

@@ -10,14 +10,14 @@
 
 #include "common/error.h"
 #include "runtime/value.h"
-#include "sql/types.h"
+#include "runtime/types.h"
 
 namespace eddy::runtime {
 
 struct InputColumn {
   std::string name;                 // exactly as in RecordColumns (a quoted identifier)
   std::vector<std::string> path;    // "$.a.b" -> {"a", "b"}; empty for CSV (positional)
-  sql::SqlType type;
+  SqlType type;
 };
 
 struct InputSchema {

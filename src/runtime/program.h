@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
+#include <memory>
 #include <functional>
 #include <optional>
 #include <span>
@@ -15,6 +17,8 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/worker_pool.h"
+
+#include <nlohmann/json_fwd.hpp>
 
 namespace eddy::runtime {
 
@@ -82,5 +86,22 @@ class Program {
   // error_stream rows, as JSON objects.
   virtual void subscribe_errors(std::function<void(std::string)> sink) = 0;
 };
+
+// C++ jobs reach the host through a loader (job/host_loader.h) that turns a library and its
+// property groups (KDA's PropertyGroups: [{PropertyGroupId, PropertyMap}]) into a program with
+// its source and sinks: the host never depends on the job module.
+struct ProgramOutput {
+  std::string name;    // the program's output
+  std::string target;  // a stream, or a delivery stream
+  bool delivery = false;
+};
+struct LoadedProgram {
+  std::unique_ptr<Program> program;
+  std::string source;
+  std::string start;  // TRIM_HORIZON or NOW: where a first run reads from
+  std::vector<ProgramOutput> outputs;
+};
+using JobLoader =
+    std::function<Result<LoadedProgram>(const std::filesystem::path& library, const nlohmann::json& property_groups)>;
 
 }  // namespace eddy::runtime

@@ -106,7 +106,7 @@ bool accumulate(const std::vector<AggregateSpec>& aggs, const std::vector<int>* 
 std::vector<Value> results(const std::vector<AggregateSpec>& aggs, const std::vector<Accumulator>& accs) {
   std::vector<Value> out(aggs.size());
   for (size_t a = 0; a < aggs.size(); ++a) {
-    const sql::SqlType arg_type = aggs[a].arg ? aggs[a].arg->type : sql::SqlType::of(sql::TypeId::kBigint);
+    const SqlType arg_type = aggs[a].arg ? aggs[a].arg->type : SqlType::of(TypeId::kBigint);
     out[a] = accs[a].result(aggs[a].kind, arg_type, aggs[a].result_type);
   }
   return out;
@@ -522,7 +522,7 @@ class SlidingPump final : public Pump {
 
   bool exact_sum(const AggregateSpec& a) const {
     const auto& t = a.arg->type;
-    return t.is_integer() || t.id == sql::TypeId::kDecimal || t.is_interval();
+    return t.is_integer() || t.id == TypeId::kDecimal || t.is_interval();
   }
 
   const Value& value(const Partition& p, uint64_t seq, size_t a) const { return p.args[a][seq - p.front_seq]; }

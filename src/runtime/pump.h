@@ -57,7 +57,7 @@ struct EventWindowSpec {
   size_t top_order = 0;
   bool top_desc = false;
   std::vector<int> top_columns;
-  std::vector<sql::SqlType> top_inner_types, top_types;
+  std::vector<SqlType> top_inner_types, top_types;
 };
 
 struct PumpPlan {
@@ -82,10 +82,10 @@ struct PumpPlan {
   std::vector<ExprPtr> outputs;        // one per target column written
   std::vector<size_t> target_columns;  // where each output goes in the target row
   size_t target_width = 0;
-  std::vector<sql::SqlType> target_types;
+  std::vector<SqlType> target_types;
   // Table functions (TOP_K_ITEMS_TUMBLING, COUNT_DISTINCT_ITEMS_TUMBLING)
   size_t tf_column = 0;
-  sql::SqlType tf_column_type;
+  SqlType tf_column_type;
   int64_t tf_k = 0;
   int64_t tf_window_ms = 0;
 };

@@ -2,18 +2,17 @@
 
 #include <cmath>
 
-#include "api/json_codec.h"
+#include "common/json_text.h"
 
 namespace eddy::runtime {
 
-using sql::TypeId;
 
 void append_row_json(const StreamDef& def, const Row& row, std::string& out) {
   out.push_back('{');
   for (size_t i = 0; i < def.columns.size(); ++i) {
     if (i) out.push_back(',');
     const auto& col = def.columns[i];
-    api::append_json_string(out, col.name);
+    append_json_string(out, col.name);
     out.push_back(':');
     const Value& v = i < row.values.size() ? row.values[i] : Value{};
     if (v.is_null()) {
@@ -37,11 +36,11 @@ void append_row_json(const StreamDef& def, const Row& row, std::string& out) {
       case TypeId::kChar:
       case TypeId::kVarchar:
         if (v.kind == Value::Kind::kString) {
-          api::append_json_string(out, v.s);  // the text itself: no copy per row
+          append_json_string(out, v.s);  // the text itself: no copy per row
           break;
         }
         [[fallthrough]];
-      default: api::append_json_string(out, to_text(v, col.type)); break;
+      default: append_json_string(out, to_text(v, col.type)); break;
     }
   }
   out.push_back('}');

@@ -1,11 +1,11 @@
-#include "sql/types.h"
+#include "runtime/types.h"
 
 #include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <vector>
 
-namespace eddy::sql {
+namespace eddy::runtime {
 
 std::string SqlType::to_string() const {
   switch (id) {
@@ -116,4 +116,4 @@ std::optional<SqlType> common_type(const SqlType& a, const SqlType& b) {
   return std::nullopt;
 }
 
-}  // namespace eddy::sql
+}  // namespace eddy::runtime

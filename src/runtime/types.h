@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-namespace eddy::sql {
+namespace eddy::runtime {
 
 enum class TypeId {
   kNull,  // the type of a bare NULL literal, before coercion
@@ -55,4 +55,4 @@ std::optional<SqlType> parse_type_name(std::string_view text);
 // The common type two operands are computed in (numeric promotion, string, etc.).
 std::optional<SqlType> common_type(const SqlType& a, const SqlType& b);
 
-}  // namespace eddy::sql
+}  // namespace eddy::runtime

@@ -48,8 +48,7 @@ std::string format_double(double v) {
   return std::string(buf, r.ptr);
 }
 
-std::string to_text(const Value& v, const sql::SqlType& type) {
-  using sql::TypeId;
+std::string to_text(const Value& v, const SqlType& type) {
   if (v.is_null()) return "";
   switch (type.id) {
     case TypeId::kBoolean: return v.i ? "TRUE" : "FALSE";

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "common/clock.h"
-#include "sql/types.h"
+#include "runtime/types.h"
 
 namespace eddy::runtime {
 
@@ -70,7 +70,7 @@ std::string format_decimal(int64_t unscaled, int scale);
 std::string format_real(double v);             // shortest float32 round trip
 std::string format_double(double v);           // shortest double round trip
 // The value as text in `type` (CAST(x AS VARCHAR)); NULL gives "".
-std::string to_text(const Value& v, const sql::SqlType& type);
+std::string to_text(const Value& v, const SqlType& type);
 
 // Parsing text into typed values; false if the text is not such a value.
 bool parse_timestamp_text(std::string_view s, TimestampMs& out);  // decisions.md 6 forms

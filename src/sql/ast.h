@@ -9,9 +9,15 @@
 #include <string>
 #include <vector>
 
-#include "sql/types.h"
+#include "runtime/types.h"
 
 namespace eddy::sql {
+
+// The SQL types are the runtime's (values are typed there); the front end names them as its own.
+using runtime::SqlType;
+using runtime::TypeId;
+using runtime::common_type;
+using runtime::parse_type_name;
 
 struct Location {
   int line = 1;

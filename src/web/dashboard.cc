@@ -65,10 +65,10 @@ std::optional<std::string> read_window(const std::map<std::string, std::string>&
 }
 
 // An application's outputs as configured (KinesisAnalytics Outputs[]), for one that is not running.
-std::vector<runtime::ApplicationOutputInfo> configured_outputs(const json& config, const stream::StreamStore& store) {
-  std::vector<runtime::ApplicationOutputInfo> out;
+std::vector<host::ApplicationOutputInfo> configured_outputs(const json& config, const stream::StreamStore& store) {
+  std::vector<host::ApplicationOutputInfo> out;
   for (const auto& o : config.value("Outputs", json::array())) {
-    runtime::ApplicationOutputInfo info;
+    host::ApplicationOutputInfo info;
     info.in_app_stream = o.value("Name", "");
     if (o.contains("KinesisStreamsOutput")) {
       auto name = store.name_from_arn(o["KinesisStreamsOutput"].value("ResourceARN", ""));
@@ -83,7 +83,7 @@ std::vector<runtime::ApplicationOutputInfo> configured_outputs(const json& confi
   return out;
 }
 
-json outputs_json(const std::vector<runtime::ApplicationOutputInfo>& outputs) {
+json outputs_json(const std::vector<host::ApplicationOutputInfo>& outputs) {
   json out = json::array();
   for (const auto& o : outputs) {
     out.push_back({{"in_app_stream", o.in_app_stream},
@@ -98,7 +98,7 @@ json optional_ms(const std::optional<int64_t>& v) {
 }
 
 // One application's figures, as the overview and the application's page show them.
-json application_figures(const runtime::ApplicationMetrics& a) {
+json application_figures(const host::ApplicationMetrics& a) {
   return {{"input_records", a.input_records},
           {"output_rows", a.output_rows},
           {"error_rows", a.error_rows},
@@ -151,7 +151,7 @@ json Dashboard::overview() const {
   }
   json apps = json::array();
   for (const auto& a : apps_.metrics()) {
-    std::vector<runtime::ApplicationOutputInfo> outputs = a.outputs;
+    std::vector<host::ApplicationOutputInfo> outputs = a.outputs;
     if (a.status != "RUNNING") {
       if (auto d = apps_.describe(a.name)) outputs = configured_outputs(d->config, store_);
     }
@@ -168,7 +168,7 @@ json Dashboard::overview() const {
   return {{"now_ms", clock_.now_ms()}, {"streams", streams}, {"applications", apps}, {"delivery_streams", deliveries}};
 }
 
-bool Dashboard::handle(const api::HttpRequest& request, std::string_view path, api::Respond& respond) const {
+bool Dashboard::handle(const HttpRequest& request, std::string_view path, api::Respond& respond) const {
   const size_t question = request.target.find('?');
   const std::string_view query =
       question == std::string::npos ? std::string_view{} : std::string_view(request.target).substr(question + 1);
@@ -243,17 +243,17 @@ api::HttpResponse Dashboard::events(std::string_view query) const {
   return r;
 }
 
-Result<runtime::ApplicationOutputInfo> Dashboard::find_output(const std::string& name, const std::string* output,
+Result<host::ApplicationOutputInfo> Dashboard::find_output(const std::string& name, const std::string* output,
                                                               int& status) const {
   auto app = apps_.describe(name);
   status = 404;
   if (!app) return make_error(Errc::kResourceNotFound, "no application named " + name);
-  std::vector<runtime::ApplicationOutputInfo> outputs = configured_outputs(app->config, store_);
+  std::vector<host::ApplicationOutputInfo> outputs = configured_outputs(app->config, store_);
   for (const auto& m : apps_.metrics()) {
     if (m.name == name && m.status == "RUNNING") outputs = m.outputs;
   }
   if (outputs.empty()) return make_error(Errc::kResourceNotFound, "application " + name + " has no outputs");
-  const runtime::ApplicationOutputInfo* chosen = &outputs.front();
+  const host::ApplicationOutputInfo* chosen = &outputs.front();
   if (output) {
     chosen = nullptr;
     for (const auto& o : outputs) {
@@ -272,7 +272,7 @@ Result<runtime::ApplicationOutputInfo> Dashboard::find_output(const std::string&
 api::HttpResponse Dashboard::application(const std::string& name) const {
   auto app = apps_.describe(name);
   if (!app) return error(404, "no application named " + name);
-  std::vector<runtime::ApplicationOutputInfo> outputs;
+  std::vector<host::ApplicationOutputInfo> outputs;
   json metrics = json::object();
   for (const auto& m : apps_.metrics()) {
     if (m.name != name) continue;

@@ -23,19 +23,19 @@
 #include "api/kinesis_api.h"
 #include "common/clock.h"
 #include "delivery/delivery_host.h"
-#include "runtime/application_host.h"
+#include "host/application_host.h"
 #include "stream/stream_store.h"
 
 namespace eddy::web {
 
 class Dashboard {
  public:
-  Dashboard(stream::StreamStore& store, runtime::ApplicationHost& apps, delivery::DeliveryHost& deliveries,
+  Dashboard(stream::StreamStore& store, host::ApplicationHost& apps, delivery::DeliveryHost& deliveries,
             const Clock& clock)
       : store_(store), apps_(apps), deliveries_(deliveries), clock_(clock) {}
 
   // Answers GET `path` if it is one of the above (or a dashboard asset); false otherwise.
-  bool handle(const api::HttpRequest& request, std::string_view path, api::Respond& respond) const;
+  bool handle(const HttpRequest& request, std::string_view path, api::Respond& respond) const;
 
   nlohmann::json overview() const;
 
@@ -46,14 +46,14 @@ class Dashboard {
   api::HttpResponse delivery_stream(const std::string& name) const;
   api::HttpResponse events(std::string_view query) const;
   // The output `output` (or the first) of application `name`, or the error response for it.
-  Result<runtime::ApplicationOutputInfo> find_output(const std::string& name, const std::string* output,
+  Result<host::ApplicationOutputInfo> find_output(const std::string& name, const std::string* output,
                                                      int& status) const;
   // The latest records of `stream` (a delivery stream's journal if `delivery`) that arrived at or
   // after `since_ms`, at most `limit`, oldest first.
   Result<nlohmann::json> tail(const std::string& stream, bool delivery, TimestampMs since_ms, size_t limit) const;
 
   stream::StreamStore& store_;
-  runtime::ApplicationHost& apps_;
+  host::ApplicationHost& apps_;
   delivery::DeliveryHost& deliveries_;
   const Clock& clock_;
 };

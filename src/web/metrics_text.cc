@@ -56,10 +56,10 @@ std::string escape_label_value(std::string_view v) {
 }
 
 std::string render_metrics(const std::vector<stream::StreamMetrics>& streams,
-                           const std::vector<runtime::ApplicationMetrics>& applications,
+                           const std::vector<host::ApplicationMetrics>& applications,
                            const std::vector<delivery::DeliveryMetrics>& deliveries) {
   using S = stream::StreamMetrics;
-  using A = runtime::ApplicationMetrics;
+  using A = host::ApplicationMetrics;
   using D = delivery::DeliveryMetrics;
   std::string out;
   const std::function<std::string(const S&)> sname = [](const S& s) { return s.name; };

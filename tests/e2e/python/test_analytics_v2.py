@@ -164,7 +164,7 @@ class AnalyticsV2Test(cp.PipelineCase, unittest.TestCase):
         src = harness.create_stream(self.k, 'trades', 2)
         for name in ('job-out', 'sql-out'):
             harness.create_stream(self.k, name, 1)
-        # Created with the AWS CLI, as the README shows.
+        # Created with the AWS CLI, as docs/sql-applications.md shows.
         d = self.cli('create-application', '--application-name', 'trades-job', '--runtime-environment', 'FLINK-1_20',
                      '--service-execution-role', ROLE, '--application-configuration', json.dumps({
                          'ApplicationCodeConfiguration': {

@@ -1,4 +1,4 @@
-#include "api/sigv4.h"
+#include "aws/sigv4.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -7,7 +7,7 @@
 
 #include "common/digest.h"
 
-namespace eddy::api {
+namespace eddy::aws {
 namespace {
 
 nlohmann::json vectors() {
@@ -152,4 +152,4 @@ TEST(SigV4, BasicNamesAKeyAndItsSecret) {
 }
 
 }  // namespace
-}  // namespace eddy::api
+}  // namespace eddy::aws

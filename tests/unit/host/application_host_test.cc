@@ -1,6 +1,6 @@
 // Running applications inside the server: the output of the seed query does not depend on the
 // number of source shards or on how records were batched into PutRecords calls.
-#include "runtime/application_host.h"
+#include "host/application_host.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -10,7 +10,7 @@
 #include <random>
 #include <thread>
 
-namespace eddy::runtime {
+namespace eddy::host {
 namespace {
 
 namespace fs = std::filesystem;
@@ -490,4 +490,4 @@ TEST_F(ApplicationHostTest, CheckpointIntervalPerApplication) {
 }
 
 }  // namespace
-}  // namespace eddy::runtime
+}  // namespace eddy::host

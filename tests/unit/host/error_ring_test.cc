@@ -1,8 +1,8 @@
-#include "runtime/error_ring.h"
+#include "host/error_ring.h"
 
 #include <gtest/gtest.h>
 
-namespace eddy::runtime {
+namespace eddy::host {
 namespace {
 
 TEST(ErrorRing, KeepsTheNewestRowsUpToTheCount) {
@@ -40,4 +40,4 @@ TEST(ErrorRing, KeepsTheNewestRowEvenIfItAloneIsOverTheBudget) {
 }
 
 }  // namespace
-}  // namespace eddy::runtime
+}  // namespace eddy::host

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "sql/compile.h"
 #include "runtime/application.h"
 #include "runtime/row_format.h"
 
@@ -134,7 +135,7 @@ struct Instance {
       in.schema = *parse_input_schema(kSchema);
       inputs.push_back(std::move(in));
     }
-    auto a = Application::create(c.code, std::move(inputs), clock, parallelism, key_groups);
+    auto a = sql::compile_application(c.code, std::move(inputs), clock, parallelism, key_groups);
     EXPECT_TRUE(a.has_value()) << c.name << ": " << (a ? "" : a.error().message);
     if (!a) return;
     app = std::move(*a);

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "sql/compile.h"
 #include "runtime/application.h"
 #include "runtime/input_schema.h"
 #include "runtime/row_format.h"
@@ -32,7 +33,7 @@ struct Pipeline {
 
   // `parallelism` 2: the window pump runs in key groups (keyed_pump.h), the watermark kept for them.
   Pipeline(const std::string& options, size_t parallelism) {
-    auto a = Application::create(code(options), {}, clock, parallelism);
+    auto a = sql::compile_application(code(options), {}, clock, parallelism);
     EXPECT_TRUE(a.has_value()) << (a ? "" : a.error().message);
     app = std::move(*a);
     const StreamDef out = *app->stream("o");
@@ -92,7 +93,7 @@ TEST_P(EventWindows, AROWTIMEApplicationsWatermarkIsTheROWTIMEReached) {
       "RecordColumns": [{"Name": "N", "Mapping": "$.N", "SqlType": "INTEGER"}]})");
   std::vector<ApplicationInput> inputs;
   inputs.push_back(std::move(in));
-  auto a = Application::create(
+  auto a = sql::compile_application(
       "CREATE OR REPLACE STREAM \"OUT\" (N BIGINT);\n"
       "CREATE OR REPLACE PUMP \"P\" AS INSERT INTO \"OUT\" SELECT STREAM COUNT(*) FROM \"SOURCE_SQL_STREAM_001\"\n"
       "GROUP BY STEP(\"SOURCE_SQL_STREAM_001\".ROWTIME BY INTERVAL '10' SECOND);",
@@ -147,10 +148,10 @@ TEST_P(EventWindows, LateRowsAreReportedOrDropped) {
 
 TEST(EventWindowOptions, BadOptionsAreCompileErrors) {
   ManualClock clock{0};
-  auto a = Application::create(code(", 'scan.watermark.idle-timeout' = 'soon'"), {}, clock);
+  auto a = sql::compile_application(code(", 'scan.watermark.idle-timeout' = 'soon'"), {}, clock);
   ASSERT_FALSE(a.has_value());
   EXPECT_NE(a.error().message.find("not a duration"), std::string::npos);
-  a = Application::create(code(", 'eddy.late-rows' = 'keep'"), {}, clock);
+  a = sql::compile_application(code(", 'eddy.late-rows' = 'keep'"), {}, clock);
   ASSERT_FALSE(a.has_value());
 }
 

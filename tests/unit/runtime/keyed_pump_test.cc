@@ -1,4 +1,4 @@
-// Keyed pumps run as N partitions (Application::create's parallelism, keyed_pump.h): every output
+// Keyed pumps run as N partitions (sql::compile_application's parallelism, keyed_pump.h): every output
 // stream and error_stream must hold the same rows in the same order as with one pump, for N = 2,
 // 3 and 4, whatever the batching — tumbling GROUP BY, sliding OVER PARTITION BY, a pump reading
 // another pump's output, Flink windows on event time over several shards with late rows.
@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "sql/compile.h"
 #include "runtime/application.h"
 #include "runtime/row_format.h"
 
@@ -91,7 +92,7 @@ std::vector<std::string> run(const std::string& code, bool flink, size_t paralle
     in.schema = *parse_input_schema(kSchema);
     inputs.push_back(std::move(in));
   }
-  auto app = Application::create(code, std::move(inputs), clock, parallelism);
+  auto app = sql::compile_application(code, std::move(inputs), clock, parallelism);
   EXPECT_TRUE(app.has_value()) << (app ? "" : app.error().message);
   if (!app) return {};
   std::vector<std::string> out;

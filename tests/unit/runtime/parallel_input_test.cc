@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "sql/compile.h"
 #include "runtime/application.h"
 #include "runtime/row_format.h"
 
@@ -44,7 +45,7 @@ std::vector<std::string> run(size_t threads) {
   ApplicationInput in;
   in.schema = *parse_input_schema(kSchema);
   in.parallelism = 2;  // two lanes: records of shard s feed SOURCE_SQL_STREAM_00(s mod 2 + 1)
-  auto app = Application::create(kCode, {in}, clock);
+  auto app = sql::compile_application(kCode, {in}, clock);
   EXPECT_TRUE(app.has_value()) << (app ? "" : app.error().message);
   std::vector<std::string> out;
   for (const char* name : {"T", "S", kErrorStream}) {

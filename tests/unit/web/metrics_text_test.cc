@@ -13,7 +13,7 @@ TEST(MetricsText, CloudWatchNamesWithLabelsAndTypes) {
   s.incoming_bytes = 98765;
   s.iterator_age_ms = 250;
   s.open_shards = 2;
-  runtime::ApplicationMetrics a;
+  host::ApplicationMetrics a;
   a.name = "revenue";
   a.status = "RUNNING";
   a.input_records = 1170;
