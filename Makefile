@@ -4,7 +4,19 @@ SHELL := /bin/bash
 
 JOBS ?= $(shell nproc)
 
-.PHONY: help deps build build-asan test test-unit test-asan demo bench clean format
+# ccache (Debian's, installed by `make deps`), its cache outside the clone (~/.cache/ccache): a
+# second clone on the same machine (CI clones afresh each time) compiles from the cache. Paths are
+# made relative to the clone, so clones in different folders share entries; the precompiled
+# header needs the pch_defines and time_macros sloppiness.
+CCACHE := $(shell command -v ccache 2>/dev/null)
+LAUNCHER := $(if $(CCACHE),-DCMAKE_CXX_COMPILER_LAUNCHER=$(CCACHE))
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
+export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_file_ctime
+export CCACHE_MAXSIZE ?= 5G
+FORMATTED = $$(git ls-files 'src/*.h' 'src/*.cc' 'tests/*.cc' 'bench/*.cc' 'fuzz/*.cc' 'examples/*.cc' 'examples/*.h')
+
+.PHONY: help deps build build-asan build-tsan test test-unit test-asan demo bench clean format format-check
 
 help:
 	@echo "make demo   - build eddy and run the demo (data in ./eddy-data)"
@@ -16,18 +28,25 @@ deps:
 	@bash scripts/deps.sh
 
 build: deps
-	cmake --preset release >/dev/null
+	cmake --preset release $(LAUNCHER) >/dev/null
 	cmake --build --preset release -j $(JOBS)
 
 build-asan: deps
-	cmake --preset asan >/dev/null
+	cmake --preset asan $(LAUNCHER) >/dev/null
 	cmake --build --preset asan -j $(JOBS) --target eddy eddy_unit_tests cbor_request_fuzz json_request_fuzz sigv4_fuzz \
 	  sql_parser_fuzz pipeline_file_fuzz record_mapping_fuzz delivery_prefix_fuzz record_json_fuzz
 
-test: build build-asan
+# ThreadSanitizer over the unit tests of the modules that run threads (eddy_core_tests only: the
+# API and the CLI are not compiled under it).
+build-tsan: deps
+	cmake --preset tsan $(LAUNCHER) >/dev/null
+	cmake --build --preset tsan -j $(JOBS)
+
+test: build build-asan build-tsan
 	cd build/release && ctest --output-on-failure -j 2
 	cd build/asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -L unit -j 2
+	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ctest --preset tsan -j 2
 	# The hostile suite once more against a server built with ASan+UBSan: a memory error or an
 	# overflowed stack that a release build survives by luck fails here.
 	EDDY_BIN=$(CURDIR)/build/asan/eddy ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 \
@@ -44,7 +63,11 @@ bench: build
 	@bash bench/ingest_vs_kinesalite.sh
 
 format:
-	clang-format -i $$(git ls-files 'src/*.h' 'src/*.cc' 'tests/*.cc' 'bench/*.cc' 'fuzz/*.cc')
+	clang-format -i $(FORMATTED)
+
+format-check:
+	@clang-format --dry-run -Werror $(FORMATTED) || \
+	  { echo "format-check: the files above are not formatted as .clang-format says: run make format" >&2; exit 1; }
 
 clean:
 	rm -rf build

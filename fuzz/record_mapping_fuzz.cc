@@ -38,9 +38,12 @@ const eddy::runtime::InputSchema& schema(uint8_t which) {
     "RecordColumns": [{"Name": "TICKER", "SqlType": "VARCHAR(8)"}, {"Name": "PRICE", "SqlType": "DOUBLE"},
                       {"Name": "EVENT_TIME", "SqlType": "TIMESTAMP"}, {"Name": "N", "SqlType": "INTEGER"}]})json"));
   switch (which % 3) {
-    case 0: return json_flat;
-    case 1: return json_nested;
-    default: return csv;
+    case 0:
+      return json_flat;
+    case 1:
+      return json_nested;
+    default:
+      return csv;
   }
 }
 

@@ -22,8 +22,9 @@ EDDY_JOB(env) {
   const std::string output = p.get("TradesMax", "outputStreamName", "trades-max");
   const int64_t size_s = std::stoll(p.get("TradesMax", "windowSizeSeconds", "90"));
   const int64_t slide_s = std::stoll(p.get("TradesMax", "windowSlideSeconds", "60"));
-  const auto start = p.get("TradesMax", "startingPosition", "LATEST") == "TRIM_HORIZON" ? eddy::job::StartingPosition::kTrimHorizon
-                                                                                        : eddy::job::StartingPosition::kLatest;
+  const auto start = p.get("TradesMax", "startingPosition", "LATEST") == "TRIM_HORIZON"
+                         ? eddy::job::StartingPosition::kTrimHorizon
+                         : eddy::job::StartingPosition::kLatest;
 
   env.from_stream(input, start)
       .assign_timestamps("EVENT_TIME")
@@ -33,6 +34,7 @@ EDDY_JOB(env) {
       .sink_to_stream(output, [](const Element& e) {
         char price[64];
         std::snprintf(price, sizeof price, "%g", e.at("PRICE").get<double>());
-        return e.at("EVENT_TIME").get<std::string>() + " ==> " + e.at("TICKER").get<std::string>() + " : Stock Value: " + price;
+        return e.at("EVENT_TIME").get<std::string>() + " ==> " + e.at("TICKER").get<std::string>() +
+               " : Stock Value: " + price;
       });
 }

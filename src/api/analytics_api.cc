@@ -18,8 +18,8 @@ using nlohmann::json;
 
 class Call : private JsonReply {
  public:
-  Call(host::ApplicationHost& host, stream::StreamStore& store, const std::filesystem::path& bucket_dir, const Value& in,
-       Protocol protocol, Respond respond)
+  Call(host::ApplicationHost& host, stream::StreamStore& store, const std::filesystem::path& bucket_dir,
+       const Value& in, Protocol protocol, Respond respond)
       : JsonReply(protocol, std::move(respond)), host_(host), store_(store), bucket_dir_(bucket_dir), in_(in) {}
 
   void run(std::string_view op) {
@@ -42,7 +42,6 @@ class Call : private JsonReply {
  private:
   std::string name() const { return in_.get("ApplicationName") ? in_.get("ApplicationName")->text : ""; }
   int64_t version() const { return in_.get("CurrentApplicationVersionId")->integer; }
-
 
   json summary(const host::HostedApplication& a) const {
     const auto n = a.config.at("ApplicationName").get<std::string>();
@@ -88,7 +87,8 @@ class Call : private JsonReply {
 
   void list() {
     const size_t limit = in_.get("Limit") ? static_cast<size_t>(in_.get("Limit")->integer) : 50;
-    const std::string after = in_.get("ExclusiveStartApplicationName") ? in_.get("ExclusiveStartApplicationName")->text : "";
+    const std::string after =
+        in_.get("ExclusiveStartApplicationName") ? in_.get("ExclusiveStartApplicationName")->text : "";
     json summaries = json::array();
     bool more = false;
     for (const auto& a : host_.list()) {
@@ -132,7 +132,8 @@ class Call : private JsonReply {
         analytics::apply_parallelism_update(c, u["ParallelismConfigurationUpdate"]);
       }
       if (u.contains("ReferenceDataSourceUpdates") || u.contains("CloudWatchLoggingOptionUpdates")) {
-        return make_error(Errc::kUnsupportedOperation, "reference data and CloudWatch logging are not supported by eddy");
+        return make_error(Errc::kUnsupportedOperation,
+                          "reference data and CloudWatch logging are not supported by eddy");
       }
       return {};
     }));
@@ -168,7 +169,8 @@ class Call : private JsonReply {
     const std::string id = in_.get("OutputId")->text;
     status(host_.update(name(), version(), [&](json& c) -> Status {
       auto& outputs = c["Outputs"];
-      auto it = std::find_if(outputs.begin(), outputs.end(), [&](const json& o) { return o.value("OutputId", "") == id; });
+      auto it =
+          std::find_if(outputs.begin(), outputs.end(), [&](const json& o) { return o.value("OutputId", "") == id; });
       if (it == outputs.end()) return make_error(Errc::kResourceNotFound, "Output " + id + " not found");
       outputs.erase(it);
       return {};
@@ -178,7 +180,8 @@ class Call : private JsonReply {
   void discover() {
     const Value* arn = in_.get("ResourceARN");
     if (const Value* s3 = in_.get("S3Configuration"); s3 && !arn) return discover_file(*s3);
-    if (!arn) return fail({Errc::kInvalidArgument, "DiscoverInputSchema needs ResourceARN (a stream) or S3Configuration"});
+    if (!arn)
+      return fail({Errc::kInvalidArgument, "DiscoverInputSchema needs ResourceARN (a stream) or S3Configuration"});
     auto stream = store_.name_from_arn(arn->text);
     if (!stream) return fail(stream.error());
     std::string position = "TRIM_HORIZON";
@@ -199,7 +202,9 @@ class Call : private JsonReply {
     const auto path = bucket_object_path(bucket_dir_, bucket_arn, key);  // a FileKey never leaves the bucket
     if (!path) return fail(path.error());
     std::ifstream in(*path);
-    if (!in) return fail({Errc::kResourceNotFound, "File " + key + " not found in bucket " + bucket_arn.substr(kPrefix.size())});
+    if (!in)
+      return fail(
+          {Errc::kResourceNotFound, "File " + key + " not found in bucket " + bucket_arn.substr(kPrefix.size())});
     std::vector<std::string> records;
     std::string line;
     while (records.size() < 100 && std::getline(in, line)) {
@@ -226,13 +231,16 @@ class Call : private JsonReply {
       if (op == "TagResource") {
         for (const auto& t : change.value("Tags", json::array())) {
           auto it = std::find_if(tags.begin(), tags.end(), [&](const json& x) { return x["Key"] == t["Key"]; });
-          if (it != tags.end()) *it = t;
-          else tags.push_back(t);
+          if (it != tags.end())
+            *it = t;
+          else
+            tags.push_back(t);
         }
         if (tags.size() > 50) return make_error(Errc::kLimitExceeded, "An application can have at most 50 tags");
       } else {
         for (const auto& k : change.value("TagKeys", json::array())) {
-          tags.erase(std::remove_if(tags.begin(), tags.end(), [&](const json& x) { return x["Key"] == k; }), tags.end());
+          tags.erase(std::remove_if(tags.begin(), tags.end(), [&](const json& x) { return x["Key"] == k; }),
+                     tags.end());
         }
       }
       c["Tags"] = tags;

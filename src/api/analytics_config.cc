@@ -32,19 +32,23 @@ std::string next_id(const json& list, const char* key) {
 Status check_destinations(const json& outputs) {
   if (outputs.size() > 3) return make_error(Errc::kLimitExceeded, "An application can have at most 3 outputs");
   for (const auto& o : outputs) {
-    if (o.contains("LambdaOutput")) return make_error(Errc::kUnsupportedOperation, "LambdaOutput is not supported by eddy");
+    if (o.contains("LambdaOutput"))
+      return make_error(Errc::kUnsupportedOperation, "LambdaOutput is not supported by eddy");
     if (o.contains("KinesisFirehoseOutput") && o.contains("KinesisStreamsOutput")) {
-      return make_error(Errc::kInvalidArgument, "An output has one destination: KinesisStreamsOutput or KinesisFirehoseOutput");
+      return make_error(Errc::kInvalidArgument,
+                        "An output has one destination: KinesisStreamsOutput or KinesisFirehoseOutput");
     }
   }
   return {};
 }
 
 Status set_inputs_and_outputs(json& config, json inputs, json outputs) {
-  if (inputs.size() > 1) return make_error(Errc::kInvalidArgument, "An application can have at most one streaming input");
+  if (inputs.size() > 1)
+    return make_error(Errc::kInvalidArgument, "An application can have at most one streaming input");
   for (size_t i = 0; i < inputs.size(); ++i) {
     if (inputs[i].contains("InputProcessingConfiguration")) {
-      return make_error(Errc::kUnsupportedOperation, "InputProcessingConfiguration (Lambda preprocessing) is not supported by eddy");
+      return make_error(Errc::kUnsupportedOperation,
+                        "InputProcessingConfiguration (Lambda preprocessing) is not supported by eddy");
     }
     inputs[i]["InputId"] = std::to_string(i + 1) + ".1";
   }
@@ -75,7 +79,8 @@ json input_descriptions(const host::HostedApplication& a) {
 json output_descriptions(const host::HostedApplication& a) {
   json outputs = json::array();
   for (const auto& out : a.config.value("Outputs", json::array())) {
-    json o = {{"OutputId", out.at("OutputId")}, {"Name", out.at("Name")}, {"DestinationSchema", out.at("DestinationSchema")}};
+    json o = {
+        {"OutputId", out.at("OutputId")}, {"Name", out.at("Name")}, {"DestinationSchema", out.at("DestinationSchema")}};
     if (out.contains("KinesisStreamsOutput")) o["KinesisStreamsOutputDescription"] = out["KinesisStreamsOutput"];
     if (out.contains("KinesisFirehoseOutput")) o["KinesisFirehoseOutputDescription"] = out["KinesisFirehoseOutput"];
     outputs.push_back(std::move(o));
@@ -86,8 +91,10 @@ json output_descriptions(const host::HostedApplication& a) {
 Status apply_input_updates(json& c, const json& updates) {
   for (const auto& iu : updates) {
     auto& inputs = c["Inputs"];
-    auto it = std::find_if(inputs.begin(), inputs.end(), [&](const json& i) { return i.value("InputId", "") == iu["InputId"]; });
-    if (it == inputs.end()) return make_error(Errc::kResourceNotFound, "Input " + iu["InputId"].get<std::string>() + " not found");
+    auto it = std::find_if(inputs.begin(), inputs.end(),
+                           [&](const json& i) { return i.value("InputId", "") == iu["InputId"]; });
+    if (it == inputs.end())
+      return make_error(Errc::kResourceNotFound, "Input " + iu["InputId"].get<std::string>() + " not found");
     if (iu.contains("NamePrefixUpdate")) (*it)["NamePrefix"] = iu["NamePrefixUpdate"];
     if (iu.contains("KinesisStreamsInputUpdate")) {
       const auto& k = iu["KinesisStreamsInputUpdate"];
@@ -110,8 +117,10 @@ Status apply_input_updates(json& c, const json& updates) {
 Status apply_output_updates(json& c, const json& updates) {
   for (const auto& ou : updates) {
     auto& outputs = c["Outputs"];
-    auto it = std::find_if(outputs.begin(), outputs.end(), [&](const json& o) { return o.value("OutputId", "") == ou["OutputId"]; });
-    if (it == outputs.end()) return make_error(Errc::kResourceNotFound, "Output " + ou["OutputId"].get<std::string>() + " not found");
+    auto it = std::find_if(outputs.begin(), outputs.end(),
+                           [&](const json& o) { return o.value("OutputId", "") == ou["OutputId"]; });
+    if (it == outputs.end())
+      return make_error(Errc::kResourceNotFound, "Output " + ou["OutputId"].get<std::string>() + " not found");
     if (ou.contains("NameUpdate")) (*it)["Name"] = ou["NameUpdate"];
     if (ou.contains("DestinationSchemaUpdate")) (*it)["DestinationSchema"] = ou["DestinationSchemaUpdate"];
     if (ou.contains("KinesisStreamsOutputUpdate")) {
@@ -126,7 +135,8 @@ Status apply_output_updates(json& c, const json& updates) {
       if (k.contains("ResourceARNUpdate")) (*it)["KinesisFirehoseOutput"]["ResourceARN"] = k["ResourceARNUpdate"];
       if (k.contains("RoleARNUpdate")) (*it)["KinesisFirehoseOutput"]["RoleARN"] = k["RoleARNUpdate"];
     }
-    if (ou.contains("LambdaOutputUpdate")) return make_error(Errc::kUnsupportedOperation, "LambdaOutput is not supported by eddy");
+    if (ou.contains("LambdaOutputUpdate"))
+      return make_error(Errc::kUnsupportedOperation, "LambdaOutput is not supported by eddy");
   }
   return {};
 }

@@ -106,8 +106,9 @@ class Call : private JsonReply {
       return {{"CodeContentType", "ZIPFILE"}, {"CodeContentDescription", d}};
     }
     const std::string text = c.value("ApplicationCode", "");
-    return {{"CodeContentType", "PLAINTEXT"},
-            {"CodeContentDescription", {{"TextContent", text}, {"CodeMD5", to_hex(md5(text))}, {"CodeSize", text.size()}}}};
+    return {
+        {"CodeContentType", "PLAINTEXT"},
+        {"CodeContentDescription", {{"TextContent", text}, {"CodeMD5", to_hex(md5(text))}, {"CodeSize", text.size()}}}};
   }
 
   json detail(const host::HostedApplication& a) const {
@@ -133,7 +134,8 @@ class Call : private JsonReply {
           {"CheckpointingEnabled", true},
           {"CheckpointInterval", host_.checkpoint_interval_of(c)},
           {"MinPauseBetweenCheckpoints", cc.value("MinPauseBetweenCheckpoints", 0)}}},
-        {"MonitoringConfigurationDescription", c.value("MonitoringConfiguration", json{{"ConfigurationType", "DEFAULT"}})},
+        {"MonitoringConfigurationDescription",
+         c.value("MonitoringConfiguration", json{{"ConfigurationType", "DEFAULT"}})},
         {"ParallelismConfigurationDescription",
          {{"ConfigurationType", pc.value("ConfigurationType", "DEFAULT")},
           {"Parallelism", parallelism},
@@ -141,7 +143,8 @@ class Call : private JsonReply {
           {"CurrentParallelism", parallelism},
           {"AutoScalingEnabled", false}}}};
     if (c.contains("Job")) {
-      conf["EnvironmentPropertyDescriptions"] = {{"PropertyGroupDescriptions", c["Job"].value("PropertyGroups", json::array())}};
+      conf["EnvironmentPropertyDescriptions"] = {
+          {"PropertyGroupDescriptions", c["Job"].value("PropertyGroups", json::array())}};
     }
     d["ApplicationConfigurationDescription"] = std::move(conf);
     d["CloudWatchLoggingOptionDescriptions"] = json::array();
@@ -161,7 +164,8 @@ class Call : private JsonReply {
     if (f.contains("ParallelismConfiguration")) {
       const json& p = f["ParallelismConfiguration"];
       if (p.value("AutoScalingEnabled", false)) {
-        return make_error(Errc::kInvalidArgument, "eddy does not scale applications automatically; set Parallelism instead");
+        return make_error(Errc::kInvalidArgument,
+                          "eddy does not scale applications automatically; set Parallelism instead");
       }
       config["ParallelismConfiguration"] = {{"ConfigurationType", p.value("ConfigurationType", "DEFAULT")}};
       if (p.contains("Parallelism")) config["ParallelismConfiguration"]["Parallelism"] = p["Parallelism"];
@@ -177,7 +181,8 @@ class Call : private JsonReply {
     if (f.contains("ParallelismConfigurationUpdate")) {
       const json& p = f["ParallelismConfigurationUpdate"];
       if (p.value("AutoScalingEnabledUpdate", false)) {
-        return make_error(Errc::kInvalidArgument, "eddy does not scale applications automatically; set Parallelism instead");
+        return make_error(Errc::kInvalidArgument,
+                          "eddy does not scale applications automatically; set Parallelism instead");
       }
       analytics::apply_parallelism_update(c, p);
     }
@@ -188,7 +193,8 @@ class Call : private JsonReply {
       if (p.contains("ConfigurationTypeUpdate")) cc["ConfigurationType"] = p["ConfigurationTypeUpdate"];
       if (p.contains("CheckpointingEnabledUpdate")) cc["CheckpointingEnabled"] = p["CheckpointingEnabledUpdate"];
       if (p.contains("CheckpointIntervalUpdate")) cc["CheckpointInterval"] = p["CheckpointIntervalUpdate"];
-      if (p.contains("MinPauseBetweenCheckpointsUpdate")) cc["MinPauseBetweenCheckpoints"] = p["MinPauseBetweenCheckpointsUpdate"];
+      if (p.contains("MinPauseBetweenCheckpointsUpdate"))
+        cc["MinPauseBetweenCheckpoints"] = p["MinPauseBetweenCheckpointsUpdate"];
     }
     if (f.contains("MonitoringConfigurationUpdate")) {
       const json& p = f["MonitoringConfigurationUpdate"];
@@ -198,12 +204,14 @@ class Call : private JsonReply {
         if (p.contains(std::string(k) + "Update")) mc[k] = p[std::string(k) + "Update"];
       }
     }
-    if (request.contains("ServiceExecutionRoleUpdate")) c["ServiceExecutionRole"] = request["ServiceExecutionRoleUpdate"];
+    if (request.contains("ServiceExecutionRoleUpdate"))
+      c["ServiceExecutionRole"] = request["ServiceExecutionRoleUpdate"];
     if (request.contains("RuntimeEnvironmentUpdate")) {
       const std::string next = request["RuntimeEnvironmentUpdate"];
       if ((next == kSqlRuntime) != (runtime_of(c) == kSqlRuntime)) {
-        return make_error(Errc::kInvalidArgument, "RuntimeEnvironmentUpdate can move a FLINK application to another FLINK "
-                                                  "version only; SQL-1_0 and FLINK applications are different kinds");
+        return make_error(Errc::kInvalidArgument,
+                          "RuntimeEnvironmentUpdate can move a FLINK application to another FLINK "
+                          "version only; SQL-1_0 and FLINK applications are different kinds");
       }
       c["RuntimeEnvironment"] = next;
     }
@@ -220,8 +228,9 @@ class Call : private JsonReply {
   Result<std::string> library(const json& s3, const std::optional<std::string>& zip) const {
     if (zip) {
       if (zip->starts_with("PK")) {
-        return make_error(Errc::kInvalidArgument, "ZipFileContent must be the C++ job library itself (an ELF shared "
-                                                  "object built against eddy's job/job.h), not a zip archive");
+        return make_error(Errc::kInvalidArgument,
+                          "ZipFileContent must be the C++ job library itself (an ELF shared "
+                          "object built against eddy's job/job.h), not a zip archive");
       }
       return *zip;
     }
@@ -242,7 +251,8 @@ class Call : private JsonReply {
   void create() {
     const json in = [&] {
       json j = to_json(in_);
-      if (j.contains("ApplicationConfiguration") && j["ApplicationConfiguration"].contains("ApplicationCodeConfiguration")) {
+      if (j.contains("ApplicationConfiguration") &&
+          j["ApplicationConfiguration"].contains("ApplicationCodeConfiguration")) {
         auto& content = j["ApplicationConfiguration"]["ApplicationCodeConfiguration"]["CodeContent"];
         if (content.is_object()) content.erase("ZipFileContent");
       }
@@ -250,22 +260,25 @@ class Call : private JsonReply {
     }();
     const std::string runtime = in.at("RuntimeEnvironment");
     if (runtime.starts_with("ZEPPELIN") || in.value("ApplicationMode", "STREAMING") == "INTERACTIVE") {
-      return fail({Errc::kUnsupportedOperation,
-                   "Studio notebooks (ZEPPELIN runtimes, INTERACTIVE mode) are not supported by eddy; use SQL-1_0, or a "
-                   "FLINK runtime with Flink SQL as TextContent or a C++ job library"});
+      return fail(
+          {Errc::kUnsupportedOperation,
+           "Studio notebooks (ZEPPELIN runtimes, INTERACTIVE mode) are not supported by eddy; use SQL-1_0, or a "
+           "FLINK runtime with Flink SQL as TextContent or a C++ job library"});
     }
     const json& cfg = member(in, "ApplicationConfiguration");
-    for (const char* unsupported : {"VpcConfigurations", "ZeppelinApplicationConfiguration",
-                                    "ApplicationEncryptionConfiguration"}) {
-      if (cfg.contains(unsupported)) return fail({Errc::kUnsupportedOperation, std::string(unsupported) + " is not supported by eddy"});
+    for (const char* unsupported :
+         {"VpcConfigurations", "ZeppelinApplicationConfiguration", "ApplicationEncryptionConfiguration"}) {
+      if (cfg.contains(unsupported))
+        return fail({Errc::kUnsupportedOperation, std::string(unsupported) + " is not supported by eddy"});
     }
     if (!in.value("CloudWatchLoggingOptions", json::array()).empty()) {
       return fail({Errc::kUnsupportedOperation, "CloudWatch logging is not supported by eddy; see `eddy apps logs`"});
     }
     // Checkpoints are eddy's snapshots: always taken, the latest restored.
     if (!member(cfg, "ApplicationSnapshotConfiguration").value("SnapshotsEnabled", true)) {
-      return fail({Errc::kInvalidArgument, "eddy applications always keep their latest checkpoint (exactly-once outputs "
-                                           "depend on it); leave SnapshotsEnabled true"});
+      return fail({Errc::kInvalidArgument,
+                   "eddy applications always keep their latest checkpoint (exactly-once outputs "
+                   "depend on it); leave SnapshotsEnabled true"});
     }
     if (member(cfg, "ApplicationSystemRollbackConfiguration").value("RollbackEnabled", false)) {
       return fail({Errc::kUnsupportedOperation, "eddy does not roll applications back; leave RollbackEnabled false"});
@@ -275,16 +288,19 @@ class Call : private JsonReply {
                    {"ServiceExecutionRole", in.at("ServiceExecutionRole")}};
     if (in.contains("ApplicationDescription")) config["ApplicationDescription"] = in["ApplicationDescription"];
     if (in.contains("Tags")) config["Tags"] = in["Tags"];
-    if (auto st = take_flink_configuration(member(cfg, "FlinkApplicationConfiguration"), config); !st) return fail(st.error());
+    if (auto st = take_flink_configuration(member(cfg, "FlinkApplicationConfiguration"), config); !st)
+      return fail(st.error());
     const json& content = member(member(cfg, "ApplicationCodeConfiguration"), "CodeContent");
-    const auto zip = zip_content(in_, {"ApplicationConfiguration", "ApplicationCodeConfiguration", "CodeContent", "ZipFileContent"});
+    const auto zip =
+        zip_content(in_, {"ApplicationConfiguration", "ApplicationCodeConfiguration", "CodeContent", "ZipFileContent"});
     const bool sql = runtime == kSqlRuntime;
     if (sql && (zip || content.contains("S3ContentLocation"))) {
       return fail({Errc::kInvalidArgument, "A SQL-1_0 application's code is SQL, given as TextContent"});
     }
     if (!sql && cfg.contains("SqlApplicationConfiguration")) {
-      return fail({Errc::kInvalidArgument, "SqlApplicationConfiguration is for SQL-1_0 applications; a FLINK application's "
-                                           "Flink SQL names its streams in its tables"});
+      return fail({Errc::kInvalidArgument,
+                   "SqlApplicationConfiguration is for SQL-1_0 applications; a FLINK application's "
+                   "Flink SQL names its streams in its tables"});
     }
     const json groups = member(cfg, "EnvironmentProperties").value("PropertyGroups", json::array());
     if (!sql && (zip || content.contains("S3ContentLocation"))) {
@@ -301,12 +317,14 @@ class Call : private JsonReply {
       return answer_detail(name(), false);
     }
     if (!groups.empty()) {
-      return fail({Errc::kInvalidArgument, "EnvironmentProperties are given to C++ jobs (S3ContentLocation or "
-                                           "ZipFileContent); SQL applications have none"});
+      return fail({Errc::kInvalidArgument,
+                   "EnvironmentProperties are given to C++ jobs (S3ContentLocation or "
+                   "ZipFileContent); SQL applications have none"});
     }
     if (!sql && !content.contains("TextContent")) {
-      return fail({Errc::kInvalidArgument, "A FLINK application needs its code: a C++ job library (S3ContentLocation or "
-                                           "ZipFileContent) or Flink SQL as TextContent"});
+      return fail({Errc::kInvalidArgument,
+                   "A FLINK application needs its code: a C++ job library (S3ContentLocation or "
+                   "ZipFileContent) or Flink SQL as TextContent"});
     }
     if (content.contains("TextContent")) config["ApplicationCode"] = content["TextContent"];
     const json& sql_cfg = member(cfg, "SqlApplicationConfiguration");
@@ -360,12 +378,14 @@ class Call : private JsonReply {
                    "eddy keeps an application's latest checkpoint only; restore it with RESTORE_FROM_LATEST_SNAPSHOT"});
     }
     if (is_flink(app->config)) {
-      position = restore == "SKIP_RESTORE_FROM_SNAPSHOT" ? host::ApplicationHost::kInitialPosition : "LAST_STOPPED_POINT";
+      position =
+          restore == "SKIP_RESTORE_FROM_SNAPSHOT" ? host::ApplicationHost::kInitialPosition : "LAST_STOPPED_POINT";
     } else {
       position = "NOW";
       for (const auto& c : rc.value("SqlRunConfigurations", json::array())) {
         bool known = false;
-        for (const auto& i : app->config.value("Inputs", json::array())) known |= i.value("InputId", "") == c.value("InputId", "");
+        for (const auto& i : app->config.value("Inputs", json::array()))
+          known |= i.value("InputId", "") == c.value("InputId", "");
         if (!known) {
           return fail({Errc::kInvalidArgument,
                        "Input id " + c.value("InputId", "") + " does not match any input of application " + name()});
@@ -387,7 +407,8 @@ class Call : private JsonReply {
     json request = to_json(in_);
     auto app = host_.describe(name());
     if (!app) return fail(app.error());
-    const int64_t version = in_.get("CurrentApplicationVersionId") ? in_.get("CurrentApplicationVersionId")->integer : app->version;
+    const int64_t version =
+        in_.get("CurrentApplicationVersionId") ? in_.get("CurrentApplicationVersionId")->integer : app->version;
     const json& u = member(request, "ApplicationConfigurationUpdate");
     json code = member(member(u, "ApplicationCodeConfigurationUpdate"), "CodeContentUpdate");
     code.erase("ZipFileContentUpdate");  // bytes: taken from the request itself
@@ -397,7 +418,8 @@ class Call : private JsonReply {
       return fail({Errc::kUnsupportedOperation, "CloudWatch logging is not supported by eddy; see `eddy apps logs`"});
     }
     if (member(u, "ApplicationSnapshotConfigurationUpdate").value("SnapshotsEnabledUpdate", true) == false) {
-      return fail({Errc::kInvalidArgument, "eddy applications always keep their latest checkpoint; leave SnapshotsEnabled true"});
+      return fail({Errc::kInvalidArgument,
+                   "eddy applications always keep their latest checkpoint; leave SnapshotsEnabled true"});
     }
     if (app->config.contains("Job")) return update_job(*app, version, request, u, code, zip);
     if (zip || code.contains("S3ContentLocationUpdate")) {
@@ -426,8 +448,9 @@ class Call : private JsonReply {
   void update_job(const host::HostedApplication& app, int64_t version, const json& request, const json& u,
                   const json& code, const std::optional<std::string>& zip) {
     if (code.contains("TextContentUpdate") || u.contains("SqlApplicationConfigurationUpdate")) {
-      return fail({Errc::kInvalidArgument, "This application runs a C++ job library; give a new one as "
-                                           "S3ContentLocationUpdate or ZipFileContentUpdate"});
+      return fail({Errc::kInvalidArgument,
+                   "This application runs a C++ job library; give a new one as "
+                   "S3ContentLocationUpdate or ZipFileContentUpdate"});
     }
     json config = app.config;
     Result<std::string> bytes = read_file(app.config["Job"].value("Library", ""));
@@ -438,8 +461,10 @@ class Call : private JsonReply {
       if (s.contains("FileKeyUpdate")) s3["FileKey"] = s["FileKeyUpdate"];
       if (s.contains("ObjectVersionUpdate")) s3["ObjectVersion"] = s["ObjectVersionUpdate"];
       bytes = library(s3, zip);
-      if (zip) config.erase("CodeLocation");
-      else config["CodeLocation"] = s3;
+      if (zip)
+        config.erase("CodeLocation");
+      else
+        config["CodeLocation"] = s3;
     }
     if (!bytes) return fail(bytes.error());
     if (auto st = apply_common_updates(request, u, config); !st) return fail(st.error());
@@ -492,7 +517,8 @@ class Call : private JsonReply {
     const std::string id = in_.get("OutputId")->text;
     auto st = host_.update(name(), in_.get("CurrentApplicationVersionId")->integer, [&](json& c) -> Status {
       auto& outputs = c["Outputs"];
-      auto it = std::find_if(outputs.begin(), outputs.end(), [&](const json& o) { return o.value("OutputId", "") == id; });
+      auto it =
+          std::find_if(outputs.begin(), outputs.end(), [&](const json& o) { return o.value("OutputId", "") == id; });
       if (it == outputs.end()) return make_error(Errc::kResourceNotFound, "Output " + id + " not found");
       outputs.erase(it);
       return {};

@@ -7,29 +7,50 @@ namespace eddy::api {
 
 const char* aws_error_type(Errc code) {
   switch (code) {
-    case Errc::kResourceNotFound: return "ResourceNotFoundException";
-    case Errc::kResourceInUse: return "ResourceInUseException";
-    case Errc::kInvalidArgument: return "InvalidArgumentException";
-    case Errc::kValidation: return "ValidationException";
-    case Errc::kLimitExceeded: return "LimitExceededException";
-    case Errc::kProvisionedThroughputExceeded: return "ProvisionedThroughputExceededException";
-    case Errc::kExpiredIterator: return "ExpiredIteratorException";
-    case Errc::kExpiredNextToken: return "ExpiredNextTokenException";
-    case Errc::kAccessDenied: return "AccessDeniedException";
-    case Errc::kSerialization: return "SerializationException";
-    case Errc::kUnknownOperation: return "UnknownOperationException";
-    case Errc::kMissingAuthenticationToken: return "MissingAuthenticationTokenException";
-    case Errc::kIncompleteSignature: return "IncompleteSignatureException";
-    case Errc::kUnrecognizedClient: return "UnrecognizedClientException";
-    case Errc::kInvalidSignature: return "InvalidSignatureException";
-    case Errc::kCodeValidation: return "CodeValidationException";
-    case Errc::kConcurrentModification: return "ConcurrentModificationException";
-    case Errc::kInvalidApplicationConfiguration: return "InvalidApplicationConfigurationException";
-    case Errc::kUnableToDetectSchema: return "UnableToDetectSchemaException";
-    case Errc::kUnsupportedOperation: return "UnsupportedOperationException";
+    case Errc::kResourceNotFound:
+      return "ResourceNotFoundException";
+    case Errc::kResourceInUse:
+      return "ResourceInUseException";
+    case Errc::kInvalidArgument:
+      return "InvalidArgumentException";
+    case Errc::kValidation:
+      return "ValidationException";
+    case Errc::kLimitExceeded:
+      return "LimitExceededException";
+    case Errc::kProvisionedThroughputExceeded:
+      return "ProvisionedThroughputExceededException";
+    case Errc::kExpiredIterator:
+      return "ExpiredIteratorException";
+    case Errc::kExpiredNextToken:
+      return "ExpiredNextTokenException";
+    case Errc::kAccessDenied:
+      return "AccessDeniedException";
+    case Errc::kSerialization:
+      return "SerializationException";
+    case Errc::kUnknownOperation:
+      return "UnknownOperationException";
+    case Errc::kMissingAuthenticationToken:
+      return "MissingAuthenticationTokenException";
+    case Errc::kIncompleteSignature:
+      return "IncompleteSignatureException";
+    case Errc::kUnrecognizedClient:
+      return "UnrecognizedClientException";
+    case Errc::kInvalidSignature:
+      return "InvalidSignatureException";
+    case Errc::kCodeValidation:
+      return "CodeValidationException";
+    case Errc::kConcurrentModification:
+      return "ConcurrentModificationException";
+    case Errc::kInvalidApplicationConfiguration:
+      return "InvalidApplicationConfigurationException";
+    case Errc::kUnableToDetectSchema:
+      return "UnableToDetectSchemaException";
+    case Errc::kUnsupportedOperation:
+      return "UnsupportedOperationException";
     case Errc::kCorruption:
     case Errc::kIo:
-    case Errc::kInternal: return "InternalFailure";
+    case Errc::kInternal:
+      return "InternalFailure";
   }
   return "InternalFailure";
 }
@@ -38,8 +59,10 @@ int aws_http_status(Errc code) {
   switch (code) {
     case Errc::kCorruption:
     case Errc::kIo:
-    case Errc::kInternal: return 500;
-    default: return 400;
+    case Errc::kInternal:
+      return 500;
+    default:
+      return 400;
   }
 }
 

@@ -97,15 +97,25 @@ class Reader {
     Value v;
     uint64_t bits = 0;
     switch (info) {
-      case 20: v.type = Value::Type::kBool; v.boolean = false; return v;
-      case 21: v.type = Value::Type::kBool; v.boolean = true; return v;
-      case 22: case 23: return v;  // null, undefined
+      case 20:
+        v.type = Value::Type::kBool;
+        v.boolean = false;
+        return v;
+      case 21:
+        v.type = Value::Type::kBool;
+        v.boolean = true;
+        return v;
+      case 22:
+      case 23:
+        return v;  // null, undefined
       case 25: {
         if (!argument(info, bits)) return fail("truncated CBOR body");
         // IEEE half precision
         const int exp = (bits >> 10) & 0x1f;
         const int mant = bits & 0x3ff;
-        double d = exp == 0 ? std::ldexp(mant, -24) : exp != 31 ? std::ldexp(mant + 1024, exp - 25) : (mant == 0 ? INFINITY : NAN);
+        double d = exp == 0    ? std::ldexp(mant, -24)
+                   : exp != 31 ? std::ldexp(mant + 1024, exp - 25)
+                               : (mant == 0 ? INFINITY : NAN);
         v.type = Value::Type::kDouble;
         v.number = (bits & 0x8000) ? -d : d;
         return v;
@@ -192,10 +202,19 @@ void CborWriter::head(uint8_t major, uint64_t arg) {
   }
   int n;
   uint8_t info;
-  if (arg <= 0xff) { n = 1; info = 24; }
-  else if (arg <= 0xffff) { n = 2; info = 25; }
-  else if (arg <= 0xffffffffULL) { n = 4; info = 26; }
-  else { n = 8; info = 27; }
+  if (arg <= 0xff) {
+    n = 1;
+    info = 24;
+  } else if (arg <= 0xffff) {
+    n = 2;
+    info = 25;
+  } else if (arg <= 0xffffffffULL) {
+    n = 4;
+    info = 26;
+  } else {
+    n = 8;
+    info = 27;
+  }
   out_.push_back(static_cast<char>(m | info));
   for (int i = n - 1; i >= 0; --i) out_.push_back(static_cast<char>((arg >> (8 * i)) & 0xff));
 }
@@ -211,8 +230,10 @@ void CborWriter::blob(std::string_view bytes) {
 }
 
 void CborWriter::integer(int64_t v) {
-  if (v >= 0) head(0, static_cast<uint64_t>(v));
-  else head(1, static_cast<uint64_t>(-1 - v));
+  if (v >= 0)
+    head(0, static_cast<uint64_t>(v));
+  else
+    head(1, static_cast<uint64_t>(-1 - v));
 }
 
 }  // namespace eddy::api

@@ -22,8 +22,9 @@ using tcp = net::ip::tcp;
 Result<Endpoint> parse_endpoint(std::string_view url) {
   constexpr std::string_view kHttp = "http://", kHttps = "https://";
   auto bad = [&] {
-    return make_error(Errc::kInvalidArgument,
-                      "--endpoint must look like http://127.0.0.1:4567 or https://host[:port], got '" + std::string(url) + "'");
+    return make_error(
+        Errc::kInvalidArgument,
+        "--endpoint must look like http://127.0.0.1:4567 or https://host[:port], got '" + std::string(url) + "'");
   };
   Endpoint e;
   e.tls = url.starts_with(kHttps);
@@ -70,9 +71,12 @@ std::optional<aws::AwsCredentials> credentials_from_file(const std::string& path
     const size_t eq = line.find('=');
     if (!in_profile || eq == std::string::npos) continue;
     const std::string key = trim(line.substr(0, eq)), value = trim(line.substr(eq + 1));
-    if (key == "aws_access_key_id") c.access_key = value;
-    else if (key == "aws_secret_access_key") c.secret_key = value;
-    else if (key == "aws_session_token") c.session_token = value;
+    if (key == "aws_access_key_id")
+      c.access_key = value;
+    else if (key == "aws_secret_access_key")
+      c.secret_key = value;
+    else if (key == "aws_session_token")
+      c.session_token = value;
   }
   if (c.access_key.empty() || c.secret_key.empty()) return std::nullopt;
   return c;
@@ -114,8 +118,11 @@ struct ApiClient::Impl {
 };
 
 ApiClient::ApiClient(Endpoint endpoint, aws::AwsCredentials credentials, std::string region, std::string service)
-    : endpoint_(std::move(endpoint)), credentials_(std::move(credentials)), region_(std::move(region)),
-      service_(std::move(service)), impl_(std::make_unique<Impl>()) {}
+    : endpoint_(std::move(endpoint)),
+      credentials_(std::move(credentials)),
+      region_(std::move(region)),
+      service_(std::move(service)),
+      impl_(std::make_unique<Impl>()) {}
 
 ApiClient::~ApiClient() = default;
 

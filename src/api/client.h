@@ -49,7 +49,8 @@ class ApiClient {
 
  private:
   Result<ClientResponse> exchange(bool post, std::string_view target,
-                                  const std::vector<std::pair<std::string, std::string>>& headers, std::string_view body);
+                                  const std::vector<std::pair<std::string, std::string>>& headers,
+                                  std::string_view body);
 
   struct Impl;
   Endpoint endpoint_;

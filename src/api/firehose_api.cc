@@ -15,7 +15,8 @@ constexpr size_t kMaxBatchBytes = 4u << 20;
 
 class Call : private JsonReply {
  public:
-  Call(delivery::DeliveryHost& host, log::GroupCommitter& committer, const Value& in, Protocol protocol, Respond respond)
+  Call(delivery::DeliveryHost& host, log::GroupCommitter& committer, const Value& in, Protocol protocol,
+       Respond respond)
       : JsonReply(protocol, std::move(respond)), host_(host), committer_(committer), in_(in) {}
 
   void run(std::string_view op) {
@@ -59,12 +60,16 @@ class Call : private JsonReply {
     size_t total = 0;
     for (const auto& rec : in_.get("Records")->items) {
       const Value* data = rec.get("Data");
-      if (!data) return fail({Errc::kValidation, "1 validation error detected: Value null at 'records.member.data' failed to satisfy constraint: Member must not be null"});
+      if (!data)
+        return fail({Errc::kValidation,
+                     "1 validation error detected: Value null at 'records.member.data' failed to satisfy constraint: "
+                     "Member must not be null"});
       total += data->text.size();
       records.emplace_back(data->text);
     }
     if (total > kMaxBatchBytes) {
-      return fail({Errc::kInvalidArgument, "Records size exceeds 4 MiB limit for PutRecordBatch: " + std::to_string(total) + " bytes"});
+      return fail({Errc::kInvalidArgument,
+                   "Records size exceeds 4 MiB limit for PutRecordBatch: " + std::to_string(total) + " bytes"});
     }
     auto r = host_.put(name(), records);
     if (!r) return fail(r.error());
@@ -89,18 +94,20 @@ class Call : private JsonReply {
     dest["BufferingHints"]["SizeInMBs"] = dest["BufferingHints"].value("SizeInMBs", 5);
     dest["BufferingHints"]["IntervalInSeconds"] = dest["BufferingHints"].value("IntervalInSeconds", 300);
     dest["CompressionFormat"] = dest.value("CompressionFormat", "UNCOMPRESSED");
-    dest["EncryptionConfiguration"] = dest.value("EncryptionConfiguration", json{{"NoEncryptionConfig", "NoEncryption"}});
+    dest["EncryptionConfiguration"] =
+        dest.value("EncryptionConfiguration", json{{"NoEncryptionConfig", "NoEncryption"}});
     dest["S3BackupMode"] = dest.value("S3BackupMode", "Disabled");
-    json d = {{"DeliveryStreamName", name()},
-              {"DeliveryStreamARN", host_.arn(name())},
-              {"DeliveryStreamStatus", s->status},
-              {"DeliveryStreamType", c.value("DeliveryStreamType", "DirectPut")},
-              {"VersionId", std::to_string(s->version)},
-              {"CreateTimestamp", s->created_ms},
-              {"LastUpdateTimestamp", s->updated_ms},
-              {"Destinations", json::array({{{"DestinationId", "destinationId-000000000001"},
-                                             {"ExtendedS3DestinationDescription", dest}}})},
-              {"HasMoreDestinations", false}};
+    json d = {
+        {"DeliveryStreamName", name()},
+        {"DeliveryStreamARN", host_.arn(name())},
+        {"DeliveryStreamStatus", s->status},
+        {"DeliveryStreamType", c.value("DeliveryStreamType", "DirectPut")},
+        {"VersionId", std::to_string(s->version)},
+        {"CreateTimestamp", s->created_ms},
+        {"LastUpdateTimestamp", s->updated_ms},
+        {"Destinations",
+         json::array({{{"DestinationId", "destinationId-000000000001"}, {"ExtendedS3DestinationDescription", dest}}})},
+        {"HasMoreDestinations", false}};
     if (c.contains("KinesisStreamSourceConfiguration")) {
       d["Source"] = {{"KinesisStreamSourceDescription", c["KinesisStreamSourceConfiguration"]}};
     }
@@ -122,22 +129,26 @@ class Call : private JsonReply {
     backup["CompressionFormat"] = backup.value("CompressionFormat", "UNCOMPRESSED");
     backup["EncryptionConfiguration"] = json{{"NoEncryptionConfig", "NoEncryption"}};
     d["S3DestinationDescription"] = backup;
-    json out = {{"DeliveryStreamName", name()},
-                {"DeliveryStreamARN", host_.arn(name())},
-                {"DeliveryStreamStatus", s.status},
-                {"DeliveryStreamType", c.value("DeliveryStreamType", "DirectPut")},
-                {"VersionId", std::to_string(s.version)},
-                {"CreateTimestamp", s.created_ms},
-                {"LastUpdateTimestamp", s.updated_ms},
-                {"Destinations", json::array({{{"DestinationId", "destinationId-000000000001"}, {"HttpEndpointDestinationDescription", d}}})},
-                {"HasMoreDestinations", false}};
-    if (c.contains("KinesisStreamSourceConfiguration")) out["Source"] = {{"KinesisStreamSourceDescription", c["KinesisStreamSourceConfiguration"]}};
+    json out = {
+        {"DeliveryStreamName", name()},
+        {"DeliveryStreamARN", host_.arn(name())},
+        {"DeliveryStreamStatus", s.status},
+        {"DeliveryStreamType", c.value("DeliveryStreamType", "DirectPut")},
+        {"VersionId", std::to_string(s.version)},
+        {"CreateTimestamp", s.created_ms},
+        {"LastUpdateTimestamp", s.updated_ms},
+        {"Destinations",
+         json::array({{{"DestinationId", "destinationId-000000000001"}, {"HttpEndpointDestinationDescription", d}}})},
+        {"HasMoreDestinations", false}};
+    if (c.contains("KinesisStreamSourceConfiguration"))
+      out["Source"] = {{"KinesisStreamSourceDescription", c["KinesisStreamSourceConfiguration"]}};
     ok({{"DeliveryStreamDescription", out}});
   }
 
   void list() {
     const size_t limit = in_.get("Limit") ? static_cast<size_t>(in_.get("Limit")->integer) : 10;
-    const std::string after = in_.get("ExclusiveStartDeliveryStreamName") ? in_.get("ExclusiveStartDeliveryStreamName")->text : "";
+    const std::string after =
+        in_.get("ExclusiveStartDeliveryStreamName") ? in_.get("ExclusiveStartDeliveryStreamName")->text : "";
     const std::string type = in_.get("DeliveryStreamType") ? in_.get("DeliveryStreamType")->text : "";
     json names = json::array();
     bool more = false;
@@ -175,7 +186,8 @@ class Call : private JsonReply {
     if (!u && (u = in_.get("HttpEndpointDestinationUpdate"))) kind = "HttpEndpoint";
     if (!u) {
       return fail({Errc::kInvalidArgument,
-                   "eddy updates ExtendedS3DestinationUpdate, S3DestinationUpdate or HttpEndpointDestinationUpdate destinations"});
+                   "eddy updates ExtendedS3DestinationUpdate, S3DestinationUpdate or HttpEndpointDestinationUpdate "
+                   "destinations"});
     }
     status(host_.update_destination(name(), version, kind, to_json(*u)));
   }

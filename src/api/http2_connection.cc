@@ -16,7 +16,6 @@ namespace beast = boost::beast;
 
 namespace {
 
-
 struct H2Stream {
   HttpRequest request;
   HttpResponse response;
@@ -75,10 +74,14 @@ class Http2Connection : public std::enable_shared_from_this<Http2Connection> {
     std::string_view n(reinterpret_cast<const char*>(name), namelen);
     std::string v(reinterpret_cast<const char*>(value), valuelen);
     auto& req = it->second->request;
-    if (n == ":method") req.method = std::move(v);
-    else if (n == ":path") req.target = std::move(v);
-    else if (n == ":authority") req.headers.emplace_back("host", std::move(v));
-    else if (!n.starts_with(":")) req.headers.emplace_back(std::string(n), std::move(v));
+    if (n == ":method")
+      req.method = std::move(v);
+    else if (n == ":path")
+      req.target = std::move(v);
+    else if (n == ":authority")
+      req.headers.emplace_back("host", std::move(v));
+    else if (!n.starts_with(":"))
+      req.headers.emplace_back(std::string(n), std::move(v));
     return 0;
   }
 
@@ -149,14 +152,16 @@ class Http2Connection : public std::enable_shared_from_this<Http2Connection> {
     if (s.over_budget) {
       HttpResponse r;
       r.status = 503;
-      r.body = R"({"__type":"ServiceUnavailableException","message":"The server is buffering too many request bodies; retry shortly."})";
+      r.body =
+          R"({"__type":"ServiceUnavailableException","message":"The server is buffering too many request bodies; retry shortly."})";
       return respond(id, std::move(r));
     }
     s.request.body.reserve(s.request.body.size() + 64);  // simdjson padding
     handler_(s.request, [weak = weak_from_this(), id](HttpResponse r) {
       auto conn = weak.lock();
       if (!conn) return;
-      net::post(conn->stream_.get_executor(), [conn, id, r = std::move(r)]() mutable { conn->respond(id, std::move(r)); });
+      net::post(conn->stream_.get_executor(),
+                [conn, id, r = std::move(r)]() mutable { conn->respond(id, std::move(r)); });
     });
     release(s);  // the handler has decoded the body
     s.request.body = std::string();
@@ -169,9 +174,10 @@ class Http2Connection : public std::enable_shared_from_this<Http2Connection> {
     s.response = std::move(r);
     const std::string status = std::to_string(s.response.status);
     const std::string length = std::to_string(s.response.body.size());
-    std::vector<std::pair<std::string, std::string>> hs = {
-        {":status", status}, {"content-type", s.response.content_type}, {"content-length", length},
-        {"x-amzn-requestid", request_id()}};
+    std::vector<std::pair<std::string, std::string>> hs = {{":status", status},
+                                                           {"content-type", s.response.content_type},
+                                                           {"content-length", length},
+                                                           {"x-amzn-requestid", request_id()}};
     for (const auto& [k, v] : s.response.headers) {
       std::string lower = k;
       for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));

@@ -25,7 +25,7 @@ constexpr size_t kSimdjsonPadding = 64;
 
 // A response for a request that is not served, then the connection closes.
 std::shared_ptr<http::response<http::string_body>> refusal(http::status status, std::string_view type,
-                                                            std::string_view message) {
+                                                           std::string_view message) {
   auto res = std::make_shared<http::response<http::string_body>>(status, 11);
   res->set(http::field::server, "eddy");
   res->set(http::field::content_type, "application/x-amz-json-1.1");
@@ -140,8 +140,7 @@ class Session : public std::enable_shared_from_this<Session> {
     req.body.reserve(req.body.size() + kSimdjsonPadding);
     handler_(req, [self = shared_from_this()](HttpResponse response) {
       // May run on another thread (group commit): hop back to this connection's strand.
-      net::post(self->stream_.get_executor(),
-                [self, r = std::move(response)]() mutable { self->write(std::move(r)); });
+      net::post(self->stream_.get_executor(), [self, r = std::move(response)]() mutable { self->write(std::move(r)); });
     });
     release_body();  // the handler has decoded the body; the request is gone with this scope
   }
@@ -222,8 +221,8 @@ class Session : public std::enable_shared_from_this<Session> {
   size_t reserved_ = 0;  // of the body budget, for the request being read
   bool keep_alive_ = true;
   unsigned version_ = 11;
-  std::shared_ptr<EventStream> events_;        // a streaming response in progress
-  std::optional<net::steady_timer> timer_;     // paces it
+  std::shared_ptr<EventStream> events_;     // a streaming response in progress
+  std::optional<net::steady_timer> timer_;  // paces it
 };
 
 }  // namespace

@@ -33,15 +33,16 @@ Result<json> deploy_job_library(ApiClient& analytics, const std::string& name, s
   auto described = call(analytics, "DescribeApplication", {{"ApplicationName", name}});
   json detail;
   if (!described && described.error().message.starts_with("ResourceNotFoundException")) {
-    auto created = call(analytics, "CreateApplication",
-                        {{"ApplicationName", name},
-                         {"RuntimeEnvironment", "FLINK-1_20"},
-                         {"ServiceExecutionRole", kRole},
-                         {"ApplicationConfiguration",
-                          {{"ApplicationCodeConfiguration",
-                            {{"CodeContentType", "ZIPFILE"}, {"CodeContent", {{"ZipFileContent", code}}}}},
-                           {"EnvironmentProperties", {{"PropertyGroups", property_groups}}},
-                           {"FlinkApplicationConfiguration", {{"ParallelismConfiguration", parallelism_of(parallelism)}}}}}});
+    auto created =
+        call(analytics, "CreateApplication",
+             {{"ApplicationName", name},
+              {"RuntimeEnvironment", "FLINK-1_20"},
+              {"ServiceExecutionRole", kRole},
+              {"ApplicationConfiguration",
+               {{"ApplicationCodeConfiguration",
+                 {{"CodeContentType", "ZIPFILE"}, {"CodeContent", {{"ZipFileContent", code}}}}},
+                {"EnvironmentProperties", {{"PropertyGroups", property_groups}}},
+                {"FlinkApplicationConfiguration", {{"ParallelismConfiguration", parallelism_of(parallelism)}}}}}});
     if (!created) return tl::unexpected(created.error());
     detail = (*created)["ApplicationDetail"];
   } else if (!described) {
@@ -49,28 +50,30 @@ Result<json> deploy_job_library(ApiClient& analytics, const std::string& name, s
   } else {
     const json& now = (*described)["ApplicationDetail"];
     if (now.value("RuntimeEnvironment", "") == "SQL-1_0") {
-      return make_error(Errc::kResourceInUse, "Application " + name + " is a SQL application; deploy the job under another name");
+      return make_error(Errc::kResourceInUse,
+                        "Application " + name + " is a SQL application; deploy the job under another name");
     }
     json p = parallelism_of(parallelism);
     json update = {{"ConfigurationTypeUpdate", p["ConfigurationType"]}};
     if (parallelism > 0) update["ParallelismUpdate"] = parallelism;
-    auto updated = call(
-        analytics, "UpdateApplication",
-        {{"ApplicationName", name},
-         {"CurrentApplicationVersionId", now["ApplicationVersionId"]},
-         {"ApplicationConfigurationUpdate",
-          {{"ApplicationCodeConfigurationUpdate",
-            {{"CodeContentTypeUpdate", "ZIPFILE"}, {"CodeContentUpdate", {{"ZipFileContentUpdate", code}}}}},
-           {"EnvironmentPropertyUpdates", {{"PropertyGroups", property_groups}}},
-           {"FlinkApplicationConfigurationUpdate", {{"ParallelismConfigurationUpdate", update}}}}}});
+    auto updated =
+        call(analytics, "UpdateApplication",
+             {{"ApplicationName", name},
+              {"CurrentApplicationVersionId", now["ApplicationVersionId"]},
+              {"ApplicationConfigurationUpdate",
+               {{"ApplicationCodeConfigurationUpdate",
+                 {{"CodeContentTypeUpdate", "ZIPFILE"}, {"CodeContentUpdate", {{"ZipFileContentUpdate", code}}}}},
+                {"EnvironmentPropertyUpdates", {{"PropertyGroups", property_groups}}},
+                {"FlinkApplicationConfigurationUpdate", {{"ParallelismConfigurationUpdate", update}}}}}});
     if (!updated) return tl::unexpected(updated.error());
     detail = (*updated)["ApplicationDetail"];
   }
   if (detail.value("ApplicationStatus", "") != "RUNNING") {
-    auto started = call(analytics, "StartApplication",
-                        {{"ApplicationName", name},
-                         {"RunConfiguration",
-                          {{"ApplicationRestoreConfiguration", {{"ApplicationRestoreType", "RESTORE_FROM_LATEST_SNAPSHOT"}}}}}});
+    auto started =
+        call(analytics, "StartApplication",
+             {{"ApplicationName", name},
+              {"RunConfiguration",
+               {{"ApplicationRestoreConfiguration", {{"ApplicationRestoreType", "RESTORE_FROM_LATEST_SNAPSHOT"}}}}}});
     if (!started) return tl::unexpected(started.error());
     auto after = call(analytics, "DescribeApplication", {{"ApplicationName", name}});
     if (!after) return tl::unexpected(after.error());

@@ -71,14 +71,14 @@ Result<Value> parse_json(const char* data, size_t size, size_t capacity) {
   const bool padded = capacity >= size + simdjson::SIMDJSON_PADDING;
   auto error = parser.parse(reinterpret_cast<const uint8_t*>(data), size, !padded).get(root);
   if (error) {
-    return make_error(Errc::kSerialization, std::string("Malformed JSON request body: ") + simdjson::error_message(error));
+    return make_error(Errc::kSerialization,
+                      std::string("Malformed JSON request body: ") + simdjson::error_message(error));
   }
   if (root.type() != simdjson::dom::element_type::OBJECT) {
     return make_error(Errc::kSerialization, "Request body must be a JSON object.");
   }
   return convert(root, 0);
 }
-
 
 void JsonWriter::separate() {
   if (!first_) out_.push_back(',');

@@ -33,5 +33,4 @@ class JsonWriter final : public Writer {
   std::string last_ts_text_;
 };
 
-
 }  // namespace eddy::api

@@ -7,17 +7,17 @@
 
 #include "api/aws_errors.h"
 #include "api/json_codec.h"
-#include "common/json_text.h"
 #include "api/writer.h"
 #include "common/digest.h"
+#include "common/json_text.h"
 #include "common/uint128.h"
 #include "stream/sequence_number.h"
 
 namespace eddy::api {
 namespace {
 
-using stream::StreamSnapshot;
 using stream::ShardSnapshot;
+using stream::StreamSnapshot;
 
 constexpr size_t kMaxPutRecordsBytes = 5u << 20;
 
@@ -80,8 +80,13 @@ class Call {
  public:
   Call(stream::StreamStore& store, log::GroupCommitter& committer, const Clock& clock, const Value& in,
        Protocol protocol, Respond respond)
-      : store_(store), committer_(committer), clock_(clock), in_(in), protocol_(protocol),
-        respond_(std::move(respond)), w_(make_writer(protocol)) {}
+      : store_(store),
+        committer_(committer),
+        clock_(clock),
+        in_(in),
+        protocol_(protocol),
+        respond_(std::move(respond)),
+        w_(make_writer(protocol)) {}
 
   void fail(const Error& e) { respond_(error_response(e, protocol_)); }
   void ok() {
@@ -312,7 +317,8 @@ void Call::list_shards() {
   std::optional<stream::ShardFilter> filter;
   if (const Value* f = in_.get("ShardFilter")) {
     stream::ShardFilter sf;
-    sf.type = stream::parse_shard_filter_type(text(*f, "Type").value_or("")).value_or(stream::ShardFilterType::kFromTrimHorizon);
+    sf.type = stream::parse_shard_filter_type(text(*f, "Type").value_or(""))
+                  .value_or(stream::ShardFilterType::kFromTrimHorizon);
     sf.shard_id = text(*f, "ShardId");
     if (auto ts = number(*f, "Timestamp")) sf.timestamp = *ts;
     filter = sf;
@@ -331,10 +337,10 @@ void Call::list_shards() {
 }
 
 Error record_too_large(std::string_view path, size_t size, uint32_t max) {
-  return {Errc::kValidation, "1 validation error detected: Value 'java.nio.HeapByteBuffer[pos=0 lim=" +
-                                 std::to_string(size) + " cap=" + std::to_string(size) + "]' at '" + std::string(path) +
-                                 "' failed to satisfy constraint: Member must have length less than or equal to " +
-                                 std::to_string(max)};
+  return {Errc::kValidation,
+          "1 validation error detected: Value 'java.nio.HeapByteBuffer[pos=0 lim=" + std::to_string(size) +
+              " cap=" + std::to_string(size) + "]' at '" + std::string(path) +
+              "' failed to satisfy constraint: Member must have length less than or equal to " + std::to_string(max)};
 }
 
 void Call::commit_then_ok(std::vector<std::shared_ptr<log::ShardLog>> touched) {
@@ -364,7 +370,8 @@ void Call::put_record() {
     // Our sequence numbers only grow within a shard, so any later record already orders after
     // it; the value is still checked to be a sequence number.
     if (!stream::decode_sequence_number(*ordering) && *ordering != "0") {
-      return fail({Errc::kInvalidArgument, "ExclusiveMinimumSequenceNumber " + *ordering + " is not a valid sequence number."});
+      return fail(
+          {Errc::kInvalidArgument, "ExclusiveMinimumSequenceNumber " + *ordering + " is not a valid sequence number."});
     }
   }
   const auto hash_key = text(in_, "ExplicitHashKey").value_or("");
@@ -425,8 +432,9 @@ void Call::put_records() {
       w_->field("SequenceNumber", out.sequence_number);
       w_->field("ShardId", shard_ids[out.shard_index]);
     } else {
-      w_->field("ErrorCode", out.error == Errc::kProvisionedThroughputExceeded ? "ProvisionedThroughputExceededException"
-                                                                              : "InternalFailure");
+      w_->field("ErrorCode", out.error == Errc::kProvisionedThroughputExceeded
+                                 ? "ProvisionedThroughputExceededException"
+                                 : "InternalFailure");
       w_->field("ErrorMessage", out.message);
     }
     w_->end_object();
@@ -479,8 +487,10 @@ void write_records_json(const stream::GetRecordsResult& r, std::string& out) {
     } else {
       size_t d = seq.size();
       while (d > 0 && seq[d - 1] == '9') seq[--d] = '0';
-      if (d == 0) seq.insert(seq.begin(), '1');
-      else ++seq[d - 1];
+      if (d == 0)
+        seq.insert(seq.begin(), '1');
+      else
+        ++seq[d - 1];
     }
     seq_offset = rec.offset;
     if (ts_len == 0 || rec.arrival_ms != ts_ms) {

@@ -12,7 +12,6 @@
 
 namespace eddy::api {
 
-
 class KinesisApi {
  public:
   KinesisApi(stream::StreamStore& store, log::GroupCommitter& committer, const Clock& clock)

@@ -92,8 +92,9 @@ void Router::handle(HttpRequest& request, Respond respond) {
       const auto host = request.header("host");
       const auto origin = request.header("origin");
       if ((!host.empty() && !names_loopback(host)) || (request.has_header("origin") && !names_loopback(origin))) {
-        return respond(plain(403, "Refused: this server listens on loopback without keys and answers requests for "
-                                  "localhost only (the Host or Origin names another site).\n"));
+        return respond(plain(403,
+                             "Refused: this server listens on loopback without keys and answers requests for "
+                             "localhost only (the Host or Origin names another site).\n"));
       }
     }
     if (request.method == "GET" || request.method == "HEAD") {
@@ -103,7 +104,8 @@ void Router::handle(HttpRequest& request, Respond respond) {
         return respond(unauthorized());
       }
       if (get_ && get_(request, path, respond)) return;
-      return respond(plain(404, "Not found. eddy serves the Kinesis API with POST / (X-Amz-Target: Kinesis_20131202.*).\n"));
+      return respond(
+          plain(404, "Not found. eddy serves the Kinesis API with POST / (X-Amz-Target: Kinesis_20131202.*).\n"));
     }
     if (request.method != "POST") return respond(plain(405, "Use POST for API calls.\n"));
     handle_aws(request, protocol, respond);
@@ -122,9 +124,8 @@ void Router::handle_aws(HttpRequest& request, Protocol protocol, Respond& respon
     if (s.model->target_prefix() == prefix) service = &s;
   }
   if (!service || op.empty() || !service->model->has_operation(op)) {
-    return respond(error_response({Errc::kUnknownOperation, "An unknown operation was requested: '" +
-                                                                std::string(target) + "'."},
-                                  protocol));
+    return respond(error_response(
+        {Errc::kUnknownOperation, "An unknown operation was requested: '" + std::string(target) + "'."}, protocol));
   }
   if (policy_.auth) {
     const aws::ExpectedScope scope{policy_.region, {service->model->signing_name()}};
@@ -140,7 +141,8 @@ void Router::handle_aws(HttpRequest& request, Protocol protocol, Respond& respon
     input = parse_json(request.body.data(), request.body.size(), request.body.capacity());
   }
   if (!input) return respond(error_response(input.error(), protocol));
-  if (auto st = service->model->normalize(op, *input, protocol); !st) return respond(error_response(st.error(), protocol));
+  if (auto st = service->model->normalize(op, *input, protocol); !st)
+    return respond(error_response(st.error(), protocol));
   if (auto st = service->model->validate(op, *input); !st) return respond(error_response(st.error(), protocol));
   service->handler(op, *input, protocol, std::move(respond));
 }

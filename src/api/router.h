@@ -16,7 +16,8 @@
 
 namespace eddy::api {
 
-using OperationHandler = std::function<void(std::string_view op, const Value& input, Protocol protocol, Respond respond)>;
+using OperationHandler =
+    std::function<void(std::string_view op, const Value& input, Protocol protocol, Respond respond)>;
 
 struct Service {
   const ServiceModel* model;

@@ -57,16 +57,23 @@ std::string number_text(double d) {
 // How AWS (a Java service) prints the offending value in the message.
 std::string show(const Value& v) {
   switch (v.type) {
-    case Value::Type::kString: return "'" + v.text + "'";
+    case Value::Type::kString:
+      return "'" + v.text + "'";
     case Value::Type::kBytes:
       return "'java.nio.HeapByteBuffer[pos=0 lim=" + std::to_string(v.text.size()) +
              " cap=" + std::to_string(v.text.size()) + "]'";
-    case Value::Type::kInt: return "'" + std::to_string(v.integer) + "'";
-    case Value::Type::kDouble: return "'" + number_text(v.number) + "'";
-    case Value::Type::kBool: return v.boolean ? "'true'" : "'false'";
-    case Value::Type::kArray: return "'[" + std::to_string(v.items.size()) + " items]'";
-    case Value::Type::kObject: return "'{" + std::to_string(v.members.size()) + " entries}'";
-    case Value::Type::kNull: return "null";
+    case Value::Type::kInt:
+      return "'" + std::to_string(v.integer) + "'";
+    case Value::Type::kDouble:
+      return "'" + number_text(v.number) + "'";
+    case Value::Type::kBool:
+      return v.boolean ? "'true'" : "'false'";
+    case Value::Type::kArray:
+      return "'[" + std::to_string(v.items.size()) + " items]'";
+    case Value::Type::kObject:
+      return "'{" + std::to_string(v.members.size()) + " entries}'";
+    case Value::Type::kNull:
+      return "null";
   }
   return "null";
 }
@@ -158,7 +165,8 @@ Status ServiceModel::normalize(const Shape& shape, Value& v, Protocol protocol) 
       if (v.type == Value::Type::kString) {
         auto bytes = base64_decode(v.text);
         if (!bytes) {
-          return make_error(Errc::kSerialization, "Base64 encoded data is not valid for member of type " + shape.name + ".");
+          return make_error(Errc::kSerialization,
+                            "Base64 encoded data is not valid for member of type " + shape.name + ".");
         }
         v.type = Value::Type::kBytes;
         v.text = std::move(*bytes);
@@ -207,8 +215,8 @@ Status ServiceModel::validate(std::string_view op, const Value& input) const {
   check(*it->second, input, nullptr, errors, type_error);
   if (type_error) return tl::unexpected(*type_error);
   if (errors.empty()) return {};
-  std::string msg = std::to_string(errors.size()) + (errors.size() == 1 ? " validation error" : " validation errors") +
-                    " detected: ";
+  std::string msg =
+      std::to_string(errors.size()) + (errors.size() == 1 ? " validation error" : " validation errors") + " detected: ";
   for (size_t i = 0; i < errors.size(); ++i) {
     if (i) msg += "; ";
     msg += errors[i];
@@ -223,21 +231,23 @@ std::string ServiceModel::PathNode::render() const {
   return out + lower_first(std::string(member));
 }
 
-void ServiceModel::check(const Shape& shape, const Value& v, const PathNode* node,
-                         std::vector<std::string>& errors, std::optional<Error>& type_error) const {
+void ServiceModel::check(const Shape& shape, const Value& v, const PathNode* node, std::vector<std::string>& errors,
+                         std::optional<Error>& type_error) const {
   if (type_error) return;
   auto where = [node] { return node ? node->render() : std::string(); };
   auto violation = [&](const std::string& what) {
     errors.push_back("Value " + show(v) + " at '" + where() + "' failed to satisfy constraint: " + what);
   };
   auto wrong_type = [&](const char* expected) {
-    type_error = Error{Errc::kSerialization, "Expected " + std::string(expected) + " for '" +
-                                                  (node ? where() : shape.name) + "' but found " +
-                                                  type_name(v.type) + "."};
+    type_error =
+        Error{Errc::kSerialization, "Expected " + std::string(expected) + " for '" + (node ? where() : shape.name) +
+                                        "' but found " + type_name(v.type) + "."};
   };
   auto length_checks = [&](double len) {
-    if (shape.max && len > *shape.max) violation("Member must have length less than or equal to " + number_text(*shape.max));
-    if (shape.min && len < *shape.min) violation("Member must have length greater than or equal to " + number_text(*shape.min));
+    if (shape.max && len > *shape.max)
+      violation("Member must have length less than or equal to " + number_text(*shape.max));
+    if (shape.min && len < *shape.min)
+      violation("Member must have length greater than or equal to " + number_text(*shape.min));
   };
   switch (shape.kind) {
     case Shape::Kind::kStructure: {
@@ -245,7 +255,8 @@ void ServiceModel::check(const Shape& shape, const Value& v, const PathNode* nod
       for (const auto& req : shape.required) {
         if (!v.get(req)) {
           const PathNode missing{node, req, 0};
-          errors.push_back("Value null at '" + missing.render() + "' failed to satisfy constraint: Member must not be null");
+          errors.push_back("Value null at '" + missing.render() +
+                           "' failed to satisfy constraint: Member must not be null");
         }
       }
       for (const auto& [name, member] : shape.members) {
@@ -298,13 +309,14 @@ void ServiceModel::check(const Shape& shape, const Value& v, const PathNode* nod
     case Shape::Kind::kLong:
     case Shape::Kind::kDouble: {
       if (!v.is_number()) return wrong_type("a number");
-      if (shape.kind != Shape::Kind::kDouble && v.type == Value::Type::kDouble &&
-          std::floor(v.number) != v.number) {
+      if (shape.kind != Shape::Kind::kDouble && v.type == Value::Type::kDouble && std::floor(v.number) != v.number) {
         return wrong_type("an integer");
       }
       const double d = v.as_double();
-      if (shape.max && d > *shape.max) violation("Member must have value less than or equal to " + number_text(*shape.max));
-      if (shape.min && d < *shape.min) violation("Member must have value greater than or equal to " + number_text(*shape.min));
+      if (shape.max && d > *shape.max)
+        violation("Member must have value less than or equal to " + number_text(*shape.max));
+      if (shape.min && d < *shape.min)
+        violation("Member must have value greater than or equal to " + number_text(*shape.min));
       return;
     }
     case Shape::Kind::kBoolean:

@@ -21,8 +21,8 @@ struct Value {
   bool boolean = false;
   int64_t integer = 0;
   double number = 0;
-  std::string text;                // kString and kBytes
-  std::vector<Value> items;        // kArray
+  std::string text;                                    // kString and kBytes
+  std::vector<Value> items;                            // kArray
   std::vector<std::pair<std::string, Value>> members;  // kObject, in wire order
 
   const Value* get(std::string_view key) const {

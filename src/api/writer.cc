@@ -33,17 +33,29 @@ void write_json(Writer& w, const nlohmann::json& j, std::string_view key) {
       for (const auto& v : j) write_json(w, v, {});
       w.end_array();
       break;
-    case nlohmann::json::value_t::string: w.string(j.get<std::string>()); break;
-    case nlohmann::json::value_t::boolean: w.boolean(j.get<bool>()); break;
+    case nlohmann::json::value_t::string:
+      w.string(j.get<std::string>());
+      break;
+    case nlohmann::json::value_t::boolean:
+      w.boolean(j.get<bool>());
+      break;
     case nlohmann::json::value_t::number_integer:
-    case nlohmann::json::value_t::number_unsigned: w.integer(j.get<int64_t>()); break;
-    case nlohmann::json::value_t::number_float: w.integer(static_cast<int64_t>(j.get<double>())); break;
-    default: w.string(""); break;
+    case nlohmann::json::value_t::number_unsigned:
+      w.integer(j.get<int64_t>());
+      break;
+    case nlohmann::json::value_t::number_float:
+      w.integer(static_cast<int64_t>(j.get<double>()));
+      break;
+    default:
+      w.string("");
+      break;
   }
 }
 
 }  // namespace
 
-void write_json(Writer& w, const nlohmann::json& j) { write_json(w, j, {}); }
+void write_json(Writer& w, const nlohmann::json& j) {
+  write_json(w, j, {});
+}
 
 }  // namespace eddy::api

@@ -29,10 +29,22 @@ class Writer {
   std::string& buffer() { return out_; }
 
   // Convenience for "key": value pairs.
-  void field(std::string_view k, std::string_view v) { key(k); string(v); }
-  void field(std::string_view k, const char* v) { key(k); string(v); }
-  void field(std::string_view k, int64_t v) { key(k); integer(v); }
-  void field(std::string_view k, bool v) { key(k); boolean(v); }
+  void field(std::string_view k, std::string_view v) {
+    key(k);
+    string(v);
+  }
+  void field(std::string_view k, const char* v) {
+    key(k);
+    string(v);
+  }
+  void field(std::string_view k, int64_t v) {
+    key(k);
+    integer(v);
+  }
+  void field(std::string_view k, bool v) {
+    key(k);
+    boolean(v);
+  }
 
  protected:
   std::string out_;

@@ -186,7 +186,8 @@ void sign_request(std::string_view method, std::string_view raw_target,
   const std::string canonical = canonical_request(method, path, query, headers, names, payload, service == "s3");
   const std::string date = amz_date.substr(0, 8);
   const std::string scope = date + "/" + std::string(region) + "/" + std::string(service) + "/aws4_request";
-  const std::string sig = signature_hex(creds.secret_key, date, region, service, string_to_sign(amz_date, scope, canonical));
+  const std::string sig =
+      signature_hex(creds.secret_key, date, region, service, string_to_sign(amz_date, scope, canonical));
   std::string signed_list;
   for (const auto& n : names) signed_list += (signed_list.empty() ? "" : ";") + n;
   headers.emplace_back("authorization", "AWS4-HMAC-SHA256 Credential=" + creds.access_key + "/" + scope +
@@ -198,7 +199,10 @@ Result<std::string> SigV4Verifier::verify(const HttpRequest& req, TimestampMs no
   if (auth.empty()) return make_error(Errc::kMissingAuthenticationToken, "Missing Authentication Token");
   constexpr std::string_view kAlgo = "AWS4-HMAC-SHA256";
   if (!auth.starts_with(kAlgo)) {
-    return make_error(Errc::kIncompleteSignature, "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization=" + std::string(auth));
+    return make_error(
+        Errc::kIncompleteSignature,
+        "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization=" +
+            std::string(auth));
   }
   std::string credential, signed_headers, signature;
   for (auto part : split(auth.substr(kAlgo.size()), ',')) {
@@ -207,9 +211,12 @@ Result<std::string> SigV4Verifier::verify(const HttpRequest& req, TimestampMs no
     if (eq == std::string_view::npos) continue;
     const auto k = part.substr(0, eq);
     const auto v = part.substr(eq + 1);
-    if (k == "Credential") credential = v;
-    else if (k == "SignedHeaders") signed_headers = v;
-    else if (k == "Signature") signature = v;
+    if (k == "Credential")
+      credential = v;
+    else if (k == "SignedHeaders")
+      signed_headers = v;
+    else if (k == "Signature")
+      signature = v;
   }
   auto amz_date = req.header("x-amz-date");
   if (credential.empty() || signed_headers.empty() || signature.empty() || amz_date.empty()) {
@@ -217,8 +224,10 @@ Result<std::string> SigV4Verifier::verify(const HttpRequest& req, TimestampMs no
     if (credential.empty()) missing += " Authorization header requires 'Credential' parameter.";
     if (signed_headers.empty()) missing += " Authorization header requires 'SignedHeaders' parameter.";
     if (signature.empty()) missing += " Authorization header requires 'Signature' parameter.";
-    if (amz_date.empty()) missing += " Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.";
-    return make_error(Errc::kIncompleteSignature, trim(missing).data() + std::string(" Authorization=") + std::string(auth));
+    if (amz_date.empty())
+      missing += " Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.";
+    return make_error(Errc::kIncompleteSignature,
+                      trim(missing).data() + std::string(" Authorization=") + std::string(auth));
   }
   const auto scope_parts = split(credential, '/');
   if (scope_parts.size() != 5 || scope_parts[4] != "aws4_request") {
@@ -238,15 +247,17 @@ Result<std::string> SigV4Verifier::verify(const HttpRequest& req, TimestampMs no
     return make_error(Errc::kInvalidSignature,
                       "Credential should be scoped to correct service: '" + expect.services.front() + "'. ");
   }
-  const auto key = std::find_if(keys_.begin(), keys_.end(), [&](const AwsCredentials& c) { return c.access_key == access_key; });
+  const auto key =
+      std::find_if(keys_.begin(), keys_.end(), [&](const AwsCredentials& c) { return c.access_key == access_key; });
   if (key == keys_.end()) {
     return make_error(Errc::kUnrecognizedClient, "The security token included in the request is invalid.");
   }
   const auto when = parse_amz_date(amz_date);
   if (!when || !amz_date.starts_with(date)) {
-    return make_error(Errc::kIncompleteSignature, "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '" +
-                                                      std::string(date) + "' != '" + std::string(amz_date.substr(0, 8)) + "', from '" +
-                                                      std::string(amz_date) + "'.");
+    return make_error(Errc::kIncompleteSignature,
+                      "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '" +
+                          std::string(date) + "' != '" + std::string(amz_date.substr(0, 8)) + "', from '" +
+                          std::string(amz_date) + "'.");
   }
   if (*when < now - max_skew_ms_) {
     return make_error(Errc::kInvalidSignature, "Signature expired: " + std::string(amz_date) + " is now earlier than " +
@@ -255,8 +266,8 @@ Result<std::string> SigV4Verifier::verify(const HttpRequest& req, TimestampMs no
   }
   if (*when > now + max_skew_ms_) {
     return make_error(Errc::kInvalidSignature, "Signature not yet current: " + std::string(amz_date) +
-                                                   " is still later than " + format_amz_date(now + max_skew_ms_) + " (" +
-                                                   format_amz_date(now) + " + 5 min.)");
+                                                   " is still later than " + format_amz_date(now + max_skew_ms_) +
+                                                   " (" + format_amz_date(now) + " + 5 min.)");
   }
   std::vector<std::string> names;
   for (const auto n : split(signed_headers, ';')) names.emplace_back(n);
@@ -266,8 +277,8 @@ Result<std::string> SigV4Verifier::verify(const HttpRequest& req, TimestampMs no
     if (required == "x-amz-target" && !req.has_header("x-amz-target")) continue;
     if (std::find(names.begin(), names.end(), required) == names.end()) {
       return make_error(Errc::kIncompleteSignature,
-                        "'" + std::string(required) + "' must be a signed header. SignedHeaders=" +
-                            std::string(signed_headers.substr(0, 512)));
+                        "'" + std::string(required) +
+                            "' must be a signed header. SignedHeaders=" + std::string(signed_headers.substr(0, 512)));
     }
   }
   const size_t q = req.target.find('?');
@@ -276,8 +287,10 @@ Result<std::string> SigV4Verifier::verify(const HttpRequest& req, TimestampMs no
   const auto query = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
   std::string payload(req.header("x-amz-content-sha256"));
   if (payload.empty() || service != "s3") payload = to_hex(sha256(req.body));
-  const std::string canonical = canonical_request(req.method, path, query, req.headers, names, payload, service == "s3");
-  const std::string scope = std::string(date) + "/" + std::string(region) + "/" + std::string(service) + "/aws4_request";
+  const std::string canonical =
+      canonical_request(req.method, path, query, req.headers, names, payload, service == "s3");
+  const std::string scope =
+      std::string(date) + "/" + std::string(region) + "/" + std::string(service) + "/aws4_request";
   const std::string expected =
       signature_hex(key->secret_key, date, region, service, string_to_sign(amz_date, scope, canonical));
   if (expected.size() != signature.size() || CRYPTO_memcmp(expected.data(), signature.data(), expected.size()) != 0) {
@@ -292,7 +305,8 @@ bool SigV4Verifier::verify_basic(std::string_view authorization) const {
   constexpr std::string_view kBasic = "Basic ";
   if (authorization.size() < kBasic.size() || authorization.size() > 4096) return false;
   for (size_t i = 0; i < kBasic.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(authorization[i])) != std::tolower(static_cast<unsigned char>(kBasic[i])))
+    if (std::tolower(static_cast<unsigned char>(authorization[i])) !=
+        std::tolower(static_cast<unsigned char>(kBasic[i])))
       return false;
   const auto decoded = base64_decode(trim(authorization.substr(kBasic.size())));
   if (!decoded) return false;
@@ -312,7 +326,9 @@ bool SigV4Verifier::verify_basic(std::string_view authorization) const {
 
 Result<std::vector<AwsCredentials>> load_credentials_file(const std::string& path) {
   std::ifstream in(path);
-  if (!in) return make_error(Errc::kIo, "cannot read credentials file " + path + " (check the path given to --credentials-file)");
+  if (!in)
+    return make_error(Errc::kIo,
+                      "cannot read credentials file " + path + " (check the path given to --credentials-file)");
   std::vector<AwsCredentials> out;
   AwsCredentials cur;
   auto flush = [&] {
@@ -331,12 +347,16 @@ Result<std::vector<AwsCredentials>> load_credentials_file(const std::string& pat
     if (eq == std::string_view::npos) continue;
     const auto k = trim(t.substr(0, eq));
     const auto v = trim(t.substr(eq + 1));
-    if (k == "aws_access_key_id") cur.access_key = v;
-    else if (k == "aws_secret_access_key") cur.secret_key = v;
-    else if (k == "aws_session_token") cur.session_token = v;
+    if (k == "aws_access_key_id")
+      cur.access_key = v;
+    else if (k == "aws_secret_access_key")
+      cur.secret_key = v;
+    else if (k == "aws_session_token")
+      cur.session_token = v;
   }
   flush();
-  if (out.empty()) return make_error(Errc::kInvalidArgument, "no aws_access_key_id/aws_secret_access_key pair in " + path);
+  if (out.empty())
+    return make_error(Errc::kInvalidArgument, "no aws_access_key_id/aws_secret_access_key pair in " + path);
   return out;
 }
 

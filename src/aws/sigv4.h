@@ -9,9 +9,9 @@
 #include <utility>
 #include <vector>
 
-#include "common/http_request.h"
 #include "common/clock.h"
 #include "common/error.h"
+#include "common/http_request.h"
 
 namespace eddy::aws {
 
@@ -37,9 +37,9 @@ std::string signature_hex(std::string_view secret, std::string_view date, std::s
 
 // Adds X-Amz-Date, (X-Amz-Security-Token) and Authorization to `headers`, signing host,
 // content-type and every x-amz-* header present. `headers` must contain "host".
-void sign_request(std::string_view method, std::string_view raw_target, std::vector<std::pair<std::string, std::string>>& headers,
-                  std::string_view body, const AwsCredentials& creds, std::string_view region,
-                  std::string_view service, TimestampMs now);
+void sign_request(std::string_view method, std::string_view raw_target,
+                  std::vector<std::pair<std::string, std::string>>& headers, std::string_view body,
+                  const AwsCredentials& creds, std::string_view region, std::string_view service, TimestampMs now);
 
 // What a signature's credential scope must name: the server's region and the service the request
 // goes to (any of `services` for eddy's own endpoints). Empty: not checked (unit tests of the math).

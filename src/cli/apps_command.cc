@@ -52,7 +52,8 @@ int describe(const AppsOptions& o) {
   }
   for (const auto& out : d["OutputDescriptions"]) {
     std::cout << "output      " << out["Name"].get<std::string>() << " -> "
-              << out.value("KinesisStreamsOutputDescription", nlohmann::json::object()).value("ResourceARN", "?") << "\n";
+              << out.value("KinesisStreamsOutputDescription", nlohmann::json::object()).value("ResourceARN", "?")
+              << "\n";
   }
   std::cout << "code:\n" << d.value("ApplicationCode", "") << "\n";
   return 0;
@@ -63,7 +64,8 @@ int start(const AppsOptions& o) {
   if (!d) return fail(d.error().message);
   nlohmann::json configs = nlohmann::json::array();
   for (const auto& in : (*d)["ApplicationDetail"]["InputDescriptions"]) {
-    configs.push_back({{"Id", in["InputId"]}, {"InputStartingPositionConfiguration", {{"InputStartingPosition", o.position}}}});
+    configs.push_back(
+        {{"Id", in["InputId"]}, {"InputStartingPositionConfiguration", {{"InputStartingPosition", o.position}}}});
   }
   auto r = call(o, "StartApplication", {{"ApplicationName", o.name}, {"InputConfigurations", configs}});
   if (!r) return fail(r.error().message);

@@ -1,26 +1,26 @@
 // `eddy bench ingest`: a native load client speaking the Kinesis JSON API, so eddy and any other
 // Kinesis-compatible server (kinesalite, AWS) are measured by the same client.
+#include <simdjson.h>
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
-#include <simdjson.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <mutex>
-#include <random>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <mutex>
+#include <random>
 #include <thread>
 
 #include "api/json_codec.h"
 #include "cli/app.h"
 #include "cli/bench_latency.h"
 #include "cli/common_options.h"
-#include "common/json_text.h"
 #include "common/digest.h"
+#include "common/json_text.h"
 
 namespace eddy::cli {
 namespace {
@@ -42,12 +42,15 @@ struct BenchOptions : ClientOptions {
 std::string sales_record(std::mt19937_64& rng, int bytes) {
   static const char* kCategories[] = {"Books", "Electronics", "Toys", "Garden", "Grocery"};
   char buf[256];
-  int n = std::snprintf(buf, sizeof(buf),
-                        R"({"category":"%s","store_id":"store_%d","evnt_time":"2021-01-31T14:05:%02d.%06d","sales":%d.%02d)",
-                        kCategories[rng() % 5], static_cast<int>(rng() % 5 + 1), static_cast<int>(rng() % 60),
-                        static_cast<int>(rng() % 1000000), static_cast<int>(rng() % 100), static_cast<int>(rng() % 100));
+  int n = std::snprintf(
+      buf, sizeof(buf),
+      R"({"category":"%s","store_id":"store_%d","evnt_time":"2021-01-31T14:05:%02d.%06d","sales":%d.%02d)",
+      kCategories[rng() % 5], static_cast<int>(rng() % 5 + 1), static_cast<int>(rng() % 60),
+      static_cast<int>(rng() % 1000000), static_cast<int>(rng() % 100), static_cast<int>(rng() % 100));
   std::string r(buf, static_cast<size_t>(n));
-  if (static_cast<int>(r.size()) + 1 < bytes) r += ",\"pad\":\"" + std::string(static_cast<size_t>(std::max(0, bytes - static_cast<int>(r.size()) - 10)), 'x') + "\"";
+  if (static_cast<int>(r.size()) + 1 < bytes)
+    r += ",\"pad\":\"" + std::string(static_cast<size_t>(std::max(0, bytes - static_cast<int>(r.size()) - 10)), 'x') +
+         "\"";
   r += '}';
   return r;
 }
@@ -210,8 +213,9 @@ int bench_ingest(const BenchOptions& o) {
     std::printf("%-34s %lld\n", "GetRecords records drained", static_cast<long long>(drained));
     std::printf("%-34s %.0f\n", "GetRecords records/s", get_rate);
   }
-  std::printf("RESULT put_records_per_s=%.0f put_mb_per_s=%.1f put_p50_ms=%.2f put_p99_ms=%.2f get_records_per_s=%.0f\n",
-              put_rate, put_mb, p50, p99, get_rate);
+  std::printf(
+      "RESULT put_records_per_s=%.0f put_mb_per_s=%.1f put_p50_ms=%.2f put_p99_ms=%.2f get_records_per_s=%.0f\n",
+      put_rate, put_mb, p50, p99, get_rate);
   if (!first_error.empty()) std::fprintf(stderr, "eddy: first failed call: %s\n", first_error.c_str());
   if (!o.skip_drain && !o.drain_only && drained != put_records) {
     std::fprintf(stderr, "eddy: drained %lld records but %lld were acknowledged\n", static_cast<long long>(drained),
@@ -309,8 +313,8 @@ int bench_firehose(const FirehoseBenchOptions& o) {
   std::printf("%-34s %.0f\n", "PutRecordBatch records/s", rate);
   std::printf("%-34s %.1f\n", "PutRecordBatch MB/s", mb);
   if (!o.bucket_dir.empty() && !o.gzip) {
-    std::printf("%-34s %lld in %.2f s (%.0f records/s end to end)\n", "delivered into objects", static_cast<long long>(delivered),
-                delivered_secs, static_cast<double>(delivered) / delivered_secs);
+    std::printf("%-34s %lld in %.2f s (%.0f records/s end to end)\n", "delivered into objects",
+                static_cast<long long>(delivered), delivered_secs, static_cast<double>(delivered) / delivered_secs);
   }
   std::printf("RESULT put_records_per_s=%.0f put_mb_per_s=%.1f delivered=%lld failed=%lld\n", rate, mb,
               static_cast<long long>(delivered), static_cast<long long>(failed.load()));
@@ -339,7 +343,8 @@ void add_bench_command(CLI::App& app, int& exit_code) {
   auto* fh = cmd->add_subcommand("firehose", "PutRecordBatch load into a delivery stream writing a bucket directory");
   fh->add_option("--endpoint", f->endpoint, "Server URL")->capture_default_str();
   fh->add_option("--stream", f->stream, "Delivery stream to (re)create")->capture_default_str();
-  fh->add_option("--bucket-dir", f->bucket_dir, "The server's <data-dir>/bucket, to wait until every record is delivered");
+  fh->add_option("--bucket-dir", f->bucket_dir,
+                 "The server's <data-dir>/bucket, to wait until every record is delivered");
   fh->add_option("--connections", f->connections, "Concurrent connections")->capture_default_str();
   fh->add_option("--records", f->records, "Records to put")->capture_default_str();
   fh->add_option("--batch", f->batch, "Records per PutRecordBatch")->capture_default_str()->check(CLI::Range(1, 500));
@@ -348,11 +353,14 @@ void add_bench_command(CLI::App& app, int& exit_code) {
   fh->callback([f, &exit_code] { exit_code = bench_firehose(*f); });
 
   auto l = std::make_shared<LatencyBenchOptions>();
-  auto* lat = cmd->add_subcommand("latency", "Window close -> output row latency of a SQL application (the seed query)");
+  auto* lat =
+      cmd->add_subcommand("latency", "Window close -> output row latency of a SQL application (the seed query)");
   lat->add_option("--endpoint", l->endpoint, "Server URL")->capture_default_str();
   lat->add_option("--seconds", l->seconds, "Seconds of steady load")->capture_default_str()->check(CLI::Range(2, 3600));
   lat->add_option("--rate", l->rate, "Events per second")->capture_default_str()->check(CLI::Range(100, 100000));
-  lat->add_option("--window-seconds", l->window_seconds, "STEP window length")->capture_default_str()->check(CLI::Range(1, 60));
+  lat->add_option("--window-seconds", l->window_seconds, "STEP window length")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 60));
   lat->callback([l, &exit_code] { exit_code = bench_latency(*l); });
 }
 

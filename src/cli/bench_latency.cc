@@ -57,7 +57,8 @@ int bench_latency(const LatencyBenchOptions& o) {
   auto stream_arn = [&](const std::string& name) { return "arn:aws:kinesis:" + account_region + ":stream/" + name; };
 
   // A clean slate: the application and both streams from an earlier run go first.
-  if (auto d = analytics.call("KinesisAnalytics_20150814.DescribeApplication", json{{"ApplicationName", kApp}}.dump())) {
+  if (auto d =
+          analytics.call("KinesisAnalytics_20150814.DescribeApplication", json{{"ApplicationName", kApp}}.dump())) {
     const auto created = json::parse(*d)["ApplicationDetail"].value("CreateTimestamp", json(0));
     if (auto r = analytics.call("KinesisAnalytics_20150814.DeleteApplication",
                                 json{{"ApplicationName", kApp}, {"CreateTimestamp", created}}.dump());
@@ -67,7 +68,9 @@ int bench_latency(const LatencyBenchOptions& o) {
   }
   for (const char* s : {kIn, kOut}) {
     (void)kinesis.call("Kinesis_20131202.DeleteStream", json{{"StreamName", s}}.dump());
-    if (!wait_until([&] { return !kinesis.call("Kinesis_20131202.DescribeStreamSummary", json{{"StreamName", s}}.dump()); })) {
+    if (!wait_until([&] {
+          return !kinesis.call("Kinesis_20131202.DescribeStreamSummary", json{{"StreamName", s}}.dump());
+        })) {
       return fail(std::string("stream ") + s + " from an earlier run is not going away; delete it and retry");
     }
     if (auto r = kinesis.call("Kinesis_20131202.CreateStream", json{{"StreamName", s}, {"ShardCount", 1}}.dump()); !r) {
@@ -85,41 +88,51 @@ int bench_latency(const LatencyBenchOptions& o) {
       "CREATE OR REPLACE STREAM \"DEST\" (\"store_id\" VARCHAR(16), \"revenue\" REAL, \"timestamp\" TIMESTAMP);\n"
       "CREATE OR REPLACE PUMP \"P\" AS INSERT INTO \"DEST\"\n"
       "SELECT STREAM \"store_id\", SUM(\"sales\") AS \"revenue\", ROWTIME AS \"timestamp\" FROM \"SALES_001\"\n"
-      "GROUP BY STEP(\"SALES_001\".ROWTIME BY INTERVAL '" + std::to_string(o.window_seconds) + "' SECOND), \"store_id\";\n";
+      "GROUP BY STEP(\"SALES_001\".ROWTIME BY INTERVAL '" +
+      std::to_string(o.window_seconds) + "' SECOND), \"store_id\";\n";
   const json schema = {
-      {"RecordFormat", {{"RecordFormatType", "JSON"}, {"MappingParameters", {{"JSONMappingParameters", {{"RecordRowPath", "$"}}}}}}},
+      {"RecordFormat",
+       {{"RecordFormatType", "JSON"}, {"MappingParameters", {{"JSONMappingParameters", {{"RecordRowPath", "$"}}}}}}},
       {"RecordEncoding", "UTF-8"},
       {"RecordColumns", json::array({{{"Name", "store_id"}, {"Mapping", "$.store_id"}, {"SqlType", "VARCHAR(16)"}},
                                      {{"Name", "sales"}, {"Mapping", "$.sales"}, {"SqlType", "REAL"}}})}};
   const json create = {
       {"ApplicationName", kApp},
       {"ApplicationCode", sql},
-      {"Inputs", json::array({{{"NamePrefix", "SALES"},
-                               {"KinesisStreamsInput", {{"ResourceARN", stream_arn(kIn)}, {"RoleARN", "arn:aws:iam::000000000000:role/bench"}}},
-                               {"InputSchema", schema}}})},
-      {"Outputs", json::array({{{"Name", "DEST"},
-                                {"KinesisStreamsOutput", {{"ResourceARN", stream_arn(kOut)}, {"RoleARN", "arn:aws:iam::000000000000:role/bench"}}},
-                                {"DestinationSchema", {{"RecordFormatType", "JSON"}}}}})}};
+      {"Inputs",
+       json::array({{{"NamePrefix", "SALES"},
+                     {"KinesisStreamsInput",
+                      {{"ResourceARN", stream_arn(kIn)}, {"RoleARN", "arn:aws:iam::000000000000:role/bench"}}},
+                     {"InputSchema", schema}}})},
+      {"Outputs",
+       json::array({{{"Name", "DEST"},
+                     {"KinesisStreamsOutput",
+                      {{"ResourceARN", stream_arn(kOut)}, {"RoleARN", "arn:aws:iam::000000000000:role/bench"}}},
+                     {"DestinationSchema", {{"RecordFormatType", "JSON"}}}}})}};
   if (auto r = analytics.call("KinesisAnalytics_20150814.CreateApplication", create.dump()); !r) {
     return fail("CreateApplication: " + r.error().message);
   }
-  if (auto r = analytics.call("KinesisAnalytics_20150814.StartApplication",
-                              json{{"ApplicationName", kApp},
-                                   {"InputConfigurations", json::array({{{"Id", "1.1"},
-                                                                         {"InputStartingPositionConfiguration", {{"InputStartingPosition", "NOW"}}}}})}}
-                                  .dump());
+  if (auto r = analytics.call(
+          "KinesisAnalytics_20150814.StartApplication",
+          json{{"ApplicationName", kApp},
+               {"InputConfigurations",
+                json::array(
+                    {{{"Id", "1.1"}, {"InputStartingPositionConfiguration", {{"InputStartingPosition", "NOW"}}}}})}}
+              .dump());
       !r) {
     return fail("StartApplication: " + r.error().message);
   }
   if (!wait_until([&] {
-        auto r = analytics.call("KinesisAnalytics_20150814.DescribeApplication", json{{"ApplicationName", kApp}}.dump());
+        auto r =
+            analytics.call("KinesisAnalytics_20150814.DescribeApplication", json{{"ApplicationName", kApp}}.dump());
         return r && r->find("\"RUNNING\"") != std::string::npos;
       })) {
     return fail("the application did not reach RUNNING within 30 s");
   }
 
   // Steady load: a PutRecords every 10 ms carrying rate/100 events.
-  std::fprintf(stderr, "bench latency: putting %d events/s for %d s (windows of %d s)\n", o.rate, o.seconds, o.window_seconds);
+  std::fprintf(stderr, "bench latency: putting %d events/s for %d s (windows of %d s)\n", o.rate, o.seconds,
+               o.window_seconds);
   std::mt19937_64 rng(11);
   const int per_tick = std::max(1, o.rate / 100);
   int64_t sent = 0, failed = 0;
@@ -137,23 +150,27 @@ int bench_latency(const LatencyBenchOptions& o) {
     }
     auto r = kinesis.call("Kinesis_20131202.PutRecords", json{{"StreamName", kIn}, {"Records", records}}.dump());
     sent += per_tick;
-    if (!r) failed += per_tick;
-    else failed += json::parse(*r).value("FailedRecordCount", 0);
+    if (!r)
+      failed += per_tick;
+    else
+      failed += json::parse(*r).value("FailedRecordCount", 0);
     tick += std::chrono::milliseconds(10);
     std::this_thread::sleep_until(tick);
     const auto elapsed = std::chrono::duration_cast<std::chrono::seconds>(SteadyClock::now() - start).count();
     if (elapsed != shown) {  // progress once a second
       shown = elapsed;
-      std::fprintf(stderr, "\rbench latency: %lld events sent (%d/s), %lld failed, %lld s of %d", static_cast<long long>(sent), o.rate,
-                   static_cast<long long>(failed), static_cast<long long>(elapsed), o.seconds);
+      std::fprintf(stderr, "\rbench latency: %lld events sent (%d/s), %lld failed, %lld s of %d",
+                   static_cast<long long>(sent), o.rate, static_cast<long long>(failed),
+                   static_cast<long long>(elapsed), o.seconds);
     }
   }
   std::fprintf(stderr, "\n");
   // The last window closes on the wall clock (no more input): wait for it, then read everything.
   std::this_thread::sleep_for(std::chrono::seconds(o.window_seconds + 3));
 
-  auto it = kinesis.call("Kinesis_20131202.GetShardIterator",
-                         json{{"StreamName", kOut}, {"ShardId", "shardId-000000000000"}, {"ShardIteratorType", "TRIM_HORIZON"}}.dump());
+  auto it = kinesis.call(
+      "Kinesis_20131202.GetShardIterator",
+      json{{"StreamName", kOut}, {"ShardId", "shardId-000000000000"}, {"ShardIteratorType", "TRIM_HORIZON"}}.dump());
   if (!it) return fail("GetShardIterator: " + it.error().message);
   std::string iterator = json::parse(*it).value("ShardIterator", "");
   struct Row {
@@ -185,16 +202,20 @@ int bench_latency(const LatencyBenchOptions& o) {
                                  return a.window_end < b.window_end;
                                })->window_end;
   std::vector<double> flowing, idle;
-  for (const auto& r : rows) (r.window_end == last_end ? idle : flowing).push_back(r.arrival_ms - static_cast<double>(r.window_end));
+  for (const auto& r : rows)
+    (r.window_end == last_end ? idle : flowing).push_back(r.arrival_ms - static_cast<double>(r.window_end));
   std::printf("\n%-44s %s\n", "endpoint", o.endpoint.c_str());
-  std::printf("%-44s %lld events at %d/s over %d s, windows of %d s, %lld failed puts\n", "load", static_cast<long long>(sent), o.rate,
-              o.seconds, o.window_seconds, static_cast<long long>(failed));
+  std::printf("%-44s %lld events at %d/s over %d s, windows of %d s, %lld failed puts\n", "load",
+              static_cast<long long>(sent), o.rate, o.seconds, o.window_seconds, static_cast<long long>(failed));
   std::printf("%-44s %zu rows\n", "output rows (window x store)", rows.size());
-  std::printf("%-44s p50 %.0f  p90 %.0f  p99 %.0f  max %.0f\n", "latency after window end, ms (input flowing)", percentile(flowing, 0.5),
-              percentile(flowing, 0.9), percentile(flowing, 0.99), flowing.empty() ? 0.0 : *std::max_element(flowing.begin(), flowing.end()));
-  std::printf("%-44s max %.0f\n", "latency of the last window (closed by clock)", idle.empty() ? 0.0 : *std::max_element(idle.begin(), idle.end()));
-  std::printf("RESULT rows=%zu p50_ms=%.0f p99_ms=%.0f idle_close_ms=%.0f failed=%lld\n", rows.size(), percentile(flowing, 0.5),
-              percentile(flowing, 0.99), idle.empty() ? 0.0 : *std::max_element(idle.begin(), idle.end()), static_cast<long long>(failed));
+  std::printf("%-44s p50 %.0f  p90 %.0f  p99 %.0f  max %.0f\n", "latency after window end, ms (input flowing)",
+              percentile(flowing, 0.5), percentile(flowing, 0.9), percentile(flowing, 0.99),
+              flowing.empty() ? 0.0 : *std::max_element(flowing.begin(), flowing.end()));
+  std::printf("%-44s max %.0f\n", "latency of the last window (closed by clock)",
+              idle.empty() ? 0.0 : *std::max_element(idle.begin(), idle.end()));
+  std::printf("RESULT rows=%zu p50_ms=%.0f p99_ms=%.0f idle_close_ms=%.0f failed=%lld\n", rows.size(),
+              percentile(flowing, 0.5), percentile(flowing, 0.99),
+              idle.empty() ? 0.0 : *std::max_element(idle.begin(), idle.end()), static_cast<long long>(failed));
   return failed == 0 ? 0 : 1;
 }
 

@@ -29,9 +29,9 @@ struct GeneratorOptions {
 };
 
 struct GeneratedRecord {
-  std::string data;           // the JSON document
+  std::string data;  // the JSON document
   std::string partition_key;
-  int64_t cents = 0;          // sales amount or price, in hundredths
+  int64_t cents = 0;  // sales amount or price, in hundredths
 };
 
 class EventGenerator {

@@ -17,8 +17,8 @@
 #include "cli/event_generator.h"
 #include "cli/progress.h"
 #include "cli/token_bucket.h"
-#include "common/json_text.h"
 #include "common/digest.h"
+#include "common/json_text.h"
 
 namespace eddy::cli {
 namespace {

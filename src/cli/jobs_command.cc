@@ -39,7 +39,8 @@ int deploy(const JobsOptions& o) {
     nlohmann::json map = nlohmann::json::object();
     for (size_t i = 1; i < g.size(); ++i) {
       const auto eq = g[i].find('=');
-      if (eq == std::string::npos || eq == 0) return fail("property '" + g[i] + "' of group " + g[0] + " is not key=value");
+      if (eq == std::string::npos || eq == 0)
+        return fail("property '" + g[i] + "' of group " + g[0] + " is not key=value");
       map[g[i].substr(0, eq)] = g[i].substr(eq + 1);
     }
     groups.push_back({{"PropertyGroupId", g[0]}, {"PropertyMap", map}});
@@ -51,8 +52,8 @@ int deploy(const JobsOptions& o) {
   auto detail = api::deploy_job_library(analytics, name, *bytes, groups, o.parallelism);
   if (!detail) return fail("deploy of " + name + " refused: " + detail.error().message);
   std::cout << "deployed " << name << " (version " << detail->value("ApplicationVersionId", 0) << ", "
-            << detail->value("ApplicationStatus", "?") << "); see `eddy apps describe " << name << "` and `eddy apps logs "
-            << name << "`\n";
+            << detail->value("ApplicationStatus", "?") << "); see `eddy apps describe " << name
+            << "` and `eddy apps logs " << name << "`\n";
   return 0;
 }
 
@@ -64,13 +65,15 @@ void add_jobs_command(CLI::App& app, int& exit_code) {
   cmd->require_subcommand(1);
   cmd->add_option("--endpoint", o->endpoint, "Server URL (env EDDY_ENDPOINT)")->capture_default_str();
   auto* d = cmd->add_subcommand("deploy", "Deploy (or redeploy, keeping compatible state) a job library and start it");
-  d->add_option("library", o->library, "The job's shared library (built with EDDY_JOB(env) { ... })")->required()->check(CLI::ExistingFile);
+  d->add_option("library", o->library, "The job's shared library (built with EDDY_JOB(env) { ... })")
+      ->required()
+      ->check(CLI::ExistingFile);
   d->add_option("--name", o->name, "Application name (default: the library's name without lib and .so)");
   d->add_option("--property-group", o->groups, "A property group for the job: NAME key=value ... (repeatable)")
       ->expected(1, -1)
       ->allow_extra_args();
   d->add_option("--parallelism", o->parallelism,
-                 "Threads the job runs on, as KDA's ParallelismConfiguration (default 0: the server's --parallelism)")
+                "Threads the job runs on, as KDA's ParallelismConfiguration (default 0: the server's --parallelism)")
       ->check(CLI::Range(0, 64));
   d->fallthrough();
   d->callback([o, &exit_code] { exit_code = deploy(*o); });

@@ -1,18 +1,18 @@
+#include <simdjson.h>
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
-#include <simdjson.h>
 
 #include <chrono>
 #include <iostream>
 #include <random>
 #include <thread>
 
+#include "api/json_codec.h"
 #include "cli/app.h"
 #include "cli/common_options.h"
 #include "cli/progress.h"
-#include "common/json_text.h"
 #include "common/digest.h"
-#include "api/json_codec.h"
+#include "common/json_text.h"
 
 namespace eddy::cli {
 namespace {
@@ -90,8 +90,10 @@ int put(const PutOptions& o) {
       std::vector<Pending> retry;
       const auto& results = j["Records"];
       for (size_t i = 0; i < results.size() && i < batch.size(); ++i) {
-        if (results[i].contains("ErrorCode")) retry.push_back(std::move(batch[i]));
-        else ++sent;
+        if (results[i].contains("ErrorCode"))
+          retry.push_back(std::move(batch[i]));
+        else
+          ++sent;
       }
       batch = std::move(retry);
       progress.update(sent, failed);

@@ -10,21 +10,21 @@
 #include <iostream>
 #include <thread>
 
-#include "api/http_server.h"
 #include "api/analytics_api.h"
 #include "api/analytics_v2_api.h"
 #include "api/client.h"
 #include "api/firehose_api.h"
+#include "api/http_server.h"
 #include "api/json_codec.h"
 #include "api/kinesis_api.h"
 #include "api/router.h"
 #include "api/service_model.h"
 #include "cli/app.h"
 #include "cli/common_options.h"
-#include "log/group_commit.h"
 #include "delivery/delivery_host.h"
-#include "job/host_loader.h"
 #include "host/application_host.h"
+#include "job/host_loader.h"
+#include "log/group_commit.h"
 #include "stream/stream_store.h"
 #include "web/dashboard.h"
 
@@ -33,7 +33,7 @@ std::string_view kinesis_model();
 std::string_view kinesisanalytics_model();
 std::string_view kinesisanalyticsv2_model();
 std::string_view firehose_model();
-}
+}  // namespace eddy::embedded
 
 namespace eddy::cli {
 namespace {
@@ -92,7 +92,8 @@ int serve(const ServeOptions& o) {
   if (!policy) return fail(policy.error().message);
   std::unique_ptr<aws::SigV4Verifier> auth;
   if (!o.access_key.empty() || !o.secret_key.empty()) {
-    if (o.access_key.empty() || o.secret_key.empty()) return fail("--access-key and --secret-key go together; give both");
+    if (o.access_key.empty() || o.secret_key.empty())
+      return fail("--access-key and --secret-key go together; give both");
     auth = std::make_unique<aws::SigV4Verifier>(std::vector<aws::AwsCredentials>{{o.access_key, o.secret_key, ""}});
   } else if (!o.credentials_file.empty()) {
     auto keys = aws::load_credentials_file(o.credentials_file);
@@ -126,7 +127,8 @@ int serve(const ServeOptions& o) {
   std::map<std::string, std::string> functions;
   for (const auto& l : o.lambdas) {
     const size_t eq = l.find('=');
-    if (eq == std::string::npos || eq == 0) return fail("--lambda takes NAME=python:/path/handler.py or NAME=exec:<command>, got '" + l + "'");
+    if (eq == std::string::npos || eq == 0)
+      return fail("--lambda takes NAME=python:/path/handler.py or NAME=exec:<command>, got '" + l + "'");
     functions[l.substr(0, eq)] = l.substr(eq + 1);
   }
   std::optional<delivery::S3Options> s3;
@@ -141,7 +143,8 @@ int serve(const ServeOptions& o) {
     if (!o.s3_access_key.empty()) s3->credentials = {o.s3_access_key, o.s3_secret_key, ""};
   }
   delivery::DeliveryHost deliveries(std::filesystem::path(o.data_dir) / "deliveries",
-                                    std::filesystem::path(o.data_dir) / "bucket", **store, committer, clock, functions, s3);
+                                    std::filesystem::path(o.data_dir) / "bucket", **store, committer, clock, functions,
+                                    s3);
   if (auto st = deliveries.load(); !st) return fail(st.error().message);
   host::ApplicationHost host(std::filesystem::path(o.data_dir) / "apps", **store, committer, clock);
   // Application outputs may be delivery streams (KinesisFirehoseOutput).
@@ -170,16 +173,12 @@ int serve(const ServeOptions& o) {
   api::AnalyticsV2Api analytics_v2(host, analytics, std::filesystem::path(o.data_dir) / "bucket");
   api::FirehoseApi firehose(deliveries, committer);
   std::vector<api::Service> services = {
-      {model->get(), [&kinesis](std::string_view op, const api::Value& in, api::Protocol p, api::Respond r) {
-         kinesis.handle(op, in, p, std::move(r));
-       }},
-      {analytics_model->get(), [&analytics](std::string_view op, const api::Value& in, api::Protocol p, api::Respond r) {
-         analytics.handle(op, in, p, std::move(r));
-       }},
-      {analytics_v2_model->get(),
-       [&analytics_v2](std::string_view op, const api::Value& in, api::Protocol p, api::Respond r) {
-         analytics_v2.handle(op, in, p, std::move(r));
-       }},
+      {model->get(), [&kinesis](std::string_view op, const api::Value& in, api::Protocol p,
+                                api::Respond r) { kinesis.handle(op, in, p, std::move(r)); }},
+      {analytics_model->get(), [&analytics](std::string_view op, const api::Value& in, api::Protocol p,
+                                            api::Respond r) { analytics.handle(op, in, p, std::move(r)); }},
+      {analytics_v2_model->get(), [&analytics_v2](std::string_view op, const api::Value& in, api::Protocol p,
+                                                  api::Respond r) { analytics_v2.handle(op, in, p, std::move(r)); }},
       {firehose_model->get(), [&firehose](std::string_view op, const api::Value& in, api::Protocol p, api::Respond r) {
          firehose.handle(op, in, p, std::move(r));
        }}};
@@ -226,10 +225,9 @@ int serve(const ServeOptions& o) {
                          o.threads, limits);
   auto port = server.listen(o.host, static_cast<uint16_t>(o.port));
   if (!port) return fail(port.error().message);
-  std::cerr << "eddy listening on http://" << o.host << ":" << *port << " (dashboard at /, metrics at /metrics; data in "
-            << o.data_dir << ", fsync "
-            << o.fsync << (auth ? ", SigV4 required" : "") << (o.enforce_limits ? ", shard limits on" : "") << ")"
-            << std::endl;
+  std::cerr << "eddy listening on http://" << o.host << ":" << *port
+            << " (dashboard at /, metrics at /metrics; data in " << o.data_dir << ", fsync " << o.fsync
+            << (auth ? ", SigV4 required" : "") << (o.enforce_limits ? ", shard limits on" : "") << ")" << std::endl;
   server.run();
   std::cerr << "eddy stopped" << std::endl;
   return 0;
@@ -251,7 +249,8 @@ void add_serve_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--secret-key", o->secret_key, "Secret key for --access-key");
   cmd->add_option("--credentials-file", o->credentials_file, "Require SigV4 by any key in this AWS credentials file");
   cmd->add_option("--region", o->region, "Region used in ARNs")->capture_default_str();
-  cmd->add_option("--parallelism", o->parallelism, "Threads per application that parse and map its records (default: cores)")
+  cmd->add_option("--parallelism", o->parallelism,
+                  "Threads per application that parse and map its records (default: cores)")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
   cmd->add_option("--checkpoint-interval", o->checkpoint_interval_s,
@@ -270,8 +269,9 @@ void add_serve_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--allow-native-jobs", o->allow_native_jobs,
                 "Run C++ job libraries (native code, as this server's user) that callers deploy; with keys, any "
                 "configured key may deploy them");
-  cmd->add_option("--lambda", o->lambdas,
-                  "Where a Lambda function used as a Firehose transform runs: NAME=python:/path/handler.py or NAME=exec:<command>");
+  cmd->add_option(
+      "--lambda", o->lambdas,
+      "Where a Lambda function used as a Firehose transform runs: NAME=python:/path/handler.py or NAME=exec:<command>");
   cmd->add_option("--s3-endpoint", o->s3_endpoint,
                   "Deliver to this S3-compatible store (http://host:port, path-style) instead of bucket directories");
   cmd->add_option("--s3-access-key", o->s3_access_key, "Access key for --s3-endpoint (default: AWS_ACCESS_KEY_ID)");

@@ -14,7 +14,6 @@
 #include <optional>
 #include <thread>
 
-#include "sql/compile.h"
 #include "cli/app.h"
 #include "cli/common_options.h"
 #include "cli/progress.h"
@@ -24,6 +23,7 @@
 #include "common/worker_pool.h"
 #include "runtime/application.h"
 #include "runtime/row_format.h"
+#include "sql/compile.h"
 
 namespace eddy::cli {
 namespace {
@@ -67,11 +67,16 @@ std::optional<TimestampMs> arrival_in(simdjson::dom::element doc, const std::str
   }
   if (!found) return std::nullopt;
   switch (v.type()) {
-    case simdjson::dom::element_type::STRING: return parse_arrival(v.get_string().value_unsafe());
-    case simdjson::dom::element_type::INT64: return v.get_int64().value_unsafe();
-    case simdjson::dom::element_type::UINT64: return static_cast<int64_t>(v.get_uint64().value_unsafe());
-    case simdjson::dom::element_type::DOUBLE: return static_cast<int64_t>(v.get_double().value_unsafe());
-    default: return std::nullopt;
+    case simdjson::dom::element_type::STRING:
+      return parse_arrival(v.get_string().value_unsafe());
+    case simdjson::dom::element_type::INT64:
+      return v.get_int64().value_unsafe();
+    case simdjson::dom::element_type::UINT64:
+      return static_cast<int64_t>(v.get_uint64().value_unsafe());
+    case simdjson::dom::element_type::DOUBLE:
+      return static_cast<int64_t>(v.get_double().value_unsafe());
+    default:
+      return std::nullopt;
   }
 }
 
@@ -114,8 +119,7 @@ int run(const SqlRunOptions& o) {
   // route each row to the copy holding its key there: 7 % more CPU at 2 threads on the seed, for
   // nothing a run without checkpoints can use. --key-groups keeps them, as a server has them.
   auto app = sql::compile_application(*code, inputs, SystemClock::instance(),
-                                          o.key_groups ? static_cast<size_t>(std::max(1, o.parallelism)) : 1,
-                                          o.key_groups);
+                                      o.key_groups ? static_cast<size_t>(std::max(1, o.parallelism)) : 1, o.key_groups);
   if (!app) return fail(o.sql_file + ": " + app.error().message);
   if ((*app)->input_count() == 0) {
     return fail(

@@ -44,8 +44,8 @@ int create(const StreamsOptions& o) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   }
-  std::cout << "created stream " << o.name << (o.on_demand ? " (on demand)" : " with " + std::to_string(o.shards) + " shard(s)")
-            << "\n";
+  std::cout << "created stream " << o.name
+            << (o.on_demand ? " (on demand)" : " with " + std::to_string(o.shards) + " shard(s)") << "\n";
   return 0;
 }
 

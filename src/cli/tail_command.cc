@@ -53,8 +53,9 @@ int tail(const TailOptions& o) {
         seconds = std::stod(o.from, &used);
         if (used != o.from.size()) throw std::invalid_argument("trailing");
       } catch (const std::exception&) {
-        return fail("--from must be trim-horizon, latest, an ISO-8601 time (2021-01-31T14:05:00Z) or epoch seconds; got '" +
-                    o.from + "'");
+        return fail(
+            "--from must be trim-horizon, latest, an ISO-8601 time (2021-01-31T14:05:00Z) or epoch seconds; got '" +
+            o.from + "'");
       }
     }
     start = {{"ShardIteratorType", "AT_TIMESTAMP"}, {"Timestamp", seconds}};
@@ -151,7 +152,8 @@ void add_tail_command(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<TailOptions>();
   auto* cmd = app.add_subcommand("tail", "Print a stream's records, one per line, following new ones");
   cmd->add_option("stream", o->stream, "Stream name")->required();
-  cmd->add_option("--from", o->from, "trim-horizon, latest, or a time (ISO-8601 or epoch seconds)")->capture_default_str();
+  cmd->add_option("--from", o->from, "trim-horizon, latest, or a time (ISO-8601 or epoch seconds)")
+      ->capture_default_str();
   cmd->add_option("--count", o->count, "Stop after this many records");
   cmd->add_flag("--no-follow", o->no_follow, "Stop once every shard is caught up");
   cmd->add_option("--endpoint", o->endpoint, "Server URL (env EDDY_ENDPOINT)")->capture_default_str();

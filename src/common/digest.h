@@ -16,7 +16,9 @@ std::array<uint8_t, 32> sha256(std::string_view data);
 std::array<uint8_t, 32> hmac_sha256(std::string_view key, std::string_view data);
 std::string to_hex(const uint8_t* data, size_t n);
 template <size_t N>
-std::string to_hex(const std::array<uint8_t, N>& a) { return to_hex(a.data(), N); }
+std::string to_hex(const std::array<uint8_t, N>& a) {
+  return to_hex(a.data(), N);
+}
 
 // Kinesis routing: MD5 of the partition key's UTF-8 bytes read as a big-endian 128-bit integer.
 uint128 partition_key_hash(std::string_view partition_key);

@@ -25,10 +25,10 @@ enum class Errc {
   kIncompleteSignature,
   kUnrecognizedClient,
   kInvalidSignature,
-  kCodeValidation,                      // Kinesis Analytics: application code does not compile
-  kConcurrentModification,              // Kinesis Analytics: stale ApplicationVersionId
-  kInvalidApplicationConfiguration,     // Kinesis Analytics: inputs/outputs do not fit the code
-  kUnableToDetectSchema,                // Kinesis Analytics: DiscoverInputSchema found no records
+  kCodeValidation,                   // Kinesis Analytics: application code does not compile
+  kConcurrentModification,           // Kinesis Analytics: stale ApplicationVersionId
+  kInvalidApplicationConfiguration,  // Kinesis Analytics: inputs/outputs do not fit the code
+  kUnableToDetectSchema,             // Kinesis Analytics: DiscoverInputSchema found no records
   kUnsupportedOperation,
   kCorruption,  // a log batch failed its CRC or framing check
   kIo,          // the operating system refused a file operation

@@ -10,9 +10,9 @@ namespace eddy {
 void log_fault(std::string_view what, std::string_view reason) {
   static std::atomic<int64_t> last_ms{0};
   static std::atomic<uint64_t> suppressed{0};
-  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::steady_clock::now().time_since_epoch())
-                          .count();
+  const int64_t now =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+          .count();
   int64_t last = last_ms.load(std::memory_order_relaxed);
   if (now - last < 1000 || !last_ms.compare_exchange_strong(last, now, std::memory_order_relaxed)) {
     suppressed.fetch_add(1, std::memory_order_relaxed);

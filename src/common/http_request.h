@@ -10,9 +10,9 @@ namespace eddy {
 
 struct HttpRequest {
   std::string method;
-  std::string target;  // raw path and query as sent, e.g. "/" or "/a%20b?x=1"
+  std::string target;                                        // raw path and query as sent, e.g. "/" or "/a%20b?x=1"
   std::vector<std::pair<std::string, std::string>> headers;  // names in lower case, in order
-  std::string body;    // capacity leaves room for simdjson's padding
+  std::string body;                                          // capacity leaves room for simdjson's padding
 
   std::string_view header(std::string_view lower_name) const {
     for (const auto& [k, v] : headers) {

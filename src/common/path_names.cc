@@ -6,8 +6,7 @@ namespace eddy {
 namespace {
 
 bool plain(unsigned char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
-         c == '.';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
 }
 
 // Length of the UTF-8 sequence starting at s[i], or 0 if it is not valid UTF-8.
@@ -99,15 +98,18 @@ Result<std::string> bucket_from_arn(std::string_view arn) {
   constexpr std::string_view kPrefix = "arn:aws:s3:::";
   auto refuse = [&](const std::string& why) {
     const std::string shown = arn.size() > 80 ? std::string(arn.substr(0, 80)) + "..." : std::string(arn);
-    return make_error(Errc::kInvalidArgument, "BucketARN must look like arn:aws:s3:::bucket-name (" + why + "), got " + shown);
+    return make_error(Errc::kInvalidArgument,
+                      "BucketARN must look like arn:aws:s3:::bucket-name (" + why + "), got " + shown);
   };
   if (!arn.starts_with(kPrefix)) return refuse("it does not start with arn:aws:s3:::");
   const auto name = arn.substr(kPrefix.size());
   if (name.empty() || name.size() > 255) return refuse("a bucket name has 1 to 255 characters");
   auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); };
   for (char c : name)
-    if (!alnum(c) && c != '.' && c != '-' && c != '_') return refuse("a bucket name holds letters, digits, '.', '-' and '_'");
-  if (!alnum(name.front()) || !alnum(name.back())) return refuse("a bucket name starts and ends with a letter or digit");
+    if (!alnum(c) && c != '.' && c != '-' && c != '_')
+      return refuse("a bucket name holds letters, digits, '.', '-' and '_'");
+  if (!alnum(name.front()) || !alnum(name.back()))
+    return refuse("a bucket name starts and ends with a letter or digit");
   return std::string(name);
 }
 

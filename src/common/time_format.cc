@@ -10,7 +10,9 @@ namespace {
 // Every input record carries timestamps, so this is on the hot path: fixed-width digit groups
 // read without loops over the string or calls, and a plain calendar check with days-from-civil
 // (proleptic Gregorian) instead of std::chrono's heavier conversions.
-inline unsigned digit(char c) { return static_cast<unsigned>(static_cast<unsigned char>(c)) - '0'; }
+inline unsigned digit(char c) {
+  return static_cast<unsigned>(static_cast<unsigned char>(c)) - '0';
+}
 
 // N digits at p; the caller has checked the length.
 template <int N>
@@ -112,7 +114,8 @@ bool parse_iso8601_ms(std::string_view s, TimestampMs& out) {
             p += 3;  // the usual milliseconds, or more digits (dropped below)
           } else {
             static constexpr int kScale[] = {100, 10, 1};
-            for (int i = 0; p < n && digit(c[p]) <= 9 && i < 3; ++p, ++i) ms += static_cast<int>(digit(c[p])) * kScale[i];
+            for (int i = 0; p < n && digit(c[p]) <= 9 && i < 3; ++p, ++i)
+              ms += static_cast<int>(digit(c[p])) * kScale[i];
           }
           while (p < n && digit(c[p]) <= 9) ++p;
         }
@@ -154,7 +157,6 @@ std::optional<TimestampMs> parse_iso8601_ms(std::string_view s) {
   return ms;
 }
 
-
 namespace {
 
 // yyyy-MM-dd<sep>HH:mm:ss.SSS<suffix>
@@ -174,8 +176,12 @@ std::string format_utc_ms(TimestampMs ms, char sep, const char* suffix) {
 
 }  // namespace
 
-std::string format_iso8601_ms(TimestampMs ms) { return format_utc_ms(ms, 'T', "Z"); }
+std::string format_iso8601_ms(TimestampMs ms) {
+  return format_utc_ms(ms, 'T', "Z");
+}
 
-std::string format_sql_timestamp_ms(TimestampMs ms) { return format_utc_ms(ms, ' ', ""); }
+std::string format_sql_timestamp_ms(TimestampMs ms) {
+  return format_utc_ms(ms, ' ', "");
+}
 
 }  // namespace eddy

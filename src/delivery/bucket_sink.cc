@@ -13,7 +13,9 @@ namespace {
 constexpr const char* kStaging = ".eddy-staging";
 }  // namespace
 
-Result<std::string> BucketSink::bucket_from_arn(std::string_view arn) { return eddy::bucket_from_arn(arn); }
+Result<std::string> BucketSink::bucket_from_arn(std::string_view arn) {
+  return eddy::bucket_from_arn(arn);
+}
 
 Status BucketSink::put(const std::string& bucket, const std::string& key, std::string_view bytes) const {
   auto path = object_path(root_ / bucket, key);

@@ -416,8 +416,8 @@ Result<DeliveryStream> DeliveryHost::create(json request) {
     committer_.track(e->journal);
   }
   if (auto st = persist(name, e->stream); !st) return tl::unexpected(st.error());
-  if (auto st =
-          write_file_atomic(entry_dir(name) / "state.json", json{{"positions", positions}, {"finished", finished}}.dump());
+  if (auto st = write_file_atomic(entry_dir(name) / "state.json",
+                                  json{{"positions", positions}, {"finished", finished}}.dump());
       !st) {
     return tl::unexpected(st.error());
   }

@@ -10,8 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "common/digest.h"
-#include "delivery/gzip.h"
 #include "common/json_limits.h"
+#include "delivery/gzip.h"
 
 namespace eddy::delivery {
 namespace {
@@ -24,12 +24,13 @@ size_t on_body(char* data, size_t size, size_t n, void* user) {
 
 }  // namespace
 
-HttpDeliveryResult deliver_http(const HttpEndpointConfig& config, const std::string& source_arn, const std::string& request_id,
-                                const std::vector<std::string>& records, const Clock& clock,
-                                const std::function<bool()>& cancelled) {
+HttpDeliveryResult deliver_http(const HttpEndpointConfig& config, const std::string& source_arn,
+                                const std::string& request_id, const std::vector<std::string>& records,
+                                const Clock& clock, const std::function<bool()>& cancelled) {
   static const bool init = [] { return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK; }();
   (void)init;
-  nlohmann::json body = {{"requestId", request_id}, {"timestamp", clock.now_ms()}, {"records", nlohmann::json::array()}};
+  nlohmann::json body = {
+      {"requestId", request_id}, {"timestamp", clock.now_ms()}, {"records", nlohmann::json::array()}};
   for (const auto& r : records) body["records"].push_back({{"data", base64_encode(r)}});
   std::string payload = body.dump();
   if (config.gzip) payload = gzip(payload);
@@ -46,9 +47,11 @@ HttpDeliveryResult deliver_http(const HttpEndpointConfig& config, const std::str
     headers = curl_slist_append(headers, "X-Amz-Firehose-Protocol-Version: 1.0");
     headers = curl_slist_append(headers, ("X-Amz-Firehose-Request-Id: " + request_id).c_str());
     headers = curl_slist_append(headers, ("X-Amz-Firehose-Source-Arn: " + source_arn).c_str());
-    if (!config.access_key.empty()) headers = curl_slist_append(headers, ("X-Amz-Firehose-Access-Key: " + config.access_key).c_str());
+    if (!config.access_key.empty())
+      headers = curl_slist_append(headers, ("X-Amz-Firehose-Access-Key: " + config.access_key).c_str());
     if (!config.common_attributes_json.empty()) {
-      headers = curl_slist_append(headers, ("X-Amz-Firehose-Common-Attributes: " + config.common_attributes_json).c_str());
+      headers =
+          curl_slist_append(headers, ("X-Amz-Firehose-Common-Attributes: " + config.common_attributes_json).c_str());
     }
     if (config.gzip) headers = curl_slist_append(headers, "Content-Encoding: gzip");
     headers = curl_slist_append(headers, "Expect:");
@@ -93,7 +96,8 @@ HttpDeliveryResult deliver_http(const HttpEndpointConfig& config, const std::str
         if (json_nesting_within(response)) message = nlohmann::json::parse(response).value("errorMessage", "");
       } catch (const std::exception&) {
       }
-      result.error_message = "The endpoint answered " + std::to_string(status) + (message.empty() ? "" : ": " + message);
+      result.error_message =
+          "The endpoint answered " + std::to_string(status) + (message.empty() ? "" : ": " + message);
       if (status == 413) return result;  // payload too large: final
     }
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

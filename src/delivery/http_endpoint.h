@@ -24,14 +24,14 @@ struct HttpEndpointConfig {
 struct HttpDeliveryResult {
   bool delivered = false;
   int attempts = 0;
-  std::string error_code;     // HttpEndpoint.* when not delivered
+  std::string error_code;  // HttpEndpoint.* when not delivered
   std::string error_message;
 };
 
 // Sends `records` (at most 10000) in one request with `request_id`; blocks through the retries
 // (or until `cancelled` returns true).
-HttpDeliveryResult deliver_http(const HttpEndpointConfig& config, const std::string& source_arn, const std::string& request_id,
-                                const std::vector<std::string>& records, const Clock& clock,
-                                const std::function<bool()>& cancelled);
+HttpDeliveryResult deliver_http(const HttpEndpointConfig& config, const std::string& source_arn,
+                                const std::string& request_id, const std::vector<std::string>& records,
+                                const Clock& clock, const std::function<bool()>& cancelled);
 
 }  // namespace eddy::delivery

@@ -25,8 +25,10 @@ namespace {
 std::string shell_quote(const std::string& s) {
   std::string out = "'";
   for (char c : s) {
-    if (c == '\'') out += "'\\''";
-    else out.push_back(c);
+    if (c == '\'')
+      out += "'\\''";
+    else
+      out.push_back(c);
   }
   return out + "'";
 }
@@ -67,7 +69,8 @@ RunResult run_command(const std::string& command, const std::string& input, int 
     in_fd = -1;
   }
   while (out_open) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
     if (left <= 0) {
       ::kill(pid, SIGKILL);
       r.why = "Task timed out after " + std::to_string(timeout_ms / 1000.0) + " seconds";
@@ -87,8 +90,10 @@ RunResult run_command(const std::string& command, const std::string& input, int 
     if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
       char buf[65536];
       const ssize_t n = ::read(out_pipe[0], buf, sizeof(buf));
-      if (n > 0) r.out.append(buf, static_cast<size_t>(n));
-      else out_open = false;
+      if (n > 0)
+        r.out.append(buf, static_cast<size_t>(n));
+      else
+        out_open = false;
     }
   }
   if (in_fd >= 0) ::close(in_fd);
@@ -96,8 +101,10 @@ RunResult run_command(const std::string& command, const std::string& input, int 
   int status = 0;
   ::waitpid(pid, &status, 0);
   if (r.why.empty()) {
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) r.ok = true;
-    else r.why = "the function exited with status " + std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      r.ok = true;
+    else
+      r.why = "the function exited with status " + std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1);
   }
   return r;
 }
@@ -128,17 +135,23 @@ RunResult post_event(const std::string& url, const std::string& input, int timeo
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
   curl_slist_free_all(headers);
   curl_easy_cleanup(curl);
-  if (rc != CURLE_OK) r.why = std::string("the function could not be invoked: ") + curl_easy_strerror(rc);
-  else if (status != 200) r.why = "the function answered HTTP " + std::to_string(status);
-  else r.ok = true;
+  if (rc != CURLE_OK)
+    r.why = std::string("the function could not be invoked: ") + curl_easy_strerror(rc);
+  else if (status != 200)
+    r.why = "the function answered HTTP " + std::to_string(status);
+  else
+    r.ok = true;
   return r;
 }
 
 }  // namespace
 
-std::string_view lambda_runner_source() { return embedded::lambda_runner(); }
+std::string_view lambda_runner_source() {
+  return embedded::lambda_runner();
+}
 
-Result<LambdaTransform> LambdaTransform::create(const std::string& arn_text, const std::map<std::string, std::string>& functions,
+Result<LambdaTransform> LambdaTransform::create(const std::string& arn_text,
+                                                const std::map<std::string, std::string>& functions,
                                                 const std::string& runner_path, int retries, int timeout_ms,
                                                 size_t buffer_bytes) {
   // What runs is the server's decision, never the caller's: a LambdaArn names a function, and only
@@ -171,7 +184,8 @@ Result<LambdaTransform> LambdaTransform::create(const std::string& arn_text, con
       handler = path.substr(hash + 1);
       path = path.substr(0, hash);
     }
-    if (::access(path.c_str(), R_OK) != 0) return make_error(Errc::kInvalidArgument, "Lambda file " + path + " cannot be read");
+    if (::access(path.c_str(), R_OK) != 0)
+      return make_error(Errc::kInvalidArgument, "Lambda file " + path + " cannot be read");
     t.command_ = "EDDY_LAMBDA_TIMEOUT_MS=" + std::to_string(timeout_ms) + " python3 " + shell_quote(runner_path) + " " +
                  shell_quote(path) + " " + shell_quote(handler);
   } else if (target.starts_with("http://") || target.starts_with("https://")) {
@@ -180,20 +194,23 @@ Result<LambdaTransform> LambdaTransform::create(const std::string& arn_text, con
     t.command_ = target.substr(5);
     if (t.command_.empty()) return make_error(Errc::kInvalidArgument, "exec: needs a command line");
   } else {
-    return make_error(Errc::kInvalidArgument, "--lambda " + name + "=" + target +
-                                                  ": say where the function runs with python:<file.py>, exec:<command> or an http:// URL");
+    return make_error(Errc::kInvalidArgument,
+                      "--lambda " + name + "=" + target +
+                          ": say where the function runs with python:<file.py>, exec:<command> or an http:// URL");
   }
   return t;
 }
 
-std::vector<TransformOutcome> LambdaTransform::invoke(const std::string& delivery_arn, const std::vector<TransformInput>& records,
+std::vector<TransformOutcome> LambdaTransform::invoke(const std::string& delivery_arn,
+                                                      const std::vector<TransformInput>& records,
                                                       const std::string& source_stream_arn) const {
   std::vector<TransformOutcome> out;
   out.reserve(records.size());
   size_t start = 0;
   while (start < records.size()) {
     size_t end = start, bytes = 0;
-    while (end < records.size() && (end == start || bytes + records[end].data.size() <= buffer_bytes_)) bytes += records[end++].data.size();
+    while (end < records.size() && (end == start || bytes + records[end].data.size() <= buffer_bytes_))
+      bytes += records[end++].data.size();
     auto part = invoke_once(delivery_arn, std::span(records).subspan(start, end - start), source_stream_arn);
     std::move(part.begin(), part.end(), std::back_inserter(out));
     start = end;
@@ -201,7 +218,8 @@ std::vector<TransformOutcome> LambdaTransform::invoke(const std::string& deliver
   return out;
 }
 
-std::vector<TransformOutcome> LambdaTransform::invoke_once(const std::string& delivery_arn, std::span<const TransformInput> records,
+std::vector<TransformOutcome> LambdaTransform::invoke_once(const std::string& delivery_arn,
+                                                           std::span<const TransformInput> records,
                                                            const std::string& source_stream_arn) const {
   nlohmann::json event = {{"invocationId", to_hex(md5(delivery_arn + std::to_string(records.size()) +
                                                       (records.empty() ? "" : records.front().record_id)))},
@@ -210,7 +228,8 @@ std::vector<TransformOutcome> LambdaTransform::invoke_once(const std::string& de
                           {"records", nlohmann::json::array()}};
   if (!source_stream_arn.empty()) event["sourceKinesisStreamArn"] = source_stream_arn;
   for (const auto& r : records) {
-    nlohmann::json rec = {{"recordId", r.record_id}, {"approximateArrivalTimestamp", r.arrival_ms}, {"data", base64_encode(r.data)}};
+    nlohmann::json rec = {
+        {"recordId", r.record_id}, {"approximateArrivalTimestamp", r.arrival_ms}, {"data", base64_encode(r.data)}};
     if (!r.shard_id.empty()) {
       rec["kinesisRecordMetadata"] = {{"shardId", r.shard_id},
                                       {"partitionKey", r.partition_key},
@@ -230,14 +249,17 @@ std::vector<TransformOutcome> LambdaTransform::invoke_once(const std::string& de
     }
     // The response must answer every record by id; anything else is a failed invocation.
     try {
-      if (!json_nesting_within(run.out)) throw std::runtime_error("the answer nests deeper than " + std::to_string(kMaxJsonNesting) + " levels");
+      if (!json_nesting_within(run.out))
+        throw std::runtime_error("the answer nests deeper than " + std::to_string(kMaxJsonNesting) + " levels");
       const auto j = nlohmann::json::parse(run.out);
       std::map<std::string, TransformOutcome> by_id;
       for (const auto& o : j.at("records")) {
         TransformOutcome out;
         const auto result = o.at("result").get<std::string>();
-        if (result == "Ok") out.result = TransformOutcome::Result::kOk;
-        else if (result == "Dropped") out.result = TransformOutcome::Result::kDropped;
+        if (result == "Ok")
+          out.result = TransformOutcome::Result::kOk;
+        else if (result == "Dropped")
+          out.result = TransformOutcome::Result::kDropped;
         else if (result == "ProcessingFailed") {
           out.result = TransformOutcome::Result::kFailed;
           out.error_code = "Lambda.ProcessingFailedStatus";

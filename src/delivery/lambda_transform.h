@@ -27,10 +27,10 @@ struct TransformInput {
 
 struct TransformOutcome {
   enum class Result { kOk, kDropped, kFailed } result = Result::kFailed;
-  std::string data;           // kOk: the transformed bytes
+  std::string data;                                   // kOk: the transformed bytes
   std::map<std::string, std::string> partition_keys;  // kOk: metadata.partitionKeys (dynamic partitioning)
-  std::string error_code;     // kFailed
-  std::string error_message;  // kFailed
+  std::string error_code;                             // kFailed
+  std::string error_message;                          // kFailed
 };
 
 class LambdaTransform {

@@ -45,7 +45,9 @@ std::optional<std::vector<std::variant<std::string, Expression>>> parse(const st
   return out;
 }
 
-tl::unexpected<Error> invalid(const std::string& m) { return make_error(Errc::kInvalidArgument, m); }
+tl::unexpected<Error> invalid(const std::string& m) {
+  return make_error(Errc::kInvalidArgument, m);
+}
 
 }  // namespace
 
@@ -73,14 +75,29 @@ std::string format_java_time(const std::string& pattern, TimestampMs ts) {
     while (i + n < pattern.size() && pattern[i + n] == c) ++n;
     switch (c) {
       case 'y':
-      case 'u': num(n == 2 ? static_cast<int>(ymd.year()) % 100 : static_cast<int>(ymd.year()), n == 2 ? 2 : n); break;
-      case 'M': num(static_cast<unsigned>(ymd.month()), n); break;
-      case 'd': num(static_cast<unsigned>(ymd.day()), n); break;
-      case 'H': num(hms.hours().count(), n); break;
-      case 'm': num(hms.minutes().count(), n); break;
-      case 's': num(hms.seconds().count(), n); break;
-      case 'S': num(hms.subseconds().count(), 3); break;
-      default: out.append(n, c);
+      case 'u':
+        num(n == 2 ? static_cast<int>(ymd.year()) % 100 : static_cast<int>(ymd.year()), n == 2 ? 2 : n);
+        break;
+      case 'M':
+        num(static_cast<unsigned>(ymd.month()), n);
+        break;
+      case 'd':
+        num(static_cast<unsigned>(ymd.day()), n);
+        break;
+      case 'H':
+        num(hms.hours().count(), n);
+        break;
+      case 'm':
+        num(hms.minutes().count(), n);
+        break;
+      case 's':
+        num(hms.seconds().count(), n);
+        break;
+      case 'S':
+        num(hms.subseconds().count(), 3);
+        break;
+      default:
+        out.append(n, c);
     }
     i += n;
   }
@@ -94,7 +111,8 @@ Result<Prefixes> resolve_prefixes(const std::string& prefix, const std::optional
   for (const auto& part : *p) {
     if (const auto* e = std::get_if<Expression>(&part)) {
       has_expr = true;
-      if (e->ns == "timestamp") has_time = true;
+      if (e->ns == "timestamp")
+        has_time = true;
       else if (e->ns == "firehose" && e->value == "error-output-type") {
         return invalid("Invalid input: Prefix must not contain !{firehose:error-output-type}");
       } else if (!(e->ns == "firehose" && e->value == "random-string") && e->ns != "partitionKeyFromQuery" &&
@@ -118,19 +136,23 @@ Result<Prefixes> resolve_prefixes(const std::string& prefix, const std::optional
   for (const auto& part : *e) {
     if (const auto* x = std::get_if<Expression>(&part)) {
       e_expr = true;
-      if (x->ns == "firehose" && x->value == "error-output-type") e_type = true;
-      else if (x->ns == "timestamp") e_time = true;
+      if (x->ns == "firehose" && x->value == "error-output-type")
+        e_type = true;
+      else if (x->ns == "timestamp")
+        e_time = true;
       else if (!(x->ns == "firehose" && x->value == "random-string")) {
         return invalid("Invalid input: unknown expression !{" + x->ns + ":" + x->value + "} in ErrorOutputPrefix");
       }
     }
   }
   if (e_expr && !e_type) {
-    return invalid("Invalid input: ErrorOutputPrefix must contain !{firehose:error-output-type} when it contains expressions");
+    return invalid(
+        "Invalid input: ErrorOutputPrefix must contain !{firehose:error-output-type} when it contains expressions");
   }
   out.error_prefix = e_time ? *error_prefix : *error_prefix + std::string(kDefaultTime);
   if (auto st = check_prefix_forms_keys("Prefix", out.prefix, "x"); !st) return tl::unexpected(st.error());
-  if (auto st = check_prefix_forms_keys("ErrorOutputPrefix", out.error_prefix, "x"); !st) return tl::unexpected(st.error());
+  if (auto st = check_prefix_forms_keys("ErrorOutputPrefix", out.error_prefix, "x"); !st)
+    return tl::unexpected(st.error());
   return out;
 }
 
@@ -148,11 +170,13 @@ Status check_prefix_forms_keys(std::string_view what, const std::string& prefix,
     }
     partition_keys = &named;
   }
-  const std::string key = evaluate_prefix(prefix, kSampleTime, [] { return std::string(11, '0'); }, "processing-failed",
-                                          partition_keys) +
-                          std::string(object_name);
+  const std::string key =
+      evaluate_prefix(
+          prefix, kSampleTime, [] { return std::string(11, '0'); }, "processing-failed", partition_keys) +
+      std::string(object_name);
   if (auto st = check_object_key(key); !st) {
-    return invalid("Invalid input: " + std::string(what) + " does not lead to a valid object key: " + st.error().message);
+    return invalid("Invalid input: " + std::string(what) +
+                   " does not lead to a valid object key: " + st.error().message);
   }
   return {};
 }
@@ -168,9 +192,12 @@ std::string evaluate_prefix(const std::string& prefix, TimestampMs ts, const std
       continue;
     }
     const auto& e = std::get<Expression>(part);
-    if (e.ns == "timestamp") out += format_java_time(e.value, ts);
-    else if (e.ns == "firehose" && e.value == "random-string") out += random();
-    else if (e.ns == "firehose" && e.value == "error-output-type") out += error_type;
+    if (e.ns == "timestamp")
+      out += format_java_time(e.value, ts);
+    else if (e.ns == "firehose" && e.value == "random-string")
+      out += random();
+    else if (e.ns == "firehose" && e.value == "error-output-type")
+      out += error_type;
     else if (partition_keys && (e.ns == "partitionKeyFromQuery" || e.ns == "partitionKeyFromLambda")) {
       auto it = partition_keys->find((e.ns == "partitionKeyFromQuery" ? "query:" : "lambda:") + e.value);
       if (it != partition_keys->end()) out += it->second;
@@ -188,7 +215,8 @@ Result<PartitionQuery> parse_partition_query(const std::string& query) {
   };
   q = trim(q);
   if (q.size() < 2 || q.front() != '{' || q.back() != '}') {
-    return make_error(Errc::kInvalidArgument, "MetadataExtractionQuery must look like {name: .field, other: .a.b}, got " + query);
+    return make_error(Errc::kInvalidArgument,
+                      "MetadataExtractionQuery must look like {name: .field, other: .a.b}, got " + query);
   }
   PartitionQuery out;
   std::string body = q.substr(1, q.size() - 2);
@@ -202,7 +230,8 @@ Result<PartitionQuery> parse_partition_query(const std::string& query) {
       continue;
     }
     const size_t colon = item.find(':');
-    if (colon == std::string::npos) return make_error(Errc::kInvalidArgument, "MetadataExtractionQuery item '" + item + "' has no ':'");
+    if (colon == std::string::npos)
+      return make_error(Errc::kInvalidArgument, "MetadataExtractionQuery item '" + item + "' has no ':'");
     const std::string name = trim(item.substr(0, colon));
     const std::string path = trim(item.substr(colon + 1));
     if (name.empty() || path.size() < 2 || path[0] != '.') {
@@ -222,7 +251,8 @@ Result<PartitionQuery> parse_partition_query(const std::string& query) {
   return out;
 }
 
-std::optional<std::map<std::string, std::string>> extract_partition_keys(const PartitionQuery& q, std::string_view record) {
+std::optional<std::map<std::string, std::string>> extract_partition_keys(const PartitionQuery& q,
+                                                                         std::string_view record) {
   thread_local simdjson::dom::parser parser;
   simdjson::dom::element doc;
   if (parser.parse(record.data(), record.size()).get(doc)) return std::nullopt;

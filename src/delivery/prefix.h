@@ -5,11 +5,11 @@
 
 #include <functional>
 #include <map>
+#include <optional>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
-#include <optional>
-#include <string>
 
 #include "common/clock.h"
 #include "common/error.h"
@@ -47,7 +47,8 @@ struct PartitionQuery {
   std::vector<std::pair<std::string, std::vector<std::string>>> fields;
 };
 Result<PartitionQuery> parse_partition_query(const std::string& query);
-std::optional<std::map<std::string, std::string>> extract_partition_keys(const PartitionQuery& q, std::string_view record);
+std::optional<std::map<std::string, std::string>> extract_partition_keys(const PartitionQuery& q,
+                                                                         std::string_view record);
 
 // java.time.format.DateTimeFormatter subset: yyyy yy MM M dd d HH H mm ss SSS, 'quoted' text.
 std::string format_java_time(const std::string& pattern, TimestampMs ts);

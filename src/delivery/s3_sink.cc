@@ -37,7 +37,9 @@ std::string xml_value(const std::string& xml, const std::string& tag) {
 
 }  // namespace
 
-std::string s3_encode_key(std::string_view key) { return aws::uri_encode(key, /*keep_slash=*/true); }
+std::string s3_encode_key(std::string_view key) {
+  return aws::uri_encode(key, /*keep_slash=*/true);
+}
 
 S3Sink::S3Sink(S3Options options) : options_(std::move(options)) {
   static const bool init = [] { return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK; }();
@@ -57,9 +59,11 @@ Result<S3Sink::Response> S3Sink::request(const std::string& method, const std::s
   for (int attempt = 0; attempt < options_.attempts; ++attempt) {
     if (attempt) std::this_thread::sleep_for(std::chrono::milliseconds(200 << std::min(attempt, 4)));
     std::vector<std::pair<std::string, std::string>> headers = {
-        {"host", host_}, {"content-type", key.empty() || query.starts_with("upload") ? "application/xml" : "application/octet-stream"},
+        {"host", host_},
+        {"content-type", key.empty() || query.starts_with("upload") ? "application/xml" : "application/octet-stream"},
         {"x-amz-content-sha256", to_hex(sha256(body))}};
-    aws::sign_request(method, target, headers, body, options_.credentials, options_.region, "s3", SystemClock::instance().now_ms());
+    aws::sign_request(method, target, headers, body, options_.credentials, options_.region, "s3",
+                      SystemClock::instance().now_ms());
     CURL* curl = curl_easy_init();
     if (!curl) return make_error(Errc::kInternal, "curl_easy_init failed");
     curl_slist* list = nullptr;
@@ -90,7 +94,8 @@ Result<S3Sink::Response> S3Sink::request(const std::string& method, const std::s
       continue;
     }
     if (res.status >= 200 && res.status < 300) return res;
-    why = "S3 answered " + std::to_string(res.status) + " " + xml_value(res.body, "Code") + ": " + xml_value(res.body, "Message");
+    why = "S3 answered " + std::to_string(res.status) + " " + xml_value(res.body, "Code") + ": " +
+          xml_value(res.body, "Message");
     if (res.status < 500 && xml_value(res.body, "Code") != "SlowDown") break;  // a client error will not improve
   }
   return make_error(Errc::kIo, method + " " + target + ": " + why);

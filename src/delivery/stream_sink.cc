@@ -17,7 +17,8 @@ Result<std::map<uint32_t, uint64_t>> StreamSink::marks(const std::string& target
   return out;
 }
 
-std::set<std::string> StreamSink::keys_after(const std::string& target, const std::map<uint32_t, uint64_t>& marks) const {
+std::set<std::string> StreamSink::keys_after(const std::string& target,
+                                             const std::map<uint32_t, uint64_t>& marks) const {
   std::set<std::string> keys;
   auto shards = store_.shards(target);
   if (!shards) return keys;
@@ -62,7 +63,8 @@ StreamDeliveryResult StreamSink::append(const std::string& target, const std::ve
       }
       auto put = store_.put(target, entries);
       if (!put) {
-        result.error_code = put.error().code == Errc::kResourceNotFound ? "Kinesis.ResourceNotFound" : "Kinesis.DestinationException";
+        result.error_code =
+            put.error().code == Errc::kResourceNotFound ? "Kinesis.ResourceNotFound" : "Kinesis.DestinationException";
         result.error_message = put.error().message;
         refused.insert(refused.end(), pending.begin() + static_cast<long>(start), pending.end());
         break;
@@ -81,7 +83,7 @@ StreamDeliveryResult StreamSink::append(const std::string& target, const std::ve
         if (o.ok) continue;
         refused.push_back(pending[start + j]);
         result.error_code = o.error == Errc::kProvisionedThroughputExceeded ? "Kinesis.ProvisionedThroughputExceeded"
-                                                                             : "Kinesis.DestinationException";
+                                                                            : "Kinesis.DestinationException";
         result.error_message = o.message;
       }
     }

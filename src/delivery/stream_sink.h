@@ -47,7 +47,8 @@ class StreamSink {
   // Appends the records (durably) whose keys are not in `skip`; retries refusals with backoff for
   // `retry_seconds` or until `cancelled`.
   StreamDeliveryResult append(const std::string& target, const std::vector<StreamRecord>& records,
-                              const std::set<std::string>& skip, int retry_seconds, const std::function<bool()>& cancelled) const;
+                              const std::set<std::string>& skip, int retry_seconds,
+                              const std::function<bool()>& cancelled) const;
 
  private:
   stream::StreamStore& store_;

@@ -13,9 +13,9 @@
 #include <simdjson.h>
 
 #include "common/file_util.h"
-#include "runtime/application.h"
 #include "host/checkpoint.h"
 #include "host/error_ring.h"
+#include "runtime/application.h"
 #include "runtime/row_format.h"
 #include "sql/compile.h"
 
@@ -26,10 +26,10 @@ using runtime::Application;
 using runtime::ApplicationInput;
 using runtime::BatchSource;
 using runtime::FlinkTable;
-using runtime::Program;
-using runtime::SourceRecord;
 using runtime::parse_input_schema;
 using runtime::parse_timestamp_text;
+using runtime::Program;
+using runtime::SourceRecord;
 
 namespace fs = std::filesystem;
 
@@ -266,7 +266,8 @@ Status ApplicationHost::validate(const nlohmann::json& config) const {
     }
     const auto interval = cc.value("CheckpointInterval", nlohmann::json());
     if (type == "CUSTOM" && !interval.is_null() && (!interval.is_number_integer() || interval.get<int64_t>() < 1)) {
-      return make_error(Errc::kInvalidArgument, "CheckpointConfiguration.CheckpointInterval is in milliseconds, at least 1");
+      return make_error(Errc::kInvalidArgument,
+                        "CheckpointConfiguration.CheckpointInterval is in milliseconds, at least 1");
     }
   }
   const auto code = config.value("ApplicationCode", "");
@@ -298,7 +299,8 @@ Status ApplicationHost::validate(const nlohmann::json& config) const {
 
 int ApplicationHost::parallelism_of(const nlohmann::json& config) const {
   const auto pc = config.value("ParallelismConfiguration", nlohmann::json::object());
-  if (pc.value("ConfigurationType", "DEFAULT") == "CUSTOM" && pc.value("Parallelism", 0) > 0) return pc["Parallelism"].get<int>();
+  if (pc.value("ConfigurationType", "DEFAULT") == "CUSTOM" && pc.value("Parallelism", 0) > 0)
+    return pc["Parallelism"].get<int>();
   return std::max(1, parallelism_);
 }
 
@@ -440,8 +442,8 @@ Status ApplicationHost::launch_job(const std::string& name, Entry& entry, const 
   std::vector<OutputSpec> outputs;
   for (const auto& o : loaded->outputs) outputs.push_back({o.name, o.target, o.delivery, false});
   // A first start of a job reads from where its source says; StartApplication may say otherwise.
-  const bool first = position == kInitialPosition ||
-                     (!fs::exists(entry_dir(name) / "checkpoint") && position == "LAST_STOPPED_POINT");
+  const bool first =
+      position == kInitialPosition || (!fs::exists(entry_dir(name) / "checkpoint") && position == "LAST_STOPPED_POINT");
   return start_runner(name, entry, first ? loaded->start : position, loaded->source, std::move(loaded->program),
                       outputs);
 }
@@ -450,12 +452,13 @@ Result<HostedApplication> ApplicationHost::deploy_job(const std::string& name, s
                                                       const nlohmann::json& property_groups, const JobDeploy& how) {
   if (!job_loader_) return make_error(Errc::kInvalidArgument, kNoNativeJobs);
   if (how.parallelism && (*how.parallelism < 0 || *how.parallelism > kMaxParallelism)) {
-    return make_error(Errc::kInvalidArgument,
-                      "parallelism must be 1 to " + std::to_string(kMaxParallelism) + " (0: the server's --parallelism)");
+    return make_error(Errc::kInvalidArgument, "parallelism must be 1 to " + std::to_string(kMaxParallelism) +
+                                                  " (0: the server's --parallelism)");
   }
   std::unique_lock lock(mu_);
   auto it = apps_.find(name);
-  if (it != apps_.end() && how.create) return make_error(Errc::kResourceInUse, "Application " + name + " already exists.");
+  if (it != apps_.end() && how.create)
+    return make_error(Errc::kResourceInUse, "Application " + name + " already exists.");
   if (it != apps_.end() && !it->second->app.config.contains("Job")) {
     return make_error(Errc::kResourceInUse,
                       "Application " + name + " is a SQL application; deploy the job under another name");
@@ -506,8 +509,10 @@ Result<HostedApplication> ApplicationHost::deploy_job(const std::string& name, s
   }
   Entry& e = *it->second;
   for (const auto& [key, value] : how.config.items()) {
-    if (value.is_null()) e.app.config.erase(key);
-    else e.app.config[key] = value;
+    if (value.is_null())
+      e.app.config.erase(key);
+    else
+      e.app.config[key] = value;
   }
   e.app.config["Job"] = {{"Library", path.string()}, {"PropertyGroups", property_groups}};
   if (how.parallelism && *how.parallelism > 0)
@@ -683,7 +688,8 @@ Status ApplicationHost::start(const std::string& name, const std::string& positi
     return make_error(Errc::kResourceInUse,
                       "Application " + name + " is in " + e.app.status + " state; it must be READY to start");
   }
-  if (position != "NOW" && position != "TRIM_HORIZON" && position != "LAST_STOPPED_POINT" && position != kInitialPosition) {
+  if (position != "NOW" && position != "TRIM_HORIZON" && position != "LAST_STOPPED_POINT" &&
+      position != kInitialPosition) {
     return make_error(Errc::kInvalidArgument, "InputStartingPosition must be NOW, TRIM_HORIZON or LAST_STOPPED_POINT");
   }
   if (position == kInitialPosition && !e.app.config.contains("Job")) return launch(name, e, "TRIM_HORIZON");

@@ -6,8 +6,8 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
-#include <functional>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -21,10 +21,10 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/path_names.h"
-#include "log/group_commit.h"
-#include "runtime/application.h"
 #include "host/application_metrics.h"
 #include "host/checkpoint.h"
+#include "log/group_commit.h"
+#include "runtime/application.h"
 #include "stream/stream_store.h"
 
 namespace eddy::host {
@@ -38,7 +38,7 @@ struct HostedApplication {
   int64_t version = 1;
   TimestampMs created_ms = 0;
   TimestampMs updated_ms = 0;
-  std::string starting_position;        // of the last start
+  std::string starting_position;           // of the last start
   std::map<uint32_t, uint64_t> positions;  // source shard -> next offset (LAST_STOPPED_POINT)
   std::vector<uint32_t> finished;          // closed source shards read to their end
 };
@@ -85,10 +85,10 @@ class ApplicationHost {
   // Keeps the library under the application's directory, creates the application `name` that
   // runs it (or gives an existing job application the new library, keeping the state its steps
   // still have), and starts it.
-  Result<HostedApplication> deploy_job(const std::string& name, std::string_view library, const nlohmann::json& property_groups,
-                                       const JobDeploy& how);
-  Result<HostedApplication> deploy_job(const std::string& name, std::string_view library, const nlohmann::json& property_groups,
-                                       int parallelism = 0) {
+  Result<HostedApplication> deploy_job(const std::string& name, std::string_view library,
+                                       const nlohmann::json& property_groups, const JobDeploy& how);
+  Result<HostedApplication> deploy_job(const std::string& name, std::string_view library,
+                                       const nlohmann::json& property_groups, int parallelism = 0) {
     return deploy_job(name, library, property_groups, JobDeploy{.parallelism = parallelism});
   }
 
@@ -151,16 +151,17 @@ class ApplicationHost {
     std::vector<OutputSpec> outputs;
   };
   Result<FlinkEndpoints> flink_endpoints(const runtime::Application& app) const;
-  Status launch_flink(const std::string& name, Entry& entry, const std::string& position, std::unique_ptr<runtime::Application> app);
+  Status launch_flink(const std::string& name, Entry& entry, const std::string& position,
+                      std::unique_ptr<runtime::Application> app);
   Status start_runner(const std::string& name, Entry& entry, const std::string& position, const std::string& source,
                       std::unique_ptr<runtime::Program> app, const std::vector<OutputSpec>& outputs);  // needs mu_
   Status persist(const std::string& name, const HostedApplication& app) const;
   // A LAST_STOPPED_POINT start from the checkpoint: positions, state, outputs.
   Status restore(const std::string& name, Runner& r, const Checkpoint& c);
   Status validate(const nlohmann::json& config) const;
-  Status launch(const std::string& name, Entry& entry, const std::string& position);  // needs mu_
+  Status launch(const std::string& name, Entry& entry, const std::string& position);      // needs mu_
   Status launch_job(const std::string& name, Entry& entry, const std::string& position);  // needs mu_
-  void halt(Entry& entry, std::unique_lock<std::mutex>& lock);                          // needs mu_
+  void halt(Entry& entry, std::unique_lock<std::mutex>& lock);                            // needs mu_
   void run(const std::string& name, Runner& runner);
 
   // The folder of the application `name` under dir_ (common/path_names.h: never a path of the caller's).

@@ -46,8 +46,8 @@ class Properties {
   std::string require(const std::string& group, const std::string& key) const {
     auto g = groups_.find(group);
     if (g == groups_.end() || !g->second.count(key)) {
-      throw std::invalid_argument("property " + key + " of group " + group + " is required (eddy jobs deploy --property-group " +
-                                  group + " " + key + "=...)");
+      throw std::invalid_argument("property " + key + " of group " + group +
+                                  " is required (eddy jobs deploy --property-group " + group + " " + key + "=...)");
     }
     return g->second.at(key);
   }
@@ -74,7 +74,7 @@ enum class StartingPosition { kTrimHorizon, kLatest };
 
 struct WindowSpec {
   enum class Kind { kTumbling, kSliding, kSession } kind = Kind::kTumbling;
-  bool event_time = true;  // else processing time: the records' arrival time in the stream
+  bool event_time = true;   // else processing time: the records' arrival time in the stream
   TimestampMs size_ms = 0;  // tumbling/sliding size, session gap
   TimestampMs slide_ms = 0;
 };
@@ -83,8 +83,19 @@ struct WindowSpec {
 // state, so a redeployed job keeps the state of the steps it still has at the same place.
 struct Step {
   enum class Kind {
-    kMap, kFilter, kFlatMap, kTimestamps, kKeyBy, kKeyedReduce, kKeyedAggregate, kKeyedProcess,
-    kWindowAggregate, kWindowReduce, kWindowProcess, kSinkStream, kSinkDelivery
+    kMap,
+    kFilter,
+    kFlatMap,
+    kTimestamps,
+    kKeyBy,
+    kKeyedReduce,
+    kKeyedAggregate,
+    kKeyedProcess,
+    kWindowAggregate,
+    kWindowReduce,
+    kWindowProcess,
+    kSinkStream,
+    kSinkDelivery
   } kind;
   std::function<Element(const Element&)> map;
   std::function<bool(const Element&)> filter;
@@ -98,8 +109,9 @@ struct Step {
   std::string field;
   std::function<void(const std::string& key, const Element& e, Element& state, Collector& out)> keyed_process;
   WindowSpec window;
-  std::function<void(const std::string& key, const Window& w, const std::vector<Element>& elements, Collector& out)> window_process;
-  std::string target;  // sinks: a stream name, or a delivery stream name
+  std::function<void(const std::string& key, const Window& w, const std::vector<Element>& elements, Collector& out)>
+      window_process;
+  std::string target;                                 // sinks: a stream name, or a delivery stream name
   std::function<std::string(const Element&)> format;  // sinks: the record; default: compact JSON
 };
 
@@ -122,7 +134,9 @@ class WindowedStream;
 class Stream {
  public:
   Stream map(std::function<Element(const Element&)> f) { return add({.kind = Step::Kind::kMap, .map = std::move(f)}); }
-  Stream filter(std::function<bool(const Element&)> f) { return add({.kind = Step::Kind::kFilter, .filter = std::move(f)}); }
+  Stream filter(std::function<bool(const Element&)> f) {
+    return add({.kind = Step::Kind::kFilter, .filter = std::move(f)});
+  }
   // Zero or more elements per element (Flink's flatMap / a ProcessFunction without state).
   Stream flat_map(std::function<void(const Element&, Collector&)> f) {
     return add({.kind = Step::Kind::kFlatMap, .flat_map = std::move(f)});
@@ -132,7 +146,9 @@ class Stream {
   // `max_out_of_orderness_ms` (per source shard; the minimum across shards), as Flink's
   // WatermarkStrategy.forBoundedOutOfOrderness.
   Stream assign_timestamps(std::function<TimestampMs(const Element&)> f, TimestampMs max_out_of_orderness_ms = 0) {
-    return add({.kind = Step::Kind::kTimestamps, .timestamp = std::move(f), .max_out_of_orderness_ms = max_out_of_orderness_ms});
+    return add({.kind = Step::Kind::kTimestamps,
+                .timestamp = std::move(f),
+                .max_out_of_orderness_ms = max_out_of_orderness_ms});
   }
   // Timestamps from a field holding an ISO-8601 / 'yyyy-MM-dd HH:mm:ss[.SSS]' text or epoch ms.
   Stream assign_timestamps(const std::string& field, TimestampMs max_out_of_orderness_ms = 0);
@@ -142,7 +158,8 @@ class Stream {
   Stream sink_to_stream(const std::string& stream, std::function<std::string(const Element&)> format = {}) {
     return sink(Step::Kind::kSinkStream, stream, std::move(format));
   }
-  Stream sink_to_delivery_stream(const std::string& delivery_stream, std::function<std::string(const Element&)> format = {}) {
+  Stream sink_to_delivery_stream(const std::string& delivery_stream,
+                                 std::function<std::string(const Element&)> format = {}) {
     return sink(Step::Kind::kSinkDelivery, delivery_stream, std::move(format));
   }
 
@@ -213,7 +230,9 @@ class WindowedStream {
     return Stream(p_).add(std::move(s));
   }
   // All elements of a window of a key, in arrival order, when it fires.
-  Stream process(std::function<void(const std::string& key, const Window& w, const std::vector<Element>& elements, Collector& out)> f) {
+  Stream process(
+      std::function<void(const std::string& key, const Window& w, const std::vector<Element>& elements, Collector& out)>
+          f) {
     Step s{.kind = Step::Kind::kWindowProcess};
     s.window = spec_;
     s.window_process = std::move(f);
@@ -234,16 +253,24 @@ class WindowedStream {
   WindowSpec spec_;
 };
 
-inline WindowSpec tumbling_event_time(TimestampMs size_ms) { return {WindowSpec::Kind::kTumbling, true, size_ms, size_ms}; }
+inline WindowSpec tumbling_event_time(TimestampMs size_ms) {
+  return {WindowSpec::Kind::kTumbling, true, size_ms, size_ms};
+}
 inline WindowSpec sliding_event_time(TimestampMs size_ms, TimestampMs slide_ms) {
   return {WindowSpec::Kind::kSliding, true, size_ms, slide_ms};
 }
-inline WindowSpec session_event_time(TimestampMs gap_ms) { return {WindowSpec::Kind::kSession, true, gap_ms, 0}; }
-inline WindowSpec tumbling_processing_time(TimestampMs size_ms) { return {WindowSpec::Kind::kTumbling, false, size_ms, size_ms}; }
+inline WindowSpec session_event_time(TimestampMs gap_ms) {
+  return {WindowSpec::Kind::kSession, true, gap_ms, 0};
+}
+inline WindowSpec tumbling_processing_time(TimestampMs size_ms) {
+  return {WindowSpec::Kind::kTumbling, false, size_ms, size_ms};
+}
 inline WindowSpec sliding_processing_time(TimestampMs size_ms, TimestampMs slide_ms) {
   return {WindowSpec::Kind::kSliding, false, size_ms, slide_ms};
 }
-inline WindowSpec session_processing_time(TimestampMs gap_ms) { return {WindowSpec::Kind::kSession, false, gap_ms, 0}; }
+inline WindowSpec session_processing_time(TimestampMs gap_ms) {
+  return {WindowSpec::Kind::kSession, false, gap_ms, 0};
+}
 
 // What the entry point receives: the job's properties, and where its source is declared.
 class Environment {
@@ -296,7 +323,7 @@ inline std::optional<TimestampMs> parse_job_timestamp(const Element& v) {
   if (i < s.size() && s[i] == 'Z') ++i;
   if (i != s.size() || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) return std::nullopt;
   const std::chrono::year_month_day date{std::chrono::year{y}, std::chrono::month{static_cast<unsigned>(mo)},
-                                          std::chrono::day{static_cast<unsigned>(d)}};
+                                         std::chrono::day{static_cast<unsigned>(d)}};
   if (!date.ok()) return std::nullopt;
   const int64_t days = std::chrono::sys_days(date).time_since_epoch().count();
   return ((days * 24 + h) * 60 + mi) * 60'000 + int64_t{se} * 1000 + ms;
@@ -330,11 +357,13 @@ inline KeyedStream Stream::key_by(std::function<std::string(const Element&)> f) 
   return KeyedStream(p_);
 }
 
-inline WindowedStream KeyedStream::window(WindowSpec spec) { return WindowedStream(p_, spec); }
+inline WindowedStream KeyedStream::window(WindowSpec spec) {
+  return WindowedStream(p_, spec);
+}
 
 }  // namespace eddy::job
 
 // The entry point of a job library: EDDY_JOB(env) { auto s = env.from_stream(...); ... }
-#define EDDY_JOB(env)                                                \
-  extern "C" void eddy_job_main(::eddy::job::Environment& env);      \
+#define EDDY_JOB(env)                                           \
+  extern "C" void eddy_job_main(::eddy::job::Environment& env); \
   extern "C" void eddy_job_main(::eddy::job::Environment& env)

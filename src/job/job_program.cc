@@ -9,11 +9,11 @@
 #include <optional>
 #include <span>
 
+#include "common/json_limits.h"
 #include "common/worker_pool.h"
 #include "job/key_group.h"
 #include "runtime/batch_turns.h"
 #include "runtime/state_codec.h"
-#include "common/json_limits.h"
 
 namespace eddy::job {
 
@@ -93,9 +93,10 @@ class JobProgram final : public runtime::Program {
   JobProgram(std::shared_ptr<void> library, Pipeline pipeline, bool key_groups)
       : library_(std::move(library)), p_(std::move(pipeline)), sinks_(p_.steps.size()) {
     using K = Step::Kind;
-    while (prefix_ < p_.steps.size() && (p_.steps[prefix_].kind == K::kMap || p_.steps[prefix_].kind == K::kFilter ||
-                                         p_.steps[prefix_].kind == K::kFlatMap || p_.steps[prefix_].kind == K::kTimestamps ||
-                                         p_.steps[prefix_].kind == K::kKeyBy)) {
+    while (prefix_ < p_.steps.size() &&
+           (p_.steps[prefix_].kind == K::kMap || p_.steps[prefix_].kind == K::kFilter ||
+            p_.steps[prefix_].kind == K::kFlatMap || p_.steps[prefix_].kind == K::kTimestamps ||
+            p_.steps[prefix_].kind == K::kKeyBy)) {
       ++prefix_;
     }
     shape_.pipeline = &p_;
@@ -113,7 +114,8 @@ class JobProgram final : public runtime::Program {
     }
     plan_stages(key_groups);
     if (partitioned_) {
-      for (size_t i = prefix_; i < p_.steps.size(); ++i) shapes_[i] += "; key groups " + std::to_string(detail::kKeyGroups);
+      for (size_t i = prefix_; i < p_.steps.size(); ++i)
+        shapes_[i] += "; key groups " + std::to_string(detail::kKeyGroups);
     }
     wm_.assign(shape_.windows.size(), INT64_MIN);
     groups_.assign(partitioned_ ? detail::kKeyGroups : 1, KeyGroup(p_.steps.size(), shape_.stages.size()));
@@ -139,7 +141,8 @@ class JobProgram final : public runtime::Program {
       pool.run(pool.size(), [&](size_t worker) {
         constexpr size_t kChunk = 64;
         for (size_t from = next.fetch_add(kChunk); from < records.size(); from = next.fetch_add(kChunk)) {
-          for (size_t i = from; i < std::min(records.size(), from + kChunk); ++i) prepare(worker, records[i], prepared_[i]);
+          for (size_t i = from; i < std::min(records.size(), from + kChunk); ++i)
+            prepare(worker, records[i], prepared_[i]);
         }
       });
     } else {
@@ -390,7 +393,8 @@ class JobProgram final : public runtime::Program {
   // On worker `worker`'s thread: touches only `out` and that worker's copy of the steps.
   void prepare(size_t worker, const runtime::SourceRecord& r, Prepared& out) {
     out.items.clear();
-    Element e = json_nesting_within(r.data) ? Element::parse(r.data, nullptr, false) : Element(Element::value_t::discarded);
+    Element e =
+        json_nesting_within(r.data) ? Element::parse(r.data, nullptr, false) : Element(Element::value_t::discarded);
     out.invalid = e.is_discarded();
     if (!out.invalid) prepare_from(worker, 0, std::move(e), r.arrival, "", std::nullopt, out);
   }
@@ -429,8 +433,11 @@ class JobProgram final : public runtime::Program {
         out.items.push_back({std::move(e), ts, {}, std::nullopt, shape_.names[i] + ": " + ex.what()});
         return;
       } catch (...) {
-        out.items.push_back(
-            {std::move(e), ts, {}, std::nullopt, shape_.names[i] + ": it threw something that is not a std::exception"});
+        out.items.push_back({std::move(e),
+                             ts,
+                             {},
+                             std::nullopt,
+                             shape_.names[i] + ": it threw something that is not a std::exception"});
         return;
       }
     }
@@ -451,7 +458,11 @@ class JobProgram final : public runtime::Program {
     const int64_t seq = ++seq_;
     if (p.invalid) {
       serial_out_.push_back(
-          {{seq, 0, 0}, detail::kErrorTarget, error_row("Invalid_Record", "the record is not JSON (or nests deeper than " + std::to_string(kMaxJsonNesting) + " levels)", std::string(r.data), r.origin)});
+          {{seq, 0, 0},
+           detail::kErrorTarget,
+           error_row("Invalid_Record",
+                     "the record is not JSON (or nests deeper than " + std::to_string(kMaxJsonNesting) + " levels)",
+                     std::string(r.data), r.origin)});
     } else {
       origin_ = r.origin;
       for (size_t i = 0; i < p.items.size(); ++i) {
@@ -591,7 +602,8 @@ class JobProgram final : public runtime::Program {
     // it made them.
     std::stable_sort(merged.begin(), merged.end(), [](const Output& a, const Output& b) { return a.tag < b.tag; });
     for (const auto& o : merged) {
-      for (auto& sink : o.target == detail::kErrorTarget ? errors_ : sinks_[static_cast<size_t>(o.target)]) sink(o.text);
+      for (auto& sink : o.target == detail::kErrorTarget ? errors_ : sinks_[static_cast<size_t>(o.target)])
+        sink(o.text);
     }
   }
 
@@ -600,7 +612,7 @@ class JobProgram final : public runtime::Program {
   size_t prefix_ = 0;  // the steps before the first stateful one
   bool partitioned_ = false;
   detail::JobShape shape_;
-  std::vector<std::string> shapes_;  // per step: what its saved state must match
+  std::vector<std::string> shapes_;                                   // per step: what its saved state must match
   std::vector<std::vector<std::function<void(std::string)>>> sinks_;  // per sink step
   std::vector<std::function<void(std::string)>> errors_;
   std::vector<KeyGroup> groups_;
@@ -611,15 +623,15 @@ class JobProgram final : public runtime::Program {
   TimestampMs arrival_ = INT64_MIN;
   uint32_t shard_ = 0;
   int64_t origin_ = 0;
-  int64_t seq_ = 0;                       // records and events so far: the first element of Tags
-  std::vector<TimestampMs> wm_;           // per window step: its watermark
-  std::vector<TimestampMs> base_;         // wm_ before the first of events_
-  std::vector<Event> events_;             // since the groups last ran
-  std::vector<Output> serial_out_;        // error rows of records and of the stateless steps
+  int64_t seq_ = 0;                        // records and events so far: the first element of Tags
+  std::vector<TimestampMs> wm_;            // per window step: its watermark
+  std::vector<TimestampMs> base_;          // wm_ before the first of events_
+  std::vector<Event> events_;              // since the groups last ran
+  std::vector<Output> serial_out_;         // error rows of records and of the stateless steps
   std::vector<std::vector<Step>> copies_;  // per pool thread but the first: its copy of the functions
-  std::vector<Prepared> prepared_;        // push_records' records, kept for their storage
-  std::vector<size_t> busy_;              // finish(): the groups with work in the stage
-  struct Slot {                           // push_batches: a thread's batch, kept for its storage
+  std::vector<Prepared> prepared_;         // push_records' records, kept for their storage
+  std::vector<size_t> busy_;               // finish(): the groups with work in the stage
+  struct Slot {                            // push_batches: a thread's batch, kept for its storage
     std::vector<runtime::SourceRecord> records;
     std::vector<Prepared> prepared;
   };

@@ -33,7 +33,9 @@ Element load_element(StateReader& r) {
 }
 
 // An element as error-row data: invalid UTF-8 a function put in a string is replaced, not thrown.
-std::string data_of(const Element& e) { return e.dump(-1, ' ', false, Element::error_handler_t::replace); }
+std::string data_of(const Element& e) {
+  return e.dump(-1, ' ', false, Element::error_handler_t::replace);
+}
 
 class Emitter final : public Collector {
  public:
@@ -68,9 +70,10 @@ class Runner {
     const auto first_window = static_cast<int64_t>(shape_.windows[stage_.windows.front()]);
     const size_t limit =
         !bound ? events.size()
-               : static_cast<size_t>(std::partition_point(events.begin() + static_cast<std::ptrdiff_t>(from), events.end(),
-                                                          [&](const Event& e) { return precedes(e.seq, first_window, *bound); }) -
-                                     events.begin());
+               : static_cast<size_t>(
+                     std::partition_point(events.begin() + static_cast<std::ptrdiff_t>(from), events.end(),
+                                          [&](const Event& e) { return precedes(e.seq, first_window, *bound); }) -
+                     events.begin());
     while (from < limit) {
       size_t next = limit;
       for (size_t k : stage_.windows) {
@@ -99,7 +102,8 @@ class Runner {
   // The least watermark at which a window of step `i` fires (INT64_MAX: none open).
   TimestampMs due(size_t i) const {
     const StepState& s = g_.steps[i];
-    if (shape_.pipeline->steps[i].window.kind == WindowSpec::Kind::kSession) return s.sessions.empty() ? INT64_MAX : s.session_due;
+    if (shape_.pipeline->steps[i].window.kind == WindowSpec::Kind::kSession)
+      return s.sessions.empty() ? INT64_MAX : s.session_due;
     return s.windows.empty() ? INT64_MAX : s.windows.begin()->first.first - 1;
   }
 
@@ -400,7 +404,8 @@ class Runner {
     while (!s.windows.empty() && s.windows.begin()->first.first - 1 <= wm) {
       auto node = s.windows.extract(s.windows.begin());
       const Window w{node.key().second, node.key().first};
-      for (const auto& entry : node.mapped().order) emit(i, seq, entry.key, w, entry.first, node.mapped().accs.at(entry.key));
+      for (const auto& entry : node.mapped().order)
+        emit(i, seq, entry.key, w, entry.first, node.mapped().accs.at(entry.key));
     }
   }
 
@@ -435,7 +440,7 @@ class Runner {
   const Stage& stage_;
   const std::vector<Step>& steps_;
   const std::function<void(TimestampMs)>& mark_;
-  Tag tag_;        // of the element going through
+  Tag tag_;           // of the element going through
   int64_t made_ = 0;  // what it made so far
   int64_t origin_ = 0;
   TimestampMs arrival_ = 0;

@@ -52,8 +52,8 @@ struct Output {
 // A moment the window steps' watermarks moved (after a record, a tick of time, the end of input).
 struct Event {
   int64_t seq = 0;
-  int64_t origin = 0;        // the ORIGIN of error rows raised then
-  TimestampMs arrival = 0;   // the latest arrival time (processing-time windows)
+  int64_t origin = 0;                                 // the ORIGIN of error rows raised then
+  TimestampMs arrival = 0;                            // the latest arrival time (processing-time windows)
   boost::container::small_vector<TimestampMs, 4> wm;  // per window step, in step order: its watermark from then on
 };
 
@@ -98,11 +98,11 @@ struct Session {
 };
 
 struct StepState {
-  std::unordered_map<std::string, Acc> keyed;            // rolling aggregations and reduce
-  std::unordered_map<std::string, Element> keyed_state;  // keyed process functions
+  std::unordered_map<std::string, Acc> keyed;                           // rolling aggregations and reduce
+  std::unordered_map<std::string, Element> keyed_state;                 // keyed process functions
   std::map<std::pair<TimestampMs, TimestampMs>, WindowBucket> windows;  // by (end, start)
   std::map<std::string, std::vector<Session>> sessions;                 // by key
-  TimestampMs session_due = INT64_MAX;  // at most the least end - 1 of the sessions
+  TimestampMs session_due = INT64_MAX;                                  // at most the least end - 1 of the sessions
   TimestampMs watermark = INT64_MIN;
 
   bool empty() const { return keyed.empty() && keyed_state.empty() && windows.empty() && sessions.empty(); }
@@ -124,16 +124,16 @@ struct JobShape {
   const Pipeline* pipeline = nullptr;
   std::vector<std::string> names;  // op_<i>_<kind>
   std::vector<Stage> stages;
-  std::vector<size_t> windows;     // the window steps, in order (Event::wm follows it)
+  std::vector<size_t> windows;  // the window steps, in order (Event::wm follows it)
 };
 
 // One key group: its steps' state and what it made since that was last taken.
 struct KeyGroup {
   KeyGroup(size_t steps, size_t stages) : steps(steps), pending(stages) {}
-  std::vector<StepState> steps;              // by step index (the stateless ones stay empty)
-  std::vector<std::vector<Input>> pending;   // per stage: inputs routed to it, not yet run
+  std::vector<StepState> steps;             // by step index (the stateless ones stay empty)
+  std::vector<std::vector<Input>> pending;  // per stage: inputs routed to it, not yet run
   std::vector<Output> out;
-  std::vector<Input> forward;                // elements for the next stage, with their new key
+  std::vector<Input> forward;  // elements for the next stage, with their new key
 };
 
 // Runs stage `stage` of group `g`. First raises the group's watermarks to `base` (the watermarks

@@ -23,8 +23,7 @@ T get(const char* p) {
 
 }  // namespace
 
-void encode_batch(Offset base_offset, TimestampMs arrival_ms, std::span<const AppendRecord> records,
-                  std::string& out) {
+void encode_batch(Offset base_offset, TimestampMs arrival_ms, std::span<const AppendRecord> records, std::string& out) {
   const size_t start = out.size();
   size_t body = 0;
   for (const auto& r : records) {

@@ -36,8 +36,7 @@ struct BatchHeader {
   size_t total_bytes() const { return kBatchHeaderBytes + body_len; }
 };
 
-void encode_batch(Offset base_offset, TimestampMs arrival_ms, std::span<const AppendRecord> records,
-                  std::string& out);
+void encode_batch(Offset base_offset, TimestampMs arrival_ms, std::span<const AppendRecord> records, std::string& out);
 
 // Reads the fixed header; false if fewer than kBatchHeaderBytes are available or the length is absurd.
 bool decode_batch_header(std::string_view bytes, BatchHeader& header);

@@ -17,9 +17,9 @@ Result<FsyncPolicy> parse_fsync_policy(std::string_view text) {
       return FsyncPolicy{FsyncMode::kInterval, ms};
     }
   }
-  return make_error(Errc::kInvalidArgument,
-                    "--fsync must be 'always' or 'interval=<milliseconds>' (e.g. interval=100), got '" +
-                        std::string(text) + "'");
+  return make_error(
+      Errc::kInvalidArgument,
+      "--fsync must be 'always' or 'interval=<milliseconds>' (e.g. interval=100), got '" + std::string(text) + "'");
 }
 
 GroupCommitter::GroupCommitter(FsyncPolicy policy) : policy_(policy), thread_([this] { run(); }) {}

@@ -18,8 +18,7 @@ namespace {
 Status pwrite_all(int fd, std::string_view bytes, uint64_t position, const std::string& what) {
   size_t done = 0;
   while (done < bytes.size()) {
-    const ssize_t n = ::pwrite(fd, bytes.data() + done, bytes.size() - done,
-                               static_cast<off_t>(position + done));
+    const ssize_t n = ::pwrite(fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(position + done));
     if (n < 0) {
       if (errno == EINTR) continue;
       return io_error("write " + what, errno);
@@ -93,8 +92,8 @@ Result<std::shared_ptr<Segment>> Segment::create(const std::filesystem::path& di
   return seg;
 }
 
-Result<std::shared_ptr<Segment>> Segment::open(const std::filesystem::path& path, Offset base,
-                                               bool recover, size_t index_interval_bytes) {
+Result<std::shared_ptr<Segment>> Segment::open(const std::filesystem::path& path, Offset base, bool recover,
+                                               size_t index_interval_bytes) {
   const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
   if (fd < 0) return io_error("open " + path.string(), errno);
   auto seg = std::shared_ptr<Segment>(new Segment(path, fd, base));
@@ -140,8 +139,7 @@ Status Segment::scan(bool truncate_invalid_tail, size_t index_interval_bytes) {
   size_ = pos;
   if (pos < file_size) {
     if (!truncate_invalid_tail) {
-      return make_error(Errc::kCorruption, "corrupt batch at byte " + std::to_string(pos) + " of " +
-                                               path_.string());
+      return make_error(Errc::kCorruption, "corrupt batch at byte " + std::to_string(pos) + " of " + path_.string());
     }
     if (::ftruncate(fd_, static_cast<off_t>(pos)) != 0) return io_error("truncate " + path_.string(), errno);
     if (::fsync(fd_) != 0) return io_error("fsync " + path_.string(), errno);
@@ -149,11 +147,12 @@ Status Segment::scan(bool truncate_invalid_tail, size_t index_interval_bytes) {
   return {};
 }
 
-Status Segment::append(std::string_view batch, Offset base_offset, uint32_t count,
-                       TimestampMs arrival_ms, size_t index_interval_bytes) {
+Status Segment::append(std::string_view batch, Offset base_offset, uint32_t count, TimestampMs arrival_ms,
+                       size_t index_interval_bytes) {
   if (auto st = pwrite_all(fd_, batch, size_, path_.string()); !st) {
     // Leave no partial batch behind: the next append would otherwise follow garbage.
-    if (::ftruncate(fd_, static_cast<off_t>(size_)) != 0) { /* recovery truncates it on open */ }
+    if (::ftruncate(fd_, static_cast<off_t>(size_)) != 0) { /* recovery truncates it on open */
+    }
     return st;
   }
   if (index_.empty() || size_ - last_indexed_position_ >= index_interval_bytes) {

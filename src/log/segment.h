@@ -39,8 +39,8 @@ class Segment {
   static Result<std::shared_ptr<Segment>> create(const std::filesystem::path& dir, Offset base);
   // Opens an existing file. With `recover`, scans every batch and truncates at the first invalid
   // one; otherwise trusts a valid index file when present.
-  static Result<std::shared_ptr<Segment>> open(const std::filesystem::path& path, Offset base,
-                                               bool recover, size_t index_interval_bytes);
+  static Result<std::shared_ptr<Segment>> open(const std::filesystem::path& path, Offset base, bool recover,
+                                               size_t index_interval_bytes);
 
   // Appends an encoded batch at the end. Not thread-safe: the shard log serialises appends.
   Status append(std::string_view batch, Offset base_offset, uint32_t count, TimestampMs arrival_ms,

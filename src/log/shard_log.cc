@@ -7,8 +7,7 @@
 
 namespace eddy::log {
 
-ShardLog::ShardLog(std::filesystem::path dir, LogOptions options)
-    : dir_(std::move(dir)), options_(options) {}
+ShardLog::ShardLog(std::filesystem::path dir, LogOptions options) : dir_(std::move(dir)), options_(options) {}
 
 ShardLog::~ShardLog() = default;
 
@@ -29,8 +28,8 @@ Result<std::unique_ptr<ShardLog>> ShardLog::open(const std::filesystem::path& di
   std::sort(bases.begin(), bases.end());
   for (size_t i = 0; i < bases.size(); ++i) {
     const bool last = i + 1 == bases.size();
-    auto seg = Segment::open(dir / Segment::file_name(bases[i]), bases[i], /*recover=*/last,
-                             options.index_interval_bytes);
+    auto seg =
+        Segment::open(dir / Segment::file_name(bases[i]), bases[i], /*recover=*/last, options.index_interval_bytes);
     if (!seg && !last) {
       // A sealed segment without a usable index: rebuild it by scanning, tolerating a bad tail.
       seg = Segment::open(dir / Segment::file_name(bases[i]), bases[i], true, options.index_interval_bytes);
@@ -132,9 +131,13 @@ Offset ShardLog::start_offset() const {
   return segments_.front()->base_offset();
 }
 
-Offset ShardLog::end_offset() const { return visible_.load(); }
+Offset ShardLog::end_offset() const {
+  return visible_.load();
+}
 
-TimestampMs ShardLog::last_arrival_ms() const { return last_arrival_.load(); }
+TimestampMs ShardLog::last_arrival_ms() const {
+  return last_arrival_.load();
+}
 
 std::optional<TimestampMs> ShardLog::oldest_arrival_ms() const {
   std::shared_lock lock(mu_);
@@ -188,8 +191,8 @@ Result<ReadResult> ShardLog::read(Offset from, size_t max_records, size_t max_by
       }
       batch_records.clear();
       if (!decode_batch(rest.substr(0, h.total_bytes()), h, batch_records)) {
-        return make_error(Errc::kCorruption, "corrupt batch at byte " + std::to_string(position) + " of " +
-                                                 seg->path().string());
+        return make_error(Errc::kCorruption,
+                          "corrupt batch at byte " + std::to_string(position) + " of " + seg->path().string());
       }
       for (const auto& r : batch_records) {
         if (r.offset < from) continue;
@@ -249,8 +252,7 @@ Status ShardLog::drop_segments_before(TimestampMs cutoff) {
       dropped.push_back(segments_.front());
       segments_.erase(segments_.begin());
     }
-    if (segments_.size() == 1 && !segments_.back()->empty() &&
-        segments_.back()->last_arrival_ms() < cutoff) {
+    if (segments_.size() == 1 && !segments_.back()->empty() && segments_.back()->last_arrival_ms() < cutoff) {
       lock.unlock();
       if (auto st = roll(written_.load()); !st) return st;
       lock.lock();

@@ -22,10 +22,10 @@
 namespace eddy::log {
 
 struct LogOptions {
-  uint64_t segment_bytes = 64ull << 20;            // roll to a new segment past this size
-  TimestampMs segment_ms = 60 * 60 * 1000;         // ...or when the segment's first record is this old
-  size_t index_interval_bytes = 4096;              // sparse index density
-  bool visible_after_sync = true;                  // readers see only durable records
+  uint64_t segment_bytes = 64ull << 20;     // roll to a new segment past this size
+  TimestampMs segment_ms = 60 * 60 * 1000;  // ...or when the segment's first record is this old
+  size_t index_interval_bytes = 4096;       // sparse index density
+  bool visible_after_sync = true;           // readers see only durable records
 };
 
 struct AppendResult {
@@ -36,7 +36,7 @@ struct AppendResult {
 
 struct ReadResult {
   std::vector<RecordView> records;
-  Offset next_offset = 0;  // where the next read continues
+  Offset next_offset = 0;                                       // where the next read continues
   std::vector<std::shared_ptr<const SegmentMapping>> mappings;  // keep the views' bytes alive
 };
 
@@ -81,15 +81,15 @@ class ShardLog {
 
   std::filesystem::path dir_;
   LogOptions options_;
-  std::mutex append_mu_;           // serialises appenders and rolls
-  std::mutex sync_mu_;             // serialises sync()
-  mutable std::shared_mutex mu_;   // guards segments_ and their indexes
+  std::mutex append_mu_;          // serialises appenders and rolls
+  std::mutex sync_mu_;            // serialises sync()
+  mutable std::shared_mutex mu_;  // guards segments_ and their indexes
   std::vector<std::shared_ptr<Segment>> segments_;
   std::atomic<Offset> written_{0};
   std::atomic<Offset> synced_{0};   // covered by an fsync
   std::atomic<Offset> visible_{0};  // readers see offsets below this
   std::atomic<TimestampMs> last_arrival_{0};
-  std::string scratch_;            // batch encoding buffer, under append_mu_
+  std::string scratch_;  // batch encoding buffer, under append_mu_
 };
 
 }  // namespace eddy::log

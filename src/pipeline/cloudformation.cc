@@ -685,8 +685,8 @@ class Translator {
     const std::string name = physical_name(id, r);
     s.skipped.push_back({id, "AWS::Lambda::Function",
                          "no function is deployed: its inline code is written to " + file.string() +
-                             "; the server runs it when started with eddy serve --lambda " + name + "=python:" +
-                             file.string() + "#" + function});
+                             "; the server runs it when started with eddy serve --lambda " + name +
+                             "=python:" + file.string() + "#" + function});
   }
 
   struct PendingOutput {

@@ -105,9 +105,9 @@ class Reader {
     ApplicationSpec a;
     a.name = name;
     a.where = y_.at(n);
-    y_.check_map(n, what,
-                 {"description", "sql", "sql_file", "input", "outputs", "start_from", "job", "property_groups",
-                  "parallelism"});
+    y_.check_map(
+        n, what,
+        {"description", "sql", "sql_file", "input", "outputs", "start_from", "job", "property_groups", "parallelism"});
     if (n["description"]) a.description = y_.string(n["description"], what + ": description");
     if (n["parallelism"]) a.parallelism = y_.integer(n["parallelism"], what + ": parallelism", 1, 64);
     if (n["property_groups"] && !n["job"])

@@ -166,7 +166,8 @@ Result<json> Server::firehose(const std::string& op, const json& body) {
 Result<json> Server::deploy_job(const std::string& name, const std::string& library, const json& property_groups,
                                 int parallelism) {
   auto detail = api::deploy_job_library(*analytics_, name, library, property_groups, parallelism);
-  if (!detail) return make_error(Errc::kInvalidArgument, "deploy of job " + name + " refused: " + detail.error().message);
+  if (!detail)
+    return make_error(Errc::kInvalidArgument, "deploy of job " + name + " refused: " + detail.error().message);
   return detail;
 }
 

@@ -6,21 +6,24 @@
 
 namespace eddy::runtime {
 
-
 SqlType aggregate_result_type(AggregateKind kind, const SqlType& arg) {
   switch (kind) {
     case AggregateKind::kCountStar:
-    case AggregateKind::kCount: return SqlType::of(TypeId::kBigint);
+    case AggregateKind::kCount:
+      return SqlType::of(TypeId::kBigint);
     case AggregateKind::kSum:
       if (arg.is_integer()) return SqlType::of(TypeId::kBigint);
       if (arg.id == TypeId::kDecimal) return SqlType::decimal(18, arg.scale);
       return arg;
-    case AggregateKind::kAvg: return arg;
+    case AggregateKind::kAvg:
+      return arg;
     case AggregateKind::kStddevPop:
     case AggregateKind::kStddevSamp:
     case AggregateKind::kVarPop:
-    case AggregateKind::kVarSamp: return SqlType::of(TypeId::kDouble);
-    default: return arg;
+    case AggregateKind::kVarSamp:
+      return SqlType::of(TypeId::kDouble);
+    default:
+      return arg;
   }
 }
 
@@ -29,7 +32,8 @@ void Accumulator::add(const Value& v, const SqlType& t, AggregateKind kind) {
   ++count_;
   switch (kind) {
     case AggregateKind::kCountStar:
-    case AggregateKind::kCount: return;
+    case AggregateKind::kCount:
+      return;
     case AggregateKind::kSum:
     case AggregateKind::kAvg:
       if (t.id == TypeId::kReal) {
@@ -49,13 +53,15 @@ void Accumulator::add(const Value& v, const SqlType& t, AggregateKind kind) {
     case AggregateKind::kFirstValue:
       if (count_ == 1) first_ = v;
       return;
-    case AggregateKind::kLastValue: last_ = v; return;
+    case AggregateKind::kLastValue:
+      last_ = v;
+      return;
     case AggregateKind::kStddevPop:
     case AggregateKind::kStddevSamp:
     case AggregateKind::kVarPop:
     case AggregateKind::kVarSamp:
       if (t.is_numeric()) {
-        const double x = t.is_approx() ? v.d
+        const double x = t.is_approx()              ? v.d
                          : t.id == TypeId::kDecimal ? static_cast<double>(v.i) / static_cast<double>(pow10(t.scale))
                                                     : static_cast<double>(v.i);
         const double delta = x - mean_;
@@ -73,7 +79,8 @@ void Accumulator::merge(const Accumulator& o, const SqlType& t, AggregateKind ki
   count_ += o.count_;
   switch (kind) {
     case AggregateKind::kCountStar:
-    case AggregateKind::kCount: return;
+    case AggregateKind::kCount:
+      return;
     case AggregateKind::kSum:
     case AggregateKind::kAvg:
       fsum_ += o.fsum_;
@@ -89,7 +96,9 @@ void Accumulator::merge(const Accumulator& o, const SqlType& t, AggregateKind ki
     case AggregateKind::kFirstValue:
       if (before == 0) first_ = o.first_;
       return;
-    case AggregateKind::kLastValue: last_ = o.last_; return;
+    case AggregateKind::kLastValue:
+      last_ = o.last_;
+      return;
     case AggregateKind::kStddevPop:
     case AggregateKind::kStddevSamp:
     case AggregateKind::kVarPop:
@@ -107,13 +116,20 @@ void Accumulator::merge(const Accumulator& o, const SqlType& t, AggregateKind ki
 
 Value Accumulator::result(AggregateKind kind, const SqlType& t, const SqlType& result_type) const {
   switch (kind) {
-    case AggregateKind::kCountStar: return Value::integer(count_star_);
-    case AggregateKind::kCount: return Value::integer(count_);
-    case AggregateKind::kMin: return min_;
-    case AggregateKind::kMax: return max_;
-    case AggregateKind::kFirstValue: return first_;
-    case AggregateKind::kLastValue: return last_;
-    default: break;
+    case AggregateKind::kCountStar:
+      return Value::integer(count_star_);
+    case AggregateKind::kCount:
+      return Value::integer(count_);
+    case AggregateKind::kMin:
+      return min_;
+    case AggregateKind::kMax:
+      return max_;
+    case AggregateKind::kFirstValue:
+      return first_;
+    case AggregateKind::kLastValue:
+      return last_;
+    default:
+      break;
   }
   if (count_ == 0) return Value::null();
   switch (kind) {
@@ -126,13 +142,16 @@ Value Accumulator::result(AggregateKind kind, const SqlType& t, const SqlType& r
       if (t.is_approx()) return Value::real(dsum_ / static_cast<double>(count_));
       // Integer AVG truncates toward zero (decisions.md 7); DECIMAL keeps its scale.
       return Value::integer(static_cast<int64_t>(isum_ / count_));
-    case AggregateKind::kVarPop: return Value::real(m2_ / static_cast<double>(count_));
-    case AggregateKind::kStddevPop: return Value::real(std::sqrt(m2_ / static_cast<double>(count_)));
+    case AggregateKind::kVarPop:
+      return Value::real(m2_ / static_cast<double>(count_));
+    case AggregateKind::kStddevPop:
+      return Value::real(std::sqrt(m2_ / static_cast<double>(count_)));
     case AggregateKind::kVarSamp:
       return count_ < 2 ? Value::null() : Value::real(m2_ / static_cast<double>(count_ - 1));
     case AggregateKind::kStddevSamp:
       return count_ < 2 ? Value::null() : Value::real(std::sqrt(m2_ / static_cast<double>(count_ - 1)));
-    default: break;
+    default:
+      break;
   }
   (void)result_type;
   return Value::null();

@@ -12,14 +12,26 @@ namespace eddy::runtime {
 class StateWriter;
 class StateReader;
 
-enum class AggregateKind { kCountStar, kCount, kSum, kAvg, kMin, kMax, kFirstValue, kLastValue,
-                           kStddevPop, kStddevSamp, kVarPop, kVarSamp };
+enum class AggregateKind {
+  kCountStar,
+  kCount,
+  kSum,
+  kAvg,
+  kMin,
+  kMax,
+  kFirstValue,
+  kLastValue,
+  kStddevPop,
+  kStddevSamp,
+  kVarPop,
+  kVarSamp
+};
 
 struct AggregateSpec {
   AggregateKind kind;
-  ExprPtr arg;               // null for COUNT(*)
+  ExprPtr arg;          // null for COUNT(*)
   SqlType result_type;  // decisions.md 7: SUM/AVG of integers stay integer; REAL stays REAL
-  std::string window;        // sliding windows: which WINDOW this aggregate is OVER ("" = none)
+  std::string window;   // sliding windows: which WINDOW this aggregate is OVER ("" = none)
 };
 
 // Result type of `kind` over an argument of type `arg`.
@@ -42,9 +54,9 @@ class Accumulator {
  private:
   int64_t count_star_ = 0;
   int64_t count_ = 0;
-  __int128 isum_ = 0;  // integers and DECIMAL (unscaled)
-  double dsum_ = 0;    // DOUBLE
-  float fsum_ = 0;     // REAL: summed as a 32-bit float, as the column's type would be
+  __int128 isum_ = 0;         // integers and DECIMAL (unscaled)
+  double dsum_ = 0;           // DOUBLE
+  float fsum_ = 0;            // REAL: summed as a 32-bit float, as the column's type would be
   double mean_ = 0, m2_ = 0;  // Welford for STDDEV/VAR
   Value min_, max_, first_, last_;
 };

@@ -12,7 +12,6 @@
 
 namespace eddy::runtime {
 
-
 const std::vector<StreamColumn>& error_stream_columns() {
   static const std::vector<StreamColumn> kColumns = {{"ERROR_TIME", SqlType::of(TypeId::kTimestamp)},
                                                      {"ERROR_LEVEL", SqlType::varchar(10)},

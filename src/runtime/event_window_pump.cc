@@ -355,8 +355,7 @@ class EventWindowPump final : public Pump {
         if (src == -3) continue;
         const Value v =
             src < 0 ? Value::integer(static_cast<int64_t>(i + 1)) : rows[i].values[static_cast<size_t>(src)];
-        const SqlType from =
-            src < 0 ? SqlType::of(TypeId::kBigint) : ev.top_inner_types[static_cast<size_t>(src)];
+        const SqlType from = src < 0 ? SqlType::of(TypeId::kBigint) : ev.top_inner_types[static_cast<size_t>(src)];
         if (auto st = cast_value(v, from, ev.top_types[j], out.values[j]); !st) {
           error_(rows[i], st.error());
           ok = false;

@@ -8,10 +8,11 @@
 
 namespace eddy::runtime {
 
-
 namespace {
 
-tl::unexpected<Error> eval_error(std::string message) { return make_error(Errc::kInvalidArgument, std::move(message)); }
+tl::unexpected<Error> eval_error(std::string message) {
+  return make_error(Errc::kInvalidArgument, std::move(message));
+}
 
 class ColumnExpr final : public Expr {
  public:
@@ -100,8 +101,10 @@ TimestampMs add_months(TimestampMs ts, int64_t months) {
   const auto day_point = floor<days>(tp);
   const auto tod = tp - day_point;
   year_month_day ymd{day_point};
-  const auto total = static_cast<int64_t>(static_cast<int>(ymd.year())) * 12 + (static_cast<unsigned>(ymd.month()) - 1) + months;
-  const year_month ym{year{static_cast<int>(floor_div(total, 12))}, month{static_cast<unsigned>(total - floor_div(total, 12) * 12 + 1)}};
+  const auto total =
+      static_cast<int64_t>(static_cast<int>(ymd.year())) * 12 + (static_cast<unsigned>(ymd.month()) - 1) + months;
+  const year_month ym{year{static_cast<int>(floor_div(total, 12))},
+                      month{static_cast<unsigned>(total - floor_div(total, 12) * 12 + 1)}};
   const auto last = year_month_day_last{ym.year(), month_day_last{ym.month()}};
   const day d = std::min(ymd.day(), last.day());
   const auto result = sys_days{year_month_day{ym.year(), ym.month(), d}} + tod;
@@ -151,9 +154,10 @@ class ArithmeticExpr final : public Expr {
       const Value& iv = ta.is_interval() ? x : y;
       const Value& num = ta.is_interval() ? y : x;
       const double n = num.kind == Value::Kind::kDouble ? num.d : static_cast<double>(num.i);
-      const double scale = (tb.id == TypeId::kDecimal && !ta.is_interval()) || (ta.id == TypeId::kDecimal && !tb.is_interval())
-                               ? static_cast<double>(pow10((ta.is_interval() ? tb : ta).scale))
-                               : 1.0;
+      const double scale =
+          (tb.id == TypeId::kDecimal && !ta.is_interval()) || (ta.id == TypeId::kDecimal && !tb.is_interval())
+              ? static_cast<double>(pow10((ta.is_interval() ? tb : ta).scale))
+              : 1.0;
       const double factor = n / scale;
       if (op_ == '*') {
         out = Value::integer(static_cast<int64_t>(std::llround(static_cast<double>(iv.i) * factor)));
@@ -170,9 +174,15 @@ class ArithmeticExpr final : public Expr {
         const double q = y.kind == Value::Kind::kDouble ? y.d : static_cast<double>(y.i);
         double r = 0;
         switch (op_) {
-          case '+': r = p + q; break;
-          case '-': r = p - q; break;
-          case '*': r = p * q; break;
+          case '+':
+            r = p + q;
+            break;
+          case '-':
+            r = p - q;
+            break;
+          case '*':
+            r = p * q;
+            break;
           case '/':
             if (q == 0) return eval_error("division by zero");
             r = p / q;
@@ -293,12 +303,18 @@ class ComparisonExpr final : public Expr {
       c = compare_values(x, y);
     }
     bool r = false;
-    if (op_ == "=") r = c == 0;
-    else if (op_ == "<>") r = c != 0;
-    else if (op_ == "<") r = c < 0;
-    else if (op_ == "<=") r = c <= 0;
-    else if (op_ == ">") r = c > 0;
-    else if (op_ == ">=") r = c >= 0;
+    if (op_ == "=")
+      r = c == 0;
+    else if (op_ == "<>")
+      r = c != 0;
+    else if (op_ == "<")
+      r = c < 0;
+    else if (op_ == "<=")
+      r = c <= 0;
+    else if (op_ == ">")
+      r = c > 0;
+    else if (op_ == ">=")
+      r = c >= 0;
     out = Value::boolean(r);
     return {};
   }
@@ -465,7 +481,8 @@ class ConcatExpr final : public Expr {
  public:
   ConcatExpr(ExprPtr a, ExprPtr b)
       : Expr(SqlType::varchar(a->type.length && b->type.length ? a->type.length + b->type.length : 0)),
-        a_(std::move(a)), b_(std::move(b)) {}
+        a_(std::move(a)),
+        b_(std::move(b)) {}
   Status eval(const EvalContext& ctx, Value& out) const override {
     Value x, y;
     if (auto st = a_->eval(ctx, x); !st) return st;
@@ -577,7 +594,8 @@ Status check_integer_range(int64_t v, TypeId id, Value& out) {
   if (id == TypeId::kTinyint) lo = -128, hi = 127;
   if (id == TypeId::kSmallint) lo = -32768, hi = 32767;
   if (id == TypeId::kInteger) lo = INT32_MIN, hi = INT32_MAX;
-  if (v < lo || v > hi) return eval_error("value " + std::to_string(v) + " is out of range for " + SqlType::of(id).to_string());
+  if (v < lo || v > hi)
+    return eval_error("value " + std::to_string(v) + " is out of range for " + SqlType::of(id).to_string());
   out = Value::integer(v);
   return {};
 }
@@ -593,15 +611,20 @@ Status cast_value(const Value& v, const SqlType& from, const SqlType& to, Value&
     return eval_error("cannot convert " + from.to_string() + " value '" + to_text(v, from) + "' to " + to.to_string());
   };
   switch (to.id) {
-    case TypeId::kNull: out = Value::null(); return {};
+    case TypeId::kNull:
+      out = Value::null();
+      return {};
     case TypeId::kBoolean:
       if (from.is_string()) {
         std::string s = v.s;
         for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
         while (!s.empty() && s.back() == ' ') s.pop_back();
-        if (s == "TRUE") out = Value::boolean(true);
-        else if (s == "FALSE") out = Value::boolean(false);
-        else return fail();
+        if (s == "TRUE")
+          out = Value::boolean(true);
+        else if (s == "FALSE")
+          out = Value::boolean(false);
+        else
+          return fail();
         return {};
       }
       if (from.id == TypeId::kBoolean || from.is_integer()) {
@@ -614,11 +637,13 @@ Status cast_value(const Value& v, const SqlType& from, const SqlType& to, Value&
     case TypeId::kInteger:
     case TypeId::kBigint: {
       int64_t r;
-      if (from.is_integer() || from.id == TypeId::kBoolean) r = v.i;
+      if (from.is_integer() || from.id == TypeId::kBoolean)
+        r = v.i;
       else if (from.is_approx()) {
         if (!std::isfinite(v.d) || std::fabs(v.d) > 9.2e18) return fail();
         r = static_cast<int64_t>(std::trunc(v.d));
-      } else if (from.id == TypeId::kDecimal) r = v.i / pow10(from.scale);
+      } else if (from.id == TypeId::kDecimal)
+        r = v.i / pow10(from.scale);
       else if (from.is_string()) {
         if (!parse_int_text(v.s, r)) {
           double d;
@@ -627,18 +652,23 @@ Status cast_value(const Value& v, const SqlType& from, const SqlType& to, Value&
         }
       } else if (from.is_interval()) {
         r = from.id == TypeId::kIntervalDayTime ? v.i : v.i;
-      } else return fail();
+      } else
+        return fail();
       return check_integer_range(r, to.id, out);
     }
     case TypeId::kReal:
     case TypeId::kDouble: {
       double d;
-      if (from.is_integer() || from.id == TypeId::kBoolean) d = static_cast<double>(v.i);
-      else if (from.is_approx()) d = v.d;
-      else if (from.id == TypeId::kDecimal) d = static_cast<double>(v.i) / static_cast<double>(pow10(from.scale));
+      if (from.is_integer() || from.id == TypeId::kBoolean)
+        d = static_cast<double>(v.i);
+      else if (from.is_approx())
+        d = v.d;
+      else if (from.id == TypeId::kDecimal)
+        d = static_cast<double>(v.i) / static_cast<double>(pow10(from.scale));
       else if (from.is_string()) {
         if (!parse_double_text(v.s, d)) return fail();
-      } else return fail();
+      } else
+        return fail();
       out = Value::real(to.id == TypeId::kReal ? static_cast<double>(static_cast<float>(d)) : d);
       return {};
     }
@@ -659,7 +689,8 @@ Status cast_value(const Value& v, const SqlType& from, const SqlType& to, Value&
         }
       } else if (from.is_string()) {
         if (!parse_decimal_text(v.s, to.scale, r)) return fail();
-      } else return fail();
+      } else
+        return fail();
       if (to.precision > 0 && to.precision < 18 && std::llabs(r) >= pow10(to.precision)) return fail();
       out = Value::integer(r);
       return {};
@@ -667,7 +698,8 @@ Status cast_value(const Value& v, const SqlType& from, const SqlType& to, Value&
     case TypeId::kChar:
     case TypeId::kVarchar: {
       std::string s = from.is_string() ? v.s : to_text(v, from);
-      if (to.length > 0 && utf8_length(s) > static_cast<size_t>(to.length)) s = utf8_prefix(s, static_cast<size_t>(to.length));
+      if (to.length > 0 && utf8_length(s) > static_cast<size_t>(to.length))
+        s = utf8_prefix(s, static_cast<size_t>(to.length));
       if (to.id == TypeId::kChar && to.length > 0) {
         const size_t len = utf8_length(s);
         if (len < static_cast<size_t>(to.length)) s.append(static_cast<size_t>(to.length) - len, ' ');
@@ -676,34 +708,44 @@ Status cast_value(const Value& v, const SqlType& from, const SqlType& to, Value&
       return {};
     }
     case TypeId::kTimestamp: {
-      if (from.id == TypeId::kTimestamp) out = v;
-      else if (from.id == TypeId::kDate) out = Value::integer(v.i * 86400000LL);
+      if (from.id == TypeId::kTimestamp)
+        out = v;
+      else if (from.id == TypeId::kDate)
+        out = Value::integer(v.i * 86400000LL);
       else if (from.is_string()) {
         TimestampMs t;
         if (!parse_timestamp_text(v.s, t)) return fail();
         out = Value::integer(t);
-      } else if (from.is_integer()) out = Value::integer(v.i);
-      else return fail();
+      } else if (from.is_integer())
+        out = Value::integer(v.i);
+      else
+        return fail();
       return {};
     }
     case TypeId::kDate: {
-      if (from.id == TypeId::kDate) out = v;
-      else if (from.id == TypeId::kTimestamp) out = Value::integer(v.i >= 0 ? v.i / 86400000LL : -((-v.i + 86399999) / 86400000LL));
+      if (from.id == TypeId::kDate)
+        out = v;
+      else if (from.id == TypeId::kTimestamp)
+        out = Value::integer(v.i >= 0 ? v.i / 86400000LL : -((-v.i + 86399999) / 86400000LL));
       else if (from.is_string()) {
         TimestampMs t;
         if (!parse_timestamp_text(v.s, t)) return fail();
         out = Value::integer(t >= 0 ? t / 86400000LL : -((-t + 86399999) / 86400000LL));
-      } else return fail();
+      } else
+        return fail();
       return {};
     }
     case TypeId::kTime: {
-      if (from.id == TypeId::kTime) out = v;
-      else if (from.id == TypeId::kTimestamp) out = Value::integer(((v.i % 86400000LL) + 86400000LL) % 86400000LL);
+      if (from.id == TypeId::kTime)
+        out = v;
+      else if (from.id == TypeId::kTimestamp)
+        out = Value::integer(((v.i % 86400000LL) + 86400000LL) % 86400000LL);
       else if (from.is_string()) {
         int64_t ms;
         if (!parse_time_text(v.s, ms)) return fail();
         out = Value::integer(ms);
-      } else return fail();
+      } else
+        return fail();
       return {};
     }
     case TypeId::kIntervalDayTime:
@@ -717,10 +759,18 @@ Status cast_value(const Value& v, const SqlType& from, const SqlType& to, Value&
   return fail();
 }
 
-ExprPtr make_column(size_t index, SqlType type) { return std::make_unique<ColumnExpr>(index, type); }
-ExprPtr make_rowtime() { return std::make_unique<RowtimeExpr>(); }
-ExprPtr make_constant(Value v, SqlType type) { return std::make_unique<ConstantExpr>(std::move(v), type); }
-ExprPtr make_aggregate_ref(size_t index, SqlType type) { return std::make_unique<AggregateRefExpr>(index, type); }
+ExprPtr make_column(size_t index, SqlType type) {
+  return std::make_unique<ColumnExpr>(index, type);
+}
+ExprPtr make_rowtime() {
+  return std::make_unique<RowtimeExpr>();
+}
+ExprPtr make_constant(Value v, SqlType type) {
+  return std::make_unique<ConstantExpr>(std::move(v), type);
+}
+ExprPtr make_aggregate_ref(size_t index, SqlType type) {
+  return std::make_unique<AggregateRefExpr>(index, type);
+}
 ExprPtr make_key_ref(size_t index, SqlType type, bool uses_rowtime) {
   return std::make_unique<KeyRefExpr>(index, type, uses_rowtime);
 }
@@ -737,7 +787,9 @@ ExprPtr make_comparison(std::string op, ExprPtr a, ExprPtr b) {
 ExprPtr make_logic(std::string op, std::vector<ExprPtr> args) {
   return std::make_unique<LogicExpr>(std::move(op), std::move(args));
 }
-ExprPtr make_is_null(ExprPtr a, bool negated) { return std::make_unique<IsNullExpr>(std::move(a), negated); }
+ExprPtr make_is_null(ExprPtr a, bool negated) {
+  return std::make_unique<IsNullExpr>(std::move(a), negated);
+}
 ExprPtr make_in(ExprPtr value, std::vector<ExprPtr> list, bool negated) {
   return std::make_unique<InExpr>(std::move(value), std::move(list), negated);
 }
@@ -747,7 +799,9 @@ ExprPtr make_like(ExprPtr value, ExprPtr pattern, bool negated) {
 ExprPtr make_case(std::vector<ExprPtr> conditions, std::vector<ExprPtr> results, ExprPtr otherwise, SqlType type) {
   return std::make_unique<CaseExpr>(std::move(conditions), std::move(results), std::move(otherwise), type);
 }
-ExprPtr make_concat(ExprPtr a, ExprPtr b) { return std::make_unique<ConcatExpr>(std::move(a), std::move(b)); }
+ExprPtr make_concat(ExprPtr a, ExprPtr b) {
+  return std::make_unique<ConcatExpr>(std::move(a), std::move(b));
+}
 ExprPtr make_datetime_difference(ExprPtr a, ExprPtr b, int64_t unit_ms) {
   return std::make_unique<DifferenceExpr>(std::move(a), std::move(b), unit_ms);
 }

@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "common/error.h"
-#include "runtime/value.h"
 #include "runtime/types.h"
+#include "runtime/value.h"
 
 namespace eddy::runtime {
 
@@ -17,7 +17,7 @@ struct EvalContext {
   const Row* row = nullptr;
   const std::vector<Value>* aggregates = nullptr;  // results of the query's aggregates
   const std::vector<Value>* keys = nullptr;        // GROUP BY / PARTITION BY key values
-  const Clock* clock = nullptr;                     // wall clock (CURRENT_ROW_TIMESTAMP), read on use
+  const Clock* clock = nullptr;                    // wall clock (CURRENT_ROW_TIMESTAMP), read on use
   TimestampMs query_start = 0;                     // LOCALTIMESTAMP, CURRENT_DATE
 };
 
@@ -57,8 +57,7 @@ ExprPtr make_datetime_difference(ExprPtr a, ExprPtr b, int64_t unit_ms);
 
 // A scalar function implemented by `fn` over evaluated (non-short-circuit) arguments.
 using ScalarFn = std::function<Status(const std::vector<Value>& args, const EvalContext& ctx, Value& out)>;
-ExprPtr make_function(std::string name, std::vector<ExprPtr> args, SqlType type, ScalarFn fn,
-                      bool null_in_null_out);
+ExprPtr make_function(std::string name, std::vector<ExprPtr> args, SqlType type, ScalarFn fn, bool null_in_null_out);
 
 // Casts `v` of type `from` to `to`: VARCHAR truncation, numeric conversion with range checks,
 // text parsing. Fails with a message when the value cannot be represented.

@@ -69,7 +69,7 @@ class GroupIndex {
   template <class KeyAt>
   static uint64_t hash(size_t n, const KeyAt& key_at) {
     uint64_t h = 0;
-    for (size_t k = 0; k < n; ++k) h = h * 1000003u ^ ValueHash{}(key_at(k));
+    for (size_t k = 0; k < n; ++k) h = h * 1000003u ^ ValueHash {}(key_at(k));
     // RowKeyHash's combination, which for an integer key is close to the integer itself: mixed
     // so that the low bits picking the slot depend on all of it.
     h ^= h >> 33;

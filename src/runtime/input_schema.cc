@@ -1,7 +1,7 @@
 #include "runtime/input_schema.h"
 
-#include <nlohmann/json.hpp>
 #include <simdjson.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -11,7 +11,6 @@
 #include "runtime/expr.h"
 
 namespace eddy::runtime {
-
 
 namespace {
 
@@ -93,20 +92,25 @@ Status convert(const InputColumn& col, simdjson::dom::element e, Value& out) {
         return {};
       }
     }
-  } else if ((kind == element_type::DOUBLE || kind == element_type::INT64) && (t.id == TypeId::kReal || t.id == TypeId::kDouble)) {
+  } else if ((kind == element_type::DOUBLE || kind == element_type::INT64) &&
+             (t.id == TypeId::kReal || t.id == TypeId::kDouble)) {
     const double d = kind == element_type::DOUBLE ? double(e) : static_cast<double>(int64_t(e));
     out.set_real(t.id == TypeId::kReal ? static_cast<double>(static_cast<float>(d)) : d);
     return {};
   }
   if (t.is_string()) {
     std::string text;
-    if (kind == element_type::STRING) text = std::string(std::string_view(e));
-    else if (kind == element_type::BOOL) text = bool(e) ? "true" : "false";
-    else text = simdjson::minify(e);  // numbers keep their JSON text; arrays/objects their JSON
+    if (kind == element_type::STRING)
+      text = std::string(std::string_view(e));
+    else if (kind == element_type::BOOL)
+      text = bool(e) ? "true" : "false";
+    else
+      text = simdjson::minify(e);  // numbers keep their JSON text; arrays/objects their JSON
     return cast_value(Value::text(std::move(text)), SqlType::varchar(), t, out);
   }
   if (t.id == TypeId::kBoolean) {
-    if (kind == element_type::BOOL) out = Value::boolean(bool(e));
+    if (kind == element_type::BOOL)
+      out = Value::boolean(bool(e));
     else if (kind == element_type::STRING) {
       std::string s{std::string_view(e)};
       for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -122,9 +126,18 @@ Status convert(const InputColumn& col, simdjson::dom::element e, Value& out) {
     Value v;
     SqlType from;
     switch (kind) {
-      case element_type::BOOL: v = Value::integer(bool(e) ? 1 : 0); from = SqlType::of(TypeId::kBigint); break;
-      case element_type::INT64: v = Value::integer(int64_t(e)); from = SqlType::of(TypeId::kBigint); break;
-      case element_type::UINT64: v = Value::real(static_cast<double>(uint64_t(e))); from = SqlType::of(TypeId::kDouble); break;
+      case element_type::BOOL:
+        v = Value::integer(bool(e) ? 1 : 0);
+        from = SqlType::of(TypeId::kBigint);
+        break;
+      case element_type::INT64:
+        v = Value::integer(int64_t(e));
+        from = SqlType::of(TypeId::kBigint);
+        break;
+      case element_type::UINT64:
+        v = Value::real(static_cast<double>(uint64_t(e)));
+        from = SqlType::of(TypeId::kDouble);
+        break;
       case element_type::DOUBLE: {
         const double d = double(e);
         if (t.is_integer() && std::floor(d) != d) {
@@ -140,14 +153,19 @@ Status convert(const InputColumn& col, simdjson::dom::element e, Value& out) {
         }
         break;
       }
-      case element_type::STRING: v = Value::text(std::string(std::string_view(e))); from = SqlType::varchar(); break;
-      default: return coercion(col, "cannot convert " + simdjson::minify(e) + " to " + t.to_string());
+      case element_type::STRING:
+        v = Value::text(std::string(std::string_view(e)));
+        from = SqlType::varchar();
+        break;
+      default:
+        return coercion(col, "cannot convert " + simdjson::minify(e) + " to " + t.to_string());
     }
     if (auto st = cast_value(v, from, t, out); !st) return coercion(col, st.error().message);
     return {};
   }
   if (t.is_datetime()) {
-    if (kind != element_type::STRING) return coercion(col, "cannot convert " + simdjson::minify(e) + " to " + t.to_string());
+    if (kind != element_type::STRING)
+      return coercion(col, "cannot convert " + simdjson::minify(e) + " to " + t.to_string());
     if (auto st = cast_value(Value::text(std::string(std::string_view(e))), SqlType::varchar(), t, out); !st) {
       return coercion(col, st.error().message);
     }
@@ -178,7 +196,8 @@ Status map_object(const InputSchema& schema, simdjson::dom::element row, std::ve
       const auto& p = paths[c];
       simdjson::dom::element e;
       bool found;
-      if (flatten && element && p.size() > array_prefix.size() && starts_with(p, array_prefix) && p[array_prefix.size()] == "[]") {
+      if (flatten && element && p.size() > array_prefix.size() && starts_with(p, array_prefix) &&
+          p[array_prefix.size()] == "[]") {
         found = walk(*element, p, array_prefix.size() + 1, e);
       } else {
         found = walk(row, p, 0, e);  // a path that matches nothing is NULL (dev/about-json-path)
@@ -289,9 +308,12 @@ inline bool convert_inline(const InputSchema::FlatName& f, simdjson::dom::elemen
     case Fast::kDouble: {
       const auto kind = e.type();
       double d;
-      if (kind == element_type::DOUBLE) d = e.get_double().value_unsafe();
-      else if (kind == element_type::INT64) d = static_cast<double>(e.get_int64().value_unsafe());
-      else return false;
+      if (kind == element_type::DOUBLE)
+        d = e.get_double().value_unsafe();
+      else if (kind == element_type::INT64)
+        d = static_cast<double>(e.get_int64().value_unsafe());
+      else
+        return false;
       out.set_real(f.fast == Fast::kReal ? static_cast<double>(static_cast<float>(d)) : d);
       return true;
     }
@@ -373,12 +395,14 @@ void index_schema(InputSchema& schema) {
   schema.row_paths.clear();
   for (const auto& col : schema.columns) {
     const bool rel = !schema.row_segments.empty() && starts_with(col.path, schema.row_segments);
-    schema.row_paths.push_back(rel ? std::vector<std::string>(col.path.begin() + static_cast<long>(schema.row_segments.size()), col.path.end())
-                                   : col.path);
+    schema.row_paths.push_back(
+        rel ? std::vector<std::string>(col.path.begin() + static_cast<long>(schema.row_segments.size()), col.path.end())
+            : col.path);
   }
   schema.flat = !schema.csv && schema.row_segments.empty();
   for (const auto& p : schema.row_paths) schema.flat = schema.flat && p.size() == 1 && p[0] != "[]";
-  schema.unique_paths = std::set<std::vector<std::string>>(schema.row_paths.begin(), schema.row_paths.end()).size() == schema.row_paths.size();
+  schema.unique_paths = std::set<std::vector<std::string>>(schema.row_paths.begin(), schema.row_paths.end()).size() ==
+                        schema.row_paths.size();
   schema.flat_index.clear();
   schema.flat_names.clear();
   if (schema.flat) {
@@ -387,10 +411,14 @@ void index_schema(InputSchema& schema) {
       const SqlType& t = schema.columns[c].type;
       using Fast = InputSchema::Fast;
       Fast fast = Fast::kNone;
-      if (t.id == TypeId::kVarchar) fast = Fast::kVarchar;
-      else if (t.id == TypeId::kTimestamp) fast = Fast::kTimestamp;
-      else if (t.id == TypeId::kReal) fast = Fast::kReal;
-      else if (t.id == TypeId::kDouble) fast = Fast::kDouble;
+      if (t.id == TypeId::kVarchar)
+        fast = Fast::kVarchar;
+      else if (t.id == TypeId::kTimestamp)
+        fast = Fast::kTimestamp;
+      else if (t.id == TypeId::kReal)
+        fast = Fast::kReal;
+      else if (t.id == TypeId::kDouble)
+        fast = Fast::kDouble;
       const uint32_t max_length = t.length <= 0 ? UINT32_MAX : static_cast<uint32_t>(t.length);
       schema.flat_index.push_back({static_cast<uint32_t>(p[0].size()), p[0].empty() ? '\0' : p[0][0], fast,
                                    static_cast<uint32_t>(schema.flat_names.size()), max_length});
@@ -414,18 +442,21 @@ Result<InputSchema> parse_input_schema(std::string_view text) {
       const auto csv = mapping.value("CSVMappingParameters", nlohmann::json::object());
       schema.row_delimiter = csv.value("RecordRowDelimiter", "\n");
       schema.column_delimiter = csv.value("RecordColumnDelimiter", ",");
-      if (schema.column_delimiter.empty()) return make_error(Errc::kInvalidArgument, "RecordColumnDelimiter must not be empty");
+      if (schema.column_delimiter.empty())
+        return make_error(Errc::kInvalidArgument, "RecordColumnDelimiter must not be empty");
     } else {
       schema.row_path = mapping.value("JSONMappingParameters", nlohmann::json::object()).value("RecordRowPath", "$");
       if (!valid_path(schema.row_path)) {
-        return make_error(Errc::kInvalidArgument, "RecordRowPath must be $ or $.field[.field...], got " + schema.row_path);
+        return make_error(Errc::kInvalidArgument,
+                          "RecordRowPath must be $ or $.field[.field...], got " + schema.row_path);
       }
     }
     if (j.contains("RecordEncoding") && j["RecordEncoding"] != "UTF-8") {
       return make_error(Errc::kInvalidArgument, "RecordEncoding must be UTF-8");
     }
     const auto& cols = j.at("RecordColumns");
-    if (!cols.is_array() || cols.empty()) return make_error(Errc::kInvalidArgument, "RecordColumns must list at least one column");
+    if (!cols.is_array() || cols.empty())
+      return make_error(Errc::kInvalidArgument, "RecordColumns must list at least one column");
     for (const auto& c : cols) {
       InputColumn col;
       col.name = c.at("Name").get<std::string>();
@@ -436,7 +467,8 @@ Result<InputSchema> parse_input_schema(std::string_view text) {
       if (!schema.csv) {
         const std::string mapping_path = c.value("Mapping", "$." + col.name);
         if (!valid_path(mapping_path) || mapping_path == "$") {
-          return make_error(Errc::kInvalidArgument, "column " + col.name + ": Mapping must look like $.field, got " + mapping_path);
+          return make_error(Errc::kInvalidArgument,
+                            "column " + col.name + ": Mapping must look like $.field, got " + mapping_path);
         }
         col.path = split_path(mapping_path);
       }

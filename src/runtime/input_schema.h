@@ -9,22 +9,22 @@
 #include <simdjson.h>
 
 #include "common/error.h"
-#include "runtime/value.h"
 #include "runtime/types.h"
+#include "runtime/value.h"
 
 namespace eddy::runtime {
 
 struct InputColumn {
-  std::string name;                 // exactly as in RecordColumns (a quoted identifier)
-  std::vector<std::string> path;    // "$.a.b" -> {"a", "b"}; empty for CSV (positional)
+  std::string name;               // exactly as in RecordColumns (a quoted identifier)
+  std::vector<std::string> path;  // "$.a.b" -> {"a", "b"}; empty for CSV (positional)
   SqlType type;
 };
 
 struct InputSchema {
   bool csv = false;
-  std::string row_path;             // JSON: "$" or "$.x.y" (RecordRowPath)
-  std::vector<std::string> row_segments;             // row_path split
-  std::vector<std::vector<std::string>> row_paths;   // each column's path relative to a row
+  std::string row_path;                             // JSON: "$" or "$.x.y" (RecordRowPath)
+  std::vector<std::string> row_segments;            // row_path split
+  std::vector<std::vector<std::string>> row_paths;  // each column's path relative to a row
   std::string row_delimiter = "\n";
   std::string column_delimiter = ",";
   std::vector<InputColumn> columns;

@@ -147,7 +147,8 @@ std::string Pump::state_shape() const {
   }
   s += "; windows";
   for (const auto& w : p.windows) {
-    s += " " + std::to_string(w.partition_by.size()) + (w.rows ? " rows " + std::to_string(w.rows_preceding) : " range " + std::to_string(w.range_ms));
+    s += " " + std::to_string(w.partition_by.size()) +
+         (w.rows ? " rows " + std::to_string(w.rows_preceding) : " range " + std::to_string(w.range_ms));
   }
   s += "; order";
   for (const auto& k : p.order_keys) s += " " + k->type.to_string();
@@ -155,9 +156,10 @@ std::string Pump::state_shape() const {
   s += "; items " + std::to_string(p.tf_k) + " " + std::to_string(p.tf_window_ms);
   if (p.mode == PumpMode::kEventWindow) {
     const auto& e = p.event;
-    s += "; event " + std::to_string(static_cast<int>(e.kind)) + " " + std::to_string(e.size_ms) + " " + std::to_string(e.slide_ms) +
-         " " + std::to_string(e.offset_ms) + " " + std::to_string(e.time_column) + " " + std::to_string(e.source_width) +
-         (e.panes ? " panes" : "") + " partition " + std::to_string(e.session_partition.size());
+    s += "; event " + std::to_string(static_cast<int>(e.kind)) + " " + std::to_string(e.size_ms) + " " +
+         std::to_string(e.slide_ms) + " " + std::to_string(e.offset_ms) + " " + std::to_string(e.time_column) + " " +
+         std::to_string(e.source_width) + (e.panes ? " panes" : "") + " partition " +
+         std::to_string(e.session_partition.size());
   }
   return s;
 }
@@ -173,7 +175,8 @@ class ProjectPump final : public Pump {
     std::vector<Value> keys;
     if (!eval_all(plan_->order_keys, context(row), keys, row, error_)) return;
     if (!buffer_.empty() && compare_values(buffer_.front().first[0], keys[0]) != 0) release();
-    if (auto out = make_output(row, nullptr, nullptr, row.rowtime)) buffer_.emplace_back(std::move(keys), std::move(*out));
+    if (auto out = make_output(row, nullptr, nullptr, row.rowtime))
+      buffer_.emplace_back(std::move(keys), std::move(*out));
   }
   void flush() override { release(); }
 
@@ -256,7 +259,8 @@ class TumblingPump final : public Pump {
     } else {
       const Value& w = *key_refs_[wk];
       while (!windows_.empty() && compare_values(windows_.front().key, w) < 0) close_front();
-      it = std::find_if(windows_.begin(), windows_.end(), [&](const Window& x) { return compare_values(x.key, w) >= 0; });
+      it = std::find_if(windows_.begin(), windows_.end(),
+                        [&](const Window& x) { return compare_values(x.key, w) >= 0; });
       if (it == windows_.end() || compare_values(it->key, w) != 0) {
         Window fresh;
         fresh.key = w;
@@ -315,8 +319,10 @@ class TumblingPump final : public Pump {
       load_groups(r, win.groups, win.index, *plan_, partition_);
       const bool has_end = r.boolean();
       const TimestampMs end = r.i64();
-      if (has_end) win.end = end;
-      else win.end.reset();
+      if (has_end)
+        win.end = end;
+      else
+        win.end.reset();
     }
   }
 
@@ -481,7 +487,8 @@ class SlidingPump final : public Pump {
           }
           for (size_t a = 0; a < row_args.size(); ++a) {
             const auto& agg = plan_->aggregates[a];
-            if (plan_->aggregate_window[a] == static_cast<int>(wi) && agg.arg) p.args[a].push_back(std::move(row_args[a]));
+            if (plan_->aggregate_window[a] == static_cast<int>(wi) && agg.arg)
+              p.args[a].push_back(std::move(row_args[a]));
           }
         }
         p.states.resize(r.count());
@@ -505,8 +512,8 @@ class SlidingPump final : public Pump {
 
  private:
   struct AggState {
-    int64_t count = 0;       // non-null values (rows for COUNT(*))
-    __int128 sum = 0;        // exact sums
+    int64_t count = 0;              // non-null values (rows for COUNT(*))
+    __int128 sum = 0;               // exact sums
     std::deque<uint64_t> extremes;  // MIN/MAX: sequence numbers of candidate rows
   };
   // The rows in a partition's window, oldest first, a column per aggregate, each one sequence:
@@ -516,7 +523,7 @@ class SlidingPump final : public Pump {
   struct Partition {
     std::deque<TimestampMs> rowtimes;
     std::vector<std::deque<Value>> args;  // per aggregate of the window with an argument
-    uint64_t front_seq = 0;  // sequence number of the first row
+    uint64_t front_seq = 0;               // sequence number of the first row
     std::vector<AggState> states;
   };
 
@@ -581,9 +588,11 @@ class SlidingPump final : public Pump {
     const auto& s = p.states[a];
     switch (agg.kind) {
       case AggregateKind::kCountStar:
-      case AggregateKind::kCount: return Value::integer(s.count);
+      case AggregateKind::kCount:
+        return Value::integer(s.count);
       case AggregateKind::kMin:
-      case AggregateKind::kMax: return s.extremes.empty() ? Value::null() : value(p, s.extremes.front(), a);
+      case AggregateKind::kMax:
+        return s.extremes.empty() ? Value::null() : value(p, s.extremes.front(), a);
       case AggregateKind::kSum:
       case AggregateKind::kAvg:
         if (exact_sum(agg)) {
@@ -592,7 +601,8 @@ class SlidingPump final : public Pump {
           return Value::integer(static_cast<int64_t>(agg.kind == AggregateKind::kSum ? s.sum : s.sum / s.count));
         }
         break;
-      default: break;
+      default:
+        break;
     }
     Accumulator acc;  // order-dependent aggregates: re-add the window's values in arrival order
     for (const auto& v : p.args[a]) acc.add(v, agg.arg->type, agg.kind);
@@ -732,8 +742,10 @@ class ItemsTumblingPump final : public Pump {
   void load_more(StateReader& r) override {
     const bool has = r.boolean();
     const TimestampMs w = r.i64();
-    if (has) window_ = w;
-    else window_.reset();
+    if (has)
+      window_ = w;
+    else
+      window_.reset();
     counts_.clear();
     order_.resize(r.count());
     for (auto& v : order_) {
@@ -783,15 +795,25 @@ class ItemsTumblingPump final : public Pump {
 std::unique_ptr<Pump> make_pump(std::shared_ptr<const PumpPlan> plan, EmitFn emit, ErrorFn error, const Clock& clock) {
   std::unique_ptr<Pump> p;
   switch (plan->mode) {
-    case PumpMode::kProject: p.reset(new ProjectPump(std::move(plan), std::move(emit), std::move(error), clock)); break;
-    case PumpMode::kTumbling: p.reset(new TumblingPump(std::move(plan), std::move(emit), std::move(error), clock)); break;
-    case PumpMode::kSliding: p.reset(new SlidingPump(std::move(plan), std::move(emit), std::move(error), clock)); break;
-    case PumpMode::kStagger: p.reset(new StaggerPump(std::move(plan), std::move(emit), std::move(error), clock)); break;
+    case PumpMode::kProject:
+      p.reset(new ProjectPump(std::move(plan), std::move(emit), std::move(error), clock));
+      break;
+    case PumpMode::kTumbling:
+      p.reset(new TumblingPump(std::move(plan), std::move(emit), std::move(error), clock));
+      break;
+    case PumpMode::kSliding:
+      p.reset(new SlidingPump(std::move(plan), std::move(emit), std::move(error), clock));
+      break;
+    case PumpMode::kStagger:
+      p.reset(new StaggerPump(std::move(plan), std::move(emit), std::move(error), clock));
+      break;
     case PumpMode::kTopK:
     case PumpMode::kCountDistinct:
       p.reset(new ItemsTumblingPump(std::move(plan), std::move(emit), std::move(error), clock));
       break;
-    case PumpMode::kEventWindow: p = make_event_window_pump(std::move(plan), std::move(emit), std::move(error), clock); break;
+    case PumpMode::kEventWindow:
+      p = make_event_window_pump(std::move(plan), std::move(emit), std::move(error), clock);
+      break;
   }
   return p;
 }

@@ -22,8 +22,8 @@ bool eval_all(const std::vector<ExprPtr>& exprs, const EvalContext& ctx, std::ve
 
 // Adds one input row to a set of accumulators (one per aggregate); `only`/`window` restrict it to
 // the aggregates of one sliding window.
-bool accumulate(const std::vector<AggregateSpec>& aggs, const std::vector<int>* only, int window, const EvalContext& ctx,
-                std::vector<Accumulator>& accs, const Row& row, const ErrorFn& error);
+bool accumulate(const std::vector<AggregateSpec>& aggs, const std::vector<int>* only, int window,
+                const EvalContext& ctx, std::vector<Accumulator>& accs, const Row& row, const ErrorFn& error);
 
 // The aggregates' values.
 std::vector<Value> results(const std::vector<AggregateSpec>& aggs, const std::vector<Accumulator>& accs);
@@ -86,6 +86,7 @@ struct ShardWatermarks {
   void load_shards(StateReader& r);
 };
 
-std::unique_ptr<Pump> make_event_window_pump(std::shared_ptr<const PumpPlan> plan, EmitFn emit, ErrorFn error, const Clock& clock);
+std::unique_ptr<Pump> make_event_window_pump(std::shared_ptr<const PumpPlan> plan, EmitFn emit, ErrorFn error,
+                                             const Clock& clock);
 
 }  // namespace eddy::runtime

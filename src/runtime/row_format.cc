@@ -6,7 +6,6 @@
 
 namespace eddy::runtime {
 
-
 void append_row_json(const StreamDef& def, const Row& row, std::string& out) {
   out.push_back('{');
   for (size_t i = 0; i < def.columns.size(); ++i) {
@@ -20,19 +19,29 @@ void append_row_json(const StreamDef& def, const Row& row, std::string& out) {
       continue;
     }
     switch (col.type.id) {
-      case TypeId::kBoolean: out += v.i ? "true" : "false"; break;
+      case TypeId::kBoolean:
+        out += v.i ? "true" : "false";
+        break;
       case TypeId::kTinyint:
       case TypeId::kSmallint:
       case TypeId::kInteger:
-      case TypeId::kBigint: out += std::to_string(v.i); break;
+      case TypeId::kBigint:
+        out += std::to_string(v.i);
+        break;
       case TypeId::kReal:
       case TypeId::kDouble:
-        if (!std::isfinite(v.d)) out += "null";  // JSON has no NaN or infinity
-        else out += col.type.id == TypeId::kReal ? format_real(v.d) : format_double(v.d);
+        if (!std::isfinite(v.d))
+          out += "null";  // JSON has no NaN or infinity
+        else
+          out += col.type.id == TypeId::kReal ? format_real(v.d) : format_double(v.d);
         break;
-      case TypeId::kDecimal: out += format_decimal(v.i, col.type.scale); break;
+      case TypeId::kDecimal:
+        out += format_decimal(v.i, col.type.scale);
+        break;
       case TypeId::kIntervalDayTime:
-      case TypeId::kIntervalYearMonth: out += std::to_string(v.i); break;
+      case TypeId::kIntervalYearMonth:
+        out += std::to_string(v.i);
+        break;
       case TypeId::kChar:
       case TypeId::kVarchar:
         if (v.kind == Value::Kind::kString) {
@@ -40,7 +49,9 @@ void append_row_json(const StreamDef& def, const Row& row, std::string& out) {
           break;
         }
         [[fallthrough]];
-      default: append_json_string(out, to_text(v, col.type)); break;
+      default:
+        append_json_string(out, to_text(v, col.type));
+        break;
     }
   }
   out.push_back('}');

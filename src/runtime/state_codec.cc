@@ -17,7 +17,9 @@ void StateWriter::i128(__int128 v) {
   u64(static_cast<uint64_t>(u >> 64));
 }
 
-void StateWriter::f64(double v) { u64(std::bit_cast<uint64_t>(v)); }
+void StateWriter::f64(double v) {
+  u64(std::bit_cast<uint64_t>(v));
+}
 
 void StateWriter::str(std::string_view s) {
   u64(s.size());
@@ -27,10 +29,17 @@ void StateWriter::str(std::string_view s) {
 void StateWriter::value(const Value& v) {
   u64(static_cast<uint64_t>(v.kind));
   switch (v.kind) {
-    case Value::Kind::kNull: break;
-    case Value::Kind::kInt: i64(v.i); break;
-    case Value::Kind::kDouble: f64(v.d); break;
-    case Value::Kind::kString: str(v.s); break;
+    case Value::Kind::kNull:
+      break;
+    case Value::Kind::kInt:
+      i64(v.i);
+      break;
+    case Value::Kind::kDouble:
+      f64(v.d);
+      break;
+    case Value::Kind::kString:
+      str(v.s);
+      break;
   }
 }
 
@@ -68,7 +77,9 @@ __int128 StateReader::i128() {
   return static_cast<__int128>((static_cast<unsigned __int128>(hi) << 64) | lo);
 }
 
-double StateReader::f64() { return std::bit_cast<double>(u64()); }
+double StateReader::f64() {
+  return std::bit_cast<double>(u64());
+}
 
 std::string StateReader::str() {
   const uint64_t n = u64();
@@ -81,11 +92,19 @@ std::string StateReader::str() {
 Value StateReader::value() {
   Value v;
   switch (u64()) {
-    case 0: break;
-    case 1: v.set_int(i64()); break;
-    case 2: v.set_real(f64()); break;
-    case 3: v.set_text(str()); break;
-    default: ok_ = false;
+    case 0:
+      break;
+    case 1:
+      v.set_int(i64());
+      break;
+    case 2:
+      v.set_real(f64());
+      break;
+    case 3:
+      v.set_text(str());
+      break;
+    default:
+      ok_ = false;
   }
   return v;
 }

@@ -9,22 +9,38 @@ namespace eddy::runtime {
 
 std::string SqlType::to_string() const {
   switch (id) {
-    case TypeId::kNull: return "NULL";
-    case TypeId::kBoolean: return "BOOLEAN";
-    case TypeId::kTinyint: return "TINYINT";
-    case TypeId::kSmallint: return "SMALLINT";
-    case TypeId::kInteger: return "INTEGER";
-    case TypeId::kBigint: return "BIGINT";
-    case TypeId::kReal: return "REAL";
-    case TypeId::kDouble: return "DOUBLE";
-    case TypeId::kDecimal: return "DECIMAL(" + std::to_string(precision) + "," + std::to_string(scale) + ")";
-    case TypeId::kChar: return "CHAR(" + std::to_string(length) + ")";
-    case TypeId::kVarchar: return length ? "VARCHAR(" + std::to_string(length) + ")" : "VARCHAR";
-    case TypeId::kDate: return "DATE";
-    case TypeId::kTime: return "TIME";
-    case TypeId::kTimestamp: return "TIMESTAMP";
-    case TypeId::kIntervalDayTime: return "INTERVAL DAY TO SECOND";
-    case TypeId::kIntervalYearMonth: return "INTERVAL YEAR TO MONTH";
+    case TypeId::kNull:
+      return "NULL";
+    case TypeId::kBoolean:
+      return "BOOLEAN";
+    case TypeId::kTinyint:
+      return "TINYINT";
+    case TypeId::kSmallint:
+      return "SMALLINT";
+    case TypeId::kInteger:
+      return "INTEGER";
+    case TypeId::kBigint:
+      return "BIGINT";
+    case TypeId::kReal:
+      return "REAL";
+    case TypeId::kDouble:
+      return "DOUBLE";
+    case TypeId::kDecimal:
+      return "DECIMAL(" + std::to_string(precision) + "," + std::to_string(scale) + ")";
+    case TypeId::kChar:
+      return "CHAR(" + std::to_string(length) + ")";
+    case TypeId::kVarchar:
+      return length ? "VARCHAR(" + std::to_string(length) + ")" : "VARCHAR";
+    case TypeId::kDate:
+      return "DATE";
+    case TypeId::kTime:
+      return "TIME";
+    case TypeId::kTimestamp:
+      return "TIMESTAMP";
+    case TypeId::kIntervalDayTime:
+      return "INTERVAL DAY TO SECOND";
+    case TypeId::kIntervalYearMonth:
+      return "INTERVAL YEAR TO MONTH";
   }
   return "?";
 }
@@ -32,7 +48,8 @@ std::string SqlType::to_string() const {
 std::optional<SqlType> parse_type_name(std::string_view text) {
   std::string s;
   for (char c : text) {
-    if (!std::isspace(static_cast<unsigned char>(c))) s.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+    if (!std::isspace(static_cast<unsigned char>(c)))
+      s.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
   }
   std::string base = s;
   std::vector<int> args;
@@ -85,14 +102,22 @@ std::optional<SqlType> parse_type_name(std::string_view text) {
 namespace {
 int numeric_rank(TypeId id) {
   switch (id) {
-    case TypeId::kTinyint: return 1;
-    case TypeId::kSmallint: return 2;
-    case TypeId::kInteger: return 3;
-    case TypeId::kBigint: return 4;
-    case TypeId::kDecimal: return 5;
-    case TypeId::kReal: return 6;
-    case TypeId::kDouble: return 7;
-    default: return 0;
+    case TypeId::kTinyint:
+      return 1;
+    case TypeId::kSmallint:
+      return 2;
+    case TypeId::kInteger:
+      return 3;
+    case TypeId::kBigint:
+      return 4;
+    case TypeId::kDecimal:
+      return 5;
+    case TypeId::kReal:
+      return 6;
+    case TypeId::kDouble:
+      return 7;
+    default:
+      return 0;
   }
 }
 }  // namespace

@@ -20,9 +20,9 @@ enum class TypeId {
   kDecimal,
   kChar,
   kVarchar,
-  kDate,       // days since 1970-01-01
-  kTime,       // milliseconds since midnight
-  kTimestamp,  // milliseconds since the epoch, UTC
+  kDate,               // days since 1970-01-01
+  kTime,               // milliseconds since midnight
+  kTimestamp,          // milliseconds since the epoch, UTC
   kIntervalDayTime,    // milliseconds
   kIntervalYearMonth,  // months
 };

@@ -17,11 +17,17 @@ int64_t pow10(int n) {
   return v;
 }
 
-std::string format_timestamp(TimestampMs ms) { return format_sql_timestamp_ms(ms); }
+std::string format_timestamp(TimestampMs ms) {
+  return format_sql_timestamp_ms(ms);
+}
 
-std::string format_date(int64_t days) { return format_timestamp(days * 86400000LL).substr(0, 10); }
+std::string format_date(int64_t days) {
+  return format_timestamp(days * 86400000LL).substr(0, 10);
+}
 
-std::string format_time(int64_t ms) { return format_timestamp(ms).substr(11); }
+std::string format_time(int64_t ms) {
+  return format_timestamp(ms).substr(11);
+}
 
 std::string format_decimal(int64_t unscaled, int scale) {
   const bool neg = unscaled < 0;
@@ -51,15 +57,23 @@ std::string format_double(double v) {
 std::string to_text(const Value& v, const SqlType& type) {
   if (v.is_null()) return "";
   switch (type.id) {
-    case TypeId::kBoolean: return v.i ? "TRUE" : "FALSE";
-    case TypeId::kReal: return format_real(v.d);
-    case TypeId::kDouble: return format_double(v.d);
-    case TypeId::kDecimal: return format_decimal(v.i, type.scale);
-    case TypeId::kDate: return format_date(v.i);
-    case TypeId::kTime: return format_time(v.i);
-    case TypeId::kTimestamp: return format_timestamp(v.i);
+    case TypeId::kBoolean:
+      return v.i ? "TRUE" : "FALSE";
+    case TypeId::kReal:
+      return format_real(v.d);
+    case TypeId::kDouble:
+      return format_double(v.d);
+    case TypeId::kDecimal:
+      return format_decimal(v.i, type.scale);
+    case TypeId::kDate:
+      return format_date(v.i);
+    case TypeId::kTime:
+      return format_time(v.i);
+    case TypeId::kTimestamp:
+      return format_timestamp(v.i);
     case TypeId::kChar:
-    case TypeId::kVarchar: return v.s;
+    case TypeId::kVarchar:
+      return v.s;
     default:
       if (v.kind == Value::Kind::kDouble) return format_double(v.d);
       if (v.kind == Value::Kind::kString) return v.s;
@@ -138,10 +152,14 @@ int compare_values(const Value& a, const Value& b) {
     return x < y ? -1 : x > y ? 1 : 0;
   }
   switch (a.kind) {
-    case Value::Kind::kNull: return 0;
-    case Value::Kind::kInt: return a.i < b.i ? -1 : a.i > b.i ? 1 : 0;
-    case Value::Kind::kDouble: return a.d < b.d ? -1 : a.d > b.d ? 1 : 0;
-    case Value::Kind::kString: return a.s.compare(b.s) < 0 ? -1 : a.s.compare(b.s) > 0 ? 1 : 0;
+    case Value::Kind::kNull:
+      return 0;
+    case Value::Kind::kInt:
+      return a.i < b.i ? -1 : a.i > b.i ? 1 : 0;
+    case Value::Kind::kDouble:
+      return a.d < b.d ? -1 : a.d > b.d ? 1 : 0;
+    case Value::Kind::kString:
+      return a.s.compare(b.s) < 0 ? -1 : a.s.compare(b.s) > 0 ? 1 : 0;
   }
   return 0;
 }

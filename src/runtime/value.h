@@ -23,15 +23,40 @@ struct Value {
   std::string s;
 
   static Value null() { return {}; }
-  static Value integer(int64_t v) { Value x; x.kind = Kind::kInt; x.i = v; return x; }
+  static Value integer(int64_t v) {
+    Value x;
+    x.kind = Kind::kInt;
+    x.i = v;
+    return x;
+  }
   static Value boolean(bool v) { return integer(v ? 1 : 0); }
-  static Value real(double v) { Value x; x.kind = Kind::kDouble; x.d = v; return x; }
-  static Value text(std::string v) { Value x; x.kind = Kind::kString; x.s = std::move(v); return x; }
+  static Value real(double v) {
+    Value x;
+    x.kind = Kind::kDouble;
+    x.d = v;
+    return x;
+  }
+  static Value text(std::string v) {
+    Value x;
+    x.kind = Kind::kString;
+    x.s = std::move(v);
+    return x;
+  }
 
   // In-place forms of the factories above for hot paths: no temporary, and a string keeps its
   // storage for the next value.
-  void set_int(int64_t v) { kind = Kind::kInt; i = v; d = 0; s.clear(); }
-  void set_real(double v) { kind = Kind::kDouble; i = 0; d = v; s.clear(); }
+  void set_int(int64_t v) {
+    kind = Kind::kInt;
+    i = v;
+    d = 0;
+    s.clear();
+  }
+  void set_real(double v) {
+    kind = Kind::kDouble;
+    i = 0;
+    d = v;
+    s.clear();
+  }
   void set_text(std::string_view v) {
     kind = Kind::kString;
     i = 0;
@@ -43,8 +68,10 @@ struct Value {
     kind = o.kind;
     i = o.i;
     d = o.d;
-    if (o.kind == Kind::kString) s.assign(o.s);
-    else s.clear();
+    if (o.kind == Kind::kString)
+      s.assign(o.s);
+    else
+      s.clear();
   }
 
   bool is_null() const { return kind == Kind::kNull; }
@@ -67,8 +94,8 @@ std::string format_timestamp(TimestampMs ms);  // yyyy-MM-dd HH:mm:ss.SSS
 std::string format_date(int64_t days);         // yyyy-MM-dd
 std::string format_time(int64_t ms);           // HH:mm:ss.SSS
 std::string format_decimal(int64_t unscaled, int scale);
-std::string format_real(double v);             // shortest float32 round trip
-std::string format_double(double v);           // shortest double round trip
+std::string format_real(double v);    // shortest float32 round trip
+std::string format_double(double v);  // shortest double round trip
 // The value as text in `type` (CAST(x AS VARCHAR)); NULL gives "".
 std::string to_text(const Value& v, const SqlType& type);
 
@@ -91,9 +118,12 @@ struct RowKeyHash {
 
 inline size_t ValueHash::operator()(const Value& v) const {
   switch (v.kind) {
-    case Value::Kind::kNull: return 0x9e3779b9;
-    case Value::Kind::kInt: return std::hash<int64_t>{}(v.i);
-    case Value::Kind::kDouble: return std::hash<double>{}(v.d);
+    case Value::Kind::kNull:
+      return 0x9e3779b9;
+    case Value::Kind::kInt:
+      return std::hash<int64_t>{}(v.i);
+    case Value::Kind::kDouble:
+      return std::hash<double>{}(v.d);
     case Value::Kind::kString: {
       // Group keys are mostly short strings: an inline word-at-a-time mix instead of a call.
       auto mix = [](uint64_t x) {
@@ -133,9 +163,8 @@ inline size_t ValueHash::operator()(const Value& v) const {
 
 inline size_t RowKeyHash::operator()(const std::vector<Value>& k) const {
   size_t h = 0;
-  for (const auto& v : k) h = h * 1000003u ^ ValueHash{}(v);
+  for (const auto& v : k) h = h * 1000003u ^ ValueHash {}(v);
   return h;
 }
-
 
 }  // namespace eddy::runtime

@@ -14,10 +14,10 @@
 namespace eddy::sql {
 
 // The SQL types are the runtime's (values are typed there); the front end names them as its own.
-using runtime::SqlType;
-using runtime::TypeId;
 using runtime::common_type;
 using runtime::parse_type_name;
+using runtime::SqlType;
+using runtime::TypeId;
 
 struct Location {
   int line = 1;
@@ -37,26 +37,26 @@ using ExprPtr = std::unique_ptr<Expr>;
 struct WindowSpec {
   std::vector<ExprPtr> partition_by;
   std::vector<std::pair<ExprPtr, bool>> order_by;  // ORDER BY expr [DESC] (ROW_NUMBER), descending
-  bool rows = false;        // ROWS n PRECEDING (else RANGE INTERVAL ... PRECEDING)
+  bool rows = false;                               // ROWS n PRECEDING (else RANGE INTERVAL ... PRECEDING)
   int64_t rows_preceding = 0;
   int64_t range_ms = 0;
   Location loc;
 };
 
 enum class ExprKind {
-  kLiteral,    // type + text (numbers, strings, booleans, NULL, date/time literals)
-  kInterval,   // INTERVAL literal: interval_value in ms or months, type says which
-  kColumn,     // [qualifier.]name
-  kUnary,      // op: "-", "+", "NOT"
-  kBinary,     // op: + - * / % || = <> < <= > >= AND OR
-  kFunction,   // name(args) [OVER ...]; also FLOOR/CEIL ... TO unit, STEP ... BY, EXTRACT, POSITION...
-  kCase,       // [operand] WHEN ... THEN ... [ELSE ...]
-  kCast,       // CAST(arg AS type)
-  kBetween,    // args: value, low, high; negated
-  kIn,         // args: value, list...; negated
-  kLike,       // args: value, pattern; negated
-  kIsNull,     // args: value; negated = IS NOT NULL
-  kQualify,    // (expr) <unit>: a datetime difference as an interval in `unit`
+  kLiteral,   // type + text (numbers, strings, booleans, NULL, date/time literals)
+  kInterval,  // INTERVAL literal: interval_value in ms or months, type says which
+  kColumn,    // [qualifier.]name
+  kUnary,     // op: "-", "+", "NOT"
+  kBinary,    // op: + - * / % || = <> < <= > >= AND OR
+  kFunction,  // name(args) [OVER ...]; also FLOOR/CEIL ... TO unit, STEP ... BY, EXTRACT, POSITION...
+  kCase,      // [operand] WHEN ... THEN ... [ELSE ...]
+  kCast,      // CAST(arg AS type)
+  kBetween,   // args: value, low, high; negated
+  kIn,        // args: value, list...; negated
+  kLike,      // args: value, pattern; negated
+  kIsNull,    // args: value; negated = IS NOT NULL
+  kQualify,   // (expr) <unit>: a datetime difference as an interval in `unit`
 };
 
 struct Expr {
@@ -65,15 +65,15 @@ struct Expr {
   std::string text;       // literal text, operator, function name (upper), column name, unit
   std::string qualifier;  // column qualifier; FLOOR/CEIL/EXTRACT unit; TRIM side
   std::vector<ExprPtr> args;
-  SqlType type;           // literal / CAST target / interval type
+  SqlType type;  // literal / CAST target / interval type
   int64_t interval_value = 0;
   bool negated = false;
-  bool distinct = false;      // aggregate(DISTINCT x)
-  bool star = false;          // COUNT(*)
-  bool has_operand = false;   // CASE x WHEN ...
+  bool distinct = false;     // aggregate(DISTINCT x)
+  bool star = false;         // COUNT(*)
+  bool has_operand = false;  // CASE x WHEN ...
   bool has_else = false;
-  bool quoted = false;        // column name was quoted
-  std::string window_name;    // OVER w
+  bool quoted = false;                 // column name was quoted
+  std::string window_name;             // OVER w
   std::unique_ptr<WindowSpec> window;  // OVER (...)
 
   Expr() = default;
@@ -87,7 +87,7 @@ struct Expr {
 struct Select;
 
 struct FromItem {
-  Identifier stream;      // FROM "S" [AS] alias
+  Identifier stream;  // FROM "S" [AS] alias
   std::string alias;
   // FROM TABLE(FN(CURSOR(SELECT STREAM * FROM s), args...))
   std::string table_function;
@@ -105,8 +105,8 @@ struct FromItem {
 };
 
 struct SelectItem {
-  ExprPtr expr;       // null for `*`
-  Identifier alias;   // empty name if none
+  ExprPtr expr;      // null for `*`
+  Identifier alias;  // empty name if none
   bool star = false;
 };
 

@@ -26,7 +26,9 @@ tl::unexpected<Error> error_at(Location loc, const std::string& message) {
                     std::to_string(loc.line) + ":" + std::to_string(loc.column) + ": " + message);
 }
 
-std::string quote(const std::string& name) { return "\"" + name + "\""; }
+std::string quote(const std::string& name) {
+  return "\"" + name + "\"";
+}
 
 // A canonical text of an expression, to recognise a GROUP BY expression repeated in SELECT.
 std::string fingerprint(const Expr& e) {
@@ -51,8 +53,10 @@ bool castable(const SqlType& from, const SqlType& to) {
 Result<Value> literal_value(const Expr& e) {
   const SqlType& t = e.type;
   switch (t.id) {
-    case TypeId::kNull: return Value::null();
-    case TypeId::kBoolean: return Value::boolean(e.text == "TRUE");
+    case TypeId::kNull:
+      return Value::null();
+    case TypeId::kBoolean:
+      return Value::boolean(e.text == "TRUE");
     case TypeId::kInteger:
     case TypeId::kBigint: {
       int64_t v = 0;
@@ -62,7 +66,8 @@ Result<Value> literal_value(const Expr& e) {
     }
     case TypeId::kDecimal: {
       int64_t v = 0;
-      if (!runtime::parse_decimal_text(e.text, t.scale, v)) return error_at(e.loc, "number " + e.text + " is out of range");
+      if (!runtime::parse_decimal_text(e.text, t.scale, v))
+        return error_at(e.loc, "number " + e.text + " is out of range");
       return Value::integer(v);
     }
     case TypeId::kDouble: {
@@ -71,10 +76,12 @@ Result<Value> literal_value(const Expr& e) {
       if (ec != std::errc()) return error_at(e.loc, "invalid number " + e.text);
       return Value::real(d);
     }
-    case TypeId::kChar: return Value::text(e.text);
+    case TypeId::kChar:
+      return Value::text(e.text);
     case TypeId::kTimestamp: {
       TimestampMs ms;
-      if (!runtime::parse_timestamp_text(e.text, ms)) return error_at(e.loc, "invalid TIMESTAMP literal '" + e.text + "'");
+      if (!runtime::parse_timestamp_text(e.text, ms))
+        return error_at(e.loc, "invalid TIMESTAMP literal '" + e.text + "'");
       return Value::integer(ms);
     }
     case TypeId::kDate: {
@@ -87,7 +94,8 @@ Result<Value> literal_value(const Expr& e) {
       if (!runtime::parse_time_text(e.text, ms)) return error_at(e.loc, "invalid TIME literal '" + e.text + "'");
       return Value::integer(ms);
     }
-    default: return error_at(e.loc, "unsupported literal");
+    default:
+      return error_at(e.loc, "unsupported literal");
   }
 }
 
@@ -126,14 +134,18 @@ class QueryBinder {
         if (t.id == TypeId::kChar) t = SqlType{TypeId::kChar, static_cast<int>(e.text.size())};
         return runtime::make_constant(std::move(*v), t);
       }
-      case ExprKind::kInterval: return runtime::make_constant(Value::integer(e.interval_value), e.type);
-      case ExprKind::kColumn: return column(e, place);
-      case ExprKind::kFunction: return function(e, place);
+      case ExprKind::kInterval:
+        return runtime::make_constant(Value::integer(e.interval_value), e.type);
+      case ExprKind::kColumn:
+        return column(e, place);
+      case ExprKind::kFunction:
+        return function(e, place);
       case ExprKind::kUnary: {
         auto a = bind(*e.args[0], place);
         if (!a) return a;
         if (e.text == "NOT") {
-          if ((*a)->type.id != TypeId::kBoolean && (*a)->type.id != TypeId::kNull) return error_at(e.loc, "NOT needs a BOOLEAN");
+          if ((*a)->type.id != TypeId::kBoolean && (*a)->type.id != TypeId::kNull)
+            return error_at(e.loc, "NOT needs a BOOLEAN");
           std::vector<Bound> v;
           v.push_back(std::move(*a));
           return runtime::make_logic("NOT", std::move(v));
@@ -143,8 +155,10 @@ class QueryBinder {
         return runtime::make_arithmetic('-', runtime::make_constant(Value::integer(0), SqlType::of(TypeId::kInteger)),
                                         std::move(*a), t.is_interval() ? t : t);
       }
-      case ExprKind::kBinary: return binary(e, place);
-      case ExprKind::kCase: return case_expr(e, place);
+      case ExprKind::kBinary:
+        return binary(e, place);
+      case ExprKind::kCase:
+        return case_expr(e, place);
       case ExprKind::kCast: {
         auto a = bind(*e.args[0], place);
         if (!a) return a;
@@ -183,7 +197,9 @@ class QueryBinder {
           auto x = bind(*e.args[i], place);
           if (!x) return x;
           auto c = common_type(t, (*x)->type);
-          if (!c) return error_at(e.args[i]->loc, "IN list value of type " + (*x)->type.to_string() + " cannot be compared with " + t.to_string());
+          if (!c)
+            return error_at(e.args[i]->loc, "IN list value of type " + (*x)->type.to_string() +
+                                                " cannot be compared with " + t.to_string());
           t = *c;
           list.push_back(std::move(*x));
         }
@@ -208,7 +224,8 @@ class QueryBinder {
       case ExprKind::kQualify: {
         const Expr& inner = *e.args[0];
         const int64_t unit = unit_ms(e.text);
-        if (unit == 0) return error_at(e.loc, "(a - b) " + e.text + " is not supported; use SECOND, MINUTE, HOUR or DAY");
+        if (unit == 0)
+          return error_at(e.loc, "(a - b) " + e.text + " is not supported; use SECOND, MINUTE, HOUR or DAY");
         if (inner.kind != ExprKind::kBinary || inner.text != "-") {
           return error_at(e.loc, "an interval qualifier after (...) needs a datetime difference (a - b)");
         }
@@ -219,8 +236,11 @@ class QueryBinder {
         if (!(*a)->type.is_datetime() || !(*b)->type.is_datetime()) {
           return error_at(e.loc, "(a - b) " + e.text + " needs two datetime values");
         }
-        const SqlType t = (*a)->type.id == TypeId::kDate && (*b)->type.id == TypeId::kDate ? SqlType::of(TypeId::kDate) : SqlType::of(TypeId::kTimestamp);
-        return runtime::make_datetime_difference(runtime::make_cast(std::move(*a), t), runtime::make_cast(std::move(*b), t), unit);
+        const SqlType t = (*a)->type.id == TypeId::kDate && (*b)->type.id == TypeId::kDate
+                              ? SqlType::of(TypeId::kDate)
+                              : SqlType::of(TypeId::kTimestamp);
+        return runtime::make_datetime_difference(runtime::make_cast(std::move(*a), t),
+                                                 runtime::make_cast(std::move(*b), t), unit);
       }
     }
     return error_at(e.loc, "unsupported expression");
@@ -230,10 +250,14 @@ class QueryBinder {
     const SqlType ta = a->type, tb = b->type;
     auto fail = [&] { return error_at(loc, "cannot compare " + ta.to_string() + " with " + tb.to_string()); };
     std::optional<SqlType> t;
-    if (ta.is_datetime() && tb.is_string()) t = ta;  // TIMESTAMP column = '2021-01-31 14:00:00'
-    else if (tb.is_datetime() && ta.is_string()) t = tb;
-    else if (ta.is_string() != tb.is_string() && ta.id != TypeId::kNull && tb.id != TypeId::kNull) return fail();
-    else t = common_type(ta, tb);
+    if (ta.is_datetime() && tb.is_string())
+      t = ta;  // TIMESTAMP column = '2021-01-31 14:00:00'
+    else if (tb.is_datetime() && ta.is_string())
+      t = tb;
+    else if (ta.is_string() != tb.is_string() && ta.id != TypeId::kNull && tb.id != TypeId::kNull)
+      return fail();
+    else
+      t = common_type(ta, tb);
     if (!t) return fail();
     if (ta.id == TypeId::kChar && tb.id == TypeId::kChar) {
       return runtime::make_comparison(op, std::move(a), std::move(b));  // blank-padded comparison
@@ -245,13 +269,16 @@ class QueryBinder {
  private:
   Result<Bound> column(const Expr& e, Place place) {
     if (!e.qualifier.empty() && e.qualifier != scope_.name && e.qualifier != alias_) {
-      return error_at(e.loc, "unknown stream or alias " + quote(e.qualifier) + " (the query reads " + quote(scope_.name) + ")");
+      return error_at(
+          e.loc, "unknown stream or alias " + quote(e.qualifier) + " (the query reads " + quote(scope_.name) + ")");
     }
     if (e.text == "ROWTIME") return runtime::make_rowtime();
     for (size_t i = 0; i < scope_.columns.size(); ++i) {
       if (scope_.columns[i].name != e.text) continue;
       if (aggregated && place == Place::kOutput) {
-        return error_at(e.loc, "column " + quote(e.text) + " must appear in GROUP BY (or the stagger PARTITION BY) or inside an aggregate function");
+        return error_at(e.loc,
+                        "column " + quote(e.text) +
+                            " must appear in GROUP BY (or the stagger PARTITION BY) or inside an aggregate function");
       }
       return runtime::make_column(i, scope_.columns[i].type);
     }
@@ -263,7 +290,8 @@ class QueryBinder {
       for (auto& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
       if (upper == e.text && !e.quoted) hint = " (unquoted names are upper-cased: write " + quote(c.name) + ")";
     }
-    return error_at(e.loc, "column " + quote(e.text) + " not found in " + quote(scope_.name) + hint + "; its columns are " + names);
+    return error_at(
+        e.loc, "column " + quote(e.text) + " not found in " + quote(scope_.name) + hint + "; its columns are " + names);
   }
 
   Result<Bound> function(const Expr& e, Place place) {
@@ -284,23 +312,36 @@ class QueryBinder {
     if (windowed && !sliding) return error_at(e.loc, "OVER windows cannot be combined with GROUP BY or WINDOWED BY");
     if (!windowed && !(aggregated && place == Place::kOutput)) {
       if (sliding) return error_at(e.loc, "aggregate " + e.text + " needs OVER (...) in a query with sliding windows");
-      return error_at(e.loc, "aggregate " + e.text + " needs a GROUP BY window (STEP/FLOOR of ROWTIME), WINDOWED BY STAGGER, or OVER (...)");
+      return error_at(e.loc,
+                      "aggregate " + e.text +
+                          " needs a GROUP BY window (STEP/FLOOR of ROWTIME), WINDOWED BY STAGGER, or OVER (...)");
     }
     if (e.distinct) return error_at(e.loc, e.text + "(DISTINCT ...) is not allowed in streaming aggregation");
     runtime::AggregateSpec spec;
     const std::string& n = e.text;
     using runtime::AggregateKind;
-    if (n == "COUNT") spec.kind = e.star ? AggregateKind::kCountStar : AggregateKind::kCount;
-    else if (n == "SUM") spec.kind = AggregateKind::kSum;
-    else if (n == "AVG") spec.kind = AggregateKind::kAvg;
-    else if (n == "MIN") spec.kind = AggregateKind::kMin;
-    else if (n == "MAX") spec.kind = AggregateKind::kMax;
-    else if (n == "FIRST_VALUE") spec.kind = AggregateKind::kFirstValue;
-    else if (n == "LAST_VALUE") spec.kind = AggregateKind::kLastValue;
-    else if (n == "STDDEV_POP") spec.kind = AggregateKind::kStddevPop;
-    else if (n == "STDDEV_SAMP" || n == "STDDEV") spec.kind = AggregateKind::kStddevSamp;
-    else if (n == "VAR_POP") spec.kind = AggregateKind::kVarPop;
-    else spec.kind = AggregateKind::kVarSamp;
+    if (n == "COUNT")
+      spec.kind = e.star ? AggregateKind::kCountStar : AggregateKind::kCount;
+    else if (n == "SUM")
+      spec.kind = AggregateKind::kSum;
+    else if (n == "AVG")
+      spec.kind = AggregateKind::kAvg;
+    else if (n == "MIN")
+      spec.kind = AggregateKind::kMin;
+    else if (n == "MAX")
+      spec.kind = AggregateKind::kMax;
+    else if (n == "FIRST_VALUE")
+      spec.kind = AggregateKind::kFirstValue;
+    else if (n == "LAST_VALUE")
+      spec.kind = AggregateKind::kLastValue;
+    else if (n == "STDDEV_POP")
+      spec.kind = AggregateKind::kStddevPop;
+    else if (n == "STDDEV_SAMP" || n == "STDDEV")
+      spec.kind = AggregateKind::kStddevSamp;
+    else if (n == "VAR_POP")
+      spec.kind = AggregateKind::kVarPop;
+    else
+      spec.kind = AggregateKind::kVarSamp;
     SqlType arg_type = SqlType::of(TypeId::kBigint);
     if (!e.star) {
       if (e.args.size() != 1) return error_at(e.loc, n + " takes one argument");
@@ -367,7 +408,8 @@ class QueryBinder {
     const std::string& op = e.text;
     if (op == "AND" || op == "OR") {
       for (const auto* x : {&*a, &*b}) {
-        if ((*x)->type.id != TypeId::kBoolean && (*x)->type.id != TypeId::kNull) return error_at(e.loc, op + " needs BOOLEAN operands");
+        if ((*x)->type.id != TypeId::kBoolean && (*x)->type.id != TypeId::kNull)
+          return error_at(e.loc, op + " needs BOOLEAN operands");
       }
       std::vector<Bound> v;
       v.push_back(std::move(*a));
@@ -389,7 +431,8 @@ class QueryBinder {
     if (ta.id == TypeId::kNull) ta = tb;
     if (tb.id == TypeId::kNull) tb = ta;
     auto fail = [&] {
-      return error_at(loc, std::string("cannot apply '") + op + "' to " + a->type.to_string() + " and " + b->type.to_string());
+      return error_at(
+          loc, std::string("cannot apply '") + op + "' to " + a->type.to_string() + " and " + b->type.to_string());
     };
     if (ta.is_datetime() || tb.is_datetime()) {
       if (ta.is_datetime() && tb.is_datetime() && op == '-') {
@@ -430,7 +473,8 @@ class QueryBinder {
     if (result.is_integer() && result.id != TypeId::kBigint && (ta.id == TypeId::kBigint || tb.id == TypeId::kBigint)) {
       result = SqlType::of(TypeId::kBigint);
     }
-    return runtime::make_arithmetic(op, runtime::make_cast(std::move(a), result), runtime::make_cast(std::move(b), result), result);
+    return runtime::make_arithmetic(op, runtime::make_cast(std::move(a), result),
+                                    runtime::make_cast(std::move(b), result), result);
   }
 
   Result<Bound> case_expr(const Expr& e, Place place) {
@@ -458,7 +502,8 @@ class QueryBinder {
       } else {
         auto c = bind(*e.args[i], place);
         if (!c) return c;
-        if ((*c)->type.id != TypeId::kBoolean && (*c)->type.id != TypeId::kNull) return error_at(e.args[i]->loc, "WHEN needs a BOOLEAN condition");
+        if ((*c)->type.id != TypeId::kBoolean && (*c)->type.id != TypeId::kNull)
+          return error_at(e.args[i]->loc, "WHEN needs a BOOLEAN condition");
         cond = std::move(*c);
       }
       auto r = bind(*e.args[i + 1], place);
@@ -500,12 +545,14 @@ bool has_windowed_aggregate(const Expr& e) {
 }
 
 Result<int64_t> integer_literal(const Expr& e, const char* what) {
-  if (e.kind != ExprKind::kLiteral || !e.type.is_integer()) return error_at(e.loc, std::string(what) + " must be a whole number");
+  if (e.kind != ExprKind::kLiteral || !e.type.is_integer())
+    return error_at(e.loc, std::string(what) + " must be a whole number");
   return std::stoll(e.text);
 }
 
 bool mentions_window_columns(const Expr& e) {
-  if (e.kind == ExprKind::kColumn && (e.text == "window_start" || e.text == "window_end" || e.text == "window_time")) return true;
+  if (e.kind == ExprKind::kColumn && (e.text == "window_start" || e.text == "window_end" || e.text == "window_time"))
+    return true;
   for (const auto& a : e.args) {
     if (mentions_window_columns(*a)) return true;
   }
@@ -558,15 +605,19 @@ std::optional<int64_t> duration_ms(const std::string& text) {
 Status bind_window_tvf(const FromItem& from, PumpPlan& plan, const std::map<std::string, StreamDef>& streams,
                        const std::map<std::string, EventTime>& event_time, StreamDef& derived) {
   auto src = streams.find(from.tvf_table.name);
-  if (src == streams.end()) return error_at(from.tvf_table.loc, "table " + quote(from.tvf_table.name) + " does not exist");
+  if (src == streams.end())
+    return error_at(from.tvf_table.loc, "table " + quote(from.tvf_table.name) + " does not exist");
   auto et = event_time.find(from.tvf_table.name);
   if (et == event_time.end()) {
-    return error_at(from.tvf_table.loc, "table " + quote(from.tvf_table.name) +
-                                            " has no WATERMARK: window functions need an event-time column (WATERMARK FOR ts AS ts - INTERVAL ...)");
+    return error_at(
+        from.tvf_table.loc,
+        "table " + quote(from.tvf_table.name) +
+            " has no WATERMARK: window functions need an event-time column (WATERMARK FOR ts AS ts - INTERVAL ...)");
   }
   if (from.descriptor.name != et->second.column) {
-    return error_at(from.descriptor.loc, "DESCRIPTOR(" + from.descriptor.name + ") must name the table's event-time column " +
-                                             quote(et->second.column) + " (the one with the WATERMARK)");
+    return error_at(from.descriptor.loc, "DESCRIPTOR(" + from.descriptor.name +
+                                             ") must name the table's event-time column " + quote(et->second.column) +
+                                             " (the one with the WATERMARK)");
   }
   const auto& cols = src->second.columns;
   auto tc = std::find_if(cols.begin(), cols.end(), [&](const auto& c) { return c.name == et->second.column; });
@@ -586,7 +637,8 @@ Status bind_window_tvf(const FromItem& from, PumpPlan& plan, const std::map<std:
   }
   const std::string& kind = from.window_tvf;
   auto args = [&](size_t lo, size_t hi, const char* shape) -> Status {
-    if (ms.size() < lo || ms.size() > hi) return error_at(from.loc, kind + " takes (TABLE t, DESCRIPTOR(ts), " + shape + ")");
+    if (ms.size() < lo || ms.size() > hi)
+      return error_at(from.loc, kind + " takes (TABLE t, DESCRIPTOR(ts), " + shape + ")");
     return {};
   };
   if (kind == "TUMBLE") {
@@ -602,8 +654,9 @@ Status bind_window_tvf(const FromItem& from, PumpPlan& plan, const std::map<std:
     // CUMULATE needs whole steps; HOP does not (the seed's job slides 90 s windows every 60 s, as
     // Flink's legacy HOP group window and DataStream sliding windows allow).
     if (ev.slide_ms <= 0 || (kind == "CUMULATE" && ev.size_ms % ev.slide_ms != 0)) {
-      return error_at(from.loc, kind == "HOP" ? std::string("HOP's slide must be positive")
-                                              : std::string("CUMULATE's max size must be a whole multiple of its step"));
+      return error_at(from.loc, kind == "HOP"
+                                    ? std::string("HOP's slide must be positive")
+                                    : std::string("CUMULATE's max size must be a whole multiple of its step"));
     }
   } else if (kind == "SESSION") {
     if (auto st = args(1, 1, "gap"); !st) return st;
@@ -641,18 +694,21 @@ std::string item_name(const SelectItem& item) {
 //     FROM (<a window aggregation>)) WHERE rn <= N
 // planned as the window aggregation whose windows emit their first N groups by c, numbered.
 Result<std::unique_ptr<PumpPlan>> bind_top_n(const Select& outer, const CreatePump& pump, const StreamDef& target,
-                                             const std::vector<size_t>& target_columns, std::map<std::string, StreamDef>& streams,
+                                             const std::vector<size_t>& target_columns,
+                                             std::map<std::string, StreamDef>& streams,
                                              const std::map<std::string, EventTime>& event_time) {
   const std::string shape =
-      "FROM (subquery) is supported for window Top-N: SELECT ... FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, "
+      "FROM (subquery) is supported for window Top-N: SELECT ... FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY "
+      "window_start, "
       "window_end ORDER BY c [DESC]) AS rn FROM (<window aggregation>)) WHERE rn <= N";
   const Select& mid = *outer.from.subquery;
-  if (!mid.from.subquery || mid.where || !mid.group_by.empty() || mid.items.size() != 2) return error_at(outer.from.loc, shape);
+  if (!mid.from.subquery || mid.where || !mid.group_by.empty() || mid.items.size() != 2)
+    return error_at(outer.from.loc, shape);
   const SelectItem* star = nullptr;
   const SelectItem* number = nullptr;
   for (const auto& item : mid.items) (item.star ? star : number) = &item;
-  if (!star || !number || !number->expr || number->expr->kind != ExprKind::kFunction || number->expr->text != "ROW_NUMBER" ||
-      !number->expr->window || number->alias.name.empty()) {
+  if (!star || !number || !number->expr || number->expr->kind != ExprKind::kFunction ||
+      number->expr->text != "ROW_NUMBER" || !number->expr->window || number->alias.name.empty()) {
     return error_at(mid.loc, shape);
   }
   const WindowSpec& w = *number->expr->window;
@@ -699,7 +755,9 @@ Result<std::unique_ptr<PumpPlan>> bind_top_n(const Select& outer, const CreatePu
     return -2;
   };
   const int order = find(w.order_by[0].first->text);
-  if (order < 0) return error_at(w.order_by[0].first->loc, "ORDER BY " + w.order_by[0].first->text + " is not a column of the aggregation");
+  if (order < 0)
+    return error_at(w.order_by[0].first->loc,
+                    "ORDER BY " + w.order_by[0].first->text + " is not a column of the aggregation");
   ev.top_n = n;
   ev.top_order = static_cast<size_t>(order);
   ev.top_desc = w.order_by[0].second;
@@ -711,24 +769,28 @@ Result<std::unique_ptr<PumpPlan>> bind_top_n(const Select& outer, const CreatePu
     sources.push_back(-1);
   } else {
     for (const auto& item : outer.items) {
-      if (item.star || !item.expr || item.expr->kind != ExprKind::kColumn) return error_at(outer.loc, "select * or columns over a window Top-N");
+      if (item.star || !item.expr || item.expr->kind != ExprKind::kColumn)
+        return error_at(outer.loc, "select * or columns over a window Top-N");
       const int c = item.expr->text == rn ? -1 : find(item.expr->text);
       if (c == -2) return error_at(item.expr->loc, "column " + quote(item.expr->text) + " not found");
       sources.push_back(c);
     }
   }
   if (sources.size() != target_columns.size()) {
-    return error_at(outer.loc, "INSERT INTO " + quote(target.name) + " expects " + std::to_string(target_columns.size()) +
-                                   " column(s) but the SELECT produces " + std::to_string(sources.size()));
+    return error_at(outer.loc, "INSERT INTO " + quote(target.name) + " expects " +
+                                   std::to_string(target_columns.size()) + " column(s) but the SELECT produces " +
+                                   std::to_string(sources.size()));
   }
   ev.top_columns.assign(target.columns.size(), -3);  // -3: a target column no output writes (NULL)
   ev.top_types.clear();
   for (const auto& c : target.columns) ev.top_types.push_back(c.type);
   for (size_t i = 0; i < sources.size(); ++i) {
     const auto& col = target.columns[target_columns[i]];
-    const SqlType from = sources[i] < 0 ? SqlType::of(TypeId::kBigint) : ev.top_inner_types[static_cast<size_t>(sources[i])];
+    const SqlType from =
+        sources[i] < 0 ? SqlType::of(TypeId::kBigint) : ev.top_inner_types[static_cast<size_t>(sources[i])];
     if (!castable(from, col.type)) {
-      return error_at(outer.loc, "cannot insert " + from.to_string() + " into column " + quote(col.name) + " " + col.type.to_string());
+      return error_at(outer.loc, "cannot insert " + from.to_string() + " into column " + quote(col.name) + " " +
+                                     col.type.to_string());
     }
     ev.top_columns[target_columns[i]] = sources[i];
   }
@@ -751,26 +813,31 @@ Result<std::unique_ptr<PumpPlan>> bind_select(const Select& select, const Create
   const StreamDef* scope = nullptr;
   std::string alias = select.from.alias;
   if (!select.from.window_tvf.empty()) {
-    if (auto st = bind_window_tvf(select.from, *plan, streams, event_time, derived); !st) return tl::unexpected(st.error());
+    if (auto st = bind_window_tvf(select.from, *plan, streams, event_time, derived); !st)
+      return tl::unexpected(st.error());
     scope = &derived;
   } else if (!select.from.table_function.empty()) {
     const std::string& fname = select.from.table_function;
     const bool top_k = fname == "TOP_K_ITEMS_TUMBLING";
     if (!top_k && fname != "COUNT_DISTINCT_ITEMS_TUMBLING") {
-      return error_at(select.from.loc, "unknown table function " + fname + " (supported: TOP_K_ITEMS_TUMBLING, COUNT_DISTINCT_ITEMS_TUMBLING)");
+      return error_at(select.from.loc, "unknown table function " + fname +
+                                           " (supported: TOP_K_ITEMS_TUMBLING, COUNT_DISTINCT_ITEMS_TUMBLING)");
     }
     const Select& cursor = *select.from.cursor;
     auto src = streams.find(cursor.from.stream.name);
-    if (src == streams.end()) return error_at(cursor.from.stream.loc, "stream " + quote(cursor.from.stream.name) + " does not exist");
+    if (src == streams.end())
+      return error_at(cursor.from.stream.loc, "stream " + quote(cursor.from.stream.name) + " does not exist");
     if (cursor.items.size() != 1 || !cursor.items[0].star) {
       return error_at(cursor.loc, "the CURSOR of " + fname + " must be SELECT STREAM * FROM <stream> [WHERE ...]");
     }
     const size_t want = top_k ? 3 : 2;
     if (select.from.function_args.size() != want) {
-      return error_at(select.from.loc, fname + " takes (CURSOR(...), 'column', " + (top_k ? "K, " : "") + "windowSize)");
+      return error_at(select.from.loc,
+                      fname + " takes (CURSOR(...), 'column', " + (top_k ? "K, " : "") + "windowSize)");
     }
     const Expr& col = *select.from.function_args[0];
-    if (col.kind != ExprKind::kLiteral || !col.type.is_string()) return error_at(col.loc, "the column name must be a string literal");
+    if (col.kind != ExprKind::kLiteral || !col.type.is_string())
+      return error_at(col.loc, "the column name must be a string literal");
     const auto& cols = src->second.columns;
     auto it = std::find_if(cols.begin(), cols.end(), [&](const auto& c) { return c.name == col.text; });
     if (it == cols.end()) {
@@ -778,7 +845,8 @@ Result<std::unique_ptr<PumpPlan>> bind_select(const Select& select, const Create
       for (auto& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
       it = std::find_if(cols.begin(), cols.end(), [&](const auto& c) { return c.name == upper; });
     }
-    if (it == cols.end()) return error_at(col.loc, "column " + quote(col.text) + " not found in " + quote(src->second.name));
+    if (it == cols.end())
+      return error_at(col.loc, "column " + quote(col.text) + " not found in " + quote(src->second.name));
     plan->source = src->second.name;
     plan->mode = top_k ? PumpMode::kTopK : PumpMode::kCountDistinct;
     plan->tf_column = static_cast<size_t>(it - cols.begin());
@@ -791,7 +859,8 @@ Result<std::unique_ptr<PumpPlan>> bind_select(const Select& select, const Create
     }
     auto size = integer_literal(*select.from.function_args.back(), "windowSize");
     if (!size) return tl::unexpected(size.error());
-    if (*size < 1 || *size > 3600) return error_at(select.from.function_args.back()->loc, "windowSize must be 1 to 3600 seconds");
+    if (*size < 1 || *size > 3600)
+      return error_at(select.from.function_args.back()->loc, "windowSize must be 1 to 3600 seconds");
     plan->tf_window_ms = *size * 1000;
     if (cursor.where) {
       QueryBinder cb(cursor, *plan, src->second, cursor.from.alias);
@@ -801,14 +870,18 @@ Result<std::unique_ptr<PumpPlan>> bind_select(const Select& select, const Create
     }
     derived.name = fname;
     if (top_k) derived.columns.push_back({it->name, it->type});
-    derived.columns.push_back({top_k ? "MOST_FREQUENT_VALUES" : "NUMBER_OF_DISTINCT_ITEMS", SqlType::of(TypeId::kBigint)});
+    derived.columns.push_back(
+        {top_k ? "MOST_FREQUENT_VALUES" : "NUMBER_OF_DISTINCT_ITEMS", SqlType::of(TypeId::kBigint)});
     scope = &derived;
   } else {
     auto src = streams.find(select.from.stream.name);
     if (src == streams.end()) {
-      return error_at(select.from.stream.loc, "stream " + quote(select.from.stream.name) + " does not exist (create it with CREATE STREAM, or check the input's name prefix)");
+      return error_at(select.from.stream.loc,
+                      "stream " + quote(select.from.stream.name) +
+                          " does not exist (create it with CREATE STREAM, or check the input's name prefix)");
     }
-    if (src->first == runtime::kErrorStream) return error_at(select.from.stream.loc, "error_stream cannot be read by the application");
+    if (src->first == runtime::kErrorStream)
+      return error_at(select.from.stream.loc, "error_stream cannot be read by the application");
     plan->source = src->first;
     scope = &src->second;
   }
@@ -818,10 +891,12 @@ Result<std::unique_ptr<PumpPlan>> bind_select(const Select& select, const Create
   if (!table_function && select.where) {
     auto w = qb.bind(*select.where, Place::kRow);
     if (!w) return tl::unexpected(w.error());
-    if ((*w)->type.id != TypeId::kBoolean && (*w)->type.id != TypeId::kNull) return error_at(select.where->loc, "WHERE needs a BOOLEAN condition");
+    if ((*w)->type.id != TypeId::kBoolean && (*w)->type.id != TypeId::kNull)
+      return error_at(select.where->loc, "WHERE needs a BOOLEAN condition");
     plan->where = std::move(*w);
   }
-  if (!select.group_by.empty() && select.stagger) return error_at(select.loc, "use either GROUP BY or WINDOWED BY, not both");
+  if (!select.group_by.empty() && select.stagger)
+    return error_at(select.loc, "use either GROUP BY or WINDOWED BY, not both");
   bool sliding = false;
   for (const auto& item : select.items) {
     if (item.expr && has_windowed_aggregate(*item.expr)) sliding = true;
@@ -857,14 +932,20 @@ Result<std::unique_ptr<PumpPlan>> bind_select(const Select& select, const Create
       return error_at(select.from.loc, "PARTITION BY is for SESSION windows");
     }
     if (select.where && mentions_window_columns(*select.where)) {
-      return error_at(select.where->loc, "WHERE is applied before the window function: it cannot read window_start, window_end or window_time");
+      return error_at(
+          select.where->loc,
+          "WHERE is applied before the window function: it cannot read window_start, window_end or window_time");
     }
     qb.aggregated = true;
     if (auto st = qb.bind_keys(select.group_by); !st) return tl::unexpected(st.error());
     ev.panes = ev.kind != runtime::EventWindowSpec::Kind::kSession;
     for (const auto& k : select.group_by) {
       const bool bare = k->kind == ExprKind::kColumn;
-      const int slot = !bare ? 0 : k->text == "window_start" ? 1 : k->text == "window_end" ? 2 : k->text == "window_time" ? 3 : 0;
+      const int slot = !bare                       ? 0
+                       : k->text == "window_start" ? 1
+                       : k->text == "window_end"   ? 2
+                       : k->text == "window_time"  ? 3
+                                                   : 0;
       ev.window_slot.push_back(slot);
       if (slot == 0 && mentions_window_columns(*k)) ev.panes = false;
     }
@@ -909,7 +990,8 @@ Result<std::unique_ptr<PumpPlan>> bind_select(const Select& select, const Create
   }
   if (!select.order_by.empty()) {
     if (plan->mode != PumpMode::kProject) {
-      return error_at(select.order_by.front().first->loc, "streaming ORDER BY is supported on plain SELECT STREAM queries");
+      return error_at(select.order_by.front().first->loc,
+                      "streaming ORDER BY is supported on plain SELECT STREAM queries");
     }
     for (const auto& [expr, desc] : select.order_by) {
       auto k = qb.bind(*expr, Place::kRow);
@@ -919,7 +1001,8 @@ Result<std::unique_ptr<PumpPlan>> bind_select(const Select& select, const Create
     }
     if (!plan->order_keys.front()->uses_rowtime()) {
       return error_at(select.order_by.front().first->loc,
-                      "a streaming ORDER BY must start with a monotonic time key, e.g. FLOOR(\"" + scope->name + "\".ROWTIME TO MINUTE)");
+                      "a streaming ORDER BY must start with a monotonic time key, e.g. FLOOR(\"" + scope->name +
+                          "\".ROWTIME TO MINUTE)");
     }
   }
   if (select.having) {
@@ -947,8 +1030,9 @@ Result<std::unique_ptr<PumpPlan>> bind_select(const Select& select, const Create
     locs.push_back(item.expr->loc);
   }
   if (outputs.size() != target_columns.size()) {
-    return error_at(select.loc, "INSERT INTO " + quote(target.name) + " expects " + std::to_string(target_columns.size()) +
-                                    " column(s) but the SELECT produces " + std::to_string(outputs.size()));
+    return error_at(select.loc, "INSERT INTO " + quote(target.name) + " expects " +
+                                    std::to_string(target_columns.size()) + " column(s) but the SELECT produces " +
+                                    std::to_string(outputs.size()));
   }
   for (size_t i = 0; i < outputs.size(); ++i) {
     const auto& col = target.columns[target_columns[i]];
@@ -959,8 +1043,8 @@ Result<std::unique_ptr<PumpPlan>> bind_select(const Select& select, const Create
       continue;
     }
     if (!castable(outputs[i]->type, col.type)) {
-      return error_at(locs[i], "cannot insert " + outputs[i]->type.to_string() + " into column " + quote(col.name) + " " +
-                                   col.type.to_string() + " of " + quote(target.name));
+      return error_at(locs[i], "cannot insert " + outputs[i]->type.to_string() + " into column " + quote(col.name) +
+                                   " " + col.type.to_string() + " of " + quote(target.name));
     }
     plan->outputs.push_back(runtime::make_cast(std::move(outputs[i]), col.type));
     plan->target_columns.push_back(target_columns[i]);
@@ -971,13 +1055,15 @@ Result<std::unique_ptr<PumpPlan>> bind_select(const Select& select, const Create
 
 }  // namespace
 
-Result<std::vector<std::unique_ptr<PumpPlan>>> bind_script(const Script& script, std::map<std::string, StreamDef>& streams) {
+Result<std::vector<std::unique_ptr<PumpPlan>>> bind_script(const Script& script,
+                                                           std::map<std::string, StreamDef>& streams) {
   std::set<std::string> created;
   for (const auto& st : script.statements) {
     if (!st.create_stream) continue;
     const auto& cs = *st.create_stream;
     if (streams.count(cs.name.name) && !created.count(cs.name.name)) {
-      return error_at(cs.name.loc, "stream " + quote(cs.name.name) + " already exists (it is an input or system stream)");
+      return error_at(cs.name.loc,
+                      "stream " + quote(cs.name.name) + " already exists (it is an input or system stream)");
     }
     StreamDef def;
     def.name = cs.name.name;
@@ -1006,10 +1092,13 @@ Result<std::vector<std::unique_ptr<PumpPlan>>> bind_script(const Script& script,
         for (const auto& [k, v] : t.options) {
           if (k == "scan.watermark.idle-timeout") {
             auto ms = duration_ms(v);
-            if (!ms) return error_at(t.name.loc, "'scan.watermark.idle-timeout' = '" + v + "' is not a duration (e.g. '10 s')");
+            if (!ms)
+              return error_at(t.name.loc,
+                              "'scan.watermark.idle-timeout' = '" + v + "' is not a duration (e.g. '10 s')");
             e.idle_timeout_ms = *ms;
           } else if (k == "eddy.late-rows") {
-            if (v != "drop" && v != "error-stream") return error_at(t.name.loc, "'eddy.late-rows' is 'error-stream' or 'drop'");
+            if (v != "drop" && v != "error-stream")
+              return error_at(t.name.loc, "'eddy.late-rows' is 'error-stream' or 'drop'");
             e.drop_late = v == "drop";
           }
         }
@@ -1032,7 +1121,8 @@ Result<std::vector<std::unique_ptr<PumpPlan>>> bind_script(const Script& script,
     if (!pump_names.insert(p.name.name).second) return error_at(p.name.loc, "duplicate pump " + quote(p.name.name));
     auto target = streams.find(p.target.name);
     if (target == streams.end()) {
-      return error_at(p.target.loc, (script.flink ? "table " : "stream ") + quote(p.target.name) + " does not exist; create it with " +
+      return error_at(p.target.loc, (script.flink ? "table " : "stream ") + quote(p.target.name) +
+                                        " does not exist; create it with " +
                                         (script.flink ? "CREATE TABLE" : "CREATE STREAM"));
     }
     if (target->second.is_input || target->first == runtime::kErrorStream) {
@@ -1045,7 +1135,8 @@ Result<std::vector<std::unique_ptr<PumpPlan>>> bind_script(const Script& script,
       for (const auto& c : p.columns) {
         const auto& cols = target->second.columns;
         auto it = std::find_if(cols.begin(), cols.end(), [&](const auto& x) { return x.name == c.name; });
-        if (it == cols.end()) return error_at(c.loc, "column " + quote(c.name) + " not found in " + quote(target->first));
+        if (it == cols.end())
+          return error_at(c.loc, "column " + quote(c.name) + " not found in " + quote(target->first));
         columns.push_back(static_cast<size_t>(it - cols.begin()));
       }
     }

@@ -79,5 +79,4 @@ Result<std::unique_ptr<runtime::Application>> compile_application(std::string_vi
   return runtime::Application::assemble(std::move(spec), clock);
 }
 
-
 }  // namespace eddy::sql

@@ -19,8 +19,7 @@ Result<std::vector<Token>> tokenize(std::string_view sql, bool flink) {
     }
   };
   auto error = [&](Location at, const std::string& what) {
-    return make_error(Errc::kInvalidArgument,
-                      std::to_string(at.line) + ":" + std::to_string(at.column) + ": " + what);
+    return make_error(Errc::kInvalidArgument, std::to_string(at.line) + ":" + std::to_string(at.column) + ": " + what);
   };
   while (i < sql.size()) {
     const char c = sql[i];

@@ -18,7 +18,7 @@ struct Token {
   TokenKind kind;
   std::string text;  // identifier (upper-cased unless quoted), string contents, number, symbol
   Location loc;
-  std::string raw;   // an unquoted identifier as written
+  std::string raw;  // an unquoted identifier as written
 
   bool is_keyword(std::string_view kw) const { return kind == TokenKind::kIdentifier && text == kw; }
   bool is_symbol(std::string_view s) const { return kind == TokenKind::kSymbol && text == s; }

@@ -21,24 +21,26 @@ int64_t unit_ms(std::string_view u) {
   return 0;
 }
 
-bool is_month_unit(std::string_view u) { return u == "MONTH" || u == "YEAR" || u == "QUARTER"; }
+bool is_month_unit(std::string_view u) {
+  return u == "MONTH" || u == "YEAR" || u == "QUARTER";
+}
 
 namespace {
 
 struct ParseError : std::runtime_error {
   ParseError(Location at, const std::string& what)
-      : std::runtime_error(std::to_string(at.line) + ":" + std::to_string(at.column) + ": " + what),
-        loc(at) {}
+      : std::runtime_error(std::to_string(at.line) + ":" + std::to_string(at.column) + ": " + what), loc(at) {}
   Location loc;
 };
 
 // Words that end an expression or cannot be an implicit alias.
 bool is_reserved(std::string_view w) {
   static constexpr std::string_view kWords[] = {
-      "SELECT", "STREAM", "FROM", "WHERE", "GROUP", "BY", "HAVING", "WINDOW", "WINDOWED", "UNION", "ALL", "AS",
-      "ON", "JOIN", "ORDER", "AND", "OR", "NOT", "IN", "IS", "LIKE", "BETWEEN", "CASE", "WHEN", "THEN", "ELSE",
-      "END", "OVER", "PARTITION", "RANGE", "ROWS", "PRECEDING", "INSERT", "INTO", "CREATE", "PUMP", "TO",
-      "INTERVAL", "NULL", "TRUE", "FALSE", "DISTINCT", "CAST", "STAGGER", "FOLLOWING", "LIMIT"};
+      "SELECT", "STREAM",    "FROM",   "WHERE",   "GROUP",     "BY",   "HAVING", "WINDOW",   "WINDOWED",  "UNION",
+      "ALL",    "AS",        "ON",     "JOIN",    "ORDER",     "AND",  "OR",     "NOT",      "IN",        "IS",
+      "LIKE",   "BETWEEN",   "CASE",   "WHEN",    "THEN",      "ELSE", "END",    "OVER",     "PARTITION", "RANGE",
+      "ROWS",   "PRECEDING", "INSERT", "INTO",    "CREATE",    "PUMP", "TO",     "INTERVAL", "NULL",      "TRUE",
+      "FALSE",  "DISTINCT",  "CAST",   "STAGGER", "FOLLOWING", "LIMIT"};
   for (auto k : kWords) {
     if (w == k) return true;
   }
@@ -188,7 +190,8 @@ class Parser {
                    e->args[0]->text == w.column.name && e->args[1]->kind == ExprKind::kInterval) {
           w.delay_ms = interval_ms(std::move(e->args[1]));
         } else {
-          throw ParseError(w.loc, "WATERMARK FOR " + w.column.name + " AS " + w.column.name + " [- INTERVAL 'n' unit] is supported");
+          throw ParseError(
+              w.loc, "WATERMARK FOR " + w.column.name + " AS " + w.column.name + " [- INTERVAL 'n' unit] is supported");
         }
         t.watermark = std::move(w);
         continue;
@@ -207,7 +210,8 @@ class Parser {
       ColumnDef col;
       col.name = identifier("a column name");
       if (peek().is_keyword("AS") || peek().is_keyword("METADATA")) {
-        throw ParseError(peek().loc, "computed and METADATA columns are not supported yet; declare " + col.name.name + " as a physical column");
+        throw ParseError(peek().loc, "computed and METADATA columns are not supported yet; declare " + col.name.name +
+                                         " as a physical column");
       }
       col.type = type();
       t.columns.push_back(std::move(col));
@@ -238,7 +242,8 @@ class Parser {
       if (!s.from.window_tvf.empty() || !s.from.table_function.empty() || s.from.stream.name.empty()) {
         throw ParseError(g.loc, "one group window per query, over a table");
       }
-      if (g.args.empty() || g.args[0]->kind != ExprKind::kColumn) throw ParseError(g.loc, g.text + " needs the event-time column first");
+      if (g.args.empty() || g.args[0]->kind != ExprKind::kColumn)
+        throw ParseError(g.loc, g.text + " needs the event-time column first");
       s.from.window_tvf = g.text;
       s.from.tvf_table = s.from.stream;
       s.from.descriptor = Identifier{g.args[0]->text, true, g.args[0]->loc};
@@ -262,7 +267,10 @@ class Parser {
         if (!f.starts_with(p)) continue;
         const std::string part = f.substr(p.size());
         if (part == "START" || part == "END" || part == "ROWTIME") {
-          e = make(ExprKind::kColumn, e->loc, part == "START" ? "window_start" : part == "END" ? "window_end" : "window_time");
+          e = make(ExprKind::kColumn, e->loc,
+                   part == "START" ? "window_start"
+                   : part == "END" ? "window_end"
+                                   : "window_time");
           return;
         }
       }
@@ -369,8 +377,10 @@ class Parser {
       do {
         auto e = expr();
         bool desc = false;
-        if (accept_keyword("DESC")) desc = true;
-        else accept_keyword("ASC");
+        if (accept_keyword("DESC"))
+          desc = true;
+        else
+          accept_keyword("ASC");
         s->order_by.emplace_back(std::move(e), desc);
       } while (accept_symbol(","));
     }
@@ -455,8 +465,10 @@ class Parser {
       do {
         auto e = expr();
         bool desc = false;
-        if (accept_keyword("DESC")) desc = true;
-        else accept_keyword("ASC");
+        if (accept_keyword("DESC"))
+          desc = true;
+        else
+          accept_keyword("ASC");
         w.order_by.emplace_back(std::move(e), desc);
       } while (accept_symbol(","));
       if (accept_symbol(")")) return w;
@@ -852,7 +864,11 @@ class Parser {
     if ((w == "TIMESTAMP" || w == "DATE" || w == "TIME") && peek(1).kind == TokenKind::kString) {
       next();
       const std::string text = next().text;
-      return literal(loc, SqlType::of(w == "DATE" ? TypeId::kDate : w == "TIME" ? TypeId::kTime : TypeId::kTimestamp), text);
+      return literal(loc,
+                     SqlType::of(w == "DATE"   ? TypeId::kDate
+                                 : w == "TIME" ? TypeId::kTime
+                                               : TypeId::kTimestamp),
+                     text);
     }
     if (w == "INTERVAL") {
       next();
@@ -976,8 +992,10 @@ class Parser {
       e->star = true;
       expect_symbol(")");
     } else if (!accept_symbol(")")) {
-      if (accept_keyword("DISTINCT")) e->distinct = true;
-      else accept_keyword("ALL");
+      if (accept_keyword("DISTINCT"))
+        e->distinct = true;
+      else
+        accept_keyword("ALL");
       e->args.push_back(expr());
       if ((f == "FLOOR" || f == "CEIL" || f == "CEILING") && accept_keyword("TO")) {
         if (peek().kind != TokenKind::kIdentifier || !is_unit(peek().text)) fail("a time unit after TO");
@@ -1019,8 +1037,8 @@ Result<Script> parse_script(std::string_view sql) {
     const bool starts = i == 0 || (*tokens)[i - 1].is_symbol(";");
     if (!starts) continue;
     const auto& t = *tokens;
-    if (t[i].is_keyword("INSERT") ||
-        (t[i].is_keyword("CREATE") && i + 1 < t.size() && (t[i + 1].is_keyword("TABLE") || t[i + 1].is_keyword("TEMPORARY")))) {
+    if (t[i].is_keyword("INSERT") || (t[i].is_keyword("CREATE") && i + 1 < t.size() &&
+                                      (t[i + 1].is_keyword("TABLE") || t[i + 1].is_keyword("TEMPORARY")))) {
       flink = true;
     }
   }

@@ -8,15 +8,21 @@ namespace eddy::stream {
 
 const char* to_string(StreamStatus s) {
   switch (s) {
-    case StreamStatus::kCreating: return "CREATING";
-    case StreamStatus::kActive: return "ACTIVE";
-    case StreamStatus::kUpdating: return "UPDATING";
-    case StreamStatus::kDeleting: return "DELETING";
+    case StreamStatus::kCreating:
+      return "CREATING";
+    case StreamStatus::kActive:
+      return "ACTIVE";
+    case StreamStatus::kUpdating:
+      return "UPDATING";
+    case StreamStatus::kDeleting:
+      return "DELETING";
   }
   return "ACTIVE";
 }
 
-const char* to_string(StreamMode m) { return m == StreamMode::kOnDemand ? "ON_DEMAND" : "PROVISIONED"; }
+const char* to_string(StreamMode m) {
+  return m == StreamMode::kOnDemand ? "ON_DEMAND" : "PROVISIONED";
+}
 
 std::string shard_id(uint32_t index) {
   char buf[32];
@@ -24,7 +30,9 @@ std::string shard_id(uint32_t index) {
   return buf;
 }
 
-std::string ShardInfo::id() const { return shard_id(index); }
+std::string ShardInfo::id() const {
+  return shard_id(index);
+}
 
 std::optional<uint32_t> parse_shard_id(std::string_view id) {
   constexpr std::string_view kPrefix = "shardId-";

@@ -10,14 +10,14 @@
 namespace eddy::stream {
 
 struct StreamCounters {
-  std::atomic<uint64_t> incoming_records{0};      // IncomingRecords: records accepted by PutRecord(s)
-  std::atomic<uint64_t> incoming_bytes{0};        // IncomingBytes: their data bytes
-  std::atomic<uint64_t> put_failed_records{0};    // PutRecords entries refused (throttled, failed)
-  std::atomic<uint64_t> get_records_calls{0};     // GetRecords.Success
-  std::atomic<uint64_t> outgoing_records{0};      // GetRecords.Records
-  std::atomic<uint64_t> outgoing_bytes{0};        // GetRecords.Bytes
-  std::atomic<int64_t> iterator_age_ms{0};        // GetRecords.IteratorAgeMilliseconds
-  std::atomic<int64_t> millis_behind_latest{0};   // MillisBehindLatest
+  std::atomic<uint64_t> incoming_records{0};     // IncomingRecords: records accepted by PutRecord(s)
+  std::atomic<uint64_t> incoming_bytes{0};       // IncomingBytes: their data bytes
+  std::atomic<uint64_t> put_failed_records{0};   // PutRecords entries refused (throttled, failed)
+  std::atomic<uint64_t> get_records_calls{0};    // GetRecords.Success
+  std::atomic<uint64_t> outgoing_records{0};     // GetRecords.Records
+  std::atomic<uint64_t> outgoing_bytes{0};       // GetRecords.Bytes
+  std::atomic<int64_t> iterator_age_ms{0};       // GetRecords.IteratorAgeMilliseconds
+  std::atomic<int64_t> millis_behind_latest{0};  // MillisBehindLatest
 };
 
 // One stream's figures at one moment.

@@ -9,10 +9,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "common/fault_log.h"
-#include "common/path_names.h"
 #include "common/digest.h"
+#include "common/fault_log.h"
 #include "common/file_util.h"
+#include "common/path_names.h"
 #include "stream/sequence_number.h"
 #include "stream/tokens.h"
 
@@ -37,7 +37,9 @@ uint64_t random_id() {
   return v;
 }
 
-std::string shard_dir_name(uint32_t index) { return "shard-" + shard_id(index).substr(8); }
+std::string shard_dir_name(uint32_t index) {
+  return "shard-" + shard_id(index).substr(8);
+}
 
 }  // namespace
 
@@ -150,7 +152,9 @@ Result<std::shared_ptr<Stream>> StreamStore::require_active(const std::string& n
   return s;
 }
 
-std::filesystem::path StreamStore::stream_dir(const Stream& s) const { return options_.dir / path_component(s.name); }
+std::filesystem::path StreamStore::stream_dir(const Stream& s) const {
+  return options_.dir / path_component(s.name);
+}
 
 Status StreamStore::persist(const Stream& s) const {
   nlohmann::json j;
@@ -306,8 +310,8 @@ Status StreamStore::create_stream(const std::string& name, std::optional<int> sh
                       "Member must not be null for PROVISIONED streams");
   }
   if (tags.size() > kMaxTagsPerStream) {
-    return make_error(Errc::kInvalidArgument, "Failed to create stream " + name + " under account " +
-                                                  options_.account + " because a stream cannot have more than " +
+    return make_error(Errc::kInvalidArgument, "Failed to create stream " + name + " under account " + options_.account +
+                                                  " because a stream cannot have more than " +
                                                   std::to_string(kMaxTagsPerStream) + " tags.");
   }
   auto s = std::make_shared<Stream>();
@@ -335,11 +339,13 @@ Status StreamStore::create_stream(const std::string& name, std::optional<int> sh
                                                   " streams at once in state CREATING; retry when they are ACTIVE.");
     }
     if (shards + static_cast<size_t>(*shard_count) > kAccountShardLimit) {
-      return make_error(Errc::kLimitExceeded,
-                        "This request would exceed the shard limit for the account " + options_.account + " in " +
-                            options_.region + ". Current shard count for the account: " + std::to_string(shards) +
-                            ". Limit: " + std::to_string(kAccountShardLimit) + ". Number of additional shards "
-                            "that would have resulted from this request: " + std::to_string(*shard_count) + ".");
+      return make_error(Errc::kLimitExceeded, "This request would exceed the shard limit for the account " +
+                                                  options_.account + " in " + options_.region +
+                                                  ". Current shard count for the account: " + std::to_string(shards) +
+                                                  ". Limit: " + std::to_string(kAccountShardLimit) +
+                                                  ". Number of additional shards "
+                                                  "that would have resulted from this request: " +
+                                                  std::to_string(*shard_count) + ".");
     }
     // Reserve the name while the files are made; CREATING keeps data calls out.
     by_name_[name] = s;
@@ -521,11 +527,10 @@ Result<ShardPage> StreamStore::list_shards(std::optional<std::string> name, std:
     after = parse_shard_id(*f.shard_id);
   }
   if ((f.type == ShardFilterType::kAtTimestamp || f.type == ShardFilterType::kFromTimestamp) && !f.timestamp) {
-    return make_error(Errc::kInvalidArgument, "Timestamp must be provided for ShardFilter type AT_TIMESTAMP or FROM_TIMESTAMP.");
+    return make_error(Errc::kInvalidArgument,
+                      "Timestamp must be provided for ShardFilter type AT_TIMESTAMP or FROM_TIMESTAMP.");
   }
-  auto open_at = [](const ShardInfo& i, TimestampMs t) {
-    return i.created_ms <= t && (i.open() || *i.closed_ms >= t);
-  };
+  auto open_at = [](const ShardInfo& i, TimestampMs t) { return i.created_ms <= t && (i.open() || *i.closed_ms >= t); };
   ShardPage page;
   for (const auto& sh : s->shards) {
     const auto& i = sh->info;
@@ -534,11 +539,20 @@ Result<ShardPage> StreamStore::list_shards(std::optional<std::string> name, std:
     bool keep = true;
     switch (f.type) {
       case ShardFilterType::kAfterShardId:
-      case ShardFilterType::kFromTrimHorizon: break;
-      case ShardFilterType::kAtTrimHorizon: keep = open_at(i, std::max(horizon, s->created_ms)); break;
-      case ShardFilterType::kAtLatest: keep = i.open(); break;
-      case ShardFilterType::kAtTimestamp: keep = open_at(i, std::max(*f.timestamp, s->created_ms)); break;
-      case ShardFilterType::kFromTimestamp: keep = i.open() || *i.closed_ms >= *f.timestamp; break;
+      case ShardFilterType::kFromTrimHorizon:
+        break;
+      case ShardFilterType::kAtTrimHorizon:
+        keep = open_at(i, std::max(horizon, s->created_ms));
+        break;
+      case ShardFilterType::kAtLatest:
+        keep = i.open();
+        break;
+      case ShardFilterType::kAtTimestamp:
+        keep = open_at(i, std::max(*f.timestamp, s->created_ms));
+        break;
+      case ShardFilterType::kFromTimestamp:
+        keep = i.open() || *i.closed_ms >= *f.timestamp;
+        break;
     }
     if (!keep) continue;
     if (page.shards.size() == max_results) {
@@ -554,12 +568,14 @@ Status StreamStore::change_retention(const std::string& name, int hours, bool in
   auto s = require_active(name);
   if (!s) return tl::unexpected(s.error());
   if (hours < 24) {
-    return make_error(Errc::kInvalidArgument, "Minimum allowed retention period is 24 hours. Requested retention period (" +
-                                                  std::to_string(hours) + " hours) is too short.");
+    return make_error(Errc::kInvalidArgument,
+                      "Minimum allowed retention period is 24 hours. Requested retention period (" +
+                          std::to_string(hours) + " hours) is too short.");
   }
   if (hours > 8760) {
-    return make_error(Errc::kInvalidArgument, "Maximum allowed retention period is 8760 hours. Requested retention period (" +
-                                                  std::to_string(hours) + " hours) is too long.");
+    return make_error(Errc::kInvalidArgument,
+                      "Maximum allowed retention period is 8760 hours. Requested retention period (" +
+                          std::to_string(hours) + " hours) is too long.");
   }
   std::unique_lock lock((*s)->mu);
   const int current = (*s)->retention_hours;
@@ -655,8 +671,9 @@ Status StreamStore::split_shard(const std::string& name, const std::string& shar
   std::unique_lock lock((*s)->mu);
   Stream& st = **s;
   if (st.mode == StreamMode::kOnDemand) {
-    return make_error(Errc::kValidation, "SplitShard is not supported for streams in ON_DEMAND mode; use "
-                                         "UpdateStreamMode to switch to PROVISIONED first.");
+    return make_error(Errc::kValidation,
+                      "SplitShard is not supported for streams in ON_DEMAND mode; use "
+                      "UpdateStreamMode to switch to PROVISIONED first.");
   }
   if (st.status != StreamStatus::kActive) return not_active(st);
   const auto index = parse_shard_id(shard_id_text);
@@ -666,22 +683,22 @@ Status StreamStore::split_shard(const std::string& name, const std::string& shar
                                                    " under account " + options_.account + ".");
   }
   if (!shard->info.open()) {
-    return make_error(Errc::kResourceInUse, "Shard " + shard_id_text + " in stream " + name + " under account " +
-                                                options_.account +
-                                                " has already been merged or split, and thus is not eligible for merging or splitting.");
+    return make_error(Errc::kResourceInUse,
+                      "Shard " + shard_id_text + " in stream " + name + " under account " + options_.account +
+                          " has already been merged or split, and thus is not eligible for merging or splitting.");
   }
   const auto key = parse_decimal_u128(new_starting_hash_key);
   const auto& r = shard->info.range;
   if (!key || !(r.start + 1 < *key && *key < r.end)) {
     return make_error(Errc::kInvalidArgument,
-                      "NewStartingHashKey " + new_starting_hash_key + " used in SplitShard() on shard " + shard_id_text +
-                          " in stream " + name + " under account " + options_.account +
+                      "NewStartingHashKey " + new_starting_hash_key + " used in SplitShard() on shard " +
+                          shard_id_text + " in stream " + name + " under account " + options_.account +
                           " is not both greater than one plus the shard's StartingHashKey " + to_decimal(r.start) +
                           " and less than the shard's EndingHashKey " + to_decimal(r.end) + ".");
   }
   if (open_total + st.open_shards.size() + 1 > kAccountShardLimit) {
-    return make_error(Errc::kLimitExceeded, "This request would exceed the shard limit for the account " +
-                                                options_.account + ".");
+    return make_error(Errc::kLimitExceeded,
+                      "This request would exceed the shard limit for the account " + options_.account + ".");
   }
   const auto next = static_cast<uint32_t>(st.shards.size());
   ShardInfo a, b;
@@ -701,8 +718,9 @@ Status StreamStore::merge_shards(const std::string& name, const std::string& sha
   std::unique_lock lock((*s)->mu);
   Stream& st = **s;
   if (st.mode == StreamMode::kOnDemand) {
-    return make_error(Errc::kValidation, "MergeShards is not supported for streams in ON_DEMAND mode; use "
-                                         "UpdateStreamMode to switch to PROVISIONED first.");
+    return make_error(Errc::kValidation,
+                      "MergeShards is not supported for streams in ON_DEMAND mode; use "
+                      "UpdateStreamMode to switch to PROVISIONED first.");
   }
   if (st.status != StreamStatus::kActive) return not_active(st);
   const auto ia = parse_shard_id(shard_text), ib = parse_shard_id(adjacent_text);
@@ -714,18 +732,19 @@ Status StreamStore::merge_shards(const std::string& name, const std::string& sha
                                                      " under account " + options_.account + ".");
     }
     if (!sh->info.open()) {
-      return make_error(Errc::kResourceInUse, "Shard " + *text + " in stream " + name + " under account " +
-                                                  options_.account +
-                                                  " has already been merged or split, and thus is not eligible for merging or splitting.");
+      return make_error(Errc::kResourceInUse,
+                        "Shard " + *text + " in stream " + name + " under account " + options_.account +
+                            " has already been merged or split, and thus is not eligible for merging or splitting.");
     }
   }
   const auto& ra = a->info.range;
   const auto& rb = b->info.range;
-  const bool adjacent = (ra.end != kUint128Max && ra.end + 1 == rb.start) ||
-                        (rb.end != kUint128Max && rb.end + 1 == ra.start);
+  const bool adjacent =
+      (ra.end != kUint128Max && ra.end + 1 == rb.start) || (rb.end != kUint128Max && rb.end + 1 == ra.start);
   if (!adjacent || a == b) {
     return make_error(Errc::kInvalidArgument, "Shards " + shard_text + " and " + adjacent_text + " in stream " + name +
-                                                  " under account " + options_.account + " are not an adjacent pair of shards eligible for merging");
+                                                  " under account " + options_.account +
+                                                  " are not an adjacent pair of shards eligible for merging");
   }
   ShardInfo c;
   c.index = static_cast<uint32_t>(st.shards.size());
@@ -746,17 +765,23 @@ Result<std::pair<int, int>> StreamStore::update_shard_count(const std::string& n
   if (st.status != StreamStatus::kActive) return not_active(st);
   const int current = static_cast<int>(st.open_shards.size());
   if (target > 2 * current) {
-    return make_error(Errc::kLimitExceeded, "UpdateShardCount cannot scale up over double your current open shard count. Current open shard count: " +
-                                                std::to_string(current) + " Target shard count: " + std::to_string(target));
+    return make_error(
+        Errc::kLimitExceeded,
+        "UpdateShardCount cannot scale up over double your current open shard count. Current open shard count: " +
+            std::to_string(current) + " Target shard count: " + std::to_string(target));
   }
   if (target * 2 < current) {
-    return make_error(Errc::kLimitExceeded, "UpdateShardCount cannot scale down below half your current open shard count. Current open shard count: " +
-                                                std::to_string(current) + " Target shard count: " + std::to_string(target));
+    return make_error(
+        Errc::kLimitExceeded,
+        "UpdateShardCount cannot scale down below half your current open shard count. Current open shard count: " +
+            std::to_string(current) + " Target shard count: " + std::to_string(target));
   }
   const TimestampMs now = clock_.now_ms();
   std::erase_if(st.scaling_history, [now](TimestampMs t) { return now - t >= kDayMs; });
   if (st.scaling_history.size() >= 10) {
-    return make_error(Errc::kLimitExceeded, "Exceeded the limit of 10 UpdateShardCount calls in a rolling 24-hour period for stream " + name + ".");
+    return make_error(
+        Errc::kLimitExceeded,
+        "Exceeded the limit of 10 UpdateShardCount calls in a rolling 24-hour period for stream " + name + ".");
   }
   if (target == current) return std::pair{current, target};
   // Uniform scaling: the new open shards split the key space evenly. Each child names the old
@@ -773,8 +798,10 @@ Result<std::pair<int, int>> StreamStore::update_shard_count(const std::string& n
     c.range = ranges[i];
     for (const Shard* o : st.open_shards) {
       if (!o->info.range.overlaps(c.range)) continue;
-      if (!c.parent) c.parent = o->info.index;
-      else if (!c.adjacent_parent) c.adjacent_parent = o->info.index;
+      if (!c.parent)
+        c.parent = o->info.index;
+      else if (!c.adjacent_parent)
+        c.adjacent_parent = o->info.index;
     }
     children.push_back(c);
   }
@@ -800,9 +827,10 @@ Result<PutResult> StreamStore::put(const std::string& name, std::span<const PutE
     if (!e.explicit_hash_key.empty()) {
       const auto k = parse_decimal_u128(e.explicit_hash_key);
       if (!k) {
-        return make_error(Errc::kInvalidArgument,
-                          "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was " +
-                              std::string(e.explicit_hash_key));
+        return make_error(
+            Errc::kInvalidArgument,
+            "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was " +
+                std::string(e.explicit_hash_key));
       }
       keys[i] = *k;
     } else {
@@ -897,19 +925,23 @@ Result<std::string> StreamStore::shard_iterator(const std::string& name, const s
   }
   const bool by_sequence = type == IteratorType::kAtSequenceNumber || type == IteratorType::kAfterSequenceNumber;
   if (by_sequence && !sequence_number) {
-    return make_error(Errc::kInvalidArgument, "Must specify StartingSequenceNumber for " +
-                                                  std::string(type == IteratorType::kAtSequenceNumber ? "AT_SEQUENCE_NUMBER" : "AFTER_SEQUENCE_NUMBER") +
-                                                  " ShardIteratorType.");
+    return make_error(
+        Errc::kInvalidArgument,
+        "Must specify StartingSequenceNumber for " +
+            std::string(type == IteratorType::kAtSequenceNumber ? "AT_SEQUENCE_NUMBER" : "AFTER_SEQUENCE_NUMBER") +
+            " ShardIteratorType.");
   }
   if (type == IteratorType::kAtTimestamp && timestamp && *timestamp > clock_.now_ms()) {
     return make_error(Errc::kInvalidArgument,
                       "The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. "
-                      "timestampInMillis: " + std::to_string(*timestamp) +
+                      "timestampInMillis: " +
+                          std::to_string(*timestamp) +
                           ", currentTimestampInMillis: " + std::to_string(clock_.now_ms()));
   }
   if (type == IteratorType::kAtTimestamp && !timestamp) {
     return make_error(Errc::kInvalidArgument,
-                      "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current request has no timestamp parameter.");
+                      "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current request has "
+                      "no timestamp parameter.");
   }
   if ((!by_sequence && sequence_number) || (type != IteratorType::kAtTimestamp && timestamp)) {
     return make_error(Errc::kInvalidArgument,
@@ -919,8 +951,11 @@ Result<std::string> StreamStore::shard_iterator(const std::string& name, const s
   const log::Offset end = shard->info.open() ? shard->log->written_offset() : shard->info.end_offset;
   log::Offset offset = horizon;
   switch (type) {
-    case IteratorType::kTrimHorizon: break;
-    case IteratorType::kLatest: offset = end; break;
+    case IteratorType::kTrimHorizon:
+      break;
+    case IteratorType::kLatest:
+      offset = end;
+      break;
     case IteratorType::kAtTimestamp: {
       auto o = shard->log->offset_for_time(*timestamp);
       if (!o) return tl::unexpected(o.error());
@@ -932,8 +967,8 @@ Result<std::string> StreamStore::shard_iterator(const std::string& name, const s
       const auto pos = decode_sequence_number(*sequence_number);
       if (!pos) {
         return make_error(Errc::kInvalidArgument, "StartingSequenceNumber " + *sequence_number +
-                                                      " used in GetShardIterator on shard " + shard_text + " in stream " +
-                                                      name + " under account " + options_.account +
+                                                      " used in GetShardIterator on shard " + shard_text +
+                                                      " in stream " + name + " under account " + options_.account +
                                                       " is invalid because it did not come from this stream.");
       }
       if (pos->shard_index != *index) {
@@ -943,10 +978,10 @@ Result<std::string> StreamStore::shard_iterator(const std::string& name, const s
       }
       offset = pos->offset + (type == IteratorType::kAfterSequenceNumber ? 1 : 0);
       if (offset > end) {
-        return make_error(Errc::kInvalidArgument, "StartingSequenceNumber " + *sequence_number +
-                                                      " used in GetShardIterator on shard " + shard_text + " in stream " +
-                                                      name + " under account " + options_.account +
-                                                      " is invalid because it is beyond the newest record of the shard.");
+        return make_error(Errc::kInvalidArgument,
+                          "StartingSequenceNumber " + *sequence_number + " used in GetShardIterator on shard " +
+                              shard_text + " in stream " + name + " under account " + options_.account +
+                              " is invalid because it is beyond the newest record of the shard.");
       }
       offset = std::max(offset, horizon);
       break;
@@ -960,11 +995,11 @@ Result<GetRecordsResult> StreamStore::get_records(std::string_view iterator, siz
   if (!token) return make_error(Errc::kInvalidArgument, "Invalid ShardIterator.");
   const TimestampMs now = clock_.now_ms();
   if (now - token->issued_ms > options_.iterator_ttl_ms) {
-    return make_error(Errc::kExpiredIterator,
-                      "Iterator expired. The iterator was created at time " + std::to_string(token->issued_ms) +
-                          " while right now it is " + std::to_string(now) +
-                          " which is further in the future than the tolerated delay of " +
-                          std::to_string(options_.iterator_ttl_ms) + " milliseconds.");
+    return make_error(Errc::kExpiredIterator, "Iterator expired. The iterator was created at time " +
+                                                  std::to_string(token->issued_ms) + " while right now it is " +
+                                                  std::to_string(now) +
+                                                  " which is further in the future than the tolerated delay of " +
+                                                  std::to_string(options_.iterator_ttl_ms) + " milliseconds.");
   }
   auto s = find_by_id(token->stream_id);
   if (!s) return make_error(Errc::kResourceNotFound, "The stream this shard iterator belongs to no longer exists.");
@@ -990,9 +1025,8 @@ Result<GetRecordsResult> StreamStore::get_records(std::string_view iterator, siz
     }
   }
   if (options_.enforce_limits && !shard->throttle.admit_read(now)) {
-    return make_error(Errc::kProvisionedThroughputExceeded,
-                      "Rate exceeded for shard " + info.id() + " in stream " + s->name + " under account " +
-                          options_.account + ".");
+    return make_error(Errc::kProvisionedThroughputExceeded, "Rate exceeded for shard " + info.id() + " in stream " +
+                                                                s->name + " under account " + options_.account + ".");
   }
   GetRecordsResult result;
   result.shard_index = token->shard_index;
@@ -1005,8 +1039,8 @@ Result<GetRecordsResult> StreamStore::get_records(std::string_view iterator, siz
   while (!result.read.records.empty() && !info.open() && result.read.records.back().offset >= info.end_offset) {
     result.read.records.pop_back();
   }
-  log::Offset next = result.read.records.empty() ? std::max(start, result.read.next_offset)
-                                                 : result.read.records.back().offset + 1;
+  log::Offset next =
+      result.read.records.empty() ? std::max(start, result.read.next_offset) : result.read.records.back().offset + 1;
   if (options_.enforce_limits) {
     size_t bytes = 0;
     for (const auto& r : result.read.records) bytes += r.data.size() + r.partition_key.size();
@@ -1030,7 +1064,8 @@ Result<GetRecordsResult> StreamStore::get_records(std::string_view iterator, siz
   s->counters.get_records_calls.fetch_add(1, std::memory_order_relaxed);
   s->counters.outgoing_records.fetch_add(result.read.records.size(), std::memory_order_relaxed);
   s->counters.outgoing_bytes.fetch_add(bytes, std::memory_order_relaxed);
-  s->counters.iterator_age_ms = result.read.records.empty() ? 0 : std::max<int64_t>(0, now - result.read.records.back().arrival_ms);
+  s->counters.iterator_age_ms =
+      result.read.records.empty() ? 0 : std::max<int64_t>(0, now - result.read.records.back().arrival_ms);
   s->counters.millis_behind_latest = result.millis_behind_latest;
   return result;
 }
@@ -1106,8 +1141,9 @@ Result<StreamStore::ShardRead> StreamStore::read_shard(const std::string& name, 
   while (!out.read.records.empty() && !info.open() && out.read.records.back().offset >= info.end_offset) {
     out.read.records.pop_back();
   }
-  out.next = out.read.records.empty() ? std::max(start, std::min(out.read.next_offset, info.open() ? out.read.next_offset : info.end_offset))
-                                      : out.read.records.back().offset + 1;
+  out.next = out.read.records.empty()
+                 ? std::max(start, std::min(out.read.next_offset, info.open() ? out.read.next_offset : info.end_offset))
+                 : out.read.records.back().offset + 1;
   if (!info.open() && out.next >= info.end_offset) {
     out.finished = true;
     out.children = std::move(children);
@@ -1120,7 +1156,8 @@ Result<log::Offset> StreamStore::shard_position(const std::string& name, uint32_
   if (!s) return not_found(name);
   std::shared_lock lock(s->mu);
   Shard* shard = s->shard(index);
-  if (!shard) return make_error(Errc::kResourceNotFound, "Shard " + shard_id(index) + " in stream " + name + " does not exist");
+  if (!shard)
+    return make_error(Errc::kResourceNotFound, "Shard " + shard_id(index) + " in stream " + name + " does not exist");
   if (type == IteratorType::kLatest) return shard->info.open() ? shard->log->written_offset() : shard->info.end_offset;
   return trim_horizon(*s, *shard);
 }
@@ -1130,7 +1167,8 @@ Result<log::Offset> StreamStore::shard_position_at(const std::string& name, uint
   if (!s) return not_found(name);
   std::shared_lock lock(s->mu);
   Shard* shard = s->shard(index);
-  if (!shard) return make_error(Errc::kResourceNotFound, "Shard " + shard_id(index) + " in stream " + name + " does not exist");
+  if (!shard)
+    return make_error(Errc::kResourceNotFound, "Shard " + shard_id(index) + " in stream " + name + " does not exist");
   const log::Offset horizon = trim_horizon(*s, *shard);
   auto off = shard->log->offset_for_time(t);
   return off ? std::max(*off, horizon) : horizon;

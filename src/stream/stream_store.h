@@ -25,12 +25,12 @@
 namespace eddy::stream {
 
 struct StoreOptions {
-  std::filesystem::path dir;                      // holds one folder per stream
-  log::LogOptions log;                            // segment size, index density, visibility
-  bool enforce_limits = false;                    // Kinesis per-shard throughput limits
-  TimestampMs iterator_ttl_ms = 5 * 60 * 1000;    // shard iterators and page tokens expire after this
-  TimestampMs status_delay_ms = 0;                // CREATING/UPDATING last at least this long
-  TimestampMs retention_check_ms = 30 * 1000;     // how often old segments are looked for
+  std::filesystem::path dir;                    // holds one folder per stream
+  log::LogOptions log;                          // segment size, index density, visibility
+  bool enforce_limits = false;                  // Kinesis per-shard throughput limits
+  TimestampMs iterator_ttl_ms = 5 * 60 * 1000;  // shard iterators and page tokens expire after this
+  TimestampMs status_delay_ms = 0;              // CREATING/UPDATING last at least this long
+  TimestampMs retention_check_ms = 30 * 1000;   // how often old segments are looked for
   std::string region = "us-east-1";
   std::string account = "000000000000";
 };
@@ -152,9 +152,9 @@ class StreamStore {
   // ---- internal consumers (applications, delivery streams): no iterators, no throttling ----
   struct ShardRead {
     log::ReadResult read;
-    log::Offset next = 0;                 // where the next read continues
-    bool finished = false;                // a closed shard read to its end
-    std::vector<uint32_t> children;       // its children, once finished
+    log::Offset next = 0;            // where the next read continues
+    bool finished = false;           // a closed shard read to its end
+    std::vector<uint32_t> children;  // its children, once finished
   };
   // Every retained shard of `name` with its lineage.
   Result<std::vector<ShardInfo>> shards(const std::string& name) const;

@@ -4,10 +4,10 @@
 #include <charconv>
 #include <tuple>
 
+#include "common/json_limits.h"
 #include "web/assets.h"
 #include "web/metrics_text.h"
 #include "web/query.h"
-#include "common/json_limits.h"
 
 namespace eddy::web {
 namespace {
@@ -244,7 +244,7 @@ api::HttpResponse Dashboard::events(std::string_view query) const {
 }
 
 Result<host::ApplicationOutputInfo> Dashboard::find_output(const std::string& name, const std::string* output,
-                                                              int& status) const {
+                                                           int& status) const {
   auto app = apps_.describe(name);
   status = 404;
   if (!app) return make_error(Errc::kResourceNotFound, "no application named " + name);

@@ -47,7 +47,7 @@ class Dashboard {
   api::HttpResponse events(std::string_view query) const;
   // The output `output` (or the first) of application `name`, or the error response for it.
   Result<host::ApplicationOutputInfo> find_output(const std::string& name, const std::string* output,
-                                                     int& status) const;
+                                                  int& status) const;
   // The latest records of `stream` (a delivery stream's journal if `delivery`) that arrived at or
   // after `since_ms`, at most `limit`, oldest first.
   Result<nlohmann::json> tail(const std::string& stream, bool delivery, TimestampMs since_ms, size_t limit) const;

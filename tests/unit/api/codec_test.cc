@@ -69,15 +69,21 @@ TEST(CborCodec, RoundTrip) {
 
 TEST(CborCodec, DefiniteLengthsFloatsAndErrors) {
   // {"a": 1.5 (float64), "b": h'0102'}
-  static const char kBytes[] = "\xa2\x61" "a" "\xfb\x3f\xf8\x00\x00\x00\x00\x00\x00" "\x61" "b" "\x42\x01\x02";
+  static const char kBytes[] =
+      "\xa2\x61"
+      "a"
+      "\xfb\x3f\xf8\x00\x00\x00\x00\x00\x00"
+      "\x61"
+      "b"
+      "\x42\x01\x02";
   const std::string bytes(kBytes, sizeof(kBytes) - 1);
   auto v = parse_cbor(bytes);
   ASSERT_TRUE(v.has_value());
   EXPECT_DOUBLE_EQ(v->get("a")->number, 1.5);
   EXPECT_EQ(v->get("b")->text, "\x01\x02");
-  EXPECT_FALSE(parse_cbor("\xa2\x61").has_value());                     // truncated
+  EXPECT_FALSE(parse_cbor("\xa2\x61").has_value());                                              // truncated
   EXPECT_FALSE(parse_cbor(std::string("\x5b\xff\xff\xff\xff\xff\xff\xff\xff", 9)).has_value());  // absurd length
-  EXPECT_FALSE(parse_cbor("\x01").has_value());                         // not a map
+  EXPECT_FALSE(parse_cbor("\x01").has_value());                                                  // not a map
 }
 
 class ModelTest : public ::testing::Test {
@@ -120,7 +126,8 @@ TEST_F(ModelTest, ListLengthAndNestedPaths) {
   for (int i = 0; i < 501; ++i) records += std::string(i ? "," : "") + R"({"Data":"YQ==","PartitionKey":"k"})";
   auto r = check("PutRecords", R"({"StreamName":"s","Records":[)" + records + "]}");
   ASSERT_FALSE(r.has_value());
-  EXPECT_NE(r.error().message.find("at 'records' failed to satisfy constraint: Member must have length less than or equal to 500"),
+  EXPECT_NE(r.error().message.find(
+                "at 'records' failed to satisfy constraint: Member must have length less than or equal to 500"),
             std::string::npos);
   r = check("PutRecords", R"({"StreamName":"s","Records":[{"Data":"YQ==","PartitionKey":""}]})");
   EXPECT_NE(r.error().message.find("'records.1.member.partitionKey'"), std::string::npos);

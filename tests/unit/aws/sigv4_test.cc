@@ -78,9 +78,9 @@ TEST(SigV4, AwsWorkedExample) {
 
 TEST(SigV4, SignThenVerifyAndFailureKinds) {
   const TimestampMs now = 1'700'000'000'000;
-  std::vector<std::pair<std::string, std::string>> headers = {
-      {"host", "127.0.0.1:4567"}, {"content-type", "application/x-amz-json-1.1"},
-      {"x-amz-target", "Kinesis_20131202.ListStreams"}};
+  std::vector<std::pair<std::string, std::string>> headers = {{"host", "127.0.0.1:4567"},
+                                                              {"content-type", "application/x-amz-json-1.1"},
+                                                              {"x-amz-target", "Kinesis_20131202.ListStreams"}};
   sign_request("POST", "/", headers, "{}", {"AKID", "secret", ""}, "eu-west-1", "kinesis", now);
   HttpRequest req{"POST", "/", headers, "{}"};
   req.headers.emplace_back("user-agent", "anything");  // unsigned headers do not matter
@@ -94,15 +94,20 @@ TEST(SigV4, SignThenVerifyAndFailureKinds) {
   EXPECT_EQ(verifier.verify(tampered, now).error().code, Errc::kInvalidSignature);
   HttpRequest unsigned_req{"POST", "/", {{"host", "x"}}, "{}"};
   EXPECT_EQ(verifier.verify(unsigned_req, now).error().code, Errc::kMissingAuthenticationToken);
-  HttpRequest incomplete{"POST", "/", {{"host", "x"}, {"authorization", "AWS4-HMAC-SHA256 Credential=AKID/20231114/us-east-1/kinesis/aws4_request"}}, ""};
+  HttpRequest incomplete{
+      "POST",
+      "/",
+      {{"host", "x"}, {"authorization", "AWS4-HMAC-SHA256 Credential=AKID/20231114/us-east-1/kinesis/aws4_request"}},
+      ""};
   EXPECT_EQ(verifier.verify(incomplete, now).error().code, Errc::kIncompleteSignature);
 }
 
 // A request signed over `signed_names` only (what a careless or hostile signer might send).
-HttpRequest signed_over(const std::vector<std::string>& signed_names, TimestampMs now, const std::string& region = "us-east-1",
-                        const std::string& service = "kinesis") {
-  std::vector<std::pair<std::string, std::string>> headers = {
-      {"host", "127.0.0.1:4567"}, {"x-amz-target", "Kinesis_20131202.ListStreams"}, {"x-amz-date", format_amz_date(now)}};
+HttpRequest signed_over(const std::vector<std::string>& signed_names, TimestampMs now,
+                        const std::string& region = "us-east-1", const std::string& service = "kinesis") {
+  std::vector<std::pair<std::string, std::string>> headers = {{"host", "127.0.0.1:4567"},
+                                                              {"x-amz-target", "Kinesis_20131202.ListStreams"},
+                                                              {"x-amz-date", format_amz_date(now)}};
   const std::string amz_date = format_amz_date(now), date = amz_date.substr(0, 8);
   const std::string canonical = canonical_request("POST", "/", "", headers, signed_names, to_hex(sha256("{}")), false);
   const std::string scope = date + "/" + region + "/" + service + "/aws4_request";
@@ -133,10 +138,12 @@ TEST(SigV4, ScopeMustNameTheServersRegionAndTheService) {
   const ExpectedScope kinesis{"us-east-1", {"kinesis"}};
   EXPECT_TRUE(verifier.verify(signed_over(all, now), now, kinesis));
   EXPECT_EQ(verifier.verify(signed_over(all, now, "eu-west-1"), now, kinesis).error().code, Errc::kInvalidSignature);
-  EXPECT_EQ(verifier.verify(signed_over(all, now, "us-east-1", "s3"), now, kinesis).error().code, Errc::kInvalidSignature);
+  EXPECT_EQ(verifier.verify(signed_over(all, now, "us-east-1", "s3"), now, kinesis).error().code,
+            Errc::kInvalidSignature);
   EXPECT_EQ(verifier.verify(signed_over(all, now, "us-east-1", "firehose"), now, kinesis).error().code,
             Errc::kInvalidSignature);
-  EXPECT_TRUE(verifier.verify(signed_over(all, now, "us-east-1", "firehose"), now, {"us-east-1", {"kinesis", "firehose"}}));
+  EXPECT_TRUE(
+      verifier.verify(signed_over(all, now, "us-east-1", "firehose"), now, {"us-east-1", {"kinesis", "firehose"}}));
 }
 
 TEST(SigV4, BasicNamesAKeyAndItsSecret) {

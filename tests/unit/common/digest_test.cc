@@ -21,7 +21,8 @@ TEST(Digest, PartitionKeyHashIsBigEndianMd5) {
 }
 
 TEST(Digest, Base64RoundTripAndStrictness) {
-  for (const std::string& s : std::vector<std::string>{"", "f", "fo", "foo", "foob", "fooba", "foobar", std::string("\0\xff\x10", 3)}) {
+  for (const std::string& s :
+       std::vector<std::string>{"", "f", "fo", "foo", "foob", "fooba", "foobar", std::string("\0\xff\x10", 3)}) {
     auto enc = base64_encode(s);
     auto dec = base64_decode(enc);
     ASSERT_TRUE(dec.has_value()) << enc;

@@ -26,7 +26,8 @@ TEST(PathComponent, NamesAwsAcceptsMapToThemselvesUnlessTheyStartWithADot) {
 }
 
 TEST(PathComponent, NeverAPathAndNeverTheServersOwnDotNames) {
-  for (const std::string& name : std::vector<std::string>{"a/b", "../x", "/etc", std::string("a\0b", 3), "%2E", "x y", "\xff", ""}) {
+  for (const std::string& name :
+       std::vector<std::string>{"a/b", "../x", "/etc", std::string("a\0b", 3), "%2E", "x y", "\xff", ""}) {
     const auto c = path_component(name);
     EXPECT_EQ(c.find('/'), std::string::npos) << c;
     EXPECT_EQ(c.find('\0'), std::string::npos) << c;
@@ -50,7 +51,8 @@ TEST(CheckObjectKey, AcceptsWhatFirehoseWrites) {
 }
 
 TEST(CheckObjectKey, RefusesWhatCouldLeaveTheBucket) {
-  for (const std::string& key : std::vector<std::string>{"", "/etc/passwd", "..", ".", "../x", "a/../../b", "a/./b", "a//b", "a/", "a/..",
+  for (const std::string& key :
+       std::vector<std::string>{"", "/etc/passwd", "..", ".", "../x", "a/../../b", "a/./b", "a//b", "a/", "a/..",
                                 std::string("a\0b", 3), "a\nb", "\xc0\xaf", "\xed\xa0\x80"}) {
     EXPECT_FALSE(check_object_key(key)) << key;
   }
@@ -62,8 +64,9 @@ TEST(CheckObjectKey, RefusesWhatCouldLeaveTheBucket) {
 TEST(BucketFromArn, RefusesNamesThatAreNotDirectories) {
   EXPECT_EQ(*bucket_from_arn("arn:aws:s3:::sales-results"), "sales-results");
   EXPECT_EQ(*bucket_from_arn("arn:aws:s3:::My_Bucket.1"), "My_Bucket.1");
-  for (const std::string& arn : std::vector<std::string>{"arn:aws:s3:::", "arn:aws:s3:::.", "arn:aws:s3:::..", "arn:aws:s3:::.x", "arn:aws:s3:::x.",
-                                "arn:aws:s3:::a/b", "arn:aws:s3:::a b", "s3://x", "arn:aws:s3:::" + std::string(256, 'a')}) {
+  for (const std::string& arn : std::vector<std::string>{
+           "arn:aws:s3:::", "arn:aws:s3:::.", "arn:aws:s3:::..", "arn:aws:s3:::.x", "arn:aws:s3:::x.",
+           "arn:aws:s3:::a/b", "arn:aws:s3:::a b", "s3://x", "arn:aws:s3:::" + std::string(256, 'a')}) {
     auto r = bucket_from_arn(arn);
     EXPECT_FALSE(r) << arn;
     if (!r) {

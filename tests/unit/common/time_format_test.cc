@@ -40,10 +40,12 @@ TEST(TimeFormat, MinuteCacheGivesTheSameValuesAsAColdParse) {
   // Random walks over a few minutes, checked against the value computed from the fields.
   std::mt19937 rng(7);
   for (int i = 0; i < 20000; ++i) {
-    const int minute = static_cast<int>(rng() % 5), sec = static_cast<int>(rng() % 60), ms = static_cast<int>(rng() % 1000);
+    const int minute = static_cast<int>(rng() % 5), sec = static_cast<int>(rng() % 60),
+              ms = static_cast<int>(rng() % 1000);
     const bool iso = rng() % 2;
     char text[40];
-    std::snprintf(text, sizeof text, "2021-01-31%c14:0%d:%02d.%03d%s", iso ? 'T' : ' ', minute, sec, ms, rng() % 7 == 0 ? "Z" : "");
+    std::snprintf(text, sizeof text, "2021-01-31%c14:0%d:%02d.%03d%s", iso ? 'T' : ' ', minute, sec, ms,
+                  rng() % 7 == 0 ? "Z" : "");
     const int64_t want = 1612101600000LL + minute * 60000LL + sec * 1000LL + ms;
     ASSERT_EQ(parse_iso8601_ms(text), want) << text;
   }

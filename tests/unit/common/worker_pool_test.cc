@@ -32,7 +32,7 @@ TEST(WorkerPool, StartLetsTheCallerWorkUntilFinish) {
     pool.start(pool.size(), take);
     int mine = 0;
     for (int i = 0; i < 1000; ++i) mine += i;  // the caller's own work meanwhile
-    pool.finish();  // part 0 takes what the workers left
+    pool.finish();                             // part 0 takes what the workers left
     EXPECT_EQ(mine, 499500);
     for (auto& t : taken) ASSERT_EQ(t.load(), 1) << "job " << job;
   }

@@ -9,11 +9,14 @@
 namespace eddy::delivery {
 namespace {
 
-TimestampMs at(const char* iso) { return *parse_iso8601_ms(iso); }
+TimestampMs at(const char* iso) {
+  return *parse_iso8601_ms(iso);
+}
 
 std::string eval(const std::string& p, const char* iso, const std::string& type = "") {
   int n = 0;
-  return evaluate_prefix(p, at(iso), [&n] { return std::string("rand") + std::to_string(n++) + "xxxxxx"; }, type);
+  return evaluate_prefix(
+      p, at(iso), [&n] { return std::string("rand") + std::to_string(n++) + "xxxxxx"; }, type);
 }
 
 TEST(Prefix, DefaultTimePathIsAppended) {
@@ -42,17 +45,19 @@ TEST(Prefix, DocumentedExamples) {
 TEST(Prefix, ValidationRules) {
   auto no_error_prefix = resolve_prefixes("x/!{timestamp:yyyy/MM/dd}", std::nullopt);
   ASSERT_FALSE(no_error_prefix.has_value());
-  EXPECT_EQ(no_error_prefix.error().message, "Invalid input: ErrorOutputPrefix can't be null when Prefix contains expressions");
+  EXPECT_EQ(no_error_prefix.error().message,
+            "Invalid input: ErrorOutputPrefix can't be null when Prefix contains expressions");
   EXPECT_EQ(resolve_prefixes("x/!{timestamp:yyyy", "e/").error().code, Errc::kInvalidArgument);  // rule 2
-  EXPECT_FALSE(resolve_prefixes("x/!{firehose:error-output-type}/", "e/").has_value());           // rule 5
-  EXPECT_FALSE(resolve_prefixes("x/!{timestamp:yyyy}/", "e/!{timestamp:yyyy}/").has_value());     // rule 4
+  EXPECT_FALSE(resolve_prefixes("x/!{firehose:error-output-type}/", "e/").has_value());          // rule 5
+  EXPECT_FALSE(resolve_prefixes("x/!{timestamp:yyyy}/", "e/!{timestamp:yyyy}/").has_value());    // rule 4
   EXPECT_FALSE(resolve_prefixes("x/!{nope:value}/", "e/!{firehose:error-output-type}").has_value());
   EXPECT_TRUE(resolve_prefixes("x/!{timestamp:yyyy}/", "e/!{firehose:error-output-type}/").has_value());
   EXPECT_FALSE(resolve_prefixes(std::string(1025, 'a'), std::nullopt).has_value());
 }
 
 TEST(Prefix, RefusesPrefixesThatLeaveTheBucket) {
-  for (const std::string& p : std::vector<std::string>{"../escape/", "a/../../b/", "/abs/", "a//b/", "./x/", "!{timestamp:'..'}/"}) {
+  for (const std::string& p :
+       std::vector<std::string>{"../escape/", "a/../../b/", "/abs/", "a//b/", "./x/", "!{timestamp:'..'}/"}) {
     auto r = resolve_prefixes(p, "e/!{firehose:error-output-type}/");
     EXPECT_FALSE(r.has_value()) << p;
     if (!r) {
@@ -72,7 +77,8 @@ TEST(Prefix, PartitionKeyValuesMustFormAKey) {
   };
   EXPECT_TRUE(check("store_3", "x"));
   EXPECT_TRUE(check("a/b", "x"));  // a value may add a level, as on AWS
-  for (const std::string& bad : std::vector<std::string>{"..", ".", "", "a/../b", "/x", std::string(300, 'x'), std::string("a\0b", 3)})
+  for (const std::string& bad :
+       std::vector<std::string>{"..", ".", "", "a/../b", "/x", std::string(300, 'x'), std::string("a\0b", 3)})
     EXPECT_FALSE(check(bad, "x")) << bad;
   EXPECT_FALSE(check("ok", ".."));
   // The object name counts: a segment that only fits without it is refused.

@@ -97,23 +97,20 @@ class ApplicationHostTest : public ::testing::Test {
                              int threads, const std::string& output, const std::string& out, const std::string& err) {
     create_stream(out, 1);
     create_stream(err, 1);
-    auto to = [](const std::string& stream) {
-      return nlohmann::json{{"ResourceARN", arn(stream)}, {"RoleARN", "r"}};
-    };
-    nlohmann::json config = {{"ApplicationName", name},
-                             {"ApplicationCode", code},
-                             {"Inputs",
-                              {{{"InputId", "1.1"},
-                                {"NamePrefix", prefix},
-                                {"KinesisStreamsInput", to("src")},
-                                {"InputSchema", nlohmann::json::parse(schema)}}}},
-                             {"Outputs",
-                              {{{"Name", output},
-                                {"KinesisStreamsOutput", to(out)},
-                                {"DestinationSchema", {{"RecordFormatType", "JSON"}}}},
-                               {{"Name", "error_stream"},
-                                {"KinesisStreamsOutput", to(err)},
-                                {"DestinationSchema", {{"RecordFormatType", "JSON"}}}}}}};
+    auto to = [](const std::string& stream) { return nlohmann::json{{"ResourceARN", arn(stream)}, {"RoleARN", "r"}}; };
+    nlohmann::json config = {
+        {"ApplicationName", name},
+        {"ApplicationCode", code},
+        {"Inputs",
+         {{{"InputId", "1.1"},
+           {"NamePrefix", prefix},
+           {"KinesisStreamsInput", to("src")},
+           {"InputSchema", nlohmann::json::parse(schema)}}}},
+        {"Outputs",
+         {{{"Name", output}, {"KinesisStreamsOutput", to(out)}, {"DestinationSchema", {{"RecordFormatType", "JSON"}}}},
+          {{"Name", "error_stream"},
+           {"KinesisStreamsOutput", to(err)},
+           {"DestinationSchema", {{"RecordFormatType", "JSON"}}}}}}};
     ASSERT_TRUE(host_->create(config).has_value());
     host_->set_parallelism(threads);  // the runner's pool is made when it starts
     ASSERT_TRUE(host_->start(name, "TRIM_HORIZON").has_value());
@@ -276,7 +273,8 @@ SELECT STREAM "store_id", "t" / ("q" - "q") FROM "TOTALS";
   for (int i = 0; i < 12000;) {
     std::vector<std::string> data, keys;
     for (int j = 0; j < 300; ++j, ++i) {
-      data.push_back("{\"store_id\":\"store_" + std::to_string(rng() % 7) + "\",\"d\":" + std::to_string(rng() % 6) + "}");
+      data.push_back("{\"store_id\":\"store_" + std::to_string(rng() % 7) + "\",\"d\":" + std::to_string(rng() % 6) +
+                     "}");
       keys.push_back("k" + std::to_string(rng()));
     }
     std::vector<stream::PutEntry> batch;
@@ -303,12 +301,12 @@ SELECT STREAM "store_id", "t" / ("q" - "q") FROM "TOTALS";
     if (!still) break;
   }
   const auto totals = in_order("totals_p1"), errors = in_order("err_p1");
-  ASSERT_GT(totals.size(), 40u);  // 7 stores x 10 s windows over about 80 s
+  ASSERT_GT(totals.size(), 40u);    // 7 stores x 10 s windows over about 80 s
   ASSERT_GT(errors.size(), 2000u);  // a sixth of the rows twice, and every total once more
   for (const char* pump : {"P_RATIO", "P_TOTAL", "P_SHARE"}) {
-    EXPECT_TRUE(std::any_of(errors.begin(), errors.end(),
-                            [&](const std::string& e) { return e.find(pump) != std::string::npos; }))
-        << pump;
+    EXPECT_TRUE(std::any_of(errors.begin(), errors.end(), [&](const std::string& e) {
+      return e.find(pump) != std::string::npos;
+    })) << pump;
   }
   for (int p : {2, 4}) {
     EXPECT_EQ(in_order("totals_p" + std::to_string(p)), totals) << p << " threads";
@@ -450,13 +448,14 @@ TEST_F(ApplicationHostTest, CheckpointIntervalPerApplication) {
   create_stream("dst", 1);
   create_app("server-interval", "src", "dst");
   create_app("own-interval", "src", "dst");
-  ASSERT_TRUE(host_
-                  ->update("own-interval", 1,
-                           [](nlohmann::json& c) {
-                             c["CheckpointConfiguration"] = {{"ConfigurationType", "CUSTOM"}, {"CheckpointInterval", 1000}};
-                             return Status{};
-                           })
-                  .has_value());
+  ASSERT_TRUE(
+      host_
+          ->update("own-interval", 1,
+                   [](nlohmann::json& c) {
+                     c["CheckpointConfiguration"] = {{"ConfigurationType", "CUSTOM"}, {"CheckpointInterval", 1000}};
+                     return Status{};
+                   })
+          .has_value());
   EXPECT_EQ(host_->checkpoint_interval_of(host_->describe("own-interval")->config), 1000);
   EXPECT_EQ(host_->checkpoint_interval_of(host_->describe("server-interval")->config), 3'600'000);
   auto off = host_->update("own-interval", 2, [](nlohmann::json& c) {

@@ -189,7 +189,8 @@ TEST(JobProgram, BatchesOnSeveralThreadsEmitWhatRecordsOneByOneEmit) {
     const char* tickers[] = {"AMZN", "GOOG", "ORCL", "BABA", "AZRE"};
     std::vector<std::string> texts;
     for (int i = 0; i < 600; ++i) {
-      texts.push_back(i % 97 == 3 ? std::string("{not json") : trade((i * 7 + (i % 5) * 3) % 60, tickers[(i * 13) % 5], i % 40));
+      texts.push_back(i % 97 == 3 ? std::string("{not json")
+                                  : trade((i * 7 + (i % 5) * 3) % 60, tickers[(i * 13) % 5], i % 40));
     }
     if (threads == 0) {
       for (size_t i = 0; i < texts.size(); ++i) {

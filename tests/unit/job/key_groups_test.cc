@@ -26,7 +26,8 @@ struct JobRun {
     EXPECT_TRUE(j.has_value()) << (j ? "" : j.error().message);
     job = std::move(*j);
     for (const auto& s : job.sinks) {
-      (void)job.program->subscribe_records(s.name, false, [l = lines, n = s.name](std::string r) { l->push_back(n + " " + r); });
+      (void)job.program->subscribe_records(s.name, false,
+                                           [l = lines, n = s.name](std::string r) { l->push_back(n + " " + r); });
     }
     job.program->subscribe_errors([l = lines](std::string r) { l->push_back("error " + r); });
   }
@@ -105,7 +106,9 @@ std::vector<std::pair<std::string, Build>> pipelines() {
         .sum("V")
         .sink_to_stream("sums")
         .map(at_window_end)
-        .key_by([](const Element& e) { return e["K"].get<std::string>().substr(0, 4) + std::to_string(e["V"].get<int>() % 3); })
+        .key_by([](const Element& e) {
+          return e["K"].get<std::string>().substr(0, 4) + std::to_string(e["V"].get<int>() % 3);
+        })
         .window(tumbling_event_time(20'000))
         .avg("V")
         .sink_to_stream("averages");
@@ -233,7 +236,8 @@ TEST(JobKeyGroups, StateSavedAtOneThreadCountResumesAtAnother) {
       second.job.program->flush();
       std::vector<std::string> resumed = *first.lines;
       resumed.insert(resumed.end(), second.lines->begin(), second.lines->end());
-      EXPECT_EQ(difference(resumed, *reference.lines), "") << name << ": saved at " << before << ", resumed at " << after;
+      EXPECT_EQ(difference(resumed, *reference.lines), "")
+          << name << ": saved at " << before << ", resumed at " << after;
     }
   }
 }
@@ -259,7 +263,8 @@ TEST(JobKeyGroups, FunctionsThatThrowAnythingOrMakeInvalidTextGiveErrorRows) {
   for (size_t threads : {0, 2}) {
     JobRun run(env, true);
     std::vector<Op> ops;
-    for (int v : {12, 13, 14, 15, 16}) ops.push_back({nlohmann::json{{"K", "k" + std::to_string(v)}, {"V", v}}.dump(), 0, 0, std::nullopt});
+    for (int v : {12, 13, 14, 15, 16})
+      ops.push_back({nlohmann::json{{"K", "k" + std::to_string(v)}, {"V", v}}.dump(), 0, 0, std::nullopt});
     feed(run, ops, 0, ops.size(), threads);
     run.job.program->flush();
     std::string all;

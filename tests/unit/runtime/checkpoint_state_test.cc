@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "sql/compile.h"
 #include "runtime/application.h"
 #include "runtime/row_format.h"
+#include "sql/compile.h"
 
 namespace eddy::runtime {
 namespace {
@@ -23,7 +23,8 @@ const char* kSchema = R"J({"RecordFormat": {"RecordFormatType": "JSON",
 
 const char* kFlinkSource =
     "CREATE TABLE trades (EVENT_TIME TIMESTAMP(3), TICKER STRING, PRICE DOUBLE, N INT,\n"
-    "  WATERMARK FOR EVENT_TIME AS EVENT_TIME - INTERVAL '2' SECOND) WITH ('connector' = 'kinesis', 'stream' = 'in');\n";
+    "  WATERMARK FOR EVENT_TIME AS EVENT_TIME - INTERVAL '2' SECOND) WITH ('connector' = 'kinesis', 'stream' = "
+    "'in');\n";
 
 struct Case {
   const char* name;
@@ -37,64 +38,84 @@ std::vector<Case> cases() {
   return {
       {"tumbling_rowtime", false,
        "CREATE OR REPLACE STREAM \"OUT\" (TICKER VARCHAR(4), MX REAL, S INTEGER, C BIGINT, A REAL);\n"
-       "CREATE OR REPLACE PUMP \"P\" AS INSERT INTO \"OUT\" SELECT STREAM TICKER, MAX(PRICE), SUM(N), COUNT(*), AVG(PRICE)\n"
-       "FROM " + src + " GROUP BY TICKER, STEP(" + src + ".ROWTIME BY INTERVAL '10' SECOND);",
+       "CREATE OR REPLACE PUMP \"P\" AS INSERT INTO \"OUT\" SELECT STREAM TICKER, MAX(PRICE), SUM(N), COUNT(*), "
+       "AVG(PRICE)\n"
+       "FROM " +
+           src + " GROUP BY TICKER, STEP(" + src + ".ROWTIME BY INTERVAL '10' SECOND);",
        "OUT"},
       {"tumbling_event_time", false,
        "CREATE OR REPLACE STREAM \"OUT\" (TICKER VARCHAR(4), T TIMESTAMP, MN REAL);\n"
-       "CREATE OR REPLACE PUMP \"P\" AS INSERT INTO \"OUT\" SELECT STREAM TICKER, FLOOR(EVENT_TIME TO MINUTE), MIN(PRICE)\n"
-       "FROM " + src + " GROUP BY TICKER, FLOOR(EVENT_TIME TO MINUTE);",
+       "CREATE OR REPLACE PUMP \"P\" AS INSERT INTO \"OUT\" SELECT STREAM TICKER, FLOOR(EVENT_TIME TO MINUTE), "
+       "MIN(PRICE)\n"
+       "FROM " +
+           src + " GROUP BY TICKER, FLOOR(EVENT_TIME TO MINUTE);",
        "OUT"},
       {"sliding_range", false,
        "CREATE OR REPLACE STREAM \"OUT\" (TICKER VARCHAR(4), MX REAL, MN REAL, S INTEGER, A REAL, C BIGINT);\n"
-       "CREATE OR REPLACE PUMP \"P\" AS INSERT INTO \"OUT\" SELECT STREAM TICKER, MAX(PRICE) OVER W, MIN(PRICE) OVER W,\n"
-       "SUM(N) OVER W, AVG(PRICE) OVER W, COUNT(*) OVER W FROM " + src + "\n"
-       "WINDOW W AS (PARTITION BY TICKER RANGE INTERVAL '20' SECOND PRECEDING);",
+       "CREATE OR REPLACE PUMP \"P\" AS INSERT INTO \"OUT\" SELECT STREAM TICKER, MAX(PRICE) OVER W, MIN(PRICE) OVER "
+       "W,\n"
+       "SUM(N) OVER W, AVG(PRICE) OVER W, COUNT(*) OVER W FROM " +
+           src +
+           "\n"
+           "WINDOW W AS (PARTITION BY TICKER RANGE INTERVAL '20' SECOND PRECEDING);",
        "OUT"},
       {"sliding_rows", false,
        "CREATE OR REPLACE STREAM \"OUT\" (TICKER VARCHAR(4), MX REAL, S INTEGER);\n"
-       "CREATE OR REPLACE PUMP \"P\" AS INSERT INTO \"OUT\" SELECT STREAM TICKER, MAX(PRICE) OVER W, SUM(N) OVER W FROM " + src + "\n"
-       "WINDOW W AS (PARTITION BY TICKER ROWS 3 PRECEDING);",
+       "CREATE OR REPLACE PUMP \"P\" AS INSERT INTO \"OUT\" SELECT STREAM TICKER, MAX(PRICE) OVER W, SUM(N) OVER W "
+       "FROM " +
+           src +
+           "\n"
+           "WINDOW W AS (PARTITION BY TICKER ROWS 3 PRECEDING);",
        "OUT"},
       {"stagger", false,
        "CREATE OR REPLACE STREAM \"OUT\" (TICKER VARCHAR(4), C BIGINT);\n"
-       "CREATE OR REPLACE PUMP \"P\" AS INSERT INTO \"OUT\" SELECT STREAM TICKER, COUNT(*) FROM " + src + "\n"
-       "WINDOWED BY STAGGER (PARTITION BY TICKER RANGE INTERVAL '15' SECOND);",
+       "CREATE OR REPLACE PUMP \"P\" AS INSERT INTO \"OUT\" SELECT STREAM TICKER, COUNT(*) FROM " +
+           src +
+           "\n"
+           "WINDOWED BY STAGGER (PARTITION BY TICKER RANGE INTERVAL '15' SECOND);",
        "OUT"},
       {"top_k", false,
        "CREATE OR REPLACE STREAM \"OUT\" (TICKER VARCHAR(4), HITS BIGINT);\n"
        "CREATE OR REPLACE PUMP \"P\" AS INSERT INTO \"OUT\" SELECT STREAM * FROM TABLE (TOP_K_ITEMS_TUMBLING(\n"
-       "CURSOR(SELECT STREAM * FROM " + src + "), 'TICKER', 2, 20));",
+       "CURSOR(SELECT STREAM * FROM " +
+           src + "), 'TICKER', 2, 20));",
        "OUT"},
       {"multistage_order_by", false,
        "CREATE OR REPLACE STREAM \"MID\" (TICKER VARCHAR(4), PRICE REAL);\n"
        "CREATE OR REPLACE STREAM \"OUT\" (TICKER VARCHAR(4), PRICE REAL);\n"
-       "CREATE OR REPLACE PUMP \"P1\" AS INSERT INTO \"MID\" SELECT STREAM TICKER, PRICE FROM " + src + " WHERE PRICE > 10;\n"
-       "CREATE OR REPLACE PUMP \"P2\" AS INSERT INTO \"OUT\" SELECT STREAM TICKER, PRICE FROM \"MID\"\n"
-       "ORDER BY STEP(\"MID\".ROWTIME BY INTERVAL '10' SECOND), PRICE DESC;",
+       "CREATE OR REPLACE PUMP \"P1\" AS INSERT INTO \"MID\" SELECT STREAM TICKER, PRICE FROM " +
+           src +
+           " WHERE PRICE > 10;\n"
+           "CREATE OR REPLACE PUMP \"P2\" AS INSERT INTO \"OUT\" SELECT STREAM TICKER, PRICE FROM \"MID\"\n"
+           "ORDER BY STEP(\"MID\".ROWTIME BY INTERVAL '10' SECOND), PRICE DESC;",
        "OUT"},
       {"flink_tumble", true,
-       std::string(kFlinkSource) +
-           "CREATE TABLE o (ticker STRING, ws TIMESTAMP(3), mx DOUBLE, s BIGINT) WITH ('connector' = 'kinesis', 'stream' = 'o');\n"
-           "INSERT INTO o SELECT TICKER, window_start, MAX(PRICE), SUM(N) FROM TABLE(TUMBLE(TABLE trades, DESCRIPTOR(EVENT_TIME),\n"
-           "INTERVAL '10' SECOND)) GROUP BY TICKER, window_start, window_end;",
+       std::string(kFlinkSource) + "CREATE TABLE o (ticker STRING, ws TIMESTAMP(3), mx DOUBLE, s BIGINT) WITH "
+                                   "('connector' = 'kinesis', 'stream' = 'o');\n"
+                                   "INSERT INTO o SELECT TICKER, window_start, MAX(PRICE), SUM(N) FROM "
+                                   "TABLE(TUMBLE(TABLE trades, DESCRIPTOR(EVENT_TIME),\n"
+                                   "INTERVAL '10' SECOND)) GROUP BY TICKER, window_start, window_end;",
        "o"},
       {"flink_hop", true,
        std::string(kFlinkSource) +
-           "CREATE TABLE o (ticker STRING, we TIMESTAMP(3), mx DOUBLE) WITH ('connector' = 'kinesis', 'stream' = 'o');\n"
+           "CREATE TABLE o (ticker STRING, we TIMESTAMP(3), mx DOUBLE) WITH ('connector' = 'kinesis', 'stream' = "
+           "'o');\n"
            "INSERT INTO o SELECT TICKER, window_end, MAX(PRICE) FROM TABLE(HOP(TABLE trades, DESCRIPTOR(EVENT_TIME),\n"
            "INTERVAL '10' SECOND, INTERVAL '30' SECOND)) GROUP BY TICKER, window_start, window_end;",
        "o"},
       {"flink_cumulate", true,
        std::string(kFlinkSource) +
            "CREATE TABLE o (ticker STRING, we TIMESTAMP(3), c BIGINT) WITH ('connector' = 'kinesis', 'stream' = 'o');\n"
-           "INSERT INTO o SELECT TICKER, window_end, COUNT(*) FROM TABLE(CUMULATE(TABLE trades, DESCRIPTOR(EVENT_TIME),\n"
+           "INSERT INTO o SELECT TICKER, window_end, COUNT(*) FROM TABLE(CUMULATE(TABLE trades, "
+           "DESCRIPTOR(EVENT_TIME),\n"
            "INTERVAL '5' SECOND, INTERVAL '20' SECOND)) GROUP BY TICKER, window_start, window_end;",
        "o"},
       {"flink_session", true,
        std::string(kFlinkSource) +
-           "CREATE TABLE o (ticker STRING, ws TIMESTAMP(3), we TIMESTAMP(3), c BIGINT) WITH ('connector' = 'kinesis', 'stream' = 'o');\n"
-           "INSERT INTO o SELECT TICKER, window_start, window_end, COUNT(*) FROM TABLE(SESSION(TABLE trades PARTITION BY TICKER,\n"
+           "CREATE TABLE o (ticker STRING, ws TIMESTAMP(3), we TIMESTAMP(3), c BIGINT) WITH ('connector' = 'kinesis', "
+           "'stream' = 'o');\n"
+           "INSERT INTO o SELECT TICKER, window_start, window_end, COUNT(*) FROM TABLE(SESSION(TABLE trades PARTITION "
+           "BY TICKER,\n"
            "DESCRIPTOR(EVENT_TIME), INTERVAL '3' SECOND)) GROUP BY TICKER, window_start, window_end;",
        "o"},
   };
@@ -112,9 +133,10 @@ std::vector<std::pair<std::string, TimestampMs>> records() {
     t += (i % 37 == 36) ? 9 : 1;
     const int64_t event = t - static_cast<int64_t>((x >> 33) % 2);
     char json[160];
-    std::snprintf(json, sizeof json, R"({"TICKER":"%s","PRICE":%d.%02d,"N":%d,"EVENT_TIME":"2021-01-31 09:%02lld:%02lld.000"})",
-                  tickers[(x >> 40) % 5], static_cast<int>((x >> 20) % 100), static_cast<int>((x >> 10) % 100),
-                  static_cast<int>((x >> 50) % 7), static_cast<long long>(event / 60), static_cast<long long>(event % 60));
+    std::snprintf(
+        json, sizeof json, R"({"TICKER":"%s","PRICE":%d.%02d,"N":%d,"EVENT_TIME":"2021-01-31 09:%02lld:%02lld.000"})",
+        tickers[(x >> 40) % 5], static_cast<int>((x >> 20) % 100), static_cast<int>((x >> 10) % 100),
+        static_cast<int>((x >> 50) % 7), static_cast<long long>(event / 60), static_cast<long long>(event % 60));
     out.emplace_back(json, 1'612'085'400'000 + t * 1000);
   }
   return out;
@@ -160,9 +182,11 @@ TEST(CheckpointState, ResumingFromSavedStateEmitsWhatAnUninterruptedRunEmits) {
     bool key_groups;
   };
   // Saved at, resumed at; key groups at 1 thread as the server has them.
-  const std::pair<At, At> parallelisms[] = {
-      {{1, false}, {1, false}}, {{2, false}, {3, false}}, {{3, false}, {2, false}},
-      {{1, true}, {2, false}},  {{2, false}, {1, true}}};
+  const std::pair<At, At> parallelisms[] = {{{1, false}, {1, false}},
+                                            {{2, false}, {3, false}},
+                                            {{3, false}, {2, false}},
+                                            {{1, true}, {2, false}},
+                                            {{2, false}, {1, true}}};
   for (const auto& c : cases()) {
     std::vector<std::string> whole;
     {
@@ -211,10 +235,12 @@ TEST(CheckpointState, ChangedCodeSaysWhichStateItDropped) {
   const std::string state = first.app->save_state();
 
   Case changed = tumbling;  // the same pump now groups by a second key: another shape
-  changed.code = "CREATE OR REPLACE STREAM \"OUT\" (TICKER VARCHAR(4), N INTEGER, C BIGINT);\n"
-                 "CREATE OR REPLACE PUMP \"P\" AS INSERT INTO \"OUT\" SELECT STREAM TICKER, N, COUNT(*) FROM \"SOURCE_SQL_STREAM_001\"\n"
-                 "GROUP BY TICKER, N, STEP(\"SOURCE_SQL_STREAM_001\".ROWTIME BY INTERVAL '10' SECOND);\n"
-                 "CREATE OR REPLACE PUMP \"Q\" AS INSERT INTO \"OUT\" SELECT STREAM TICKER, N, N FROM \"SOURCE_SQL_STREAM_001\";";
+  changed.code =
+      "CREATE OR REPLACE STREAM \"OUT\" (TICKER VARCHAR(4), N INTEGER, C BIGINT);\n"
+      "CREATE OR REPLACE PUMP \"P\" AS INSERT INTO \"OUT\" SELECT STREAM TICKER, N, COUNT(*) FROM "
+      "\"SOURCE_SQL_STREAM_001\"\n"
+      "GROUP BY TICKER, N, STEP(\"SOURCE_SQL_STREAM_001\".ROWTIME BY INTERVAL '10' SECOND);\n"
+      "CREATE OR REPLACE PUMP \"Q\" AS INSERT INTO \"OUT\" SELECT STREAM TICKER, N, N FROM \"SOURCE_SQL_STREAM_001\";";
   std::vector<std::string> more;
   Instance second(changed, more);
   auto notes = second.app->load_state(state);
@@ -234,9 +260,10 @@ TEST(CheckpointState, OnePumpsStateCannotMoveIntoKeyGroupsAndSaysSo) {
   auto notes = two.app->load_state(one.app->save_state());
   ASSERT_TRUE(notes.has_value()) << notes.error().message;
   ASSERT_EQ(notes->size(), 1u);
-  EXPECT_EQ((*notes)[0], "pump P was saved without key groups and its state cannot move into them: it starts with "
-                         "no state (a checkpoint of eddy serve at --parallelism 1 before key groups were kept at "
-                         "every parallelism)");
+  EXPECT_EQ((*notes)[0],
+            "pump P was saved without key groups and its state cannot move into them: it starts with "
+            "no state (a checkpoint of eddy serve at --parallelism 1 before key groups were kept at "
+            "every parallelism)");
   notes = one.app->load_state(two.app->save_state());
   ASSERT_TRUE(notes.has_value()) << notes.error().message;
   ASSERT_EQ(notes->size(), 1u);

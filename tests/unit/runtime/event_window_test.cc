@@ -7,16 +7,17 @@
 #include <string>
 #include <vector>
 
-#include "sql/compile.h"
 #include "runtime/application.h"
 #include "runtime/input_schema.h"
 #include "runtime/row_format.h"
+#include "sql/compile.h"
 
 namespace eddy::runtime {
 namespace {
 
 std::string code(const std::string& options) {
-  return "CREATE TABLE t (ts TIMESTAMP(3), k STRING, WATERMARK FOR ts AS ts) WITH ('connector' = 'kinesis', 'stream' = 't'" +
+  return "CREATE TABLE t (ts TIMESTAMP(3), k STRING, WATERMARK FOR ts AS ts) WITH ('connector' = 'kinesis', 'stream' = "
+         "'t'" +
          options +
          ");\n"
          "CREATE TABLE o (ws TIMESTAMP(3), n BIGINT) WITH ('connector' = 'kinesis', 'stream' = 'o');\n"

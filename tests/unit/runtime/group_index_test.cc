@@ -9,7 +9,9 @@
 namespace eddy::runtime {
 namespace {
 
-std::vector<Value> key(int64_t window, const std::string& store) { return {Value::integer(window), Value::text(store)}; }
+std::vector<Value> key(int64_t window, const std::string& store) {
+  return {Value::integer(window), Value::text(store)};
+}
 
 // Checked against std::map over enough keys to grow the table several times, with keys that
 // differ only in the integer, only in the text, or only in the kind.

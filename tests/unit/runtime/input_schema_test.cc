@@ -10,7 +10,8 @@ namespace {
 
 InputSchema schema(const std::string& columns) {
   auto s = parse_input_schema(R"({"RecordFormat": {"RecordFormatType": "JSON",
-      "MappingParameters": {"JSONMappingParameters": {"RecordRowPath": "$"}}}, "RecordColumns": )" + columns + "}");
+      "MappingParameters": {"JSONMappingParameters": {"RecordRowPath": "$"}}}, "RecordColumns": )" +
+                              columns + "}");
   EXPECT_TRUE(s.has_value()) << (s ? "" : s.error().message);
   return *s;
 }
@@ -46,18 +47,20 @@ TEST(InputSchema, FlatMappingEqualsTheGeneralPath) {
       {"Name": "n", "Mapping": "$.n", "SqlType": "INTEGER"},
       {"Name": "ok", "Mapping": "$.ok", "SqlType": "BOOLEAN"}])js");
   EXPECT_TRUE(s.unique_paths);
-  expect_same(s, {
-      R"({"store_id": "store_1", "sales": 12.5, "evnt_time": "2021-01-31T14:05:47.190114", "n": 3, "ok": true})",
-      R"({"store_id": "store_2", "sales": 1, "evnt_time": "2021-01-31 14:05:48", "n": 4, "ok": false})",
-      R"({"n": 5, "ok": "TRUE", "sales": "7.25", "store_id": "a-very-long-store-name", "evnt_time": "2021-01-31"})",
-      R"({"store_id": null, "extra": [1, 2], "sales": 2})",
-      R"({"store_id": "first", "store_id": "second", "sales": 3.5, "sales": 4.5})",
-      R"({"store_id": 42, "sales": 1e3, "evnt_time": "not a time"})",
-      R"({"store_id": "x", "n": 1.5})",
-      R"({"store_id": {"nested": true}, "sales": true})",
-      R"({})",
-      R"({"store_id": "store_1", "sales": 12.5, "evnt_time": "2021-01-31T14:05:47.190114", "n": 3, "ok": true})",
-  });
+  expect_same(
+      s,
+      {
+          R"({"store_id": "store_1", "sales": 12.5, "evnt_time": "2021-01-31T14:05:47.190114", "n": 3, "ok": true})",
+          R"({"store_id": "store_2", "sales": 1, "evnt_time": "2021-01-31 14:05:48", "n": 4, "ok": false})",
+          R"({"n": 5, "ok": "TRUE", "sales": "7.25", "store_id": "a-very-long-store-name", "evnt_time": "2021-01-31"})",
+          R"({"store_id": null, "extra": [1, 2], "sales": 2})",
+          R"({"store_id": "first", "store_id": "second", "sales": 3.5, "sales": 4.5})",
+          R"({"store_id": 42, "sales": 1e3, "evnt_time": "not a time"})",
+          R"({"store_id": "x", "n": 1.5})",
+          R"({"store_id": {"nested": true}, "sales": true})",
+          R"({})",
+          R"({"store_id": "store_1", "sales": 12.5, "evnt_time": "2021-01-31T14:05:47.190114", "n": 3, "ok": true})",
+      });
 }
 
 TEST(InputSchema, TwoColumnsFromOneField) {
@@ -82,8 +85,8 @@ TEST(InputSchema, ManyColumns) {
   std::string full = "{", reversed = "}";
   for (int c = 0; c < 70; ++c) {
     const std::string name = "f" + std::to_string(c);
-    columns += std::string(c ? "," : "") + R"({"Name": ")" + name + R"(", "Mapping": "$.)" + name + R"(", "SqlType": ")" +
-               (c % 2 ? "INTEGER" : "VARCHAR(3)") + "\"}";
+    columns += std::string(c ? "," : "") + R"({"Name": ")" + name + R"(", "Mapping": "$.)" + name +
+               R"(", "SqlType": ")" + (c % 2 ? "INTEGER" : "VARCHAR(3)") + "\"}";
     const std::string field = "\"" + name + "\": " + (c % 2 ? std::to_string(c) : "\"v" + std::to_string(c) + "\"");
     full += (c ? ", " : "") + field;
     reversed = field + (c ? ", " : "") + reversed;

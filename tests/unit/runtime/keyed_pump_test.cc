@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "sql/compile.h"
 #include "runtime/application.h"
 #include "runtime/row_format.h"
+#include "sql/compile.h"
 
 namespace eddy::runtime {
 namespace {

@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "sql/compile.h"
 #include "runtime/application.h"
 #include "runtime/row_format.h"
+#include "sql/compile.h"
 
 namespace eddy::runtime {
 namespace {
@@ -21,20 +21,27 @@ const char* kSchema = R"J({"RecordFormat": {"RecordFormatType": "JSON",
 const char* kCode =
     "CREATE OR REPLACE STREAM \"T\" (store_id VARCHAR(8), revenue REAL, n BIGINT);\n"
     "CREATE OR REPLACE PUMP \"P1\" AS INSERT INTO \"T\" SELECT STREAM store_id, SUM(sales), COUNT(*)\n"
-    "FROM \"SOURCE_SQL_STREAM_001\" GROUP BY store_id, STEP(\"SOURCE_SQL_STREAM_001\".ROWTIME BY INTERVAL '10' SECOND);\n"
+    "FROM \"SOURCE_SQL_STREAM_001\" GROUP BY store_id, STEP(\"SOURCE_SQL_STREAM_001\".ROWTIME BY INTERVAL '10' "
+    "SECOND);\n"
     "CREATE OR REPLACE STREAM \"S\" (store_id VARCHAR(8), mx REAL);\n"
-    "CREATE OR REPLACE PUMP \"P2\" AS INSERT INTO \"S\" SELECT STREAM store_id, MAX(sales) OVER W FROM \"SOURCE_SQL_STREAM_001\"\n"
+    "CREATE OR REPLACE PUMP \"P2\" AS INSERT INTO \"S\" SELECT STREAM store_id, MAX(sales) OVER W FROM "
+    "\"SOURCE_SQL_STREAM_001\"\n"
     "WINDOW W AS (PARTITION BY store_id RANGE INTERVAL '5' SECOND PRECEDING);\n";
 
 std::vector<std::string> records() {
   std::vector<std::string> out;
   for (int i = 0; i < 3000; ++i) {
     char buf[128];
-    if (i % 97 == 5) std::snprintf(buf, sizeof buf, "{\"store_id\": \"s%d\", ", i % 7);               // not JSON
-    else if (i % 89 == 3) std::snprintf(buf, sizeof buf, R"({"store_id": "s%d", "sales": "x"})", i % 7);  // coercion
-    else if (i % 83 == 1) std::snprintf(buf, sizeof buf, "[1, 2]");                                     // not an object
-    else if (i % 79 == 2) std::snprintf(buf, sizeof buf, R"({"sales": %d.5, "store_id": "s%d"})", i % 50, i % 7);  // other order
-    else std::snprintf(buf, sizeof buf, R"({"store_id": "s%d", "sales": %d.25})", i % 7, i % 100);
+    if (i % 97 == 5)
+      std::snprintf(buf, sizeof buf, "{\"store_id\": \"s%d\", ", i % 7);  // not JSON
+    else if (i % 89 == 3)
+      std::snprintf(buf, sizeof buf, R"({"store_id": "s%d", "sales": "x"})", i % 7);  // coercion
+    else if (i % 83 == 1)
+      std::snprintf(buf, sizeof buf, "[1, 2]");  // not an object
+    else if (i % 79 == 2)
+      std::snprintf(buf, sizeof buf, R"({"sales": %d.5, "store_id": "s%d"})", i % 50, i % 7);  // other order
+    else
+      std::snprintf(buf, sizeof buf, R"({"store_id": "s%d", "sales": %d.25})", i % 7, i % 100);
     out.push_back(buf);
   }
   return out;
@@ -58,7 +65,8 @@ std::vector<std::string> run(size_t threads) {
   }
   const auto recs = records();
   if (threads == 0) {  // the reference: one by one
-    for (size_t i = 0; i < recs.size(); ++i) (*app)->push_record(0, recs[i], static_cast<TimestampMs>(i * 37), static_cast<int64_t>(i), i % 3);
+    for (size_t i = 0; i < recs.size(); ++i)
+      (*app)->push_record(0, recs[i], static_cast<TimestampMs>(i * 37), static_cast<int64_t>(i), i % 3);
   } else {
     WorkerPool pool(threads);
     std::vector<SourceRecord> batch;

@@ -141,13 +141,17 @@ TEST_F(StreamStoreTest, IteratorTypes) {
   EXPECT_EQ(read_from(IteratorType::kAtSequenceNumber, first[2].sequence_number, std::nullopt).front(), "a2");
   EXPECT_EQ(read_from(IteratorType::kAfterSequenceNumber, first[2].sequence_number, std::nullopt).front(), "a3");
   // Wrong combinations and foreign sequence numbers.
-  EXPECT_EQ(store_->shard_iterator("s", shard, IteratorType::kAtSequenceNumber, std::nullopt, std::nullopt).error().code,
-            Errc::kInvalidArgument);
-  EXPECT_EQ(store_->shard_iterator("s", shard, IteratorType::kAtSequenceNumber, encode_sequence_number(5, 0), std::nullopt)
+  EXPECT_EQ(
+      store_->shard_iterator("s", shard, IteratorType::kAtSequenceNumber, std::nullopt, std::nullopt).error().code,
+      Errc::kInvalidArgument);
+  EXPECT_EQ(
+      store_->shard_iterator("s", shard, IteratorType::kAtSequenceNumber, encode_sequence_number(5, 0), std::nullopt)
+          .error()
+          .code,
+      Errc::kInvalidArgument);
+  EXPECT_EQ(store_->shard_iterator("s", "shardId-000000000009", IteratorType::kLatest, std::nullopt, std::nullopt)
                 .error()
                 .code,
-            Errc::kInvalidArgument);
-  EXPECT_EQ(store_->shard_iterator("s", "shardId-000000000009", IteratorType::kLatest, std::nullopt, std::nullopt).error().code,
             Errc::kResourceNotFound);
 }
 
