@@ -29,28 +29,28 @@ deps:
 
 build: deps
 	cmake --preset release $(LAUNCHER) >/dev/null
-	cmake --build --preset release -j $(JOBS)
+	scripts/stage.sh build-release cmake --build --preset release -j $(JOBS)
 
 build-asan: deps
 	cmake --preset asan $(LAUNCHER) >/dev/null
-	cmake --build --preset asan -j $(JOBS) --target eddy eddy_unit_tests cbor_request_fuzz json_request_fuzz sigv4_fuzz \
+	scripts/stage.sh build-asan cmake --build --preset asan -j $(JOBS) --target eddy eddy_unit_tests cbor_request_fuzz json_request_fuzz sigv4_fuzz \
 	  sql_parser_fuzz pipeline_file_fuzz record_mapping_fuzz delivery_prefix_fuzz record_json_fuzz
 
 # ThreadSanitizer over the unit tests of the modules that run threads (eddy_core_tests only: the
 # API and the CLI are not compiled under it).
 build-tsan: deps
 	cmake --preset tsan $(LAUNCHER) >/dev/null
-	cmake --build --preset tsan -j $(JOBS)
+	scripts/stage.sh build-tsan cmake --build --preset tsan -j $(JOBS)
 
 test: build build-asan build-tsan
-	cd build/release && ctest --output-on-failure -j 2
+	cd build/release && ../../scripts/stage.sh test-release ctest --output-on-failure -j 2
 	cd build/asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	  ctest --output-on-failure -L unit -j 2
-	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ctest --preset tsan -j 2
+	  ../../scripts/stage.sh test-asan-unit ctest --output-on-failure -L unit -j 2
+	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" scripts/stage.sh test-tsan ctest --preset tsan -j 2
 	# The hostile suite once more against a server built with ASan+UBSan: a memory error or an
 	# overflowed stack that a release build survives by luck fails here.
 	EDDY_BIN=$(CURDIR)/build/asan/eddy ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 \
-	  bash tests/e2e/python/run_all.sh test_hostile_names test_hostile_input test_hostile_auth test_hostile_host \
+	  scripts/stage.sh test-hostile-asan bash tests/e2e/python/run_all.sh test_hostile_names test_hostile_input test_hostile_auth test_hostile_host \
 	  test_hostile_resources test_hostile_disk
 
 test-unit: build

@@ -55,6 +55,13 @@ const char* aws_error_type(Errc code) {
   return "InternalFailure";
 }
 
+Errc errc_of_aws_error_type(std::string_view type, int http_status) {
+  for (int c = 0; c <= static_cast<int>(Errc::kInternal); ++c) {
+    if (type == aws_error_type(static_cast<Errc>(c))) return static_cast<Errc>(c);
+  }
+  return http_status >= 500 ? Errc::kInternal : Errc::kInvalidArgument;
+}
+
 int aws_http_status(Errc code) {
   switch (code) {
     case Errc::kCorruption:

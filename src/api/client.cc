@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "api/aws_errors.h"
 #include "api/tls_transport.h"
 #include "common/clock.h"
 
@@ -205,7 +206,7 @@ Result<std::string> ApiClient::call(std::string_view target, std::string_view bo
     message = j.value("message", j.value("Message", message));
   } catch (const std::exception&) {
   }
-  return make_error(r->status >= 500 ? Errc::kInternal : Errc::kInvalidArgument, type + ": " + message);
+  return make_error(errc_of_aws_error_type(type, r->status), type + ": " + message);
 }
 
 }  // namespace eddy::api

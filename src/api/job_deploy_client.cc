@@ -32,7 +32,7 @@ Result<json> deploy_job_library(ApiClient& analytics, const std::string& name, s
   const std::string code = base64_encode(library);
   auto described = call(analytics, "DescribeApplication", {{"ApplicationName", name}});
   json detail;
-  if (!described && described.error().message.starts_with("ResourceNotFoundException")) {
+  if (!described && described.error().code == Errc::kResourceNotFound) {
     auto created =
         call(analytics, "CreateApplication",
              {{"ApplicationName", name},

@@ -40,9 +40,19 @@ struct Error {
   std::string message;
 };
 
+// A value or the reason there is none. [[nodiscard]]: a result nobody looks at is a failure nobody
+// sees; where ignoring one is right, `(void)` says so at the call with a comment saying why.
 template <class T>
-using Result = tl::expected<T, Error>;
-using Status = tl::expected<void, Error>;
+class [[nodiscard]] Result : public tl::expected<T, Error> {
+  using Base = tl::expected<T, Error>;
+
+ public:
+  using Base::Base;
+  Result() = default;
+  Result(const Base& b) : Base(b) {}
+  Result(Base&& b) : Base(std::move(b)) {}
+};
+using Status = Result<void>;
 
 [[nodiscard]] inline tl::unexpected<Error> make_error(Errc code, std::string message) {
   return tl::unexpected<Error>(Error{code, std::move(message)});

@@ -440,6 +440,7 @@ Result<DeliveryStream> DeliveryHost::describe(const std::string& name) const {
       s.records = j.value("records", uint64_t{0});
       s.last_delivery_ms = j.value("last_delivery_ms", TimestampMs{0});
     } catch (const std::exception&) {
+      // Figures only: the worker keeps an unreadable state.json aside and reports it.
     }
   }
   return s;
@@ -595,11 +596,35 @@ void DeliveryHost::run(const std::string& name, Worker& w) {
   if (!journal)
     source = *store_.name_from_arn(config["KinesisStreamSourceConfiguration"].value("KinesisStreamARN", ""));
 
+  // Positions that cannot be read are kept aside and reported, and delivery starts over from the
+  // oldest retained record: records may be delivered twice (as Firehose may), none is skipped.
   json state = json::object();
-  if (auto text = read_file(entry_dir(name) / "state.json")) {
+  const fs::path state_path = entry_dir(name) / "state.json";
+  if (auto text = read_file(state_path)) {
     try {
       state = json::parse(*text);
-    } catch (const std::exception&) {
+      const json positions_text = state.is_object() ? state.value("positions", json::object()) : json();
+      const json finished_text = state.is_object() ? state.value("finished", json::array()) : json();
+      if (!positions_text.is_object() || !finished_text.is_array())
+        throw std::runtime_error("not an object of positions and finished shards");
+      for (const auto& [k, v] : positions_text.items()) {
+        if (k.empty() || k.size() > 9 || k.find_first_not_of("0123456789") != std::string::npos ||
+            !v.is_number_unsigned())
+          throw std::runtime_error("position " + k + " is not a shard index with an offset");
+      }
+      for (const auto& f : finished_text) {
+        if (!f.is_number_unsigned() || f.get<uint64_t>() > UINT32_MAX)
+          throw std::runtime_error("finished shards are not shard indexes");
+      }
+    } catch (const std::exception& ex) {
+      state = json::object();
+      const fs::path aside = entry_dir(name) / ("state.json.unreadable-" + std::to_string(clock_.now_ms()));
+      std::error_code ec;
+      fs::rename(state_path, aside, ec);
+      log_fault("reading the positions of delivery stream " + name,
+                std::string(ex.what()) + "; kept as " + aside.filename().string() +
+                    (ec ? " (that rename failed too: " + ec.message() + ")" : "") +
+                    "; delivery starts again from the oldest retained record");
     }
   }
   std::map<uint32_t, uint64_t> positions;  // delivered up to (exclusive)
@@ -693,17 +718,25 @@ void DeliveryHost::run(const std::string& name, Worker& w) {
   auto count_failed = [&](const std::string& lines) {
     failed_since_save += static_cast<uint64_t>(std::count(lines.begin(), lines.end(), '\n'));
   };
-  auto save = [&](uint64_t add_objects, uint64_t add_records) {
-    state["failed_records"] = state.value("failed_records", uint64_t{0}) + failed_since_save;
-    failed_since_save = 0;
+  // Positions and figures after an object is written. A failed write leaves them as they were and
+  // says so: the caller keeps the intent and the round is retried (the same object again).
+  auto save = [&](uint64_t add_objects, uint64_t add_records) -> bool {
+    json next = state;
+    next["failed_records"] = next.value("failed_records", uint64_t{0}) + failed_since_save;
     json pos = json::object();
     for (const auto& [s, p] : positions) pos[std::to_string(s)] = p;
-    state["positions"] = pos;
-    state["finished"] = finished;
-    state["objects"] = state.value("objects", uint64_t{0}) + add_objects;
-    state["records"] = state.value("records", uint64_t{0}) + add_records;
-    if (add_objects) state["last_delivery_ms"] = clock_.now_ms();
-    (void)write_file_atomic(entry_dir(name) / "state.json", state.dump());
+    next["positions"] = pos;
+    next["finished"] = finished;
+    next["objects"] = next.value("objects", uint64_t{0}) + add_objects;
+    next["records"] = next.value("records", uint64_t{0}) + add_records;
+    if (add_objects) next["last_delivery_ms"] = clock_.now_ms();
+    if (auto st = write_file_atomic(entry_dir(name) / "state.json", next.dump()); !st) {
+      log_fault("saving the positions of delivery stream " + name, st.error().message + "; retrying");
+      return false;
+    }
+    state = std::move(next);
+    failed_since_save = 0;
+    return true;
   };
 
   // An eddy stream as destination: records keyed by source position, appended exactly once (the
@@ -716,7 +749,8 @@ void DeliveryHost::run(const std::string& name, Worker& w) {
     json intent;
     try {
       intent = json::parse(read_file(entry_dir(name) / "intent.json").value_or("{}"));
-    } catch (const std::exception&) {
+    } catch (const std::exception& ex) {
+      log_fault("reading the intent record of delivery stream " + name, ex.what());  // written by this round
       return false;
     }
     std::map<uint32_t, uint64_t> marks;
@@ -904,22 +938,36 @@ void DeliveryHost::run(const std::string& name, Worker& w) {
       // (every record a transform dropped or failed would leave an empty object: skipped)
       return false;  // retried next round
     }
+    const auto before = positions;
     for (const auto& [s, r] : ranges) positions[s] = std::max(positions[s], r.second);
-    save(1, recs.size());
+    // The object is written; until the positions are saved, a new round would read the records
+    // again into another object. So the save is retried, and a stop meanwhile leaves the intent
+    // for the next start, which writes this same object again and saves.
+    while (!save(1, recs.size())) {
+      std::unique_lock lock(w.mu);
+      if (w.cv.wait_for(lock, std::chrono::seconds(1), [&] { return w.stop.load(); })) {
+        positions = before;
+        return false;
+      }
+    }
     std::error_code ec;
     fs::remove(entry_dir(name) / "intent.json", ec);
     return true;
   };
 
-  // Recovery: an object whose writing was interrupted is written again, identically.
-  if (auto text = read_file(entry_dir(name) / "intent.json")) {
+  // Recovery: an object whose writing was interrupted is written again, identically. The intent
+  // goes only once that is done (deliver removes it), or when its records are gone (retention);
+  // a stop leaves it for the next start. An intent that cannot be read is kept aside and
+  // reported, never deleted: its object may have been written in part.
+  const fs::path intent_path = entry_dir(name) / "intent.json";
+  if (auto text = read_file(intent_path)) {
     try {
       const auto intent = json::parse(*text);
       std::map<uint32_t, std::pair<uint64_t, uint64_t>> ranges;
       std::vector<Rec> recs;
-      for (const auto& r : intent["ranges"]) {
-        const auto shard = r[0].get<uint32_t>();
-        const auto from = r[1].get<uint64_t>(), to = r[2].get<uint64_t>();
+      for (const auto& r : intent.at("ranges")) {
+        const auto shard = r.at(0).get<uint32_t>();
+        const auto from = r.at(1).get<uint64_t>(), to = r.at(2).get<uint64_t>();
         ranges[shard] = {from, to};
         bool done;
         for (uint64_t p = from; p < to;) {
@@ -928,16 +976,26 @@ void DeliveryHost::run(const std::string& name, Worker& w) {
           if (recs.size() == before) break;
         }
       }
-      if (!recs.empty()) {
-        while (!w.stop && !deliver(ranges, recs, intent["key"].get<std::string>(), intent.value("error_key", ""))) {
-          std::unique_lock lock(w.mu);
-          w.cv.wait_for(lock, std::chrono::seconds(1), [&] { return w.stop.load(); });
-        }
+      const std::string key = intent.at("key").get<std::string>();
+      if (recs.empty()) {
+        log_fault("writing again the interrupted object " + key + " of delivery stream " + name,
+                  "its records are no longer in the source (retention)");
+        std::error_code ec;
+        fs::remove(intent_path, ec);
       }
-    } catch (const std::exception&) {
+      while (!recs.empty() && !w.stop && !deliver(ranges, recs, key, intent.value("error_key", ""))) {
+        std::unique_lock lock(w.mu);
+        w.cv.wait_for(lock, std::chrono::seconds(1), [&] { return w.stop.load(); });
+      }
+    } catch (const std::exception& ex) {
+      const fs::path aside = entry_dir(name) / ("intent.json.unreadable-" + std::to_string(clock_.now_ms()));
+      std::error_code ec;
+      fs::rename(intent_path, aside, ec);
+      log_fault("reading the intent record of delivery stream " + name,
+                std::string(ex.what()) + "; kept as " + aside.filename().string() +
+                    (ec ? " (that rename failed too: " + ec.message() + ")" : "") +
+                    "; delivery goes on from the saved positions");
     }
-    std::error_code ec;
-    fs::remove(entry_dir(name) / "intent.json", ec);
   }
 
   std::vector<Rec> buffer;

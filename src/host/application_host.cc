@@ -12,6 +12,7 @@
 
 #include <simdjson.h>
 
+#include "common/fault_log.h"
 #include "common/file_util.h"
 #include "host/checkpoint.h"
 #include "host/error_ring.h"
@@ -214,8 +215,9 @@ Status ApplicationHost::load() {
     if (e->app.status == "RUNNING" || e->app.status == "STARTING") {
       // Resume where it stopped: a restart is a LAST_STOPPED_POINT start.
       if (auto st = launch(name, *e, "LAST_STOPPED_POINT"); !st) {
+        log_fault("resuming application " + name, st.error().message + "; it is READY: start it again");
         e->app.status = "READY";
-        (void)persist(name, e->app);
+        if (auto saved = persist(name, e->app); !saved) log_fault("saving application " + name, saved.error().message);
       }
     } else if (e->app.status != "READY") {
       e->app.status = "READY";
@@ -525,7 +527,7 @@ Result<HostedApplication> ApplicationHost::deploy_job(const std::string& name, s
     return e.app;
   }
   if (auto st = launch(name, e, "LAST_STOPPED_POINT"); !st) {
-    (void)persist(name, e.app);
+    if (auto saved = persist(name, e.app); !saved) log_fault("saving application " + name, saved.error().message);
     return tl::unexpected(st.error());
   }
   if (auto st = persist(name, e.app); !st) return tl::unexpected(st.error());
@@ -737,7 +739,7 @@ Status ApplicationHost::update(const std::string& name, int64_t version,
   if (running) {
     // The new code continues from where the old one stopped reading.
     if (auto st = launch(name, e, "LAST_STOPPED_POINT"); !st) {
-      (void)persist(name, e.app);
+      if (auto saved = persist(name, e.app); !saved) log_fault("saving application " + name, saved.error().message);
       return st;
     }
   }
@@ -829,9 +831,25 @@ void ApplicationHost::run(const std::string& name, Runner& r) {
           report("ERROR", "Output_Error", put.error().message);
           break;
         }
-        std::promise<Status> committed;
-        committer_.commit(put->touched, [&committed](Status st) { committed.set_value(st); });
-        (void)committed.get_future().get();
+        // Durable before the ordinals move on. A failed fsync is reported and tried again; no row
+        // after these is written meanwhile. A stop in that state leaves the ordinals where they
+        // were: the restart's replay finds whichever of these rows did reach the stream.
+        auto durable = [&] {
+          std::promise<Status> committed;
+          committer_.commit(put->touched, [&committed](Status st) { committed.set_value(st); });
+          return committed.get_future().get();
+        };
+        Status synced = durable();
+        while (!synced && !r.stop) {
+          report("ERROR", "Output_Error",
+                 "rows written to stream " + d->stream + " are not durable (" + synced.error().message +
+                     "); retrying, and nothing after them is written until they are");
+          std::unique_lock lock(r.mu);
+          r.cv.wait_for(lock, std::chrono::seconds(1), [&] { return r.stop.load(); });
+          lock.unlock();
+          synced = durable();
+        }
+        if (!synced) break;
         d->ordinal += n;
         // Throttled entries (with --enforce-limits) are sent again after a pause, under new
         // ordinals: never dropped.
@@ -890,7 +908,10 @@ void ApplicationHost::run(const std::string& name, Runner& r) {
     if (it == apps_.end()) return;
     it->second->app.positions = c.positions;
     it->second->app.finished = c.finished;
-    (void)persist(name, it->second->app);
+    // The checkpoint holds the positions a restart uses; app.json's copy is for a stopped
+    // application's LAST_STOPPED_POINT, so a failure here is reported and the next one retries.
+    if (auto saved = persist(name, it->second->app); !saved)
+      report("ERROR", "Checkpoint_Error", "saving the application's positions: " + saved.error().message);
   };
   // A fresh start replaces the checkpoint of an earlier run at once: a crash must not go back to it.
   if (!r.restored) checkpoint();

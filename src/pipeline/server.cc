@@ -183,7 +183,7 @@ Result<json> Server::application_errors(const std::string& name) {
 }
 
 bool is_not_found(const Error& e) {
-  return e.message.starts_with("ResourceNotFoundException");
+  return e.code == Errc::kResourceNotFound;  // the AWS error type, as the client maps it
 }
 
 Result<LiveState> read_live_state(Server& server, const DesiredState& desired) {

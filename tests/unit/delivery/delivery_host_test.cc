@@ -9,6 +9,8 @@
 #include <fstream>
 #include <thread>
 
+#include "common/path_names.h"
+
 namespace eddy::delivery {
 namespace {
 
@@ -119,6 +121,98 @@ TEST_F(DeliveryHostTest, RestartDeliversEveryRecordOnce) {
   auto all = lines();
   EXPECT_EQ(all.size(), 80u);
   EXPECT_EQ(std::adjacent_find(all.begin(), all.end()), all.end());  // no duplicates
+}
+
+TEST_F(DeliveryHostTest, AnUnreadableIntentIsKeptAsideAndDeliveryGoesOn) {
+  create("d", 5, 1);
+  put("d", {"a", "b", "c"});
+  clock_.advance(1000);
+  ASSERT_EQ(wait_for_lines(3), 3u);
+  host_.reset();
+  const fs::path entry = dir_ / "deliveries" / path_component("d");
+  { std::ofstream(entry / "intent.json") << "{\"key\": \"p/x\", \"ranges\": [[0, 1"; }  // torn
+  open_host();
+  put("d", {"d", "e"});
+  clock_.advance(1000);
+  ASSERT_EQ(wait_for_lines(5), 5u);
+  EXPECT_EQ(lines(), (std::vector<std::string>{"a", "b", "c", "d", "e"}));
+  EXPECT_FALSE(fs::exists(entry / "intent.json"));
+  size_t aside = 0;
+  for (const auto& e : fs::directory_iterator(entry)) {
+    if (e.path().filename().string().starts_with("intent.json.unreadable-")) {
+      ++aside;
+      std::ifstream in(e.path());
+      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      EXPECT_EQ(text, "{\"key\": \"p/x\", \"ranges\": [[0, 1");  // kept as it was, for a person to look at
+    }
+  }
+  EXPECT_EQ(aside, 1u);
+}
+
+TEST_F(DeliveryHostTest, PositionsThatCannotBeSavedAreRetriedAndNothingIsWrittenTwice) {
+  create("d", 5, 1);
+  const fs::path entry = dir_ / "deliveries" / path_component("d");
+  put("d", {"a"});
+  clock_.advance(1000);
+  ASSERT_EQ(wait_for_lines(1), 1u);                                   // the worker runs, and has read its positions
+  for (int i = 0; i < 300 && fs::exists(entry / "intent.json"); ++i)  // and has saved them after "a"
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  // state.json as a non-empty folder: every save of the positions fails from now on.
+  fs::remove(entry / "state.json");
+  fs::create_directories(entry / "state.json" / "blocked");
+  put("d", {"b", "c", "d"});
+  clock_.advance(1000);
+  ASSERT_EQ(wait_for_lines(4), 4u);  // the object is written; its positions are not saved
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_TRUE(fs::exists(entry / "intent.json"));  // kept while the positions are unsaved
+  host_.reset();                                   // a stop (or a crash) in that state
+  fs::remove_all(entry / "state.json");
+  open_host();  // no positions: the intent's object is written again, the same one, then saved
+  put("d", {"e"});
+  clock_.advance(1000);
+  ASSERT_EQ(wait_for_lines(5), 5u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_FALSE(fs::exists(entry / "intent.json"));
+  open_host();
+  clock_.advance(1000);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // b, c and d once: their object was written again under its own key, and finishing the intent
+  // saved positions past them (and so past "a" too, though state.json had been lost).
+  EXPECT_EQ(lines(), (std::vector<std::string>{"a", "b", "c", "d", "e"}));
+}
+
+TEST_F(DeliveryHostTest, UnreadablePositionsAreKeptAsideAndDeliveryStartsOver) {
+  create("d", 5, 1);
+  put("d", {"a", "b"});
+  clock_.advance(1000);
+  ASSERT_EQ(wait_for_lines(2), 2u);
+  const fs::path entry = dir_ / "deliveries" / path_component("d");
+  auto delivered = [&](const std::string& line) {
+    for (int i = 0; i < 300; ++i) {  // bounded: the worker runs on its own thread
+      const auto now = lines();
+      if (std::find(now.begin(), now.end(), line) != now.end()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  };
+  // A shard index too large for stoul, a finished shard that is not a number, not JSON at all.
+  const std::vector<std::string> bad = {"{\"positions\": {\"99999999999999999999\": 1}}", "{\"finished\": [\"x\"]}",
+                                        "not json"};
+  for (size_t i = 0; i < bad.size(); ++i) {
+    SCOPED_TRACE(bad[i]);
+    host_.reset();
+    { std::ofstream(entry / "state.json") << bad[i]; }
+    open_host();  // the worker must not throw on its thread (that would end the process)
+    put("d", {"c" + std::to_string(i)});
+    clock_.advance(1000);
+    EXPECT_TRUE(delivered("c" + std::to_string(i)));
+  }
+  size_t aside = 0;
+  for (const auto& e : fs::directory_iterator(entry))
+    aside += e.path().filename().string().starts_with("state.json.unreadable-");
+  EXPECT_EQ(aside, 3u);
+  // Started over from the oldest retained record: records may come twice, none is missing.
+  for (const std::string want : {"a", "b", "c0", "c1", "c2"}) EXPECT_TRUE(delivered(want)) << want;
 }
 
 TEST_F(DeliveryHostTest, BadConfigurationsAreRejected) {
