@@ -34,6 +34,17 @@ struct LambdaSetup {
 
 namespace {
 
+// Moves a state file that cannot be read to `<file>.unreadable-<ms>[-n]` (never over an earlier
+// one) for a person to look at; returns the name it got, or why it could not be moved.
+std::string keep_aside(const fs::path& file, TimestampMs now) {
+  const std::string base = file.filename().string() + ".unreadable-" + std::to_string(now);
+  fs::path aside = file.parent_path() / base;
+  for (int n = 2; fs::exists(aside) && n < 1000; ++n) aside = file.parent_path() / (base + "-" + std::to_string(n));
+  std::error_code ec;
+  fs::rename(file, aside, ec);
+  return ec ? "it could not be moved aside (" + ec.message() + ")" : "kept as " + aside.filename().string();
+}
+
 constexpr TimestampMs kJournalRetentionMs = 24LL * 3600 * 1000;  // Firehose keeps records 24 h
 constexpr auto kIdlePoll = std::chrono::milliseconds(20);
 constexpr size_t kReadBatch = 2000;
@@ -618,12 +629,8 @@ void DeliveryHost::run(const std::string& name, Worker& w) {
       }
     } catch (const std::exception& ex) {
       state = json::object();
-      const fs::path aside = entry_dir(name) / ("state.json.unreadable-" + std::to_string(clock_.now_ms()));
-      std::error_code ec;
-      fs::rename(state_path, aside, ec);
       log_fault("reading the positions of delivery stream " + name,
-                std::string(ex.what()) + "; kept as " + aside.filename().string() +
-                    (ec ? " (that rename failed too: " + ec.message() + ")" : "") +
+                std::string(ex.what()) + "; " + keep_aside(state_path, clock_.now_ms()) +
                     "; delivery starts again from the oldest retained record");
     }
   }
@@ -988,12 +995,8 @@ void DeliveryHost::run(const std::string& name, Worker& w) {
         w.cv.wait_for(lock, std::chrono::seconds(1), [&] { return w.stop.load(); });
       }
     } catch (const std::exception& ex) {
-      const fs::path aside = entry_dir(name) / ("intent.json.unreadable-" + std::to_string(clock_.now_ms()));
-      std::error_code ec;
-      fs::rename(intent_path, aside, ec);
       log_fault("reading the intent record of delivery stream " + name,
-                std::string(ex.what()) + "; kept as " + aside.filename().string() +
-                    (ec ? " (that rename failed too: " + ec.message() + ")" : "") +
+                std::string(ex.what()) + "; " + keep_aside(intent_path, clock_.now_ms()) +
                     "; delivery goes on from the saved positions");
     }
   }
