@@ -1,3 +1,7 @@
+// Just over 800 lines, and one job: evaluating bound expressions, with the casts and the text
+// and time arithmetic they share (SQL functions live in sql/functions.cc). A new family of
+// operators goes in its own file.
+
 #include "runtime/expr.h"
 
 #include <algorithm>

@@ -86,6 +86,13 @@ struct ShardWatermarks {
   void load_shards(StateReader& r);
 };
 
+// The pumps with a file of their own; make_pump (pump.cc) picks one by the plan's mode.
+std::unique_ptr<Pump> make_sliding_pump(std::shared_ptr<const PumpPlan> plan, EmitFn emit, ErrorFn error,
+                                        const Clock& clock);
+std::unique_ptr<Pump> make_stagger_pump(std::shared_ptr<const PumpPlan> plan, EmitFn emit, ErrorFn error,
+                                        const Clock& clock);
+std::unique_ptr<Pump> make_items_tumbling_pump(std::shared_ptr<const PumpPlan> plan, EmitFn emit, ErrorFn error,
+                                               const Clock& clock);
 std::unique_ptr<Pump> make_event_window_pump(std::shared_ptr<const PumpPlan> plan, EmitFn emit, ErrorFn error,
                                              const Clock& clock);
 

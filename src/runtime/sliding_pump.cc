@@ -1,0 +1,234 @@
+// Sliding windows (WINDOW ... RANGE|ROWS ... PRECEDING, OVER): a row out for every row in.
+#include <algorithm>
+
+#include "runtime/pump_internal.h"
+
+namespace eddy::runtime {
+namespace {
+
+class SlidingPump final : public Pump {
+ public:
+  using Pump::Pump;
+
+  void on_row(const Row& row) override {
+    if (!passes(row)) return;
+    const auto ctx = context(row);
+    std::vector<Value>& aggs = aggs_;  // scratch vectors: no allocation per row once warm
+    aggs.resize(plan_->aggregates.size());
+    if (partitions_.size() < plan_->windows.size()) partitions_.resize(plan_->windows.size());
+    for (size_t w = 0; w < plan_->windows.size(); ++w) {
+      const auto& spec = plan_->windows[w];
+      std::vector<Value>& keys = keys_;
+      if (!eval_all(spec.partition_by, ctx, keys, row, error_)) return;
+      std::vector<Value>& args = args_;  // this row's arguments of the window's aggregates
+      args.resize(plan_->aggregates.size());
+      for (size_t a = 0; a < plan_->aggregates.size(); ++a) {
+        if (plan_->aggregate_window[a] != static_cast<int>(w) || !plan_->aggregates[a].arg) continue;
+        if (auto st = plan_->aggregates[a].arg->eval(ctx, args[a]); !st) return error_(row, st.error());
+      }
+      auto it = partitions_[w].find(keys);
+      if (it == partitions_[w].end()) {
+        it = partitions_[w].emplace(keys, Partition{}).first;
+        it->second.states.resize(plan_->aggregates.size());
+        it->second.args.resize(plan_->aggregates.size());
+      }
+      Partition& p = it->second;
+      add(p, row.rowtime, args, w);
+      if (spec.rows) {
+        while (p.rowtimes.size() > static_cast<size_t>(spec.rows_preceding) + 1) evict(p, w);
+      } else {
+        while (!p.rowtimes.empty() && p.rowtimes.front() < row.rowtime - spec.range_ms) evict(p, w);
+      }
+      for (size_t a = 0; a < plan_->aggregates.size(); ++a) {
+        if (plan_->aggregate_window[a] == static_cast<int>(w)) aggs[a] = result(p, a);
+      }
+    }
+    order_ = {row.rowtime, 0, 0, ordinal_};
+    produce(row, &aggs, nullptr, row.rowtime);
+  }
+  bool waits_for_time() const override { return false; }  // a row's output is emitted with it
+  TimestampMs due() const override { return INT64_MAX; }
+
+ protected:
+  void save_more(StateWriter& w) const override {
+    w.u64(partitions_.size());
+    for (const auto& window : partitions_) {
+      w.u64(window.size());
+      for (const auto& [keys, p] : window) {
+        w.values(keys);
+        w.u64(p.front_seq);
+        w.u64(p.rowtimes.size());
+        for (size_t i = 0; i < p.rowtimes.size(); ++i) {  // row by row, NULL where not the window's
+          w.i64(p.rowtimes[i]);
+          std::vector<Value> row_args(plan_->aggregates.size());
+          for (size_t a = 0; a < row_args.size(); ++a) {
+            if (i < p.args[a].size()) row_args[a] = p.args[a][i];
+          }
+          w.values(row_args);
+        }
+        w.u64(p.states.size());
+        for (const auto& st : p.states) {
+          w.i64(st.count);
+          w.i128(st.sum);
+          w.u64(st.extremes.size());
+          for (uint64_t x : st.extremes) w.u64(x);
+        }
+      }
+    }
+  }
+  void load_more(StateReader& r) override {
+    partitions_.assign(r.count(), {});
+    for (size_t wi = 0; wi < partitions_.size(); ++wi) {
+      auto& window = partitions_[wi];
+      const size_t n = r.count();
+      for (size_t i = 0; i < n && r.ok(); ++i) {
+        auto keys = r.values();
+        Partition p;
+        p.front_seq = r.u64();
+        p.args.resize(plan_->aggregates.size());
+        const size_t rows = r.count();
+        for (size_t k = 0; k < rows && r.ok(); ++k) {
+          p.rowtimes.push_back(r.i64());
+          auto row_args = r.values();
+          if (row_args.size() != plan_->aggregates.size()) {
+            r.fail();
+            break;
+          }
+          for (size_t a = 0; a < row_args.size(); ++a) {
+            const auto& agg = plan_->aggregates[a];
+            if (plan_->aggregate_window[a] == static_cast<int>(wi) && agg.arg)
+              p.args[a].push_back(std::move(row_args[a]));
+          }
+        }
+        p.states.resize(r.count());
+        for (auto& st : p.states) {
+          st.count = r.i64();
+          st.sum = r.i128();
+          const size_t x = r.count();
+          for (size_t j = 0; j < x && r.ok(); ++j) st.extremes.push_back(r.u64());
+        }
+        // Extremes point into the rows: a sequence number outside them is a corrupt state.
+        for (const auto& st : p.states) {
+          for (uint64_t seq : st.extremes) {
+            if (seq < p.front_seq || seq - p.front_seq >= p.rowtimes.size()) r.fail();
+          }
+        }
+        if (p.states.size() != plan_->aggregates.size()) r.fail();
+        window.emplace(std::move(keys), std::move(p));
+      }
+    }
+  }
+
+ private:
+  struct AggState {
+    int64_t count = 0;              // non-null values (rows for COUNT(*))
+    __int128 sum = 0;               // exact sums
+    std::deque<uint64_t> extremes;  // MIN/MAX: sequence numbers of candidate rows
+  };
+  // The rows in a partition's window, oldest first, a column per aggregate, each one sequence:
+  // the rows leaving the window, read a window after they came, are then where the hardware's
+  // prefetch finds them (each row's arguments in an allocation of their own cost a cache miss
+  // per row there, most of the sliding pump's time).
+  struct Partition {
+    std::deque<TimestampMs> rowtimes;
+    std::vector<std::deque<Value>> args;  // per aggregate of the window with an argument
+    uint64_t front_seq = 0;               // sequence number of the first row
+    std::vector<AggState> states;
+  };
+
+  bool exact_sum(const AggregateSpec& a) const {
+    const auto& t = a.arg->type;
+    return t.is_integer() || t.id == TypeId::kDecimal || t.is_interval();
+  }
+
+  const Value& value(const Partition& p, uint64_t seq, size_t a) const { return p.args[a][seq - p.front_seq]; }
+
+  void add(Partition& p, TimestampMs rowtime, const std::vector<Value>& args, size_t w) {
+    const uint64_t seq = p.front_seq + p.rowtimes.size();
+    p.rowtimes.push_back(rowtime);
+    for (size_t a = 0; a < plan_->aggregates.size(); ++a) {
+      if (plan_->aggregate_window[a] != static_cast<int>(w)) continue;
+      const auto& agg = plan_->aggregates[a];
+      auto& s = p.states[a];
+      if (!agg.arg) {
+        ++s.count;
+        continue;
+      }
+      p.args[a].emplace_back().set(args[a]);
+      const Value& v = p.args[a].back();
+      if (v.is_null()) continue;
+      ++s.count;
+      if ((agg.kind == AggregateKind::kSum || agg.kind == AggregateKind::kAvg) && exact_sum(agg)) s.sum += v.i;
+      if (agg.kind == AggregateKind::kMin || agg.kind == AggregateKind::kMax) {
+        const bool is_min = agg.kind == AggregateKind::kMin;
+        while (!s.extremes.empty()) {
+          const int c = compare_values(value(p, s.extremes.back(), a), v);
+          if (is_min ? c < 0 : c > 0) break;
+          s.extremes.pop_back();
+        }
+        s.extremes.push_back(seq);
+      }
+    }
+  }
+
+  void evict(Partition& p, size_t w) {
+    for (size_t a = 0; a < plan_->aggregates.size(); ++a) {
+      if (plan_->aggregate_window[a] != static_cast<int>(w)) continue;
+      const auto& agg = plan_->aggregates[a];
+      auto& s = p.states[a];
+      if (!agg.arg) {
+        --s.count;
+        continue;
+      }
+      const Value& v = p.args[a].front();
+      if (!v.is_null()) {
+        --s.count;
+        if ((agg.kind == AggregateKind::kSum || agg.kind == AggregateKind::kAvg) && exact_sum(agg)) s.sum -= v.i;
+        if (!s.extremes.empty() && s.extremes.front() == p.front_seq) s.extremes.pop_front();
+      }
+      p.args[a].pop_front();
+    }
+    p.rowtimes.pop_front();
+    ++p.front_seq;
+  }
+
+  Value result(const Partition& p, size_t a) const {
+    const auto& agg = plan_->aggregates[a];
+    const auto& s = p.states[a];
+    switch (agg.kind) {
+      case AggregateKind::kCountStar:
+      case AggregateKind::kCount:
+        return Value::integer(s.count);
+      case AggregateKind::kMin:
+      case AggregateKind::kMax:
+        return s.extremes.empty() ? Value::null() : value(p, s.extremes.front(), a);
+      case AggregateKind::kSum:
+      case AggregateKind::kAvg:
+        if (exact_sum(agg)) {
+          if (s.count == 0) return Value::null();
+          // Integer AVG truncates toward zero (decisions.md 7).
+          return Value::integer(static_cast<int64_t>(agg.kind == AggregateKind::kSum ? s.sum : s.sum / s.count));
+        }
+        break;
+      default:
+        break;
+    }
+    Accumulator acc;  // order-dependent aggregates: re-add the window's values in arrival order
+    for (const auto& v : p.args[a]) acc.add(v, agg.arg->type, agg.kind);
+    return acc.result(agg.kind, agg.arg->type, agg.result_type);
+  }
+
+  std::vector<std::unordered_map<std::vector<Value>, Partition, RowKeyHash>> partitions_;
+  std::vector<Value> aggs_, keys_, args_;
+};
+
+// WINDOWED BY STAGGER: a window per partition key opens with its first row and closes `range`
+// later (ROWTIME); its row has ROWTIME open + range (decisions.md 1 and 3).
+
+}  // namespace
+
+std::unique_ptr<Pump> make_sliding_pump(std::shared_ptr<const PumpPlan> plan, EmitFn emit, ErrorFn error, const Clock& clock) {
+  return std::make_unique<SlidingPump>(std::move(plan), std::move(emit), std::move(error), clock);
+}
+
+}  // namespace eddy::runtime
