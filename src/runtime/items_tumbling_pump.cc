@@ -92,7 +92,8 @@ class ItemsTumblingPump final : public Pump {
 
 }  // namespace
 
-std::unique_ptr<Pump> make_items_tumbling_pump(std::shared_ptr<const PumpPlan> plan, EmitFn emit, ErrorFn error, const Clock& clock) {
+std::unique_ptr<Pump> make_items_tumbling_pump(std::shared_ptr<const PumpPlan> plan, EmitFn emit, ErrorFn error,
+                                               const Clock& clock) {
   return std::make_unique<ItemsTumblingPump>(std::move(plan), std::move(emit), std::move(error), clock);
 }
 

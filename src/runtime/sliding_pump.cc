@@ -227,7 +227,8 @@ class SlidingPump final : public Pump {
 
 }  // namespace
 
-std::unique_ptr<Pump> make_sliding_pump(std::shared_ptr<const PumpPlan> plan, EmitFn emit, ErrorFn error, const Clock& clock) {
+std::unique_ptr<Pump> make_sliding_pump(std::shared_ptr<const PumpPlan> plan, EmitFn emit, ErrorFn error,
+                                        const Clock& clock) {
   return std::make_unique<SlidingPump>(std::move(plan), std::move(emit), std::move(error), clock);
 }
 

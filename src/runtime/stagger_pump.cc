@@ -100,7 +100,8 @@ class StaggerPump final : public Pump {
 
 }  // namespace
 
-std::unique_ptr<Pump> make_stagger_pump(std::shared_ptr<const PumpPlan> plan, EmitFn emit, ErrorFn error, const Clock& clock) {
+std::unique_ptr<Pump> make_stagger_pump(std::shared_ptr<const PumpPlan> plan, EmitFn emit, ErrorFn error,
+                                        const Clock& clock) {
   return std::make_unique<StaggerPump>(std::move(plan), std::move(emit), std::move(error), clock);
 }
 

@@ -69,6 +69,12 @@ class DeliveryHostTest : public ::testing::Test {
     }
     return lines().size();
   }
+  // A round's object is written before its positions are saved and its intent removed.
+  bool wait_until_gone(const fs::path& file) {
+    for (int i = 0; i < 300 && fs::exists(file); ++i)  // bounded: the worker runs on its own thread
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return !fs::exists(file);
+  }
   void put(const std::string& name, const std::vector<std::string>& records) {
     std::vector<std::string_view> views(records.begin(), records.end());
     auto r = host_->put(name, views);
@@ -137,9 +143,7 @@ TEST_F(DeliveryHostTest, AnUnreadableIntentIsKeptAsideAndDeliveryGoesOn) {
   ASSERT_EQ(wait_for_lines(5), 5u);
   EXPECT_EQ(lines(), (std::vector<std::string>{"a", "b", "c", "d", "e"}));
   // The object of d and e is written before its positions are saved and its intent removed.
-  for (int i = 0; i < 300 && fs::exists(entry / "intent.json"); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  EXPECT_FALSE(fs::exists(entry / "intent.json"));
+  EXPECT_TRUE(wait_until_gone(entry / "intent.json"));
   size_t aside = 0;
   for (const auto& e : fs::directory_iterator(entry)) {
     if (e.path().filename().string().starts_with("intent.json.unreadable-")) {
@@ -157,9 +161,8 @@ TEST_F(DeliveryHostTest, PositionsThatCannotBeSavedAreRetriedAndNothingIsWritten
   const fs::path entry = dir_ / "deliveries" / path_component("d");
   put("d", {"a"});
   clock_.advance(1000);
-  ASSERT_EQ(wait_for_lines(1), 1u);                                   // the worker runs, and has read its positions
-  for (int i = 0; i < 300 && fs::exists(entry / "intent.json"); ++i)  // and has saved them after "a"
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_EQ(wait_for_lines(1), 1u);                     // the worker runs, and has read its positions
+  ASSERT_TRUE(wait_until_gone(entry / "intent.json"));  // and has saved its positions after "a"
   // state.json as a non-empty folder: every save of the positions fails from now on.
   fs::remove(entry / "state.json");
   fs::create_directories(entry / "state.json" / "blocked");
@@ -174,9 +177,7 @@ TEST_F(DeliveryHostTest, PositionsThatCannotBeSavedAreRetriedAndNothingIsWritten
   put("d", {"e"});
   clock_.advance(1000);
   ASSERT_EQ(wait_for_lines(5), 5u);
-  for (int i = 0; i < 300 && fs::exists(entry / "intent.json"); ++i)  // saved after the object
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  EXPECT_FALSE(fs::exists(entry / "intent.json"));
+  EXPECT_TRUE(wait_until_gone(entry / "intent.json"));
   open_host();
   clock_.advance(1000);
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
