@@ -147,7 +147,7 @@ class Call {
   void merge_shards();
   void update_shard_count();
   void describe_limits();
-  void commit_then_ok(std::vector<std::shared_ptr<log::ShardLog>> touched);
+  void commit_then_ok(std::vector<std::shared_ptr<log::ShardStorage>> touched);
 
   stream::StreamStore& store_;
   log::GroupCommitter& committer_;
@@ -343,7 +343,7 @@ Error record_too_large(std::string_view path, size_t size, uint32_t max) {
               "' failed to satisfy constraint: Member must have length less than or equal to " + std::to_string(max)};
 }
 
-void Call::commit_then_ok(std::vector<std::shared_ptr<log::ShardLog>> touched) {
+void Call::commit_then_ok(std::vector<std::shared_ptr<log::ShardStorage>> touched) {
   // The answer is only sent once the records are as durable as the fsync policy promises.
   auto body = std::make_shared<std::string>(std::move(w_->buffer()));
   committer_.commit(std::move(touched), [respond = respond_, body, protocol = protocol_](Status st) {

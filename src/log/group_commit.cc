@@ -35,7 +35,7 @@ GroupCommitter::~GroupCommitter() {
   thread_.join();
 }
 
-void GroupCommitter::commit(std::vector<std::shared_ptr<ShardLog>> logs, std::function<void(Status)> done) {
+void GroupCommitter::commit(std::vector<std::shared_ptr<ShardStorage>> logs, std::function<void(Status)> done) {
   if (policy_.mode == FsyncMode::kInterval || logs.empty()) {
     done({});
     return;
@@ -47,7 +47,7 @@ void GroupCommitter::commit(std::vector<std::shared_ptr<ShardLog>> logs, std::fu
   cv_.notify_one();
 }
 
-void GroupCommitter::track(const std::shared_ptr<ShardLog>& log) {
+void GroupCommitter::track(const std::shared_ptr<ShardStorage>& log) {
   std::lock_guard lock(mu_);
   tracked_.push_back(log);
 }
@@ -61,7 +61,7 @@ void GroupCommitter::run() {
       std::vector<Pending> round;
       round.swap(pending_);
       lock.unlock();
-      std::vector<ShardLog*> logs;
+      std::vector<ShardStorage*> logs;
       for (const auto& p : round) {
         for (const auto& l : p.logs) logs.push_back(l.get());
       }
@@ -75,8 +75,8 @@ void GroupCommitter::run() {
       lock.lock();
     } else {
       cv_.wait_for(lock, std::chrono::milliseconds(policy_.interval_ms), [this] { return stop_; });
-      std::vector<std::shared_ptr<ShardLog>> logs;
-      std::erase_if(tracked_, [&logs](const std::weak_ptr<ShardLog>& w) {
+      std::vector<std::shared_ptr<ShardStorage>> logs;
+      std::erase_if(tracked_, [&logs](const std::weak_ptr<ShardStorage>& w) {
         auto l = w.lock();
         if (!l) return true;
         if (l->has_unsynced()) logs.push_back(std::move(l));

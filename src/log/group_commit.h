@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "common/error.h"
-#include "log/shard_log.h"
+#include "log/shard_storage.h"
 
 namespace eddy::log {
 
@@ -42,14 +42,14 @@ class GroupCommitter {
 
   // kAlways: `done` runs on the committer thread once every append to `logs` that returned before
   // this call is durable. kInterval: `done` runs at once on the caller's thread.
-  void commit(std::vector<std::shared_ptr<ShardLog>> logs, std::function<void(Status)> done);
+  void commit(std::vector<std::shared_ptr<ShardStorage>> logs, std::function<void(Status)> done);
 
   // kInterval: logs to sync periodically (held weakly; a deleted log drops out).
-  void track(const std::shared_ptr<ShardLog>& log);
+  void track(const std::shared_ptr<ShardStorage>& log);
 
  private:
   struct Pending {
-    std::vector<std::shared_ptr<ShardLog>> logs;
+    std::vector<std::shared_ptr<ShardStorage>> logs;
     std::function<void(Status)> done;
   };
   void run();
@@ -59,7 +59,7 @@ class GroupCommitter {
   std::condition_variable cv_;
   bool stop_ = false;
   std::vector<Pending> pending_;
-  std::vector<std::weak_ptr<ShardLog>> tracked_;
+  std::vector<std::weak_ptr<ShardStorage>> tracked_;
   std::thread thread_;
 };
 

@@ -73,6 +73,7 @@ Status ShardLog::roll(Offset next_base) {
 
 Result<AppendResult> ShardLog::append(std::span<const AppendRecord> records, TimestampMs now) {
   if (records.empty()) return make_error(Errc::kInvalidArgument, "empty append");
+  if (sealed_) return make_error(Errc::kInvalidArgument, "the shard is closed: its log takes no more records");
   std::lock_guard guard(append_mu_);
   const TimestampMs arrival = std::max(now, last_arrival_.load());
   const Offset base = written_.load();
@@ -179,7 +180,7 @@ Result<ReadResult> ShardLog::read(Offset from, size_t max_records, size_t max_by
     auto mapping = seg->map(seg_size);
     if (!mapping) return tl::unexpected(mapping.error());
     const std::string_view file((*mapping)->data, seg_size);
-    result.mappings.push_back(*mapping);
+    result.keep_alive.push_back(*mapping);
     while (position < seg_size) {
       BatchHeader h{};
       const auto rest = file.substr(position);

@@ -1,4 +1,4 @@
-// The append-only log of one shard: a directory of segments.
+// The append-only log of one shard on local disk: a directory of segments (the local ShardStorage).
 //
 // Durability contract: append() writes the batch to the OS; sync() makes everything appended
 // before it durable. With `visible_after_sync` readers see a record only once it is durable, so a
@@ -18,6 +18,7 @@
 #include "common/error.h"
 #include "log/record.h"
 #include "log/segment.h"
+#include "log/shard_storage.h"
 
 namespace eddy::log {
 
@@ -28,51 +29,41 @@ struct LogOptions {
   bool visible_after_sync = true;           // readers see only durable records
 };
 
-struct AppendResult {
-  Offset first_offset;
-  uint32_t count;
-  TimestampMs arrival_ms;
-};
-
-struct ReadResult {
-  std::vector<RecordView> records;
-  Offset next_offset = 0;                                       // where the next read continues
-  std::vector<std::shared_ptr<const SegmentMapping>> mappings;  // keep the views' bytes alive
-};
-
-class ShardLog {
+class ShardLog final : public ShardStorage {
  public:
   static Result<std::unique_ptr<ShardLog>> open(const std::filesystem::path& dir, LogOptions options);
-  ~ShardLog();
+  ~ShardLog() override;
 
   // Appends the records as one batch with one arrival time: `now`, or the previous batch's time
   // if the clock went backwards, so arrival times never decrease within a shard.
-  Result<AppendResult> append(std::span<const AppendRecord> records, TimestampMs now);
+  Result<AppendResult> append(std::span<const AppendRecord> records, TimestampMs now) override;
 
   // Makes every append that returned before this call durable; then publishes it to readers.
-  Status sync();
-  bool has_unsynced() const { return written_.load() != synced_.load(); }
+  Status sync() override;
+  bool has_unsynced() const override { return written_.load() != synced_.load(); }
 
   // Reads up to `max_records` records / `max_bytes` bytes (data + partition key) from `from`.
   // A position before the oldest retained record starts at the oldest.
-  Result<ReadResult> read(Offset from, size_t max_records, size_t max_bytes) const;
+  Result<ReadResult> read(Offset from, size_t max_records, size_t max_bytes) const override;
 
   // First offset whose arrival time is >= ts (end_offset() if none).
-  Result<Offset> offset_for_time(TimestampMs ts) const;
+  Result<Offset> offset_for_time(TimestampMs ts) const override;
   // Arrival time of the record at `offset`, if it is retained and visible.
-  Result<TimestampMs> arrival_of(Offset offset) const;
+  Result<TimestampMs> arrival_of(Offset offset) const override;
 
-  Offset start_offset() const;  // oldest retained record
-  Offset end_offset() const;    // one past the newest visible record
-  TimestampMs last_arrival_ms() const;
+  Offset start_offset() const override;  // oldest retained record
+  Offset end_offset() const override;    // one past the newest visible record
+  TimestampMs last_arrival_ms() const override;
   // Arrival time of the oldest retained record; nullopt when the log holds none.
-  std::optional<TimestampMs> oldest_arrival_ms() const;
-  Offset written_offset() const { return written_.load(); }
+  std::optional<TimestampMs> oldest_arrival_ms() const override;
+  Offset written_offset() const override { return written_.load(); }
 
   // Deletes whole sealed segments whose newest record arrived before `cutoff`.
   Status drop_segments_before(TimestampMs cutoff);
+  Status trim_before(TimestampMs cutoff) override { return drop_segments_before(cutoff); }
+  void seal() override { sealed_ = true; }
   // Removes the log's files; the object must not be used afterwards.
-  void destroy();
+  void destroy() override;
 
  private:
   ShardLog(std::filesystem::path dir, LogOptions options);
@@ -89,6 +80,7 @@ class ShardLog {
   std::atomic<Offset> synced_{0};   // covered by an fsync
   std::atomic<Offset> visible_{0};  // readers see offsets below this
   std::atomic<TimestampMs> last_arrival_{0};
+  std::atomic<bool> sealed_{false};
   std::string scratch_;  // batch encoding buffer, under append_mu_
 };
 

@@ -40,7 +40,7 @@ std::optional<uint32_t> parse_shard_id(std::string_view id);
 
 struct Shard {
   ShardInfo info;
-  std::shared_ptr<log::ShardLog> log;
+  std::shared_ptr<log::ShardStorage> log;
   ShardThrottle throttle;
 };
 

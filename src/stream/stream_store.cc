@@ -184,11 +184,17 @@ Status StreamStore::persist(const Stream& s) const {
 }
 
 Result<std::shared_ptr<Shard>> StreamStore::open_shard(const Stream& s, ShardInfo info) const {
-  auto log = log::ShardLog::open(stream_dir(s) / shard_dir_name(info.index), options_.log);
-  if (!log) return tl::unexpected(log.error());
+  const auto dir = stream_dir(s) / shard_dir_name(info.index);
+  Result<std::shared_ptr<log::ShardStorage>> storage =
+      options_.open_storage ? options_.open_storage(s.name, s.id, info.index, dir)
+                            : log::ShardLog::open(dir, options_.log).map([](std::unique_ptr<log::ShardLog> l) {
+                                return std::shared_ptr<log::ShardStorage>(std::move(l));
+                              });
+  if (!storage) return tl::unexpected(storage.error());
   auto shard = std::make_shared<Shard>();
   shard->info = std::move(info);
-  shard->log = std::shared_ptr<log::ShardLog>(std::move(*log));
+  shard->log = std::move(*storage);
+  if (!shard->info.open()) shard->log->seal();
   committer_.track(shard->log);
   return shard;
 }
@@ -296,7 +302,7 @@ void StreamStore::enforce_retention() {
       cutoff = now - TimestampMs{s->retention_hours} * 3600 * 1000;
     }
     for (const auto& sh : shards) {
-      if (auto st = sh->log->drop_segments_before(cutoff); !st)
+      if (auto st = sh->log->trim_before(cutoff); !st)
         log_fault("retention of " + sh->info.id() + " of a stream", st.error().message);  // tried again next round
     }
   }
@@ -659,6 +665,7 @@ Status StreamStore::reshard(const std::shared_ptr<Stream>& self, const std::vect
   s.rebuild_open_shards();
   s.status = StreamStatus::kUpdating;
   if (auto st = persist(s); !st) return st;
+  for (uint32_t p : parents) s.shards[p]->log->seal();
   schedule(options_.status_delay_ms, [self] {
     std::unique_lock lock(self->mu);
     if (self->status == StreamStatus::kUpdating) self->status = StreamStatus::kActive;

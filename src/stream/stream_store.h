@@ -33,6 +33,12 @@ struct StoreOptions {
   TimestampMs retention_check_ms = 30 * 1000;   // how often old segments are looked for
   std::string region = "us-east-1";
   std::string account = "000000000000";
+  // Opens the storage of shard `shard` of a stream (log/shard_storage.h: the seam a second
+  // backend implements). Unset: a ShardLog in `local_dir`, under the stream's folder. Called
+  // under the stream's exclusive lock (creation, resharding) or at load.
+  std::function<Result<std::shared_ptr<log::ShardStorage>>(const std::string& stream, uint64_t stream_id,
+                                                           uint32_t shard, const std::filesystem::path& local_dir)>
+      open_storage;
 };
 
 struct ShardSnapshot {
@@ -71,7 +77,7 @@ struct PutOutcome {
 
 struct PutResult {
   std::vector<PutOutcome> outcomes;
-  std::vector<std::shared_ptr<log::ShardLog>> touched;  // to commit before acknowledging
+  std::vector<std::shared_ptr<log::ShardStorage>> touched;  // to commit before acknowledging
   size_t failed = 0;
 };
 

@@ -264,6 +264,19 @@ TEST_F(ShardLogTest, RetentionDropsWholeOldSegments) {
   EXPECT_EQ(r->records[0].offset, 200u);
 }
 
+// A sealed shard (a parent after a split or merge) takes no more records; what it holds stays readable.
+TEST_F(ShardLogTest, ASealedLogRefusesAppendsAndKeepsItsRecords) {
+  auto log = open(options(/*visible_after_sync=*/false));
+  fill(*log, 2, 3);
+  ShardStorage& storage = *log;  // through the seam, as the stream store calls it
+  storage.seal();
+  std::vector<AppendRecord> one = {{"k", "", "late"}};
+  auto refused = storage.append(one, 5000);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(storage.written_offset(), 6u);
+  EXPECT_EQ(storage.read(0, 10, SIZE_MAX)->records.size(), 6u);
+}
+
 TEST_F(ShardLogTest, RecordsBecomeVisibleOnlyAfterSyncWhenAsked) {
   auto log = open(options(/*visible_after_sync=*/true));
   fill(*log, 1, 3);

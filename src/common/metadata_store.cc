@@ -1,0 +1,86 @@
+#include "common/metadata_store.h"
+
+#include <algorithm>
+
+#include "common/file_util.h"
+#include "common/path_names.h"
+
+namespace eddy {
+
+std::filesystem::path FileMetadataStore::folder(std::string_view name) const { return dir_ / path_component(name); }
+
+uint64_t FileMetadataStore::revision_of(const std::string& name) const {
+  auto it = revisions_.find(name);
+  if (it != revisions_.end()) return it->second;
+  // Not seen by this process: written by an earlier one, or never.
+  std::error_code ec;
+  const uint64_t r = std::filesystem::exists(folder(name) / file_, ec) ? 1 : 0;
+  revisions_[name] = r;
+  return r;
+}
+
+Result<std::vector<std::string>> FileMetadataStore::names() const {
+  std::error_code ec;
+  std::filesystem::create_directories(dir_, ec);
+  if (ec) return make_error(Errc::kIo, "cannot create " + dir_.string() + ": " + ec.message());
+  std::vector<std::string> out;
+  std::lock_guard lock(mu_);
+  for (const auto& d : std::filesystem::directory_iterator(dir_, ec)) {
+    auto text = read_file(d.path() / file_);
+    if (!text) continue;
+    auto name = name_of_(*text);
+    if (!name) return make_error(Errc::kCorruption, "cannot read " + (d.path() / file_).string() + ": " + name.error().message);
+    if (auto st = move_to_entry(d.path(), folder(*name)); !st) return tl::unexpected(st.error());
+    out.push_back(*name);
+  }
+  if (ec) return make_error(Errc::kIo, "cannot list " + dir_.string() + ": " + ec.message());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+Result<std::optional<MetadataStore::Document>> FileMetadataStore::get(std::string_view name) const {
+  std::lock_guard lock(mu_);
+  const std::string key(name);
+  const uint64_t revision = revision_of(key);
+  if (revision == 0) return std::optional<Document>{};
+  auto text = read_file(folder(name) / file_);
+  if (!text) return tl::unexpected(text.error());
+  return std::optional<Document>{Document{std::move(*text), revision}};
+}
+
+Result<uint64_t> FileMetadataStore::put(std::string_view name, std::string_view value, uint64_t expected) {
+  std::lock_guard lock(mu_);
+  const std::string key(name);
+  const uint64_t revision = revision_of(key);
+  if (revision != expected) {
+    if (expected == 0) return make_error(Errc::kResourceInUse, key + " already exists");
+    return make_error(Errc::kConcurrentModification,
+                      key + " was changed meanwhile (revision " + std::to_string(revision) + ", not " +
+                          std::to_string(expected) + "); read it again");
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(folder(name), ec);
+  if (ec) return make_error(Errc::kIo, "create " + folder(name).string() + ": " + ec.message());
+  if (auto st = write_file_atomic(folder(name) / file_, value); !st) return tl::unexpected(st.error());
+  revisions_[key] = revision + 1;
+  return revision + 1;
+}
+
+Status FileMetadataStore::remove(std::string_view name, uint64_t expected) {
+  std::lock_guard lock(mu_);
+  const std::string key(name);
+  const uint64_t revision = revision_of(key);
+  if (revision != expected) {
+    return make_error(Errc::kConcurrentModification,
+                      key + " was changed meanwhile (revision " + std::to_string(revision) + ", not " +
+                          std::to_string(expected) + ")");
+  }
+  // The whole folder: the entity's other files go with its document.
+  std::error_code ec;
+  std::filesystem::remove_all(folder(name), ec);
+  if (ec) return make_error(Errc::kIo, "remove " + folder(name).string() + ": " + ec.message());
+  revisions_[key] = 0;
+  return {};
+}
+
+}  // namespace eddy
