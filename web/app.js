@@ -195,7 +195,8 @@ function overviewPage(main) {
       if (r && r.bytes) Charts.spark(cells['s-bytespark:' + s.name], r.bytes, '#16a34a');
     }
     for (const a of o.applications) {
-      set('a-status:' + a.name, a.status, 'status-' + a.status);
+      set('a-status:' + a.name, a.fault ? a.status + ' (failing)' : a.status, a.fault ? 'status-FAILING' : 'status-' + a.status);
+      if (cells['a-status:' + a.name]) cells['a-status:' + a.name].title = a.fault || '';
       set('a-in:' + a.name, fmt.rate(lastRate('app:' + a.name, 'in')));
       set('a-out:' + a.name, fmt.rate(lastRate('app:' + a.name, 'out')));
       set('a-err:' + a.name, fmt.num(a.error_rows, 0), a.error_rows ? 'num error' : 'num');
@@ -535,7 +536,8 @@ function applicationPage(main, name) {
         `${fmt.ms(a.millis_behind_latest)} behind its source, watermark ` +
         (a.watermark_ms === null ? 'none yet' : `${fmt.time(a.watermark_ms)} (${fmt.ms(a.watermark_lag_ms)} lag)`) +
         '; last checkpoint ' +
-        (a.last_checkpoint_ms ? fmt.time(a.last_checkpoint_ms) : 'none yet');
+        (a.last_checkpoint_ms ? fmt.time(a.last_checkpoint_ms) : 'none yet') +
+        (a.fault ? '. FAILING: ' + a.fault + ' (it retries)' : '');
     if (a.error_rows !== view.lastErrors && view.lastErrors !== -1) loadDetail().catch(() => {});
     view.lastErrors = a.error_rows;
   });

@@ -64,6 +64,7 @@ class Call : private JsonReply {
                                                 {"CurrentParallelism", host_.parallelism_of(a.config)}};
     d["ReferenceDataSourceDescriptions"] = json::array();
     d["CloudWatchLoggingOptionDescriptions"] = json::array();
+    analytics::add_fault(d, a);
     return d;
   }
 

@@ -148,4 +148,9 @@ void apply_parallelism_update(json& c, const json& pu) {
   if (pu.contains("ParallelismUpdate")) pc["Parallelism"] = pu["ParallelismUpdate"];
 }
 
+void add_fault(nlohmann::json& detail, const host::HostedApplication& a) {
+  if (!a.fault) return;
+  detail["EddyFault"] = {{"Reason", a.fault->reason}, {"Since", static_cast<double>(a.fault->since_ms) / 1000.0}};
+}
+
 }  // namespace eddy::api::analytics

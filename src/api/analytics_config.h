@@ -21,6 +21,10 @@ Status check_destinations(const nlohmann::json& outputs);
 
 // InputDescriptions / OutputDescriptions of DescribeApplication.
 nlohmann::json input_descriptions(const host::HostedApplication& a);
+// eddy's own member of ApplicationDetail, "EddyFault": {"Reason", "Since"} while a RUNNING
+// application cannot make progress (an output it cannot write durably, a checkpoint it cannot
+// save; it retries). Not in AWS's model: SDKs drop it; `eddy apps describe` shows it.
+void add_fault(nlohmann::json& detail, const host::HostedApplication& a);
 nlohmann::json output_descriptions(const host::HostedApplication& a);
 
 // UpdateApplication's InputUpdates, OutputUpdates and ParallelismConfigurationUpdate applied

@@ -148,6 +148,7 @@ class Call : private JsonReply {
     }
     d["ApplicationConfigurationDescription"] = std::move(conf);
     d["CloudWatchLoggingOptionDescriptions"] = json::array();
+    analytics::add_fault(d, a);
     return d;
   }
 

@@ -6,6 +6,7 @@
 
 #include "cli/app.h"
 #include "cli/common_options.h"
+#include "common/time_format.h"
 
 namespace eddy::cli {
 namespace {
@@ -40,6 +41,11 @@ int describe(const AppsOptions& o) {
   std::cout << "application " << d["ApplicationName"].get<std::string>() << "\n"
             << "status      " << d["ApplicationStatus"].get<std::string>() << "\n"
             << "version     " << d["ApplicationVersionId"].get<int64_t>() << "\n";
+  if (d.contains("EddyFault")) {
+    const auto& f = d["EddyFault"];
+    std::cout << "fault       " << f.value("Reason", "") << " (since "
+              << format_iso8601_ms(static_cast<TimestampMs>(f.value("Since", 0.0) * 1000)) << "; it retries)\n";
+  }
   if (d.contains("ParallelismConfigurationDescription")) {
     const auto& p = d["ParallelismConfigurationDescription"];
     std::cout << "parallelism " << p.value("CurrentParallelism", 1) << " ("

@@ -1,6 +1,10 @@
-// Hosts the server's SQL applications: their configurations (as Kinesis Data Analytics holds
-// them), persisted under <data-dir>/apps/, and a runner thread per RUNNING application that reads
-// the source stream, runs the SQL and writes output rows to destination streams.
+// Hosts the server's applications (SQL, Flink SQL, C++ jobs): their configurations (as Kinesis
+// Data Analytics holds them), persisted under <data-dir>/apps/, and a runner (application_runner.h)
+// per RUNNING application that reads the source stream, runs the program and writes its rows.
+//
+// Files: application_host.cc (the registry: create, start, stop, update, remove, describe,
+// metrics), application_config.cc (checking a configuration), application_launch.cc (from a
+// configuration to a running runner, restoring its checkpoint), schema_discovery.cc.
 #pragma once
 
 #include <atomic>
@@ -20,9 +24,14 @@
 
 #include "common/clock.h"
 #include "common/error.h"
+#include "common/metadata_store.h"
 #include "common/path_names.h"
+#include "common/placement.h"
 #include "host/application_metrics.h"
+#include "host/application_runner.h"
 #include "host/checkpoint.h"
+#include "host/checkpoint_store.h"
+#include "host/output_writer.h"
 #include "log/group_commit.h"
 #include "runtime/application.h"
 #include "stream/stream_store.h"
@@ -41,6 +50,10 @@ struct HostedApplication {
   std::string starting_position;           // of the last start
   std::map<uint32_t, uint64_t> positions;  // source shard -> next offset (LAST_STOPPED_POINT)
   std::vector<uint32_t> finished;          // closed source shards read to their end
+  // Not stored: while RUNNING, why the application cannot make progress now (an output it cannot
+  // write durably, a checkpoint it cannot save) and since when. It retries; this clears when a
+  // round succeeds.
+  std::optional<ApplicationRunner::Fault> fault;
 };
 
 class ApplicationHost {
@@ -54,18 +67,7 @@ class ApplicationHost {
   Status load();
 
   // Where outputs to delivery streams (KinesisFirehoseOutput) go: a delivery stream's journal.
-  struct DeliveryOutput {
-    // Journals rows durably, each under its key (the row's ordinal).
-    std::function<Status(const std::string& delivery_stream, const std::vector<std::string_view>& rows,
-                         const std::vector<std::string_view>& keys)>
-        put;
-    // The journal's end now, and its (key, row) records from an offset on: exactly-once outputs
-    // after a restart, as with streams.
-    std::function<Result<uint64_t>(const std::string& delivery_stream)> end;
-    std::function<Status(const std::string& delivery_stream, uint64_t from,
-                         const std::function<void(std::string_view key, std::string_view row)>& each)>
-        scan;
-  };
+  using DeliveryOutput = host::DeliveryOutput;
   void set_delivery_output(DeliveryOutput out) { delivery_output_ = std::move(out); }
   // C++ jobs: the server's loader (job/job_program.h) turns a library and its property groups
   // (KDA's PropertyGroups: [{PropertyGroupId, PropertyMap}]) into a program with its source and sinks.
@@ -131,11 +133,25 @@ class ApplicationHost {
   // Every application's counters, source and outputs (/metrics, the dashboard).
   std::vector<ApplicationMetrics> metrics() const;
 
+  // The seams cluster mode fills (common/metadata_store.h, host/checkpoint_store.h,
+  // common/placement.h); by default the application's folder under `dir` holds its app.json and
+  // checkpoint, and every application runs here. Set before load().
+  void set_metadata_store(std::unique_ptr<MetadataStore> m) { metadata_ = std::move(m); }
+  void set_checkpoint_store(std::unique_ptr<CheckpointStore> c) { checkpoints_ = std::move(c); }
+  void set_placement(std::shared_ptr<const Placement> p) { placement_ = std::move(p); }
+
+  // Stepped mode, for tests with a ManualClock: running applications get no thread of their own;
+  // the caller runs their rounds with step(). Set before load() and the first start; start, stop,
+  // update and step are then called from one thread.
+  void set_stepped(bool stepped) { stepped_ = stepped; }
+  // One round of running application `name`: the source records it processed (0: none new).
+  Result<size_t> step(const std::string& name);
+
  private:
-  struct Runner;
   struct Entry {
     HostedApplication app;
-    std::unique_ptr<Runner> runner;
+    uint64_t revision = 0;  // of its document in metadata_
+    std::unique_ptr<ApplicationRunner> runner;
   };
 
   // An application output: an in-application stream (or Flink sink table) to a stream or a
@@ -155,14 +171,15 @@ class ApplicationHost {
                       std::unique_ptr<runtime::Application> app);
   Status start_runner(const std::string& name, Entry& entry, const std::string& position, const std::string& source,
                       std::unique_ptr<runtime::Program> app, const std::vector<OutputSpec>& outputs);  // needs mu_
-  Status persist(const std::string& name, const HostedApplication& app) const;
-  // A LAST_STOPPED_POINT start from the checkpoint: positions, state, outputs.
-  Status restore(const std::string& name, Runner& r, const Checkpoint& c);
+  // Writes the entry's document (compare-and-set on its revision).
+  Status persist(const std::string& name, Entry& entry);
+  // After each checkpoint of a running application: its positions kept with it.
+  Status keep_positions(const std::string& name, const Checkpoint& c);
+  HostedApplication with_fault(const Entry& e) const;
   Status validate(const nlohmann::json& config) const;
   Status launch(const std::string& name, Entry& entry, const std::string& position);      // needs mu_
   Status launch_job(const std::string& name, Entry& entry, const std::string& position);  // needs mu_
   void halt(Entry& entry, std::unique_lock<std::mutex>& lock);                            // needs mu_
-  void run(const std::string& name, Runner& runner);
 
   // The folder of the application `name` under dir_ (common/path_names.h: never a path of the caller's).
   std::filesystem::path entry_dir(const std::string& name) const { return dir_ / path_component(name); }
@@ -176,6 +193,10 @@ class ApplicationHost {
   int64_t checkpoint_interval_ms_ = 10'000;
   int parallelism_ = 1;
   std::atomic<size_t> read_batch_{2000};
+  bool stepped_ = false;
+  std::unique_ptr<MetadataStore> metadata_;
+  std::unique_ptr<CheckpointStore> checkpoints_;
+  std::shared_ptr<const Placement> placement_ = std::make_shared<LocalPlacement>();
   mutable std::mutex mu_;
   std::map<std::string, std::unique_ptr<Entry>> apps_;
 };

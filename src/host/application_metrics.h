@@ -37,6 +37,7 @@ struct ApplicationMetrics {
   int64_t last_arrival_ms = 0, millis_behind_latest = 0, last_checkpoint_ms = 0;
   std::optional<int64_t> watermark_ms;      // see Program::watermark(); none before any record
   std::optional<int64_t> watermark_lag_ms;  // the wall clock minus watermark_ms (Flink's watermark lag)
+  std::optional<std::string> fault;         // why it cannot make progress now (see ApplicationRunner::fault)
 };
 
 }  // namespace eddy::host

@@ -11,7 +11,7 @@ using runtime::StateWriter;
 
 namespace {
 constexpr std::string_view kMagic = "eddy-checkpoint-1";
-constexpr const char* kFile = "checkpoint";
+constexpr const char* kFile = kCheckpointFile;
 }  // namespace
 
 std::string encode_checkpoint(const Checkpoint& c) {
@@ -90,11 +90,6 @@ Result<std::optional<Checkpoint>> read_checkpoint(const std::filesystem::path& d
   auto c = decode_checkpoint(*bytes);
   if (!c) return make_error(Errc::kCorruption, (dir / kFile).string() + ": " + c.error().message);
   return std::optional<Checkpoint>(std::move(*c));
-}
-
-void remove_checkpoint(const std::filesystem::path& dir) {
-  std::error_code ec;
-  std::filesystem::remove(dir / kFile, ec);
 }
 
 }  // namespace eddy::host

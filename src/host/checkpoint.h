@@ -18,6 +18,9 @@
 
 namespace eddy::host {
 
+// The file a checkpoint is kept in, in the application's folder.
+inline constexpr const char* kCheckpointFile = "checkpoint";
+
 struct OutputCheckpoint {
   std::string key;                    // "<in-application stream> -> <destination>"
   uint64_t next_ordinal = 0;          // of the next row written
@@ -40,6 +43,5 @@ Result<Checkpoint> decode_checkpoint(std::string_view bytes);
 Status write_checkpoint(const std::filesystem::path& dir, const Checkpoint& c);
 // Nothing if the application never took one.
 Result<std::optional<Checkpoint>> read_checkpoint(const std::filesystem::path& dir);
-void remove_checkpoint(const std::filesystem::path& dir);
 
 }  // namespace eddy::host

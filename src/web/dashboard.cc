@@ -106,7 +106,8 @@ json application_figures(const host::ApplicationMetrics& a) {
           {"millis_behind_latest", a.millis_behind_latest},
           {"last_checkpoint_ms", a.last_checkpoint_ms},
           {"watermark_ms", optional_ms(a.watermark_ms)},
-          {"watermark_lag_ms", optional_ms(a.watermark_lag_ms)}};
+          {"watermark_lag_ms", optional_ms(a.watermark_lag_ms)},
+          {"fault", a.fault ? json(*a.fault) : json(nullptr)}};
 }
 
 json delivery_figures(const delivery::DeliveryMetrics& d) {

@@ -96,6 +96,10 @@ std::string render_metrics(const std::vector<stream::StreamMetrics>& streams,
 
   family<A>(out, "eddy_kinesisanalytics_running", "gauge", "1 if the application is RUNNING.", applications,
             "application", aname, [](const A& a) { return a.status == "RUNNING" ? 1.0 : 0.0; });
+  family<A>(out, "eddy_kinesisanalytics_failing", "gauge",
+            "1 while the application cannot make progress: an output it cannot write durably or a checkpoint it "
+            "cannot save (it retries; the reason is in DescribeApplication's EddyFault and on the dashboard).",
+            applications, "application", aname, [](const A& a) { return a.fault ? 1.0 : 0.0; });
   family<A>(out, "eddy_kinesisanalytics_input_records_total", "counter",
             "Source records read by the application since it started (KDA InputRecords).", applications, "application",
             aname, num(&A::input_records));

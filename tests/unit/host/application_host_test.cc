@@ -1,6 +1,9 @@
 // Running applications inside the server: the output of the seed query does not depend on the
-// number of source shards or on how records were batched into PutRecords calls.
+// number of source shards or on how records were batched into PutRecords calls. The host runs in
+// stepped mode: each test drives the applications' rounds itself, with the ManualClock, and no
+// test sleeps for time to pass (but one, which checks the runners' own threads).
 #include "host/application_host.h"
+#include "common/path_names.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -41,7 +44,22 @@ class ApplicationHostTest : public ::testing::Test {
     o.retention_check_ms = 1'000'000'000;
     store_ = std::move(*stream::StreamStore::open(o, clock_, committer_));
     host_ = std::make_unique<ApplicationHost>(dir_ / "apps", *store_, committer_, clock_);
+    host_->set_stepped(true);
     ASSERT_TRUE(host_->load().has_value());
+  }
+
+  // Rounds of each application until a round finds nothing new: everything in the source has
+  // been read, and windows the clock has passed are closed and written. Bounded.
+  void run_until_idle(const std::vector<std::string>& apps) {
+    for (const auto& app : apps) {
+      size_t rounds = 0;
+      for (;;) {
+        auto n = host_->step(app);
+        ASSERT_TRUE(n.has_value()) << n.error().message;
+        if (*n == 0) break;
+        ASSERT_LT(++rounds, 100'000u) << app << " never caught up";
+      }
+    }
   }
   void TearDown() override {
     host_.reset();
@@ -176,16 +194,8 @@ TEST_F(ApplicationHostTest, SeedResultsDoNotDependOnShardsOrBatching) {
   clock_.advance(10 * 60 * 1000);
   ASSERT_TRUE(host_->start("app_one", "TRIM_HORIZON").has_value());
   ASSERT_TRUE(host_->start("app_four", "TRIM_HORIZON").has_value());
-  std::vector<std::string> one, four;
-  for (int i = 0; i < 300; ++i) {  // bounded: the runners work on their own threads
-    one = read_all("out_one");
-    four = read_all("out_four");
-    if (!one.empty() && one.size() == four.size()) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-      if (read_all("out_one").size() == one.size() && read_all("out_four").size() == four.size()) break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  run_until_idle({"app_one", "app_four"});
+  const auto one = read_all("out_one"), four = read_all("out_four");
   ASSERT_GT(one.size(), 15u);  // several minutes x 5 stores
   EXPECT_EQ(one, four);
   ASSERT_TRUE(host_->stop("app_one").has_value());
@@ -228,13 +238,7 @@ TEST_F(ApplicationHostTest, ResultsDoNotDependOnParallelism) {
                           "out_p" + n, "err_p" + n);
   }
   const size_t kErrors = kRecords / 97 + kRecords / 89;  // about: both kinds, a few overlap
-  for (int i = 0; i < 400; ++i) {                        // bounded: the runners work on their own threads
-    bool all = true;
-    for (int p : threads) all = all && in_order("err_p" + std::to_string(p)).size() >= kErrors - 5;
-    if (all) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  run_until_idle({"app_p1", "app_p2", "app_p4"});
   const auto rows = in_order("out_p1"), errors = in_order("err_p1");
   ASSERT_GT(rows.size(), 20u);
   ASSERT_GT(errors.size(), kErrors - 5);
@@ -288,18 +292,7 @@ SELECT STREAM "store_id", "t" / ("q" - "q") FROM "TOTALS";
     const std::string n = std::to_string(p);
     start_app_with_errors("app_p" + n, sql, "SRC", schema, p, "TOTALS", "totals_p" + n, "err_p" + n);
   }
-  // Every run has read everything once its error rows stop growing.
-  std::vector<size_t> last(threads.size(), 0);
-  for (int i = 0; i < 400; ++i) {  // bounded: the runners work on their own threads
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    bool still = false;
-    for (size_t t = 0; t < threads.size(); ++t) {
-      const size_t now = in_order("err_p" + std::to_string(threads[t])).size();
-      still |= now != last[t] || now == 0;
-      last[t] = now;
-    }
-    if (!still) break;
-  }
+  run_until_idle({"app_p1", "app_p2", "app_p4"});
   const auto totals = in_order("totals_p1"), errors = in_order("err_p1");
   ASSERT_GT(totals.size(), 40u);    // 7 stores x 10 s windows over about 80 s
   ASSERT_GT(errors.size(), 2000u);  // a sixth of the rows twice, and every total once more
@@ -353,14 +346,8 @@ TEST_F(ApplicationHostTest, ResultsDoNotDependOnWhereReadsEnd) {
     create_app(app, "src", out);
     host_->set_read_batch(read);
     ASSERT_TRUE(host_->start(app, "TRIM_HORIZON").has_value());
-    std::vector<std::string> rows;
-    for (int i = 0; i < 400; ++i) {  // bounded: the runner works on its own thread
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      auto now = in_order(out);
-      const bool settled = !now.empty() && now.size() == rows.size();
-      rows = std::move(now);
-      if (settled && (first.empty() || rows.size() >= first.size())) break;
-    }
+    run_until_idle({app});
+    const auto rows = in_order(out);
     ASSERT_TRUE(host_->stop(app).has_value());
     if (first.empty()) {
       ASSERT_GT(rows.size(), 20u);
@@ -399,9 +386,11 @@ CREATE OR REPLACE PUMP "P" AS INSERT INTO "OUT"
                               {"KinesisStreamsOutput", {{"ResourceARN", arn("dst")}, {"RoleARN", "r"}}},
                               {"DestinationSchema", {{"RecordFormatType", "JSON"}}}}}}};
   ASSERT_TRUE(host_->create(config).has_value());
+  // This one runs as the server does, on the runner's own thread, polling its source.
+  host_->set_stepped(false);
   ASSERT_TRUE(host_->start("par", "TRIM_HORIZON").has_value());
   std::vector<std::string> rows;
-  for (int i = 0; i < 400 && rows.size() < 40; ++i) {
+  for (int i = 0; i < 1000 && rows.size() < 40; ++i) {  // bounded: the runner works on its own thread
     rows = read_all("dst");
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
@@ -474,18 +463,125 @@ TEST_F(ApplicationHostTest, CheckpointIntervalPerApplication) {
     }
     return TimestampMs{0};
   };
-  // The first checkpoints are taken by the runners' threads; on a loaded machine that can be
-  // after this thread moved on, so wait for them (the clock stands still meanwhile).
-  for (int i = 0; i < 5000 && (last_checkpoint("own-interval") == 0 || last_checkpoint("server-interval") == 0); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
   const TimestampMs started = clock_.now_ms();
+  run_until_idle({"own-interval", "server-interval"});
+  EXPECT_EQ(last_checkpoint("own-interval"), started);
+  EXPECT_EQ(last_checkpoint("server-interval"), started);
   auto checkpointed = [&](const std::string& name) { return last_checkpoint(name) > started; };
-  for (int i = 0; i < 2000 && !checkpointed("own-interval"); ++i) {
-    clock_.advance(100);
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
+  clock_.advance(999);
+  run_until_idle({"own-interval", "server-interval"});
+  EXPECT_FALSE(checkpointed("own-interval"));
+  clock_.advance(1);
+  run_until_idle({"own-interval", "server-interval"});
   EXPECT_TRUE(checkpointed("own-interval"));
   EXPECT_FALSE(checkpointed("server-interval"));
+}
+
+// A destination that refuses writes (here: deleted) stops the application's progress with the
+// reason visible in describe() and metrics(); its rows stay pending, no ordinal moves past them,
+// and once the destination is back they are written, once, under the ordinals they would have had.
+TEST_F(ApplicationHostTest, AnOutputThatCannotBeWrittenIsAFaultAndNothingAdvancesPastIt) {
+  create_stream("src", 1);
+  create_stream("dst", 1);
+  create_app("app", "src", "dst");
+  std::mt19937 rng(9);
+  auto put_minute = [&] {
+    for (int i = 0; i < 20; ++i) {
+      const std::string data = sale(rng, 100, 25);
+      stream::PutEntry e{"k", "", data};
+      ASSERT_TRUE(store_->put("src", std::span(&e, 1)).has_value());
+    }
+    clock_.advance(60'000);
+  };
+  ASSERT_TRUE(host_->start("app", "TRIM_HORIZON").has_value());
+  put_minute();
+  run_until_idle({"app"});
+  const size_t before = read_all("dst").size();
+  ASSERT_GT(before, 0u);
+  EXPECT_FALSE(host_->describe("app")->fault);
+
+  ASSERT_TRUE(store_->delete_stream("dst").has_value());
+  for (int i = 0; i < 1000 && store_->describe("dst"); ++i)  // the store removes it on its own thread
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  put_minute();
+  put_minute();
+  run_until_idle({"app"});
+  const auto faulty = host_->describe("app");
+  ASSERT_TRUE(faulty->fault.has_value());
+  EXPECT_NE(faulty->fault->reason.find("dst"), std::string::npos) << faulty->fault->reason;
+  EXPECT_EQ(faulty->fault->since_ms, clock_.now_ms());
+  auto metrics = host_->metrics();
+  ASSERT_EQ(metrics.size(), 1u);
+  EXPECT_TRUE(metrics[0].fault.has_value());
+  const auto errors = host_->recent_errors("app");
+  ASSERT_FALSE(errors.empty());
+  EXPECT_NE(errors.back().find("Output_Error"), std::string::npos);
+
+  create_stream("dst", 1);
+  run_until_idle({"app"});
+  EXPECT_FALSE(host_->describe("app")->fault);
+  EXPECT_FALSE(host_->metrics()[0].fault);
+  // The rows of the two minutes written while the stream was gone, in order, with the ordinals
+  // that follow the rows written before.
+  auto read = store_->read_shard("dst", 0, 0, 1000);
+  ASSERT_TRUE(read.has_value());
+  ASSERT_GE(read->read.records.size(), 2u);
+  for (size_t i = 0; i < read->read.records.size(); ++i) {
+    EXPECT_EQ(read->read.records[i].partition_key, "app/DEST_SQL_STREAM_BY_STORE_ID:" + std::to_string(before + i));
+  }
+}
+
+// A checkpoint that cannot be saved is a fault too, reported and retried at the next interval;
+// one that is saved clears it.
+TEST_F(ApplicationHostTest, ACheckpointThatCannotBeSavedIsAFaultUntilOneIs) {
+  host_->set_checkpoint_interval_ms(1000);
+  create_stream("src", 1);
+  create_stream("dst", 1);
+  create_app("app", "src", "dst");
+  ASSERT_TRUE(host_->start("app", "TRIM_HORIZON").has_value());
+  run_until_idle({"app"});
+  const fs::path checkpoint = dir_ / "apps" / path_component("app") / "checkpoint";
+  ASSERT_TRUE(fs::exists(checkpoint));
+  // The checkpoint's place taken by a non-empty folder: its atomic rename fails.
+  fs::remove(checkpoint);
+  fs::create_directories(checkpoint / "blocked");
+  clock_.advance(1000);
+  run_until_idle({"app"});
+  auto faulty = host_->describe("app");
+  ASSERT_TRUE(faulty->fault.has_value());
+  EXPECT_NE(host_->recent_errors("app").back().find("Checkpoint_Error"), std::string::npos);
+  fs::remove_all(checkpoint);
+  clock_.advance(999);
+  run_until_idle({"app"});
+  EXPECT_TRUE(host_->describe("app")->fault.has_value());  // not retried before the interval
+  clock_.advance(1);
+  run_until_idle({"app"});
+  EXPECT_FALSE(host_->describe("app")->fault.has_value());
+  EXPECT_TRUE(fs::exists(checkpoint));
+}
+
+// Placement (common/placement.h): an application placed on another node is checked and recorded
+// as RUNNING here, but runs no runner on this node.
+TEST_F(ApplicationHostTest, AnApplicationPlacedElsewhereRunsNoRunnerHere) {
+  struct Elsewhere : Placement {
+    bool runs_here(WorkKind, const std::string& name) const override { return name != "there"; }
+  };
+  host_->set_placement(std::make_shared<Elsewhere>());
+  create_stream("src", 1);
+  create_stream("dst", 1);
+  create_app("here", "src", "dst");
+  create_app("there", "src", "dst");
+  ASSERT_TRUE(host_->start("here", "TRIM_HORIZON").has_value());
+  ASSERT_TRUE(host_->start("there", "TRIM_HORIZON").has_value());
+  EXPECT_EQ(host_->describe("there")->status, "RUNNING");
+  EXPECT_TRUE(host_->step("here").has_value());
+  auto step = host_->step("there");
+  ASSERT_FALSE(step.has_value());
+  EXPECT_EQ(step.error().code, Errc::kResourceInUse);
+  ASSERT_TRUE(host_->stop("there").has_value());
+  EXPECT_EQ(host_->describe("there")->status, "READY");
+  // Two creates of one name: one wins, the other is told the name is taken.
+  EXPECT_EQ(host_->create({{"ApplicationName", "here"}}).error().code, Errc::kResourceInUse);
 }
 
 }  // namespace

@@ -1,0 +1,239 @@
+// From a stored configuration to a running application: compiling its code (SQL, Flink SQL) or
+// loading its job library, checking its outputs, restoring its checkpoint and starting its runner.
+
+#include "common/fault_log.h"
+#include "common/file_util.h"
+#include "host/application_host.h"
+#include "runtime/application.h"
+#include "sql/compile.h"
+
+namespace eddy::host {
+
+using runtime::Application;
+using runtime::ApplicationInput;
+using runtime::parse_input_schema;
+using runtime::Program;
+
+namespace fs = std::filesystem;
+
+namespace {
+// A job library is native code run as the server's user: loading one is the server's decision.
+constexpr const char* kNoNativeJobs =
+    "this server does not run C++ job libraries (native code): start it with eddy serve --allow-native-jobs";
+}  // namespace
+
+Status ApplicationHost::launch(const std::string& name, Entry& entry, const std::string& position) {
+  const auto& cfg = entry.app.config;
+  if (cfg.contains("Job")) return launch_job(name, entry, position);
+  const auto inputs = cfg.value("Inputs", nlohmann::json::array());
+  const auto parallelism = static_cast<size_t>(parallelism_of(cfg));
+  if (auto probe = sql::compile_application(cfg.value("ApplicationCode", ""), {}, clock_, parallelism, true);
+      probe && (*probe)->flink()) {
+    return launch_flink(name, entry, position, std::move(*probe));
+  }
+  if (inputs.empty()) {
+    return make_error(Errc::kInvalidApplicationConfiguration,
+                      "Application " + name + " has no input; add one with AddApplicationInput");
+  }
+  if (inputs.size() > 1)
+    return make_error(Errc::kInvalidApplicationConfiguration, "only one streaming input is supported");
+  const auto& in = inputs[0];
+  if (!in.contains("KinesisStreamsInput")) {
+    return make_error(Errc::kInvalidApplicationConfiguration, "the input must be a KinesisStreamsInput (eddy stream)");
+  }
+  auto source = store_.name_from_arn(in["KinesisStreamsInput"].at("ResourceARN").get<std::string>());
+  if (!source) return tl::unexpected(source.error());
+  ApplicationInput input;
+  input.name_prefix = in.at("NamePrefix").get<std::string>();
+  input.parallelism = in.value("InputParallelism", nlohmann::json::object()).value("Count", 1);
+  auto schema = parse_input_schema(in.at("InputSchema").dump());
+  if (!schema) return make_error(Errc::kInvalidArgument, schema.error().message);
+  input.schema = std::move(*schema);
+  auto app = sql::compile_application(cfg.value("ApplicationCode", ""), {input}, clock_, parallelism, true);
+  if (!app) return make_error(Errc::kCodeValidation, app.error().message);
+
+  std::vector<OutputSpec> outputs;
+  for (const auto& out : cfg.value("Outputs", nlohmann::json::array())) {
+    OutputSpec o;
+    o.in_app_stream = out.at("Name").get<std::string>();
+    if (out.contains("KinesisFirehoseOutput")) {
+      const auto target = out["KinesisFirehoseOutput"].at("ResourceARN").get<std::string>();
+      const size_t slash = target.rfind("deliverystream/");
+      if (slash == std::string::npos) {
+        return make_error(Errc::kInvalidApplicationConfiguration,
+                          "Output " + o.in_app_stream + ": " + target + " is not a delivery stream ARN");
+      }
+      o.target = target.substr(slash + 15);
+      o.delivery = true;
+    } else if (out.contains("KinesisStreamsOutput")) {
+      auto dest = store_.name_from_arn(out["KinesisStreamsOutput"].at("ResourceARN").get<std::string>());
+      if (!dest) return tl::unexpected(dest.error());
+      o.target = *dest;
+    } else {
+      return make_error(
+          Errc::kInvalidApplicationConfiguration,
+          "Output " + o.in_app_stream + ": only KinesisStreamsOutput and KinesisFirehoseOutput are supported");
+    }
+    o.csv = out.value("DestinationSchema", nlohmann::json::object()).value("RecordFormatType", "JSON") == "CSV";
+    outputs.push_back(std::move(o));
+  }
+  return start_runner(name, entry, position, *source, std::move(*app), outputs);
+}
+
+Status ApplicationHost::launch_job(const std::string& name, Entry& entry, const std::string& position) {
+  if (!job_loader_) return make_error(Errc::kInvalidApplicationConfiguration, kNoNativeJobs);
+  const auto& job = entry.app.config["Job"];
+  auto loaded = job_loader_(job.value("Library", ""), job.value("PropertyGroups", nlohmann::json::array()));
+  if (!loaded) return make_error(Errc::kInvalidApplicationConfiguration, loaded.error().message);
+  std::vector<OutputSpec> outputs;
+  for (const auto& o : loaded->outputs) outputs.push_back({o.name, o.target, o.delivery, false});
+  // A first start of a job reads from where its source says; StartApplication may say otherwise.
+  const auto checkpoint = checkpoints_->read_latest(name);
+  const bool none = checkpoint && !*checkpoint;  // (an unreadable one is reported by the start)
+  const bool first = position == kInitialPosition || (none && position == "LAST_STOPPED_POINT");
+  return start_runner(name, entry, first ? loaded->start : position, loaded->source, std::move(loaded->program),
+                      outputs);
+}
+
+Result<HostedApplication> ApplicationHost::deploy_job(const std::string& name, std::string_view library,
+                                                      const nlohmann::json& property_groups, const JobDeploy& how) {
+  if (!job_loader_) return make_error(Errc::kInvalidArgument, kNoNativeJobs);
+  if (how.parallelism && (*how.parallelism < 0 || *how.parallelism > kMaxParallelism)) {
+    return make_error(Errc::kInvalidArgument, "parallelism must be 1 to " + std::to_string(kMaxParallelism) +
+                                                  " (0: the server's --parallelism)");
+  }
+  std::unique_lock lock(mu_);
+  auto it = apps_.find(name);
+  if (it != apps_.end() && how.create)
+    return make_error(Errc::kResourceInUse, "Application " + name + " already exists.");
+  if (it != apps_.end() && !it->second->app.config.contains("Job")) {
+    return make_error(Errc::kResourceInUse,
+                      "Application " + name + " is a SQL application; deploy the job under another name");
+  }
+  if (it != apps_.end() && how.version != 0 && how.version != it->second->app.version) {
+    return make_error(Errc::kConcurrentModification, "Provided application version id (" + std::to_string(how.version) +
+                                                         ") does not match current version (" +
+                                                         std::to_string(it->second->app.version) + ").");
+  }
+  if (it != apps_.end() && it->second->app.status != "READY" && it->second->app.status != "RUNNING") {
+    return make_error(Errc::kResourceInUse, "Application " + name + " is in " + it->second->app.status + " state");
+  }
+  {
+    nlohmann::json next = it == apps_.end() ? nlohmann::json::object() : it->second->app.config;
+    next.update(how.config);
+    if (auto st = validate(next); !st) return tl::unexpected(st.error());
+  }
+  const int64_t version = it == apps_.end() ? 1 : it->second->app.version + 1;
+  std::error_code ec;
+  fs::create_directories(entry_dir(name), ec);
+  // A new file per version: the running version's library stays loaded while the new one is checked.
+  const fs::path path = entry_dir(name) / ("job-" + std::to_string(version) + ".so");
+  if (auto st = write_file_atomic(path, library); !st) return tl::unexpected(st.error());
+  if (auto probe = job_loader_(path, property_groups); !probe) {
+    fs::remove(path, ec);
+    if (it == apps_.end()) fs::remove_all(entry_dir(name), ec);
+    return make_error(Errc::kInvalidArgument, probe.error().message);
+  }
+  if (it == apps_.end()) {
+    auto entry = std::make_unique<Entry>();
+    entry->app.config = {{"ApplicationName", name},
+                         {"ApplicationDescription", "C++ job"},
+                         {"Inputs", nlohmann::json::array()},
+                         {"Outputs", nlohmann::json::array()}};
+    entry->app.created_ms = entry->app.updated_ms = clock_.now_ms();
+    it = apps_.emplace(name, std::move(entry)).first;
+  }
+  const bool was_running = it->second->runner != nullptr;
+  if (was_running) {
+    it->second->app.status = "UPDATING";
+    halt(*it->second, lock);
+  }
+  if (it->second->app.version != version) {  // an update of an existing job application
+    const std::string old = it->second->app.config["Job"].value("Library", "");
+    if (!old.empty() && old != path.string()) fs::remove(old, ec);  // dlopen'ed libraries stay mapped
+    it->second->app.version = version;
+    it->second->app.updated_ms = clock_.now_ms();
+  }
+  Entry& e = *it->second;
+  for (const auto& [key, value] : how.config.items()) {
+    if (value.is_null())
+      e.app.config.erase(key);
+    else
+      e.app.config[key] = value;
+  }
+  e.app.config["Job"] = {{"Library", path.string()}, {"PropertyGroups", property_groups}};
+  if (how.parallelism && *how.parallelism > 0)
+    e.app.config["ParallelismConfiguration"] = {{"ConfigurationType", "CUSTOM"}, {"Parallelism", *how.parallelism}};
+  else if (how.parallelism)
+    e.app.config.erase("ParallelismConfiguration");
+  e.app.status = "READY";
+  if (!how.start && !was_running) {
+    if (auto st = persist(name, e); !st) return tl::unexpected(st.error());
+    return e.app;
+  }
+  if (auto st = launch(name, e, "LAST_STOPPED_POINT"); !st) {
+    if (auto saved = persist(name, e); !saved) log_fault("saving application " + name, saved.error().message);
+    return tl::unexpected(st.error());
+  }
+  if (auto st = persist(name, e); !st) return tl::unexpected(st.error());
+  return e.app;
+}
+
+Status ApplicationHost::launch_flink(const std::string& name, Entry& entry, const std::string& position,
+                                     std::unique_ptr<Application> app) {
+  auto endpoints = flink_endpoints(*app);
+  if (!endpoints) return tl::unexpected(endpoints.error());
+  return start_runner(name, entry, position, endpoints->source, std::move(app), endpoints->outputs);
+}
+
+Status ApplicationHost::start_runner(const std::string& name, Entry& entry, const std::string& position,
+                                     const std::string& source, std::unique_ptr<Program> app,
+                                     const std::vector<OutputSpec>& outputs) {
+  if (auto shards = store_.shards(source); !shards) return tl::unexpected(shards.error());
+  ApplicationRunner::Setup setup;
+  setup.name = name;
+  setup.checkpoints = checkpoints_.get();
+  setup.source = source;
+  setup.threads = static_cast<size_t>(parallelism_of(entry.app.config));
+  setup.checkpoint_interval_ms = checkpoint_interval_of(entry.app.config);
+  setup.read_batch = &read_batch_;
+  setup.on_checkpoint = [this, name](const Checkpoint& c) { return keep_positions(name, c); };
+  auto runner =
+      std::make_unique<ApplicationRunner>(std::move(setup), std::move(app), store_, committer_, delivery_output_, clock_);
+  for (const auto& out : outputs) {
+    if (out.delivery) {
+      if (!delivery_output_.put)
+        return make_error(Errc::kInvalidApplicationConfiguration,
+                          "Output " + out.in_app_stream + ": no delivery streams here");
+    } else if (!store_.describe(out.target)) {
+      return make_error(Errc::kResourceNotFound, "Output stream " + out.target + " does not exist");
+    }
+    if (auto st = runner->add_output(out.in_app_stream, out.target, out.delivery, out.csv); !st) return st;
+  }
+
+  // Where reading starts in each shard, and with what state.
+  if (position == "LAST_STOPPED_POINT") {
+    auto checkpoint = checkpoints_->read_latest(name);
+    if (!checkpoint) {
+      return make_error(
+          Errc::kInvalidApplicationConfiguration,
+          checkpoint.error().message + "; start the application with NOW or TRIM_HORIZON to start over without it");
+    }
+    if (*checkpoint) {
+      if (auto st = runner->restore(**checkpoint); !st) return st;
+    } else {  // stopped before checkpoints existed: positions only
+      runner->resume(entry.app.positions, {entry.app.finished.begin(), entry.app.finished.end()});
+    }
+  } else if (position == "NOW") {
+    if (auto st = runner->start_at_latest(); !st) return st;
+  }  // TRIM_HORIZON: no positions; reads start at each shard's trim horizon
+  entry.app.status = "RUNNING";
+  entry.app.starting_position = position;
+  // Checked and restored here; run by the node it is placed on (always this one on one machine).
+  if (!placement_->runs_here(WorkKind::kApplication, name)) return persist(name, entry);
+  entry.runner = std::move(runner);
+  if (!stepped_) entry.runner->start_thread();
+  return persist(name, entry);
+}
+
+}  // namespace eddy::host

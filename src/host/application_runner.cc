@@ -1,0 +1,231 @@
+#include "host/application_runner.h"
+
+#include <cstdio>
+
+#include <nlohmann/json.hpp>
+
+namespace eddy::host {
+
+using runtime::BatchSource;
+using runtime::SourceRecord;
+
+namespace {
+// Wall-clock progress closes windows this long after their end: enough for records appended just
+// before the end to become readable (an fsync), short enough that a quiet store's row is prompt.
+constexpr TimestampMs kProgressGraceMs = 250;
+// An idle application looks for new records this often (the latency floor for results).
+constexpr auto kIdlePoll = std::chrono::milliseconds(10);
+}  // namespace
+
+ApplicationRunner::ApplicationRunner(Setup setup, std::unique_ptr<runtime::Program> program,
+                                     stream::StreamStore& store, log::GroupCommitter& committer,
+                                     DeliveryOutput delivery, const Clock& clock)
+    : setup_(std::move(setup)),
+      program_(std::move(program)),
+      clock_(clock),
+      pool_(setup_.threads),
+      reader_(store, setup_.source, pool_),
+      outputs_(store, committer, std::move(delivery),
+               OutputContext{[this](const char* level, const char* name, const std::string& message) {
+                               report(level, name, message);
+                             },
+                             [this](std::chrono::milliseconds d) { pause(d); }, &stop_}) {
+  program_->subscribe_errors([this](std::string row) {
+    counters_.error_rows.fetch_add(1, std::memory_order_relaxed);
+    std::lock_guard lock(mu_);
+    errors_.push(std::move(row));
+  });
+}
+
+ApplicationRunner::~ApplicationRunner() { stop(); }
+
+Status ApplicationRunner::add_output(const std::string& output, const std::string& target, bool delivery,
+                                     bool csv) {
+  auto& d = outputs_.add(setup_.name, output, target, delivery, csv);
+  return program_->subscribe_records(output, csv, [this, &d](std::string row) {
+    counters_.output_rows.fetch_add(1, std::memory_order_relaxed);
+    d.pending.push_back(std::move(row));
+  });
+}
+
+Status ApplicationRunner::restore(const Checkpoint& c) {
+  reader_.resume(c.positions, {c.finished.begin(), c.finished.end()});
+  auto notes = program_->load_state(c.state);
+  if (!notes) {
+    return make_error(Errc::kInvalidApplicationConfiguration, "the state in the checkpoint of " + setup_.name +
+                                                                  " cannot be loaded (" + notes.error().message +
+                                                                  "); start it with NOW or TRIM_HORIZON to start over");
+  }
+  // Code changed by UpdateApplication: the state it could not keep is reported, not silently lost.
+  for (const auto& note : *notes) {
+    std::fprintf(stderr, "eddy: application %s: %s\n", setup_.name.c_str(), note.c_str());
+    report("WARNING", "State_Not_Restored", note);
+  }
+  if (auto st = outputs_.restore(c); !st) return st;
+  restored_ = true;
+  return {};
+}
+
+void ApplicationRunner::resume(std::map<uint32_t, uint64_t> positions, std::set<uint32_t> finished) {
+  reader_.resume(std::move(positions), std::move(finished));
+}
+
+void ApplicationRunner::begin() {
+  begun_ = true;
+  // A fresh start replaces the checkpoint of an earlier run at once: a crash must not go back to it.
+  if (!restored_) checkpoint();
+  last_checkpoint_ = clock_.now_ms();
+}
+
+size_t ApplicationRunner::step() {
+  if (!begun_) begin();
+  size_t processed = 0;
+  if (auto active = reader_.begin_round()) {
+    if (*active != active_shards_) {
+      active_shards_ = std::move(*active);
+      program_->set_source_shards(0, active_shards_);
+    }
+    const size_t read_batch = setup_.read_batch ? setup_.read_batch->load() : 2000;
+    reader_.read(read_batch);
+    push(reader_.take(read_batch, stop_), processed);
+  }
+  if (processed == 0) program_->advance_time(clock_.now_ms() - kProgressGraceMs);
+  counters_.millis_behind_latest =
+      processed == 0 ? 0 : std::max<int64_t>(0, clock_.now_ms() - counters_.last_arrival_ms);
+  counters_.watermark_ms.store(program_->watermark().value_or(INT64_MIN), std::memory_order_relaxed);
+  bool healthy = outputs_.write();
+  if (clock_.now_ms() - last_checkpoint_ >= setup_.checkpoint_interval_ms) {
+    checkpoint_failed_ = !checkpoint();
+    last_checkpoint_ = clock_.now_ms();
+  }
+  if (healthy && !checkpoint_failed_) clear_fault();
+  return processed;
+}
+
+// The records in ROWTIME order, in batches: the program parses and maps them on the runner's
+// pool of threads (--parallelism) and runs them through its operators in order.
+void ApplicationRunner::push(std::vector<std::vector<SourceCopy>> batches, size_t& processed) {
+  if (batches.empty()) return;
+  // With InputParallelism n, shard i feeds in-application stream (i mod n) + 1.
+  auto sources = [](const std::vector<SourceCopy>& batch, std::vector<SourceRecord>& out) {
+    for (const auto& p : batch) out.push_back({p.data, p.arrival, static_cast<int64_t>(p.offset), p.shard});
+  };
+  auto count = [&](const std::vector<SourceCopy>& batch) {
+    counters_.input_records.fetch_add(batch.size(), std::memory_order_relaxed);
+    counters_.last_arrival_ms.store(batch.back().arrival, std::memory_order_relaxed);
+    processed += batch.size();
+  };
+  if (batches.size() == 1 || pool_.size() == 1) {
+    // One batch: its records parsed on every thread, then run through.
+    std::vector<SourceRecord> records;
+    for (const auto& batch : batches) {
+      records.clear();
+      sources(batch, records);
+      program_->push_records(0, records, pool_);
+      count(batch);
+    }
+    return;
+  }
+  // Several: each on one thread from parsing to operators, taking turns for those.
+  size_t next = 0;
+  std::vector<size_t> taken_by(pool_.size());
+  BatchSource source;
+  source.claim = [&](size_t k) {
+    if (next == batches.size()) return false;
+    taken_by[k] = next++;
+    return true;
+  };
+  source.fill = [&](size_t k, std::vector<SourceRecord>& out) { sources(batches[taken_by[k]], out); };
+  source.done = [&](size_t k, const std::vector<SourceRecord>&, size_t) {
+    count(batches[taken_by[k]]);
+    return true;
+  };
+  program_->push_batches(0, pool_, source);
+}
+
+// A checkpoint: where reading continues (the first unprocessed record of each shard), the state
+// after the records before it, and the outputs' ordinals, unwritten rows and ends.
+bool ApplicationRunner::checkpoint() {
+  Checkpoint c;
+  c.taken_ms = clock_.now_ms();
+  c.positions = reader_.checkpoint_positions();
+  c.finished = reader_.checkpoint_finished();
+  c.state = program_->save_state();
+  c.outputs = outputs_.checkpoint();
+  bool ok = true;
+  if (auto st = setup_.checkpoints->write(setup_.name, c); !st) {
+    report("ERROR", "Checkpoint_Error", st.error().message);
+    ok = false;
+  } else {
+    counters_.last_checkpoint_ms.store(c.taken_ms, std::memory_order_relaxed);
+  }
+  // The checkpoint holds the positions a restart uses; the host's copy is for a stopped
+  // application's LAST_STOPPED_POINT, so a failure here is reported and the next one retries.
+  if (setup_.on_checkpoint) {
+    if (auto saved = setup_.on_checkpoint(c); !saved) {
+      report("ERROR", "Checkpoint_Error", "saving the application's positions: " + saved.error().message);
+      ok = false;
+    }
+  }
+  return ok;
+}
+
+void ApplicationRunner::finish() {
+  if (finished_) return;
+  finished_ = true;
+  // Rows not yet written stay pending in the checkpoint, for the next run to write.
+  if (begun_) checkpoint();
+}
+
+void ApplicationRunner::start_thread() {
+  thread_ = std::thread([this] {
+    while (!stop_) {
+      if (step() == 0) pause(kIdlePoll);
+    }
+    finish();
+  });
+}
+
+void ApplicationRunner::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable())
+    thread_.join();
+  else
+    finish();
+}
+
+void ApplicationRunner::pause(std::chrono::milliseconds d) {
+  std::unique_lock lock(mu_);
+  cv_.wait_for(lock, d, [&] { return stop_.load(); });
+}
+
+void ApplicationRunner::report(const char* level, const char* error_name, const std::string& message) {
+  nlohmann::json row = {{"ERROR_LEVEL", level}, {"ERROR_NAME", error_name}, {"MESSAGE", message}};
+  std::lock_guard lock(mu_);
+  errors_.push(row.dump());
+  // An error of the runner's own (not of a record) stops progress until a round clears it.
+  if (std::string_view(level) != "ERROR") return;
+  if (!fault_) fault_ = Fault{message, clock_.now_ms()};
+  fault_->reason = message;
+}
+
+void ApplicationRunner::clear_fault() {
+  std::lock_guard lock(mu_);
+  fault_.reset();
+}
+
+std::vector<std::string> ApplicationRunner::errors() const {
+  std::lock_guard lock(mu_);
+  return errors_.rows();
+}
+
+std::optional<ApplicationRunner::Fault> ApplicationRunner::fault() const {
+  std::lock_guard lock(mu_);
+  return fault_;
+}
+
+}  // namespace eddy::host

@@ -1,0 +1,191 @@
+#include "host/source_reader.h"
+
+#include <algorithm>
+
+namespace eddy::host {
+
+namespace {
+
+// One range of a shard, [from, from + read_batch), read for a round.
+struct RangeRead {
+  uint32_t shard;
+  uint64_t from;
+  bool ok = false;  // read (else: an error, read again next round)
+  std::vector<SourceCopy> records;
+  uint64_t next = 0;  // the offset after the last record read
+  bool finished = false;
+};
+
+// Reads `reads` on the pool's threads, each range on one of them: the checksums, the first touch
+// of the log's pages and the copies are most of a round's reading.
+void read_in_parallel(const stream::StreamStore& store, const std::string& source, WorkerPool& pool,
+                      std::vector<RangeRead>& reads, size_t read_batch) {
+  auto read_one = [&](RangeRead& rd) {
+    auto read = store.read_shard(source, rd.shard, rd.from, read_batch);
+    if (!read) return;
+    rd.records.reserve(read->read.records.size());
+    for (const auto& rec : read->read.records) {
+      rd.records.push_back({rec.arrival_ms, rd.shard, rec.offset, std::string(rec.data)});
+    }
+    rd.next = read->next;
+    rd.finished = read->finished;
+    rd.ok = true;
+  };
+  if (reads.size() <= 1 || pool.size() == 1) {
+    for (auto& rd : reads) read_one(rd);
+    return;
+  }
+  const size_t parts = std::min(pool.size(), reads.size());
+  pool.run(parts, [&](size_t k) {
+    for (size_t i = k; i < reads.size(); i += parts) read_one(reads[i]);
+  });
+}
+
+}  // namespace
+
+Status SourceReader::start_at_latest() {
+  auto shards = store_.shards(stream_);
+  if (!shards) return tl::unexpected(shards.error());
+  for (const auto& s : *shards) {
+    if (!s.open()) {
+      finished_.insert(s.index);
+      continue;
+    }
+    auto p = store_.shard_position(stream_, s.index, stream::IteratorType::kLatest);
+    if (p) positions_[s.index] = *p;
+  }
+  return {};
+}
+
+bool SourceReader::drained(uint32_t shard) const {
+  if (!finished_.count(shard)) return false;
+  auto it = buffered_.find(shard);
+  return it == buffered_.end() || it->second.empty();
+}
+
+// Children wait until every parent (still listed) has been read and handed out to its end:
+// records of one key stay in order across a split or merge.
+bool SourceReader::parents_done(const stream::ShardInfo& s) const {
+  for (auto p : {s.parent, s.adjacent_parent}) {
+    if (p && present_.count(*p) && !drained(*p)) return false;
+  }
+  return true;
+}
+
+std::optional<std::vector<uint32_t>> SourceReader::begin_round() {
+  auto shards = store_.shards(stream_);
+  if (!shards) return std::nullopt;
+  shards_ = std::move(*shards);
+  present_.clear();
+  for (const auto& s : shards_) present_.insert(s.index);
+  std::vector<uint32_t> active;
+  for (const auto& s : shards_) {
+    if (!drained(s.index) && parents_done(s)) active.push_back(s.index);
+  }
+  return active;
+}
+
+void SourceReader::read(size_t read_batch) {
+  const size_t want = read_batch * kReadBatchesPerRound;
+  // Several batches from each shard: a round with several batches gives each thread of the
+  // application's pool one, from parsing to operators. A shard's offsets are consecutive, so its
+  // next batches are the ranges from + i * read_batch.
+  std::set<uint32_t> reading;
+  for (const auto& s : shards_) {
+    if (!finished_.count(s.index) && parents_done(s)) reading.insert(s.index);
+  }
+  // Each shard is read until it holds `want` records or a read comes back short, as if its
+  // ranges were read one after the other. A shard caught up last round is read one range at a
+  // time (its next ranges are likely empty), any other several at once.
+  while (!reading.empty()) {
+    std::vector<RangeRead> reads;
+    for (uint32_t s : reading) {
+      const size_t have = buffered_[s].size();
+      if (have >= want) continue;
+      const uint64_t from = positions_.count(s) ? positions_[s] : 0;
+      const size_t ranges = more_[s] ? (want - have + read_batch - 1) / read_batch : 1;
+      for (size_t i = 0; i < ranges; ++i) reads.push_back({s, from + i * read_batch});
+    }
+    read_in_parallel(store_, stream_, pool_, reads, read_batch);
+    // Taken in order, each range only if the one before it ended where it starts (full, not
+    // moved by the trim horizon): what reading them one after the other would have taken.
+    reading.clear();
+    for (size_t i = 0; i < reads.size(); ++i) {
+      auto& rd = reads[i];
+      const bool first = i == 0 || reads[i - 1].shard != rd.shard;
+      const bool last = i + 1 == reads.size() || reads[i + 1].shard != rd.shard;
+      const bool follows =
+          first || (positions_[rd.shard] == rd.from && more_[rd.shard] && !finished_.count(rd.shard));
+      if (!rd.ok || !follows) {
+        reading.erase(rd.shard);
+        while (i + 1 < reads.size() && reads[i + 1].shard == rd.shard) ++i;  // read again next round
+        continue;
+      }
+      auto& q = buffered_[rd.shard];
+      for (auto& p : rd.records) q.push_back(std::move(p));
+      positions_[rd.shard] = rd.next;
+      more_[rd.shard] = rd.records.size() == read_batch;
+      if (rd.finished) finished_.insert(rd.shard);
+      if (last && more_[rd.shard] && !rd.finished) reading.insert(rd.shard);
+    }
+  }
+}
+
+std::vector<std::vector<SourceCopy>> SourceReader::take(size_t read_batch, const std::atomic<bool>& stop) {
+  const size_t want = read_batch * kReadBatchesPerRound;
+  // Merge shards by arrival time (ties: by shard, then offset), but only below what every shard
+  // with more to read has reached. Records of the horizon's own millisecond wait for the next
+  // round, as the rest of that millisecond may still be unread in some shard: so the order is the
+  // same wherever reads ended — at any parallelism or read size, and when a restart reads on from
+  // a checkpoint's positions. (Unless the shard holding the horizon has a full buffer of that
+  // millisecond alone: then it goes as far as it was read.)
+  TimestampMs horizon = INT64_MAX;
+  for (const auto& [shard, q] : buffered_) {
+    if (more_[shard] && !q.empty()) horizon = std::min(horizon, q.back().arrival);
+  }
+  if (horizon != INT64_MAX) {
+    bool below = false, full = false;
+    for (const auto& [shard, q] : buffered_) {
+      if (q.empty()) continue;
+      below = below || q.front().arrival < horizon;
+      full = full || (more_[shard] && q.back().arrival == horizon && q.size() >= want);
+    }
+    if (below || !full) --horizon;  // no record of that millisecond yet
+  }
+  std::vector<std::vector<SourceCopy>> batches(1);
+  while (!stop) {
+    SourceCopy* best = nullptr;
+    uint32_t best_shard = 0;
+    for (auto& [shard, q] : buffered_) {
+      if (q.empty() || q.front().arrival > horizon) continue;
+      if (!best || q.front().arrival < best->arrival) {
+        best = &q.front();
+        best_shard = shard;
+      }
+    }
+    if (!best) break;
+    batches.back().push_back(std::move(*best));
+    buffered_[best_shard].pop_front();
+    if (batches.back().size() >= read_batch) batches.emplace_back();
+  }
+  if (batches.back().empty()) batches.pop_back();
+  return batches;
+}
+
+std::map<uint32_t, uint64_t> SourceReader::checkpoint_positions() const {
+  auto positions = positions_;
+  for (const auto& [shard, q] : buffered_) {
+    if (!q.empty()) positions[shard] = q.front().offset;
+  }
+  return positions;
+}
+
+std::vector<uint32_t> SourceReader::checkpoint_finished() const {
+  std::vector<uint32_t> out;
+  for (uint32_t s : finished_) {
+    if (drained(s)) out.push_back(s);
+  }
+  return out;
+}
+
+}  // namespace eddy::host

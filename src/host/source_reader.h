@@ -1,0 +1,75 @@
+// An application's reading of its source stream: each shard in order, children only after every
+// parent has been read to its end, several ranges of a shard per round on the runner's pool, and
+// the records handed out merged by arrival time. Used by one runner thread; not thread-safe.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/worker_pool.h"
+#include "stream/stream_store.h"
+
+namespace eddy::host {
+
+// A record read from the source stream, waiting to be merged into ROWTIME order.
+struct SourceCopy {
+  TimestampMs arrival;
+  uint32_t shard;
+  uint64_t offset;
+  std::string data;
+};
+
+class SourceReader {
+ public:
+  // Reads `read_batch` records at a time, up to this many reads of a shard per round.
+  static constexpr size_t kReadBatchesPerRound = 4;
+
+  SourceReader(const stream::StreamStore& store, std::string stream, WorkerPool& pool)
+      : store_(store), stream_(std::move(stream)), pool_(pool) {}
+
+  const std::string& stream() const { return stream_; }
+  // Where reading goes on: the next offset of each shard, and the closed shards read to their end.
+  void resume(std::map<uint32_t, uint64_t> positions, std::set<uint32_t> finished) {
+    positions_ = std::move(positions);
+    finished_ = std::move(finished);
+  }
+  // Each open shard from its end now (a NOW start); closed shards count as read.
+  Status start_at_latest();
+
+  // One round, in three steps. begin_round lists the shards and returns the ones being read
+  // (not read to their end, parents done), for event-time watermarks; nothing if the stream
+  // cannot be listed now. read() fills each ready shard's buffer. take() hands out, in batches of
+  // at most `read_batch`, the buffered records in arrival order up to the horizon every shard
+  // with more to read has reached (see source_reader.cc).
+  std::optional<std::vector<uint32_t>> begin_round();
+  void read(size_t read_batch);
+  std::vector<std::vector<SourceCopy>> take(size_t read_batch, const std::atomic<bool>& stop);
+
+  // For a checkpoint: the first record not yet handed out of each shard, and the closed shards
+  // handed out to their end.
+  std::map<uint32_t, uint64_t> checkpoint_positions() const;
+  std::vector<uint32_t> checkpoint_finished() const;
+
+ private:
+  bool parents_done(const stream::ShardInfo& s) const;
+  bool drained(uint32_t shard) const;
+
+  const stream::StreamStore& store_;
+  std::string stream_;
+  WorkerPool& pool_;
+  std::map<uint32_t, uint64_t> positions_;  // next offset to read
+  std::set<uint32_t> finished_;             // closed shards read to their end
+  std::map<uint32_t, std::deque<SourceCopy>> buffered_;
+  std::map<uint32_t, bool> more_;  // the last read of the shard came back full
+  std::set<uint32_t> present_;     // the shards listed at the start of the round
+  std::vector<stream::ShardInfo> shards_;  // as listed at the start of the round
+};
+
+}  // namespace eddy::host
