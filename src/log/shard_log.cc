@@ -60,9 +60,31 @@ Result<std::unique_ptr<ShardLog>> ShardLog::open(const std::filesystem::path& di
   return log;
 }
 
+// After a failed fsync the kernel may have dropped the dirty pages and marked them clean, so a
+// later fsync can succeed without them ever reaching the disk. Nothing written since the last
+// good sync is published, then: the shard takes no more appends or syncs until eddy restarts and
+// recovers it from what the disk holds (every batch is checksummed).
+tl::unexpected<Error> ShardLog::fail(const Error& fsync_error) {
+  std::lock_guard guard(failure_mu_);
+  if (!failed_) {
+    failure_ = fsync_error.message +
+               " (this shard's log is stopped: records since its last good fsync are not known to be durable; "
+               "restart eddy to recover the shard from the disk)";
+    failed_ = true;
+  }
+  return make_error(Errc::kIo, failure_);
+}
+
+tl::unexpected<Error> ShardLog::failure() const {
+  std::lock_guard guard(failure_mu_);
+  return make_error(Errc::kIo, failure_);
+}
+
 Status ShardLog::roll(Offset next_base) {
   auto& tail = segments_.back();
-  if (auto st = tail->sync(); !st) return st;
+  Status synced = options_.before_sync ? options_.before_sync() : Status{};
+  if (synced) synced = tail->sync();
+  if (!synced) return fail(synced.error());
   if (auto st = tail->write_index(); !st) return st;
   auto seg = Segment::create(dir_, next_base);
   if (!seg) return tl::unexpected(seg.error());
@@ -74,6 +96,7 @@ Status ShardLog::roll(Offset next_base) {
 Result<AppendResult> ShardLog::append(std::span<const AppendRecord> records, TimestampMs now) {
   if (records.empty()) return make_error(Errc::kInvalidArgument, "empty append");
   if (sealed_) return make_error(Errc::kInvalidArgument, "the shard is closed: its log takes no more records");
+  if (failed_) return failure();
   std::lock_guard guard(append_mu_);
   const TimestampMs arrival = std::max(now, last_arrival_.load());
   const Offset base = written_.load();
@@ -103,6 +126,7 @@ Result<AppendResult> ShardLog::append(std::span<const AppendRecord> records, Tim
 
 Status ShardLog::sync() {
   std::lock_guard guard(sync_mu_);
+  if (failed_) return failure();
   std::shared_ptr<Segment> tail;
   Offset target;
   {
@@ -112,7 +136,9 @@ Status ShardLog::sync() {
     tail = segments_.back();
     target = written_.load();
   }
-  if (auto st = tail->sync(); !st) return st;
+  Status st = options_.before_sync ? options_.before_sync() : Status{};
+  if (st) st = tail->sync();
+  if (!st) return fail(st.error());
   synced_ = target;
   Offset cur = visible_.load();
   while (cur < target && !visible_.compare_exchange_weak(cur, target)) {

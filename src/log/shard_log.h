@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -27,6 +28,9 @@ struct LogOptions {
   TimestampMs segment_ms = 60 * 60 * 1000;  // ...or when the segment's first record is this old
   size_t index_interval_bytes = 4096;       // sparse index density
   bool visible_after_sync = true;           // readers see only durable records
+  // Fault injection for tests: called before each fsync of a segment; an error stands for a
+  // failed fsync.
+  std::function<Status()> before_sync;
 };
 
 class ShardLog final : public ShardStorage {
@@ -68,6 +72,9 @@ class ShardLog final : public ShardStorage {
  private:
   ShardLog(std::filesystem::path dir, LogOptions options);
   Status roll(Offset next_base);
+  // After a failed fsync of a segment: stops the log, and returns the error to report.
+  tl::unexpected<Error> fail(const Error& fsync_error);
+  tl::unexpected<Error> failure() const;
   std::shared_ptr<Segment> segment_for(Offset offset) const;  // needs mu_ shared
 
   std::filesystem::path dir_;
@@ -81,7 +88,10 @@ class ShardLog final : public ShardStorage {
   std::atomic<Offset> visible_{0};  // readers see offsets below this
   std::atomic<TimestampMs> last_arrival_{0};
   std::atomic<bool> sealed_{false};
-  std::string scratch_;  // batch encoding buffer, under append_mu_
+  std::atomic<bool> failed_{false};  // an fsync failed: see fail()
+  mutable std::mutex failure_mu_;    // guards failure_
+  std::string failure_;              // why
+  std::string scratch_;              // batch encoding buffer, under append_mu_
 };
 
 }  // namespace eddy::log

@@ -277,6 +277,42 @@ TEST_F(ShardLogTest, ASealedLogRefusesAppendsAndKeepsItsRecords) {
   EXPECT_EQ(storage.read(0, 10, SIZE_MAX)->records.size(), 6u);
 }
 
+// A failed fsync is never followed by a sync that publishes the same bytes: the kernel may have
+// dropped them. The shard stops (appends and syncs fail with the reason) until a restart
+// recovers it from the disk; the records it had published stay readable.
+TEST_F(ShardLogTest, AFailedFsyncStopsTheShardUntilARestart) {
+  int fail = 0;
+  LogOptions o = options(/*visible_after_sync=*/true);
+  o.before_sync = [&fail]() -> Status {
+    if (fail > 0 && fail-- > 0) return make_error(Errc::kIo, "fdatasync: Input/output error");
+    return {};
+  };
+  {
+    auto log = open(o);
+    fill(*log, 1, 3);
+    ASSERT_TRUE(log->sync().has_value());
+    fill(*log, 1, 2);
+    fail = 1;
+    auto failed = log->sync();
+    ASSERT_FALSE(failed.has_value());
+    EXPECT_NE(failed.error().message.find("restart eddy"), std::string::npos) << failed.error().message;
+    // The next fsync would succeed, but the two records after the good sync stay unpublished.
+    EXPECT_FALSE(log->sync().has_value());
+    EXPECT_EQ(log->end_offset(), 3u);
+    EXPECT_EQ(log->read(0, 10, SIZE_MAX)->records.size(), 3u);
+    std::vector<AppendRecord> one = {{"k", "", "more"}};
+    auto refused = log->append(one, 9000);
+    ASSERT_FALSE(refused.has_value());
+    EXPECT_EQ(refused.error().code, Errc::kIo);
+  }
+  // The restart: the records the disk holds (here all five) are recovered, and appends go on.
+  auto log = open(o);
+  EXPECT_EQ(log->written_offset(), 5u);
+  fill(*log, 1, 1, 9000);
+  ASSERT_TRUE(log->sync().has_value());
+  EXPECT_EQ(log->read(0, 10, SIZE_MAX)->records.size(), 6u);
+}
+
 TEST_F(ShardLogTest, RecordsBecomeVisibleOnlyAfterSyncWhenAsked) {
   auto log = open(options(/*visible_after_sync=*/true));
   fill(*log, 1, 3);
