@@ -19,6 +19,7 @@
 #include <optional>
 #include <tuple>
 
+#include "runtime/cast.h"
 #include "runtime/pump_internal.h"
 
 namespace eddy::runtime {

@@ -59,8 +59,4 @@ ExprPtr make_datetime_difference(ExprPtr a, ExprPtr b, int64_t unit_ms);
 using ScalarFn = std::function<Status(const std::vector<Value>& args, const EvalContext& ctx, Value& out)>;
 ExprPtr make_function(std::string name, std::vector<ExprPtr> args, SqlType type, ScalarFn fn, bool null_in_null_out);
 
-// Casts `v` of type `from` to `to`: VARCHAR truncation, numeric conversion with range checks,
-// text parsing. Fails with a message when the value cannot be represented.
-Status cast_value(const Value& v, const SqlType& from, const SqlType& to, Value& out);
-
 }  // namespace eddy::runtime

@@ -8,7 +8,7 @@
 #include <cstring>
 #include <set>
 
-#include "runtime/expr.h"
+#include "runtime/cast.h"
 
 namespace eddy::runtime {
 

@@ -1,5 +1,5 @@
-// Resolves names and types of a parsed application against its in-application streams and
-// turns every pump into a run-time plan (runtime::PumpPlan).
+// Resolves names and types of a parsed application against its in-application streams, and has
+// the planner (planner.h) turn every pump into a run-time plan (runtime::PumpPlan).
 #pragma once
 
 #include <map>

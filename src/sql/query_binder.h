@@ -1,0 +1,55 @@
+// Internal to sql/: binds the expressions of one query (names, types, casts) against the stream it
+// reads, adding the aggregates, OVER windows and group keys it finds to its pump's plan. The binder
+// (binder.cc) holds it and the statements; the planner (planner.cc) calls it for each clause.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "runtime/application.h"
+#include "sql/ast.h"
+
+namespace eddy::sql {
+
+using Bound = runtime::ExprPtr;
+
+// kInvalidArgument, "L:C: message" (line and column, 1-based).
+tl::unexpected<Error> error_at(Location loc, const std::string& message);
+std::string quote(const std::string& name);
+// Whether a value of type `from` may be CAST to (or inserted into a column of) type `to`.
+bool castable(const SqlType& from, const SqlType& to);
+
+enum class Place { kRow, kOutput };  // row: per input row; output: an aggregate query's result row
+
+class QueryBinder {
+ public:
+  QueryBinder(const Select& select, runtime::PumpPlan& plan, const runtime::StreamDef& scope, std::string scope_alias)
+      : select_(select), plan_(plan), scope_(scope), alias_(std::move(scope_alias)) {}
+
+  // The group keys (GROUP BY, or the stagger's PARTITION BY), into plan.keys.
+  Status bind_keys(const std::vector<sql::ExprPtr>& exprs);
+
+  bool aggregated = false;  // tumbling or stagger: the select list sees keys and aggregates
+  bool sliding = false;
+
+  Result<Bound> bind(const Expr& e, Place place);
+  Result<Bound> compare(const std::string& op, Bound a, Bound b, Location loc);
+
+ private:
+  Result<Bound> column(const Expr& e, Place place);
+  Result<Bound> function(const Expr& e, Place place);
+  Result<Bound> aggregate(const Expr& e, Place place);
+  Result<int> window_for(const Expr& e);
+  Result<Bound> binary(const Expr& e, Place place);
+  Result<Bound> arithmetic(char op, Bound a, Bound b, Location loc);
+  Result<Bound> case_expr(const Expr& e, Place place);
+
+  const Select& select_;
+  runtime::PumpPlan& plan_;
+  const runtime::StreamDef& scope_;
+  std::string alias_;
+  std::vector<std::string> key_prints_;
+};
+
+}  // namespace eddy::sql
