@@ -7,7 +7,9 @@
 
 namespace eddy {
 
-std::filesystem::path FileMetadataStore::folder(std::string_view name) const { return dir_ / path_component(name); }
+std::filesystem::path FileMetadataStore::folder(std::string_view name) const {
+  return dir_ / path_component(name);
+}
 
 uint64_t FileMetadataStore::revision_of(const std::string& name) const {
   auto it = revisions_.find(name);
@@ -29,7 +31,8 @@ Result<std::vector<std::string>> FileMetadataStore::names() const {
     auto text = read_file(d.path() / file_);
     if (!text) continue;
     auto name = name_of_(*text);
-    if (!name) return make_error(Errc::kCorruption, "cannot read " + (d.path() / file_).string() + ": " + name.error().message);
+    if (!name)
+      return make_error(Errc::kCorruption, "cannot read " + (d.path() / file_).string() + ": " + name.error().message);
     if (auto st = move_to_entry(d.path(), folder(*name)); !st) return tl::unexpected(st.error());
     out.push_back(*name);
   }
@@ -54,9 +57,9 @@ Result<uint64_t> FileMetadataStore::put(std::string_view name, std::string_view 
   const uint64_t revision = revision_of(key);
   if (revision != expected) {
     if (expected == 0) return make_error(Errc::kResourceInUse, key + " already exists");
-    return make_error(Errc::kConcurrentModification,
-                      key + " was changed meanwhile (revision " + std::to_string(revision) + ", not " +
-                          std::to_string(expected) + "); read it again");
+    return make_error(Errc::kConcurrentModification, key + " was changed meanwhile (revision " +
+                                                         std::to_string(revision) + ", not " +
+                                                         std::to_string(expected) + "); read it again");
   }
   std::error_code ec;
   std::filesystem::create_directories(folder(name), ec);
@@ -71,9 +74,9 @@ Status FileMetadataStore::remove(std::string_view name, uint64_t expected) {
   const std::string key(name);
   const uint64_t revision = revision_of(key);
   if (revision != expected) {
-    return make_error(Errc::kConcurrentModification,
-                      key + " was changed meanwhile (revision " + std::to_string(revision) + ", not " +
-                          std::to_string(expected) + ")");
+    return make_error(Errc::kConcurrentModification, key + " was changed meanwhile (revision " +
+                                                         std::to_string(revision) + ", not " +
+                                                         std::to_string(expected) + ")");
   }
   // The whole folder: the entity's other files go with its document.
   std::error_code ec;

@@ -28,6 +28,7 @@
 #include "common/path_names.h"
 #include "delivery/bucket_sink.h"
 #include "delivery/delivery_metrics.h"
+#include "delivery/delivery_step.h"
 #include "delivery/s3_sink.h"
 #include "log/group_commit.h"
 #include "stream/stream_store.h"
@@ -61,6 +62,14 @@ class DeliveryHost {
                log::GroupCommitter& committer, const Clock& clock, std::map<std::string, std::string> functions = {},
                std::optional<S3Options> s3 = std::nullopt);
   ~DeliveryHost();
+
+  // Manual stepping: no worker threads; a delivery stream's worker does one round when step() is
+  // called, so that tests drive delivery with a ManualClock instead of waiting for threads. Call
+  // before load() and create().
+  void step_manually() { manual_ = true; }
+  // One round of the worker of `name` (delivery_worker.h): what it did. Manual stepping mode only
+  // (otherwise its thread runs the rounds: UnsupportedOperation).
+  Result<DeliveryStep> step(const std::string& name);
 
   Status load();
   std::string arn(const std::string& name) const;
@@ -98,14 +107,14 @@ class DeliveryHost {
   struct Entry {
     DeliveryStream stream;
     std::shared_ptr<log::ShardLog> journal;
-    std::unique_ptr<Worker> worker;
+    std::shared_ptr<Worker> worker;  // shared with a step() in progress
   };
   Status persist(const std::string& name, const DeliveryStream& s) const;
   Status check_destination(const nlohmann::json& request) const;
   LambdaSetup lambda_setup() const;
   void launch(const std::string& name, Entry& e);
   void halt(Entry& e, std::unique_lock<std::mutex>& lock);
-  void run(const std::string& name, Worker& w);
+  void run(Worker& w);
   // Bytes and records a running worker holds for its next object; zeros when stopped.
   static std::pair<uint64_t, uint64_t> buffered(const Entry& e);
 
@@ -121,6 +130,7 @@ class DeliveryHost {
   log::GroupCommitter& committer_;
   const Clock& clock_;
   std::map<std::string, std::string> functions_;
+  bool manual_ = false;
   mutable std::mutex mu_;
   std::map<std::string, std::unique_ptr<Entry>> streams_;
 };

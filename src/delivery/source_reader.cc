@@ -1,0 +1,51 @@
+#include "delivery/source_reader.h"
+
+#include <algorithm>
+
+namespace eddy::delivery {
+
+namespace {
+constexpr TimestampMs kJournalRetentionMs = 24LL * 3600 * 1000;  // Firehose keeps records 24 h
+constexpr size_t kReadBatch = 2000;
+}  // namespace
+
+std::vector<SourceShard> SourceReader::shards() const {
+  if (journal_) return {{0, {}}};
+  std::vector<SourceShard> out;
+  if (auto infos = store_.shards(stream_)) {
+    for (const auto& s : *infos) {
+      SourceShard shard{s.index, {}};
+      for (auto p : {s.parent, s.adjacent_parent}) {
+        if (p) shard.parents.push_back(*p);
+      }
+      out.push_back(std::move(shard));
+    }
+  }
+  return out;
+}
+
+SourceReader::Read SourceReader::read(uint32_t shard, uint64_t from, uint64_t to,
+                                      std::vector<SourceRecord>& out) const {
+  const size_t max = to ? static_cast<size_t>(to - from) : kReadBatch;
+  if (max == 0) return {from, false};
+  if (journal_) {
+    auto r = journal_->read(from, max, 64u << 20);
+    if (!r) return {from, false};
+    for (const auto& rec : r->records) out.push_back({rec.arrival_ms, 0, rec.offset, std::string(rec.data), ""});
+    return {r->records.empty() ? std::max(from, r->next_offset) : r->records.back().offset + 1, false};
+  }
+  auto r = store_.read_shard(stream_, shard, from, max);
+  if (!r) return {from, false};
+  for (const auto& rec : r->read.records) {
+    out.push_back({rec.arrival_ms, shard, rec.offset, std::string(rec.data), std::string(rec.partition_key)});
+  }
+  return {r->next, r->finished};
+}
+
+void SourceReader::apply_retention(TimestampMs now) {
+  if (!journal_ || now - last_retention_ <= 60'000) return;
+  (void)journal_->drop_segments_before(now - kJournalRetentionMs);  // a failure is retried a minute later
+  last_retention_ = now;
+}
+
+}  // namespace eddy::delivery
