@@ -366,6 +366,7 @@ Result<PutOutcome> DeliveryHost::put(const std::string& name, const std::vector<
 }
 
 void DeliveryHost::launch(const std::string& name, Entry& e) {
+  if (!placement_->runs_here(WorkKind::kDeliveryStream, name)) return;  // its worker runs on another node
   WorkerSetup setup;
   setup.name = name;
   setup.config = e.stream.config;
@@ -424,6 +425,7 @@ Result<DeliveryStep> DeliveryHost::step(const std::string& name) {
     }
     w = it->second->worker;
   }
+  if (!w) return make_error(Errc::kResourceInUse, "delivery stream " + name + " runs on another node");
   return w->step();
 }
 

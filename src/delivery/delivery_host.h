@@ -26,6 +26,7 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/path_names.h"
+#include "common/placement.h"
 #include "delivery/bucket_sink.h"
 #include "delivery/delivery_metrics.h"
 #include "delivery/delivery_step.h"
@@ -70,6 +71,9 @@ class DeliveryHost {
   // One round of the worker of `name` (delivery_worker.h): what it did. Manual stepping mode only
   // (otherwise its thread runs the rounds: UnsupportedOperation).
   Result<DeliveryStep> step(const std::string& name);
+  // Which delivery streams run a worker on this node (common/placement.h; on one machine all of
+  // them). Set before load().
+  void set_placement(std::shared_ptr<const Placement> p) { placement_ = std::move(p); }
 
   Status load();
   std::string arn(const std::string& name) const;
@@ -131,6 +135,7 @@ class DeliveryHost {
   const Clock& clock_;
   std::map<std::string, std::string> functions_;
   bool manual_ = false;
+  std::shared_ptr<const Placement> placement_ = std::make_shared<LocalPlacement>();
   mutable std::mutex mu_;
   std::map<std::string, std::unique_ptr<Entry>> streams_;
 };

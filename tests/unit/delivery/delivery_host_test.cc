@@ -267,6 +267,22 @@ TEST_F(DeliveryHostTest, StepNamesAStreamAndNeedsManualStepping) {
   EXPECT_EQ(host_->step("d").error().code, Errc::kUnsupportedOperation);  // its thread runs the rounds
 }
 
+// Placement (common/placement.h): a delivery stream placed on another node is created and
+// described here, but its worker runs there.
+TEST_F(DeliveryHostTest, ADeliveryStreamPlacedElsewhereRunsNoWorkerHere) {
+  struct Elsewhere : Placement {
+    bool runs_here(WorkKind kind, const std::string& name) const override {
+      return kind != WorkKind::kDeliveryStream || name != "there";
+    }
+  };
+  host_->set_placement(std::make_shared<Elsewhere>());
+  create("there", 5, 1);
+  create("here", 5, 1);
+  EXPECT_TRUE(host_->describe("there").has_value());
+  EXPECT_EQ(host_->step("there").error().code, Errc::kResourceInUse);
+  EXPECT_TRUE(host_->step("here").has_value());
+}
+
 // The worker threads: each loops over the rounds on its own, by the same clock.
 TEST_F(DeliveryHostTest, WorkerThreadsDeliverByTheClockAndAcrossARestart) {
   open_host(/*threads=*/true);
