@@ -198,8 +198,8 @@ Status ApplicationHost::start_runner(const std::string& name, Entry& entry, cons
   setup.checkpoint_interval_ms = checkpoint_interval_of(entry.app.config);
   setup.read_batch = &read_batch_;
   setup.on_checkpoint = [this, name](const Checkpoint& c) { return keep_positions(name, c); };
-  auto runner =
-      std::make_unique<ApplicationRunner>(std::move(setup), std::move(app), store_, committer_, delivery_output_, clock_);
+  auto runner = std::make_unique<ApplicationRunner>(std::move(setup), std::move(app), store_, committer_,
+                                                    delivery_output_, clock_);
   for (const auto& out : outputs) {
     if (out.delivery) {
       if (!delivery_output_.put)

@@ -17,9 +17,8 @@ constexpr TimestampMs kProgressGraceMs = 250;
 constexpr auto kIdlePoll = std::chrono::milliseconds(10);
 }  // namespace
 
-ApplicationRunner::ApplicationRunner(Setup setup, std::unique_ptr<runtime::Program> program,
-                                     stream::StreamStore& store, log::GroupCommitter& committer,
-                                     DeliveryOutput delivery, const Clock& clock)
+ApplicationRunner::ApplicationRunner(Setup setup, std::unique_ptr<runtime::Program> program, stream::StreamStore& store,
+                                     log::GroupCommitter& committer, DeliveryOutput delivery, const Clock& clock)
     : setup_(std::move(setup)),
       program_(std::move(program)),
       clock_(clock),
@@ -37,10 +36,11 @@ ApplicationRunner::ApplicationRunner(Setup setup, std::unique_ptr<runtime::Progr
   });
 }
 
-ApplicationRunner::~ApplicationRunner() { stop(); }
+ApplicationRunner::~ApplicationRunner() {
+  stop();
+}
 
-Status ApplicationRunner::add_output(const std::string& output, const std::string& target, bool delivery,
-                                     bool csv) {
+Status ApplicationRunner::add_output(const std::string& output, const std::string& target, bool delivery, bool csv) {
   auto& d = outputs_.add(setup_.name, output, target, delivery, csv);
   return program_->subscribe_records(output, csv, [this, &d](std::string row) {
     counters_.output_rows.fetch_add(1, std::memory_order_relaxed);

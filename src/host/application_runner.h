@@ -34,10 +34,10 @@ namespace eddy::host {
 class ApplicationRunner {
  public:
   struct Setup {
-    std::string name;               // the application's
+    std::string name;                        // the application's
     CheckpointStore* checkpoints = nullptr;  // where its checkpoints are kept
-    std::string source;             // the stream it reads
-    size_t threads = 1;             // its pool (--parallelism)
+    std::string source;                      // the stream it reads
+    size_t threads = 1;                      // its pool (--parallelism)
     int64_t checkpoint_interval_ms = 10'000;
     const std::atomic<size_t>* read_batch = nullptr;  // records per read of a shard
     // After each checkpoint is written: the host keeps its positions with the application.

@@ -71,8 +71,8 @@ class OutputWriter {
       : store_(store), committer_(committer), delivery_(std::move(delivery)), context_(std::move(context)) {}
 
   // A destination of `application`'s output `output`; its rows are appended to pending().
-  Destination& add(const std::string& application, const std::string& output, const std::string& target,
-                   bool delivery, bool csv);
+  Destination& add(const std::string& application, const std::string& output, const std::string& target, bool delivery,
+                   bool csv);
   const std::vector<std::unique_ptr<Destination>>& destinations() const { return destinations_; }
 
   // From a checkpoint: ordinals, unwritten rows, and the rows written since it was taken.

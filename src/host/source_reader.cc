@@ -114,8 +114,7 @@ void SourceReader::read(size_t read_batch) {
       auto& rd = reads[i];
       const bool first = i == 0 || reads[i - 1].shard != rd.shard;
       const bool last = i + 1 == reads.size() || reads[i + 1].shard != rd.shard;
-      const bool follows =
-          first || (positions_[rd.shard] == rd.from && more_[rd.shard] && !finished_.count(rd.shard));
+      const bool follows = first || (positions_[rd.shard] == rd.from && more_[rd.shard] && !finished_.count(rd.shard));
       if (!rd.ok || !follows) {
         reading.erase(rd.shard);
         while (i + 1 < reads.size() && reads[i + 1].shard == rd.shard) ++i;  // read again next round

@@ -67,8 +67,8 @@ class SourceReader {
   std::map<uint32_t, uint64_t> positions_;  // next offset to read
   std::set<uint32_t> finished_;             // closed shards read to their end
   std::map<uint32_t, std::deque<SourceCopy>> buffered_;
-  std::map<uint32_t, bool> more_;  // the last read of the shard came back full
-  std::set<uint32_t> present_;     // the shards listed at the start of the round
+  std::map<uint32_t, bool> more_;          // the last read of the shard came back full
+  std::set<uint32_t> present_;             // the shards listed at the start of the round
   std::vector<stream::ShardInfo> shards_;  // as listed at the start of the round
 };
 
