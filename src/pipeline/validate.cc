@@ -1,5 +1,6 @@
 #include "pipeline/validate.h"
 
+#include <optional>
 #include <regex>
 #include <set>
 
@@ -12,17 +13,29 @@
 namespace eddy::pipeline {
 namespace {
 
+// "<digits>" at `pos`, advancing it; nothing if there are none (or too many to be a position).
+std::optional<int> digits_at(const std::string& s, size_t& pos) {
+  const size_t start = pos;
+  while (pos < s.size() && pos - start < 9 && s[pos] >= '0' && s[pos] <= '9') ++pos;
+  if (pos == start) return std::nullopt;
+  return std::stoi(s.substr(start, pos - start));
+}
+
 // The code's "L:C: message" moved to the file: line L of the code is line where.line + L - 1.
+// Parsed by hand: the message quotes the code, which can be long, and std::regex recurses per
+// character.
 FileError code_error(const ApplicationSpec& a, const std::string& message) {
-  static const std::regex kLineColumn(R"(^(\d+):(\d+): ([\s\S]*)$)");
-  std::smatch m;
   Location where = a.code_where.file.empty() ? a.where : a.code_where;
   std::string text = message;
-  if (std::regex_match(message, m, kLineColumn)) {
-    const int line = std::stoi(m[1]), column = std::stoi(m[2]);
-    where.line = a.code_where.line + line - 1;
-    where.column = (line == 1 ? a.code_where.column : (a.code_where.column > 1 ? a.code_where.column : 1)) + column - 1;
-    text = m[3];
+  size_t pos = 0;
+  const auto line = digits_at(message, pos);
+  const bool colon = line && message.compare(pos, 1, ":") == 0 && ++pos;
+  const auto column = colon ? digits_at(message, pos) : std::nullopt;
+  if (column && message.compare(pos, 2, ": ") == 0) {
+    where.line = a.code_where.line + *line - 1;
+    where.column =
+        (*line == 1 ? a.code_where.column : (a.code_where.column > 1 ? a.code_where.column : 1)) + *column - 1;
+    text = message.substr(pos + 2);
   }
   return {where, "application '" + a.name + "': invalid SQL: " + text};
 }

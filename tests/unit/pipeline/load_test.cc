@@ -122,6 +122,18 @@ TEST(LoadTest, InvalidSqlPointsAtTheLineInTheFile) {
   EXPECT_NE(errors[0].message.find("nope"), std::string::npos) << errors[0].text();
 }
 
+// A compile error quotes the code: a 300 KB name in it is reported, with its line, in bounded
+// work and stack.
+TEST(LoadTest, AnInvalidSqlErrorQuotingALongNameIsReported) {
+  std::string text = kPipeline;
+  const std::string name(300'000, 'n');
+  text.replace(text.find("SUM(\"sales\")"), 12, "SUM(\"" + name + "\")");
+  const auto errors = validate_code(load(text).desired);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].where.line, 25);
+  EXPECT_NE(errors[0].message.find("nnnn"), std::string::npos);
+}
+
 TEST(LoadTest, OutputMustBeAnInAppStream) {
   std::string text = kPipeline;
   text.replace(text.find("{name: OUT,"), 11, "{name: NOPE,");
