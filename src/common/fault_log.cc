@@ -1,24 +1,39 @@
 #include "common/fault_log.h"
 
-#include <atomic>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <mutex>
 #include <string>
 
 namespace eddy {
 
+namespace {
+// A burst of this many lines, then one a second: a rare fault right after another is still
+// logged, and a full disk failing every request cannot fill what is left of it.
+constexpr double kBurst = 20;
+constexpr double kPerSecond = 1;
+}  // namespace
+
 void log_fault(std::string_view what, std::string_view reason) {
-  static std::atomic<int64_t> last_ms{0};
-  static std::atomic<uint64_t> suppressed{0};
-  const int64_t now =
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
-          .count();
-  int64_t last = last_ms.load(std::memory_order_relaxed);
-  if (now - last < 1000 || !last_ms.compare_exchange_strong(last, now, std::memory_order_relaxed)) {
-    suppressed.fetch_add(1, std::memory_order_relaxed);
-    return;
+  static std::mutex mu;
+  static double tokens = kBurst;
+  static std::chrono::steady_clock::time_point last = std::chrono::steady_clock::now();
+  static uint64_t suppressed = 0;
+  uint64_t more = 0;
+  {
+    std::lock_guard lock(mu);
+    const auto now = std::chrono::steady_clock::now();
+    tokens = std::min(kBurst, tokens + std::chrono::duration<double>(now - last).count() * kPerSecond);
+    last = now;
+    if (tokens < 1) {
+      ++suppressed;
+      return;
+    }
+    tokens -= 1;
+    more = suppressed;
+    suppressed = 0;
   }
-  const uint64_t more = suppressed.exchange(0, std::memory_order_relaxed);
   std::string line = "eddy: " + std::string(what) + " failed: " + std::string(reason.substr(0, 500));
   if (more) line += " (and " + std::to_string(more) + " more faults since the last line)";
   line += "\n";
