@@ -1,0 +1,305 @@
+// StreamStore's data plane as Kinesis clients see it: PutRecord(s) routed by hash key and
+// appended per shard, shard iterators, GetRecords with throttling and child shards, and the
+// counters those calls keep for /metrics.
+
+#include "stream/stream_store.h"
+
+#include <algorithm>
+
+#include "common/digest.h"
+#include "common/fault_log.h"
+#include "stream/sequence_number.h"
+#include "stream/stream_store_internal.h"
+#include "stream/tokens.h"
+
+namespace eddy::stream {
+
+std::optional<IteratorType> parse_iterator_type(std::string_view s) {
+  if (s == "AT_SEQUENCE_NUMBER") return IteratorType::kAtSequenceNumber;
+  if (s == "AFTER_SEQUENCE_NUMBER") return IteratorType::kAfterSequenceNumber;
+  if (s == "TRIM_HORIZON") return IteratorType::kTrimHorizon;
+  if (s == "LATEST") return IteratorType::kLatest;
+  if (s == "AT_TIMESTAMP") return IteratorType::kAtTimestamp;
+  return std::nullopt;
+}
+
+Result<uint32_t> StreamStore::max_record_bytes(const std::string& name) const {
+  auto s = find(name);
+  if (!s) return not_found(name);
+  return s->max_record_kib * 1024;
+}
+
+Result<PutResult> StreamStore::put(const std::string& name, std::span<const PutEntry> entries) {
+  auto s = find(name);
+  if (!s) return not_found(name);
+  std::vector<uint128> keys(entries.size());
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const auto& e = entries[i];
+    if (!e.explicit_hash_key.empty()) {
+      const auto k = parse_decimal_u128(e.explicit_hash_key);
+      if (!k) {
+        return make_error(
+            Errc::kInvalidArgument,
+            "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was " +
+                std::string(e.explicit_hash_key));
+      }
+      keys[i] = *k;
+    } else {
+      keys[i] = partition_key_hash(e.partition_key);
+    }
+  }
+  const TimestampMs now = clock_.now_ms();
+  std::shared_lock lock(s->mu);
+  if (s->status == StreamStatus::kCreating || s->status == StreamStatus::kDeleting) return not_found(name);
+
+  PutResult result;
+  result.outcomes.resize(entries.size());
+  // Group record indices by shard, keeping request order within each shard.
+  std::vector<std::pair<Shard*, std::vector<uint32_t>>> groups;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    Shard* shard = s->route(keys[i]);
+    auto& out = result.outcomes[i];
+    if (!shard) {
+      out.error = Errc::kInternal;
+      out.message = "Internal Service Failure";
+      ++result.failed;
+      continue;
+    }
+    if (options_.enforce_limits &&
+        !shard->throttle.admit_write(entries[i].data.size() + entries[i].partition_key.size(), now)) {
+      out.error = Errc::kProvisionedThroughputExceeded;
+      out.message = "Rate exceeded for shard " + shard->info.id() + " in stream " + name + " under account " +
+                    options_.account + ".";
+      ++result.failed;
+      continue;
+    }
+    auto it = std::find_if(groups.begin(), groups.end(), [shard](const auto& g) { return g.first == shard; });
+    if (it == groups.end()) {
+      groups.push_back({shard, {}});
+      it = std::prev(groups.end());
+    }
+    it->second.push_back(static_cast<uint32_t>(i));
+  }
+  std::vector<log::AppendRecord> batch;
+  for (const auto& [shard, indices] : groups) {
+    batch.clear();
+    for (uint32_t i : indices) {
+      batch.push_back({entries[i].partition_key, entries[i].explicit_hash_key, entries[i].data});
+    }
+    auto appended = shard->log->append(batch, now);
+    if (!appended) log_fault("append to " + name + "/" + shard->info.id(), appended.error().message);
+    for (size_t j = 0; j < indices.size(); ++j) {
+      auto& out = result.outcomes[indices[j]];
+      if (!appended) {
+        out.error = Errc::kInternal;
+        out.message = "Internal Service Failure";
+        ++result.failed;
+        continue;
+      }
+      out.ok = true;
+      out.shard_index = shard->info.index;
+      out.sequence_number = encode_sequence_number(shard->info.index, appended->first_offset + j);
+    }
+    if (appended) result.touched.push_back(shard->log);
+  }
+  uint64_t bytes = 0;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (result.outcomes[i].ok) bytes += entries[i].data.size();
+  }
+  // Relaxed: counters for /metrics, ordered with nothing else.
+  s->counters.incoming_records.fetch_add(entries.size() - result.failed, std::memory_order_relaxed);
+  s->counters.incoming_bytes.fetch_add(bytes, std::memory_order_relaxed);
+  s->counters.put_failed_records.fetch_add(result.failed, std::memory_order_relaxed);
+  return result;
+}
+
+Result<std::string> StreamStore::shard_iterator(const std::string& name, const std::string& shard_text,
+                                                IteratorType type, std::optional<std::string> sequence_number,
+                                                std::optional<TimestampMs> timestamp) const {
+  auto s = find(name);
+  if (!s) return not_found(name);
+  std::shared_lock lock(s->mu);
+  if (s->status == StreamStatus::kCreating || s->status == StreamStatus::kDeleting) return not_found(name);
+  const auto index = parse_shard_id(shard_text);
+  Shard* shard = index ? s->shard(*index) : nullptr;
+  if (!shard || shard_expired(*s, shard->info)) {
+    return make_error(Errc::kResourceNotFound, "Shard " + shard_text + " in stream " + name + " under account " +
+                                                   options_.account + " does not exist");
+  }
+  const bool by_sequence = type == IteratorType::kAtSequenceNumber || type == IteratorType::kAfterSequenceNumber;
+  if (by_sequence && !sequence_number) {
+    return make_error(
+        Errc::kInvalidArgument,
+        "Must specify StartingSequenceNumber for " +
+            std::string(type == IteratorType::kAtSequenceNumber ? "AT_SEQUENCE_NUMBER" : "AFTER_SEQUENCE_NUMBER") +
+            " ShardIteratorType.");
+  }
+  if (type == IteratorType::kAtTimestamp && timestamp && *timestamp > clock_.now_ms()) {
+    return make_error(Errc::kInvalidArgument,
+                      "The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. "
+                      "timestampInMillis: " +
+                          std::to_string(*timestamp) +
+                          ", currentTimestampInMillis: " + std::to_string(clock_.now_ms()));
+  }
+  if (type == IteratorType::kAtTimestamp && !timestamp) {
+    return make_error(Errc::kInvalidArgument,
+                      "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current request has "
+                      "no timestamp parameter.");
+  }
+  if ((!by_sequence && sequence_number) || (type != IteratorType::kAtTimestamp && timestamp)) {
+    return make_error(Errc::kInvalidArgument,
+                      "Request should not contain a startingSequenceNumber or a timestamp for this ShardIteratorType.");
+  }
+  const log::Offset horizon = trim_horizon(*s, *shard);
+  const log::Offset end = shard->info.open() ? shard->log->written_offset() : shard->info.end_offset;
+  log::Offset offset = horizon;
+  switch (type) {
+    case IteratorType::kTrimHorizon:
+      break;
+    case IteratorType::kLatest:
+      offset = end;
+      break;
+    case IteratorType::kAtTimestamp: {
+      auto o = shard->log->offset_for_time(*timestamp);
+      if (!o) return tl::unexpected(o.error());
+      offset = std::max(*o, horizon);
+      break;
+    }
+    case IteratorType::kAtSequenceNumber:
+    case IteratorType::kAfterSequenceNumber: {
+      const auto pos = decode_sequence_number(*sequence_number);
+      if (!pos) {
+        return make_error(Errc::kInvalidArgument, "StartingSequenceNumber " + *sequence_number +
+                                                      " used in GetShardIterator on shard " + shard_text +
+                                                      " in stream " + name + " under account " + options_.account +
+                                                      " is invalid because it did not come from this stream.");
+      }
+      if (pos->shard_index != *index) {
+        return make_error(Errc::kInvalidArgument, "Invalid StartingSequenceNumber. It encodes " +
+                                                      shard_id(pos->shard_index) +
+                                                      ", while it was used in a call to a shard with " + shard_text);
+      }
+      offset = pos->offset + (type == IteratorType::kAfterSequenceNumber ? 1 : 0);
+      if (offset > end) {
+        return make_error(Errc::kInvalidArgument,
+                          "StartingSequenceNumber " + *sequence_number + " used in GetShardIterator on shard " +
+                              shard_text + " in stream " + name + " under account " + options_.account +
+                              " is invalid because it is beyond the newest record of the shard.");
+      }
+      offset = std::max(offset, horizon);
+      break;
+    }
+  }
+  return encode_iterator({s->id, *index, offset, clock_.now_ms()});
+}
+
+Result<GetRecordsResult> StreamStore::get_records(std::string_view iterator, size_t limit) const {
+  const auto token = decode_iterator(iterator);
+  if (!token) return make_error(Errc::kInvalidArgument, "Invalid ShardIterator.");
+  const TimestampMs now = clock_.now_ms();
+  if (now - token->issued_ms > options_.iterator_ttl_ms) {
+    return make_error(Errc::kExpiredIterator, "Iterator expired. The iterator was created at time " +
+                                                  std::to_string(token->issued_ms) + " while right now it is " +
+                                                  std::to_string(now) +
+                                                  " which is further in the future than the tolerated delay of " +
+                                                  std::to_string(options_.iterator_ttl_ms) + " milliseconds.");
+  }
+  auto s = find_by_id(token->stream_id);
+  if (!s) return make_error(Errc::kResourceNotFound, "The stream this shard iterator belongs to no longer exists.");
+  std::shared_ptr<Shard> shard;
+  ShardInfo info;
+  log::Offset horizon;
+  std::vector<ChildShard> children;
+  {
+    std::shared_lock lock(s->mu);
+    if (s->status == StreamStatus::kDeleting) return not_found(s->name);
+    if (token->shard_index >= s->shards.size()) return make_error(Errc::kInvalidArgument, "Invalid ShardIterator.");
+    shard = s->shards[token->shard_index];
+    info = shard->info;
+    horizon = trim_horizon(*s, *shard);
+    if (!info.open()) {
+      for (const auto& c : s->shards) {
+        const auto& ci = c->info;
+        if (ci.parent != info.index && ci.adjacent_parent != info.index) continue;
+        ChildShard child{ci.id(), {shard_id(*ci.parent)}, ci.range};
+        if (ci.adjacent_parent) child.parent_shards.push_back(shard_id(*ci.adjacent_parent));
+        children.push_back(std::move(child));
+      }
+    }
+  }
+  if (options_.enforce_limits && !shard->throttle.admit_read(now)) {
+    return make_error(Errc::kProvisionedThroughputExceeded, "Rate exceeded for shard " + info.id() + " in stream " +
+                                                                s->name + " under account " + options_.account + ".");
+  }
+  GetRecordsResult result;
+  result.shard_index = token->shard_index;
+  const log::Offset start = std::max(token->offset, horizon);
+  const log::Offset end = info.open() ? shard->log->end_offset() : std::min(info.end_offset, shard->log->end_offset());
+  auto read = shard->log->read(start, limit, kMaxGetRecordsBytes);
+  if (!read) return tl::unexpected(read.error());
+  result.read = std::move(*read);
+  // Closed shards stop at their end offset (the log itself has nothing after it).
+  while (!result.read.records.empty() && !info.open() && result.read.records.back().offset >= info.end_offset) {
+    result.read.records.pop_back();
+  }
+  log::Offset next =
+      result.read.records.empty() ? std::max(start, result.read.next_offset) : result.read.records.back().offset + 1;
+  if (options_.enforce_limits) {
+    size_t bytes = 0;
+    for (const auto& r : result.read.records) bytes += r.data.size() + r.partition_key.size();
+    shard->throttle.charge_read_bytes(bytes, now);
+  }
+  if (!info.open() && next >= info.end_offset) {
+    result.child_shards = std::move(children);
+  } else {
+    result.next_iterator = encode_iterator({s->id, token->shard_index, next, now});
+  }
+  if (next >= end) {
+    result.millis_behind_latest = 0;
+  } else if (!result.read.records.empty()) {
+    result.millis_behind_latest = std::max<int64_t>(0, now - result.read.records.back().arrival_ms);
+  } else {
+    auto t = shard->log->arrival_of(next);
+    result.millis_behind_latest = t ? std::max<int64_t>(0, now - *t) : 0;
+  }
+  uint64_t bytes = 0;
+  for (const auto& r : result.read.records) bytes += r.data.size();
+  s->counters.get_records_calls.fetch_add(1, std::memory_order_relaxed);
+  s->counters.outgoing_records.fetch_add(result.read.records.size(), std::memory_order_relaxed);
+  s->counters.outgoing_bytes.fetch_add(bytes, std::memory_order_relaxed);
+  s->counters.iterator_age_ms =
+      result.read.records.empty() ? 0 : std::max<int64_t>(0, now - result.read.records.back().arrival_ms);
+  s->counters.millis_behind_latest = result.millis_behind_latest;
+  return result;
+}
+
+std::vector<StreamMetrics> StreamStore::metrics() const {
+  std::vector<std::shared_ptr<Stream>> streams;
+  {
+    std::shared_lock lock(mu_);
+    for (const auto& [_, s] : by_name_) streams.push_back(s);
+  }
+  std::vector<StreamMetrics> out;
+  for (const auto& s : streams) {
+    StreamMetrics m;
+    m.name = s->name;
+    {
+      std::shared_lock lock(s->mu);
+      m.status = to_string(s->status);
+      m.open_shards = s->open_shards.size();
+    }
+    const auto& c = s->counters;
+    m.incoming_records = c.incoming_records;
+    m.incoming_bytes = c.incoming_bytes;
+    m.put_failed_records = c.put_failed_records;
+    m.get_records_calls = c.get_records_calls;
+    m.outgoing_records = c.outgoing_records;
+    m.outgoing_bytes = c.outgoing_bytes;
+    m.iterator_age_ms = c.iterator_age_ms;
+    m.millis_behind_latest = c.millis_behind_latest;
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+}  // namespace eddy::stream
