@@ -2,10 +2,19 @@
 
 #include <algorithm>
 
+#include <unistd.h>
+
+#include "common/fault_log.h"
 #include "common/file_util.h"
 #include "common/path_names.h"
 
 namespace eddy {
+
+namespace {
+// Folders being removed. '~' is in no name AWS accepts, and path_component writes it as %7E: no
+// entity's folder, of this eddy or an older one, starts with this.
+constexpr const char* kRemoving = ".removing~";
+}  // namespace
 
 std::filesystem::path FileMetadataStore::folder(std::string_view name) const {
   return dir_ / path_component(name);
@@ -28,6 +37,11 @@ Result<std::vector<std::string>> FileMetadataStore::names() const {
   std::vector<std::string> out;
   std::lock_guard lock(mu_);
   for (const auto& d : std::filesystem::directory_iterator(dir_, ec)) {
+    if (d.path().filename().string().starts_with(kRemoving)) {  // a removal a crash interrupted
+      std::error_code gone;
+      std::filesystem::remove_all(d.path(), gone);
+      continue;
+    }
     auto text = read_file(d.path() / file_);
     if (!text) continue;
     auto name = name_of_(*text);
@@ -78,11 +92,17 @@ Status FileMetadataStore::remove(std::string_view name, uint64_t expected) {
                                                          std::to_string(revision) + ", not " +
                                                          std::to_string(expected) + ")");
   }
-  // The whole folder: the entity's other files go with its document.
+  // The whole folder: the entity's other files go with its document. The rename is the durable
+  // removal (a crash after it never brings the entity back); what is left of the folder after a
+  // crash is cleared by the next names().
+  const auto doomed = dir_ / (kRemoving + std::to_string(++removals_) + "-" + std::to_string(::getpid()));
   std::error_code ec;
-  std::filesystem::remove_all(folder(name), ec);
+  std::filesystem::rename(folder(name), doomed, ec);
   if (ec) return make_error(Errc::kIo, "remove " + folder(name).string() + ": " + ec.message());
   revisions_[key] = 0;
+  if (auto st = fsync_dir(dir_); !st) log_fault("removing " + key, st.error().message);
+  std::filesystem::remove_all(doomed, ec);
+  if (ec) log_fault("removing " + doomed.string(), ec.message());  // cleared by the next names()
   return {};
 }
 

@@ -36,7 +36,8 @@ class MetadataStore {
   // returns the new revision. If another write came first: kResourceInUse when creating (what AWS
   // answers a second CreateStream), kConcurrentModification when updating.
   virtual Result<uint64_t> put(std::string_view name, std::string_view value, uint64_t expected) = 0;
-  // Removes the document if its revision is `expected` (kConcurrentModification otherwise).
+  // Removes the document if its revision is `expected` (kConcurrentModification otherwise), at
+  // once and for good.
   virtual Status remove(std::string_view name, uint64_t expected) = 0;
 };
 
@@ -66,6 +67,7 @@ class FileMetadataStore final : public MetadataStore {
   NameOf name_of_;
   mutable std::mutex mu_;
   mutable std::map<std::string, uint64_t> revisions_;  // names seen by this process
+  uint64_t removals_ = 0;
 };
 
 }  // namespace eddy

@@ -66,7 +66,15 @@ DeliveryHost::DeliveryHost(fs::path dir, fs::path bucket_dir, stream::StreamStor
       store_(store),
       committer_(committer),
       clock_(clock),
-      functions_(std::move(functions)) {
+      functions_(std::move(functions)),
+      metadata_(
+          std::make_unique<FileMetadataStore>(dir_, "stream.json", [](std::string_view text) -> Result<std::string> {
+            try {
+              return json::parse(text).at("config").at("DeliveryStreamName").get<std::string>();
+            } catch (const std::exception& e) {
+              return make_error(Errc::kCorruption, e.what());
+            }
+          })) {
   if (s3) s3_.emplace(std::move(*s3));
   bucket_.discard_staged();
 }
@@ -97,15 +105,17 @@ std::string DeliveryHost::arn(const std::string& name) const {
   return "arn:aws:firehose:" + store_.options().region + ":" + store_.options().account + ":deliverystream/" + name;
 }
 
-Status DeliveryHost::persist(const std::string& name, const DeliveryStream& s) const {
+Status DeliveryHost::persist(const std::string& name, Entry& e) {
+  const DeliveryStream& s = e.stream;
   json j = {{"config", s.config},
             {"status", s.status},
             {"version", s.version},
             {"created_ms", s.created_ms},
             {"updated_ms", s.updated_ms}};
-  std::error_code ec;
-  fs::create_directories(entry_dir(name), ec);
-  return write_file_atomic(entry_dir(name) / "stream.json", j.dump(1));
+  auto revision = metadata_->put(name, j.dump(1), e.revision);
+  if (!revision) return tl::unexpected(revision.error());
+  e.revision = *revision;
+  return {};
 }
 
 Status DeliveryHost::load() {
@@ -121,22 +131,25 @@ Status DeliveryHost::load() {
   }
   fs::remove(dir_ / "lambda_runner.py", ec);  // where an eddy before 2026-12-06 kept it
   std::unique_lock lock(mu_);
-  for (const auto& d : fs::directory_iterator(dir_, ec)) {
-    auto text = read_file(d.path() / "stream.json");
-    if (!text) continue;
+  auto names = metadata_->names();
+  if (!names) return tl::unexpected(names.error());
+  for (const auto& name : *names) {
+    auto doc = metadata_->get(name);
+    if (!doc) return tl::unexpected(doc.error());
+    if (!*doc) continue;
     auto e = std::make_unique<Entry>();
+    e->revision = (*doc)->revision;
     try {
-      const auto j = json::parse(*text);
+      const auto j = json::parse((*doc)->value);
       e->stream.config = j.at("config");
       e->stream.status = j.at("status").get<std::string>();
       e->stream.version = j.at("version").get<int64_t>();
       e->stream.created_ms = j.at("created_ms").get<TimestampMs>();
       e->stream.updated_ms = j.at("updated_ms").get<TimestampMs>();
     } catch (const std::exception& ex) {
-      return make_error(Errc::kCorruption, "cannot read " + (d.path() / "stream.json").string() + ": " + ex.what());
+      return make_error(Errc::kCorruption,
+                        "cannot read " + (entry_dir(name) / "stream.json").string() + ": " + ex.what());
     }
-    const std::string name = e->stream.config.at("DeliveryStreamName").get<std::string>();
-    if (auto st = move_to_entry(d.path(), entry_dir(name)); !st) return st;
     if (e->stream.config.value("DeliveryStreamType", "DirectPut") == "DirectPut") {
       auto journal = log::ShardLog::open(entry_dir(name) / "journal", log::LogOptions{});
       if (!journal) return tl::unexpected(journal.error());
@@ -224,7 +237,7 @@ Result<DeliveryStream> DeliveryHost::create(json request) {
     e->journal = std::shared_ptr<log::ShardLog>(std::move(*journal));
     committer_.track(e->journal);
   }
-  if (auto st = persist(name, e->stream); !st) return tl::unexpected(st.error());
+  if (auto st = persist(name, *e); !st) return tl::unexpected(st.error());
   if (auto st = write_file_atomic(entry_dir(name) / "state.json",
                                   json{{"positions", positions}, {"finished", finished}}.dump());
       !st) {
@@ -268,8 +281,7 @@ Status DeliveryHost::remove(const std::string& name) {
   if (it == streams_.end()) return not_found(name);
   if (it->second->worker) halt(*it->second, lock);
   if (it->second->journal) it->second->journal->destroy();
-  std::error_code ec;
-  fs::remove_all(entry_dir(name), ec);
+  if (auto st = metadata_->remove(name, it->second->revision); !st) return st;
   streams_.erase(name);
   return {};
 }
@@ -307,7 +319,7 @@ Status DeliveryHost::update_destination(const std::string& name, int64_t version
   e.stream.config = std::move(request);
   ++e.stream.version;
   e.stream.updated_ms = clock_.now_ms();
-  auto st = persist(name, e.stream);
+  auto st = persist(name, e);
   launch(name, e);
   return st;
 }

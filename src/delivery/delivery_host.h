@@ -25,6 +25,7 @@
 
 #include "common/clock.h"
 #include "common/error.h"
+#include "common/metadata_store.h"
 #include "common/path_names.h"
 #include "common/placement.h"
 #include "delivery/bucket_sink.h"
@@ -110,10 +111,12 @@ class DeliveryHost {
   struct Worker;
   struct Entry {
     DeliveryStream stream;
+    uint64_t revision = 0;  // of its document in metadata_
     std::shared_ptr<log::ShardLog> journal;
     std::shared_ptr<Worker> worker;  // shared with a step() in progress
   };
-  Status persist(const std::string& name, const DeliveryStream& s) const;
+  // Writes the entry's document (compare-and-set on its revision).
+  Status persist(const std::string& name, Entry& e);
   Status check_destination(const nlohmann::json& request) const;
   LambdaSetup lambda_setup() const;
   void launch(const std::string& name, Entry& e);
@@ -135,6 +138,9 @@ class DeliveryHost {
   const Clock& clock_;
   std::map<std::string, std::string> functions_;
   bool manual_ = false;
+  // <dir>/<name>/stream.json (common/metadata_store.h); the folder also holds the journal,
+  // state.json and intent.json.
+  std::unique_ptr<MetadataStore> metadata_;
   std::shared_ptr<const Placement> placement_ = std::make_shared<LocalPlacement>();
   mutable std::mutex mu_;
   std::map<std::string, std::unique_ptr<Entry>> streams_;

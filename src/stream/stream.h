@@ -53,6 +53,7 @@ struct Stream {
   uint32_t max_record_kib = 1024;
   std::map<std::string, std::string> tags;
   std::vector<TimestampMs> scaling_history;  // UpdateShardCount calls, for its 10-per-24h limit
+  uint64_t revision = 0;                     // of its document in the metadata store; guarded by `mu`
 
   // Guarded by `mu`.
   StreamStatus status = StreamStatus::kCreating;

@@ -113,8 +113,13 @@ Status StreamStore::create_stream(const std::string& name, std::optional<int> sh
     std::unique_lock lock(mu_);
     by_name_.erase(name);
     by_id_.erase(s->id);
-    std::error_code ec;
-    std::filesystem::remove_all(stream_dir(*s), ec);
+    if (s->revision != 0) {  // its document was written: removed the same way as a deletion
+      if (auto gone = options_.metadata->remove(name, s->revision); !gone)
+        log_fault("undoing the creation of stream " + name, gone.error().message);
+    } else {
+      std::error_code ec;
+      std::filesystem::remove_all(stream_dir(*s), ec);
+    }
     return st;
   }
   schedule(options_.status_delay_ms, [s] {
@@ -127,31 +132,28 @@ Status StreamStore::create_stream(const std::string& name, std::optional<int> sh
 Status StreamStore::delete_stream(const std::string& name) {
   auto s = find(name);
   if (!s) return not_found(name);
-  std::filesystem::path doomed;
   {
     std::unique_lock lock(s->mu);
     if (s->status == StreamStatus::kDeleting) return {};
+    // Removing its document is the durable deletion: a crash after it never brings the stream back
+    // (locally its folder goes, shards and all). DELETING keeps data calls out meanwhile.
+    if (auto st = options_.metadata->remove(s->name, s->revision); !st) {
+      return make_error(st.error().code, "cannot delete stream " + name + ": " + st.error().message);
+    }
     s->status = StreamStatus::kDeleting;
-    // The rename is the durable deletion: a crash after it never brings the stream back.
-    doomed = options_.dir / (kDeletingPrefix + std::to_string(s->id));
-    std::error_code ec;
-    std::filesystem::rename(stream_dir(*s), doomed, ec);
-    if (ec) {
-      s->status = StreamStatus::kActive;
-      return make_error(Errc::kIo, "cannot delete " + stream_dir(*s).string() + ": " + ec.message());
-    }
-    // Not durable yet if this fails: a crash could bring the stream back. Logged; the deletion goes on.
-    if (auto st = fsync_dir(options_.dir); !st) log_fault("deleting stream " + name, st.error().message);
   }
-  schedule(options_.status_delay_ms, [this, s, doomed] {
+  schedule(options_.status_delay_ms, [this, s] {
+    // A backend that keeps shards apart from the metadata (a JetStream stream per shard) frees
+    // them here; a ShardLog's folder went with the stream's. Before the name is free again, so
+    // that a new stream of the same name never loses a shard to this.
     {
-      std::unique_lock lock(mu_);
-      auto it = by_name_.find(s->name);
-      if (it != by_name_.end() && it->second == s) by_name_.erase(it);
-      by_id_.erase(s->id);
+      std::shared_lock lock(s->mu);
+      for (const auto& shard : s->shards) shard->log->destroy();
     }
-    std::error_code ec;
-    std::filesystem::remove_all(doomed, ec);
+    std::unique_lock lock(mu_);
+    auto it = by_name_.find(s->name);
+    if (it != by_name_.end() && it->second == s) by_name_.erase(it);
+    by_id_.erase(s->id);
   });
   return {};
 }

@@ -25,6 +25,17 @@ std::string shard_dir_name(uint32_t index) {
 StreamStore::StreamStore(StoreOptions options, const Clock& clock, log::GroupCommitter& committer)
     : options_(std::move(options)), clock_(clock), committer_(committer) {
   options_.log.visible_after_sync = committer.policy().mode == log::FsyncMode::kAlways;
+  if (!options_.metadata) {
+    options_.metadata =
+        std::make_shared<FileMetadataStore>(options_.dir, kMetaFile, [](std::string_view text) -> Result<std::string> {
+          try {
+            return nlohmann::json::parse(text).at("name").get<std::string>();
+          } catch (const std::exception& e) {
+            return make_error(Errc::kCorruption,
+                              std::string(e.what()) + " (restore it from a backup or move the stream's folder away)");
+          }
+        });
+  }
 }
 
 StreamStore::~StreamStore() {
@@ -128,7 +139,7 @@ log::Offset StreamStore::trim_horizon(const Stream& s, const Shard& shard) const
   return off ? *off : shard.log->start_offset();
 }
 
-Status StreamStore::persist(const Stream& s) const {
+Status StreamStore::persist(Stream& s) const {
   nlohmann::json j;
   j["name"] = s.name;
   j["id"] = s.id;
@@ -152,7 +163,10 @@ Status StreamStore::persist(const Stream& s) const {
     e["end_offset"] = i.end_offset;
     shards.push_back(std::move(e));
   }
-  return write_file_atomic(stream_dir(s) / kMetaFile, j.dump(1));
+  auto revision = options_.metadata->put(s.name, j.dump(1), s.revision);
+  if (!revision) return tl::unexpected(revision.error());
+  s.revision = *revision;
+  return {};
 }
 
 Result<std::shared_ptr<Shard>> StreamStore::open_shard(const Stream& s, ShardInfo info) const {
@@ -174,19 +188,21 @@ Result<std::shared_ptr<Shard>> StreamStore::open_shard(const Stream& s, ShardInf
 Status StreamStore::load() {
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(options_.dir, ec)) {
-    if (!entry.is_directory()) continue;
-    const auto dir_name = entry.path().filename().string();
-    if (dir_name.starts_with(kDeletingPrefix)) {  // a deletion interrupted by a crash
+    // A deletion by an older eddy (a rename to .deleting-<id>) that a crash interrupted.
+    if (entry.is_directory() && entry.path().filename().string().starts_with(kDeletingPrefix))
       std::filesystem::remove_all(entry.path(), ec);
-      continue;
-    }
-    auto text = read_file(entry.path() / kMetaFile);
-    if (!text) continue;  // a stream whose creation never completed
+  }
+  auto names = options_.metadata->names();  // a stream whose creation never completed has none
+  if (!names) return tl::unexpected(names.error());
+  for (const auto& name : *names) {
+    auto doc = options_.metadata->get(name);
+    if (!doc) return tl::unexpected(doc.error());
+    if (!*doc) continue;
     auto s = std::make_shared<Stream>();
     try {
-      const auto j = nlohmann::json::parse(*text);
+      const auto j = nlohmann::json::parse((*doc)->value);
       s->name = j.at("name").get<std::string>();
-      if (auto st = move_to_entry(entry.path(), stream_dir(*s)); !st) return st;
+      s->revision = (*doc)->revision;
       s->id = j.at("id").get<uint64_t>();
       s->created_ms = j.at("created_ms").get<TimestampMs>();
       s->retention_hours = j.at("retention_hours").get<int>();
@@ -209,7 +225,7 @@ Status StreamStore::load() {
         s->shards.push_back(std::move(*shard));
       }
     } catch (const std::exception& e) {
-      return make_error(Errc::kCorruption, "cannot read " + (entry.path() / kMetaFile).string() + ": " + e.what() +
+      return make_error(Errc::kCorruption, "cannot read " + (stream_dir(*s) / kMetaFile).string() + ": " + e.what() +
                                                " (restore it from a backup or move the stream's folder away)");
     }
     s->status = StreamStatus::kActive;

@@ -19,6 +19,7 @@
 
 #include "common/clock.h"
 #include "common/error.h"
+#include "common/metadata_store.h"
 #include "log/group_commit.h"
 #include "stream/stream.h"
 
@@ -39,6 +40,9 @@ struct StoreOptions {
   std::function<Result<std::shared_ptr<log::ShardStorage>>(const std::string& stream, uint64_t stream_id,
                                                            uint32_t shard, const std::filesystem::path& local_dir)>
       open_storage;
+  // Where streams' settings and shards are kept (common/metadata_store.h). Unset: stream.json in
+  // each stream's folder under `dir`.
+  std::shared_ptr<MetadataStore> metadata;
 };
 
 struct ShardSnapshot {
@@ -180,7 +184,7 @@ class StreamStore {
  private:
   StreamStore(StoreOptions options, const Clock& clock, log::GroupCommitter& committer);
   Status load();
-  Status persist(const Stream& s) const;  // needs s.mu
+  Status persist(Stream& s) const;  // needs s.mu (exclusive)
   Result<std::shared_ptr<Shard>> open_shard(const Stream& s, ShardInfo info) const;
   std::shared_ptr<Stream> find(const std::string& name) const;
   std::shared_ptr<Stream> find_by_id(uint64_t id) const;

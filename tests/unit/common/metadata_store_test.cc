@@ -78,6 +78,21 @@ TEST_F(MetadataStoreTest, NamesAreDataAndSurviveARestart) {
   EXPECT_TRUE(m->put("a/b", "a/b\nw", 1).has_value());
 }
 
+// A removal renames the folder away first: a crash after the rename never brings the entity
+// back, and the next start clears what was left.
+TEST_F(MetadataStoreTest, ARemovalInterruptedByACrashIsFinishedAtTheNextStart) {
+  {
+    auto m = open();
+    ASSERT_TRUE(m->put("gone", "gone\nx", 0).has_value());
+    ASSERT_TRUE(write_file_atomic(m->folder("gone") / "other-file", "y").has_value());
+  }
+  fs::rename(dir_ / "gone", dir_ / ".removing~7-1");  // where a crash mid-removal leaves it
+  auto m = open();
+  EXPECT_TRUE(m->names()->empty());
+  EXPECT_FALSE(fs::exists(dir_ / ".removing~7-1"));
+  EXPECT_TRUE(m->put("gone", "gone\nnew", 0).has_value());
+}
+
 TEST_F(MetadataStoreTest, AnUnreadableDocumentIsAnErrorNotSkipped) {
   fs::create_directories(dir_ / "x");
   ASSERT_TRUE(write_file_atomic(dir_ / "x" / "doc.txt", "no newline").has_value());
