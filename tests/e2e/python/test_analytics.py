@@ -23,6 +23,7 @@ The seed test takes up to ~85 s: it waits for the minute its records arrived in 
 
 import collections
 import datetime
+import http.client
 import json
 import os
 import random
@@ -928,6 +929,58 @@ class TestRunningApplication(AnalyticsTestCase):
             got = [r for r in rows if r['id'] == e['id']]
             self.assertEqual(got[-1], {'id': e['id'], 'store': e['store_id'].lower(),
                                        'sales': e['sales'] * 2}, 'row of the new code')
+
+    def test_an_output_that_cannot_be_written_is_reported_and_resumed(self):
+        """The destination stream deleted under a running application: DescribeApplication's
+        EddyFault and /metrics say why it cannot make progress; once the stream is back, the rows
+        held meanwhile are written, each once, and the fault clears."""
+        src = self.new_stream(1, 'src')
+        dst = self.new_stream(1, 'dst')
+        name = self.create_row_app(src, dst)
+        self.start_app(name, 'TRIM_HORIZON')
+        rng = random.Random(21)
+        self.put_events(src, self.id_events(rng, range(5)))
+        self.wait_ids(dst, range(5))
+
+        def detail():
+            status, body, _ = self.server.json_call('KinesisAnalytics_20150814.DescribeApplication',
+                                                    {'ApplicationName': name})
+            self.assertEqual(status, 200, body)
+            return body['ApplicationDetail']
+
+        def failing_metric():
+            conn = http.client.HTTPConnection('127.0.0.1', self.server.port, timeout=15)
+            try:
+                conn.request('GET', '/metrics')
+                text = conn.getresponse().read().decode()
+            finally:
+                conn.close()
+            for line in text.splitlines():
+                if line.startswith('eddy_kinesisanalytics_failing{application="%s"}' % name):
+                    return float(line.split()[-1])
+            return None
+
+        self.k.delete_stream(StreamName=dst)
+        harness.wait_not_exists(self.k, dst)
+        self.put_events(src, self.id_events(rng, range(5, 10)))
+        deadline = time.monotonic() + OUTPUT_TIMEOUT_S
+        while 'EddyFault' not in detail():  # bounded: the runner retries every second
+            self.assertLess(time.monotonic(), deadline, 'no fault reported for a deleted destination')
+            time.sleep(0.1)
+        fault = detail()['EddyFault']
+        self.assertIn(dst, fault['Reason'])
+        self.assertEqual(detail()['ApplicationStatus'], 'RUNNING')
+        self.assertEqual(failing_metric(), 1.0)
+
+        harness.create_stream(self.k, dst, 1)
+        self.wait_ids(dst, range(5, 10))
+        deadline = time.monotonic() + OUTPUT_TIMEOUT_S
+        while 'EddyFault' in detail():
+            self.assertLess(time.monotonic(), deadline, 'the fault did not clear')
+            time.sleep(0.1)
+        self.assertEqual(failing_metric(), 0.0)
+        time.sleep(0.5)
+        self.assertEqual(sorted(r['id'] for r in self.output_rows(dst)), list(range(5, 10)))
 
     def test_delete_running_application(self):
         src = self.new_stream(1, 'src')
