@@ -1,0 +1,46 @@
+// A node's connection to its NATS cluster, with JetStream: the one libnats handle the cluster
+// backends (jetstream_metadata_store.h, and the shard storage, checkpoints and leases to come)
+// share. libnats reconnects by itself and is thread-safe; a backend's call during a reconnect
+// fails with a transport error that the caller reports as retryable.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nats/nats.h>
+
+#include "common/error.h"
+
+namespace eddy::cluster {
+
+struct NatsOptions {
+  std::vector<std::string> urls;  // nats://host:port of the servers (--cluster)
+  std::string name = "eddy";      // how the servers list this connection
+  int64_t timeout_ms = 2000;      // to connect, and for each JetStream request (x 2.5)
+};
+
+class NatsConnection {
+ public:
+  // Connects to any of the servers and checks that JetStream is enabled. An unreachable cluster
+  // is one error naming the URLs tried; no retry in the background.
+  static Result<std::unique_ptr<NatsConnection>> connect(const NatsOptions& options);
+  ~NatsConnection();
+  NatsConnection(const NatsConnection&) = delete;
+  NatsConnection& operator=(const NatsConnection&) = delete;
+
+  natsConnection* connection() const { return nc_; }
+  jsCtx* jetstream() const { return js_; }
+
+ private:
+  NatsConnection() = default;
+  natsConnection* nc_ = nullptr;
+  jsCtx* js_ = nullptr;
+};
+
+// The error of a failed libnats call: what was being done, libnats' text and its last detail.
+// kIo: the API answers a retryable InternalFailure.
+Error nats_error(natsStatus status, std::string_view what);
+
+}  // namespace eddy::cluster

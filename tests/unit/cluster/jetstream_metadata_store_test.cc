@@ -1,0 +1,185 @@
+// The metadata seam on a real JetStream key-value bucket: a nats-server (Debian's, installed by
+// make deps) started on a free loopback port for each test, its store in a temporary folder.
+#include "cluster/jetstream_metadata_store.h"
+
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <thread>
+
+namespace eddy::cluster {
+namespace {
+
+namespace fs = std::filesystem;
+
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(a);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+bool have_nats_server() { return std::system("command -v nats-server >/dev/null 2>&1") == 0; }
+
+// One `nats-server -js` on 127.0.0.1, stopped (and its store removed) with the object.
+class NatsServer {
+ public:
+  explicit NatsServer(const std::string& tag) {
+    dir_ = fs::temp_directory_path() / ("eddy-nats-test-" + std::to_string(::getpid()) + "-" + tag);
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    const int port = free_port();
+    url_ = "nats://127.0.0.1:" + std::to_string(port);
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      const std::string p = std::to_string(port), sd = dir_.string(), log = (dir_ / "server.log").string();
+      ::execlp("nats-server", "nats-server", "-a", "127.0.0.1", "-p", p.c_str(), "-js", "-sd", sd.c_str(), "-l",
+               log.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+  }
+  ~NatsServer() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    fs::remove_all(dir_);
+  }
+  const std::string& url() const { return url_; }
+  // A connection once the server answers (bounded: it starts in well under a second).
+  std::unique_ptr<NatsConnection> connect() const {
+    for (int i = 0; i < 200; ++i) {
+      if (auto c = NatsConnection::connect({.urls = {url_}})) return std::move(*c);
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    return nullptr;
+  }
+
+ private:
+  fs::path dir_;
+  std::string url_;
+  pid_t pid_ = -1;
+};
+
+class JetStreamMetadataStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!have_nats_server()) GTEST_SKIP() << "nats-server is not installed: make deps installs it";
+    server_ = std::make_unique<NatsServer>(::testing::UnitTest::GetInstance()->current_test_info()->name());
+    nats_ = server_->connect();
+    ASSERT_TRUE(nats_) << "nats-server did not start at " << server_->url();
+  }
+  std::unique_ptr<JetStreamMetadataStore> open(NatsConnection& nats, const std::string& kind = "apps") {
+    auto m = JetStreamMetadataStore::open(nats, "eddy_meta", kind, 1);
+    EXPECT_TRUE(m.has_value()) << m.error().message;
+    return m ? std::move(*m) : nullptr;
+  }
+  std::unique_ptr<NatsServer> server_;
+  std::unique_ptr<NatsConnection> nats_;
+};
+
+TEST(KeyTokens, AnyNameIsOneReversibleToken) {
+  const std::vector<std::string> names = {"sales", "..", "a/b", "x.y", "a b", "=41", "store_1-2", "\xc3\xbc",
+                                           std::string("n\0l", 3)};
+  for (const auto& name : names) {
+    const std::string token = encode_key_token(name);
+    EXPECT_EQ(token.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-="),
+              std::string::npos)
+        << token;
+    EXPECT_EQ(decode_key_token(token), name);
+  }
+  EXPECT_EQ(encode_key_token("x.y"), "x=2Ey");
+  EXPECT_FALSE(decode_key_token("x=4"));
+  EXPECT_FALSE(decode_key_token("x=ZZ"));
+  EXPECT_FALSE(decode_key_token("a.b"));
+}
+
+TEST_F(JetStreamMetadataStoreTest, CreateUpdateAndRemoveByCompareAndSet) {
+  auto m = open(*nats_);
+  ASSERT_TRUE(m);
+  auto r1 = m->put("app", "v1", 0);
+  ASSERT_TRUE(r1.has_value()) << r1.error().message;
+  auto again = m->put("app", "other", 0);
+  ASSERT_FALSE(again.has_value());
+  EXPECT_EQ(again.error().code, Errc::kResourceInUse) << again.error().message;
+  auto r2 = m->put("app", "v2", *r1);
+  ASSERT_TRUE(r2.has_value()) << r2.error().message;
+  EXPECT_GT(*r2, *r1);
+  auto stale = m->put("app", "v3", *r1);
+  ASSERT_FALSE(stale.has_value());
+  EXPECT_EQ(stale.error().code, Errc::kConcurrentModification) << stale.error().message;
+  auto doc = m->get("app");
+  ASSERT_TRUE(doc.has_value() && doc->has_value());
+  EXPECT_EQ((*doc)->value, "v2");
+  EXPECT_EQ((*doc)->revision, *r2);
+  auto refused = m->remove("app", *r1);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code, Errc::kConcurrentModification);
+  ASSERT_TRUE(m->remove("app", *r2).has_value());
+  EXPECT_FALSE(m->get("app")->has_value());
+  EXPECT_TRUE(m->names()->empty());
+  EXPECT_TRUE(m->put("app", "v4", 0).has_value());  // created again
+}
+
+TEST_F(JetStreamMetadataStoreTest, NamesAreDataAndKindsDoNotMix) {
+  auto apps = open(*nats_, "apps");
+  auto streams = open(*nats_, "streams");
+  ASSERT_TRUE(apps && streams);
+  for (const char* name : {"b", "..", "a/b", "x.y"}) ASSERT_TRUE(apps->put(name, "{}", 0).has_value()) << name;
+  ASSERT_TRUE(streams->put("s", "{}", 0).has_value());
+  EXPECT_EQ(*apps->names(), (std::vector<std::string>{"..", "a/b", "b", "x.y"}));
+  EXPECT_EQ(*streams->names(), (std::vector<std::string>{"s"}));
+  EXPECT_FALSE(streams->get("b")->has_value());
+}
+
+// Two nodes (two connections) create the same names at once: each name is created once, and the
+// other node is told it already exists.
+TEST_F(JetStreamMetadataStoreTest, TwoNodesRacingToCreateANameGetOneSuccessAndOneResourceInUse) {
+  auto other_nats = server_->connect();
+  ASSERT_TRUE(other_nats);
+  auto a = open(*nats_), b = open(*other_nats);
+  ASSERT_TRUE(a && b);
+  constexpr int kNames = 40;
+  std::atomic<int> created{0}, in_use{0}, other{0};
+  auto race = [&](JetStreamMetadataStore& m, const char* node) {
+    for (int i = 0; i < kNames; ++i) {
+      auto r = m.put("stream-" + std::to_string(i), node, 0);
+      if (r)
+        ++created;
+      else if (r.error().code == Errc::kResourceInUse)
+        ++in_use;
+      else
+        ++other;
+    }
+  };
+  std::thread ta(race, std::ref(*a), "a"), tb(race, std::ref(*b), "b");
+  ta.join();
+  tb.join();
+  EXPECT_EQ(created, kNames);
+  EXPECT_EQ(in_use, kNames);
+  EXPECT_EQ(other, 0);
+  EXPECT_EQ(a->names()->size(), static_cast<size_t>(kNames));
+}
+
+TEST(NatsConnection, AnUnreachableClusterIsOneErrorNamingTheUrls) {
+  const std::string u1 = "nats://127.0.0.1:" + std::to_string(free_port());
+  const std::string u2 = "nats://127.0.0.1:" + std::to_string(free_port());
+  auto c = NatsConnection::connect({.urls = {u1, u2}, .timeout_ms = 500});
+  ASSERT_FALSE(c.has_value());
+  EXPECT_NE(c.error().message.find(u1 + "," + u2), std::string::npos) << c.error().message;
+  EXPECT_EQ(c.error().message.find('\n'), std::string::npos);
+}
+
+}  // namespace
+}  // namespace eddy::cluster
