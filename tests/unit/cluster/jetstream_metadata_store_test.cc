@@ -30,7 +30,14 @@ int free_port() {
   return ntohs(a.sin_port);
 }
 
-bool have_nats_server() { return std::system("command -v nats-server >/dev/null 2>&1") == 0; }
+// Debian installs it in /usr/sbin, which a user's PATH may lack.
+std::string nats_server_path() {
+  for (const char* dir : {"/usr/sbin", "/usr/bin", "/usr/local/bin", "/usr/local/sbin"}) {
+    const std::string path = std::string(dir) + "/nats-server";
+    if (::access(path.c_str(), X_OK) == 0) return path;
+  }
+  return "";
+}
 
 // One `nats-server -js` on 127.0.0.1, stopped (and its store removed) with the object.
 class NatsServer {
@@ -44,8 +51,9 @@ class NatsServer {
     pid_ = ::fork();
     if (pid_ == 0) {
       const std::string p = std::to_string(port), sd = dir_.string(), log = (dir_ / "server.log").string();
-      ::execlp("nats-server", "nats-server", "-a", "127.0.0.1", "-p", p.c_str(), "-js", "-sd", sd.c_str(), "-l",
-               log.c_str(), static_cast<char*>(nullptr));
+      const std::string bin = nats_server_path();
+      ::execl(bin.c_str(), "nats-server", "-a", "127.0.0.1", "-p", p.c_str(), "-js", "-sd", sd.c_str(), "-l",
+              log.c_str(), static_cast<char*>(nullptr));
       ::_exit(127);
     }
   }
@@ -75,7 +83,7 @@ class NatsServer {
 class JetStreamMetadataStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!have_nats_server()) GTEST_SKIP() << "nats-server is not installed: make deps installs it";
+    if (nats_server_path().empty()) GTEST_SKIP() << "nats-server is not installed: make deps installs it";
     server_ = std::make_unique<NatsServer>(::testing::UnitTest::GetInstance()->current_test_info()->name());
     nats_ = server_->connect();
     ASSERT_TRUE(nats_) << "nats-server did not start at " << server_->url();
@@ -90,8 +98,8 @@ class JetStreamMetadataStoreTest : public ::testing::Test {
 };
 
 TEST(KeyTokens, AnyNameIsOneReversibleToken) {
-  const std::vector<std::string> names = {"sales", "..", "a/b", "x.y", "a b", "=41", "store_1-2", "\xc3\xbc",
-                                           std::string("n\0l", 3)};
+  const std::vector<std::string> names = {
+      "sales", "..", "a/b", "x.y", "a b", "=41", "store_1-2", "\xc3\xbc", std::string("n\0l", 3)};
   for (const auto& name : names) {
     const std::string token = encode_key_token(name);
     EXPECT_EQ(token.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-="),
