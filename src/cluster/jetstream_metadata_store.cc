@@ -59,8 +59,8 @@ std::optional<std::string> decode_key_token(std::string_view token) {
 }
 
 Result<std::unique_ptr<JetStreamMetadataStore>> JetStreamMetadataStore::open(NatsConnection& nats,
-                                                                            const std::string& bucket,
-                                                                            const std::string& kind, int replicas) {
+                                                                             const std::string& bucket,
+                                                                             const std::string& kind, int replicas) {
   std::unique_ptr<JetStreamMetadataStore> store(new JetStreamMetadataStore(nats, bucket, kind));
   kvConfig config;
   kvConfig_Init(&config);
@@ -80,7 +80,9 @@ Result<std::unique_ptr<JetStreamMetadataStore>> JetStreamMetadataStore::open(Nat
   return store;
 }
 
-JetStreamMetadataStore::~JetStreamMetadataStore() { kvStore_Destroy(kv_); }
+JetStreamMetadataStore::~JetStreamMetadataStore() {
+  kvStore_Destroy(kv_);
+}
 
 Result<std::vector<std::string>> JetStreamMetadataStore::names() const {
   kvWatchOptions options;
@@ -99,7 +101,8 @@ Result<std::vector<std::string>> JetStreamMetadataStore::names() const {
     if (!entry.p) break;
     const std::string_view key = kvEntry_Key(entry.p);
     auto name = decode_key_token(key.substr(kind_.size() + 1));
-    if (!name) return make_error(Errc::kCorruption, "key " + std::string(key) + " in bucket " + bucket_ + " is not eddy's");
+    if (!name)
+      return make_error(Errc::kCorruption, "key " + std::string(key) + " in bucket " + bucket_ + " is not eddy's");
     out.push_back(std::move(*name));
   }
   std::sort(out.begin(), out.end());
@@ -136,9 +139,8 @@ Result<uint64_t> JetStreamMetadataStore::put(std::string_view name, std::string_
   const std::string k = key(name);
   // Never kvStore_Update with 0: libnats reads it as "no expectation", a blind write.
   const natsStatus s =
-      expected == 0
-          ? kvStore_Create(&revision, kv_, k.c_str(), value.data(), static_cast<int>(value.size()))
-          : kvStore_Update(&revision, kv_, k.c_str(), value.data(), static_cast<int>(value.size()), expected);
+      expected == 0 ? kvStore_Create(&revision, kv_, k.c_str(), value.data(), static_cast<int>(value.size()))
+                    : kvStore_Update(&revision, kv_, k.c_str(), value.data(), static_cast<int>(value.size()), expected);
   if (s != NATS_OK) return tl::unexpected(refused(s, name, expected, "writing"));
   return revision;
 }
