@@ -47,6 +47,8 @@ const char* aws_error_type(Errc code) {
       return "UnableToDetectSchemaException";
     case Errc::kUnsupportedOperation:
       return "UnsupportedOperationException";
+    case Errc::kUnavailable:
+      return "ServiceUnavailable";
     case Errc::kCorruption:
     case Errc::kIo:
     case Errc::kInternal:
@@ -68,6 +70,8 @@ int aws_http_status(Errc code) {
     case Errc::kIo:
     case Errc::kInternal:
       return 500;
+    case Errc::kUnavailable:
+      return 503;  // every AWS SDK retries it
     default:
       return 400;
   }
@@ -85,8 +89,10 @@ HttpResponse error_response(const Error& error, Protocol protocol) {
   w->begin_object();
   w->field("__type", aws_error_type(error.code));
   // Server faults keep their detail in the log, not on the wire.
-  if (r.status == 500) log_fault("a request", error.message);
-  w->field("message", r.status == 500 ? std::string_view("Internal Service Failure") : std::string_view(error.message));
+  if (r.status >= 500) log_fault("a request", error.message);
+  w->field("message", r.status >= 500
+                          ? std::string_view(r.status == 503 ? "Service Unavailable" : "Internal Service Failure")
+                          : std::string_view(error.message));
   w->end_object();
   r.body = std::move(w->buffer());
   r.headers.emplace_back("x-amzn-ErrorType", aws_error_type(error.code));

@@ -2,12 +2,29 @@
 
 namespace eddy::cluster {
 
-Error nats_error(natsStatus status, std::string_view what) {
+bool transient(natsStatus status, jsErrCode code) {
+  switch (status) {
+    case NATS_TIMEOUT:
+    case NATS_NO_RESPONDERS:
+    case NATS_CONNECTION_CLOSED:
+    case NATS_CONNECTION_DISCONNECTED:
+    case NATS_NO_SERVER:
+    case NATS_STALE_CONNECTION:
+    case NATS_INSUFFICIENT_BUFFER:
+    case NATS_IO_ERROR:
+    case NATS_NOT_YET_CONNECTED:
+      return true;
+    default:
+      return code == JSClusterNotAvailErr || code == JSStreamOfflineErr;
+  }
+}
+
+Error nats_error(natsStatus status, std::string_view what, jsErrCode code) {
   std::string message = std::string(what) + ": " + natsStatus_GetText(status);
   natsStatus last = NATS_OK;
   if (const char* detail = nats_GetLastError(&last); detail && *detail && last == status)
     message += " (" + std::string(detail) + ")";
-  return Error{Errc::kIo, message};
+  return Error{transient(status, code) ? Errc::kUnavailable : Errc::kIo, message};
 }
 
 Result<std::unique_ptr<NatsConnection>> NatsConnection::connect(const NatsOptions& options) {

@@ -40,7 +40,10 @@ class NatsConnection {
 };
 
 // The error of a failed libnats call: what was being done, libnats' text and its last detail.
-// kIo: the API answers a retryable InternalFailure.
-Error nats_error(natsStatus status, std::string_view what);
+// A transport failure or a cluster without quorum is kUnavailable (a retryable 503); anything
+// else kIo (InternalFailure).
+Error nats_error(natsStatus status, std::string_view what, jsErrCode code = static_cast<jsErrCode>(0));
+// Whether a failed call may succeed when retried: the servers were unreachable or had no leader.
+bool transient(natsStatus status, jsErrCode code);
 
 }  // namespace eddy::cluster

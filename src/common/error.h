@@ -30,8 +30,9 @@ enum class Errc {
   kInvalidApplicationConfiguration,  // Kinesis Analytics: inputs/outputs do not fit the code
   kUnableToDetectSchema,             // Kinesis Analytics: DiscoverInputSchema found no records
   kUnsupportedOperation,
-  kCorruption,  // a log batch failed its CRC or framing check
-  kIo,          // the operating system refused a file operation
+  kCorruption,   // a log batch failed its CRC or framing check
+  kIo,           // the operating system refused a file operation
+  kUnavailable,  // a backend (the NATS cluster) cannot answer now; the caller may retry
   kInternal,
 };
 

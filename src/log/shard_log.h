@@ -65,7 +65,11 @@ class ShardLog final : public ShardStorage {
   // Deletes whole sealed segments whose newest record arrived before `cutoff`.
   Status drop_segments_before(TimestampMs cutoff);
   Status trim_before(TimestampMs cutoff) override { return drop_segments_before(cutoff); }
-  void seal() override { sealed_ = true; }
+  Status seal() override {
+    std::lock_guard lock(append_mu_);  // an append in flight completes first
+    sealed_ = true;
+    return {};
+  }
   // Removes the log's files; the object must not be used afterwards.
   void destroy() override;
 

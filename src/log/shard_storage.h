@@ -59,8 +59,9 @@ class ShardStorage {
 
   // Retention: drops records older than `cutoff` (a backend may keep some: whole segments go).
   virtual Status trim_before(TimestampMs cutoff) = 0;
-  // No appends from now on (a parent shard after a split or merge).
-  virtual void seal() = 0;
+  // No appends from now on (a parent shard after a split or merge). Once it returns OK, no append
+  // can succeed any more, so written_offset() is final.
+  virtual Status seal() = 0;
   // Removes the shard's records for good; the object must not be used afterwards.
   virtual void destroy() = 0;
 };

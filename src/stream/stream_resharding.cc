@@ -39,7 +39,16 @@ Status StreamStore::reshard(const std::shared_ptr<Stream>& self, const std::vect
     }
     opened.push_back(std::move(*shard));
   }
-  // Holding the exclusive lock, no append is in flight: the parents' written offsets are final.
+  // Seal before reading the parents' ends: in cluster mode another node may still append to them
+  // until the seal. If the seal or the write below fails, the request fails; the parents may stay
+  // sealed, and the caller's retry of the same request completes the resharding (sealing twice is
+  // harmless).
+  for (uint32_t p : parents) {
+    if (auto sealed = s.shards[p]->log->seal(); !sealed) {
+      for (const auto& o : opened) o->log->destroy();
+      return sealed;
+    }
+  }
   for (uint32_t p : parents) {
     auto& info = s.shards[p]->info;
     info.closed_ms = now;
@@ -49,7 +58,6 @@ Status StreamStore::reshard(const std::shared_ptr<Stream>& self, const std::vect
   s.rebuild_open_shards();
   s.status = StreamStatus::kUpdating;
   if (auto st = persist(s); !st) return st;
-  for (uint32_t p : parents) s.shards[p]->log->seal();
   schedule(options_.status_delay_ms, [self] {
     std::unique_lock lock(self->mu);
     if (self->status == StreamStatus::kUpdating) self->status = StreamStatus::kActive;

@@ -180,7 +180,10 @@ Result<std::shared_ptr<Shard>> StreamStore::open_shard(const Stream& s, ShardInf
   auto shard = std::make_shared<Shard>();
   shard->info = std::move(info);
   shard->log = std::move(*storage);
-  if (!shard->info.open()) shard->log->seal();
+  if (!shard->info.open()) {
+    // Closed shards are sealed when they close; this repeats it for a seal a crash interrupted.
+    if (auto sealed = shard->log->seal(); !sealed) return tl::unexpected(sealed.error());
+  }
   committer_.track(shard->log);
   return shard;
 }

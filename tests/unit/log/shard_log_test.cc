@@ -269,7 +269,7 @@ TEST_F(ShardLogTest, ASealedLogRefusesAppendsAndKeepsItsRecords) {
   auto log = open(options(/*visible_after_sync=*/false));
   fill(*log, 2, 3);
   ShardStorage& storage = *log;  // through the seam, as the stream store calls it
-  storage.seal();
+  ASSERT_TRUE(storage.seal().has_value());
   std::vector<AppendRecord> one = {{"k", "", "late"}};
   auto refused = storage.append(one, 5000);
   ASSERT_FALSE(refused.has_value());

@@ -1,0 +1,90 @@
+// A real nats-server for the cluster tests: Debian's, installed by make deps, started on a free
+// loopback port with JetStream, its store in a temporary folder removed with it.
+#pragma once
+
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "cluster/nats_connection.h"
+
+namespace eddy::cluster::nats_test {
+
+namespace fs = std::filesystem;
+
+inline int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(a);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+// Debian installs it in /usr/sbin, which a user's PATH may lack.
+inline std::string nats_server_path() {
+  for (const char* dir : {"/usr/sbin", "/usr/bin", "/usr/local/bin", "/usr/local/sbin"}) {
+    const std::string path = std::string(dir) + "/nats-server";
+    if (::access(path.c_str(), X_OK) == 0) return path;
+  }
+  return "";
+}
+
+// One `nats-server -js` on 127.0.0.1, stopped (and its store removed) with the object.
+class NatsServer {
+ public:
+  explicit NatsServer(const std::string& tag) {
+    dir_ = fs::temp_directory_path() / ("eddy-nats-test-" + std::to_string(::getpid()) + "-" + tag);
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    const int port = free_port();
+    url_ = "nats://127.0.0.1:" + std::to_string(port);
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      const std::string p = std::to_string(port), sd = dir_.string(), log = (dir_ / "server.log").string();
+      const std::string bin = nats_server_path();
+      ::execl(bin.c_str(), "nats-server", "-a", "127.0.0.1", "-p", p.c_str(), "-js", "-sd", sd.c_str(), "-l",
+              log.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+  }
+  // Freezes and thaws the server: requests sent meanwhile wait in its socket, as on a network
+  // partition, and are processed when it resumes.
+  void pause() { ::kill(pid_, SIGSTOP); }
+  void resume() { ::kill(pid_, SIGCONT); }
+  ~NatsServer() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGCONT);
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    fs::remove_all(dir_);
+  }
+  const std::string& url() const { return url_; }
+  // A connection once the server answers (bounded: it starts in well under a second).
+  std::unique_ptr<NatsConnection> connect() const {
+    for (int i = 0; i < 200; ++i) {
+      if (auto c = NatsConnection::connect({.urls = {url_}})) return std::move(*c);
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    return nullptr;
+  }
+
+ private:
+  fs::path dir_;
+  std::string url_;
+  pid_t pid_ = -1;
+};
+
+}  // namespace eddy::cluster::nats_test
