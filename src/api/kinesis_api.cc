@@ -1,5 +1,7 @@
 #include "api/kinesis_api.h"
 
+#include <algorithm>
+
 #include <charconv>
 #include <cstring>
 #include <map>
@@ -419,6 +421,13 @@ void Call::put_records() {
   }
   auto result = store_.put(*name, entries);
   if (!check(result)) return;
+  // Nothing stored because the cluster lost its quorum: a 503 the SDKs retry whole, rather than
+  // a page of per-record failures.
+  if (!result->outcomes.empty() &&
+      std::all_of(result->outcomes.begin(), result->outcomes.end(),
+                  [](const stream::PutOutcome& o) { return !o.ok && o.error == Errc::kUnavailable; })) {
+    return fail({Errc::kUnavailable, "the cluster cannot store records now; retry"});
+  }
   w_->begin_object();
   w_->field("FailedRecordCount", static_cast<int64_t>(result->failed));
   w_->key("Records");

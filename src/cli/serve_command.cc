@@ -12,6 +12,7 @@
 
 #include "api/analytics_api.h"
 #include "api/analytics_v2_api.h"
+#include "api/aws_errors.h"
 #include "api/client.h"
 #include "api/firehose_api.h"
 #include "api/http_server.h"
@@ -21,6 +22,7 @@
 #include "api/service_model.h"
 #include "cli/app.h"
 #include "cli/common_options.h"
+#include "cluster/cluster_node.h"
 #include "delivery/delivery_host.h"
 #include "host/application_host.h"
 #include "job/host_loader.h"
@@ -58,7 +60,21 @@ struct ServeOptions {
   std::vector<std::string> lambdas;  // NAME=python:/path.py | NAME=exec:command
   std::string s3_endpoint, s3_access_key, s3_secret_key, s3_region = "us-east-1";
   int s3_multipart_mb = 8;
+  std::string cluster;  // NATS URLs, comma-separated: cluster mode
+  std::string node_id;
+  int replicas = 1;
 };
+
+std::vector<std::string> split_urls(const std::string& list) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= list.size()) {
+    const size_t comma = std::min(list.find(',', start), list.size());
+    if (comma > start) out.push_back(list.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return out;
+}
 
 // Connections beyond the open-file limit would make accept fail; the limit is raised to its hard
 // maximum, and 256 descriptors stay for logs, segments and the clients eddy opens itself.
@@ -121,8 +137,38 @@ int serve(const ServeOptions& o) {
   store_options.iterator_ttl_ms = o.iterator_ttl_ms;
   store_options.status_delay_ms = o.status_delay_ms;
   store_options.region = o.region;
+  // Cluster mode: shards in JetStream streams, stream documents in the shared bucket
+  // (docs/design/cluster-jetstream.md). Applications and delivery streams are not yet shared.
+  std::unique_ptr<cluster::ClusterNode> node;
+  if (!o.cluster.empty()) {
+    auto started = cluster::ClusterNode::start({split_urls(o.cluster), o.node_id, o.replicas});
+    if (!started) return fail(started.error().message);
+    node = std::move(*started);
+    auto streams_meta = node->metadata("streams");
+    if (!streams_meta) return fail(streams_meta.error().message);
+    store_options.metadata = std::move(*streams_meta);
+    store_options.open_storage = [&node](const std::string& name, uint64_t id, uint32_t shard,
+                                         const std::filesystem::path&) { return node->open_shard(name, id, shard); };
+  } else if (!o.node_id.empty() || o.replicas != 1) {
+    return fail("--node-id and --replicas belong to cluster mode: give --cluster with the NATS servers' URLs");
+  }
   auto store = stream::StreamStore::open(store_options, clock, committer);
   if (!store) return fail(store.error().message);
+  // Stops the watch before the store goes, whichever way this function returns.
+  struct StopWatch {
+    cluster::ClusterNode* node;
+    ~StopWatch() {
+      if (node) node->stop_watch();
+    }
+  } stop_watch{node.get()};
+  if (node) {
+    // Other nodes' changes: each stream document written or removed is applied here.
+    node->watch([&store](const std::string& kind, const std::string& name) {
+      if (kind != "streams") return;
+      if (auto r = (*store)->reload(name); !r)
+        std::cerr << "eddy: cannot apply the change of stream " << name << ": " << r.error().message << std::endl;
+    });
+  }
 
   std::map<std::string, std::string> functions;
   for (const auto& l : o.lambdas) {
@@ -172,6 +218,16 @@ int serve(const ServeOptions& o) {
   api::AnalyticsApi analytics(host, **store, std::filesystem::path(o.data_dir) / "bucket");
   api::AnalyticsV2Api analytics_v2(host, analytics, std::filesystem::path(o.data_dir) / "bucket");
   api::FirehoseApi firehose(deliveries, committer);
+  // Not yet shared between nodes: in cluster mode these APIs answer so rather than keep
+  // applications and delivery streams on one node's disk.
+  auto not_in_cluster = [](const char* what) {
+    return [what](std::string_view, const api::Value&, api::Protocol p, api::Respond r) {
+      r(api::error_response(
+          {Errc::kUnsupportedOperation, std::string(what) + " are not available in cluster mode yet; run them on "
+                                                            "a single-machine eddy"},
+          p));
+    };
+  };
   std::vector<api::Service> services = {
       {model->get(), [&kinesis](std::string_view op, const api::Value& in, api::Protocol p,
                                 api::Respond r) { kinesis.handle(op, in, p, std::move(r)); }},
@@ -182,6 +238,11 @@ int serve(const ServeOptions& o) {
       {firehose_model->get(), [&firehose](std::string_view op, const api::Value& in, api::Protocol p, api::Respond r) {
          firehose.handle(op, in, p, std::move(r));
        }}};
+  if (node) {
+    services[1].handler = not_in_cluster("Kinesis Analytics applications");
+    services[2].handler = not_in_cluster("Kinesis Analytics applications");
+    services[3].handler = not_in_cluster("Firehose delivery streams");
+  }
   // GET /eddy/v1/applications/<name>/errors: the latest error_stream rows (eddy apps logs); the
   // dashboard, its endpoints and /metrics (web/dashboard.h).
   web::Dashboard dashboard(**store, host, deliveries, clock);
@@ -227,7 +288,9 @@ int serve(const ServeOptions& o) {
   if (!port) return fail(port.error().message);
   std::cerr << "eddy listening on http://" << o.host << ":" << *port
             << " (dashboard at /, metrics at /metrics; data in " << o.data_dir << ", fsync " << o.fsync
-            << (auth ? ", SigV4 required" : "") << (o.enforce_limits ? ", shard limits on" : "") << ")" << std::endl;
+            << (auth ? ", SigV4 required" : "") << (o.enforce_limits ? ", shard limits on" : "")
+            << (node ? ", cluster node " + o.node_id + " with " + std::to_string(o.replicas) + " replica(s)" : "")
+            << ")" << std::endl;
   server.run();
   std::cerr << "eddy stopped" << std::endl;
   return 0;
@@ -280,6 +343,12 @@ void add_serve_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--s3-multipart-mb", o->s3_multipart_mb, "Objects above this many MiB are uploaded in parts")
       ->capture_default_str()
       ->check(CLI::Range(1, 5120));
+  cmd->add_option("--cluster", o->cluster,
+                  "Cluster mode: the NATS servers (JetStream) that hold the streams, as nats://host:port,...");
+  cmd->add_option("--node-id", o->node_id, "This node's name in the cluster (with --cluster)");
+  cmd->add_option("--replicas", o->replicas, "Copies JetStream keeps of every shard and document (with --cluster)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 5));
   cmd->add_option("--iterator-ttl-ms", o->iterator_ttl_ms, "Shard iterator lifetime (tests)")->group("");
   cmd->add_option("--idle-timeout-s", o->idle_timeout_s, "Seconds a kept-alive connection may wait (tests)")
       ->group("")

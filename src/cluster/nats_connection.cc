@@ -43,11 +43,16 @@ Result<std::unique_ptr<NatsConnection>> NatsConnection::connect(const NatsOption
   if (s == NATS_OK) s = natsOptions_SetMaxReconnect(opts, -1);  // a server restart is not the end
   if (s == NATS_OK) s = natsOptions_SetReconnectWait(opts, 250);
   if (s == NATS_OK) s = natsOptions_SetRetryOnFailedConnect(opts, false, nullptr, nullptr);
+  std::unique_ptr<NatsConnection> c(new NatsConnection);
+  if (s == NATS_OK) {
+    s = natsOptions_SetReconnectedCB(
+        opts, [](natsConnection*, void* self) { static_cast<NatsConnection*>(self)->reconnects_.fetch_add(1); },
+        c.get());
+  }
   if (s != NATS_OK) {
     natsOptions_Destroy(opts);
     return tl::unexpected(nats_error(s, "NATS options"));
   }
-  std::unique_ptr<NatsConnection> c(new NatsConnection);
   s = natsConnection_Connect(&c->nc_, opts);
   natsOptions_Destroy(opts);
   if (s != NATS_OK) {

@@ -4,6 +4,7 @@
 // fails with a transport error that the caller reports as retryable.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -32,11 +33,15 @@ class NatsConnection {
 
   natsConnection* connection() const { return nc_; }
   jsCtx* jetstream() const { return js_; }
+  // How many times libnats reconnected (to the same or another server): subscriptions such as a
+  // key-value watch may need making again after one.
+  uint64_t reconnects() const { return reconnects_.load(); }
 
  private:
   NatsConnection() = default;
   natsConnection* nc_ = nullptr;
   jsCtx* js_ = nullptr;
+  std::atomic<uint64_t> reconnects_{0};
 };
 
 // The error of a failed libnats call: what was being done, libnats' text and its last detail.

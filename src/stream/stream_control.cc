@@ -117,9 +117,15 @@ Status StreamStore::create_stream(const std::string& name, std::optional<int> sh
       if (auto gone = options_.metadata->remove(name, s->revision); !gone)
         log_fault("undoing the creation of stream " + name, gone.error().message);
     } else {
+      // Never written: its shards' storage goes too (in cluster mode, JetStream streams).
+      for (const auto& shard : s->shards) shard->log->destroy();
       std::error_code ec;
       std::filesystem::remove_all(stream_dir(*s), ec);
     }
+    // Another node created the same name first (cluster mode): AWS's answer for an existing name.
+    if (st.error().code == Errc::kResourceInUse)
+      return make_error(Errc::kResourceInUse,
+                        "Stream " + name + " under account " + options_.account + " already exists.");
     return st;
   }
   schedule(options_.status_delay_ms, [s] {

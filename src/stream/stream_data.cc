@@ -29,6 +29,71 @@ Result<uint32_t> StreamStore::max_record_bytes(const std::string& name) const {
   return s->max_record_kib * 1024;
 }
 
+Status StreamStore::put_round(Stream& stream, const std::string& name, std::span<const PutEntry> entries,
+                              const std::vector<uint128>& keys, std::vector<uint32_t>& pending, PutResult& result,
+                              bool throttle) {
+  Stream* s = &stream;
+  const TimestampMs now = clock_.now_ms();
+  std::shared_lock lock(s->mu);
+  if (s->status == StreamStatus::kCreating || s->status == StreamStatus::kDeleting) return not_found(name);
+  // Group record indices by shard, keeping request order within each shard.
+  std::vector<std::pair<Shard*, std::vector<uint32_t>>> groups;
+  for (uint32_t i : pending) {
+    Shard* shard = s->route(keys[i]);
+    auto& out = result.outcomes[i];
+    if (!shard) {
+      out.error = Errc::kInternal;
+      out.message = "Internal Service Failure";
+      ++result.failed;
+      continue;
+    }
+    if (throttle && options_.enforce_limits &&
+        !shard->throttle.admit_write(entries[i].data.size() + entries[i].partition_key.size(), now)) {
+      out.error = Errc::kProvisionedThroughputExceeded;
+      out.message = "Rate exceeded for shard " + shard->info.id() + " in stream " + name + " under account " +
+                    options_.account + ".";
+      ++result.failed;
+      continue;
+    }
+    auto it = std::find_if(groups.begin(), groups.end(), [shard](const auto& g) { return g.first == shard; });
+    if (it == groups.end()) {
+      groups.push_back({shard, {}});
+      it = std::prev(groups.end());
+    }
+    it->second.push_back(i);
+  }
+  pending.clear();
+  std::vector<log::AppendRecord> batch;
+  for (const auto& [shard, indices] : groups) {
+    batch.clear();
+    for (uint32_t i : indices) {
+      batch.push_back({entries[i].partition_key, entries[i].explicit_hash_key, entries[i].data});
+    }
+    auto appended = shard->log->append(batch, now);
+    if (!appended && appended.error().code == Errc::kInvalidArgument && shard->info.open()) {
+      // Sealed by another node's resharding: route these again once the stream is reloaded.
+      pending.insert(pending.end(), indices.begin(), indices.end());
+      continue;
+    }
+    if (!appended) log_fault("append to " + name + "/" + shard->info.id(), appended.error().message);
+    for (size_t j = 0; j < indices.size(); ++j) {
+      auto& out = result.outcomes[indices[j]];
+      if (!appended) {
+        // A cluster without quorum is worth retrying: the SDKs retry a 503.
+        out.error = appended.error().code == Errc::kUnavailable ? Errc::kUnavailable : Errc::kInternal;
+        out.message = "Internal Service Failure";
+        ++result.failed;
+        continue;
+      }
+      out.ok = true;
+      out.shard_index = shard->info.index;
+      out.sequence_number = encode_sequence_number(shard->info.index, appended->first_offset + j);
+    }
+    if (appended) result.touched.push_back(shard->log);
+  }
+  return {};
+}
+
 Result<PutResult> StreamStore::put(const std::string& name, std::span<const PutEntry> entries) {
   auto s = find(name);
   if (!s) return not_found(name);
@@ -48,59 +113,24 @@ Result<PutResult> StreamStore::put(const std::string& name, std::span<const PutE
       keys[i] = partition_key_hash(e.partition_key);
     }
   }
-  const TimestampMs now = clock_.now_ms();
-  std::shared_lock lock(s->mu);
-  if (s->status == StreamStatus::kCreating || s->status == StreamStatus::kDeleting) return not_found(name);
-
   PutResult result;
   result.outcomes.resize(entries.size());
-  // Group record indices by shard, keeping request order within each shard.
-  std::vector<std::pair<Shard*, std::vector<uint32_t>>> groups;
-  for (size_t i = 0; i < entries.size(); ++i) {
-    Shard* shard = s->route(keys[i]);
-    auto& out = result.outcomes[i];
-    if (!shard) {
-      out.error = Errc::kInternal;
-      out.message = "Internal Service Failure";
-      ++result.failed;
-      continue;
+  std::vector<uint32_t> pending(entries.size());
+  for (uint32_t i = 0; i < pending.size(); ++i) pending[i] = i;
+  // A second round only for records whose shard turned out closed: in cluster mode another node
+  // may have split or merged it, and this node learns the new shards by reloading the stream.
+  for (int round = 0; round < 2 && !pending.empty(); ++round) {
+    if (round > 0) {
+      if (auto r = reload(name); !r) log_fault("reloading stream " + name, r.error().message);
+      if (auto fresh = find(name)) s = std::move(fresh);
     }
-    if (options_.enforce_limits &&
-        !shard->throttle.admit_write(entries[i].data.size() + entries[i].partition_key.size(), now)) {
-      out.error = Errc::kProvisionedThroughputExceeded;
-      out.message = "Rate exceeded for shard " + shard->info.id() + " in stream " + name + " under account " +
-                    options_.account + ".";
-      ++result.failed;
-      continue;
-    }
-    auto it = std::find_if(groups.begin(), groups.end(), [shard](const auto& g) { return g.first == shard; });
-    if (it == groups.end()) {
-      groups.push_back({shard, {}});
-      it = std::prev(groups.end());
-    }
-    it->second.push_back(static_cast<uint32_t>(i));
+    auto st = put_round(*s, name, entries, keys, pending, result, round == 0);
+    if (!st) return tl::unexpected(st.error());
   }
-  std::vector<log::AppendRecord> batch;
-  for (const auto& [shard, indices] : groups) {
-    batch.clear();
-    for (uint32_t i : indices) {
-      batch.push_back({entries[i].partition_key, entries[i].explicit_hash_key, entries[i].data});
-    }
-    auto appended = shard->log->append(batch, now);
-    if (!appended) log_fault("append to " + name + "/" + shard->info.id(), appended.error().message);
-    for (size_t j = 0; j < indices.size(); ++j) {
-      auto& out = result.outcomes[indices[j]];
-      if (!appended) {
-        out.error = Errc::kInternal;
-        out.message = "Internal Service Failure";
-        ++result.failed;
-        continue;
-      }
-      out.ok = true;
-      out.shard_index = shard->info.index;
-      out.sequence_number = encode_sequence_number(shard->info.index, appended->first_offset + j);
-    }
-    if (appended) result.touched.push_back(shard->log);
+  for (uint32_t i : pending) {  // still closed after a reload
+    result.outcomes[i].error = Errc::kInternal;
+    result.outcomes[i].message = "Internal Service Failure";
+    ++result.failed;
   }
   uint64_t bytes = 0;
   for (size_t i = 0; i < entries.size(); ++i) {

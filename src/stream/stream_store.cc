@@ -164,6 +164,12 @@ Status StreamStore::persist(Stream& s) const {
     shards.push_back(std::move(e));
   }
   auto revision = options_.metadata->put(s.name, j.dump(1), s.revision);
+  if (!revision && revision.error().code == Errc::kConcurrentModification) {
+    // Another node changed the stream since this node read it (cluster mode); this node reloads
+    // it when the metadata store reports the change, and the caller may retry then.
+    return make_error(Errc::kResourceInUse, "Stream " + s.name + " under account " + options_.account +
+                                                " is being changed by another request; retry.");
+  }
   if (!revision) return tl::unexpected(revision.error());
   s.revision = *revision;
   return {};
@@ -201,41 +207,116 @@ Status StreamStore::load() {
     auto doc = options_.metadata->get(name);
     if (!doc) return tl::unexpected(doc.error());
     if (!*doc) continue;
-    auto s = std::make_shared<Stream>();
-    try {
-      const auto j = nlohmann::json::parse((*doc)->value);
-      s->name = j.at("name").get<std::string>();
-      s->revision = (*doc)->revision;
-      s->id = j.at("id").get<uint64_t>();
-      s->created_ms = j.at("created_ms").get<TimestampMs>();
-      s->retention_hours = j.at("retention_hours").get<int>();
-      s->mode = j.at("mode").get<std::string>() == "ON_DEMAND" ? StreamMode::kOnDemand : StreamMode::kProvisioned;
-      s->max_record_kib = j.value("max_record_kib", 1024u);
-      s->tags = j.at("tags").get<std::map<std::string, std::string>>();
-      s->scaling_history = j.value("scaling_history", std::vector<TimestampMs>{});
-      for (const auto& e : j.at("shards")) {
-        ShardInfo i;
-        i.index = e.at("index").get<uint32_t>();
-        i.range.start = parse_decimal_u128(e.at("start").get<std::string>()).value();
-        i.range.end = parse_decimal_u128(e.at("end").get<std::string>()).value();
-        if (!e.at("parent").is_null()) i.parent = e.at("parent").get<uint32_t>();
-        if (!e.at("adjacent_parent").is_null()) i.adjacent_parent = e.at("adjacent_parent").get<uint32_t>();
-        i.created_ms = e.at("created_ms").get<TimestampMs>();
-        if (!e.at("closed_ms").is_null()) i.closed_ms = e.at("closed_ms").get<TimestampMs>();
-        i.end_offset = e.at("end_offset").get<log::Offset>();
-        auto shard = open_shard(*s, std::move(i));
-        if (!shard) return tl::unexpected(shard.error());
-        s->shards.push_back(std::move(*shard));
-      }
-    } catch (const std::exception& e) {
-      return make_error(Errc::kCorruption, "cannot read " + (stream_dir(*s) / kMetaFile).string() + ": " + e.what() +
-                                               " (restore it from a backup or move the stream's folder away)");
-    }
-    s->status = StreamStatus::kActive;
-    s->rebuild_open_shards();
-    by_id_[s->id] = s;
-    by_name_[s->name] = std::move(s);
+    auto s = from_document(**doc, nullptr);
+    if (!s) return tl::unexpected(s.error());
+    by_id_[(*s)->id] = *s;
+    by_name_[(*s)->name] = std::move(*s);
   }
+  return {};
+}
+
+Result<std::shared_ptr<Stream>> StreamStore::from_document(const MetadataStore::Document& doc,
+                                                           const Stream* reuse) const {
+  auto s = std::make_shared<Stream>();
+  try {
+    const auto j = nlohmann::json::parse(doc.value);
+    s->name = j.at("name").get<std::string>();
+    s->revision = doc.revision;
+    s->id = j.at("id").get<uint64_t>();
+    s->created_ms = j.at("created_ms").get<TimestampMs>();
+    s->retention_hours = j.at("retention_hours").get<int>();
+    s->mode = j.at("mode").get<std::string>() == "ON_DEMAND" ? StreamMode::kOnDemand : StreamMode::kProvisioned;
+    s->max_record_kib = j.value("max_record_kib", 1024u);
+    s->tags = j.at("tags").get<std::map<std::string, std::string>>();
+    s->scaling_history = j.value("scaling_history", std::vector<TimestampMs>{});
+    if (reuse && reuse->id != s->id) reuse = nullptr;  // a new stream of the same name
+    for (const auto& e : j.at("shards")) {
+      ShardInfo i;
+      i.index = e.at("index").get<uint32_t>();
+      i.range.start = parse_decimal_u128(e.at("start").get<std::string>()).value();
+      i.range.end = parse_decimal_u128(e.at("end").get<std::string>()).value();
+      if (!e.at("parent").is_null()) i.parent = e.at("parent").get<uint32_t>();
+      if (!e.at("adjacent_parent").is_null()) i.adjacent_parent = e.at("adjacent_parent").get<uint32_t>();
+      i.created_ms = e.at("created_ms").get<TimestampMs>();
+      if (!e.at("closed_ms").is_null()) i.closed_ms = e.at("closed_ms").get<TimestampMs>();
+      i.end_offset = e.at("end_offset").get<log::Offset>();
+      if (const Shard* held = reuse ? reuse->shard(i.index) : nullptr) {
+        auto shard = std::make_shared<Shard>();
+        const bool closes = held->info.open() && !i.open();
+        shard->info = std::move(i);
+        shard->log = held->log;
+        if (closes) {
+          if (auto sealed = shard->log->seal(); !sealed) return tl::unexpected(sealed.error());
+        }
+        s->shards.push_back(std::move(shard));
+        continue;
+      }
+      auto shard = open_shard(*s, std::move(i));
+      if (!shard) return tl::unexpected(shard.error());
+      s->shards.push_back(std::move(*shard));
+    }
+  } catch (const std::exception& e) {
+    return make_error(Errc::kCorruption, "cannot read the document of stream " + s->name + ": " + e.what() +
+                                             " (restore it from a backup or move the stream's folder away)");
+  }
+  s->status = StreamStatus::kActive;
+  s->rebuild_open_shards();
+  return s;
+}
+
+Status StreamStore::reload(const std::string& name) {
+  auto doc = options_.metadata->get(name);
+  if (!doc) return tl::unexpected(doc.error());
+  auto current = find(name);
+  if (!*doc) {
+    if (!current) return {};
+    std::unique_lock lock(current->mu);
+    // Revision 0: this node's own creation, not yet written. Otherwise another node deleted it
+    // (and frees its shards); this node forgets it.
+    if (current->revision == 0 || current->status == StreamStatus::kDeleting) return {};
+    current->status = StreamStatus::kDeleting;
+    lock.unlock();
+    std::unique_lock mlock(mu_);
+    auto it = by_name_.find(name);
+    if (it != by_name_.end() && it->second == current) by_name_.erase(it);
+    by_id_.erase(current->id);
+    return {};
+  }
+  if (current) {
+    std::shared_lock lock(current->mu);
+    if (current->revision >= (*doc)->revision) return {};
+  }
+  std::shared_ptr<Stream> fresh;
+  if (current) {
+    std::shared_lock lock(current->mu);
+    auto built = from_document(**doc, current.get());
+    if (!built) return tl::unexpected(built.error());
+    fresh = std::move(*built);
+  } else {
+    auto built = from_document(**doc, nullptr);
+    if (!built) return tl::unexpected(built.error());
+    fresh = std::move(*built);
+  }
+  if (current && current->id == fresh->id) {
+    // In place: requests holding the stream see the new shards at their next lock.
+    std::unique_lock lock(current->mu);
+    if (current->revision >= fresh->revision) return {};  // this node wrote something newer meanwhile
+    current->revision = fresh->revision;
+    current->created_ms = fresh->created_ms;
+    current->retention_hours = fresh->retention_hours;
+    current->mode = fresh->mode;
+    current->max_record_kib = fresh->max_record_kib;
+    current->tags = std::move(fresh->tags);
+    current->scaling_history = std::move(fresh->scaling_history);
+    current->shards = std::move(fresh->shards);
+    if (current->status != StreamStatus::kCreating) current->status = StreamStatus::kActive;
+    current->rebuild_open_shards();
+    return {};
+  }
+  std::unique_lock mlock(mu_);
+  if (current) by_id_.erase(current->id);
+  by_id_[fresh->id] = fresh;
+  by_name_[name] = std::move(fresh);
   return {};
 }
 

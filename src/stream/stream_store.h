@@ -181,9 +181,21 @@ class StreamStore {
   // Runs retention now (the background thread does it every retention_check_ms).
   void enforce_retention();
 
+  // Reads stream `name`'s document again and applies it: another node created, changed,
+  // resharded or deleted it (cluster mode calls this for every change the metadata store
+  // reports). A document no newer than what this node holds changes nothing.
+  Status reload(const std::string& name);
+
  private:
   StreamStore(StoreOptions options, const Clock& clock, log::GroupCommitter& committer);
   Status load();
+  // A stream as its document describes it; shards `reuse` (the same stream, as this node held
+  // it) already has keep their storage.
+  Result<std::shared_ptr<Stream>> from_document(const MetadataStore::Document& doc, const Stream* reuse) const;
+  // One routing of the records in `pending` (indices into entries) to shards and appends;
+  // leaves in `pending` those whose shard was sealed under this node's feet.
+  Status put_round(Stream& s, const std::string& name, std::span<const PutEntry> entries,
+                   const std::vector<uint128>& keys, std::vector<uint32_t>& pending, PutResult& result, bool throttle);
   Status persist(Stream& s) const;  // needs s.mu (exclusive)
   Result<std::shared_ptr<Shard>> open_shard(const Stream& s, ShardInfo info) const;
   std::shared_ptr<Stream> find(const std::string& name) const;

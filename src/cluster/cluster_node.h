@@ -1,0 +1,67 @@
+// What `eddy serve --cluster` adds to a node: its connection to the NATS servers, the shared
+// metadata bucket, the factory of shard storages (a JetStream stream per shard), and a watch
+// that tells the node about every document another node writes or removes.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cluster/jetstream_metadata_store.h"
+#include "cluster/jetstream_shard.h"
+#include "cluster/nats_connection.h"
+
+namespace eddy::cluster {
+
+struct ClusterOptions {
+  std::vector<std::string> urls;  // --cluster
+  std::string node_id;            // --node-id
+  int replicas = 1;               // --replicas: copies of every shard and document
+};
+
+// The metadata bucket every node shares, and the kinds of documents in it.
+inline constexpr const char* kMetadataBucket = "eddy_meta";
+
+// A 5 MiB PutRecords batch, or one 10 MiB record, plus framing must fit one NATS message.
+inline constexpr int64_t kMinMaxPayload = 11ll << 20;
+
+class ClusterNode {
+ public:
+  // Connects, checks the servers' message size limit and opens the metadata bucket; one clear
+  // error if any of it fails.
+  static Result<std::unique_ptr<ClusterNode>> start(const ClusterOptions& options);
+  ~ClusterNode();
+  ClusterNode(const ClusterNode&) = delete;
+  ClusterNode& operator=(const ClusterNode&) = delete;
+
+  // The documents of one kind ("streams", "apps", "deliveries") in the shared bucket.
+  Result<std::shared_ptr<MetadataStore>> metadata(const std::string& kind);
+  // Shard `shard` of the stream with id `stream_id` (named `stream`, for operators).
+  Result<std::shared_ptr<log::ShardStorage>> open_shard(const std::string& stream, uint64_t stream_id, uint32_t shard);
+  // Calls `changed(kind, name)` on the watch's thread for every document written or removed, by
+  // any node (this one's own writes included: applying them again changes nothing). After a
+  // reconnect, and every resync_ms, every current document is reported again, so a change a
+  // lost subscription missed still arrives.
+  void watch(std::function<void(const std::string& kind, const std::string& name)> changed, int64_t resync_ms = 60000);
+
+  // Stops the watch and waits for its thread (before whatever its callback uses goes away).
+  void stop_watch();
+
+  const ClusterOptions& options() const { return options_; }
+  NatsConnection& nats() { return *nats_; }
+
+ private:
+  explicit ClusterNode(ClusterOptions options) : options_(std::move(options)) {}
+  void run_watch(std::function<void(const std::string&, const std::string&)> changed, int64_t resync_ms);
+
+  ClusterOptions options_;
+  std::string writer_id_;  // node id and this process's incarnation: prefixes message ids
+  std::unique_ptr<NatsConnection> nats_;
+  std::atomic<bool> stopping_{false};
+  std::thread watcher_;
+};
+
+}  // namespace eddy::cluster
