@@ -23,6 +23,8 @@
 #include "cli/app.h"
 #include "cli/common_options.h"
 #include "cluster/cluster_node.h"
+#include "cluster/jetstream_blob_store.h"
+#include "cluster/lease_placement.h"
 #include "delivery/delivery_host.h"
 #include "host/application_host.h"
 #include "job/host_loader.h"
@@ -63,6 +65,7 @@ struct ServeOptions {
   std::string cluster;  // NATS URLs, comma-separated: cluster mode
   std::string node_id;
   int replicas = 1;
+  int64_t lease_ttl_ms = 10'000;
 };
 
 std::vector<std::string> split_urls(const std::string& list) {
@@ -138,7 +141,7 @@ int serve(const ServeOptions& o) {
   store_options.status_delay_ms = o.status_delay_ms;
   store_options.region = o.region;
   // Cluster mode: shards in JetStream streams, stream documents in the shared bucket
-  // (docs/design/cluster-jetstream.md). Applications and delivery streams are not yet shared.
+  // (docs/design/cluster-jetstream.md). Delivery streams are not yet shared.
   std::unique_ptr<cluster::ClusterNode> node;
   if (!o.cluster.empty()) {
     auto started = cluster::ClusterNode::start({split_urls(o.cluster), o.node_id, o.replicas});
@@ -154,21 +157,6 @@ int serve(const ServeOptions& o) {
   }
   auto store = stream::StreamStore::open(store_options, clock, committer);
   if (!store) return fail(store.error().message);
-  // Stops the watch before the store goes, whichever way this function returns.
-  struct StopWatch {
-    cluster::ClusterNode* node;
-    ~StopWatch() {
-      if (node) node->stop_watch();
-    }
-  } stop_watch{node.get()};
-  if (node) {
-    // Other nodes' changes: each stream document written or removed is applied here.
-    node->watch([&store](const std::string& kind, const std::string& name) {
-      if (kind != "streams") return;
-      if (auto r = (*store)->reload(name); !r)
-        std::cerr << "eddy: cannot apply the change of stream " << name << ": " << r.error().message << std::endl;
-    });
-  }
 
   std::map<std::string, std::string> functions;
   for (const auto& l : o.lambdas) {
@@ -212,7 +200,56 @@ int serve(const ServeOptions& o) {
   if (o.allow_native_jobs) host.set_job_loader(job::host_job_loader());
   host.set_parallelism(o.parallelism);
   host.set_checkpoint_interval_ms(static_cast<int64_t>(o.checkpoint_interval_s * 1000));
+  std::shared_ptr<cluster::LeasePlacement> leases;
+  if (node) {
+    // Applications: documents in the shared bucket, checkpoints in JetStream, each run by the
+    // node holding its lease.
+    auto apps_meta = cluster::JetStreamMetadataStore::open(node->nats(), cluster::kMetadataBucket, "apps", o.replicas);
+    if (!apps_meta) return fail(apps_meta.error().message);
+    host.set_metadata_store(std::move(*apps_meta));
+    auto blobs = cluster::JetStreamBlobStore::open(node->nats(), "app", o.replicas);
+    if (!blobs) return fail(blobs.error().message);
+    host.set_checkpoint_store(std::make_unique<host::BlobCheckpointStore>(std::move(*blobs)));
+    auto placement = cluster::LeasePlacement::start(node->nats(), {.node_id = o.node_id,
+                                                                   .endpoint = o.host + ":" + std::to_string(o.port),
+                                                                   .replicas = o.replicas,
+                                                                   .ttl_ms = o.lease_ttl_ms,
+                                                                   .margin_ms = o.lease_ttl_ms * 3 / 10});
+    if (!placement) return fail(placement.error().message);
+    leases = std::move(*placement);
+    host.set_placement(leases);
+    host.set_shared(true);
+  }
   if (auto st = host.load(); !st) return fail(st.error().message);
+  // The cluster's threads call into the store and the host: they stop first, whichever way this
+  // function returns.
+  struct StopCluster {
+    cluster::ClusterNode* node;
+    cluster::LeasePlacement* leases;
+    ~StopCluster() {
+      if (leases) leases->stop();
+      if (node) node->stop_watch();
+    }
+  } stop_cluster{node.get(), leases.get()};
+  if (node) {
+    // Other nodes' changes: each document written or removed is applied here.
+    node->watch([&store, &host](const std::string& kind, const std::string& name) {
+      Status applied = kind == "streams" ? (*store)->reload(name) : kind == "apps" ? host.reload(name) : Status{};
+      if (!applied)
+        std::cerr << "eddy: cannot apply the change of " << kind << " " << name << ": " << applied.error().message
+                  << std::endl;
+    });
+    leases->run(
+        [&host] {
+          std::vector<cluster::LeasePlacement::Work> work;
+          for (const auto& app : host.list())
+            work.push_back({WorkKind::kApplication, app.config.value("ApplicationName", "")});
+          return work;
+        },
+        [&host](WorkKind kind, const std::string& name, bool) {
+          if (kind == WorkKind::kApplication) host.placement_changed(name);
+        });
+  }
 
   api::KinesisApi kinesis(**store, committer, clock);
   api::AnalyticsApi analytics(host, **store, std::filesystem::path(o.data_dir) / "bucket");
@@ -238,11 +275,7 @@ int serve(const ServeOptions& o) {
       {firehose_model->get(), [&firehose](std::string_view op, const api::Value& in, api::Protocol p, api::Respond r) {
          firehose.handle(op, in, p, std::move(r));
        }}};
-  if (node) {
-    services[1].handler = not_in_cluster("Kinesis Analytics applications");
-    services[2].handler = not_in_cluster("Kinesis Analytics applications");
-    services[3].handler = not_in_cluster("Firehose delivery streams");
-  }
+  if (node) services[3].handler = not_in_cluster("Firehose delivery streams");
   // GET /eddy/v1/applications/<name>/errors: the latest error_stream rows (eddy apps logs); the
   // dashboard, its endpoints and /metrics (web/dashboard.h).
   web::Dashboard dashboard(**store, host, deliveries, clock);
@@ -349,6 +382,9 @@ void add_serve_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--replicas", o->replicas, "Copies JetStream keeps of every shard and document (with --cluster)")
       ->capture_default_str()
       ->check(CLI::Range(1, 5));
+  cmd->add_option("--lease-ttl-ms", o->lease_ttl_ms, "Lifetime of a node's leases (cluster mode; tests)")
+      ->group("")
+      ->check(CLI::Range(1000, 600000));
   cmd->add_option("--iterator-ttl-ms", o->iterator_ttl_ms, "Shard iterator lifetime (tests)")->group("");
   cmd->add_option("--idle-timeout-s", o->idle_timeout_s, "Seconds a kept-alive connection may wait (tests)")
       ->group("")

@@ -172,7 +172,63 @@ Status ApplicationHost::keep_positions(const std::string& name, const Checkpoint
   if (it == apps_.end()) return {};
   it->second->app.positions = c.positions;
   it->second->app.finished = c.finished;
+  if (shared_) return {};  // the checkpoint holds them
   return persist(name, *it->second);
+}
+
+Status ApplicationHost::reload(const std::string& name) {
+  auto doc = metadata_->get(name);
+  if (!doc) return tl::unexpected(doc.error());
+  std::unique_lock lock(mu_);
+  auto it = apps_.find(name);
+  if (!*doc) {
+    // Removed by another node: which also removed its checkpoint.
+    if (it == apps_.end() || it->second->revision == 0) return {};
+    auto entry = std::move(it->second);
+    apps_.erase(it);
+    if (entry->runner) {
+      halt(*entry, lock);
+      (void)checkpoints_->remove(name);  // the one this node's stop may have written again
+    }
+    return {};
+  }
+  if (it != apps_.end() && it->second->revision >= (*doc)->revision) return {};
+  HostedApplication app;
+  try {
+    app = app_from_json(nlohmann::json::parse((*doc)->value));
+  } catch (const std::exception& e) {
+    return make_error(Errc::kCorruption, "cannot read application " + name + ": " + e.what());
+  }
+  if (it == apps_.end()) it = apps_.emplace(name, std::make_unique<Entry>()).first;
+  Entry& entry = *it->second;
+  // Positions are this node's own while it runs the application.
+  if (entry.runner) {
+    app.positions = entry.app.positions;
+    app.finished = entry.app.finished;
+  }
+  entry.app = std::move(app);
+  entry.revision = (*doc)->revision;
+  reconcile(name, entry, lock);
+  return {};
+}
+
+void ApplicationHost::placement_changed(const std::string& name) {
+  std::unique_lock lock(mu_);
+  auto it = apps_.find(name);
+  if (it == apps_.end()) return;
+  reconcile(name, *it->second, lock);
+}
+
+void ApplicationHost::reconcile(const std::string& name, Entry& entry, std::unique_lock<std::mutex>& lock) {
+  const bool wanted = entry.app.status == "RUNNING" && placement_->runs_here(WorkKind::kApplication, name);
+  if (entry.runner && (!wanted || entry.runner_version != entry.app.version)) {
+    halt(entry, lock);  // stopped, updated or placed elsewhere
+  }
+  if (wanted && !entry.runner) {
+    // Continue from its last checkpoint, as after a restart.
+    if (auto st = launch(name, entry, "LAST_STOPPED_POINT"); !st)
+      log_fault("running application " + name + " on this node", st.error().message);
+  }
 }
 
 Result<size_t> ApplicationHost::step(const std::string& name) {

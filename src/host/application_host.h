@@ -139,6 +139,14 @@ class ApplicationHost {
   void set_metadata_store(std::unique_ptr<MetadataStore> m) { metadata_ = std::move(m); }
   void set_checkpoint_store(std::unique_ptr<CheckpointStore> c) { checkpoints_ = std::move(c); }
   void set_placement(std::shared_ptr<const Placement> p) { placement_ = std::move(p); }
+  // Cluster mode: the metadata is shared by nodes, and the running node keeps positions in its
+  // checkpoints only (writing the document at every checkpoint would race other nodes' changes).
+  void set_shared(bool shared) { shared_ = shared; }
+  // Another node created, changed or removed application `name` (the metadata store reports
+  // it): this node applies the document, and starts or stops its runner to match.
+  Status reload(const std::string& name);
+  // This node gained or lost the lease of application `name` (common/placement.h).
+  void placement_changed(const std::string& name);
 
   // Stepped mode, for tests with a ManualClock: running applications get no thread of their own;
   // the caller runs their rounds with step(). Set before load() and the first start; start, stop,
@@ -152,7 +160,10 @@ class ApplicationHost {
     HostedApplication app;
     uint64_t revision = 0;  // of its document in metadata_
     std::unique_ptr<ApplicationRunner> runner;
+    int64_t runner_version = 0;  // the version the runner runs
   };
+  // Starts or stops the runner of `name` as its document and the placement say. Needs mu_.
+  void reconcile(const std::string& name, Entry& entry, std::unique_lock<std::mutex>& lock);
 
   // An application output: an in-application stream (or Flink sink table) to a stream or a
   // delivery stream.
@@ -194,6 +205,7 @@ class ApplicationHost {
   int parallelism_ = 1;
   std::atomic<size_t> read_batch_{2000};
   bool stepped_ = false;
+  bool shared_ = false;
   std::unique_ptr<MetadataStore> metadata_;
   std::unique_ptr<CheckpointStore> checkpoints_;
   std::shared_ptr<const Placement> placement_ = std::make_shared<LocalPlacement>();

@@ -198,6 +198,12 @@ Status ApplicationHost::start_runner(const std::string& name, Entry& entry, cons
   setup.checkpoint_interval_ms = checkpoint_interval_of(entry.app.config);
   setup.read_batch = &read_batch_;
   setup.on_checkpoint = [this, name](const Checkpoint& c) { return keep_positions(name, c); };
+  setup.owns = [placement = placement_, name] { return placement->runs_here(WorkKind::kApplication, name); };
+  const bool here = placement_->runs_here(WorkKind::kApplication, name);
+  // Taking the application over: from now on a node that ran it before cannot checkpoint it.
+  if (here) {
+    if (auto claimed = checkpoints_->claim(name); !claimed) return claimed;
+  }
   auto runner = std::make_unique<ApplicationRunner>(std::move(setup), std::move(app), store_, committer_,
                                                     delivery_output_, clock_);
   for (const auto& out : outputs) {
@@ -230,8 +236,9 @@ Status ApplicationHost::start_runner(const std::string& name, Entry& entry, cons
   entry.app.status = "RUNNING";
   entry.app.starting_position = position;
   // Checked and restored here; run by the node it is placed on (always this one on one machine).
-  if (!placement_->runs_here(WorkKind::kApplication, name)) return persist(name, entry);
+  if (!here) return persist(name, entry);
   entry.runner = std::move(runner);
+  entry.runner_version = entry.app.version;
   if (!stepped_) entry.runner->start_thread();
   return persist(name, entry);
 }

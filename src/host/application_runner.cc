@@ -93,6 +93,12 @@ size_t ApplicationRunner::step() {
   counters_.millis_behind_latest =
       processed == 0 ? 0 : std::max<int64_t>(0, clock_.now_ms() - counters_.last_arrival_ms);
   counters_.watermark_ms.store(program_->watermark().value_or(INT64_MIN), std::memory_order_relaxed);
+  if (setup_.owns && !setup_.owns()) {
+    // Another node may be taking over: write nothing, so its outputs stay exactly once. The host
+    // stops this runner when the lease is lost for good.
+    report("ERROR", "Lease_Lost", "this node no longer holds the application's lease; it writes nothing");
+    return processed;
+  }
   bool healthy = outputs_.write();
   if (clock_.now_ms() - last_checkpoint_ >= setup_.checkpoint_interval_ms) {
     checkpoint_failed_ = !checkpoint();
@@ -173,8 +179,9 @@ bool ApplicationRunner::checkpoint() {
 void ApplicationRunner::finish() {
   if (finished_) return;
   finished_ = true;
-  // Rows not yet written stay pending in the checkpoint, for the next run to write.
-  if (begun_) checkpoint();
+  // Rows not yet written stay pending in the checkpoint, for the next run to write. Not once
+  // another node owns the application: its checkpoint is the one that counts.
+  if (begun_ && (!setup_.owns || setup_.owns())) checkpoint();
 }
 
 void ApplicationRunner::start_thread() {

@@ -42,6 +42,9 @@ class ApplicationRunner {
     const std::atomic<size_t>* read_batch = nullptr;  // records per read of a shard
     // After each checkpoint is written: the host keeps its positions with the application.
     std::function<Status(const Checkpoint&)> on_checkpoint;
+    // Whether this node still runs the application (cluster mode: holds its lease). Outputs and
+    // checkpoints are written only while it does; unset: always.
+    std::function<bool()> owns;
   };
 
   ApplicationRunner(Setup setup, std::unique_ptr<runtime::Program> program, stream::StreamStore& store,

@@ -23,4 +23,13 @@ Status LocalCheckpointStore::remove(const std::string& application) {
   return {};
 }
 
+Result<std::optional<Checkpoint>> BlobCheckpointStore::read_latest(const std::string& application) const {
+  auto bytes = blobs_->read(application);
+  if (!bytes) return tl::unexpected(bytes.error());
+  if (!*bytes) return std::nullopt;
+  auto c = decode_checkpoint(**bytes);
+  if (!c) return tl::unexpected(c.error());
+  return std::optional<Checkpoint>(std::move(*c));
+}
+
 }  // namespace eddy::host

@@ -9,9 +9,11 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 
+#include "common/blob_store.h"
 #include "common/error.h"
 #include "host/checkpoint.h"
 
@@ -25,6 +27,27 @@ class CheckpointStore {
   // The latest; nothing if the application never took one (or they were removed).
   virtual Result<std::optional<Checkpoint>> read_latest(const std::string& application) const = 0;
   virtual Status remove(const std::string& application) = 0;
+  // Called by the node taking an application over, before it reads the latest checkpoint: from
+  // then on a node that ran it before can no longer write one. One machine: nothing to do.
+  virtual Status claim(const std::string& application) {
+    (void)application;
+    return {};
+  }
+};
+
+// Checkpoints kept as bytes in a BlobStore (common/blob_store.h): cluster mode's, in JetStream.
+class BlobCheckpointStore final : public CheckpointStore {
+ public:
+  explicit BlobCheckpointStore(std::unique_ptr<BlobStore> blobs) : blobs_(std::move(blobs)) {}
+  Status write(const std::string& application, const Checkpoint& c) override {
+    return blobs_->write(application, encode_checkpoint(c));
+  }
+  Result<std::optional<Checkpoint>> read_latest(const std::string& application) const override;
+  Status remove(const std::string& application) override { return blobs_->remove(application); }
+  Status claim(const std::string& application) override { return blobs_->claim(application); }
+
+ private:
+  std::unique_ptr<BlobStore> blobs_;
 };
 
 class LocalCheckpointStore final : public CheckpointStore {
