@@ -56,7 +56,8 @@ Result<std::unique_ptr<JetStreamBlobStore>> JetStreamBlobStore::open(NatsConnect
   if (s != NATS_OK) s = js_KeyValue(&store->kv_, nats.jetstream(), kBucket);
   if (s != NATS_OK) return tl::unexpected(nats_error(s, std::string("opening the key-value bucket ") + kBucket));
   const int64_t max_payload = natsConnection_GetMaxPayload(nats.connection());
-  store->chunk_bytes_ = static_cast<size_t>(std::max<int64_t>(max_payload - (64 << 10), 64 << 10));
+  // Half the limit: a chunk read from the stream leader comes base64-encoded in a JSON reply.
+  store->chunk_bytes_ = static_cast<size_t>(std::max<int64_t>(max_payload / 2, 64 << 10));
   const char* subjects[] = {"eddy.ckpt.>"};
   jsStreamConfig sc;
   jsStreamConfig_Init(&sc);
@@ -155,7 +156,9 @@ Status JetStreamBlobStore::write(const std::string& name, std::string_view bytes
     std::lock_guard lock(mu_);
     held_[name] = rev;
   }
-  // The chunks of earlier checkpoints (and of writes that never committed) go.
+  // The chunks of earlier checkpoints (and of writes that never committed) go. (A sequence of 1
+  // would mean "no sequence", a purge of the whole subject, to the servers; nothing precedes it.)
+  if (first_seq <= 1) return {};
   jsOptions o;
   jsOptions_Init(&o);
   o.Stream.Purge.Subject = subj.c_str();

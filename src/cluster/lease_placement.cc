@@ -96,7 +96,7 @@ LeasePlacement::~LeasePlacement() {
   kvStore_Destroy(kv_);
 }
 
-void LeasePlacement::stop() {
+void LeasePlacement::stop(bool release) {
   {
     std::lock_guard lock(mu_);
     if (stopping_) return;
@@ -110,6 +110,7 @@ void LeasePlacement::stop() {
     std::lock_guard lock(mu_);
     held.swap(held_);
   }
+  if (!release) return;
   for (const auto& [key, _] : held) (void)kvStore_Purge(kv_, key.c_str(), nullptr);
 }
 

@@ -44,7 +44,8 @@ class LeasePlacement final : public Placement {
   // Starts renewing and acquiring. Set the work list and the listener first.
   void run(WorkList work, Listener listener);
   // Stops renewing and releases every lease (before whatever the listener uses goes away).
-  void stop();
+  // Without `release` (tests: a node that died), the leases expire after the TTL instead.
+  void stop(bool release = true);
   bool runs_here(WorkKind kind, const std::string& name) const override;
 
   struct Lease {
