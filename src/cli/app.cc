@@ -21,6 +21,7 @@ int run(int argc, char** argv) {
   add_apps_command(app, exit_code);
   add_jobs_command(app, exit_code);
   add_pipeline_commands(app, exit_code);
+  add_cluster_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -20,5 +20,6 @@ void add_apps_command(CLI::App& app, int& exit_code);
 void add_jobs_command(CLI::App& app, int& exit_code);
 void add_pipeline_commands(CLI::App& app, int& exit_code);  // plan, apply, destroy
 void add_gen_command(CLI::App& app, int& exit_code);
+void add_cluster_command(CLI::App& app, int& exit_code);  // status, dev
 
 }  // namespace eddy::cli

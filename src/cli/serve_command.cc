@@ -21,6 +21,7 @@
 #include "api/router.h"
 #include "api/service_model.h"
 #include "cli/app.h"
+#include "cli/cluster_status.h"
 #include "cli/common_options.h"
 #include "cluster/cluster_node.h"
 #include "cluster/jetstream_blob_store.h"
@@ -279,7 +280,20 @@ int serve(const ServeOptions& o) {
   // GET /eddy/v1/applications/<name>/errors: the latest error_stream rows (eddy apps logs); the
   // dashboard, its endpoints and /metrics (web/dashboard.h).
   web::Dashboard dashboard(**store, host, deliveries, clock);
-  auto get = [&host, &dashboard](const HttpRequest& request, std::string_view path, api::Respond& respond) {
+  auto get = [&host, &dashboard, &node, &leases, &store](const HttpRequest& request, std::string_view path,
+                                                         api::Respond& respond) {
+    if (path == "/eddy/v1/cluster") {  // eddy cluster status
+      api::HttpResponse r;
+      r.content_type = "application/json";
+      if (!node) {
+        r.status = 404;
+        r.body = R"j({"message":"this server is not in cluster mode (eddy serve --cluster)"})j";
+      } else {
+        r.body = cluster_status(*node, *leases, **store).dump();
+      }
+      respond(std::move(r));
+      return true;
+    }
     constexpr std::string_view kPrefix = "/eddy/v1/applications/";
     if (!path.starts_with(kPrefix) || !path.ends_with("/errors")) return dashboard.handle(request, path, respond);
     const std::string name(path.substr(kPrefix.size(), path.size() - kPrefix.size() - 7));

@@ -71,6 +71,32 @@ Result<std::shared_ptr<log::ShardStorage>> ClusterNode::open_shard(const std::st
   return std::shared_ptr<log::ShardStorage>(std::move(*s));
 }
 
+Result<ClusterNode::ShardPlacement> ClusterNode::shard_placement(uint64_t stream_id, uint32_t shard) const {
+  ShardPlacement p;
+  p.jetstream_stream = shard_stream_name(stream_id, shard);
+  jsStreamInfo* info = nullptr;
+  jsErrCode code = static_cast<jsErrCode>(0);
+  natsStatus s = js_GetStreamInfo(&info, nats_->jetstream(), p.jetstream_stream.c_str(), nullptr, &code);
+  if (s != NATS_OK) return tl::unexpected(nats_error(s, "reading the state of " + p.jetstream_stream, code));
+  p.messages = info->State.Msgs;
+  p.bytes = info->State.Bytes;
+  if (const jsClusterInfo* c = info->Cluster) {
+    if (c->Leader) p.leader = c->Leader;
+    for (int i = 0; i < c->ReplicasLen; ++i) {
+      const jsPeerInfo* r = c->Replicas[i];
+      p.replicas.push_back({r->Name ? r->Name : "", r->Current, r->Offline, r->Lag});
+    }
+  }
+  jsStreamInfo_Destroy(info);
+  return p;
+}
+
+std::string ClusterNode::connected_url() const {
+  char buf[256] = {0};
+  if (natsConnection_GetConnectedUrl(nats_->connection(), buf, sizeof(buf)) != NATS_OK) return "";
+  return buf;
+}
+
 void ClusterNode::watch(std::function<void(const std::string&, const std::string&)> changed, int64_t resync_ms) {
   watcher_ = std::thread([this, changed = std::move(changed), resync_ms] { run_watch(changed, resync_ms); });
 }

@@ -47,6 +47,23 @@ class ClusterNode {
   // lost subscription missed still arrives.
   void watch(std::function<void(const std::string& kind, const std::string& name)> changed, int64_t resync_ms = 60000);
 
+  // Where the servers keep a shard: its leader and replicas (eddy cluster status).
+  struct Replica {
+    std::string server;
+    bool current = false;
+    bool offline = false;
+    uint64_t lag = 0;
+  };
+  struct ShardPlacement {
+    std::string jetstream_stream;
+    std::string leader;
+    std::vector<Replica> replicas;  // the leader's followers
+    uint64_t messages = 0, bytes = 0;
+  };
+  Result<ShardPlacement> shard_placement(uint64_t stream_id, uint32_t shard) const;
+  // The server this node is connected to now.
+  std::string connected_url() const;
+
   // Stops the watch and waits for its thread (before whatever its callback uses goes away).
   void stop_watch();
 
