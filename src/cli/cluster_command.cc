@@ -46,8 +46,8 @@ int status(const StatusOptions& o) {
     std::cout << s.dump(2) << "\n";
     return 0;
   }
-  std::cout << "node " << s.value("node", "") << ", connected to " << s.value("connected_to", "") << ", "
-            << s.value("replicas", 1) << " replica(s) of every shard\n";
+  std::cout << "node " << s.value("node", "") << ", connected to " << s.value("connected_to", "") << " (nats-server "
+            << s.value("server_version", "?") << "), " << s.value("replicas", 1) << " replica(s) of every shard\n";
   std::cout << "nodes:";
   for (const auto& n : s["nodes"]) std::cout << " " << n.get<std::string>();
   std::cout << "\nleases:" << (s["leases"].empty() ? " none" : "") << "\n";

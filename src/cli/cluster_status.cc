@@ -11,8 +11,8 @@ nlohmann::json cluster_status(const cluster::ClusterNode& node, const cluster::L
   out["replicas"] = node.options().replicas;
   out["servers"] = node.options().urls;
   out["connected_to"] = node.connected_url();
-  // nats-server 2.9 syncs to disk on a timer, not per write (docs/design/cluster-jetstream.md §5).
-  out["durability"] = "an acknowledged record is stored by a quorum of servers; they write it to disk on a timer";
+  out["server_version"] = node.server_version();
+  out["durability"] = node.durability_note();
   auto& nodes = out["nodes"] = nlohmann::json::array();
   auto& held = out["leases"] = nlohmann::json::array();
   if (auto all = leases.leases()) {

@@ -148,6 +148,7 @@ int serve(const ServeOptions& o) {
     auto started = cluster::ClusterNode::start({split_urls(o.cluster), o.node_id, o.replicas});
     if (!started) return fail(started.error().message);
     node = std::move(*started);
+    std::cerr << "eddy: note: " << node->durability_note() << std::endl;
     auto streams_meta = node->metadata("streams");
     if (!streams_meta) return fail(streams_meta.error().message);
     store_options.metadata = std::move(*streams_meta);
@@ -334,7 +335,7 @@ int serve(const ServeOptions& o) {
   auto port = server.listen(o.host, static_cast<uint16_t>(o.port));
   if (!port) return fail(port.error().message);
   std::cerr << "eddy listening on http://" << o.host << ":" << *port
-            << " (dashboard at /, metrics at /metrics; data in " << o.data_dir << ", fsync " << o.fsync
+            << " (dashboard at /, metrics at /metrics; data in " << o.data_dir << (node ? "" : ", fsync " + o.fsync)
             << (auth ? ", SigV4 required" : "") << (o.enforce_limits ? ", shard limits on" : "")
             << (node ? ", cluster node " + o.node_id + " with " + std::to_string(o.replicas) + " replica(s)" : "")
             << ")" << std::endl;

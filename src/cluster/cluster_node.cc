@@ -6,6 +6,11 @@
 #include <iostream>
 #include <random>
 
+#include <netdb.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
 namespace eddy::cluster {
 
 namespace {
@@ -95,6 +100,57 @@ std::string ClusterNode::connected_url() const {
   char buf[256] = {0};
   if (natsConnection_GetConnectedUrl(nats_->connection(), buf, sizeof(buf)) != NATS_OK) return "";
   return buf;
+}
+
+std::string ClusterNode::server_version() const {
+  // nats://host:port -> host, port
+  std::string url = connected_url();
+  if (const size_t scheme = url.find("://"); scheme != std::string::npos) url = url.substr(scheme + 3);
+  const size_t colon = url.rfind(':');
+  if (colon == std::string::npos) return "";
+  const std::string host = url.substr(0, colon), port = url.substr(colon + 1);
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (::getaddrinfo(host.c_str(), port.c_str(), &hints, &found) != 0 || !found) return "";
+  std::string line;
+  const int fd = ::socket(found->ai_family, found->ai_socktype, found->ai_protocol);
+  if (fd >= 0) {
+    timeval tv{2, 0};  // bounded: a server that says nothing leaves the version unknown
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    if (::connect(fd, found->ai_addr, found->ai_addrlen) == 0) {
+      char buf[4096];
+      while (line.size() < sizeof(buf) && line.find('\n') == std::string::npos) {
+        const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+        if (n <= 0) break;
+        line.append(buf, static_cast<size_t>(n));
+      }
+    }
+    ::close(fd);
+  }
+  ::freeaddrinfo(found);
+  // INFO {"server_id":"...","version":"2.9.10",...}
+  const size_t key = line.find("\"version\":\"");
+  if (!line.starts_with("INFO ") || key == std::string::npos) return "";
+  const size_t start = key + 11, end = line.find('"', start);
+  return end == std::string::npos ? "" : line.substr(start, end - start);
+}
+
+std::string ClusterNode::durability_note() const {
+  const std::string version = server_version();
+  int major = 0, minor = 0;
+  if (std::sscanf(version.c_str(), "%d.%d", &major, &minor) != 2) {
+    return "an acknowledged record is stored by a quorum of JetStream servers (their version is unknown: "
+           "with nats-server 2.10+, set jetstream { sync_interval: always } to have each write on disk)";
+  }
+  if (major < 2 || (major == 2 && minor < 10)) {
+    return "nats-server " + version +
+           " writes to disk on a timer: an acknowledged record is stored by a quorum of servers, in memory "
+           "until their next sync (2.10+ with jetstream { sync_interval: always } syncs every write)";
+  }
+  return "nats-server " + version +
+         ": an acknowledged record is stored by a quorum of servers; it is on their disks at once only with "
+         "jetstream { sync_interval: always } in their configuration";
 }
 
 void ClusterNode::watch(std::function<void(const std::string&, const std::string&)> changed, int64_t resync_ms) {

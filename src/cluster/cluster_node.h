@@ -61,8 +61,12 @@ class ClusterNode {
     uint64_t messages = 0, bytes = 0;
   };
   Result<ShardPlacement> shard_placement(uint64_t stream_id, uint32_t shard) const;
-  // The server this node is connected to now.
+  // The server this node is connected to now, and its version (from the INFO line every NATS
+  // server sends first; libnats does not expose it). Empty if it cannot be read.
   std::string connected_url() const;
+  std::string server_version() const;
+  // What an acknowledgement means with these servers, for the start-up note and cluster status.
+  std::string durability_note() const;
 
   // Stops the watch and waits for its thread (before whatever its callback uses goes away).
   void stop_watch();
