@@ -20,6 +20,7 @@ void add_apps_command(CLI::App& app, int& exit_code);
 void add_jobs_command(CLI::App& app, int& exit_code);
 void add_pipeline_commands(CLI::App& app, int& exit_code);  // plan, apply, destroy
 void add_gen_command(CLI::App& app, int& exit_code);
-void add_cluster_command(CLI::App& app, int& exit_code);  // status, dev
+void add_cluster_command(CLI::App& app, int& exit_code);            // status, dev
+void add_bench_jetstream_command(CLI::App& bench, int& exit_code);  // under `eddy bench`
 
 }  // namespace eddy::cli

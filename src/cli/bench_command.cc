@@ -338,6 +338,7 @@ void add_bench_command(CLI::App& app, int& exit_code) {
   ingest->add_flag("--skip-drain", o->skip_drain, "Only measure PutRecords");
   ingest->add_flag("--drain-only", o->drain_only, "Only read back the existing --stream (no PutRecords)");
   ingest->callback([o, &exit_code] { exit_code = bench_ingest(*o); });
+  add_bench_jetstream_command(*cmd, exit_code);
 
   auto f = std::make_shared<FirehoseBenchOptions>();
   auto* fh = cmd->add_subcommand("firehose", "PutRecordBatch load into a delivery stream writing a bucket directory");

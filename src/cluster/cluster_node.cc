@@ -43,7 +43,31 @@ Result<std::unique_ptr<ClusterNode>> ClusterNode::start(const ClusterOptions& op
   std::snprintf(incarnation, sizeof(incarnation), "%016" PRIx64,
                 (static_cast<uint64_t>(rd()) << 32) ^ static_cast<uint64_t>(rd()));
   node->writer_id_ = options.node_id + "." + incarnation;
-  // Opening the bucket checks that the servers can keep --replicas copies.
+  // Can the servers keep --replicas copies? A throw-away stream answers, whatever exists already.
+  {
+    const std::string probe = "EDDY_PROBE_" + std::string(incarnation);
+    const std::string subject = "eddy.probe." + std::string(incarnation);
+    const char* subjects[] = {subject.c_str()};
+    jsStreamConfig sc;
+    jsStreamConfig_Init(&sc);
+    sc.Name = probe.c_str();
+    sc.Subjects = subjects;
+    sc.SubjectsLen = 1;
+    sc.Storage = js_MemoryStorage;
+    sc.Replicas = options.replicas;
+    jsStreamInfo* info = nullptr;
+    jsErrCode code = static_cast<jsErrCode>(0);
+    natsStatus s = js_AddStream(&info, node->nats_->jetstream(), &sc, nullptr, &code);
+    jsStreamInfo_Destroy(info);
+    if (s == NATS_OK) (void)js_DeleteStream(node->nats_->jetstream(), probe.c_str(), nullptr, &code);
+    if (code == JSClusterNoPeersErr || code == JSStreamReplicasNotSupportedErr) {
+      return make_error(Errc::kInvalidArgument, "the NATS cluster cannot keep " + std::to_string(options.replicas) +
+                                                    " copies (--replicas " + std::to_string(options.replicas) +
+                                                    "): it has fewer JetStream servers; lower --replicas or add "
+                                                    "servers");
+    }
+    if (s != NATS_OK) return tl::unexpected(nats_error(s, "checking --replicas with the NATS cluster", code));
+  }
   if (auto m = node->metadata("streams"); !m) return tl::unexpected(m.error());
   return node;
 }
@@ -68,7 +92,9 @@ Result<std::shared_ptr<log::ShardStorage>> ClusterNode::open_shard(const std::st
   JetStreamShardOptions o;
   o.stream = shard_stream_name(stream_id, shard);
   o.subject = shard_subject(stream_id, shard);
-  o.description = stream + "/" + std::to_string(shard);
+  char shard_id[32];
+  std::snprintf(shard_id, sizeof(shard_id), "shardId-%012u", shard);
+  o.description = stream + "/" + shard_id;
   o.replicas = options_.replicas;
   o.writer_id = writer_id_;
   auto s = JetStreamShard::open(*nats_, std::move(o));

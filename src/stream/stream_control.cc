@@ -111,7 +111,9 @@ Status StreamStore::create_stream(const std::string& name, std::optional<int> sh
   }();
   if (!st) {
     std::unique_lock lock(mu_);
-    by_name_.erase(name);
+    // Only this request's reservation: in cluster mode the watch may already have put the
+    // stream another node created in its place.
+    if (auto it = by_name_.find(name); it != by_name_.end() && it->second == s) by_name_.erase(it);
     by_id_.erase(s->id);
     if (s->revision != 0) {  // its document was written: removed the same way as a deletion
       if (auto gone = options_.metadata->remove(name, s->revision); !gone)
