@@ -68,6 +68,8 @@ Result<std::shared_ptr<JetStreamShard>> JetStreamShard::open(NatsConnection& nat
   config.AllowDirect = true;
   config.DenyDelete = true;
   config.MaxMsgSize = static_cast<int32_t>(natsConnection_GetMaxPayload(nats.connection()));
+  // Grouped appends stay under the servers' message limit, with room for the framing.
+  shard->max_group_bytes_ = static_cast<size_t>(std::max<int64_t>(config.MaxMsgSize - (1 << 20), 1 << 20));
   jsStreamInfo* info = nullptr;
   jsErrCode code = static_cast<jsErrCode>(0);
   natsStatus s = js_AddStream(&info, nats.jetstream(), &config, nullptr, &code);
@@ -214,6 +216,55 @@ Status JetStreamShard::refresh_head() const {
 }
 
 Result<log::AppendResult> JetStreamShard::append(std::span<const log::AppendRecord> records, TimestampMs now) {
+  // Appends that arrive while a publish is in flight wait and go out together in the next
+  // message, as one batch: one quorum round trip for all of them.
+  Pending me{records, now};
+  std::unique_lock q(queue_mu_);
+  queue_.push_back(&me);
+  queue_cv_.wait(q, [&] { return me.done || !publishing_; });
+  if (me.done) return std::move(me.result);
+  publishing_ = true;
+  while (!me.done) {
+    // Take what waits, up to a message's worth.
+    std::vector<Pending*> group;
+    size_t bytes = 0;
+    while (!queue_.empty()) {
+      Pending* p = queue_.front();
+      size_t size = 0;
+      for (const auto& r : p->records) size += r.data.size() + r.partition_key.size() + r.explicit_hash_key.size() + 16;
+      if (!group.empty() && bytes + size > max_group_bytes_) break;
+      bytes += size;
+      group.push_back(p);
+      queue_.pop_front();
+    }
+    q.unlock();
+    std::vector<log::AppendRecord> all;
+    TimestampMs latest = 0;
+    for (Pending* p : group) {
+      all.insert(all.end(), p->records.begin(), p->records.end());
+      latest = std::max(latest, p->now);
+    }
+    auto appended = group.size() == 1 ? publish(group[0]->records, group[0]->now) : publish(all, latest);
+    q.lock();
+    uint64_t at = 0;
+    for (Pending* p : group) {
+      if (appended) {
+        p->result = log::AppendResult{appended->first_offset + at, static_cast<uint32_t>(p->records.size()),
+                                      appended->arrival_ms};
+        at += p->records.size();
+      } else {
+        p->result = tl::unexpected(appended.error());
+      }
+      p->done = true;
+    }
+    if (group.size() > 1) grouped_.fetch_add(group.size() - 1, std::memory_order_relaxed);
+  }
+  publishing_ = false;
+  queue_cv_.notify_all();  // the others' results, or one of them publishes next
+  return std::move(me.result);
+}
+
+Result<log::AppendResult> JetStreamShard::publish(std::span<const log::AppendRecord> records, TimestampMs now) {
   std::lock_guard append_lock(append_mu_);
   {
     std::lock_guard lock(mu_);
@@ -235,9 +286,6 @@ Result<log::AppendResult> JetStreamShard::append(std::span<const log::AppendReco
         natsMsg_Create(&m, options_.subject.c_str(), nullptr, scratch_.data(), static_cast<int>(scratch_.size()));
     if (s != NATS_OK) return tl::unexpected(nats_error(s, "building a message for " + options_.stream));
     auto owned = own(m);
-    const std::string first = std::to_string(tail.next_offset), count = std::to_string(records.size());
-    natsMsgHeader_Set(m, "Eddy-Offset", first.c_str());
-    natsMsgHeader_Set(m, "Eddy-Count", count.c_str());
     jsPubOptions po;
     jsPubOptions_Init(&po);
     po.MsgId = id.c_str();

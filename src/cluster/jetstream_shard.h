@@ -9,6 +9,8 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -63,6 +65,8 @@ class JetStreamShard final : public log::ShardStorage {
 
   // Appends that met another node's batch and were numbered again (for /metrics).
   uint64_t append_conflicts() const { return conflicts_.load(std::memory_order_relaxed); }
+  // Appends that went out in another append's message (grouped while a publish was in flight).
+  uint64_t grouped_appends() const { return grouped_.load(std::memory_order_relaxed); }
 
  private:
   // One message: its sequence, its batch header, and the message owning the bytes.
@@ -96,6 +100,16 @@ class JetStreamShard final : public log::ShardStorage {
 
   JetStreamShard(NatsConnection& nats, JetStreamShardOptions options) : nats_(nats), options_(std::move(options)) {}
 
+  // One append waiting for the publish that carries it.
+  struct Pending {
+    std::span<const log::AppendRecord> records;
+    TimestampMs now;
+    bool done = false;
+    Result<log::AppendResult> result;
+  };
+  // Publishes `records` as one batch, numbered after the shard's tail; retries as described.
+  Result<log::AppendResult> publish(std::span<const log::AppendRecord> records, TimestampMs now);
+
   // Message `seq`, or the first one after it if it was purged (nullopt past the end).
   Result<std::optional<Batch>> fetch(uint64_t seq, bool at_or_after) const;
   Status refresh_tail() const;
@@ -110,7 +124,13 @@ class JetStreamShard final : public log::ShardStorage {
 
   NatsConnection& nats_;
   JetStreamShardOptions options_;
-  std::mutex append_mu_;   // one publish at a time per shard per node
+  std::mutex queue_mu_;  // guards queue_ and publishing_
+  std::condition_variable queue_cv_;
+  std::deque<Pending*> queue_;
+  bool publishing_ = false;  // an append is publishing (and then takes what queued meanwhile)
+  size_t max_group_bytes_ = 8u << 20;
+  std::atomic<uint64_t> grouped_{0};
+  std::mutex append_mu_;   // one publish at a time per shard per node; seal() waits for it
   mutable std::mutex mu_;  // guards the fields below
   mutable Tail tail_;
   mutable Head head_;

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -226,6 +228,40 @@ TEST_F(JetStreamShardTest, TwoNodesAppendingToOneShardKeepOffsetsDense) {
   }
   EXPECT_EQ(seen.size(), 4u * kBatches);
   EXPECT_GT(a->append_conflicts() + b->append_conflicts(), 0u) << "the nodes should have raced";
+}
+
+// Appends arriving while a publish is in flight go out together in the next message: each caller
+// still gets its own contiguous offsets, in the order its records were given.
+TEST_F(JetStreamShardTest, ConcurrentAppendsOnOneNodeAreGroupedAndKeepTheirOffsets) {
+  auto shard = open(*nats_);
+  ASSERT_TRUE(shard);
+  constexpr int kThreads = 8, kAppends = 40, kPer = 3;
+  std::mutex mu;
+  std::map<log::Offset, std::string> expected;  // offset -> data, as the callers were told
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kAppends; ++i) {
+        std::vector<std::string> data;
+        for (int j = 0; j < kPer; ++j)
+          data.push_back("t" + std::to_string(t) + "-" + std::to_string(i) + "-" + std::to_string(j));
+        std::vector<log::AppendRecord> recs;
+        for (const auto& d : data) recs.push_back({"k", "", d});
+        auto r = shard->append(recs, 1000 + i);
+        ASSERT_TRUE(r.has_value()) << r.error().message;
+        ASSERT_EQ(r->count, static_cast<uint32_t>(kPer));
+        std::lock_guard lock(mu);
+        for (int j = 0; j < kPer; ++j) expected[r->first_offset + j] = data[j];
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_EQ(expected.size(), static_cast<size_t>(kThreads * kAppends * kPer)) << "no offset given twice";
+  EXPECT_EQ(expected.rbegin()->first + 1, expected.size()) << "dense";
+  log::Offset at = 0;
+  for (const auto& data : read_all(*shard)) EXPECT_EQ(data, expected[at++]);
+  EXPECT_EQ(at, expected.size());
+  EXPECT_GT(shard->grouped_appends(), 0u) << "eight writers and one publish at a time should have grouped";
 }
 
 // The server stops answering while an append waits for its ack: the append retries the same
