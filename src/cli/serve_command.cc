@@ -32,6 +32,7 @@
 #include "log/group_commit.h"
 #include "stream/stream_store.h"
 #include "web/dashboard.h"
+#include "web/metrics_text.h"
 
 namespace eddy::embedded {
 std::string_view kinesis_model();
@@ -281,6 +282,32 @@ int serve(const ServeOptions& o) {
   // GET /eddy/v1/applications/<name>/errors: the latest error_stream rows (eddy apps logs); the
   // dashboard, its endpoints and /metrics (web/dashboard.h).
   web::Dashboard dashboard(**store, host, deliveries, clock);
+  if (node) {
+    const std::string version = node->server_version();
+    dashboard.set_extra_metrics([&node, &leases, &host, version] {
+      const auto c = node->counters();
+      size_t running_here = 0;
+      for (const auto& app : host.list())
+        running_here += leases->runs_here(WorkKind::kApplication, app.config.value("ApplicationName", ""));
+      std::string out;
+      auto family = [&out](const char* name, const char* type, const char* help, const std::string& sample) {
+        out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + sample + "\n";
+      };
+      family("eddy_cluster_node_info", "gauge", "This cluster node and its NATS server",
+             "eddy_cluster_node_info{node=\"" + web::escape_label_value(node->options().node_id) +
+                 "\",nats_server_version=\"" + web::escape_label_value(version) + "\"} 1");
+      family("eddy_cluster_append_conflicts_total", "counter",
+             "Appends numbered again because another node appended to the shard first",
+             "eddy_cluster_append_conflicts_total " + std::to_string(c.append_conflicts));
+      family("eddy_cluster_grouped_appends_total", "counter", "Appends that went out in another append's message",
+             "eddy_cluster_grouped_appends_total " + std::to_string(c.grouped_appends));
+      family("eddy_cluster_nats_reconnects_total", "counter", "Reconnections to the NATS servers",
+             "eddy_cluster_nats_reconnects_total " + std::to_string(c.reconnects));
+      family("eddy_cluster_applications_running_here", "gauge", "Applications whose lease this node holds",
+             "eddy_cluster_applications_running_here " + std::to_string(running_here));
+      return out;
+    });
+  }
   auto get = [&host, &dashboard, &node, &leases, &store](const HttpRequest& request, std::string_view path,
                                                          api::Respond& respond) {
     if (path == "/eddy/v1/cluster") {  // eddy cluster status

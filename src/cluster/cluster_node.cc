@@ -99,6 +99,11 @@ Result<std::shared_ptr<log::ShardStorage>> ClusterNode::open_shard(const std::st
   o.writer_id = writer_id_;
   auto s = JetStreamShard::open(*nats_, std::move(o));
   if (!s) return tl::unexpected(s.error());
+  {
+    std::lock_guard lock(shards_mu_);
+    std::erase_if(shards_, [](const auto& w) { return w.expired(); });
+    shards_.push_back(*s);
+  }
   return std::shared_ptr<log::ShardStorage>(std::move(*s));
 }
 
@@ -120,6 +125,20 @@ Result<ClusterNode::ShardPlacement> ClusterNode::shard_placement(uint64_t stream
   }
   jsStreamInfo_Destroy(info);
   return p;
+}
+
+ClusterNode::Counters ClusterNode::counters() const {
+  Counters c;
+  c.reconnects = nats_->reconnects();
+  std::lock_guard lock(shards_mu_);
+  for (const auto& w : shards_) {
+    if (auto shard = w.lock()) {
+      c.append_conflicts += shard->append_conflicts();
+      c.grouped_appends += shard->grouped_appends();
+      ++c.open_shards;
+    }
+  }
+  return c;
 }
 
 std::string ClusterNode::connected_url() const {

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -47,6 +48,16 @@ class ClusterNode {
   // lost subscription missed still arrives.
   void watch(std::function<void(const std::string& kind, const std::string& name)> changed, int64_t resync_ms = 60000);
 
+  // Figures for /metrics: appends numbered again after another node's (conflicts), appends
+  // grouped into another's message, and reconnects to the servers.
+  struct Counters {
+    uint64_t append_conflicts = 0;
+    uint64_t grouped_appends = 0;
+    uint64_t reconnects = 0;
+    size_t open_shards = 0;
+  };
+  Counters counters() const;
+
   // Where the servers keep a shard: its leader and replicas (eddy cluster status).
   struct Replica {
     std::string server;
@@ -81,6 +92,8 @@ class ClusterNode {
   ClusterOptions options_;
   std::string writer_id_;  // node id and this process's incarnation: prefixes message ids
   std::unique_ptr<NatsConnection> nats_;
+  mutable std::mutex shards_mu_;
+  mutable std::vector<std::weak_ptr<JetStreamShard>> shards_;  // opened here, for counters()
   std::atomic<bool> stopping_{false};
   std::thread watcher_;
 };

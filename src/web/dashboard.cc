@@ -177,6 +177,7 @@ bool Dashboard::handle(const HttpRequest& request, std::string_view path, api::R
     api::HttpResponse r;
     r.content_type = kMetricsContentType;
     r.body = render_metrics(store_.metrics(), apps_.metrics(), deliveries_.metrics());
+    if (extra_metrics_) r.body += extra_metrics_();
     respond(std::move(r));
     return true;
   }

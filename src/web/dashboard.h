@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -39,6 +40,9 @@ class Dashboard {
 
   nlohmann::json overview() const;
 
+  // More Prometheus families appended to /metrics (cluster mode's), already in the text format.
+  void set_extra_metrics(std::function<std::string()> extra) { extra_metrics_ = std::move(extra); }
+
  private:
   api::HttpResponse application(const std::string& name) const;
   api::HttpResponse application_rows(const std::string& name, std::string_view query) const;
@@ -56,6 +60,7 @@ class Dashboard {
   host::ApplicationHost& apps_;
   delivery::DeliveryHost& deliveries_;
   const Clock& clock_;
+  std::function<std::string()> extra_metrics_;
 };
 
 }  // namespace eddy::web

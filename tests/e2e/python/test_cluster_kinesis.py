@@ -35,6 +35,7 @@ EDDY_E2E_KEEP=1 keeps the eddy and nats-server directories (data, logs).
 """
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -365,6 +366,30 @@ class OneServerTwoNodes(ClusterCase):
         resp2 = ca.get_records(ShardIterator=resp['NextShardIterator'], Limit=100)
         self.assertEqual([r['PartitionKey'] for r in resp2['Records']],
                          ['it-%d' % i for i in range(10, 15)])
+
+    def test_a_metrics_and_cluster_status(self):
+        import urllib.request
+        name = harness.unique_name('cl-metrics')
+        self.create_everywhere(name, 2)
+        self.assertEqual(Ledger().put(kclient(self.a), name, ['m-%d' % i for i in range(20)]), [])
+        with urllib.request.urlopen(self.a.endpoint + '/metrics', timeout=10) as r:
+            metrics = r.read().decode()
+        self.assertRegex(metrics, r'eddy_cluster_node_info\{node="a",nats_server_version="[0-9.]+"\} 1')
+        self.assertIn('eddy_cluster_append_conflicts_total ', metrics)
+        with urllib.request.urlopen(self.b.endpoint + '/eddy/v1/cluster', timeout=10) as r:
+            status = json.loads(r.read())
+        self.assertEqual(status['node'], 'b')
+        self.assertEqual(sorted(status['nodes']), ['a', 'b'])
+        shards = [st['shards'] for st in status['streams'] if st['name'] == name][0]
+        self.assertEqual(len(shards), 2)
+        self.assertTrue(all(sh['jetstream_stream'].startswith('EDDY_S_') for sh in shards))
+        self.assertEqual(sum(sh['messages'] for sh in shards) > 0, True)
+        # The command line prints the same.
+        out = subprocess.run([harness.eddy_bin(), 'cluster', 'status', '--endpoint', self.a.endpoint],
+                             capture_output=True, text=True, timeout=30)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn('stream ' + name, out.stdout)
+        self.assertIn('nodes: ', out.stdout)
 
     def test_b_racing_create_stream(self):
         ca, cb = kclient(self.a), kclient(self.b)
