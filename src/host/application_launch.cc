@@ -143,7 +143,9 @@ Result<HostedApplication> ApplicationHost::deploy_job(const std::string& name, s
     entry->app.created_ms = entry->app.updated_ms = clock_.now_ms();
     it = apps_.emplace(name, std::move(entry)).first;
   }
-  const bool was_running = it->second->runner != nullptr;
+  // Running as its document says: in cluster mode the runner may be on another node, or not yet
+  // started by the node taking the lease.
+  const bool was_running = it->second->runner != nullptr || it->second->app.status == "RUNNING";
   if (was_running) {
     it->second->app.status = "UPDATING";
     halt(*it->second, lock);
@@ -236,7 +238,15 @@ Status ApplicationHost::start_runner(const std::string& name, Entry& entry, cons
   entry.app.status = "RUNNING";
   entry.app.starting_position = position;
   // Checked and restored here; run by the node it is placed on (always this one on one machine).
-  if (!here) return persist(name, entry);
+  if (!here) {
+    // That node starts from the checkpoint: make it this start's point (before the document says
+    // RUNNING, which is when that node looks).
+    if (position != "LAST_STOPPED_POINT") {
+      if (auto claimed = checkpoints_->claim(name); !claimed) return claimed;
+      if (auto saved = runner->save_start_point(); !saved) return saved;
+    }
+    return persist(name, entry);
+  }
   entry.runner = std::move(runner);
   entry.runner_version = entry.app.version;
   if (!stepped_) entry.runner->start_thread();

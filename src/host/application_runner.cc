@@ -176,6 +176,16 @@ bool ApplicationRunner::checkpoint() {
   return ok;
 }
 
+Status ApplicationRunner::save_start_point() {
+  Checkpoint c;
+  c.taken_ms = clock_.now_ms();
+  c.positions = reader_.checkpoint_positions();
+  c.finished = reader_.checkpoint_finished();
+  c.state = program_->save_state();
+  c.outputs = outputs_.checkpoint();
+  return setup_.checkpoints->write(setup_.name, c);
+}
+
 void ApplicationRunner::finish() {
   if (finished_) return;
   finished_ = true;

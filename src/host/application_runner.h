@@ -56,6 +56,10 @@ class ApplicationRunner {
   Status restore(const Checkpoint& c);
   void resume(std::map<uint32_t, uint64_t> positions, std::set<uint32_t> finished);
   Status start_at_latest() { return reader_.start_at_latest(); }
+  // Saves where this run starts as the application's checkpoint, without running a round: how a
+  // node that does not run the application (cluster mode) hands a NOW or TRIM_HORIZON start to
+  // the node that does, which starts from the checkpoint.
+  Status save_start_point();
 
   // One round; the source records it pushed through the program (0: nothing new).
   size_t step();

@@ -116,7 +116,21 @@ class EddyServer:
 
     def command(self):
         return [self.binary, 'serve', '--host', '127.0.0.1', '--port', '0',
-                '--data-dir', self.data_dir] + self.extra_args
+                '--data-dir', self.data_dir] + self._cluster_args() + self.extra_args
+
+    # EDDY_E2E_CLUSTER=1 runs every suite's servers in cluster mode: each EddyServer gets a
+    # nats-server of its own (kept across restarts, so its data survives them, as a data directory
+    # does) and a fresh --node-id per start (a killed node's id stays taken until its lease expires).
+    _nats = None
+
+    def _cluster_args(self):
+        if os.environ.get('EDDY_E2E_CLUSTER') != '1' or '--cluster' in self.extra_args:
+            return []
+        if self._nats is None:
+            import nats_cluster
+            self._nats = nats_cluster.NatsCluster(1, root=os.path.join(self.root, 'nats'), label=self.label)
+            self._nats.start()
+        return ['--cluster', self._nats.url_arg, '--node-id', '%s-%d' % (self.label, self._starts)]
 
     def start(self):
         if self.proc is not None and self.proc.poll() is None:
@@ -234,6 +248,9 @@ class EddyServer:
             self._stderr = None
 
     def cleanup(self):
+        if self._nats is not None:
+            self._nats.close()
+            self._nats = None
         if os.environ.get('EDDY_E2E_KEEP') == '1':
             sys.stderr.write('keeping %s\n' % self.root)
             return
