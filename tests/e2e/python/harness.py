@@ -118,19 +118,23 @@ class EddyServer:
         return [self.binary, 'serve', '--host', '127.0.0.1', '--port', '0',
                 '--data-dir', self.data_dir] + self._cluster_args() + self.extra_args
 
-    # EDDY_E2E_CLUSTER=1 runs every suite's servers in cluster mode: each EddyServer gets a
-    # nats-server of its own (kept across restarts, so its data survives them, as a data directory
-    # does) and a fresh --node-id per start (a killed node's id stays taken until its lease expires).
+    # EDDY_E2E_CLUSTER=N (1 or 3) runs every suite's servers in cluster mode: each EddyServer gets
+    # N nats-servers of its own (a JetStream cluster when N is 3, with --replicas 3; kept across
+    # restarts, so its data survives them as a data directory does) and a fresh --node-id per start
+    # (a killed node's id stays taken until its lease expires; short leases take its applications
+    # over within seconds).
     _nats = None
 
     def _cluster_args(self):
-        if os.environ.get('EDDY_E2E_CLUSTER') != '1' or '--cluster' in self.extra_args:
+        n = os.environ.get('EDDY_E2E_CLUSTER', '')
+        if n not in ('1', '3') or '--cluster' in self.extra_args:
             return []
         if self._nats is None:
             import nats_cluster
-            self._nats = nats_cluster.NatsCluster(1, root=os.path.join(self.root, 'nats'), label=self.label)
+            self._nats = nats_cluster.NatsCluster(int(n), root=os.path.join(self.root, 'nats'), label=self.label)
             self._nats.start()
-        return ['--cluster', self._nats.url_arg, '--node-id', '%s-%d' % (self.label, self._starts)]
+        return ['--cluster', self._nats.url_arg, '--node-id', '%s-%d' % (self.label, self._starts),
+                '--replicas', n, '--lease-ttl-ms', '2000']
 
     def start(self):
         if self.proc is not None and self.proc.poll() is None:
