@@ -213,6 +213,9 @@ int serve(const ServeOptions& o) {
     auto blobs = cluster::JetStreamBlobStore::open(node->nats(), "app", o.replicas);
     if (!blobs) return fail(blobs.error().message);
     host.set_checkpoint_store(std::make_unique<host::BlobCheckpointStore>(std::move(*blobs)));
+    auto libraries = cluster::JetStreamBlobStore::open(node->nats(), "job", o.replicas);
+    if (!libraries) return fail(libraries.error().message);
+    host.set_library_store(std::move(*libraries));
     auto placement = cluster::LeasePlacement::start(node->nats(), {.node_id = o.node_id,
                                                                    .endpoint = o.host + ":" + std::to_string(o.port),
                                                                    .replicas = o.replicas,

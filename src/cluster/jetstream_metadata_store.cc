@@ -110,13 +110,20 @@ Result<std::vector<std::string>> JetStreamMetadataStore::names() const {
 }
 
 Result<std::optional<MetadataStore::Document>> JetStreamMetadataStore::get(std::string_view name) const {
-  Owned<kvEntry, kvEntry_Destroy> entry;
-  const natsStatus s = kvStore_Get(&entry.p, kv_, key(name).c_str());
-  if (s == NATS_NOT_FOUND) return std::optional<Document>{};  // never written, or removed
-  if (s != NATS_OK) return tl::unexpected(nats_error(s, "reading " + kind_ + " " + std::string(name)));
-  const auto* data = static_cast<const char*>(kvEntry_Value(entry.p));
+  // From the bucket stream's leader, not kvStore_Get: that is a direct get, which any replica may
+  // answer, and a replica that is behind would answer "not found" for a document just created (a
+  // node would forget its own new stream) or an older revision.
+  const std::string stream = "KV_" + bucket_, subject = "$KV." + bucket_ + "." + key(name);
+  natsMsg* m = nullptr;
+  jsErrCode code = static_cast<jsErrCode>(0);
+  natsStatus s = js_GetLastMsg(&m, nats_.jetstream(), stream.c_str(), subject.c_str(), nullptr, &code);
+  if (s == NATS_NOT_FOUND || code == JSNoMessageFoundErr) return std::optional<Document>{};  // never written
+  if (s != NATS_OK) return tl::unexpected(nats_error(s, "reading " + kind_ + " " + std::string(name), code));
+  Owned<natsMsg, natsMsg_Destroy> msg{m};
+  const char* op = nullptr;
+  if (natsMsgHeader_Get(m, "KV-Operation", &op) == NATS_OK && op) return std::optional<Document>{};  // removed
   return std::optional<Document>{
-      Document{std::string(data, static_cast<size_t>(kvEntry_ValueLen(entry.p))), kvEntry_Revision(entry.p)}};
+      Document{std::string(natsMsg_GetData(m), static_cast<size_t>(natsMsg_GetDataLength(m))), natsMsg_GetSequence(m)}};
 }
 
 Error JetStreamMetadataStore::refused(natsStatus status, std::string_view name, uint64_t expected,

@@ -310,12 +310,8 @@ Result<log::AppendResult> JetStreamShard::publish(std::span<const log::AppendRec
         tail_.last_arrival = arrival;
         tail_.known = true;
       }
-      if (head_.known && head_.empty) {
-        head_.empty = false;
-        head_.first_seq = seq;
-        head_.start_offset = tail.next_offset;
-        head_.oldest_arrival = arrival;
-      }
+      // A head seen empty is not this batch: other nodes may have appended before it.
+      if (head_.known && head_.empty) head_.known = false;
       known_[tail.next_offset] = {seq, static_cast<uint32_t>(records.size()), arrival};
       while (known_.size() > kMaxKnownBatches) known_.erase(known_.begin());
       return log::AppendResult{tail.next_offset, static_cast<uint32_t>(records.size()), arrival};
@@ -490,7 +486,9 @@ log::Offset JetStreamShard::start_offset() const {
   }
   if (stale) (void)refresh_head();  // on failure the last known head stands
   std::lock_guard lock(mu_);
-  if (!head_.known || head_.empty) return tail_.known ? tail_.next_offset : 0;
+  // Purges always keep the last batch, so a shard without messages was never written: it starts
+  // at 0 (also when the empty head is stale and others have appended since).
+  if (!head_.known || head_.empty) return 0;
   return head_.start_offset;
 }
 

@@ -322,6 +322,10 @@ Status ApplicationHost::remove(const std::string& name, TimestampMs created_ms) 
   }
   if (e.runner) halt(e, lock);
   if (auto st = checkpoints_->remove(name); !st) return st;
+  if (libraries_ && e.app.config.contains("Job")) {
+    const std::filesystem::path lib = e.app.config["Job"].value("Library", "");
+    (void)libraries_->remove(name + "/" + lib.filename().string());  // best effort: nothing runs it now
+  }
   if (auto st = metadata_->remove(name, e.revision); !st) return st;
   apps_.erase(name);
   return {};

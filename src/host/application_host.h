@@ -139,6 +139,9 @@ class ApplicationHost {
   void set_metadata_store(std::unique_ptr<MetadataStore> m) { metadata_ = std::move(m); }
   void set_checkpoint_store(std::unique_ptr<CheckpointStore> c) { checkpoints_ = std::move(c); }
   void set_placement(std::shared_ptr<const Placement> p) { placement_ = std::move(p); }
+  // Cluster mode: C++ job libraries kept where every node can fetch them (a node keeps them on
+  // its disk only as a copy to load).
+  void set_library_store(std::unique_ptr<BlobStore> b) { libraries_ = std::move(b); }
   // Cluster mode: the metadata is shared by nodes, and the running node keeps positions in its
   // checkpoints only (writing the document at every checkpoint would race other nodes' changes).
   void set_shared(bool shared) { shared_ = shared; }
@@ -190,7 +193,9 @@ class ApplicationHost {
   Status validate(const nlohmann::json& config) const;
   Status launch(const std::string& name, Entry& entry, const std::string& position);      // needs mu_
   Status launch_job(const std::string& name, Entry& entry, const std::string& position);  // needs mu_
-  void halt(Entry& entry, std::unique_lock<std::mutex>& lock);                            // needs mu_
+  // The job library of `entry` on this node's disk: fetched from libraries_ if another node took it.
+  Result<std::filesystem::path> local_library(const std::string& name, const Entry& entry) const;
+  void halt(Entry& entry, std::unique_lock<std::mutex>& lock);  // needs mu_
 
   // The folder of the application `name` under dir_ (common/path_names.h: never a path of the caller's).
   std::filesystem::path entry_dir(const std::string& name) const { return dir_ / path_component(name); }
@@ -208,6 +213,7 @@ class ApplicationHost {
   bool shared_ = false;
   std::unique_ptr<MetadataStore> metadata_;
   std::unique_ptr<CheckpointStore> checkpoints_;
+  std::unique_ptr<BlobStore> libraries_;
   std::shared_ptr<const Placement> placement_ = std::make_shared<LocalPlacement>();
   mutable std::mutex mu_;
   std::map<std::string, std::unique_ptr<Entry>> apps_;

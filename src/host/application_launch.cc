@@ -83,7 +83,9 @@ Status ApplicationHost::launch(const std::string& name, Entry& entry, const std:
 Status ApplicationHost::launch_job(const std::string& name, Entry& entry, const std::string& position) {
   if (!job_loader_) return make_error(Errc::kInvalidApplicationConfiguration, kNoNativeJobs);
   const auto& job = entry.app.config["Job"];
-  auto loaded = job_loader_(job.value("Library", ""), job.value("PropertyGroups", nlohmann::json::array()));
+  auto library = local_library(name, entry);
+  if (!library) return make_error(Errc::kInvalidApplicationConfiguration, library.error().message);
+  auto loaded = job_loader_(*library, job.value("PropertyGroups", nlohmann::json::array()));
   if (!loaded) return make_error(Errc::kInvalidApplicationConfiguration, loaded.error().message);
   std::vector<OutputSpec> outputs;
   for (const auto& o : loaded->outputs) outputs.push_back({o.name, o.target, o.delivery, false});
@@ -93,6 +95,21 @@ Status ApplicationHost::launch_job(const std::string& name, Entry& entry, const 
   const bool first = position == kInitialPosition || (none && position == "LAST_STOPPED_POINT");
   return start_runner(name, entry, first ? loaded->start : position, loaded->source, std::move(loaded->program),
                       outputs);
+}
+
+Result<fs::path> ApplicationHost::local_library(const std::string& name, const Entry& entry) const {
+  const fs::path stored = entry.app.config["Job"].value("Library", "");
+  if (!libraries_) return stored;
+  // Every node keeps its copy under its own folder of the application.
+  const fs::path local = entry_dir(name) / stored.filename();
+  std::error_code ec;
+  if (fs::exists(local, ec)) return local;
+  auto bytes = libraries_->read(name + "/" + stored.filename().string());
+  if (!bytes) return tl::unexpected(bytes.error());
+  if (!*bytes) return make_error(Errc::kResourceNotFound, "the job library of " + name + " is not in the cluster");
+  fs::create_directories(entry_dir(name), ec);
+  if (auto st = write_file_atomic(local, **bytes); !st) return tl::unexpected(st.error());
+  return local;
 }
 
 Result<HostedApplication> ApplicationHost::deploy_job(const std::string& name, std::string_view library,
@@ -134,6 +151,11 @@ Result<HostedApplication> ApplicationHost::deploy_job(const std::string& name, s
     if (it == apps_.end()) fs::remove_all(entry_dir(name), ec);
     return make_error(Errc::kInvalidArgument, probe.error().message);
   }
+  if (libraries_) {  // where the node that will run it (maybe another) fetches it
+    const std::string key = name + "/" + path.filename().string();
+    if (auto st = libraries_->claim(key); !st) return tl::unexpected(st.error());
+    if (auto st = libraries_->write(key, library); !st) return tl::unexpected(st.error());
+  }
   if (it == apps_.end()) {
     auto entry = std::make_unique<Entry>();
     entry->app.config = {{"ApplicationName", name},
@@ -152,7 +174,10 @@ Result<HostedApplication> ApplicationHost::deploy_job(const std::string& name, s
   }
   if (it->second->app.version != version) {  // an update of an existing job application
     const std::string old = it->second->app.config["Job"].value("Library", "");
-    if (!old.empty() && old != path.string()) fs::remove(old, ec);  // dlopen'ed libraries stay mapped
+    if (!old.empty() && old != path.string()) {
+      fs::remove(old, ec);  // dlopen'ed libraries stay mapped
+      if (libraries_) (void)libraries_->remove(name + "/" + fs::path(old).filename().string());  // best effort
+    }
     it->second->app.version = version;
     it->second->app.updated_ms = clock_.now_ms();
   }

@@ -186,6 +186,21 @@ TEST_F(JetStreamShardTest, ASealedShardRefusesEveryNodesAppendsAndItsEndIsFinal)
   jsStreamInfo_Destroy(info);
 }
 
+// A node that saw the shard empty, then appends after another node did, still starts it at the
+// other node's first record (its cached head was stale, not this batch).
+TEST_F(JetStreamShardTest, AStaleEmptyHeadDoesNotHideOtherNodesFirstRecords) {
+  auto a = open(*nats_, options("a"));
+  auto other_nats = server_->connect();
+  auto b = open(*other_nats, options("b"));
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(a->start_offset(), 0u);
+  EXPECT_FALSE(a->oldest_arrival_ms());  // a has now seen it empty
+  fill(*b, 2, 2, 1000);
+  fill(*a, 1, 1, 2000);
+  EXPECT_EQ(a->start_offset(), 0u);
+  EXPECT_EQ(read_all(*a), (std::vector<std::string>{"r0", "r1", "r2", "r3", "r4"}));
+}
+
 // Two nodes appending to one shard at once: every record stored once, offsets dense, arrivals
 // never decreasing, whoever won each race.
 TEST_F(JetStreamShardTest, TwoNodesAppendingToOneShardKeepOffsetsDense) {
