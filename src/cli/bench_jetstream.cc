@@ -33,19 +33,8 @@ struct JetStreamBenchOptions {
   int replicas = 1;
 };
 
-std::vector<std::string> split(const std::string& list) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= list.size()) {
-    const size_t comma = std::min(list.find(',', start), list.size());
-    if (comma > start) out.push_back(list.substr(start, comma - start));
-    start = comma + 1;
-  }
-  return out;
-}
-
 int bench_jetstream(const JetStreamBenchOptions& o) {
-  const auto urls = split(o.cluster);
+  const auto urls = split_list(o.cluster);
   auto admin = cluster::NatsConnection::connect({.urls = urls, .name = "eddy bench"});
   if (!admin) return fail(admin.error().message);
   // Fresh shard streams with the configuration eddy gives its own.

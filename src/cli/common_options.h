@@ -1,10 +1,12 @@
 // Options shared by the client subcommands (streams, put, tail, bench).
 #pragma once
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "api/client.h"
 
@@ -20,6 +22,18 @@ struct ClientOptions {
     return std::string(r && *r ? r : "us-east-1");
   }();
 };
+
+// "a,b,,c" -> {"a", "b", "c"}: a comma-separated list such as --cluster's NATS URLs.
+inline std::vector<std::string> split_list(const std::string& list) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= list.size()) {
+    const size_t comma = std::min(list.find(',', start), list.size());
+    if (comma > start) out.push_back(list.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return out;
+}
 
 // Prints "eddy: <message>" on stderr; returns the exit code for a failed command.
 inline int fail(const std::string& message) {

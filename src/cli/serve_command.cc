@@ -70,17 +70,6 @@ struct ServeOptions {
   int64_t lease_ttl_ms = 10'000;
 };
 
-std::vector<std::string> split_urls(const std::string& list) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= list.size()) {
-    const size_t comma = std::min(list.find(',', start), list.size());
-    if (comma > start) out.push_back(list.substr(start, comma - start));
-    start = comma + 1;
-  }
-  return out;
-}
-
 // Connections beyond the open-file limit would make accept fail; the limit is raised to its hard
 // maximum, and 256 descriptors stay for logs, segments and the clients eddy opens itself.
 size_t connection_limit(size_t wanted) {
@@ -146,7 +135,7 @@ int serve(const ServeOptions& o) {
   // (docs/design/cluster-jetstream.md). Delivery streams are not yet shared.
   std::unique_ptr<cluster::ClusterNode> node;
   if (!o.cluster.empty()) {
-    auto started = cluster::ClusterNode::start({split_urls(o.cluster), o.node_id, o.replicas});
+    auto started = cluster::ClusterNode::start({split_list(o.cluster), o.node_id, o.replicas});
     if (!started) return fail(started.error().message);
     node = std::move(*started);
     std::cerr << "eddy: note: " << node->durability_note() << std::endl;

@@ -151,13 +151,18 @@ void ApplicationRunner::push(std::vector<std::vector<SourceCopy>> batches, size_
 
 // A checkpoint: where reading continues (the first unprocessed record of each shard), the state
 // after the records before it, and the outputs' ordinals, unwritten rows and ends.
-bool ApplicationRunner::checkpoint() {
+Checkpoint ApplicationRunner::take_checkpoint() {
   Checkpoint c;
   c.taken_ms = clock_.now_ms();
   c.positions = reader_.checkpoint_positions();
   c.finished = reader_.checkpoint_finished();
   c.state = program_->save_state();
   c.outputs = outputs_.checkpoint();
+  return c;
+}
+
+bool ApplicationRunner::checkpoint() {
+  const Checkpoint c = take_checkpoint();
   bool ok = true;
   if (auto st = setup_.checkpoints->write(setup_.name, c); !st) {
     report("ERROR", "Checkpoint_Error", st.error().message);
@@ -177,13 +182,7 @@ bool ApplicationRunner::checkpoint() {
 }
 
 Status ApplicationRunner::save_start_point() {
-  Checkpoint c;
-  c.taken_ms = clock_.now_ms();
-  c.positions = reader_.checkpoint_positions();
-  c.finished = reader_.checkpoint_finished();
-  c.state = program_->save_state();
-  c.outputs = outputs_.checkpoint();
-  return setup_.checkpoints->write(setup_.name, c);
+  return setup_.checkpoints->write(setup_.name, take_checkpoint());
 }
 
 void ApplicationRunner::finish() {

@@ -87,6 +87,7 @@ class ApplicationRunner {
   void begin();
   void finish();
   void push(std::vector<std::vector<SourceCopy>> batches, size_t& processed);
+  Checkpoint take_checkpoint();  // where reading continues, the state, the outputs
   bool checkpoint();
   void report(const char* level, const char* error_name, const std::string& message);
   void clear_fault();
