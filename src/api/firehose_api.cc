@@ -35,7 +35,7 @@ class Call : private JsonReply {
   std::string name() const { return in_.get("DeliveryStreamName") ? in_.get("DeliveryStreamName")->text : ""; }
 
   // Answers once the journaled records are as durable as --fsync promises.
-  void commit_then(std::shared_ptr<log::ShardLog> journal, json body) {
+  void commit_then(std::shared_ptr<log::ShardStorage> journal, json body) {
     auto shared = std::make_shared<json>(std::move(body));
     committer_.commit({journal}, [respond = respond_, shared, protocol = protocol_](Status st) {
       if (!st) return respond(error_response(st.error(), protocol));

@@ -64,7 +64,8 @@ struct ServeOptions {
   std::vector<std::string> lambdas;  // NAME=python:/path.py | NAME=exec:command
   std::string s3_endpoint, s3_access_key, s3_secret_key, s3_region = "us-east-1";
   int s3_multipart_mb = 8;
-  std::string cluster;  // NATS URLs, comma-separated: cluster mode
+  std::string cluster;     // NATS URLs, comma-separated: cluster mode
+  std::string bucket_dir;  // where bucket directories are (default <data-dir>/bucket)
   std::string node_id;
   int replicas = 1;
   int64_t lease_ttl_ms = 10'000;
@@ -132,7 +133,7 @@ int serve(const ServeOptions& o) {
   store_options.status_delay_ms = o.status_delay_ms;
   store_options.region = o.region;
   // Cluster mode: shards in JetStream streams, stream documents in the shared bucket
-  // (docs/design/cluster-jetstream.md). Delivery streams are not yet shared.
+  // (docs/design/cluster-jetstream.md).
   std::unique_ptr<cluster::ClusterNode> node;
   if (!o.cluster.empty()) {
     auto started = cluster::ClusterNode::start({split_list(o.cluster), o.node_id, o.replicas});
@@ -168,10 +169,10 @@ int serve(const ServeOptions& o) {
     s3->part_size = std::max<size_t>(s3->multipart_threshold, 5u << 20);
     if (!o.s3_access_key.empty()) s3->credentials = {o.s3_access_key, o.s3_secret_key, ""};
   }
-  delivery::DeliveryHost deliveries(std::filesystem::path(o.data_dir) / "deliveries",
-                                    std::filesystem::path(o.data_dir) / "bucket", **store, committer, clock, functions,
-                                    s3);
-  if (auto st = deliveries.load(); !st) return fail(st.error().message);
+  const std::filesystem::path bucket_dir =
+      o.bucket_dir.empty() ? std::filesystem::path(o.data_dir) / "bucket" : std::filesystem::path(o.bucket_dir);
+  delivery::DeliveryHost deliveries(std::filesystem::path(o.data_dir) / "deliveries", bucket_dir, **store, committer,
+                                    clock, functions, s3);
   host::ApplicationHost host(std::filesystem::path(o.data_dir) / "apps", **store, committer, clock);
   // Application outputs may be delivery streams (KinesisFirehoseOutput).
   host::ApplicationHost::DeliveryOutput to_delivery;
@@ -214,7 +215,21 @@ int serve(const ServeOptions& o) {
     leases = std::move(*placement);
     host.set_placement(leases);
     host.set_shared(true);
+    // Delivery streams: documents in the shared bucket, state in JetStream, journals as shards;
+    // each worker runs on the node holding the delivery stream's lease.
+    auto deliveries_meta = node->metadata("deliveries");
+    if (!deliveries_meta) return fail(deliveries_meta.error().message);
+    auto delivery_state = cluster::JetStreamBlobStore::open(node->nats(), "dlv", o.replicas);
+    if (!delivery_state) return fail(delivery_state.error().message);
+    deliveries.set_shared(
+        {.metadata = std::move(*deliveries_meta),
+         .state = std::shared_ptr<BlobStore>(std::move(*delivery_state)),
+         .open_journal = [&node](const std::string& name,
+                                 uint64_t incarnation) { return node->open_journal(name, incarnation); },
+         .node_id = o.node_id});
+    deliveries.set_placement(leases);
   }
+  if (auto st = deliveries.load(); !st) return fail(st.error().message);
   if (auto st = host.load(); !st) return fail(st.error().message);
   // The cluster's threads call into the store and the host: they stop first, whichever way this
   // function returns.
@@ -228,38 +243,34 @@ int serve(const ServeOptions& o) {
   } stop_cluster{node.get(), leases.get()};
   if (node) {
     // Other nodes' changes: each document written or removed is applied here.
-    node->watch([&store, &host](const std::string& kind, const std::string& name) {
-      Status applied = kind == "streams" ? (*store)->reload(name) : kind == "apps" ? host.reload(name) : Status{};
+    node->watch([&store, &host, &deliveries](const std::string& kind, const std::string& name) {
+      Status applied = kind == "streams"      ? (*store)->reload(name)
+                       : kind == "apps"       ? host.reload(name)
+                       : kind == "deliveries" ? deliveries.reload(name)
+                                              : Status{};
       if (!applied)
         std::cerr << "eddy: cannot apply the change of " << kind << " " << name << ": " << applied.error().message
                   << std::endl;
     });
     leases->run(
-        [&host] {
+        [&host, &deliveries] {
           std::vector<cluster::LeasePlacement::Work> work;
           for (const auto& app : host.list())
             work.push_back({WorkKind::kApplication, app.config.value("ApplicationName", "")});
+          for (const auto& d : deliveries.list())
+            work.push_back({WorkKind::kDeliveryStream, d.config.value("DeliveryStreamName", "")});
           return work;
         },
-        [&host](WorkKind kind, const std::string& name, bool) {
+        [&host, &deliveries](WorkKind kind, const std::string& name, bool) {
           if (kind == WorkKind::kApplication) host.placement_changed(name);
+          if (kind == WorkKind::kDeliveryStream) deliveries.placement_changed(name);
         });
   }
 
   api::KinesisApi kinesis(**store, committer, clock);
-  api::AnalyticsApi analytics(host, **store, std::filesystem::path(o.data_dir) / "bucket");
-  api::AnalyticsV2Api analytics_v2(host, analytics, std::filesystem::path(o.data_dir) / "bucket");
+  api::AnalyticsApi analytics(host, **store, bucket_dir);
+  api::AnalyticsV2Api analytics_v2(host, analytics, bucket_dir);
   api::FirehoseApi firehose(deliveries, committer);
-  // Not yet shared between nodes: in cluster mode these APIs answer so rather than keep
-  // applications and delivery streams on one node's disk.
-  auto not_in_cluster = [](const char* what) {
-    return [what](std::string_view, const api::Value&, api::Protocol p, api::Respond r) {
-      r(api::error_response(
-          {Errc::kUnsupportedOperation, std::string(what) + " are not available in cluster mode yet; run them on "
-                                                            "a single-machine eddy"},
-          p));
-    };
-  };
   std::vector<api::Service> services = {
       {model->get(), [&kinesis](std::string_view op, const api::Value& in, api::Protocol p,
                                 api::Respond r) { kinesis.handle(op, in, p, std::move(r)); }},
@@ -270,17 +281,18 @@ int serve(const ServeOptions& o) {
       {firehose_model->get(), [&firehose](std::string_view op, const api::Value& in, api::Protocol p, api::Respond r) {
          firehose.handle(op, in, p, std::move(r));
        }}};
-  if (node) services[3].handler = not_in_cluster("Firehose delivery streams");
   // GET /eddy/v1/applications/<name>/errors: the latest error_stream rows (eddy apps logs); the
   // dashboard, its endpoints and /metrics (web/dashboard.h).
   web::Dashboard dashboard(**store, host, deliveries, clock);
   if (node) {
     const std::string version = node->server_version();
-    dashboard.set_extra_metrics([&node, &leases, &host, version] {
+    dashboard.set_extra_metrics([&node, &leases, &host, &deliveries, version] {
       const auto c = node->counters();
-      size_t running_here = 0;
+      size_t running_here = 0, delivering_here = 0;
       for (const auto& app : host.list())
         running_here += leases->runs_here(WorkKind::kApplication, app.config.value("ApplicationName", ""));
+      for (const auto& d : deliveries.list())
+        delivering_here += leases->runs_here(WorkKind::kDeliveryStream, d.config.value("DeliveryStreamName", ""));
       std::string out;
       auto family = [&out](const char* name, const char* type, const char* help, const std::string& sample) {
         out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + sample + "\n";
@@ -297,6 +309,8 @@ int serve(const ServeOptions& o) {
              "eddy_cluster_nats_reconnects_total " + std::to_string(c.reconnects));
       family("eddy_cluster_applications_running_here", "gauge", "Applications whose lease this node holds",
              "eddy_cluster_applications_running_here " + std::to_string(running_here));
+      family("eddy_cluster_delivery_streams_running_here", "gauge", "Delivery streams whose lease this node holds",
+             "eddy_cluster_delivery_streams_running_here " + std::to_string(delivering_here));
       return out;
     });
   }
@@ -402,6 +416,9 @@ void add_serve_command(CLI::App& app, int& exit_code) {
   cmd->add_option(
       "--lambda", o->lambdas,
       "Where a Lambda function used as a Firehose transform runs: NAME=python:/path/handler.py or NAME=exec:<command>");
+  cmd->add_option("--bucket-dir", o->bucket_dir,
+                  "Where bucket directories are (default <data-dir>/bucket); cluster nodes that deliver to "
+                  "bucket directories share one (a shared mount)");
   cmd->add_option("--s3-endpoint", o->s3_endpoint,
                   "Deliver to this S3-compatible store (http://host:port, path-style) instead of bucket directories");
   cmd->add_option("--s3-access-key", o->s3_access_key, "Access key for --s3-endpoint (default: AWS_ACCESS_KEY_ID)");

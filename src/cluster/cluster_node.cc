@@ -95,6 +95,19 @@ Result<std::shared_ptr<log::ShardStorage>> ClusterNode::open_shard(const std::st
   char shard_id[32];
   std::snprintf(shard_id, sizeof(shard_id), "shardId-%012u", shard);
   o.description = stream + "/" + shard_id;
+  return open_storage(std::move(o));
+}
+
+Result<std::shared_ptr<log::ShardStorage>> ClusterNode::open_journal(const std::string& delivery,
+                                                                     uint64_t incarnation) {
+  JetStreamShardOptions o;
+  o.stream = journal_stream_name(incarnation);
+  o.subject = journal_subject(incarnation);
+  o.description = "delivery stream " + delivery + " (direct-put journal)";
+  return open_storage(std::move(o));
+}
+
+Result<std::shared_ptr<log::ShardStorage>> ClusterNode::open_storage(JetStreamShardOptions o) {
   o.replicas = options_.replicas;
   o.writer_id = writer_id_;
   auto s = JetStreamShard::open(*nats_, std::move(o));

@@ -42,6 +42,8 @@ class ClusterNode {
   Result<std::shared_ptr<MetadataStore>> metadata(const std::string& kind);
   // Shard `shard` of the stream with id `stream_id` (named `stream`, for operators).
   Result<std::shared_ptr<log::ShardStorage>> open_shard(const std::string& stream, uint64_t stream_id, uint32_t shard);
+  // The direct-put journal of delivery stream `delivery` (incarnation `incarnation`).
+  Result<std::shared_ptr<log::ShardStorage>> open_journal(const std::string& delivery, uint64_t incarnation);
   // Calls `changed(kind, name)` on the watch's thread for every document written or removed, by
   // any node (this one's own writes included: applying them again changes nothing). After a
   // reconnect, and every resync_ms, every current document is reported again, so a change a
@@ -87,6 +89,7 @@ class ClusterNode {
 
  private:
   explicit ClusterNode(ClusterOptions options) : options_(std::move(options)) {}
+  Result<std::shared_ptr<log::ShardStorage>> open_storage(JetStreamShardOptions options);
   void run_watch(std::function<void(const std::string&, const std::string&)> changed, int64_t resync_ms);
 
   ClusterOptions options_;

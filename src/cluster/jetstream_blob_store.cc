@@ -85,6 +85,13 @@ std::string JetStreamBlobStore::key(const std::string& name) const {
   return kind_ + "." + encode_key_token(name);
 }
 
+std::string JetStreamBlobStore::what(const std::string& name) const {
+  if (kind_ == "app") return "the checkpoint of application " + name;
+  if (kind_ == "job") return "the job library " + name;
+  if (kind_ == "dlv") return "the delivery state " + name;
+  return kind_ + " " + name;
+}
+
 std::string JetStreamBlobStore::subject(const std::string& name) const {
   return "eddy.ckpt." + kind_ + "." + encode_key_token(name);
 }
@@ -102,17 +109,17 @@ Status JetStreamBlobStore::claim(const std::string& name) {
     } else if (s == NATS_NOT_FOUND) {
       s = kvStore_Create(&rev, kv_, k.c_str(), kNoBlob, static_cast<int>(std::char_traits<char>::length(kNoBlob)));
     } else {
-      return tl::unexpected(nats_error(s, "claiming the checkpoint of " + name));
+      return tl::unexpected(nats_error(s, "claiming " + what(name)));
     }
     if (s == NATS_OK) {
       std::lock_guard lock(mu_);
       held_[name] = rev;
       return {};
     }
-    if (s != NATS_ERR) return tl::unexpected(nats_error(s, "claiming the checkpoint of " + name));
+    if (s != NATS_ERR) return tl::unexpected(nats_error(s, "claiming " + what(name)));
     // Someone else wrote in between: read again and claim over it.
   }
-  return make_error(Errc::kConcurrentModification, "the checkpoint of " + name + " keeps changing; retry");
+  return make_error(Errc::kConcurrentModification, what(name) + " keeps changing; retry");
 }
 
 Status JetStreamBlobStore::write(const std::string& name, std::string_view bytes) {
@@ -120,8 +127,7 @@ Status JetStreamBlobStore::write(const std::string& name, std::string_view bytes
   {
     std::lock_guard lock(mu_);
     auto it = held_.find(name);
-    if (it == held_.end())
-      return make_error(Errc::kConcurrentModification, "this node has not claimed the checkpoint of " + name);
+    if (it == held_.end()) return make_error(Errc::kConcurrentModification, "this node has not claimed " + what(name));
     held = it->second;
   }
   const std::string subj = subject(name);
@@ -133,7 +139,7 @@ Status JetStreamBlobStore::write(const std::string& name, std::string_view bytes
     jsErrCode code = static_cast<jsErrCode>(0);
     natsStatus s =
         js_Publish(&ack, nats_.jetstream(), subj.c_str(), chunk.data(), static_cast<int>(chunk.size()), nullptr, &code);
-    if (s != NATS_OK) return tl::unexpected(nats_error(s, "writing the checkpoint of " + name, code));
+    if (s != NATS_OK) return tl::unexpected(nats_error(s, "writing " + what(name), code));
     if (first_seq == 0) first_seq = ack->Sequence;
     head += " " + std::to_string(ack->Sequence);
     jsPubAck_Destroy(ack);
@@ -148,9 +154,9 @@ Status JetStreamBlobStore::write(const std::string& name, std::string_view bytes
       std::lock_guard lock(mu_);
       held_.erase(name);
       return make_error(Errc::kConcurrentModification,
-                        "another node has taken application " + name + " over: this node's checkpoint is refused");
+                        "another node has taken " + what(name) + " over: this node's write is refused");
     }
-    return tl::unexpected(nats_error(s, "committing the checkpoint of " + name));
+    return tl::unexpected(nats_error(s, "committing " + what(name)));
   }
   {
     std::lock_guard lock(mu_);
@@ -172,7 +178,7 @@ Result<std::optional<std::string>> JetStreamBlobStore::read(const std::string& n
   Entry current;
   natsStatus s = kvStore_Get(&current.e, kv_, key(name).c_str());
   if (s == NATS_NOT_FOUND) return std::nullopt;
-  if (s != NATS_OK) return tl::unexpected(nats_error(s, "reading the checkpoint of " + name));
+  if (s != NATS_OK) return tl::unexpected(nats_error(s, "reading " + what(name)));
   auto head = parse_head(std::string_view(kvEntry_ValueString(current.e), kvEntry_ValueLen(current.e)));
   if (!head) return make_error(Errc::kCorruption, "the checkpoint head of " + name + " is not eddy's");
   if (head->empty) return std::nullopt;
@@ -183,11 +189,11 @@ Result<std::optional<std::string>> JetStreamBlobStore::read(const std::string& n
     jsErrCode code = static_cast<jsErrCode>(0);
     // From the leader: a replica that is behind may not have the newest chunks yet.
     s = js_GetMsg(&m, nats_.jetstream(), kStream, seq, nullptr, &code);
-    if (s != NATS_OK) return tl::unexpected(nats_error(s, "reading the checkpoint of " + name, code));
+    if (s != NATS_OK) return tl::unexpected(nats_error(s, "reading " + what(name), code));
     out.append(natsMsg_GetData(m), static_cast<size_t>(natsMsg_GetDataLength(m)));
     natsMsg_Destroy(m);
   }
-  if (out.size() != head->size) return make_error(Errc::kCorruption, "the checkpoint of " + name + " is incomplete");
+  if (out.size() != head->size) return make_error(Errc::kCorruption, what(name) + " is incomplete");
   return out;
 }
 
@@ -197,14 +203,14 @@ Status JetStreamBlobStore::remove(const std::string& name) {
     held_.erase(name);
   }
   natsStatus s = kvStore_Purge(kv_, key(name).c_str(), nullptr);
-  if (s != NATS_OK && s != NATS_NOT_FOUND) return tl::unexpected(nats_error(s, "removing the checkpoint of " + name));
+  if (s != NATS_OK && s != NATS_NOT_FOUND) return tl::unexpected(nats_error(s, "removing " + what(name)));
   const std::string subj = subject(name);
   jsOptions o;
   jsOptions_Init(&o);
   o.Stream.Purge.Subject = subj.c_str();
   jsErrCode code = static_cast<jsErrCode>(0);
   s = js_PurgeStream(nats_.jetstream(), kStream, &o, &code);
-  if (s != NATS_OK) return tl::unexpected(nats_error(s, "removing the checkpoint of " + name, code));
+  if (s != NATS_OK) return tl::unexpected(nats_error(s, "removing " + what(name), code));
   return {};
 }
 

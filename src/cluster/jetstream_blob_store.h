@@ -1,4 +1,5 @@
-// The blob seam (common/blob_store.h) on JetStream, for applications' checkpoints: the bytes as
+// The blob seam (common/blob_store.h) on JetStream, for applications' checkpoints, C++ job
+// libraries and delivery streams' state: the bytes as
 // messages of stream EDDY_CKPT (one subject per name, chunks under the servers' message limit),
 // and per name a head in key-value bucket eddy_ckpt that lists them. Writing the head is the
 // commit point, compare-and-set on the revision this writer holds since its claim, so a node
@@ -17,7 +18,7 @@ namespace eddy::cluster {
 
 class JetStreamBlobStore final : public BlobStore {
  public:
-  // Blobs of one kind ("app"): keys "<kind>.<encoded name>" in bucket eddy_ckpt.
+  // Blobs of one kind ("app", "job", "dlv"): keys "<kind>.<encoded name>" in bucket eddy_ckpt.
   static Result<std::unique_ptr<JetStreamBlobStore>> open(NatsConnection& nats, const std::string& kind, int replicas);
   ~JetStreamBlobStore() override;
 
@@ -30,6 +31,7 @@ class JetStreamBlobStore final : public BlobStore {
   JetStreamBlobStore(NatsConnection& nats, std::string kind) : nats_(nats), kind_(std::move(kind)) {}
   std::string key(const std::string& name) const;
   std::string subject(const std::string& name) const;
+  std::string what(const std::string& name) const;  // for messages
 
   NatsConnection& nats_;
   std::string kind_;

@@ -49,6 +49,18 @@ std::string shard_subject(uint64_t stream_id, uint32_t shard) {
   return buf;
 }
 
+std::string journal_stream_name(uint64_t incarnation) {
+  char buf[48];
+  std::snprintf(buf, sizeof(buf), "EDDY_D_%016" PRIx64, incarnation);
+  return buf;
+}
+
+std::string journal_subject(uint64_t incarnation) {
+  char buf[48];
+  std::snprintf(buf, sizeof(buf), "eddy.d.%016" PRIx64, incarnation);
+  return buf;
+}
+
 Result<std::shared_ptr<JetStreamShard>> JetStreamShard::open(NatsConnection& nats, JetStreamShardOptions options) {
   std::shared_ptr<JetStreamShard> shard(new JetStreamShard(nats, std::move(options)));
   const auto& o = shard->options_;

@@ -36,6 +36,9 @@ struct JetStreamShardOptions {
 // JetStream names allow no '.', so shards are named by the stream's random id, not its name.
 std::string shard_stream_name(uint64_t stream_id, uint32_t shard);
 std::string shard_subject(uint64_t stream_id, uint32_t shard);
+// A delivery stream's direct-put journal, by the random id of the delivery stream's incarnation.
+std::string journal_stream_name(uint64_t incarnation);
+std::string journal_subject(uint64_t incarnation);
 
 class JetStreamShard final : public log::ShardStorage {
  public:

@@ -1,7 +1,9 @@
 #include "delivery/delivery_host.h"
 
+#include <cinttypes>
 #include <cstdio>
 #include <iostream>
+#include <random>
 
 #include "common/fault_log.h"
 #include "common/file_util.h"
@@ -9,6 +11,7 @@
 #include "delivery/destination.h"
 #include "delivery/lambda_transform.h"
 #include "delivery/prefix.h"
+#include "log/shard_log.h"
 #include "stream/sequence_number.h"
 
 namespace eddy::delivery {
@@ -28,6 +31,21 @@ tl::unexpected<Error> not_found(const std::string& name) {
 
 tl::unexpected<Error> invalid(const std::string& m) {
   return make_error(Errc::kInvalidArgument, m);
+}
+
+uint64_t random_incarnation() {
+  static std::mutex mu;
+  static std::mt19937_64 rng{std::random_device{}()};
+  std::lock_guard lock(mu);
+  uint64_t id = 0;
+  while (id == 0) id = rng();
+  return id;
+}
+
+std::string hex(uint64_t id) {
+  char buf[24];
+  std::snprintf(buf, sizeof(buf), "%016" PRIx64, id);
+  return buf;
 }
 
 }  // namespace
@@ -76,7 +94,12 @@ DeliveryHost::DeliveryHost(fs::path dir, fs::path bucket_dir, stream::StreamStor
             }
           })) {
   if (s3) s3_.emplace(std::move(*s3));
-  bucket_.discard_staged();
+}
+
+void DeliveryHost::set_shared(SharedDeliveries shared) {
+  metadata_ = shared.metadata;
+  bucket_.set_staging(".eddy-staging-" + path_component(shared.node_id));
+  shared_ = std::move(shared);
 }
 
 Status DeliveryHost::write_object(const std::string& bucket, const std::string& key, std::string_view bytes) const {
@@ -112,6 +135,7 @@ Status DeliveryHost::persist(const std::string& name, Entry& e) {
             {"version", s.version},
             {"created_ms", s.created_ms},
             {"updated_ms", s.updated_ms}};
+  if (e.incarnation) j["incarnation"] = e.incarnation;
   auto revision = metadata_->put(name, j.dump(1), e.revision);
   if (!revision) return tl::unexpected(revision.error());
   e.revision = *revision;
@@ -130,6 +154,7 @@ Status DeliveryHost::load() {
                 << " (python: Lambda transforms fail until it can be written)\n";
   }
   fs::remove(dir_ / "lambda_runner.py", ec);  // where an eddy before 2026-12-06 kept it
+  bucket_.discard_staged();
   std::unique_lock lock(mu_);
   auto names = metadata_->names();
   if (!names) return tl::unexpected(names.error());
@@ -137,29 +162,56 @@ Status DeliveryHost::load() {
     auto doc = metadata_->get(name);
     if (!doc) return tl::unexpected(doc.error());
     if (!*doc) continue;
-    auto e = std::make_unique<Entry>();
-    e->revision = (*doc)->revision;
-    try {
-      const auto j = json::parse((*doc)->value);
-      e->stream.config = j.at("config");
-      e->stream.status = j.at("status").get<std::string>();
-      e->stream.version = j.at("version").get<int64_t>();
-      e->stream.created_ms = j.at("created_ms").get<TimestampMs>();
-      e->stream.updated_ms = j.at("updated_ms").get<TimestampMs>();
-    } catch (const std::exception& ex) {
-      return make_error(Errc::kCorruption,
-                        "cannot read " + (entry_dir(name) / "stream.json").string() + ": " + ex.what());
-    }
-    if (e->stream.config.value("DeliveryStreamType", "DirectPut") == "DirectPut") {
-      auto journal = log::ShardLog::open(entry_dir(name) / "journal", log::LogOptions{});
-      if (!journal) return tl::unexpected(journal.error());
-      e->journal = std::shared_ptr<log::ShardLog>(std::move(*journal));
-      committer_.track(e->journal);
-    }
-    auto* entry = e.get();
-    streams_[name] = std::move(e);
+    auto e = open_entry(name, (*doc)->value, (*doc)->revision);
+    if (!e) return tl::unexpected(e.error());
+    auto* entry = e->get();
+    streams_[name] = std::move(*e);
     launch(name, *entry);
   }
+  return {};
+}
+
+Result<std::unique_ptr<DeliveryHost::Entry>> DeliveryHost::open_entry(const std::string& name,
+                                                                      const std::string& document, uint64_t revision) {
+  auto e = std::make_unique<Entry>();
+  e->revision = revision;
+  try {
+    const auto j = json::parse(document);
+    e->stream.config = j.at("config");
+    e->stream.status = j.at("status").get<std::string>();
+    e->stream.version = j.at("version").get<int64_t>();
+    e->stream.created_ms = j.at("created_ms").get<TimestampMs>();
+    e->stream.updated_ms = j.at("updated_ms").get<TimestampMs>();
+    e->incarnation = j.value("incarnation", uint64_t{0});
+  } catch (const std::exception& ex) {
+    const std::string where =
+        shared_ ? "the document of delivery stream " + name : (entry_dir(name) / "stream.json").string();
+    return make_error(Errc::kCorruption, "cannot read " + where + ": " + ex.what());
+  }
+  if (shared_ && e->incarnation == 0)
+    return make_error(Errc::kCorruption, "the document of delivery stream " + name + " has no incarnation");
+  if (auto st = open_parts(name, *e); !st) return tl::unexpected(st.error());
+  return e;
+}
+
+Status DeliveryHost::open_parts(const std::string& name, Entry& e) {
+  const bool direct_put = e.stream.config.value("DeliveryStreamType", "DirectPut") == "DirectPut";
+  if (shared_) {
+    e.files = std::make_shared<StateFiles>(shared_->state, name + "/" + hex(e.incarnation));
+    if (direct_put) {
+      auto journal = shared_->open_journal(name, e.incarnation);
+      if (!journal) return tl::unexpected(journal.error());
+      e.journal = std::move(*journal);
+    }
+  } else {
+    e.files = std::make_shared<StateFiles>(entry_dir(name));
+    if (direct_put) {
+      auto journal = log::ShardLog::open(entry_dir(name) / "journal", log::LogOptions{});
+      if (!journal) return tl::unexpected(journal.error());
+      e.journal = std::shared_ptr<log::ShardLog>(std::move(*journal));
+    }
+  }
+  if (e.journal) committer_.track(e.journal);
   return {};
 }
 
@@ -229,19 +281,26 @@ Result<DeliveryStream> DeliveryHost::create(json request) {
   auto e = std::make_unique<Entry>();
   e->stream.config = std::move(request);
   e->stream.created_ms = e->stream.updated_ms = clock_.now_ms();
-  std::error_code ec;
-  fs::remove_all(entry_dir(name), ec);  // leftovers of a deleted stream of the same name
-  if (type == "DirectPut") {
-    auto journal = log::ShardLog::open(entry_dir(name) / "journal", log::LogOptions{});
-    if (!journal) return tl::unexpected(journal.error());
-    e->journal = std::shared_ptr<log::ShardLog>(std::move(*journal));
-    committer_.track(e->journal);
-  }
-  if (auto st = persist(name, *e); !st) return tl::unexpected(st.error());
-  if (auto st = write_file_atomic(entry_dir(name) / "state.json",
-                                  json{{"positions", positions}, {"finished", finished}}.dump());
-      !st) {
-    return tl::unexpected(st.error());
+  const std::string state = json{{"positions", positions}, {"finished", finished}}.dump();
+  if (shared_) {
+    // The state first, under a new incarnation (no other node reads it before the document
+    // exists); if another node created the name meanwhile, ours goes again.
+    e->incarnation = random_incarnation();
+    if (auto st = open_parts(name, *e); !st) return tl::unexpected(st.error());
+    Status written = e->files->claim();
+    if (written) written = e->files->write("state.json", state);
+    if (written) written = persist(name, *e);
+    if (!written) {
+      (void)e->files->remove_all();
+      if (e->journal) e->journal->destroy();
+      return tl::unexpected(written.error());
+    }
+  } else {
+    std::error_code ec;
+    fs::remove_all(entry_dir(name), ec);  // leftovers of a deleted stream of the same name
+    if (auto st = open_parts(name, *e); !st) return tl::unexpected(st.error());
+    if (auto st = persist(name, *e); !st) return tl::unexpected(st.error());
+    if (auto st = e->files->write("state.json", state); !st) return tl::unexpected(st.error());
   }
   auto result = e->stream;
   auto* entry = e.get();
@@ -251,13 +310,18 @@ Result<DeliveryStream> DeliveryHost::create(json request) {
 }
 
 Result<DeliveryStream> DeliveryHost::describe(const std::string& name) const {
-  std::lock_guard lock(mu_);
-  auto it = streams_.find(name);
-  if (it == streams_.end()) return not_found(name);
-  DeliveryStream s = it->second->stream;
-  if (auto state = read_file(entry_dir(name) / "state.json")) {
+  DeliveryStream s;
+  std::shared_ptr<const StateFiles> files;
+  {
+    std::lock_guard lock(mu_);
+    auto it = streams_.find(name);
+    if (it == streams_.end()) return not_found(name);
+    s = it->second->stream;
+    files = it->second->files;
+  }
+  if (auto state = files->read("state.json"); state && *state) {
     try {
-      const auto j = json::parse(*state);
+      const auto j = json::parse(**state);
       s.objects = j.value("objects", uint64_t{0});
       s.records = j.value("records", uint64_t{0});
       s.last_delivery_ms = j.value("last_delivery_ms", TimestampMs{0});
@@ -280,8 +344,22 @@ Status DeliveryHost::remove(const std::string& name) {
   auto it = streams_.find(name);
   if (it == streams_.end()) return not_found(name);
   if (it->second->worker) halt(*it->second, lock);
-  if (it->second->journal) it->second->journal->destroy();
-  if (auto st = metadata_->remove(name, it->second->revision); !st) return st;
+  it = streams_.find(name);  // halting let go of the lock
+  if (it == streams_.end()) return {};
+  Entry& e = *it->second;
+  if (shared_) {
+    // The document first: a node that cannot remove it (another changed it) leaves all as it was.
+    if (auto st = metadata_->remove(name, e.revision); !st) {
+      launch(name, e);
+      return st;
+    }
+    if (e.journal) e.journal->destroy();
+    if (auto st = e.files->remove_all(); !st)
+      log_fault("removing the state of delivery stream " + name, st.error().message);
+  } else {
+    if (e.journal) e.journal->destroy();
+    if (auto st = metadata_->remove(name, e.revision); !st) return st;
+  }
   streams_.erase(name);
   return {};
 }
@@ -316,11 +394,16 @@ Status DeliveryHost::update_destination(const std::string& name, int64_t version
   request[field] = std::move(next);
   if (auto st = check_destination(request); !st) return tl::unexpected(st.error());
   if (e.worker) halt(e, lock);
-  e.stream.config = std::move(request);
-  ++e.stream.version;
-  e.stream.updated_ms = clock_.now_ms();
-  auto st = persist(name, e);
-  launch(name, e);
+  it = streams_.find(name);  // halting let go of the lock
+  if (it == streams_.end()) return not_found(name);
+  Entry& current = *it->second;
+  const DeliveryStream before = current.stream;
+  current.stream.config = std::move(request);
+  ++current.stream.version;
+  current.stream.updated_ms = clock_.now_ms();
+  auto st = persist(name, current);
+  if (!st) current.stream = before;  // another node changed it first: as it was
+  launch(name, current);
   return st;
 }
 
@@ -334,7 +417,7 @@ Result<uint64_t> DeliveryHost::journal_end(const std::string& name) const {
 
 Status DeliveryHost::scan_journal(const std::string& name, uint64_t from,
                                   const std::function<void(std::string_view, std::string_view)>& each) const {
-  std::shared_ptr<log::ShardLog> journal;
+  std::shared_ptr<log::ShardStorage> journal;
   {
     std::lock_guard lock(mu_);
     auto it = streams_.find(name);
@@ -353,7 +436,7 @@ Status DeliveryHost::scan_journal(const std::string& name, uint64_t from,
 
 Result<PutOutcome> DeliveryHost::put(const std::string& name, const std::vector<std::string_view>& records,
                                      const std::vector<std::string_view>& keys) {
-  std::shared_ptr<log::ShardLog> journal;
+  std::shared_ptr<log::ShardStorage> journal;
   {
     std::lock_guard lock(mu_);
     auto it = streams_.find(name);
@@ -384,7 +467,7 @@ void DeliveryHost::launch(const std::string& name, Entry& e) {
   setup.config = e.stream.config;
   setup.journal = e.journal;
   setup.version = e.stream.version;
-  setup.dir = entry_dir(name);
+  setup.files = e.files;
   setup.delivery_arn = arn(name);
   setup.lambda = lambda_setup();
   setup.objects = [this](const std::string& bucket, const std::string& key, std::string_view bytes) {
@@ -422,6 +505,43 @@ void DeliveryHost::run(Worker& w) {
     } else if (s.read == 0 && s.delivered == 0) {
       w.cv.wait_for(lock, kIdlePoll, [&] { return w.stop.load(); });
     }
+  }
+}
+
+Status DeliveryHost::reload(const std::string& name) {
+  auto doc = metadata_->get(name);
+  if (!doc) return tl::unexpected(doc.error());
+  std::unique_lock lock(mu_);
+  auto it = streams_.find(name);
+  if (!*doc) {
+    // Removed by another node, which also removed its journal and state.
+    if (it == streams_.end()) return {};
+    if (it->second->worker) halt(*it->second, lock);
+    streams_.erase(name);
+    return {};
+  }
+  if (it != streams_.end() && it->second->revision >= (*doc)->revision) return {};
+  auto fresh = open_entry(name, (*doc)->value, (*doc)->revision);
+  if (!fresh) return tl::unexpected(fresh.error());
+  if (it != streams_.end()) {
+    if (it->second->worker) halt(*it->second, lock);  // its destination changed, or it is another incarnation
+    streams_.erase(name);
+  }
+  auto* entry = fresh->get();
+  streams_[name] = std::move(*fresh);
+  launch(name, *entry);
+  return {};
+}
+
+void DeliveryHost::placement_changed(const std::string& name) {
+  std::unique_lock lock(mu_);
+  auto it = streams_.find(name);
+  if (it == streams_.end()) return;
+  const bool here = placement_->runs_here(WorkKind::kDeliveryStream, name);
+  if (it->second->worker && !here) {
+    halt(*it->second, lock);
+  } else if (!it->second->worker && here) {
+    launch(name, *it->second);
   }
 }
 

@@ -23,6 +23,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/blob_store.h"
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/metadata_store.h"
@@ -32,6 +33,7 @@
 #include "delivery/delivery_metrics.h"
 #include "delivery/delivery_step.h"
 #include "delivery/s3_sink.h"
+#include "delivery/state_files.h"
 #include "log/group_commit.h"
 #include "stream/stream_store.h"
 
@@ -50,7 +52,17 @@ struct DeliveryStream {
 
 struct PutOutcome {
   std::vector<std::string> record_ids;
-  std::shared_ptr<log::ShardLog> journal;  // to commit before acknowledging
+  std::shared_ptr<log::ShardStorage> journal;  // to commit before acknowledging
+};
+
+// What cluster mode shares between nodes (docs/design/cluster-jetstream.md).
+struct SharedDeliveries {
+  std::shared_ptr<MetadataStore> metadata;  // the delivery streams' documents
+  std::shared_ptr<BlobStore> state;         // their state.json and intent.json
+  // The direct-put journal of incarnation `incarnation` of delivery stream `name` (a random id
+  // kept in its document: a stream deleted and created again gets a new journal).
+  std::function<Result<std::shared_ptr<log::ShardStorage>>(const std::string& name, uint64_t incarnation)> open_journal;
+  std::string node_id;  // names this node's staging folder in a bucket directory shared by nodes
 };
 
 struct LambdaSetup;
@@ -75,6 +87,13 @@ class DeliveryHost {
   // Which delivery streams run a worker on this node (common/placement.h; on one machine all of
   // them). Set before load().
   void set_placement(std::shared_ptr<const Placement> p) { placement_ = std::move(p); }
+  // Cluster mode: documents, state and journals shared by the nodes. Set before load().
+  void set_shared(SharedDeliveries shared);
+  // Another node wrote or removed the document of `name`: this node follows (its worker stops,
+  // restarts with the new destination, or goes).
+  Status reload(const std::string& name);
+  // Whether `name` runs here may have changed: starts or stops its worker accordingly.
+  void placement_changed(const std::string& name);
 
   Status load();
   std::string arn(const std::string& name) const;
@@ -111,12 +130,18 @@ class DeliveryHost {
   struct Worker;
   struct Entry {
     DeliveryStream stream;
-    uint64_t revision = 0;  // of its document in metadata_
-    std::shared_ptr<log::ShardLog> journal;
+    uint64_t revision = 0;     // of its document in metadata_
+    uint64_t incarnation = 0;  // cluster mode: names its journal and state blobs
+    std::shared_ptr<log::ShardStorage> journal;
+    std::shared_ptr<const StateFiles> files;
     std::shared_ptr<Worker> worker;  // shared with a step() in progress
   };
   // Writes the entry's document (compare-and-set on its revision).
   Status persist(const std::string& name, Entry& e);
+  // The entry a stored document describes, its journal and state files opened.
+  Result<std::unique_ptr<Entry>> open_entry(const std::string& name, const std::string& document, uint64_t revision);
+  // Its state files and, for direct put, its journal.
+  Status open_parts(const std::string& name, Entry& e);
   Status check_destination(const nlohmann::json& request) const;
   LambdaSetup lambda_setup() const;
   void launch(const std::string& name, Entry& e);
@@ -140,7 +165,8 @@ class DeliveryHost {
   bool manual_ = false;
   // <dir>/<name>/stream.json (common/metadata_store.h); the folder also holds the journal,
   // state.json and intent.json.
-  std::unique_ptr<MetadataStore> metadata_;
+  std::shared_ptr<MetadataStore> metadata_;
+  std::optional<SharedDeliveries> shared_;
   std::shared_ptr<const Placement> placement_ = std::make_shared<LocalPlacement>();
   mutable std::mutex mu_;
   std::map<std::string, std::unique_ptr<Entry>> streams_;

@@ -7,41 +7,52 @@
 #include <algorithm>
 #include <tuple>
 
-#include "common/file_util.h"
-
 namespace eddy::delivery {
 
 std::vector<DeliveryMetrics> DeliveryHost::metrics() const {
+  // What is read outside the lock (state files may be blobs across the network).
+  struct Seen {
+    std::string name;
+    DeliveryStream stream;
+    std::shared_ptr<log::ShardStorage> journal;
+    std::shared_ptr<const StateFiles> files;
+    std::pair<uint64_t, uint64_t> buffered;
+  };
+  std::vector<Seen> seen;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [name, entry] : streams_)
+      seen.push_back({name, entry->stream, entry->journal, entry->files, buffered(*entry)});
+  }
   std::vector<DeliveryMetrics> out;
-  std::lock_guard lock(mu_);
-  for (const auto& [name, entry] : streams_) {
-    const auto& config = entry->stream.config;
+  for (const auto& entry : seen) {
+    const auto& config = entry.stream.config;
     DeliveryMetrics m;
-    m.name = name;
-    m.status = entry->stream.status;
+    m.name = entry.name;
+    m.status = entry.stream.status;
     m.destination = config.contains("HttpEndpointDestinationConfiguration") ? "http" : "s3";
     const auto url = config.value("HttpEndpointDestinationConfiguration", nlohmann::json::object())
                          .value("EndpointConfiguration", nlohmann::json::object())
                          .value("Url", "");
     if (url.starts_with("arn:aws:kinesis:")) m.destination = "stream";
     nlohmann::json state = nlohmann::json::object();
-    if (auto text = read_file(entry_dir(name) / "state.json")) {
-      state = nlohmann::json::parse(*text, nullptr, false);
+    if (auto text = entry.files->read("state.json"); text && *text) {
+      state = nlohmann::json::parse(**text, nullptr, false);
       if (!state.is_object()) state = nlohmann::json::object();
     }
     m.objects = state.value("objects", uint64_t{0});
     m.delivered_records = state.value("records", uint64_t{0});
     m.last_delivery_ms = state.value("last_delivery_ms", TimestampMs{0});
     m.failed_records = state.value("failed_records", uint64_t{0});
-    std::tie(m.buffered_bytes, m.buffered_records) = buffered(*entry);
+    std::tie(m.buffered_bytes, m.buffered_records) = entry.buffered;
     const auto positions = state.value("positions", nlohmann::json::object());
     auto delivered_up_to = [&](uint32_t shard) {
       const auto it = positions.find(std::to_string(shard));
       return it == positions.end() || !it->is_number_unsigned() ? uint64_t{0} : it->get<uint64_t>();
     };
-    if (entry->journal) {
+    if (entry.journal) {
       m.source = "direct-put";
-      const uint64_t end = entry->journal->end_offset();
+      const uint64_t end = entry.journal->end_offset();
       m.incoming_records = end;
       m.backlog_records = end - std::min(end, delivered_up_to(0));
       out.push_back(std::move(m));
@@ -66,7 +77,7 @@ std::vector<DeliveryMetrics> DeliveryHost::metrics() const {
 
 Result<std::vector<DeliveryHost::JournalRecord>> DeliveryHost::tail(const std::string& name, TimestampMs since_ms,
                                                                     size_t limit) const {
-  std::shared_ptr<log::ShardLog> journal;
+  std::shared_ptr<log::ShardStorage> journal;
   {
     std::lock_guard lock(mu_);
     auto it = streams_.find(name);

@@ -2,31 +2,22 @@
 
 #include <algorithm>
 #include <stdexcept>
-#include <system_error>
 
 #include "common/fault_log.h"
-#include "common/file_util.h"
 
 namespace eddy::delivery {
 
-namespace fs = std::filesystem;
 using nlohmann::json;
 
-std::string keep_aside(const fs::path& file, TimestampMs now) {
-  const std::string base = file.filename().string() + ".unreadable-" + std::to_string(now);
-  fs::path aside = file.parent_path() / base;
-  for (int n = 2; fs::exists(aside) && n < 1000; ++n) aside = file.parent_path() / (base + "-" + std::to_string(n));
-  std::error_code ec;
-  fs::rename(file, aside, ec);
-  return ec ? "it could not be moved aside (" + ec.message() + ")" : "kept as " + aside.filename().string();
-}
-
-DeliveryPositions DeliveryPositions::load(const fs::path& dir, const std::string& name, const Clock& clock) {
-  DeliveryPositions out(dir / "state.json", name, clock);
+Result<DeliveryPositions> DeliveryPositions::load(const StateFiles& files, const std::string& name,
+                                                  const Clock& clock) {
+  DeliveryPositions out(files, name, clock);
   json state = json::object();
-  if (auto text = read_file(out.file_)) {
+  auto text = files.read("state.json");
+  if (!text) return tl::unexpected(text.error());
+  if (*text) {
     try {
-      state = json::parse(*text);
+      state = json::parse(**text);
       const json positions_text = state.is_object() ? state.value("positions", json::object()) : json();
       const json finished_text = state.is_object() ? state.value("finished", json::array()) : json();
       if (!positions_text.is_object() || !finished_text.is_array())
@@ -43,7 +34,7 @@ DeliveryPositions DeliveryPositions::load(const fs::path& dir, const std::string
     } catch (const std::exception& ex) {
       state = json::object();
       log_fault("reading the positions of delivery stream " + name,
-                std::string(ex.what()) + "; " + keep_aside(out.file_, clock.now_ms()) +
+                std::string(ex.what()) + "; " + files.keep_aside("state.json", **text, clock.now_ms()) +
                     "; delivery starts again from the oldest retained record");
     }
   }
@@ -69,7 +60,7 @@ bool DeliveryPositions::save(uint64_t add_objects, uint64_t add_records) {
   next["objects"] = next.value("objects", uint64_t{0}) + add_objects;
   next["records"] = next.value("records", uint64_t{0}) + add_records;
   if (add_objects) next["last_delivery_ms"] = clock_->now_ms();
-  if (auto st = write_file_atomic(file_, next.dump()); !st) {
+  if (auto st = files_.write("state.json", next.dump()); !st) {
     log_fault("saving the positions of delivery stream " + name_, st.error().message + "; retrying");
     return false;
   }
@@ -81,24 +72,27 @@ bool DeliveryPositions::save(uint64_t add_objects, uint64_t add_records) {
 bool IntentRecord::write(const Intent& intent) const {
   json j = {{"key", intent.key}, {"error_key", intent.error_key}, {"ranges", json::array()}};
   for (const auto& [s, r] : intent.ranges) j["ranges"].push_back({s, r.first, r.second});
-  return write_file_atomic(file_, j.dump()).has_value();
+  return files_.write(kFile, j.dump()).has_value();
 }
 
-std::optional<Intent> IntentRecord::read() const {
-  auto text = read_file(file_);
-  if (!text) return std::nullopt;
-  const auto j = json::parse(*text);
+Result<std::optional<Intent>> IntentRecord::read() const {
+  auto text = files_.read(kFile);
+  if (!text) return tl::unexpected(text.error());
+  if (!*text) return std::optional<Intent>();
+  const auto j = json::parse(**text);
   Intent out;
   for (const auto& r : j.at("ranges")) {
     out.ranges[r.at(0).get<uint32_t>()] = {r.at(1).get<uint64_t>(), r.at(2).get<uint64_t>()};
   }
   out.key = j.at("key").get<std::string>();
   out.error_key = j.value("error_key", "");
-  return out;
+  return std::optional<Intent>(std::move(out));
 }
 
 std::optional<std::map<uint32_t, uint64_t>> IntentRecord::target_marks() const {
-  const auto j = json::parse(read_file(file_).value_or("{}"));
+  auto text = files_.read(kFile);
+  if (!text) throw std::runtime_error(text.error().message);
+  const auto j = json::parse(text->value_or("{}"));
   if (!j.contains("target")) return std::nullopt;
   std::map<uint32_t, uint64_t> marks;
   for (const auto& [shard, end] : j["target"].items())
@@ -107,17 +101,23 @@ std::optional<std::map<uint32_t, uint64_t>> IntentRecord::target_marks() const {
 }
 
 bool IntentRecord::write_target_marks(const std::map<uint32_t, uint64_t>& marks) const {
-  json j = json::parse(read_file(file_).value_or("{}"), nullptr, false);
+  auto text = files_.read(kFile);
+  if (!text) return false;
+  json j = json::parse(text->value_or("{}"), nullptr, false);
   if (j.is_discarded()) return false;
   json t = json::object();
   for (const auto& [shard, end] : marks) t[std::to_string(shard)] = end;
   j["target"] = t;
-  return write_file_atomic(file_, j.dump()).has_value();
+  return files_.write(kFile, j.dump()).has_value();
 }
 
-void IntentRecord::remove() const {
-  std::error_code ec;
-  fs::remove(file_, ec);
+bool IntentRecord::remove() const {
+  return files_.remove(kFile).has_value();
+}
+
+std::string IntentRecord::keep_aside(TimestampMs now) const {
+  auto text = files_.read(kFile);
+  return files_.keep_aside(kFile, text && *text ? **text : std::string(), now);
 }
 
 }  // namespace eddy::delivery

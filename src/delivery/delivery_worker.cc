@@ -11,12 +11,12 @@ namespace eddy::delivery {
 
 // What the worker is made of once its destination is known, each part after those it uses.
 struct DeliveryWorker::Parts {
-  Parts(const WorkerSetup& s, Destination d, const std::string& source)
+  Parts(const WorkerSetup& s, Destination d, const std::string& source, DeliveryPositions positions)
       : dest(std::move(d)),
         reader(s.journal, *s.store, source),
-        state(DeliveryPositions::load(s.dir, s.name, *s.clock)),
+        state(std::move(positions)),
         buffer(dest.size_bytes, dest.interval_ms, dest.append_newline),
-        intents(s.dir),
+        intents(*s.files),
         processing(dest, s.name, s.version, s.delivery_arn, s.journal ? "" : s.store->arn(source), *s.clock),
         writer(dest, processing, s.name, s.version, s.delivery_arn, s.objects,
                StreamSink(*s.store, *s.committer, *s.clock), target_of(s, dest), intents, *s.clock, s.cancelled) {}
@@ -42,7 +42,13 @@ DeliveryWorker::~DeliveryWorker() = default;
 DeliveryStep DeliveryWorker::step() {
   DeliveryStep out;
   try {
-    if (phase_ == Phase::kStart) phase_ = start() ? Phase::kRecover : Phase::kStopped;
+    if (phase_ == Phase::kStart) {
+      phase_ = start();
+      if (phase_ == Phase::kStart) {
+        out.retry = true;
+        return out;
+      }
+    }
     if (phase_ == Phase::kRecover) {
       if (!recover(out)) {
         out.retry = true;
@@ -61,16 +67,26 @@ DeliveryStep DeliveryWorker::step() {
   return out;
 }
 
-bool DeliveryWorker::start() {
+DeliveryWorker::Phase DeliveryWorker::start() {
   auto dest = destination_of_stream(setup_.config, setup_.lambda);
-  if (!dest) return false;
+  if (!dest) return Phase::kStopped;
   std::string source;
   if (!setup_.journal) {
     source =
         *setup_.store->name_from_arn(setup_.config["KinesisStreamSourceConfiguration"].value("KinesisStreamARN", ""));
   }
-  parts_ = std::make_unique<Parts>(setup_, std::move(*dest), source);
-  return true;
+  // From here on, a node that ran this delivery stream before can no longer write its state.
+  if (auto st = setup_.files->claim(); !st) {
+    log_fault("taking over delivery stream " + setup_.name, st.error().message + "; retrying");
+    return Phase::kStart;
+  }
+  auto positions = DeliveryPositions::load(*setup_.files, setup_.name, *setup_.clock);
+  if (!positions) {
+    log_fault("reading the positions of delivery stream " + setup_.name, positions.error().message + "; retrying");
+    return Phase::kStart;
+  }
+  parts_ = std::make_unique<Parts>(setup_, std::move(*dest), source, std::move(*positions));
+  return Phase::kRecover;
 }
 
 // An object whose writing was interrupted is written again, identically. The intent goes only
@@ -82,8 +98,12 @@ bool DeliveryWorker::recover(DeliveryStep& out) {
   try {
     if (!recovery_) {
       auto intent = p.intents.read();
-      if (!intent) return true;
-      Recovery r{std::move(*intent), {}};
+      if (!intent) {
+        log_fault("reading the intent record of delivery stream " + setup_.name, intent.error().message + "; retrying");
+        return false;
+      }
+      if (!*intent) return true;
+      Recovery r{std::move(**intent), {}};
       for (const auto& [shard, range] : r.intent.ranges) {
         for (uint64_t at = range.first; at < range.second;) {
           const auto before = r.records.size();
@@ -94,8 +114,7 @@ bool DeliveryWorker::recover(DeliveryStep& out) {
       if (r.records.empty()) {
         log_fault("writing again the interrupted object " + r.intent.key + " of delivery stream " + setup_.name,
                   "its records are no longer in the source (retention)");
-        p.intents.remove();
-        return true;
+        return p.intents.remove();
       }
       recovery_ = std::move(r);
     }
@@ -107,7 +126,7 @@ bool DeliveryWorker::recover(DeliveryStep& out) {
   } catch (const std::exception& ex) {
     recovery_.reset();
     log_fault("reading the intent record of delivery stream " + setup_.name,
-              std::string(ex.what()) + "; " + keep_aside(p.intents.file(), setup_.clock->now_ms()) +
+              std::string(ex.what()) + "; " + p.intents.keep_aside(setup_.clock->now_ms()) +
                   "; delivery goes on from the saved positions");
     return true;
   }
@@ -179,7 +198,8 @@ DeliveryWorker::Round DeliveryWorker::finish(DeliveryStep& out) {
   }
   for (const auto& [s, r] : unfinished_->ranges) p.state.positions[s] = std::max(p.state.positions[s], r.second);
   if (!p.state.save(1, unfinished_->records)) return Round::kUnfinished;
-  p.intents.remove();
+  // One left behind only makes the next start write this same object again.
+  (void)p.intents.remove();
   out.delivered += unfinished_->records;
   unfinished_.reset();
   return Round::kDone;

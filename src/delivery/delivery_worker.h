@@ -10,7 +10,6 @@
 #pragma once
 
 #include <cstdint>
-#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -27,6 +26,7 @@
 #include "delivery/destination_writer.h"
 #include "delivery/record_processing.h"
 #include "delivery/source_reader.h"
+#include "delivery/state_files.h"
 #include "log/group_commit.h"
 #include "stream/stream_store.h"
 
@@ -34,10 +34,10 @@ namespace eddy::delivery {
 
 struct WorkerSetup {
   std::string name;
-  nlohmann::json config;                   // the stored CreateDeliveryStream request
-  std::shared_ptr<log::ShardLog> journal;  // direct put; else the Kinesis source in `config`
+  nlohmann::json config;                       // the stored CreateDeliveryStream request
+  std::shared_ptr<log::ShardStorage> journal;  // direct put; else the Kinesis source in `config`
   int64_t version = 1;
-  std::filesystem::path dir;  // the delivery stream's folder (state.json, intent.json)
+  std::shared_ptr<const StateFiles> files;  // state.json and intent.json
   std::string delivery_arn;
   LambdaSetup lambda;
   ObjectStore objects;
@@ -70,7 +70,9 @@ class DeliveryWorker {
     std::vector<SourceRecord> records;
   };
 
-  bool start();
+  // The next phase: kRecover once started, kStart to try again (the state cannot be claimed or
+  // read now), kStopped if the configuration cannot be delivered.
+  Phase start();
   // Writes the interrupted round again; false while it must be retried.
   bool recover(DeliveryStep& out);
   void round(DeliveryStep& out);

@@ -47,7 +47,7 @@ SourceReader::Read SourceReader::read(uint32_t shard, uint64_t from, uint64_t to
 void SourceReader::apply_retention(TimestampMs now) {
   if (!journal_ || now - last_retention_ <= 60'000) return;
   // A failure is logged and tried again a minute later; the journal only grows meanwhile.
-  if (auto st = journal_->drop_segments_before(now - kJournalRetentionMs); !st)
+  if (auto st = journal_->trim_before(now - kJournalRetentionMs); !st)
     log_fault("retention of a delivery stream's journal", st.error().message);
   last_retention_ = now;
 }

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "common/clock.h"
-#include "log/shard_log.h"
+#include "log/shard_storage.h"
 #include "stream/stream_store.h"
 
 namespace eddy::delivery {
@@ -30,7 +30,7 @@ struct SourceShard {
 class SourceReader {
  public:
   // `journal` for a direct-put delivery stream; otherwise the Kinesis stream `stream`.
-  SourceReader(std::shared_ptr<log::ShardLog> journal, const stream::StreamStore& store, std::string stream)
+  SourceReader(std::shared_ptr<log::ShardStorage> journal, const stream::StreamStore& store, std::string stream)
       : journal_(std::move(journal)), store_(store), stream_(std::move(stream)) {}
 
   bool direct_put() const { return journal_ != nullptr; }
@@ -47,11 +47,11 @@ class SourceReader {
   // A read that fails appends nothing and says to continue from `from`.
   Read read(uint32_t shard, uint64_t from, uint64_t to, std::vector<SourceRecord>& out) const;
 
-  // Drops journal segments older than the retention, at most once a minute (direct put only).
+  // Drops journal records older than the retention, at most once a minute (direct put only).
   void apply_retention(TimestampMs now);
 
  private:
-  std::shared_ptr<log::ShardLog> journal_;
+  std::shared_ptr<log::ShardStorage> journal_;
   const stream::StreamStore& store_;
   std::string stream_;
   TimestampMs last_retention_ = 0;
