@@ -468,6 +468,7 @@ void DeliveryHost::launch(const std::string& name, Entry& e) {
   setup.journal = e.journal;
   setup.version = e.stream.version;
   setup.files = e.files;
+  setup.owns = [placement = placement_, name] { return placement->runs_here(WorkKind::kDeliveryStream, name); };
   setup.delivery_arn = arn(name);
   setup.lambda = lambda_setup();
   setup.objects = [this](const std::string& bucket, const std::string& key, std::string_view bytes) {

@@ -175,6 +175,7 @@ DeliveryWorker::Round DeliveryWorker::deliver(Intent intent, std::vector<SourceR
     intent = round_keys(p.dest, setup_.name, setup_.version, intent.ranges, records.front().arrival);
     if (!p.intents.write(intent)) return Round::kFailed;
   }
+  if (setup_.owns && !setup_.owns()) return Round::kFailed;  // placed elsewhere: the new owner writes it
   std::string errors;
   std::vector<ProcessedRecord> processed = p.processing.transform(records, errors);
   const Partitions partitions = p.dest.partitioning ? p.processing.partition(processed, errors) : Partitions{};

@@ -45,6 +45,9 @@ struct WorkerSetup {
   log::GroupCommitter* committer = nullptr;
   const Clock* clock = nullptr;
   std::function<bool()> cancelled;  // the worker is being stopped: blocking retries give up
+  // Whether this node surely still runs the delivery stream (its lease is valid for a while):
+  // checked before each object is written, so that a node that lost it writes nothing more.
+  std::function<bool()> owns;
 };
 
 class DeliveryWorker {

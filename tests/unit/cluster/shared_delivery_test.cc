@@ -24,7 +24,8 @@ using delivery::DeliveryStep;
 using nats_test::nats_server_path;
 using nats_test::NatsServer;
 
-// Which node runs the delivery streams, as the test says.
+// Which node runs the delivery streams, as the test tells each node (nodes may disagree for a
+// while, as when a lease has expired but its holder has not noticed yet).
 class ChosenNode final : public Placement {
  public:
   explicit ChosenNode(std::string self, std::shared_ptr<std::string> owner)
@@ -56,8 +57,8 @@ class SharedDeliveryTest : public ::testing::Test {
     store_ = std::move(*stream::StreamStore::open(o, clock_, committer_));
     // Node a's bucket directory is a file: its object writes fail, as if it died mid-round.
     std::ofstream(dir_ / "broken-bucket") << "not a directory";
-    open_node(a_, "a", dir_ / "broken-bucket");
-    open_node(b_, "b", dir_ / "bucket");
+    open_node(a_, "a", dir_ / "broken-bucket", a_sees_);
+    open_node(b_, "b", dir_ / "bucket", b_sees_);
   }
   void TearDown() override {
     a_.host.reset();
@@ -66,7 +67,7 @@ class SharedDeliveryTest : public ::testing::Test {
     fs::remove_all(dir_);
   }
 
-  void open_node(Node& n, const std::string& id, const fs::path& bucket) {
+  void open_node(Node& n, const std::string& id, const fs::path& bucket, std::shared_ptr<std::string> owner) {
     n.nats = server_->connect();
     ASSERT_TRUE(n.nats) << "nats-server did not start at " << server_->url();
     auto meta = JetStreamMetadataStore::open(*n.nats, "eddy_meta", "deliveries", 1);
@@ -88,7 +89,7 @@ class SharedDeliveryTest : public ::testing::Test {
                           return std::shared_ptr<log::ShardStorage>(std::move(*s));
                         },
                         .node_id = id});
-    n.host->set_placement(std::make_shared<ChosenNode>(id, owner_));
+    n.host->set_placement(std::make_shared<ChosenNode>(id, std::move(owner)));
     auto loaded = n.host->load();
     ASSERT_TRUE(loaded.has_value()) << loaded.error().message;
   }
@@ -134,7 +135,9 @@ class SharedDeliveryTest : public ::testing::Test {
   std::unique_ptr<NatsServer> server_;
   fs::path dir_;
   std::unique_ptr<stream::StreamStore> store_;
-  std::shared_ptr<std::string> owner_ = std::make_shared<std::string>("a");
+  // Who runs "d", as a and as b see it.
+  std::shared_ptr<std::string> a_sees_ = std::make_shared<std::string>("a");
+  std::shared_ptr<std::string> b_sees_ = std::make_shared<std::string>("a");
   Node a_, b_;
 };
 
@@ -153,7 +156,7 @@ TEST_F(SharedDeliveryTest, AnOwnerChangeWritesTheInterruptedObjectOnceAndFencesT
   EXPECT_TRUE(objects().empty());
 
   // b takes over: it writes the interrupted object again, from the intent a recorded.
-  *owner_ = "b";
+  *b_sees_ = "b";
   b_.host->placement_changed("d");
   s = step(b_);
   EXPECT_EQ(s.delivered, 3u);
@@ -161,14 +164,15 @@ TEST_F(SharedDeliveryTest, AnOwnerChangeWritesTheInterruptedObjectOnceAndFencesT
   ASSERT_EQ(first.size(), 1u);
   EXPECT_EQ(first.begin()->second, (std::vector<std::string>{"r1", "r2", "r3"}));
 
-  // a has not heard yet: its worker runs on, and could write objects again (its bucket works now),
-  // but it can no longer record an intent or save positions, so it writes none.
+  // a has not noticed yet: its worker runs on, and could write objects again (its bucket works
+  // now), but since b's claim it can no longer record an intent or save positions: it writes none.
   fs::remove(dir_ / "broken-bucket");
   fs::create_directories(dir_ / "broken-bucket");
   put(a_, {"r4", "r5"});
   for (int i = 0; i < 3; ++i) EXPECT_EQ(step(a_).delivered, 0u);
   EXPECT_TRUE(fs::is_empty(dir_ / "broken-bucket"));
   EXPECT_EQ(objects().size(), 1u);
+  *a_sees_ = "b";
   a_.host->placement_changed("d");
   EXPECT_FALSE(a_.host->step("d").has_value());  // stopped on a
 
