@@ -547,6 +547,7 @@ class Call : private JsonReply {
 }  // namespace
 
 void AnalyticsV2Api::handle(std::string_view op, const Value& input, Protocol protocol, Respond respond) {
+  if (const Value* name = input.get("ApplicationName")) host_.learn(name->text);
   Call call(host_, v1_, bucket_dir_, input, protocol, std::move(respond));
   call.run(op);
 }

@@ -534,6 +534,15 @@ Status DeliveryHost::reload(const std::string& name) {
   return {};
 }
 
+void DeliveryHost::learn(const std::string& name) {
+  if (!shared_) return;
+  {
+    std::lock_guard lock(mu_);
+    if (streams_.count(name)) return;
+  }
+  if (auto st = reload(name); !st) log_fault("reading delivery stream " + name, st.error().message);
+}
+
 void DeliveryHost::placement_changed(const std::string& name) {
   std::unique_lock lock(mu_);
   auto it = streams_.find(name);

@@ -212,6 +212,15 @@ Status ApplicationHost::reload(const std::string& name) {
   return {};
 }
 
+void ApplicationHost::learn(const std::string& name) {
+  if (!shared_) return;
+  {
+    std::lock_guard lock(mu_);
+    if (apps_.count(name)) return;
+  }
+  if (auto st = reload(name); !st) log_fault("reading application " + name, st.error().message);
+}
+
 void ApplicationHost::placement_changed(const std::string& name) {
   std::unique_lock lock(mu_);
   auto it = apps_.find(name);

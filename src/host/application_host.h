@@ -150,6 +150,9 @@ class ApplicationHost {
   Status reload(const std::string& name);
   // This node gained or lost the lease of application `name` (common/placement.h).
   void placement_changed(const std::string& name);
+  // Before a request about `name`: in cluster mode, an application another node created a moment
+  // ago (before the watch told this node) is read now. One machine: nothing to do.
+  void learn(const std::string& name);
 
   // Stepped mode, for tests with a ManualClock: running applications get no thread of their own;
   // the caller runs their rounds with step(). Set before load() and the first start; start, stop,

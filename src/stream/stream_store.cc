@@ -25,6 +25,7 @@ std::string shard_dir_name(uint32_t index) {
 StreamStore::StreamStore(StoreOptions options, const Clock& clock, log::GroupCommitter& committer)
     : options_(std::move(options)), clock_(clock), committer_(committer) {
   options_.log.visible_after_sync = committer.policy().mode == log::FsyncMode::kAlways;
+  shared_ = options_.metadata != nullptr;
   if (!options_.metadata) {
     options_.metadata =
         std::make_shared<FileMetadataStore>(options_.dir, kMetaFile, [](std::string_view text) -> Result<std::string> {
@@ -98,6 +99,15 @@ tl::unexpected<Error> StreamStore::not_active(const Stream& s) const {
 }
 
 std::shared_ptr<Stream> StreamStore::find(const std::string& name) const {
+  if (auto s = find_held(name)) return s;
+  // Shared documents: another node may have created the stream a moment ago, before the watch
+  // told this one. Reading its document here gives a client that goes from node to node the
+  // same answers as one machine.
+  if (!shared_ || !reload(name)) return nullptr;
+  return find_held(name);
+}
+
+std::shared_ptr<Stream> StreamStore::find_held(const std::string& name) const {
   std::shared_lock lock(mu_);
   auto it = by_name_.find(name);
   return it == by_name_.end() ? nullptr : it->second;
@@ -264,10 +274,10 @@ Result<std::shared_ptr<Stream>> StreamStore::from_document(const MetadataStore::
   return s;
 }
 
-Status StreamStore::reload(const std::string& name) {
+Status StreamStore::reload(const std::string& name) const {
   auto doc = options_.metadata->get(name);
   if (!doc) return tl::unexpected(doc.error());
-  auto current = find(name);
+  auto current = find_held(name);
   if (!*doc) {
     if (!current) return {};
     std::unique_lock lock(current->mu);

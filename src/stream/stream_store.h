@@ -183,8 +183,9 @@ class StreamStore {
 
   // Reads stream `name`'s document again and applies it: another node created, changed,
   // resharded or deleted it (cluster mode calls this for every change the metadata store
-  // reports). A document no newer than what this node holds changes nothing.
-  Status reload(const std::string& name);
+  // reports, and a lookup of a name this node does not hold). A document no newer than what this
+  // node holds changes nothing.
+  Status reload(const std::string& name) const;
 
  private:
   StreamStore(StoreOptions options, const Clock& clock, log::GroupCommitter& committer);
@@ -198,7 +199,9 @@ class StreamStore {
                    const std::vector<uint128>& keys, std::vector<uint32_t>& pending, PutResult& result, bool throttle);
   Status persist(Stream& s) const;  // needs s.mu (exclusive)
   Result<std::shared_ptr<Shard>> open_shard(const Stream& s, ShardInfo info) const;
+  // The stream named so: held here, or (shared documents) read from the metadata store.
   std::shared_ptr<Stream> find(const std::string& name) const;
+  std::shared_ptr<Stream> find_held(const std::string& name) const;
   std::shared_ptr<Stream> find_by_id(uint64_t id) const;
   Result<std::shared_ptr<Stream>> require(const std::string& name) const;
   Result<std::shared_ptr<Stream>> require_active(const std::string& name) const;
@@ -219,9 +222,11 @@ class StreamStore {
   StoreOptions options_;
   const Clock& clock_;
   log::GroupCommitter& committer_;
+  bool shared_ = false;           // options_.metadata was given: other nodes write documents too
   mutable std::shared_mutex mu_;  // guards the maps
-  std::map<std::string, std::shared_ptr<Stream>> by_name_;
-  std::unordered_map<uint64_t, std::shared_ptr<Stream>> by_id_;
+  // The streams this node holds: with shared documents, a cache that reload() keeps current.
+  mutable std::map<std::string, std::shared_ptr<Stream>> by_name_;
+  mutable std::unordered_map<uint64_t, std::shared_ptr<Stream>> by_id_;
 
   std::mutex tasks_mu_;
   std::condition_variable tasks_cv_;
