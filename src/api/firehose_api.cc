@@ -20,7 +20,7 @@ class Call : private JsonReply {
       : JsonReply(protocol, std::move(respond)), host_(host), committer_(committer), in_(in) {}
 
   void run(std::string_view op) {
-    if (!name().empty()) host_.learn(name());
+    if (!name().empty()) host_.learn(name(), !op.starts_with("PutRecord"));
     if (op == "PutRecordBatch") return put_batch();
     if (op == "PutRecord") return put_one();
     if (op == "CreateDeliveryStream") return create();

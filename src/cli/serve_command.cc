@@ -3,11 +3,13 @@
 #include <malloc.h>
 #include <sys/resource.h>
 
+#include <condition_variable>
 #include <csignal>
 
 #include <future>
 
 #include <iostream>
+#include <mutex>
 #include <thread>
 
 #include "api/analytics_api.h"
@@ -215,6 +217,9 @@ int serve(const ServeOptions& o) {
     leases = std::move(*placement);
     host.set_placement(leases);
     host.set_shared(true);
+    auto status_board = cluster::JetStreamMetadataStore::open(node->nats(), "eddy_status", "apps", o.replicas);
+    if (!status_board) return fail(status_board.error().message);
+    host.set_shared_status(std::make_shared<host::SharedStatus>(std::move(*status_board), o.node_id, clock));
     // Delivery streams: documents in the shared bucket, state in JetStream, journals as shards;
     // each worker runs on the node holding the delivery stream's lease.
     auto deliveries_meta = node->metadata("deliveries");
@@ -236,7 +241,17 @@ int serve(const ServeOptions& o) {
   struct StopCluster {
     cluster::ClusterNode* node;
     cluster::LeasePlacement* leases;
+    std::thread publisher;  // of the applications' status (host/shared_status.h)
+    std::mutex mu;
+    std::condition_variable cv;
+    bool stopping = false;
     ~StopCluster() {
+      {
+        std::lock_guard lock(mu);
+        stopping = true;
+      }
+      cv.notify_all();
+      if (publisher.joinable()) publisher.join();
       if (leases) leases->stop();
       if (node) node->stop_watch();
     }
@@ -251,6 +266,14 @@ int serve(const ServeOptions& o) {
       if (!applied)
         std::cerr << "eddy: cannot apply the change of " << kind << " " << name << ": " << applied.error().message
                   << std::endl;
+    });
+    stop_cluster.publisher = std::thread([&stop_cluster, &host] {
+      std::unique_lock lock(stop_cluster.mu);
+      while (!stop_cluster.cv.wait_for(lock, std::chrono::seconds(1), [&] { return stop_cluster.stopping; })) {
+        lock.unlock();
+        host.publish_status();
+        lock.lock();
+      }
     });
     leases->run(
         [&host, &deliveries] {

@@ -534,9 +534,9 @@ Status DeliveryHost::reload(const std::string& name) {
   return {};
 }
 
-void DeliveryHost::learn(const std::string& name) {
+void DeliveryHost::learn(const std::string& name, bool changes) {
   if (!shared_) return;
-  {
+  if (!changes) {
     std::lock_guard lock(mu_);
     if (streams_.count(name)) return;
   }

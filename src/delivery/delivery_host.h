@@ -92,9 +92,10 @@ class DeliveryHost {
   // Another node wrote or removed the document of `name`: this node follows (its worker stops,
   // restarts with the new destination, or goes).
   Status reload(const std::string& name);
-  // Before a request about `name`: in cluster mode, a delivery stream another node created a
-  // moment ago (before the watch told this node) is read now. One machine: nothing to do.
-  void learn(const std::string& name);
+  // Before a request about `name`: in cluster mode its document is read now (`changes`), or only
+  // if this node does not know the name (puts), so that what another node did a moment ago,
+  // before the watch told this node, is seen. One machine: nothing to do.
+  void learn(const std::string& name, bool changes = true);
   // Whether `name` runs here may have changed: starts or stops its worker accordingly.
   void placement_changed(const std::string& name);
 

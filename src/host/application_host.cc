@@ -120,10 +120,29 @@ Status ApplicationHost::load() {
 }
 
 Result<HostedApplication> ApplicationHost::describe(const std::string& name) const {
-  std::lock_guard lock(mu_);
-  auto it = apps_.find(name);
-  if (it == apps_.end()) return not_found(name);
-  return with_fault(*it->second);
+  HostedApplication app;
+  {
+    std::lock_guard lock(mu_);
+    auto it = apps_.find(name);
+    if (it == apps_.end()) return not_found(name);
+    if (it->second->runner || !status_ || it->second->app.status != "RUNNING") return with_fault(*it->second);
+    app = it->second->app;
+  }
+  // It runs on another node: its fault is what that node published.
+  if (auto s = status_->read(name)) app.fault = s->fault;
+  return app;
+}
+
+void ApplicationHost::publish_status() {
+  if (!status_) return;
+  std::vector<std::pair<std::string, SharedStatus::Status>> running;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [name, e] : apps_) {
+      if (e->runner) running.push_back({name, {e->runner->fault(), e->runner->errors()}});
+    }
+  }
+  for (const auto& [name, s] : running) status_->publish(name, s);
 }
 
 std::vector<HostedApplication> ApplicationHost::list() const {
@@ -214,10 +233,6 @@ Status ApplicationHost::reload(const std::string& name) {
 
 void ApplicationHost::learn(const std::string& name) {
   if (!shared_) return;
-  {
-    std::lock_guard lock(mu_);
-    if (apps_.count(name)) return;
-  }
   if (auto st = reload(name); !st) log_fault("reading application " + name, st.error().message);
 }
 
@@ -336,22 +351,41 @@ Status ApplicationHost::remove(const std::string& name, TimestampMs created_ms) 
     (void)libraries_->remove(name + "/" + lib.filename().string());  // best effort: nothing runs it now
   }
   if (auto st = metadata_->remove(name, e.revision); !st) return st;
+  if (status_) status_->remove(name);
   apps_.erase(name);
   return {};
 }
 
 std::vector<std::string> ApplicationHost::recent_errors(const std::string& name) const {
-  std::lock_guard lock(mu_);
-  auto it = apps_.find(name);
-  if (it == apps_.end() || !it->second->runner) return {};
-  return it->second->runner->errors();
+  {
+    std::lock_guard lock(mu_);
+    auto it = apps_.find(name);
+    if (it == apps_.end()) return {};
+    if (it->second->runner) return it->second->runner->errors();
+    if (!status_) return {};
+  }
+  auto s = status_->read(name);  // it runs on another node
+  return s ? s->errors : std::vector<std::string>{};
 }
 
 // ---- metrics (/metrics, the dashboard) ---------------------------------------------------------
 
 std::vector<ApplicationMetrics> ApplicationHost::metrics() const {
-  std::lock_guard lock(mu_);
   std::vector<ApplicationMetrics> out;
+  std::vector<size_t> elsewhere;  // RUNNING on another node (cluster mode)
+  {
+    std::lock_guard lock(mu_);
+    collect_metrics(out, elsewhere);
+  }
+  // Whether an application is failing is a fact about it, not about a node: every node says so,
+  // from what the node running it published. Its counters come from that node alone.
+  for (size_t i : elsewhere) {
+    if (auto s = status_->read(out[i].name); s && s->fault) out[i].fault = s->fault->reason;
+  }
+  return out;
+}
+
+void ApplicationHost::collect_metrics(std::vector<ApplicationMetrics>& out, std::vector<size_t>& elsewhere) const {
   for (const auto& [name, entry] : apps_) {
     ApplicationMetrics m;
     m.name = name;
@@ -371,10 +405,11 @@ std::vector<ApplicationMetrics> ApplicationHost::metrics() const {
         m.watermark_ms = w;
         m.watermark_lag_ms = std::max<int64_t>(0, clock_.now_ms() - w);
       }
+    } else if (status_ && entry->app.status == "RUNNING") {
+      elsewhere.push_back(out.size());
     }
     out.push_back(std::move(m));
   }
-  return out;
 }
 
 }  // namespace eddy::host

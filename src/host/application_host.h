@@ -32,6 +32,7 @@
 #include "host/checkpoint.h"
 #include "host/checkpoint_store.h"
 #include "host/output_writer.h"
+#include "host/shared_status.h"
 #include "log/group_commit.h"
 #include "runtime/application.h"
 #include "stream/stream_store.h"
@@ -145,13 +146,19 @@ class ApplicationHost {
   // Cluster mode: the metadata is shared by nodes, and the running node keeps positions in its
   // checkpoints only (writing the document at every checkpoint would race other nodes' changes).
   void set_shared(bool shared) { shared_ = shared; }
+  // Cluster mode: where the node running an application publishes its fault and error rows, and
+  // the others read them (shared_status.h).
+  void set_shared_status(std::shared_ptr<SharedStatus> status) { status_ = std::move(status); }
+  // Publishes the status of the applications running on this node (call about every second).
+  void publish_status();
   // Another node created, changed or removed application `name` (the metadata store reports
   // it): this node applies the document, and starts or stops its runner to match.
   Status reload(const std::string& name);
   // This node gained or lost the lease of application `name` (common/placement.h).
   void placement_changed(const std::string& name);
-  // Before a request about `name`: in cluster mode, an application another node created a moment
-  // ago (before the watch told this node) is read now. One machine: nothing to do.
+  // Before a request about `name`: in cluster mode its document is read now, so that a change
+  // another node made a moment ago (before the watch told this node) is seen: a client going
+  // from node to node reads its own writes. One machine: nothing to do.
   void learn(const std::string& name);
 
   // Stepped mode, for tests with a ManualClock: running applications get no thread of their own;
@@ -193,6 +200,8 @@ class ApplicationHost {
   // After each checkpoint of a running application: its positions kept with it.
   Status keep_positions(const std::string& name, const Checkpoint& c);
   HostedApplication with_fault(const Entry& e) const;
+  // The figures of every application (needs mu_); `elsewhere`: those running on another node.
+  void collect_metrics(std::vector<ApplicationMetrics>& out, std::vector<size_t>& elsewhere) const;
   Status validate(const nlohmann::json& config) const;
   Status launch(const std::string& name, Entry& entry, const std::string& position);      // needs mu_
   Status launch_job(const std::string& name, Entry& entry, const std::string& position);  // needs mu_
@@ -217,6 +226,7 @@ class ApplicationHost {
   std::unique_ptr<MetadataStore> metadata_;
   std::unique_ptr<CheckpointStore> checkpoints_;
   std::unique_ptr<BlobStore> libraries_;
+  std::shared_ptr<SharedStatus> status_;
   std::shared_ptr<const Placement> placement_ = std::make_shared<LocalPlacement>();
   mutable std::mutex mu_;
   std::map<std::string, std::unique_ptr<Entry>> apps_;

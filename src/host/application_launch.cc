@@ -226,6 +226,11 @@ Status ApplicationHost::start_runner(const std::string& name, Entry& entry, cons
   setup.read_batch = &read_batch_;
   setup.on_checkpoint = [this, name](const Checkpoint& c) { return keep_positions(name, c); };
   setup.owns = [placement = placement_, name] { return placement->runs_here(WorkKind::kApplication, name); };
+  if (status_) {
+    setup.fault_changed = [status = status_, placement = placement_, name](const ApplicationRunner& r) {
+      if (placement->runs_here(WorkKind::kApplication, name)) status->publish(name, {r.fault(), r.errors()});
+    };
+  }
   const bool here = placement_->runs_here(WorkKind::kApplication, name);
   // Taking the application over: from now on a node that ran it before cannot checkpoint it.
   if (here) {

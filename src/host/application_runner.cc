@@ -221,17 +221,27 @@ void ApplicationRunner::pause(std::chrono::milliseconds d) {
 
 void ApplicationRunner::report(const char* level, const char* error_name, const std::string& message) {
   nlohmann::json row = {{"ERROR_LEVEL", level}, {"ERROR_NAME", error_name}, {"MESSAGE", message}};
-  std::lock_guard lock(mu_);
-  errors_.push(row.dump());
-  // An error of the runner's own (not of a record) stops progress until a round clears it.
-  if (std::string_view(level) != "ERROR") return;
-  if (!fault_) fault_ = Fault{message, clock_.now_ms()};
-  fault_->reason = message;
+  bool changed = false;
+  {
+    std::lock_guard lock(mu_);
+    errors_.push(row.dump());
+    // An error of the runner's own (not of a record) stops progress until a round clears it.
+    if (std::string_view(level) != "ERROR") return;
+    changed = !fault_ || fault_->reason != message;
+    if (!fault_) fault_ = Fault{message, clock_.now_ms()};
+    fault_->reason = message;
+  }
+  if (changed && setup_.fault_changed) setup_.fault_changed(*this);
 }
 
 void ApplicationRunner::clear_fault() {
-  std::lock_guard lock(mu_);
-  fault_.reset();
+  bool changed = false;
+  {
+    std::lock_guard lock(mu_);
+    changed = fault_.has_value();
+    fault_.reset();
+  }
+  if (changed && setup_.fault_changed) setup_.fault_changed(*this);
 }
 
 std::vector<std::string> ApplicationRunner::errors() const {

@@ -45,6 +45,9 @@ class ApplicationRunner {
     // Whether this node still runs the application (cluster mode: holds its lease). Outputs and
     // checkpoints are written only while it does; unset: always.
     std::function<bool()> owns;
+    // After fault() changed (on the runner's thread, no lock held): cluster mode publishes it at
+    // once (shared_status.h).
+    std::function<void(const ApplicationRunner&)> fault_changed;
   };
 
   ApplicationRunner(Setup setup, std::unique_ptr<runtime::Program> program, stream::StreamStore& store,
