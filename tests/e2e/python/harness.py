@@ -18,6 +18,7 @@ import queue
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -123,7 +124,15 @@ class EddyServer:
     # restarts, so its data survives them as a data directory does) and a fresh --node-id per start
     # (a killed node's id stays taken until its lease expires; short leases take its applications
     # over within seconds).
+    #
+    # EDDY_E2E_NODES=M (with EDDY_E2E_CLUSTER) makes each EddyServer M eddy nodes over those
+    # nats-servers behind a round-robin TCP load balancer (RoundRobinProxy): the suite's clients
+    # talk to the balancer, so consecutive connections reach different nodes. The nodes share one
+    # bucket directory (<data-dir>/bucket, --bucket-dir). stop(), kill9() and restart() act on
+    # every node.
     _nats = None
+    _peers = ()
+    _proxy = None
 
     def _cluster_args(self):
         n = os.environ.get('EDDY_E2E_CLUSTER', '')
@@ -136,7 +145,35 @@ class EddyServer:
         return ['--cluster', self._nats.url_arg, '--node-id', '%s-%d' % (self.label, self._starts),
                 '--replicas', n, '--lease-ttl-ms', '2000']
 
+    def _node_count(self):
+        if not self._cluster_args():
+            return 1
+        return max(1, int(os.environ.get('EDDY_E2E_NODES', '1') or '1'))
+
     def start(self):
+        self._start_one()
+        nodes = self._node_count()
+        if nodes > 1:
+            if not self._peers:
+                bucket = os.path.join(self.data_dir, 'bucket')
+                self._peers = [EddyServer(self.extra_args + self._cluster_args_for_peer(k) + ['--bucket-dir', bucket],
+                                          label='%s-n%d' % (self.label, k), native_jobs=False)
+                               for k in range(1, nodes)]
+            for peer in self._peers:
+                peer.start()
+            if self._proxy is None:
+                self._proxy = RoundRobinProxy()
+            self._proxy.backends = [self.port] + [peer.port for peer in self._peers]
+            self.port = self._proxy.port
+        return self
+
+    def _cluster_args_for_peer(self, k):
+        args = self._cluster_args()
+        at = args.index('--node-id')
+        args[at + 1] = '%s-n%d-%d' % (self.label, k, self._starts)
+        return args
+
+    def _start_one(self):
         if self.proc is not None and self.proc.poll() is None:
             raise ServerError('server %s already running' % self.label)
         self._starts += 1
@@ -196,17 +233,20 @@ class EddyServer:
         return self.log_tail(n)
 
     def log_tail(self, n=40):
+        peers = ''.join('\n' + peer.log_tail(n) for peer in self._peers)
         if not self.log_path or not os.path.exists(self.log_path):
-            return '(no log)'
+            return '(no log)' + peers
         with open(self.log_path, 'rb') as f:
             data = f.read().decode('utf-8', 'replace').splitlines()
-        return '--- %s (last %d lines) ---\n%s' % (self.log_path, n, '\n'.join(data[-n:]))
+        return '--- %s (last %d lines) ---\n%s' % (self.log_path, n, '\n'.join(data[-n:])) + peers
 
     def alive(self):
-        return self.proc is not None and self.proc.poll() is None
+        return self.proc is not None and self.proc.poll() is None and all(p.alive() for p in self._peers)
 
     def stop(self):
         """SIGTERM and wait. Raises ServerError if the process had already died on its own."""
+        for peer in self._peers:
+            peer.stop()
         if self.proc is None:
             return None
         proc, self.proc, self.port = self.proc, None, None
@@ -227,6 +267,9 @@ class EddyServer:
         return rc
 
     def kill9(self):
+        for peer in self._peers:
+            if peer.proc is not None:
+                peer.kill9()
         if self.proc is None:
             raise ServerError('kill9: server %s is not running' % self.label)
         proc, self.proc, self.port = self.proc, None, None
@@ -252,6 +295,11 @@ class EddyServer:
             self._stderr = None
 
     def cleanup(self):
+        if self._proxy is not None:
+            self._proxy.close()
+            self._proxy = None
+        for peer in self._peers:
+            peer.cleanup()
         if self._nats is not None:
             self._nats.close()
             self._nats = None
@@ -338,6 +386,70 @@ class EddyServer:
         """Raw JSON 1.1 call; returns (status, decoded body or None, headers)."""
         status, hdrs, body = self.raw(operation, json.dumps(payload), **kw)
         return status, (json.loads(body) if body.strip() else None), hdrs
+
+
+class RoundRobinProxy:
+    """A TCP load balancer on 127.0.0.1 (what a user puts in front of cluster nodes): each accepted
+    connection goes to the next backend port, skipping one that refuses it."""
+
+    def __init__(self):
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(('127.0.0.1', 0))
+        self._sock.listen(256)
+        self.port = self._sock.getsockname()[1]
+        self.backends = []
+        self._next = 0
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, name='proxy-%d' % self.port, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self._sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client):
+        with self._lock:
+            backends, first = list(self.backends), self._next
+            self._next += 1
+        backend = None
+        for i in range(len(backends)):
+            try:
+                backend = socket.create_connection(('127.0.0.1', backends[(first + i) % len(backends)]), timeout=5)
+                break
+            except OSError:
+                continue
+        if backend is None:
+            client.close()
+            return
+        backend.settimeout(None)
+
+        def pump(src, dst):
+            try:
+                while True:
+                    data = src.recv(65536)
+                    if not data:
+                        break
+                    dst.sendall(data)
+            except OSError:
+                pass
+            try:
+                dst.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+
+        back = threading.Thread(target=pump, args=(backend, client), daemon=True)
+        back.start()
+        pump(client, backend)
+        back.join()
+        client.close()
+        backend.close()
+
+    def close(self):
+        self._sock.close()
 
 
 def http_post(port, path, body, headers, timeout=60):
