@@ -155,11 +155,13 @@ class EddyServer:
         nodes = self._node_count()
         if nodes > 1:
             if not self._peers:
-                bucket = os.path.join(self.data_dir, 'bucket')
-                self._peers = [EddyServer(self.extra_args + self._cluster_args_for_peer(k) + ['--bucket-dir', bucket],
-                                          label='%s-n%d' % (self.label, k), native_jobs=False)
+                self._peers = [EddyServer(label='%s-n%d' % (self.label, k), native_jobs=False)
                                for k in range(1, nodes)]
-            for peer in self._peers:
+            for k, peer in enumerate(self._peers, 1):
+                # A fresh node id per start, as the first node gets: a killed node's stays taken
+                # until its lease expires.
+                peer.extra_args = (self.extra_args + self._cluster_args_for_peer(k)
+                                   + ['--bucket-dir', os.path.join(self.data_dir, 'bucket')])
                 peer.start()
             if self._proxy is None:
                 self._proxy = RoundRobinProxy()
