@@ -139,7 +139,7 @@ void ApplicationHost::publish_status() {
   {
     std::lock_guard lock(mu_);
     for (const auto& [name, e] : apps_) {
-      if (e->runner) running.push_back({name, {e->runner->fault(), e->runner->errors()}});
+      if (e->runner) running.push_back({name, status_of(*e->runner)});
     }
   }
   for (const auto& [name, s] : running) status_->publish(name, s);
@@ -377,12 +377,39 @@ std::vector<ApplicationMetrics> ApplicationHost::metrics() const {
     std::lock_guard lock(mu_);
     collect_metrics(out, elsewhere);
   }
-  // Whether an application is failing is a fact about it, not about a node: every node says so,
-  // from what the node running it published. Its counters come from that node alone.
+  // Any node shows an application as the node running it does, from what that node published:
+  // scrape one node for the whole picture (per application, not per node).
   for (size_t i : elsewhere) {
-    if (auto s = status_->read(out[i].name); s && s->fault) out[i].fault = s->fault->reason;
+    if (auto s = status_->read(out[i].name)) {
+      s->figures.name = std::move(out[i].name);
+      s->figures.status = std::move(out[i].status);
+      out[i] = std::move(s->figures);
+    }
   }
   return out;
+}
+
+ApplicationMetrics ApplicationHost::figures_of(const ApplicationRunner& r) const {
+  ApplicationMetrics m;
+  m.source = r.source();
+  for (const auto& d : r.destinations()) m.outputs.push_back({d->output, d->stream, d->delivery});
+  const auto& c = r.counters();
+  m.input_records = c.input_records;
+  m.output_rows = c.output_rows;
+  m.error_rows = c.error_rows;
+  m.last_arrival_ms = c.last_arrival_ms;
+  m.millis_behind_latest = c.millis_behind_latest;
+  m.last_checkpoint_ms = c.last_checkpoint_ms;
+  if (auto fault = r.fault()) m.fault = fault->reason;
+  if (const TimestampMs w = c.watermark_ms; w != INT64_MIN) {
+    m.watermark_ms = w;
+    m.watermark_lag_ms = std::max<int64_t>(0, clock_.now_ms() - w);
+  }
+  return m;
+}
+
+SharedStatus::Status ApplicationHost::status_of(const ApplicationRunner& r) const {
+  return {r.fault(), r.errors(), figures_of(r)};
 }
 
 void ApplicationHost::collect_metrics(std::vector<ApplicationMetrics>& out, std::vector<size_t>& elsewhere) const {
@@ -391,20 +418,9 @@ void ApplicationHost::collect_metrics(std::vector<ApplicationMetrics>& out, std:
     m.name = name;
     m.status = entry->app.status;
     if (const ApplicationRunner* r = entry->runner.get()) {
-      m.source = r->source();
-      for (const auto& d : r->destinations()) m.outputs.push_back({d->output, d->stream, d->delivery});
-      const auto& c = r->counters();
-      m.input_records = c.input_records;
-      m.output_rows = c.output_rows;
-      m.error_rows = c.error_rows;
-      m.last_arrival_ms = c.last_arrival_ms;
-      m.millis_behind_latest = c.millis_behind_latest;
-      m.last_checkpoint_ms = c.last_checkpoint_ms;
-      if (auto fault = r->fault()) m.fault = fault->reason;
-      if (const TimestampMs w = c.watermark_ms; w != INT64_MIN) {
-        m.watermark_ms = w;
-        m.watermark_lag_ms = std::max<int64_t>(0, clock_.now_ms() - w);
-      }
+      m = figures_of(*r);
+      m.name = name;
+      m.status = entry->app.status;
     } else if (status_ && entry->app.status == "RUNNING") {
       elsewhere.push_back(out.size());
     }

@@ -200,6 +200,8 @@ class ApplicationHost {
   // After each checkpoint of a running application: its positions kept with it.
   Status keep_positions(const std::string& name, const Checkpoint& c);
   HostedApplication with_fault(const Entry& e) const;
+  ApplicationMetrics figures_of(const ApplicationRunner& r) const;
+  SharedStatus::Status status_of(const ApplicationRunner& r) const;
   // The figures of every application (needs mu_); `elsewhere`: those running on another node.
   void collect_metrics(std::vector<ApplicationMetrics>& out, std::vector<size_t>& elsewhere) const;
   Status validate(const nlohmann::json& config) const;

@@ -227,8 +227,8 @@ Status ApplicationHost::start_runner(const std::string& name, Entry& entry, cons
   setup.on_checkpoint = [this, name](const Checkpoint& c) { return keep_positions(name, c); };
   setup.owns = [placement = placement_, name] { return placement->runs_here(WorkKind::kApplication, name); };
   if (status_) {
-    setup.fault_changed = [status = status_, placement = placement_, name](const ApplicationRunner& r) {
-      if (placement->runs_here(WorkKind::kApplication, name)) status->publish(name, {r.fault(), r.errors()});
+    setup.fault_changed = [this, placement = placement_, name](const ApplicationRunner& r) {
+      if (placement->runs_here(WorkKind::kApplication, name)) status_->publish(name, status_of(r));
     };
   }
   const bool here = placement_->runs_here(WorkKind::kApplication, name);

@@ -1,5 +1,6 @@
 // What only the node running an application knows: why it cannot make progress (EddyFault in
-// DescribeApplication) and its latest error rows (eddy apps logs). In cluster mode that node
+// DescribeApplication), its latest error rows (eddy apps logs) and its figures (/metrics, the
+// dashboard). In cluster mode that node
 // publishes them to a key-value bucket every second, and any node answers from there, so that
 // a client behind a load balancer sees what it would see on one machine.
 //
@@ -16,6 +17,7 @@
 
 #include "common/clock.h"
 #include "common/metadata_store.h"
+#include "host/application_metrics.h"
 #include "host/application_runner.h"
 
 namespace eddy::host {
@@ -28,6 +30,7 @@ class SharedStatus {
   struct Status {
     std::optional<ApplicationRunner::Fault> fault;
     std::vector<std::string> errors;  // the latest error rows, oldest first
+    ApplicationMetrics figures;       // name and status are the document's, not published
   };
   // Publishes `app`'s status if it changed, and every few seconds if not (so readers can tell a
   // current status from one a dead node left).

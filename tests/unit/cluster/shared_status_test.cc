@@ -1,5 +1,5 @@
 // Applications' status shared between nodes over a real nats-server: what the running node
-// publishes (its fault, its latest error rows) any node reads; a status its node stopped
+// publishes (its fault, its latest error rows, its figures) any node reads; a status its node stopped
 // renewing is not current any more; a deleted application's status goes.
 #include "host/shared_status.h"
 
@@ -41,12 +41,29 @@ TEST_F(SharedStatusTest, WhatTheRunningNodePublishesAnyNodeReads) {
   auto b = board(*nats_b_, "b");
   EXPECT_FALSE(b->read("app").has_value());
   const std::vector<std::string> rows = {R"({"MESSAGE":"one"})", R"({"MESSAGE":"two"})"};
-  a->publish("app", {host::ApplicationRunner::Fault{"cannot write to out", clock_.now_ms()}, rows});
+  host::ApplicationMetrics figures;
+  figures.source = "in";
+  figures.outputs = {{"DESTINATION_SQL_STREAM", "out", false}, {"ERRORS", "d", true}};
+  figures.input_records = 120;
+  figures.output_rows = 7;
+  figures.last_checkpoint_ms = clock_.now_ms() - 500;
+  figures.watermark_ms = clock_.now_ms() - 2000;
+  a->publish("app", {host::ApplicationRunner::Fault{"cannot write to out", clock_.now_ms()}, rows, figures});
   auto seen = b->read("app");
   ASSERT_TRUE(seen.has_value());
   ASSERT_TRUE(seen->fault.has_value());
   EXPECT_EQ(seen->fault->reason, "cannot write to out");
   EXPECT_EQ(seen->errors, rows);
+  // Its figures, as the running node counts them, for /metrics and the dashboard on any node.
+  EXPECT_EQ(seen->figures.source, "in");
+  ASSERT_EQ(seen->figures.outputs.size(), 2u);
+  EXPECT_EQ(seen->figures.outputs[1].target, "d");
+  EXPECT_TRUE(seen->figures.outputs[1].delivery);
+  EXPECT_EQ(seen->figures.input_records, 120u);
+  EXPECT_EQ(seen->figures.output_rows, 7u);
+  EXPECT_EQ(seen->figures.last_checkpoint_ms, clock_.now_ms() - 500);
+  EXPECT_EQ(seen->figures.watermark_lag_ms, 2000);
+  EXPECT_EQ(seen->figures.fault, "cannot write to out");
 
   // The fault clears; b sees that at once.
   a->publish("app", {std::nullopt, rows});
