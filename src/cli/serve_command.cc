@@ -337,8 +337,8 @@ int serve(const ServeOptions& o) {
       return out;
     });
   }
-  auto get = [&host, &dashboard, &node, &leases, &store](const HttpRequest& request, std::string_view path,
-                                                         api::Respond& respond) {
+  auto get = [&host, &deliveries, &dashboard, &node, &leases, &store](const HttpRequest& request, std::string_view path,
+                                                                      api::Respond& respond) {
     if (path == "/eddy/v1/cluster") {  // eddy cluster status
       api::HttpResponse r;
       r.content_type = "application/json";
@@ -346,7 +346,11 @@ int serve(const ServeOptions& o) {
         r.status = 404;
         r.body = R"j({"message":"this server is not in cluster mode (eddy serve --cluster)"})j";
       } else {
-        r.body = cluster_status(*node, *leases, **store).dump();
+        auto status = cluster_status(*node, *leases, **store);
+        // What runs on this node now (a lease is held a little before and after).
+        status["running_here"] = {{"applications", host.running_here()},
+                                  {"delivery_streams", deliveries.running_here()}};
+        r.body = status.dump();
       }
       respond(std::move(r));
       return true;

@@ -55,10 +55,16 @@ Result<std::unique_ptr<ClusterNode>> ClusterNode::start(const ClusterOptions& op
     sc.SubjectsLen = 1;
     sc.Storage = js_MemoryStorage;
     sc.Replicas = options.replicas;
-    jsStreamInfo* info = nullptr;
     jsErrCode code = static_cast<jsErrCode>(0);
-    natsStatus s = js_AddStream(&info, node->nats_->jetstream(), &sc, nullptr, &code);
-    jsStreamInfo_Destroy(info);
+    natsStatus s = NATS_TIMEOUT;
+    // Servers that have just started, or are electing a leader, may take longer than one wait.
+    for (int attempt = 0; attempt < 6 && s == NATS_TIMEOUT; ++attempt) {
+      if (attempt) std::cerr << "eddy: the NATS cluster has not answered yet; waiting for it" << std::endl;
+      jsStreamInfo* info = nullptr;
+      code = static_cast<jsErrCode>(0);
+      s = js_AddStream(&info, node->nats_->jetstream(), &sc, nullptr, &code);
+      jsStreamInfo_Destroy(info);
+    }
     if (s == NATS_OK) (void)js_DeleteStream(node->nats_->jetstream(), probe.c_str(), nullptr, &code);
     if (code == JSClusterNoPeersErr || code == JSStreamReplicasNotSupportedErr) {
       return make_error(Errc::kInvalidArgument, "the NATS cluster cannot keep " + std::to_string(options.replicas) +

@@ -339,6 +339,15 @@ std::vector<DeliveryStream> DeliveryHost::list() const {
   return out;
 }
 
+std::vector<std::string> DeliveryHost::running_here() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> out;
+  for (const auto& [name, e] : streams_) {
+    if (e->worker) out.push_back(name);
+  }
+  return out;
+}
+
 Status DeliveryHost::remove(const std::string& name) {
   std::unique_lock lock(mu_);
   auto it = streams_.find(name);

@@ -104,6 +104,8 @@ class DeliveryHost {
   Result<DeliveryStream> create(nlohmann::json request);
   Result<DeliveryStream> describe(const std::string& name) const;
   std::vector<DeliveryStream> list() const;
+  // The delivery streams whose worker runs on this node now.
+  std::vector<std::string> running_here() const;
   // Every delivery stream's figures (delivery_metrics.cc).
   std::vector<DeliveryMetrics> metrics() const;
   // The latest records put to a direct-put delivery stream (kept 24 h in its journal) that arrived

@@ -133,6 +133,15 @@ Result<HostedApplication> ApplicationHost::describe(const std::string& name) con
   return app;
 }
 
+std::vector<std::string> ApplicationHost::running_here() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> out;
+  for (const auto& [name, e] : apps_) {
+    if (e->runner) out.push_back(name);
+  }
+  return out;
+}
+
 void ApplicationHost::publish_status() {
   if (!status_) return;
   std::vector<std::pair<std::string, SharedStatus::Status>> running;

@@ -151,6 +151,8 @@ class ApplicationHost {
   void set_shared_status(std::shared_ptr<SharedStatus> status) { status_ = std::move(status); }
   // Publishes the status of the applications running on this node (call about every second).
   void publish_status();
+  // The applications whose runner runs on this node now.
+  std::vector<std::string> running_here() const;
   // Another node created, changed or removed application `name` (the metadata store reports
   // it): this node applies the document, and starts or stops its runner to match.
   Status reload(const std::string& name);
