@@ -8,10 +8,9 @@ a RUNNING application runs on exactly one node, the holder of its lease in NATS 
 dies another takes the lease after the TTL, restores the latest checkpoint and continues, and the
 outputs stay exactly-once.
 
-Which node runs an application: the one whose /metrics show a recent
-eddy_kinesisanalytics_last_checkpoint_timestamp_seconds for it (a node that does not run it has
-no runner: the gauge is 0; with --checkpoint-interval 1 the owner checkpoints every second, with
-or without input).
+Which node runs an application: the one whose GET /eddy/v1/cluster lists it under
+running_here.applications (its runner is on that node; every node's /metrics shows the running
+node's figures).
 
   OneServerThreeNodes (one nats-server; nodes a, b, c):
     a  Row application (ROW_SQL of test_analytics: one output row per source record) created on
@@ -55,6 +54,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 import harness
 import nats_cluster
+from cluster_util import (LogsOnFailure, close_all, cluster_args, error_code, http_status,
+                          log_tails, poll)
 from test_analytics import (ROW_PREFIX, ROW_OUTPUT, ROW_SCHEMA, ROW_SQL, ROW_SQL_V2, SEED_OUTPUT,
                             SEED_PREFIX, SEED_SCHEMA, SEED_SQL, STORES, analytics_client,
                             kinesis_input, kinesis_output, ms_of, sales_event, sql_timestamp,
@@ -71,32 +72,6 @@ KA = 'KinesisAnalytics_20150814.'
 
 
 # ------------------------------------------------------------------------------------ helpers
-def cluster_args(cluster, node_id, replicas=None):
-    args = ['--cluster', cluster.url_arg, '--node-id', node_id, '--lease-ttl-ms', str(LEASE_TTL_MS),
-            '--checkpoint-interval', '1']
-    if replicas is not None:
-        args += ['--replicas', str(replicas)]
-    return args
-
-
-def poll(what, fn, timeout, delay=0.1):
-    """Calls fn() until it returns a true value (returned); AssertionError after `timeout` s.
-    Exceptions from fn count as "not yet"; the last one is reported."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while True:
-        try:
-            v = fn()
-            if v:
-                return v
-            last = 'returned %r' % (v,)
-        except Exception as e:  # noqa: BLE001 - reported below
-            last = '%s: %s' % (type(e).__name__, e)
-        if time.monotonic() >= deadline:
-            raise AssertionError('%s: not within %.0f s (last: %s)' % (what, timeout, last))
-        time.sleep(delay)
-
-
 def app_metrics(server, app):
     """{metric name: value} of the eddy_kinesisanalytics_* gauges/counters of `app` on `server`."""
     with urllib.request.urlopen(server.endpoint + '/metrics', timeout=5) as r:
@@ -109,14 +84,10 @@ def app_metrics(server, app):
     return out
 
 
-def runs_here(server, app, fresh_s=5.0):
-    """Whether `server` runs `app` now: it checkpointed it within the last `fresh_s` seconds."""
-    ts = app_metrics(server, app).get('eddy_kinesisanalytics_last_checkpoint_timestamp_seconds', 0.0)
-    return ts > 0 and time.time() - ts < fresh_s
-
-
-def error_code(exc):
-    return exc.response.get('Error', {}).get('Code') if isinstance(exc, ClientError) else None
+def runs_here(server, app):
+    """Whether `server` runs `app` now: its runner is on that node (GET /eddy/v1/cluster)."""
+    with urllib.request.urlopen(server.endpoint + '/eddy/v1/cluster', timeout=5) as r:
+        return app in json.loads(r.read().decode('utf-8'))['running_here']['applications']
 
 
 def row_event(i):
@@ -124,7 +95,7 @@ def row_event(i):
             'evnt_time': '2021-01-31T14:05:47.190', 'sales': float(i % 97) + 0.5}
 
 
-class ClusterAppsCase(unittest.TestCase):
+class ClusterAppsCase(LogsOnFailure, unittest.TestCase):
     """Nodes, clients per node (a restarted node has a new port), and the log tails of every eddy
     and nats-server when a test of the class fails."""
     cluster = None
@@ -134,17 +105,7 @@ class ClusterAppsCase(unittest.TestCase):
     # --------------------------------------------------------------------------- lifecycle
     @classmethod
     def logs(cls):
-        parts = [n.log_tail(50) for n in tuple(cls.nodes) + tuple(cls.extra_servers)]
-        if cls.cluster is not None:
-            parts.append(cls.cluster.logs(25))
-        return '\n'.join(parts)
-
-    def run(self, result=None):
-        before = (len(result.failures), len(result.errors)) if result is not None else None
-        out = super().run(result)
-        if result is not None and (len(result.failures), len(result.errors)) != before:
-            sys.stderr.write('\n==== logs after %s ====\n%s\n' % (self.id(), self.logs()))
-        return out
+        return log_tails(tuple(cls.nodes) + tuple(cls.extra_servers), cls.cluster, 50, 25)
 
     @classmethod
     def start_cluster(cls, n_servers, node_ids, replicas=None):
@@ -152,9 +113,11 @@ class ClusterAppsCase(unittest.TestCase):
         cls.nodes = ()
         try:
             cls.cluster.start()
-            cls.nodes = tuple(harness.EddyServer(cluster_args(cls.cluster, n, replicas),
-                                                 label='node-%s' % n, native_jobs=False)
-                              for n in node_ids)
+            cls.nodes = tuple(
+                harness.EddyServer(cluster_args(cls.cluster, n, '--lease-ttl-ms', str(LEASE_TTL_MS),
+                                                '--checkpoint-interval', '1', replicas=replicas),
+                                   label='node-%s' % n, native_jobs=False)
+                for n in node_ids)
             for n in cls.nodes:
                 n.start()
         except BaseException:
@@ -164,15 +127,7 @@ class ClusterAppsCase(unittest.TestCase):
 
     @classmethod
     def stop_all(cls):
-        try:
-            for n in tuple(cls.nodes) + tuple(cls.extra_servers):
-                try:
-                    n.close()
-                except harness.ServerError as e:
-                    sys.stderr.write('%s\n' % e)
-        finally:
-            if cls.cluster is not None:
-                cls.cluster.close()
+        close_all(tuple(cls.nodes) + tuple(cls.extra_servers), cls.cluster)
 
     @classmethod
     def tearDownClass(cls):
@@ -232,8 +187,7 @@ class ClusterAppsCase(unittest.TestCase):
                 resp = self.k(via).put_records(StreamName=stream, Records=[
                     {'Data': json.dumps(o).encode(), 'PartitionKey': key(o)} for o in pending])
             except (ClientError, BotoCoreError) as e:
-                status = (e.response.get('ResponseMetadata', {}).get('HTTPStatusCode')
-                          if isinstance(e, ClientError) else None)
+                status = http_status(e)
                 if not ambiguous_ok or (status is not None and status < 500) or \
                         time.monotonic() > deadline:
                     raise

@@ -30,7 +30,6 @@ EDDY_E2E_KEEP=1 keeps the eddy and nats-server directories (data, logs).
 """
 
 import collections
-import hashlib
 import os
 import random
 import sys
@@ -43,6 +42,8 @@ from botocore.exceptions import ClientError
 
 import harness
 import nats_cluster
+from cluster_util import (LogsOnFailure, boto3_client, close_all, cluster_args, error_code, poll,
+                          record_data)
 
 SHARDS = 4
 PRODUCERS = 3
@@ -65,39 +66,13 @@ class GiveUp(Exception):
     """Raised before an HTTP send long after the producers were told to stop (not retried)."""
 
 
-def record_data(rid):
-    return rid.encode() + b'|' + hashlib.sha256(rid.encode()).hexdigest()[:24].encode()
-
-
-def error_code(exc):
-    return exc.response.get('Error', {}).get('Code') if isinstance(exc, ClientError) else None
-
-
 def sdk_config():
     return Config(retries={'max_attempts': 10, 'mode': 'standard'},
                   connect_timeout=SDK_TIMEOUT_S, read_timeout=SDK_TIMEOUT_S)
 
 
 def make_client(session, endpoint):
-    return session.client('kinesis', endpoint_url=endpoint, region_name=harness.REGION,
-                          aws_access_key_id=harness.ACCESS_KEY,
-                          aws_secret_access_key=harness.SECRET_KEY, config=sdk_config())
-
-
-def poll(what, fn, timeout=VISIBLE_TIMEOUT_S, delay=0.1):
-    deadline = time.monotonic() + timeout
-    last = None
-    while True:
-        try:
-            v = fn()
-            if v:
-                return v
-            last = 'returned %r' % (v,)
-        except Exception as e:  # noqa: BLE001 - reported below
-            last = '%s: %s' % (type(e).__name__, e)
-        if time.monotonic() >= deadline:
-            raise AssertionError('%s: not within %.0f s (last: %s)' % (what, timeout, last))
-        time.sleep(delay)
+    return boto3_client('kinesis', endpoint, sdk_config(), session=session)
 
 
 class Nodes:
@@ -243,7 +218,7 @@ class Producer(threading.Thread):
             led.given_up += pending
 
 
-class ChaosTest(unittest.TestCase):
+class ChaosTest(LogsOnFailure, unittest.TestCase):
     cluster = None
     eddies = ()
 
@@ -258,8 +233,8 @@ class ChaosTest(unittest.TestCase):
         try:
             cls.cluster.start()
             cls.eddies = tuple(
-                harness.EddyServer(['--cluster', cls.cluster.url_arg, '--node-id', nid,
-                                    '--replicas', '3'], label='chaos-%s' % nid, native_jobs=False)
+                harness.EddyServer(cluster_args(cls.cluster, nid, replicas=3),
+                                   label='chaos-%s' % nid, native_jobs=False)
                 for nid in ('a', 'b', 'c'))
             for e in cls.eddies:
                 e.start()
@@ -270,15 +245,7 @@ class ChaosTest(unittest.TestCase):
 
     @classmethod
     def stop_all(cls):
-        try:
-            for e in cls.eddies:
-                try:
-                    e.close()
-                except harness.ServerError as err:
-                    sys.stderr.write('%s\n' % err)
-        finally:
-            if cls.cluster is not None:
-                cls.cluster.close()
+        close_all(cls.eddies, cls.cluster)
 
     @classmethod
     def tearDownClass(cls):
@@ -298,13 +265,6 @@ class ChaosTest(unittest.TestCase):
         if cls.cluster is not None:
             parts.append(cls.cluster.logs(40))
         return '\n'.join(parts)
-
-    def run(self, result=None):
-        before = (len(result.failures), len(result.errors)) if result is not None else None
-        out = super().run(result)
-        if result is not None and (len(result.failures), len(result.errors)) != before:
-            sys.stderr.write('\n==== logs after %s ====\n%s\n' % (self.id(), self.logs()))
-        return out
 
     # --------------------------------------------------------------------------- helpers
     def admin_client(self, i):
@@ -344,7 +304,7 @@ class ChaosTest(unittest.TestCase):
                 if s['StreamDescriptionSummary']['StreamStatus'] != 'ACTIVE':
                     return False
             return True
-        poll('%s ACTIVE on every node that is up' % name, active)
+        poll('%s ACTIVE on every node that is up' % name, active, VISIBLE_TIMEOUT_S)
 
     def leader_of_most_shards(self, name):
         """(nats-server index, {leader name: shard streams led}) for the stream's shard streams."""
@@ -404,7 +364,7 @@ class ChaosTest(unittest.TestCase):
                 note('eddy node %s listening again' % self.eddies[k].label)
                 ck = self.admin_client(k)
                 poll('restarted %s describes %s' % (self.eddies[k].label, name),
-                     lambda: ck.describe_stream_summary(StreamName=name))
+                     lambda: ck.describe_stream_summary(StreamName=name), VISIBLE_TIMEOUT_S)
                 nodes.mark_up(k, self.eddies[k].port)
                 note('eddy node %s restarted (port %d), serving'
                      % (self.eddies[k].label, self.eddies[k].port))
@@ -500,7 +460,8 @@ class ChaosTest(unittest.TestCase):
         c = self.admin_client(i)
         if expect_shards is not None:
             poll('%s lists the same shards' % self.eddies[i].label,
-                 lambda: {s['ShardId'] for s in harness.all_shards(c, name)} == expect_shards)
+                 lambda: {s['ShardId'] for s in harness.all_shards(c, name)} == expect_shards,
+                 VISIBLE_TIMEOUT_S)
         shards = harness.all_shards(c, name)
         per_shard = {}
         for s in shards:

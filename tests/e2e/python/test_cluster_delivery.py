@@ -58,6 +58,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 import harness
 import nats_cluster
+from cluster_util import (LogsOnFailure, boto3_client, close_all, cluster_args, error_code,
+                          http_status, log_tails, poll)
 from test_firehose import ROLE, s3_dest, stream_arn
 
 LEASE_TTL_MS = 3000
@@ -76,35 +78,8 @@ CRASH_MARKERS = ('terminate called', 'Segmentation fault', 'AddressSanitizer', '
 
 # ------------------------------------------------------------------------------------ helpers
 def node_args(cluster, node_id, bucket_dir):
-    return ['--cluster', cluster.url_arg, '--node-id', node_id, '--replicas', '3',
-            '--lease-ttl-ms', str(LEASE_TTL_MS), '--bucket-dir', bucket_dir]
-
-
-def poll(what, fn, timeout, delay=0.1):
-    """Calls fn() until it returns a true value (returned); AssertionError after `timeout` s.
-    Exceptions from fn count as "not yet"; the last one is reported."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while True:
-        try:
-            v = fn()
-            if v:
-                return v
-            last = 'returned %r' % (v,)
-        except Exception as e:  # noqa: BLE001 - reported below
-            last = '%s: %s' % (type(e).__name__, e)
-        if time.monotonic() >= deadline:
-            raise AssertionError('%s: not within %.0f s (last: %s)' % (what, timeout, last))
-        time.sleep(delay)
-
-
-def error_code(exc):
-    return exc.response.get('Error', {}).get('Code') if isinstance(exc, ClientError) else None
-
-
-def http_status(exc):
-    return (exc.response.get('ResponseMetadata', {}).get('HTTPStatusCode')
-            if isinstance(exc, ClientError) else None)
+    return cluster_args(cluster, node_id, '--replicas', '3', '--lease-ttl-ms', str(LEASE_TTL_MS),
+                        '--bucket-dir', bucket_dir)
 
 
 def retryable(exc):
@@ -138,10 +113,9 @@ def make_client(service, port, session=None, read_timeout=15):
     session = session or boto3.session.Session()
 
     def make(validate):
-        return session.client(service, endpoint_url='http://127.0.0.1:%d' % port,
-                              region_name=harness.REGION, aws_access_key_id=harness.ACCESS_KEY,
-                              aws_secret_access_key=harness.SECRET_KEY,
-                              config=client_config(read_timeout=read_timeout, validate=validate))
+        return boto3_client(service, 'http://127.0.0.1:%d' % port,
+                            client_config(read_timeout=read_timeout, validate=validate),
+                            session=session)
     c = make(True)
     if service == 'firehose':
         interval = c.meta.service_model.shape_for('IntervalInSeconds')
@@ -266,7 +240,7 @@ class Producer(threading.Thread):
 
 
 # ------------------------------------------------------------------------------------ the case
-class ThreeServersThreeNodes(unittest.TestCase):
+class ThreeServersThreeNodes(LogsOnFailure, unittest.TestCase):
     cluster = None
     nodes = ()
     bucket_root = None
@@ -293,21 +267,13 @@ class ThreeServersThreeNodes(unittest.TestCase):
     @classmethod
     def stop_all(cls):
         try:
-            for n in cls.nodes:
-                try:
-                    n.close()
-                except harness.ServerError as e:
-                    sys.stderr.write('%s\n' % e)
+            close_all(cls.nodes, cls.cluster)
         finally:
-            try:
-                if cls.cluster is not None:
-                    cls.cluster.close()
-            finally:
-                if cls.bucket_root:
-                    if os.environ.get('EDDY_E2E_KEEP') == '1':
-                        sys.stderr.write('keeping %s\n' % cls.bucket_root)
-                    else:
-                        shutil.rmtree(cls.bucket_root, ignore_errors=True)
+            if cls.bucket_root:
+                if os.environ.get('EDDY_E2E_KEEP') == '1':
+                    sys.stderr.write('keeping %s\n' % cls.bucket_root)
+                else:
+                    shutil.rmtree(cls.bucket_root, ignore_errors=True)
 
     @classmethod
     def tearDownClass(cls):
@@ -315,17 +281,7 @@ class ThreeServersThreeNodes(unittest.TestCase):
 
     @classmethod
     def logs(cls):
-        parts = [n.log_tail(60) for n in cls.nodes]
-        if cls.cluster is not None:
-            parts.append(cls.cluster.logs(25))
-        return '\n'.join(parts)
-
-    def run(self, result=None):
-        before = (len(result.failures), len(result.errors)) if result is not None else None
-        out = super().run(result)
-        if result is not None and (len(result.failures), len(result.errors)) != before:
-            sys.stderr.write('\n==== logs after %s ====\n%s\n' % (self.id(), self.logs()))
-        return out
+        return log_tails(cls.nodes, cls.cluster, 60, 25)
 
     def setUp(self):
         for n in self.nodes:

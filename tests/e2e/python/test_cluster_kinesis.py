@@ -34,7 +34,6 @@ Run: EDDY_BIN=/path/to/eddy python3 -m unittest -v test_cluster_kinesis
 EDDY_E2E_KEEP=1 keeps the eddy and nats-server directories (data, logs).
 """
 
-import hashlib
 import json
 import os
 import shutil
@@ -50,6 +49,8 @@ from botocore.exceptions import ClientError
 
 import harness
 import nats_cluster
+from cluster_util import (LogsOnFailure, boto3_client, close_all, cluster_args, error_code,
+                          http_status, log_tails, poll, record_data)
 
 HALF = 2 ** 127
 VISIBLE_TIMEOUT_S = 10.0      # another node learns a metadata change (KV watch: milliseconds)
@@ -61,43 +62,9 @@ RECOVER_TIMEOUT_S = 60.0      # puts succeed again after the servers are back
 # ------------------------------------------------------------------------------------ helpers
 def kclient(server, attempts=1, read_timeout=30, connect_timeout=5):
     """boto3 Kinesis client for `server`; attempts = total attempts (1: no retries)."""
-    import boto3
     cfg = Config(retries={'total_max_attempts': attempts, 'mode': 'standard'},
                  read_timeout=read_timeout, connect_timeout=connect_timeout)
-    return boto3.client('kinesis', endpoint_url=server.endpoint, region_name=harness.REGION,
-                        aws_access_key_id=harness.ACCESS_KEY,
-                        aws_secret_access_key=harness.SECRET_KEY, config=cfg)
-
-
-def poll(what, fn, timeout=VISIBLE_TIMEOUT_S, delay=0.05):
-    """Calls fn() until it returns a true value (returned); AssertionError after `timeout` s.
-    Exceptions from fn count as "not yet"; the last one is reported."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while True:
-        try:
-            v = fn()
-            if v:
-                return v
-            last = 'returned %r' % (v,)
-        except Exception as e:  # noqa: BLE001 - reported below
-            last = '%s: %s' % (type(e).__name__, e)
-        if time.monotonic() >= deadline:
-            raise AssertionError('%s: not within %.0f s (last: %s)' % (what, timeout, last))
-        time.sleep(delay)
-
-
-def error_code(exc):
-    return exc.response.get('Error', {}).get('Code') if isinstance(exc, ClientError) else None
-
-
-def http_status(exc):
-    return (exc.response.get('ResponseMetadata', {}).get('HTTPStatusCode')
-            if isinstance(exc, ClientError) else None)
-
-
-def record_data(rid):
-    return rid.encode() + b'|' + hashlib.sha256(rid.encode()).hexdigest()[:24].encode()
+    return boto3_client('kinesis', server.endpoint, cfg)
 
 
 class Ledger:
@@ -204,10 +171,8 @@ def read_all(client, stream):
 
 
 def eddy_node(cluster, node_id, replicas=None):
-    args = ['--cluster', cluster.url_arg, '--node-id', node_id]
-    if replicas is not None:
-        args += ['--replicas', str(replicas)]
-    return harness.EddyServer(args, label='node-%s' % node_id, native_jobs=False)
+    return harness.EddyServer(cluster_args(cluster, node_id, replicas=replicas),
+                              label='node-%s' % node_id, native_jobs=False)
 
 
 def run_failing_serve(args, timeout=START_FAIL_TIMEOUT_S):
@@ -246,24 +211,14 @@ def run_failing_serve(args, timeout=START_FAIL_TIMEOUT_S):
         shutil.rmtree(root, ignore_errors=True)
 
 
-class ClusterCase(unittest.TestCase):
+class ClusterCase(LogsOnFailure, unittest.TestCase):
     """Prints the eddy and nats-server log tails when a test of the class fails."""
     cluster = None
     nodes = ()
 
     @classmethod
     def logs(cls):
-        parts = [n.log_tail(60) for n in cls.nodes]
-        if cls.cluster is not None:
-            parts.append(cls.cluster.logs(30))
-        return '\n'.join(parts)
-
-    def run(self, result=None):
-        before = (len(result.failures), len(result.errors)) if result is not None else None
-        out = super().run(result)
-        if result is not None and (len(result.failures), len(result.errors)) != before:
-            sys.stderr.write('\n==== logs after %s ====\n%s\n' % (self.id(), self.logs()))
-        return out
+        return log_tails(cls.nodes, cls.cluster, 60, 30)
 
     @classmethod
     def start_all(cls, n_servers, replicas=None):
@@ -283,15 +238,7 @@ class ClusterCase(unittest.TestCase):
 
     @classmethod
     def stop_all(cls):
-        try:
-            for n in cls.nodes:
-                try:
-                    n.close()
-                except harness.ServerError as e:
-                    sys.stderr.write('%s\n' % e)
-        finally:
-            if cls.cluster is not None:
-                cls.cluster.close()
+        close_all(cls.nodes, cls.cluster)
 
     @classmethod
     def tearDownClass(cls):
@@ -325,11 +272,13 @@ class OneServerTwoNodes(ClusterCase):
         harness.wait_exists(ca, name, delay=0.05, attempts=200)
         # B learns it from the KV watch: DescribeStreamSummary and ListStreams, bounded.
         summary = poll('DescribeStreamSummary of %s on B' % name,
-                       lambda: cb.describe_stream_summary(StreamName=name)['StreamDescriptionSummary'])
+                       lambda: cb.describe_stream_summary(StreamName=name)['StreamDescriptionSummary'],
+                       VISIBLE_TIMEOUT_S, delay=0.05)
         self.assertEqual(summary['StreamName'], name)
         self.assertEqual(summary['OpenShardCount'], 3)
         poll('ListStreams on B shows %s' % name,
-             lambda: name in cb.list_streams(Limit=10000)['StreamNames'])
+             lambda: name in cb.list_streams(Limit=10000)['StreamNames'],
+             VISIBLE_TIMEOUT_S, delay=0.05)
         harness.wait_exists(cb, name, delay=0.05, attempts=200)
         self.assertEqual(
             cb.describe_stream_summary(StreamName=name)['StreamDescriptionSummary']['StreamARN'],
@@ -428,7 +377,7 @@ class OneServerTwoNodes(ClusterCase):
                     got = poll('%s ACTIVE on %s' % (name, node), lambda: (lambda d: d if
                                d['StreamStatus'] == 'ACTIVE' else None)(
                                c.describe_stream_summary(StreamName=name)
-                               ['StreamDescriptionSummary']))
+                               ['StreamDescriptionSummary']), VISIBLE_TIMEOUT_S, delay=0.05)
                 except AssertionError as e:
                     listed = name in c.list_streams(Limit=10000)['StreamNames']
                     problems.append('after the race %s: %s; ListStreams on %s %s it'
@@ -477,7 +426,8 @@ class OneServerTwoNodes(ClusterCase):
             shards = {s['ShardId']: s for s in harness.all_shards(cb, name)}
             return (set(shards) == {parent} | set(children)
                     and 'EndingSequenceNumber' in shards[parent]['SequenceNumberRange'])
-        poll('B lists the parent closed and both children', b_sees_split)
+        poll('B lists the parent closed and both children', b_sees_split, VISIBLE_TIMEOUT_S,
+             delay=0.05)
         per_shard, last, tolerated = self.assert_reads_back(ledger, self.b, name, 'after split')
         self.assertEqual(tolerated, 0)
         self.assertNotIn('NextShardIterator', last[parent],
@@ -587,21 +537,22 @@ class ThreeServersTwoNodes(ClusterCase):
         t = threading.Thread(target=writer, daemon=True)
         t.start()
         try:
-            poll('writer under way', lambda: progress['batches'] >= 3 or errors, timeout=30)
+            poll('writer under way', lambda: progress['batches'] >= 3 or errors, timeout=30,
+                 delay=0.05)
             self.assertEqual(errors, [], 'puts before any nats-server was killed')
             self.cluster.kill9(victim)
             at_kill = progress['batches']
             killed_at = time.monotonic()
             poll('10 batches acknowledged after the kill',
                  lambda: progress['batches'] >= at_kill + 10 or errors or not t.is_alive(),
-                 timeout=90)
+                 timeout=90, delay=0.05)
             self.assertEqual(errors, [], 'puts with one of three nats-servers killed')
             took = time.monotonic() - killed_at
             self.cluster.restart(victim)
             at_restart = progress['batches']
             poll('10 batches acknowledged after the restart',
                  lambda: progress['batches'] >= at_restart + 10 or errors or not t.is_alive(),
-                 timeout=60)
+                 timeout=60, delay=0.05)
             self.assertEqual(errors, [], 'puts after the nats-server restarted')
         finally:
             stop.set()
