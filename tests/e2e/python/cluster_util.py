@@ -32,6 +32,17 @@ def error_code(exc):
     return exc.response.get('Error', {}).get('Code') if isinstance(exc, ClientError) else None
 
 
+def answers_not_found(call):
+    """True if call() raises ResourceNotFoundException, False if it answers; other errors raise."""
+    try:
+        call()
+    except ClientError as e:
+        if error_code(e) == 'ResourceNotFoundException':
+            return True
+        raise
+    return False
+
+
 def http_status(exc):
     return (exc.response.get('ResponseMetadata', {}).get('HTTPStatusCode')
             if isinstance(exc, ClientError) else None)

@@ -54,8 +54,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 import harness
 import nats_cluster
-from cluster_util import (LogsOnFailure, close_all, cluster_args, error_code, http_status,
-                          log_tails, poll)
+from cluster_util import (LogsOnFailure, answers_not_found, close_all, cluster_args,
+                          http_status, log_tails, poll)
 from test_analytics import (ROW_PREFIX, ROW_OUTPUT, ROW_SCHEMA, ROW_SQL, ROW_SQL_V2, SEED_OUTPUT,
                             SEED_PREFIX, SEED_SCHEMA, SEED_SQL, STORES, analytics_client,
                             kinesis_input, kinesis_output, ms_of, sales_event, sql_timestamp,
@@ -465,17 +465,9 @@ class OneServerThreeNodes(ClusterAppsCase):
             'ApplicationName': app, 'CreateTimestamp': body['ApplicationDetail']['CreateTimestamp']})
         self.assertEqual(st, 200, 'DeleteApplication on %s: %s' % (deleter.label, body))
 
-        def gone(node):
-            try:
-                self.describe(node, app)
-            except ClientError as e:
-                if error_code(e) == 'ResourceNotFoundException':
-                    return True
-                raise
-            return False
         for n in self.nodes:
             poll('DescribeApplication(%s) on %s answers ResourceNotFoundException' % (app, n.label),
-                 lambda: gone(n), STATUS_TIMEOUT_S)
+                 lambda: answers_not_found(lambda: self.describe(n, app)), STATUS_TIMEOUT_S)
         self.wait_no_owner(app)
         self.put_rows(src, range(120, 140))
         time.sleep(QUIET_S)

@@ -58,8 +58,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 import harness
 import nats_cluster
-from cluster_util import (LogsOnFailure, boto3_client, close_all, cluster_args, error_code,
-                          http_status, log_tails, poll)
+from cluster_util import (LogsOnFailure, answers_not_found, boto3_client, close_all, cluster_args,
+                          error_code, http_status, log_tails, poll)
 from test_firehose import ROLE, s3_dest, stream_arn
 
 LEASE_TTL_MS = 3000
@@ -375,6 +375,15 @@ class ThreeServersThreeNodes(LogsOnFailure, unittest.TestCase):
         self.assertFalse(p.is_alive(), 'producer %s still running %.0f s after the stop'
                          % (p.name, PRODUCER_JOIN_S))
 
+    def stop_producers(self, producers, ledger, timeline):
+        """Stops them; the acknowledged ids and how many each node acknowledged."""
+        for p in producers:
+            self.stop_producer(p)
+        timeline.append('producers stopped after %d batches' % sum(p.batches for p in producers))
+        with ledger.lock:
+            self.assertEqual(ledger.anomalies, [], 'answers no failure explains')
+            return set(ledger.acked), dict(ledger.acked_via)
+
     # --------------------------------------------------------------------------- objects
     def bucket_path(self, bucket):
         return os.path.join(self.bucket_root, bucket)
@@ -557,13 +566,7 @@ class ThreeServersThreeNodes(LogsOnFailure, unittest.TestCase):
             owners.append(new.label)
             time.sleep(2.0)  # puts through the restarted node too
         time.sleep(1.5)
-        for p in producers:
-            self.stop_producer(p)
-        timeline.append('producers stopped after %d batches' % sum(p.batches for p in producers))
-        with ledger.lock:
-            self.assertEqual(ledger.anomalies, [], 'answers no failure explains')
-            acked = set(ledger.acked)
-            via = dict(ledger.acked_via)
+        acked, via = self.stop_producers(producers, ledger, timeline)
         self.assertGreater(len(acked), 200, 'too few records acknowledged: %s' % dict(ledger.failures))
         self.assertEqual(len(via), 3, 'records acknowledged through every node: %s' % via)
 
@@ -608,12 +611,7 @@ class ThreeServersThreeNodes(LogsOnFailure, unittest.TestCase):
         killed, new, _ = self.owner_change(name, bucket, 'object', timeline)
         self.assertNotEqual(new.label, killed.label)
         time.sleep(3.0)
-        for p in producers:
-            self.stop_producer(p)
-        timeline.append('producers stopped after %d batches' % sum(p.batches for p in producers))
-        with ledger.lock:
-            self.assertEqual(ledger.anomalies, [], 'answers no failure explains')
-            acked = set(ledger.acked)
+        acked, _ = self.stop_producers(producers, ledger, timeline)
         self.assertGreater(len(acked), 100, 'too few records acknowledged: %s' % dict(ledger.failures))
 
         self.wait_delivered(bucket, acked, 'Kinesis source after owners %s, %s'
@@ -645,17 +643,9 @@ class ThreeServersThreeNodes(LogsOnFailure, unittest.TestCase):
         self.fh(deleter).delete_delivery_stream(DeliveryStreamName=name)
         t_deleted = time.monotonic()
 
-        def gone(node):
-            try:
-                self.describe(node, name)
-            except ClientError as e:
-                if error_code(e) == 'ResourceNotFoundException':
-                    return True
-                raise
-            return False
         for n in self.nodes:
             poll('DescribeDeliveryStream(%s) on %s answers ResourceNotFoundException'
-                 % (name, n.label), lambda: gone(n), STATUS_TIMEOUT_S)
+                 % (name, n.label), lambda: answers_not_found(lambda: self.describe(n, name)), STATUS_TIMEOUT_S)
             poll('ListDeliveryStreams on %s omits %s' % (n.label, name),
                  lambda: name not in self.fh(n).list_delivery_streams(Limit=10000)
                  ['DeliveryStreamNames'], VISIBLE_TIMEOUT_S)
