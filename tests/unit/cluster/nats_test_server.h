@@ -10,6 +10,8 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <thread>
@@ -46,22 +48,19 @@ class NatsServer {
  public:
   explicit NatsServer(const std::string& tag) {
     dir_ = fs::temp_directory_path() / ("eddy-nats-test-" + std::to_string(::getpid()) + "-" + tag);
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    const int port = free_port();
-    url_ = "nats://127.0.0.1:" + std::to_string(port);
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      const std::string p = std::to_string(port), sd = dir_.string(), log = (dir_ / "server.log").string();
-      const std::string bin = nats_server_path();
-      ::execl(bin.c_str(), "nats-server", "-a", "127.0.0.1", "-p", p.c_str(), "-js", "-sd", sd.c_str(), "-l",
-              log.c_str(), static_cast<char*>(nullptr));
-      ::_exit(127);
+    // A free port can be taken by another process before the server binds it (the e2e tests run
+    // beside the units and start servers of their own): a server that exits instead of becoming
+    // ready is started again on another port, so the tests never talk to someone else's server.
+    for (int attempt = 0; attempt < 5 && !start(); ++attempt) {
     }
   }
   // Freezes and thaws the server: requests sent meanwhile wait in its socket, as on a network
   // partition, and are processed when it resumes.
-  void pause() { ::kill(pid_, SIGSTOP); }
+  // pause() returns once every thread of the server has stopped: SIGSTOP alone only asks.
+  void pause() {
+    ::kill(pid_, SIGSTOP);
+    for (int i = 0; i < 200 && !stopped(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
   void resume() { ::kill(pid_, SIGCONT); }
   ~NatsServer() {
     if (pid_ > 0) {
@@ -82,6 +81,47 @@ class NatsServer {
   }
 
  private:
+  bool stopped() const {
+    const fs::path tasks = "/proc/" + std::to_string(pid_) + "/task";
+    std::error_code ec;
+    for (const auto& task : fs::directory_iterator(tasks, ec)) {
+      std::ifstream in(task.path() / "stat");
+      std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      // The state follows the command name, which is in parentheses.
+      const auto close = stat.rfind(')');
+      if (close == std::string::npos || close + 2 >= stat.size() || stat[close + 2] != 'T') return false;
+    }
+    return !ec;
+  }
+
+  // Starts the server and waits (bounded) until its log says it is ready or it exits.
+  bool start() {
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    const int port = free_port();
+    url_ = "nats://127.0.0.1:" + std::to_string(port);
+    const fs::path log_path = dir_ / "server.log";
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      const std::string p = std::to_string(port), sd = dir_.string(), log = log_path.string();
+      const std::string bin = nats_server_path();
+      ::execl(bin.c_str(), "nats-server", "-a", "127.0.0.1", "-p", p.c_str(), "-js", "-sd", sd.c_str(), "-l",
+              log.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    for (int i = 0; i < 400; ++i) {
+      if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
+        pid_ = -1;
+        return false;
+      }
+      std::ifstream in(log_path);
+      const std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (log.find("Server is ready") != std::string::npos) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    return true;  // slow to start: connect() still waits for it
+  }
+
   fs::path dir_;
   std::string url_;
   pid_t pid_ = -1;
