@@ -33,6 +33,7 @@
 #include "job/host_loader.h"
 #include "log/group_commit.h"
 #include "stream/stream_store.h"
+#include "web/cluster_figures.h"
 #include "web/dashboard.h"
 #include "web/metrics_text.h"
 
@@ -196,6 +197,7 @@ int serve(const ServeOptions& o) {
   host.set_parallelism(o.parallelism);
   host.set_checkpoint_interval_ms(static_cast<int64_t>(o.checkpoint_interval_s * 1000));
   std::shared_ptr<cluster::LeasePlacement> leases;
+  std::shared_ptr<web::ClusterFigures> cluster_figures;  // each node's stream figures, summed
   if (node) {
     // Applications: documents in the shared bucket, checkpoints in JetStream, each run by the
     // node holding its lease.
@@ -220,6 +222,9 @@ int serve(const ServeOptions& o) {
     auto status_board = cluster::JetStreamMetadataStore::open(node->nats(), "eddy_status", "apps", o.replicas);
     if (!status_board) return fail(status_board.error().message);
     host.set_shared_status(std::make_shared<host::SharedStatus>(std::move(*status_board), o.node_id, clock));
+    auto figures_board = cluster::JetStreamMetadataStore::open(node->nats(), "eddy_status", "nodes", o.replicas);
+    if (!figures_board) return fail(figures_board.error().message);
+    cluster_figures = std::make_shared<web::ClusterFigures>(std::move(*figures_board), o.node_id, clock);
     // Delivery streams: documents in the shared bucket, state in JetStream, journals as shards;
     // each worker runs on the node holding the delivery stream's lease.
     auto deliveries_meta = node->metadata("deliveries");
@@ -241,7 +246,8 @@ int serve(const ServeOptions& o) {
   struct StopCluster {
     cluster::ClusterNode* node;
     cluster::LeasePlacement* leases;
-    std::thread publisher;  // of the applications' status (host/shared_status.h)
+    web::ClusterFigures* figures;
+    std::thread publisher;  // of the applications' status and the node's figures
     std::mutex mu;
     std::condition_variable cv;
     bool stopping = false;
@@ -252,10 +258,11 @@ int serve(const ServeOptions& o) {
       }
       cv.notify_all();
       if (publisher.joinable()) publisher.join();
+      if (figures) figures->withdraw();
       if (leases) leases->stop();
       if (node) node->stop_watch();
     }
-  } stop_cluster{node.get(), leases.get()};
+  } stop_cluster{node.get(), leases.get(), cluster_figures.get()};
   if (node) {
     // Other nodes' changes: each document written or removed is applied here.
     node->watch([&store, &host, &deliveries](const std::string& kind, const std::string& name) {
@@ -267,11 +274,12 @@ int serve(const ServeOptions& o) {
         std::cerr << "eddy: cannot apply the change of " << kind << " " << name << ": " << applied.error().message
                   << std::endl;
     });
-    stop_cluster.publisher = std::thread([&stop_cluster, &host] {
+    stop_cluster.publisher = std::thread([&stop_cluster, &host, &store, &deliveries, &cluster_figures] {
       std::unique_lock lock(stop_cluster.mu);
       while (!stop_cluster.cv.wait_for(lock, std::chrono::seconds(1), [&] { return stop_cluster.stopping; })) {
         lock.unlock();
         host.publish_status();
+        cluster_figures->publish((*store)->metrics(), deliveries.buffers());
         lock.lock();
       }
     });
@@ -307,6 +315,7 @@ int serve(const ServeOptions& o) {
   // GET /eddy/v1/applications/<name>/errors: the latest error_stream rows (eddy apps logs); the
   // dashboard, its endpoints and /metrics (web/dashboard.h).
   web::Dashboard dashboard(**store, host, deliveries, clock);
+  if (cluster_figures) dashboard.set_cluster_figures(cluster_figures);
   if (node) {
     const std::string version = node->server_version();
     dashboard.set_extra_metrics([&node, &leases, &host, &deliveries, version] {

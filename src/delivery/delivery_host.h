@@ -108,6 +108,9 @@ class DeliveryHost {
   std::vector<std::string> running_here() const;
   // Every delivery stream's figures (delivery_metrics.cc).
   std::vector<DeliveryMetrics> metrics() const;
+  // Only what the workers on this node hold in memory for their next objects (name and buffered
+  // figures), without reading any state: what a cluster node publishes every second.
+  std::vector<DeliveryMetrics> buffers() const;
   // The latest records put to a direct-put delivery stream (kept 24 h in its journal) that arrived
   // at or after `since_ms`, at most `limit`, oldest first: what the dashboard shows of an
   // application output that goes to a delivery stream (delivery_metrics.cc).

@@ -9,6 +9,18 @@
 
 namespace eddy::delivery {
 
+std::vector<DeliveryMetrics> DeliveryHost::buffers() const {
+  std::lock_guard lock(mu_);
+  std::vector<DeliveryMetrics> out;
+  for (const auto& [name, entry] : streams_) {
+    DeliveryMetrics m;
+    m.name = name;
+    std::tie(m.buffered_bytes, m.buffered_records) = buffered(*entry);
+    if (m.buffered_bytes || m.buffered_records) out.push_back(std::move(m));
+  }
+  return out;
+}
+
 std::vector<DeliveryMetrics> DeliveryHost::metrics() const {
   // What is read outside the lock (state files may be blobs across the network).
   struct Seen {

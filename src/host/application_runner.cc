@@ -63,6 +63,8 @@ Status ApplicationRunner::restore(const Checkpoint& c) {
   }
   if (auto st = outputs_.restore(c); !st) return st;
   restored_ = true;
+  // The checkpoint a restart would go back to is this one until the next is taken.
+  counters_.last_checkpoint_ms.store(c.taken_ms, std::memory_order_relaxed);
   return {};
 }
 

@@ -313,6 +313,7 @@ std::vector<StreamMetrics> StreamStore::metrics() const {
   for (const auto& s : streams) {
     StreamMetrics m;
     m.name = s->name;
+    m.id = s->id;
     {
       std::shared_lock lock(s->mu);
       m.status = to_string(s->status);

@@ -23,6 +23,7 @@ struct StreamCounters {
 // One stream's figures at one moment.
 struct StreamMetrics {
   std::string name;
+  uint64_t id = 0;  // tells a re-created stream of the same name from the old one
   std::string status;
   size_t open_shards = 0;
   uint64_t incoming_records = 0, incoming_bytes = 0, put_failed_records = 0;

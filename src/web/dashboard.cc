@@ -137,9 +137,16 @@ bool split_name(std::string_view path, std::string_view prefix, std::string& nam
 
 }  // namespace
 
+Dashboard::Figures Dashboard::figures() const {
+  Figures f{store_.metrics(), deliveries_.metrics()};
+  if (cluster_figures_) cluster_figures_->merge(f.streams, f.deliveries);
+  return f;
+}
+
 json Dashboard::overview() const {
+  const Figures figures = this->figures();
   json streams = json::array();
-  for (const auto& s : store_.metrics()) {
+  for (const auto& s : figures.streams) {
     streams.push_back({{"name", s.name},
                        {"status", s.status},
                        {"open_shards", s.open_shards},
@@ -153,7 +160,9 @@ json Dashboard::overview() const {
   json apps = json::array();
   for (const auto& a : apps_.metrics()) {
     std::vector<host::ApplicationOutputInfo> outputs = a.outputs;
-    if (a.status != "RUNNING") {
+    // Not running, or running on another node that has not published its figures yet: the
+    // outputs its configuration names.
+    if (a.status != "RUNNING" || outputs.empty()) {
       if (auto d = apps_.describe(a.name)) outputs = configured_outputs(d->config, store_);
     }
     json app = application_figures(a);
@@ -161,10 +170,10 @@ json Dashboard::overview() const {
     apps.push_back(std::move(app));
   }
   json deliveries = json::array();
-  for (const auto& d : deliveries_.metrics()) {
-    json figures = delivery_figures(d);
-    figures.update({{"name", d.name}, {"status", d.status}});
-    deliveries.push_back(std::move(figures));
+  for (const auto& d : figures.deliveries) {
+    json row = delivery_figures(d);
+    row.update({{"name", d.name}, {"status", d.status}});
+    deliveries.push_back(std::move(row));
   }
   return {{"now_ms", clock_.now_ms()}, {"streams", streams}, {"applications", apps}, {"delivery_streams", deliveries}};
 }
@@ -176,7 +185,8 @@ bool Dashboard::handle(const HttpRequest& request, std::string_view path, api::R
   if (path == "/metrics") {
     api::HttpResponse r;
     r.content_type = kMetricsContentType;
-    r.body = render_metrics(store_.metrics(), apps_.metrics(), deliveries_.metrics());
+    const Figures f = figures();
+    r.body = render_metrics(f.streams, apps_.metrics(), f.deliveries);
     if (extra_metrics_) r.body += extra_metrics_();
     respond(std::move(r));
     return true;
@@ -252,7 +262,7 @@ Result<host::ApplicationOutputInfo> Dashboard::find_output(const std::string& na
   if (!app) return make_error(Errc::kResourceNotFound, "no application named " + name);
   std::vector<host::ApplicationOutputInfo> outputs = configured_outputs(app->config, store_);
   for (const auto& m : apps_.metrics()) {
-    if (m.name == name && m.status == "RUNNING") outputs = m.outputs;
+    if (m.name == name && m.status == "RUNNING" && !m.outputs.empty()) outputs = m.outputs;
   }
   if (outputs.empty()) return make_error(Errc::kResourceNotFound, "application " + name + " has no outputs");
   const host::ApplicationOutputInfo* chosen = &outputs.front();
@@ -327,7 +337,12 @@ api::HttpResponse Dashboard::delivery_stream(const std::string& name) const {
   auto d = deliveries_.describe(name);
   if (!d) return error(404, "no delivery stream named " + name);
   json figures = json::object();
-  for (const auto& m : deliveries_.metrics()) {
+  std::vector<delivery::DeliveryMetrics> all = deliveries_.metrics();
+  if (cluster_figures_) {
+    std::vector<stream::StreamMetrics> no_streams;
+    cluster_figures_->merge(no_streams, all);
+  }
+  for (const auto& m : all) {
     if (m.name != name) continue;
     figures = delivery_figures(m);
   }

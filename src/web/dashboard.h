@@ -26,6 +26,7 @@
 #include "delivery/delivery_host.h"
 #include "host/application_host.h"
 #include "stream/stream_store.h"
+#include "web/cluster_figures.h"
 
 namespace eddy::web {
 
@@ -42,6 +43,8 @@ class Dashboard {
 
   // More Prometheus families appended to /metrics (cluster mode's), already in the text format.
   void set_extra_metrics(std::function<std::string()> extra) { extra_metrics_ = std::move(extra); }
+  // Cluster mode: stream and buffer figures are the cluster's (cluster_figures.h), not this node's.
+  void set_cluster_figures(std::shared_ptr<const ClusterFigures> figures) { cluster_figures_ = std::move(figures); }
 
  private:
   api::HttpResponse application(const std::string& name) const;
@@ -55,12 +58,19 @@ class Dashboard {
   // The latest records of `stream` (a delivery stream's journal if `delivery`) that arrived at or
   // after `since_ms`, at most `limit`, oldest first.
   Result<nlohmann::json> tail(const std::string& stream, bool delivery, TimestampMs since_ms, size_t limit) const;
+  // The streams' and delivery streams' figures, the cluster's in cluster mode.
+  struct Figures {
+    std::vector<stream::StreamMetrics> streams;
+    std::vector<delivery::DeliveryMetrics> deliveries;
+  };
+  Figures figures() const;
 
   stream::StreamStore& store_;
   host::ApplicationHost& apps_;
   delivery::DeliveryHost& deliveries_;
   const Clock& clock_;
   std::function<std::string()> extra_metrics_;
+  std::shared_ptr<const ClusterFigures> cluster_figures_;
 };
 
 }  // namespace eddy::web

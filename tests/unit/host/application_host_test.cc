@@ -475,6 +475,18 @@ TEST_F(ApplicationHostTest, CheckpointIntervalPerApplication) {
   run_until_idle({"own-interval", "server-interval"});
   EXPECT_TRUE(checkpointed("own-interval"));
   EXPECT_FALSE(checkpointed("server-interval"));
+
+  // A restart goes back to the checkpoint taken at the stop: until the next one, that is the
+  // latest (in cluster mode, a new owner's figures say so too).
+  const TimestampMs stopped = clock_.now_ms();
+  host_.reset();
+  clock_.advance(500);
+  host_ = std::make_unique<ApplicationHost>(dir_ / "apps", *store_, committer_, clock_);
+  host_->set_stepped(true);
+  ASSERT_TRUE(host_->load().has_value());
+  run_until_idle({"own-interval", "server-interval"});
+  EXPECT_EQ(last_checkpoint("server-interval"), stopped);
+  EXPECT_EQ(last_checkpoint("own-interval"), stopped);
 }
 
 // A destination that refuses writes (here: deleted) stops the application's progress with the
