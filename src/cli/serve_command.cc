@@ -260,6 +260,9 @@ int serve(const ServeOptions& o) {
       if (publisher.joinable()) publisher.join();
       if (figures) figures->withdraw();
       if (leases) leases->stop();
+      // Unreachable servers: fail what is left at once (the watch's unsubscribe, the runners' last
+      // checkpoints) instead of waiting out a timeout each; nothing acknowledged depends on them.
+      if (node && !node->nats().connected()) node->nats().close();
       if (node) node->stop_watch();
     }
   } stop_cluster{node.get(), leases.get(), cluster_figures.get()};

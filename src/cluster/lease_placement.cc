@@ -110,7 +110,8 @@ void LeasePlacement::stop(bool release) {
     std::lock_guard lock(mu_);
     held.swap(held_);
   }
-  if (!release) return;
+  // Without the servers each purge would wait out its timeout: the keys then expire by themselves.
+  if (!release || !nats_.connected()) return;
   for (const auto& [key, _] : held) (void)kvStore_Purge(kv_, key.c_str(), nullptr);
 }
 

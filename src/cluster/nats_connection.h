@@ -36,6 +36,11 @@ class NatsConnection {
   // How many times libnats reconnected (to the same or another server): subscriptions such as a
   // key-value watch may need making again after one.
   uint64_t reconnects() const { return reconnects_.load(); }
+  // Whether the connection is up now (not reconnecting or closed).
+  bool connected() const { return natsConnection_Status(nc_) == NATS_CONN_STATUS_CONNECTED; }
+  // Closes the connection: every call in progress or to come fails at once. For a shutdown
+  // while the servers are unreachable, which would otherwise wait out each call's timeout.
+  void close() { natsConnection_Close(nc_); }
 
  private:
   NatsConnection() = default;

@@ -717,5 +717,28 @@ class StartErrors(unittest.TestCase):
         self.assertLess(took, 30, 'took %.1f s to give up' % took)
 
 
+class ShutdownWithoutServers(unittest.TestCase):
+    def test_sigterm_with_the_nats_servers_gone_stops_promptly(self):
+        # A node whose servers are unreachable must still stop at once on SIGTERM: its last calls
+        # (lease handover, the watch's unsubscribe) fail fast instead of waiting out timeouts.
+        cluster = nats_cluster.NatsCluster(1, label='nats-e2e-stop')
+        node = None
+        try:
+            cluster.start()
+            node = eddy_node(cluster, 'stop')
+            node.start()
+            harness.create_stream(kclient(node), 'stop-me', 1)
+            cluster.kill9(0)
+            started = time.monotonic()
+            rc = node.stop()
+            took = time.monotonic() - started
+            self.assertEqual(rc, 0)
+            self.assertLess(took, 8, 'took %.1f s to stop' % took)
+        finally:
+            if node is not None:
+                node.cleanup()
+            cluster.close()
+
+
 if __name__ == '__main__':
     unittest.main()
