@@ -1,6 +1,7 @@
-// Sequence numbers as Kinesis clients see them: decimal strings, strictly increasing within a
-// shard when compared as integers. We encode (shard index + 1) in the high 64 bits and the log
-// offset in the low 64, so a number also tells which shard it belongs to.
+// Sequence numbers as Kinesis clients see them: 56-digit decimal strings, strictly increasing
+// within a shard when compared as integers. We encode (shard index + 1) in the high 64 bits and
+// the log offset in the low 64 of the number after the leading digit (sequence_number.cc), so a
+// number also tells which shard it belongs to.
 #pragma once
 
 #include <optional>

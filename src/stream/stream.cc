@@ -35,13 +35,17 @@ std::string ShardInfo::id() const {
 }
 
 std::optional<uint32_t> parse_shard_id(std::string_view id) {
-  constexpr std::string_view kPrefix = "shardId-";
-  if (!id.starts_with(kPrefix) || id.size() != kPrefix.size() + 12) return std::nullopt;
-  uint32_t v = 0;
-  const auto digits = id.substr(kPrefix.size());
+  // As Kinesis: the number after the last hyphen names the shard, whatever comes before it, with
+  // or without leading zeros ("shardId-7", "shardId-000000000007", "anything-7"); so does a bare
+  // number.
+  const size_t hyphen = id.rfind('-');
+  const std::string_view digits = hyphen == std::string_view::npos ? id : id.substr(hyphen + 1);
+  if (digits.empty() || !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return std::nullopt;
+  uint64_t v = 0;
   auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
-  if (ec != std::errc() || p != digits.data() + digits.size()) return std::nullopt;
-  return v;
+  if (ec != std::errc() || p != digits.data() + digits.size() || v > UINT32_MAX) return std::nullopt;
+  return static_cast<uint32_t>(v);
 }
 
 Shard* Stream::route(uint128 hash_key) const {

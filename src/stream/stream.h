@@ -35,7 +35,8 @@ struct ShardInfo {
 };
 
 std::string shard_id(uint32_t index);
-// "shardId-000000000007" -> 7; nullopt for anything else.
+// "shardId-000000000007", "shardId-7" and any id ending in "-7" (or "7") -> 7; nullopt if the
+// part after the last hyphen is not a number.
 std::optional<uint32_t> parse_shard_id(std::string_view id);
 
 struct Shard {

@@ -554,7 +554,8 @@ def read_shard(client, name, shard, iterator_type='TRIM_HORIZON', max_calls=500,
         if limit:
             kw['Limit'] = limit
         last = client.get_records(**kw)
-        records.extend(last['Records'])
+        assert "Records" in last, last
+        records.extend(last["Records"])
         it = last.get('NextShardIterator')
         if not it:
             return records, last

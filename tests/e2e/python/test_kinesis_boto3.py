@@ -459,6 +459,29 @@ class RecordsTest(ServerTestCase):
         second = self.c.put_record(StreamName=name, Data=b'2', PartitionKey='a',
                                    SequenceNumberForOrdering=first)['SequenceNumber']
         self.assertGreater(int(second), int(first))
+        # "0" is accepted as AWS accepts it; sequence numbers have AWS's 56 digits.
+        third = self.c.put_record(StreamName=name, Data=b'3', PartitionKey='a',
+                                  SequenceNumberForOrdering='0')['SequenceNumber']
+        self.assertGreater(int(third), int(second))
+        for seq in (first, second, third):
+            self.assertRegex(seq, r'^[0-9]{56}$')
+
+    def test_shard_ids_as_aws_parses_them(self):
+        # The number after the last hyphen names the shard: shardId-1, shardId-000000000001 and
+        # anything-1 read the same records; responses use the canonical id.
+        name = self.new_stream(2)
+        shard = harness.all_shards(self.c, name)[1]['ShardId']
+        self.assertEqual(shard, 'shardId-000000000001')
+        h = self.c.describe_stream(StreamName=name)['StreamDescription']['Shards'][1]['HashKeyRange']
+        self.c.put_record(StreamName=name, Data=b'one', PartitionKey='k', ExplicitHashKey=h['StartingHashKey'])
+        for alias in ('shardId-000000000001', 'shardId-1', 'any-thing-01'):
+            it = self.c.get_shard_iterator(StreamName=name, ShardId=alias,
+                                           ShardIteratorType='TRIM_HORIZON')['ShardIterator']
+            self.assertEqual([r['Data'] for r in self.c.get_records(ShardIterator=it)['Records']], [b'one'], alias)
+        listed = self.c.list_shards(StreamName=name, ExclusiveStartShardId='shardId-0')['Shards']
+        self.assertEqual([s['ShardId'] for s in listed], ['shardId-000000000001'])
+        self.assert_error('ResourceNotFoundException', self.c.get_shard_iterator, StreamName=name,
+                          ShardId='shardId-2', ShardIteratorType='TRIM_HORIZON')
 
     def test_shard_iterator_types(self):
         name = self.new_stream(1)

@@ -44,30 +44,57 @@ TEST(HashRange, PartitionKeysLandOnKinesisShards) {
   EXPECT_EQ(s.route(kUint128Max)->info.index, 1u);
 }
 
-TEST(SequenceNumber, StrictlyIncreasingPerShardAndDecodable) {
+// Compares two decimal strings as integers (56 digits do not fit in 128 bits).
+bool less_as_integers(const std::string& a, const std::string& b) {
+  return a.size() != b.size() ? a.size() < b.size() : a < b;
+}
+
+TEST(SequenceNumber, FiftySixDigitsStrictlyIncreasingPerShardAndDecodable) {
   std::string prev;
-  for (log::Offset o : {0ull, 1ull, 2ull, 9ull, 10ull, 1000000ull, 18446744073709551615ull}) {
-    const auto s = encode_sequence_number(3, o);
-    const auto v = parse_decimal_u128(s);
-    ASSERT_TRUE(v.has_value());
-    if (!prev.empty()) {
-      EXPECT_GT(*v, *parse_decimal_u128(prev));
+  for (uint32_t shard : {0u, 3u, 4294967295u}) {
+    for (log::Offset o : {0ull, 1ull, 2ull, 9ull, 10ull, 1000000ull, 18446744073709551615ull}) {
+      const auto s = encode_sequence_number(shard, o);
+      EXPECT_EQ(s.size(), 56u) << s;
+      EXPECT_EQ(s.find_first_not_of("0123456789"), std::string::npos) << s;
+      if (!prev.empty()) {
+        EXPECT_TRUE(less_as_integers(prev, s)) << prev << " then " << s;
+      }
+      prev = s;
+      const auto pos = decode_sequence_number(s);
+      ASSERT_TRUE(pos.has_value()) << s;
+      EXPECT_EQ(pos->shard_index, shard);
+      EXPECT_EQ(pos->offset, o);
     }
-    prev = s;
-    const auto pos = decode_sequence_number(s);
-    ASSERT_TRUE(pos.has_value());
-    EXPECT_EQ(pos->shard_index, 3u);
-    EXPECT_EQ(pos->offset, o);
   }
+  // The older shape (the number without the leading digit and padding) still names its record,
+  // and orders below every new one.
+  const std::string legacy = to_decimal(uint128{4} << 64 | 9);
+  const auto pos = decode_sequence_number(legacy);
+  ASSERT_TRUE(pos.has_value());
+  EXPECT_EQ(pos->shard_index, 3u);
+  EXPECT_EQ(pos->offset, 9u);
+  EXPECT_TRUE(less_as_integers(legacy, encode_sequence_number(0, 0)));
   EXPECT_FALSE(decode_sequence_number("12").has_value());  // high part 0: not ours
   EXPECT_FALSE(decode_sequence_number("abc").has_value());
+  EXPECT_FALSE(decode_sequence_number("").has_value());
+  EXPECT_FALSE(decode_sequence_number("4" + std::string(55, '0')).has_value());
+  std::string other_lead = encode_sequence_number(1, 1);
+  other_lead[0] = '5';
+  EXPECT_FALSE(decode_sequence_number(other_lead).has_value());
+  EXPECT_FALSE(decode_sequence_number(encode_sequence_number(1, 1) + "0").has_value());
+  EXPECT_FALSE(decode_sequence_number("4" + std::string(55, '9')).has_value()) << "beyond 128 bits";
 }
 
 TEST(ShardId, Format) {
   EXPECT_EQ(shard_id(7), "shardId-000000000007");
   EXPECT_EQ(parse_shard_id("shardId-000000000007"), 7u);
-  EXPECT_FALSE(parse_shard_id("shardId-7").has_value());
-  EXPECT_FALSE(parse_shard_id("shardId-00000000000x").has_value());
+  // Kinesis reads the number after the last hyphen: these name shard 7 too.
+  for (const char* alias : {"shardId-7", "shardId-0007", "foo-bar-7", "7", "-7", "shardId-000000000000000000007"})
+    EXPECT_EQ(parse_shard_id(alias), 7u) << alias;
+  for (const char* bad : {"shardId-00000000000x", "shardId-", "shardId", "", "shardId-7a", "shardId--",
+                          "shardId-4294967296", "shardId-+7", "shardId- 7", "shardId-999999999999999999999"})
+    EXPECT_FALSE(parse_shard_id(bad).has_value()) << bad;
+  EXPECT_EQ(parse_shard_id("shardId-4294967295"), 4294967295u);
 }
 
 TEST(Tokens, IteratorRoundTripAndTamperDetection) {
