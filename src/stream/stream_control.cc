@@ -3,6 +3,8 @@
 
 #include "stream/stream_store.h"
 
+#include <cctype>
+
 #include <algorithm>
 #include <random>
 
@@ -40,6 +42,47 @@ std::optional<ShardFilterType> parse_shard_filter_type(std::string_view s) {
   return std::nullopt;
 }
 
+namespace {
+
+// Kinesis accepts in tag keys and values Unicode letters, digits, spaces and _ . / = + - @, and
+// refuses the rest (';', ',', '%', tabs, newlines, ...). Letters beyond ASCII are taken as the
+// ranges Kinesis's own check accepts (U+00C0-U+1FFF, U+2C00-U+D7FF), read from UTF-8.
+bool valid_tag_text(std::string_view t) {
+  for (size_t i = 0; i < t.size();) {
+    const auto c = static_cast<unsigned char>(t[i]);
+    if (c < 0x80) {
+      if (!(std::isalnum(c) || std::string_view(" _./=+-@").find(static_cast<char>(c)) != std::string_view::npos))
+        return false;
+      ++i;
+      continue;
+    }
+    const size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 0;
+    if (len == 0 || i + len > t.size()) return false;
+    uint32_t cp = c & (0x7F >> len);
+    for (size_t k = 1; k < len; ++k) {
+      const auto cont = static_cast<unsigned char>(t[i + k]);
+      if ((cont & 0xC0) != 0x80) return false;
+      cp = cp << 6 | (cont & 0x3F);
+    }
+    if (!((cp >= 0xC0 && cp <= 0x1FFF) || (cp >= 0x2C00 && cp <= 0xD7FF))) return false;
+    i += len;
+  }
+  return true;
+}
+
+Status check_tag_characters(const std::map<std::string, std::string>& tags) {
+  for (const auto& [k, v] : tags) {
+    if (!valid_tag_text(k) || !valid_tag_text(v)) {
+      return make_error(Errc::kInvalidArgument,
+                        "Some tags contain invalid characters. Valid characters: Unicode letters, digits, white "
+                        "space, _ . / = + - @.");
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
 Status StreamStore::create_stream(const std::string& name, std::optional<int> shard_count, StreamMode mode,
                                   std::map<std::string, std::string> tags, std::optional<int> max_record_kib) {
   if (mode == StreamMode::kOnDemand) shard_count = shard_count.value_or(kOnDemandShards);
@@ -48,6 +91,7 @@ Status StreamStore::create_stream(const std::string& name, std::optional<int> sh
                       "1 validation error detected: Value null at 'shardCount' failed to satisfy constraint: "
                       "Member must not be null for PROVISIONED streams");
   }
+  if (auto st = check_tag_characters(tags); !st) return st;
   if (tags.size() > kMaxTagsPerStream) {
     return make_error(Errc::kInvalidArgument, "Failed to create stream " + name + " under account " + options_.account +
                                                   " because a stream cannot have more than " +
@@ -342,6 +386,7 @@ Status StreamStore::change_retention(const std::string& name, int hours, bool in
 }
 
 Status StreamStore::add_tags(const std::string& name, const std::map<std::string, std::string>& tags) {
+  if (auto st = check_tag_characters(tags); !st) return st;
   auto s = require_active(name);
   if (!s) return tl::unexpected(s.error());
   std::unique_lock lock((*s)->mu);

@@ -689,6 +689,17 @@ class RetentionAndTagsTest(ServerTestCase):
         self.assertIs(r['HasMoreTags'], True)
         self.c.remove_tags_from_stream(StreamName=name, TagKeys=['b', 'no-such-key'])
         self.assertEqual(self.tags_of(name), {'a': 'overwritten', 'c': ''})
+        # AWS's characters: letters (any script), digits, spaces and _ . / = + - @; nothing else,
+        # in keys or values, and a refused call changes nothing.
+        self.c.add_tags_to_stream(StreamName=name, Tags={'Ünïcödé ключ_./=+-@': 'späce ok 1'})
+        for bad in (';', '\t', '\n', ',', '%', '*', '#', '\u2028'):
+            for tags in ({'k' + bad: 'v'}, {'k': 'v' + bad}):
+                self.assert_error('InvalidArgumentException', self.c.add_tags_to_stream, StreamName=name, Tags=tags)
+        self.assert_error('InvalidArgumentException', self.call, 'CreateStream', StreamName=name + '-bad',
+                          ShardCount=1, Tags={'a;b': '1'})
+        arn = self.c.describe_stream_summary(StreamName=name)['StreamDescriptionSummary']['StreamARN']
+        self.assert_error('InvalidArgumentException', self.call, 'TagResource', ResourceARN=arn, Tags={'k': '50%'})
+        self.assertEqual(self.tags_of(name), {'a': 'overwritten', 'c': '', 'Ünïcödé ключ_./=+-@': 'späce ok 1'})
 
     def test_resource_tags_with_arn(self):
         name = self.new_stream(1)

@@ -91,6 +91,23 @@ TEST_F(StreamStoreTest, CreateDescribeAndDuplicate) {
   EXPECT_EQ(store_->describe("nope").error().code, Errc::kResourceNotFound);
 }
 
+// Tag keys and values take Kinesis's characters only; a refused change leaves the tags as they were.
+TEST_F(StreamStoreTest, TagsTakeKinesisCharactersOnly) {
+  create("s", 1);
+  ASSERT_TRUE(store_->add_tags("s", {{"Ünïcödé ключ _./=+-@ 42", "v a l"}, {"empty", ""}}).has_value());
+  for (const std::string bad : {";", "\t", "\n", ",", "%", "*", ":", "\x80", "\xC3", "\xE2\x80\xA8"}) {
+    auto as_key = store_->add_tags("s", {{"k" + bad, "v"}});
+    ASSERT_FALSE(as_key.has_value()) << bad;
+    EXPECT_EQ(as_key.error().code, Errc::kInvalidArgument);
+    EXPECT_FALSE(store_->add_tags("s", {{"k", "v" + bad}}).has_value()) << bad;
+    EXPECT_FALSE(store_->create_stream("t", 1, StreamMode::kProvisioned, {{"k" + bad, ""}}, std::nullopt).has_value());
+  }
+  EXPECT_EQ(store_->add_tags("no-such-stream", {{"k;", "v"}}).error().code, Errc::kInvalidArgument)
+      << "a member's constraints come before whether the stream exists";
+  EXPECT_EQ(store_->describe("s")->tags.size(), 2u);
+  EXPECT_FALSE(store_->describe("t").has_value());
+}
+
 TEST_F(StreamStoreTest, PutRoutesAndSequencesIncreasePerShard) {
   create("s", 4);
   auto out = put("s", 200);
