@@ -68,15 +68,30 @@ void write_mode(Writer& w, stream::StreamMode mode) {
   w.end_object();
 }
 
-void write_monitoring(Writer& w) {
+void write_metric_names(Writer& w, const char* key, const std::vector<std::string>& metrics) {
+  w.key(key);
+  w.begin_array();
+  for (const auto& m : metrics) w.string(m);
+  w.end_array();
+}
+
+void write_monitoring(Writer& w, const std::vector<std::string>& metrics) {
   w.key("EnhancedMonitoring");
   w.begin_array();
   w.begin_object();
-  w.key("ShardLevelMetrics");
-  w.begin_array();
-  w.end_array();
+  write_metric_names(w, "ShardLevelMetrics", metrics);
   w.end_object();
   w.end_array();
+}
+
+void write_warm_throughput(Writer& w, const stream::StreamSnapshot& s) {
+  if (!s.warm_throughput_mibps) return;
+  // eddy does not throttle on-demand streams by it: what is asked for is there at once.
+  w.key("WarmThroughput");
+  w.begin_object();
+  w.field("TargetMiBps", static_cast<int64_t>(*s.warm_throughput_mibps));
+  w.field("CurrentMiBps", static_cast<int64_t>(*s.warm_throughput_mibps));
+  w.end_object();
 }
 
 class Call {
@@ -150,6 +165,15 @@ class Call {
   void merge_shards();
   void update_shard_count();
   void describe_limits();
+  void update_stream_mode();
+  void update_max_record_size();
+  void update_warm_throughput();
+  void enhanced_monitoring(bool enable);
+  void put_resource_policy();
+  void get_resource_policy();
+  void delete_resource_policy();
+  // The stream a ResourceARN names (resource policies).
+  Result<std::string> resource_stream();
   void commit_then_ok(std::vector<std::shared_ptr<log::ShardStorage>> touched);
 
   stream::StreamStore& store_;
@@ -184,6 +208,14 @@ void Call::run(std::string_view op) {
   if (op == "MergeShards") return merge_shards();
   if (op == "UpdateShardCount") return update_shard_count();
   if (op == "DescribeLimits") return describe_limits();
+  if (op == "UpdateStreamMode") return update_stream_mode();
+  if (op == "UpdateMaxRecordSize") return update_max_record_size();
+  if (op == "UpdateStreamWarmThroughput") return update_warm_throughput();
+  if (op == "EnableEnhancedMonitoring") return enhanced_monitoring(true);
+  if (op == "DisableEnhancedMonitoring") return enhanced_monitoring(false);
+  if (op == "PutResourcePolicy") return put_resource_policy();
+  if (op == "GetResourcePolicy") return get_resource_policy();
+  if (op == "DeleteResourcePolicy") return delete_resource_policy();
   fail({Errc::kInvalidArgument, "eddy does not implement " + std::string(op) +
                                     " yet; see docs/streams.md for the supported Kinesis operations."});
 }
@@ -245,7 +277,7 @@ void Call::describe_stream() {
   w_->field("RetentionPeriodHours", int64_t{s->retention_hours});
   w_->key("StreamCreationTimestamp");
   w_->timestamp(s->created_ms);
-  write_monitoring(*w_);
+  write_monitoring(*w_, s->shard_level_metrics);
   w_->field("EncryptionType", "NONE");
   w_->end_object();
   w_->end_object();
@@ -267,11 +299,12 @@ void Call::describe_stream_summary() {
   w_->field("RetentionPeriodHours", int64_t{s->retention_hours});
   w_->key("StreamCreationTimestamp");
   w_->timestamp(s->created_ms);
-  write_monitoring(*w_);
+  write_monitoring(*w_, s->shard_level_metrics);
   w_->field("EncryptionType", "NONE");
   w_->field("OpenShardCount", static_cast<int64_t>(s->open_shard_count));
   w_->field("ConsumerCount", int64_t{0});
   w_->field("MaxRecordSizeInKiB", static_cast<int64_t>(s->max_record_kib));
+  write_warm_throughput(*w_, *s);
   w_->end_object();
   w_->end_object();
   ok();
@@ -668,6 +701,93 @@ void Call::tag_resource() {
   auto name = store_.name_from_arn(*text(in_, "ResourceARN"));
   if (!check(name)) return;
   auto st = store_.add_tags(*name, string_map(in_.get("Tags")));
+  if (!st) return fail(st.error());
+  ok_empty();
+}
+
+void Call::update_stream_mode() {
+  auto name = store_.name_from_arn(*text(in_, "StreamARN"));
+  if (!check(name)) return;
+  const auto mode = text(*in_.get("StreamModeDetails"), "StreamMode");
+  std::optional<uint32_t> warm;
+  if (auto n = number(in_, "WarmThroughputMiBps")) warm = static_cast<uint32_t>(*n);
+  auto st = store_.update_mode(
+      *name, mode == "ON_DEMAND" ? stream::StreamMode::kOnDemand : stream::StreamMode::kProvisioned, warm);
+  if (!st) return fail(st.error());
+  ok_empty();
+}
+
+void Call::update_max_record_size() {
+  auto name = stream_name();
+  if (!check(name)) return;
+  auto st = store_.update_max_record_size(*name, static_cast<uint32_t>(*number(in_, "MaxRecordSizeInKiB")));
+  if (!st) return fail(st.error());
+  ok_empty();
+}
+
+void Call::update_warm_throughput() {
+  auto name = stream_name();
+  if (!check(name)) return;
+  auto st = store_.update_warm_throughput(*name, static_cast<uint32_t>(*number(in_, "WarmThroughputMiBps")));
+  if (!st) return fail(st.error());
+  auto s = store_.describe(*name);
+  if (!check(s)) return;
+  w_->begin_object();
+  w_->field("StreamARN", s->arn);
+  w_->field("StreamName", s->name);
+  write_warm_throughput(*w_, *s);
+  w_->end_object();
+  ok();
+}
+
+void Call::enhanced_monitoring(bool enable) {
+  auto name = stream_name();
+  if (!check(name)) return;
+  std::vector<std::string> metrics;
+  for (const auto& m : in_.get("ShardLevelMetrics")->items) metrics.push_back(m.text);
+  auto change = store_.change_monitoring(*name, metrics, enable);
+  if (!check(change)) return;
+  w_->begin_object();
+  w_->field("StreamName", *name);
+  w_->field("StreamARN", store_.arn(*name));
+  write_metric_names(*w_, "CurrentShardLevelMetrics", change->before);
+  write_metric_names(*w_, "DesiredShardLevelMetrics", change->after);
+  w_->end_object();
+  ok();
+}
+
+Result<std::string> Call::resource_stream() {
+  const std::string arn = *text(in_, "ResourceARN");
+  // A consumer's ARN (<stream ARN>/consumer/<name>:<creation>) names no consumer yet: eddy has
+  // no registered consumers (enhanced fan-out is not served).
+  if (arn.find("/consumer/") != std::string::npos)
+    return make_error(Errc::kResourceNotFound, "Consumer " + arn + " not found.");
+  return store_.name_from_arn(arn);
+}
+
+void Call::put_resource_policy() {
+  auto name = resource_stream();
+  if (!check(name)) return;
+  auto st = store_.put_resource_policy(*name, *text(in_, "Policy"));
+  if (!st) return fail(st.error());
+  ok_empty();
+}
+
+void Call::get_resource_policy() {
+  auto name = resource_stream();
+  if (!check(name)) return;
+  auto policy = store_.resource_policy(*name);
+  if (!check(policy)) return;
+  w_->begin_object();
+  w_->field("Policy", *policy);
+  w_->end_object();
+  ok();
+}
+
+void Call::delete_resource_policy() {
+  auto name = resource_stream();
+  if (!check(name)) return;
+  auto st = store_.delete_resource_policy(*name);
   if (!st) return fail(st.error());
   ok_empty();
 }

@@ -1,7 +1,10 @@
 #include "pipeline/pipeline_file.h"
 
+#include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 
 #include "pipeline/yaml_util.h"
 
@@ -20,7 +23,19 @@ class Reader {
       y_.fail(root, "the pipeline file is empty; declare streams, applications or delivery_streams");
     y_.check_map(root, "the pipeline file", {"name", "description", "streams", "applications", "delivery_streams"});
     DesiredState s;
-    if (root["name"]) s.pipeline_name = y_.string(root["name"], "name");
+    if (root["name"]) {
+      s.pipeline_name = y_.string(root["name"], "name");
+      // The name becomes the value of the eddy:pipeline tag on what the file creates: it takes
+      // the characters a Kinesis tag value takes (ASCII here).
+      const bool valid =
+          s.pipeline_name.size() <= 256 && std::all_of(s.pipeline_name.begin(), s.pipeline_name.end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) ||
+                   std::string_view(" _.:/=+-@").find(c) != std::string_view::npos;
+          });
+      if (!valid)
+        y_.fail(root["name"],
+                "name: use at most 256 letters, digits, spaces and _ . : / = + - @ (it becomes a tag value)");
+    }
     for_each(root["streams"], "streams",
              [&](const std::string& name, const YAML::Node& n) { s.streams.push_back(stream(name, n)); });
     for_each(root["delivery_streams"], "delivery_streams",

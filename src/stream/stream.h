@@ -54,7 +54,13 @@ struct Stream {
   uint32_t max_record_kib = 1024;
   std::map<std::string, std::string> tags;
   std::vector<TimestampMs> scaling_history;  // UpdateShardCount calls, for its 10-per-24h limit
-  uint64_t revision = 0;                     // of its document in the metadata store; guarded by `mu`
+  // Settings clients read back (stream_settings.cc): UpdateStreamWarmThroughput's target, the
+  // shard-level metrics EnableEnhancedMonitoring turned on (sorted, "ALL" expanded), and the
+  // document PutResourcePolicy stored (empty if none). Guarded by `mu`.
+  std::optional<uint32_t> warm_throughput_mibps;
+  std::vector<std::string> shard_level_metrics;
+  std::string resource_policy;
+  uint64_t revision = 0;  // of its document in the metadata store; guarded by `mu`
 
   // Guarded by `mu`.
   StreamStatus status = StreamStatus::kCreating;

@@ -44,14 +44,15 @@ std::optional<ShardFilterType> parse_shard_filter_type(std::string_view s) {
 
 namespace {
 
-// Kinesis accepts in tag keys and values Unicode letters, digits, spaces and _ . / = + - @, and
-// refuses the rest (';', ',', '%', tabs, newlines, ...). Letters beyond ASCII are taken as the
+// Kinesis accepts in tag keys and values Unicode letters, digits, spaces and _ . : / = + - @
+// (CloudFormation tags every resource with aws:cloudformation:stack-name), and refuses the rest
+// (';', ',', '%', tabs, newlines, ...). Letters beyond ASCII are taken as the
 // ranges Kinesis's own check accepts (U+00C0-U+1FFF, U+2C00-U+D7FF), read from UTF-8.
 bool valid_tag_text(std::string_view t) {
   for (size_t i = 0; i < t.size();) {
     const auto c = static_cast<unsigned char>(t[i]);
     if (c < 0x80) {
-      if (!(std::isalnum(c) || std::string_view(" _./=+-@").find(static_cast<char>(c)) != std::string_view::npos))
+      if (!(std::isalnum(c) || std::string_view(" _.:/=+-@").find(static_cast<char>(c)) != std::string_view::npos))
         return false;
       ++i;
       continue;
@@ -75,7 +76,7 @@ Status check_tag_characters(const std::map<std::string, std::string>& tags) {
     if (!valid_tag_text(k) || !valid_tag_text(v)) {
       return make_error(Errc::kInvalidArgument,
                         "Some tags contain invalid characters. Valid characters: Unicode letters, digits, white "
-                        "space, _ . / = + - @.");
+                        "space, _ . : / = + - @.");
     }
   }
   return {};
@@ -234,6 +235,8 @@ Result<StreamSnapshot> StreamStore::describe(const std::string& name) const {
   out.created_ms = s->created_ms;
   out.retention_hours = s->retention_hours;
   out.max_record_kib = s->max_record_kib;
+  out.warm_throughput_mibps = s->warm_throughput_mibps;
+  out.shard_level_metrics = s->shard_level_metrics;
   out.open_shard_count = s->open_shards.size();
   out.tags.assign(s->tags.begin(), s->tags.end());
   for (const auto& sh : s->shards) {

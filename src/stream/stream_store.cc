@@ -159,6 +159,9 @@ Status StreamStore::persist(Stream& s) const {
   j["max_record_kib"] = s.max_record_kib;
   j["tags"] = s.tags;
   j["scaling_history"] = s.scaling_history;
+  if (s.warm_throughput_mibps) j["warm_throughput_mibps"] = *s.warm_throughput_mibps;
+  j["shard_level_metrics"] = s.shard_level_metrics;
+  j["resource_policy"] = s.resource_policy;
   auto& shards = j["shards"] = nlohmann::json::array();
   for (const auto& sh : s.shards) {
     const auto& i = sh->info;
@@ -239,6 +242,9 @@ Result<std::shared_ptr<Stream>> StreamStore::from_document(const MetadataStore::
     s->max_record_kib = j.value("max_record_kib", 1024u);
     s->tags = j.at("tags").get<std::map<std::string, std::string>>();
     s->scaling_history = j.value("scaling_history", std::vector<TimestampMs>{});
+    if (j.contains("warm_throughput_mibps")) s->warm_throughput_mibps = j["warm_throughput_mibps"].get<uint32_t>();
+    s->shard_level_metrics = j.value("shard_level_metrics", std::vector<std::string>{});
+    s->resource_policy = j.value("resource_policy", std::string{});
     if (reuse && reuse->id != s->id) reuse = nullptr;  // a new stream of the same name
     for (const auto& e : j.at("shards")) {
       ShardInfo i;

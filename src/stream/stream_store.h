@@ -60,6 +60,8 @@ struct StreamSnapshot {
   TimestampMs created_ms = 0;
   int retention_hours = 24;
   uint32_t max_record_kib = 1024;
+  std::optional<uint32_t> warm_throughput_mibps;
+  std::vector<std::string> shard_level_metrics;
   size_t open_shard_count = 0;
   std::vector<std::pair<std::string, std::string>> tags;
   std::vector<ShardSnapshot> shards;  // retained shards, by index
@@ -154,6 +156,20 @@ class StreamStore {
   Status change_retention(const std::string& name, int hours, bool increase);
   Status add_tags(const std::string& name, const std::map<std::string, std::string>& tags);
   Status remove_tags(const std::string& name, const std::vector<std::string>& keys);
+
+  // Settings (stream_settings.cc): each needs an ACTIVE stream and is kept with its document.
+  Status update_mode(const std::string& name, StreamMode mode, std::optional<uint32_t> warm_throughput_mibps);
+  Status update_max_record_size(const std::string& name, uint32_t kib);
+  Status update_warm_throughput(const std::string& name, uint32_t mibps);
+  // EnableEnhancedMonitoring / DisableEnhancedMonitoring: the metrics before and after.
+  struct MonitoringChange {
+    std::vector<std::string> before, after;
+  };
+  Result<MonitoringChange> change_monitoring(const std::string& name, const std::vector<std::string>& metrics,
+                                             bool enable);
+  Status put_resource_policy(const std::string& name, const std::string& policy);
+  Result<std::string> resource_policy(const std::string& name) const;  // "{}" if none
+  Status delete_resource_policy(const std::string& name);
 
   Status split_shard(const std::string& name, const std::string& shard_id, const std::string& new_starting_hash_key);
   Status merge_shards(const std::string& name, const std::string& shard_id, const std::string& adjacent_shard_id);

@@ -94,8 +94,9 @@ TEST_F(StreamStoreTest, CreateDescribeAndDuplicate) {
 // Tag keys and values take Kinesis's characters only; a refused change leaves the tags as they were.
 TEST_F(StreamStoreTest, TagsTakeKinesisCharactersOnly) {
   create("s", 1);
-  ASSERT_TRUE(store_->add_tags("s", {{"Ünïcödé ключ _./=+-@ 42", "v a l"}, {"empty", ""}}).has_value());
-  for (const std::string bad : {";", "\t", "\n", ",", "%", "*", ":", "\x80", "\xC3", "\xE2\x80\xA8"}) {
+  ASSERT_TRUE(store_->add_tags("s", {{"Ünïcödé ключ _.:/=+-@ 42", "v a l"}, {"aws:cloudformation:stack-name", ""}})
+                  .has_value());
+  for (const std::string bad : {";", "\t", "\n", ",", "%", "*", "\x80", "\xC3", "\xE2\x80\xA8"}) {
     auto as_key = store_->add_tags("s", {{"k" + bad, "v"}});
     ASSERT_FALSE(as_key.has_value()) << bad;
     EXPECT_EQ(as_key.error().code, Errc::kInvalidArgument);
