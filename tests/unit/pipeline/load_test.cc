@@ -112,6 +112,12 @@ TEST(LoadTest, BadValuesAreExplained) {
             std::string::npos);
 }
 
+// The pipeline's name becomes a tag value on what the file creates: characters a tag value takes.
+TEST(LoadTest, PipelineNameTakesTagCharacters) {
+  for (const char* bad : {"name: 'a,b'\n", "name: '50%'\n", "name: 'a;b'\n"})
+    EXPECT_NE(load_error(bad).message.find("it becomes a tag value"), std::string::npos) << bad;
+}
+
 TEST(LoadTest, InvalidSqlPointsAtTheLineInTheFile) {
   std::string text = kPipeline;
   text.replace(text.find("SUM(\"sales\")"), 12, "SUM(\"nope\")");
