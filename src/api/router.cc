@@ -27,6 +27,41 @@ HttpResponse unauthorized() {
   return r;
 }
 
+// CORS, as Kinesis answers browsers running the AWS SDK for JavaScript: a preflight (OPTIONS) is
+// answered without authentication (browsers do not sign it, and it reveals nothing), and every
+// answer to a request with an Origin lets the page read it and the AWS headers the SDK reads.
+// Who may call is still decided per request: by its signature when the server has keys, and by
+// the loopback rule when it has none (a page from another site is refused before this).
+constexpr const char* kCorsExposed = "x-amzn-RequestId, x-amzn-ErrorType, x-amz-request-id, x-amz-id-2, Date";
+
+void add_cors(HttpResponse& r) {
+  r.headers.emplace_back("Access-Control-Allow-Origin", "*");
+  r.headers.emplace_back("Access-Control-Expose-Headers", kCorsExposed);
+}
+
+// The preflight's own headers (the origin ones come with every answer to a request with an Origin).
+HttpResponse preflight(const HttpRequest& request) {
+  HttpResponse r;
+  r.status = 200;
+  r.content_type = "text/plain; charset=utf-8";
+  r.headers.emplace_back("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+  // The headers the page asked for, if they are header names (the SDK sends its x-amz-* ones,
+  // content-type and authorization); anything else is left out rather than echoed.
+  std::string_view asked = request.header("access-control-request-headers");
+  const bool names_only =
+      asked.size() <= 4096 && std::all_of(asked.begin(), asked.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == ',' || c == ' ';
+      });
+  r.headers.emplace_back("Access-Control-Allow-Headers",
+                         names_only && !asked.empty()
+                             ? std::string(asked)
+                             : std::string("authorization, content-type, x-amz-target, x-amz-date, "
+                                           "x-amz-security-token, x-amz-user-agent, amz-sdk-invocation-id, "
+                                           "amz-sdk-request"));
+  r.headers.emplace_back("Access-Control-Max-Age", "86400");
+  return r;
+}
+
 bool loopback_ipv4(std::string_view h) {
   // 127.0.0.0/8 in dotted decimal
   if (!h.starts_with("127.")) return false;
@@ -84,6 +119,12 @@ Router::Router(std::vector<Service> services, AccessPolicy policy, const Clock& 
 }
 
 void Router::handle(HttpRequest& request, Respond respond) {
+  if (request.has_header("origin")) {
+    respond = [inner = std::move(respond)](HttpResponse r) {
+      add_cors(r);
+      inner(std::move(r));
+    };
+  }
   const bool cbor = request.header("content-type").starts_with("application/x-amz-cbor");
   const Protocol protocol = cbor ? Protocol::kCbor : Protocol::kJson;
   try {
@@ -106,6 +147,11 @@ void Router::handle(HttpRequest& request, Respond respond) {
       if (get_ && get_(request, path, respond)) return;
       return respond(
           plain(404, "Not found. eddy serves the Kinesis API with POST / (X-Amz-Target: Kinesis_20131202.*).\n"));
+    }
+    if (request.method == "OPTIONS") {
+      HttpResponse r = preflight(request);
+      if (!request.has_header("origin")) add_cors(r);  // with one, the wrapper above adds them
+      return respond(std::move(r));
     }
     if (request.method != "POST") return respond(plain(405, "Use POST for API calls.\n"));
     handle_aws(request, protocol, respond);

@@ -130,6 +130,37 @@ class TestWithKeys(unittest.TestCase):
                 self.assertEqual(st, 401, 'GET %s without credentials: %r' % (path, body[:200]))
                 self.assertNotIn(STREAM.encode(), body)
 
+    def test_cors_preflight_is_answered_and_calls_still_need_a_signature(self):
+        # Browsers running the AWS SDK for JavaScript send an unsigned preflight first; the call
+        # itself must still be signed, and its answer (even the refusal) is readable by the page.
+        conn = http.client.HTTPConnection('127.0.0.1', self.server.port, timeout=10)
+        try:
+            conn.request('OPTIONS', '/', headers={
+                'Origin': 'https://app.example', 'Access-Control-Request-Method': 'POST',
+                'Access-Control-Request-Headers': 'authorization,content-type,x-amz-date,x-amz-target'})
+            r = conn.getresponse()
+            r.read()
+            self.assertEqual(r.status, 200)
+            self.assertEqual(r.getheader('Access-Control-Allow-Origin'), '*')
+            self.assertIn('POST', r.getheader('Access-Control-Allow-Methods'))
+            self.assertEqual(r.getheader('Access-Control-Allow-Headers'),
+                             'authorization,content-type,x-amz-date,x-amz-target')
+            # A header list that is not a list of names is not echoed.
+            conn.request('OPTIONS', '/', headers={'Origin': 'https://app.example',
+                                                  'Access-Control-Request-Headers': 'x-amz-target; <script>'})
+            r = conn.getresponse()
+            r.read()
+            self.assertNotIn('<script>', r.getheader('Access-Control-Allow-Headers'))
+        finally:
+            conn.close()
+        status, headers, body = harness.http_post(self.server.port, '/', b'{}', {
+            'Host': '127.0.0.1', 'Origin': 'https://app.example', 'Content-Type': 'application/x-amz-json-1.1',
+            'X-Amz-Target': 'Kinesis_20131202.ListStreams'})
+        self.assertIn(status, (400, 403), body)
+        self.assertNotIn(STREAM.encode(), body)
+        self.assertEqual(headers.get('access-control-allow-origin'), '*')
+        self.assertIn('x-amzn-RequestId', headers.get('access-control-expose-headers', ''))
+
     def test_health_is_public_and_names_nothing(self):
         st, _, body = self.get('/health')
         self.assertEqual(st, 200, body)
@@ -261,6 +292,11 @@ class TestWithoutKeys(unittest.TestCase):
                                       headers={'Origin': 'http://evil.example'})
         self.assertEqual(st, 403, body[:300])
         self.assertNotIn(name, self.server.client().list_streams()['StreamNames'])
+        # CORS does not open the door: a foreign page's preflight fails, a local page's passes.
+        for origin, want in (('http://evil.example', 403), ('http://localhost:3000', 200)):
+            st, _, body = http_request(self.server.port, 'OPTIONS', '/', {
+                'Host': self.server.host_header, 'Origin': origin, 'Access-Control-Request-Method': 'POST'})
+            self.assertEqual(st, want, (origin, body[:300]))
 
     def test_local_requests_are_served(self):
         st, _, body = http_request(self.server.port, 'GET', '/dashboard/api/overview',
