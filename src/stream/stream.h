@@ -43,6 +43,8 @@ struct Shard {
   ShardInfo info;
   std::shared_ptr<log::ShardStorage> log;
   ShardThrottle throttle;
+  // Shared with the Shard that replaces this one when a cluster node reloads the stream.
+  std::shared_ptr<ShardCounters> counters = std::make_shared<ShardCounters>();
 };
 
 struct Stream {
@@ -68,7 +70,9 @@ struct Stream {
   std::vector<Shard*> open_shards;             // sorted by starting hash key
 
   mutable std::shared_mutex mu;
-  mutable StreamCounters counters;  // atomics: updated under a shared lock or none
+  // Atomics, updated under a shared lock or none; shared with the Stream that replaces this one
+  // when a cluster node reloads its document, so that a change of tags does not reset them.
+  std::shared_ptr<StreamCounters> counters = std::make_shared<StreamCounters>();
 
   Shard* route(uint128 hash_key) const;  // needs mu (shared); nullptr only if no open shard covers it
   void rebuild_open_shards();            // needs mu (exclusive)

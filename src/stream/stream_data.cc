@@ -49,6 +49,7 @@ Status StreamStore::put_round(Stream& stream, const std::string& name, std::span
     }
     if (throttle && options_.enforce_limits &&
         !shard->throttle.admit_write(entries[i].data.size() + entries[i].partition_key.size(), now)) {
+      shard->counters->write_throttled.fetch_add(1, std::memory_order_relaxed);
       out.error = Errc::kProvisionedThroughputExceeded;
       out.message = "Rate exceeded for shard " + shard->info.id() + " in stream " + name + " under account " +
                     options_.account + ".";
@@ -89,7 +90,13 @@ Status StreamStore::put_round(Stream& stream, const std::string& name, std::span
       out.shard_index = shard->info.index;
       out.sequence_number = encode_sequence_number(shard->info.index, appended->first_offset + j);
     }
-    if (appended) result.touched.push_back(shard->log);
+    if (appended) {
+      result.touched.push_back(shard->log);
+      uint64_t bytes = 0;
+      for (uint32_t i : indices) bytes += entries[i].data.size();
+      shard->counters->incoming_records.fetch_add(indices.size(), std::memory_order_relaxed);
+      shard->counters->incoming_bytes.fetch_add(bytes, std::memory_order_relaxed);
+    }
   }
   return {};
 }
@@ -137,9 +144,9 @@ Result<PutResult> StreamStore::put(const std::string& name, std::span<const PutE
     if (result.outcomes[i].ok) bytes += entries[i].data.size();
   }
   // Relaxed: counters for /metrics, ordered with nothing else.
-  s->counters.incoming_records.fetch_add(entries.size() - result.failed, std::memory_order_relaxed);
-  s->counters.incoming_bytes.fetch_add(bytes, std::memory_order_relaxed);
-  s->counters.put_failed_records.fetch_add(result.failed, std::memory_order_relaxed);
+  s->counters->incoming_records.fetch_add(entries.size() - result.failed, std::memory_order_relaxed);
+  s->counters->incoming_bytes.fetch_add(bytes, std::memory_order_relaxed);
+  s->counters->put_failed_records.fetch_add(result.failed, std::memory_order_relaxed);
   return result;
 }
 
@@ -258,6 +265,7 @@ Result<GetRecordsResult> StreamStore::get_records(std::string_view iterator, siz
     }
   }
   if (options_.enforce_limits && !shard->throttle.admit_read(now)) {
+    shard->counters->read_throttled.fetch_add(1, std::memory_order_relaxed);
     return make_error(Errc::kProvisionedThroughputExceeded, "Rate exceeded for shard " + info.id() + " in stream " +
                                                                 s->name + " under account " + options_.account + ".");
   }
@@ -294,12 +302,15 @@ Result<GetRecordsResult> StreamStore::get_records(std::string_view iterator, siz
   }
   uint64_t bytes = 0;
   for (const auto& r : result.read.records) bytes += r.data.size();
-  s->counters.get_records_calls.fetch_add(1, std::memory_order_relaxed);
-  s->counters.outgoing_records.fetch_add(result.read.records.size(), std::memory_order_relaxed);
-  s->counters.outgoing_bytes.fetch_add(bytes, std::memory_order_relaxed);
-  s->counters.iterator_age_ms =
+  s->counters->get_records_calls.fetch_add(1, std::memory_order_relaxed);
+  s->counters->outgoing_records.fetch_add(result.read.records.size(), std::memory_order_relaxed);
+  s->counters->outgoing_bytes.fetch_add(bytes, std::memory_order_relaxed);
+  s->counters->iterator_age_ms =
       result.read.records.empty() ? 0 : std::max<int64_t>(0, now - result.read.records.back().arrival_ms);
-  s->counters.millis_behind_latest = result.millis_behind_latest;
+  s->counters->millis_behind_latest = result.millis_behind_latest;
+  shard->counters->outgoing_records.fetch_add(result.read.records.size(), std::memory_order_relaxed);
+  shard->counters->outgoing_bytes.fetch_add(bytes, std::memory_order_relaxed);
+  shard->counters->iterator_age_ms = s->counters->iterator_age_ms.load();
   return result;
 }
 
@@ -318,8 +329,17 @@ std::vector<StreamMetrics> StreamStore::metrics() const {
       std::shared_lock lock(s->mu);
       m.status = to_string(s->status);
       m.open_shards = s->open_shards.size();
+      m.shard_level_metrics = s->shard_level_metrics;
+      if (!m.shard_level_metrics.empty()) {
+        for (const Shard* sh : s->open_shards) {
+          const ShardCounters& c = *sh->counters;
+          m.shards.push_back({sh->info.index, c.incoming_records.load(), c.incoming_bytes.load(),
+                              c.outgoing_records.load(), c.outgoing_bytes.load(), c.write_throttled.load(),
+                              c.read_throttled.load(), c.iterator_age_ms.load()});
+        }
+      }
     }
-    const auto& c = s->counters;
+    const auto& c = *s->counters;
     m.incoming_records = c.incoming_records;
     m.incoming_bytes = c.incoming_bytes;
     m.put_failed_records = c.put_failed_records;

@@ -246,6 +246,7 @@ Result<std::shared_ptr<Stream>> StreamStore::from_document(const MetadataStore::
     s->shard_level_metrics = j.value("shard_level_metrics", std::vector<std::string>{});
     s->resource_policy = j.value("resource_policy", std::string{});
     if (reuse && reuse->id != s->id) reuse = nullptr;  // a new stream of the same name
+    if (reuse) s->counters = reuse->counters;
     for (const auto& e : j.at("shards")) {
       ShardInfo i;
       i.index = e.at("index").get<uint32_t>();
@@ -261,6 +262,7 @@ Result<std::shared_ptr<Stream>> StreamStore::from_document(const MetadataStore::
         const bool closes = held->info.open() && !i.open();
         shard->info = std::move(i);
         shard->log = held->log;
+        shard->counters = held->counters;
         if (closes) {
           if (auto sealed = shard->log->seal(); !sealed) return tl::unexpected(sealed.error());
         }

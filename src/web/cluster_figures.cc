@@ -15,15 +15,23 @@ namespace {
 
 // A stream's figures as one array, to keep a node's document small:
 // [name, id, incoming records, incoming bytes, put failed, GetRecords calls, outgoing records,
-//  outgoing bytes, iterator age ms, millis behind latest].
+//  outgoing bytes, iterator age ms, millis behind latest, shards], where shards (with enhanced
+// monitoring on) are [index, incoming records, incoming bytes, outgoing records, outgoing bytes,
+// write throttled, read throttled, iterator age ms].
 json stream_row(const stream::StreamMetrics& s) {
+  json shards = json::array();
+  for (const auto& f : s.shards) {
+    shards.push_back(json::array({f.index, f.incoming_records, f.incoming_bytes, f.outgoing_records, f.outgoing_bytes,
+                                  f.write_throttled, f.read_throttled, f.iterator_age_ms}));
+  }
   return json::array({s.name, s.id, s.incoming_records, s.incoming_bytes, s.put_failed_records, s.get_records_calls,
-                      s.outgoing_records, s.outgoing_bytes, s.iterator_age_ms, s.millis_behind_latest});
+                      s.outgoing_records, s.outgoing_bytes, s.iterator_age_ms, s.millis_behind_latest,
+                      std::move(shards)});
 }
 
 bool counts_something(const stream::StreamMetrics& s) {
   return s.incoming_records || s.put_failed_records || s.get_records_calls || s.iterator_age_ms ||
-         s.millis_behind_latest;
+         s.millis_behind_latest || !s.shards.empty();
 }
 
 }  // namespace
@@ -97,6 +105,7 @@ void ClusterFigures::merge(std::vector<stream::StreamMetrics>& streams,
     if (published_.text.empty()) return;  // nothing published yet: this node's own, live
   }
   std::map<std::pair<std::string, uint64_t>, stream::StreamMetrics> stream_sums;
+  std::map<std::tuple<std::string, uint64_t, uint32_t>, stream::ShardFigures> shard_sums;
   std::map<std::string, std::pair<uint64_t, uint64_t>> buffer_sums;
   for (const auto& text : current_documents()) {
     try {
@@ -112,6 +121,17 @@ void ClusterFigures::merge(std::vector<stream::StreamMetrics>& streams,
         // Gauges: the furthest behind of the nodes' consumers.
         m.iterator_age_ms = std::max(m.iterator_age_ms, row.at(8).get<int64_t>());
         m.millis_behind_latest = std::max(m.millis_behind_latest, row.at(9).get<int64_t>());
+        if (row.size() < 11) continue;
+        for (const auto& f : row.at(10)) {
+          auto& sum = shard_sums[{row.at(0).get<std::string>(), row.at(1).get<uint64_t>(), f.at(0).get<uint32_t>()}];
+          sum.incoming_records += f.at(1).get<uint64_t>();
+          sum.incoming_bytes += f.at(2).get<uint64_t>();
+          sum.outgoing_records += f.at(3).get<uint64_t>();
+          sum.outgoing_bytes += f.at(4).get<uint64_t>();
+          sum.write_throttled += f.at(5).get<uint64_t>();
+          sum.read_throttled += f.at(6).get<uint64_t>();
+          sum.iterator_age_ms = std::max(sum.iterator_age_ms, f.at(7).get<int64_t>());
+        }
       }
       for (const auto& row : j.at("deliveries")) {
         auto& b = buffer_sums[row.at(0).get<std::string>()];
@@ -130,6 +150,12 @@ void ClusterFigures::merge(std::vector<stream::StreamMetrics>& streams,
              s.outgoing_bytes, s.iterator_age_ms, s.millis_behind_latest) =
         std::tie(sum.incoming_records, sum.incoming_bytes, sum.put_failed_records, sum.get_records_calls,
                  sum.outgoing_records, sum.outgoing_bytes, sum.iterator_age_ms, sum.millis_behind_latest);
+    for (auto& f : s.shards) {
+      const uint32_t index = f.index;
+      const auto shard = shard_sums.find({s.name, s.id, index});
+      f = shard == shard_sums.end() ? stream::ShardFigures{} : shard->second;
+      f.index = index;
+    }
   }
   for (auto& d : deliveries) {
     const auto it = buffer_sums.find(d.name);

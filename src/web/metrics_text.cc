@@ -1,5 +1,6 @@
 #include "web/metrics_text.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <functional>
@@ -34,6 +35,34 @@ void family(std::string& out, const char* name, const char* type, const char* he
     std::snprintf(buf, sizeof buf, "%.15g", v);
     out += buf;
     out += '\n';
+  }
+}
+
+// One shard-level family (EnableEnhancedMonitoring's `metric`): a sample per open shard of each
+// stream that has the metric enabled, labelled by stream and shard.
+void shard_family(std::string& out, const char* name, const char* type, const char* help, const char* metric,
+                  const std::vector<stream::StreamMetrics>& streams,
+                  const std::function<double(const stream::ShardFigures&)>& value) {
+  out += "# HELP ";
+  out += name;
+  out += ' ';
+  out += help;
+  out += "\n# TYPE ";
+  out += name;
+  out += ' ';
+  out += type;
+  out += '\n';
+  for (const auto& s : streams) {
+    if (std::find(s.shard_level_metrics.begin(), s.shard_level_metrics.end(), metric) == s.shard_level_metrics.end())
+      continue;
+    for (const auto& shard : s.shards) {
+      char buf[96];
+      std::snprintf(buf, sizeof buf, "\",shard=\"shardId-%012u\"} %.15g\n", shard.index, value(shard));
+      out += name;
+      out += "{stream=\"";
+      out += escape_label_value(s.name);
+      out += buf;
+    }
   }
 }
 
@@ -93,6 +122,30 @@ std::string render_metrics(const std::vector<stream::StreamMetrics>& streams,
             streams, "stream", sname, num(&S::millis_behind_latest));
   family<S>(out, "eddy_kinesis_open_shards", "gauge", "Open shards (CloudWatch OpenShardCount).", streams, "stream",
             sname, num(&S::open_shards));
+
+  using F = stream::ShardFigures;
+  auto shard_num = [](auto field) { return [field](const F& f) { return static_cast<double>(f.*field); }; };
+  shard_family(out, "eddy_kinesis_shard_incoming_records_total", "counter",
+               "Records put to the shard (shard-level IncomingRecords, with enhanced monitoring).", "IncomingRecords",
+               streams, shard_num(&F::incoming_records));
+  shard_family(out, "eddy_kinesis_shard_incoming_bytes_total", "counter",
+               "Data bytes put to the shard (shard-level IncomingBytes, with enhanced monitoring).", "IncomingBytes",
+               streams, shard_num(&F::incoming_bytes));
+  shard_family(out, "eddy_kinesis_shard_outgoing_records_total", "counter",
+               "Records read from the shard by GetRecords (shard-level OutgoingRecords, with enhanced monitoring).",
+               "OutgoingRecords", streams, shard_num(&F::outgoing_records));
+  shard_family(out, "eddy_kinesis_shard_outgoing_bytes_total", "counter",
+               "Data bytes read from the shard by GetRecords (shard-level OutgoingBytes, with enhanced monitoring).",
+               "OutgoingBytes", streams, shard_num(&F::outgoing_bytes));
+  shard_family(out, "eddy_kinesis_shard_write_provisioned_throughput_exceeded_total", "counter",
+               "Records refused by the shard's write limits (WriteProvisionedThroughputExceeded).",
+               "WriteProvisionedThroughputExceeded", streams, shard_num(&F::write_throttled));
+  shard_family(out, "eddy_kinesis_shard_read_provisioned_throughput_exceeded_total", "counter",
+               "GetRecords calls refused by the shard's read limits (ReadProvisionedThroughputExceeded).",
+               "ReadProvisionedThroughputExceeded", streams, shard_num(&F::read_throttled));
+  shard_family(out, "eddy_kinesis_shard_iterator_age_milliseconds", "gauge",
+               "Age of the last record of the shard's latest GetRecords call (shard-level IteratorAgeMilliseconds).",
+               "IteratorAgeMilliseconds", streams, shard_num(&F::iterator_age_ms));
 
   family<A>(out, "eddy_kinesisanalytics_running", "gauge", "1 if the application is RUNNING.", applications,
             "application", aname, [](const A& a) { return a.status == "RUNNING" ? 1.0 : 0.0; });

@@ -8,6 +8,7 @@ parallel.
 import base64
 import datetime
 import hashlib
+import http.client
 import json
 import os
 import re
@@ -1081,8 +1082,37 @@ class StreamSettingsTest(ServerTestCase):
         r = self.c.disable_enhanced_monitoring(StreamARN=self.arn(name), ShardLevelMetrics=['IncomingBytes'])
         self.assertNotIn('IncomingBytes', r['DesiredShardLevelMetrics'])
         self.assertEqual(len(r['DesiredShardLevelMetrics']), 6)
+        # The enabled shard-level metrics are in /metrics, per shard (within a second in cluster mode).
+        self.c.put_records(StreamName=name, Records=[{'Data': b'abc', 'PartitionKey': str(i)} for i in range(5)])
+        self.read(name, S0)
+        series = 'eddy_kinesis_shard_%s{stream="' + name + '",shard="' + S0 + '"}'
+
+        def scraped():
+            conn = http.client.HTTPConnection('127.0.0.1', self.server.port, timeout=10)
+            try:
+                conn.request('GET', '/metrics')
+                text = conn.getresponse().read().decode()
+            finally:
+                conn.close()
+            return dict(line.rsplit(' ', 1) for line in text.splitlines() if line and not line.startswith('#'))
+
+        m = {}
+        for _ in range(50):
+            m = scraped()
+            if m.get(series % 'outgoing_records_total') == '5':
+                break
+            time.sleep(0.1)
+        self.assertEqual(m.get(series % 'incoming_records_total'), '5', m)
+        self.assertEqual(m.get(series % 'outgoing_records_total'), '5')
+        self.assertNotIn(series % 'incoming_bytes_total', m, 'IncomingBytes was disabled')
         r = self.c.disable_enhanced_monitoring(StreamName=name, ShardLevelMetrics=['ALL'])
         self.assertEqual(r['DesiredShardLevelMetrics'], [])
+        for _ in range(50):  # every node learns of the change (at once on one machine)
+            m = scraped()
+            if series % 'incoming_records_total' not in m:
+                break
+            time.sleep(0.1)
+        self.assertNotIn(series % 'incoming_records_total', m)
         self.assert_error('ResourceNotFoundException', self.c.enable_enhanced_monitoring, StreamName=name + '-gone',
                           ShardLevelMetrics=['ALL'])
 

@@ -110,6 +110,28 @@ TEST_F(ClusterFiguresTest, ANodeThatStopsPublishingDropsOutAndAWithdrawnOneAtOnc
   EXPECT_EQ(view(*a, stream_figures("s", 1, 6)).first.incoming_records, 6u);
 }
 
+TEST_F(ClusterFiguresTest, ShardLevelFiguresAreSummedPerShard) {
+  auto a = node(*nats_a_, "a");
+  auto b = node(*nats_b_, "b");
+  auto with_shards = [](uint64_t in0, uint64_t in1, int64_t age0) {
+    auto m = stream_figures("s", 1, in0 + in1);
+    m.shard_level_metrics = {"IncomingRecords"};
+    m.shards = {{.index = 0, .incoming_records = in0, .iterator_age_ms = age0}, {.index = 1, .incoming_records = in1}};
+    return m;
+  };
+  a->publish({with_shards(3, 4, 10)}, {});
+  b->publish({with_shards(5, 0, 40)}, {});
+  std::vector<stream::StreamMetrics> streams = {with_shards(0, 0, 0)};
+  std::vector<delivery::DeliveryMetrics> none;
+  a->merge(streams, none);
+  ASSERT_EQ(streams[0].shards.size(), 2u);
+  EXPECT_EQ(streams[0].shards[0].index, 0u);
+  EXPECT_EQ(streams[0].shards[0].incoming_records, 8u);
+  EXPECT_EQ(streams[0].shards[0].iterator_age_ms, 40);
+  EXPECT_EQ(streams[0].shards[1].index, 1u);
+  EXPECT_EQ(streams[0].shards[1].incoming_records, 4u);
+}
+
 TEST_F(ClusterFiguresTest, BeforeItsFirstPublishANodeShowsItsOwnFigures) {
   auto a = node(*nats_a_, "a");
   const auto [s, fh] = view(*a, stream_figures("s", 1, 5));

@@ -58,6 +58,32 @@ TEST(MetricsText, CloudWatchNamesWithLabelsAndTypes) {
   }
 }
 
+// Shard-level series appear for the metrics EnableEnhancedMonitoring turned on, and only those.
+TEST(MetricsText, ShardLevelMetricsOnlyWhereEnabled) {
+  stream::StreamMetrics on;
+  on.name = "sa\"les";
+  on.shard_level_metrics = {"IncomingRecords", "IteratorAgeMilliseconds"};
+  on.shards = {{.index = 0, .incoming_records = 7, .incoming_bytes = 70, .iterator_age_ms = 12},
+               {.index = 3, .incoming_records = 2}};
+  stream::StreamMetrics off;
+  off.name = "quiet";
+  const std::string text = render_metrics({on, off}, {}, {});
+  EXPECT_NE(text.find("# TYPE eddy_kinesis_shard_incoming_records_total counter\n"), std::string::npos);
+  EXPECT_NE(
+      text.find("eddy_kinesis_shard_incoming_records_total{stream=\"sa\\\"les\",shard=\"shardId-000000000000\"} 7\n"),
+      std::string::npos)
+      << text;
+  EXPECT_NE(
+      text.find("eddy_kinesis_shard_incoming_records_total{stream=\"sa\\\"les\",shard=\"shardId-000000000003\"} 2\n"),
+      std::string::npos);
+  EXPECT_NE(
+      text.find(
+          "eddy_kinesis_shard_iterator_age_milliseconds{stream=\"sa\\\"les\",shard=\"shardId-000000000000\"} 12\n"),
+      std::string::npos);
+  EXPECT_EQ(text.find("eddy_kinesis_shard_incoming_bytes_total{"), std::string::npos) << "IncomingBytes is off";
+  EXPECT_EQ(text.find("stream=\"quiet\",shard="), std::string::npos);
+}
+
 TEST(MetricsText, LabelValuesAreEscaped) {
   EXPECT_EQ(escape_label_value("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
 }
