@@ -13,6 +13,7 @@
 #include "cli/progress.h"
 #include "common/digest.h"
 #include "common/json_text.h"
+#include "stream/kpl_aggregation.h"
 
 namespace eddy::cli {
 namespace {
@@ -21,6 +22,7 @@ struct PutOptions : ClientOptions {
   std::string stream;
   std::string key_field;
   int batch = 500;
+  int aggregate = 0;  // user records per KPL aggregate; 0: one Kinesis record per line
 };
 
 std::string random_uuid(std::mt19937_64& rng) {
@@ -52,7 +54,11 @@ std::string partition_key(const std::string& line, const std::string& field, std
 struct Pending {
   std::string data;
   std::string key;
+  uint64_t user_records = 1;  // lines in it (more than one in a KPL aggregate)
 };
+
+// What one Kinesis record may hold: its data and key count against 1 MiB.
+constexpr size_t kMaxRecordBytes = 1024 * 1024;
 
 int put(const PutOptions& o) {
   std::string error;
@@ -93,15 +99,36 @@ int put(const PutOptions& o) {
         if (results[i].contains("ErrorCode"))
           retry.push_back(std::move(batch[i]));
         else
-          ++sent;
+          sent += batch[i].user_records;
       }
       batch = std::move(retry);
       progress.update(sent, failed);
     }
-    failed += batch.size();
+    for (const auto& p : batch) failed += p.user_records;
     batch.clear();
     batch_bytes = 0;
     return true;
+  };
+  auto enqueue = [&](Pending p) -> bool {
+    const size_t size = p.data.size() + p.key.size();
+    if (batch.size() == static_cast<size_t>(o.batch) || batch_bytes + size > 5u * 1024 * 1024) {
+      if (!flush()) return false;
+    }
+    batch_bytes += size;
+    batch.push_back(std::move(p));
+    return true;
+  };
+  // --aggregate: lines packed as the KPL packs user records; the Kinesis record takes the first
+  // line's key (the KPL would also group by shard, which needs the shard map: here the lines of one
+  // aggregate are stored together in the first one's shard, each keeping its own key).
+  std::vector<stream::kpl::UserRecordIn> packing;
+  size_t packing_bytes = 0;
+  auto pack = [&]() -> bool {
+    if (packing.empty()) return true;
+    Pending p{stream::kpl::aggregate(packing), packing.front().partition_key, packing.size()};
+    packing.clear();
+    packing_bytes = 0;
+    return enqueue(std::move(p));
   };
 
   std::string line;
@@ -114,14 +141,21 @@ int put(const PutOptions& o) {
       continue;
     }
     auto key = partition_key(line, o.key_field, rng, parser);
-    const size_t size = line.size() + key.size();
-    if (batch.size() == static_cast<size_t>(o.batch) || batch_bytes + size > 5u * 1024 * 1024) {
-      if (!flush()) return fail(error + " (after " + std::to_string(sent) + " records)");
+    bool ok = true;
+    if (o.aggregate > 0) {
+      // A user record costs its data and key plus a few bytes of framing (16 is generous).
+      const size_t cost = line.size() + key.size() + 16;
+      const size_t room = kMaxRecordBytes - stream::kpl::kMagic.size() - 16 - 256;  // digest, the record's key
+      if (!packing.empty() && (packing.size() == static_cast<size_t>(o.aggregate) || packing_bytes + cost > room))
+        ok = pack();
+      packing.push_back({std::move(key), "", std::move(line)});
+      packing_bytes += cost;
+    } else {
+      ok = enqueue({std::move(line), std::move(key)});
     }
-    batch.push_back({std::move(line), std::move(key)});
-    batch_bytes += size;
+    if (!ok) return fail(error + " (after " + std::to_string(sent) + " records)");
   }
-  if (!flush()) return fail(error + " (after " + std::to_string(sent) + " records)");
+  if (!pack() || !flush()) return fail(error + " (after " + std::to_string(sent) + " records)");
   progress.finish(sent, failed);
   std::cout << nlohmann::json({{"record_count", sent}, {"failed", failed}}).dump() << "\n";
   return failed == 0 ? 0 : 2;
@@ -135,6 +169,10 @@ void add_put_command(CLI::App& app, int& exit_code) {
   cmd->add_option("stream", o->stream, "Stream name")->required();
   cmd->add_option("--key-field", o->key_field, "JSON field whose value is the partition key (default: random)");
   cmd->add_option("--batch", o->batch, "Records per PutRecords call")->capture_default_str()->check(CLI::Range(1, 500));
+  cmd->add_option("--aggregate", o->aggregate,
+                  "Pack up to N lines into one Kinesis record in the KPL's aggregated format (consumers that "
+                  "de-aggregate, as the KCL does, see the lines)")
+      ->check(CLI::Range(1, 100000));
   cmd->add_option("--endpoint", o->endpoint, "Server URL (env EDDY_ENDPOINT)")->capture_default_str();
   cmd->callback([o, &exit_code] { exit_code = put(*o); });
 }

@@ -11,6 +11,7 @@
 #include "cli/common_options.h"
 #include "common/digest.h"
 #include "common/time_format.h"
+#include "stream/kpl_aggregation.h"
 
 namespace eddy::cli {
 namespace {
@@ -117,11 +118,27 @@ int tail(const TailOptions& o) {
       }
       for (const auto& rec : (*res)["Records"]) {
         auto data = base64_decode(rec["Data"].get<std::string>());
-        std::cout << (data ? *data : std::string()) << '\n';
         any_records = true;
-        if (o.count > 0 && ++printed >= o.count) {
-          std::cout.flush();
-          return 0;
+        // A KPL aggregate is shown as its user records, as a KCL consumer sees them; a corrupt
+        // one is reported, not printed as bytes.
+        std::vector<std::string_view> lines;
+        if (data && stream::kpl::is_aggregated(*data)) {
+          auto users = stream::kpl::deaggregate(*data);
+          if (!users) {
+            std::cerr << "eddy: record " << rec.value("SequenceNumber", "") << " of " << id << ": "
+                      << users.error().message << "; skipped\n";
+            continue;
+          }
+          for (const auto& u : *users) lines.push_back(u.data);
+        } else {
+          lines.push_back(data ? std::string_view(*data) : std::string_view());
+        }
+        for (const auto line : lines) {
+          std::cout << line << '\n';
+          if (o.count > 0 && ++printed >= o.count) {
+            std::cout.flush();
+            return 0;
+          }
         }
       }
       if (res->value("MillisBehindLatest", 0) > 0) all_caught_up = false;

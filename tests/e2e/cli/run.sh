@@ -67,6 +67,34 @@ check "order per key survives the split" $?
 "$EDDY" tail clistream --count 5 >"$work/tail3" 2>&1 && [ "$(wc -l <"$work/tail3")" -eq 5 ]
 check "tail --count stops" $?
 
+# KPL aggregation: put --aggregate packs lines into few Kinesis records; tail shows the lines.
+"$EDDY" streams create aggstream --shards 1 >/dev/null 2>&1
+"$EDDY" put aggstream --key-field store_id --aggregate 100 <"$work/in.ndjson" >"$work/put.out" 2>/dev/null \
+  && grep -q '"record_count":300' "$work/put.out"
+check "put --aggregate sends 300 lines" $?
+"$EDDY" tail aggstream --no-follow >"$work/tail4" 2>"$work/tail4.err"
+[ "$(wc -l <"$work/tail4")" -eq 300 ] && cmp -s "$work/tail4" "$work/in.ndjson"
+check "tail de-aggregates: the 300 lines in order" $?
+python3 - "$port" <<'PY'
+import json, sys, urllib.request
+def call(op, body):
+    req = urllib.request.Request('http://127.0.0.1:%s/' % sys.argv[1], json.dumps(body).encode(), {
+        'Content-Type': 'application/x-amz-json-1.1', 'X-Amz-Target': 'Kinesis_20131202.' + op})
+    return json.load(urllib.request.urlopen(req))
+it = call('GetShardIterator', {'StreamName': 'aggstream', 'ShardId': 'shardId-000000000000',
+                               'ShardIteratorType': 'TRIM_HORIZON'})['ShardIterator']
+records = call('GetRecords', {'ShardIterator': it})['Records']
+assert len(records) == 3, len(records)  # 300 lines, 100 per aggregate
+# A corrupt aggregate: the magic bytes and a digest that does not match.
+import base64
+call('PutRecord', {'StreamName': 'aggstream', 'PartitionKey': 'k',
+                   'Data': base64.b64encode(b'\xf3\x89\x9a\xc2' + b'\x00' * 20).decode()})
+PY
+check "put --aggregate: 3 Kinesis records of 100 lines" $?
+"$EDDY" tail aggstream --no-follow >"$work/tail5" 2>"$work/tail5.err"
+[ "$(wc -l <"$work/tail5")" -eq 300 ] && grep -q "malformed KPL aggregated record: the MD5 digest" "$work/tail5.err"
+check "tail reports a corrupt aggregate on stderr and goes on" $?
+
 "$EDDY" streams describe nosuch >"$work/out" 2>&1
 rc=$?
 [ $rc -ne 0 ] && [ "$(wc -l <"$work/out")" -eq 1 ] && grep -q "^eddy: ResourceNotFoundException: Stream nosuch" "$work/out"
