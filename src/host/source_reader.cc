@@ -1,6 +1,10 @@
 #include "host/source_reader.h"
 
 #include <algorithm>
+#include <optional>
+#include <utility>
+
+#include "stream/kpl_aggregation.h"
 
 namespace eddy::host {
 
@@ -12,7 +16,8 @@ struct RangeRead {
   uint64_t from;
   bool ok = false;  // read (else: an error, read again next round)
   std::vector<SourceCopy> records;
-  uint64_t next = 0;  // the offset after the last record read
+  size_t read_count = 0;  // Kinesis records read (a KPL aggregate is one, of several user records)
+  uint64_t next = 0;      // the offset after the last record read
   bool finished = false;
 };
 
@@ -24,7 +29,18 @@ void read_in_parallel(const stream::StreamStore& store, const std::string& sourc
     auto read = store.read_shard(source, rd.shard, rd.from, read_batch);
     if (!read) return;
     rd.records.reserve(read->read.records.size());
+    rd.read_count = read->read.records.size();
     for (const auto& rec : read->read.records) {
+      // A KPL aggregate is its user records, each with the aggregate's offset and arrival, as the
+      // KCL hands them out. A corrupt one goes on as it is (the KCL does the same): the program
+      // cannot read it, and its error_stream gets the record with its bytes.
+      if (stream::kpl::is_aggregated(rec.data)) {
+        if (auto users = stream::kpl::deaggregate(rec.data)) {
+          for (const auto& u : *users)
+            rd.records.push_back({rec.arrival_ms, rd.shard, rec.offset, std::string(u.data)});
+          continue;
+        }
+      }
       rd.records.push_back({rec.arrival_ms, rd.shard, rec.offset, std::string(rec.data)});
     }
     rd.next = read->next;
@@ -123,7 +139,7 @@ void SourceReader::read(size_t read_batch) {
       auto& q = buffered_[rd.shard];
       for (auto& p : rd.records) q.push_back(std::move(p));
       positions_[rd.shard] = rd.next;
-      more_[rd.shard] = rd.records.size() == read_batch;
+      more_[rd.shard] = rd.read_count == read_batch;
       if (rd.finished) finished_.insert(rd.shard);
       if (last && more_[rd.shard] && !rd.finished) reading.insert(rd.shard);
     }
@@ -152,7 +168,8 @@ std::vector<std::vector<SourceCopy>> SourceReader::take(size_t read_batch, const
     if (below || !full) --horizon;  // no record of that millisecond yet
   }
   std::vector<std::vector<SourceCopy>> batches(1);
-  while (!stop) {
+  std::optional<std::pair<uint32_t, uint64_t>> last;  // shard and offset of the last record taken
+  for (;;) {
     SourceCopy* best = nullptr;
     uint32_t best_shard = 0;
     for (auto& [shard, q] : buffered_) {
@@ -163,6 +180,10 @@ std::vector<std::vector<SourceCopy>> SourceReader::take(size_t read_batch, const
       }
     }
     if (!best) break;
+    // Stop only between Kinesis records: the user records of a KPL aggregate share its offset,
+    // and a checkpoint's position (the first offset not handed out) cannot point inside one.
+    if (stop && !(last && last->first == best_shard && last->second == best->offset)) break;
+    last = {best_shard, best->offset};
     batches.back().push_back(std::move(*best));
     buffered_[best_shard].pop_front();
     if (batches.back().size() >= read_batch) batches.emplace_back();

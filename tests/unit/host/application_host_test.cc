@@ -4,6 +4,7 @@
 // test sleeps for time to pass (but one, which checks the runners' own threads).
 #include "host/application_host.h"
 #include "common/path_names.h"
+#include "stream/kpl_aggregation.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -312,6 +313,53 @@ SELECT STREAM "store_id", "t" / ("q" - "q") FROM "TOTALS";
                                    << (same < other.size() ? other[same] : "");
   }
   for (int p : threads) ASSERT_TRUE(host_->stop("app_p" + std::to_string(p)).has_value());
+}
+
+// KPL aggregates in the source are read as their user records, at every read size and parallelism,
+// and a corrupt aggregate reaches error_stream as a record the program cannot read.
+TEST_F(ApplicationHostTest, KplAggregatesAreReadAsTheirUserRecords) {
+  const char* sql = R"j(
+CREATE OR REPLACE STREAM "OUT" ("store_id" VARCHAR(16), "d" INTEGER);
+CREATE OR REPLACE PUMP "P" AS INSERT INTO "OUT" SELECT STREAM "store_id", "d" FROM "SRC_001";
+)j";
+  const char* schema =
+      R"j({"RecordFormat": {"RecordFormatType": "JSON", "MappingParameters": {"JSONMappingParameters": {"RecordRowPath": "$"}}},
+ "RecordEncoding": "UTF-8",
+ "RecordColumns": [{"Name": "store_id", "Mapping": "$.store_id", "SqlType": "VARCHAR(16)"},
+                   {"Name": "d", "Mapping": "$.d", "SqlType": "INTEGER"}]})j";
+  create_stream("src", 2);
+  std::mt19937 rng(13);
+  std::vector<std::string> expected;
+  for (int aggregate = 0; aggregate < 40; ++aggregate) {
+    std::vector<stream::kpl::UserRecordIn> users;
+    for (int i = 0; i < 1 + static_cast<int>(rng() % 60); ++i) {
+      const std::string store = "store_" + std::to_string(rng() % 5), d = std::to_string(rng() % 100);
+      users.push_back({store, "", R"({"store_id":")" + store + R"(","d":)" + d + "}"});
+      expected.push_back(R"({"store_id":")" + store + R"(","d":)" + d + "}");
+    }
+    const std::string packed = stream::kpl::aggregate(users);
+    const std::string key = "k" + std::to_string(aggregate);
+    std::string corrupt = packed;
+    corrupt[corrupt.size() / 2] ^= 1;  // the digest no longer matches
+    std::vector<stream::PutEntry> one = {{key, "", packed}};
+    if (aggregate == 20) one.push_back({key, "", corrupt});
+    ASSERT_TRUE(store_->put("src", one).has_value());
+    clock_.advance(static_cast<TimestampMs>(rng() % 3000 + 1));
+  }
+  std::sort(expected.begin(), expected.end());
+  for (auto [read, threads] : {std::pair<size_t, int>{2000, 1}, {7, 2}}) {
+    const std::string tag = std::to_string(read) + "_" + std::to_string(threads);
+    host_->set_read_batch(read);
+    start_app_with_errors("app_" + tag, sql, "SRC", schema, threads, "OUT", "out_" + tag, "err_" + tag);
+    run_until_idle({"app_" + tag});
+    EXPECT_EQ(read_all("out_" + tag), expected) << tag;
+    const auto errors = read_all("err_" + tag);
+    ASSERT_EQ(errors.size(), 1u) << tag;
+    EXPECT_NE(errors[0].find("Record_Parse_Error"), std::string::npos) << errors[0];
+    EXPECT_NE(errors[0].find("f3899ac2"), std::string::npos)
+        << "the record's bytes, in hex: " << errors[0].substr(0, 400);
+    ASSERT_TRUE(host_->stop("app_" + tag).has_value());
+  }
 }
 
 // Where an application's reads of a shard end must not change the order of the records that
