@@ -8,11 +8,7 @@
 namespace eddy::web {
 namespace {
 
-// One metric family: HELP and TYPE once, then a sample per labelled object.
-template <typename T>
-void family(std::string& out, const char* name, const char* type, const char* help, const std::vector<T>& items,
-            const char* label, const std::function<std::string(const T&)>& key,
-            const std::function<double(const T&)>& value) {
+void family_header(std::string& out, const char* name, const char* type, const char* help) {
   out += "# HELP ";
   out += name;
   out += ' ';
@@ -22,6 +18,14 @@ void family(std::string& out, const char* name, const char* type, const char* he
   out += ' ';
   out += type;
   out += '\n';
+}
+
+// One metric family: HELP and TYPE once, then a sample per labelled object.
+template <typename T>
+void family(std::string& out, const char* name, const char* type, const char* help, const std::vector<T>& items,
+            const char* label, const std::function<std::string(const T&)>& key,
+            const std::function<double(const T&)>& value) {
+  family_header(out, name, type, help);
   for (const auto& item : items) {
     const double v = value(item);
     if (std::isnan(v)) continue;  // no figure yet (e.g. no watermark before the first record)
@@ -43,15 +47,7 @@ void family(std::string& out, const char* name, const char* type, const char* he
 void shard_family(std::string& out, const char* name, const char* type, const char* help, const char* metric,
                   const std::vector<stream::StreamMetrics>& streams,
                   const std::function<double(const stream::ShardFigures&)>& value) {
-  out += "# HELP ";
-  out += name;
-  out += ' ';
-  out += help;
-  out += "\n# TYPE ";
-  out += name;
-  out += ' ';
-  out += type;
-  out += '\n';
+  family_header(out, name, type, help);
   for (const auto& s : streams) {
     if (std::find(s.shard_level_metrics.begin(), s.shard_level_metrics.end(), metric) == s.shard_level_metrics.end())
       continue;

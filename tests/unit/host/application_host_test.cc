@@ -34,6 +34,13 @@ const char* kSchema =
                    {"Name": "evnt_time", "Mapping": "$.evnt_time", "SqlType": "TIMESTAMP"},
                    {"Name": "sales", "Mapping": "$.sales", "SqlType": "REAL"}]})j";
 
+// Records {"store_id": ..., "d": ...} mapped to two columns.
+constexpr const char* kStoreAndNumberSchema =
+    R"j({"RecordFormat": {"RecordFormatType": "JSON", "MappingParameters": {"JSONMappingParameters": {"RecordRowPath": "$"}}},
+ "RecordEncoding": "UTF-8",
+ "RecordColumns": [{"Name": "store_id", "Mapping": "$.store_id", "SqlType": "VARCHAR(16)"},
+                   {"Name": "d", "Mapping": "$.d", "SqlType": "INTEGER"}]})j";
+
 class ApplicationHostTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -268,11 +275,7 @@ CREATE OR REPLACE STREAM "SHARES" ("store_id" VARCHAR(16), "s" INTEGER);
 CREATE OR REPLACE PUMP "P_SHARE" AS INSERT INTO "SHARES"
 SELECT STREAM "store_id", "t" / ("q" - "q") FROM "TOTALS";
 )j";
-  const char* schema =
-      R"j({"RecordFormat": {"RecordFormatType": "JSON", "MappingParameters": {"JSONMappingParameters": {"RecordRowPath": "$"}}},
- "RecordEncoding": "UTF-8",
- "RecordColumns": [{"Name": "store_id", "Mapping": "$.store_id", "SqlType": "VARCHAR(16)"},
-                   {"Name": "d", "Mapping": "$.d", "SqlType": "INTEGER"}]})j";
+  const char* schema = kStoreAndNumberSchema;
   create_stream("src", 4);
   std::mt19937 rng(3);
   for (int i = 0; i < 12000;) {
@@ -322,11 +325,7 @@ TEST_F(ApplicationHostTest, KplAggregatesAreReadAsTheirUserRecords) {
 CREATE OR REPLACE STREAM "OUT" ("store_id" VARCHAR(16), "d" INTEGER);
 CREATE OR REPLACE PUMP "P" AS INSERT INTO "OUT" SELECT STREAM "store_id", "d" FROM "SRC_001";
 )j";
-  const char* schema =
-      R"j({"RecordFormat": {"RecordFormatType": "JSON", "MappingParameters": {"JSONMappingParameters": {"RecordRowPath": "$"}}},
- "RecordEncoding": "UTF-8",
- "RecordColumns": [{"Name": "store_id", "Mapping": "$.store_id", "SqlType": "VARCHAR(16)"},
-                   {"Name": "d", "Mapping": "$.d", "SqlType": "INTEGER"}]})j";
+  const char* schema = kStoreAndNumberSchema;
   create_stream("src", 2);
   std::mt19937 rng(13);
   std::vector<std::string> expected;
