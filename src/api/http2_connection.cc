@@ -23,6 +23,14 @@ struct H2Stream {
   bool too_large = false;
   bool over_budget = false;  // the server's budget of buffered bodies had no room for it
   size_t reserved = 0;       // of that budget, given back when the stream is handled or closed
+  // A streaming response (response.events): bytes `next` returned and not yet framed, whether
+  // it ended, and the timer that paces it.
+  std::string pending;
+  size_t pending_sent = 0;
+  bool ended = false;
+  bool waiting = false;  // on the timer
+  bool woken = false;
+  std::unique_ptr<net::steady_timer> timer;
 };
 
 class Http2Connection : public std::enable_shared_from_this<Http2Connection> {
@@ -54,6 +62,7 @@ class Http2Connection : public std::enable_shared_from_this<Http2Connection> {
     nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0, 64 << 20);
     if (!feed(initial)) return close();
     flush();
+    arm_idle();
     read();
   }
 
@@ -124,9 +133,95 @@ class Http2Connection : public std::enable_shared_from_this<Http2Connection> {
 
   static int on_stream_close(nghttp2_session*, int32_t stream_id, uint32_t, void* user_data) {
     auto* conn = self(user_data);
-    if (auto it = conn->streams_.find(stream_id); it != conn->streams_.end()) conn->release(*it->second);
+    if (auto it = conn->streams_.find(stream_id); it != conn->streams_.end()) {
+      conn->release(*it->second);
+      if (it->second->timer) --conn->streaming_;
+    }
     conn->streams_.erase(stream_id);
     return 0;
+  }
+
+  // A streaming response's data: what `next` gave, then a pause (deferred) until it gives more.
+  static ssize_t read_events(nghttp2_session*, int32_t id, uint8_t* buf, size_t length, uint32_t* flags,
+                             nghttp2_data_source* source, void* user_data) {
+    auto* s = static_cast<H2Stream*>(source->ptr);
+    const size_t n = std::min(length, s->pending.size() - s->pending_sent);
+    if (n == 0) {
+      if (s->ended) {
+        *flags |= NGHTTP2_DATA_FLAG_EOF;
+        return 0;
+      }
+      return NGHTTP2_ERR_DEFERRED;
+    }
+    std::memcpy(buf, s->pending.data() + s->pending_sent, n);
+    s->pending_sent += n;
+    if (s->pending_sent == s->pending.size()) {
+      s->pending.clear();
+      s->pending_sent = 0;
+      if (s->ended) {
+        *flags |= NGHTTP2_DATA_FLAG_EOF;
+      } else if (s->response.events->drain || std::exchange(s->woken, false)) {
+        self(user_data)->ask_soon(id);
+      } else {
+        self(user_data)->wait(id);
+      }
+    }
+    return static_cast<ssize_t>(n);
+  }
+
+  // Calls `next` on the connection's executor, after the current callback returns.
+  void ask_soon(int32_t id) {
+    net::post(stream_.get_executor(), [self = shared_from_this(), id] { self->ask(id); });
+  }
+
+  void wait(int32_t id) {
+    auto it = streams_.find(id);
+    if (it == streams_.end()) return;
+    auto& s = *it->second;
+    s.waiting = true;
+    s.timer->expires_after(s.response.events->interval);
+    s.timer->async_wait([self = shared_from_this(), id](beast::error_code) {
+      auto it = self->streams_.find(id);
+      if (it == self->streams_.end() || !it->second->waiting) return;
+      it->second->waiting = false;
+      it->second->woken = false;
+      self->ask(id);
+    });
+  }
+
+  // Asks the stream's producer for more and hands it to nghttp2.
+  void ask(int32_t id) {
+    auto it = streams_.find(id);
+    if (it == streams_.end() || closed_) return;
+    auto& s = *it->second;
+    if (s.ended || !s.pending.empty() || s.waiting) return;
+    std::optional<std::string> text;
+    try {
+      text = s.response.events->next();
+    } catch (const std::exception&) {
+      text.reset();
+    }
+    if (!text) {
+      s.ended = true;
+    } else if (text->empty()) {
+      return wait(id);
+    } else {
+      s.pending = std::move(*text);
+    }
+    nghttp2_session_resume_data(session_, id);
+    flush();
+  }
+
+  void on_wake(int32_t id) {
+    auto it = streams_.find(id);
+    if (it == streams_.end()) return;
+    auto& s = *it->second;
+    if (s.waiting) {
+      s.waiting = false;
+      s.timer->cancel();
+      return ask(id);
+    }
+    s.woken = true;  // its data is being sent: ask again once it has gone
   }
 
   static ssize_t read_body(nghttp2_session*, int32_t, uint8_t* buf, size_t length, uint32_t* flags,
@@ -172,12 +267,11 @@ class Http2Connection : public std::enable_shared_from_this<Http2Connection> {
     if (it == streams_.end() || closed_) return;  // the client reset the stream meanwhile
     auto& s = *it->second;
     s.response = std::move(r);
+    const bool streaming = s.response.events != nullptr;
     const std::string status = std::to_string(s.response.status);
-    const std::string length = std::to_string(s.response.body.size());
-    std::vector<std::pair<std::string, std::string>> hs = {{":status", status},
-                                                           {"content-type", s.response.content_type},
-                                                           {"content-length", length},
-                                                           {"x-amzn-requestid", request_id()}};
+    std::vector<std::pair<std::string, std::string>> hs = {
+        {":status", status}, {"content-type", s.response.content_type}, {"x-amzn-requestid", request_id()}};
+    if (!streaming) hs.emplace_back("content-length", std::to_string(s.response.body.size()));
     for (const auto& [k, v] : s.response.headers) {
       std::string lower = k;
       for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -190,9 +284,19 @@ class Http2Connection : public std::enable_shared_from_this<Http2Connection> {
     }
     nghttp2_data_provider provider;
     provider.source.ptr = &s;
-    provider.read_callback = &read_body;
+    provider.read_callback = streaming ? &read_events : &read_body;
+    if (streaming) {
+      ++streaming_;
+      s.timer = std::make_unique<net::steady_timer>(stream_.get_executor());
+      s.response.events->wake = [weak = weak_from_this(), id] {
+        auto conn = weak.lock();
+        if (!conn) return;
+        net::post(conn->stream_.get_executor(), [conn, id] { conn->on_wake(id); });
+      };
+    }
     nghttp2_submit_response(session_, id, nv.data(), nv.size(), &provider);
     flush();
+    if (streaming) ask(id);
   }
 
   static std::string request_id() {
@@ -211,9 +315,11 @@ class Http2Connection : public std::enable_shared_from_this<Http2Connection> {
   }
 
   void read() {
-    // An idle connection, or one whose client stopped sending mid-request, is let go.
-    stream_.expires_after(shared_.limits.idle_timeout + shared_.limits.body_timeout);
+    // The read waits as long as the client is quiet: a subscription's client may send nothing
+    // for minutes. The idle timer decides when quiet is too long.
+    stream_.expires_never();
     stream_.async_read_some(net::buffer(read_buf_), [self = shared_from_this()](beast::error_code ec, size_t n) {
+      self->arm_idle();
       if (ec || self->closed_) return self->close();
       if (!self->feed(std::string_view(self->read_buf_.data(), n))) return self->close();
       self->flush();
@@ -243,9 +349,21 @@ class Http2Connection : public std::enable_shared_from_this<Http2Connection> {
     });
   }
 
+  // An idle connection, or one whose client stopped sending mid-request, is let go, unless a
+  // streaming response keeps it busy.
+  void arm_idle() {
+    idle_timer_.expires_after(shared_.limits.idle_timeout + shared_.limits.body_timeout);
+    idle_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec || self->closed_) return;
+      if (self->streaming_ > 0) return self->arm_idle();
+      self->close();
+    });
+  }
+
   void close() {
     if (closed_) return;
     closed_ = true;
+    idle_timer_.cancel();
     beast::error_code ec;
     stream_.socket().shutdown(net::ip::tcp::socket::shutdown_both, ec);
     stream_.socket().close(ec);
@@ -261,6 +379,8 @@ class Http2Connection : public std::enable_shared_from_this<Http2Connection> {
   std::string write_buf_;
   bool writing_ = false;
   bool closed_ = false;
+  size_t streaming_ = 0;  // streams answering with a streaming response
+  net::steady_timer idle_timer_{stream_.get_executor()};
 };
 
 }  // namespace

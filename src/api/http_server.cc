@@ -7,6 +7,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <cstdio>
 #include <optional>
 #include <random>
 #include <thread>
@@ -162,8 +163,9 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
-  // A streaming response: headers without a length (the body ends when the connection closes),
-  // then whatever `next` returns, at once and every interval, until it ends or the client leaves.
+  // A streaming response: headers without a length (chunked, or the body ends when the
+  // connection closes), then whatever `next` returns, when woken or every interval, until it ends
+  // or the client leaves.
   void write_events(HttpResponse r) {
     keep_alive_ = false;
     events_ = std::move(r.events);
@@ -171,18 +173,30 @@ class Session : public std::enable_shared_from_this<Session> {
     std::string head = "HTTP/1.1 " + std::to_string(r.status) + " " +
                        std::string(http::obsolete_reason(static_cast<http::status>(r.status))) + "\r\n";
     head += "Server: eddy\r\nContent-Type: " + r.content_type + "\r\nCache-Control: no-cache\r\nConnection: close\r\n";
+    head += "x-amzn-RequestId: " + request_id() + "\r\n";
+    if (events_->chunked) head += "Transfer-Encoding: chunked\r\n";
     for (const auto& [k, v] : r.headers) head += k + ": " + v + "\r\n";
     head += "\r\n";
+    events_->wake = [weak = weak_from_this()] {
+      auto self = weak.lock();
+      if (!self) return;
+      net::post(self->stream_.get_executor(), [self] {
+        self->woken_ = true;
+        if (!self->writing_) self->timer_->cancel();
+      });
+    };
     send_event_text(std::move(head), true);
   }
 
-  // Writes `text`; then asks for the next text at once (after the headers) or after the interval.
+  // Writes `text`; then asks for the next text at once (after the headers, or to drain) or waits.
   void send_event_text(std::string text, bool at_once) {
     auto sp = std::make_shared<std::string>(std::move(text));
+    writing_ = true;
     stream_.expires_after(limits().write_timeout);  // a reader that stops reading is let go
     net::async_write(stream_, net::buffer(*sp), [self = shared_from_this(), sp, at_once](beast::error_code ec, size_t) {
+      self->writing_ = false;
       if (ec) return self->close();
-      if (at_once) return self->next_event();
+      if (at_once || self->events_->drain || std::exchange(self->woken_, false)) return self->next_event();
       self->wait_for_event();
     });
   }
@@ -190,20 +204,37 @@ class Session : public std::enable_shared_from_this<Session> {
   void wait_for_event() {
     timer_->expires_after(events_->interval);
     timer_->async_wait([self = shared_from_this()](beast::error_code ec) {
-      if (ec) return self->close();
+      if (ec && ec != net::error::operation_aborted) return self->close();
+      self->woken_ = false;
       self->next_event();
     });
   }
 
   void next_event() {
+    if (ended_) return;
     std::optional<std::string> text;
     try {
       text = events_->next();
     } catch (const std::exception&) {
       text.reset();
     }
-    if (!text) return close();
+    if (!text) {
+      ended_ = true;
+      if (!events_->chunked) return close();
+      // The last chunk, then close.
+      auto last = std::make_shared<std::string>("0\r\n\r\n");
+      stream_.expires_after(limits().write_timeout);
+      net::async_write(stream_, net::buffer(*last),
+                       [self = shared_from_this(), last](beast::error_code, size_t) { self->close(); });
+      return;
+    }
     if (text->empty()) return wait_for_event();
+    if (events_->chunked) {
+      char size[20];
+      const int n = std::snprintf(size, sizeof size, "%zx\r\n", text->size());
+      text->insert(0, size, static_cast<size_t>(n));
+      *text += "\r\n";
+    }
     send_event_text(std::move(*text), false);
   }
 
@@ -223,6 +254,9 @@ class Session : public std::enable_shared_from_this<Session> {
   unsigned version_ = 11;
   std::shared_ptr<EventStream> events_;     // a streaming response in progress
   std::optional<net::steady_timer> timer_;  // paces it
+  bool writing_ = false;                    // an event is being written
+  bool woken_ = false;                      // `wake` was called since `next` last ran
+  bool ended_ = false;                      // `next` ended the stream
 };
 
 }  // namespace

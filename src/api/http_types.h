@@ -14,13 +14,21 @@
 
 namespace eddy::api {
 
-// A response that stays open and sends text as it comes (Server-Sent Events): after the headers
-// the server calls `next` at once and then every `interval`, and writes what it returns; an empty
-// string sends nothing that time; nullopt ends the response. `next` runs on a server thread and
-// must not block. (HTTP/1.1 only; the connection closes when the stream ends.)
+// A response that stays open and sends bytes as they come (Server-Sent Events, AWS event
+// streams): after the headers the server calls `next` at once, then whenever `wake` is called,
+// or after `interval` if nothing woke it (and, with `drain`, as soon as each write completes); it
+// writes what `next` returns. An empty string sends nothing that time; nullopt ends the response. `next` runs on a
+// server thread and must not block.
 struct EventStream {
   std::chrono::milliseconds interval{1000};
   std::function<std::optional<std::string>()> next;
+  // HTTP/1.1: chunked transfer encoding (the connection still closes at the end); without it the
+  // body ends when the connection closes. HTTP/2 frames the body itself.
+  bool chunked = false;
+  bool drain = false;
+  // Set by the server before its first call to `next`: asks for `next` soon, from any thread
+  // (a producer calls it when it has something to send, e.g. a shard's new records).
+  std::function<void()> wake;
 };
 
 struct HttpResponse {

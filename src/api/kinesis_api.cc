@@ -183,7 +183,8 @@ void Call::create_stream() {
 void Call::delete_stream() {
   auto name = stream_name();
   if (!check(name)) return;
-  auto st = store_.delete_stream(*name);
+  const Value* enforce = in_.get("EnforceConsumerDeletion");
+  auto st = store_.delete_stream(*name, enforce && enforce->type == Value::Type::kBool && enforce->boolean);
   if (!st) return fail(st.error());
   ok_empty();
 }
@@ -247,7 +248,7 @@ void Call::describe_stream_summary() {
   write_monitoring(*w_, s->shard_level_metrics);
   w_->field("EncryptionType", "NONE");
   w_->field("OpenShardCount", static_cast<int64_t>(s->open_shard_count));
-  w_->field("ConsumerCount", int64_t{0});
+  w_->field("ConsumerCount", static_cast<int64_t>(s->consumer_count));
   w_->field("MaxRecordSizeInKiB", static_cast<int64_t>(s->max_record_kib));
   write_warm_throughput(*w_, *s);
   w_->end_object();
@@ -460,61 +461,15 @@ void Call::get_records() {
       append_json_string(buf, *r->next_iterator);
     }
     buf += R"(,"MillisBehindLatest":)" + std::to_string(r->millis_behind_latest);
-    if (!r->child_shards.empty()) {
-      buf += R"(,"ChildShards":[)";
-      for (size_t i = 0; i < r->child_shards.size(); ++i) {
-        const auto& c = r->child_shards[i];
-        if (i) buf += ',';
-        buf += R"({"ShardId":)";
-        append_json_string(buf, c.shard_id);
-        buf += R"(,"ParentShards":[)";
-        for (size_t j = 0; j < c.parent_shards.size(); ++j) {
-          if (j) buf += ',';
-          append_json_string(buf, c.parent_shards[j]);
-        }
-        buf += R"(],"HashKeyRange":{"StartingHashKey":")" + to_decimal(c.range.start) + R"(","EndingHashKey":")" +
-               to_decimal(c.range.end) + "\"}}";
-      }
-      buf += ']';
-    }
+    append_child_shards_json(buf, r->child_shards);
     buf += '}';
     return ok();
   }
   w_->begin_object();
-  w_->key("Records");
-  w_->begin_array();
-  for (const auto& rec : r->read.records) {
-    w_->begin_object();
-    w_->field("SequenceNumber", stream::encode_sequence_number(r->shard_index, rec.offset));
-    w_->key("ApproximateArrivalTimestamp");
-    w_->timestamp(rec.arrival_ms);
-    w_->key("Data");
-    w_->blob(rec.data);
-    w_->field("PartitionKey", rec.partition_key);
-    w_->end_object();
-  }
-  w_->end_array();
+  write_records(*w_, *r);
   if (r->next_iterator) w_->field("NextShardIterator", *r->next_iterator);
   w_->field("MillisBehindLatest", r->millis_behind_latest);
-  if (!r->child_shards.empty()) {
-    w_->key("ChildShards");
-    w_->begin_array();
-    for (const auto& c : r->child_shards) {
-      w_->begin_object();
-      w_->field("ShardId", c.shard_id);
-      w_->key("ParentShards");
-      w_->begin_array();
-      for (const auto& p : c.parent_shards) w_->string(p);
-      w_->end_array();
-      w_->key("HashKeyRange");
-      w_->begin_object();
-      w_->field("StartingHashKey", to_decimal(c.range.start));
-      w_->field("EndingHashKey", to_decimal(c.range.end));
-      w_->end_object();
-      w_->end_object();
-    }
-    w_->end_array();
-  }
+  write_child_shards(*w_, r->child_shards);
   w_->end_object();
   ok();
 }
@@ -751,6 +706,7 @@ void Call::describe_limits() {
 }  // namespace
 
 void KinesisApi::handle(std::string_view op, const Value& input, Protocol protocol, Respond respond) {
+  if (FanOut::handles(op)) return fan_out_.handle(op, input, protocol, std::move(respond));
   Call call(store_, committer_, clock_, input, protocol, std::move(respond));
   call.run(op);
 }

@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "api/http_types.h"
+#include "api/kinesis_fanout.h"
 #include "api/value.h"
 #include "common/clock.h"
 #include "log/group_commit.h"
@@ -14,8 +15,8 @@ namespace eddy::api {
 
 class KinesisApi {
  public:
-  KinesisApi(stream::StreamStore& store, log::GroupCommitter& committer, const Clock& clock)
-      : store_(store), committer_(committer), clock_(clock) {}
+  KinesisApi(stream::StreamStore& store, log::GroupCommitter& committer, const Clock& clock, FanOutOptions fan_out = {})
+      : store_(store), committer_(committer), clock_(clock), fan_out_(store, clock, fan_out) {}
 
   // `input` has been validated against the service model and normalised (blobs are bytes,
   // timestamps epoch ms). `respond` is called exactly once, possibly on the group-commit thread.
@@ -25,6 +26,7 @@ class KinesisApi {
   stream::StreamStore& store_;
   log::GroupCommitter& committer_;
   const Clock& clock_;
+  FanOut fan_out_;  // enhanced fan-out: consumers and SubscribeToShard
 };
 
 }  // namespace eddy::api

@@ -129,4 +129,60 @@ void write_records_json(const stream::GetRecordsResult& r, std::string& out) {
   out.resize(static_cast<size_t>(p - out.data()));
 }
 
+void append_child_shards_json(std::string& buf, const std::vector<stream::ChildShard>& children) {
+  if (children.empty()) return;
+  buf += R"(,"ChildShards":[)";
+  for (size_t i = 0; i < children.size(); ++i) {
+    const auto& c = children[i];
+    if (i) buf += ',';
+    buf += R"({"ShardId":)";
+    append_json_string(buf, c.shard_id);
+    buf += R"(,"ParentShards":[)";
+    for (size_t j = 0; j < c.parent_shards.size(); ++j) {
+      if (j) buf += ',';
+      append_json_string(buf, c.parent_shards[j]);
+    }
+    buf += R"(],"HashKeyRange":{"StartingHashKey":")" + to_decimal(c.range.start) + R"(","EndingHashKey":")" +
+           to_decimal(c.range.end) + "\"}}";
+  }
+  buf += ']';
+}
+
+void write_records(Writer& w, const stream::GetRecordsResult& r) {
+  w.key("Records");
+  w.begin_array();
+  for (const auto& rec : r.read.records) {
+    w.begin_object();
+    w.field("SequenceNumber", stream::encode_sequence_number(r.shard_index, rec.offset));
+    w.key("ApproximateArrivalTimestamp");
+    w.timestamp(rec.arrival_ms);
+    w.key("Data");
+    w.blob(rec.data);
+    w.field("PartitionKey", rec.partition_key);
+    w.end_object();
+  }
+  w.end_array();
+}
+
+void write_child_shards(Writer& w, const std::vector<stream::ChildShard>& children) {
+  if (children.empty()) return;
+  w.key("ChildShards");
+  w.begin_array();
+  for (const auto& c : children) {
+    w.begin_object();
+    w.field("ShardId", c.shard_id);
+    w.key("ParentShards");
+    w.begin_array();
+    for (const auto& p : c.parent_shards) w.string(p);
+    w.end_array();
+    w.key("HashKeyRange");
+    w.begin_object();
+    w.field("StartingHashKey", to_decimal(c.range.start));
+    w.field("EndingHashKey", to_decimal(c.range.end));
+    w.end_object();
+    w.end_object();
+  }
+  w.end_array();
+}
+
 }  // namespace eddy::api

@@ -19,5 +19,10 @@ void write_monitoring(Writer& w, const std::vector<std::string>& metrics);
 void write_warm_throughput(Writer& w, const stream::StreamSnapshot& s);
 // GetRecords' "Records" array (and the object's opening) appended to `out`.
 void write_records_json(const stream::GetRecordsResult& r, std::string& out);
+// `,"ChildShards":[...]` appended to `out` (nothing when there are none).
+void append_child_shards_json(std::string& out, const std::vector<stream::ChildShard>& children);
+// The same through a Writer (CBOR), inside an object.
+void write_records(Writer& w, const stream::GetRecordsResult& r);
+void write_child_shards(Writer& w, const std::vector<stream::ChildShard>& children);
 
 }  // namespace eddy::api

@@ -58,6 +58,8 @@ struct ServeOptions {
   int threads = 2;
   int64_t iterator_ttl_ms = 5 * 60 * 1000;
   int64_t status_delay_ms = 0;
+  int64_t fanout_look_ms = 0;          // 0: FanOutOptions' default (tests set it)
+  int64_t fanout_subscription_ms = 0;  // 0: 5 minutes, as AWS
   double checkpoint_interval_s = 10;
   int parallelism = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   bool allow_native_jobs = false;
@@ -301,7 +303,13 @@ int serve(const ServeOptions& o) {
         });
   }
 
-  api::KinesisApi kinesis(**store, committer, clock);
+  api::FanOutOptions fan_out;
+  // Another node's appends do not wake this node's subscriptions: they look this often (the
+  // JetStream shard's tail is refreshed every 100 ms).
+  if (node) fan_out.look_interval = std::chrono::milliseconds(200);
+  if (o.fanout_look_ms > 0) fan_out.look_interval = std::chrono::milliseconds(o.fanout_look_ms);
+  if (o.fanout_subscription_ms > 0) fan_out.subscription_length = std::chrono::milliseconds(o.fanout_subscription_ms);
+  api::KinesisApi kinesis(**store, committer, clock, fan_out);
   api::AnalyticsApi analytics(host, **store, bucket_dir);
   api::AnalyticsV2Api analytics_v2(host, analytics, bucket_dir);
   api::FirehoseApi firehose(deliveries, committer);
@@ -483,6 +491,9 @@ void add_serve_command(CLI::App& app, int& exit_code) {
       ->group("")
       ->check(CLI::Range(1, 3600));
   cmd->add_option("--status-delay-ms", o->status_delay_ms, "Minimum time in CREATING/UPDATING (tests)")->group("");
+  cmd->add_option("--fanout-look-ms", o->fanout_look_ms, "How often an unwoken subscription looks (tests)")->group("");
+  cmd->add_option("--fanout-subscription-ms", o->fanout_subscription_ms, "SubscribeToShard's length (tests)")
+      ->group("");
   cmd->callback([o, &exit_code] { exit_code = serve(*o); });
 }
 

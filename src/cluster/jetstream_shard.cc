@@ -273,6 +273,8 @@ Result<log::AppendResult> JetStreamShard::append(std::span<const log::AppendReco
   }
   publishing_ = false;
   queue_cv_.notify_all();  // the others' results, or one of them publishes next
+  q.unlock();
+  if (me.result) readable().notify();  // acknowledged means readable
   return std::move(me.result);
 }
 

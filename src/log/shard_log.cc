@@ -120,7 +120,10 @@ Result<AppendResult> ShardLog::append(std::span<const AppendRecord> records, Tim
   }
   last_arrival_ = arrival;
   written_ = base + records.size();
-  if (!options_.visible_after_sync) visible_ = written_.load();
+  if (!options_.visible_after_sync) {
+    visible_ = written_.load();
+    readable().notify();
+  }
   return AppendResult{base, static_cast<uint32_t>(records.size()), arrival};
 }
 
@@ -141,8 +144,10 @@ Status ShardLog::sync() {
   if (!st) return fail(st.error());
   synced_ = target;
   Offset cur = visible_.load();
-  while (cur < target && !visible_.compare_exchange_weak(cur, target)) {
+  bool advanced = false;
+  while (cur < target && !(advanced = visible_.compare_exchange_weak(cur, target))) {
   }
+  if (advanced) readable().notify();
   return {};
 }
 

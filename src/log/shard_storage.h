@@ -13,6 +13,7 @@
 #include <span>
 
 #include "common/error.h"
+#include "log/readable_signal.h"
 #include "log/record.h"
 
 namespace eddy::log {
@@ -64,6 +65,14 @@ class ShardStorage {
   virtual Status seal() = 0;
   // Removes the shard's records for good; the object must not be used afterwards.
   virtual void destroy() = 0;
+
+  // Notified whenever end_offset() advances through this object (an implementation calls
+  // readable().notify() after publishing records to readers).
+  const ReadableSignal& readable() const { return readable_; }
+  ReadableSignal& readable() { return readable_; }
+
+ private:
+  ReadableSignal readable_;
 };
 
 }  // namespace eddy::log

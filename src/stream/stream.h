@@ -47,6 +47,14 @@ struct Shard {
   std::shared_ptr<ShardCounters> counters = std::make_shared<ShardCounters>();
 };
 
+// An enhanced fan-out consumer (RegisterStreamConsumer): CREATING until the store's status delay
+// has passed since it was registered, then ACTIVE.
+struct Consumer {
+  std::string name;
+  TimestampMs created_ms = 0;
+  std::map<std::string, std::string> tags;
+};
+
 struct Stream {
   std::string name;
   uint64_t id = 0;  // distinguishes a re-created stream of the same name
@@ -62,7 +70,8 @@ struct Stream {
   std::optional<uint32_t> warm_throughput_mibps;
   std::vector<std::string> shard_level_metrics;
   std::string resource_policy;
-  uint64_t revision = 0;  // of its document in the metadata store; guarded by `mu`
+  std::vector<Consumer> consumers;  // by name; guarded by `mu`
+  uint64_t revision = 0;            // of its document in the metadata store; guarded by `mu`
 
   // Guarded by `mu`.
   StreamStatus status = StreamStatus::kCreating;

@@ -182,12 +182,18 @@ Status StreamStore::create_stream(const std::string& name, std::optional<int> sh
   return {};
 }
 
-Status StreamStore::delete_stream(const std::string& name) {
+Status StreamStore::delete_stream(const std::string& name, bool enforce_consumer_deletion) {
   auto s = find(name);
   if (!s) return not_found(name);
   {
     std::unique_lock lock(s->mu);
     if (s->status == StreamStatus::kDeleting) return {};
+    if (!s->consumers.empty() && !enforce_consumer_deletion) {
+      return make_error(Errc::kResourceInUse, "Stream " + name + " under account " + options_.account + " has " +
+                                                  std::to_string(s->consumers.size()) +
+                                                  " registered consumers; deregister them or pass "
+                                                  "EnforceConsumerDeletion=true.");
+    }
     // Removing its document is the durable deletion: a crash after it never brings the stream back
     // (locally its folder goes, shards and all). DELETING keeps data calls out meanwhile.
     if (auto st = options_.metadata->remove(s->name, s->revision); !st) {
@@ -238,6 +244,7 @@ Result<StreamSnapshot> StreamStore::describe(const std::string& name) const {
   out.warm_throughput_mibps = s->warm_throughput_mibps;
   out.shard_level_metrics = s->shard_level_metrics;
   out.open_shard_count = s->open_shards.size();
+  out.consumer_count = s->consumers.size();
   out.tags.assign(s->tags.begin(), s->tags.end());
   for (const auto& sh : s->shards) {
     if (!shard_expired(*s, sh->info)) out.shards.push_back(snapshot(*sh));

@@ -153,6 +153,20 @@ Result<PutResult> StreamStore::put(const std::string& name, std::span<const PutE
 Result<std::string> StreamStore::shard_iterator(const std::string& name, const std::string& shard_text,
                                                 IteratorType type, std::optional<std::string> sequence_number,
                                                 std::optional<TimestampMs> timestamp) const {
+  return position(name, shard_text, type, std::move(sequence_number), timestamp).map(encode_iterator);
+}
+
+Result<ShardCursor> StreamStore::starting_position(const std::string& name, const std::string& shard_text,
+                                                   IteratorType type, std::optional<std::string> sequence_number,
+                                                   std::optional<TimestampMs> timestamp) const {
+  return position(name, shard_text, type, std::move(sequence_number), timestamp).map([](const IteratorToken& t) {
+    return ShardCursor{t.stream_id, t.shard_index, t.offset};
+  });
+}
+
+Result<IteratorToken> StreamStore::position(const std::string& name, const std::string& shard_text, IteratorType type,
+                                            std::optional<std::string> sequence_number,
+                                            std::optional<TimestampMs> timestamp) const {
   auto s = find(name);
   if (!s) return not_found(name);
   std::shared_lock lock(s->mu);
@@ -227,7 +241,7 @@ Result<std::string> StreamStore::shard_iterator(const std::string& name, const s
       break;
     }
   }
-  return encode_iterator({s->id, *index, offset, clock_.now_ms()});
+  return IteratorToken{s->id, *index, offset, clock_.now_ms()};
 }
 
 Result<GetRecordsResult> StreamStore::get_records(std::string_view iterator, size_t limit) const {
@@ -241,7 +255,24 @@ Result<GetRecordsResult> StreamStore::get_records(std::string_view iterator, siz
                                                   " which is further in the future than the tolerated delay of " +
                                                   std::to_string(options_.iterator_ttl_ms) + " milliseconds.");
   }
-  auto s = find_by_id(token->stream_id);
+  return read_from({token->stream_id, token->shard_index, token->offset}, limit, true);
+}
+
+Result<GetRecordsResult> StreamStore::read_for_subscriber(const ShardCursor& cursor, size_t limit) const {
+  return read_from(cursor, limit, false);
+}
+
+Result<std::unique_ptr<ShardWatch>> StreamStore::watch(const ShardCursor& cursor, std::function<void()> wake) const {
+  auto s = find_by_id(cursor.stream_id);
+  if (!s) return make_error(Errc::kResourceNotFound, "The stream of this subscription no longer exists.");
+  std::shared_lock lock(s->mu);
+  if (cursor.shard_index >= s->shards.size()) return make_error(Errc::kInvalidArgument, "No such shard.");
+  return std::make_unique<ShardWatch>(s->shards[cursor.shard_index]->log, std::move(wake));
+}
+
+Result<GetRecordsResult> StreamStore::read_from(const ShardCursor& cursor, size_t limit, bool as_get_records) const {
+  const TimestampMs now = clock_.now_ms();
+  auto s = find_by_id(cursor.stream_id);
   if (!s) return make_error(Errc::kResourceNotFound, "The stream this shard iterator belongs to no longer exists.");
   std::shared_ptr<Shard> shard;
   ShardInfo info;
@@ -250,8 +281,8 @@ Result<GetRecordsResult> StreamStore::get_records(std::string_view iterator, siz
   {
     std::shared_lock lock(s->mu);
     if (s->status == StreamStatus::kDeleting) return not_found(s->name);
-    if (token->shard_index >= s->shards.size()) return make_error(Errc::kInvalidArgument, "Invalid ShardIterator.");
-    shard = s->shards[token->shard_index];
+    if (cursor.shard_index >= s->shards.size()) return make_error(Errc::kInvalidArgument, "Invalid ShardIterator.");
+    shard = s->shards[cursor.shard_index];
     info = shard->info;
     horizon = trim_horizon(*s, *shard);
     if (!info.open()) {
@@ -264,14 +295,14 @@ Result<GetRecordsResult> StreamStore::get_records(std::string_view iterator, siz
       }
     }
   }
-  if (options_.enforce_limits && !shard->throttle.admit_read(now)) {
+  if (as_get_records && options_.enforce_limits && !shard->throttle.admit_read(now)) {
     shard->counters->read_throttled.fetch_add(1, std::memory_order_relaxed);
     return make_error(Errc::kProvisionedThroughputExceeded, "Rate exceeded for shard " + info.id() + " in stream " +
                                                                 s->name + " under account " + options_.account + ".");
   }
   GetRecordsResult result;
-  result.shard_index = token->shard_index;
-  const log::Offset start = std::max(token->offset, horizon);
+  result.shard_index = cursor.shard_index;
+  const log::Offset start = std::max(cursor.offset, horizon);
   const log::Offset end = info.open() ? shard->log->end_offset() : std::min(info.end_offset, shard->log->end_offset());
   auto read = shard->log->read(start, limit, kMaxGetRecordsBytes);
   if (!read) return tl::unexpected(read.error());
@@ -282,7 +313,8 @@ Result<GetRecordsResult> StreamStore::get_records(std::string_view iterator, siz
   }
   log::Offset next =
       result.read.records.empty() ? std::max(start, result.read.next_offset) : result.read.records.back().offset + 1;
-  if (options_.enforce_limits) {
+  result.next_offset = next;
+  if (as_get_records && options_.enforce_limits) {
     size_t bytes = 0;
     for (const auto& r : result.read.records) bytes += r.data.size() + r.partition_key.size();
     shard->throttle.charge_read_bytes(bytes, now);
@@ -290,7 +322,7 @@ Result<GetRecordsResult> StreamStore::get_records(std::string_view iterator, siz
   if (!info.open() && next >= info.end_offset) {
     result.child_shards = std::move(children);
   } else {
-    result.next_iterator = encode_iterator({s->id, token->shard_index, next, now});
+    result.next_iterator = encode_iterator({s->id, cursor.shard_index, next, now});
   }
   if (next >= end) {
     result.millis_behind_latest = 0;
@@ -302,7 +334,7 @@ Result<GetRecordsResult> StreamStore::get_records(std::string_view iterator, siz
   }
   uint64_t bytes = 0;
   for (const auto& r : result.read.records) bytes += r.data.size();
-  s->counters->get_records_calls.fetch_add(1, std::memory_order_relaxed);
+  if (as_get_records) s->counters->get_records_calls.fetch_add(1, std::memory_order_relaxed);
   s->counters->outgoing_records.fetch_add(result.read.records.size(), std::memory_order_relaxed);
   s->counters->outgoing_bytes.fetch_add(bytes, std::memory_order_relaxed);
   s->counters->iterator_age_ms =

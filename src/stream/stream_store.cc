@@ -162,6 +162,9 @@ Status StreamStore::persist(Stream& s) const {
   if (s.warm_throughput_mibps) j["warm_throughput_mibps"] = *s.warm_throughput_mibps;
   j["shard_level_metrics"] = s.shard_level_metrics;
   j["resource_policy"] = s.resource_policy;
+  auto& consumers = j["consumers"] = nlohmann::json::array();
+  for (const auto& c : s.consumers)
+    consumers.push_back({{"name", c.name}, {"created_ms", c.created_ms}, {"tags", c.tags}});
   auto& shards = j["shards"] = nlohmann::json::array();
   for (const auto& sh : s.shards) {
     const auto& i = sh->info;
@@ -245,6 +248,10 @@ Result<std::shared_ptr<Stream>> StreamStore::from_document(const MetadataStore::
     if (j.contains("warm_throughput_mibps")) s->warm_throughput_mibps = j["warm_throughput_mibps"].get<uint32_t>();
     s->shard_level_metrics = j.value("shard_level_metrics", std::vector<std::string>{});
     s->resource_policy = j.value("resource_policy", std::string{});
+    for (const auto& c : j.value("consumers", nlohmann::json::array())) {
+      s->consumers.push_back({c.at("name").get<std::string>(), c.at("created_ms").get<TimestampMs>(),
+                              c.value("tags", std::map<std::string, std::string>{})});
+    }
     if (reuse && reuse->id != s->id) reuse = nullptr;  // a new stream of the same name
     if (reuse) s->counters = reuse->counters;
     for (const auto& e : j.at("shards")) {

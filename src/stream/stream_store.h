@@ -22,6 +22,7 @@
 #include "common/metadata_store.h"
 #include "log/group_commit.h"
 #include "stream/stream.h"
+#include "stream/tokens.h"
 
 namespace eddy::stream {
 
@@ -63,6 +64,7 @@ struct StreamSnapshot {
   std::optional<uint32_t> warm_throughput_mibps;
   std::vector<std::string> shard_level_metrics;
   size_t open_shard_count = 0;
+  size_t consumer_count = 0;
   std::vector<std::pair<std::string, std::string>> tags;
   std::vector<ShardSnapshot> shards;  // retained shards, by index
 };
@@ -99,6 +101,7 @@ struct ChildShard {
 struct GetRecordsResult {
   uint32_t shard_index = 0;
   log::ReadResult read;
+  log::Offset next_offset = 0;  // where the next read continues (meaningless once child_shards are set)
   std::optional<std::string> next_iterator;
   int64_t millis_behind_latest = 0;
   std::vector<ChildShard> child_shards;
@@ -112,6 +115,33 @@ struct ShardFilter {
   std::optional<std::string> shard_id;
   std::optional<TimestampMs> timestamp;
 };
+
+// Where a reader stands in one shard of one incarnation of a stream (what a shard iterator
+// holds, without its issue time).
+struct ShardCursor {
+  uint64_t stream_id = 0;
+  uint32_t shard_index = 0;
+  log::Offset offset = 0;
+};
+
+struct ConsumerSnapshot {
+  std::string name;
+  std::string arn;
+  std::string status;  // CREATING or ACTIVE
+  TimestampMs created_ms = 0;
+  std::string stream_name;
+  std::string stream_arn;
+  uint64_t stream_id = 0;
+};
+
+// A consumer named by its ARN, or by its stream and its name.
+struct ConsumerRef {
+  std::optional<std::string> stream;  // the stream's name
+  std::optional<std::string> name;
+  std::optional<std::string> arn;
+};
+
+class ShardWatch;
 
 struct ShardPage {
   std::vector<ShardSnapshot> shards;
@@ -137,7 +167,8 @@ class StreamStore {
 
   Status create_stream(const std::string& name, std::optional<int> shard_count, StreamMode mode,
                        std::map<std::string, std::string> tags, std::optional<int> max_record_kib);
-  Status delete_stream(const std::string& name);
+  // With registered consumers, refused unless `enforce_consumer_deletion`.
+  Status delete_stream(const std::string& name, bool enforce_consumer_deletion = true);
   Result<StreamSnapshot> describe(const std::string& name) const;
   Result<StreamPage> list_streams(size_t limit, std::optional<std::string> exclusive_start,
                                   std::optional<std::string> next_token) const;
@@ -152,6 +183,22 @@ class StreamStore {
                                      std::optional<std::string> sequence_number,
                                      std::optional<TimestampMs> timestamp) const;
   Result<GetRecordsResult> get_records(std::string_view iterator, size_t limit) const;
+
+  // ---- enhanced fan-out (stream_consumers.cc) ----
+  Result<ConsumerSnapshot> register_consumer(const std::string& stream, const std::string& consumer,
+                                             std::map<std::string, std::string> tags);
+  Result<ConsumerSnapshot> describe_consumer(const ConsumerRef& ref) const;
+  Result<std::vector<ConsumerSnapshot>> list_consumers(const std::string& stream) const;
+  Status deregister_consumer(const ConsumerRef& ref);
+  // Where SubscribeToShard starts: GetShardIterator's rules and errors, without an iterator.
+  Result<ShardCursor> starting_position(const std::string& name, const std::string& shard_id, IteratorType type,
+                                        std::optional<std::string> sequence_number,
+                                        std::optional<TimestampMs> timestamp) const;
+  // A subscriber's read from `cursor`: GetRecords' answer, neither throttled nor counted as a
+  // GetRecords call (enhanced fan-out has its own throughput per consumer).
+  Result<GetRecordsResult> read_for_subscriber(const ShardCursor& cursor, size_t limit) const;
+  // Calls `wake` whenever records become readable in the cursor's shard, until the watch is gone.
+  Result<std::unique_ptr<ShardWatch>> watch(const ShardCursor& cursor, std::function<void()> wake) const;
 
   Status change_retention(const std::string& name, int hours, bool increase);
   Status add_tags(const std::string& name, const std::map<std::string, std::string>& tags);
@@ -206,6 +253,14 @@ class StreamStore {
  private:
   StreamStore(StoreOptions options, const Clock& clock, log::GroupCommitter& committer);
   Status load();
+  Result<IteratorToken> position(const std::string& name, const std::string& shard_id, IteratorType type,
+                                 std::optional<std::string> sequence_number,
+                                 std::optional<TimestampMs> timestamp) const;
+  // GetRecords and a subscriber's read; `as_get_records` throttles and counts the call.
+  Result<GetRecordsResult> read_from(const ShardCursor& cursor, size_t limit, bool as_get_records) const;
+  // The consumer `ref` names: its stream (held here) and its index there; needs no lock.
+  Result<std::pair<std::shared_ptr<Stream>, std::string>> resolve_consumer(const ConsumerRef& ref) const;
+  ConsumerSnapshot consumer_snapshot(const Stream& s, const Consumer& c) const;
   // A stream as its document describes it; shards `reuse` (the same stream, as this node held
   // it) already has keep their storage.
   Result<std::shared_ptr<Stream>> from_document(const MetadataStore::Document& doc, const Stream* reuse) const;
@@ -249,6 +304,20 @@ class StreamStore {
   std::multimap<TimestampMs, std::function<void()>> tasks_;
   bool stopping_ = false;
   std::thread background_;
+};
+
+// Unregisters a wake-up from a shard's readable signal when it goes.
+class ShardWatch {
+ public:
+  ShardWatch(std::shared_ptr<log::ShardStorage> storage, std::function<void()> wake)
+      : storage_(std::move(storage)), id_(storage_->readable().add(std::move(wake))) {}
+  ~ShardWatch() { storage_->readable().remove(id_); }
+  ShardWatch(const ShardWatch&) = delete;
+  ShardWatch& operator=(const ShardWatch&) = delete;
+
+ private:
+  std::shared_ptr<log::ShardStorage> storage_;
+  uint64_t id_;
 };
 
 }  // namespace eddy::stream

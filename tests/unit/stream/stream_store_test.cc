@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
+#include <thread>
 
 #include "stream/sequence_number.h"
 
@@ -322,6 +324,72 @@ TEST_F(StreamStoreTest, ListStreamsPaginates) {
   EXPECT_EQ(p2->streams[0].name, "c");
   clock_.advance(301 * 1000);
   EXPECT_EQ(store_->list_streams(2, std::nullopt, p->next_token).error().code, Errc::kExpiredNextToken);
+}
+
+}  // namespace
+}  // namespace eddy::stream
+
+namespace eddy::stream {
+namespace {
+
+TEST_F(StreamStoreTest, ConsumersAreKeptWithTheStreamAndSurviveARestart) {
+  create("s", 1);
+  auto c = store_->register_consumer("s", "reader", {{"team", "a"}});
+  ASSERT_TRUE(c.has_value()) << c.error().message;
+  EXPECT_EQ(c->arn, store_->arn("s") + "/consumer/reader:" + std::to_string(clock_.now_ms() / 1000));
+  EXPECT_EQ(c->status, "ACTIVE");
+  EXPECT_EQ(store_->register_consumer("s", "reader", {}).error().code, Errc::kResourceInUse);
+  ASSERT_TRUE(store_->register_consumer("s", "another", {}).has_value());
+  reopen();
+  auto listed = store_->list_consumers("s");
+  ASSERT_TRUE(listed.has_value());
+  ASSERT_EQ(listed->size(), 2u);
+  EXPECT_EQ((*listed)[0].name, "another");  // by name
+  EXPECT_EQ((*listed)[1].arn, c->arn);
+  EXPECT_EQ(store_->describe("s")->consumer_count, 2u);
+  // By ARN, or by stream and name; an ARN of an earlier consumer of the same name is not this one.
+  EXPECT_EQ(store_->describe_consumer({std::nullopt, std::nullopt, c->arn})->name, "reader");
+  EXPECT_EQ(store_->describe_consumer({"s", "reader", std::nullopt})->arn, c->arn);
+  EXPECT_EQ(
+      store_->describe_consumer({std::nullopt, std::nullopt, store_->arn("s") + "/consumer/reader:1"}).error().code,
+      Errc::kResourceNotFound);
+  EXPECT_EQ(store_->describe_consumer({std::nullopt, std::nullopt, "arn:aws:kinesis:x"}).error().code,
+            Errc::kInvalidArgument);
+  EXPECT_EQ(store_->describe_consumer({"s", std::nullopt, std::nullopt}).error().code, Errc::kInvalidArgument);
+  // A stream with consumers is deleted only when the caller says so.
+  EXPECT_EQ(store_->delete_stream("s", false).error().code, Errc::kResourceInUse);
+  ASSERT_TRUE(store_->deregister_consumer({std::nullopt, std::nullopt, c->arn}).has_value());
+  EXPECT_EQ(store_->describe_consumer({"s", "reader", std::nullopt}).error().code, Errc::kResourceNotFound);
+  EXPECT_TRUE(store_->delete_stream("s", true).has_value());
+}
+
+TEST_F(StreamStoreTest, AStreamHoldsAtMostTwentyConsumers) {
+  create("s", 1);
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(store_->register_consumer("s", "c" + std::to_string(i), {}).has_value());
+  EXPECT_EQ(store_->register_consumer("s", "one-more", {}).error().code, Errc::kLimitExceeded);
+}
+
+TEST_F(StreamStoreTest, ASubscriberIsWokenWhenRecordsBecomeReadable) {
+  create("s", 1);
+  auto cursor = store_->starting_position("s", "shardId-0", IteratorType::kLatest, std::nullopt, std::nullopt);
+  ASSERT_TRUE(cursor.has_value());
+  std::atomic<int> woken{0};
+  auto watch = store_->watch(*cursor, [&] { woken.fetch_add(1); });
+  ASSERT_TRUE(watch.has_value());
+  put("s", 3);
+  // Readable after the committer's next sync (interval mode): that sync wakes the watcher.
+  for (int i = 0; i < 5000 && woken.load() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_GT(woken.load(), 0);
+  auto r = store_->read_for_subscriber(*cursor, 100);
+  ASSERT_TRUE(r.has_value());
+  ASSERT_EQ(r->read.records.size(), 3u);
+  EXPECT_EQ(r->read.records[0].data, "d0");
+  EXPECT_EQ(r->next_offset, cursor->offset + 3);
+  watch->reset();  // no more wake-ups once the watch is gone
+  const int seen = woken.load();
+  put("s", 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_EQ(woken.load(), seen);
 }
 
 }  // namespace
