@@ -4,6 +4,7 @@
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/beast/ssl.hpp>
 
 #include <map>
 #include <memory>
@@ -33,9 +34,10 @@ struct H2Stream {
   std::unique_ptr<net::steady_timer> timer;
 };
 
-class Http2Connection : public std::enable_shared_from_this<Http2Connection> {
+template <class Stream>
+class Http2Connection : public std::enable_shared_from_this<Http2Connection<Stream>> {
  public:
-  Http2Connection(beast::tcp_stream stream, const HttpServer::Handler& handler, std::shared_ptr<ConnectionSlot> slot)
+  Http2Connection(Stream stream, const HttpServer::Handler& handler, std::shared_ptr<ConnectionSlot> slot)
       : stream_(std::move(stream)), handler_(handler), slot_(std::move(slot)), shared_(slot_->shared) {}
 
   ~Http2Connection() {
@@ -67,6 +69,8 @@ class Http2Connection : public std::enable_shared_from_this<Http2Connection> {
   }
 
  private:
+  beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
+
   static Http2Connection* self(void* user_data) { return static_cast<Http2Connection*>(user_data); }
 
   static int on_begin_headers(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
@@ -171,7 +175,7 @@ class Http2Connection : public std::enable_shared_from_this<Http2Connection> {
 
   // Calls `next` on the connection's executor, after the current callback returns.
   void ask_soon(int32_t id) {
-    net::post(stream_.get_executor(), [self = shared_from_this(), id] { self->ask(id); });
+    net::post(stream_.get_executor(), [self = this->shared_from_this(), id] { self->ask(id); });
   }
 
   void wait(int32_t id) {
@@ -180,7 +184,7 @@ class Http2Connection : public std::enable_shared_from_this<Http2Connection> {
     auto& s = *it->second;
     s.waiting = true;
     s.timer->expires_after(s.response.events->interval);
-    s.timer->async_wait([self = shared_from_this(), id](beast::error_code) {
+    s.timer->async_wait([self = this->shared_from_this(), id](beast::error_code) {
       auto it = self->streams_.find(id);
       if (it == self->streams_.end() || !it->second->waiting) return;
       it->second->waiting = false;
@@ -252,7 +256,7 @@ class Http2Connection : public std::enable_shared_from_this<Http2Connection> {
       return respond(id, std::move(r));
     }
     s.request.body.reserve(s.request.body.size() + 64);  // simdjson padding
-    handler_(s.request, [weak = weak_from_this(), id](HttpResponse r) {
+    handler_(s.request, [weak = this->weak_from_this(), id](HttpResponse r) {
       auto conn = weak.lock();
       if (!conn) return;
       net::post(conn->stream_.get_executor(),
@@ -288,7 +292,7 @@ class Http2Connection : public std::enable_shared_from_this<Http2Connection> {
     if (streaming) {
       ++streaming_;
       s.timer = std::make_unique<net::steady_timer>(stream_.get_executor());
-      s.response.events->wake = [weak = weak_from_this(), id] {
+      s.response.events->wake = [weak = this->weak_from_this(), id] {
         auto conn = weak.lock();
         if (!conn) return;
         net::post(conn->stream_.get_executor(), [conn, id] { conn->on_wake(id); });
@@ -317,8 +321,8 @@ class Http2Connection : public std::enable_shared_from_this<Http2Connection> {
   void read() {
     // The read waits as long as the client is quiet: a subscription's client may send nothing
     // for minutes. The idle timer decides when quiet is too long.
-    stream_.expires_never();
-    stream_.async_read_some(net::buffer(read_buf_), [self = shared_from_this()](beast::error_code ec, size_t n) {
+    lowest().expires_never();
+    stream_.async_read_some(net::buffer(read_buf_), [self = this->shared_from_this()](beast::error_code ec, size_t n) {
       self->arm_idle();
       if (ec || self->closed_) return self->close();
       if (!self->feed(std::string_view(self->read_buf_.data(), n))) return self->close();
@@ -341,8 +345,8 @@ class Http2Connection : public std::enable_shared_from_this<Http2Connection> {
       return;
     }
     writing_ = true;
-    stream_.expires_after(shared_.limits.write_timeout);
-    net::async_write(stream_, net::buffer(write_buf_), [self = shared_from_this()](beast::error_code ec, size_t) {
+    lowest().expires_after(shared_.limits.write_timeout);
+    net::async_write(stream_, net::buffer(write_buf_), [self = this->shared_from_this()](beast::error_code ec, size_t) {
       self->writing_ = false;
       if (ec) return self->close();
       self->flush();
@@ -353,7 +357,7 @@ class Http2Connection : public std::enable_shared_from_this<Http2Connection> {
   // streaming response keeps it busy.
   void arm_idle() {
     idle_timer_.expires_after(shared_.limits.idle_timeout + shared_.limits.body_timeout);
-    idle_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    idle_timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
       if (ec || self->closed_) return;
       if (self->streaming_ > 0) return self->arm_idle();
       self->close();
@@ -365,11 +369,11 @@ class Http2Connection : public std::enable_shared_from_this<Http2Connection> {
     closed_ = true;
     idle_timer_.cancel();
     beast::error_code ec;
-    stream_.socket().shutdown(net::ip::tcp::socket::shutdown_both, ec);
-    stream_.socket().close(ec);
+    lowest().socket().shutdown(net::ip::tcp::socket::shutdown_both, ec);
+    lowest().socket().close(ec);
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   const HttpServer::Handler& handler_;
   std::shared_ptr<ConnectionSlot> slot_;
   HttpShared& shared_;
@@ -387,7 +391,13 @@ class Http2Connection : public std::enable_shared_from_this<Http2Connection> {
 
 void serve_http2(beast::tcp_stream stream, std::string_view initial, const HttpServer::Handler& handler,
                  std::shared_ptr<ConnectionSlot> slot) {
-  std::make_shared<Http2Connection>(std::move(stream), handler, std::move(slot))->start(initial);
+  std::make_shared<Http2Connection<beast::tcp_stream>>(std::move(stream), handler, std::move(slot))->start(initial);
+}
+
+void serve_http2(beast::ssl_stream<beast::tcp_stream> stream, std::string_view initial,
+                 const HttpServer::Handler& handler, std::shared_ptr<ConnectionSlot> slot) {
+  using Tls = beast::ssl_stream<beast::tcp_stream>;
+  std::make_shared<Http2Connection<Tls>>(std::move(stream), handler, std::move(slot))->start(initial);
 }
 
 }  // namespace eddy::api

@@ -6,6 +6,9 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include <openssl/ssl.h>
 
 #include <cstdio>
 #include <optional>
@@ -19,6 +22,7 @@ namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = net::ip::tcp;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 namespace {
 
@@ -47,27 +51,30 @@ std::string request_id() {
   return id;
 }
 
-class Session : public std::enable_shared_from_this<Session> {
+// One HTTP/1.1 connection (or the start of an HTTP/2 one), over TCP or TLS.
+template <class Stream>
+class Session : public std::enable_shared_from_this<Session<Stream>> {
  public:
-  Session(tcp::socket socket, const HttpServer::Handler& handler, std::shared_ptr<ConnectionSlot> slot)
-      : stream_(std::move(socket)), handler_(handler), slot_(std::move(slot)), shared_(slot_->shared) {}
+  Session(Stream stream, const HttpServer::Handler& handler, std::shared_ptr<ConnectionSlot> slot)
+      : stream_(std::move(stream)), handler_(handler), slot_(std::move(slot)), shared_(slot_->shared) {}
   ~Session() { release_body(); }
 
   void start() { detect(); }
 
  private:
   const HttpLimits& limits() const { return shared_.limits; }
+  beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
 
   // HTTP/1.1 or HTTP/2 with prior knowledge: the first bytes tell.
   void detect() {
-    stream_.expires_after(limits().idle_timeout);
-    stream_.async_read_some(buffer_.prepare(4096), [self = shared_from_this()](beast::error_code ec, size_t n) {
+    lowest().expires_after(limits().idle_timeout);
+    stream_.async_read_some(buffer_.prepare(4096), [self = this->shared_from_this()](beast::error_code ec, size_t n) {
       if (ec) return self->close();
       self->buffer_.commit(n);
       const std::string_view seen(static_cast<const char*>(self->buffer_.data().data()), self->buffer_.size());
       if (seen.size() < kHttp2Preface.size() && kHttp2Preface.starts_with(seen)) return self->detect();
       if (seen.starts_with(kHttp2Preface)) {
-        self->stream_.expires_never();
+        self->lowest().expires_never();
         return serve_http2(std::move(self->stream_), seen, self->handler_, self->slot_);
       }
       self->read();
@@ -80,9 +87,9 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->body_limit(limits().max_body_bytes);
     parser_->header_limit(64 * 1024);
-    stream_.expires_after(buffer_.size() ? limits().header_timeout : limits().idle_timeout + limits().header_timeout);
+    lowest().expires_after(buffer_.size() ? limits().header_timeout : limits().idle_timeout + limits().header_timeout);
     http::async_read_header(stream_, buffer_, *parser_,
-                            [self = shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
+                            [self = this->shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
   }
 
   void on_header(beast::error_code ec) {
@@ -97,9 +104,9 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       reserved_ = want;
     }
-    stream_.expires_after(limits().body_timeout);
+    lowest().expires_after(limits().body_timeout);
     http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
+                     [self = this->shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
   }
 
   void release_body() {
@@ -110,8 +117,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void refuse(http::status status, std::string_view type, std::string_view message) {
     release_body();
     auto res = refusal(status, type, message);
-    stream_.expires_after(limits().write_timeout);
-    http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code, size_t) { self->close(); });
+    lowest().expires_after(limits().write_timeout);
+    http::async_write(stream_, *res,
+                      [self = this->shared_from_this(), res](beast::error_code, size_t) { self->close(); });
   }
 
   void on_read(beast::error_code ec) {
@@ -125,7 +133,7 @@ class Session : public std::enable_shared_from_this<Session> {
       return refuse(http::status::bad_request, "SerializationException",
                     ec == http::error::body_limit ? "Request body exceeds 32 MiB." : "Malformed HTTP request.");
     }
-    stream_.expires_never();  // the handler's time is its own (group commit, reads)
+    lowest().expires_never();  // the handler's time is its own (group commit, reads)
     auto msg = parser_->release();
     keep_alive_ = msg.keep_alive();
     version_ = msg.version();
@@ -139,7 +147,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     req.body = std::move(msg.body());
     req.body.reserve(req.body.size() + kSimdjsonPadding);
-    handler_(req, [self = shared_from_this()](HttpResponse response) {
+    handler_(req, [self = this->shared_from_this()](HttpResponse response) {
       // May run on another thread (group commit): hop back to this connection's strand.
       net::post(self->stream_.get_executor(), [self, r = std::move(response)]() mutable { self->write(std::move(r)); });
     });
@@ -156,8 +164,8 @@ class Session : public std::enable_shared_from_this<Session> {
     res->keep_alive(keep_alive_);
     res->body() = std::move(r.body);
     res->prepare_payload();
-    stream_.expires_after(limits().write_timeout);
-    http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, size_t) {
+    lowest().expires_after(limits().write_timeout);
+    http::async_write(stream_, *res, [self = this->shared_from_this(), res](beast::error_code ec, size_t) {
       if (ec || !self->keep_alive_) return self->close();
       self->read();
     });
@@ -177,7 +185,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (events_->chunked) head += "Transfer-Encoding: chunked\r\n";
     for (const auto& [k, v] : r.headers) head += k + ": " + v + "\r\n";
     head += "\r\n";
-    events_->wake = [weak = weak_from_this()] {
+    events_->wake = [weak = this->weak_from_this()] {
       auto self = weak.lock();
       if (!self) return;
       net::post(self->stream_.get_executor(), [self] {
@@ -192,18 +200,20 @@ class Session : public std::enable_shared_from_this<Session> {
   void send_event_text(std::string text, bool at_once) {
     auto sp = std::make_shared<std::string>(std::move(text));
     writing_ = true;
-    stream_.expires_after(limits().write_timeout);  // a reader that stops reading is let go
-    net::async_write(stream_, net::buffer(*sp), [self = shared_from_this(), sp, at_once](beast::error_code ec, size_t) {
-      self->writing_ = false;
-      if (ec) return self->close();
-      if (at_once || self->events_->drain || std::exchange(self->woken_, false)) return self->next_event();
-      self->wait_for_event();
-    });
+    lowest().expires_after(limits().write_timeout);  // a reader that stops reading is let go
+    net::async_write(stream_, net::buffer(*sp),
+                     [self = this->shared_from_this(), sp, at_once](beast::error_code ec, size_t) {
+                       self->writing_ = false;
+                       if (ec) return self->close();
+                       if (at_once || self->events_->drain || std::exchange(self->woken_, false))
+                         return self->next_event();
+                       self->wait_for_event();
+                     });
   }
 
   void wait_for_event() {
     timer_->expires_after(events_->interval);
-    timer_->async_wait([self = shared_from_this()](beast::error_code ec) {
+    timer_->async_wait([self = this->shared_from_this()](beast::error_code ec) {
       if (ec && ec != net::error::operation_aborted) return self->close();
       self->woken_ = false;
       self->next_event();
@@ -223,9 +233,9 @@ class Session : public std::enable_shared_from_this<Session> {
       if (!events_->chunked) return close();
       // The last chunk, then close.
       auto last = std::make_shared<std::string>("0\r\n\r\n");
-      stream_.expires_after(limits().write_timeout);
+      lowest().expires_after(limits().write_timeout);
       net::async_write(stream_, net::buffer(*last),
-                       [self = shared_from_this(), last](beast::error_code, size_t) { self->close(); });
+                       [self = this->shared_from_this(), last](beast::error_code, size_t) { self->close(); });
       return;
     }
     if (text->empty()) return wait_for_event();
@@ -240,10 +250,10 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void close() {
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   const HttpServer::Handler& handler_;
@@ -281,14 +291,39 @@ struct HttpServer::Impl {
         refuse(std::move(socket));
       } else {
         socket.set_option(tcp::no_delay(true), ec);
-        std::make_shared<Session>(std::move(socket), handler, std::make_shared<ConnectionSlot>(shared))->start();
+        auto slot = std::make_shared<ConnectionSlot>(shared);
+        if (tls) {
+          handshake(std::move(socket), std::move(slot));
+        } else {
+          std::make_shared<Session<beast::tcp_stream>>(beast::tcp_stream(std::move(socket)), handler, std::move(slot))
+              ->start();
+        }
       }
       accept();
     });
   }
 
+  // TLS first (within the header timeout), then the same HTTP/1.1 or HTTP/2 as in clear text.
+  void handshake(tcp::socket socket, std::shared_ptr<ConnectionSlot> slot) {
+    auto stream = std::make_shared<TlsStream>(beast::tcp_stream(std::move(socket)), *tls);
+    beast::get_lowest_layer(*stream).expires_after(shared.limits.header_timeout);
+    stream->async_handshake(net::ssl::stream_base::server, [this, stream, slot](beast::error_code ec) mutable {
+      if (ec) {
+        beast::error_code e;
+        beast::get_lowest_layer(*stream).socket().close(e);
+        return;
+      }
+      std::make_shared<Session<TlsStream>>(std::move(*stream), handler, std::move(slot))->start();
+    });
+  }
+
   // One connection too many: a 503 that clients retry, then close.
   void refuse(tcp::socket socket) {
+    if (tls) {  // a TLS client cannot read a clear-text answer
+      beast::error_code e;
+      socket.close(e);
+      return;
+    }
     auto s = std::make_shared<beast::tcp_stream>(std::move(socket));
     auto res = refusal(http::status::service_unavailable, "ServiceUnavailableException",
                        "The server has too many open connections; retry shortly.");
@@ -302,6 +337,7 @@ struct HttpServer::Impl {
   Handler handler;
   int threads;
   HttpShared shared;
+  std::optional<net::ssl::context> tls;
   net::io_context ioc;
   tcp::acceptor acceptor;
   net::steady_timer retry;
@@ -326,6 +362,44 @@ Result<uint16_t> HttpServer::listen(const std::string& host, uint16_t port) {
                                      " (is another eddy running? pick another --port)");
   }
   return a.local_endpoint().port();
+}
+
+namespace {
+
+// ALPN: HTTP/2 when the client offers it (the Java and Go SDKs need it for SubscribeToShard),
+// else HTTP/1.1.
+int select_protocol(SSL*, const unsigned char** out, unsigned char* out_len, const unsigned char* in,
+                    unsigned int in_len, void*) {
+  static constexpr unsigned char kPreferred[] = "\x02h2\x08http/1.1";
+  unsigned char* chosen = nullptr;
+  if (SSL_select_next_proto(&chosen, out_len, kPreferred, sizeof kPreferred - 1, in, in_len) !=
+      OPENSSL_NPN_NEGOTIATED) {
+    return SSL_TLSEXT_ERR_NOACK;
+  }
+  *out = chosen;
+  return SSL_TLSEXT_ERR_OK;
+}
+
+}  // namespace
+
+Status HttpServer::enable_tls(const std::string& cert_file, const std::string& key_file) {
+  net::ssl::context ctx(net::ssl::context::tls_server);
+  ctx.set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 | net::ssl::context::no_sslv3 |
+                  net::ssl::context::no_tlsv1 | net::ssl::context::no_tlsv1_1);
+  beast::error_code ec;
+  ctx.use_certificate_chain_file(cert_file, ec);
+  if (ec) {
+    return make_error(Errc::kInvalidArgument,
+                      "cannot read --tls-cert " + cert_file + ": " + ec.message() + " (a PEM certificate chain)");
+  }
+  ctx.use_private_key_file(key_file, net::ssl::context::pem, ec);
+  if (ec) {
+    return make_error(Errc::kInvalidArgument, "cannot use --tls-key " + key_file + ": " + ec.message() +
+                                                  " (a PEM private key matching --tls-cert)");
+  }
+  SSL_CTX_set_alpn_select_cb(ctx.native_handle(), &select_protocol, nullptr);
+  impl_->tls.emplace(std::move(ctx));
+  return {};
 }
 
 void HttpServer::run() {

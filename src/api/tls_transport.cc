@@ -49,10 +49,12 @@ Result<TlsResponse> TlsTransport::exchange(bool post, const std::string& url,
   const CURLcode rc = curl_easy_perform(curl);
   curl_slist_free_all(list);
   if (rc != CURLE_OK) {
-    return make_error(Errc::kIo, "request to " + url + " failed: " + curl_easy_strerror(rc) +
-                                     (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE
-                                          ? " (set AWS_CA_BUNDLE to the CA file that signed its certificate)"
-                                          : ""));
+    return make_error(Errc::kIo,
+                      "request to " + url + " failed: " + curl_easy_strerror(rc) +
+                          (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE
+                               ? " (pass --ca-bundle FILE or set AWS_CA_BUNDLE to the CA certificate that signed the "
+                                 "server's; for eddy serve --tls-self-signed, the cert.pem it printed)"
+                               : ""));
   }
   long status = 0;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);

@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cstdlib>
 #include <iostream>
 
 namespace eddy::cli {
@@ -11,6 +12,14 @@ int run(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "eddy 0.1.0");
   int exit_code = 0;
+  // Client commands trust this CA for https:// endpoints, as the AWS CLI's --ca-bundle (the HTTPS
+  // transport reads AWS_CA_BUNDLE). Given before or after the subcommand.
+  app.fallthrough();
+  app.add_option_function<std::string>(
+         "--ca-bundle", [](const std::string& file) { ::setenv("AWS_CA_BUNDLE", file.c_str(), 1); },
+         "CA certificate (PEM) to trust for https:// endpoints, e.g. eddy serve --tls-self-signed's (env "
+         "AWS_CA_BUNDLE)")
+      ->check(CLI::ExistingFile);
   add_serve_command(app, exit_code);
   add_streams_command(app, exit_code);
   add_put_command(app, exit_code);

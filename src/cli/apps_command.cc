@@ -104,7 +104,9 @@ void add_apps_command(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<AppsOptions>();
   auto* cmd = app.add_subcommand("apps", "SQL applications on a running server (Kinesis Analytics API)");
   cmd->require_subcommand(1);
-  cmd->add_option("--endpoint", o->endpoint, "Server URL (env EDDY_ENDPOINT)")->capture_default_str();
+  cmd->add_option("--endpoint", o->endpoint,
+                  "Server URL (env EDDY_ENDPOINT, AWS_ENDPOINT_URL_KINESIS, AWS_ENDPOINT_URL)")
+      ->capture_default_str();
   cmd->add_subcommand("list", "List applications")->fallthrough()->callback([o, &exit_code] { exit_code = list(*o); });
   auto named = [&](const char* verb, const char* help, int (*fn)(const AppsOptions&)) {
     auto* c = cmd->add_subcommand(verb, help);

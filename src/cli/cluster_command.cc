@@ -255,7 +255,9 @@ void add_cluster_command(CLI::App& app, int& exit_code) {
   cmd->require_subcommand(1);
   auto so = std::make_shared<StatusOptions>();
   auto* st = cmd->add_subcommand("status", "Nodes, leases, and each shard's JetStream leader and replicas");
-  st->add_option("--endpoint", so->endpoint, "A node's URL (env EDDY_ENDPOINT)")->capture_default_str();
+  st->add_option("--endpoint", so->endpoint,
+                 "A node's URL (env EDDY_ENDPOINT, AWS_ENDPOINT_URL_KINESIS, AWS_ENDPOINT_URL)")
+      ->capture_default_str();
   st->add_flag("--json", so->json, "Print the node's JSON answer");
   st->callback([so, &exit_code] { exit_code = status(*so); });
   auto d = std::make_shared<DevOptions>();

@@ -12,11 +12,18 @@
 
 namespace eddy::cli {
 
+// The server's URL from the environment: EDDY_ENDPOINT, else the AWS SDKs' service-specific
+// AWS_ENDPOINT_URL_KINESIS, else AWS_ENDPOINT_URL (eddy serves every API on one endpoint).
+inline std::string endpoint_from_environment() {
+  for (const char* name : {"EDDY_ENDPOINT", "AWS_ENDPOINT_URL_KINESIS", "AWS_ENDPOINT_URL"}) {
+    const char* e = std::getenv(name);
+    if (e && *e) return e;
+  }
+  return "http://127.0.0.1:4567";
+}
+
 struct ClientOptions {
-  std::string endpoint = [] {
-    const char* e = std::getenv("EDDY_ENDPOINT");
-    return std::string(e && *e ? e : "http://127.0.0.1:4567");
-  }();
+  std::string endpoint = endpoint_from_environment();
   std::string region = [] {
     const char* r = std::getenv("AWS_REGION");
     return std::string(r && *r ? r : "us-east-1");

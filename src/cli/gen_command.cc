@@ -201,7 +201,8 @@ void add_kind(CLI::App& gen_cmd, const char* name, EventKind kind, const char* d
   auto* cmd = gen_cmd.add_subcommand(name, description);
   cmd->add_option("--stream", o->stream, std::string("Stream to write (default: ") + name + ")");
   cmd->add_option("--endpoint", o->endpoint,
-                  "Kinesis endpoint URL (env EDDY_ENDPOINT); credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
+                  "Kinesis endpoint URL (env EDDY_ENDPOINT, AWS_ENDPOINT_URL_KINESIS, AWS_ENDPOINT_URL); credentials "
+                  "from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
       ->capture_default_str();
   cmd->add_option("--region", o->region, "Region the requests are signed for (env AWS_REGION)")->capture_default_str();
   cmd->add_option("--rate", o->rate, "Records per second (0: as fast as the endpoint takes them)")

@@ -63,7 +63,9 @@ void add_jobs_command(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<JobsOptions>();
   auto* cmd = app.add_subcommand("jobs", "C++ jobs (job/job.h) on a running server");
   cmd->require_subcommand(1);
-  cmd->add_option("--endpoint", o->endpoint, "Server URL (env EDDY_ENDPOINT)")->capture_default_str();
+  cmd->add_option("--endpoint", o->endpoint,
+                  "Server URL (env EDDY_ENDPOINT, AWS_ENDPOINT_URL_KINESIS, AWS_ENDPOINT_URL)")
+      ->capture_default_str();
   auto* d = cmd->add_subcommand("deploy", "Deploy (or redeploy, keeping compatible state) a job library and start it");
   d->add_option("library", o->library, "The job's shared library (built with EDDY_JOB(env) { ... })")
       ->required()

@@ -107,7 +107,9 @@ void add_pipeline_commands(CLI::App& app, int& exit_code) {
     auto o = std::make_shared<PipelineOptions>();
     auto* cmd = app.add_subcommand(s.name, s.help);
     cmd->add_option("file", o->file, "Pipeline YAML file, or CloudFormation template (YAML or JSON)")->required();
-    cmd->add_option("--endpoint", o->endpoint, "Server URL (env EDDY_ENDPOINT)")->capture_default_str();
+    cmd->add_option("--endpoint", o->endpoint,
+                    "Server URL (env EDDY_ENDPOINT, AWS_ENDPOINT_URL_KINESIS, AWS_ENDPOINT_URL)")
+        ->capture_default_str();
     cmd->add_option("--param", o->params, "Template parameter NAME=VALUE (repeatable)");
     cmd->add_option(
         "--stack", o->stack,

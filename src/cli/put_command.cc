@@ -173,7 +173,9 @@ void add_put_command(CLI::App& app, int& exit_code) {
                   "Pack up to N lines into one Kinesis record in the KPL's aggregated format (consumers that "
                   "de-aggregate, as the KCL does, see the lines)")
       ->check(CLI::Range(1, 100000));
-  cmd->add_option("--endpoint", o->endpoint, "Server URL (env EDDY_ENDPOINT)")->capture_default_str();
+  cmd->add_option("--endpoint", o->endpoint,
+                  "Server URL (env EDDY_ENDPOINT, AWS_ENDPOINT_URL_KINESIS, AWS_ENDPOINT_URL)")
+      ->capture_default_str();
   cmd->callback([o, &exit_code] { exit_code = put(*o); });
 }
 

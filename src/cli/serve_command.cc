@@ -22,6 +22,7 @@
 #include "api/kinesis_api.h"
 #include "api/router.h"
 #include "api/service_model.h"
+#include "api/tls_certificate.h"
 #include "cli/app.h"
 #include "cli/cluster_status.h"
 #include "cli/common_options.h"
@@ -58,6 +59,8 @@ struct ServeOptions {
   int threads = 2;
   int64_t iterator_ttl_ms = 5 * 60 * 1000;
   int64_t status_delay_ms = 0;
+  std::string tls_cert, tls_key;       // PEM files: serve HTTPS
+  bool tls_self_signed = false;        // make (once) and use a certificate under the data directory
   int64_t fanout_look_ms = 0;          // 0: FanOutOptions' default (tests set it)
   int64_t fanout_subscription_ms = 0;  // 0: 5 minutes, as AWS
   double checkpoint_interval_s = 10;
@@ -97,6 +100,10 @@ size_t connection_limit(size_t wanted) {
 }
 
 int serve(const ServeOptions& o) {
+  if (o.tls_cert.empty() != o.tls_key.empty()) return fail("--tls-cert and --tls-key go together: give both");
+  if (o.tls_self_signed && !o.tls_cert.empty()) {
+    return fail("--tls-self-signed makes its own certificate: drop it, or drop --tls-cert/--tls-key");
+  }
   // A write to a pipe or socket whose reader is gone (a Lambda transform command that exited
   // before reading its event) must be an EPIPE error for that call, not the end of the server.
   std::signal(SIGPIPE, SIG_IGN);
@@ -412,9 +419,19 @@ int serve(const ServeOptions& o) {
   limits.header_timeout = std::chrono::seconds(o.header_timeout_s);
   api::HttpServer server([&router](HttpRequest& req, api::Respond respond) { router.handle(req, std::move(respond)); },
                          o.threads, limits);
+  const bool tls = o.tls_self_signed || !o.tls_cert.empty();
+  if (o.tls_self_signed) {
+    auto files = api::self_signed_certificate(std::filesystem::path(o.data_dir) / "tls", o.host);
+    if (!files) return fail(files.error().message);
+    if (auto st = server.enable_tls(files->cert.string(), files->key.string()); !st) return fail(st.error().message);
+    std::cerr << "eddy: TLS with the self-signed certificate " << files->cert.string()
+              << " (clients trust it with --ca-bundle or AWS_CA_BUNDLE=" << files->cert.string() << ")" << std::endl;
+  } else if (tls) {
+    if (auto st = server.enable_tls(o.tls_cert, o.tls_key); !st) return fail(st.error().message);
+  }
   auto port = server.listen(o.host, static_cast<uint16_t>(o.port));
   if (!port) return fail(port.error().message);
-  std::cerr << "eddy listening on http://" << o.host << ":" << *port
+  std::cerr << "eddy listening on " << (tls ? "https://" : "http://") << o.host << ":" << *port
             << " (dashboard at /, metrics at /metrics; data in " << o.data_dir << (node ? "" : ", fsync " + o.fsync)
             << (auth ? ", SigV4 required" : "") << (o.enforce_limits ? ", shard limits on" : "")
             << (node ? ", cluster node " + o.node_id + " with " + std::to_string(o.replicas) + " replica(s)" : "")
@@ -491,6 +508,11 @@ void add_serve_command(CLI::App& app, int& exit_code) {
       ->group("")
       ->check(CLI::Range(1, 3600));
   cmd->add_option("--status-delay-ms", o->status_delay_ms, "Minimum time in CREATING/UPDATING (tests)")->group("");
+  cmd->add_option("--tls-cert", o->tls_cert, "Serve HTTPS with this PEM certificate chain (with --tls-key)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--tls-key", o->tls_key, "The PEM private key of --tls-cert")->check(CLI::ExistingFile);
+  cmd->add_flag("--tls-self-signed", o->tls_self_signed,
+                "Serve HTTPS with a self-signed certificate made once under <data-dir>/tls (printed at start)");
   cmd->add_option("--fanout-look-ms", o->fanout_look_ms, "How often an unwoken subscription looks (tests)")->group("");
   cmd->add_option("--fanout-subscription-ms", o->fanout_subscription_ms, "SubscribeToShard's length (tests)")
       ->group("");

@@ -93,7 +93,9 @@ void add_streams_command(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<StreamsOptions>();
   auto* cmd = app.add_subcommand("streams", "Create, list, describe and delete streams on a running server");
   cmd->require_subcommand(1);
-  cmd->add_option("--endpoint", o->endpoint, "Server URL (env EDDY_ENDPOINT)")->capture_default_str();
+  cmd->add_option("--endpoint", o->endpoint,
+                  "Server URL (env EDDY_ENDPOINT, AWS_ENDPOINT_URL_KINESIS, AWS_ENDPOINT_URL)")
+      ->capture_default_str();
 
   auto* c = cmd->add_subcommand("create", "Create a stream and wait until it is ACTIVE");
   c->add_option("name", o->name, "Stream name")->required();

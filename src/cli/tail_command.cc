@@ -173,7 +173,9 @@ void add_tail_command(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   cmd->add_option("--count", o->count, "Stop after this many records");
   cmd->add_flag("--no-follow", o->no_follow, "Stop once every shard is caught up");
-  cmd->add_option("--endpoint", o->endpoint, "Server URL (env EDDY_ENDPOINT)")->capture_default_str();
+  cmd->add_option("--endpoint", o->endpoint,
+                  "Server URL (env EDDY_ENDPOINT, AWS_ENDPOINT_URL_KINESIS, AWS_ENDPOINT_URL)")
+      ->capture_default_str();
   cmd->callback([o, &exit_code] { exit_code = tail(*o); });
 }
 
