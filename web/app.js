@@ -336,16 +336,22 @@ function applicationPage(main, name) {
     return d;
   }
 
+  // A record's identity: its shard and offset, and its place in a KPL aggregate if it is one of
+  // the aggregate's user records.
+  function rowId(r) {
+    return r.shard + ':' + r.offset + (r.subsequence === undefined ? '' : ':' + r.subsequence);
+  }
+
   function addRows(list) {
     for (const r of list) {
-      const id = r.shard + ':' + r.offset;
+      const id = rowId(r);
       if (view.seen.has(id) || typeof r.data !== 'object' || r.data === null) continue;
       view.seen.add(id);
       view.rows.push(r);
     }
     view.rows.sort((a, b) => a.arrival_ms - b.arrival_ms);
     if (view.rows.length > 50000) {
-      for (const r of view.rows.splice(0, view.rows.length - 50000)) view.seen.delete(r.shard + ':' + r.offset);
+      for (const r of view.rows.splice(0, view.rows.length - 50000)) view.seen.delete(rowId(r));
     }
   }
 

@@ -24,12 +24,14 @@ size_t DeliveryBuffer::fill(const SourceReader& source, DeliveryPositions& state
       if (records_.empty()) started_ = recs.front().arrival;
       auto& range = ranges_.try_emplace(s, recs.front().offset, recs.front().offset).first->second;
       size_t taken = 0;
-      for (auto& r : recs) {
-        bytes_ += r.data.size() + (append_newline_ ? 1 : 0);
-        range.second = r.offset + 1;
-        records_.push_back(std::move(r));
+      for (size_t i = 0; i < recs.size(); ++i) {
+        bytes_ += recs[i].data.size() + (append_newline_ ? 1 : 0);
+        range.second = recs[i].offset + 1;
+        records_.push_back(std::move(recs[i]));
         ++taken;
-        if (bytes_ >= size_bytes_) break;
+        // Full, but not inside a KPL aggregate: its user records share an offset, and a position
+        // can only say "all of it" or "none of it".
+        if (bytes_ >= size_bytes_ && (i + 1 == recs.size() || recs[i + 1].offset != records_.back().offset)) break;
       }
       if (taken < recs.size()) {
         next = range.second;

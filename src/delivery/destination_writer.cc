@@ -102,8 +102,9 @@ DestinationWriter::Written DestinationWriter::write_to_stream(const std::vector<
   std::vector<StreamRecord> records;
   records.reserve(processed.size());
   for (const auto& p : processed) {
-    records.push_back({name_ + ":" + std::to_string(p.src->shard) + "-" + std::to_string(p.src->offset),
-                       dest_.append_newline ? p.data + "\n" : p.data});
+    std::string key = name_ + ":" + std::to_string(p.src->shard) + "-" + std::to_string(p.src->offset);
+    if (p.src->subsequence) key += "-" + std::to_string(*p.src->subsequence);  // unique within an aggregate too
+    records.push_back({std::move(key), dest_.append_newline ? p.data + "\n" : p.data});
   }
   auto r = sink_.append(*target_, records, skip, dest_.stream_retry_seconds, cancelled_);
   while (r.uncertain && !cancelled_()) {

@@ -235,7 +235,7 @@ std::vector<TransformOutcome> LambdaTransform::invoke_once(const std::string& de
                                       {"partitionKey", r.partition_key},
                                       {"approximateArrivalTimestamp", r.arrival_ms},
                                       {"sequenceNumber", r.sequence_number},
-                                      {"subsequenceNumber", 0}};
+                                      {"subsequenceNumber", r.subsequence_number}};
     }
     event["records"].push_back(std::move(rec));
   }

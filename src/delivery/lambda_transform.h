@@ -23,6 +23,7 @@ struct TransformInput {
   std::string data;
   // A Kinesis-sourced record also carries kinesisRecordMetadata (empty for direct put).
   std::string shard_id, partition_key, sequence_number;
+  uint32_t subsequence_number = 0;  // a user record's place in its KPL aggregate
 };
 
 struct TransformOutcome {

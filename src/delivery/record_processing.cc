@@ -32,20 +32,35 @@ std::string RecordProcessing::error_line(const SourceRecord& r, const std::strin
 std::vector<ProcessedRecord> RecordProcessing::transform(const std::vector<SourceRecord>& recs,
                                                          std::string& errors) const {
   std::vector<ProcessedRecord> out;
+  // A corrupt KPL aggregate goes to the failure output with the reason; the rest go on.
+  std::vector<const SourceRecord*> good;
+  good.reserve(recs.size());
+  for (const auto& r : recs) {
+    if (r.deaggregation_error.empty()) {
+      good.push_back(&r);
+    } else {
+      errors +=
+          error_line(r, "Kinesis.KPLDeaggregationFailed",
+                     "The record is in the KPL's aggregated format but cannot be unpacked: " + r.deaggregation_error);
+    }
+  }
   if (!dest_.lambda) {
-    out.reserve(recs.size());
-    for (const auto& r : recs) out.push_back({r.data, {}, r.arrival, &r});
+    out.reserve(good.size());
+    for (const SourceRecord* r : good) out.push_back({r->data, {}, r->arrival, r});
     return out;
   }
   std::vector<TransformInput> inputs;
-  for (const auto& r : recs) {
-    TransformInput in{std::to_string(r.shard) + "-" + std::to_string(r.offset), r.arrival, r.data, "", "", ""};
+  for (const SourceRecord* r : good) {
+    std::string id = std::to_string(r->shard) + "-" + std::to_string(r->offset);
+    if (r->subsequence) id += "-" + std::to_string(*r->subsequence);
+    TransformInput in{std::move(id), r->arrival, r->data, "", "", ""};
     if (!source_arn_.empty()) {
       char shard_id[32];
-      std::snprintf(shard_id, sizeof shard_id, "shardId-%012u", r.shard);
+      std::snprintf(shard_id, sizeof shard_id, "shardId-%012u", r->shard);
       in.shard_id = shard_id;
-      in.partition_key = r.partition_key;
-      in.sequence_number = stream::encode_sequence_number(r.shard, r.offset);
+      in.partition_key = r->partition_key;
+      in.sequence_number = stream::encode_sequence_number(r->shard, r->offset);
+      in.subsequence_number = r->subsequence.value_or(0);
     }
     inputs.push_back(std::move(in));
   }
@@ -53,11 +68,11 @@ std::vector<ProcessedRecord> RecordProcessing::transform(const std::vector<Sourc
   for (size_t i = 0; i < outcomes.size(); ++i) {
     const auto& o = outcomes[i];
     if (o.result == TransformOutcome::Result::kOk) {
-      ProcessedRecord p{o.data, {}, recs[i].arrival, &recs[i]};
+      ProcessedRecord p{o.data, {}, good[i]->arrival, good[i]};
       for (const auto& [k, v] : o.partition_keys) p.keys["lambda:" + k] = v;
       out.push_back(std::move(p));
     } else if (o.result == TransformOutcome::Result::kFailed) {
-      errors += error_line(recs[i], o.error_code, o.error_message);
+      errors += error_line(*good[i], o.error_code, o.error_message);
     }
   }
   return out;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/fault_log.h"
+#include "stream/kpl_aggregation.h"
 
 namespace eddy::delivery {
 
@@ -39,7 +40,21 @@ SourceReader::Read SourceReader::read(uint32_t shard, uint64_t from, uint64_t to
   auto r = store_.read_shard(stream_, shard, from, max);
   if (!r) return {from, false};
   for (const auto& rec : r->read.records) {
-    out.push_back({rec.arrival_ms, shard, rec.offset, std::string(rec.data), std::string(rec.partition_key)});
+    if (!stream::kpl::is_aggregated(rec.data)) {
+      out.push_back({rec.arrival_ms, shard, rec.offset, std::string(rec.data), std::string(rec.partition_key)});
+      continue;
+    }
+    auto users = stream::kpl::deaggregate(rec.data);
+    if (!users) {
+      out.push_back({rec.arrival_ms, shard, rec.offset, std::string(rec.data), std::string(rec.partition_key),
+                     std::nullopt, users.error().message});
+      continue;
+    }
+    for (uint32_t i = 0; i < users->size(); ++i) {
+      const auto& u = (*users)[i];
+      out.push_back(
+          {rec.arrival_ms, shard, rec.offset, std::string(u.data), std::string(u.partition_key), i, std::string()});
+    }
   }
   return {r->next, r->finished};
 }

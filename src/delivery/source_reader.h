@@ -1,10 +1,12 @@
 // Where a delivery stream's records come from: its direct-put journal (one shard, index 0, kept
 // 24 hours as Firehose keeps records) or the shards of a Kinesis stream (KinesisStreamAsSource),
-// read in lineage order: a child only once its parents are read to their end.
+// read in lineage order: a child only once its parents are read to their end. A Kinesis record in
+// the KPL's aggregated format is read as its user records, as Firehose does.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +22,11 @@ struct SourceRecord {
   uint64_t offset;
   std::string data;
   std::string partition_key;  // of a Kinesis-sourced record
+  // A user record of a KPL aggregate: its place there (records of one aggregate share `offset`).
+  std::optional<uint32_t> subsequence;
+  // A KPL aggregate that could not be unpacked (`data` holds it whole): why. It goes to the
+  // delivery's failure output, never to the destination.
+  std::string deaggregation_error;
 };
 
 struct SourceShard {
@@ -43,7 +50,8 @@ class SourceReader {
     uint64_t next;  // where the next read continues
     bool done;      // a closed Kinesis shard read to its end
   };
-  // Appends the records of [from, to) of `shard` to `out` (to = 0: what is there, up to a batch).
+  // Appends the records of [from, to) of `shard` to `out` (to = 0: what is there, up to a batch);
+  // offsets count Kinesis records, so an aggregate's user records come all or none.
   // A read that fails appends nothing and says to continue from `from`.
   Read read(uint32_t shard, uint64_t from, uint64_t to, std::vector<SourceRecord>& out) const;
 

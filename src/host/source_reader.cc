@@ -32,16 +32,20 @@ void read_in_parallel(const stream::StreamStore& store, const std::string& sourc
     rd.read_count = read->read.records.size();
     for (const auto& rec : read->read.records) {
       // A KPL aggregate is its user records, each with the aggregate's offset and arrival, as the
-      // KCL hands them out. A corrupt one goes on as it is (the KCL does the same): the program
-      // cannot read it, and its error_stream gets the record with its bytes.
+      // KCL hands them out. A corrupt one goes on whole with the reason: the program's error_stream
+      // gets a row with both.
       if (stream::kpl::is_aggregated(rec.data)) {
-        if (auto users = stream::kpl::deaggregate(rec.data)) {
+        auto users = stream::kpl::deaggregate(rec.data);
+        if (users) {
           for (const auto& u : *users)
-            rd.records.push_back({rec.arrival_ms, rd.shard, rec.offset, std::string(u.data)});
+            rd.records.push_back({rec.arrival_ms, rd.shard, rec.offset, std::string(u.data), {}});
           continue;
         }
+        rd.records.push_back({rec.arrival_ms, rd.shard, rec.offset, std::string(rec.data),
+                              "KPL aggregated record cannot be unpacked: " + users.error().message});
+        continue;
       }
-      rd.records.push_back({rec.arrival_ms, rd.shard, rec.offset, std::string(rec.data)});
+      rd.records.push_back({rec.arrival_ms, rd.shard, rec.offset, std::string(rec.data), {}});
     }
     rd.next = read->next;
     rd.finished = read->finished;

@@ -24,6 +24,7 @@ struct SourceCopy {
   uint32_t shard;
   uint64_t offset;
   std::string data;
+  std::string rejection;  // a corrupt KPL aggregate (`data`): why it cannot be unpacked
 };
 
 class SourceReader {

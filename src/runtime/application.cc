@@ -232,6 +232,17 @@ void Application::take_record(size_t input, std::string_view record, TimestampMs
             lane);  // CSV, or the parse error
 }
 
+void Application::take_source(size_t input, const SourceRecord& r, TimestampMs arrival) {
+  if (r.rejection.empty()) return take_record(input, r.data, arrival, r.origin, r.lane);
+  ++rows_in_;
+  size_t lane = r.lane;
+  Row probe;
+  probe.shard = static_cast<uint32_t>(lane);
+  probe.rowtime = next_rowtime(input, lane, arrival);
+  probe.origin = r.origin;
+  report("", probe, "Record_Parse_Error", std::string(r.rejection), r.data);
+}
+
 void Application::take_document(size_t input, simdjson::dom::element doc, std::string_view raw, TimestampMs arrival,
                                 int64_t origin, size_t lane) {
   const InputSchema& schema = inputs_[input].schema;
@@ -259,7 +270,10 @@ size_t Application::push_records(size_t input, std::span<const SourceRecord> rec
   // Nothing to share or to look at first: one by one. Not with key groups: their rows run, and
   // their error rows come, at the end of a batch, so batches must be the same at every pool size.
   if (pool.size() == 1 && !arrival_of && !keyed_pool_) {
-    for (const auto& r : records) push_record(input, r.data, r.arrival, r.origin, r.lane);
+    for (const auto& r : records) {
+      take_source(input, r, r.arrival);
+      settle();
+    }
     return records.size();
   }
   begin_batch(batch_, input, arrival_of, padded, pool.size());
@@ -402,7 +416,7 @@ size_t Application::consume_batch(MappedBatch& batch) {
   const auto records = batch.records;
   const size_t n = records.size();
   if (!batch.mapping) {
-    for (const auto& r : records) take_record(input, r.data, r.arrival, r.origin, r.lane);
+    for (const auto& r : records) take_source(input, r, r.arrival);
     settle();
     return n;
   }
@@ -416,7 +430,7 @@ size_t Application::consume_batch(MappedBatch& batch) {
       return i;
     }
     if (m.state == State::kGeneral) {
-      take_record(input, r.data, m.arrival, r.origin, r.lane);
+      take_source(input, r, m.arrival);
       continue;
     }
     ++rows_in_;

@@ -193,6 +193,8 @@ class Application final : public Program {
   // every call that takes rows or time, so that no output waits for the next call.
   void settle();
   void take_record(size_t input, std::string_view record, TimestampMs arrival, int64_t origin, size_t lane);
+  // take_record for a source record, which may be one its reader rejected.
+  void take_source(size_t input, const SourceRecord& r, TimestampMs arrival);
   void take_document(size_t input, simdjson::dom::element doc, std::string_view raw, TimestampMs arrival,
                      int64_t origin, size_t lane);
   void insert(StreamNode& node, const Row& row);

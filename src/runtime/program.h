@@ -28,6 +28,9 @@ struct SourceRecord {
   TimestampMs arrival = 0;
   int64_t origin = 0;
   size_t lane = 0;
+  // Set when the reader could not hand the record over as data (a corrupt KPL aggregate): why.
+  // The program reports it (a SQL application: an error_stream row with the reason and `data`).
+  std::string_view rejection;
 };
 
 // Batches of records handed to a program a thread at a time (Program::push_batches): each thread

@@ -5,6 +5,7 @@
 #include <tuple>
 
 #include "common/json_limits.h"
+#include "stream/kpl_aggregation.h"
 #include "web/assets.h"
 #include "web/metrics_text.h"
 #include "web/query.h"
@@ -375,6 +376,7 @@ Result<json> Dashboard::tail(const std::string& stream_name, bool delivery, Time
     uint32_t shard;
     uint64_t offset;
     std::string data;
+    std::optional<uint32_t> subsequence;  // a user record of a KPL aggregate
   };
   std::vector<Item> items;
   for (const auto& s : *shards) {
@@ -392,7 +394,17 @@ Result<json> Dashboard::tail(const std::string& stream_name, bool delivery, Time
         auto read = store_.read_shard(stream_name, s.index, at, static_cast<size_t>(hi - at));
         if (!read || read->read.records.empty()) break;
         for (const auto& r : read->read.records) {
-          if (r.offset < hi) chunk.push_back({r.arrival_ms, s.index, r.offset, std::string(r.data)});
+          if (r.offset >= hi) continue;
+          // A KPL aggregate shows as its user records (a corrupt one as it is).
+          auto users = stream::kpl::is_aggregated(r.data) ? stream::kpl::deaggregate(r.data)
+                                                          : Result<std::vector<stream::kpl::UserRecord>>();
+          if (!users || users->empty()) {
+            chunk.push_back({r.arrival_ms, s.index, r.offset, std::string(r.data), std::nullopt});
+            continue;
+          }
+          for (uint32_t i = 0; i < users->size(); ++i) {
+            chunk.push_back({r.arrival_ms, s.index, r.offset, std::string((*users)[i].data), i});
+          }
         }
         if (read->next <= at) break;
         at = read->next;
@@ -405,7 +417,8 @@ Result<json> Dashboard::tail(const std::string& stream_name, bool delivery, Time
     }
   }
   std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
-    return std::tie(a.arrival, a.shard, a.offset) < std::tie(b.arrival, b.shard, b.offset);
+    return std::tie(a.arrival, a.shard, a.offset, a.subsequence) <
+           std::tie(b.arrival, b.shard, b.offset, b.subsequence);
   });
   size_t skip = items.size() > limit ? items.size() - limit : 0;
   // The newest records that fit kMaxTailBytes over all shards.
@@ -419,10 +432,12 @@ Result<json> Dashboard::tail(const std::string& stream_name, bool delivery, Time
   }
   json out = json::array();
   for (size_t i = skip; i < items.size(); ++i) {
-    out.push_back({{"arrival_ms", items[i].arrival},
-                   {"shard", items[i].shard},
-                   {"offset", items[i].offset},
-                   {"data", record_value(items[i].data)}});
+    json row = {{"arrival_ms", items[i].arrival},
+                {"shard", items[i].shard},
+                {"offset", items[i].offset},
+                {"data", record_value(items[i].data)}};
+    if (items[i].subsequence) row["subsequence"] = *items[i].subsequence;
+    out.push_back(std::move(row));
   }
   return out;
 }

@@ -97,5 +97,32 @@ TEST(ParallelInput, WorkerPoolRunsEveryPartOnce) {
   }
 }
 
+TEST(ParallelInput, ARecordItsReaderRejectedIsAnErrorRowWithTheReason) {
+  for (size_t threads : {1, 2}) {
+    ManualClock clock{0};
+    ApplicationInput in;
+    in.schema = *parse_input_schema(kSchema);
+    auto app = sql::compile_application(kCode, {in}, clock);
+    ASSERT_TRUE(app.has_value());
+    std::vector<std::string> errors;
+    const StreamDef def = *(*app)->stream(kErrorStream);
+    (void)(*app)->subscribe(kErrorStream, [&](const Row& r) { errors.push_back(row_json(def, r)); });
+    std::vector<std::string> rows;
+    (void)(*app)->subscribe("S", [&](const Row& r) { rows.push_back(row_json(*(*app)->stream("S"), r)); });
+    WorkerPool pool(threads);
+    const std::string good = R"({"store_id": "s1", "sales": 2.5})";
+    const std::string corrupt = "\xF3\x89\x9A\xC2 not a protobuf";
+    std::vector<SourceRecord> batch = {{good, 1000, 0, 0, {}},
+                                       {corrupt, 2000, 1, 0, "KPL aggregated record cannot be unpacked: bad digest"},
+                                       {good, 3000, 2, 0, {}}};
+    (*app)->push_records(0, batch, pool);
+    (*app)->flush();
+    EXPECT_EQ(rows.size(), 2u) << threads;  // the records on either side go on
+    ASSERT_EQ(errors.size(), 1u) << threads;
+    EXPECT_NE(errors[0].find("Record_Parse_Error"), std::string::npos) << errors[0];
+    EXPECT_NE(errors[0].find("KPL aggregated record cannot be unpacked: bad digest"), std::string::npos) << errors[0];
+  }
+}
+
 }  // namespace
 }  // namespace eddy::runtime
