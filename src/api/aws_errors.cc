@@ -49,6 +49,8 @@ const char* aws_error_type(Errc code) {
       return "UnsupportedOperationException";
     case Errc::kUnavailable:
       return "ServiceUnavailable";
+    case Errc::kKmsNotFound:
+      return "KMSNotFoundException";
     case Errc::kCorruption:
     case Errc::kIo:
     case Errc::kInternal:

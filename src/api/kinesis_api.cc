@@ -42,8 +42,9 @@ std::map<std::string, std::string> string_map(const Value* v) {
 class Call {
  public:
   Call(stream::StreamStore& store, log::GroupCommitter& committer, const Clock& clock, const Value& in,
-       Protocol protocol, Respond respond)
-      : store_(store),
+       Protocol protocol, Respond respond, stream::AccountSettings* account)
+      : account_(account),
+        store_(store),
         committer_(committer),
         clock_(clock),
         in_(in),
@@ -115,6 +116,9 @@ class Call {
   void update_warm_throughput();
   void enhanced_monitoring(bool enable);
   void put_resource_policy();
+  void encryption(bool start);
+  void account_settings(bool update);
+  stream::AccountSettings* account_;
   void get_resource_policy();
   void delete_resource_policy();
   // The stream a ResourceARN names (resource policies).
@@ -159,6 +163,10 @@ void Call::run(std::string_view op) {
   if (op == "EnableEnhancedMonitoring") return enhanced_monitoring(true);
   if (op == "DisableEnhancedMonitoring") return enhanced_monitoring(false);
   if (op == "PutResourcePolicy") return put_resource_policy();
+  if (op == "DescribeAccountSettings") return account_settings(false);
+  if (op == "UpdateAccountSettings") return account_settings(true);
+  if (op == "StartStreamEncryption") return encryption(true);
+  if (op == "StopStreamEncryption") return encryption(false);
   if (op == "GetResourcePolicy") return get_resource_policy();
   if (op == "DeleteResourcePolicy") return delete_resource_policy();
   fail({Errc::kInvalidArgument, "eddy does not implement " + std::string(op) +
@@ -224,7 +232,7 @@ void Call::describe_stream() {
   w_->key("StreamCreationTimestamp");
   w_->timestamp(s->created_ms);
   write_monitoring(*w_, s->shard_level_metrics);
-  w_->field("EncryptionType", "NONE");
+  write_encryption(*w_, s->encryption_key_id);
   w_->end_object();
   w_->end_object();
   ok();
@@ -246,7 +254,7 @@ void Call::describe_stream_summary() {
   w_->key("StreamCreationTimestamp");
   w_->timestamp(s->created_ms);
   write_monitoring(*w_, s->shard_level_metrics);
-  w_->field("EncryptionType", "NONE");
+  write_encryption(*w_, s->encryption_key_id);
   w_->field("OpenShardCount", static_cast<int64_t>(s->open_shard_count));
   w_->field("ConsumerCount", static_cast<int64_t>(s->consumer_count));
   w_->field("MaxRecordSizeInKiB", static_cast<int64_t>(s->max_record_kib));
@@ -365,7 +373,7 @@ void Call::put_record() {
   w_->begin_object();
   w_->field("ShardId", stream::shard_id(out.shard_index));
   w_->field("SequenceNumber", out.sequence_number);
-  w_->field("EncryptionType", "NONE");
+  w_->field("EncryptionType", result->encrypted ? "KMS" : "NONE");
   w_->end_object();
   commit_then_ok(std::move(result->touched));
 }
@@ -429,7 +437,7 @@ void Call::put_records() {
     w_->end_object();
   }
   w_->end_array();
-  w_->field("EncryptionType", "NONE");
+  w_->field("EncryptionType", result->encrypted ? "KMS" : "NONE");
   w_->end_object();
   commit_then_ok(std::move(result->touched));
 }
@@ -598,6 +606,43 @@ Result<std::string> Call::resource_stream() {
   return store_.name_from_arn(arn);
 }
 
+void Call::encryption(bool start) {
+  auto name = stream_name();
+  if (!check(name)) return;
+  if (text(in_, "EncryptionType") != std::optional<std::string>("KMS")) {
+    return fail({Errc::kInvalidArgument, "EncryptionType must be KMS."});
+  }
+  auto st = start ? store_.start_encryption(*name, *text(in_, "KeyId")) : store_.stop_encryption(*name);
+  if (!st) return fail(st.error());
+  ok_empty();
+}
+
+void Call::account_settings(bool update) {
+  if (!account_) return fail({Errc::kInvalidArgument, "This server keeps no account settings."});
+  Result<stream::BillingCommitment> c;
+  if (update) {
+    const Value* in = in_.get("MinimumThroughputBillingCommitment");
+    c = account_->update_commitment(text(*in, "Status") == std::optional<std::string>("ENABLED"));
+  } else {
+    c = account_->commitment();
+  }
+  if (!check(c)) return;
+  w_->begin_object();
+  w_->key("MinimumThroughputBillingCommitment");
+  w_->begin_object();
+  w_->field("Status", c->status);
+  for (const auto& [key, ms] :
+       {std::pair{"StartedAt", c->started_ms}, std::pair{"EarliestAllowedEndAt", c->earliest_end_ms},
+        std::pair{"EndedAt", c->ended_ms}}) {
+    if (!ms) continue;
+    w_->key(key);
+    w_->timestamp(*ms);
+  }
+  w_->end_object();
+  w_->end_object();
+  ok();
+}
+
 void Call::put_resource_policy() {
   auto name = resource_stream();
   if (!check(name)) return;
@@ -707,7 +752,7 @@ void Call::describe_limits() {
 
 void KinesisApi::handle(std::string_view op, const Value& input, Protocol protocol, Respond respond) {
   if (FanOut::handles(op)) return fan_out_.handle(op, input, protocol, std::move(respond));
-  Call call(store_, committer_, clock_, input, protocol, std::move(respond));
+  Call call(store_, committer_, clock_, input, protocol, std::move(respond), account_);
   call.run(op);
 }
 

@@ -52,6 +52,11 @@ void write_monitoring(Writer& w, const std::vector<std::string>& metrics) {
   w.end_array();
 }
 
+void write_encryption(Writer& w, const std::string& key_id) {
+  w.field("EncryptionType", key_id.empty() ? "NONE" : "KMS");
+  if (!key_id.empty()) w.field("KeyId", key_id);
+}
+
 void write_warm_throughput(Writer& w, const stream::StreamSnapshot& s) {
   if (!s.warm_throughput_mibps) return;
   // eddy does not throttle on-demand streams by it: what is asked for is there at once.

@@ -15,6 +15,8 @@ void write_shard(Writer& w, const stream::ShardSnapshot& s);
 void write_mode(Writer& w, stream::StreamMode mode);
 void write_metric_names(Writer& w, const char* key, const std::vector<std::string>& metrics);
 void write_monitoring(Writer& w, const std::vector<std::string>& metrics);
+// EncryptionType, and KeyId when the stream is encrypted (`key_id` not empty).
+void write_encryption(Writer& w, const std::string& key_id);
 // Nothing unless the stream has a warm throughput (on-demand streams that were given one).
 void write_warm_throughput(Writer& w, const stream::StreamSnapshot& s);
 // GetRecords' "Records" array (and the object's opening) appended to `out`.

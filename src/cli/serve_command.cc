@@ -29,6 +29,7 @@
 #include "cluster/cluster_node.h"
 #include "cluster/jetstream_blob_store.h"
 #include "cluster/lease_placement.h"
+#include "common/record_cipher.h"
 #include "delivery/delivery_host.h"
 #include "host/application_host.h"
 #include "job/host_loader.h"
@@ -60,6 +61,7 @@ struct ServeOptions {
   int64_t iterator_ttl_ms = 5 * 60 * 1000;
   int64_t status_delay_ms = 0;
   std::string tls_cert, tls_key;       // PEM files: serve HTTPS
+  std::string encryption_key_file;     // StartStreamEncryption's key
   bool tls_self_signed = false;        // make (once) and use a certificate under the data directory
   int64_t fanout_look_ms = 0;          // 0: FanOutOptions' default (tests set it)
   int64_t fanout_subscription_ms = 0;  // 0: 5 minutes, as AWS
@@ -143,6 +145,11 @@ int serve(const ServeOptions& o) {
   store_options.enforce_limits = o.enforce_limits;
   store_options.iterator_ttl_ms = o.iterator_ttl_ms;
   store_options.status_delay_ms = o.status_delay_ms;
+  if (!o.encryption_key_file.empty()) {
+    auto cipher = RecordCipher::from_key_file(o.encryption_key_file);
+    if (!cipher) return fail(cipher.error().message);
+    store_options.cipher = std::make_shared<const RecordCipher>(std::move(*cipher));
+  }
   store_options.region = o.region;
   // Cluster mode: shards in JetStream streams, stream documents in the shared bucket
   // (docs/design/cluster-jetstream.md).
@@ -316,7 +323,19 @@ int serve(const ServeOptions& o) {
   if (node) fan_out.look_interval = std::chrono::milliseconds(200);
   if (o.fanout_look_ms > 0) fan_out.look_interval = std::chrono::milliseconds(o.fanout_look_ms);
   if (o.fanout_subscription_ms > 0) fan_out.subscription_length = std::chrono::milliseconds(o.fanout_subscription_ms);
-  api::KinesisApi kinesis(**store, committer, clock, fan_out);
+  // The account's settings: one document, shared by the nodes of a cluster.
+  std::shared_ptr<MetadataStore> account_meta;
+  if (node) {
+    auto meta = node->metadata("account");
+    if (!meta) return fail(meta.error().message);
+    account_meta = std::move(*meta);
+  } else {
+    account_meta =
+        std::make_shared<FileMetadataStore>(std::filesystem::path(o.data_dir) / "account", "settings.json",
+                                            [](std::string_view) -> Result<std::string> { return "account"; });
+  }
+  stream::AccountSettings account(account_meta, clock);
+  api::KinesisApi kinesis(**store, committer, clock, fan_out, &account);
   api::AnalyticsApi analytics(host, **store, bucket_dir);
   api::AnalyticsV2Api analytics_v2(host, analytics, bucket_dir);
   api::FirehoseApi firehose(deliveries, committer);
@@ -508,6 +527,10 @@ void add_serve_command(CLI::App& app, int& exit_code) {
       ->group("")
       ->check(CLI::Range(1, 3600));
   cmd->add_option("--status-delay-ms", o->status_delay_ms, "Minimum time in CREATING/UPDATING (tests)")->group("");
+  cmd->add_option("--encryption-key-file", o->encryption_key_file,
+                  "Key for StartStreamEncryption: 64 hex digits (openssl rand -hex 32); streams with encryption on "
+                  "keep their records sealed with it")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--tls-cert", o->tls_cert, "Serve HTTPS with this PEM certificate chain (with --tls-key)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--tls-key", o->tls_key, "The PEM private key of --tls-cert")->check(CLI::ExistingFile);

@@ -33,6 +33,7 @@ enum class Errc {
   kCorruption,   // a log batch failed its CRC or framing check
   kIo,           // the operating system refused a file operation
   kUnavailable,  // a backend (the NATS cluster) cannot answer now; the caller may retry
+  kKmsNotFound,  // the key that encrypts a stream's records at rest is not there
   kInternal,
 };
 

@@ -38,7 +38,7 @@ void encode_batch(Offset base_offset, TimestampMs arrival_ms, std::span<const Ap
   for (const auto& r : records) {
     put<uint32_t>(out, static_cast<uint32_t>(r.data.size()));
     put<uint16_t>(out, static_cast<uint16_t>(r.partition_key.size()));
-    put<uint8_t>(out, static_cast<uint8_t>(r.explicit_hash_key.size()));
+    put<uint8_t>(out, static_cast<uint8_t>(r.explicit_hash_key.size() | (r.encrypted ? kEncryptedFlag : 0)));
     out.append(r.partition_key);
     out.append(r.explicit_hash_key);
     out.append(r.data);
@@ -72,7 +72,8 @@ bool decode_batch(std::string_view batch, const BatchHeader& h, std::vector<Reco
     if (end - p < static_cast<ptrdiff_t>(kRecordHeaderBytes)) break;
     const auto data_len = get<uint32_t>(p);
     const auto key_len = get<uint16_t>(p + 4);
-    const auto hash_len = get<uint8_t>(p + 6);
+    const auto hash_byte = get<uint8_t>(p + 6);
+    const uint8_t hash_len = hash_byte & ~kEncryptedFlag;
     p += kRecordHeaderBytes;
     if (static_cast<size_t>(end - p) < size_t{data_len} + key_len + hash_len) break;
     RecordView r;
@@ -81,6 +82,7 @@ bool decode_batch(std::string_view batch, const BatchHeader& h, std::vector<Reco
     r.partition_key = {p, key_len};
     r.explicit_hash_key = {p + key_len, hash_len};
     r.data = {p + key_len + hash_len, data_len};
+    r.encrypted = (hash_byte & kEncryptedFlag) != 0;
     p += size_t{data_len} + key_len + hash_len;
     out.push_back(r);
   }

@@ -7,6 +7,8 @@
 //   u32 count
 //   count x { u32 data_len, u16 key_len, u8 hash_key_len, key, hash_key, data }
 //
+// hash_key_len's top bit marks a record whose data is encrypted (an explicit hash key has at
+// most 39 digits, so the length needs 6 bits).
 // All integers little-endian. A torn write leaves a batch whose length runs past the end of the
 // file or whose CRC fails; recovery truncates there.
 #pragma once
@@ -23,6 +25,7 @@ namespace eddy::log {
 
 inline constexpr size_t kBatchHeaderBytes = 28;
 inline constexpr size_t kRecordHeaderBytes = 7;
+inline constexpr uint8_t kEncryptedFlag = 0x80;
 // Sanity bound: a batch never exceeds the largest PutRecords request plus framing.
 inline constexpr uint32_t kMaxBatchBodyBytes = 64u << 20;
 

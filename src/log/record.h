@@ -15,6 +15,7 @@ struct AppendRecord {
   std::string_view partition_key;
   std::string_view explicit_hash_key;  // empty when the producer gave none
   std::string_view data;
+  bool encrypted = false;  // `data` is sealed (common/record_cipher.h): readers must open it
 };
 
 // A record read back; the views point into the ReadResult that returned it.
@@ -24,6 +25,7 @@ struct RecordView {
   std::string_view partition_key;
   std::string_view explicit_hash_key;
   std::string_view data;
+  bool encrypted = false;
 };
 
 }  // namespace eddy::log

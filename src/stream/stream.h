@@ -71,7 +71,9 @@ struct Stream {
   std::vector<std::string> shard_level_metrics;
   std::string resource_policy;
   std::vector<Consumer> consumers;  // by name; guarded by `mu`
-  uint64_t revision = 0;            // of its document in the metadata store; guarded by `mu`
+  // StartStreamEncryption's KMS key id (shown as given); empty: records are stored in clear.
+  std::string encryption_key_id;
+  uint64_t revision = 0;  // of its document in the metadata store; guarded by `mu`
 
   // Guarded by `mu`.
   StreamStatus status = StreamStatus::kCreating;

@@ -245,6 +245,7 @@ Result<StreamSnapshot> StreamStore::describe(const std::string& name) const {
   out.shard_level_metrics = s->shard_level_metrics;
   out.open_shard_count = s->open_shards.size();
   out.consumer_count = s->consumers.size();
+  out.encryption_key_id = s->encryption_key_id;
   out.tags.assign(s->tags.begin(), s->tags.end());
   for (const auto& sh : s->shards) {
     if (!shard_expired(*s, sh->info)) out.shards.push_back(snapshot(*sh));

@@ -65,10 +65,28 @@ Status StreamStore::put_round(Stream& stream, const std::string& name, std::span
   }
   pending.clear();
   std::vector<log::AppendRecord> batch;
+  // An encrypted stream's records are sealed before they reach the log (sealed[j]: indices[j]).
+  if (!s->encryption_key_id.empty() && !options_.cipher) {
+    // Never store in clear what the stream promises to encrypt.
+    return make_error(Errc::kKmsNotFound,
+                      "Stream " + name +
+                          " encrypts its records at rest and this eddy server has no key: start "
+                          "eddy serve with the --encryption-key-file the stream was encrypted with.");
+  }
+  const bool encrypt = !s->encryption_key_id.empty();
+  result.encrypted = encrypt;
+  std::vector<std::string> sealed;
   for (const auto& [shard, indices] : groups) {
     batch.clear();
-    for (uint32_t i : indices) {
-      batch.push_back({entries[i].partition_key, entries[i].explicit_hash_key, entries[i].data});
+    if (encrypt) sealed.assign(indices.size(), std::string());
+    for (size_t j = 0; j < indices.size(); ++j) {
+      const uint32_t i = indices[j];
+      if (encrypt) {
+        options_.cipher->seal(entries[i].data, sealed[j]);
+        batch.push_back({entries[i].partition_key, entries[i].explicit_hash_key, sealed[j], true});
+      } else {
+        batch.push_back({entries[i].partition_key, entries[i].explicit_hash_key, entries[i].data});
+      }
     }
     auto appended = shard->log->append(batch, now);
     if (!appended && appended.error().code == Errc::kInvalidArgument && shard->info.open()) {
@@ -306,6 +324,7 @@ Result<GetRecordsResult> StreamStore::read_from(const ShardCursor& cursor, size_
   const log::Offset end = info.open() ? shard->log->end_offset() : std::min(info.end_offset, shard->log->end_offset());
   auto read = shard->log->read(start, limit, kMaxGetRecordsBytes);
   if (!read) return tl::unexpected(read.error());
+  if (auto opened = open_sealed(*read); !opened) return tl::unexpected(opened.error());
   result.read = std::move(*read);
   // Closed shards stop at their end offset (the log itself has nothing after it).
   while (!result.read.records.empty() && !info.open() && result.read.records.back().offset >= info.end_offset) {

@@ -45,6 +45,7 @@ Result<StreamStore::ShardRead> StreamStore::read_shard(const std::string& name, 
   const log::Offset start = std::max(from, horizon);
   auto read = shard->log->read(start, max_records, kMaxGetRecordsBytes);
   if (!read) return tl::unexpected(read.error());
+  if (auto opened = open_sealed(*read); !opened) return tl::unexpected(opened.error());
   out.read = std::move(*read);
   while (!out.read.records.empty() && !info.open() && out.read.records.back().offset >= info.end_offset) {
     out.read.records.pop_back();

@@ -162,6 +162,7 @@ Status StreamStore::persist(Stream& s) const {
   if (s.warm_throughput_mibps) j["warm_throughput_mibps"] = *s.warm_throughput_mibps;
   j["shard_level_metrics"] = s.shard_level_metrics;
   j["resource_policy"] = s.resource_policy;
+  j["encryption_key_id"] = s.encryption_key_id;
   auto& consumers = j["consumers"] = nlohmann::json::array();
   for (const auto& c : s.consumers)
     consumers.push_back({{"name", c.name}, {"created_ms", c.created_ms}, {"tags", c.tags}});
@@ -248,6 +249,7 @@ Result<std::shared_ptr<Stream>> StreamStore::from_document(const MetadataStore::
     if (j.contains("warm_throughput_mibps")) s->warm_throughput_mibps = j["warm_throughput_mibps"].get<uint32_t>();
     s->shard_level_metrics = j.value("shard_level_metrics", std::vector<std::string>{});
     s->resource_policy = j.value("resource_policy", std::string{});
+    s->encryption_key_id = j.value("encryption_key_id", std::string{});
     for (const auto& c : j.value("consumers", nlohmann::json::array())) {
       s->consumers.push_back({c.at("name").get<std::string>(), c.at("created_ms").get<TimestampMs>(),
                               c.value("tags", std::map<std::string, std::string>{})});
@@ -333,6 +335,11 @@ Status StreamStore::reload(const std::string& name) const {
     current->max_record_kib = fresh->max_record_kib;
     current->tags = std::move(fresh->tags);
     current->scaling_history = std::move(fresh->scaling_history);
+    current->warm_throughput_mibps = fresh->warm_throughput_mibps;
+    current->shard_level_metrics = std::move(fresh->shard_level_metrics);
+    current->resource_policy = std::move(fresh->resource_policy);
+    current->consumers = std::move(fresh->consumers);
+    current->encryption_key_id = std::move(fresh->encryption_key_id);
     current->shards = std::move(fresh->shards);
     if (current->status != StreamStatus::kCreating) current->status = StreamStatus::kActive;
     current->rebuild_open_shards();

@@ -20,6 +20,7 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/metadata_store.h"
+#include "common/record_cipher.h"
 #include "log/group_commit.h"
 #include "stream/stream.h"
 #include "stream/tokens.h"
@@ -41,6 +42,9 @@ struct StoreOptions {
   std::function<Result<std::shared_ptr<log::ShardStorage>>(const std::string& stream, uint64_t stream_id,
                                                            uint32_t shard, const std::filesystem::path& local_dir)>
       open_storage;
+  // Encrypts records at rest for streams with encryption on (StartStreamEncryption); unset, that
+  // call is refused and encrypted records cannot be read.
+  std::shared_ptr<const RecordCipher> cipher;
   // Where streams' settings and shards are kept (common/metadata_store.h). Unset: stream.json in
   // each stream's folder under `dir`.
   std::shared_ptr<MetadataStore> metadata;
@@ -65,6 +69,7 @@ struct StreamSnapshot {
   std::vector<std::string> shard_level_metrics;
   size_t open_shard_count = 0;
   size_t consumer_count = 0;
+  std::string encryption_key_id;  // empty: EncryptionType NONE
   std::vector<std::pair<std::string, std::string>> tags;
   std::vector<ShardSnapshot> shards;  // retained shards, by index
 };
@@ -87,6 +92,7 @@ struct PutResult {
   std::vector<PutOutcome> outcomes;
   std::vector<std::shared_ptr<log::ShardStorage>> touched;  // to commit before acknowledging
   size_t failed = 0;
+  bool encrypted = false;  // the records were sealed at rest
 };
 
 enum class IteratorType { kAtSequenceNumber, kAfterSequenceNumber, kTrimHorizon, kLatest, kAtTimestamp };
@@ -214,6 +220,9 @@ class StreamStore {
   };
   Result<MonitoringChange> change_monitoring(const std::string& name, const std::vector<std::string>& metrics,
                                              bool enable);
+  // Start/StopStreamEncryption: records appended from now on are sealed (or not).
+  Status start_encryption(const std::string& name, const std::string& key_id);
+  Status stop_encryption(const std::string& name);
   Status put_resource_policy(const std::string& name, const std::string& policy);
   Result<std::string> resource_policy(const std::string& name) const;  // "{}" if none
   Status delete_resource_policy(const std::string& name);
@@ -261,6 +270,8 @@ class StreamStore {
   // The consumer `ref` names: its stream (held here) and its index there; needs no lock.
   Result<std::pair<std::shared_ptr<Stream>, std::string>> resolve_consumer(const ConsumerRef& ref) const;
   ConsumerSnapshot consumer_snapshot(const Stream& s, const Consumer& c) const;
+  // Replaces the views of encrypted records in `read` by their plaintext, kept alive by it.
+  Status open_sealed(log::ReadResult& read) const;
   // A stream as its document describes it; shards `reuse` (the same stream, as this node held
   // it) already has keep their storage.
   Result<std::shared_ptr<Stream>> from_document(const MetadataStore::Document& doc, const Stream* reuse) const;

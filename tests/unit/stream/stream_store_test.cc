@@ -5,8 +5,10 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
+#include "stream/account_settings.h"
 #include "stream/sequence_number.h"
 
 namespace eddy::stream {
@@ -31,6 +33,7 @@ class StreamStoreTest : public ::testing::Test {
     StoreOptions o;
     o.dir = dir_;
     o.retention_check_ms = 1'000'000'000;  // retention only when a test asks
+    o.cipher = cipher_;
     auto s = StreamStore::open(o, clock_, committer_);
     ASSERT_TRUE(s.has_value()) << s.error().message;
     store_ = std::move(*s);
@@ -75,6 +78,7 @@ class StreamStoreTest : public ::testing::Test {
     return out;
   }
 
+  std::shared_ptr<const RecordCipher> cipher_;  // encryption at rest, when a test gives a key
   ManualClock clock_{1'700'000'000'000};
   log::GroupCommitter committer_{{log::FsyncMode::kInterval, 1000}};
   fs::path dir_;
@@ -390,6 +394,72 @@ TEST_F(StreamStoreTest, ASubscriberIsWokenWhenRecordsBecomeReadable) {
   put("s", 1);
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   EXPECT_EQ(woken.load(), seen);
+}
+
+}  // namespace
+}  // namespace eddy::stream
+
+namespace eddy::stream {
+namespace {
+
+TEST_F(StreamStoreTest, EncryptedStreamsSealRecordsAtRestAndOpenThemOnRead) {
+  cipher_ = std::make_shared<const RecordCipher>(*RecordCipher::from_key(std::string(32, 'k')));
+  reopen();
+  create("s", 1);
+  put("s", 1, "clear");
+  ASSERT_TRUE(store_->start_encryption("s", "alias/aws/kinesis").has_value());
+  EXPECT_EQ(store_->describe("s")->encryption_key_id, "alias/aws/kinesis");
+  auto r = put("s", 2, "secret");
+  // On disk: no plaintext of the sealed records.
+  bool found_secret = false, found_clear = false;
+  for (const auto& f : fs::recursive_directory_iterator(dir_)) {
+    if (!f.is_regular_file()) continue;
+    std::ifstream in(f.path(), std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    found_secret |= bytes.find("secret") != std::string::npos;
+    found_clear |= bytes.find("clear0") != std::string::npos;
+  }
+  EXPECT_FALSE(found_secret);
+  EXPECT_TRUE(found_clear);  // written before encryption started
+  reopen();                  // the setting is kept with the stream
+  EXPECT_EQ(store_->describe("s")->encryption_key_id, "alias/aws/kinesis");
+  EXPECT_EQ(read_all("s", "shardId-000000000000"), (std::vector<std::string>{"clear0", "secret0", "secret1"}));
+  // Without the key: reads and writes say what is missing instead of losing anything.
+  cipher_.reset();
+  reopen();
+  auto it = store_->shard_iterator("s", "shardId-0", IteratorType::kTrimHorizon, std::nullopt, std::nullopt);
+  EXPECT_EQ(store_->get_records(*it, 10).error().code, Errc::kKmsNotFound);
+  std::vector<PutEntry> one = {{"k", "", "more"}};
+  EXPECT_EQ(store_->put("s", one).error().code, Errc::kKmsNotFound);
+  EXPECT_EQ(store_->start_encryption("s", "alias/aws/kinesis").error().code, Errc::kKmsNotFound);
+  // Stopped (with the key back): new records are stored in clear, the old ones still open.
+  cipher_ = std::make_shared<const RecordCipher>(*RecordCipher::from_key(std::string(32, 'k')));
+  reopen();
+  ASSERT_TRUE(store_->stop_encryption("s").has_value());
+  EXPECT_EQ(store_->describe("s")->encryption_key_id, "");
+  put("s", 1, "after");
+  EXPECT_EQ(read_all("s", "shardId-000000000000"),
+            (std::vector<std::string>{"clear0", "secret0", "secret1", "after0"}));
+}
+
+TEST_F(StreamStoreTest, AccountSettingsKeepACommitmentForAtLeastADay) {
+  auto meta = std::make_shared<FileMetadataStore>(dir_ / "account", "settings.json",
+                                                  [](std::string_view) -> Result<std::string> { return "account"; });
+  AccountSettings account(meta, clock_);
+  EXPECT_EQ(account.commitment()->status, "DISABLED");
+  auto on = account.update_commitment(true);
+  ASSERT_TRUE(on.has_value());
+  EXPECT_EQ(on->status, "ENABLED");
+  EXPECT_EQ(*on->earliest_end_ms, clock_.now_ms() + AccountSettings::kMinimumCommitmentMs);
+  clock_.advance(3600 * 1000);
+  auto off = account.update_commitment(false);
+  EXPECT_EQ(off->status, "ENABLED_UNTIL_EARLIEST_ALLOWED_END");
+  EXPECT_EQ(off->ended_ms, on->earliest_end_ms);
+  AccountSettings reread(meta, clock_);  // kept in its document
+  EXPECT_EQ(reread.commitment()->status, "ENABLED_UNTIL_EARLIEST_ALLOWED_END");
+  clock_.advance(AccountSettings::kMinimumCommitmentMs);
+  EXPECT_EQ(reread.commitment()->status, "DISABLED");
+  EXPECT_EQ(reread.update_commitment(true)->started_ms, clock_.now_ms());  // a new commitment
 }
 
 }  // namespace
