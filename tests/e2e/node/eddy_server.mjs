@@ -1,6 +1,8 @@
 // The real `eddy serve` for the Node end-to-end tests: started on an ephemeral port with a
 // temporary data directory, its output kept (last 2000 lines) for failure messages, stopped with
 // SIGTERM (SIGKILL after 5 s). Set EDDY_E2E_KEEP=1 to keep the data directory and server log.
+// With TLS flags in extraArgs (--tls-self-signed, --tls-cert/--tls-key) it serves HTTPS: `tls` is
+// then true, `endpoint` is https://127.0.0.1:<port> and `caFile` the certificate clients trust.
 //
 // EDDY_E2E_CLUSTER=N (1 or 3) with EDDY_E2E_NODES=M runs the server as a cluster, as the Python
 // harness does: N nats-servers (JetStream; a cluster with --replicas N when N is 3) and M eddy
@@ -126,6 +128,20 @@ export class Server {
     this.lines = [];
     this.exited = null; // {code, signal} once the process (or, in a cluster, any node) is gone
     this.peers = [];
+    this.tls = false; // true once started if it printed "listening on https://"
+    this.caFile = null; // the certificate to trust when it serves TLS
+  }
+
+  get endpoint() {
+    return `${this.tls ? 'https' : 'http'}://127.0.0.1:${this.port}`;
+  }
+
+  // The other nodes of a multi-node server present this node's certificate: --tls-self-signed
+  // would make each its own.
+  peerArgs() {
+    if (!this.extraArgs.includes('--tls-self-signed')) return this.extraArgs;
+    return [...this.extraArgs.filter((a) => a !== '--tls-self-signed'),
+      '--tls-cert', join(this.dataDir, 'tls', 'cert.pem'), '--tls-key', join(this.dataDir, 'tls', 'key.pem')];
   }
 
   tail(n = 60) {
@@ -144,6 +160,7 @@ export class Server {
     this.peers = [...Array(nodes - 1).keys()].map(() => new Server(this.extraArgs));
     const ports = [await this.startOne(clusterArgs(1), join(this.root, 'node-1'))];
     for (const [i, peer] of this.peers.entries()) {
+      peer.extraArgs = this.peerArgs();
       ports.push(await peer.startOne(clusterArgs(i + 2), join(this.root, `node-${i + 2}`)));
       peer.exitedPromise.then((e) => { this.exited ??= e; });
     }
@@ -184,8 +201,13 @@ export class Server {
             buf = buf.slice(nl + 1);
             this.lines.push(`[${name}] ${line}`);
             if (this.lines.length > 2000) this.lines.splice(0, 1000);
-            const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(line);
-            if (m && name === 'stderr') done(resolvePort, Number(m[1]));
+            const selfSigned = /TLS with the self-signed certificate (.+?) \(clients trust it/.exec(line);
+            if (selfSigned && name === 'stderr') this.caFile = resolve(selfSigned[1]);
+            const m = /listening on (https?):\/\/127\.0\.0\.1:(\d+)/.exec(line);
+            if (m && name === 'stderr') {
+              this.tls = m[1] === 'https';
+              done(resolvePort, Number(m[2]));
+            }
           }
         });
       }
@@ -194,6 +216,10 @@ export class Server {
         `eddy exited (code ${code}, signal ${signal}) before listening\noutput:\n${this.tail()}`)));
     });
     assert.ok(this.port > 0 && this.port < 65536, `bad port ${this.port}`);
+    if (this.tls && !this.caFile) {
+      const i = this.extraArgs.indexOf('--tls-cert');
+      if (i >= 0) this.caFile = resolve(this.extraArgs[i + 1]);
+    }
     return this.port;
   }
 

@@ -1,7 +1,8 @@
 """End-to-end test harness for eddy's Kinesis API.
 
 Starts the real `eddy` binary (path from the environment variable EDDY_BIN, which is required),
-waits for its "listening on http://127.0.0.1:<PORT>" line on stderr, and hands out clients:
+waits for its "listening on http://127.0.0.1:<PORT>" line on stderr ("https://" when it serves TLS,
+with --tls-self-signed or --tls-cert/--tls-key), and hands out clients:
 boto3 (imported lazily, so that this module also works under /usr/bin/python3, which has cbor2 but
 no boto3), the AWS CLI, and raw HTTP requests (optionally SigV4-signed by a small stdlib signer).
 
@@ -35,7 +36,7 @@ CBOR_CT = 'application/x-amz-cbor-1.1'
 
 STARTUP_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 10.0
-LISTEN_RE = re.compile(rb'listening on http://127\.0\.0\.1:(\d+)')
+LISTEN_RE = re.compile(rb'listening on https?://127\.0\.0\.1:(\d+)')  # group 1: the port
 
 MAX_HASH_KEY = 2 ** 128 - 1
 SEQ_RE = re.compile(r'^(0|[1-9]\d{0,128})$')
@@ -103,13 +104,34 @@ class EddyServer:
         self._drain = None
         self._stderr = None
         self._starts = 0
+        self.tls = None  # True once started if it printed "listening on https://"
+
+    # ----------------------------------------------------------------------------- TLS
+    @property
+    def ca_bundle(self):
+        """The PEM file a client trusts for this server's certificate, None without TLS flags: the
+        --tls-cert file, or <data-dir>/tls/cert.pem with --tls-self-signed."""
+        if '--tls-cert' in self.extra_args:
+            return os.path.abspath(self.extra_args[self.extra_args.index('--tls-cert') + 1])
+        if '--tls-self-signed' in self.extra_args:
+            return os.path.join(self.data_dir, 'tls', 'cert.pem')
+        return None
+
+    def _peer_tls_args(self):
+        """extra_args for the other nodes of a multi-node server: --tls-self-signed becomes this
+        node's certificate and key, so that the balancer's nodes all present one certificate."""
+        if '--tls-self-signed' not in self.extra_args:
+            return list(self.extra_args)
+        args = [a for a in self.extra_args if a != '--tls-self-signed']
+        return args + ['--tls-cert', self.ca_bundle,
+                       '--tls-key', os.path.join(self.data_dir, 'tls', 'key.pem')]
 
     # ----------------------------------------------------------------------------- lifecycle
     @property
     def endpoint(self):
         if self.port is None:
             raise ServerError('server %s is not running' % self.label)
-        return 'http://127.0.0.1:%d' % self.port
+        return '%s://127.0.0.1:%d' % ('https' if self.tls else 'http', self.port)
 
     @property
     def host_header(self):
@@ -160,7 +182,7 @@ class EddyServer:
             for k, peer in enumerate(self._peers, 1):
                 # A fresh node id per start, as the first node gets: a killed node's stays taken
                 # until its lease expires.
-                peer.extra_args = (self.extra_args + self._cluster_args_for_peer(k)
+                peer.extra_args = (self._peer_tls_args() + self._cluster_args_for_peer(k)
                                    + ['--bucket-dir', os.path.join(self.data_dir, 'bucket')])
                 peer.start()
             if self._proxy is None:
@@ -224,10 +246,12 @@ class EddyServer:
             m = LISTEN_RE.search(line)
             if m:
                 port = int(m.group(1))
+                tls = b'listening on https://' in line
         if port == 0:
             proc.kill()
             raise ServerError('eddy reported port 0')
         self.proc, self.port, self._drain, self._stderr = proc, port, t, proc.stderr
+        self.tls = tls
         return self
 
     def _log_tail_after(self, drain_thread, n=40):
@@ -319,23 +343,28 @@ class EddyServer:
 
     # ----------------------------------------------------------------------------- clients
     def client(self, access_key=ACCESS_KEY, secret_key=SECRET_KEY, region=REGION,
-               read_timeout=60, connect_timeout=10, validate=True):
+               read_timeout=60, connect_timeout=10, validate=True, verify=None):
+        """A boto3 Kinesis client for this server. verify as boto3's: None trusts this server's
+        certificate (ca_bundle) when it serves TLS; True the default CAs; a path that PEM file."""
         import boto3
         from botocore.config import Config
         cfg = Config(retries={'total_max_attempts': 1},
                      read_timeout=read_timeout, connect_timeout=connect_timeout,
                      parameter_validation=validate)
+        if verify is None and self.tls:
+            verify = self.ca_bundle
         return boto3.client('kinesis', endpoint_url=self.endpoint, region_name=region,
                             aws_access_key_id=access_key, aws_secret_access_key=secret_key,
-                            config=cfg)
+                            config=cfg, verify=verify)
 
     def cli(self, *args, check=True, timeout=120):
         """Runs `aws kinesis <args>` against this server; returns parsed JSON output (None if empty).
 
         With check=False returns the CompletedProcess instead.
         """
-        cmd = ['aws', '--endpoint-url', self.endpoint, '--region', REGION, '--output', 'json',
-               'kinesis'] + [str(a) for a in args]
+        tls = ['--ca-bundle', self.ca_bundle] if self.tls else []
+        cmd = (['aws', '--endpoint-url', self.endpoint, '--region', REGION, '--output', 'json']
+               + tls + ['kinesis'] + [str(a) for a in args])
         env = dict(os.environ)
         env.update({
             'AWS_ACCESS_KEY_ID': ACCESS_KEY,
@@ -355,7 +384,7 @@ class EddyServer:
             return p
         if p.returncode != 0:
             raise AssertionError('aws %s failed rc=%d\nstdout: %s\nstderr: %s'
-                                 % (' '.join(cmd[7:]), p.returncode, p.stdout.decode(errors='replace'),
+                                 % (' '.join(cmd[7 + len(tls):]), p.returncode, p.stdout.decode(errors='replace'),
                                     p.stderr.decode(errors='replace')))
         out = p.stdout.decode().strip()
         return json.loads(out) if out else None
@@ -382,7 +411,8 @@ class EddyServer:
                                       region, service, amz_date=amz_date))
         if headers:
             hdrs.update(headers)
-        return http_post(self.port, '/', body, hdrs, timeout=timeout)
+        return http_post(self.port, '/', body, hdrs, timeout=timeout,
+                         ca_bundle=self.ca_bundle if self.tls else None)
 
     def json_call(self, operation, payload, **kw):
         """Raw JSON 1.1 call; returns (status, decoded body or None, headers)."""
@@ -454,8 +484,14 @@ class RoundRobinProxy:
         self._sock.close()
 
 
-def http_post(port, path, body, headers, timeout=60):
-    conn = http.client.HTTPConnection('127.0.0.1', port, timeout=timeout)
+def http_post(port, path, body, headers, timeout=60, ca_bundle=None):
+    """POST over HTTP/1.1; over HTTPS trusting the PEM file ca_bundle when given."""
+    if ca_bundle:
+        import ssl
+        conn = http.client.HTTPSConnection('127.0.0.1', port, timeout=timeout,
+                                           context=ssl.create_default_context(cafile=ca_bundle))
+    else:
+        conn = http.client.HTTPConnection('127.0.0.1', port, timeout=timeout)
     try:
         conn.putrequest('POST', path, skip_host=True, skip_accept_encoding=True)
         for k, v in headers.items():

@@ -12,6 +12,8 @@ import http.client
 import json
 import os
 import re
+import shutil
+import tempfile
 import time
 import unittest
 
@@ -1012,15 +1014,29 @@ class PersistenceTest(ServerTestCase):
 # ================================================================================ stream settings
 MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', 'src', 'api', 'models',
                      'kinesis-2013-12-02.json')
-# Operations of the model eddy answers with "does not implement ... yet" (issue 24 lists them);
-# test_every_operation_in_the_model keeps this list honest.
-NOT_YET = {'RegisterStreamConsumer', 'DescribeStreamConsumer', 'ListStreamConsumers', 'DeregisterStreamConsumer',
-           'SubscribeToShard', 'StartStreamEncryption', 'StopStreamEncryption', 'DescribeAccountSettings',
-           'UpdateAccountSettings'}
+# The enhanced fan-out operations in a working order (test_every_operation_in_the_model runs them at
+# RegisterStreamConsumer's place among the others); test_kinesis_fanout tests them in depth.
+CONSUMER_ORDER = ['RegisterStreamConsumer', 'DescribeStreamConsumer', 'ListStreamConsumers', 'SubscribeToShard',
+                  'DeregisterStreamConsumer']
 
 
 class StreamSettingsTest(ServerTestCase):
     label = 'settings'
+
+    @classmethod
+    def setUpClass(cls):
+        # StartStreamEncryption needs the server's key file.
+        cls.key_dir = tempfile.mkdtemp(prefix='eddy-key-')
+        key = os.path.join(cls.key_dir, 'key')
+        with open(key, 'w') as f:
+            f.write(os.urandom(32).hex())
+        cls.extra_args = ('--encryption-key-file', key)
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        shutil.rmtree(cls.key_dir, ignore_errors=True)
 
     def arn(self, name):
         return self.c.describe_stream_summary(StreamName=name)['StreamDescriptionSummary']['StreamARN']
@@ -1156,8 +1172,7 @@ class StreamSettingsTest(ServerTestCase):
         self.assertEqual(self.call('GetResourcePolicy', ResourceARN=arn)['Policy'], policy)
 
     def test_every_operation_in_the_model(self):
-        # Every operation of the Kinesis model eddy serves is answered as AWS would, or, for those
-        # listed in NOT_YET, with an error that says eddy does not implement it yet.
+        # Every operation of the Kinesis model is answered as AWS would.
         with open(MODEL) as f:
             operations = set(json.load(f)['operations'])
         name = self.new_stream(2)
@@ -1197,8 +1212,7 @@ class StreamSettingsTest(ServerTestCase):
             'SplitShard': None,  # after MergeShards: on the merged shard
             'StartStreamEncryption': dict(StreamName=name, EncryptionType='KMS', KeyId='alias/aws/kinesis'),
             'StopStreamEncryption': dict(StreamName=name, EncryptionType='KMS', KeyId='alias/aws/kinesis'),
-            'SubscribeToShard': dict(ConsumerARN=arn + '/consumer/c:1', ShardId=S0,
-                                     StartingPosition={'Type': 'LATEST'}),
+            'SubscribeToShard': None,  # with the ConsumerARN RegisterStreamConsumer answers
             'TagResource': dict(ResourceARN=arn, Tags={'b': '2'}),
             'UntagResource': dict(ResourceARN=arn, TagKeys=['b']),
             'UpdateAccountSettings': dict(MinimumThroughputBillingCommitment={'Status': 'DISABLED'}),
@@ -1210,9 +1224,22 @@ class StreamSettingsTest(ServerTestCase):
         self.assertEqual(set(calls), operations, 'every operation of the model has a call here')
         calls['DeleteResourcePolicy'] = dict(ResourceARN=arn)
         order = sorted(operations, key=lambda op: (op in ('DeleteResourcePolicy', 'SplitShard', 'DeleteStream'),
-                                                   op != 'CreateStream', op))
+                                                   op != 'CreateStream',
+                                                   CONSUMER_ORDER[0] if op in CONSUMER_ORDER else op,
+                                                   CONSUMER_ORDER.index(op) if op in CONSUMER_ORDER else 0))
+        consumer_arn = None
         for op in order:
             params = calls[op]
+            if op == 'SubscribeToShard':
+                # A real subscription: boto3 reads its initial-response event before it returns.
+                with self.subTest(operation=op):
+                    self.assertIsNotNone(consumer_arn, 'RegisterStreamConsumer ran first')
+                    r = self.c.subscribe_to_shard(ConsumerARN=consumer_arn, ShardId=S0,
+                                                  StartingPosition={'Type': 'TRIM_HORIZON'})
+                    self.assertEqual(r['ResponseMetadata']['HTTPHeaders'].get('content-type'),
+                                     'application/vnd.amazon.eventstream')
+                    r['EventStream'].close()
+                continue
             if op == 'SplitShard':
                 harness.wait_exists(self.c, name)
                 shard = [s for s in harness.all_shards(self.c, name)
@@ -1221,16 +1248,15 @@ class StreamSettingsTest(ServerTestCase):
                 params = dict(StreamName=name, ShardToSplit=shard['ShardId'], NewStartingHashKey=str((low + high) // 2))
             if op == 'DeleteStream':
                 harness.wait_exists(self.c, name + '-new')
-            if op in ('UpdateShardCount', 'MergeShards', 'UpdateStreamMode', 'UpdateMaxRecordSize'):
+            if op in ('UpdateShardCount', 'MergeShards', 'UpdateStreamMode', 'UpdateMaxRecordSize',
+                      'RegisterStreamConsumer'):
                 harness.wait_exists(self.c, name)
             if params is None:
                 continue
             with self.subTest(operation=op):
-                if op in NOT_YET:
-                    e = self.assert_error('InvalidArgumentException', self.call, op, **params)
-                    self.assertIn('does not implement', e.response['Error']['Message'])
-                else:
-                    self.call(op, **params)
+                out = self.call(op, **params)
+                if op == 'RegisterStreamConsumer':
+                    consumer_arn = out['Consumer']['ConsumerARN']
 
 
 # ======================================================================================== errors
