@@ -1,11 +1,15 @@
 #include "api/kinesis_fanout.h"
 
+#include <nlohmann/json.hpp>
+
 #include <optional>
+#include <random>
 
 #include "api/aws_errors.h"
 #include "api/event_stream.h"
 #include "api/kinesis_shapes.h"
 #include "api/writer.h"
+#include "common/digest.h"
 #include "common/json_text.h"
 #include "stream/sequence_number.h"
 
@@ -52,45 +56,88 @@ void write_consumer(Writer& w, const stream::ConsumerSnapshot& c, bool with_stre
 
 }  // namespace
 
+// Holders are kept in this node's memory, and with a shared board (cluster mode) also there: a
+// document per consumer and shard holding the generation and start of the subscription that holds
+// it, changed by compare-and-set. A subscription on another node learns at its next look that
+// it was taken over.
 struct FanOut::Holders {
   struct Holder {
     uint64_t generation = 0;
     TimestampMs started_ms = 0;
-    std::function<void()> wake;  // the holding subscription's
+    std::function<void()> wake;  // the holding subscription's (this node's)
   };
+  std::shared_ptr<MetadataStore> board;
   std::mutex mu;
   std::map<std::string, Holder> by_key;  // "<consumer ARN> <shard index>"
-  uint64_t next_generation = 1;
+
+  static uint64_t new_generation() {
+    thread_local std::mt19937_64 rng{std::random_device{}()};
+    return rng() | 1;  // never 0
+  }
+  static std::string board_key(const std::string& key) { return "sub-" + to_hex(sha256(key)).substr(0, 40); }
 
   // The generation a new subscription holds, or nullopt if the current one is under 5 s old.
   std::optional<uint64_t> take(const std::string& key, TimestampMs now) {
+    const uint64_t generation = new_generation();
     std::function<void()> wake_old;
-    uint64_t generation;
     {
       std::lock_guard lock(mu);
       auto it = by_key.find(key);
       if (it != by_key.end() && now - it->second.started_ms < kTakeOverAfterMs) return std::nullopt;
+      if (board && !take_on_board(key, generation, now)) return std::nullopt;
       if (it != by_key.end()) wake_old = std::move(it->second.wake);
-      generation = next_generation++;
       by_key[key] = Holder{generation, now, nullptr};
     }
     if (wake_old) wake_old();  // it sees it lost the subscription and ends
     return generation;
   }
+
+  bool take_on_board(const std::string& key, uint64_t generation, TimestampMs now) {
+    const std::string name = board_key(key);
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      auto doc = board->get(name);
+      if (!doc) return false;  // the board cannot answer: refuse rather than allow two holders
+      uint64_t revision = 0;
+      if (*doc) {
+        const auto j = nlohmann::json::parse((*doc)->value, nullptr, false);
+        if (j.is_object() && now - j.value("started_ms", TimestampMs{0}) < kTakeOverAfterMs) return false;
+        revision = (*doc)->revision;
+      }
+      const nlohmann::json mine = {{"name", name}, {"generation", generation}, {"started_ms", now}};
+      if (board->put(name, mine.dump(), revision)) return true;
+    }
+    return false;
+  }
+
   void set_wake(const std::string& key, uint64_t generation, std::function<void()> wake) {
     std::lock_guard lock(mu);
     auto it = by_key.find(key);
     if (it != by_key.end() && it->second.generation == generation) it->second.wake = std::move(wake);
   }
-  bool holds(const std::string& key, uint64_t generation) {
-    std::lock_guard lock(mu);
-    auto it = by_key.find(key);
-    return it != by_key.end() && it->second.generation == generation;
+
+  // `ask_board`: also check the shared board (a round trip: subscriptions do it once a look).
+  bool holds(const std::string& key, uint64_t generation, bool ask_board) {
+    {
+      std::lock_guard lock(mu);
+      auto it = by_key.find(key);
+      if (it == by_key.end() || it->second.generation != generation) return false;
+    }
+    if (!board || !ask_board) return true;
+    auto doc = board->get(board_key(key));
+    if (!doc || !*doc) return static_cast<bool>(doc);  // unreadable: keep going until it answers
+    const auto j = nlohmann::json::parse((**doc).value, nullptr, false);
+    return j.is_object() && j.value("generation", uint64_t{0}) == generation;
   }
+
+  // The start stays: a new subscription within 5 s of this one's start is refused, as AWS does,
+  // even once this one has ended.
   void release(const std::string& key, uint64_t generation) {
     std::lock_guard lock(mu);
     auto it = by_key.find(key);
-    if (it != by_key.end() && it->second.generation == generation) by_key.erase(it);
+    if (it != by_key.end() && it->second.generation == generation) {
+      it->second.generation = 0;
+      it->second.wake = nullptr;
+    }
   }
 };
 
@@ -128,7 +175,9 @@ class Subscription {
       // Before the first event: the SDKs read the operation's output from it (empty here).
       return event_message("initial-response", content_type(), protocol_ == Protocol::kJson ? "{}" : "\xa0");
     }
-    if (!holders_->holds(key_, generation_)) {
+    const bool ask_board = now - last_board_check_ms_ >= options_.look_interval.count();
+    if (ask_board) last_board_check_ms_ = now;
+    if (!holders_->holds(key_, generation_, ask_board)) {
       return end_with("ResourceInUseException", "Another SubscribeToShard call took over this subscription.");
     }
     if (now >= deadline_ms_) {
@@ -204,6 +253,7 @@ class Subscription {
   bool started_ = false;
   bool finished_ = false;
   TimestampMs last_event_ms_ = 0;
+  TimestampMs last_board_check_ms_ = 0;
   std::optional<log::Offset> last_delivered_;
   std::unique_ptr<stream::ShardWatch> watch_;
 };
@@ -211,7 +261,9 @@ class Subscription {
 }  // namespace
 
 FanOut::FanOut(stream::StreamStore& store, const Clock& clock, FanOutOptions options)
-    : store_(store), clock_(clock), options_(options), holders_(std::make_shared<Holders>()) {}
+    : store_(store), clock_(clock), options_(options), holders_(std::make_shared<Holders>()) {
+  holders_->board = options_.holders;
+}
 FanOut::~FanOut() = default;
 
 bool FanOut::handles(std::string_view op) {

@@ -16,6 +16,7 @@
 #include "api/http_types.h"
 #include "api/value.h"
 #include "common/clock.h"
+#include "common/metadata_store.h"
 #include "stream/stream_store.h"
 
 namespace eddy::api {
@@ -26,6 +27,9 @@ struct FanOutOptions {
   // How often a subscription looks at its shard unwoken. Appends on this node wake it at once;
   // in cluster mode another node's appends are seen at the next look.
   std::chrono::milliseconds look_interval{1000};
+  // Cluster mode: where the nodes record which subscription holds each consumer's shard, so that
+  // the 5 s rule and takeovers hold across nodes. Unset: this node's memory.
+  std::shared_ptr<MetadataStore> holders;
 };
 
 class FanOut {

@@ -320,7 +320,12 @@ int serve(const ServeOptions& o) {
   api::FanOutOptions fan_out;
   // Another node's appends do not wake this node's subscriptions: they look this often (the
   // JetStream shard's tail is refreshed every 100 ms).
-  if (node) fan_out.look_interval = std::chrono::milliseconds(200);
+  if (node) {
+    fan_out.look_interval = std::chrono::milliseconds(200);
+    auto holders = node->metadata("subscriptions");
+    if (!holders) return fail(holders.error().message);
+    fan_out.holders = std::move(*holders);
+  }
   if (o.fanout_look_ms > 0) fan_out.look_interval = std::chrono::milliseconds(o.fanout_look_ms);
   if (o.fanout_subscription_ms > 0) fan_out.subscription_length = std::chrono::milliseconds(o.fanout_subscription_ms);
   // The account's settings: one document, shared by the nodes of a cluster.

@@ -61,8 +61,56 @@ std::string journal_subject(uint64_t incarnation) {
   return buf;
 }
 
+namespace {
+
+void on_tap_message(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
+  natsMsg_Destroy(msg);
+  auto& tap = *static_cast<std::shared_ptr<JetStreamShard::Tap>*>(closure);
+  std::lock_guard lock(tap->mu);
+  if (tap->signal) tap->signal->notify();
+}
+
+void on_tap_complete(void* closure) {
+  delete static_cast<std::shared_ptr<JetStreamShard::Tap>*>(closure);
+}
+
+}  // namespace
+
+JetStreamShard::~JetStreamShard() {
+  {
+    std::lock_guard lock(tap_->mu);
+    tap_->signal = nullptr;
+  }
+  readable().set_watched_hook(nullptr);
+  if (tap_->sub) {
+    natsSubscription_Unsubscribe(tap_->sub);
+    natsSubscription_Destroy(tap_->sub);
+  }
+}
+
+void JetStreamShard::listen(bool on) {
+  if (on && !tap_->sub) {
+    auto* closure = new std::shared_ptr<Tap>(tap_);
+    natsSubscription* sub = nullptr;
+    if (natsConnection_Subscribe(&sub, nats_.connection(), options_.subject.c_str(), &on_tap_message, closure) !=
+        NATS_OK) {
+      // Without it, subscriptions still see other nodes' appends at their next look.
+      delete closure;
+      return;
+    }
+    natsSubscription_SetOnCompleteCB(sub, &on_tap_complete, closure);
+    tap_->sub = sub;
+  } else if (!on && tap_->sub) {
+    natsSubscription_Unsubscribe(tap_->sub);
+    natsSubscription_Destroy(tap_->sub);
+    tap_->sub = nullptr;
+  }
+}
+
 Result<std::shared_ptr<JetStreamShard>> JetStreamShard::open(NatsConnection& nats, JetStreamShardOptions options) {
   std::shared_ptr<JetStreamShard> shard(new JetStreamShard(nats, std::move(options)));
+  shard->tap_->signal = &shard->readable();
+  shard->readable().set_watched_hook([raw = shard.get()](bool on) { raw->listen(on); });
   const auto& o = shard->options_;
   const char* subjects[] = {o.subject.c_str()};
   jsStreamConfig config;

@@ -103,6 +103,19 @@ class JetStreamShard final : public log::ShardStorage {
 
   JetStreamShard(NatsConnection& nats, JetStreamShardOptions options) : nats_(nats), options_(std::move(options)) {}
 
+ public:
+  ~JetStreamShard() override;
+
+  // While someone waits on readable(): a core NATS subscription to the shard's subject, so that
+  // another node's appends wake them too (its messages are the appends). `signal` is cleared
+  // when the shard goes; the subscription's callback may outlive it.
+  struct Tap {
+    std::mutex mu;
+    log::ReadableSignal* signal = nullptr;
+    natsSubscription* sub = nullptr;  // changed only by the watched hook, under the signal's lock
+  };
+
+ private:
   // One append waiting for the publish that carries it.
   struct Pending {
     std::span<const log::AppendRecord> records;
@@ -124,6 +137,9 @@ class JetStreamShard final : public log::ShardStorage {
   void remember(const Batch& b) const;
   Tail tail_copy() const;
   std::string next_message_id();
+
+  std::shared_ptr<Tap> tap_ = std::make_shared<Tap>();
+  void listen(bool on);  // the watched hook: subscribes or unsubscribes the tap
 
   NatsConnection& nats_;
   JetStreamShardOptions options_;

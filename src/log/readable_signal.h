@@ -24,13 +24,23 @@ class ReadableSignal {
     const uint64_t id = next_id_++;
     waiters_.emplace(id, std::move(waiter));
     count_.store(waiters_.size(), std::memory_order_release);
+    if (waiters_.size() == 1 && watched_) watched_(true);
     return id;
   }
 
   void remove(uint64_t id) {
     std::lock_guard lock(mu_);
-    waiters_.erase(id);
+    if (waiters_.erase(id) == 0) return;
     count_.store(waiters_.size(), std::memory_order_release);
+    if (waiters_.empty() && watched_) watched_(false);
+  }
+
+  // Called with true when the first waiter comes and false when the last goes, in order (under
+  // the signal's lock: it must not wait for notify()). A backend that learns of appends made
+  // elsewhere (another cluster node's) listens only meanwhile.
+  void set_watched_hook(std::function<void(bool)> hook) {
+    std::lock_guard lock(mu_);
+    watched_ = std::move(hook);
   }
 
   // Cheap when nobody waits: one atomic load (it runs on every sync of every shard).
@@ -48,6 +58,7 @@ class ReadableSignal {
  private:
   mutable std::mutex mu_;
   std::map<uint64_t, Waiter> waiters_;
+  std::function<void(bool)> watched_;
   uint64_t next_id_ = 1;
   std::atomic<size_t> count_{0};
 };
