@@ -39,6 +39,16 @@ std::map<std::string, std::string> string_map(const Value* v) {
   return out;
 }
 
+bool valid_hash_key(std::string_view text) {
+  return parse_decimal_u128(text).has_value();
+}
+
+Error bad_hash_key(std::string_view text) {
+  return {Errc::kInvalidArgument,
+          "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was " +
+              std::string(text)};
+}
+
 class Call {
  public:
   Call(stream::StreamStore& store, log::GroupCommitter& committer, const Clock& clock, const Value& in,
@@ -353,9 +363,6 @@ void Call::put_record() {
   if (!check(name)) return;
   const Value* data = in_.get("Data");
   auto key = text(in_, "PartitionKey");
-  auto max = store_.max_record_bytes(*name);
-  if (!check(max)) return;
-  if (data->text.size() + key->size() > *max) return fail(record_too_large("data", data->text.size(), *max));
   if (auto ordering = text(in_, "SequenceNumberForOrdering")) {
     // Our sequence numbers only grow within a shard, so any later record already orders after
     // it; the value is still checked to be a sequence number.
@@ -365,6 +372,10 @@ void Call::put_record() {
     }
   }
   const auto hash_key = text(in_, "ExplicitHashKey").value_or("");
+  if (!hash_key.empty() && !valid_hash_key(hash_key)) return fail(bad_hash_key(hash_key));
+  auto max = store_.max_record_bytes(*name);  // the stream's limit: after the request's own checks
+  if (!check(max)) return;
+  if (data->text.size() + key->size() > *max) return fail(record_too_large("data", data->text.size(), *max));
   stream::PutEntry entry{*key, hash_key, data->text};
   auto result = store_.put(*name, std::span(&entry, 1));
   if (!check(result)) return;
@@ -382,8 +393,7 @@ void Call::put_records() {
   auto name = stream_name();
   if (!check(name)) return;
   const Value* records = in_.get("Records");
-  auto max = store_.max_record_bytes(*name);
-  if (!check(max)) return;
+  // The request's own limits first, then the stream's (which needs the stream), as AWS checks.
   std::vector<stream::PutEntry> entries;
   entries.reserve(records->items.size());
   size_t total = 0;
@@ -396,16 +406,20 @@ void Call::put_records() {
                                           ".member." + (data ? "partitionKey" : "data") +
                                           "' failed to satisfy constraint: Member must not be null"});
     }
-    const size_t size = data->text.size() + key->text.size();
-    if (size > *max) {
-      return fail(record_too_large("records." + std::to_string(i + 1) + ".member.data", data->text.size(), *max));
-    }
-    total += size;
+    total += data->text.size() + key->text.size();
     const Value* hash = r.get("ExplicitHashKey");
+    if (hash && !valid_hash_key(hash->text)) return fail(bad_hash_key(hash->text));
     entries.push_back({key->text, hash ? std::string_view(hash->text) : std::string_view{}, data->text});
   }
   if (total > kMaxPutRecordsBytes) {
     return fail({Errc::kInvalidArgument, "Records size exceeds 5 MB limit"});
+  }
+  auto max = store_.max_record_bytes(*name);
+  if (!check(max)) return;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (entries[i].data.size() + entries[i].partition_key.size() > *max) {
+      return fail(record_too_large("records." + std::to_string(i + 1) + ".member.data", entries[i].data.size(), *max));
+    }
   }
   auto result = store_.put(*name, entries);
   if (!check(result)) return;
@@ -599,10 +613,15 @@ void Call::enhanced_monitoring(bool enable) {
 
 Result<std::string> Call::resource_stream() {
   const std::string arn = *text(in_, "ResourceARN");
-  // A consumer's ARN (<stream ARN>/consumer/<name>:<creation>) names no consumer yet: eddy has
-  // no registered consumers (enhanced fan-out is not served).
-  if (arn.find("/consumer/") != std::string::npos)
-    return make_error(Errc::kResourceNotFound, "Consumer " + arn + " not found.");
+  // A consumer's ARN (<stream ARN>/consumer/<name>:<creation>): eddy keeps policies of streams.
+  if (arn.find("/consumer/") != std::string::npos) {
+    auto c = store_.describe_consumer({std::nullopt, std::nullopt, arn});
+    if (!c) return tl::unexpected(c.error());
+    return make_error(Errc::kInvalidArgument,
+                      "eddy keeps resource policies of streams, not of consumers: attach the "
+                      "policy to stream " +
+                          c->stream_arn + ".");
+  }
   return store_.name_from_arn(arn);
 }
 

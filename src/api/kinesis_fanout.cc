@@ -333,18 +333,22 @@ void FanOut::handle(std::string_view op, const Value& in, Protocol protocol, Res
 void FanOut::subscribe(const Value& in, Protocol protocol, Respond respond) {
   auto fail = [&](const Error& e) { respond(error_response(e, protocol)); };
   const stream::ConsumerRef ref{std::nullopt, std::nullopt, text(in, "ConsumerARN")};
-  auto consumer = store_.describe_consumer(ref);
-  if (!consumer) return fail(consumer.error());
-  if (consumer->status != "ACTIVE") {
-    return fail({Errc::kResourceInUse, "Consumer " + consumer->arn + " is not ACTIVE yet (it is " + consumer->status +
-                                           "); subscribe once DescribeStreamConsumer shows ACTIVE."});
-  }
   const Value& pos = *in.get("StartingPosition");
   const auto type = stream::parse_iterator_type(text(pos, "Type").value_or(""));
   if (!type) return fail({Errc::kInvalidArgument, "Invalid StartingPosition.Type."});
   std::optional<TimestampMs> at;
   if (const Value* t = pos.get("Timestamp"); t && t->is_number()) at = static_cast<TimestampMs>(t->as_double());
   const std::string shard = *text(in, "ShardId");
+  // The starting position's own rules first, then whether the consumer and shard exist.
+  if (auto st = store_.check_position(*ref.arn, shard, *type, text(pos, "SequenceNumber"), at); !st) {
+    return fail(st.error());
+  }
+  auto consumer = store_.describe_consumer(ref);
+  if (!consumer) return fail(consumer.error());
+  if (consumer->status != "ACTIVE") {
+    return fail({Errc::kResourceInUse, "Consumer " + consumer->arn + " is not ACTIVE yet (it is " + consumer->status +
+                                           "); subscribe once DescribeStreamConsumer shows ACTIVE."});
+  }
   auto cursor = store_.starting_position(consumer->stream_name, shard, *type, text(pos, "SequenceNumber"), at);
   if (!cursor) return fail(cursor.error());
   std::string key = consumer->arn + " " + std::to_string(cursor->shard_index);

@@ -74,7 +74,7 @@ void write_records_json(const stream::GetRecordsResult& r, std::string& out) {
   // Per record: the field names and punctuation (81 bytes, 89 allowed), a 56-digit sequence number, a
   // timestamp of at most 24 characters, the data in base64 and the key with every character
   // escaped at worst (\u00XX).
-  constexpr size_t kFixedPerRecord = 89 + 56 + 24;
+  constexpr size_t kFixedPerRecord = 89 + 56 + 24 + 24;  // and ,"EncryptionType":"KMS" (24)
   size_t bound = 256;
   for (const auto& rec : recs)
     bound += kFixedPerRecord + 4 * ((rec.data.size() + 2) / 3) + 6 * rec.partition_key.size();
@@ -127,6 +127,7 @@ void write_records_json(const stream::GetRecordsResult& r, std::string& out) {
     scratch.clear();
     append_json_string(scratch, rec.partition_key);
     put(scratch);
+    if (rec.encrypted) put(R"(,"EncryptionType":"KMS")");
     *p++ = '}';
   }
   put("]");
@@ -164,6 +165,7 @@ void write_records(Writer& w, const stream::GetRecordsResult& r) {
     w.key("Data");
     w.blob(rec.data);
     w.field("PartitionKey", rec.partition_key);
+    if (rec.encrypted) w.field("EncryptionType", "KMS");
     w.end_object();
   }
   w.end_array();

@@ -25,6 +25,8 @@ struct RecordView {
   std::string_view partition_key;
   std::string_view explicit_hash_key;
   std::string_view data;
+  // Stored sealed. A shard storage's reads give the sealed bytes; the stream store's give the
+  // plaintext and keep the flag, for clients that show it.
   bool encrypted = false;
 };
 

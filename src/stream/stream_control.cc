@@ -301,6 +301,14 @@ Result<ShardPage> StreamStore::list_shards(std::optional<std::string> name, std:
   if (!name && !next_token) {
     return make_error(Errc::kInvalidArgument, "Either NextToken or StreamName should be provided.");
   }
+  const ShardFilter f = filter.value_or(ShardFilter{});
+  if (f.type == ShardFilterType::kAfterShardId && !f.shard_id) {
+    return make_error(Errc::kInvalidArgument, "ShardId must be provided for ShardFilter type AFTER_SHARD_ID.");
+  }
+  if ((f.type == ShardFilterType::kAtTimestamp || f.type == ShardFilterType::kFromTimestamp) && !f.timestamp) {
+    return make_error(Errc::kInvalidArgument,
+                      "Timestamp must be provided for ShardFilter type AT_TIMESTAMP or FROM_TIMESTAMP.");
+  }
   std::shared_ptr<Stream> s;
   std::optional<uint32_t> after;
   if (next_token) {
@@ -320,17 +328,7 @@ Result<ShardPage> StreamStore::list_shards(std::optional<std::string> name, std:
   const TimestampMs now = clock_.now_ms();
   std::shared_lock lock(s->mu);
   const TimestampMs horizon = now - TimestampMs{s->retention_hours} * 3600 * 1000;
-  const ShardFilter f = filter.value_or(ShardFilter{});
-  if (f.type == ShardFilterType::kAfterShardId) {
-    if (!f.shard_id) {
-      return make_error(Errc::kInvalidArgument, "ShardId must be provided for ShardFilter type AFTER_SHARD_ID.");
-    }
-    after = parse_shard_id(*f.shard_id);
-  }
-  if ((f.type == ShardFilterType::kAtTimestamp || f.type == ShardFilterType::kFromTimestamp) && !f.timestamp) {
-    return make_error(Errc::kInvalidArgument,
-                      "Timestamp must be provided for ShardFilter type AT_TIMESTAMP or FROM_TIMESTAMP.");
-  }
+  if (f.type == ShardFilterType::kAfterShardId) after = parse_shard_id(*f.shard_id);
   auto open_at = [](const ShardInfo& i, TimestampMs t) { return i.created_ms <= t && (i.open() || *i.closed_ms >= t); };
   ShardPage page;
   for (const auto& sh : s->shards) {
@@ -366,8 +364,6 @@ Result<ShardPage> StreamStore::list_shards(std::optional<std::string> name, std:
 }
 
 Status StreamStore::change_retention(const std::string& name, int hours, bool increase) {
-  auto s = require_active(name);
-  if (!s) return tl::unexpected(s.error());
   if (hours < 24) {
     return make_error(Errc::kInvalidArgument,
                       "Minimum allowed retention period is 24 hours. Requested retention period (" +
@@ -378,6 +374,8 @@ Status StreamStore::change_retention(const std::string& name, int hours, bool in
                       "Maximum allowed retention period is 8760 hours. Requested retention period (" +
                           std::to_string(hours) + " hours) is too long.");
   }
+  auto s = require_active(name);
+  if (!s) return tl::unexpected(s.error());
   std::unique_lock lock((*s)->mu);
   const int current = (*s)->retention_hours;
   if (increase && hours < current) {
@@ -398,6 +396,11 @@ Status StreamStore::change_retention(const std::string& name, int hours, bool in
 
 Status StreamStore::add_tags(const std::string& name, const std::map<std::string, std::string>& tags) {
   if (auto st = check_tag_characters(tags); !st) return st;
+  if (tags.size() > kMaxTagsPerStream) {  // too many whatever the stream holds: before it is looked up
+    return make_error(Errc::kInvalidArgument, "Failed to add tags to stream " + name + " under account " +
+                                                  options_.account + " because a given stream cannot have more than " +
+                                                  std::to_string(kMaxTagsPerStream) + " tags.");
+  }
   auto s = require_active(name);
   if (!s) return tl::unexpected(s.error());
   std::unique_lock lock((*s)->mu);

@@ -120,8 +120,6 @@ Status StreamStore::put_round(Stream& stream, const std::string& name, std::span
 }
 
 Result<PutResult> StreamStore::put(const std::string& name, std::span<const PutEntry> entries) {
-  auto s = find(name);
-  if (!s) return not_found(name);
   std::vector<uint128> keys(entries.size());
   for (size_t i = 0; i < entries.size(); ++i) {
     const auto& e = entries[i];
@@ -138,6 +136,8 @@ Result<PutResult> StreamStore::put(const std::string& name, std::span<const PutE
       keys[i] = partition_key_hash(e.partition_key);
     }
   }
+  auto s = find(name);  // after the arguments, as AWS checks them
+  if (!s) return not_found(name);
   PutResult result;
   result.outcomes.resize(entries.size());
   std::vector<uint32_t> pending(entries.size());
@@ -182,19 +182,9 @@ Result<ShardCursor> StreamStore::starting_position(const std::string& name, cons
   });
 }
 
-Result<IteratorToken> StreamStore::position(const std::string& name, const std::string& shard_text, IteratorType type,
-                                            std::optional<std::string> sequence_number,
-                                            std::optional<TimestampMs> timestamp) const {
-  auto s = find(name);
-  if (!s) return not_found(name);
-  std::shared_lock lock(s->mu);
-  if (s->status == StreamStatus::kCreating || s->status == StreamStatus::kDeleting) return not_found(name);
-  const auto index = parse_shard_id(shard_text);
-  Shard* shard = index ? s->shard(*index) : nullptr;
-  if (!shard || shard_expired(*s, shard->info)) {
-    return make_error(Errc::kResourceNotFound, "Shard " + shard_text + " in stream " + name + " under account " +
-                                                   options_.account + " does not exist");
-  }
+Status StreamStore::check_position(const std::string& name, const std::string& shard_text, IteratorType type,
+                                   const std::optional<std::string>& sequence_number,
+                                   std::optional<TimestampMs> timestamp) const {
   const bool by_sequence = type == IteratorType::kAtSequenceNumber || type == IteratorType::kAfterSequenceNumber;
   if (by_sequence && !sequence_number) {
     return make_error(
@@ -219,6 +209,34 @@ Result<IteratorToken> StreamStore::position(const std::string& name, const std::
     return make_error(Errc::kInvalidArgument,
                       "Request should not contain a startingSequenceNumber or a timestamp for this ShardIteratorType.");
   }
+  if (by_sequence && !decode_sequence_number(*sequence_number)) {
+    return make_error(Errc::kInvalidArgument, "StartingSequenceNumber " + *sequence_number +
+                                                  " used in GetShardIterator on shard " + shard_text + " in stream " +
+                                                  name + " under account " + options_.account +
+                                                  " is invalid because it did not come from this stream.");
+  }
+  return {};
+}
+
+Result<IteratorToken> StreamStore::position(const std::string& name, const std::string& shard_text, IteratorType type,
+                                            std::optional<std::string> sequence_number,
+                                            std::optional<TimestampMs> timestamp) const {
+  // The arguments first, as AWS checks them, then whether the stream and shard exist.
+  if (auto st = check_position(name, shard_text, type, sequence_number, timestamp); !st)
+    return tl::unexpected(st.error());
+  const bool by_sequence = type == IteratorType::kAtSequenceNumber || type == IteratorType::kAfterSequenceNumber;
+  SequencePosition pos{};
+  if (by_sequence) pos = *decode_sequence_number(*sequence_number);  // check_position decoded it
+  auto s = find(name);
+  if (!s) return not_found(name);
+  std::shared_lock lock(s->mu);
+  if (s->status == StreamStatus::kCreating || s->status == StreamStatus::kDeleting) return not_found(name);
+  const auto index = parse_shard_id(shard_text);
+  Shard* shard = index ? s->shard(*index) : nullptr;
+  if (!shard || shard_expired(*s, shard->info)) {
+    return make_error(Errc::kResourceNotFound, "Shard " + shard_text + " in stream " + name + " under account " +
+                                                   options_.account + " does not exist");
+  }
   const log::Offset horizon = trim_horizon(*s, *shard);
   const log::Offset end = shard->info.open() ? shard->log->written_offset() : shard->info.end_offset;
   log::Offset offset = horizon;
@@ -236,19 +254,12 @@ Result<IteratorToken> StreamStore::position(const std::string& name, const std::
     }
     case IteratorType::kAtSequenceNumber:
     case IteratorType::kAfterSequenceNumber: {
-      const auto pos = decode_sequence_number(*sequence_number);
-      if (!pos) {
-        return make_error(Errc::kInvalidArgument, "StartingSequenceNumber " + *sequence_number +
-                                                      " used in GetShardIterator on shard " + shard_text +
-                                                      " in stream " + name + " under account " + options_.account +
-                                                      " is invalid because it did not come from this stream.");
-      }
-      if (pos->shard_index != *index) {
+      if (pos.shard_index != *index) {
         return make_error(Errc::kInvalidArgument, "Invalid StartingSequenceNumber. It encodes " +
-                                                      shard_id(pos->shard_index) +
+                                                      shard_id(pos.shard_index) +
                                                       ", while it was used in a call to a shard with " + shard_text);
       }
-      offset = pos->offset + (type == IteratorType::kAfterSequenceNumber ? 1 : 0);
+      offset = pos.offset + (type == IteratorType::kAfterSequenceNumber ? 1 : 0);
       if (offset > end) {
         return make_error(Errc::kInvalidArgument,
                           "StartingSequenceNumber " + *sequence_number + " used in GetShardIterator on shard " +

@@ -10,6 +10,8 @@
 namespace eddy::stream {
 
 Status StreamStore::start_encryption(const std::string& name, const std::string& key_id) {
+  auto s = require_active(name);
+  if (!s) return tl::unexpected(s.error());
   if (!options_.cipher) {
     return make_error(Errc::kKmsNotFound,
                       "This eddy server has no key to encrypt records at rest with: start eddy serve with "
@@ -17,8 +19,6 @@ Status StreamStore::start_encryption(const std::string& name, const std::string&
                       "FILE`). The KeyId you give (" +
                           key_id + ") is kept and shown; the records are encrypted with that file's key.");
   }
-  auto s = require_active(name);
-  if (!s) return tl::unexpected(s.error());
   std::unique_lock lock((*s)->mu);
   std::string old = std::exchange((*s)->encryption_key_id, key_id);
   Status saved = persist(**s);
@@ -52,8 +52,7 @@ Status StreamStore::open_sealed(log::ReadResult& read) const {
     }
     opened->emplace_back();
     if (auto st = options_.cipher->open(r.data, opened->back()); !st) return st;
-    r.data = opened->back();
-    r.encrypted = false;
+    r.data = opened->back();  // `encrypted` stays: the record was sealed at rest (GetRecords says KMS)
   }
   if (opened) read.keep_alive.push_back(std::move(opened));
   return {};

@@ -67,6 +67,13 @@ Status StreamStore::reshard(const std::shared_ptr<Stream>& self, const std::vect
 
 Status StreamStore::split_shard(const std::string& name, const std::string& shard_id_text,
                                 const std::string& new_starting_hash_key) {
+  const auto key = parse_decimal_u128(new_starting_hash_key);
+  if (!key) {  // the argument first, as AWS checks it; its range against the shard's below
+    return make_error(Errc::kInvalidArgument, "NewStartingHashKey " + new_starting_hash_key +
+                                                  " used in SplitShard() on shard " + shard_id_text + " in stream " +
+                                                  name + " under account " + options_.account +
+                                                  " is not a hash key in [0, 2^128-1].");
+  }
   auto s = require(name);
   if (!s) return tl::unexpected(s.error());
   // Lock order is the store's map before a stream's: count other streams' shards first.
@@ -90,9 +97,8 @@ Status StreamStore::split_shard(const std::string& name, const std::string& shar
                       "Shard " + shard_id_text + " in stream " + name + " under account " + options_.account +
                           " has already been merged or split, and thus is not eligible for merging or splitting.");
   }
-  const auto key = parse_decimal_u128(new_starting_hash_key);
   const auto& r = shard->info.range;
-  if (!key || !(r.start + 1 < *key && *key < r.end)) {
+  if (!(r.start + 1 < *key && *key < r.end)) {
     return make_error(Errc::kInvalidArgument,
                       "NewStartingHashKey " + new_starting_hash_key + " used in SplitShard() on shard " +
                           shard_id_text + " in stream " + name + " under account " + options_.account +
@@ -116,6 +122,11 @@ Status StreamStore::split_shard(const std::string& name, const std::string& shar
 
 Status StreamStore::merge_shards(const std::string& name, const std::string& shard_text,
                                  const std::string& adjacent_text) {
+  if (parse_shard_id(shard_text) && parse_shard_id(shard_text) == parse_shard_id(adjacent_text)) {
+    return make_error(Errc::kInvalidArgument, "Shards " + shard_text + " and " + adjacent_text + " in stream " + name +
+                                                  " under account " + options_.account +
+                                                  " are not an adjacent pair of shards eligible for merging");
+  }
   auto s = require(name);
   if (!s) return tl::unexpected(s.error());
   std::unique_lock lock((*s)->mu);

@@ -40,11 +40,11 @@ Status change_and_persist(Stream& s, T& field, T value, const std::function<Stat
 }  // namespace
 
 Status StreamStore::update_mode(const std::string& name, StreamMode mode, std::optional<uint32_t> warm_mibps) {
-  auto s = require_active(name);
-  if (!s) return tl::unexpected(s.error());
   if (warm_mibps && mode != StreamMode::kOnDemand) {
     return make_error(Errc::kInvalidArgument, "WarmThroughputMiBps can only be set for streams in ON_DEMAND mode.");
   }
+  auto s = require_active(name);
+  if (!s) return tl::unexpected(s.error());
   std::unique_lock lock((*s)->mu);
   Stream& st = **s;
   const StreamMode old_mode = st.mode;

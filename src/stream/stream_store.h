@@ -196,6 +196,9 @@ class StreamStore {
   Result<ConsumerSnapshot> describe_consumer(const ConsumerRef& ref) const;
   Result<std::vector<ConsumerSnapshot>> list_consumers(const std::string& stream) const;
   Status deregister_consumer(const ConsumerRef& ref);
+  // GetShardIterator's (and SubscribeToShard's) argument rules, which come before existence.
+  Status check_position(const std::string& name, const std::string& shard_id, IteratorType type,
+                        const std::optional<std::string>& sequence_number, std::optional<TimestampMs> timestamp) const;
   // Where SubscribeToShard starts: GetShardIterator's rules and errors, without an iterator.
   Result<ShardCursor> starting_position(const std::string& name, const std::string& shard_id, IteratorType type,
                                         std::optional<std::string> sequence_number,
