@@ -7,6 +7,8 @@ sockets (plain HTTP to the TLS port) and eddy's own client commands (--ca-bundle
 environment). Certificates the tests need are made with the openssl CLI in temporary directories.
 Each class starts its own servers (port 0, private data directories), so classes and files can run
 in parallel. Every wait is bounded.
+Longer than the usual 800 lines: every class shares the certificate helpers and the server setups
+above them, and the suite reads as one.
 """
 
 import base64
