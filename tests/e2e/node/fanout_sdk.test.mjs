@@ -27,6 +27,7 @@ import {
 } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 
+import { assertRecordsEqual, expectError } from './kinesis_asserts.mjs';
 import { Server } from './eddy_server.mjs';
 
 // The pinned SDK warns on node < 22 at client construction; the warning is noise here.
@@ -38,33 +39,7 @@ const WAITER = { maxWaitTime: 20, minDelay: 0.25, maxDelay: 1 };
 const SEQ_RE = /^(0|[1-9]\d{0,128})$/;
 const shardId = (i) => `shardId-${String(i).padStart(12, '0')}`;
 
-function assertRecordsEqual(got, want, what) {
-  assert.deepEqual(
-    got.map((r) => r.SequenceNumber), want.map((r) => r.seq), `${what}: sequence numbers`);
-  for (let i = 0; i < want.length; i++) {
-    const r = got[i];
-    assert.ok(r.Data instanceof Uint8Array, `${what}[${i}]: Data is a Uint8Array`);
-    assert.ok(Buffer.from(r.Data).equals(want[i].data), `${what}[${i}]: Data bytes differ`);
-    assert.equal(r.PartitionKey, want[i].pk, `${what}[${i}]: PartitionKey`);
-    assert.ok(r.ApproximateArrivalTimestamp instanceof Date, `${what}[${i}]: ApproximateArrivalTimestamp is a Date`);
-    assert.ok(!Number.isNaN(r.ApproximateArrivalTimestamp.getTime()), `${what}[${i}]: timestamp is valid`);
-  }
-}
 
-// Expect `promise` to reject with the named Kinesis error (HTTP 400 unless told otherwise).
-async function expectError(promise, name, { status = 400, message } = {}) {
-  let out;
-  try {
-    out = await promise;
-  } catch (err) {
-    assert.equal(err.name, name, `expected ${name}, got ${err.name}: ${err.message}`);
-    assert.equal(err.$metadata?.httpStatusCode, status, `${name}: HTTP status`);
-    if (message) assert.match(err.message, message);
-    return err;
-  }
-  const { $metadata, ...body } = out ?? {};
-  assert.fail(`expected ${name}, but the request succeeded: ${JSON.stringify(body)}`);
-}
 
 // ---------------------------------------------------------------------------------------------
 // enhanced fan-out: consumers and SubscribeToShard, whose answer is an AWS event stream. Over the

@@ -44,6 +44,7 @@ import {
 } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 
+import { assertRecordsEqual, expectError } from './kinesis_asserts.mjs';
 import { Server } from './eddy_server.mjs';
 
 // ---------------------------------------------------------------------------------------------
@@ -85,20 +86,6 @@ function waitActive(StreamName) {
   return waitUntilStreamExists({ client, ...WAITER }, { StreamName });
 }
 
-// Expect `promise` to reject with the named Kinesis error (HTTP 400 unless told otherwise).
-async function expectError(promise, name, { status = 400, message } = {}) {
-  let out;
-  try {
-    out = await promise;
-  } catch (err) {
-    assert.equal(err.name, name, `expected ${name}, got ${err.name}: ${err.message}`);
-    assert.equal(err.$metadata?.httpStatusCode, status, `${name}: HTTP status`);
-    if (message) assert.match(err.message, message);
-    return err;
-  }
-  const { $metadata, ...body } = out ?? {};
-  assert.fail(`expected ${name}, but the request succeeded: ${JSON.stringify(body)}`);
-}
 
 // Records we put, per stream/shard, in put order: what GetRecords must give back.
 const ledger = new Map();
@@ -149,18 +136,6 @@ async function drain(it, { maxCalls = 20, extra = {} } = {}) {
   assert.fail(`shard not drained after ${maxCalls} GetRecords calls (${records.length} records so far)`);
 }
 
-function assertRecordsEqual(got, want, what) {
-  assert.deepEqual(
-    got.map((r) => r.SequenceNumber), want.map((r) => r.seq), `${what}: sequence numbers`);
-  for (let i = 0; i < want.length; i++) {
-    const r = got[i];
-    assert.ok(r.Data instanceof Uint8Array, `${what}[${i}]: Data is a Uint8Array`);
-    assert.ok(Buffer.from(r.Data).equals(want[i].data), `${what}[${i}]: Data bytes differ`);
-    assert.equal(r.PartitionKey, want[i].pk, `${what}[${i}]: PartitionKey`);
-    assert.ok(r.ApproximateArrivalTimestamp instanceof Date, `${what}[${i}]: ApproximateArrivalTimestamp is a Date`);
-    assert.ok(!Number.isNaN(r.ApproximateArrivalTimestamp.getTime()), `${what}[${i}]: timestamp is valid`);
-  }
-}
 
 const assertRange = (shard, lo, hi, what) => {
   assert.deepEqual(shard.HashKeyRange, { StartingHashKey: String(lo), EndingHashKey: String(hi) }, `${what}: HashKeyRange`);
