@@ -148,6 +148,7 @@ class Call : private JsonReply {
       if (!c.value("Inputs", json::array()).empty()) {
         return make_error(Errc::kInvalidArgument, "The application already has a streaming input");
       }
+      if (auto st = analytics::check_input(input); !st) return st;
       input["InputId"] = "1.1";
       c["Inputs"] = json::array({input});
       return {};

@@ -20,6 +20,15 @@ json in_app_names(const json& input) {
 
 }  // namespace
 
+Status check_input(const json& input) {
+  if (input.contains("InputProcessingConfiguration")) {
+    return make_error(Errc::kUnsupportedOperation,
+                      "InputProcessingConfiguration (Lambda preprocessing) is not supported by eddy yet; "
+                      "remove it and preprocess the records before they reach the stream");
+  }
+  return {};
+}
+
 std::string next_id(const json& list, const char* key) {
   int max = 0;
   for (const auto& e : list) {
@@ -46,10 +55,7 @@ Status set_inputs_and_outputs(json& config, json inputs, json outputs) {
   if (inputs.size() > 1)
     return make_error(Errc::kInvalidArgument, "An application can have at most one streaming input");
   for (size_t i = 0; i < inputs.size(); ++i) {
-    if (inputs[i].contains("InputProcessingConfiguration")) {
-      return make_error(Errc::kUnsupportedOperation,
-                        "InputProcessingConfiguration (Lambda preprocessing) is not supported by eddy");
-    }
+    if (auto st = check_input(inputs[i]); !st) return st;
     inputs[i]["InputId"] = std::to_string(i + 1) + ".1";
   }
   for (size_t i = 0; i < outputs.size(); ++i) outputs[i]["OutputId"] = std::to_string(i + 1) + ".1";
@@ -95,6 +101,10 @@ Status apply_input_updates(json& c, const json& updates) {
                            [&](const json& i) { return i.value("InputId", "") == iu["InputId"]; });
     if (it == inputs.end())
       return make_error(Errc::kResourceNotFound, "Input " + iu["InputId"].get<std::string>() + " not found");
+    if (iu.contains("InputProcessingConfigurationUpdate")) {
+      return make_error(Errc::kUnsupportedOperation,
+                        "InputProcessingConfigurationUpdate (Lambda preprocessing) is not supported by eddy yet");
+    }
     if (iu.contains("NamePrefixUpdate")) (*it)["NamePrefix"] = iu["NamePrefixUpdate"];
     if (iu.contains("KinesisStreamsInputUpdate")) {
       const auto& k = iu["KinesisStreamsInputUpdate"];

@@ -17,6 +17,8 @@ namespace eddy::api::analytics {
 // one destination each.
 Status set_inputs_and_outputs(nlohmann::json& config, nlohmann::json inputs, nlohmann::json outputs);
 std::string next_id(const nlohmann::json& list, const char* key);
+// An input eddy can run: Lambda preprocessing is refused rather than stored and never run.
+Status check_input(const nlohmann::json& input);
 Status check_destinations(const nlohmann::json& outputs);
 
 // InputDescriptions / OutputDescriptions of DescribeApplication.

@@ -676,6 +676,35 @@ class TestControlPlane(AnalyticsTestCase):
                           for o in d['OutputDescriptions']], [stream_arn(dst)])
         self.assertEqual(d['OutputDescriptions'][0]['OutputId'], '1.1')
 
+    def test_lambda_preprocessing_is_refused_not_ignored(self):
+        """Until preprocessing runs, no path may store an InputProcessingConfiguration that would
+        then be skipped silently: CreateApplication, AddApplicationInput and UpdateApplication."""
+        src = self.new_stream(1, 'src')
+        processing = {'InputLambdaProcessor': {
+            'ResourceARN': 'arn:aws:lambda:us-east-1:000000000000:function:pre',
+            'RoleARN': 'arn:aws:iam::000000000000:role/r'}}
+        with_processing = dict(kinesis_input(ROW_PREFIX, src, ROW_SCHEMA),
+                               InputProcessingConfiguration=processing)
+        self.assert_error('UnsupportedOperationException', self.ka.create_application,
+                          ApplicationName=self.uniq('pre-create'), ApplicationCode=ROW_SQL,
+                          Inputs=[with_processing])
+        bare = self.uniq('pre-add')
+        self.ka.create_application(ApplicationName=bare)
+        self.assert_error('UnsupportedOperationException', self.ka.add_application_input,
+                          ApplicationName=bare, CurrentApplicationVersionId=1, Input=with_processing)
+        self.assertEqual(self.describe(bare).get('InputDescriptions', []), [])
+        self.assertEqual(self.version(bare), 1)
+
+        name = self.create_row_app(src)
+        self.assert_error('UnsupportedOperationException', self.ka.update_application,
+                          ApplicationName=name, CurrentApplicationVersionId=1,
+                          ApplicationUpdate={'InputUpdates': [{
+                              'InputId': '1.1',
+                              'InputProcessingConfigurationUpdate': {'InputLambdaProcessorUpdate': {
+                                  'ResourceARNUpdate': processing['InputLambdaProcessor']['ResourceARN']}}}]})
+        self.assertEqual(self.version(name), 1)
+        self.assertNotIn('InputProcessingConfigurationDescription', self.describe(name)['InputDescriptions'][0])
+
     def test_output_limit_is_three(self):
         src = self.new_stream(1, 'src')
         name = self.create_row_app(src)
