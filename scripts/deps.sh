@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(cmake ninja-build g++ pkg-config libboost-dev libsimdjson-dev nlohmann-json3-dev
   libcli11-dev libexpected-dev libssl-dev zlib1g-dev libgtest-dev libgmock-dev
-  libbenchmark-dev libnghttp2-dev libre2-dev libcurl4-openssl-dev libyaml-cpp-dev libjemalloc-dev python3-cbor2 curl
+  libbenchmark-dev libnghttp2-dev libre2-dev libicu-dev libcurl4-openssl-dev libyaml-cpp-dev libjemalloc-dev python3-cbor2 curl
   ccache clang-format nats-server libnats-dev  # cluster mode: JetStream servers for the tests, the C client
   chromium)  # chromium: the dashboard's end-to-end test drives it headless (playwright-core)
 

@@ -414,11 +414,20 @@ class InExpr final : public Expr {
   bool negated_;
 };
 
+bool utf8_continuation(char c) {
+  return (static_cast<unsigned char>(c) & 0xc0) == 0x80;
+}
+
 bool like_match(std::string_view s, std::string_view p) {
-  // % = any sequence, _ = one character; iterative with backtracking on the last %.
+  // % = any sequence, _ = one character (all bytes of a UTF-8 character); iterative with
+  // backtracking on the last %.
   size_t si = 0, pi = 0, star = std::string_view::npos, mark = 0;
   while (si < s.size()) {
-    if (pi < p.size() && (p[pi] == '_' || p[pi] == s[si])) {
+    if (pi < p.size() && p[pi] == '_') {
+      ++si;
+      while (si < s.size() && utf8_continuation(s[si])) ++si;
+      ++pi;
+    } else if (pi < p.size() && p[pi] == s[si]) {
       ++si;
       ++pi;
     } else if (pi < p.size() && p[pi] == '%') {
@@ -426,7 +435,9 @@ bool like_match(std::string_view s, std::string_view p) {
       mark = si;
     } else if (star != std::string_view::npos) {
       pi = star + 1;
-      si = ++mark;
+      do {
+        si = ++mark;
+      } while (si < s.size() && utf8_continuation(s[si]));
     } else {
       return false;
     }

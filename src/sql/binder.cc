@@ -224,7 +224,21 @@ Result<Bound> QueryBinder::bind(const Expr& e, Place place) {
       auto p = bind(*e.args[1], place);
       if (!v) return v;
       if (!p) return p;
-      if (!(*v)->type.is_string() || !(*p)->type.is_string()) return error_at(e.loc, "LIKE needs character strings");
+      if (!(*v)->type.is_string() || !(*p)->type.is_string())
+        return error_at(e.loc, e.text + " needs character strings");
+      if (e.text == "SIMILAR TO" || e.args.size() > 2) {
+        std::vector<runtime::ExprPtr> args;
+        args.push_back(std::move(*v));
+        args.push_back(std::move(*p));
+        if (e.args.size() > 2) {
+          auto escape = bind(*e.args[2], place);
+          if (!escape) return escape;
+          args.push_back(std::move(*escape));
+        }
+        auto bound = bind_pattern_match(e.text == "SIMILAR TO", e.negated, std::move(args));
+        if (!bound) return error_at(e.loc, bound.error().message);
+        return bound;
+      }
       return runtime::make_like(runtime::make_cast(std::move(*v), SqlType::varchar()),
                                 runtime::make_cast(std::move(*p), SqlType::varchar()), e.negated);
     }

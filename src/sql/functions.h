@@ -18,4 +18,8 @@ Result<runtime::ExprPtr> bind_function(const std::string& name, std::vector<runt
 
 bool is_aggregate_function(const std::string& name);
 
+// x [NOT] LIKE p ESCAPE c and x [NOT] SIMILAR TO p [ESCAPE c]: args are the value, the pattern and
+// the escape character if any (pattern_match.cc).
+Result<runtime::ExprPtr> bind_pattern_match(bool similar, bool negated, std::vector<runtime::ExprPtr> args);
+
 }  // namespace eddy::sql

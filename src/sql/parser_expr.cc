@@ -94,7 +94,8 @@ ExprPtr Parser::comparison() {
     }
     bool negated = false;
     if (peek().is_keyword("NOT") &&
-        (peek(1).is_keyword("BETWEEN") || peek(1).is_keyword("IN") || peek(1).is_keyword("LIKE"))) {
+        (peek(1).is_keyword("BETWEEN") || peek(1).is_keyword("IN") || peek(1).is_keyword("LIKE") ||
+         (peek(1).is_keyword("SIMILAR") && peek(2).is_keyword("TO")))) {
       next();
       negated = true;
     }
@@ -120,15 +121,27 @@ ExprPtr Parser::comparison() {
       left = std::move(e);
       continue;
     }
-    if (accept_keyword("LIKE")) {
+    // x [NOT] LIKE p [ESCAPE c], x [NOT] SIMILAR TO p [ESCAPE c] (sqlref/sql-reference-string-operators).
+    // SIMILAR and ESCAPE are not reserved: they are operators only in this shape.
+    const bool similar = peek().is_keyword("SIMILAR") && peek(1).is_keyword("TO");
+    if (similar || accept_keyword("LIKE")) {
+      if (similar) {
+        next();
+        next();
+      }
       auto e = make(ExprKind::kLike, loc);
+      e->text = similar ? "SIMILAR TO" : "LIKE";
       e->negated = negated;
       e->args.push_back(std::move(left));
       e->args.push_back(concat());
+      if (peek().is_keyword("ESCAPE") && peek(1).kind != TokenKind::kSymbol && peek(1).kind != TokenKind::kEnd) {
+        next();
+        e->args.push_back(concat());
+      }
       left = std::move(e);
       continue;
     }
-    if (negated) fail("BETWEEN, IN or LIKE after NOT");
+    if (negated) fail("BETWEEN, IN, LIKE or SIMILAR TO after NOT");
     return left;
   }
 }
