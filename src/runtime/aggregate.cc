@@ -22,12 +22,22 @@ SqlType aggregate_result_type(AggregateKind kind, const SqlType& arg) {
     case AggregateKind::kVarPop:
     case AggregateKind::kVarSamp:
       return SqlType::of(TypeId::kDouble);
+    case AggregateKind::kAny:
+    case AggregateKind::kEvery:
+      return SqlType::of(TypeId::kBoolean);
+    case AggregateKind::kExpAvg:
+      return arg.is_approx() ? arg : SqlType::of(TypeId::kDouble);
     default:
       return arg;
   }
 }
 
 void Accumulator::add(const Value& v, const SqlType& t, AggregateKind kind) {
+  if (kind == AggregateKind::kFirstValueNulls || kind == AggregateKind::kLastValueNulls) {
+    if (count_star_++ == 0 || kind == AggregateKind::kLastValueNulls)
+      (kind == AggregateKind::kFirstValueNulls ? first_ : last_) = v;
+    return;
+  }
   if (v.is_null()) return;
   ++count_;
   switch (kind) {
@@ -56,6 +66,16 @@ void Accumulator::add(const Value& v, const SqlType& t, AggregateKind kind) {
     case AggregateKind::kLastValue:
       last_ = v;
       return;
+    case AggregateKind::kAny:
+    case AggregateKind::kEvery:
+      isum_ += v.i != 0;  // TRUE rows
+      return;
+    case AggregateKind::kFirstValueNulls:
+    case AggregateKind::kLastValueNulls:
+    case AggregateKind::kLag:
+    case AggregateKind::kNthValue:
+    case AggregateKind::kExpAvg:
+      return;
     case AggregateKind::kStddevPop:
     case AggregateKind::kStddevSamp:
     case AggregateKind::kVarPop:
@@ -73,6 +93,8 @@ void Accumulator::add(const Value& v, const SqlType& t, AggregateKind kind) {
 }
 
 void Accumulator::merge(const Accumulator& o, const SqlType& t, AggregateKind kind) {
+  if (kind == AggregateKind::kFirstValueNulls && count_star_ == 0 && o.count_star_ > 0) first_ = o.first_;
+  if (kind == AggregateKind::kLastValueNulls && o.count_star_ > 0) last_ = o.last_;
   count_star_ += o.count_star_;
   if (o.count_ == 0) return;
   const int64_t before = count_;
@@ -98,6 +120,16 @@ void Accumulator::merge(const Accumulator& o, const SqlType& t, AggregateKind ki
       return;
     case AggregateKind::kLastValue:
       last_ = o.last_;
+      return;
+    case AggregateKind::kAny:
+    case AggregateKind::kEvery:
+      isum_ += o.isum_;
+      return;
+    case AggregateKind::kFirstValueNulls:
+    case AggregateKind::kLastValueNulls:
+    case AggregateKind::kLag:
+    case AggregateKind::kNthValue:
+    case AggregateKind::kExpAvg:
       return;
     case AggregateKind::kStddevPop:
     case AggregateKind::kStddevSamp:
@@ -125,13 +157,17 @@ Value Accumulator::result(AggregateKind kind, const SqlType& t, const SqlType& r
     case AggregateKind::kMax:
       return max_;
     case AggregateKind::kFirstValue:
+    case AggregateKind::kFirstValueNulls:
       return first_;
     case AggregateKind::kLastValue:
+    case AggregateKind::kLastValueNulls:
       return last_;
     default:
       break;
   }
   if (count_ == 0) return Value::null();
+  if (kind == AggregateKind::kAny) return Value::boolean(isum_ > 0);
+  if (kind == AggregateKind::kEvery) return Value::boolean(isum_ == count_);
   switch (kind) {
     case AggregateKind::kSum:
       if (t.id == TypeId::kReal) return Value::real(fsum_);

@@ -24,14 +24,37 @@ enum class AggregateKind {
   kStddevPop,
   kStddevSamp,
   kVarPop,
-  kVarSamp
+  kVarSamp,
+  kAny,    // BOOLEAN: TRUE in any non-NULL row
+  kEvery,  // BOOLEAN: TRUE in every non-NULL row
+  // FIRST_VALUE / LAST_VALUE RESPECT NULLS (KDA's default): the first or last row's value, NULL
+  // or not. kFirstValue / kLastValue keep the first or last non-NULL one (IGNORE NULLS).
+  kFirstValueNulls,
+  kLastValueNulls,
+  // Analytic functions of a sliding window's rows (OVER only): sliding_pump.cc reads them.
+  kLag,       // the value `offset` rows before the current one
+  kNthValue,  // the offset-th value from the window's first (or last) row
+  kExpAvg     // average weighted by 2^-(age / half_life)
 };
+
+// Only in OVER windows: they read the window's rows in order, not an accumulator.
+inline bool is_analytic(AggregateKind k) {
+  return k == AggregateKind::kLag || k == AggregateKind::kNthValue || k == AggregateKind::kExpAvg;
+}
 
 struct AggregateSpec {
   AggregateKind kind;
   ExprPtr arg;          // null for COUNT(*)
   SqlType result_type;  // decisions.md 7: SUM/AVG of integers stay integer; REAL stays REAL
   std::string window;   // sliding windows: which WINDOW this aggregate is OVER ("" = none)
+  // Analytic functions: LAG's N and NTH_VALUE's n; NULLs skipped while counting (IGNORE NULLS);
+  // NTH_VALUE FROM LAST; EXP_AVG's half-life; LAG's default, evaluated on the current row when no
+  // row is that far back in the window.
+  int64_t offset = 1;
+  bool ignore_nulls = false;
+  bool from_last = false;
+  int64_t half_life_ms = 0;
+  ExprPtr fallback;
 };
 
 // Result type of `kind` over an argument of type `arg`.

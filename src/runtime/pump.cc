@@ -138,7 +138,8 @@ std::string Pump::state_shape() const {
   const PumpPlan& p = *plan_;
   std::string s = "mode " + std::to_string(static_cast<int>(p.mode)) + "; keys";
   for (const auto& k : p.keys) s += " " + k->type.to_string();
-  s += "; window key " + std::to_string(p.window_key) + (p.window_on_rowtime ? " rowtime" : "");
+  s += "; window key " + std::to_string(p.window_key) + (p.window_on_rowtime ? " rowtime" : "") +
+       (p.window_on_change ? " on change" : "");
   s += "; aggregates";
   for (size_t a = 0; a < p.aggregates.size(); ++a) {
     const auto& agg = p.aggregates[a];
@@ -258,7 +259,11 @@ class TumblingPump final : public Pump {
       it = windows_.begin();
     } else {
       const Value& w = *key_refs_[wk];
-      while (!windows_.empty() && compare_values(windows_.front().key, w) < 0) close_front();
+      // A MONOTONIC key may fall as well as rise: any other key ends the group (KDA: "a new group
+      // is started and the previous group is considered complete").
+      while (!windows_.empty() && (plan_->window_on_change ? compare_values(windows_.front().key, w) != 0
+                                                           : compare_values(windows_.front().key, w) < 0))
+        close_front();
       it = std::find_if(windows_.begin(), windows_.end(),
                         [&](const Window& x) { return compare_values(x.key, w) >= 0; });
       if (it == windows_.end() || compare_values(it->key, w) != 0) {

@@ -69,6 +69,7 @@ struct PumpPlan {
   std::vector<ExprPtr> keys;       // GROUP BY / STAGGER PARTITION BY expressions
   int window_key = -1;             // tumbling: the key that is the (ROWTIME) window
   bool window_on_rowtime = false;  // tumbling: that key is a function of ROWTIME
+  bool window_on_change = false;   // tumbling: a MONOTONIC key; a group closes when the key changes
   int64_t stagger_range_ms = 0;
   std::vector<AggregateSpec> aggregates;
   std::vector<SlidingWindowSpec> windows;

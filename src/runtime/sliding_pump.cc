@@ -1,5 +1,7 @@
 // Sliding windows (WINDOW ... RANGE|ROWS ... PRECEDING, OVER): a row out for every row in.
 #include <algorithm>
+#include <cmath>
+#include <optional>
 
 #include "runtime/pump_internal.h"
 
@@ -40,7 +42,17 @@ class SlidingPump final : public Pump {
         while (!p.rowtimes.empty() && p.rowtimes.front() < row.rowtime - spec.range_ms) evict(p, w);
       }
       for (size_t a = 0; a < plan_->aggregates.size(); ++a) {
-        if (plan_->aggregate_window[a] == static_cast<int>(w)) aggs[a] = result(p, a);
+        if (plan_->aggregate_window[a] != static_cast<int>(w)) continue;
+        const auto& agg = plan_->aggregates[a];
+        if (!is_analytic(agg.kind)) {
+          aggs[a] = result(p, a);
+        } else if (auto v = analytic(p, a)) {
+          aggs[a] = std::move(*v);
+        } else if (!agg.fallback) {
+          aggs[a] = Value::null();
+        } else if (auto st = agg.fallback->eval(ctx, aggs[a]); !st) {
+          return error_(row, st.error());
+        }
       }
     }
     order_ = {row.rowtime, 0, 0, ordinal_};
@@ -216,6 +228,53 @@ class SlidingPump final : public Pump {
     Accumulator acc;  // order-dependent aggregates: re-add the window's values in arrival order
     for (const auto& v : p.args[a]) acc.add(v, agg.arg->type, agg.kind);
     return acc.result(agg.kind, agg.arg->type, agg.result_type);
+  }
+
+  // LAG, NTH_VALUE and EXP_AVG over the window's rows, oldest first; the current row is the last.
+  // nullopt: LAG found no row that far back (its default applies).
+  std::optional<Value> analytic(const Partition& p, size_t a) const {
+    const auto& agg = plan_->aggregates[a];
+    const auto& rows = p.args[a];
+    const int64_t n = static_cast<int64_t>(rows.size());
+    // The offset-th row counted from `from` in steps of `step`, skipping NULLs if asked.
+    auto nth = [&](int64_t from, int64_t step, int64_t offset) -> std::optional<Value> {
+      for (int64_t i = from; i >= 0 && i < n; i += step) {
+        if (agg.ignore_nulls && rows[static_cast<size_t>(i)].is_null()) continue;
+        if (--offset == 0) return rows[static_cast<size_t>(i)];
+      }
+      return std::nullopt;
+    };
+    switch (agg.kind) {
+      case AggregateKind::kLag:
+        if (agg.offset == 0) return rows.back();
+        return nth(n - 2, -1, agg.offset);
+      case AggregateKind::kNthValue: {
+        auto v = agg.from_last ? nth(n - 1, -1, agg.offset) : nth(0, 1, agg.offset);
+        return v ? std::move(*v) : Value::null();
+      }
+      case AggregateKind::kExpAvg: {
+        // Each value weighs 2^-(age / half-life), age = the current ROWTIME - its own (decisions.md 12).
+        const SqlType& t = agg.arg->type;
+        const TimestampMs now = p.rowtimes.back();
+        double sum = 0, weights = 0;
+        for (int64_t i = 0; i < n; ++i) {
+          const Value& v = rows[static_cast<size_t>(i)];
+          if (v.is_null()) continue;
+          const double x = t.is_approx()              ? v.d
+                           : t.id == TypeId::kDecimal ? static_cast<double>(v.i) / static_cast<double>(pow10(t.scale))
+                                                      : static_cast<double>(v.i);
+          const double age = static_cast<double>(now - p.rowtimes[static_cast<size_t>(i)]);
+          const double weight = std::exp2(-age / static_cast<double>(agg.half_life_ms));
+          sum += weight * x;
+          weights += weight;
+        }
+        if (weights == 0) return Value::null();
+        const double avg = sum / weights;
+        return t.id == TypeId::kReal ? Value::real(static_cast<float>(avg)) : Value::real(avg);
+      }
+      default:
+        return Value::null();
+    }
   }
 
   std::vector<std::unordered_map<std::vector<Value>, Partition, RowKeyHash>> partitions_;

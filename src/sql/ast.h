@@ -72,7 +72,10 @@ struct Expr {
   bool star = false;         // COUNT(*)
   bool has_operand = false;  // CASE x WHEN ...
   bool has_else = false;
-  bool quoted = false;                 // column name was quoted
+  bool quoted = false;  // column name was quoted
+  // FIRST_VALUE, LAST_VALUE, LAG, NTH_VALUE: [IGNORE | RESPECT] NULLS, and NTH_VALUE's FROM LAST.
+  enum class Nulls { kDefault, kRespect, kIgnore } nulls = Nulls::kDefault;
+  bool from_last = false;
   std::string window_name;             // OVER w
   std::unique_ptr<WindowSpec> window;  // OVER (...)
 

@@ -343,6 +343,8 @@ Result<Bound> QueryBinder::aggregate(const Expr& e, Place place) {
   runtime::AggregateSpec spec;
   const std::string& n = e.text;
   using runtime::AggregateKind;
+  // KDA's FIRST_VALUE and LAST_VALUE respect NULLs unless told otherwise; Flink's skip them.
+  const bool ignore_nulls = e.nulls == Expr::Nulls::kIgnore || (e.nulls == Expr::Nulls::kDefault && flink);
   if (n == "COUNT")
     spec.kind = e.star ? AggregateKind::kCountStar : AggregateKind::kCount;
   else if (n == "SUM")
@@ -354,33 +356,84 @@ Result<Bound> QueryBinder::aggregate(const Expr& e, Place place) {
   else if (n == "MAX")
     spec.kind = AggregateKind::kMax;
   else if (n == "FIRST_VALUE")
-    spec.kind = AggregateKind::kFirstValue;
+    spec.kind = ignore_nulls ? AggregateKind::kFirstValue : AggregateKind::kFirstValueNulls;
   else if (n == "LAST_VALUE")
-    spec.kind = AggregateKind::kLastValue;
+    spec.kind = ignore_nulls ? AggregateKind::kLastValue : AggregateKind::kLastValueNulls;
   else if (n == "STDDEV_POP")
     spec.kind = AggregateKind::kStddevPop;
   else if (n == "STDDEV_SAMP" || n == "STDDEV")
     spec.kind = AggregateKind::kStddevSamp;
   else if (n == "VAR_POP")
     spec.kind = AggregateKind::kVarPop;
+  else if (n == "ANY")
+    spec.kind = AggregateKind::kAny;
+  else if (n == "EVERY")
+    spec.kind = AggregateKind::kEvery;
+  else if (n == "LAG")
+    spec.kind = AggregateKind::kLag;
+  else if (n == "NTH_VALUE")
+    spec.kind = AggregateKind::kNthValue;
+  else if (n == "EXP_AVG")
+    spec.kind = AggregateKind::kExpAvg;
   else
     spec.kind = AggregateKind::kVarSamp;
+  spec.ignore_nulls = ignore_nulls;
+  spec.from_last = e.from_last;
+  if (runtime::is_analytic(spec.kind) && !windowed)
+    return error_at(e.loc, n + " is an analytic function: it needs OVER (...) or OVER window_name");
   SqlType arg_type = SqlType::of(TypeId::kBigint);
   if (!e.star) {
-    if (e.args.size() != 1) return error_at(e.loc, n + " takes one argument");
+    const size_t most = spec.kind == AggregateKind::kLag ? 3 : 1;
+    const size_t least = spec.kind == AggregateKind::kNthValue || spec.kind == AggregateKind::kExpAvg ? 2 : 1;
+    if (e.args.size() < least || e.args.size() > std::max(least, most)) {
+      return error_at(e.loc, n + (spec.kind == AggregateKind::kLag        ? " takes (expr [, N [, default]])"
+                                  : spec.kind == AggregateKind::kNthValue ? " takes (expr, n)"
+                                  : spec.kind == AggregateKind::kExpAvg   ? " takes (expr, INTERVAL half-life)"
+                                                                          : " takes one argument"));
+    }
     auto arg = bind(*e.args[0], Place::kRow);
     if (!arg) return arg;
     arg_type = (*arg)->type;
-    const bool numeric_only =
-        spec.kind == AggregateKind::kSum || spec.kind == AggregateKind::kAvg || spec.kind >= AggregateKind::kStddevPop;
+    const bool numeric_only = spec.kind == AggregateKind::kSum || spec.kind == AggregateKind::kAvg ||
+                              spec.kind == AggregateKind::kExpAvg ||
+                              (spec.kind >= AggregateKind::kStddevPop && spec.kind <= AggregateKind::kVarSamp);
     if (numeric_only && !arg_type.is_numeric() && !(spec.kind == AggregateKind::kSum && arg_type.is_interval())) {
       return error_at(e.loc, n + " needs a numeric argument, got " + arg_type.to_string());
+    }
+    if ((spec.kind == AggregateKind::kAny || spec.kind == AggregateKind::kEvery) && arg_type.id != TypeId::kBoolean &&
+        arg_type.id != TypeId::kNull) {
+      return error_at(e.loc, n + " needs a BOOLEAN condition, got " + arg_type.to_string());
     }
     if (arg_type.id == TypeId::kChar) {
       *arg = runtime::make_cast(std::move(*arg), SqlType::varchar());
       arg_type = SqlType::varchar();
     }
     spec.arg = std::move(*arg);
+    if ((spec.kind == AggregateKind::kLag || spec.kind == AggregateKind::kNthValue) && e.args.size() > 1) {
+      const Expr& count = *e.args[1];
+      int64_t v = -1;
+      if (count.kind == ExprKind::kLiteral && count.type.is_integer())
+        v = std::strtoll(count.text.c_str(), nullptr, 10);
+      const int64_t least_n = spec.kind == AggregateKind::kLag ? 0 : 1;
+      if (v < least_n || v > 1000000)
+        return error_at(count.loc, n + "'s " + (spec.kind == AggregateKind::kLag ? "N" : "n") +
+                                       " must be an integer from " + std::to_string(least_n) + " to 1000000");
+      spec.offset = v;
+    }
+    if (spec.kind == AggregateKind::kLag && e.args.size() > 2) {
+      auto fallback = bind(*e.args[2], Place::kRow);
+      if (!fallback) return fallback;
+      if (!castable((*fallback)->type, arg_type))
+        return error_at(e.args[2]->loc, "LAG's default must have the type of its expression, " + arg_type.to_string());
+      spec.fallback = runtime::make_cast(std::move(*fallback), arg_type);
+    }
+    if (spec.kind == AggregateKind::kExpAvg) {
+      const Expr& half = *e.args[1];
+      if (half.kind != ExprKind::kInterval || half.type.id != TypeId::kIntervalDayTime || half.interval_value <= 0)
+        return error_at(half.loc,
+                        "EXP_AVG's half-life is a positive day-to-second INTERVAL literal, e.g. INTERVAL '10' SECOND");
+      spec.half_life_ms = half.interval_value;
+    }
   }
   spec.result_type = runtime::aggregate_result_type(spec.kind, arg_type);
   const SqlType result = spec.result_type;

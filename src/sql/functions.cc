@@ -11,13 +11,18 @@ using runtime::EvalContext;
 using runtime::Value;
 
 bool is_aggregate_function(const std::string& name) {
-  static constexpr std::string_view kNames[] = {"COUNT",       "SUM",        "AVG",        "MIN",         "MAX",
-                                                "FIRST_VALUE", "LAST_VALUE", "STDDEV_POP", "STDDEV_SAMP", "VAR_POP",
-                                                "VAR_SAMP",    "STDDEV",     "VARIANCE"};
+  static constexpr std::string_view kNames[] = {
+      "COUNT",   "SUM",      "AVG",    "MIN",      "MAX", "FIRST_VALUE", "LAST_VALUE", "STDDEV_POP", "STDDEV_SAMP",
+      "VAR_POP", "VAR_SAMP", "STDDEV", "VARIANCE", "ANY", "EVERY",       "LAG",        "NTH_VALUE",  "EXP_AVG"};
   return std::find(std::begin(kNames), std::end(kNames), name) != std::end(kNames);
 }
 
 std::optional<Result<Bound>> FunctionCall::bind_general() {
+  if (name == "MONOTONIC") {
+    // The value itself; the declaration matters to GROUP BY (planner.cc), sqlref/sql-reference-monotonic.
+    if (auto st = arity(1, 1); !st) return tl::unexpected(st.error());
+    return std::move(args[0]);
+  }
   if (name == "COALESCE") {
     if (args.empty()) return bad("COALESCE needs at least one argument");
     SqlType t = args[0]->type;

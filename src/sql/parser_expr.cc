@@ -492,6 +492,19 @@ ExprPtr Parser::function_call() {
     }
     expect_symbol(")");
   }
+  // Between the call and OVER (sqlref/sql-reference-nth-value, -lag, -first-value): FROM FIRST |
+  // FROM LAST, then IGNORE NULLS | RESPECT NULLS. Only for these functions: after any other call,
+  // FROM starts the query's FROM clause.
+  if (f == "FIRST_VALUE" || f == "LAST_VALUE" || f == "LAG" || f == "NTH_VALUE") {
+    if (f == "NTH_VALUE" && peek().is_keyword("FROM") && (peek(1).is_keyword("FIRST") || peek(1).is_keyword("LAST"))) {
+      next();
+      e->from_last = next().text == "LAST";
+    }
+    if ((peek().is_keyword("IGNORE") || peek().is_keyword("RESPECT")) && peek(1).is_keyword("NULLS")) {
+      e->nulls = next().text == "IGNORE" ? Expr::Nulls::kIgnore : Expr::Nulls::kRespect;
+      next();
+    }
+  }
   if (accept_keyword("OVER")) {
     if (peek().is_symbol("(")) {
       e->window = std::make_unique<WindowSpec>(window_spec());

@@ -339,6 +339,7 @@ Result<std::unique_ptr<PumpPlan>> plan_select(const Select& select, const Create
   }
 
   QueryBinder qb(select, *plan, *scope, alias);
+  qb.flink = flink;
   const bool table_function = !select.from.table_function.empty();
   if (!table_function && select.where) {
     auto w = qb.bind(*select.where, Place::kRow);
@@ -417,6 +418,13 @@ Result<std::unique_ptr<PumpPlan>> plan_select(const Select& select, const Create
           break;
         }
       }
+      for (size_t i = 0; i < select.group_by.size() && plan->window_key < 0; ++i) {
+        const Expr& k = *select.group_by[i];
+        if (k.kind == ExprKind::kFunction && k.text == "MONOTONIC") {
+          plan->window_key = static_cast<int>(i);
+          plan->window_on_change = true;
+        }
+      }
       if (plan->window_key < 0) {
         for (size_t i = 0; i < plan->keys.size(); ++i) {
           if (plan->keys[i]->type.is_datetime()) {
@@ -427,8 +435,9 @@ Result<std::unique_ptr<PumpPlan>> plan_select(const Select& select, const Create
       }
       if (plan->window_key < 0) {
         return error_at(select.group_by.front()->loc,
-                        "a streaming GROUP BY needs a monotonic time-based key, e.g. STEP(\"" + scope->name +
-                            "\".ROWTIME BY INTERVAL '60' SECOND) or FLOOR(\"" + scope->name + "\".ROWTIME TO MINUTE)");
+                        "a streaming GROUP BY needs a monotonic key: a function of ROWTIME, e.g. STEP(\"" +
+                            scope->name + "\".ROWTIME BY INTERVAL '60' SECOND) or FLOOR(\"" + scope->name +
+                            "\".ROWTIME TO MINUTE), or an expression declared MONOTONIC(...)");
       }
     } else if (select.stagger) {
       plan->mode = PumpMode::kStagger;

@@ -32,6 +32,7 @@ class QueryBinder {
 
   bool aggregated = false;  // tumbling or stagger: the select list sees keys and aggregates
   bool sliding = false;
+  bool flink = false;  // the Flink SQL dialect (FIRST_VALUE and LAST_VALUE skip NULLs)
 
   Result<Bound> bind(const Expr& e, Place place);
   Result<Bound> compare(const std::string& op, Bound a, Bound b, Location loc);

@@ -67,6 +67,23 @@ std::vector<Case> cases() {
            "\n"
            "WINDOW W AS (PARTITION BY TICKER ROWS 3 PRECEDING);",
        "OUT"},
+      {"sliding_analytic", false,
+       "CREATE OR REPLACE STREAM \"OUT\" (TICKER VARCHAR(4), L REAL, L2 INTEGER, NV REAL, E REAL, F REAL, A BOOLEAN);\n"
+       "CREATE OR REPLACE PUMP \"P\" AS INSERT INTO \"OUT\" SELECT STREAM TICKER, LAG(PRICE) OVER W,\n"
+       "LAG(N, 2, -1) IGNORE NULLS OVER W, NTH_VALUE(PRICE, 2) FROM LAST OVER W, EXP_AVG(PRICE, INTERVAL '5' SECOND) "
+       "OVER W,\n"
+       "FIRST_VALUE(PRICE) OVER W, ANY(N > 5) OVER W FROM " +
+           src +
+           "\n"
+           "WINDOW W AS (PARTITION BY TICKER RANGE INTERVAL '20' SECOND PRECEDING);",
+       "OUT"},
+      {"tumbling_monotonic", false,
+       "CREATE OR REPLACE STREAM \"OUT\" (K BIGINT, C BIGINT, MX REAL);\n"
+       "CREATE OR REPLACE PUMP \"P\" AS INSERT INTO \"OUT\" SELECT STREAM MONOTONIC(UNIX_TIMESTAMP(EVENT_TIME) / "
+       "7000), "
+       "COUNT(*), MAX(PRICE) FROM " +
+           src + " GROUP BY MONOTONIC(UNIX_TIMESTAMP(EVENT_TIME) / 7000);",
+       "OUT"},
       {"stagger", false,
        "CREATE OR REPLACE STREAM \"OUT\" (TICKER VARCHAR(4), C BIGINT);\n"
        "CREATE OR REPLACE PUMP \"P\" AS INSERT INTO \"OUT\" SELECT STREAM TICKER, COUNT(*) FROM " +
