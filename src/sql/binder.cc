@@ -691,8 +691,10 @@ Result<std::vector<std::unique_ptr<PumpPlan>>> bind_script(const Script& script,
       }
     }
     for (const Select* s = select; s; s = s->union_all.get()) {
-      auto plan = plan_select(*s, p, target->second, columns, streams, script.flink, event_time);
+      PumpPlans hidden;
+      auto plan = plan_select(*s, p, target->second, columns, streams, script.flink, event_time, hidden);
       if (!plan) return tl::unexpected(plan.error());
+      for (auto& h : hidden) plans.push_back(std::move(h));
       plans.push_back(std::move(*plan));
     }
     return {};

@@ -346,7 +346,7 @@ std::unique_ptr<Select> Parser::select() {
 FromItem Parser::from_item() {
   FromItem f;
   f.loc = peek().loc;
-  if (flink_ && peek().is_symbol("(")) {
+  if (peek().is_symbol("(")) {
     next();
     f.subquery = select();
     expect_symbol(")");

@@ -193,7 +193,9 @@ Result<std::unique_ptr<PumpPlan>> plan_top_n(const Select& outer, const CreatePu
     inner_def.columns.push_back({item_name(item), SqlType::of(TypeId::kNull)});
     inner_columns.push_back(inner_columns.size());
   }
-  auto plan = plan_select(inner, pump, inner_def, inner_columns, streams, true, event_time);
+  PumpPlans nested;
+  auto plan = plan_select(inner, pump, inner_def, inner_columns, streams, true, event_time, nested);
+  if (plan && !nested.empty()) return error_at(inner.loc, shape);
   if (!plan) return tl::unexpected(plan.error());
   auto& ev = (*plan)->event;
   if ((*plan)->mode != PumpMode::kEventWindow) return error_at(inner.loc, shape);
@@ -247,12 +249,51 @@ Result<std::unique_ptr<PumpPlan>> plan_top_n(const Select& outer, const CreatePu
   return plan;
 }
 
+// KDA runs a nested query as streams in series: FROM (subquery), or a CURSOR's query that is more
+// than SELECT STREAM * FROM s [WHERE ...], becomes a pump of its own writing a hidden in-application
+// stream "<pump>$<n>" (the name its error rows carry), which the outer query reads. Its columns are
+// named by the select list (an alias, a column's name, else EXPR$<i> as Calcite names them) and
+// typed by it; its ROWTIME is the ROWTIME that query emits.
+Result<std::string> plan_hidden(const Select& inner, const CreatePump& pump, std::map<std::string, StreamDef>& streams,
+                                const std::map<std::string, EventTime>& event_time, PumpPlans& hidden) {
+  if (hidden.size() >= 32) return error_at(inner.loc, "a pump may nest at most 32 queries");
+  StreamDef def;
+  def.name = pump.name.name + "$" + std::to_string(hidden.size() + 1);
+  if (streams.count(def.name)) return error_at(inner.loc, "stream " + quote(def.name) + " already exists");
+  for (size_t i = 0; i < inner.items.size(); ++i) {
+    const auto& item = inner.items[i];
+    if (!item.star) {
+      const std::string name = item_name(item);
+      def.columns.push_back({name.empty() ? "EXPR$" + std::to_string(i) : name, SqlType::of(TypeId::kNull)});
+      continue;
+    }
+    auto src = streams.find(inner.from.stream.name);
+    if (inner.from.stream.name.empty() || src == streams.end())
+      return error_at(inner.loc, "SELECT * in a nested query reads a stream: name the columns");
+    for (const auto& c : src->second.columns) {
+      if (c.name != "APPROXIMATE_ARRIVAL_TIME") def.columns.push_back({c.name, SqlType::of(TypeId::kNull)});
+    }
+  }
+  std::vector<size_t> columns(def.columns.size());
+  for (size_t i = 0; i < columns.size(); ++i) columns[i] = i;
+  CreatePump as_pump;
+  as_pump.name = {def.name, true, inner.loc};
+  as_pump.target = as_pump.name;
+  auto plan = plan_select(inner, as_pump, def, columns, streams, false, event_time, hidden);
+  if (!plan) return tl::unexpected(plan.error());
+  for (size_t i = 0; i < def.columns.size(); ++i) def.columns[i].type = (*plan)->target_types[i];
+  const std::string name = def.name;
+  streams[name] = std::move(def);
+  hidden.push_back(std::move(*plan));
+  return name;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<PumpPlan>> plan_select(const Select& select, const CreatePump& pump, const StreamDef& target,
                                               const std::vector<size_t>& target_columns,
                                               std::map<std::string, StreamDef>& streams, bool flink,
-                                              const std::map<std::string, EventTime>& event_time) {
+                                              const std::map<std::string, EventTime>& event_time, PumpPlans& hidden) {
   if (flink && select.from.subquery) return plan_top_n(select, pump, target, target_columns, streams, event_time);
   auto plan = std::make_unique<PumpPlan>();
   plan->name = pump.name.name;
@@ -276,12 +317,19 @@ Result<std::unique_ptr<PumpPlan>> plan_select(const Select& select, const Create
                                            " (supported: TOP_K_ITEMS_TUMBLING, COUNT_DISTINCT_ITEMS_TUMBLING)");
     }
     const Select& cursor = *select.from.cursor;
-    auto src = streams.find(cursor.from.stream.name);
+    // SELECT STREAM * FROM s [WHERE ...] is read in place; any other query runs as a hidden pump.
+    const bool direct = cursor.items.size() == 1 && cursor.items[0].star && !cursor.from.stream.name.empty() &&
+                        cursor.group_by.empty() && !cursor.stagger && !cursor.union_all && cursor.order_by.empty() &&
+                        cursor.windows.empty();
+    std::string source = cursor.from.stream.name;
+    if (!direct) {
+      auto name = plan_hidden(cursor, pump, streams, event_time, hidden);
+      if (!name) return tl::unexpected(name.error());
+      source = *name;
+    }
+    auto src = streams.find(source);
     if (src == streams.end())
       return error_at(cursor.from.stream.loc, "stream " + quote(cursor.from.stream.name) + " does not exist");
-    if (cursor.items.size() != 1 || !cursor.items[0].star) {
-      return error_at(cursor.loc, "the CURSOR of " + fname + " must be SELECT STREAM * FROM <stream> [WHERE ...]");
-    }
     const size_t want = top_k ? 3 : 2;
     if (select.from.function_args.size() != want) {
       return error_at(select.from.loc,
@@ -314,7 +362,7 @@ Result<std::unique_ptr<PumpPlan>> plan_select(const Select& select, const Create
     if (*size < 1 || *size > 3600)
       return error_at(select.from.function_args.back()->loc, "windowSize must be 1 to 3600 seconds");
     plan->tf_window_ms = *size * 1000;
-    if (cursor.where) {
+    if (direct && cursor.where) {
       QueryBinder cb(cursor, *plan, src->second, cursor.from.alias);
       auto w = cb.bind(*cursor.where, Place::kRow);
       if (!w) return tl::unexpected(w.error());
@@ -325,6 +373,11 @@ Result<std::unique_ptr<PumpPlan>> plan_select(const Select& select, const Create
     derived.columns.push_back(
         {top_k ? "MOST_FREQUENT_VALUES" : "NUMBER_OF_DISTINCT_ITEMS", SqlType::of(TypeId::kBigint)});
     scope = &derived;
+  } else if (select.from.subquery) {
+    auto name = plan_hidden(*select.from.subquery, pump, streams, event_time, hidden);
+    if (!name) return tl::unexpected(name.error());
+    plan->source = *name;
+    scope = &streams.at(*name);
   } else {
     auto src = streams.find(select.from.stream.name);
     if (src == streams.end()) {

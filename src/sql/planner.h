@@ -22,13 +22,18 @@ struct EventTime {
   bool drop_late = false;       // WITH ('eddy.late-rows' = 'drop'); default 'error-stream'
 };
 
+using PumpPlans = std::vector<std::unique_ptr<runtime::PumpPlan>>;
+
 // `select` writes `target_columns` (indexes into target.columns, in select-list order) of
 // `target`; `streams` are every stream or table of the application; `event_time` the WATERMARKs
 // of Flink tables, by table name. Errors are kInvalidArgument, "L:C: ...".
+// A nested query (FROM (subquery), a CURSOR's query) runs as a hidden pump of its own: its plan
+// goes to `hidden`, its stream into `streams`, before the plan returned reads it.
 Result<std::unique_ptr<runtime::PumpPlan>> plan_select(const Select& select, const CreatePump& pump,
                                                        const runtime::StreamDef& target,
                                                        const std::vector<size_t>& target_columns,
                                                        std::map<std::string, runtime::StreamDef>& streams, bool flink,
-                                                       const std::map<std::string, EventTime>& event_time);
+                                                       const std::map<std::string, EventTime>& event_time,
+                                                       PumpPlans& hidden);
 
 }  // namespace eddy::sql
