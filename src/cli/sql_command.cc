@@ -9,6 +9,7 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <thread>
 
 #include "cli/app.h"
@@ -17,6 +18,7 @@
 #include "common/file_util.h"
 #include "runtime/application.h"
 #include "runtime/file_source.h"
+#include "runtime/reference_table.h"
 #include "runtime/row_format.h"
 #include "sql/compile.h"
 
@@ -31,6 +33,8 @@ struct SqlRunOptions {
   std::string output = "DESTINATION_SQL_STREAM";
   std::string errors_file;
   std::string input_prefix = "SOURCE_SQL_STREAM";
+  std::vector<std::string> references;         // NAME=FILE
+  std::vector<std::string> reference_schemas;  // NAME=schema.json
   bool no_flush = false;
   bool key_groups = false;
   int parallelism = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -51,13 +55,61 @@ int run(const SqlRunOptions& o) {
     input.schema = std::move(*parsed);
     inputs.push_back(std::move(input));
   }
+  // Reference tables: --reference NAME=FILE with --reference-schema NAME=schema.json, each the
+  // ReferenceSchema of AddApplicationReferenceDataSource.
+  std::map<std::string, std::string> table_files, table_schemas;
+  auto split = [](const std::string& arg, const char* option, std::map<std::string, std::string>& into) -> bool {
+    const auto eq = arg.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == arg.size()) return false;
+    into[arg.substr(0, eq)] = arg.substr(eq + 1);
+    (void)option;
+    return true;
+  };
+  for (const auto& r : o.references) {
+    if (!split(r, "--reference", table_files)) return fail("--reference takes NAME=FILE, got '" + r + "'");
+  }
+  for (const auto& r : o.reference_schemas) {
+    if (!split(r, "--reference-schema", table_schemas))
+      return fail("--reference-schema takes NAME=schema.json, got '" + r + "'");
+  }
+  std::vector<runtime::StreamDef> tables;
+  std::map<std::string, runtime::InputSchema> schemas;
+  for (const auto& [name, file] : table_files) {
+    auto schema_file = table_schemas.find(name);
+    if (schema_file == table_schemas.end())
+      return fail("--reference " + name + " needs --reference-schema " + name + "=schema.json (its ReferenceSchema)");
+    auto text = read_file(schema_file->second);
+    if (!text) return fail("cannot read --reference-schema " + schema_file->second + ": " + text.error().message);
+    auto parsed = runtime::parse_input_schema(*text);
+    if (!parsed) return fail("--reference-schema " + schema_file->second + ": " + parsed.error().message);
+    runtime::StreamDef def;
+    def.name = name;
+    for (const auto& c : parsed->columns) def.columns.push_back({c.name, c.type});
+    tables.push_back(std::move(def));
+    schemas[name] = std::move(*parsed);
+  }
+  for (const auto& [name, _] : table_schemas) {
+    if (!table_files.count(name)) return fail("--reference-schema " + name + " has no --reference " + name + "=FILE");
+  }
   // The threads of --parallelism parse and map; every row then goes through the pumps in its
   // block's turn, on one thread at a time, so keyed pumps' key groups (keyed_pump.h) would only
   // route each row to the copy holding its key there: 7 % more CPU at 2 threads on the seed, for
   // nothing a run without checkpoints can use. --key-groups keeps them, as a server has them.
   auto app = sql::compile_application(*code, inputs, SystemClock::instance(),
-                                      o.key_groups ? static_cast<size_t>(std::max(1, o.parallelism)) : 1, o.key_groups);
+                                      o.key_groups ? static_cast<size_t>(std::max(1, o.parallelism)) : 1, o.key_groups,
+                                      tables);
   if (!app) return fail(o.sql_file + ": " + app.error().message);
+  for (const auto& [name, file] : table_files) {
+    auto bytes = read_file(file);
+    if (!bytes) return fail("cannot read --reference " + file + ": " + bytes.error().message);
+    auto table = runtime::load_reference_table(schemas[name], *bytes);
+    if (!table) return fail("--reference " + name + "=" + file + ": " + table.error().message);
+    if (table->skipped > 0) {
+      std::cerr << "eddy: --reference " << name << ": " << table->skipped
+                << " record(s) skipped, first: " << table->skip_reasons.front() << "\n";
+    }
+    (void)(*app)->set_table(name, std::make_shared<const runtime::ReferenceTable>(std::move(*table)));
+  }
   if ((*app)->input_count() == 0) {
     return fail(
         "--input-schema is required for KDA SQL (the InputSchema JSON of CreateApplication); Flink SQL needs a source "
@@ -70,7 +122,8 @@ int run(const SqlRunOptions& o) {
     std::vector<std::string> outputs;
     for (const auto& n : (*app)->stream_names()) {
       const auto* d = (*app)->stream(n);
-      if (!d->is_input && n != runtime::kErrorStream) outputs.push_back(n);
+      if (!d->is_input && !d->is_table && n != runtime::kErrorStream && n.find('$') == std::string::npos)
+        outputs.push_back(n);
     }
     if (outputs.size() == 1) output = outputs.front();
   }
@@ -153,6 +206,10 @@ void add_sql_command(CLI::App& app, int& exit_code) {
   r->add_option("--errors", o->errors_file, "Write error_stream rows here as NDJSON (with input_line)");
   r->add_option("--input-prefix", o->input_prefix, "NamePrefix of the input (stream <prefix>_001)")
       ->capture_default_str();
+  r->add_option("--reference", o->references,
+                "A reference table the code joins: NAME=FILE (CSV or JSON, as its schema says); repeatable");
+  r->add_option("--reference-schema", o->reference_schemas,
+                "The table's ReferenceSchema JSON (as AddApplicationReferenceDataSource takes it): NAME=schema.json");
   r->add_flag("--no-flush", o->no_flush, "Leave windows open at the end of input (strict KDA)");
   r->add_flag("--key-groups", o->key_groups,
               "Keep keyed pumps' state in key groups, as eddy serve does at every --parallelism (the same results, "

@@ -1,5 +1,7 @@
 #include "runtime/application.h"
 
+#include "runtime/reference_table.h"
+
 #include <algorithm>
 #include <functional>
 #include <mutex>
@@ -122,6 +124,7 @@ Result<std::unique_ptr<Application>> Application::assemble(ApplicationPlan spec,
       }
       self->report(pump_name, row, name, e.message, text);
     };
+    if (plan->mode == PumpMode::kTableJoin) app->table_slots_[plan->join.table].push_back(plan->join.slot);
     std::unique_ptr<Pump> pump;
     if (auto copies = partition_plans.find(plan.get()); copies != partition_plans.end()) {
       auto columns = partition_columns(*plan);
@@ -145,6 +148,22 @@ Result<std::unique_ptr<Application>> Application::assemble(ApplicationPlan spec,
     }
   }
   return app;
+}
+
+Status Application::set_table(const std::string& name, std::shared_ptr<const ReferenceTable> table) {
+  auto def = streams_.find(name);
+  if (def == streams_.end() || !def->second.def.is_table)
+    return make_error(Errc::kInvalidArgument, "the application has no reference table \"" + name + "\"");
+  for (auto& slot : table_slots_[name]) slot->table = table;
+  return {};
+}
+
+std::vector<std::string> Application::table_names() const {
+  std::vector<std::string> out;
+  for (const auto& [name, node] : streams_) {
+    if (node.def.is_table) out.push_back(name);
+  }
+  return out;
 }
 
 const StreamDef* Application::stream(const std::string& name) const {

@@ -31,6 +31,7 @@ struct StreamDef {
   std::string name;
   std::vector<StreamColumn> columns;
   bool is_input = false;
+  bool is_table = false;  // a reference data table: joined with streams, never read as one
 };
 
 struct ApplicationInput {
@@ -72,6 +73,9 @@ struct ApplicationPlan {
 // The in-application streams of `inputs` (a stream per lane, with APPROXIMATE_ARRIVAL_TIME) and
 // error_stream; an error if an input's parallelism is out of range.
 Result<std::map<std::string, StreamDef>> input_stream_defs(const std::vector<ApplicationInput>& inputs);
+
+struct ReferenceTable;
+struct TableSlot;
 
 class Application final : public Program {
  public:
@@ -174,6 +178,11 @@ class Application final : public Program {
   // and is to be built anew.
   Result<std::vector<std::string>> load_state(std::string_view bytes) override;
 
+  // Reference tables (StreamDef::is_table): their rows, given before the first row; a table
+  // changes only in a newly assembled application. An error if the code declares no such table.
+  Status set_table(const std::string& name, std::shared_ptr<const ReferenceTable> table);
+  std::vector<std::string> table_names() const;
+
   size_t input_count() const { return inputs_.size(); }
   bool flink() const { return flink_; }
   const std::vector<FlinkTable>& flink_tables() const { return flink_tables_; }
@@ -207,8 +216,9 @@ class Application final : public Program {
 
   const Clock& clock_;
   std::map<std::string, StreamNode> streams_;
-  std::vector<std::unique_ptr<Pump>> pumps_;  // in dependency order
-  std::unique_ptr<WorkerPool> keyed_pool_;    // the partitions' threads (parallelism > 1)
+  std::vector<std::unique_ptr<Pump>> pumps_;                                    // in dependency order
+  std::map<std::string, std::vector<std::shared_ptr<TableSlot>>> table_slots_;  // by table, its joins' slots
+  std::unique_ptr<WorkerPool> keyed_pool_;  // the partitions' threads (parallelism > 1)
   std::vector<ApplicationInput> inputs_;
   std::vector<std::vector<TimestampMs>> last_rowtime_;  // per input, per lane
   TimestampMs rowtime_reached_ = INT64_MIN;             // the largest ROWTIME or advance_time

@@ -426,6 +426,9 @@ std::unique_ptr<Pump> make_pump(std::shared_ptr<const PumpPlan> plan, EmitFn emi
     case PumpMode::kEventWindow:
       p = make_event_window_pump(std::move(plan), std::move(emit), std::move(error), clock);
       break;
+    case PumpMode::kTableJoin:
+      p = make_table_join_pump(std::move(plan), std::move(emit), std::move(error), clock);
+      break;
   }
   return p;
 }

@@ -28,7 +28,23 @@ struct SlidingWindowSpec {
   int64_t range_ms = 0;
 };
 
-enum class PumpMode { kProject, kTumbling, kSliding, kStagger, kTopK, kCountDistinct, kEventWindow };
+enum class PumpMode { kProject, kTumbling, kSliding, kStagger, kTopK, kCountDistinct, kEventWindow, kTableJoin };
+
+struct TableSlot;
+
+// kTableJoin: each row of the source joined with a reference table's rows into rows of the source's
+// columns then the table's (table_join_pump.cc). Equality conjuncts of ON are an index lookup:
+// stream_keys on the row equal table_keys on a table row; `condition` is the rest of ON, on the
+// joined row.
+struct TableJoinSpec {
+  std::string table;
+  std::shared_ptr<TableSlot> slot;
+  bool left_outer = false;
+  std::vector<ExprPtr> stream_keys;
+  std::vector<ExprPtr> table_keys;
+  ExprPtr condition;
+  size_t stream_width = 0, table_width = 0;
+};
 
 // Flink window TVF aggregation on event time: the windows of each row, from its time column; a
 // window fires when the watermark (max time seen - delay) reaches window_end - 1 ms.
@@ -80,6 +96,7 @@ struct PumpPlan {
   std::vector<ExprPtr> order_keys;
   std::vector<bool> order_desc;
   EventWindowSpec event;               // kEventWindow
+  TableJoinSpec join;                  // kTableJoin
   std::vector<ExprPtr> outputs;        // one per target column written
   std::vector<size_t> target_columns;  // where each output goes in the target row
   size_t target_width = 0;

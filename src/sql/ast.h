@@ -103,7 +103,19 @@ struct FromItem {
   Identifier descriptor;
   std::vector<ExprPtr> tvf_partition_by;
   bool session_by_group_keys = false;  // legacy GROUP BY SESSION(...): sessions per group key
-  std::unique_ptr<Select> subquery;    // Flink: FROM (SELECT ...)
+  std::unique_ptr<Select> subquery;    // FROM (SELECT ...)
+  // A stream's window in a KDA join: FROM s OVER (RANGE ...) AS a JOIN t OVER w AS b.
+  std::unique_ptr<WindowSpec> over;
+  std::string over_name;
+  Location loc;
+};
+
+// FROM left [INNER | LEFT [OUTER] | RIGHT [OUTER] | FULL [OUTER] | CROSS] JOIN right [ON condition]
+// (sqlref/sql-reference-join-clause).
+struct JoinClause {
+  std::string kind;  // INNER, LEFT, RIGHT, FULL or CROSS
+  FromItem right;
+  ExprPtr on;
   Location loc;
 };
 
@@ -123,6 +135,7 @@ struct Select {
   bool stream = false;  // SELECT STREAM
   std::vector<SelectItem> items;
   FromItem from;
+  std::unique_ptr<JoinClause> join;
   ExprPtr where;
   std::vector<ExprPtr> group_by;
   std::optional<Stagger> stagger;

@@ -292,12 +292,36 @@ Result<Bound> QueryBinder::compare(const std::string& op, Bound a, Bound b, Loca
 }
 
 Result<Bound> QueryBinder::column(const Expr& e, Place place) {
-  if (!e.qualifier.empty() && e.qualifier != scope_.name && e.qualifier != alias_) {
+  // The columns the name may be: all of the scope's, or (a join) those of the side it qualifies.
+  size_t begin = 0, end = scope_.columns.size();
+  if (!sides_.empty()) {
+    if (!e.qualifier.empty()) {
+      auto side = std::find_if(sides_.begin(), sides_.end(),
+                               [&](const JoinSide& s) { return e.qualifier == s.name || e.qualifier == s.alias; });
+      if (side == sides_.end()) {
+        return error_at(e.loc, "unknown stream or alias " + quote(e.qualifier) + " (the query joins " +
+                                   quote(sides_.front().name) + " and " + quote(sides_.back().name) + ")");
+      }
+      if (e.text == "ROWTIME" && side != sides_.begin())
+        return error_at(e.loc, quote(side->name) + " is a reference table: it has no ROWTIME");
+      begin = side->begin;
+      end = side->end;
+    } else {
+      int found = 0;
+      for (const auto& side : sides_) {
+        for (size_t i = side.begin; i < side.end; ++i) found += scope_.columns[i].name == e.text;
+      }
+      if (found > 1) {
+        return error_at(e.loc, "column " + quote(e.text) + " is in both " + quote(sides_.front().name) + " and " +
+                                   quote(sides_.back().name) + ": qualify it with a stream name or alias");
+      }
+    }
+  } else if (!e.qualifier.empty() && e.qualifier != scope_.name && e.qualifier != alias_) {
     return error_at(e.loc,
                     "unknown stream or alias " + quote(e.qualifier) + " (the query reads " + quote(scope_.name) + ")");
   }
   if (e.text == "ROWTIME") return runtime::make_rowtime();
-  for (size_t i = 0; i < scope_.columns.size(); ++i) {
+  for (size_t i = begin; i < end; ++i) {
     if (scope_.columns[i].name != e.text) continue;
     if (aggregated && place == Place::kOutput) {
       return error_at(e.loc,
@@ -675,7 +699,7 @@ Result<std::vector<std::unique_ptr<PumpPlan>>> bind_script(const Script& script,
                                         " does not exist; create it with " +
                                         (script.flink ? "CREATE TABLE" : "CREATE STREAM"));
     }
-    if (target->second.is_input || target->first == runtime::kErrorStream) {
+    if (target->second.is_input || target->second.is_table || target->first == runtime::kErrorStream) {
       return error_at(p.target.loc, "pumps cannot insert into " + quote(p.target.name));
     }
     std::vector<size_t> columns;

@@ -35,7 +35,8 @@ std::vector<runtime::ApplicationInput> flink_inputs(const Script& script) {
 Result<std::unique_ptr<runtime::Application>> compile_application(std::string_view code,
                                                                   std::vector<runtime::ApplicationInput> inputs,
                                                                   const Clock& clock, size_t parallelism,
-                                                                  bool key_groups) {
+                                                                  bool key_groups,
+                                                                  const std::vector<runtime::StreamDef>& tables) {
   auto script = parse_script(code);
   if (!script) return tl::unexpected(script.error());
   if (script->flink && inputs.empty()) inputs = flink_inputs(*script);
@@ -52,6 +53,12 @@ Result<std::unique_ptr<runtime::Application>> compile_application(std::string_vi
   }
   auto defs = runtime::input_stream_defs(inputs);
   if (!defs) return tl::unexpected(defs.error());
+  for (auto table : tables) {
+    if (defs->count(table.name))
+      return make_error(Errc::kInvalidArgument, "reference table \"" + table.name + "\" has the name of a stream");
+    table.is_table = true;
+    (*defs)[table.name] = std::move(table);
+  }
   const auto declared = *defs;  // bind_script adds the script's streams
   auto plans = bind_script(*script, *defs);
   if (!plans) return tl::unexpected(plans.error());

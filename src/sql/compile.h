@@ -21,9 +21,12 @@ namespace eddy::sql {
 // pumps keep key groups at parallelism 1 too (as they do above it), so that a checkpoint moves
 // between any parallelisms and error rows come in the same order at every one (the server's
 // applications).
+// `tables`: the application's reference tables (name and columns), which the code may join;
+// their rows are given to the application afterwards (Application::set_table).
 Result<std::unique_ptr<runtime::Application>> compile_application(std::string_view code,
                                                                   std::vector<runtime::ApplicationInput> inputs,
                                                                   const Clock& clock, size_t parallelism = 1,
-                                                                  bool key_groups = false);
+                                                                  bool key_groups = false,
+                                                                  const std::vector<runtime::StreamDef>& tables = {});
 
 }  // namespace eddy::sql

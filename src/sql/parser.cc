@@ -292,6 +292,23 @@ std::unique_ptr<Select> Parser::select() {
   } while (accept_symbol(","));
   expect_keyword("FROM");
   s->from = from_item();
+  if (is_join_start()) {
+    auto j = std::make_unique<JoinClause>();
+    j->loc = peek().loc;
+    j->kind = "INNER";
+    if (peek().is_keyword("INNER") || peek().is_keyword("LEFT") || peek().is_keyword("RIGHT") ||
+        peek().is_keyword("FULL") || peek().is_keyword("CROSS")) {
+      j->kind = next().text;
+      accept_keyword("OUTER");
+    }
+    expect_keyword("JOIN");
+    j->right = from_item();
+    if (j->kind != "CROSS") {
+      expect_keyword("ON");
+      j->on = expr();
+    }
+    s->join = std::move(j);
+  }
   if (accept_keyword("WHERE")) s->where = expr();
   if (accept_keyword("GROUP")) {
     expect_keyword("BY");
@@ -392,14 +409,27 @@ FromItem Parser::from_item() {
     expect_symbol(")");
   } else {
     f.stream = identifier("a stream name");
+    if (!flink_ && accept_keyword("OVER")) {
+      if (peek().is_symbol("("))
+        f.over = std::make_unique<WindowSpec>(window_spec());
+      else
+        f.over_name = identifier("a window name").name;
+    }
   }
   if (accept_keyword("AS")) {
     f.alias = identifier("an alias").name;
   } else if (peek().kind == TokenKind::kQuotedIdentifier ||
-             (peek().kind == TokenKind::kIdentifier && !is_reserved(peek().text))) {
+             (peek().kind == TokenKind::kIdentifier && !is_reserved(peek().text) && !is_join_start())) {
     f.alias = identifier("an alias").name;
   }
   return f;
+}
+
+bool Parser::is_join_start() const {
+  if (peek().is_keyword("JOIN")) return true;
+  const bool kind = peek().is_keyword("INNER") || peek().is_keyword("LEFT") || peek().is_keyword("RIGHT") ||
+                    peek().is_keyword("FULL") || peek().is_keyword("CROSS");
+  return kind && (peek(1).is_keyword("JOIN") || (peek(1).is_keyword("OUTER") && peek(2).is_keyword("JOIN")));
 }
 
 WindowSpec Parser::window_spec() {

@@ -78,6 +78,7 @@ class Parser {
   SqlType type();
   std::unique_ptr<Select> select();
   FromItem from_item();
+  bool is_join_start() const;  // [INNER | LEFT [OUTER] | ... | CROSS] JOIN next
   WindowSpec window_spec();
   ExprPtr expr_primary_interval();
   int64_t interval_ms(const ExprPtr& e);

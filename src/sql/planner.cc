@@ -4,6 +4,8 @@
 
 #include "sql/planner.h"
 
+#include "sql/planner_internal.h"
+
 #include <algorithm>
 #include <set>
 
@@ -249,6 +251,8 @@ Result<std::unique_ptr<PumpPlan>> plan_top_n(const Select& outer, const CreatePu
   return plan;
 }
 
+}  // namespace
+
 // KDA runs a nested query as streams in series: FROM (subquery), or a CURSOR's query that is more
 // than SELECT STREAM * FROM s [WHERE ...], becomes a pump of its own writing a hidden in-application
 // stream "<pump>$<n>" (the name its error rows carry), which the outer query reads. Its columns are
@@ -288,8 +292,6 @@ Result<std::string> plan_hidden(const Select& inner, const CreatePump& pump, std
   return name;
 }
 
-}  // namespace
-
 Result<std::unique_ptr<PumpPlan>> plan_select(const Select& select, const CreatePump& pump, const StreamDef& target,
                                               const std::vector<size_t>& target_columns,
                                               std::map<std::string, StreamDef>& streams, bool flink,
@@ -305,6 +307,7 @@ Result<std::unique_ptr<PumpPlan>> plan_select(const Select& select, const Create
   StreamDef derived;
   const StreamDef* scope = nullptr;
   std::string alias = select.from.alias;
+  std::vector<JoinSide> sides;  // a join's two sides in the joined rows
   if (!select.from.window_tvf.empty()) {
     if (auto st = plan_window_tvf(select.from, *plan, streams, event_time, derived); !st)
       return tl::unexpected(st.error());
@@ -373,6 +376,13 @@ Result<std::unique_ptr<PumpPlan>> plan_select(const Select& select, const Create
     derived.columns.push_back(
         {top_k ? "MOST_FREQUENT_VALUES" : "NUMBER_OF_DISTINCT_ITEMS", SqlType::of(TypeId::kBigint)});
     scope = &derived;
+  } else if (select.join) {
+    auto joined = plan_join(select, pump, streams, event_time, hidden);
+    if (!joined) return tl::unexpected(joined.error());
+    plan->source = joined->stream;
+    scope = &streams.at(joined->stream);
+    sides = std::move(joined->sides);
+    alias.clear();
   } else if (select.from.subquery) {
     auto name = plan_hidden(*select.from.subquery, pump, streams, event_time, hidden);
     if (!name) return tl::unexpected(name.error());
@@ -387,12 +397,18 @@ Result<std::unique_ptr<PumpPlan>> plan_select(const Select& select, const Create
     }
     if (src->first == runtime::kErrorStream)
       return error_at(select.from.stream.loc, "error_stream cannot be read by the application");
+    if (src->second.is_table) {
+      return error_at(select.from.stream.loc, quote(src->first) +
+                                                  " is a reference table: join a stream with it (FROM stream JOIN " +
+                                                  quote(src->first) + " ON ...)");
+    }
     plan->source = src->first;
     scope = &src->second;
   }
 
   QueryBinder qb(select, *plan, *scope, alias);
   qb.flink = flink;
+  if (!sides.empty()) qb.set_sides(sides);
   const bool table_function = !select.from.table_function.empty();
   if (!table_function && select.where) {
     auto w = qb.bind(*select.where, Place::kRow);

@@ -22,6 +22,12 @@ bool castable(const SqlType& from, const SqlType& to);
 
 enum class Place { kRow, kOutput };  // row: per input row; output: an aggregate query's result row
 
+// One side of a join as the joined rows hold it: columns [begin, end) of the scope.
+struct JoinSide {
+  std::string name, alias;
+  size_t begin = 0, end = 0;
+};
+
 class QueryBinder {
  public:
   QueryBinder(const Select& select, runtime::PumpPlan& plan, const runtime::StreamDef& scope, std::string scope_alias)
@@ -33,6 +39,10 @@ class QueryBinder {
   bool aggregated = false;  // tumbling or stagger: the select list sees keys and aggregates
   bool sliding = false;
   bool flink = false;  // the Flink SQL dialect (FIRST_VALUE and LAST_VALUE skip NULLs)
+
+  // A join's scope: names resolve within the side their qualifier names, and an unqualified name
+  // must be in one side only.
+  void set_sides(std::vector<JoinSide> sides) { sides_ = std::move(sides); }
 
   Result<Bound> bind(const Expr& e, Place place);
   Result<Bound> compare(const std::string& op, Bound a, Bound b, Location loc);
@@ -51,6 +61,7 @@ class QueryBinder {
   const runtime::StreamDef& scope_;
   std::string alias_;
   std::vector<std::string> key_prints_;
+  std::vector<JoinSide> sides_;
 };
 
 }  // namespace eddy::sql

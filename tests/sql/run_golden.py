@@ -45,7 +45,7 @@ TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 TIMEOUT_S = 30
 PARALLELISM = 0  # --parallelism
 KEY_GROUPS = False  # --key-groups
-SECTION_NAMES = ("sql", "schema", "input", "output", "errors", "compile-error")
+SECTION_NAMES = ("sql", "schema", "input", "output", "errors", "compile-error", "reference-schema", "reference")
 SECTION_RE = re.compile(r"^--- (%s)(?:[ \t]+(.*?))?[ \t]*$" % "|".join(re.escape(s) for s in SECTION_NAMES))
 CASE_RE = re.compile(r"^=== (.*?)\s*$")
 DEFAULT_STREAM = "DESTINATION_SQL_STREAM"
@@ -70,7 +70,7 @@ class Section:
 
     def finish(self):
         lines = self.lines
-        if self.kind == "input":
+        if self.kind in ("input", "reference"):
             # Drop the trailing comment/blank block (it belongs to the next case).
             while lines and (lines[-1].strip() == "" or lines[-1].startswith("#")):
                 lines.pop()
@@ -92,7 +92,7 @@ class Case:
 
     def get(self, kind):
         found = [s for s in self.sections if s.kind == kind]
-        if len(found) > 1 and kind != "output":
+        if len(found) > 1 and kind not in ("output", "reference", "reference-schema"):
             raise FormatError("%s:%d: case '%s' has %d '--- %s' sections"
                               % (self.path, self.lineno, self.name, len(found), kind))
         return found[0] if found else None
@@ -259,7 +259,36 @@ def section_opts(sec, allowed_flags=(), allowed_kv=(), positional=0):
     return flags, kv, pos
 
 
-def run_eddy(eddy, workdir, sql, schema_text, input_lines, input_opts, stream, verbose):
+def reference_args(case, workdir):
+    """`--- reference NAME` (the object's lines) and `--- reference-schema NAME` (its
+    ReferenceSchema JSON) pairs, written to files: the --reference options of eddy sql run."""
+    objects = {}
+    schemas = {}
+    for sec in case.sections:
+        if sec.kind not in ("reference", "reference-schema"):
+            continue
+        _, _, pos = section_opts(sec, positional=1)
+        if not pos:
+            raise FormatError("line %d: '--- %s' needs the table's name" % (sec.lineno, sec.kind))
+        into = objects if sec.kind == "reference" else schemas
+        if pos[0] in into:
+            raise FormatError("line %d: a second '--- %s %s'" % (sec.lineno, sec.kind, pos[0]))
+        into[pos[0]] = sec.lines
+    if set(objects) != set(schemas):
+        raise FormatError("case '%s': every '--- reference NAME' needs a '--- reference-schema NAME'" % case.name)
+    args = []
+    for i, name in enumerate(sorted(objects)):
+        data = os.path.join(workdir, "reference_%d.dat" % i)
+        schema = os.path.join(workdir, "reference_%d.json" % i)
+        with open(data, "w", encoding="utf-8") as f:
+            f.write("".join(l + "\n" for l in objects[name]))
+        with open(schema, "w", encoding="utf-8") as f:
+            f.write("\n".join(schemas[name]))
+        args += ["--reference", "%s=%s" % (name, data), "--reference-schema", "%s=%s" % (name, schema)]
+    return args
+
+
+def run_eddy(eddy, workdir, sql, schema_text, input_lines, input_opts, stream, verbose, extra=()):
     paths = {n: os.path.join(workdir, n) for n in ("app.sql", "schema.json", "events.ndjson", "errors.ndjson")}
     with open(paths["app.sql"], "w", encoding="utf-8") as f:
         f.write(sql)
@@ -281,6 +310,7 @@ def run_eddy(eddy, workdir, sql, schema_text, input_lines, input_opts, stream, v
     if prefix:
         cmd += ["--input-prefix", prefix]
     cmd += ["--output", stream, "--errors", paths["errors.ndjson"]]
+    cmd += list(extra)
     if PARALLELISM:
         cmd += ["--parallelism", str(PARALLELISM)]
     if KEY_GROUPS:
@@ -339,10 +369,11 @@ def run_case(case, eddy, verbose, keep):
 
     workdir = tempfile.mkdtemp(prefix="eddy_golden_")
     try:
+        extra = reference_args(case, workdir)
         if compile_sec is not None:
             want = "\n".join(compile_sec.lines).strip()
             rc, out, err, _ = run_eddy(eddy, workdir, sql, schema_text, input_lines, input_opts,
-                                       DEFAULT_STREAM, verbose)
+                                       DEFAULT_STREAM, verbose, extra)
             if rc is None:
                 return err
             problems = []
@@ -362,7 +393,7 @@ def run_case(case, eddy, verbose, keep):
             stream = pos[0] if pos else DEFAULT_STREAM
             expected = parse_rows(out_sec.lines, "--- output")
             rc, out, err, err_lines = run_eddy(eddy, workdir, sql, schema_text, input_lines, input_opts,
-                                               stream, verbose)
+                                               stream, verbose, extra)
             if rc is None:
                 return err
             if rc != 0:
