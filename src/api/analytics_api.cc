@@ -34,9 +34,11 @@ class Call : private JsonReply {
     if (op == "AddApplicationOutput") return add_output();
     if (op == "DeleteApplicationOutput") return delete_output();
     if (op == "DiscoverInputSchema") return discover();
+    if (op == "AddApplicationReferenceDataSource") return add_reference();
+    if (op == "DeleteApplicationReferenceDataSource") return delete_reference();
     if (op == "TagResource" || op == "UntagResource" || op == "ListTagsForResource") return tags(op);
-    fail({Errc::kUnsupportedOperation, std::string(op) + " is not supported by eddy (reference data, Lambda "
-                                                         "preprocessing and CloudWatch logging are not available)"});
+    fail({Errc::kUnsupportedOperation, std::string(op) + " is not supported by eddy (Lambda preprocessing and "
+                                                         "CloudWatch logging are not available)"});
   }
 
  private:
@@ -62,7 +64,8 @@ class Call : private JsonReply {
     d["ParallelismConfigurationDescription"] = {{"ConfigurationType", pc.value("ConfigurationType", "DEFAULT")},
                                                 {"Parallelism", host_.parallelism_of(a.config)},
                                                 {"CurrentParallelism", host_.parallelism_of(a.config)}};
-    d["ReferenceDataSourceDescriptions"] = json::array();
+    d["ReferenceDataSourceDescriptions"] = analytics::reference_descriptions(a, false);
+    if (!a.reference.empty()) d["EddyReferenceData"] = a.reference;  // eddy's: what the last launch loaded
     d["CloudWatchLoggingOptionDescriptions"] = json::array();
     analytics::add_fault(d, a);
     return d;
@@ -132,10 +135,10 @@ class Call : private JsonReply {
       if (u.contains("ParallelismConfigurationUpdate")) {  // KDA v2's shape (an eddy extension of v1)
         analytics::apply_parallelism_update(c, u["ParallelismConfigurationUpdate"]);
       }
-      if (u.contains("ReferenceDataSourceUpdates") || u.contains("CloudWatchLoggingOptionUpdates")) {
-        return make_error(Errc::kUnsupportedOperation,
-                          "reference data and CloudWatch logging are not supported by eddy");
-      }
+      if (auto st = analytics::apply_reference_updates(c, u.value("ReferenceDataSourceUpdates", json::array())); !st)
+        return st;
+      if (u.contains("CloudWatchLoggingOptionUpdates"))
+        return make_error(Errc::kUnsupportedOperation, "CloudWatch logging is not supported by eddy");
       return {};
     }));
   }
@@ -153,6 +156,18 @@ class Call : private JsonReply {
       c["Inputs"] = json::array({input});
       return {};
     }));
+  }
+
+  void add_reference() {
+    json source = to_json(*in_.get("ReferenceDataSource"));
+    status(
+        host_.update(name(), version(), [&](json& c) -> Status { return analytics::add_reference_source(c, source); }));
+  }
+
+  void delete_reference() {
+    const std::string id = in_.get("ReferenceId")->text;
+    status(
+        host_.update(name(), version(), [&](json& c) -> Status { return analytics::delete_reference_source(c, id); }));
   }
 
   void add_output() {

@@ -20,6 +20,61 @@ json in_app_names(const json& input) {
 
 }  // namespace
 
+Status add_reference_source(json& config, json source) {
+  auto& sources = config["ReferenceDataSources"];
+  if (!sources.is_array()) sources = json::array();
+  source["ReferenceId"] = next_id(sources, "ReferenceId");
+  sources.push_back(std::move(source));
+  return {};
+}
+
+Status delete_reference_source(json& config, const std::string& id) {
+  auto& sources = config["ReferenceDataSources"];
+  if (sources.is_array()) {
+    for (auto it = sources.begin(); it != sources.end(); ++it) {
+      if (it->value("ReferenceId", "") != id) continue;
+      sources.erase(it);
+      return {};
+    }
+  }
+  return make_error(Errc::kResourceNotFound, "Reference data source " + id + " not found");
+}
+
+Status apply_reference_updates(json& config, const json& updates) {
+  for (const auto& u : updates) {
+    const std::string id = u.value("ReferenceId", "");
+    auto& sources = config["ReferenceDataSources"];
+    auto it = sources.is_array() ? std::find_if(sources.begin(), sources.end(),
+                                                [&](const json& s) { return s.value("ReferenceId", "") == id; })
+                                 : sources.end();
+    if (!sources.is_array() || it == sources.end())
+      return make_error(Errc::kResourceNotFound, "Reference data source " + id + " not found");
+    if (u.contains("TableNameUpdate")) (*it)["TableName"] = u["TableNameUpdate"];
+    if (u.contains("ReferenceSchemaUpdate")) (*it)["ReferenceSchema"] = u["ReferenceSchemaUpdate"];
+    if (u.contains("S3ReferenceDataSourceUpdate")) {
+      const auto& s3 = u["S3ReferenceDataSourceUpdate"];
+      auto& to = (*it)["S3ReferenceDataSource"];
+      if (s3.contains("BucketARNUpdate")) to["BucketARN"] = s3["BucketARNUpdate"];
+      if (s3.contains("FileKeyUpdate")) to["FileKey"] = s3["FileKeyUpdate"];
+      if (s3.contains("ReferenceRoleARNUpdate")) to["ReferenceRoleARN"] = s3["ReferenceRoleARNUpdate"];
+    }
+  }
+  return {};
+}
+
+json reference_descriptions(const host::HostedApplication& a, bool v2) {
+  json out = json::array();
+  for (const auto& s : a.config.value("ReferenceDataSources", json::array())) {
+    json s3 = s.value("S3ReferenceDataSource", json::object());
+    if (v2) s3.erase("ReferenceRoleARN");
+    out.push_back({{"ReferenceId", s.value("ReferenceId", "")},
+                   {"TableName", s.value("TableName", "")},
+                   {"S3ReferenceDataSourceDescription", s3},
+                   {"ReferenceSchema", s.value("ReferenceSchema", json::object())}});
+  }
+  return out;
+}
+
 Status check_input(const json& input) {
   if (input.contains("InputProcessingConfiguration")) {
     return make_error(Errc::kUnsupportedOperation,

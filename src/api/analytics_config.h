@@ -17,6 +17,13 @@ namespace eddy::api::analytics {
 // one destination each.
 Status set_inputs_and_outputs(nlohmann::json& config, nlohmann::json inputs, nlohmann::json outputs);
 std::string next_id(const nlohmann::json& list, const char* key);
+// Reference data sources (KDA's ReferenceDataSources), shared by the v1 and v2 APIs. `v2`: the
+// v2 shapes, which have no ReferenceRoleARN.
+Status add_reference_source(nlohmann::json& config, nlohmann::json source);
+Status delete_reference_source(nlohmann::json& config, const std::string& reference_id);
+Status apply_reference_updates(nlohmann::json& config, const nlohmann::json& updates);
+nlohmann::json reference_descriptions(const host::HostedApplication& a, bool v2);
+
 // An input eddy can run: Lambda preprocessing is refused rather than stored and never run.
 Status check_input(const nlohmann::json& input);
 Status check_destinations(const nlohmann::json& outputs);

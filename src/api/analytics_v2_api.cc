@@ -61,12 +61,14 @@ class Call : private JsonReply {
     if (op == "AddApplicationInput") return add_input();
     if (op == "AddApplicationOutput") return add_output();
     if (op == "DeleteApplicationOutput") return delete_output();
+    if (op == "AddApplicationReferenceDataSource") return add_reference();
+    if (op == "DeleteApplicationReferenceDataSource") return delete_reference();
     if (op == "DiscoverInputSchema" || op == "TagResource" || op == "UntagResource" || op == "ListTagsForResource") {
       return v1_.handle(op, in_, protocol_, std::move(respond_));
     }
     fail({Errc::kUnsupportedOperation,
           std::string(op) + " is not supported by eddy (snapshots other than the latest checkpoint, versions, "
-                            "rollbacks, VPC, reference data, Lambda preprocessing and CloudWatch logging are not "
+                            "rollbacks, VPC, Lambda preprocessing and CloudWatch logging are not "
                             "available)"});
   }
 
@@ -121,9 +123,10 @@ class Call : private JsonReply {
     json conf = {{"ApplicationCodeConfigurationDescription", code_description(a)},
                  {"ApplicationSnapshotConfigurationDescription", {{"SnapshotsEnabled", true}}}};
     if (runtime_of(c) == kSqlRuntime) {
-      conf["SqlApplicationConfigurationDescription"] = {{"InputDescriptions", analytics::input_descriptions(a)},
-                                                        {"OutputDescriptions", analytics::output_descriptions(a)},
-                                                        {"ReferenceDataSourceDescriptions", json::array()}};
+      conf["SqlApplicationConfigurationDescription"] = {
+          {"InputDescriptions", analytics::input_descriptions(a)},
+          {"OutputDescriptions", analytics::output_descriptions(a)},
+          {"ReferenceDataSourceDescriptions", analytics::reference_descriptions(a, true)}};
     }
     const json& pc = member(c, "ParallelismConfiguration");
     const json& cc = member(c, "CheckpointConfiguration");
@@ -149,6 +152,7 @@ class Call : private JsonReply {
     d["ApplicationConfigurationDescription"] = std::move(conf);
     d["CloudWatchLoggingOptionDescriptions"] = json::array();
     analytics::add_fault(d, a);
+    if (!a.reference.empty()) d["EddyReferenceData"] = a.reference;  // eddy's: what the last launch loaded
     return d;
   }
 
@@ -329,13 +333,13 @@ class Call : private JsonReply {
     }
     if (content.contains("TextContent")) config["ApplicationCode"] = content["TextContent"];
     const json& sql_cfg = member(cfg, "SqlApplicationConfiguration");
-    if (!sql_cfg.value("ReferenceDataSources", json::array()).empty()) {
-      return fail({Errc::kUnsupportedOperation, "reference data is not supported by eddy"});
-    }
     if (auto st = analytics::set_inputs_and_outputs(config, sql_cfg.value("Inputs", json::array()),
                                                     sql_cfg.value("Outputs", json::array()));
         !st) {
       return fail(st.error());
+    }
+    for (const auto& source : sql_cfg.value("ReferenceDataSources", json::array())) {
+      if (auto st = analytics::add_reference_source(config, source); !st) return fail(st.error());
     }
     auto app = host_.create(std::move(config));
     if (!app) return fail(app.error());
@@ -430,11 +434,10 @@ class Call : private JsonReply {
       return fail({Errc::kInvalidArgument, "EnvironmentProperties are given to C++ jobs; SQL applications have none"});
     }
     const json& sql = member(u, "SqlApplicationConfigurationUpdate");
-    if (!sql.value("ReferenceDataSourceUpdates", json::array()).empty()) {
-      return fail({Errc::kUnsupportedOperation, "reference data is not supported by eddy"});
-    }
     auto st = host_.update(name(), version, [&](json& c) -> Status {
       if (code.contains("TextContentUpdate")) c["ApplicationCode"] = code["TextContentUpdate"];
+      if (auto s = analytics::apply_reference_updates(c, sql.value("ReferenceDataSourceUpdates", json::array())); !s)
+        return s;
       if (auto s = analytics::apply_input_updates(c, sql.value("InputUpdates", json::array())); !s) return s;
       if (auto s = analytics::apply_output_updates(c, sql.value("OutputUpdates", json::array())); !s) return s;
       if (auto s = analytics::check_destinations(c.value("Outputs", json::array())); !s) return s;
@@ -500,6 +503,26 @@ class Call : private JsonReply {
     answer_change("InputDescriptions");
   }
 
+  void add_reference() {
+    json source = to_json(*in_.get("ReferenceDataSource"));
+    auto st = host_.update(name(), in_.get("CurrentApplicationVersionId")->integer, [&](json& c) -> Status {
+      if (is_flink(c)) return make_error(Errc::kInvalidArgument, "Reference data is for SQL-1_0 applications");
+      return analytics::add_reference_source(c, source);
+    });
+    if (!st) return fail(st.error());
+    answer_change("ReferenceDataSourceDescriptions");
+  }
+
+  void delete_reference() {
+    const std::string id = in_.get("ReferenceId")->text;
+    auto st = host_.update(name(), in_.get("CurrentApplicationVersionId")->integer, [&](json& c) -> Status {
+      if (is_flink(c)) return make_error(Errc::kInvalidArgument, "Reference data is for SQL-1_0 applications");
+      return analytics::delete_reference_source(c, id);
+    });
+    if (!st) return fail(st.error());
+    answer_change("");
+  }
+
   void add_output() {
     json output = to_json(*in_.get("Output"));
     auto st = host_.update(name(), in_.get("CurrentApplicationVersionId")->integer, [&](json& c) -> Status {
@@ -536,6 +559,8 @@ class Call : private JsonReply {
     json body = {{"ApplicationARN", host_.arn(name())}, {"ApplicationVersionId", a->version}};
     if (descriptions == "InputDescriptions") body[descriptions] = analytics::input_descriptions(*a);
     if (descriptions == "OutputDescriptions") body[descriptions] = analytics::output_descriptions(*a);
+    if (descriptions == "ReferenceDataSourceDescriptions")
+      body[descriptions] = analytics::reference_descriptions(*a, true);
     ok(body);
   }
 

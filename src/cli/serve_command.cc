@@ -29,8 +29,11 @@
 #include "cluster/cluster_node.h"
 #include "cluster/jetstream_blob_store.h"
 #include "cluster/lease_placement.h"
+#include "common/file_util.h"
+#include "common/path_names.h"
 #include "common/record_cipher.h"
 #include "delivery/delivery_host.h"
+#include "delivery/s3_sink.h"
 #include "host/application_host.h"
 #include "job/host_loader.h"
 #include "log/group_commit.h"
@@ -210,6 +213,13 @@ int serve(const ServeOptions& o) {
   };
   host.set_delivery_output(std::move(to_delivery));
   if (o.allow_native_jobs) host.set_job_loader(job::host_job_loader());
+  // Reference data objects: from S3 with --s3-endpoint, else the bucket directories.
+  host.set_object_reader([bucket_dir, s3](const std::string& bucket, const std::string& key) -> Result<std::string> {
+    if (s3) return delivery::S3Sink(*s3).get(bucket, key);
+    auto path = bucket_object_path(bucket_dir, "arn:aws:s3:::" + bucket, key);
+    if (!path) return tl::unexpected(path.error());
+    return read_file(*path);
+  });
   host.set_parallelism(o.parallelism);
   host.set_checkpoint_interval_ms(static_cast<int64_t>(o.checkpoint_interval_s * 1000));
   std::shared_ptr<cluster::LeasePlacement> leases;

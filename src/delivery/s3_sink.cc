@@ -132,4 +132,10 @@ Status S3Sink::put(const std::string& bucket, const std::string& key, std::strin
   return {};
 }
 
+Result<std::string> S3Sink::get(const std::string& bucket, const std::string& key) const {
+  auto r = request("GET", bucket, key, "", "");
+  if (!r) return tl::unexpected(r.error());
+  return std::move(r->body);
+}
+
 }  // namespace eddy::delivery

@@ -24,6 +24,8 @@ class S3Sink {
  public:
   explicit S3Sink(S3Options options);
   Status put(const std::string& bucket, const std::string& key, std::string_view bytes) const;
+  // An object's bytes (reference data for applications).
+  Result<std::string> get(const std::string& bucket, const std::string& key) const;
 
  private:
   struct Response {

@@ -2,6 +2,7 @@
 // name streams of the code, and the parallelism and checkpoint settings are in range.
 
 #include "host/application_host.h"
+#include "host/reference_data.h"
 #include "runtime/application.h"
 #include "sql/compile.h"
 
@@ -56,8 +57,11 @@ Status ApplicationHost::validate(const nlohmann::json& config) const {
     input.schema = std::move(*schema);
     inputs.push_back(std::move(input));
   }
+  if (auto st = check_reference_sources(config); !st) return st;
+  auto tables = reference_tables(config);
+  if (!tables) return tl::unexpected(tables.error());
   if (code.empty()) return {};
-  auto app = sql::compile_application(code, inputs, clock_);
+  auto app = sql::compile_application(code, inputs, clock_, 1, false, *tables);
   if (!app) return make_error(Errc::kCodeValidation, app.error().message);
   if ((*app)->flink())
     return flink_endpoints(**app).has_value() ? Status{} : tl::unexpected(flink_endpoints(**app).error());

@@ -32,6 +32,7 @@
 #include "host/checkpoint.h"
 #include "host/checkpoint_store.h"
 #include "host/output_writer.h"
+#include "host/reference_data.h"
 #include "host/shared_status.h"
 #include "log/group_commit.h"
 #include "runtime/application.h"
@@ -55,6 +56,8 @@ struct HostedApplication {
   // write durably, a checkpoint it cannot save) and since when. It retries; this clears when a
   // round succeeds.
   std::optional<ApplicationRunner::Fault> fault;
+  // Not stored: what its last launch loaded of its reference data (ReferenceLoad::to_json each).
+  nlohmann::json reference = nlohmann::json::array();
 };
 
 class ApplicationHost {
@@ -76,6 +79,9 @@ class ApplicationHost {
   using LoadedProgram = runtime::LoadedProgram;
   using JobLoader = runtime::JobLoader;
   void set_job_loader(JobLoader loader) { job_loader_ = std::move(loader); }
+  // Where reference data objects are read (a bucket directory or S3); none: reference data
+  // sources load empty tables and say why.
+  void set_object_reader(ObjectReader reader) { object_reader_ = std::move(reader); }
   // How a job library is deployed. `eddy jobs deploy` takes the defaults; KDA v2's
   // CreateApplication and UpdateApplication of a FLINK application set the rest.
   struct JobDeploy {
@@ -222,6 +228,7 @@ class ApplicationHost {
   const Clock& clock_;
   DeliveryOutput delivery_output_;
   JobLoader job_loader_;
+  ObjectReader object_reader_;
   int64_t checkpoint_interval_ms_ = 10'000;
   int parallelism_ = 1;
   std::atomic<size_t> read_batch_{2000};

@@ -49,8 +49,13 @@ Status ApplicationHost::launch(const std::string& name, Entry& entry, const std:
   auto schema = parse_input_schema(in.at("InputSchema").dump());
   if (!schema) return make_error(Errc::kInvalidArgument, schema.error().message);
   input.schema = std::move(*schema);
-  auto app = sql::compile_application(cfg.value("ApplicationCode", ""), {input}, clock_, parallelism, true);
+  auto tables = reference_tables(cfg);
+  if (!tables) return make_error(Errc::kInvalidArgument, tables.error().message);
+  auto app = sql::compile_application(cfg.value("ApplicationCode", ""), {input}, clock_, parallelism, true, *tables);
   if (!app) return make_error(Errc::kCodeValidation, app.error().message);
+  const auto loads = load_reference_data(cfg, object_reader_, entry_dir(name) / "reference", **app, clock_);
+  entry.app.reference = nlohmann::json::array();
+  for (const auto& l : loads) entry.app.reference.push_back(l.to_json());
 
   std::vector<OutputSpec> outputs;
   for (const auto& out : cfg.value("Outputs", nlohmann::json::array())) {
@@ -77,7 +82,11 @@ Status ApplicationHost::launch(const std::string& name, Entry& entry, const std:
     o.csv = out.value("DestinationSchema", nlohmann::json::object()).value("RecordFormatType", "JSON") == "CSV";
     outputs.push_back(std::move(o));
   }
-  return start_runner(name, entry, position, *source, std::move(*app), outputs);
+  auto started = start_runner(name, entry, position, *source, std::move(*app), outputs);
+  for (const auto& l : loads) {
+    if (!l.error.empty() && entry.runner) entry.runner->warn("Reference_Load_Error", l.table + ": " + l.error);
+  }
+  return started;
 }
 
 Status ApplicationHost::launch_job(const std::string& name, Entry& entry, const std::string& position) {

@@ -85,6 +85,8 @@ class ApplicationRunner {
     TimestampMs since_ms = 0;
   };
   std::optional<Fault> fault() const;
+  // A warning row of the runner's own (eddy apps logs, DescribeApplication's error rows).
+  void warn(const char* error_name, const std::string& message) { report("WARNING", error_name, message); }
 
  private:
   void begin();
