@@ -36,8 +36,17 @@ Status check_reference_sources(const json& config) {
       return make_error(Errc::kInvalidArgument, "S3ReferenceDataSource.BucketARN: " + bucket.error().message);
     if (auto key = object_path("/", s3.value("FileKey", "")); !key)
       return make_error(Errc::kInvalidArgument, "S3ReferenceDataSource.FileKey: " + key.error().message);
-    if (source.value("TableName", "").empty())
-      return make_error(Errc::kInvalidArgument, "a reference data source needs a TableName");
+    const std::string table = source.value("TableName", "");
+    if (table.empty()) return make_error(Errc::kInvalidArgument, "a reference data source needs a TableName");
+    // The code's own streams are checked when it compiles; the inputs' here, so that code added
+    // later is not refused for a table added first.
+    bool taken = table == runtime::kErrorStream;
+    for (const auto& in : config.value("Inputs", json::array())) {
+      const int lanes = in.value("InputParallelism", json::object()).value("Count", 1);
+      for (int lane = 0; lane < lanes; ++lane)
+        taken |= table == runtime::input_stream_name(in.value("NamePrefix", ""), static_cast<size_t>(lane));
+    }
+    if (taken) return make_error(Errc::kInvalidArgument, "TableName " + table + " is the name of an in-application stream");
   }
   return {};
 }
@@ -86,6 +95,8 @@ std::vector<ReferenceLoad> load_reference_data(const json& config, const ObjectR
     // The snapshot's name is the table's hash: names are data, never paths.
     const auto snapshot = snapshot_dir / (to_hex(sha256(load.table)) + ".reference");
     if (parsed) {
+      std::error_code ec;
+      std::filesystem::create_directories(snapshot_dir, ec);
       if (auto st = write_file_atomic(snapshot, *bytes); !st)
         load.error = "the table is loaded, but its copy for later launches could not be kept: " + st.error().message;
     } else {
