@@ -35,10 +35,12 @@ class Call : private JsonReply {
     if (op == "DeleteApplicationOutput") return delete_output();
     if (op == "DiscoverInputSchema") return discover();
     if (op == "AddApplicationReferenceDataSource") return add_reference();
+    if (op == "AddApplicationInputProcessingConfiguration") return input_processing(true);
+    if (op == "DeleteApplicationInputProcessingConfiguration") return input_processing(false);
     if (op == "DeleteApplicationReferenceDataSource") return delete_reference();
     if (op == "TagResource" || op == "UntagResource" || op == "ListTagsForResource") return tags(op);
-    fail({Errc::kUnsupportedOperation, std::string(op) + " is not supported by eddy (Lambda preprocessing and "
-                                                         "CloudWatch logging are not available)"});
+    fail({Errc::kUnsupportedOperation, std::string(op) + " is not supported by eddy (CloudWatch logging is not "
+                                                         "available)"});
   }
 
  private:
@@ -155,6 +157,14 @@ class Call : private JsonReply {
       input["InputId"] = "1.1";
       c["Inputs"] = json::array({input});
       return {};
+    }));
+  }
+
+  void input_processing(bool add) {
+    const std::string id = in_.get("InputId")->text;
+    json processing = add ? to_json(*in_.get("InputProcessingConfiguration")) : json();
+    status(host_.update(name(), version(), [&](json& c) -> Status {
+      return analytics::set_input_processing(c, id, add ? &processing : nullptr);
     }));
   }
 

@@ -20,6 +20,23 @@ json in_app_names(const json& input) {
 
 }  // namespace
 
+Status set_input_processing(json& config, const std::string& input_id, const json* processing) {
+  for (auto& in : config["Inputs"]) {
+    if (in.value("InputId", "") != input_id) continue;
+    if (!processing) {
+      if (!in.contains("InputProcessingConfiguration"))
+        return make_error(Errc::kResourceNotFound, "Input " + input_id + " has no InputProcessingConfiguration");
+      in.erase("InputProcessingConfiguration");
+      return {};
+    }
+    if (in.contains("InputProcessingConfiguration"))
+      return make_error(Errc::kInvalidArgument, "Input " + input_id + " already has an InputProcessingConfiguration");
+    in["InputProcessingConfiguration"] = *processing;
+    return check_input(in);
+  }
+  return make_error(Errc::kResourceNotFound, "Input " + input_id + " not found");
+}
+
 Status add_reference_source(json& config, json source) {
   auto& sources = config["ReferenceDataSources"];
   if (!sources.is_array()) sources = json::array();
@@ -76,10 +93,9 @@ json reference_descriptions(const host::HostedApplication& a, bool v2) {
 }
 
 Status check_input(const json& input) {
-  if (input.contains("InputProcessingConfiguration")) {
-    return make_error(Errc::kUnsupportedOperation,
-                      "InputProcessingConfiguration (Lambda preprocessing) is not supported by eddy yet; "
-                      "remove it and preprocess the records before they reach the stream");
+  if (input.contains("InputProcessingConfiguration") &&
+      !input["InputProcessingConfiguration"].contains("InputLambdaProcessor")) {
+    return make_error(Errc::kInvalidArgument, "InputProcessingConfiguration needs an InputLambdaProcessor");
   }
   return {};
 }
@@ -129,6 +145,11 @@ json input_descriptions(const host::HostedApplication& a) {
               {"InputSchema", in.at("InputSchema")},
               {"InputParallelism", {{"Count", in.value("InputParallelism", json::object()).value("Count", 1)}}}};
     if (in.contains("KinesisStreamsInput")) i["KinesisStreamsInputDescription"] = in["KinesisStreamsInput"];
+    if (in.contains("InputProcessingConfiguration")) {
+      i["InputProcessingConfigurationDescription"] = {
+          {"InputLambdaProcessorDescription",
+           in["InputProcessingConfiguration"].value("InputLambdaProcessor", json::object())}};
+    }
     if (!a.starting_position.empty() && a.starting_position != host::ApplicationHost::kInitialPosition) {
       i["InputStartingPositionConfiguration"] = {{"InputStartingPosition", a.starting_position}};
     }
@@ -157,8 +178,15 @@ Status apply_input_updates(json& c, const json& updates) {
     if (it == inputs.end())
       return make_error(Errc::kResourceNotFound, "Input " + iu["InputId"].get<std::string>() + " not found");
     if (iu.contains("InputProcessingConfigurationUpdate")) {
-      return make_error(Errc::kUnsupportedOperation,
-                        "InputProcessingConfigurationUpdate (Lambda preprocessing) is not supported by eddy yet");
+      const auto& l = iu["InputProcessingConfigurationUpdate"].value("InputLambdaProcessorUpdate", json::object());
+      if (!it->contains("InputProcessingConfiguration")) {
+        return make_error(Errc::kInvalidArgument, "Input " + iu["InputId"].get<std::string>() +
+                                                      " has no InputProcessingConfiguration to update; add one with "
+                                                      "AddApplicationInputProcessingConfiguration");
+      }
+      auto& to = (*it)["InputProcessingConfiguration"]["InputLambdaProcessor"];
+      if (l.contains("ResourceARNUpdate")) to["ResourceARN"] = l["ResourceARNUpdate"];
+      if (l.contains("RoleARNUpdate")) to["RoleARN"] = l["RoleARNUpdate"];
     }
     if (iu.contains("NamePrefixUpdate")) (*it)["NamePrefix"] = iu["NamePrefixUpdate"];
     if (iu.contains("KinesisStreamsInputUpdate")) {

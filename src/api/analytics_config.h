@@ -17,6 +17,9 @@ namespace eddy::api::analytics {
 // one destination each.
 Status set_inputs_and_outputs(nlohmann::json& config, nlohmann::json inputs, nlohmann::json outputs);
 std::string next_id(const nlohmann::json& list, const char* key);
+// Add (`processing`) or delete (null) the InputProcessingConfiguration of input `input_id`.
+Status set_input_processing(nlohmann::json& config, const std::string& input_id, const nlohmann::json* processing);
+
 // Reference data sources (KDA's ReferenceDataSources), shared by the v1 and v2 APIs. `v2`: the
 // v2 shapes, which have no ReferenceRoleARN.
 Status add_reference_source(nlohmann::json& config, nlohmann::json source);
@@ -24,7 +27,7 @@ Status delete_reference_source(nlohmann::json& config, const std::string& refere
 Status apply_reference_updates(nlohmann::json& config, const nlohmann::json& updates);
 nlohmann::json reference_descriptions(const host::HostedApplication& a, bool v2);
 
-// An input eddy can run: Lambda preprocessing is refused rather than stored and never run.
+// An input's own shape rules (a preprocessor names a Lambda function).
 Status check_input(const nlohmann::json& input);
 Status check_destinations(const nlohmann::json& outputs);
 

@@ -62,13 +62,15 @@ class Call : private JsonReply {
     if (op == "AddApplicationOutput") return add_output();
     if (op == "DeleteApplicationOutput") return delete_output();
     if (op == "AddApplicationReferenceDataSource") return add_reference();
+    if (op == "AddApplicationInputProcessingConfiguration") return input_processing(true);
+    if (op == "DeleteApplicationInputProcessingConfiguration") return input_processing(false);
     if (op == "DeleteApplicationReferenceDataSource") return delete_reference();
     if (op == "DiscoverInputSchema" || op == "TagResource" || op == "UntagResource" || op == "ListTagsForResource") {
       return v1_.handle(op, in_, protocol_, std::move(respond_));
     }
     fail({Errc::kUnsupportedOperation,
           std::string(op) + " is not supported by eddy (snapshots other than the latest checkpoint, versions, "
-                            "rollbacks, VPC, Lambda preprocessing and CloudWatch logging are not "
+                            "rollbacks, VPC and CloudWatch logging are not "
                             "available)"});
   }
 
@@ -501,6 +503,27 @@ class Call : private JsonReply {
     });
     if (!st) return fail(st.error());
     answer_change("InputDescriptions");
+  }
+
+  void input_processing(bool add) {
+    const std::string id = in_.get("InputId")->text;
+    json processing = add ? to_json(*in_.get("InputProcessingConfiguration")) : json();
+    auto st = host_.update(name(), in_.get("CurrentApplicationVersionId")->integer, [&](json& c) -> Status {
+      if (is_flink(c)) return make_error(Errc::kInvalidArgument, "Inputs are for SQL-1_0 applications");
+      return analytics::set_input_processing(c, id, add ? &processing : nullptr);
+    });
+    if (!st) return fail(st.error());
+    auto a = host_.describe(name());
+    if (!a) return fail(a.error());
+    json body = {{"ApplicationARN", host_.arn(name())}, {"ApplicationVersionId", a->version}};
+    if (add) {
+      body["InputId"] = id;
+      for (const auto& d : analytics::input_descriptions(*a)) {
+        if (d.value("InputId", "") == id && d.contains("InputProcessingConfigurationDescription"))
+          body["InputProcessingConfigurationDescription"] = d["InputProcessingConfigurationDescription"];
+      }
+    }
+    ok(body);
   }
 
   void add_reference() {

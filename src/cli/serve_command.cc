@@ -213,12 +213,43 @@ int serve(const ServeOptions& o) {
   };
   host.set_delivery_output(std::move(to_delivery));
   if (o.allow_native_jobs) host.set_job_loader(job::host_job_loader());
+  // Input preprocessing: the delivery streams' Lambda functions (--lambda) with KDA's contract.
+  host.set_input_processor_factory([&deliveries](const std::string& function, const std::string& app_arn,
+                                                 const std::string& stream_arn) -> Result<host::InputProcessor> {
+    auto lambda = deliveries.lambda(function);
+    if (!lambda) return tl::unexpected(lambda.error());
+    return host::InputProcessor(
+        [lambda = std::move(*lambda), app_arn, stream_arn](
+            const std::vector<host::PreprocessRecord>& records) -> Result<std::vector<host::PreprocessOutcome>> {
+          std::vector<delivery::TransformInput> in;
+          in.reserve(records.size());
+          for (const auto& r : records)
+            in.push_back({r.record_id, r.arrival_ms, r.data, r.shard_id, r.partition_key, r.sequence_number, 0});
+          auto out = lambda.invoke_analytics(app_arn, stream_arn, in);
+          if (!out) return tl::unexpected(out.error());
+          std::vector<host::PreprocessOutcome> outcomes;
+          outcomes.reserve(out->size());
+          for (auto& o : *out) {
+            using R = delivery::TransformOutcome::Result;
+            outcomes.push_back({o.result == R::kOk        ? host::PreprocessOutcome::Result::kOk
+                                : o.result == R::kDropped ? host::PreprocessOutcome::Result::kDropped
+                                                          : host::PreprocessOutcome::Result::kFailed,
+                                std::move(o.data)});
+          }
+          return outcomes;
+        });
+  });
   // Reference data objects: from S3 with --s3-endpoint, else the bucket directories.
   host.set_object_reader([bucket_dir, s3](const std::string& bucket, const std::string& key) -> Result<std::string> {
     if (s3) return delivery::S3Sink(*s3).get(bucket, key);
     auto path = bucket_object_path(bucket_dir, "arn:aws:s3:::" + bucket, key);
     if (!path) return tl::unexpected(path.error());
-    return read_file(*path);
+    // The caller sees the bucket and key, never the server's paths.
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(*path, ec)) return make_error(Errc::kResourceNotFound, "no such object");
+    auto bytes = read_file(*path);
+    if (!bytes) return make_error(Errc::kIo, "the object cannot be read");
+    return bytes;
   });
   host.set_parallelism(o.parallelism);
   host.set_checkpoint_interval_ms(static_cast<int64_t>(o.checkpoint_interval_s * 1000));

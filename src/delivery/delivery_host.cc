@@ -142,6 +142,11 @@ Status DeliveryHost::persist(const std::string& name, Entry& e) {
   return {};
 }
 
+Result<LambdaTransform> DeliveryHost::lambda(const std::string& arn) const {
+  // KDA retries a failed preprocessing batch itself (the application runner does), so one retry here.
+  return LambdaTransform::create(arn, functions_, (dir_ / kLambdaRunner).string(), 1, 60'000);
+}
+
 Status DeliveryHost::load() {
   std::error_code ec;
   fs::create_directories(dir_, ec);

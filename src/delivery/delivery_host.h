@@ -23,6 +23,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "delivery/lambda_transform.h"
+
 #include "common/blob_store.h"
 #include "common/clock.h"
 #include "common/error.h"
@@ -101,6 +103,8 @@ class DeliveryHost {
 
   Status load();
   std::string arn(const std::string& name) const;
+  // A function this server runs (--lambda), for an application input's preprocessing.
+  Result<LambdaTransform> lambda(const std::string& arn) const;
   Result<DeliveryStream> create(nlohmann::json request);
   Result<DeliveryStream> describe(const std::string& name) const;
   std::vector<DeliveryStream> list() const;

@@ -304,4 +304,14 @@ std::vector<TransformOutcome> LambdaTransform::invoke_once(const std::string& de
   return failed;
 }
 
+Result<std::string> LambdaTransform::call(const std::string& event) const {
+  std::string why;
+  for (int attempt = 0; attempt <= retries_; ++attempt) {
+    auto run = url_.empty() ? run_command(command_, event, timeout_ms_) : post_event(url_, event, timeout_ms_);
+    if (run.ok) return std::move(run.out);
+    why = run.why;
+  }
+  return make_error(Errc::kUnavailable, why);
+}
+
 }  // namespace eddy::delivery

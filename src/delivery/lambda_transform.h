@@ -48,6 +48,15 @@ class LambdaTransform {
   std::vector<TransformOutcome> invoke(const std::string& delivery_arn, const std::vector<TransformInput>& records,
                                        const std::string& source_stream_arn = "") const;
 
+  // Kinesis Data Analytics' preprocessing contract (dev/lambda-preprocessing): the event carries
+  // applicationArn, streamArn and records with kinesisStreamRecordMetadata; every record must be
+  // answered Ok (with data), Dropped or ProcessingFailed. Invocations of at most the buffer's
+  // bytes, in order. Unlike invoke(), a failed invocation (after the retries) is an error for
+  // the whole call: KDA retries the same batch until it succeeds (lambda_preprocess.cc).
+  Result<std::vector<TransformOutcome>> invoke_analytics(const std::string& application_arn,
+                                                         const std::string& stream_arn,
+                                                         const std::vector<TransformInput>& records) const;
+
   const std::string& arn() const { return arn_; }
 
  private:
@@ -60,6 +69,11 @@ class LambdaTransform {
 
   std::vector<TransformOutcome> invoke_once(const std::string& delivery_arn, std::span<const TransformInput> records,
                                             const std::string& source_stream_arn) const;
+  // Runs the function on `event` (with the retries): its answer's text, or why it failed.
+  Result<std::string> call(const std::string& event) const;
+  Result<std::vector<TransformOutcome>> analytics_once(const std::string& application_arn,
+                                                       const std::string& stream_arn,
+                                                       std::span<const TransformInput> records) const;
 };
 
 // The runner script shipped in the binary, written next to the data on first use.

@@ -56,6 +56,7 @@ Status ApplicationHost::validate(const nlohmann::json& config) const {
       return make_error(Errc::kInvalidArgument, "Input " + input.name_prefix + ": " + schema.error().message);
     input.schema = std::move(*schema);
     inputs.push_back(std::move(input));
+    if (auto p = processor_for(config.value("ApplicationName", ""), in); !p) return tl::unexpected(p.error());
   }
   if (auto st = check_reference_sources(config); !st) return st;
   auto tables = reference_tables(config);

@@ -31,6 +31,7 @@
 #include "host/application_runner.h"
 #include "host/checkpoint.h"
 #include "host/checkpoint_store.h"
+#include "host/input_processor.h"
 #include "host/output_writer.h"
 #include "host/reference_data.h"
 #include "host/shared_status.h"
@@ -82,6 +83,9 @@ class ApplicationHost {
   // Where reference data objects are read (a bucket directory or S3); none: reference data
   // sources load empty tables and say why.
   void set_object_reader(ObjectReader reader) { object_reader_ = std::move(reader); }
+  // Makes an input's Lambda preprocessor from its function ARN (InputProcessingConfiguration);
+  // none: such inputs are refused.
+  void set_input_processor_factory(InputProcessorFactory factory) { processor_factory_ = std::move(factory); }
   // How a job library is deployed. `eddy jobs deploy` takes the defaults; KDA v2's
   // CreateApplication and UpdateApplication of a FLINK application set the rest.
   struct JobDeploy {
@@ -202,7 +206,11 @@ class ApplicationHost {
   Status launch_flink(const std::string& name, Entry& entry, const std::string& position,
                       std::unique_ptr<runtime::Application> app);
   Status start_runner(const std::string& name, Entry& entry, const std::string& position, const std::string& source,
-                      std::unique_ptr<runtime::Program> app, const std::vector<OutputSpec>& outputs);  // needs mu_
+                      std::unique_ptr<runtime::Program> app, const std::vector<OutputSpec>& outputs,
+                      InputProcessor preprocess = {});  // needs mu_
+  // The preprocessor of `input` (a stored Inputs[] member) of application `name`; none if it has
+  // no InputProcessingConfiguration; InvalidArgument for a function this server cannot run.
+  Result<InputProcessor> processor_for(const std::string& name, const nlohmann::json& input) const;
   // Writes the entry's document (compare-and-set on its revision).
   Status persist(const std::string& name, Entry& entry);
   // After each checkpoint of a running application: its positions kept with it.
@@ -229,6 +237,7 @@ class ApplicationHost {
   DeliveryOutput delivery_output_;
   JobLoader job_loader_;
   ObjectReader object_reader_;
+  InputProcessorFactory processor_factory_;
   int64_t checkpoint_interval_ms_ = 10'000;
   int parallelism_ = 1;
   std::atomic<size_t> read_batch_{2000};

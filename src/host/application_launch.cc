@@ -82,7 +82,9 @@ Status ApplicationHost::launch(const std::string& name, Entry& entry, const std:
     o.csv = out.value("DestinationSchema", nlohmann::json::object()).value("RecordFormatType", "JSON") == "CSV";
     outputs.push_back(std::move(o));
   }
-  auto started = start_runner(name, entry, position, *source, std::move(*app), outputs);
+  auto preprocess = processor_for(name, in);
+  if (!preprocess) return tl::unexpected(preprocess.error());
+  auto started = start_runner(name, entry, position, *source, std::move(*app), outputs, std::move(*preprocess));
   for (const auto& l : loads) {
     if (!l.error.empty() && entry.runner) entry.runner->warn("Reference_Load_Error", l.table + ": " + l.error);
   }
@@ -222,9 +224,21 @@ Status ApplicationHost::launch_flink(const std::string& name, Entry& entry, cons
   return start_runner(name, entry, position, endpoints->source, std::move(app), endpoints->outputs);
 }
 
+Result<InputProcessor> ApplicationHost::processor_for(const std::string& name, const nlohmann::json& input) const {
+  if (!input.contains("InputProcessingConfiguration")) return InputProcessor{};
+  const auto lambda = input["InputProcessingConfiguration"].value("InputLambdaProcessor", nlohmann::json::object());
+  const std::string function = lambda.value("ResourceARN", "");
+  if (!processor_factory_)
+    return make_error(Errc::kInvalidArgument, "this server runs no Lambda functions for preprocessing");
+  const std::string stream_arn = input.value("KinesisStreamsInput", nlohmann::json::object()).value("ResourceARN", "");
+  auto p = processor_factory_(function, arn(name), stream_arn);
+  if (!p) return make_error(Errc::kInvalidArgument, "InputLambdaProcessor: " + p.error().message);
+  return p;
+}
+
 Status ApplicationHost::start_runner(const std::string& name, Entry& entry, const std::string& position,
                                      const std::string& source, std::unique_ptr<Program> app,
-                                     const std::vector<OutputSpec>& outputs) {
+                                     const std::vector<OutputSpec>& outputs, InputProcessor preprocess) {
   if (auto shards = store_.shards(source); !shards) return tl::unexpected(shards.error());
   ApplicationRunner::Setup setup;
   setup.name = name;
@@ -233,6 +247,7 @@ Status ApplicationHost::start_runner(const std::string& name, Entry& entry, cons
   setup.threads = static_cast<size_t>(parallelism_of(entry.app.config));
   setup.checkpoint_interval_ms = checkpoint_interval_of(entry.app.config);
   setup.read_batch = &read_batch_;
+  setup.preprocess = std::move(preprocess);
   setup.on_checkpoint = [this, name](const Checkpoint& c) { return keep_positions(name, c); };
   setup.owns = [placement = placement_, name] { return placement->runs_here(WorkKind::kApplication, name); };
   if (status_) {

@@ -29,6 +29,7 @@ ApplicationRunner::ApplicationRunner(Setup setup, std::unique_ptr<runtime::Progr
                                report(level, name, message);
                              },
                              [this](std::chrono::milliseconds d) { pause(d); }, &stop_}) {
+  if (setup_.preprocess) reader_.set_whole_records(true);
   program_->subscribe_errors([this](std::string row) {
     counters_.error_rows.fetch_add(1, std::memory_order_relaxed);
     std::lock_guard lock(mu_);
@@ -88,8 +89,15 @@ size_t ApplicationRunner::step() {
       program_->set_source_shards(0, active_shards_);
     }
     const size_t read_batch = setup_.read_batch ? setup_.read_batch->load() : 2000;
-    reader_.read(read_batch);
-    push(reader_.take(read_batch, stop_), processed);
+    std::vector<std::vector<SourceCopy>> batches;
+    if (pending_.empty()) {
+      reader_.read(read_batch);
+      batches = reader_.take(read_batch, stop_);
+    } else if (clock_.now_ms() >= retry_at_) {
+      batches = std::move(pending_);
+      pending_.clear();
+    }
+    if (!setup_.preprocess || preprocess(batches)) push(std::move(batches), processed);
   }
   if (processed == 0) program_->advance_time(clock_.now_ms() - kProgressGraceMs);
   counters_.millis_behind_latest =
@@ -102,7 +110,9 @@ size_t ApplicationRunner::step() {
     return processed;
   }
   bool healthy = outputs_.write();
-  if (clock_.now_ms() - last_checkpoint_ >= setup_.checkpoint_interval_ms) {
+  // Records held for a retry of their preprocessing are behind the reader's positions: no
+  // checkpoint may pass them until they went through.
+  if (pending_.empty() && clock_.now_ms() - last_checkpoint_ >= setup_.checkpoint_interval_ms) {
     checkpoint_failed_ = !checkpoint();
     last_checkpoint_ = clock_.now_ms();
   }
@@ -117,7 +127,7 @@ void ApplicationRunner::push(std::vector<std::vector<SourceCopy>> batches, size_
   // With InputParallelism n, shard i feeds in-application stream (i mod n) + 1.
   auto sources = [](const std::vector<SourceCopy>& batch, std::vector<SourceRecord>& out) {
     for (const auto& p : batch)
-      out.push_back({p.data, p.arrival, static_cast<int64_t>(p.offset), p.shard, p.rejection});
+      out.push_back({p.data, p.arrival, static_cast<int64_t>(p.offset), p.shard, p.rejection, p.rejection_name});
   };
   auto count = [&](const std::vector<SourceCopy>& batch) {
     counters_.input_records.fetch_add(batch.size(), std::memory_order_relaxed);
@@ -193,7 +203,9 @@ void ApplicationRunner::finish() {
   finished_ = true;
   // Rows not yet written stay pending in the checkpoint, for the next run to write. Not once
   // another node owns the application: its checkpoint is the one that counts.
-  if (begun_ && (!setup_.owns || setup_.owns())) checkpoint();
+  // Records still waiting for their preprocessing are behind the reader's positions: the last
+  // checkpoint stays the one before them, and the next run reads them again.
+  if (begun_ && pending_.empty() && (!setup_.owns || setup_.owns())) checkpoint();
 }
 
 void ApplicationRunner::start_thread() {

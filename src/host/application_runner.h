@@ -25,6 +25,7 @@
 #include "host/checkpoint.h"
 #include "host/checkpoint_store.h"
 #include "host/error_ring.h"
+#include "host/input_processor.h"
 #include "host/output_writer.h"
 #include "host/source_reader.h"
 #include "runtime/program.h"
@@ -48,6 +49,8 @@ class ApplicationRunner {
     // After fault() changed (on the runner's thread, no lock held): cluster mode publishes it at
     // once (shared_status.h).
     std::function<void(const ApplicationRunner&)> fault_changed;
+    // The input's Lambda preprocessor, if it has one: records go through it before the program.
+    InputProcessor preprocess;
   };
 
   ApplicationRunner(Setup setup, std::unique_ptr<runtime::Program> program, stream::StreamStore& store,
@@ -92,6 +95,9 @@ class ApplicationRunner {
   void begin();
   void finish();
   void push(std::vector<std::vector<SourceCopy>> batches, size_t& processed);
+  // Runs the batches through setup_.preprocess (lambda_preprocess.cc); false when an invocation
+  // failed: the batches are then kept in pending_ and tried again, and nothing after them is read.
+  bool preprocess(std::vector<std::vector<SourceCopy>>& batches);
   Checkpoint take_checkpoint();  // where reading continues, the state, the outputs
   bool checkpoint();
   void report(const char* level, const char* error_name, const std::string& message);
@@ -116,6 +122,10 @@ class ApplicationRunner {
   std::condition_variable cv_;
   ErrorRing errors_;
   std::optional<Fault> fault_;
+  // Preprocessing: batches read but not yet through the function, and when to try them again.
+  std::vector<std::vector<SourceCopy>> pending_;
+  TimestampMs retry_at_ = 0;
+  int64_t retry_delay_ms_ = 0;
 };
 
 }  // namespace eddy::host

@@ -24,13 +24,18 @@ struct RangeRead {
 // Reads `reads` on the pool's threads, each range on one of them: the checksums, the first touch
 // of the log's pages and the copies are most of a round's reading.
 void read_in_parallel(const stream::StreamStore& store, const std::string& source, WorkerPool& pool,
-                      std::vector<RangeRead>& reads, size_t read_batch) {
+                      std::vector<RangeRead>& reads, size_t read_batch, bool whole) {
   auto read_one = [&](RangeRead& rd) {
     auto read = store.read_shard(source, rd.shard, rd.from, read_batch);
     if (!read) return;
     rd.records.reserve(read->read.records.size());
     rd.read_count = read->read.records.size();
     for (const auto& rec : read->read.records) {
+      if (whole) {
+        rd.records.push_back(
+            {rec.arrival_ms, rd.shard, rec.offset, std::string(rec.data), {}, std::string(rec.partition_key)});
+        continue;
+      }
       // A KPL aggregate is its user records, each with the aggregate's offset and arrival, as the
       // KCL hands them out. A corrupt one goes on whole with the reason: the program's error_stream
       // gets a row with both.
@@ -126,7 +131,7 @@ void SourceReader::read(size_t read_batch) {
       const size_t ranges = more_[s] ? (want - have + read_batch - 1) / read_batch : 1;
       for (size_t i = 0; i < ranges; ++i) reads.push_back({s, from + i * read_batch});
     }
-    read_in_parallel(store_, stream_, pool_, reads, read_batch);
+    read_in_parallel(store_, stream_, pool_, reads, read_batch, whole_);
     // Taken in order, each range only if the one before it ended where it starts (full, not
     // moved by the trim horizon): what reading them one after the other would have taken.
     reading.clear();

@@ -24,7 +24,9 @@ struct SourceCopy {
   uint32_t shard;
   uint64_t offset;
   std::string data;
-  std::string rejection;  // a corrupt KPL aggregate (`data`): why it cannot be unpacked
+  std::string rejection;       // a corrupt KPL aggregate (`data`): why it cannot be unpacked
+  std::string partition_key;   // only for whole records (SourceReader::set_whole_records)
+  std::string rejection_name;  // the rejection's error row name (empty: Record_Parse_Error)
 };
 
 class SourceReader {
@@ -34,6 +36,10 @@ class SourceReader {
 
   SourceReader(const stream::StreamStore& store, std::string stream, WorkerPool& pool)
       : store_(store), stream_(std::move(stream)), pool_(pool) {}
+
+  // Records as they are stored, KPL aggregates not unpacked, with their partition keys: what a
+  // preprocessing Lambda gets (KDA hands it the stream's records).
+  void set_whole_records(bool whole) { whole_ = whole; }
 
   const std::string& stream() const { return stream_; }
   // Where reading goes on: the next offset of each shard, and the closed shards read to their end.
@@ -65,6 +71,7 @@ class SourceReader {
   const stream::StreamStore& store_;
   std::string stream_;
   WorkerPool& pool_;
+  bool whole_ = false;
   std::map<uint32_t, uint64_t> positions_;  // next offset to read
   std::set<uint32_t> finished_;             // closed shards read to their end
   std::map<uint32_t, std::deque<SourceCopy>> buffered_;

@@ -259,7 +259,8 @@ void Application::take_source(size_t input, const SourceRecord& r, TimestampMs a
   probe.shard = static_cast<uint32_t>(lane);
   probe.rowtime = next_rowtime(input, lane, arrival);
   probe.origin = r.origin;
-  report("", probe, "Record_Parse_Error", std::string(r.rejection), r.data);
+  report("", probe, r.rejection_name.empty() ? "Record_Parse_Error" : std::string(r.rejection_name),
+         std::string(r.rejection), r.data);
 }
 
 void Application::take_document(size_t input, simdjson::dom::element doc, std::string_view raw, TimestampMs arrival,

@@ -31,6 +31,7 @@ struct SourceRecord {
   // Set when the reader could not hand the record over as data (a corrupt KPL aggregate): why.
   // The program reports it (a SQL application: an error_stream row with the reason and `data`).
   std::string_view rejection;
+  std::string_view rejection_name;  // its error row's ERROR_NAME; empty: Record_Parse_Error
 };
 
 // Batches of records handed to a program a thread at a time (Program::push_batches): each thread

@@ -676,27 +676,31 @@ class TestControlPlane(AnalyticsTestCase):
                           for o in d['OutputDescriptions']], [stream_arn(dst)])
         self.assertEqual(d['OutputDescriptions'][0]['OutputId'], '1.1')
 
-    def test_lambda_preprocessing_is_refused_not_ignored(self):
-        """Until preprocessing runs, no path may store an InputProcessingConfiguration that would
-        then be skipped silently: CreateApplication, AddApplicationInput and UpdateApplication."""
+    def test_a_preprocessor_this_server_cannot_run_is_refused_not_ignored(self):
+        """This server runs no Lambda functions (no --lambda): an InputProcessingConfiguration is
+        refused on every path that could store it, never kept and then skipped (the functions
+        themselves run in test_analytics_preprocessing)."""
         src = self.new_stream(1, 'src')
         processing = {'InputLambdaProcessor': {
             'ResourceARN': 'arn:aws:lambda:us-east-1:000000000000:function:pre',
             'RoleARN': 'arn:aws:iam::000000000000:role/r'}}
         with_processing = dict(kinesis_input(ROW_PREFIX, src, ROW_SCHEMA),
                                InputProcessingConfiguration=processing)
-        self.assert_error('UnsupportedOperationException', self.ka.create_application,
+        self.assert_error('InvalidArgumentException', self.ka.create_application,
                           ApplicationName=self.uniq('pre-create'), ApplicationCode=ROW_SQL,
                           Inputs=[with_processing])
         bare = self.uniq('pre-add')
         self.ka.create_application(ApplicationName=bare)
-        self.assert_error('UnsupportedOperationException', self.ka.add_application_input,
+        self.assert_error('InvalidArgumentException', self.ka.add_application_input,
                           ApplicationName=bare, CurrentApplicationVersionId=1, Input=with_processing)
         self.assertEqual(self.describe(bare).get('InputDescriptions', []), [])
         self.assertEqual(self.version(bare), 1)
 
         name = self.create_row_app(src)
-        self.assert_error('UnsupportedOperationException', self.ka.update_application,
+        self.assert_error('InvalidArgumentException', self.ka.add_application_input_processing_configuration,
+                          ApplicationName=name, CurrentApplicationVersionId=1, InputId='1.1',
+                          InputProcessingConfiguration=processing)
+        self.assert_error('InvalidArgumentException', self.ka.update_application,
                           ApplicationName=name, CurrentApplicationVersionId=1,
                           ApplicationUpdate={'InputUpdates': [{
                               'InputId': '1.1',

@@ -281,10 +281,10 @@ class AnalyticsV2Test(cp.PipelineCase, unittest.TestCase):
         # Inputs and outputs added one by one, as the v1 API does.
         src = harness.create_stream(self.k, 'plain-in', 1)
         harness.create_stream(self.k, 'plain-out', 1)
-        # Lambda preprocessing is refused, never stored and then skipped.
+        # A preprocessor this server cannot run (no --lambda) is refused, never stored and skipped.
         pre = dict(sql_input('SALES', src, cp.SALES_SCHEMA), InputProcessingConfiguration={
             'InputLambdaProcessor': {'ResourceARN': 'arn:aws:lambda:us-east-1:000000000000:function:pre'}})
-        self.assert_error('UnsupportedOperationException', self.v2.add_application_input,
+        self.assert_error('InvalidArgumentException', self.v2.add_application_input,
                           ApplicationName='plain', CurrentApplicationVersionId=1, Input=pre)
         self.assertEqual(self.detail('plain')['ApplicationVersionId'], 1)
         added = self.v2.add_application_input(ApplicationName='plain', CurrentApplicationVersionId=1,
