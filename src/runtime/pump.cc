@@ -155,6 +155,12 @@ std::string Pump::state_shape() const {
   for (const auto& k : p.order_keys) s += " " + k->type.to_string();
   s += "; stagger " + std::to_string(p.stagger_range_ms);
   s += "; items " + std::to_string(p.tf_k) + " " + std::to_string(p.tf_window_ms);
+  if (p.mode == PumpMode::kAnomaly) {
+    const auto& a = p.anomaly;
+    s += "; anomaly " + std::to_string(static_cast<int>(a.kind)) + " " + std::to_string(a.columns.size()) + " " +
+         std::to_string(a.trees) + " " + std::to_string(a.sample_size) + " " + std::to_string(a.time_decay) + " " +
+         std::to_string(a.shingle_size) + " " + std::to_string(a.window_size) + " " + std::to_string(a.seed);
+  }
   if (p.mode == PumpMode::kEventWindow) {
     const auto& e = p.event;
     s += "; event " + std::to_string(static_cast<int>(e.kind)) + " " + std::to_string(e.size_ms) + " " +
@@ -428,6 +434,9 @@ std::unique_ptr<Pump> make_pump(std::shared_ptr<const PumpPlan> plan, EmitFn emi
       break;
     case PumpMode::kTableJoin:
       p = make_table_join_pump(std::move(plan), std::move(emit), std::move(error), clock);
+      break;
+    case PumpMode::kAnomaly:
+      p = make_anomaly_pump(std::move(plan), std::move(emit), std::move(error), clock);
       break;
   }
   return p;

@@ -28,7 +28,33 @@ struct SlidingWindowSpec {
   int64_t range_ms = 0;
 };
 
-enum class PumpMode { kProject, kTumbling, kSliding, kStagger, kTopK, kCountDistinct, kEventWindow, kTableJoin };
+enum class PumpMode {
+  kProject,
+  kTumbling,
+  kSliding,
+  kStagger,
+  kTopK,
+  kCountDistinct,
+  kEventWindow,
+  kTableJoin,
+  kAnomaly  // RANDOM_CUT_FOREST[_WITH_EXPLANATION], HOTSPOTS (ml_pump.cc)
+};
+
+// The machine-learning table functions: each row of the CURSOR goes out with its score (or the
+// hotspots of the window it completes) appended.
+struct AnomalySpec {
+  enum class Kind { kForest, kForestExplained, kHotspots } kind = Kind::kForest;
+  std::vector<size_t> columns;     // the CURSOR's numeric columns, the points' dimensions
+  std::vector<std::string> names;  // their names (ANOMALY_EXPLANATION's members)
+  std::vector<bool> approx;        // whether each holds a DOUBLE/REAL (else an integer)
+  size_t width = 0;                // the CURSOR's columns
+  int64_t trees = 100, sample_size = 256, time_decay = 100000, shingle_size = 1;
+  bool directionality = false;
+  int64_t window_size = 1000;
+  double scan_radius = 0;
+  int64_t min_points = 0;
+  uint64_t seed = 0;
+};
 
 struct TableSlot;
 
@@ -97,6 +123,7 @@ struct PumpPlan {
   std::vector<bool> order_desc;
   EventWindowSpec event;               // kEventWindow
   TableJoinSpec join;                  // kTableJoin
+  AnomalySpec anomaly;                 // kAnomaly
   std::vector<ExprPtr> outputs;        // one per target column written
   std::vector<size_t> target_columns;  // where each output goes in the target row
   size_t target_width = 0;

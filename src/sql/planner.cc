@@ -7,6 +7,7 @@
 #include "sql/planner_internal.h"
 
 #include <algorithm>
+#include <charconv>
 #include <set>
 
 #include "sql/functions.h"
@@ -28,11 +29,17 @@ bool has_windowed_aggregate(const Expr& e) {
   return false;
 }
 
+}  // namespace
+
 Result<int64_t> integer_literal(const Expr& e, const char* what) {
-  if (e.kind != ExprKind::kLiteral || !e.type.is_integer())
+  int64_t v = 0;
+  if (e.kind != ExprKind::kLiteral || !e.type.is_integer() ||
+      std::from_chars(e.text.data(), e.text.data() + e.text.size(), v).ec != std::errc())
     return error_at(e.loc, std::string(what) + " must be a whole number");
-  return std::stoll(e.text);
+  return v;
 }
+
+namespace {
 
 bool mentions_window_columns(const Expr& e) {
   if (e.kind == ExprKind::kColumn && (e.text == "window_start" || e.text == "window_end" || e.text == "window_time"))
@@ -315,9 +322,12 @@ Result<std::unique_ptr<PumpPlan>> plan_select(const Select& select, const Create
   } else if (!select.from.table_function.empty()) {
     const std::string& fname = select.from.table_function;
     const bool top_k = fname == "TOP_K_ITEMS_TUMBLING";
-    if (!top_k && fname != "COUNT_DISTINCT_ITEMS_TUMBLING") {
+    const bool anomaly =
+        fname == "RANDOM_CUT_FOREST" || fname == "RANDOM_CUT_FOREST_WITH_EXPLANATION" || fname == "HOTSPOTS";
+    if (!top_k && !anomaly && fname != "COUNT_DISTINCT_ITEMS_TUMBLING") {
       return error_at(select.from.loc, "unknown table function " + fname +
-                                           " (supported: TOP_K_ITEMS_TUMBLING, COUNT_DISTINCT_ITEMS_TUMBLING)");
+                                           " (supported: TOP_K_ITEMS_TUMBLING, COUNT_DISTINCT_ITEMS_TUMBLING, "
+                                           "RANDOM_CUT_FOREST, RANDOM_CUT_FOREST_WITH_EXPLANATION, HOTSPOTS)");
     }
     const Select& cursor = *select.from.cursor;
     // SELECT STREAM * FROM s [WHERE ...] is read in place; any other query runs as a hidden pump.
@@ -333,49 +343,59 @@ Result<std::unique_ptr<PumpPlan>> plan_select(const Select& select, const Create
     auto src = streams.find(source);
     if (src == streams.end())
       return error_at(cursor.from.stream.loc, "stream " + quote(cursor.from.stream.name) + " does not exist");
-    const size_t want = top_k ? 3 : 2;
-    if (select.from.function_args.size() != want) {
-      return error_at(select.from.loc,
-                      fname + " takes (CURSOR(...), 'column', " + (top_k ? "K, " : "") + "windowSize)");
-    }
-    const Expr& col = *select.from.function_args[0];
-    if (col.kind != ExprKind::kLiteral || !col.type.is_string())
-      return error_at(col.loc, "the column name must be a string literal");
-    const auto& cols = src->second.columns;
-    auto it = std::find_if(cols.begin(), cols.end(), [&](const auto& c) { return c.name == col.text; });
-    if (it == cols.end()) {
-      std::string upper = col.text;
-      for (auto& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-      it = std::find_if(cols.begin(), cols.end(), [&](const auto& c) { return c.name == upper; });
-    }
-    if (it == cols.end())
-      return error_at(col.loc, "column " + quote(col.text) + " not found in " + quote(src->second.name));
-    plan->source = src->second.name;
-    plan->mode = top_k ? PumpMode::kTopK : PumpMode::kCountDistinct;
-    plan->tf_column = static_cast<size_t>(it - cols.begin());
-    plan->tf_column_type = it->type;
-    if (top_k) {
-      auto k = integer_literal(*select.from.function_args[1], "K");
-      if (!k) return tl::unexpected(k.error());
-      if (*k < 1 || *k > 100000) return error_at(select.from.function_args[1]->loc, "K must be between 1 and 100000");
-      plan->tf_k = *k;
-    }
-    auto size = integer_literal(*select.from.function_args.back(), "windowSize");
-    if (!size) return tl::unexpected(size.error());
-    if (*size < 1 || *size > 3600)
-      return error_at(select.from.function_args.back()->loc, "windowSize must be 1 to 3600 seconds");
-    plan->tf_window_ms = *size * 1000;
     if (direct && cursor.where) {
       QueryBinder cb(cursor, *plan, src->second, cursor.from.alias);
       auto w = cb.bind(*cursor.where, Place::kRow);
       if (!w) return tl::unexpected(w.error());
       plan->where = std::move(*w);
     }
-    derived.name = fname;
-    if (top_k) derived.columns.push_back({it->name, it->type});
-    derived.columns.push_back(
-        {top_k ? "MOST_FREQUENT_VALUES" : "NUMBER_OF_DISTINCT_ITEMS", SqlType::of(TypeId::kBigint)});
-    scope = &derived;
+    plan->source = src->second.name;
+    if (anomaly) {
+      if (auto st = plan_anomaly(fname, select.from, pump, src->second, *plan, derived); !st)
+        return tl::unexpected(st.error());
+    }
+    const size_t want = top_k ? 3 : 2;
+    if (anomaly) {
+    } else if (select.from.function_args.size() != want) {
+      return error_at(select.from.loc,
+                      fname + " takes (CURSOR(...), 'column', " + (top_k ? "K, " : "") + "windowSize)");
+    }
+    if (anomaly) {
+      scope = &derived;
+    } else {
+      const Expr& col = *select.from.function_args[0];
+      if (col.kind != ExprKind::kLiteral || !col.type.is_string())
+        return error_at(col.loc, "the column name must be a string literal");
+      const auto& cols = src->second.columns;
+      auto it = std::find_if(cols.begin(), cols.end(), [&](const auto& c) { return c.name == col.text; });
+      if (it == cols.end()) {
+        std::string upper = col.text;
+        for (auto& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+        it = std::find_if(cols.begin(), cols.end(), [&](const auto& c) { return c.name == upper; });
+      }
+      if (it == cols.end())
+        return error_at(col.loc, "column " + quote(col.text) + " not found in " + quote(src->second.name));
+      plan->source = src->second.name;
+      plan->mode = top_k ? PumpMode::kTopK : PumpMode::kCountDistinct;
+      plan->tf_column = static_cast<size_t>(it - cols.begin());
+      plan->tf_column_type = it->type;
+      if (top_k) {
+        auto k = integer_literal(*select.from.function_args[1], "K");
+        if (!k) return tl::unexpected(k.error());
+        if (*k < 1 || *k > 100000) return error_at(select.from.function_args[1]->loc, "K must be between 1 and 100000");
+        plan->tf_k = *k;
+      }
+      auto size = integer_literal(*select.from.function_args.back(), "windowSize");
+      if (!size) return tl::unexpected(size.error());
+      if (*size < 1 || *size > 3600)
+        return error_at(select.from.function_args.back()->loc, "windowSize must be 1 to 3600 seconds");
+      plan->tf_window_ms = *size * 1000;
+      derived.name = fname;
+      if (top_k) derived.columns.push_back({it->name, it->type});
+      derived.columns.push_back(
+          {top_k ? "MOST_FREQUENT_VALUES" : "NUMBER_OF_DISTINCT_ITEMS", SqlType::of(TypeId::kBigint)});
+      scope = &derived;
+    }
   } else if (select.join) {
     auto joined = plan_join(select, pump, streams, event_time, hidden);
     if (!joined) return tl::unexpected(joined.error());
@@ -534,6 +554,15 @@ Result<std::unique_ptr<PumpPlan>> plan_select(const Select& select, const Create
                       "a streaming ORDER BY must start with a monotonic time key, e.g. FLOOR(\"" + scope->name +
                           "\".ROWTIME TO MINUTE)");
     }
+  }
+  // A table function's rows are made by its pump: the query's WHERE filters them as they go out.
+  if (table_function && select.where) {
+    if (select.having) return error_at(select.having->loc, "HAVING needs GROUP BY or WINDOWED BY");
+    auto w = qb.bind(*select.where, Place::kRow);
+    if (!w) return tl::unexpected(w.error());
+    if ((*w)->type.id != TypeId::kBoolean && (*w)->type.id != TypeId::kNull)
+      return error_at(select.where->loc, "WHERE needs a BOOLEAN condition");
+    plan->having = std::move(*w);
   }
   if (select.having) {
     if (!qb.aggregated) return error_at(select.having->loc, "HAVING needs GROUP BY or WINDOWED BY");

@@ -10,6 +10,9 @@
 
 namespace eddy::sql {
 
+// A whole-number literal argument (`what` names it in the error).
+Result<int64_t> integer_literal(const Expr& e, const char* what);
+
 // A nested query run as a hidden pump (planner.cc): the name of the stream it writes.
 Result<std::string> plan_hidden(const Select& inner, const CreatePump& pump,
                                 std::map<std::string, runtime::StreamDef>& streams,
@@ -23,5 +26,10 @@ struct JoinedScope {
 Result<JoinedScope> plan_join(const Select& select, const CreatePump& pump,
                               std::map<std::string, runtime::StreamDef>& streams,
                               const std::map<std::string, EventTime>& event_time, PumpPlans& hidden);
+
+// RANDOM_CUT_FOREST, RANDOM_CUT_FOREST_WITH_EXPLANATION and HOTSPOTS over `cursor` (the stream
+// the CURSOR reads): the plan's kAnomaly spec and the columns the query sees (planner_ml.cc).
+Status plan_anomaly(const std::string& function, const FromItem& from, const CreatePump& pump,
+                    const runtime::StreamDef& cursor, runtime::PumpPlan& plan, runtime::StreamDef& derived);
 
 }  // namespace eddy::sql
