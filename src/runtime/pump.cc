@@ -155,6 +155,15 @@ std::string Pump::state_shape() const {
   for (const auto& k : p.order_keys) s += " " + k->type.to_string();
   s += "; stagger " + std::to_string(p.stagger_range_ms);
   s += "; items " + std::to_string(p.tf_k) + " " + std::to_string(p.tf_window_ms);
+  if (p.mode == PumpMode::kStreamJoin) {
+    const auto& j = p.stream_join;
+    for (int side = 0; side < 2; ++side) {
+      const auto& w = j.window[side];
+      s += "; side " + std::to_string(side) + " " + std::to_string(j.width[side]) + (j.outer[side] ? " outer" : "") +
+           (w.kept ? (w.rows ? " rows " + std::to_string(w.rows_preceding) : " range " + std::to_string(w.range_ms))
+                   : "");
+    }
+  }
   if (p.mode == PumpMode::kAnomaly) {
     const auto& a = p.anomaly;
     s += "; anomaly " + std::to_string(static_cast<int>(a.kind)) + " " + std::to_string(a.columns.size()) + " " +
@@ -437,6 +446,9 @@ std::unique_ptr<Pump> make_pump(std::shared_ptr<const PumpPlan> plan, EmitFn emi
       break;
     case PumpMode::kAnomaly:
       p = make_anomaly_pump(std::move(plan), std::move(emit), std::move(error), clock);
+      break;
+    case PumpMode::kStreamJoin:
+      p = make_stream_join_pump(std::move(plan), std::move(emit), std::move(error), clock);
       break;
   }
   return p;

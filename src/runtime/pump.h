@@ -37,7 +37,28 @@ enum class PumpMode {
   kCountDistinct,
   kEventWindow,
   kTableJoin,
-  kAnomaly  // RANDOM_CUT_FOREST[_WITH_EXPLANATION], HOTSPOTS (ml_pump.cc)
+  kAnomaly,    // RANDOM_CUT_FOREST[_WITH_EXPLANATION], HOTSPOTS (anomaly_pump.cc)
+  kStreamJoin  // two streams joined over their OVER windows (stream_join_pump.cc)
+};
+
+// kStreamJoin (sqlref/sql-reference-join-clause, stream-to-stream): the source holds both sides'
+// rows, tagged: column 0 is the side (0 left, 1 right), then the left's columns, the right's, and
+// each side's ROWTIME. A row meets the other side's rows still in that side's window and goes out
+// at once, with its own ROWTIME (the later of the two), as left columns, right columns, the left's
+// ROWTIME and the right's. An outer side's row that met nothing goes out with NULLs: at once when
+// its side keeps no window, else when it leaves its window, with ROWTIME its own + the window.
+struct JoinWindow {
+  bool kept = false;  // the side has OVER (...): its rows wait for the other side's
+  bool rows = false;  // ROWS n PRECEDING, else RANGE
+  int64_t rows_preceding = 0;
+  int64_t range_ms = 0;
+};
+struct StreamJoinSpec {
+  JoinWindow window[2];
+  bool outer[2] = {false, false};  // LEFT: outer[0]; RIGHT: outer[1]; FULL: both
+  size_t width[2] = {0, 0};
+  std::vector<ExprPtr> keys[2];  // equal keys, each side's on its own columns
+  ExprPtr condition;             // the rest of ON, on the joined row
 };
 
 // The machine-learning table functions: each row of the CURSOR goes out with its score (or the
@@ -124,6 +145,7 @@ struct PumpPlan {
   EventWindowSpec event;               // kEventWindow
   TableJoinSpec join;                  // kTableJoin
   AnomalySpec anomaly;                 // kAnomaly
+  StreamJoinSpec stream_join;          // kStreamJoin
   std::vector<ExprPtr> outputs;        // one per target column written
   std::vector<size_t> target_columns;  // where each output goes in the target row
   size_t target_width = 0;

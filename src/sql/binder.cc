@@ -302,8 +302,11 @@ Result<Bound> QueryBinder::column(const Expr& e, Place place) {
         return error_at(e.loc, "unknown stream or alias " + quote(e.qualifier) + " (the query joins " +
                                    quote(sides_.front().name) + " and " + quote(sides_.back().name) + ")");
       }
-      if (e.text == "ROWTIME" && side != sides_.begin())
-        return error_at(e.loc, quote(side->name) + " is a reference table: it has no ROWTIME");
+      if (e.text == "ROWTIME") {
+        if (side->rowtime != SIZE_MAX) return runtime::make_column(side->rowtime, SqlType::of(TypeId::kTimestamp));
+        if (side != sides_.begin())
+          return error_at(e.loc, quote(side->name) + " is a reference table: it has no ROWTIME");
+      }
       begin = side->begin;
       end = side->end;
     } else {

@@ -26,6 +26,7 @@ enum class Place { kRow, kOutput };  // row: per input row; output: an aggregate
 struct JoinSide {
   std::string name, alias;
   size_t begin = 0, end = 0;
+  size_t rowtime = SIZE_MAX;  // a stream's: the column holding its own ROWTIME (a table has none)
 };
 
 class QueryBinder {

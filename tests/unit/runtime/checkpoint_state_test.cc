@@ -96,6 +96,18 @@ std::vector<Case> cases() {
        "FROM TABLE(HOTSPOTS(CURSOR(SELECT STREAM * FROM " +
            src + "), 40, 5.0, 3));",
        "OUT"},
+      {"stream_join", false,
+       "CREATE OR REPLACE STREAM \"CHEAP\" (TICKER VARCHAR(4), PRICE REAL);\n"
+       "CREATE OR REPLACE PUMP \"C\" AS INSERT INTO \"CHEAP\" SELECT STREAM TICKER, PRICE FROM " +
+           src +
+           " WHERE N < 5;\n"
+           "CREATE OR REPLACE STREAM \"OUT\" (T VARCHAR(4), A REAL, B REAL, AT TIMESTAMP);\n"
+           "CREATE OR REPLACE PUMP \"P\" AS INSERT INTO \"OUT\" SELECT STREAM a.TICKER, a.PRICE, b.PRICE, b.ROWTIME "
+           "FROM " +
+           src +
+           " OVER (RANGE INTERVAL '20' SECOND PRECEDING) AS a FULL JOIN \"CHEAP\" OVER (ROWS 3 PRECEDING) AS b "
+           "ON a.TICKER = b.TICKER AND a.PRICE > b.PRICE;",
+       "OUT"},
       {"stagger", false,
        "CREATE OR REPLACE STREAM \"OUT\" (TICKER VARCHAR(4), C BIGINT);\n"
        "CREATE OR REPLACE PUMP \"P\" AS INSERT INTO \"OUT\" SELECT STREAM TICKER, COUNT(*) FROM " +
