@@ -102,8 +102,9 @@ struct FromItem {
   Identifier tvf_table;
   Identifier descriptor;
   std::vector<ExprPtr> tvf_partition_by;
-  bool session_by_group_keys = false;  // legacy GROUP BY SESSION(...): sessions per group key
-  std::unique_ptr<Select> subquery;    // FROM (SELECT ...)
+  bool session_by_group_keys = false;       // legacy GROUP BY SESSION(...): sessions per group key
+  std::unique_ptr<Select> subquery;         // FROM (SELECT ...)
+  std::vector<std::string> column_aliases;  // FROM (SELECT ...) AS t(a, b): its columns' names
   // A stream's window in a KDA join: FROM s OVER (RANGE ...) AS a JOIN t OVER w AS b.
   std::unique_ptr<WindowSpec> over;
   std::string over_name;

@@ -422,6 +422,12 @@ FromItem Parser::from_item() {
              (peek().kind == TokenKind::kIdentifier && !is_reserved(peek().text) && !is_join_start())) {
     f.alias = identifier("an alias").name;
   }
+  if (f.subquery && !f.alias.empty() && accept_symbol("(")) {
+    do {
+      f.column_aliases.push_back(identifier("a column name").name);
+    } while (accept_symbol(","));
+    expect_symbol(")");
+  }
   return f;
 }
 

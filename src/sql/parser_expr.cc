@@ -407,6 +407,13 @@ ExprPtr Parser::column_ref() {
     e->qualifier = first.name;
     e->text = second.name;
     e->quoted = second.quoted;
+    // t.r.COLUMN1: a field of the row a log-parsing function made, a column named "R.COLUMN1" of
+    // the nested query t.
+    if (accept_symbol(".")) {
+      const auto third = identifier("a column name");
+      e->text = second.name + "." + third.name;
+      e->quoted = third.quoted;
+    }
   }
   return e;
 }

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "sql/functions.h"
+#include "sql/log_parse_call.h"
 #include "sql/query_binder.h"
 
 namespace eddy::sql {
@@ -266,15 +267,25 @@ Result<std::unique_ptr<PumpPlan>> plan_top_n(const Select& outer, const CreatePu
 // named by the select list (an alias, a column's name, else EXPR$<i> as Calcite names them) and
 // typed by it; its ROWTIME is the ROWTIME that query emits.
 Result<std::string> plan_hidden(const Select& inner, const CreatePump& pump, std::map<std::string, StreamDef>& streams,
-                                const std::map<std::string, EventTime>& event_time, PumpPlans& hidden) {
+                                const std::map<std::string, EventTime>& event_time, PumpPlans& hidden,
+                                const std::vector<std::string>& column_aliases) {
   if (hidden.size() >= 32) return error_at(inner.loc, "a pump may nest at most 32 queries");
   StreamDef def;
   def.name = pump.name.name + "$" + std::to_string(hidden.size() + 1);
   if (streams.count(def.name)) return error_at(inner.loc, "stream " + quote(def.name) + " already exists");
   for (size_t i = 0; i < inner.items.size(); ++i) {
     const auto& item = inner.items[i];
+    const std::string alias = i < column_aliases.size() ? column_aliases[i] : item.alias.name;
+    if (item.expr) {
+      if (auto parsed = log_parse_columns(*item.expr)) {  // a row: its columns, named "alias.COLUMN"
+        if (!*parsed) return error_at(item.expr->loc, parsed->error().message);
+        for (const auto& c : (*parsed)->names)
+          def.columns.push_back({alias.empty() ? c : alias + "." + c, SqlType::of(TypeId::kNull)});
+        continue;
+      }
+    }
     if (!item.star) {
-      const std::string name = item_name(item);
+      const std::string name = alias.empty() ? item_name(item) : alias;
       def.columns.push_back({name.empty() ? "EXPR$" + std::to_string(i) : name, SqlType::of(TypeId::kNull)});
       continue;
     }
@@ -404,7 +415,7 @@ Result<std::unique_ptr<PumpPlan>> plan_select(const Select& select, const Create
     sides = std::move(joined->sides);
     alias.clear();
   } else if (select.from.subquery) {
-    auto name = plan_hidden(*select.from.subquery, pump, streams, event_time, hidden);
+    auto name = plan_hidden(*select.from.subquery, pump, streams, event_time, hidden, select.from.column_aliases);
     if (!name) return tl::unexpected(name.error());
     plan->source = *name;
     scope = &streams.at(*name);
@@ -580,6 +591,17 @@ Result<std::unique_ptr<PumpPlan>> plan_select(const Select& select, const Create
         if (scope->columns[i].name == "APPROXIMATE_ARRIVAL_TIME") continue;
         outputs.push_back(runtime::make_column(i, scope->columns[i].type));
         locs.push_back(select.loc);
+      }
+      continue;
+    }
+    if (log_parse_columns(*item.expr)) {  // a parsed row: one output per column
+      if (qb.aggregated || item.expr->args.empty())
+        return error_at(item.expr->loc, item.expr->text + " parses the text of each row: not in an aggregate query");
+      auto columns = log_parse_outputs(*item.expr, [&] { return qb.bind(*item.expr->args[0], Place::kRow); });
+      if (!columns) return error_at(item.expr->loc, columns.error().message);
+      for (auto& c : *columns) {
+        outputs.push_back(std::move(c));
+        locs.push_back(item.expr->loc);
       }
       continue;
     }

@@ -14,9 +14,11 @@ namespace eddy::sql {
 Result<int64_t> integer_literal(const Expr& e, const char* what);
 
 // A nested query run as a hidden pump (planner.cc): the name of the stream it writes.
+// `column_aliases`: FROM (...) AS t(a, b) names its columns.
 Result<std::string> plan_hidden(const Select& inner, const CreatePump& pump,
                                 std::map<std::string, runtime::StreamDef>& streams,
-                                const std::map<std::string, EventTime>& event_time, PumpPlans& hidden);
+                                const std::map<std::string, EventTime>& event_time, PumpPlans& hidden,
+                                const std::vector<std::string>& column_aliases = {});
 
 // The hidden stream of a join's rows, and the two sides' columns in it.
 struct JoinedScope {
