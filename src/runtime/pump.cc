@@ -164,6 +164,10 @@ std::string Pump::state_shape() const {
                    : "");
     }
   }
+  if (p.mode == PumpMode::kGroupRank) {
+    const auto& g = p.group_rank;
+    s += "; rank " + std::to_string(g.column) + (g.descending ? " desc" : " asc") + " " + std::to_string(g.width);
+  }
   if (p.mode == PumpMode::kAnomaly) {
     const auto& a = p.anomaly;
     s += "; anomaly " + std::to_string(static_cast<int>(a.kind)) + " " + std::to_string(a.columns.size()) + " " +
@@ -449,6 +453,9 @@ std::unique_ptr<Pump> make_pump(std::shared_ptr<const PumpPlan> plan, EmitFn emi
       break;
     case PumpMode::kStreamJoin:
       p = make_stream_join_pump(std::move(plan), std::move(emit), std::move(error), clock);
+      break;
+    case PumpMode::kGroupRank:
+      p = make_group_rank_pump(std::move(plan), std::move(emit), std::move(error), clock);
       break;
   }
   return p;

@@ -37,8 +37,20 @@ enum class PumpMode {
   kCountDistinct,
   kEventWindow,
   kTableJoin,
-  kAnomaly,    // RANDOM_CUT_FOREST[_WITH_EXPLANATION], HOTSPOTS (anomaly_pump.cc)
-  kStreamJoin  // two streams joined over their OVER windows (stream_join_pump.cc)
+  kAnomaly,     // RANDOM_CUT_FOREST[_WITH_EXPLANATION], HOTSPOTS (anomaly_pump.cc)
+  kStreamJoin,  // two streams joined over their OVER windows (stream_join_pump.cc)
+  kGroupRank    // GROUP_RANK (group_rank_pump.cc)
+};
+
+// GROUP_RANK (sqlref/sql-reference-group-rank-udx): rows gathered while their ROWTIME stays the
+// same (or until max_idle_ms passes without one), ranked by a column, sent out with the rank.
+struct GroupRankSpec {
+  size_t column = 0;               // the CURSOR's column ranked by
+  bool descending = false;         // sortOrder 'desc'
+  bool output_descending = false;  // outputOrder 'desc': highest rank first
+  int64_t max_idle_ms = 0;         // 0: no idle timeout
+  int64_t output_max = 0;          // rows out per group; 0: all
+  size_t width = 0;                // the CURSOR's columns
 };
 
 // kStreamJoin (sqlref/sql-reference-join-clause, stream-to-stream): the source holds both sides'
@@ -146,6 +158,7 @@ struct PumpPlan {
   TableJoinSpec join;                  // kTableJoin
   AnomalySpec anomaly;                 // kAnomaly
   StreamJoinSpec stream_join;          // kStreamJoin
+  GroupRankSpec group_rank;            // kGroupRank
   std::vector<ExprPtr> outputs;        // one per target column written
   std::vector<size_t> target_columns;  // where each output goes in the target row
   size_t target_width = 0;

@@ -99,6 +99,8 @@ std::unique_ptr<Pump> make_anomaly_pump(std::shared_ptr<const PumpPlan> plan, Em
                                         const Clock& clock);
 std::unique_ptr<Pump> make_stream_join_pump(std::shared_ptr<const PumpPlan> plan, EmitFn emit, ErrorFn error,
                                             const Clock& clock);
+std::unique_ptr<Pump> make_group_rank_pump(std::shared_ptr<const PumpPlan> plan, EmitFn emit, ErrorFn error,
+                                           const Clock& clock);
 std::unique_ptr<Pump> make_table_join_pump(std::shared_ptr<const PumpPlan> plan, EmitFn emit, ErrorFn error,
                                            const Clock& clock);
 

@@ -333,12 +333,14 @@ Result<std::unique_ptr<PumpPlan>> plan_select(const Select& select, const Create
   } else if (!select.from.table_function.empty()) {
     const std::string& fname = select.from.table_function;
     const bool top_k = fname == "TOP_K_ITEMS_TUMBLING";
-    const bool anomaly =
-        fname == "RANDOM_CUT_FOREST" || fname == "RANDOM_CUT_FOREST_WITH_EXPLANATION" || fname == "HOTSPOTS";
+    const bool group_rank = fname == "GROUP_RANK";
+    const bool anomaly = group_rank || fname == "RANDOM_CUT_FOREST" || fname == "RANDOM_CUT_FOREST_WITH_EXPLANATION" ||
+                         fname == "HOTSPOTS";
     if (!top_k && !anomaly && fname != "COUNT_DISTINCT_ITEMS_TUMBLING") {
       return error_at(select.from.loc, "unknown table function " + fname +
                                            " (supported: TOP_K_ITEMS_TUMBLING, COUNT_DISTINCT_ITEMS_TUMBLING, "
-                                           "RANDOM_CUT_FOREST, RANDOM_CUT_FOREST_WITH_EXPLANATION, HOTSPOTS)");
+                                           "RANDOM_CUT_FOREST, RANDOM_CUT_FOREST_WITH_EXPLANATION, HOTSPOTS, "
+                                           "GROUP_RANK)");
     }
     const Select& cursor = *select.from.cursor;
     // SELECT STREAM * FROM s [WHERE ...] is read in place; any other query runs as a hidden pump.
@@ -362,8 +364,9 @@ Result<std::unique_ptr<PumpPlan>> plan_select(const Select& select, const Create
     }
     plan->source = src->second.name;
     if (anomaly) {
-      if (auto st = plan_anomaly(fname, select.from, pump, src->second, *plan, derived); !st)
-        return tl::unexpected(st.error());
+      auto st = group_rank ? plan_group_rank(select.from, src->second, *plan, derived)
+                           : plan_anomaly(fname, select.from, pump, src->second, *plan, derived);
+      if (!st) return tl::unexpected(st.error());
     }
     const size_t want = top_k ? 3 : 2;
     if (anomaly) {

@@ -34,4 +34,9 @@ Result<JoinedScope> plan_join(const Select& select, const CreatePump& pump,
 Status plan_anomaly(const std::string& function, const FromItem& from, const CreatePump& pump,
                     const runtime::StreamDef& cursor, runtime::PumpPlan& plan, runtime::StreamDef& derived);
 
+// GROUP_RANK(CURSOR(...), rankByColumnName, rankOutColumnName, sortOrder, outputOrder, maxIdle,
+// outputMax) over `cursor` (planner_ml.cc).
+Status plan_group_rank(const FromItem& from, const runtime::StreamDef& cursor, runtime::PumpPlan& plan,
+                       runtime::StreamDef& derived);
+
 }  // namespace eddy::sql

@@ -1,6 +1,7 @@
-// The machine-learning table functions of KDA (sqlref/sqlrf-random-cut-forest,
-// -random-cut-forest-with-explanation, -hotspots): their arguments, checked here, and the columns
-// their rows have: the CURSOR's, then ANOMALY_SCORE [ANOMALY_EXPLANATION] or HOTSPOTS_RESULT.
+// The row-by-row table functions of KDA: the machine-learning ones (sqlref/sqlrf-random-cut-forest,
+// -random-cut-forest-with-explanation, -hotspots) and GROUP_RANK (sql-reference-group-rank-udx):
+// their arguments, checked here, and the columns their rows have: the CURSOR's, then
+// ANOMALY_SCORE [ANOMALY_EXPLANATION], HOTSPOTS_RESULT or the rank.
 #include <cstdlib>
 
 #include "sql/planner_internal.h"
@@ -133,6 +134,58 @@ Status plan_anomaly(const std::string& function, const FromItem& from, const Cre
       derived.columns.push_back({"ANOMALY_EXPLANATION", SqlType::varchar()});
   }
   plan.anomaly = std::move(a);
+  return {};
+}
+
+Status plan_group_rank(const FromItem& from, const runtime::StreamDef& cursor, runtime::PumpPlan& plan,
+                       runtime::StreamDef& derived) {
+  const auto& args = from.function_args;
+  const std::string shape =
+      "GROUP_RANK takes (CURSOR(...), rankByColumnName, rankOutColumnName, sortOrder, outputOrder, maxIdle, "
+      "outputMax)";
+  if (args.size() != 6) return error_at(from.loc, shape);
+  std::string text[4];
+  for (size_t i = 0; i < 4; ++i) {
+    if (args[i]->kind != ExprKind::kLiteral || !args[i]->type.is_string()) return error_at(args[i]->loc, shape);
+    text[i] = args[i]->text;
+  }
+  runtime::GroupRankSpec g;
+  g.width = cursor.columns.size();
+  bool found = false;
+  for (size_t i = 0; i < cursor.columns.size() && !found; ++i) {
+    if (cursor.columns[i].name == text[0]) {
+      g.column = i;
+      found = true;
+    }
+  }
+  if (!found) return error_at(args[0]->loc, "column " + quote(text[0]) + " not found in " + quote(cursor.name));
+  auto order = [&](const std::string& v, const Expr& at) -> Result<bool> {
+    std::string lower = v;
+    for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (lower != "asc" && lower != "desc") return error_at(at.loc, "sortOrder and outputOrder are 'asc' or 'desc'");
+    return lower == "desc";
+  };
+  auto sort = order(text[2], *args[2]);
+  if (!sort) return tl::unexpected(sort.error());
+  auto output = order(text[3], *args[3]);
+  if (!output) return tl::unexpected(output.error());
+  g.descending = *sort;
+  g.output_descending = *output;
+  auto idle = integer_literal(*args[4], "maxIdle");
+  if (!idle) return tl::unexpected(idle.error());
+  if (auto st = in_range(*args[4], *idle, 0, int64_t{1} << 40, "maxIdle"); !st) return st;
+  auto max = integer_literal(*args[5], "outputMax");
+  if (!max) return tl::unexpected(max.error());
+  if (auto st = in_range(*args[5], *max, 0, int64_t{1} << 40, "outputMax"); !st) return st;
+  g.max_idle_ms = *idle;
+  g.output_max = *max;
+  if (text[1].empty()) return error_at(args[1]->loc, "rankOutColumnName names the rank's column");
+  plan.mode = PumpMode::kGroupRank;
+  plan.group_rank = g;
+  derived = cursor;
+  derived.name = "GROUP_RANK";
+  derived.is_input = false;
+  derived.columns.push_back({text[1], SqlType::of(TypeId::kInteger)});
   return {};
 }
 

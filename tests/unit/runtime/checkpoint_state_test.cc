@@ -108,6 +108,12 @@ std::vector<Case> cases() {
            " OVER (RANGE INTERVAL '20' SECOND PRECEDING) AS a FULL JOIN \"CHEAP\" OVER (ROWS 3 PRECEDING) AS b "
            "ON a.TICKER = b.TICKER AND a.PRICE > b.PRICE;",
        "OUT"},
+      {"group_rank", false,
+       "CREATE OR REPLACE STREAM \"OUT\" (TICKER VARCHAR(4), N INTEGER, R INTEGER);\n"
+       "CREATE OR REPLACE PUMP \"P\" AS INSERT INTO \"OUT\" SELECT STREAM TICKER, N, \"rank\" "
+       "FROM TABLE(GROUP_RANK(CURSOR(SELECT STREAM * FROM " +
+           src + "), 'N', 'rank', 'desc', 'asc', 0, 0));",
+       "OUT"},
       {"stagger", false,
        "CREATE OR REPLACE STREAM \"OUT\" (TICKER VARCHAR(4), C BIGINT);\n"
        "CREATE OR REPLACE PUMP \"P\" AS INSERT INTO \"OUT\" SELECT STREAM TICKER, COUNT(*) FROM " +
