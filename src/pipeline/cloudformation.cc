@@ -28,7 +28,6 @@ std::string skip_reason(const std::string& type) {
   if (type == "AWS::CDK::Metadata") return "CDK bookkeeping";
   if (type.starts_with("AWS::KMS::")) return "eddy does not encrypt at rest";
   if (type.starts_with("AWS::Lambda::")) return "only AWS::Lambda::Function with inline Python code runs in eddy";
-  if (type.ends_with("::ApplicationReferenceDataSource")) return "reference data is not supported by eddy yet";
   if (type.ends_with("::ApplicationCloudWatchLoggingOption")) return "application errors are in `eddy apps logs`";
   if (type == "AWS::Kinesis::StreamConsumer") return "enhanced fan-out consumers are not supported by eddy yet";
   return "eddy does not implement this resource type";
@@ -143,8 +142,6 @@ class Translator {
   InputSpec kda_input(const std::string& id, const json& in, const YAML::Node& at) {
     if (in.contains("KinesisFirehoseInput"))
       y_.fail(at, id + ": KinesisFirehoseInput is not supported by eddy; read a Kinesis stream");
-    if (in.contains("InputProcessingConfiguration"))
-      y_.fail(at, id + ": InputProcessingConfiguration (Lambda preprocessing) is not supported by eddy");
     if (!in.contains("KinesisStreamsInput")) y_.fail(at, id + ": the input needs KinesisStreamsInput.ResourceARN");
     InputSpec i;
     i.stream =
@@ -152,6 +149,12 @@ class Translator {
     i.name_prefix = in.value("NamePrefix", "SOURCE_SQL_STREAM");
     i.schema = in.value("InputSchema", json::object());
     i.parallelism = in.value("InputParallelism", json::object()).value("Count", 1);
+    if (in.contains("InputProcessingConfiguration")) {
+      const json lambda = in["InputProcessingConfiguration"].value("InputLambdaProcessor", json::object());
+      if (!lambda.contains("ResourceARN") || !lambda["ResourceARN"].is_string())
+        y_.fail(at, id + ": InputProcessingConfiguration.InputLambdaProcessor needs ResourceARN");
+      i.preprocessor = lambda["ResourceARN"].get<std::string>();
+    }
     return i;
   }
 
@@ -273,6 +276,22 @@ class Translator {
             {id, "EnvironmentProperties", "property groups are given to C++ jobs; SQL applications have none"});
       }
       s.applications.push_back(std::move(a));
+    } else if (type == "AWS::KinesisAnalytics::ApplicationReferenceDataSource" ||
+               type == "AWS::KinesisAnalyticsV2::ApplicationReferenceDataSource") {
+      json p = properties(id, r, {"ApplicationName", "ReferenceDataSource"});
+      const json source = p.value("ReferenceDataSource", json::object());
+      const YAML::Node at = prop_node(r, "ReferenceDataSource");
+      ReferenceSpec ref;
+      ref.where = where;
+      ref.table = source.value("TableName", "");
+      if (ref.table.empty()) y_.fail(at, id + ": ReferenceDataSource needs a TableName");
+      const json s3 = source.value("S3ReferenceDataSource", json::object());
+      ref.bucket = arn_name(s3.value("BucketARN", json()), at, id + ": S3ReferenceDataSource.BucketARN");
+      ref.key = s3.value("FileKey", "");
+      if (ref.key.empty()) y_.fail(at, id + ": S3ReferenceDataSource needs a FileKey");
+      ref.schema = source.value("ReferenceSchema", json::object());
+      pending_references_.push_back(
+          {id, p.value("ApplicationName", ""), std::move(ref), prop_node(r, "ApplicationName")});
     } else if (type == "AWS::KinesisAnalytics::ApplicationOutput" ||
                type == "AWS::KinesisAnalyticsV2::ApplicationOutput") {
       json p = properties(id, r, {"ApplicationName", "Output"});
@@ -376,12 +395,28 @@ class Translator {
       }
       it->outputs.push_back(std::move(p.output));
     }
+    for (auto& p : pending_references_) {
+      auto it = std::find_if(s.applications.begin(), s.applications.end(),
+                             [&](const ApplicationSpec& a) { return a.name == p.application; });
+      if (it == s.applications.end()) {
+        y_.fail(p.at, p.id + ": ApplicationName '" + p.application + "' is not an application of this template");
+      }
+      if (!it->references.empty()) y_.fail(p.at, p.id + ": an application has at most one reference data source");
+      it->references.push_back(std::move(p.ref));
+    }
   }
 
   const YamlFile& y_;
   Intrinsics values_;
   YAML::Node resources_;
   std::vector<PendingOutput> pending_outputs_;
+  struct PendingReference {
+    std::string id;
+    std::string application;
+    ReferenceSpec ref;
+    YAML::Node at;
+  };
+  std::vector<PendingReference> pending_references_;
 };
 
 }  // namespace

@@ -263,6 +263,27 @@ class Executor {
     return wait_running(a.name);
   }
 
+  static json processing_json(const InputSpec& in) {
+    return {{"InputLambdaProcessor", {{"ResourceARN", in.preprocessor}, {"RoleARN", kRole}}}};
+  }
+
+  static json reference_json(const ReferenceSpec& r) {
+    return {{"TableName", r.table},
+            {"S3ReferenceDataSource",
+             {{"BucketARN", "arn:aws:s3:::" + r.bucket}, {"FileKey", r.key}, {"ReferenceRoleARN", kRole}}},
+            {"ReferenceSchema", r.schema}};
+  }
+
+  Status add_reference(const std::string& app, const ReferenceSpec& ref) {
+    auto v = version_of(app);
+    if (!v) return tl::unexpected(v.error());
+    auto r = s_.analytics(
+        "AddApplicationReferenceDataSource",
+        {{"ApplicationName", app}, {"CurrentApplicationVersionId", *v}, {"ReferenceDataSource", reference_json(ref)}});
+    if (!r) return tl::unexpected(r.error());
+    return {};
+  }
+
   // KDA v2's ParallelismConfiguration (eddy's v1 API takes it too).
   static json parallelism_json(int n) { return {{"ConfigurationType", "CUSTOM"}, {"Parallelism", n}}; }
 
@@ -277,13 +298,27 @@ class Executor {
             {"KinesisStreamsInput", {{"ResourceARN", stream_arn(s_.region(), a.input->stream)}, {"RoleARN", kRole}}},
             {"InputParallelism", {{"Count", a.input->parallelism}}},
             {"InputSchema", a.input->schema}}});
+      if (!a.input->preprocessor.empty()) body["Inputs"][0]["InputProcessingConfiguration"] = processing_json(*a.input);
     }
     json outputs = json::array();
     for (const auto& o : a.outputs) outputs.push_back(output_json(o));
     if (!outputs.empty()) body["Outputs"] = outputs;
     if (!desired_.pipeline_name.empty())
       body["Tags"] = json::array({{{"Key", kPipelineTag}, {"Value", desired_.pipeline_name}}});
+    // The code may join the reference table: it is compiled once the table is there.
+    if (!a.references.empty()) body["ApplicationCode"] = "";
     if (auto r = s_.analytics("CreateApplication", body); !r) return tl::unexpected(r.error());
+    for (const auto& ref : a.references) {
+      if (auto st = add_reference(a.name, ref); !st) return st;
+    }
+    if (!a.references.empty()) {
+      auto v = version_of(a.name);
+      if (!v) return tl::unexpected(v.error());
+      auto r = s_.analytics("UpdateApplication", {{"ApplicationName", a.name},
+                                                  {"CurrentApplicationVersionId", *v},
+                                                  {"ApplicationUpdate", {{"ApplicationCodeUpdate", a.code}}}});
+      if (!r) return tl::unexpected(r.error());
+    }
     return start_app(a.name, a.starting_position);
   }
 
@@ -317,8 +352,43 @@ class Executor {
                                                         {"OutputId", have.output_ids.at(name)}});
       if (!r) return tl::unexpected(r.error());
     }
-    // 2. code, description, input and outputs updated in place: one UpdateApplication
+    // 2. reference tables that are new (the new code may join them) and a new preprocessor
+    for (const auto& table : diff.references_added) {
+      for (const auto& ref : want.references) {
+        if (ref.table != table) continue;
+        if (auto st = add_reference(want.name, ref); !st) return st;
+      }
+    }
+    if (diff.preprocessor && want.input && have.spec.input) {
+      const bool had = !have.spec.input->preprocessor.empty(), wants = !want.input->preprocessor.empty();
+      if (had != wants) {
+        auto v = version_of(want.name);
+        if (!v) return tl::unexpected(v.error());
+        json body = {{"ApplicationName", want.name}, {"CurrentApplicationVersionId", *v}, {"InputId", have.input_id}};
+        if (wants) body["InputProcessingConfiguration"] = processing_json(*want.input);
+        auto r = s_.analytics(
+            wants ? "AddApplicationInputProcessingConfiguration" : "DeleteApplicationInputProcessingConfiguration",
+            body);
+        if (!r) return tl::unexpected(r.error());
+      }
+    }
+    // 3. code, description, input, reference tables and outputs updated in place: one UpdateApplication
     json update = json::object();
+    if (!diff.references_changed.empty()) {
+      json updates = json::array();
+      for (const auto& table : diff.references_changed) {
+        for (const auto& ref : want.references) {
+          if (ref.table != table) continue;
+          const json r = reference_json(ref);
+          updates.push_back(
+              {{"ReferenceId", have.reference_ids.at(table)},
+               {"S3ReferenceDataSourceUpdate",
+                {{"BucketARNUpdate", r["S3ReferenceDataSource"]["BucketARN"]}, {"FileKeyUpdate", ref.key}}},
+               {"ReferenceSchemaUpdate", ref.schema}});
+        }
+      }
+      update["ReferenceDataSourceUpdates"] = updates;
+    }
     if (diff.code) update["ApplicationCodeUpdate"] = want.code;
     if (diff.parallelism) {
       update["ParallelismConfigurationUpdate"] = {
@@ -335,6 +405,12 @@ class Executor {
               {"RecordEncodingUpdate", want.input->schema.value("RecordEncoding", "UTF-8")},
               {"RecordColumnUpdates", want.input->schema.value("RecordColumns", json::array())}}},
             {"InputParallelismUpdate", {{"CountUpdate", want.input->parallelism}}}}});
+    }
+    if (diff.preprocessor && want.input && have.spec.input && !want.input->preprocessor.empty() &&
+        !have.spec.input->preprocessor.empty()) {
+      if (!update.contains("InputUpdates")) update["InputUpdates"] = json::array({{{"InputId", have.input_id}}});
+      update["InputUpdates"][0]["InputProcessingConfigurationUpdate"] = {
+          {"InputLambdaProcessorUpdate", {{"ResourceARNUpdate", want.input->preprocessor}}}};
     }
     if (!diff.outputs_changed.empty()) {
       json updates = json::array();
@@ -365,7 +441,16 @@ class Executor {
         }
       }
     }
-    // 3. new outputs
+    // 4. reference tables the code no longer joins
+    for (const auto& table : diff.references_removed) {
+      auto v = version_of(want.name);
+      if (!v) return tl::unexpected(v.error());
+      auto r = s_.analytics("DeleteApplicationReferenceDataSource", {{"ApplicationName", want.name},
+                                                                     {"CurrentApplicationVersionId", *v},
+                                                                     {"ReferenceId", have.reference_ids.at(table)}});
+      if (!r) return tl::unexpected(r.error());
+    }
+    // 5. new outputs
     for (const auto& name : diff.outputs_added) {
       for (const auto& o : want.outputs) {
         if (o.name != name) continue;
@@ -377,7 +462,7 @@ class Executor {
         if (!r) return tl::unexpected(r.error());
       }
     }
-    // 4. running, continuing where it stopped
+    // 6. running, continuing where it stopped
     if (diff.start) return start_app(want.name, "LAST_STOPPED_POINT");
     return {};
   }

@@ -37,6 +37,16 @@ struct InputSpec {
   std::string name_prefix = "SOURCE_SQL_STREAM";
   nlohmann::json schema;  // KDA InputSchema (RecordFormat, RecordEncoding, RecordColumns)
   int parallelism = 1;
+  std::string preprocessor;  // a Lambda function ARN (InputProcessingConfiguration); empty: none
+};
+
+// A KDA SQL application's reference data: a table loaded from an object in a bucket.
+struct ReferenceSpec {
+  std::string table;
+  std::string bucket;  // a bucket name (BucketARN arn:aws:s3:::bucket)
+  std::string key;
+  nlohmann::json schema;  // KDA ReferenceSchema (the shape of InputSchema)
+  Location where;
 };
 
 // A KDA SQL application's output: an in-application stream written to a stream or a delivery stream.
@@ -64,6 +74,7 @@ struct ApplicationSpec {
   std::string code;                                // KDA SQL or Flink SQL (detected from the code, as the server does)
   std::optional<InputSpec> input;                  // KDA SQL only; Flink tables name their streams in WITH options
   std::vector<OutputSpec> outputs;                 // KDA SQL only
+  std::vector<ReferenceSpec> references;           // KDA SQL only (at most one, as in KDA)
   std::optional<JobSpec> job;                      // a C++ job instead of code
   std::string starting_position = "TRIM_HORIZON";  // of the first start
   int parallelism = 0;  // threads, as KDA's ParallelismConfiguration (CUSTOM); 0: the server's --parallelism
@@ -123,10 +134,11 @@ struct LiveApplication {
   ApplicationSpec spec;
   std::string status;
   int64_t version = 0;
-  nlohmann::json create_timestamp;                // as DescribeApplication returned it
-  std::string input_id;                           // "1.1" when it has an input
-  std::map<std::string, std::string> output_ids;  // in-application stream -> OutputId
-  bool is_job = false;                            // a C++ job (its digest, if its tag says, in spec.job)
+  nlohmann::json create_timestamp;                   // as DescribeApplication returned it
+  std::string input_id;                              // "1.1" when it has an input
+  std::map<std::string, std::string> output_ids;     // in-application stream -> OutputId
+  std::map<std::string, std::string> reference_ids;  // table -> ReferenceId
+  bool is_job = false;                               // a C++ job (its digest, if its tag says, in spec.job)
 };
 
 struct LiveDelivery {

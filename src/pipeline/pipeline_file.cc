@@ -120,9 +120,9 @@ class Reader {
     ApplicationSpec a;
     a.name = name;
     a.where = y_.at(n);
-    y_.check_map(
-        n, what,
-        {"description", "sql", "sql_file", "input", "outputs", "start_from", "job", "property_groups", "parallelism"});
+    y_.check_map(n, what,
+                 {"description", "sql", "sql_file", "input", "outputs", "start_from", "job", "property_groups",
+                  "parallelism", "reference_data"});
     if (n["description"]) a.description = y_.string(n["description"], what + ": description");
     if (n["parallelism"]) a.parallelism = y_.integer(n["parallelism"], what + ": parallelism", 1, 64);
     if (n["property_groups"] && !n["job"])
@@ -179,13 +179,34 @@ class Reader {
     }
     if (auto in = n["input"]; in.IsDefined() && !in.IsNull()) {
       const std::string iw = what + ": input";
-      y_.check_map(in, iw, {"stream", "name_prefix", "parallelism", "schema"});
+      y_.check_map(in, iw, {"stream", "name_prefix", "parallelism", "schema", "preprocessor"});
       InputSpec i;
       i.stream = y_.string(y_.required(in, "stream", iw), iw + " stream");
+      if (auto pre = in["preprocessor"]; pre.IsDefined() && !pre.IsNull()) {
+        y_.check_map(pre, iw + " preprocessor", {"lambda"});
+        i.preprocessor = y_.string(y_.required(pre, "lambda", iw + " preprocessor"), iw + " preprocessor lambda");
+      }
       if (in["name_prefix"]) i.name_prefix = y_.string(in["name_prefix"], iw + " name_prefix");
       if (in["parallelism"]) i.parallelism = y_.integer(in["parallelism"], iw + " parallelism", 1, 64);
       i.schema = schema(y_.required(in, "schema", iw), iw + " schema");
       a.input = std::move(i);
+    }
+    // reference_data: {TABLE: {bucket, key, schema}}: a table loaded from an object.
+    if (auto refs = n["reference_data"]; refs.IsDefined() && !refs.IsNull()) {
+      if (!refs.IsMap()) y_.fail(refs, what + ": reference_data maps a table name to {bucket, key, schema}");
+      for (const auto& kv : refs) {
+        const std::string table = y_.string(kv.first, what + ": reference_data table name");
+        const std::string rw = what + ": reference_data " + table;
+        y_.check_map(kv.second, rw, {"bucket", "key", "schema"});
+        ReferenceSpec r;
+        r.where = y_.at(kv.second);
+        r.table = table;
+        r.bucket = y_.string(y_.required(kv.second, "bucket", rw), rw + " bucket");
+        r.key = y_.string(y_.required(kv.second, "key", rw), rw + " key");
+        r.schema = schema(y_.required(kv.second, "schema", rw), rw + " schema");
+        a.references.push_back(std::move(r));
+      }
+      if (a.references.size() > 1) y_.fail(refs, what + ": an application has at most one reference_data table");
     }
     if (auto outs = n["outputs"]; outs.IsDefined() && !outs.IsNull()) {
       if (!outs.IsSequence())

@@ -212,6 +212,31 @@ ApplicationDiff diff_application(const ApplicationSpec& want, const LiveApplicat
     }
     d.input = w.stream != h.stream || w.name_prefix != h.name_prefix || w.schema != h.schema ||
               w.parallelism != h.parallelism;
+    if (w.preprocessor != h.preprocessor) {
+      d.preprocessor = true;
+      d.details.push_back("input preprocessor " + (h.preprocessor.empty() ? std::string("none") : h.preprocessor) +
+                          " -> " + (w.preprocessor.empty() ? std::string("none") : w.preprocessor));
+    }
+  }
+  std::map<std::string, const ReferenceSpec*> had_refs;
+  for (const auto& r : have.references) had_refs[r.table] = &r;
+  for (const auto& r : want.references) {
+    auto it = had_refs.find(r.table);
+    if (it == had_refs.end()) {
+      d.references_added.push_back(r.table);
+      d.details.push_back("add reference table " + r.table + " <- s3://" + r.bucket + "/" + r.key);
+      continue;
+    }
+    const ReferenceSpec& h = *it->second;
+    had_refs.erase(it);
+    if (h.bucket == r.bucket && h.key == r.key && h.schema == r.schema) continue;
+    d.references_changed.push_back(r.table);
+    d.details.push_back("reference table " + r.table + " <- s3://" + r.bucket + "/" + r.key +
+                        (h.schema != r.schema ? " (schema changed)" : "") + "; reloaded");
+  }
+  for (const auto& [table, _] : had_refs) {
+    d.references_removed.push_back(table);
+    d.details.push_back("remove reference table " + table);
   }
   std::map<std::string, const OutputSpec*> had;
   for (const auto& o : have.outputs) had[o.name] = &o;

@@ -48,9 +48,11 @@ struct ApplicationDiff {
   std::vector<std::string> outputs_removed;  // names
   std::vector<std::string> outputs_added;    // names
   std::vector<std::string> outputs_changed;  // same name, same destination kind: updated in place
-  bool start = false;                        // not RUNNING
-  bool redeploy = false;                     // a C++ job whose library, property groups or parallelism changed
-  bool parallelism = false;                  // a SQL application's ParallelismConfiguration
+  bool preprocessor = false;                 // the input's Lambda preprocessor added, changed or removed
+  std::vector<std::string> references_added, references_changed, references_removed;  // table names
+  bool start = false;                                                                 // not RUNNING
+  bool redeploy = false;     // a C++ job whose library, property groups or parallelism changed
+  bool parallelism = false;  // a SQL application's ParallelismConfiguration
   std::vector<std::string> details;
 };
 ApplicationDiff diff_application(const ApplicationSpec& desired, const LiveApplication& live);

@@ -46,9 +46,22 @@ LiveApplication live_application(const json& d) {
     i.name_prefix = in.value("NamePrefix", "");
     i.schema = in.value("InputSchema", json::object());
     i.parallelism = in.value("InputParallelism", json::object()).value("Count", 1);
+    i.preprocessor = in.value("InputProcessingConfigurationDescription", json::object())
+                         .value("InputLambdaProcessorDescription", json::object())
+                         .value("ResourceARN", "");
     a.input_id = in.value("InputId", "");
     a.spec.input = std::move(i);
     break;  // eddy applications have at most one input
+  }
+  for (const auto& r : d.value("ReferenceDataSourceDescriptions", json::array())) {
+    ReferenceSpec ref;
+    ref.table = r.value("TableName", "");
+    const json s3 = r.value("S3ReferenceDataSourceDescription", json::object());
+    ref.bucket = name_from_arn(s3.value("BucketARN", ""));
+    ref.key = s3.value("FileKey", "");
+    ref.schema = r.value("ReferenceSchema", json::object());
+    a.reference_ids[ref.table] = r.value("ReferenceId", "");
+    a.spec.references.push_back(std::move(ref));
   }
   for (const auto& o : d.value("OutputDescriptions", json::array())) {
     OutputSpec out;

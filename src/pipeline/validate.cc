@@ -110,7 +110,23 @@ std::vector<FileError> validate_code(const DesiredState& desired) {
       in.schema = std::move(*schema);
       inputs.push_back(std::move(in));
     }
-    auto app = sql::compile_application(a.code, inputs, clock);
+    std::vector<runtime::StreamDef> tables;
+    bool bad_table = false;
+    for (const auto& r : a.references) {
+      auto schema = runtime::parse_input_schema(r.schema.dump());
+      if (!schema) {
+        errors.push_back({r.where, "application '" + a.name + "': reference_data " + r.table +
+                                       " schema: " + schema.error().message});
+        bad_table = true;
+        continue;
+      }
+      runtime::StreamDef def;
+      def.name = r.table;
+      for (const auto& c : schema->columns) def.columns.push_back({c.name, c.type});
+      tables.push_back(std::move(def));
+    }
+    if (bad_table) continue;
+    auto app = sql::compile_application(a.code, inputs, clock, 1, false, tables);
     if (!app) {
       errors.push_back(code_error(a, app.error().message));
       continue;
