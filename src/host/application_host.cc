@@ -409,6 +409,11 @@ ApplicationMetrics ApplicationHost::figures_of(const ApplicationRunner& r) const
   m.last_arrival_ms = c.last_arrival_ms;
   m.millis_behind_latest = c.millis_behind_latest;
   m.last_checkpoint_ms = c.last_checkpoint_ms;
+  m.preprocess_invocations = c.preprocess_invocations;
+  m.preprocess_failed_invocations = c.preprocess_failed_invocations;
+  m.preprocess_ok = c.preprocess_ok;
+  m.preprocess_dropped = c.preprocess_dropped;
+  m.preprocess_failed = c.preprocess_failed;
   if (auto fault = r.fault()) m.fault = fault->reason;
   if (const TimestampMs w = c.watermark_ms; w != INT64_MIN) {
     m.watermark_ms = w;
@@ -430,6 +435,7 @@ void ApplicationHost::collect_metrics(std::vector<ApplicationMetrics>& out, std:
       m = figures_of(*r);
       m.name = name;
       m.status = entry->app.status;
+      for (const auto& t : entry->app.reference) m.reference_rows += t.value("Rows", uint64_t{0});
     } else if (status_ && entry->app.status == "RUNNING") {
       elsewhere.push_back(out.size());
     }

@@ -19,6 +19,9 @@ struct ApplicationCounters {
   std::atomic<int64_t> millis_behind_latest{0};  // 0 when caught up with the source
   std::atomic<int64_t> last_checkpoint_ms{0};    // when the latest checkpoint was written, 0 if none
   std::atomic<int64_t> watermark_ms{INT64_MIN};  // Program::watermark(), INT64_MIN for none yet
+  // Lambda preprocessing (KDA's InputProcessing metrics): invocations, and records by result.
+  std::atomic<uint64_t> preprocess_invocations{0}, preprocess_failed_invocations{0};
+  std::atomic<uint64_t> preprocess_ok{0}, preprocess_dropped{0}, preprocess_failed{0};
 };
 
 struct ApplicationOutputInfo {
@@ -34,6 +37,9 @@ struct ApplicationMetrics {
   std::string source;                          // source stream while running
   std::vector<ApplicationOutputInfo> outputs;  // while running
   uint64_t input_records = 0, output_rows = 0, error_rows = 0;
+  uint64_t preprocess_invocations = 0, preprocess_failed_invocations = 0;
+  uint64_t preprocess_ok = 0, preprocess_dropped = 0, preprocess_failed = 0;
+  uint64_t reference_rows = 0;  // rows of its reference tables as last loaded
   int64_t last_arrival_ms = 0, millis_behind_latest = 0, last_checkpoint_ms = 0;
   std::optional<int64_t> watermark_ms;      // see Program::watermark(); none before any record
   std::optional<int64_t> watermark_lag_ms;  // the wall clock minus watermark_ms (Flink's watermark lag)

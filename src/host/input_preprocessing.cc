@@ -55,7 +55,9 @@ bool ApplicationRunner::preprocess(std::vector<std::vector<SourceCopy>>& batches
       records.push_back(std::move(p));
     }
     auto outcomes = setup_.preprocess(records);
+    counters_.preprocess_invocations.fetch_add(1, std::memory_order_relaxed);
     if (!outcomes || outcomes->size() != batch.size()) {
+      counters_.preprocess_failed_invocations.fetch_add(1, std::memory_order_relaxed);
       const std::string why = outcomes ? "the answer does not match the records" : outcomes.error().message;
       report("ERROR", "Preprocessing_Invocation_Failed",
              "the input's preprocessing function failed (" + why + "); its records are tried again");
@@ -75,12 +77,15 @@ bool ApplicationRunner::preprocess(std::vector<std::vector<SourceCopy>>& batches
       auto& r = batch[i];
       switch (o.result) {
         case PreprocessOutcome::Result::kOk:
+          counters_.preprocess_ok.fetch_add(1, std::memory_order_relaxed);
           for (auto& doc : split_documents(o.data))
             out.push_back({r.arrival, r.shard, r.offset, std::move(doc), {}, {}, {}});
           break;
         case PreprocessOutcome::Result::kDropped:
+          counters_.preprocess_dropped.fetch_add(1, std::memory_order_relaxed);
           break;
         case PreprocessOutcome::Result::kFailed:
+          counters_.preprocess_failed.fetch_add(1, std::memory_order_relaxed);
           out.push_back({r.arrival,
                          r.shard,
                          r.offset,
