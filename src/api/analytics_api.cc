@@ -215,7 +215,9 @@ class Call : private JsonReply {
     if (const Value* p = in_.get("InputStartingPositionConfiguration")) {
       if (const Value* s = p->get("InputStartingPosition")) position = s->text;
     }
-    auto schema = host_.discover_schema(*stream, position);
+    json processing = nullptr;
+    if (const Value* p = in_.get("InputProcessingConfiguration")) processing = to_json(*p);
+    auto schema = host_.discover_schema(*stream, position, processing);
     if (!schema) return fail(schema.error());
     ok(*schema);
   }

@@ -136,9 +136,14 @@ class ApplicationHost {
   Status remove(const std::string& name, TimestampMs created_ms);
 
   // DiscoverInputSchema: infers an InputSchema from up to 100 records of `stream`...
-  Result<nlohmann::json> discover_schema(const std::string& stream, const std::string& position) const;
+  // `processing`: an InputProcessingConfiguration whose function runs over the sample first (its
+  // answers are the ProcessedInputRecords the schema is inferred from).
+  Result<nlohmann::json> discover_schema(const std::string& stream, const std::string& position,
+                                         const nlohmann::json& processing = nullptr) const;
   // ...or from given records (one per line, e.g. a file in a bucket directory).
-  Result<nlohmann::json> infer_schema(const std::vector<std::string>& records, const std::string& source) const;
+  // `raw`: the records as read, when `records` are what a preprocessor made of them.
+  Result<nlohmann::json> infer_schema(const std::vector<std::string>& records, const std::string& source,
+                                      const std::vector<std::string>* raw = nullptr) const;
   // The latest error_stream rows of a running application, as JSON lines (newest last).
   std::vector<std::string> recent_errors(const std::string& name) const;
   // Every application's counters, source and outputs (/metrics, the dashboard).

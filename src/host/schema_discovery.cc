@@ -6,16 +6,19 @@
 
 #include "host/application_host.h"
 #include "runtime/input_schema.h"
+#include "stream/sequence_number.h"
+#include "stream/stream.h"
 
 namespace eddy::host {
 
 using runtime::parse_timestamp_text;
 
-Result<nlohmann::json> ApplicationHost::discover_schema(const std::string& stream_name,
-                                                        const std::string& position) const {
+Result<nlohmann::json> ApplicationHost::discover_schema(const std::string& stream_name, const std::string& position,
+                                                        const nlohmann::json& processing) const {
   auto shards = store_.shards(stream_name);
   if (!shards) return tl::unexpected(shards.error());
   std::vector<std::string> raw;
+  std::vector<PreprocessRecord> sample;
   for (const auto& s : *shards) {
     if (raw.size() >= 100) break;
     uint64_t from = 0;
@@ -25,13 +28,33 @@ Result<nlohmann::json> ApplicationHost::discover_schema(const std::string& strea
     }
     auto read = store_.read_shard(stream_name, s.index, from, 100 - raw.size());
     if (!read) continue;
-    for (const auto& rec : read->read.records) raw.emplace_back(rec.data);
+    for (const auto& rec : read->read.records) {
+      raw.emplace_back(rec.data);
+      sample.push_back({std::to_string(sample.size()), std::string(rec.data), stream::shard_id(s.index),
+                        std::string(rec.partition_key), stream::encode_sequence_number(s.index, rec.offset),
+                        rec.arrival_ms});
+    }
   }
-  return infer_schema(raw, "stream " + stream_name);
+  if (processing.is_null()) return infer_schema(raw, "stream " + stream_name);
+  // The sample goes through the preprocessor as an application's records would.
+  nlohmann::json input = {{"InputProcessingConfiguration", processing},
+                          {"KinesisStreamsInput", {{"ResourceARN", store_.arn(stream_name)}}}};
+  auto processor = processor_for("DiscoverInputSchema", input);
+  if (!processor) return tl::unexpected(processor.error());
+  auto outcomes = (*processor)(sample);
+  if (!outcomes) {
+    return make_error(Errc::kUnableToDetectSchema,
+                      "the preprocessing function failed on the sample: " + outcomes.error().message);
+  }
+  std::vector<std::string> processed;
+  for (const auto& o : *outcomes) {
+    if (o.result == PreprocessOutcome::Result::kOk) processed.push_back(o.data);
+  }
+  return infer_schema(processed, "stream " + stream_name + " after its preprocessor", &raw);
 }
 
-Result<nlohmann::json> ApplicationHost::infer_schema(const std::vector<std::string>& raw,
-                                                     const std::string& source) const {
+Result<nlohmann::json> ApplicationHost::infer_schema(const std::vector<std::string>& raw, const std::string& source,
+                                                     const std::vector<std::string>* unprocessed) const {
   if (raw.empty()) {
     return make_error(Errc::kUnableToDetectSchema,
                       "No records could be read from " + source + " to infer a schema; add sample records first");
@@ -115,7 +138,7 @@ Result<nlohmann::json> ApplicationHost::infer_schema(const std::vector<std::stri
       {"RecordColumns", columns}};
   out["ParsedInputRecords"] = rows;
   out["ProcessedInputRecords"] = raw;
-  out["RawInputRecords"] = raw;
+  out["RawInputRecords"] = unprocessed ? *unprocessed : raw;
   return out;
 }
 
