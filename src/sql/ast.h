@@ -32,6 +32,8 @@ struct Identifier {
 };
 
 struct Expr;
+// A deep copy (CREATE FUNCTION bodies are copied into each call).
+std::unique_ptr<Expr> clone(const Expr& e);
 using ExprPtr = std::unique_ptr<Expr>;
 
 struct WindowSpec {
@@ -184,8 +186,19 @@ struct InsertInto {
   std::unique_ptr<Select> select;
 };
 
+// CREATE FUNCTION name(p type, ...) RETURNS type ... RETURN expression: a SQL function, inlined
+// where it is called (sqlref/sql-reference-create-function).
+struct CreateFunction {
+  Identifier name;
+  std::vector<ColumnDef> params;
+  SqlType returns;
+  bool null_on_null = false;  // RETURNS NULL ON NULL INPUT
+  std::shared_ptr<const Expr> body;
+};
+
 struct Statement {
   std::optional<CreateStream> create_stream;
+  std::optional<CreateFunction> create_function;
   std::optional<CreatePump> create_pump;
   std::optional<CreateTable> create_table;  // Flink
   std::optional<InsertInto> insert;         // Flink

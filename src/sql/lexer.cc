@@ -40,6 +40,83 @@ Result<std::vector<Token>> tokenize(std::string_view sql, bool flink) {
       continue;
     }
     const Location at{line, col};
+    // U&'...' [UESCAPE 'c']: a string with Unicode escapes, \XXXX or \+XXXXXX (SQL:2008).
+    if ((c == 'U' || c == 'u') && i + 2 < sql.size() && sql[i + 1] == '&' && sql[i + 2] == '\'') {
+      advance(3);
+      std::string raw;
+      while (true) {
+        if (i >= sql.size()) return error(at, "unterminated string literal");
+        if (sql[i] == '\'') {
+          if (i + 1 < sql.size() && sql[i + 1] == '\'') {
+            raw.push_back('\'');
+            advance(2);
+            continue;
+          }
+          advance(1);
+          break;
+        }
+        raw.push_back(sql[i]);
+        advance(1);
+      }
+      char escape = '\\';
+      size_t j = i;
+      while (j < sql.size() && std::isspace(static_cast<unsigned char>(sql[j]))) ++j;
+      if (sql.size() - j >= 7) {
+        std::string word(sql.substr(j, 7));
+        for (auto& w : word) w = static_cast<char>(std::toupper(static_cast<unsigned char>(w)));
+        size_t k = j + 7;
+        while (k < sql.size() && std::isspace(static_cast<unsigned char>(sql[k]))) ++k;
+        if (word == "UESCAPE" && k + 2 < sql.size() && sql[k] == '\'' && sql[k + 2] == '\'') {
+          escape = sql[k + 1];
+          if (std::isxdigit(static_cast<unsigned char>(escape)) || escape == '+' || escape == '\'' || escape == '"' ||
+              std::isspace(static_cast<unsigned char>(escape)))
+            return error(at, "UESCAPE cannot be a hex digit, +, a quote or a space");
+          advance(k + 3 - i);
+        }
+      }
+      std::string text;
+      for (size_t k = 0; k < raw.size(); ++k) {
+        if (raw[k] != escape) {
+          text.push_back(raw[k]);
+          continue;
+        }
+        if (k + 1 < raw.size() && raw[k + 1] == escape) {
+          text.push_back(escape);
+          ++k;
+          continue;
+        }
+        const bool six = k + 1 < raw.size() && raw[k + 1] == '+';
+        const size_t digits = six ? 6 : 4, from = k + (six ? 2 : 1);
+        if (from + digits > raw.size()) return error(at, "a Unicode escape needs 4 hex digits (or + and 6)");
+        uint32_t cp = 0;
+        for (size_t d = from; d < from + digits; ++d) {
+          const char h = raw[d];
+          if (!std::isxdigit(static_cast<unsigned char>(h))) return error(at, "a Unicode escape needs hex digits");
+          cp = cp * 16 + static_cast<uint32_t>(
+                             std::isdigit(static_cast<unsigned char>(h)) ? h - '0' : (std::toupper(h) - 'A' + 10));
+        }
+        if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) || cp == 0)
+          return error(at, "a Unicode escape names no character");
+        if (cp < 0x80) {
+          text.push_back(static_cast<char>(cp));
+        } else if (cp < 0x800) {
+          text.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+          text.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+        } else if (cp < 0x10000) {
+          text.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+          text.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+          text.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+        } else {
+          text.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+          text.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+          text.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+          text.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+        }
+        k = from + digits - 1;
+      }
+      out.push_back({TokenKind::kString, std::move(text), at});
+      continue;
+    }
     if (std::isalpha(static_cast<unsigned char>(c)) || c == '_' || c == '$') {
       std::string word, raw;
       while (i < sql.size() && (std::isalnum(static_cast<unsigned char>(sql[i])) || sql[i] == '_' || sql[i] == '$')) {

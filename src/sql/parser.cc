@@ -96,7 +96,64 @@ Statement Parser::statement() {
     st.create_pump = std::move(p);
     return st;
   }
-  fail("STREAM or PUMP after CREATE");
+  if (accept_keyword("FUNCTION")) {
+    st.create_function = create_function();
+    return st;
+  }
+  fail("STREAM, PUMP or FUNCTION after CREATE");
+}
+
+// CREATE FUNCTION name(p type, ...) RETURNS type [LANGUAGE SQL] [SPECIFIC name] [[NOT] DETERMINISTIC]
+// [CONTAINS SQL | READS SQL DATA] [RETURNS NULL ON NULL INPUT | CALLED ON NULL INPUT] RETURN expr
+CreateFunction Parser::create_function() {
+  CreateFunction f;
+  f.name = identifier("a function name");
+  expect_symbol("(");
+  if (!accept_symbol(")")) {
+    do {
+      ColumnDef p;
+      p.name = identifier("a parameter name");
+      p.type = type();
+      f.params.push_back(std::move(p));
+    } while (accept_symbol(","));
+    expect_symbol(")");
+  }
+  expect_keyword("RETURNS");
+  f.returns = type();
+  for (;;) {
+    if (accept_keyword("LANGUAGE")) {
+      if (!accept_keyword("SQL")) fail("LANGUAGE SQL (a function's body is SQL)");
+    } else if (accept_keyword("SPECIFIC")) {
+      identifier("a specific name");
+    } else if (accept_keyword("DETERMINISTIC")) {
+    } else if (peek().is_keyword("NOT") && peek(1).is_keyword("DETERMINISTIC")) {
+      next();
+      next();
+    } else if (accept_keyword("CONTAINS")) {
+      expect_keyword("SQL");
+    } else if (accept_keyword("READS")) {
+      expect_keyword("SQL");
+      expect_keyword("DATA");
+    } else if (peek().is_keyword("MODIFIES")) {
+      fail("a function that reads streams only (MODIFIES SQL DATA is not allowed)");
+    } else if (peek().is_keyword("RETURNS") && peek(1).is_keyword("NULL")) {
+      next();
+      next();
+      expect_keyword("ON");
+      expect_keyword("NULL");
+      expect_keyword("INPUT");
+      f.null_on_null = true;
+    } else if (accept_keyword("CALLED")) {
+      expect_keyword("ON");
+      expect_keyword("NULL");
+      expect_keyword("INPUT");
+    } else {
+      break;
+    }
+  }
+  expect_keyword("RETURN");
+  f.body = expr();
+  return f;
 }
 
 void Parser::insert_target(const char* what, Identifier& target, std::vector<Identifier>& columns) {
@@ -234,6 +291,11 @@ SqlType Parser::type() {
   const auto& tok = peek();
   if (tok.kind != TokenKind::kIdentifier) fail("a type");
   std::string text = next().text;
+  if (text == "BINARY" || text == "VARBINARY") {
+    throw ParseError(tok.loc, text +
+                                  " is not supported: keep bytes in a VARCHAR column (hex or base64) and decode "
+                                  "them with the string functions");
+  }
   if (flink_) {
     // Flink's names for the same types; TIMESTAMP precision is milliseconds (decisions 6).
     if (text == "STRING") return SqlType::varchar();
@@ -275,6 +337,12 @@ std::unique_ptr<Select> Parser::select() {
   s->loc = peek().loc;
   expect_keyword("SELECT");
   s->stream = accept_keyword("STREAM");
+  if (peek().is_keyword("DISTINCT") && !peek(1).is_symbol("(")) {
+    throw ParseError(peek().loc,
+                     "SELECT DISTINCT over a stream never ends: group by a window and the columns instead (GROUP BY "
+                     "FLOOR(s.ROWTIME TO MINUTE), a, b)");
+  }
+  accept_keyword("ALL");
   do {
     SelectItem item;
     if (accept_symbol("*")) {
@@ -363,6 +431,11 @@ std::unique_ptr<Select> Parser::select() {
 FromItem Parser::from_item() {
   FromItem f;
   f.loc = peek().loc;
+  if (peek().is_symbol("(") && peek(1).is_keyword("VALUES")) {
+    throw ParseError(peek(1).loc,
+                     "FROM (VALUES ...) is a finite table, not a stream: a pump reads an in-application "
+                     "stream (use a reference table for fixed rows)");
+  }
   if (peek().is_symbol("(")) {
     next();
     f.subquery = select();

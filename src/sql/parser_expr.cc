@@ -334,7 +334,10 @@ ExprPtr Parser::primary() {
     }
     return inner;
   }
-  if (tok.kind == TokenKind::kQuotedIdentifier) return column_ref();
+  if (tok.kind == TokenKind::kQuotedIdentifier) {
+    if (peek(1).is_symbol("(")) return function_call();  // "myFunction"(...): a CREATE FUNCTION's quoted name
+    return column_ref();
+  }
   if (tok.kind != TokenKind::kIdentifier) fail("an expression");
 
   const std::string& w = tok.text;

@@ -78,6 +78,7 @@ class Parser {
   SqlType type();
   std::unique_ptr<Select> select();
   FromItem from_item();
+  CreateFunction create_function();
   bool is_join_start() const;  // [INNER | LEFT [OUTER] | ... | CROSS] JOIN next
   WindowSpec window_spec();
   ExprPtr expr_primary_interval();

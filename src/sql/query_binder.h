@@ -51,6 +51,7 @@ class QueryBinder {
  private:
   Result<Bound> column(const Expr& e, Place place);
   Result<Bound> function(const Expr& e, Place place);
+  Result<Bound> inline_function(const Expr& e, const CreateFunction& f, Place place);
   Result<Bound> aggregate(const Expr& e, Place place);
   Result<int> window_for(const Expr& e);
   Result<Bound> binary(const Expr& e, Place place);
