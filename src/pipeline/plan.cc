@@ -109,6 +109,9 @@ void application_changes(const DesiredState& desired, const LiveState& live, Pla
       std::vector<std::string> details;
       if (a.job) details.push_back("C++ job " + a.job->library);
       if (a.input) details.push_back("reads stream " + a.input->stream);
+      if (a.input && !a.input->preprocessor.empty()) details.push_back("preprocessed by " + a.input->preprocessor);
+      for (const auto& r : a.references)
+        details.push_back("reference table " + r.table + " <- s3://" + r.bucket + "/" + r.key);
       for (const auto& o : a.outputs) details.push_back("writes " + o.name + " to " + destination_text(o));
       if (!a.job) details.push_back("start from " + a.starting_position);
       plan.changes.push_back({Action::kCreate, Kind::kApplication, a.name, std::move(details)});

@@ -572,6 +572,18 @@ std::string Application::save_state() const {
   return w.take();
 }
 
+namespace {
+
+// A pump that keeps nothing between rows (a projection without ORDER BY, a join with a reference
+// table): its coming or going loses nothing, so it is not worth a note.
+bool keeps_no_state(const std::string& shape) {
+  const bool projection = shape.starts_with("mode " + std::to_string(static_cast<int>(PumpMode::kProject)) + ";") &&
+                          shape.find("; order; ") != std::string::npos;
+  return projection || shape.starts_with("mode " + std::to_string(static_cast<int>(PumpMode::kTableJoin)) + ";");
+}
+
+}  // namespace
+
 Result<std::vector<std::string>> Application::load_state(std::string_view bytes) {
   StateReader r(bytes);
   if (r.str() != kStateMagic || !r.ok()) return make_error(Errc::kInvalidArgument, "not an application state");
@@ -602,7 +614,7 @@ Result<std::vector<std::string>> Application::load_state(std::string_view bytes)
     const std::string& name = p->plan().name;
     auto it = saved.find(name);
     if (it == saved.end()) {
-      notes.push_back("pump " + name + " is new: it starts with no state");
+      if (!keeps_no_state(p->state_shape())) notes.push_back("pump " + name + " is new: it starts with no state");
     } else if (it->second.shape != p->state_shape() && same_but_parallelism(it->second.shape, p->state_shape())) {
       // One pump, or key groups (keyed_pump.h): one cannot become the other. The server's
       // applications have key groups at every parallelism; an eddy before 2026-12-05 had one pump
@@ -621,7 +633,7 @@ Result<std::vector<std::string>> Application::load_state(std::string_view bytes)
     if (it != saved.end()) it->second.used = true;
   }
   for (const auto& [name, s] : saved) {
-    if (!s.used) notes.push_back("pump " + name + " is gone: its saved state was dropped");
+    if (!s.used && !keeps_no_state(s.shape)) notes.push_back("pump " + name + " is gone: its saved state was dropped");
   }
   for (auto& [pump, s] : loads) {
     StateReader pr(s->bytes);

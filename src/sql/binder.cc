@@ -334,6 +334,16 @@ Result<Bound> QueryBinder::column(const Expr& e, Place place) {
     return runtime::make_column(i, scope_.columns[i].type);
   }
   std::string names;
+  if (!sides_.empty()) {  // a join: each side's columns under its own name, hidden columns left out
+    std::string where;
+    for (const auto& side : sides_) {
+      std::string these;
+      for (size_t i = side.begin; i < side.end; ++i)
+        these += (these.empty() ? "" : ", ") + quote(scope_.columns[i].name);
+      where += (where.empty() ? "" : "; ") + quote(side.alias.empty() ? side.name : side.alias) + " has " + these;
+    }
+    return error_at(e.loc, "column " + quote(e.text) + " not found in the join: " + where);
+  }
   for (const auto& c : scope_.columns) names += (names.empty() ? "" : ", ") + quote(c.name);
   std::string hint;
   for (const auto& c : scope_.columns) {

@@ -287,7 +287,10 @@ TEST(CheckpointState, ChangedCodeSaysWhichStateItDropped) {
       "CREATE OR REPLACE PUMP \"P\" AS INSERT INTO \"OUT\" SELECT STREAM TICKER, N, COUNT(*) FROM "
       "\"SOURCE_SQL_STREAM_001\"\n"
       "GROUP BY TICKER, N, STEP(\"SOURCE_SQL_STREAM_001\".ROWTIME BY INTERVAL '10' SECOND);\n"
-      "CREATE OR REPLACE PUMP \"Q\" AS INSERT INTO \"OUT\" SELECT STREAM TICKER, N, N FROM \"SOURCE_SQL_STREAM_001\";";
+      "CREATE OR REPLACE PUMP \"Q\" AS INSERT INTO \"OUT\" SELECT STREAM TICKER, N, COUNT(*) OVER (ROWS 2 PRECEDING) "
+      "FROM \"SOURCE_SQL_STREAM_001\";\n"
+      // A new projection keeps nothing between rows: nothing to say about it.
+      "CREATE OR REPLACE PUMP \"R\" AS INSERT INTO \"OUT\" SELECT STREAM TICKER, N, N FROM \"SOURCE_SQL_STREAM_001\";";
   std::vector<std::string> more;
   Instance second(changed, more);
   auto notes = second.app->load_state(state);
