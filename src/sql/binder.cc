@@ -360,6 +360,16 @@ namespace {
 // The script's CREATE FUNCTIONs, while bind_script binds it (one script per thread at a time).
 thread_local const std::map<std::string, const CreateFunction*>* g_functions = nullptr;
 thread_local int g_inlining_depth = 0;
+// Expression nodes the script's function calls have expanded into: a function whose body uses a
+// parameter twice, called within itself 16 deep, would otherwise grow 2^16-fold.
+thread_local size_t g_inlined_nodes = 0;
+constexpr size_t kMaxInlinedNodes = 200'000;
+
+size_t node_count(const Expr& e) {
+  size_t n = 1;
+  for (const auto& a : e.args) n += a ? node_count(*a) : 0;
+  return n;
+}
 
 // `body` with each unqualified use of a parameter replaced by CAST(argument AS parameter type).
 ExprPtr substitute(const Expr& body, const CreateFunction& f, const std::vector<ExprPtr>& args) {
@@ -413,6 +423,11 @@ Result<Bound> QueryBinder::inline_function(const Expr& e, const CreateFunction& 
   body->loc = e.loc;
   body->type = f.returns;
   body->args.push_back(substitute(*f.body, f, e.args));
+  g_inlined_nodes += node_count(*body);
+  if (g_inlined_nodes > kMaxInlinedNodes) {
+    return error_at(e.loc, "the calls of SQL functions expand to more than " + std::to_string(kMaxInlinedNodes) +
+                               " expression nodes: simplify them");
+  }
   ExprPtr call = std::move(body);
   if (f.null_on_null && !e.args.empty()) {  // CASE WHEN a1 IS NULL OR ... THEN NULL ELSE body END
     ExprPtr any_null;
@@ -812,7 +827,10 @@ Result<std::vector<std::unique_ptr<PumpPlan>>> bind_script(const Script& script,
       return error_at(f.name.loc, "function " + quote(f.name.name) + " is defined twice");
   }
   struct FunctionsInScope {
-    explicit FunctionsInScope(const std::map<std::string, const CreateFunction*>* f) { g_functions = f; }
+    explicit FunctionsInScope(const std::map<std::string, const CreateFunction*>* f) {
+      g_functions = f;
+      g_inlined_nodes = 0;
+    }
     ~FunctionsInScope() { g_functions = nullptr; }
   } in_scope(&functions);
   std::vector<std::unique_ptr<PumpPlan>> plans;

@@ -116,10 +116,10 @@ Status plan_anomaly(const std::string& function, const FromItem& from, const Cre
     // Memory: every tree holds its sample as boxes of the shingled points.
     const double values = static_cast<double>(a.trees) * static_cast<double>(a.sample_size) *
                           static_cast<double>(a.columns.size()) * static_cast<double>(a.shingle_size);
-    if (values > 3e7) {
+    if (values > 8e6) {
       return error_at(from.loc, function +
-                                    ": numberOfTrees x subSampleSize x columns x shingleSize is at most 30 "
-                                    "million (the forest's memory)");
+                                    ": numberOfTrees x subSampleSize x columns x shingleSize is at most 8 "
+                                    "million (the forest's memory, about 200 MB)");
     }
   }
   plan.mode = PumpMode::kAnomaly;
