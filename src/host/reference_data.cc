@@ -46,7 +46,8 @@ Status check_reference_sources(const json& config) {
       for (int lane = 0; lane < lanes; ++lane)
         taken |= table == runtime::input_stream_name(in.value("NamePrefix", ""), static_cast<size_t>(lane));
     }
-    if (taken) return make_error(Errc::kInvalidArgument, "TableName " + table + " is the name of an in-application stream");
+    if (taken)
+      return make_error(Errc::kInvalidArgument, "TableName " + table + " is the name of an in-application stream");
   }
   return {};
 }

@@ -3,6 +3,7 @@
 // (binder.cc) holds it and the statements; the planner (planner.cc) calls it for each clause.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,16 @@ struct JoinSide {
   size_t begin = 0, end = 0;
   size_t rowtime = SIZE_MAX;  // a stream's: the column holding its own ROWTIME (a table has none)
 };
+
+// The script's CREATE FUNCTIONs while bind_script binds it (sql_functions.cc): one script per
+// thread at a time.
+struct ScriptFunctions {
+  explicit ScriptFunctions(const std::map<std::string, const CreateFunction*>* functions);
+  ~ScriptFunctions();
+  ScriptFunctions(const ScriptFunctions&) = delete;
+  ScriptFunctions& operator=(const ScriptFunctions&) = delete;
+};
+const CreateFunction* script_function(const std::string& name);
 
 class QueryBinder {
  public:

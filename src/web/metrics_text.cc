@@ -165,8 +165,8 @@ std::string render_metrics(const std::vector<stream::StreamMetrics>& streams,
             "Preprocessor invocations that failed (their records are retried).", applications, "application", aname,
             num(&A::preprocess_failed_invocations));
   family<A>(out, "eddy_kinesisanalytics_preprocessing_ok_records_total", "counter",
-            "Records the preprocessor answered Ok (KDA InputProcessing.OkRecords).", applications, "application",
-            aname, num(&A::preprocess_ok));
+            "Records the preprocessor answered Ok (KDA InputProcessing.OkRecords).", applications, "application", aname,
+            num(&A::preprocess_ok));
   family<A>(out, "eddy_kinesisanalytics_preprocessing_dropped_records_total", "counter",
             "Records the preprocessor answered Dropped (KDA InputProcessing.DroppedRecords).", applications,
             "application", aname, num(&A::preprocess_dropped));
@@ -174,8 +174,8 @@ std::string render_metrics(const std::vector<stream::StreamMetrics>& streams,
             "Records the preprocessor answered ProcessingFailed (KDA InputProcessing.ProcessingFailedRecords).",
             applications, "application", aname, num(&A::preprocess_failed));
   family<A>(out, "eddy_kinesisanalytics_reference_rows", "gauge",
-            "Rows of the application's reference tables as its last launch loaded them.", applications,
-            "application", aname, num(&A::reference_rows));
+            "Rows of the application's reference tables as its last launch loaded them.", applications, "application",
+            aname, num(&A::reference_rows));
   family<A>(out, "eddy_kinesisanalytics_millis_behind_latest", "gauge",
             "How far the application's reading is behind its source, 0 when caught up (KDA MillisBehindLatest).",
             applications, "application", aname, num(&A::millis_behind_latest));

@@ -1,3 +1,4 @@
+# Over 800 lines: its classes share the fixtures (servers, objects, clients) of one feature.
 """Reference data of SQL applications (dev/app-add-reference-data): a table read from an S3 object
 that the application's code joins with its stream, through both control planes.
 
