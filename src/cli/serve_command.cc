@@ -218,26 +218,26 @@ int serve(const ServeOptions& o) {
                                                  const std::string& stream_arn) -> Result<host::InputProcessor> {
     auto lambda = deliveries.lambda(function);
     if (!lambda) return tl::unexpected(lambda.error());
-    return host::InputProcessor(
-        [lambda = std::move(*lambda), app_arn, stream_arn](
-            const std::vector<host::PreprocessRecord>& records) -> Result<std::vector<host::PreprocessOutcome>> {
-          std::vector<delivery::TransformInput> in;
-          in.reserve(records.size());
-          for (const auto& r : records)
-            in.push_back({r.record_id, r.arrival_ms, r.data, r.shard_id, r.partition_key, r.sequence_number, 0});
-          auto out = lambda.invoke_analytics(app_arn, stream_arn, in);
-          if (!out) return tl::unexpected(out.error());
-          std::vector<host::PreprocessOutcome> outcomes;
-          outcomes.reserve(out->size());
-          for (auto& o : *out) {
-            using R = delivery::TransformOutcome::Result;
-            outcomes.push_back({o.result == R::kOk        ? host::PreprocessOutcome::Result::kOk
-                                : o.result == R::kDropped ? host::PreprocessOutcome::Result::kDropped
-                                                          : host::PreprocessOutcome::Result::kFailed,
-                                std::move(o.data)});
-          }
-          return outcomes;
-        });
+    return host::InputProcessor([lambda = std::move(*lambda), app_arn, stream_arn](
+                                    const std::vector<host::PreprocessRecord>& records,
+                                    const std::atomic<bool>& stop) -> Result<std::vector<host::PreprocessOutcome>> {
+      std::vector<delivery::TransformInput> in;
+      in.reserve(records.size());
+      for (const auto& r : records)
+        in.push_back({r.record_id, r.arrival_ms, r.data, r.shard_id, r.partition_key, r.sequence_number, 0});
+      auto out = lambda.invoke_analytics(app_arn, stream_arn, in, &stop);
+      if (!out) return tl::unexpected(out.error());
+      std::vector<host::PreprocessOutcome> outcomes;
+      outcomes.reserve(out->size());
+      for (auto& o : *out) {
+        using R = delivery::TransformOutcome::Result;
+        outcomes.push_back({o.result == R::kOk        ? host::PreprocessOutcome::Result::kOk
+                            : o.result == R::kDropped ? host::PreprocessOutcome::Result::kDropped
+                                                      : host::PreprocessOutcome::Result::kFailed,
+                            std::move(o.data)});
+      }
+      return outcomes;
+    });
   });
   // Reference data objects: from S3 with --s3-endpoint, else the bucket directories.
   host.set_object_reader([bucket_dir, s3](const std::string& bucket, const std::string& key) -> Result<std::string> {

@@ -8,9 +8,10 @@
 
 namespace eddy::delivery {
 
-Result<std::vector<TransformOutcome>> LambdaTransform::invoke_analytics(
-    const std::string& application_arn, const std::string& stream_arn,
-    const std::vector<TransformInput>& records) const {
+Result<std::vector<TransformOutcome>> LambdaTransform::invoke_analytics(const std::string& application_arn,
+                                                                        const std::string& stream_arn,
+                                                                        const std::vector<TransformInput>& records,
+                                                                        const std::atomic<bool>* cancel) const {
   std::vector<TransformOutcome> out;
   out.reserve(records.size());
   size_t start = 0;
@@ -18,7 +19,7 @@ Result<std::vector<TransformOutcome>> LambdaTransform::invoke_analytics(
     size_t end = start, bytes = 0;
     while (end < records.size() && (end == start || bytes + records[end].data.size() <= buffer_bytes_))
       bytes += records[end++].data.size();
-    auto part = analytics_once(application_arn, stream_arn, std::span(records).subspan(start, end - start));
+    auto part = analytics_once(application_arn, stream_arn, std::span(records).subspan(start, end - start), cancel);
     if (!part) return tl::unexpected(part.error());
     std::move(part->begin(), part->end(), std::back_inserter(out));
     start = end;
@@ -28,7 +29,8 @@ Result<std::vector<TransformOutcome>> LambdaTransform::invoke_analytics(
 
 Result<std::vector<TransformOutcome>> LambdaTransform::analytics_once(const std::string& application_arn,
                                                                       const std::string& stream_arn,
-                                                                      std::span<const TransformInput> records) const {
+                                                                      std::span<const TransformInput> records,
+                                                                      const std::atomic<bool>* cancel) const {
   nlohmann::json event = {{"invocationId", to_hex(md5(application_arn + std::to_string(records.size()) +
                                                       (records.empty() ? "" : records.front().record_id)))},
                           {"applicationArn", application_arn},
@@ -43,7 +45,7 @@ Result<std::vector<TransformOutcome>> LambdaTransform::analytics_once(const std:
                                   {"approximateArrivalTimestamp", r.arrival_ms}}},
                                 {"data", base64_encode(r.data)}});
   }
-  auto answer = call(event.dump());
+  auto answer = call(event.dump(), cancel);
   if (!answer) return tl::unexpected(answer.error());
   auto wrong = [](const std::string& why) {
     return make_error(Errc::kInvalidArgument,

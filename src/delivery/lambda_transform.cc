@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
 
@@ -40,7 +41,9 @@ struct RunResult {
 };
 
 // Runs `command` with `input` on stdin; collects stdout; kills it after `timeout_ms`.
-RunResult run_command(const std::string& command, const std::string& input, int timeout_ms) {
+// `cancel` (optional): when it turns true the function is killed and the run fails.
+RunResult run_command(const std::string& command, const std::string& input, int timeout_ms,
+                      const std::atomic<bool>* cancel = nullptr) {
   int in_pipe[2], out_pipe[2];
   if (::pipe2(in_pipe, O_CLOEXEC) != 0) return {false, "", "pipe failed"};
   if (::pipe2(out_pipe, O_CLOEXEC) != 0) {
@@ -51,8 +54,12 @@ RunResult run_command(const std::string& command, const std::string& input, int 
   const pid_t pid = ::fork();
   if (pid < 0) return {false, "", "fork failed"};
   if (pid == 0) {
+    // A group of its own, so that a timeout kills the function and not only its shell; and none of
+    // the server's descriptors (its listening socket, client connections) outlive it there.
+    ::setpgid(0, 0);
     ::dup2(in_pipe[0], 0);
     ::dup2(out_pipe[1], 1);
+    ::close_range(3, ~0U, 0);
     ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }
@@ -71,8 +78,13 @@ RunResult run_command(const std::string& command, const std::string& input, int 
   while (out_open) {
     const auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+    if (cancel && cancel->load()) {
+      ::kill(-pid, SIGKILL);
+      r.why = "the invocation was stopped: the application is stopping";
+      break;
+    }
     if (left <= 0) {
-      ::kill(pid, SIGKILL);
+      ::kill(-pid, SIGKILL);
       r.why = "Task timed out after " + std::to_string(timeout_ms / 1000.0) + " seconds";
       break;
     }
@@ -114,7 +126,12 @@ size_t on_body(char* data, size_t size, size_t n, void* user) {
   return size * n;
 }
 
-RunResult post_event(const std::string& url, const std::string& input, int timeout_ms) {
+int on_progress(void* cancel, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return cancel && static_cast<const std::atomic<bool>*>(cancel)->load() ? 1 : 0;  // non-zero aborts
+}
+
+RunResult post_event(const std::string& url, const std::string& input, int timeout_ms,
+                     const std::atomic<bool>* cancel = nullptr) {
   static const bool init = [] { return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK; }();
   (void)init;
   RunResult r;
@@ -130,6 +147,11 @@ RunResult post_event(const std::string& url, const std::string& input, int timeo
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &r.out);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_ms));
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  if (cancel) {
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, const_cast<std::atomic<bool>*>(cancel));
+  }
   const CURLcode rc = curl_easy_perform(curl);
   long status = 0;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
@@ -304,10 +326,11 @@ std::vector<TransformOutcome> LambdaTransform::invoke_once(const std::string& de
   return failed;
 }
 
-Result<std::string> LambdaTransform::call(const std::string& event) const {
+Result<std::string> LambdaTransform::call(const std::string& event, const std::atomic<bool>* cancel) const {
   std::string why;
-  for (int attempt = 0; attempt <= retries_; ++attempt) {
-    auto run = url_.empty() ? run_command(command_, event, timeout_ms_) : post_event(url_, event, timeout_ms_);
+  for (int attempt = 0; attempt <= retries_ && !(cancel && cancel->load()); ++attempt) {
+    auto run =
+        url_.empty() ? run_command(command_, event, timeout_ms_, cancel) : post_event(url_, event, timeout_ms_, cancel);
     if (run.ok) return std::move(run.out);
     why = run.why;
   }

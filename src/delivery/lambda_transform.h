@@ -7,6 +7,7 @@
 // The event and response are Firehose's record-transformation contract (firehose.md §5).
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <span>
 #include <string>
@@ -55,7 +56,8 @@ class LambdaTransform {
   // the whole call: KDA retries the same batch until it succeeds (lambda_preprocess.cc).
   Result<std::vector<TransformOutcome>> invoke_analytics(const std::string& application_arn,
                                                          const std::string& stream_arn,
-                                                         const std::vector<TransformInput>& records) const;
+                                                         const std::vector<TransformInput>& records,
+                                                         const std::atomic<bool>* cancel = nullptr) const;
 
   const std::string& arn() const { return arn_; }
 
@@ -70,10 +72,11 @@ class LambdaTransform {
   std::vector<TransformOutcome> invoke_once(const std::string& delivery_arn, std::span<const TransformInput> records,
                                             const std::string& source_stream_arn) const;
   // Runs the function on `event` (with the retries): its answer's text, or why it failed.
-  Result<std::string> call(const std::string& event) const;
+  Result<std::string> call(const std::string& event, const std::atomic<bool>* cancel = nullptr) const;
   Result<std::vector<TransformOutcome>> analytics_once(const std::string& application_arn,
                                                        const std::string& stream_arn,
-                                                       std::span<const TransformInput> records) const;
+                                                       std::span<const TransformInput> records,
+                                                       const std::atomic<bool>* cancel) const;
 };
 
 // The runner script shipped in the binary, written next to the data on first use.

@@ -116,7 +116,8 @@ size_t ApplicationRunner::step() {
     checkpoint_failed_ = !checkpoint();
     last_checkpoint_ = clock_.now_ms();
   }
-  if (healthy && !checkpoint_failed_) clear_fault();
+  // Records waiting for their preprocessing keep the fault their failed invocation reported.
+  if (healthy && !checkpoint_failed_ && pending_.empty()) clear_fault();
   return processed;
 }
 

@@ -39,6 +39,7 @@ std::vector<std::string> split_documents(const std::string& data) {
 }  // namespace
 
 bool ApplicationRunner::preprocess(std::vector<std::vector<SourceCopy>>& batches) {
+  if (batches.empty()) return true;  // waiting for a retry, or nothing read: the backoff stays
   for (size_t b = 0; b < batches.size(); ++b) {
     auto& batch = batches[b];
     std::vector<PreprocessRecord> records;
@@ -54,7 +55,7 @@ bool ApplicationRunner::preprocess(std::vector<std::vector<SourceCopy>>& batches
       p.arrival_ms = r.arrival;
       records.push_back(std::move(p));
     }
-    auto outcomes = setup_.preprocess(records);
+    auto outcomes = setup_.preprocess(records, stop_);
     counters_.preprocess_invocations.fetch_add(1, std::memory_order_relaxed);
     if (!outcomes || outcomes->size() != batch.size()) {
       counters_.preprocess_failed_invocations.fetch_add(1, std::memory_order_relaxed);

@@ -3,6 +3,7 @@
 // streams' Lambda runner); the host never runs functions itself.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <string>
 #include <vector>
@@ -24,8 +25,10 @@ struct PreprocessOutcome {
   std::string data;  // kOk: one or more records for the input's schema
 };
 
-// One outcome per record, in order; an error when the invocation failed (retried later).
-using InputProcessor = std::function<Result<std::vector<PreprocessOutcome>>(const std::vector<PreprocessRecord>&)>;
+// One outcome per record, in order; an error when the invocation failed (retried later). `stop`
+// turning true stops an invocation in flight (the application is stopping).
+using InputProcessor = std::function<Result<std::vector<PreprocessOutcome>>(const std::vector<PreprocessRecord>&,
+                                                                            const std::atomic<bool>& stop)>;
 // (function ARN, application ARN, stream ARN) -> the processor; InvalidArgument for a function
 // this server does not know.
 using InputProcessorFactory = std::function<Result<InputProcessor>(

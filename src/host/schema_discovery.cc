@@ -41,7 +41,8 @@ Result<nlohmann::json> ApplicationHost::discover_schema(const std::string& strea
                           {"KinesisStreamsInput", {{"ResourceARN", store_.arn(stream_name)}}}};
   auto processor = processor_for("DiscoverInputSchema", input);
   if (!processor) return tl::unexpected(processor.error());
-  auto outcomes = (*processor)(sample);
+  const std::atomic<bool> never{false};
+  auto outcomes = (*processor)(sample, never);
   if (!outcomes) {
     return make_error(Errc::kUnableToDetectSchema,
                       "the preprocessing function failed on the sample: " + outcomes.error().message);

@@ -399,10 +399,11 @@ void Application::map_batch(MappedBatch& batch, size_t helper) const {
     // --parallelism 2 about a tenth of their time. Each document must be exactly its record;
     // from the first that is not (a parse error, two documents in one record), records are
     // parsed one by one, so states and errors are what they would be.
-    bool lines = batch.padded;
+    bool lines = batch.padded && records[from].rejection.empty();
     for (size_t k = from + 1; lines && k < to; ++k) {
+      lines = records[k].rejection.empty();
       const char* end = records[k - 1].data.data() + records[k - 1].data.size();
-      lines = records[k].data.data() > end && records[k].data.data() - end < 64 &&
+      lines = lines && records[k].data.data() > end && records[k].data.data() - end < 64 &&
               std::all_of(end, records[k].data.data(), [](char c) { return c == '\n'; });
     }
     if (lines && to - from > 1) {
@@ -423,6 +424,7 @@ void Application::map_batch(MappedBatch& batch, size_t helper) const {
     }
     for (; i < to; ++i) {
       const SourceRecord& r = records[i];
+      if (!r.rejection.empty()) continue;  // reported as it is, in its turn (take_source)
       simdjson::dom::element doc;
       if (parser.parse(r.data.data(), r.data.size(), !batch.padded).get(doc)) continue;
       map_one(i, doc);
