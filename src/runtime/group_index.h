@@ -25,12 +25,13 @@ class GroupIndex {
     return find(keys.size(), [&](size_t k) -> const Value& { return *keys[k]; });
   }
 
-  // Adds `keys` (not present) as group `group`.
+  // Adds `keys` (not present) as group `group`. Every key of one index has the same length.
   void emplace(const std::vector<Value>& keys, size_t group) {
-    if ((keys_.size() + 1) * 4 > slots_.size() * 3) grow();
-    keys_.push_back(keys);
+    if ((groups_.size() + 1) * 4 > slots_.size() * 3) grow();
+    width_ = keys.size();
+    keys_.insert(keys_.end(), keys.begin(), keys.end());
     groups_.push_back(group);
-    place(hash(keys), static_cast<uint32_t>(keys_.size()));
+    place(hash(keys), static_cast<uint32_t>(groups_.size()));
   }
 
   void clear() {
@@ -40,7 +41,7 @@ class GroupIndex {
     mask_ = 0;
   }
 
-  size_t size() const { return keys_.size(); }
+  size_t size() const { return groups_.size(); }
 
  private:
   struct Slot {
@@ -56,8 +57,8 @@ class GroupIndex {
       const Slot& s = slots_[i];
       if (s.entry == 0) return npos;
       if (s.hash != h) continue;
-      const auto& keys = keys_[s.entry - 1];
-      bool same = keys.size() == n;
+      const Value* keys = &keys_[(s.entry - 1) * width_];
+      bool same = width_ == n;
       for (size_t k = 0; same && k < n; ++k) same = keys[k] == key_at(k);
       if (same) return groups_[s.entry - 1];
     }
@@ -95,7 +96,11 @@ class GroupIndex {
 
   std::vector<Slot> slots_;  // a power of two long, at most 3/4 full
   size_t mask_ = 0;
-  std::vector<std::vector<Value>> keys_;
+  // The keys of entry e are keys_[e * width_ .. (e + 1) * width_): one array, so that comparing a
+  // found slot's keys is one more memory access, not two (a vector per entry cost a cache miss
+  // more per lookup in the reference-join profile).
+  std::vector<Value> keys_;
+  size_t width_ = 0;
   std::vector<size_t> groups_;
 };
 

@@ -1,7 +1,9 @@
 // Two in-application streams joined over their windows (sqlref/sql-reference-join-clause): the
 // plan's comment (StreamJoinSpec) says what goes out and when. Rows arrive in ROWTIME order from
-// the tagged stream both sides write; each side keeps its rows while its window holds them.
+// the tagged stream both sides write; each side keeps its rows while its window holds them, and
+// with equality keys an index of them by key, so a row meets only the rows it can match.
 #include <deque>
+#include <unordered_map>
 
 #include "runtime/pump_internal.h"
 
@@ -27,20 +29,36 @@ class StreamJoinPump final : public Pump {
     release(row.rowtime);
     evict(other, row.rowtime);
     if (!eval_all(j.keys[side], context(mine.row), mine.keys, row, error_)) return;
-    const bool null_key = has_null(mine.keys);
-    for (auto& theirs : held_[other]) {
-      if (j.keys[side].size() > 0 && (null_key || theirs.keys != mine.keys)) continue;
+    auto meet = [&](Held& theirs) {
       fill(side == 0 ? mine : theirs, side == 0 ? theirs : mine, row.rowtime);
       if (j.condition) {
         Value ok;
-        if (auto st = j.condition->eval(context(joined_), ok); !st) return error_(row, st.error());
-        if (ok.is_null() || ok.i == 0) continue;
+        if (auto st = j.condition->eval(context(joined_), ok); !st) {
+          error_(row, st.error());
+          return false;
+        }
+        if (ok.is_null() || ok.i == 0) return true;
       }
       mine.matched = theirs.matched = true;
       emit_(joined_);
+      return true;
+    };
+    if (j.keys[side].empty()) {
+      for (auto& theirs : held_[other]) {
+        if (!meet(theirs)) return;
+      }
+    } else if (!has_null(mine.keys)) {
+      // The other side's rows with these keys, oldest first (positions counted from its first
+      // row ever, so evicting from the front does not move them).
+      auto it = index_[other].find(mine.keys);
+      if (it != index_[other].end()) {
+        for (uint64_t at : it->second) {
+          if (!meet(held_[other][static_cast<size_t>(at - popped_[other])])) return;
+        }
+      }
     }
     if (j.window[side].kept) {
-      held_[side].push_back(std::move(mine));
+      keep(side, std::move(mine));
       evict(side, row.rowtime);
     } else if (!mine.matched && j.outer[side]) {
       emit_unmatched(side, mine, mine.row.rowtime);
@@ -71,10 +89,10 @@ class StreamJoinPump final : public Pump {
   }
   void load_more(StateReader& r) override {
     next_seq_ = r.u64();
-    for (auto& rows : held_) {
-      rows.clear();
+    for (int side = 0; side < 2; ++side) {
+      clear_side(side);
       const size_t n = r.count();
-      for (size_t i = 0; i < n && r.ok(); ++i) rows.push_back(load_held(r));
+      for (size_t i = 0; i < n && r.ok(); ++i) keep(side, load_held(r));
     }
     pending_.clear();
     const size_t n = r.count();
@@ -129,16 +147,41 @@ class StreamJoinPump final : public Pump {
     const JoinWindow& w = plan_->stream_join.window[side];
     auto& rows = held_[side];
     while (!rows.empty()) {
-      Held& oldest = rows.front();
-      const bool out =
-          w.rows ? rows.size() > static_cast<size_t>(w.rows_preceding) + 1 : oldest.row.rowtime < now - w.range_ms;
+      const bool out = w.rows ? rows.size() > static_cast<size_t>(w.rows_preceding) + 1
+                              : rows.front().row.rowtime < now - w.range_ms;
       if (!out) break;
+      Held oldest = take_oldest(side);
       if (!oldest.matched && plan_->stream_join.outer[side]) {
         const TimestampMs deadline = w.rows ? now : oldest.row.rowtime + w.range_ms;
         pending_.push_back({deadline, side, std::move(oldest)});
       }
-      rows.pop_front();
     }
+  }
+
+  void keep(int side, Held&& h) {
+    if (!plan_->stream_join.keys[side].empty() && !has_null(h.keys))
+      index_[side][h.keys].push_back(popped_[side] + held_[side].size());
+    held_[side].push_back(std::move(h));
+  }
+
+  // The side's oldest row, out of the window and the index (where it is its keys' first position).
+  Held take_oldest(int side) {
+    auto& rows = held_[side];
+    Held h = std::move(rows.front());
+    rows.pop_front();
+    auto it = index_[side].find(h.keys);
+    if (it != index_[side].end() && !it->second.empty() && it->second.front() == popped_[side]) {
+      it->second.pop_front();
+      if (it->second.empty()) index_[side].erase(it);
+    }
+    ++popped_[side];
+    return h;
+  }
+
+  void clear_side(int side) {
+    popped_[side] += held_[side].size();
+    held_[side].clear();
+    index_[side].clear();
   }
 
   // Outer rows due by `t`, in deadline (then arrival) order.
@@ -152,7 +195,7 @@ class StreamJoinPump final : public Pump {
           if (!h.matched && plan_->stream_join.outer[side])
             pending_.push_back({w.rows ? h.row.rowtime : h.row.rowtime + w.range_ms, side, std::move(h)});
         }
-        held_[side].clear();
+        clear_side(side);
       }
     }
     std::stable_sort(pending_.begin(), pending_.end(), [](const Pending& a, const Pending& b) {
@@ -185,6 +228,10 @@ class StreamJoinPump final : public Pump {
   }
 
   std::deque<Held> held_[2];
+  // Per side: keys -> positions of its held rows, counted from the side's first row ever; popped_
+  // is how many rows left the front, so a position's row is held_[side][position - popped_].
+  std::unordered_map<std::vector<Value>, std::deque<uint64_t>, RowKeyHash> index_[2];
+  uint64_t popped_[2] = {0, 0};
   std::deque<Pending> pending_;
   uint64_t next_seq_ = 0;
   Row joined_;
