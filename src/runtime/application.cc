@@ -527,7 +527,7 @@ std::optional<TimestampMs> Application::watermark() const {
   std::optional<TimestampMs> least;
   bool event_time = false;
   for (const auto& p : pumps_) {
-    if (p->plan().mode != PumpMode::kEventWindow) continue;
+    if (!uses_event_time(p->plan())) continue;
     event_time = true;
     const auto w = p->event_watermark();
     if (!w) return std::nullopt;  // one that has seen nothing holds every result back

@@ -87,7 +87,7 @@ class KeyedPump final : public Pump {
   }
 
   void on_row(const Row& row) override {
-    if (plan_->mode != PumpMode::kEventWindow) {
+    if (!uses_event_time(*plan_)) {
       if (plan_->where && !passes(row)) return;
       // A tumbling group's first window ends no earlier than before, unless ROWTIME went back.
       const bool back = row.rowtime < time_;
@@ -106,7 +106,7 @@ class KeyedPump final : public Pump {
     if (plan_->mode == PumpMode::kTumbling && plan_->window_on_rowtime) {
       time_ = std::max(time_, t);
       dirty_ = true;
-    } else if (plan_->mode == PumpMode::kEventWindow && plan_->event.idle_timeout_ms > 0) {
+    } else if (uses_event_time(*plan_) && plan_->event.idle_timeout_ms > 0) {
       const auto& ev = plan_->event;
       dirty_ |= marks_.advance(clock_.now_ms(), ev.idle_timeout_ms, ev.watermark_delay_ms);
     }
@@ -120,7 +120,7 @@ class KeyedPump final : public Pump {
   }
 
   void on_source_shards(const std::vector<uint32_t>& shards) override {
-    if (plan_->mode != PumpMode::kEventWindow) return;
+    if (!uses_event_time(*plan_)) return;
     const auto& ev = plan_->event;
     marks_.set_shards(shards, clock_.now_ms());
     (void)marks_.advance(clock_.now_ms(), ev.idle_timeout_ms, ev.watermark_delay_ms);
@@ -128,7 +128,7 @@ class KeyedPump final : public Pump {
   }
 
   std::optional<TimestampMs> event_watermark() const override {
-    if (plan_->mode != PumpMode::kEventWindow || !marks_.have) return std::nullopt;
+    if (!uses_event_time(*plan_) || !marks_.have) return std::nullopt;
     return marks_.watermark;
   }
 
@@ -328,7 +328,7 @@ class KeyedPump final : public Pump {
       Pump& pump = *groups_[g];
       pump.set_ordinal(next_ordinal_);
       if (plan_->mode == PumpMode::kTumbling && time_ != kNone) pump.on_time(time_);
-      if (plan_->mode == PumpMode::kEventWindow && marks_.have) pump.on_watermark(marks_.watermark);
+      if (uses_event_time(*plan_) && marks_.have) pump.on_watermark(marks_.watermark);
       if (flushing_) pump.flush();
       if (pump.waits_for_time()) {
         worker.due = std::min(worker.due, pump.due());

@@ -151,6 +151,7 @@ std::string Pump::state_shape() const {
     s += " " + std::to_string(w.partition_by.size()) +
          (w.rows ? " rows " + std::to_string(w.rows_preceding) : " range " + std::to_string(w.range_ms));
   }
+  if (p.event_over) s += " event time " + std::to_string(p.event.time_column);
   s += "; order";
   for (const auto& k : p.order_keys) s += " " + k->type.to_string();
   s += "; stagger " + std::to_string(p.stagger_range_ms);

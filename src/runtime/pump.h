@@ -26,6 +26,7 @@ struct SlidingWindowSpec {
   bool rows = false;
   int64_t rows_preceding = 0;
   int64_t range_ms = 0;
+  int order_column = -1;  // Flink: ORDER BY this column (the event-time attribute); KDA: ROWTIME
 };
 
 enum class PumpMode {
@@ -154,7 +155,10 @@ struct PumpPlan {
   // emitted sorted by the other keys once the window is complete.
   std::vector<ExprPtr> order_keys;
   std::vector<bool> order_desc;
-  EventWindowSpec event;               // kEventWindow
+  EventWindowSpec event;  // kEventWindow; kSliding with event_over: its time fields
+  // Flink OVER aggregation (kSliding): rows wait until the watermark passes their event time and
+  // are then aggregated in event-time order, RANGE windows with all their peers (flink-sql.md 4).
+  bool event_over = false;
   TableJoinSpec join;                  // kTableJoin
   AnomalySpec anomaly;                 // kAnomaly
   StreamJoinSpec stream_join;          // kStreamJoin
@@ -169,6 +173,11 @@ struct PumpPlan {
   int64_t tf_k = 0;
   int64_t tf_window_ms = 0;
 };
+
+// Pumps whose time is the event time of a column and a watermark (Flink), not ROWTIME.
+inline bool uses_event_time(const PumpPlan& p) {
+  return p.mode == PumpMode::kEventWindow || (p.mode == PumpMode::kSliding && p.event_over);
+}
 
 using EmitFn = std::function<void(const Row&)>;
 using ErrorFn = std::function<void(const Row& input, const Error& error)>;

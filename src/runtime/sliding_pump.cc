@@ -1,6 +1,9 @@
-// Sliding windows (WINDOW ... RANGE|ROWS ... PRECEDING, OVER): a row out for every row in.
+// Sliding windows (WINDOW ... RANGE|ROWS ... PRECEDING, OVER): a row out for every row in. KDA's
+// windows follow ROWTIME and a row goes out as it comes; Flink's OVER aggregation follows an
+// event-time column, so rows wait for the watermark and go out in event-time order.
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <optional>
 
 #include "runtime/pump_internal.h"
@@ -13,53 +16,34 @@ class SlidingPump final : public Pump {
   using Pump::Pump;
 
   void on_row(const Row& row) override {
+    if (plan_->event_over) return hold(row);
     if (!passes(row)) return;
-    const auto ctx = context(row);
-    std::vector<Value>& aggs = aggs_;  // scratch vectors: no allocation per row once warm
-    aggs.resize(plan_->aggregates.size());
-    if (partitions_.size() < plan_->windows.size()) partitions_.resize(plan_->windows.size());
-    for (size_t w = 0; w < plan_->windows.size(); ++w) {
-      const auto& spec = plan_->windows[w];
-      std::vector<Value>& keys = keys_;
-      if (!eval_all(spec.partition_by, ctx, keys, row, error_)) return;
-      std::vector<Value>& args = args_;  // this row's arguments of the window's aggregates
-      args.resize(plan_->aggregates.size());
-      for (size_t a = 0; a < plan_->aggregates.size(); ++a) {
-        if (plan_->aggregate_window[a] != static_cast<int>(w) || !plan_->aggregates[a].arg) continue;
-        if (auto st = plan_->aggregates[a].arg->eval(ctx, args[a]); !st) return error_(row, st.error());
-      }
-      auto it = partitions_[w].find(keys);
-      if (it == partitions_[w].end()) {
-        it = partitions_[w].emplace(keys, Partition{}).first;
-        it->second.states.resize(plan_->aggregates.size());
-        it->second.args.resize(plan_->aggregates.size());
-      }
-      Partition& p = it->second;
-      add(p, row.rowtime, args, w);
-      if (spec.rows) {
-        while (p.rowtimes.size() > static_cast<size_t>(spec.rows_preceding) + 1) evict(p, w);
-      } else {
-        while (!p.rowtimes.empty() && p.rowtimes.front() < row.rowtime - spec.range_ms) evict(p, w);
-      }
-      for (size_t a = 0; a < plan_->aggregates.size(); ++a) {
-        if (plan_->aggregate_window[a] != static_cast<int>(w)) continue;
-        const auto& agg = plan_->aggregates[a];
-        if (!is_analytic(agg.kind)) {
-          aggs[a] = result(p, a);
-        } else if (auto v = analytic(p, a)) {
-          aggs[a] = std::move(*v);
-        } else if (!agg.fallback) {
-          aggs[a] = Value::null();
-        } else if (auto st = agg.fallback->eval(ctx, aggs[a]); !st) {
-          return error_(row, st.error());
-        }
-      }
-    }
-    order_ = {row.rowtime, 0, 0, ordinal_};
-    produce(row, &aggs, nullptr, row.rowtime);
+    run(row);
   }
-  bool waits_for_time() const override { return false; }  // a row's output is emitted with it
-  TimestampMs due() const override { return INT64_MAX; }
+
+  // Event time (Flink OVER): rows wait for the watermark.
+  void on_source_shards(const std::vector<uint32_t>& shards) override {
+    if (!plan_->event_over) return;
+    marks_.set_shards(shards, clock_.now_ms());
+    advance_watermark();
+  }
+  void on_watermark(TimestampMs watermark) override {
+    if (!marks_.have || watermark > marks_.watermark) {
+      marks_.watermark = watermark;
+      marks_.have = true;
+    }
+    release(marks_.watermark);
+  }
+  void on_time(TimestampMs) override {
+    if (plan_->event_over && plan_->event.idle_timeout_ms > 0 && !partition_) advance_watermark();
+  }
+  void flush() override { release(INT64_MAX); }
+  std::optional<TimestampMs> event_watermark() const override {
+    return plan_->event_over && marks_.have ? std::optional<TimestampMs>(marks_.watermark) : std::nullopt;
+  }
+  // KDA: a row's output is emitted with it. Flink: when the watermark reaches the first waiting row.
+  bool waits_for_time() const override { return !waiting_.empty(); }
+  TimestampMs due() const override { return waiting_.empty() ? INT64_MAX : waiting_.begin()->first.ts; }
 
  protected:
   void save_more(StateWriter& w) const override {
@@ -87,7 +71,19 @@ class SlidingPump final : public Pump {
         }
       }
     }
+    if (!plan_->event_over) return;
+    w.u64(waiting_.size());
+    for (const auto& [at, row] : waiting_) {
+      w.i64(at.ts);
+      w.u64(at.seq);
+      w.row(row);
+    }
+    w.u64(next_seq_);
+    marks_.save_shards(w);
+    w.i64(marks_.watermark);
+    w.boolean(marks_.have);
   }
+
   void load_more(StateReader& r) override {
     partitions_.assign(r.count(), {});
     for (size_t wi = 0; wi < partitions_.size(); ++wi) {
@@ -129,6 +125,19 @@ class SlidingPump final : public Pump {
         window.emplace(std::move(keys), std::move(p));
       }
     }
+    if (!plan_->event_over) return;
+    waiting_.clear();
+    const size_t n = r.count();
+    for (size_t i = 0; i < n && r.ok(); ++i) {
+      Waiting at;
+      at.ts = r.i64();
+      at.seq = r.u64();
+      waiting_[at] = r.row();
+    }
+    next_seq_ = r.u64();
+    marks_.load_shards(r);
+    marks_.watermark = r.i64();
+    marks_.have = r.boolean();
   }
 
  private:
@@ -277,8 +286,158 @@ class SlidingPump final : public Pump {
     }
   }
 
+  // The row through every window, then out with the windows' aggregates.
+  void run(const Row& row) {
+    prepare_scratch();
+    std::vector<Partition*>& parts = parts_;
+    for (size_t w = 0; w < plan_->windows.size(); ++w) {
+      if (!absorb(row, w, parts[w])) return;
+      if (!compute(row, w, *parts[w])) return;
+    }
+    order_ = {row.rowtime, 0, 0, ordinal_};
+    produce(row, &aggs_, nullptr, row.rowtime);
+  }
+
+  void prepare_scratch() {
+    aggs_.resize(plan_->aggregates.size());
+    parts_.resize(plan_->windows.size());
+    if (partitions_.size() < plan_->windows.size()) partitions_.resize(plan_->windows.size());
+  }
+
+  // Adds the row to its partition of window w (out: the partition) and evicts what the window no
+  // longer holds; false after reporting an evaluation error.
+  bool absorb(const Row& row, size_t w, Partition*& out) {
+    const auto& spec = plan_->windows[w];
+    const auto ctx = context(row);
+    std::vector<Value>& keys = keys_;
+    if (!eval_all(spec.partition_by, ctx, keys, row, error_)) return false;
+    std::vector<Value>& args = args_;  // this row's arguments of the window's aggregates
+    args.resize(plan_->aggregates.size());
+    for (size_t a = 0; a < plan_->aggregates.size(); ++a) {
+      if (plan_->aggregate_window[a] != static_cast<int>(w) || !plan_->aggregates[a].arg) continue;
+      if (auto st = plan_->aggregates[a].arg->eval(ctx, args[a]); !st) {
+        error_(row, st.error());
+        return false;
+      }
+    }
+    auto it = partitions_[w].find(keys);
+    if (it == partitions_[w].end()) {
+      it = partitions_[w].emplace(keys, Partition{}).first;
+      it->second.states.resize(plan_->aggregates.size());
+      it->second.args.resize(plan_->aggregates.size());
+    }
+    Partition& p = it->second;
+    add(p, row.rowtime, args, w);
+    if (spec.rows) {
+      while (p.rowtimes.size() > static_cast<size_t>(spec.rows_preceding) + 1) evict(p, w);
+    } else {
+      while (!p.rowtimes.empty() && p.rowtimes.front() < row.rowtime - spec.range_ms) evict(p, w);
+    }
+    out = &p;
+    return true;
+  }
+
+  // Window w's aggregates for the row into aggs_; false after reporting an evaluation error.
+  bool compute(const Row& row, size_t w, const Partition& p) {
+    for (size_t a = 0; a < plan_->aggregates.size(); ++a) {
+      if (plan_->aggregate_window[a] != static_cast<int>(w)) continue;
+      const auto& agg = plan_->aggregates[a];
+      if (!is_analytic(agg.kind)) {
+        aggs_[a] = result(p, a);
+      } else if (auto v = analytic(p, a)) {
+        aggs_[a] = std::move(*v);
+      } else if (!agg.fallback) {
+        aggs_[a] = Value::null();
+      } else if (auto st = agg.fallback->eval(context(row), aggs_[a]); !st) {
+        error_(row, st.error());
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // A Flink row: late if the watermark has passed its time (flink-sql.md 5: OVER drops late
+  // rows), else held until it does, with its event time as ROWTIME.
+  void hold(const Row& row) {
+    const auto& ev = plan_->event;
+    const Value& t = row.values[ev.time_column];
+    if (t.is_null()) {
+      error_(row, Error{Errc::kInvalidArgument, "the event-time column is NULL: the row has no place in the order"});
+      return;
+    }
+    if (passes(row)) {
+      if (marks_.have && t.i <= marks_.watermark) {
+        if (!ev.drop_late) {
+          error_(row, Error{Errc::kInvalidArgument, "late row: event time " + format_timestamp(t.i) +
+                                                        " arrived after the watermark " +
+                                                        format_timestamp(marks_.watermark) + " had passed it"});
+        }
+      } else {
+        Row& held = waiting_[{t.i, partition_ ? ordinal_ : next_seq_++}];
+        held = row;
+        held.rowtime = t.i;
+      }
+    }
+    if (partition_) return;  // the KeyedPump keeps the watermark (on_watermark)
+    marks_.row(row.shard, t.i, clock_.now_ms());
+    advance_watermark();
+  }
+
+  void advance_watermark() {
+    const auto& ev = plan_->event;
+    if (marks_.advance(clock_.now_ms(), ev.idle_timeout_ms, ev.watermark_delay_ms)) release(marks_.watermark);
+  }
+
+  // The waiting rows up to `watermark`, in (event time, arrival) order. ROWS windows take them one
+  // by one; a RANGE window's rows of one time are all in it before any of them goes out (peers).
+  void release(TimestampMs watermark) {
+    const bool peers = !plan_->windows.empty() && !plan_->windows[0].rows;
+    while (!waiting_.empty() && waiting_.begin()->first.ts <= watermark) {
+      if (!peers) {
+        auto node = waiting_.extract(waiting_.begin());
+        ordinal_ = node.key().seq;
+        run(node.mapped());
+        continue;
+      }
+      const TimestampMs ts = waiting_.begin()->first.ts;
+      auto end = waiting_.upper_bound({ts, UINT64_MAX});
+      prepare_scratch();
+      std::vector<std::vector<Partition*>> parts;
+      for (auto it = waiting_.begin(); it != end; ++it) {
+        auto& row_parts = parts.emplace_back(plan_->windows.size(), nullptr);
+        for (size_t w = 0; w < plan_->windows.size(); ++w) {
+          if (!absorb(it->second, w, row_parts[w])) {
+            row_parts.clear();  // reported: it goes out with no row
+            break;
+          }
+        }
+      }
+      size_t i = 0;
+      for (auto it = waiting_.begin(); it != end; ++it, ++i) {
+        if (parts[i].empty()) continue;
+        bool ok = true;
+        for (size_t w = 0; w < plan_->windows.size() && ok; ++w) ok = compute(it->second, w, *parts[i][w]);
+        if (!ok) continue;
+        ordinal_ = it->first.seq;
+        order_ = {ts, 0, 0, ordinal_};
+        produce(it->second, &aggs_, nullptr, ts);
+      }
+      waiting_.erase(waiting_.begin(), end);
+    }
+  }
+
   std::vector<std::unordered_map<std::vector<Value>, Partition, RowKeyHash>> partitions_;
   std::vector<Value> aggs_, keys_, args_;
+  std::vector<Partition*> parts_;
+  // Flink OVER: rows waiting for the watermark by (event time, arrival), and the watermark.
+  struct Waiting {
+    TimestampMs ts;
+    uint64_t seq;  // arrival: a partition's input ordinal (the order one pump would see), else a count
+    auto operator<=>(const Waiting&) const = default;
+  };
+  std::map<Waiting, Row> waiting_;
+  uint64_t next_seq_ = 0;
+  ShardWatermarks marks_;
 };
 
 // WINDOWED BY STAGGER: a window per partition key opens with its first row and closes `range`

@@ -510,6 +510,24 @@ Result<int> QueryBinder::window_for(const Expr& e) {
     if (!b) return tl::unexpected(b.error());
     w.partition_by.push_back(std::move(*b));
   }
+  // Flink orders an OVER window by its time attribute (the planner checks which); KDA's windows
+  // follow ROWTIME, so ORDER BY can only say so.
+  if (spec->order_by.size() > 1 || (!spec->order_by.empty() && spec->order_by[0].second)) {
+    return error_at(spec->order_by[0].first->loc, "an OVER window is ordered by one time column, ascending");
+  }
+  if (!spec->order_by.empty()) {
+    const Expr& o = *spec->order_by[0].first;
+    auto b = bind(o, Place::kRow);
+    if (!b) return tl::unexpected(b.error());
+    if (flink) {
+      if ((*b)->column_index() < 0) return error_at(o.loc, "ORDER BY in OVER names the table's event-time column");
+      w.order_column = (*b)->column_index();
+    } else if (!(*b)->uses_rowtime() || (*b)->column_index() >= 0) {
+      return error_at(o.loc, "a window is ordered by ROWTIME: leave out ORDER BY or write ORDER BY ROWTIME");
+    }
+  } else if (flink) {
+    return error_at(spec->loc, "a Flink OVER window needs ORDER BY the table's event-time column");
+  }
   plan_.windows.push_back(std::move(w));
   return static_cast<int>(plan_.windows.size() - 1);
 }

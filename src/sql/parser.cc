@@ -534,23 +534,38 @@ WindowSpec Parser::window_spec() {
     } while (accept_symbol(","));
     if (accept_symbol(")")) return w;
   }
-  if (accept_keyword("ROWS")) {
-    w.rows = true;
+  // KDA: ROWS n PRECEDING | RANGE INTERVAL ... PRECEDING. Flink: the same inside BETWEEN ... AND
+  // CURRENT ROW (over-agg/). UNBOUNDED PRECEDING is refused: its state would have no bound.
+  const bool rows = accept_keyword("ROWS");
+  if (!rows && !accept_keyword("RANGE")) fail("ROWS or RANGE");
+  w.rows = rows;
+  const bool between = accept_keyword("BETWEEN");
+  if (peek().is_keyword("UNBOUNDED")) {
+    throw ParseError(peek().loc,
+                     "UNBOUNDED PRECEDING keeps every row of a partition forever: give a bound, e.g. RANGE BETWEEN "
+                     "INTERVAL '1' HOUR PRECEDING AND CURRENT ROW");
+  }
+  if (rows) {
     if (peek().kind != TokenKind::kNumber) fail("a row count");
     const auto& tok = next();
     auto [p, ec] = std::from_chars(tok.text.data(), tok.text.data() + tok.text.size(), w.rows_preceding);
     if (ec != std::errc() || p != tok.text.data() + tok.text.size() || w.rows_preceding < 0) {
       throw ParseError(tok.loc, "ROWS needs a non-negative whole number");
     }
-  } else if (accept_keyword("RANGE")) {
-    w.range_ms = interval_ms(expr_primary_interval());
   } else {
-    fail("ROWS or RANGE");
+    w.range_ms = interval_ms(expr_primary_interval());
   }
   if (peek().is_keyword("FOLLOWING")) {
     throw ParseError(peek().loc, "only windows ending at the current row are allowed (PRECEDING), not FOLLOWING");
   }
   expect_keyword("PRECEDING");
+  if (between) {
+    expect_keyword("AND");
+    if (!peek().is_keyword("CURRENT") || !peek(1).is_keyword("ROW"))
+      fail("CURRENT ROW (windows end at the current row)");
+    next();
+    next();
+  }
   expect_symbol(")");
   return w;
 }

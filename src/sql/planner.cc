@@ -142,6 +142,49 @@ Status plan_window_tvf(const FromItem& from, PumpPlan& plan, const std::map<std:
   return {};
 }
 
+// Flink OVER aggregation (flink-sql.md 4): every window ordered by the source table's event-time
+// column, all of them alike, no KDA analytic functions; rows then wait for the watermark.
+Status plan_event_over(PumpPlan& plan, const StreamDef& scope, const std::map<std::string, EventTime>& event_time,
+                       const Location& loc) {
+  auto et = event_time.find(plan.source);
+  if (et == event_time.end()) {
+    return error_at(loc, "table " + quote(plan.source) +
+                             " has no WATERMARK: OVER aggregation orders rows by an event-time column (WATERMARK FOR "
+                             "ts AS ts - INTERVAL ...)");
+  }
+  const auto& cols = scope.columns;
+  auto tc = std::find_if(cols.begin(), cols.end(), [&](const auto& c) { return c.name == et->second.column; });
+  if (tc == cols.end()) return error_at(loc, "column " + quote(et->second.column) + " not found");
+  const int time_column = static_cast<int>(tc - cols.begin());
+  const auto& first = plan.windows.front();
+  for (const auto& w : plan.windows) {
+    if (w.order_column != time_column) {
+      return error_at(loc, "OVER windows are ordered by the table's event-time column " + quote(et->second.column) +
+                               " (the one with the WATERMARK)");
+    }
+    if (&w == &first) continue;
+    bool same = w.rows == first.rows && w.rows_preceding == first.rows_preceding && w.range_ms == first.range_ms &&
+                w.partition_by.size() == first.partition_by.size();
+    for (size_t k = 0; same && k < w.partition_by.size(); ++k) {
+      same = w.partition_by[k]->column_index() >= 0 &&
+             w.partition_by[k]->column_index() == first.partition_by[k]->column_index();
+    }
+    if (!same) return error_at(loc, "all OVER windows of a query must be the same (as Flink requires)");
+  }
+  for (const auto& a : plan.aggregates) {
+    if (runtime::is_analytic(a.kind))
+      return error_at(loc, "LAG, NTH_VALUE and EXP_AVG are KDA functions: not in Flink OVER aggregation");
+  }
+  auto& ev = plan.event;
+  ev.time_column = static_cast<size_t>(time_column);
+  ev.watermark_delay_ms = et->second.delay_ms;
+  ev.idle_timeout_ms = et->second.idle_timeout_ms;
+  ev.drop_late = et->second.drop_late;
+  ev.source_width = cols.size();
+  plan.event_over = true;
+  return {};
+}
+
 // The name a select item gives its column: its alias, or the column it names.
 std::string item_name(const SelectItem& item) {
   if (!item.alias.name.empty()) return item.alias.name;
@@ -612,6 +655,9 @@ Result<std::unique_ptr<PumpPlan>> plan_select(const Select& select, const Create
     if (!b) return tl::unexpected(b.error());
     outputs.push_back(std::move(*b));
     locs.push_back(item.expr->loc);
+  }
+  if (flink && plan->mode == PumpMode::kSliding) {
+    if (auto st = plan_event_over(*plan, *scope, event_time, select.loc); !st) return tl::unexpected(st.error());
   }
   if (outputs.size() != target_columns.size()) {
     return error_at(select.loc, "INSERT INTO " + quote(target.name) + " expects " +

@@ -150,6 +150,21 @@ std::vector<Case> cases() {
            "INSERT INTO o SELECT TICKER, window_end, MAX(PRICE) FROM TABLE(HOP(TABLE trades, DESCRIPTOR(EVENT_TIME),\n"
            "INTERVAL '10' SECOND, INTERVAL '30' SECOND)) GROUP BY TICKER, window_start, window_end;",
        "o"},
+      {"flink_over_rows", true,
+       std::string(kFlinkSource) +
+           "CREATE TABLE o (ticker STRING, t TIMESTAMP(3), s DOUBLE, c BIGINT) WITH ('connector' = 'kinesis', "
+           "'stream' = 'o');\n"
+           "INSERT INTO o SELECT TICKER, EVENT_TIME, SUM(PRICE) OVER w, COUNT(*) OVER w FROM trades\n"
+           "WINDOW w AS (PARTITION BY TICKER ORDER BY EVENT_TIME ROWS BETWEEN 3 PRECEDING AND CURRENT ROW);",
+       "o"},
+      {"flink_over_range", true,
+       std::string(kFlinkSource) +
+           "CREATE TABLE o (ticker STRING, t TIMESTAMP(3), mx DOUBLE, mn DOUBLE) WITH ('connector' = 'kinesis', "
+           "'stream' = 'o');\n"
+           "INSERT INTO o SELECT TICKER, EVENT_TIME, MAX(PRICE) OVER w, MIN(PRICE) OVER w FROM trades\n"
+           "WINDOW w AS (PARTITION BY TICKER ORDER BY EVENT_TIME RANGE BETWEEN INTERVAL '15' SECOND PRECEDING AND "
+           "CURRENT ROW);",
+       "o"},
       {"flink_cumulate", true,
        std::string(kFlinkSource) +
            "CREATE TABLE o (ticker STRING, we TIMESTAMP(3), c BIGINT) WITH ('connector' = 'kinesis', 'stream' = 'o');\n"
@@ -245,7 +260,7 @@ TEST(CheckpointState, ResumingFromSavedStateEmitsWhatAnUninterruptedRunEmits) {
     ASSERT_GT(whole.size(), 3u) << c.name << ": the case must emit rows to be a test";
     const std::string name(c.name);
     const bool keyed = name == "tumbling_rowtime" || name.starts_with("sliding") || name == "flink_tumble" ||
-                       name == "flink_hop" || name == "flink_cumulate";
+                       name == "flink_hop" || name == "flink_cumulate" || name.starts_with("flink_over");
     for (const auto& [saved_at, resumed_at] : parallelisms) {
       for (size_t cut : {size_t{1}, size_t{17}, size_t{38}, size_t{80}, size_t{121}, recs.size() - 1}) {
         std::vector<std::string> rows;
