@@ -21,6 +21,7 @@
 #include "runtime/reference_table.h"
 #include "runtime/row_format.h"
 #include "sql/compile.h"
+#include "sql/flink_tables.h"
 
 namespace eddy::cli {
 namespace {
@@ -74,7 +75,23 @@ int run(const SqlRunOptions& o) {
   }
   std::vector<runtime::StreamDef> tables;
   std::map<std::string, runtime::InputSchema> schemas;
+  // Flink filesystem tables bring their schema; their 'path' is read unless --reference names
+  // another file (an s3:// path needs one: sql run reads no buckets).
+  auto file_tables = sql::flink_file_tables(*code);
+  if (!file_tables) return fail(o.sql_file + ": " + file_tables.error().message);
+  for (auto& f : *file_tables) {
+    if (table_schemas.count(f.name)) continue;
+    if (!table_files.count(f.name)) {
+      if (f.path.starts_with("s3://")) {
+        return fail("table " + f.name + " reads " + f.path + ": give its rows with --reference " + f.name +
+                    "=FILE (sql run reads no buckets)");
+      }
+      table_files[f.name] = f.path.starts_with("file://") ? f.path.substr(7) : f.path;
+    }
+    schemas[f.name] = std::move(f.schema);
+  }
   for (const auto& [name, file] : table_files) {
+    if (schemas.count(name)) continue;  // a Flink table's own
     auto schema_file = table_schemas.find(name);
     if (schema_file == table_schemas.end())
       return fail("--reference " + name + " needs --reference-schema " + name + "=schema.json (its ReferenceSchema)");

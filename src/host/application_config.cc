@@ -115,11 +115,19 @@ Result<ApplicationHost::FlinkEndpoints> ApplicationHost::flink_endpoints(const A
     if (connector == "firehose" && t.sink && !get("delivery-stream").empty())
       return "firehose:" + get("delivery-stream");
     if (connector == "blackhole" && t.sink) return std::string("blackhole:");
-    return make_error(Errc::kInvalidApplicationConfiguration,
-                      "table " + t.name + ": 'connector' = '" + connector +
-                          "' is not supported (kinesis; firehose and blackhole for sinks)");
+    return make_error(
+        Errc::kInvalidApplicationConfiguration,
+        "table " + t.name + ": 'connector' = '" + connector +
+            "' is not supported (kinesis; filesystem for tables the application joins; firehose and blackhole "
+            "for sinks)");
   };
   for (const auto& t : app.flink_tables()) {
+    if (!t.sink && t.options.count("connector") && t.options.at("connector") == "filesystem") {
+      auto path = t.options.find("path");
+      auto source = flink_reference_source(t.name, path == t.options.end() ? "" : path->second, {});
+      if (!source) return make_error(Errc::kInvalidApplicationConfiguration, source.error().message);
+      continue;  // a reference table (sql/flink_tables.h), loaded at launch
+    }
     auto target = stream_of(t);
     if (!target) return tl::unexpected(target.error());
     if (!t.sink) {

@@ -6,6 +6,7 @@
 #include "host/application_host.h"
 #include "runtime/application.h"
 #include "sql/compile.h"
+#include "sql/flink_tables.h"
 
 namespace eddy::host {
 
@@ -221,6 +222,18 @@ Status ApplicationHost::launch_flink(const std::string& name, Entry& entry, cons
                                      std::unique_ptr<Application> app) {
   auto endpoints = flink_endpoints(*app);
   if (!endpoints) return tl::unexpected(endpoints.error());
+  // Filesystem tables: loaded like KDA's reference data, with the same last good copies.
+  auto files = sql::flink_file_tables(entry.app.config.value("ApplicationCode", ""));
+  if (!files) return make_error(Errc::kCodeValidation, files.error().message);
+  std::vector<ReferenceSource> sources;
+  for (auto& f : *files) {
+    auto source = flink_reference_source(f.name, f.path, std::move(f.schema));
+    if (!source) return tl::unexpected(source.error());
+    sources.push_back(std::move(*source));
+  }
+  const auto loads = load_reference_sources(sources, object_reader_, entry_dir(name) / "reference", *app, clock_);
+  entry.app.reference = nlohmann::json::array();
+  for (const auto& l : loads) entry.app.reference.push_back(l.to_json());
   return start_runner(name, entry, position, endpoints->source, std::move(app), endpoints->outputs);
 }
 

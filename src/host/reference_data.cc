@@ -52,6 +52,27 @@ Status check_reference_sources(const json& config) {
   return {};
 }
 
+Result<ReferenceSource> flink_reference_source(const std::string& table, const std::string& path,
+                                               runtime::InputSchema schema) {
+  constexpr std::string_view kScheme = "s3://";
+  const size_t slash = path.find('/', kScheme.size());
+  if (!path.starts_with(kScheme) || slash == std::string::npos || slash == kScheme.size() || slash + 1 >= path.size()) {
+    return make_error(Errc::kInvalidArgument, "table " + table + ": 'path' = '" + path +
+                                                  "' must name an object, s3://bucket/key (the server reads "
+                                                  "buckets, not its own files)");
+  }
+  ReferenceSource s;
+  s.table = table;
+  s.bucket_arn = "arn:aws:s3:::" + path.substr(kScheme.size(), slash - kScheme.size());
+  s.key = path.substr(slash + 1);
+  if (auto bucket = bucket_from_arn(s.bucket_arn); !bucket)
+    return make_error(Errc::kInvalidArgument, "table " + table + ": " + bucket.error().message);
+  if (auto key = object_path("/", s.key); !key)
+    return make_error(Errc::kInvalidArgument, "table " + table + ": " + key.error().message);
+  s.schema = std::move(schema);
+  return s;
+}
+
 json ReferenceLoad::to_json() const {
   json j = {
       {"TableName", table}, {"Rows", rows}, {"SkippedRecords", skipped}, {"Digest", digest}, {"LoadedAt", loaded_ms}};
@@ -77,17 +98,29 @@ Result<Parsed> parse(const runtime::InputSchema& schema, const std::string& byte
 std::vector<ReferenceLoad> load_reference_data(const json& config, const ObjectReader& reader,
                                                const std::filesystem::path& snapshot_dir, runtime::Application& app,
                                                const Clock& clock) {
-  std::vector<ReferenceLoad> loads;
+  std::vector<ReferenceSource> sources;
   for (const auto& source : config.value("ReferenceDataSources", json::array())) {
-    ReferenceLoad load;
-    load.table = source.value("TableName", "");
-    load.loaded_ms = clock.now_ms();
     auto schema = runtime::parse_input_schema(source.value("ReferenceSchema", json::object()).dump());
     if (!schema) continue;  // validate() refused it when it was stored
     const auto s3 = source.value("S3ReferenceDataSource", json::object());
-    const std::string key = s3.value("FileKey", "");
+    sources.push_back(
+        {source.value("TableName", ""), s3.value("BucketARN", ""), s3.value("FileKey", ""), std::move(*schema)});
+  }
+  return load_reference_sources(sources, reader, snapshot_dir, app, clock);
+}
+
+std::vector<ReferenceLoad> load_reference_sources(const std::vector<ReferenceSource>& sources,
+                                                  const ObjectReader& reader, const std::filesystem::path& snapshot_dir,
+                                                  runtime::Application& app, const Clock& clock) {
+  std::vector<ReferenceLoad> loads;
+  for (const auto& source : sources) {
+    ReferenceLoad load;
+    load.table = source.table;
+    load.loaded_ms = clock.now_ms();
+    const runtime::InputSchema* schema = &source.schema;
+    const std::string& key = source.key;
     Result<std::string> bytes = make_error(Errc::kInvalidArgument, "no object reader: the server reads no buckets");
-    auto bucket = bucket_from_arn(s3.value("BucketARN", ""));
+    auto bucket = bucket_from_arn(source.bucket_arn);
     if (!bucket)
       bytes = tl::unexpected(bucket.error());
     else if (reader)

@@ -38,11 +38,27 @@ struct ReferenceLoad {
   nlohmann::json to_json() const;
 };
 
+// One table's object: where it is and how its records become rows.
+struct ReferenceSource {
+  std::string table;
+  std::string bucket_arn;  // arn:aws:s3:::bucket
+  std::string key;
+  runtime::InputSchema schema;
+};
+
+// A Flink filesystem table's 'path' = 's3://bucket/key' as a source; InvalidArgument for any
+// other path (the server reads buckets, never its own files) or a key that is not an object's.
+Result<ReferenceSource> flink_reference_source(const std::string& table, const std::string& path,
+                                               runtime::InputSchema schema);
+
 // Reads and parses each table's object and gives it to `app`. A missing, unreadable, oversized
 // or unparseable object does not stop the application: it keeps the last good copy of that table
 // (kept under `snapshot_dir`), or an empty one, and the returned load says why.
 std::vector<ReferenceLoad> load_reference_data(const nlohmann::json& config, const ObjectReader& reader,
                                                const std::filesystem::path& snapshot_dir, runtime::Application& app,
                                                const Clock& clock);
+std::vector<ReferenceLoad> load_reference_sources(const std::vector<ReferenceSource>& sources,
+                                                  const ObjectReader& reader, const std::filesystem::path& snapshot_dir,
+                                                  runtime::Application& app, const Clock& clock);
 
 }  // namespace eddy::host

@@ -110,6 +110,7 @@ struct FromItem {
   // A stream's window in a KDA join: FROM s OVER (RANGE ...) AS a JOIN t OVER w AS b.
   std::unique_ptr<WindowSpec> over;
   std::string over_name;
+  ExprPtr system_time;  // Flink: FOR SYSTEM_TIME AS OF expr (a lookup or temporal join)
   Location loc;
 };
 

@@ -5,12 +5,14 @@
 
 #include "runtime/keyed_pump.h"
 #include "sql/binder.h"
+#include "sql/flink_tables.h"
 #include "sql/parser.h"
 
 namespace eddy::sql {
 namespace {
 
-// Flink: an input per source table, its JSON fields named after the columns.
+// Flink: an input per source table, its JSON fields named after the columns (filesystem tables
+// are reference tables, not inputs).
 std::vector<runtime::ApplicationInput> flink_inputs(const Script& script) {
   std::set<std::string> targets;
   for (const auto& st : script.statements) {
@@ -18,7 +20,7 @@ std::vector<runtime::ApplicationInput> flink_inputs(const Script& script) {
   }
   std::vector<runtime::ApplicationInput> inputs;
   for (const auto& st : script.statements) {
-    if (!st.create_table || targets.count(st.create_table->name.name)) continue;
+    if (!st.create_table || targets.count(st.create_table->name.name) || is_file_table(*st.create_table)) continue;
     runtime::ApplicationInput in;
     in.table = st.create_table->name.name;
     in.name_prefix = in.table;
@@ -53,7 +55,18 @@ Result<std::unique_ptr<runtime::Application>> compile_application(std::string_vi
   }
   auto defs = runtime::input_stream_defs(inputs);
   if (!defs) return tl::unexpected(defs.error());
-  for (auto table : tables) {
+  std::vector<runtime::StreamDef> all_tables = tables;
+  if (script->flink) {
+    auto files = flink_file_tables(*script);
+    if (!files) return tl::unexpected(files.error());
+    for (const auto& f : *files) {
+      runtime::StreamDef def;
+      def.name = f.name;
+      for (const auto& c : f.schema.columns) def.columns.push_back({c.name, c.type});
+      all_tables.push_back(std::move(def));
+    }
+  }
+  for (auto table : all_tables) {
     if (defs->count(table.name))
       return make_error(Errc::kInvalidArgument, "reference table \"" + table.name + "\" has the name of a stream");
     table.is_table = true;

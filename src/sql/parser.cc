@@ -482,6 +482,16 @@ FromItem Parser::from_item() {
     expect_symbol(")");
   } else {
     f.stream = identifier("a stream name");
+    // Flink's lookup join: the table as of the row's processing time, which for a table loaded
+    // once per launch is the table.
+    if (flink_ && peek().is_keyword("FOR") && peek(1).is_keyword("SYSTEM_TIME")) {
+      next();
+      next();
+      expect_keyword("AS");
+      if (!peek().is_keyword("OF")) fail("OF");
+      next();
+      f.system_time = expr();
+    }
     if (!flink_ && accept_keyword("OVER")) {
       if (peek().is_symbol("("))
         f.over = std::make_unique<WindowSpec>(window_spec());

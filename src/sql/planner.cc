@@ -454,7 +454,7 @@ Result<std::unique_ptr<PumpPlan>> plan_select(const Select& select, const Create
       scope = &derived;
     }
   } else if (select.join) {
-    auto joined = plan_join(select, pump, streams, event_time, hidden);
+    auto joined = plan_join(select, pump, streams, event_time, hidden, flink);
     if (!joined) return tl::unexpected(joined.error());
     plan->source = joined->stream;
     scope = &streams.at(joined->stream);

@@ -20,14 +20,15 @@ Result<std::string> plan_hidden(const Select& inner, const CreatePump& pump,
                                 const std::map<std::string, EventTime>& event_time, PumpPlans& hidden,
                                 const std::vector<std::string>& column_aliases = {});
 
-// The hidden stream of a join's rows, and the two sides' columns in it.
+// The hidden stream of a join's rows, and the two sides' columns in it. `flink`: the Flink
+// dialect, whose joins with a table are lookup joins (FOR SYSTEM_TIME AS OF or plain).
 struct JoinedScope {
   std::string stream;
   std::vector<JoinSide> sides;
 };
 Result<JoinedScope> plan_join(const Select& select, const CreatePump& pump,
                               std::map<std::string, runtime::StreamDef>& streams,
-                              const std::map<std::string, EventTime>& event_time, PumpPlans& hidden);
+                              const std::map<std::string, EventTime>& event_time, PumpPlans& hidden, bool flink);
 
 // RANDOM_CUT_FOREST, RANDOM_CUT_FOREST_WITH_EXPLANATION and HOTSPOTS over `cursor` (the stream
 // the CURSOR reads): the plan's kAnomaly spec and the columns the query sees (planner_ml.cc).

@@ -185,7 +185,7 @@ Result<JoinedScope> plan_stream_join(const Select& select, const CreatePump& pum
 }  // namespace
 
 Result<JoinedScope> plan_join(const Select& select, const CreatePump& pump, std::map<std::string, StreamDef>& streams,
-                              const std::map<std::string, EventTime>& event_time, PumpPlans& hidden) {
+                              const std::map<std::string, EventTime>& event_time, PumpPlans& hidden, bool flink) {
   const JoinClause& j = *select.join;
   if (!select.from.table_function.empty() || !select.from.window_tvf.empty() || !j.right.table_function.empty() ||
       j.right.subquery) {
@@ -205,6 +205,13 @@ Result<JoinedScope> plan_join(const Select& select, const CreatePump& pump, std:
   if (l->second.is_table) {
     return error_at(select.from.loc,
                     quote(left) + " is a reference table: write the stream first, FROM stream JOIN table ON ...");
+  }
+  if (flink && !r->second.is_table) {
+    // Flink's joins of two streams (regular, interval, event-time temporal) are not built: a
+    // regular join would keep both streams whole, and eddy reads one source table per application.
+    return error_at(j.loc, quote(j.right.stream.name) +
+                               " is a stream: a Flink application joins its source with a filesystem table (a lookup "
+                               "join); joins of two streams (interval, temporal) are not supported yet");
   }
   if (!r->second.is_table) return plan_stream_join(select, pump, streams, l->second, r->second, hidden);
   if (l->first == runtime::kErrorStream) return error_at(select.from.loc, "error_stream cannot be read");

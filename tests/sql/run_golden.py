@@ -261,7 +261,8 @@ def section_opts(sec, allowed_flags=(), allowed_kv=(), positional=0):
 
 def reference_args(case, workdir):
     """`--- reference NAME` (the object's lines) and `--- reference-schema NAME` (its
-    ReferenceSchema JSON) pairs, written to files: the --reference options of eddy sql run."""
+    ReferenceSchema JSON) pairs, written to files: the --reference options of eddy sql run. A
+    Flink filesystem table brings its own schema: its `--- reference NAME` stands alone."""
     objects = {}
     schemas = {}
     for sec in case.sections:
@@ -274,7 +275,9 @@ def reference_args(case, workdir):
         if pos[0] in into:
             raise FormatError("line %d: a second '--- %s %s'" % (sec.lineno, sec.kind, pos[0]))
         into[pos[0]] = sec.lines
-    if set(objects) != set(schemas):
+    sql_sec = case.get("sql")
+    flink = sql_sec is not None and "CREATE TABLE" in " ".join(" ".join(sql_sec.lines).upper().split())
+    if set(schemas) - set(objects) or (not flink and set(objects) != set(schemas)):
         raise FormatError("case '%s': every '--- reference NAME' needs a '--- reference-schema NAME'" % case.name)
     args = []
     for i, name in enumerate(sorted(objects)):
@@ -282,9 +285,11 @@ def reference_args(case, workdir):
         schema = os.path.join(workdir, "reference_%d.json" % i)
         with open(data, "w", encoding="utf-8") as f:
             f.write("".join(l + "\n" for l in objects[name]))
-        with open(schema, "w", encoding="utf-8") as f:
-            f.write("\n".join(schemas[name]))
-        args += ["--reference", "%s=%s" % (name, data), "--reference-schema", "%s=%s" % (name, schema)]
+        args += ["--reference", "%s=%s" % (name, data)]
+        if name in schemas:
+            with open(schema, "w", encoding="utf-8") as f:
+                f.write("\n".join(schemas[name]))
+            args += ["--reference-schema", "%s=%s" % (name, schema)]
     return args
 
 
