@@ -273,8 +273,9 @@ class Http2Connection : public std::enable_shared_from_this<Http2Connection<Stre
     s.response = std::move(r);
     const bool streaming = s.response.events != nullptr;
     const std::string status = std::to_string(s.response.status);
-    std::vector<std::pair<std::string, std::string>> hs = {
-        {":status", status}, {"content-type", s.response.content_type}, {"x-amzn-requestid", request_id()}};
+    std::vector<std::pair<std::string, std::string>> hs = {{":status", status},
+                                                           {"content-type", s.response.content_type}};
+    if (response_header(s.response, "x-amzn-RequestId").empty()) hs.emplace_back("x-amzn-requestid", new_request_id());
     if (!streaming) hs.emplace_back("content-length", std::to_string(s.response.body.size()));
     for (const auto& [k, v] : s.response.headers) {
       std::string lower = k;
@@ -301,16 +302,6 @@ class Http2Connection : public std::enable_shared_from_this<Http2Connection<Stre
     nghttp2_submit_response(session_, id, nv.data(), nv.size(), &provider);
     flush();
     if (streaming) ask(id);
-  }
-
-  static std::string request_id() {
-    thread_local std::mt19937_64 rng{std::random_device{}()};
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string id(36, '-');
-    for (size_t i = 0; i < id.size(); ++i) {
-      if (i != 8 && i != 13 && i != 18 && i != 23) id[i] = kHex[rng() & 0xf];
-    }
-    return id;
   }
 
   bool feed(std::string_view bytes) {

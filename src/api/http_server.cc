@@ -24,6 +24,27 @@ namespace http = beast::http;
 using tcp = net::ip::tcp;
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
+std::string response_header(const HttpResponse& r, std::string_view name) {
+  for (const auto& [k, v] : r.headers) {
+    if (k.size() == name.size() && std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+        }))
+      return v;
+  }
+  return {};
+}
+
+std::string new_request_id() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(36, '-');
+  for (size_t i = 0; i < id.size(); ++i) {
+    if (i == 8 || i == 13 || i == 18 || i == 23) continue;
+    id[i] = kHex[rng() & 0xf];
+  }
+  return id;
+}
+
 namespace {
 
 constexpr size_t kSimdjsonPadding = 64;
@@ -38,17 +59,6 @@ std::shared_ptr<http::response<http::string_body>> refusal(http::status status, 
   res->keep_alive(false);
   res->prepare_payload();
   return res;
-}
-
-std::string request_id() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string id(36, '-');
-  for (size_t i = 0; i < id.size(); ++i) {
-    if (i == 8 || i == 13 || i == 18 || i == 23) continue;
-    id[i] = kHex[rng() & 0xf];
-  }
-  return id;
 }
 
 // One HTTP/1.1 connection (or the start of an HTTP/2 one), over TCP or TLS.
@@ -159,7 +169,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(r.status), version_);
     res->set(http::field::server, "eddy");
     res->set(http::field::content_type, r.content_type);
-    res->set("x-amzn-RequestId", request_id());
+    res->set("x-amzn-RequestId", new_request_id());  // r.headers' own, if it has one, replaces it
     for (const auto& [k, v] : r.headers) res->set(k, v);
     res->keep_alive(keep_alive_);
     res->body() = std::move(r.body);
@@ -181,7 +191,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     std::string head = "HTTP/1.1 " + std::to_string(r.status) + " " +
                        std::string(http::obsolete_reason(static_cast<http::status>(r.status))) + "\r\n";
     head += "Server: eddy\r\nContent-Type: " + r.content_type + "\r\nCache-Control: no-cache\r\nConnection: close\r\n";
-    head += "x-amzn-RequestId: " + request_id() + "\r\n";
+    if (response_header(r, "x-amzn-RequestId").empty()) head += "x-amzn-RequestId: " + new_request_id() + "\r\n";
     if (events_->chunked) head += "Transfer-Encoding: chunked\r\n";
     for (const auto& [k, v] : r.headers) head += k + ": " + v + "\r\n";
     head += "\r\n";
@@ -341,6 +351,7 @@ struct HttpServer::Impl {
   net::io_context ioc;
   tcp::acceptor acceptor;
   net::steady_timer retry;
+  std::optional<net::signal_set> signals;  // SIGINT, SIGTERM: stop (set by listen)
 };
 
 HttpServer::HttpServer(Handler handler, int threads, HttpLimits limits)
@@ -360,6 +371,14 @@ Result<uint16_t> HttpServer::listen(const std::string& host, uint16_t port) {
   if (ec) {
     return make_error(Errc::kIo, "cannot listen on " + host + ":" + std::to_string(port) + ": " + ec.message() +
                                      " (is another eddy running? pick another --port)");
+  }
+  // SIGINT and SIGTERM stop the server from here on, before the caller says it listens: a
+  // signal sent as soon as it does must be a graceful stop, not the default termination.
+  if (!impl_->signals) {
+    impl_->signals.emplace(impl_->ioc, SIGINT, SIGTERM);
+    impl_->signals->async_wait([this](beast::error_code e, int) {
+      if (!e) stop();
+    });
   }
   return a.local_endpoint().port();
 }
@@ -404,10 +423,6 @@ Status HttpServer::enable_tls(const std::string& cert_file, const std::string& k
 
 void HttpServer::run() {
   impl_->accept();
-  net::signal_set signals(impl_->ioc, SIGINT, SIGTERM);
-  signals.async_wait([this](beast::error_code ec, int) {
-    if (!ec) stop();
-  });
   std::vector<std::thread> pool;
   for (int i = 1; i < impl_->threads; ++i) pool.emplace_back([this] { impl_->ioc.run(); });
   impl_->ioc.run();

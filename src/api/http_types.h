@@ -39,6 +39,11 @@ struct HttpResponse {
   std::shared_ptr<EventStream> events;  // set: a streaming response (body is ignored)
 };
 
+// A fresh x-amzn-RequestId (a random UUID-shaped id). A response that carries one keeps it.
+std::string new_request_id();
+// The value of header `name` (any case) of `r`, or "".
+std::string response_header(const HttpResponse& r, std::string_view name);
+
 // How a handler answers: once, from any thread.
 using Respond = std::function<void(HttpResponse)>;
 

@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
+#include <cstdio>
 #include <exception>
 
 #include "api/aws_errors.h"
 #include "api/cbor_codec.h"
 #include "api/json_codec.h"
+#include "common/logging.h"
 
 namespace eddy::api {
 namespace {
@@ -139,7 +142,10 @@ void Router::handle(HttpRequest& request, Respond respond) {
       }
     }
     if (request.method == "GET" || request.method == "HEAD") {
-      if (path == "/health") return respond(plain(200, "ok\n"));
+      if (path == "/health" || path == "/ready") {
+        if (probe_) return respond(probe_(path));
+        if (path == "/health") return respond(plain(200, "ok\n"));
+      }
       if (policy_.auth && !policy_.auth->verify_basic(request.header("authorization")) &&
           !policy_.auth->verify(request, clock_.now_ms(), any_service_)) {
         return respond(unauthorized());
@@ -160,6 +166,19 @@ void Router::handle(HttpRequest& request, Respond respond) {
   }
 }
 
+namespace {
+
+// The access key id of a SigV4 Authorization header (Credential=AKID/date/...), at most 128
+// characters; "" without one. Only the id: the signature is not a thing to log.
+std::string access_key_id(std::string_view authorization) {
+  const size_t at = authorization.find("Credential=");
+  if (at == std::string_view::npos) return {};
+  const auto rest = authorization.substr(at + 11);
+  return std::string(rest.substr(0, std::min<size_t>(rest.find_first_of("/, "), 128)));
+}
+
+}  // namespace
+
 void Router::handle_aws(HttpRequest& request, Protocol protocol, Respond& respond) {
   const std::string_view target = request.header("x-amz-target");
   const size_t dot = target.find('.');
@@ -168,6 +187,37 @@ void Router::handle_aws(HttpRequest& request, Protocol protocol, Respond& respon
   const Service* service = nullptr;
   for (const auto& s : services_) {
     if (s.model->target_prefix() == prefix) service = &s;
+  }
+  if (metrics_ || access_log_) {
+    // Measured to the answer (for an event stream, to its initial response), whatever it is.
+    std::string key_id;
+    if (access_log_) key_id = access_key_id(request.header("authorization"));
+    respond = [inner = std::move(respond), metrics = metrics_, log = access_log_,
+               model = service ? service->model : nullptr, service_name = std::string(prefix), op = std::string(op),
+               key_id = std::move(key_id), start = std::chrono::steady_clock::now()](HttpResponse r) {
+      std::string error = response_header(r, "x-amzn-ErrorType");
+      std::string request_id = response_header(r, "x-amzn-RequestId");
+      if (request_id.empty()) {  // the id the client sees is the one logged
+        request_id = new_request_id();
+        r.headers.emplace_back("x-amzn-RequestId", request_id);
+      }
+      if (error.empty() && r.status >= 400) error = "HTTP" + std::to_string(r.status);
+      const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+      if (metrics) metrics->record(model, op, error, took.count());
+      if (log) {
+        char ms[32];
+        std::snprintf(ms, sizeof ms, "%.3f", took.count() * 1000);
+        log_info("access", "request",
+                 {{"service", service_name},
+                  {"operation", op},
+                  {"status", std::to_string(r.status)},
+                  {"error", error},
+                  {"latency_ms", ms},
+                  {"access_key_id", key_id},
+                  {"request_id", request_id}});
+      }
+      inner(std::move(r));
+    };
   }
   if (!service || op.empty() || !service->model->has_operation(op)) {
     return respond(error_response(

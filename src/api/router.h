@@ -11,6 +11,7 @@
 
 #include "api/http_types.h"
 #include "api/kinesis_api.h"
+#include "api/request_metrics.h"
 #include "api/service_model.h"
 #include "aws/sigv4.h"
 
@@ -45,6 +46,14 @@ class Router {
   Router(std::vector<Service> services, AccessPolicy policy, const Clock& clock, GetHandler get = {});
 
   void handle(HttpRequest& request, Respond respond);
+  // GET /health and /ready, answered before authentication (probes carry no credentials):
+  // `probe(path)` answers them. Without one, /health is a plain "ok".
+  void set_probes(std::function<HttpResponse(std::string_view path)> probe) { probe_ = std::move(probe); }
+  // Logs every AWS API request (component "access"): service, operation, status, error, latency,
+  // the caller's access key id and the request id; never a secret or a signature.
+  void set_access_log(bool on) { access_log_ = on; }
+  // Counts every AWS API request by service and operation (the caller keeps `metrics` alive).
+  void set_metrics(RequestMetrics* metrics) { metrics_ = metrics; }
 
  private:
   void handle_aws(HttpRequest& request, Protocol protocol, Respond& respond);
@@ -54,6 +63,9 @@ class Router {
   aws::ExpectedScope any_service_;  // a GET's scope: the region, any of the services
   const Clock& clock_;
   GetHandler get_;
+  RequestMetrics* metrics_ = nullptr;
+  bool access_log_ = false;
+  std::function<HttpResponse(std::string_view path)> probe_;
 };
 
 // Whether a Host or Origin value names this machine's loopback ("127.0.0.1:4567", "localhost",

@@ -45,6 +45,11 @@ class ServiceModel {
   // Replaces a shape's pattern: for the few places where eddy deliberately accepts more than AWS.
   Status relax_pattern(const std::string& shape, const std::string& pattern);
   bool has_operation(std::string_view op) const { return operations_.count(std::string(op)) != 0; }
+  std::vector<std::string> operation_names() const {
+    std::vector<std::string> names;
+    for (const auto& [name, _] : operations_) names.push_back(name);
+    return names;
+  }
   // SerializationException for a value of the wrong type, ValidationException for constraint
   // violations (all of them, counted, as AWS reports them).
   Status validate(std::string_view op, const Value& input) const;

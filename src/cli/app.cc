@@ -5,12 +5,16 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "cli/serve_config.h"
+#include "common/build_info.h"
+
 namespace eddy::cli {
 
 int run(int argc, char** argv) {
+  set_command_line(argc, argv);
   CLI::App app{"eddy: Kinesis-compatible streams, streaming SQL and delivery in one binary"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "eddy 0.1.0");
+  app.set_version_flag("--version", std::string("eddy ") + build_version() + " (" + build_commit() + ")");
   int exit_code = 0;
   // Client commands trust this CA for https:// endpoints, as the AWS CLI's --ca-bundle (the HTTPS
   // transport reads AWS_CA_BUNDLE). Given before or after the subcommand.

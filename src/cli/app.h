@@ -1,6 +1,11 @@
 // The `eddy` command line: subcommands are thin wrappers over the library.
 #pragma once
 
+#include <optional>
+#include <string>
+
+#include "aws/sigv4.h"
+
 namespace CLI {
 class App;
 }
@@ -22,5 +27,9 @@ void add_pipeline_commands(CLI::App& app, int& exit_code);  // plan, apply, dest
 void add_gen_command(CLI::App& app, int& exit_code);
 void add_cluster_command(CLI::App& app, int& exit_code);            // status, dev
 void add_bench_jetstream_command(CLI::App& bench, int& exit_code);  // under `eddy bench`
+
+// `eddy apply FILE` against `endpoint`, printing as it does; its exit code. eddy serve --apply.
+int apply_pipeline_file(const std::string& file, const std::string& endpoint, const std::string& region,
+                        std::optional<aws::AwsCredentials> credentials);
 
 }  // namespace eddy::cli

@@ -19,7 +19,8 @@ struct PipelineOptions : ClientOptions {
   std::string file;
   std::vector<std::string> params;
   std::string stack;
-  bool exit_code = false;  // plan: 2 when there are changes (for CI)
+  bool exit_code = false;                          // plan: 2 when there are changes (for CI)
+  std::optional<aws::AwsCredentials> credentials;  // eddy serve --apply: the server's own key
 };
 
 enum class Verb { kPlan, kApply, kDestroy };
@@ -49,7 +50,7 @@ int run_pipeline(const PipelineOptions& o, Verb verb) {
   }
   auto endpoint = api::parse_endpoint(o.endpoint);
   if (!endpoint) return fail(endpoint.error().message);
-  pipeline::Server server(*endpoint, o.region);
+  pipeline::Server server(*endpoint, o.region, o.credentials);
   auto live = pipeline::read_live_state(server, desired);
   if (!live) return fail(live.error().message);
   if (verb != Verb::kDestroy) {
@@ -90,6 +91,16 @@ int run_pipeline(const PipelineOptions& o, Verb verb) {
 }
 
 }  // namespace
+
+int apply_pipeline_file(const std::string& file, const std::string& endpoint, const std::string& region,
+                        std::optional<aws::AwsCredentials> credentials) {
+  PipelineOptions o;
+  o.file = file;
+  o.endpoint = endpoint;
+  o.region = region;
+  o.credentials = std::move(credentials);
+  return run_pipeline(o, Verb::kApply);
+}
 
 void add_pipeline_commands(CLI::App& app, int& exit_code) {
   struct Spec {

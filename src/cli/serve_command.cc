@@ -26,10 +26,13 @@
 #include "cli/app.h"
 #include "cli/cluster_status.h"
 #include "cli/common_options.h"
+#include "cli/serve_config.h"
 #include "cluster/cluster_node.h"
 #include "cluster/jetstream_blob_store.h"
 #include "cluster/lease_placement.h"
+#include "common/build_info.h"
 #include "common/file_util.h"
+#include "common/logging.h"
 #include "common/path_names.h"
 #include "common/record_cipher.h"
 #include "delivery/delivery_host.h"
@@ -40,7 +43,9 @@
 #include "stream/stream_store.h"
 #include "web/cluster_figures.h"
 #include "web/dashboard.h"
+#include "web/health.h"
 #include "web/metrics_text.h"
+#include "web/server_metrics.h"
 
 namespace eddy::embedded {
 std::string_view kinesis_model();
@@ -53,6 +58,12 @@ namespace eddy::cli {
 namespace {
 
 struct ServeOptions {
+  std::string config;  // --config eddy.yaml
+  std::string log_level = "info";
+  std::string log_format = "text";
+  bool access_log = false;
+  bool print_config = false;
+  std::vector<std::string> apply;  // pipeline files and templates applied once ready
   std::string host = "127.0.0.1";
   int port = 4567;
   std::string data_dir = "./eddy-data";
@@ -97,14 +108,19 @@ size_t connection_limit(size_t wanted) {
   const size_t files = rl.rlim_cur == RLIM_INFINITY ? wanted + 256 : static_cast<size_t>(rl.rlim_cur);
   const size_t room = files > 512 ? files - 256 : files / 2;
   if (wanted > room) {
-    std::cerr << "eddy: --max-connections " << wanted << " is above what the open-file limit (" << files
-              << ") allows; serving at most " << room << " connections (raise it with ulimit -n)" << std::endl;
+    log_warn("serve", "--max-connections " + std::to_string(wanted) + " is above what the open-file limit (" +
+                          std::to_string(files) + ") allows; serving at most " + std::to_string(room) +
+                          " connections (raise it with ulimit -n)");
     return room;
   }
   return wanted;
 }
 
 int serve(const ServeOptions& o) {
+  LogLevel level = LogLevel::kInfo;
+  (void)parse_log_level(o.log_level, level);  // checked by the option
+  set_log_level(level);
+  set_log_json(o.log_format == "json");
   if (o.tls_cert.empty() != o.tls_key.empty()) return fail("--tls-cert and --tls-key go together: give both");
   if (o.tls_self_signed && !o.tls_cert.empty()) {
     return fail("--tls-self-signed makes its own certificate: drop it, or drop --tls-cert/--tls-key");
@@ -161,7 +177,7 @@ int serve(const ServeOptions& o) {
     auto started = cluster::ClusterNode::start({split_list(o.cluster), o.node_id, o.replicas});
     if (!started) return fail(started.error().message);
     node = std::move(*started);
-    std::cerr << "eddy: note: " << node->durability_note() << std::endl;
+    log_warn("cluster", node->durability_note());
     auto streams_meta = node->metadata("streams");
     if (!streams_meta) return fail(streams_meta.error().message);
     store_options.metadata = std::move(*streams_meta);
@@ -298,6 +314,9 @@ int serve(const ServeOptions& o) {
   }
   if (auto st = deliveries.load(); !st) return fail(st.error().message);
   if (auto st = host.load(); !st) return fail(st.error().message);
+  // Whether JetStream answers (for /ready): checked at start, kept fresh by the publisher below,
+  // so declared before what stops it.
+  std::atomic<bool> jetstream_answers{true};
   // The cluster's threads call into the store and the host: they stop first, whichever way this
   // function returns.
   struct StopCluster {
@@ -330,19 +349,22 @@ int serve(const ServeOptions& o) {
                        : kind == "apps"       ? host.reload(name)
                        : kind == "deliveries" ? deliveries.reload(name)
                                               : Status{};
-      if (!applied)
-        std::cerr << "eddy: cannot apply the change of " << kind << " " << name << ": " << applied.error().message
-                  << std::endl;
-    });
-    stop_cluster.publisher = std::thread([&stop_cluster, &host, &store, &deliveries, &cluster_figures] {
-      std::unique_lock lock(stop_cluster.mu);
-      while (!stop_cluster.cv.wait_for(lock, std::chrono::seconds(1), [&] { return stop_cluster.stopping; })) {
-        lock.unlock();
-        host.publish_status();
-        cluster_figures->publish((*store)->metrics(), deliveries.buffers());
-        lock.lock();
+      if (!applied) {
+        log_error("cluster", "cannot apply another node's change: " + applied.error().message,
+                  {{"kind", kind}, {"name", name}});
       }
     });
+    stop_cluster.publisher =
+        std::thread([&stop_cluster, &host, &store, &deliveries, &cluster_figures, &node, &jetstream_answers] {
+          std::unique_lock lock(stop_cluster.mu);
+          while (!stop_cluster.cv.wait_for(lock, std::chrono::seconds(1), [&] { return stop_cluster.stopping; })) {
+            lock.unlock();
+            jetstream_answers = node->nats().jetstream_answers();  // for /ready, which must not wait
+            host.publish_status();
+            cluster_figures->publish((*store)->metrics(), deliveries.buffers());
+            lock.lock();
+          }
+        });
     leases->run(
         [&host, &deliveries] {
           std::vector<cluster::LeasePlacement::Work> work;
@@ -399,9 +421,22 @@ int serve(const ServeOptions& o) {
   // dashboard, its endpoints and /metrics (web/dashboard.h).
   web::Dashboard dashboard(**store, host, deliveries, clock);
   if (cluster_figures) dashboard.set_cluster_figures(cluster_figures);
+  // /metrics beyond the dashboard's figures: the build, the process, the data directory's disk,
+  // each API operation, and in cluster mode the node's.
+  api::RequestMetrics request_metrics;
+  request_metrics.add_service("kinesis", *model->get());
+  request_metrics.add_service("kinesisanalytics", *analytics_model->get());
+  request_metrics.add_service("kinesisanalyticsv2", *analytics_v2_model->get());
+  request_metrics.add_service("firehose", *firehose_model->get());
+  std::function<std::string()> cluster_metrics;
+  dashboard.set_extra_metrics([&request_metrics, &cluster_metrics, data_dir = std::filesystem::path(o.data_dir),
+                               started_s = static_cast<double>(clock.now_ms()) / 1000.0] {
+    return web::render_server_metrics(data_dir, started_s) + request_metrics.render() +
+           (cluster_metrics ? cluster_metrics() : std::string());
+  });
   if (node) {
     const std::string version = node->server_version();
-    dashboard.set_extra_metrics([&node, &leases, &host, &deliveries, version] {
+    cluster_metrics = [&node, &leases, &host, &deliveries, version] {
       const auto c = node->counters();
       size_t running_here = 0, delivering_here = 0;
       for (const auto& app : host.list())
@@ -427,7 +462,7 @@ int serve(const ServeOptions& o) {
       family("eddy_cluster_delivery_streams_running_here", "gauge", "Delivery streams whose lease this node holds",
              "eddy_cluster_delivery_streams_running_here " + std::to_string(delivering_here));
       return out;
-    });
+    };
   }
   auto get = [&host, &deliveries, &dashboard, &node, &leases, &store](const HttpRequest& request, std::string_view path,
                                                                       api::Respond& respond) {
@@ -470,13 +505,23 @@ int serve(const ServeOptions& o) {
   const bool loopback = o.host == "::1" || api::names_loopback(o.host);
   access.loopback_only = !auth && loopback;
   if (!auth && !loopback) {
-    std::cerr << "eddy: WARNING: listening on " << o.host
-              << " without keys: anyone who can reach this port can read, write and delete every stream, "
-                 "application and delivery stream. Start with --access-key/--secret-key or --credentials-file "
-                 "(see docs/security.md)."
-              << std::endl;
+    log_warn("serve", "listening on " + o.host +
+                          " without keys: anyone who can reach this port can read, write and delete every stream, "
+                          "application and delivery stream. Start with --access-key/--secret-key or "
+                          "--credentials-file (see docs/security.md).");
   }
   api::Router router(std::move(services), std::move(access), clock, get);
+  router.set_metrics(&request_metrics);
+  router.set_access_log(o.access_log);
+  web::Health health(host, deliveries, clock);
+  std::atomic<const char*> applying{""};  // --apply: "", running, done or failed
+  health.set_init([&applying] { return std::string(applying.load()); });
+  if (node) {
+    health.set_cluster([&node, &jetstream_answers] {
+      return web::ClusterHealth{node->nats().connected(), jetstream_answers.load()};
+    });
+  }
+  router.set_probes([&health](std::string_view path) { return path == "/ready" ? health.ready() : health.health(); });
   api::HttpLimits limits;
   limits.max_connections = connection_limit(o.max_connections);
   limits.body_budget_bytes = static_cast<size_t>(o.body_budget_mb) << 20;
@@ -489,20 +534,53 @@ int serve(const ServeOptions& o) {
     auto files = api::self_signed_certificate(std::filesystem::path(o.data_dir) / "tls", o.host);
     if (!files) return fail(files.error().message);
     if (auto st = server.enable_tls(files->cert.string(), files->key.string()); !st) return fail(st.error().message);
-    std::cerr << "eddy: TLS with the self-signed certificate " << files->cert.string()
-              << " (clients trust it with --ca-bundle or AWS_CA_BUNDLE=" << files->cert.string() << ")" << std::endl;
+    log_info("serve", "TLS with the self-signed certificate " + files->cert.string() +
+                          " (clients trust it with --ca-bundle or AWS_CA_BUNDLE=" + files->cert.string() + ")");
   } else if (tls) {
     if (auto st = server.enable_tls(o.tls_cert, o.tls_key); !st) return fail(st.error().message);
   }
   auto port = server.listen(o.host, static_cast<uint16_t>(o.port));
   if (!port) return fail(port.error().message);
-  std::cerr << "eddy listening on " << (tls ? "https://" : "http://") << o.host << ":" << *port
-            << " (dashboard at /, metrics at /metrics; data in " << o.data_dir << (node ? "" : ", fsync " + o.fsync)
-            << (auth ? ", SigV4 required" : "") << (o.enforce_limits ? ", shard limits on" : "")
-            << (node ? ", cluster node " + o.node_id + " with " + std::to_string(o.replicas) + " replica(s)" : "")
-            << ")" << std::endl;
+  // Tests and scripts wait for "listening on http(s)://HOST:PORT" in this line, in either format.
+  log_info("serve",
+           std::string("eddy listening on ") + (tls ? "https://" : "http://") + o.host + ":" + std::to_string(*port) +
+               " (dashboard at /, metrics at /metrics, health at /health and /ready; data in " + o.data_dir +
+               (node ? "" : ", fsync " + o.fsync) + (auth ? ", SigV4 required" : "") +
+               (o.enforce_limits ? ", shard limits on" : "") +
+               (node ? ", cluster node " + o.node_id + " with " + std::to_string(o.replicas) + " replica(s)" : "") +
+               ")",
+           {{"version", build_version()}, {"commit", build_commit()}});
+  // --apply: the files go through the API like `eddy apply`, once the server answers; /ready
+  // says false until they are done.
+  std::thread applier;
+  if (!o.apply.empty()) {
+    std::optional<aws::AwsCredentials> key;
+    if (!o.access_key.empty()) key = aws::AwsCredentials{o.access_key, o.secret_key, ""};
+    if (!o.credentials_file.empty()) {
+      if (auto keys = aws::load_credentials_file(o.credentials_file); keys && !keys->empty()) key = keys->front();
+    }
+    const std::string host = o.host == "0.0.0.0" || o.host.empty()   ? "127.0.0.1"
+                             : o.host == "::"                        ? "[::1]"
+                             : o.host.find(':') != std::string::npos ? "[" + o.host + "]"
+                                                                     : o.host;
+    const std::string endpoint = (tls ? "https://" : "http://") + host + ":" + std::to_string(*port);
+    applying = "running";
+    applier = std::thread([&o, key, endpoint, &applying] {
+      bool ok = true;
+      for (const auto& file : o.apply) {
+        log_info("serve", "applying " + file, {{"file", file}});
+        if (apply_pipeline_file(file, endpoint, o.region, key) != 0) {
+          log_error("serve", "--apply " + file + " failed (above); the server keeps running without it",
+                    {{"file", file}});
+          ok = false;
+        }
+      }
+      applying = ok ? "done" : "failed";
+    });
+  }
   server.run();
-  std::cerr << "eddy stopped" << std::endl;
+  if (applier.joinable()) applier.join();
+  log_info("serve", "eddy stopped");
   return 0;
 }
 
@@ -585,7 +663,41 @@ void add_serve_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--fanout-look-ms", o->fanout_look_ms, "How often an unwoken subscription looks (tests)")->group("");
   cmd->add_option("--fanout-subscription-ms", o->fanout_subscription_ms, "SubscribeToShard's length (tests)")
       ->group("");
-  cmd->callback([o, &exit_code] { exit_code = serve(*o); });
+  cmd->add_option("--log-level", o->log_level, "Log events at or above: error, warn, info or debug")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"error", "warn", "info", "debug"}));
+  cmd->add_option("--log-format", o->log_format,
+                  "text (a line per event) or json (one object per line: time, level, component, message, fields)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"text", "json"}));
+  cmd->add_flag("--access-log", o->access_log,
+                "Log every API request: service, operation, status, error, latency, the caller's access key id and "
+                "the request id (never a secret or signature)");
+  cmd->add_option("--config", o->config,
+                  "A YAML file of settings, keyed by these flags' names without the dashes (flags and EDDY_* "
+                  "environment variables win over it)")
+      ->check(CLI::ExistingFile);
+  cmd->add_flag("--print-config", o->print_config,
+                "Print the effective settings and where each came from (secrets masked), then exit");
+  cmd->add_option("--apply", o->apply,
+                  "A pipeline file or CloudFormation template to apply once the server is ready (repeatable; "
+                  "idempotent, as eddy apply)");
+  add_environment_names(*cmd);
+  cmd->callback([o, cmd, &exit_code] {
+    ServeConfig config;
+    if (!o->config.empty()) {
+      if (auto st = config.apply_file(*cmd, o->config); !st) {
+        exit_code = fail(st.error().message);
+        return;
+      }
+    }
+    if (o->print_config) {
+      std::cout << config.describe(*cmd);
+      exit_code = 0;
+      return;
+    }
+    exit_code = serve(*o);
+  });
 }
 
 }  // namespace eddy::cli

@@ -1,4 +1,5 @@
 #include "cluster/cluster_node.h"
+#include "common/logging.h"
 
 #include <chrono>
 #include <cinttypes>
@@ -59,7 +60,7 @@ Result<std::unique_ptr<ClusterNode>> ClusterNode::start(const ClusterOptions& op
     natsStatus s = NATS_TIMEOUT;
     // Servers that have just started, or are electing a leader, may take longer than one wait.
     for (int attempt = 0; attempt < 6 && s == NATS_TIMEOUT; ++attempt) {
-      if (attempt) std::cerr << "eddy: the NATS cluster has not answered yet; waiting for it" << std::endl;
+      if (attempt) log_warn("cluster", "the NATS cluster has not answered yet; waiting for it");
       jsStreamInfo* info = nullptr;
       code = static_cast<jsErrCode>(0);
       s = js_AddStream(&info, node->nats_->jetstream(), &sc, nullptr, &code);
@@ -240,8 +241,8 @@ void ClusterNode::run_watch(std::function<void(const std::string&, const std::st
       if (s == NATS_OK) s = kvStore_WatchAll(&w, kv, &wo);
       if (s != NATS_OK) {
         if (!warned)
-          std::cerr << "eddy: cannot watch the cluster's metadata (" << natsStatus_GetText(s) << "); retrying"
-                    << std::endl;
+          log_error("cluster",
+                    std::string("cannot watch the cluster's metadata (") + natsStatus_GetText(s) + "); retrying");
         warned = true;
         w = nullptr;
         std::this_thread::sleep_for(std::chrono::milliseconds(500));

@@ -38,6 +38,15 @@ class NatsConnection {
   uint64_t reconnects() const { return reconnects_.load(); }
   // Whether the connection is up now (not reconnecting or closed).
   bool connected() const { return natsConnection_Status(nc_) == NATS_CONN_STATUS_CONNECTED; }
+  // Whether JetStream answers now: its account request needs the servers' meta group, so a
+  // cluster that lost its quorum says no (after the JetStream wait at most).
+  bool jetstream_answers() const {
+    jsAccountInfo* info = nullptr;
+    jsErrCode code = static_cast<jsErrCode>(0);
+    const natsStatus s = js_GetAccountInfo(&info, js_, nullptr, &code);
+    jsAccountInfo_Destroy(info);
+    return s == NATS_OK;
+  }
   // Closes the connection: every call in progress or to come fails at once. For a shutdown
   // while the servers are unreachable, which would otherwise wait out each call's timeout.
   void close() { natsConnection_Close(nc_); }

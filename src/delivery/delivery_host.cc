@@ -7,6 +7,7 @@
 
 #include "common/fault_log.h"
 #include "common/file_util.h"
+#include "common/logging.h"
 #include "delivery/delivery_worker.h"
 #include "delivery/destination.h"
 #include "delivery/lambda_transform.h"
@@ -155,8 +156,8 @@ Status DeliveryHost::load() {
   // full disk must still start (its python: Lambdas then fail with the reason, and are retried).
   if (read_file(dir_ / kLambdaRunner).value_or("") != lambda_runner_source()) {
     if (auto st = write_file_atomic(dir_ / kLambdaRunner, lambda_runner_source()); !st)
-      std::cerr << "eddy: cannot write " << (dir_ / kLambdaRunner).string() << ": " << st.error().message
-                << " (python: Lambda transforms fail until it can be written)\n";
+      log_error("firehose", "cannot write " + (dir_ / kLambdaRunner).string() + ": " + st.error().message +
+                                " (python: Lambda transforms fail until it can be written)");
   }
   fs::remove(dir_ / "lambda_runner.py", ec);  // where an eddy before 2026-12-06 kept it
   bucket_.discard_staged();

@@ -157,8 +157,9 @@ Status read_owned(Server& server, const std::string& pipeline, LiveState& live) 
 
 }  // namespace
 
-Server::Server(api::Endpoint endpoint, std::string region) : region_(std::move(region)) {
-  auto creds = api::credentials_from_environment();
+Server::Server(api::Endpoint endpoint, std::string region, std::optional<aws::AwsCredentials> credentials)
+    : region_(std::move(region)) {
+  const auto creds = credentials ? *credentials : api::credentials_from_environment();
   kinesis_ = std::make_unique<api::ApiClient>(endpoint, creds, region_, "kinesis");
   analytics_ = std::make_unique<api::ApiClient>(endpoint, creds, region_, "kinesisanalytics");
   firehose_ = std::make_unique<api::ApiClient>(endpoint, creds, region_, "firehose");

@@ -2,6 +2,8 @@
 // server, and reading the live state of the resources a pipeline names.
 #pragma once
 
+#include <optional>
+
 #include <memory>
 #include <string>
 
@@ -15,7 +17,8 @@ namespace eddy::pipeline {
 
 class Server {
  public:
-  Server(api::Endpoint endpoint, std::string region);
+  // Signs with `credentials`, or the environment's (api::credentials_from_environment).
+  Server(api::Endpoint endpoint, std::string region, std::optional<aws::AwsCredentials> credentials = std::nullopt);
   ~Server();
 
   Result<nlohmann::json> kinesis(const std::string& op, const nlohmann::json& body);

@@ -29,7 +29,9 @@ Result<std::string> field_delimiter(const CreateTable& t) {
 
 }  // namespace
 
-bool is_file_table(const CreateTable& table) { return option(table, "connector") == "filesystem"; }
+bool is_file_table(const CreateTable& table) {
+  return option(table, "connector") == "filesystem";
+}
 
 Result<std::vector<FlinkFileTable>> flink_file_tables(const Script& script) {
   std::set<std::string> written;

@@ -15,8 +15,8 @@ namespace eddy::sql {
 
 struct FlinkFileTable {
   std::string name;
-  std::string path;              // WITH ('path' = ...): s3://bucket/key, or a local file for `eddy sql run`
-  runtime::InputSchema schema;   // the table's columns, read as its 'format' says (csv or json)
+  std::string path;             // WITH ('path' = ...): s3://bucket/key, or a local file for `eddy sql run`
+  runtime::InputSchema schema;  // the table's columns, read as its 'format' says (csv or json)
 };
 
 // The script's filesystem tables that no INSERT writes; an error names a table whose options

@@ -91,6 +91,8 @@ std::string render_metrics(const std::vector<stream::StreamMetrics>& streams,
   const std::function<std::string(const A&)> aname = [](const A& a) { return a.name; };
   const std::function<std::string(const D&)> dname = [](const D& d) { return d.name; };
   auto num = [](auto field) { return [field](const auto& x) { return static_cast<double>(x.*field); }; };
+  // Prometheus' base unit of time is the second; eddy keeps milliseconds, as CloudWatch names them.
+  auto seconds = [](auto field) { return [field](const auto& x) { return static_cast<double>(x.*field) / 1000.0; }; };
 
   family<S>(out, "eddy_kinesis_incoming_records_total", "counter",
             "Records accepted by PutRecord/PutRecords (CloudWatch IncomingRecords).", streams, "stream", sname,
@@ -110,12 +112,13 @@ std::string render_metrics(const std::vector<stream::StreamMetrics>& streams,
   family<S>(out, "eddy_kinesis_get_records_bytes_total", "counter",
             "Data bytes returned by GetRecords (CloudWatch GetRecords.Bytes).", streams, "stream", sname,
             num(&S::outgoing_bytes));
-  family<S>(out, "eddy_kinesis_get_records_iterator_age_milliseconds", "gauge",
+  family<S>(out, "eddy_kinesis_get_records_iterator_age_seconds", "gauge",
             "Age of the last record of the latest GetRecords call, 0 if it returned none "
-            "(CloudWatch GetRecords.IteratorAgeMilliseconds).",
-            streams, "stream", sname, num(&S::iterator_age_ms));
-  family<S>(out, "eddy_kinesis_millis_behind_latest", "gauge", "MillisBehindLatest of the latest GetRecords call.",
-            streams, "stream", sname, num(&S::millis_behind_latest));
+            "(CloudWatch GetRecords.IteratorAgeMilliseconds, in seconds).",
+            streams, "stream", sname, seconds(&S::iterator_age_ms));
+  family<S>(out, "eddy_kinesis_behind_latest_seconds", "gauge",
+            "MillisBehindLatest of the latest GetRecords call, in seconds.", streams, "stream", sname,
+            seconds(&S::millis_behind_latest));
   family<S>(out, "eddy_kinesis_open_shards", "gauge", "Open shards (CloudWatch OpenShardCount).", streams, "stream",
             sname, num(&S::open_shards));
 
@@ -139,9 +142,11 @@ std::string render_metrics(const std::vector<stream::StreamMetrics>& streams,
   shard_family(out, "eddy_kinesis_shard_read_provisioned_throughput_exceeded_total", "counter",
                "GetRecords calls refused by the shard's read limits (ReadProvisionedThroughputExceeded).",
                "ReadProvisionedThroughputExceeded", streams, shard_num(&F::read_throttled));
-  shard_family(out, "eddy_kinesis_shard_iterator_age_milliseconds", "gauge",
-               "Age of the last record of the shard's latest GetRecords call (shard-level IteratorAgeMilliseconds).",
-               "IteratorAgeMilliseconds", streams, shard_num(&F::iterator_age_ms));
+  shard_family(out, "eddy_kinesis_shard_iterator_age_seconds", "gauge",
+               "Age of the last record of the shard's latest GetRecords call (shard-level IteratorAgeMilliseconds, "
+               "in seconds).",
+               "IteratorAgeMilliseconds", streams,
+               [](const F& f) { return static_cast<double>(f.iterator_age_ms) / 1000.0; });
 
   family<A>(out, "eddy_kinesisanalytics_running", "gauge", "1 if the application is RUNNING.", applications,
             "application", aname, [](const A& a) { return a.status == "RUNNING" ? 1.0 : 0.0; });
@@ -176,18 +181,20 @@ std::string render_metrics(const std::vector<stream::StreamMetrics>& streams,
   family<A>(out, "eddy_kinesisanalytics_reference_rows", "gauge",
             "Rows of the application's reference tables as its last launch loaded them.", applications, "application",
             aname, num(&A::reference_rows));
-  family<A>(out, "eddy_kinesisanalytics_millis_behind_latest", "gauge",
-            "How far the application's reading is behind its source, 0 when caught up (KDA MillisBehindLatest).",
-            applications, "application", aname, num(&A::millis_behind_latest));
+  family<A>(out, "eddy_kinesisanalytics_behind_latest_seconds", "gauge",
+            "How far the application's reading is behind its source, 0 when caught up (KDA MillisBehindLatest, in "
+            "seconds).",
+            applications, "application", aname, seconds(&A::millis_behind_latest));
   family<A>(out, "eddy_kinesisanalytics_last_checkpoint_timestamp_seconds", "gauge",
             "Unix time of the application's latest checkpoint since it started, 0 if none.", applications,
             "application", aname, [](const A& a) { return static_cast<double>(a.last_checkpoint_ms) / 1000.0; });
 
-  family<A>(out, "eddy_kinesisanalytics_watermark_lag_milliseconds", "gauge",
+  family<A>(out, "eddy_kinesisanalytics_watermark_lag_seconds", "gauge",
             "The wall clock minus the application's watermark: how far behind its windows are complete "
             "(its event-time watermark, or the ROWTIME reached). Absent before its first record.",
-            applications, "application", aname,
-            [](const A& a) { return a.watermark_lag_ms ? static_cast<double>(*a.watermark_lag_ms) : std::nan(""); });
+            applications, "application", aname, [](const A& a) {
+              return a.watermark_lag_ms ? static_cast<double>(*a.watermark_lag_ms) / 1000.0 : std::nan("");
+            });
   family<D>(out, "eddy_firehose_incoming_records_total", "counter",
             "Records put to a direct-put delivery stream since it was created (Firehose IncomingRecords).", deliveries,
             "delivery_stream", dname, num(&D::incoming_records));

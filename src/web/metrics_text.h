@@ -1,7 +1,8 @@
 // /metrics: eddy's figures in the Prometheus text exposition format (version 0.0.4), named after
-// their CloudWatch counterparts: Kinesis IncomingRecords -> eddy_kinesis_incoming_records_total,
-// GetRecords.IteratorAgeMilliseconds -> eddy_kinesis_get_records_iterator_age_milliseconds, and so
-// on (the table is in docs/dashboard-and-metrics.md). Counters count since the server started.
+// their CloudWatch counterparts in Prometheus' base units: Kinesis IncomingRecords ->
+// eddy_kinesis_incoming_records_total, GetRecords.IteratorAgeMilliseconds ->
+// eddy_kinesis_get_records_iterator_age_seconds, and so on (the table is in
+// docs/dashboard-and-metrics.md). Counters count since the server started.
 #pragma once
 
 #include <string>

@@ -143,7 +143,7 @@ class DashboardApiTest(unittest.TestCase):
             'eddy_firehose_buffered_bytes{delivery_stream="fh"}') == 6 else None)(metrics(self.server)))
         # The copy application has no windows: its watermark is the ROWTIME reached, which the
         # wall clock moves while it is idle.
-        self.assertLess(m['eddy_kinesisanalytics_watermark_lag_milliseconds{application="copy"}'], 60000)
+        self.assertLess(m['eddy_kinesisanalytics_watermark_lag_seconds{application="copy"}'], 60)
         # The application's 45 rows arrive in `dst`: IncomingRecords of dst once written.
         m = until('dst to receive the rows',
                   lambda: (lambda m: m if m.get('eddy_kinesis_incoming_records_total{stream="dst"}') == 45
@@ -160,8 +160,8 @@ class DashboardApiTest(unittest.TestCase):
         m = until('GetRecords to be counted', lambda: (lambda m: m if m.get(
             name % 'get_records_records_total', 0) - before == 50 else None)(metrics(self.server)))
         self.assertGreaterEqual(m[name % 'get_records_success_total'], 2)
-        self.assertIn(name % 'get_records_iterator_age_milliseconds', m)
-        self.assertEqual(m[name % 'millis_behind_latest'], 0)  # read to the end
+        self.assertIn(name % 'get_records_iterator_age_seconds', m)
+        self.assertEqual(m[name % 'behind_latest_seconds'], 0)  # read to the end
 
     def test_overview_and_application_endpoints(self):
         until('the rows to reach dst', lambda: len(get_json(self.server, '/dashboard/api/applications/copy/rows')[1]

@@ -241,11 +241,12 @@ class SelfSignedTest(TlsCase):
         self.assertEqual(self.cert, cert)
         with open(self.server.log_path, encoding='utf-8', errors='replace') as f:
             lines = f.read().splitlines()
-        self.assertIn('eddy: TLS with the self-signed certificate %s (clients trust it with --ca-bundle or '
-                      'AWS_CA_BUNDLE=%s)' % (cert, cert), lines)
+        announced = ('serve: TLS with the self-signed certificate %s (clients trust it with --ca-bundle or '
+                     'AWS_CA_BUNDLE=%s)' % (cert, cert))
+        self.assertTrue(any(line.endswith(announced) for line in lines), lines)
         listening = [line for line in lines if 'listening on' in line]
         self.assertEqual(len(listening), 1, lines)
-        self.assertRegex(listening[0], r'^eddy listening on https://127\.0\.0\.1:%d ' % listening_port(self.server))
+        self.assertRegex(listening[0], r' info serve: eddy listening on https://127\.0\.0\.1:%d ' % listening_port(self.server))
 
     def test_certificate_files(self):
         tls_dir = os.path.join(self.server.data_dir, 'tls')
@@ -595,7 +596,7 @@ class SelfSignedRestartTest(TlsCase):
                 self.assertEqual(f.read(), before, path)
         self.assertEqual(stat.S_IMODE(os.stat(key).st_mode), 0o600)
         with open(self.server.log_path, encoding='utf-8', errors='replace') as f:
-            self.assertIn('eddy: TLS with the self-signed certificate %s (' % cert, f.read())
+            self.assertIn('serve: TLS with the self-signed certificate %s (' % cert, f.read())
         # A client that trusts the certificate saved before the restart still does.
         client = self.server.client(verify=saved, read_timeout=READ_TIMEOUT_S)
         self.assertEqual(self.read_all(name, client=client), [(out['SequenceNumber'], b'before restart', 'before')])
@@ -682,7 +683,7 @@ class ExplicitCertTest(TlsCase):
         with open(self.server.log_path, encoding='utf-8', errors='replace') as f:
             log = f.read()
         self.assertNotIn('self-signed', log)
-        self.assertRegex(log, r'(?m)^eddy listening on https://127\.0\.0\.1:%d ' % listening_port(self.server))
+        self.assertRegex(log, r'(?m) info serve: eddy listening on https://127\.0\.0\.1:%d ' % listening_port(self.server))
 
     def test_boto3_put_and_get_records(self):
         self.put_get_exact(self.c)

@@ -28,8 +28,8 @@ TEST(MetricsText, CloudWatchNamesWithLabelsAndTypes) {
   EXPECT_NE(text.find("# TYPE eddy_kinesis_incoming_records_total counter\n"), std::string::npos);
   EXPECT_NE(text.find("eddy_kinesis_incoming_records_total{stream=\"sales\"} 1170\n"), std::string::npos);
   EXPECT_NE(text.find("eddy_kinesis_incoming_bytes_total{stream=\"sales\"} 98765\n"), std::string::npos);
-  EXPECT_NE(text.find("# TYPE eddy_kinesis_get_records_iterator_age_milliseconds gauge\n"), std::string::npos);
-  EXPECT_NE(text.find("eddy_kinesis_get_records_iterator_age_milliseconds{stream=\"sales\"} 250\n"), std::string::npos);
+  EXPECT_NE(text.find("# TYPE eddy_kinesis_get_records_iterator_age_seconds gauge\n"), std::string::npos);
+  EXPECT_NE(text.find("eddy_kinesis_get_records_iterator_age_seconds{stream=\"sales\"} 0.25\n"), std::string::npos);
   EXPECT_NE(text.find("eddy_kinesis_open_shards{stream=\"sales\"} 2\n"), std::string::npos);
   EXPECT_NE(text.find("eddy_kinesisanalytics_running{application=\"revenue\"} 1\n"), std::string::npos);
   EXPECT_NE(text.find("eddy_kinesisanalytics_error_rows_total{application=\"revenue\"} 1\n"), std::string::npos);
@@ -37,13 +37,12 @@ TEST(MetricsText, CloudWatchNamesWithLabelsAndTypes) {
   EXPECT_NE(text.find("eddy_firehose_last_delivery_timestamp_seconds{delivery_stream=\"to-bucket\"} 1763793600.123\n"),
             std::string::npos);
   // No watermark yet: no sample, rather than a made-up figure; with one, the lag.
-  EXPECT_EQ(text.find("eddy_kinesisanalytics_watermark_lag_milliseconds{"), std::string::npos);
+  EXPECT_EQ(text.find("eddy_kinesisanalytics_watermark_lag_seconds{"), std::string::npos);
   a.watermark_ms = 1763793600000;
   a.watermark_lag_ms = 1500;
   d.buffered_bytes = 4096;
   const std::string more = render_metrics({s}, {a}, {d});
-  EXPECT_NE(more.find("eddy_kinesisanalytics_watermark_lag_milliseconds{application=\"revenue\"} 1500\n"),
-            std::string::npos);
+  EXPECT_NE(more.find("eddy_kinesisanalytics_watermark_lag_seconds{application=\"revenue\"} 1.5\n"), std::string::npos);
   EXPECT_NE(more.find("eddy_firehose_buffered_bytes{delivery_stream=\"to-bucket\"} 4096\n"), std::string::npos);
   // Every line is a comment or `name{labels} value`.
   size_t start = 0;
@@ -77,8 +76,7 @@ TEST(MetricsText, ShardLevelMetricsOnlyWhereEnabled) {
       text.find("eddy_kinesis_shard_incoming_records_total{stream=\"sa\\\"les\",shard=\"shardId-000000000003\"} 2\n"),
       std::string::npos);
   EXPECT_NE(
-      text.find(
-          "eddy_kinesis_shard_iterator_age_milliseconds{stream=\"sa\\\"les\",shard=\"shardId-000000000000\"} 12\n"),
+      text.find("eddy_kinesis_shard_iterator_age_seconds{stream=\"sa\\\"les\",shard=\"shardId-000000000000\"} 0.012\n"),
       std::string::npos);
   EXPECT_EQ(text.find("eddy_kinesis_shard_incoming_bytes_total{"), std::string::npos) << "IncomingBytes is off";
   EXPECT_EQ(text.find("stream=\"quiet\",shard="), std::string::npos);
