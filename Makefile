@@ -16,12 +16,13 @@ export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_f
 export CCACHE_MAXSIZE ?= 5G
 FORMATTED = $$(git ls-files 'src/*.h' 'src/*.cc' 'tests/*.cc' 'bench/*.cc' 'fuzz/*.cc' 'examples/*.cc' 'examples/*.h')
 
-.PHONY: help deps build build-asan build-tsan test test-unit test-asan demo bench clean format format-check
+.PHONY: help deps build build-asan build-tsan test test-unit test-asan demo bench package clean format format-check
 
 help:
 	@echo "make demo   - build eddy and run the demo (data in ./eddy-data)"
 	@echo "make test   - build and run every test (unit, end-to-end, unit and the hostile suite again under ASan+UBSan)"
 	@echo "make bench  - ingest benchmark against kinesalite (see BENCHMARKS.md)"
+	@echo "make package - the Debian package build/package/eddy_<version>_<arch>.deb (eddy as a systemd service)"
 
 # Idempotent: installs only what is missing. Needs root (or sudo) for apt-get.
 deps:
@@ -61,6 +62,15 @@ demo: build
 
 bench: build
 	@bash bench/ingest_vs_kinesalite.sh
+
+# The Debian package (cmake/Packaging.cmake): /usr/bin/eddy, the systemd unit eddy.service, the
+# conffile /etc/eddy/eddy.yaml and the docs; `apt install ./eddy_*.deb` on the target machine
+# (docs/operations.md). cpack packs build/release as built; tests/package checks the result.
+package: build
+	rm -rf build/package
+	cpack --config build/release/CPackConfig.cmake -B build/package >/dev/null
+	rm -rf build/package/_CPack_Packages
+	@echo "package: $$(ls build/package/*.deb)"
 
 format:
 	clang-format -i $(FORMATTED)

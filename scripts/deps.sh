@@ -8,7 +8,9 @@ APT_PACKAGES=(cmake ninja-build g++ pkg-config libboost-dev libsimdjson-dev nloh
   libcli11-dev libexpected-dev libssl-dev zlib1g-dev libgtest-dev libgmock-dev
   libbenchmark-dev libnghttp2-dev libre2-dev libicu-dev libcurl4-openssl-dev libyaml-cpp-dev libjemalloc-dev python3-cbor2 curl
   ccache clang-format nats-server libnats-dev  # cluster mode: JetStream servers for the tests, the C client
-  chromium)  # chromium: the dashboard's end-to-end test drives it headless (playwright-core)
+  chromium  # chromium: the dashboard's end-to-end test drives it headless (playwright-core)
+  prometheus  # promtool and a Prometheus server for the monitoring tests (test_prometheus)
+  dpkg-dev systemd)  # make package: dpkg-shlibdeps computes its Depends; the package test runs systemd-analyze verify
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
