@@ -21,7 +21,7 @@ echo "EDDY_BIN=$EDDY_BIN"
 
 modules=("$@")
 if [ ${#modules[@]} -eq 0 ]; then
-  modules=(test_kinesis_boto3 test_kinesis_cli test_cbor test_crash test_analytics test_analytics_v2 test_analytics_reference test_analytics_preprocessing test_firehose test_firehose_lambda test_firehose_s3 test_firehose_http test_firehose_stream test_flink test_flink_tables test_checkpoint test_shutdown test_jobs test_pipeline test_pipeline_reference test_gen test_dashboard_api test_prometheus test_sql_run_parallel test_hostile_names test_hostile_input test_hostile_auth test_hostile_host test_hostile_resources test_hostile_disk)
+  modules=(test_kinesis_boto3 test_kinesis_cli test_cbor test_crash test_analytics test_analytics_v2 test_analytics_reference test_analytics_preprocessing test_firehose test_firehose_lambda test_firehose_s3 test_firehose_http test_firehose_stream test_flink test_flink_tables test_checkpoint test_shutdown test_serve_config test_jobs test_pipeline test_pipeline_reference test_gen test_dashboard_api test_prometheus test_sql_run_parallel test_hostile_names test_hostile_input test_hostile_auth test_hostile_host test_hostile_resources test_hostile_disk)
 fi
 
 cd "$here"

@@ -18,7 +18,8 @@ and looks on another polls briefly (bounded).
     e  kill -9 of the nats-server leading the stream's first shard: puts keep succeeding (SDK
        retries); after its restart every acknowledged record reads back once.
     f  kill -9 of two of three nats-servers: a put without retries fails with a 5xx
-       ServiceUnavailable; after their restart puts succeed again; nothing acknowledged is lost.
+       ServiceUnavailable and /ready answers 503 (no quorum); after their restart puts succeed
+       and /ready answers 200 again; nothing acknowledged is lost.
     g  --replicas 5 with these three servers (metadata bucket already made by A and B with R3):
        eddy serve exits non-zero naming --replicas.
   StartErrors:
@@ -43,6 +44,8 @@ import tempfile
 import threading
 import time
 import unittest
+import urllib.error
+import urllib.request
 
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -65,6 +68,15 @@ def kclient(server, attempts=1, read_timeout=30, connect_timeout=5):
     cfg = Config(retries={'total_max_attempts': attempts, 'mode': 'standard'},
                  read_timeout=read_timeout, connect_timeout=connect_timeout)
     return boto3_client('kinesis', server.endpoint, cfg)
+
+
+def probe(node, path):
+    """GET /health or /ready: (status, JSON)."""
+    try:
+        with urllib.request.urlopen(node.endpoint + path, timeout=15) as r:
+            return r.status, json.load(r)
+    except urllib.error.HTTPError as e:
+        return e.code, json.load(e)
 
 
 class Ledger:
@@ -614,6 +626,14 @@ class ThreeServersTwoNodes(ClusterCase):
             self.assertTrue(500 <= status < 600, msg)
             self.assertEqual(code, 'ServiceUnavailable', msg)
         sys.stderr.write('\n')
+        # A load balancer's readiness probe sees it too (issue 26): /ready answers 503, the
+        # cluster's state says why, and /health still answers.
+        for node in (self.a, self.b):
+            poll('/ready is 503 without quorum', lambda: probe(node, '/ready')[0] == 503, timeout=30, delay=0.5)
+            status, state = probe(node, '/ready')
+            self.assertIn(state['services']['cluster'], ('no_quorum', 'disconnected'), state)
+            self.assertFalse(state['ready'], state)
+            self.assertEqual(probe(node, '/health')[0], 200)
 
         self.cluster.restart(1, wait=False)
         self.cluster.restart(2, wait=False)
@@ -637,6 +657,8 @@ class ThreeServersTwoNodes(ClusterCase):
         poll('a put succeeds after the two nats-servers restarted', one_put,
              timeout=RECOVER_TIMEOUT_S, delay=0.5)
         sys.stderr.write('puts succeed %.1f s after the restart\n' % (time.monotonic() - started))
+        for node in (self.a, self.b):
+            poll('/ready is 200 again', lambda: probe(node, '/ready')[0] == 200, timeout=30, delay=0.5)
         for b in range(4):
             self.assertEqual(ledger.put(kclient(self.a if b % 2 == 0 else self.b), name,
                                         ['f1-b%d-%d' % (b, i) for i in range(25)]), [])
