@@ -28,6 +28,12 @@ const fmt = {
   size: (v) => v === null || v === undefined ? '–' : v < 1024 ? fmt.num(v, 0) + ' B'
       : v < 1048576 ? fmt.num(v / 1024, 1) + ' KiB' : fmt.num(v / 1048576, 1) + ' MiB',
   ms: (v) => v === null || v === undefined ? '–' : v < 1000 ? v + ' ms' : fmt.num(v / 1000, 1) + ' s',
+  gib: (v) => v === null || v === undefined ? '–' : v < 1073741824 ? fmt.size(v) : fmt.num(v / 1073741824, 1) + ' GiB',
+  uptime: (s) => {
+    if (s === null || s === undefined) return '–';
+    const d = Math.floor(s / 86400), hr = Math.floor(s / 3600) % 24, m = Math.floor(s / 60) % 60;
+    return d ? `${d} d ${hr} h` : hr ? `${hr} h ${m} min` : m ? `${m} min ${Math.floor(s % 60)} s` : `${Math.floor(s)} s`;
+  },
   time: (ms) => ms ? new Date(ms).toISOString().replace('T', ' ').replace('Z', '') : 'never',
 };
 
@@ -130,7 +136,71 @@ function table(headers, rows, attrs = {}) {
 
 // -- overview
 
+// The server itself, for whoever runs it: health, version, uptime, the data directory's disk, and
+// in cluster mode the nodes and who holds which lease (GET /eddy/v1/cluster, every 10 s).
+function serverPanel() {
+  const box = h('section', {id: 'server'}, h('h2', {}, 'Server'));
+  const cells = {};
+  const row = (label, id) => h('tr', {}, h('th', {}, label), (cells[id] = h('td', {id: 'server-' + id})));
+  const services = ['streams', 'applications', 'delivery_streams', 'cluster'];
+  box.append(h('table', {class: 'kv'}, h('tbody', {},
+    row('Version', 'version'), row('Uptime', 'uptime'), row('Ready', 'ready'),
+    services.map((k) => row(k.replace('_', ' '), 'svc-' + k)),
+    row('Data directory', 'data'), row('Disk available', 'disk'))));
+  const cluster = h('div', {id: 'cluster'});
+  box.append(cluster);
+  let clusterTimer = null;
+
+  async function loadCluster() {
+    try {
+      const c = await getJSON('/eddy/v1/cluster');
+      cluster.textContent = '';
+      cluster.append(h('h3', {}, `Cluster: node ${c.node}, NATS ${c.server_version} (${c.connected_to}), ` +
+                                 `${c.replicas} replica(s)`),
+        table(['node'], (c.nodes || []).map((n) => h('tr', {'data-node': n}, h('td', {}, n))), {id: 'cluster-nodes'}),
+        (c.leases || []).length ? table(['lease', 'name', 'held by'], c.leases.map((l) =>
+          h('tr', {'data-lease': l.kind + ':' + l.name}, h('td', {}, l.kind.replace('_', ' ')), h('td', {}, l.name),
+            h('td', {}, l.node))), {id: 'cluster-leases'}) : h('p', {class: 'empty'}, 'No leases held.'),
+        c.leases_error ? h('p', {class: 'error'}, c.leases_error) : null);
+    } catch (e) {
+      cluster.textContent = '';
+      cluster.append(h('p', {class: 'error'}, 'Cluster status: ' + e.message));
+    }
+  }
+
+  function update(s) {
+    if (!s) return;
+    const set = (id, text, cls) => {
+      cells[id].textContent = text;
+      cells[id].className = cls || '';
+    };
+    set('version', `${s.version} (${s.commit})`);
+    set('uptime', fmt.uptime(s.uptime_seconds));
+    set('ready', s.ready ? 'yes' : 'no' + (s.init === 'running' ? ' (applying --apply files)' : ''),
+        s.ready ? 'status-ACTIVE' : 'status-FAILING');
+    for (const k of services) {
+      const v = (s.services || {})[k] || '–';
+      set('svc-' + k, v.replace('_', ' '), v === 'running' || v === 'disabled' ? '' : 'status-FAILING');
+    }
+    const d = s.data_dir || {};
+    set('data', `${d.path}: ${fmt.gib(d.used_bytes)}${d.partial ? '+' : ''} in ${fmt.num(d.files, 0)} files`);
+    const free = d.filesystem_size_bytes ? d.filesystem_avail_bytes / d.filesystem_size_bytes : null;
+    set('disk', free === null ? '–' : `${fmt.gib(d.filesystem_avail_bytes)} of ${fmt.gib(d.filesystem_size_bytes)} ` +
+        `(${fmt.num(free * 100, 0)} % free)`, free !== null && free < 0.1 ? 'status-FAILING' : '');
+    if (s.cluster_node && !clusterTimer) {
+      loadCluster();
+      clusterTimer = setInterval(() => {
+        if (document.body.contains(box)) loadCluster();
+        else clearInterval(clusterTimer);
+      }, 10000);
+    }
+  }
+  return {box, update};
+}
+
 function overviewPage(main) {
+  const server = serverPanel();
+  main.append(server.box);
   const streams = h('section', {id: 'streams'}, h('h2', {}, 'Streams'));
   const apps = h('section', {id: 'applications'}, h('h2', {}, 'Applications'));
   const deliveries = h('section', {id: 'delivery-streams'}, h('h2', {}, 'Delivery streams'));
@@ -173,6 +243,7 @@ function overviewPage(main) {
   }
 
   live.listeners.add((o) => {
+    server.update(o.server);
     const sig = JSON.stringify([o.streams.map((s) => s.name), o.applications.map((a) => a.name),
                                 o.delivery_streams.map((d) => d.name)]);
     if (sig !== shape) {

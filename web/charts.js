@@ -56,8 +56,16 @@ const Charts = (() => {
     const data = [xs, ...keys.map((k) => series[k])];
     const plot = replace(el, 'lines:' + keys.join('\u0001'), () => new uPlot({
       width: width(el), height: 280,
-      // One window alone: show the ten minutes before it rather than a range of years.
-      scales: {x: {time: true, range: (u, min, max) => min === max ? [min - 600, max + 60] : [min, max]}},
+      // From the data, not uPlot's own guess, which for one point spans 1,000 days: one window alone
+      // shows the ten minutes before it; several, their span and a little room.
+      scales: {x: {time: true, range: (u, min, max) => {
+        const t = u.data[0].filter((v) => v !== null && v !== undefined);
+        if (!t.length) return [min, max];
+        const lo = Math.min(...t), hi = Math.max(...t);
+        if (hi === lo) return [hi - 600, hi + 60];
+        const pad = Math.max((hi - lo) * 0.02, 1);
+        return [lo - pad, hi + pad];
+      }}},
       axes: [{}, {label: yLabel, size: 70}],
       series: [{}, ...keys.map((k, i) => ({label: k, stroke: color(i), width: 2, spanGaps: true,
                                            points: {show: xs.length < 60}}))],

@@ -43,6 +43,7 @@
 #include "stream/stream_store.h"
 #include "web/cluster_figures.h"
 #include "web/dashboard.h"
+#include "web/disk_usage.h"
 #include "web/health.h"
 #include "web/metrics_text.h"
 #include "web/server_metrics.h"
@@ -429,11 +430,12 @@ int serve(const ServeOptions& o) {
   request_metrics.add_service("kinesisanalyticsv2", *analytics_v2_model->get());
   request_metrics.add_service("firehose", *firehose_model->get());
   std::function<std::string()> cluster_metrics;
-  dashboard.set_extra_metrics([&request_metrics, &cluster_metrics, data_dir = std::filesystem::path(o.data_dir),
-                               started_s = static_cast<double>(clock.now_ms()) / 1000.0] {
-    return web::render_server_metrics(data_dir, started_s) + request_metrics.render() +
-           (cluster_metrics ? cluster_metrics() : std::string());
-  });
+  web::DiskUsage disk(o.data_dir, clock);
+  dashboard.set_extra_metrics(
+      [&request_metrics, &cluster_metrics, &disk, started_s = static_cast<double>(clock.now_ms()) / 1000.0] {
+        return web::render_server_metrics(disk.get(), started_s) + request_metrics.render() +
+               (cluster_metrics ? cluster_metrics() : std::string());
+      });
   if (node) {
     const std::string version = node->server_version();
     cluster_metrics = [&node, &leases, &host, &deliveries, version] {
@@ -522,6 +524,19 @@ int serve(const ServeOptions& o) {
     });
   }
   router.set_probes([&health](std::string_view path) { return path == "/ready" ? health.ready() : health.health(); });
+  // The dashboard's server panel: the probes' state, and the data directory's size and disk.
+  dashboard.set_server_info([&health, &disk, &o] {
+    nlohmann::json info = health.state();
+    const auto d = disk.get();
+    info["data_dir"] = {{"path", o.data_dir},
+                        {"used_bytes", d.used_bytes},
+                        {"files", d.files},
+                        {"partial", d.partial},
+                        {"filesystem_size_bytes", d.filesystem_size_bytes},
+                        {"filesystem_avail_bytes", d.filesystem_avail_bytes}};
+    info["cluster_node"] = o.cluster.empty() ? nlohmann::json() : nlohmann::json(o.node_id);
+    return info;
+  });
   api::HttpLimits limits;
   limits.max_connections = connection_limit(o.max_connections);
   limits.body_budget_bytes = static_cast<size_t>(o.body_budget_mb) << 20;

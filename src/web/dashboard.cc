@@ -176,7 +176,10 @@ json Dashboard::overview() const {
     row.update({{"name", d.name}, {"status", d.status}});
     deliveries.push_back(std::move(row));
   }
-  return {{"now_ms", clock_.now_ms()}, {"streams", streams}, {"applications", apps}, {"delivery_streams", deliveries}};
+  json out = {
+      {"now_ms", clock_.now_ms()}, {"streams", streams}, {"applications", apps}, {"delivery_streams", deliveries}};
+  if (server_info_) out["server"] = server_info_();
+  return out;
 }
 
 bool Dashboard::handle(const HttpRequest& request, std::string_view path, api::Respond& respond) const {

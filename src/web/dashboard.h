@@ -43,6 +43,8 @@ class Dashboard {
 
   // More Prometheus families appended to /metrics (cluster mode's), already in the text format.
   void set_extra_metrics(std::function<std::string()> extra) { extra_metrics_ = std::move(extra); }
+  // The server's own state for the overview's "server" member (health, version, uptime, disk).
+  void set_server_info(std::function<nlohmann::json()> info) { server_info_ = std::move(info); }
   // Cluster mode: stream and buffer figures are the cluster's (cluster_figures.h), not this node's.
   void set_cluster_figures(std::shared_ptr<const ClusterFigures> figures) { cluster_figures_ = std::move(figures); }
 
@@ -70,6 +72,7 @@ class Dashboard {
   delivery::DeliveryHost& deliveries_;
   const Clock& clock_;
   std::function<std::string()> extra_metrics_;
+  std::function<nlohmann::json()> server_info_;
   std::shared_ptr<const ClusterFigures> cluster_figures_;
 };
 

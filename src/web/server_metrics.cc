@@ -1,7 +1,6 @@
 #include "web/server_metrics.h"
 
 #include <sys/resource.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -55,7 +54,7 @@ double open_fds() {
 
 }  // namespace
 
-std::string render_server_metrics(const std::filesystem::path& data_dir, double start_time_s) {
+std::string render_server_metrics(const DiskUsage::Figures& disk, double start_time_s) {
   std::string out =
       "# HELP eddy_build_info The version and commit of this eddy binary (always 1).\n"
       "# TYPE eddy_build_info gauge\n"
@@ -72,14 +71,14 @@ std::string render_server_metrics(const std::filesystem::path& data_dir, double 
     gauge(out, "process_max_fds", "gauge", "Maximum number of open file descriptors.", static_cast<double>(r.rlim_cur));
   gauge(out, "process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.",
         start_time_s);
-  if (struct statvfs fs{}; statvfs(data_dir.c_str(), &fs) == 0) {
-    const double block = static_cast<double>(fs.f_frsize);
-    gauge(out, "eddy_data_dir_filesystem_size_bytes", "gauge", "Size of the filesystem holding the data directory.",
-          static_cast<double>(fs.f_blocks) * block);
-    gauge(out, "eddy_data_dir_filesystem_avail_bytes", "gauge",
-          "Bytes of that filesystem available to eddy (what writes can still use).",
-          static_cast<double>(fs.f_bavail) * block);
-  }
+  gauge(out, "eddy_data_dir_filesystem_size_bytes", "gauge", "Size of the filesystem holding the data directory.",
+        static_cast<double>(disk.filesystem_size_bytes));
+  gauge(out, "eddy_data_dir_filesystem_avail_bytes", "gauge",
+        "Bytes of that filesystem available to eddy (what writes can still use).",
+        static_cast<double>(disk.filesystem_avail_bytes));
+  gauge(out, "eddy_data_dir_used_bytes", "gauge",
+        "Bytes of the files under the data directory (walked at most every 30 s).",
+        static_cast<double>(disk.used_bytes));
   return out;
 }
 

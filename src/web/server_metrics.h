@@ -3,12 +3,13 @@
 // and the data directory's filesystem, so that the usual dashboards and alerts apply.
 #pragma once
 
-#include <filesystem>
 #include <string>
+
+#include "web/disk_usage.h"
 
 namespace eddy::web {
 
-// `start_time_s`: when the server started (Unix seconds).
-std::string render_server_metrics(const std::filesystem::path& data_dir, double start_time_s);
+// `start_time_s`: when the server started (Unix seconds); `disk`: the data directory's figures.
+std::string render_server_metrics(const DiskUsage::Figures& disk, double start_time_s);
 
 }  // namespace eddy::web
