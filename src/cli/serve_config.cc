@@ -1,7 +1,7 @@
 #include "cli/serve_config.h"
 
-#include <CLI/CLI.hpp>
 #include <yaml-cpp/yaml.h>
+#include <CLI/CLI.hpp>
 
 #include <cstdlib>
 
@@ -21,7 +21,9 @@ bool on_command_line(const std::string& long_name) {
   return false;
 }
 
-bool skipped(const std::string& name) { return name.empty() || name == "help" || name == "config"; }
+bool skipped(const std::string& name) {
+  return name.empty() || name == "help" || name == "config";
+}
 
 bool secret(const std::string& name) {
   return name.find("secret") != std::string::npos || name.find("password") != std::string::npos;
@@ -112,10 +114,10 @@ std::string ServeConfig::describe(const CLI::App& cmd) const {
     if (opt->count() > 0) {
       for (const auto& r : opt->results()) value += (value.empty() ? "" : ",") + r;
       const char* env = std::getenv(environment_name(name).c_str());
-      source = from_file_.count(name)    ? "config " + file_
-               : on_command_line(name)   ? "flag"
-               : env                     ? "env " + environment_name(name)
-                                         : "flag";
+      source = from_file_.count(name)  ? "config " + file_
+               : on_command_line(name) ? "flag"
+               : env                   ? "env " + environment_name(name)
+                                       : "flag";
     } else {
       value = opt->get_default_str();
     }

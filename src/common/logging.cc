@@ -43,27 +43,31 @@ bool parse_log_level(std::string_view text, LogLevel& out) {
   return false;
 }
 
-void set_log_level(LogLevel level) { g_level = static_cast<int>(level); }
-void set_log_json(bool json) { g_json = json; }
-bool log_enabled(LogLevel level) { return static_cast<int>(level) <= g_level.load(std::memory_order_relaxed); }
+void set_log_level(LogLevel level) {
+  g_level = static_cast<int>(level);
+}
+void set_log_json(bool json) {
+  g_json = json;
+}
+bool log_enabled(LogLevel level) {
+  return static_cast<int>(level) <= g_level.load(std::memory_order_relaxed);
+}
 
 void log_event(LogLevel level, std::string_view component, std::string_view message, const LogFields& fields) {
   if (!log_enabled(level)) return;
-  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count();
+  const auto now =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
   std::string line;
   if (g_json.load(std::memory_order_relaxed)) {
-    nlohmann::json j = {{"time", format_iso8601_ms(now)},
-                        {"level", level_name(level)},
-                        {"component", component},
-                        {"message", message}};
+    nlohmann::json j = {
+        {"time", format_iso8601_ms(now)}, {"level", level_name(level)}, {"component", component}, {"message", message}};
     for (const auto& [k, v] : fields) j[k] = v;
     // Replacement characters for invalid UTF-8: a name from a request must not break the line.
     line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   } else {
-    line = format_iso8601_ms(now) + " " + level_name(level) + " " + std::string(component) + ": " +
-           std::string(message);
+    line =
+        format_iso8601_ms(now) + " " + level_name(level) + " " + std::string(component) + ": " + std::string(message);
     for (const auto& [k, v] : fields) {
       line += " " + k + "=";
       // Quoted when it would not read back as one word.
