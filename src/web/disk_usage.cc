@@ -11,8 +11,8 @@ DiskUsage::Figures DiskUsage::get() {
   Figures f;
   std::error_code ec;
   // Links are not followed: the directory's own files only, and no loop.
-  for (std::filesystem::recursive_directory_iterator it(dir_, std::filesystem::directory_options::skip_permission_denied,
-                                                        ec),
+  for (std::filesystem::recursive_directory_iterator
+           it(dir_, std::filesystem::directory_options::skip_permission_denied, ec),
        end;
        !ec && it != end; it.increment(ec)) {
     if (++f.files > kMaxFiles) {

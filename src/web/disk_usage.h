@@ -13,9 +13,9 @@ namespace eddy::web {
 class DiskUsage {
  public:
   struct Figures {
-    uint64_t used_bytes = 0;   // the files under the directory (apparent sizes)
+    uint64_t used_bytes = 0;  // the files under the directory (apparent sizes)
     uint64_t files = 0;
-    bool partial = false;      // the walk stopped at its bound: used_bytes is at least this
+    bool partial = false;  // the walk stopped at its bound: used_bytes is at least this
     uint64_t filesystem_size_bytes = 0;
     uint64_t filesystem_avail_bytes = 0;
   };
