@@ -1,8 +1,9 @@
 #include "common/fault_log.h"
 
+#include "common/logging.h"
+
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
 #include <mutex>
 #include <string>
 
@@ -34,10 +35,9 @@ void log_fault(std::string_view what, std::string_view reason) {
     more = suppressed;
     suppressed = 0;
   }
-  std::string line = "eddy: " + std::string(what) + " failed: " + std::string(reason.substr(0, 500));
+  std::string line = std::string(what) + " failed: " + std::string(reason.substr(0, 500));
   if (more) line += " (and " + std::to_string(more) + " more faults since the last line)";
-  line += "\n";
-  std::fwrite(line.data(), 1, line.size(), stderr);
+  log_error("fault", line);
 }
 
 }  // namespace eddy

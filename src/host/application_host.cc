@@ -5,6 +5,7 @@
 
 #include "common/fault_log.h"
 #include "common/file_util.h"
+#include "common/logging.h"
 #include "host/checkpoint.h"
 
 namespace eddy::host {
@@ -303,6 +304,7 @@ Status ApplicationHost::stop(const std::string& name) {
   e.app.status = "STOPPING";
   halt(e, lock);
   e.app.status = "READY";
+  log_info("application", "stopped", {{"application", name}});
   return persist(name, e);
 }
 

@@ -3,6 +3,7 @@
 
 #include "common/fault_log.h"
 #include "common/file_util.h"
+#include "common/logging.h"
 #include "host/application_host.h"
 #include "runtime/application.h"
 #include "sql/compile.h"
@@ -304,6 +305,7 @@ Status ApplicationHost::start_runner(const std::string& name, Entry& entry, cons
   }  // TRIM_HORIZON: no positions; reads start at each shard's trim horizon
   entry.app.status = "RUNNING";
   entry.app.starting_position = position;
+  log_info("application", "started", {{"application", name}, {"position", position}, {"here", here ? "yes" : "no"}});
   // Checked and restored here; run by the node it is placed on (always this one on one machine).
   if (!here) {
     // That node starts from the checkpoint: make it this start's point (before the document says

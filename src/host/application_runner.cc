@@ -1,4 +1,5 @@
 #include "host/application_runner.h"
+#include "common/logging.h"
 
 #include <cstdio>
 
@@ -242,10 +243,21 @@ void ApplicationRunner::report(const char* level, const char* error_name, const 
     std::lock_guard lock(mu_);
     errors_.push(row.dump());
     // An error of the runner's own (not of a record) stops progress until a round clears it.
-    if (std::string_view(level) != "ERROR") return;
+    // A record's error goes to the error stream; the log gets it only at debug level, since a
+    // stream of bad records would otherwise write a line per record.
+    if (std::string_view(level) != "ERROR") {
+      if (log_enabled(LogLevel::kDebug)) {
+        log_event(LogLevel::kDebug, "application", message, {{"application", setup_.name}, {"error", error_name}});
+      }
+      return;
+    }
     changed = !fault_ || fault_->reason != message;
     if (!fault_) fault_ = Fault{message, clock_.now_ms()};
     fault_->reason = message;
+  }
+  if (changed) {
+    log_error("application", "cannot make progress (retrying): " + message,
+              {{"application", setup_.name}, {"error", error_name}});
   }
   if (changed && setup_.fault_changed) setup_.fault_changed(*this);
 }
@@ -257,6 +269,7 @@ void ApplicationRunner::clear_fault() {
     changed = fault_.has_value();
     fault_.reset();
   }
+  if (changed) log_info("application", "making progress again", {{"application", setup_.name}});
   if (changed && setup_.fault_changed) setup_.fault_changed(*this);
 }
 
