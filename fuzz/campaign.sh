@@ -15,7 +15,7 @@ case "$target" in
                    libs=(-lsimdjson) ;;
   sigv4) sources=(src/aws/sigv4.cc src/common/digest.cc src/common/time_format.cc src/common/error.cc)
          libs=(-lcrypto -lz) ;;
-  record_mapping) sources=(src/runtime/input_schema.cc src/runtime/value.cc src/runtime/expr.cc src/runtime/types.cc
+  record_mapping) sources=(src/runtime/input_schema.cc src/runtime/flat_ondemand.cc src/runtime/cast.cc src/runtime/value.cc src/runtime/expr.cc src/runtime/types.cc
                            src/common/time_format.cc src/common/error.cc src/common/uint128.cc)
                   libs=(-lsimdjson) ;;
   *) echo "campaign.sh: unknown target '$target' (record_json, delivery_prefix, sigv4, record_mapping)" >&2; exit 2 ;;

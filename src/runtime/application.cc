@@ -8,6 +8,7 @@
 #include <set>
 
 #include "runtime/batch_turns.h"
+#include "runtime/flat_ondemand.h"
 #include "runtime/keyed_pump.h"
 #include "runtime/row_format.h"
 #include "runtime/state_codec.h"
@@ -238,6 +239,18 @@ void Application::push_document(size_t input, simdjson::dom::element doc, std::s
   settle();
 }
 
+void Application::push_values(size_t input, std::vector<Value>& values, TimestampMs arrival, int64_t origin) {
+  ++rows_in_;
+  size_t lane = 0;
+  scratch_.shard = 0;
+  scratch_.rowtime = next_rowtime(input, lane, arrival);
+  scratch_.origin = origin;
+  scratch_.values.swap(values);  // both keep their storage for the next record
+  set_arrival_column(scratch_.values, inputs_[input].schema.columns.size(), arrival);
+  insert(*input_nodes_[input][0], scratch_);
+  settle();
+}
+
 void Application::take_record(size_t input, std::string_view record, TimestampMs arrival, int64_t origin, size_t lane) {
   if (!inputs_[input].schema.csv) {
     thread_local simdjson::dom::parser parser;
@@ -362,6 +375,7 @@ void Application::set_records(MappedBatch& batch, std::span<const SourceRecord> 
 void Application::map_batch(MappedBatch& batch, size_t helper) const {
   if (!batch.mapping) return;
   thread_local simdjson::dom::parser parser, many_parser;
+  thread_local simdjson::ondemand::parser ondemand_parser;
   const InputSchema& schema = inputs_[batch.input].schema;
   std::vector<int>& hints = batch.hints[helper];
   const size_t n = batch.records.size();
@@ -369,7 +383,7 @@ void Application::map_batch(MappedBatch& batch, size_t helper) const {
   auto map_one = [&](size_t i, simdjson::dom::element doc) {
     MappedBatch::Mapped& m = batch.mapped[i];
     if (batch.arrival_of) {
-      auto t = (*batch.arrival_of)(doc);
+      auto t = batch.arrival_of->of(doc);
       if (!t) {
         m.state = MappedBatch::Mapped::State::kNoArrival;
         return;
@@ -406,7 +420,38 @@ void Application::map_batch(MappedBatch& batch, size_t helper) const {
       lines = lines && records[k].data.data() > end && records[k].data.data() - end < 64 &&
               std::all_of(end, records[k].data.data(), [](char c) { return c == '\n'; });
     }
-    if (lines && to - from > 1) {
+    // Flat records read on-demand, without a DOM (flat_ondemand.h); one the path declines is
+    // parsed alone below.
+    const int arrival_column = batch.arrival_of ? batch.arrival_of->column : -1;
+    if (lines && schema.ondemand && (!batch.arrival_of || arrival_column >= 0)) {
+      const char* start = records[from].data.data();
+      const size_t size = static_cast<size_t>(records[to - 1].data.data() + records[to - 1].data.size() - start);
+      simdjson::ondemand::document_stream docs;
+      if (!ondemand_parser.iterate_many(start, size, size + 1).get(docs)) {
+        for (auto it = docs.begin(); it != docs.end() && i < to; ++it) {
+          if ((*it).error()) break;  // no source to ask for: the rest one by one
+          // At the document's root, before it is read: where it starts and ends.
+          if (it.current_index() != static_cast<size_t>(records[i].data.data() - start) ||
+              it.source().size() != records[i].data.size()) {
+            break;
+          }
+          MappedBatch::Mapped& m = batch.mapped[i];
+          simdjson::ondemand::document_reference doc;
+          simdjson::ondemand::object obj;
+          if (!(*it).get(doc) && !doc.get_object().get(obj) &&
+              map_flat_ondemand(schema, obj, m.values, hints, arrival_column) &&
+              (arrival_column < 0 || !m.values[static_cast<size_t>(arrival_column)].is_null())) {
+            if (arrival_column >= 0) m.arrival = m.values[static_cast<size_t>(arrival_column)].i;
+            m.state = MappedBatch::Mapped::State::kRow;
+          } else {
+            simdjson::dom::element doc;
+            const SourceRecord& r = records[i];
+            if (!parser.parse(r.data.data(), r.data.size(), false).get(doc)) map_one(i, doc);
+          }
+          ++i;
+        }
+      }
+    } else if (lines && to - from > 1) {
       const char* start = records[from].data.data();
       const size_t size = static_cast<size_t>(records[to - 1].data.data() + records[to - 1].data.size() - start);
       simdjson::dom::document_stream docs;

@@ -100,13 +100,22 @@ class Application final : public Program {
   // The same for a JSON record the caller has parsed already (`raw` is its text, for error_stream).
   void push_document(size_t input, simdjson::dom::element doc, std::string_view raw, TimestampMs arrival,
                      int64_t origin, size_t lane = 0);
+  // The same for a record already mapped to its input row's columns (map_flat_ondemand); takes
+  // `values`' contents and leaves it storage to map the next record into.
+  void push_values(size_t input, std::vector<Value>& values, TimestampMs arrival, int64_t origin);
   // Records of input `input` in order, taken exactly as push_record one by one would take them
   // (the same rows, ROWTIMEs and error rows), with the JSON parsing and input mapping of flat
   // records spread over `pool`'s threads; the pumps run on the calling thread, in record order.
   // `arrival_of` (optional, run on any thread) takes a record's arrival time from its document
   // instead of `arrival`; where it has none, taking stops: the count of records taken is returned.
   using SourceRecord = runtime::SourceRecord;
-  using ArrivalOf = std::function<std::optional<TimestampMs>(simdjson::dom::element doc)>;
+  struct ArrivalOf {
+    std::function<std::optional<TimestampMs>(simdjson::dom::element doc)> of;
+    // >= 0: the input column (a TIMESTAMP mapping the same field, flat_ondemand.h) that holds
+    // the time `of` would find, so records read on-demand take it from their row.
+    int column = -1;
+    explicit operator bool() const { return static_cast<bool>(of); }
+  };
   // `padded`: each record's bytes are followed by simdjson::SIMDJSON_PADDING readable bytes, so
   // it is parsed in place.
   size_t push_records(size_t input, std::span<const SourceRecord> records, WorkerPool& pool,

@@ -15,6 +15,7 @@
 #include "common/line_reader.h"
 #include "common/time_format.h"
 #include "common/worker_pool.h"
+#include "runtime/flat_ondemand.h"
 
 namespace eddy::runtime {
 namespace {
@@ -104,10 +105,8 @@ Result<FileSourceEnd> run_file_source(int fd, Application& app, const FileSource
     app.push_document(0, doc, line, arrival, line_no);
     if ((++records & 0xffff) == 0) report();
   };
-  // One line, parsed on its own (in place: every line the reader gives is padded).
-  auto push_line = [&](std::string_view line) {
-    ++line_no;
-    if (line.empty()) return;
+  // A line that is not empty, parsed on its own (in place: every line the reader gives is padded).
+  auto push_parsed_line = [&](std::string_view line) {
     TimestampMs arrival = o.arrival_field.empty() ? SystemClock::instance().now_ms() : 0;
     if (!schema->csv) {
       simdjson::dom::element doc;
@@ -126,12 +125,32 @@ Result<FileSourceEnd> run_file_source(int fd, Application& app, const FileSource
     app.push_record(0, line, arrival, line_no);
     if ((++records & 0xffff) == 0) report();
   };
+  auto push_line = [&](std::string_view line) {
+    ++line_no;
+    if (line.empty()) return;
+    push_parsed_line(line);
+  };
   auto push_lines = [&](std::string_view text) {
     while (!text.empty() && no_arrival == 0) {
       const size_t nl = text.find('\n');
       push_line(text.substr(0, nl));
       text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
     }
+  };
+  // A document of a block (at byte `at`, `text`) is taken only if it is a whole line: it starts
+  // where the line does (after empty lines, counted) and ends where the line ends. Then its line
+  // is counted and `done` moves past it.
+  auto take_line = [&](std::string_view block, size_t& done, size_t at, std::string_view text) {
+    size_t empty = 0;  // empty lines before the document
+    while (done + empty < at && block[done + empty] == '\n') ++empty;
+    const size_t end = at + text.size();
+    if (done + empty != at || end > block.size() || (end < block.size() && block[end] != '\n') ||
+        text.find('\n') != std::string_view::npos) {
+      return false;
+    }
+    line_no += static_cast<int64_t>(empty) + 1;
+    done = std::min(block.size(), end + 1);
+    return true;
   };
   // JSON lines a block at a time through parse_many: simdjson's first stage runs over the whole
   // block at once, which per-line parsing paid for every record. Only a block's leading run of
@@ -146,18 +165,43 @@ Result<FileSourceEnd> run_file_source(int fd, Application& app, const FileSource
         // A document in error has no source to ask for (simdjson crashes): its line goes the slow way.
         simdjson::dom::element doc;
         if ((*it).get(doc)) break;
-        const size_t at = it.current_index();
         const std::string_view text = it.source();
-        size_t empty = 0;  // empty lines before the document
-        while (done + empty < at && block[done + empty] == '\n') ++empty;
-        const size_t end = at + text.size();
-        if (done + empty != at || end > block.size() || (end < block.size() && block[end] != '\n') ||
-            text.find('\n') != std::string_view::npos) {
-          break;
-        }
-        line_no += static_cast<int64_t>(empty) + 1;
+        if (!take_line(block, done, it.current_index(), text)) break;
         push_json(doc, text);
-        done = std::min(block.size(), end + 1);
+      }
+    }
+    push_lines(block.substr(done));
+  };
+  // The same for flat records read on-demand (flat_ondemand.h): no DOM is built, and a record
+  // the path declines is parsed and mapped alone, the general way. The arrival time, if a field
+  // gives it, is the TIMESTAMP column mapping that field.
+  const int arrival_column = o.arrival_field.empty() ? -1 : ondemand_timestamp_column(*schema, o.arrival_field);
+  const bool ondemand = schema->ondemand && (o.arrival_field.empty() || arrival_column >= 0);
+  simdjson::ondemand::parser ondemand_parser;
+  std::vector<Value> values;
+  std::vector<int> hints;
+  auto push_block_ondemand = [&](std::string_view block) {
+    simdjson::ondemand::document_stream docs;
+    size_t done = 0;  // bytes of `block` handled: whole lines
+    if (!ondemand_parser.iterate_many(block.data(), block.size(), block.size() + 1).get(docs)) {
+      for (auto it = docs.begin(); it != docs.end() && no_arrival == 0; ++it) {
+        // A document in error has no source to ask for (simdjson crashes): its line goes the slow way.
+        if ((*it).error()) break;
+        // At the document's root, before it is read: where it starts and ends.
+        const std::string_view text = it.source();
+        if (!take_line(block, done, it.current_index(), text)) break;
+        simdjson::ondemand::document_reference doc;
+        simdjson::ondemand::object obj;
+        if ((*it).get(doc) || doc.get_object().get(obj) ||
+            !map_flat_ondemand(*schema, obj, values, hints, arrival_column) ||
+            (arrival_column >= 0 && values[static_cast<size_t>(arrival_column)].is_null())) {
+          push_parsed_line(text);
+          continue;
+        }
+        const TimestampMs arrival =
+            arrival_column >= 0 ? values[static_cast<size_t>(arrival_column)].i : SystemClock::instance().now_ms();
+        app.push_values(0, values, arrival, line_no);
+        if ((++records & 0xffff) == 0) report();
       }
     }
     push_lines(block.substr(done));
@@ -169,7 +213,8 @@ Result<FileSourceEnd> run_file_source(int fd, Application& app, const FileSource
   WorkerPool pool(static_cast<size_t>(std::max(1, o.parallelism)));
   Application::ArrivalOf arrival_of;
   if (!o.arrival_field.empty()) {
-    arrival_of = [&o](simdjson::dom::element doc) { return arrival_in(doc, o.arrival_field); };
+    arrival_of.of = [&o](simdjson::dom::element doc) { return arrival_in(doc, o.arrival_field); };
+    arrival_of.column = arrival_column;
   }
   auto push_parallel = [&] {
     struct Block {
@@ -217,6 +262,8 @@ Result<FileSourceEnd> run_file_source(int fd, Application& app, const FileSource
     while (no_arrival == 0 && reader.next_block(block)) {
       if (schema->csv)
         push_lines(block);
+      else if (ondemand)
+        push_block_ondemand(block);
       else
         push_block(block);
     }

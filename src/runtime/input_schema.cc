@@ -9,6 +9,7 @@
 #include <set>
 
 #include "runtime/cast.h"
+#include "runtime/flat_ondemand.h"
 
 namespace eddy::runtime {
 
@@ -255,30 +256,6 @@ Result<std::vector<std::vector<Value>>> map_csv(const InputSchema& schema, std::
   return rows;
 }
 
-// a[0..n) == b[0..n) for the short field names of records: two overlapping word loads instead
-// of a call or a byte loop (both showed in profiles of the mapping).
-inline bool same_bytes(const char* a, const char* b, size_t n) {
-  auto load4 = [](const char* p) {
-    uint32_t v;
-    std::memcpy(&v, p, 4);
-    return v;
-  };
-  auto load8 = [](const char* p) {
-    uint64_t v;
-    std::memcpy(&v, p, 8);
-    return v;
-  };
-  if (n >= 8) {
-    if (n > 16) return std::memcmp(a, b, n) == 0;
-    return load8(a) == load8(b) && load8(a + n - 8) == load8(b + n - 8);
-  }
-  if (n >= 4) return load4(a) == load4(b) && load4(a + n - 4) == load4(b + n - 4);
-  for (size_t i = 0; i < n; ++i) {
-    if (a[i] != b[i]) return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 namespace {
@@ -332,7 +309,7 @@ Status map_flat_small(const InputSchema& schema, simdjson::dom::object record, s
   auto matches = [&](size_t c, std::string_view key) {
     const auto& f = index[c];
     if (f.length != key.size() || (!key.empty() && f.first != key[0])) return false;
-    return same_bytes(names + f.offset, key.data(), key.size());
+    return short_bytes_equal(names + f.offset, key.data(), key.size());
   };
   size_t position = 0;
   for (auto field : record) {
@@ -378,7 +355,7 @@ Status map_flat(const InputSchema& schema, simdjson::dom::object record, std::ve
     const std::string_view key = field.key;
     for (size_t c = 0; c < n; ++c) {
       const auto& f = index[c];
-      if (f.length != key.size() || seen[c] || !same_bytes(names + f.offset, key.data(), key.size())) continue;
+      if (f.length != key.size() || seen[c] || !short_bytes_equal(names + f.offset, key.data(), key.size())) continue;
       seen[c] = true;
       if (auto st = convert(schema.columns[c], field.value, values[c]); !st) return st;
     }
@@ -425,6 +402,7 @@ void index_schema(InputSchema& schema) {
       schema.flat_names += p[0];
     }
   }
+  schema.ondemand = ondemand_mappable(schema);
 }
 
 Result<InputSchema> parse_input_schema(std::string_view text) {
