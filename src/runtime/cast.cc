@@ -105,7 +105,7 @@ Status cast_value(const Value& v, const SqlType& from, const SqlType& to, Value&
       else if (from.is_string()) {
         if (!parse_int_text(v.s, r)) {
           double d;
-          if (!parse_double_text(v.s, d) || std::floor(d) != d) return fail();
+          if (!parse_double_text(v.s, d) || std::floor(d) != d || std::fabs(d) > 9.2e18) return fail();
           r = static_cast<int64_t>(d);
         }
       } else if (from.is_interval()) {
