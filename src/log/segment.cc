@@ -11,6 +11,7 @@
 
 #include "common/digest.h"
 #include "common/file_util.h"
+#include "log/file_handles.h"
 
 namespace eddy::log {
 namespace {
@@ -55,7 +56,9 @@ Result<std::shared_ptr<const SegmentMapping>> Segment::map(uint64_t size) const 
   // Map ahead of the file's end (never read past what was written) so a growing active segment
   // is remapped rarely; old mappings live on in the readers that hold them.
   const size_t length = std::max<size_t>({size, mapping_ ? mapping_->length * 2 : 0, size_t{8} << 20});
-  void* addr = ::mmap(nullptr, length, PROT_READ, MAP_SHARED, fd_, 0);
+  auto file = FileHandles::shared().lease(handle_);
+  if (!file) return tl::unexpected(file.error());
+  void* addr = ::mmap(nullptr, length, PROT_READ, MAP_SHARED, file->fd(), 0);
   if (addr == MAP_FAILED) return io_error("mmap " + path_.string(), errno);
   auto m = std::make_shared<SegmentMapping>();
   m->data = static_cast<const char*>(addr);
@@ -65,10 +68,10 @@ Result<std::shared_ptr<const SegmentMapping>> Segment::map(uint64_t size) const 
 }
 
 Segment::Segment(std::filesystem::path path, int fd, Offset base)
-    : path_(std::move(path)), fd_(fd), base_(base), next_(base) {}
+    : path_(std::move(path)), handle_(FileHandles::shared().add(path_, fd)), base_(base), next_(base) {}
 
 Segment::~Segment() {
-  if (fd_ >= 0) ::close(fd_);
+  FileHandles::shared().remove(handle_);
 }
 
 std::string Segment::file_name(Offset base) {
@@ -105,8 +108,11 @@ Result<std::shared_ptr<Segment>> Segment::open(const std::filesystem::path& path
 // Walks every batch from the start. With `truncate_invalid_tail`, the file is cut at the first
 // batch that is incomplete, fails its CRC, or does not continue the offset sequence.
 Status Segment::scan(bool truncate_invalid_tail, size_t index_interval_bytes) {
+  auto file = FileHandles::shared().lease(handle_);
+  if (!file) return tl::unexpected(file.error());
+  const int fd = file->fd();
   struct stat st {};
-  if (::fstat(fd_, &st) != 0) return io_error("stat " + path_.string(), errno);
+  if (::fstat(fd, &st) != 0) return io_error("stat " + path_.string(), errno);
   const auto file_size = static_cast<uint64_t>(st.st_size);
   index_.clear();
   next_ = base_;
@@ -116,7 +122,7 @@ Status Segment::scan(bool truncate_invalid_tail, size_t index_interval_bytes) {
   uint64_t pos = 0;
   while (pos < file_size) {
     buf.resize(kBatchHeaderBytes);
-    auto got = pread_some(fd_, buf.data(), kBatchHeaderBytes, pos, path_.string());
+    auto got = pread_some(fd, buf.data(), kBatchHeaderBytes, pos, path_.string());
     if (!got) return tl::unexpected(got.error());
     BatchHeader h{};
     if (*got < kBatchHeaderBytes || !decode_batch_header(buf, h) || h.base_offset != next_ ||
@@ -124,7 +130,7 @@ Status Segment::scan(bool truncate_invalid_tail, size_t index_interval_bytes) {
       break;
     }
     buf.resize(h.total_bytes());
-    got = pread_some(fd_, buf.data(), h.total_bytes(), pos, path_.string());
+    got = pread_some(fd, buf.data(), h.total_bytes(), pos, path_.string());
     if (!got) return tl::unexpected(got.error());
     if (*got < h.total_bytes() || !verify_batch(buf, h)) break;
     if (index_.empty() || pos - last_indexed_position_ >= index_interval_bytes) {
@@ -141,17 +147,19 @@ Status Segment::scan(bool truncate_invalid_tail, size_t index_interval_bytes) {
     if (!truncate_invalid_tail) {
       return make_error(Errc::kCorruption, "corrupt batch at byte " + std::to_string(pos) + " of " + path_.string());
     }
-    if (::ftruncate(fd_, static_cast<off_t>(pos)) != 0) return io_error("truncate " + path_.string(), errno);
-    if (::fsync(fd_) != 0) return io_error("fsync " + path_.string(), errno);
+    if (::ftruncate(fd, static_cast<off_t>(pos)) != 0) return io_error("truncate " + path_.string(), errno);
+    if (::fsync(fd) != 0) return io_error("fsync " + path_.string(), errno);
   }
   return {};
 }
 
 Status Segment::append(std::string_view batch, Offset base_offset, uint32_t count, TimestampMs arrival_ms,
                        size_t index_interval_bytes) {
-  if (auto st = pwrite_all(fd_, batch, size_, path_.string()); !st) {
+  auto file = FileHandles::shared().lease(handle_);
+  if (!file) return tl::unexpected(file.error());
+  if (auto st = pwrite_all(file->fd(), batch, size_, path_.string()); !st) {
     // Leave no partial batch behind: the next append would otherwise follow garbage.
-    if (::ftruncate(fd_, static_cast<off_t>(size_)) != 0) { /* recovery truncates it on open */
+    if (::ftruncate(file->fd(), static_cast<off_t>(size_)) != 0) { /* recovery truncates it on open */
     }
     return st;
   }
@@ -167,7 +175,9 @@ Status Segment::append(std::string_view batch, Offset base_offset, uint32_t coun
 }
 
 Status Segment::sync() const {
-  if (::fdatasync(fd_) != 0) return io_error("fdatasync " + path_.string(), errno);
+  auto file = FileHandles::shared().lease(handle_);
+  if (!file) return tl::unexpected(file.error());
+  if (::fdatasync(file->fd()) != 0) return io_error("fdatasync " + path_.string(), errno);
   return {};
 }
 
@@ -204,8 +214,9 @@ bool Segment::load_index() {
   std::memcpy(&size_, t + 8, 8);
   std::memcpy(&first_ts_, t + 16, 8);
   std::memcpy(&last_ts_, t + 24, 8);
+  auto file = FileHandles::shared().lease(handle_);
   struct stat st {};
-  if (::fstat(fd_, &st) != 0 || static_cast<uint64_t>(st.st_size) < size_) return false;
+  if (!file || ::fstat(file->fd(), &st) != 0 || static_cast<uint64_t>(st.st_size) < size_) return false;
   last_indexed_position_ = index_.empty() ? 0 : index_.back().position;
   return true;
 }
@@ -220,7 +231,9 @@ Status Segment::read_at(uint64_t position, uint64_t limit, std::string& out) con
   if (position >= limit) return {};
   const size_t start = out.size();
   out.resize(start + (limit - position));
-  auto got = pread_some(fd_, out.data() + start, limit - position, position, path_.string());
+  auto file = FileHandles::shared().lease(handle_);
+  if (!file) return tl::unexpected(file.error());
+  auto got = pread_some(file->fd(), out.data() + start, limit - position, position, path_.string());
   if (!got) return tl::unexpected(got.error());
   out.resize(start + *got);
   return {};

@@ -74,7 +74,7 @@ class Segment {
   std::filesystem::path index_path() const;
 
   std::filesystem::path path_;
-  int fd_;
+  uint64_t handle_;  // the file's descriptor, leased from FileHandles::shared() for each use
   Offset base_;
   Offset next_;
   uint64_t size_ = 0;

@@ -209,7 +209,13 @@ Result<ReadResult> ShardLog::read(Offset from, size_t max_records, size_t max_by
     }
     if (position >= seg_size) continue;
     auto mapping = seg->map(seg_size);
-    if (!mapping) return tl::unexpected(mapping.error());
+    if (!mapping) {
+      // A segment retention dropped while this read began (its file gone before it was mapped)
+      // holds nothing to return any more: read on from the next one.
+      std::shared_lock lock(mu_);
+      if (std::find(segments_.begin(), segments_.end(), seg) == segments_.end()) continue;
+      return tl::unexpected(mapping.error());
+    }
     const std::string_view file((*mapping)->data, seg_size);
     result.keep_alive.push_back(*mapping);
     while (position < seg_size) {
