@@ -129,7 +129,8 @@ void ApplicationRunner::push(std::vector<std::vector<SourceCopy>> batches, size_
   // With InputParallelism n, shard i feeds in-application stream (i mod n) + 1.
   auto sources = [](const std::vector<SourceCopy>& batch, std::vector<SourceRecord>& out) {
     for (const auto& p : batch)
-      out.push_back({p.data, p.arrival, static_cast<int64_t>(p.offset), p.shard, p.rejection, p.rejection_name});
+      out.push_back({p.data, p.arrival, static_cast<int64_t>(p.offset), p.shard, p.rejection(), p.rejection_name(),
+                     p.bytes != nullptr});
   };
   auto count = [&](const std::vector<SourceCopy>& batch) {
     counters_.input_records.fetch_add(batch.size(), std::memory_order_relaxed);

@@ -51,7 +51,7 @@ bool ApplicationRunner::preprocess(std::vector<std::vector<SourceCopy>>& batches
       p.record_id = p.sequence_number + "-" + std::to_string(i);  // unique in the invocation
       p.data = r.data;
       p.shard_id = stream::shard_id(r.shard);
-      p.partition_key = r.partition_key;
+      p.partition_key = r.partition_key();
       p.arrival_ms = r.arrival;
       records.push_back(std::move(p));
     }
@@ -73,30 +73,34 @@ bool ApplicationRunner::preprocess(std::vector<std::vector<SourceCopy>>& batches
     }
     std::vector<SourceCopy> out;
     out.reserve(batch.size());
+    std::vector<std::pair<size_t, std::string>> answers;  // Ok answers' documents by record, until copied
+    answers.reserve(batch.size());
     for (size_t i = 0; i < batch.size(); ++i) {
       auto& o = (*outcomes)[i];
       auto& r = batch[i];
       switch (o.result) {
         case PreprocessOutcome::Result::kOk:
           counters_.preprocess_ok.fetch_add(1, std::memory_order_relaxed);
-          for (auto& doc : split_documents(o.data))
-            out.push_back({r.arrival, r.shard, r.offset, std::move(doc), {}, {}, {}});
+          for (auto& doc : split_documents(o.data)) {
+            answers.emplace_back(out.size(), std::move(doc));
+            out.push_back({r.arrival, r.shard, r.offset, {}, {}, {}});
+          }
           break;
         case PreprocessOutcome::Result::kDropped:
           counters_.preprocess_dropped.fetch_add(1, std::memory_order_relaxed);
           break;
         case PreprocessOutcome::Result::kFailed:
           counters_.preprocess_failed.fetch_add(1, std::memory_order_relaxed);
-          out.push_back({r.arrival,
-                         r.shard,
-                         r.offset,
-                         std::move(r.data),
-                         "the preprocessing function answered ProcessingFailed for this record",
-                         {},
-                         "Preprocessing_Failed"});
+          out.push_back({r.arrival, r.shard, r.offset, r.data, r.bytes,
+                         std::make_unique<SourceCopy::Extra>(
+                             SourceCopy::Extra{"the preprocessing function answered ProcessingFailed for this record",
+                                               {},
+                                               "Preprocessing_Failed"})});
           break;
       }
     }
+    for (const auto& [at, doc] : answers) out[at].data = doc;
+    copy_records(out);
     batch = std::move(out);
   }
   retry_delay_ms_ = 0;

@@ -4,6 +4,8 @@
 #include <optional>
 #include <utility>
 
+#include <simdjson.h>
+
 #include "stream/kpl_aggregation.h"
 
 namespace eddy::host {
@@ -33,7 +35,12 @@ void read_in_parallel(const stream::StreamStore& store, const std::string& sourc
     for (const auto& rec : read->read.records) {
       if (whole) {
         rd.records.push_back(
-            {rec.arrival_ms, rd.shard, rec.offset, std::string(rec.data), {}, std::string(rec.partition_key)});
+            {rec.arrival_ms,
+             rd.shard,
+             rec.offset,
+             rec.data,
+             {},
+             std::make_unique<SourceCopy::Extra>(SourceCopy::Extra{{}, std::string(rec.partition_key), {}})});
         continue;
       }
       // A KPL aggregate is its user records, each with the aggregate's offset and arrival, as the
@@ -42,16 +49,21 @@ void read_in_parallel(const stream::StreamStore& store, const std::string& sourc
       if (stream::kpl::is_aggregated(rec.data)) {
         auto users = stream::kpl::deaggregate(rec.data);
         if (users) {
-          for (const auto& u : *users)
-            rd.records.push_back({rec.arrival_ms, rd.shard, rec.offset, std::string(u.data), {}});
+          for (const auto& u : *users) rd.records.push_back({rec.arrival_ms, rd.shard, rec.offset, u.data, {}, {}});
           continue;
         }
-        rd.records.push_back({rec.arrival_ms, rd.shard, rec.offset, std::string(rec.data),
-                              "KPL aggregated record cannot be unpacked: " + users.error().message});
+        rd.records.push_back({rec.arrival_ms,
+                              rd.shard,
+                              rec.offset,
+                              rec.data,
+                              {},
+                              std::make_unique<SourceCopy::Extra>(SourceCopy::Extra{
+                                  "KPL aggregated record cannot be unpacked: " + users.error().message, {}, {}})});
         continue;
       }
-      rd.records.push_back({rec.arrival_ms, rd.shard, rec.offset, std::string(rec.data), {}});
+      rd.records.push_back({rec.arrival_ms, rd.shard, rec.offset, rec.data, {}, {}});
     }
+    copy_records(rd.records);  // before `read` (the log's mapping) goes
     rd.next = read->next;
     rd.finished = read->finished;
     rd.ok = true;
@@ -67,6 +79,26 @@ void read_in_parallel(const stream::StreamStore& store, const std::string& sourc
 }
 
 }  // namespace
+
+void copy_records(std::vector<SourceCopy>& records) {
+  size_t total = simdjson::SIMDJSON_PADDING;
+  for (const auto& r : records) total += r.data.size() + 1;
+  auto bytes = std::make_shared<std::string>();
+  bytes->reserve(total);
+  std::vector<size_t> at;
+  at.reserve(records.size());
+  for (const auto& r : records) {
+    at.push_back(bytes->size());
+    bytes->append(r.data);
+    bytes->push_back('\n');
+  }
+  bytes->append(simdjson::SIMDJSON_PADDING, '\0');
+  std::shared_ptr<const std::string> shared = std::move(bytes);
+  for (size_t i = 0; i < records.size(); ++i) {
+    records[i].data = std::string_view(shared->data() + at[i], records[i].data.size());
+    records[i].bytes = shared;
+  }
+}
 
 Status SourceReader::start_at_latest() {
   auto shards = store_.shards(stream_);

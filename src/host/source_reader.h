@@ -7,9 +7,11 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/clock.h"
@@ -18,16 +20,34 @@
 
 namespace eddy::host {
 
-// A record read from the source stream, waiting to be merged into ROWTIME order.
+// A record read from the source stream, waiting to be merged into ROWTIME order. Its bytes are
+// a copy in a buffer shared by the records copied together (copy_records): each followed by a
+// newline, the buffer by simdjson's padding, so that the program parses a run of one shard's
+// records in place as lines, and any record in place on its own.
 struct SourceCopy {
   TimestampMs arrival;
   uint32_t shard;
   uint64_t offset;
-  std::string data;
-  std::string rejection;       // a corrupt KPL aggregate (`data`): why it cannot be unpacked
-  std::string partition_key;   // only for whole records (SourceReader::set_whole_records)
-  std::string rejection_name;  // the rejection's error row name (empty: Record_Parse_Error)
+  std::string_view data;                     // in `bytes` once copied
+  std::shared_ptr<const std::string> bytes;  // holds `data`
+  // What few records have, apart so that records move cheaply on their way to the program.
+  struct Extra {
+    std::string rejection;       // a corrupt KPL aggregate (`data`): why it cannot be unpacked
+    std::string partition_key;   // only for whole records (SourceReader::set_whole_records)
+    std::string rejection_name;  // the rejection's error row name (empty: Record_Parse_Error)
+  };
+  std::unique_ptr<Extra> extra;
+
+  std::string_view rejection() const { return extra ? std::string_view(extra->rejection) : std::string_view(); }
+  std::string_view partition_key() const { return extra ? std::string_view(extra->partition_key) : std::string_view(); }
+  std::string_view rejection_name() const {
+    return extra ? std::string_view(extra->rejection_name) : std::string_view();
+  }
 };
+
+// Copies the bytes `data` of each record points to (a log mapping, a Lambda's answer) into one new
+// buffer they share, and points them there.
+void copy_records(std::vector<SourceCopy>& records);
 
 class SourceReader {
  public:

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <charconv>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include "common/file_util.h"
 
 namespace eddy::log {
@@ -179,6 +182,26 @@ std::optional<TimestampMs> ShardLog::oldest_arrival_ms() const {
   return std::nullopt;
 }
 
+namespace {
+
+// Fills the mapping's page tables for the next stretch of a read, [from, at most 1 MiB on),
+// in one call: a read that then faults each page of a fresh mapping in turn was most of the
+// time of reading a segment from the page cache on a virtual machine (the checksums took the
+// faults). Returns the end of the stretch. Without MADV_POPULATE_READ (kernels before 5.14)
+// the pages fault in as before.
+uint64_t populate(const SegmentMapping& m, uint64_t from, uint64_t end) {
+  constexpr uint64_t kStretch = 1u << 20;
+  const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  const uint64_t start = from / page * page;
+  const uint64_t stop = std::min<uint64_t>(end, start + kStretch);
+#ifdef MADV_POPULATE_READ
+  ::madvise(const_cast<char*>(m.data) + start, stop - start, MADV_POPULATE_READ);
+#endif
+  return stop;
+}
+
+}  // namespace
+
 Result<ReadResult> ShardLog::read(Offset from, size_t max_records, size_t max_bytes) const {
   ReadResult result;
   result.records.reserve(std::min<size_t>(max_records, 16384));
@@ -218,7 +241,9 @@ Result<ReadResult> ShardLog::read(Offset from, size_t max_records, size_t max_by
     }
     const std::string_view file((*mapping)->data, seg_size);
     result.keep_alive.push_back(*mapping);
+    uint64_t populated = position;  // the mapping's page tables are filled up to here
     while (position < seg_size) {
+      if (position >= populated) populated = populate(**mapping, position, seg_size);
       BatchHeader h{};
       const auto rest = file.substr(position);
       if (!decode_batch_header(rest, h) || h.total_bytes() > rest.size()) break;

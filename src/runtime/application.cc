@@ -302,7 +302,9 @@ size_t Application::push_records(size_t input, std::span<const SourceRecord> rec
                                  const ArrivalOf& arrival_of, bool padded) {
   // Nothing to share or to look at first: one by one. Not with key groups: their rows run, and
   // their error rows come, at the end of a batch, so batches must be the same at every pool size.
-  if (pool.size() == 1 && !arrival_of && !keyed_pool_) {
+  // (Records that can be read on-demand in place go the batch way even then: it reads them so.)
+  const bool ondemand = padded && inputs_[input].schema.ondemand;
+  if (pool.size() == 1 && !arrival_of && !keyed_pool_ && !ondemand) {
     for (const auto& r : records) {
       take_source(input, r, r.arrival);
       settle();
@@ -365,8 +367,13 @@ void Application::begin_batch(MappedBatch& batch, size_t input, const ArrivalOf&
   }
 }
 
+bool Application::all_padded(std::span<const SourceRecord> records) {
+  return !records.empty() && std::all_of(records.begin(), records.end(), [](const auto& r) { return r.padded; });
+}
+
 void Application::set_records(MappedBatch& batch, std::span<const SourceRecord> records) const {
   batch.records = records;
+  if (!batch.padded) batch.padded = all_padded(records);  // push_batches' records say it themselves
   if (batch.mapping && batch.mapped.size() < records.size()) batch.mapped.resize(records.size());
 }
 
@@ -399,6 +406,31 @@ void Application::map_batch(MappedBatch& batch, size_t helper) const {
       m.error = st.error().message;
     }
   };
+  const int arrival_column = batch.arrival_of ? batch.arrival_of->column : -1;
+  const bool ondemand = batch.padded && schema.ondemand && (!batch.arrival_of || arrival_column >= 0);
+  // Record i from the document `it` is at (in a buffer from `start`), on-demand, or alone the
+  // general way where that path declines; false if the document is not exactly the record.
+  auto take_ondemand = [&](size_t i, simdjson::ondemand::document_stream::iterator& it, const char* start) {
+    if ((*it).error()) return false;  // a document in error has no source to ask for
+    const SourceRecord& r = records[i];
+    // At the document's root, before it is read: where it starts and ends.
+    if (it.current_index() != static_cast<size_t>(r.data.data() - start) || it.source().size() != r.data.size()) {
+      return false;
+    }
+    MappedBatch::Mapped& m = batch.mapped[i];
+    simdjson::ondemand::document_reference doc;
+    simdjson::ondemand::object obj;
+    if (!(*it).get(doc) && !doc.get_object().get(obj) &&
+        map_flat_ondemand(schema, obj, m.values, hints, arrival_column) &&
+        (arrival_column < 0 || !m.values[static_cast<size_t>(arrival_column)].is_null())) {
+      if (arrival_column >= 0) m.arrival = m.values[static_cast<size_t>(arrival_column)].i;
+      m.state = MappedBatch::Mapped::State::kRow;
+      return true;
+    }
+    simdjson::dom::element general;
+    if (!parser.parse(r.data.data(), r.data.size(), false).get(general)) map_one(i, general);
+    return true;
+  };
   for (;;) {
     const size_t from = batch.next_chunk.fetch_add(kMapChunk, std::memory_order_relaxed);
     if (from >= n) return;
@@ -420,36 +452,14 @@ void Application::map_batch(MappedBatch& batch, size_t helper) const {
       lines = lines && records[k].data.data() > end && records[k].data.data() - end < 64 &&
               std::all_of(end, records[k].data.data(), [](char c) { return c == '\n'; });
     }
-    // Flat records read on-demand, without a DOM (flat_ondemand.h); one the path declines is
-    // parsed alone below.
-    const int arrival_column = batch.arrival_of ? batch.arrival_of->column : -1;
-    if (lines && schema.ondemand && (!batch.arrival_of || arrival_column >= 0)) {
+    // Flat records read on-demand, without a DOM (flat_ondemand.h): a chunk of lines with one
+    // first stage, as above; other records below, each on its own.
+    if (lines && ondemand) {
       const char* start = records[from].data.data();
       const size_t size = static_cast<size_t>(records[to - 1].data.data() + records[to - 1].data.size() - start);
       simdjson::ondemand::document_stream docs;
       if (!ondemand_parser.iterate_many(start, size, size + 1).get(docs)) {
-        for (auto it = docs.begin(); it != docs.end() && i < to; ++it) {
-          if ((*it).error()) break;  // no source to ask for: the rest one by one
-          // At the document's root, before it is read: where it starts and ends.
-          if (it.current_index() != static_cast<size_t>(records[i].data.data() - start) ||
-              it.source().size() != records[i].data.size()) {
-            break;
-          }
-          MappedBatch::Mapped& m = batch.mapped[i];
-          simdjson::ondemand::document_reference doc;
-          simdjson::ondemand::object obj;
-          if (!(*it).get(doc) && !doc.get_object().get(obj) &&
-              map_flat_ondemand(schema, obj, m.values, hints, arrival_column) &&
-              (arrival_column < 0 || !m.values[static_cast<size_t>(arrival_column)].is_null())) {
-            if (arrival_column >= 0) m.arrival = m.values[static_cast<size_t>(arrival_column)].i;
-            m.state = MappedBatch::Mapped::State::kRow;
-          } else {
-            simdjson::dom::element doc;
-            const SourceRecord& r = records[i];
-            if (!parser.parse(r.data.data(), r.data.size(), false).get(doc)) map_one(i, doc);
-          }
-          ++i;
-        }
+        for (auto it = docs.begin(); it != docs.end() && i < to && take_ondemand(i, it, start); ++it) ++i;
       }
     } else if (lines && to - from > 1) {
       const char* start = records[from].data.data();
@@ -470,6 +480,13 @@ void Application::map_batch(MappedBatch& batch, size_t helper) const {
     for (; i < to; ++i) {
       const SourceRecord& r = records[i];
       if (!r.rejection.empty()) continue;  // reported as it is, in its turn (take_source)
+      if (ondemand) {
+        simdjson::ondemand::document_stream docs;
+        if (!ondemand_parser.iterate_many(r.data.data(), r.data.size(), r.data.size() + 1).get(docs)) {
+          auto it = docs.begin();
+          if (it != docs.end() && take_ondemand(i, it, r.data.data())) continue;
+        }
+      }
       simdjson::dom::element doc;
       if (parser.parse(r.data.data(), r.data.size(), !batch.padded).get(doc)) continue;
       map_one(i, doc);

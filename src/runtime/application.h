@@ -121,7 +121,7 @@ class Application final : public Program {
   size_t push_records(size_t input, std::span<const SourceRecord> records, WorkerPool& pool,
                       const ArrivalOf& arrival_of, bool padded);
   void push_records(size_t input, std::span<const SourceRecord> records, WorkerPool& pool) override {
-    (void)push_records(input, records, pool, {}, false);
+    (void)push_records(input, records, pool, {}, all_padded(records));
   }
 
   // push_records in steps, so that other batches are parsed and mapped while the pumps run one
@@ -155,6 +155,8 @@ class Application final : public Program {
     std::atomic<size_t> next_chunk{0};
   };
   void begin_batch(MappedBatch& batch, size_t input, const ArrivalOf& arrival_of, bool padded, size_t helpers) const;
+  // Whether every record says it is padded (SourceRecord::padded).
+  static bool all_padded(std::span<const SourceRecord> records);
   void set_records(MappedBatch& batch, std::span<const SourceRecord> records) const;
   void map_batch(MappedBatch& batch, size_t helper) const;
   size_t consume_batch(MappedBatch& batch);

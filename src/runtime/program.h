@@ -32,6 +32,8 @@ struct SourceRecord {
   // The program reports it (a SQL application: an error_stream row with the reason and `data`).
   std::string_view rejection;
   std::string_view rejection_name;  // its error row's ERROR_NAME; empty: Record_Parse_Error
+  // `data` is followed by simdjson::SIMDJSON_PADDING readable bytes: parsed in place.
+  bool padded = false;
 };
 
 // Batches of records handed to a program a thread at a time (Program::push_batches): each thread
