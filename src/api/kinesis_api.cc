@@ -759,7 +759,7 @@ void Call::describe_limits() {
     on_demand += d->mode == stream::StreamMode::kOnDemand;
   }
   w_->begin_object();
-  w_->field("ShardLimit", int64_t{500});
+  w_->field("ShardLimit", static_cast<int64_t>(store_.options().shard_limit));
   w_->field("OpenShardCount", open);
   w_->field("OnDemandStreamCount", on_demand);
   w_->field("OnDemandStreamCountLimit", int64_t{50});

@@ -70,6 +70,7 @@ struct ServeOptions {
   std::string data_dir = "./eddy-data";
   std::string fsync = "always";
   bool enforce_limits = false;
+  size_t shard_limit = 500;
   std::string access_key, secret_key, credentials_file;
   std::string region = "us-east-1";
   int threads = 2;
@@ -163,6 +164,7 @@ int serve(const ServeOptions& o) {
   stream::StoreOptions store_options;
   store_options.dir = std::filesystem::path(o.data_dir) / "streams";
   store_options.enforce_limits = o.enforce_limits;
+  store_options.shard_limit = o.shard_limit;
   store_options.iterator_ttl_ms = o.iterator_ttl_ms;
   store_options.status_delay_ms = o.status_delay_ms;
   if (!o.encryption_key_file.empty()) {
@@ -611,6 +613,10 @@ void add_serve_command(CLI::App& app, int& exit_code) {
                   "always: acknowledge after an fsync (group commit); interval=<ms>: fsync periodically")
       ->capture_default_str();
   cmd->add_flag("--enforce-limits", o->enforce_limits, "Enforce Kinesis per-shard throughput limits");
+  cmd->add_option("--shard-limit", o->shard_limit,
+                  "Open shards the account may hold in all (DescribeLimits' ShardLimit; AWS's default quota is 500)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
   cmd->add_option("--access-key", o->access_key, "Require SigV4 signatures by this access key");
   cmd->add_option("--secret-key", o->secret_key, "Secret key for --access-key");
   cmd->add_option("--credentials-file", o->credentials_file, "Require SigV4 by any key in this AWS credentials file");

@@ -122,11 +122,11 @@ Status StreamStore::create_stream(const std::string& name, std::optional<int> sh
       return make_error(Errc::kLimitExceeded, "Cannot create more than " + std::to_string(kMaxCreatingStreams) +
                                                   " streams at once in state CREATING; retry when they are ACTIVE.");
     }
-    if (shards + static_cast<size_t>(*shard_count) > kAccountShardLimit) {
+    if (shards + static_cast<size_t>(*shard_count) > options_.shard_limit) {
       return make_error(Errc::kLimitExceeded, "This request would exceed the shard limit for the account " +
                                                   options_.account + " in " + options_.region +
                                                   ". Current shard count for the account: " + std::to_string(shards) +
-                                                  ". Limit: " + std::to_string(kAccountShardLimit) +
+                                                  ". Limit: " + std::to_string(options_.shard_limit) +
                                                   ". Number of additional shards "
                                                   "that would have resulted from this request: " +
                                                   std::to_string(*shard_count) + ".");

@@ -105,7 +105,7 @@ Status StreamStore::split_shard(const std::string& name, const std::string& shar
                           " is not both greater than one plus the shard's StartingHashKey " + to_decimal(r.start) +
                           " and less than the shard's EndingHashKey " + to_decimal(r.end) + ".");
   }
-  if (open_total + st.open_shards.size() + 1 > kAccountShardLimit) {
+  if (open_total + st.open_shards.size() + 1 > options_.shard_limit) {
     return make_error(Errc::kLimitExceeded,
                       "This request would exceed the shard limit for the account " + options_.account + ".");
   }

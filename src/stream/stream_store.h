@@ -36,6 +36,8 @@ struct StoreOptions {
   TimestampMs retention_check_ms = 30 * 1000;   // how often old segments are looked for
   std::string region = "us-east-1";
   std::string account = "000000000000";
+  // Open shards the account may hold in all (AWS's default quota, raised there on request).
+  size_t shard_limit = 500;
   // Opens the storage of shard `shard` of a stream (log/shard_storage.h: the seam a second
   // backend implements). Unset: a ShardLog in `local_dir`, under the stream's folder. Called
   // under the stream's exclusive lock (creation, resharding) or at load.

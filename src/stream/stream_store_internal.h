@@ -8,7 +8,6 @@
 namespace eddy::stream {
 
 inline constexpr size_t kMaxGetRecordsBytes = 10u << 20;
-inline constexpr size_t kAccountShardLimit = 500;
 inline constexpr const char* kDeletingPrefix = ".deleting-";
 
 }  // namespace eddy::stream

@@ -89,9 +89,11 @@ class EddyServer:
     temporary directory (data and logs) unless EDDY_E2E_KEEP=1.
     """
 
-    def __init__(self, extra_args=(), label='eddy', native_jobs=True):
+    def __init__(self, extra_args=(), label='eddy', native_jobs=True, preexec_fn=None):
         """native_jobs: start with --allow-native-jobs (the suites deploy the example C++ job);
-        False for a server as `eddy serve` starts by default, which refuses job libraries."""
+        False for a server as `eddy serve` starts by default, which refuses job libraries.
+        preexec_fn: run in the child before eddy starts (e.g. to lower its resource limits)."""
+        self.preexec_fn = preexec_fn
         self.binary = eddy_bin()
         self.extra_args = list(extra_args) + (['--allow-native-jobs'] if native_jobs else [])
         self.label = label
@@ -206,7 +208,8 @@ class EddyServer:
         cmd = self.command()
         log.write(('$ %s\n' % ' '.join(cmd)).encode())
         log.flush()
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.PIPE,
+                                preexec_fn=self.preexec_fn)
         lines = queue.Queue()
 
         def drain():
