@@ -4,7 +4,7 @@
   compare_groups.py EDDY.ndjson DUCKDB.ndjson [--rel-tol 1e-4]
 
 Each file holds one JSON object per line with "store_id", "revenue" and "timestamp". Groups are keyed
-by (store_id, timestamp); both files must have the same keys, each once, and every revenue must agree
+by (store_id, timestamp) and may also carry "orders" (a count, compared exactly where both have it); both files must have the same keys, each once, and every revenue must agree
 within the relative tolerance: |a - b| <= tol * max(|a|, |b|, 1). eddy sums REAL in a 32-bit float
 and DuckDB SUM(REAL) in a double, so the last digits differ. Prints `OK ...` and exits 0, or
 `MISMATCH ...` with up to 10 examples and exits 1. Standard library only.
@@ -15,7 +15,7 @@ import sys
 
 
 def load(path):
-    groups, dups = {}, 0
+    groups, dups, orders = {}, 0, {}
     with open(path, encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
             if not line.strip():
@@ -25,7 +25,9 @@ def load(path):
             if key in groups:
                 dups += 1
             groups[key] = r["revenue"]
-    return groups, dups
+            if "orders" in r:
+                orders[key] = r["orders"]
+    return groups, dups, orders
 
 
 def main():
@@ -34,8 +36,8 @@ def main():
     ap.add_argument("duckdb")
     ap.add_argument("--rel-tol", type=float, default=1e-4)
     a = ap.parse_args()
-    e, edup = load(a.eddy)
-    d, ddup = load(a.duckdb)
+    e, edup, eorders = load(a.eddy)
+    d, ddup, dorders = load(a.duckdb)
     problems = []
     if edup or ddup:
         problems.append("duplicate groups: eddy %d, duckdb %d" % (edup, ddup))
@@ -59,7 +61,12 @@ def main():
             bad += 1
             if bad <= 10:
                 problems.append("revenue differs: %s %s eddy=%s duckdb=%s (rel %.3g)" % (k[0], k[1], x, y, rel))
-    summary = "groups eddy=%d duckdb=%d, only-eddy=%d only-duckdb=%d, revenue off=%d, max rel diff=%.3g (tol %g)" % (
+    counted = set(eorders) & set(dorders)
+    off_orders = [k for k in sorted(counted) if eorders[k] != dorders[k]]
+    for k in off_orders[:10]:
+        problems.append("orders differ: %s %s eddy=%s duckdb=%s" % (k[0], k[1], eorders[k], dorders[k]))
+    bad += len(off_orders)
+    summary = "groups eddy=%d duckdb=%d, only-eddy=%d only-duckdb=%d, revenue or orders off=%d, max rel diff=%.3g (tol %g)" % (
         len(e), len(d), len(only_e), len(only_d), bad, worst, a.rel_tol)
     if problems or not e:
         print("MISMATCH " + summary + ("" if e else ", no groups"))

@@ -3,10 +3,14 @@
 
   gen_sales.py sales  N [--rate R] [--seed S]   # the seed application's sales events
   gen_sales.py trades N [--rate R] [--seed S]   # trades for the sliding-window run
+  gen_sales.py seed   N [--rate R] [--seed S]   # sales events exactly as the seed's producer shapes them
 
 sales:  {"category": <1 of 16>, "store_id": "store_1".."store_5",
          "evnt_time": "2021-01-31T14:45:58.123456" (ISO-8601, microseconds, 0-3 s before arrival),
          "sales": 0.00-100.00, "at": "2021-01-31 14:46:00.001" (arrival time, yyyy-MM-dd HH:mm:ss.SSS)}
+seed:   {"category":"Electronics","store_id":"store_3","evnt_time":"2021-01-31T14:05:47.190114","sales":22.78}
+        (the reference scenario's shape: compact, no arrival field; evnt_time never decreases, as
+        the producer's clock gives it, so it can be the ROWTIME)
 trades: {"EVENT_TIME": "2021-01-31 09:30:00.001" (yyyy-MM-dd HH:mm:ss.SSS, the ROWTIME),
          "TICKER": <1 of 5>, "PRICE": 1.00-500.00}
 
@@ -74,6 +78,29 @@ def gen_sales(n, rate, rng, out):
         done += k
 
 
+def gen_seed(n, rate, rng, out):
+    rnd = rng.random
+    step = 2000.0 / rate * 1000  # microseconds
+    cats = ['{"category":"%s","store_id":"' % c for c in CATEGORIES]
+    stores = ['%s","evnt_time":"' % s for s in STORES]
+    sales = ['","sales":%d.%02d}\n' % divmod(i, 100) for i in range(10001)]
+    iso = SecondCache("T")
+    t = (14 * 3600 + 46 * 60) * 1_000_000.0  # 14:46:00.000000
+    done = 0
+    while done < n:
+        k = min(CHUNK, n - done)
+        buf = []
+        app = buf.append
+        for _ in range(k):
+            t += rnd() * step
+            sec, us = divmod(int(t), 1_000_000)
+            ms, us = divmod(us, 1000)
+            app(cats[int(rnd() * 16)] + stores[int(rnd() * 5)] + iso[sec] + "." + M3[ms] + M3[us]
+                + sales[int(rnd() * 10001)])
+        out.write("".join(buf).encode())
+        done += k
+
+
 def gen_trades(n, rate, rng, out):
     rnd = rng.random
     step = 2000.0 / rate
@@ -98,7 +125,7 @@ def gen_trades(n, rate, rng, out):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("kind", choices=["sales", "trades"])
+    ap.add_argument("kind", choices=["sales", "seed", "trades"])
     ap.add_argument("n", type=int)
     ap.add_argument("--rate", type=float, default=1000.0, help="events per second of simulated time")
     ap.add_argument("--seed", type=int, default=42)
@@ -107,7 +134,7 @@ def main():
         ap.error("n must be >= 0 and rate > 0")
     rng = random.Random(a.seed)
     out = sys.stdout.buffer
-    (gen_sales if a.kind == "sales" else gen_trades)(a.n, a.rate, rng, out)
+    {"sales": gen_sales, "seed": gen_seed, "trades": gen_trades}[a.kind](a.n, a.rate, rng, out)
     out.flush()
 
 

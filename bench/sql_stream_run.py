@@ -6,7 +6,8 @@ already holds the events from TRIM_HORIZON: the server-side counterpart of `eddy
 The stream must hold the sales events (with their "at" field) followed by one sentinel event whose
 "at" is far in the future: windows are on the events' own "at" time (an event-time GROUP BY), so
 the groups are the same as `eddy sql run --arrival-time-field at` gives, and the sentinel closes the
-last real window. Measures from StartApplication until N rows are in the output stream; prints
+last real window. With --shape seed the stream holds the seed producer's events instead (no "at"):
+windows are on evnt_time, and the rows carry COUNT(*) too, as bench/seed_shape.sh's query does. Measures from StartApplication until N rows are in the output stream; prints
 `STREAM seconds=.. rows=.. revenue=..`. Exits 1 on a timeout. Uses boto3 (the machine's Python)."""
 import argparse
 import json
@@ -30,6 +31,14 @@ SCHEMA = {'RecordFormat': {'RecordFormatType': 'JSON',
                             {'Name': 'evnt_time', 'Mapping': '$.evnt_time', 'SqlType': 'TIMESTAMP'},
                             {'Name': 'sales', 'Mapping': '$.sales', 'SqlType': 'REAL'},
                             {'Name': 'at', 'Mapping': '$.at', 'SqlType': 'TIMESTAMP'}]}
+SEED_SQL = '''CREATE OR REPLACE STREAM "DEST" ("store_id" VARCHAR(16), "revenue" REAL, "orders" INTEGER, "window_start" TIMESTAMP);
+CREATE OR REPLACE PUMP "P" AS INSERT INTO "DEST"
+SELECT STREAM "store_id", SUM("sales") AS "revenue", COUNT(*) AS "orders",
+       STEP("SALES_001"."evnt_time" BY INTERVAL '60' SECOND) AS "window_start"
+FROM "SALES_001"
+GROUP BY STEP("SALES_001"."evnt_time" BY INTERVAL '60' SECOND), "store_id";
+'''
+SEED_SCHEMA = {**SCHEMA, 'RecordColumns': SCHEMA['RecordColumns'][:4]}
 ROLE = 'arn:aws:iam::000000000000:role/bench'
 
 
@@ -39,7 +48,9 @@ def main():
     ap.add_argument('--stream', required=True)
     ap.add_argument('--groups', type=int, required=True)
     ap.add_argument('--timeout', type=float, default=600)
+    ap.add_argument('--shape', choices=['arrival', 'seed'], default='arrival')
     a = ap.parse_args()
+    sql, schema = (SEED_SQL, SEED_SCHEMA) if a.shape == 'seed' else (SQL, SCHEMA)
     kw = dict(endpoint_url=a.endpoint, region_name='us-east-1', aws_access_key_id='bench',
               aws_secret_access_key='bench', config=Config(retries={'total_max_attempts': 1}, read_timeout=120))
     k = boto3.client('kinesis', **kw)
@@ -51,8 +62,8 @@ def main():
             break
         time.sleep(0.1)
     arn = lambda s: 'arn:aws:kinesis:us-east-1:000000000000:stream/' + s
-    ka.create_application(ApplicationName='bench-seed', ApplicationCode=SQL,
-                          Inputs=[{'NamePrefix': 'SALES', 'InputSchema': SCHEMA,
+    ka.create_application(ApplicationName='bench-seed', ApplicationCode=sql,
+                          Inputs=[{'NamePrefix': 'SALES', 'InputSchema': schema,
                                    'KinesisStreamsInput': {'ResourceARN': arn(a.stream), 'RoleARN': ROLE}}],
                           Outputs=[{'Name': 'DEST', 'KinesisStreamsOutput': {'ResourceARN': arn(out), 'RoleARN': ROLE},
                                     'DestinationSchema': {'RecordFormatType': 'JSON'}}])
@@ -61,7 +72,7 @@ def main():
     t0 = time.monotonic()
     ka.start_application(ApplicationName='bench-seed', InputConfigurations=[
         {'Id': '1.1', 'InputStartingPositionConfiguration': {'InputStartingPosition': 'TRIM_HORIZON'}}])
-    rows, revenue, last_progress = 0, 0.0, t0
+    rows, revenue, orders, last_progress = 0, 0.0, 0, t0
     while rows < a.groups:
         if time.monotonic() - t0 > a.timeout:
             print('STREAM timeout after %.0f s with %d of %d rows' % (a.timeout, rows, a.groups), file=sys.stderr)
@@ -70,7 +81,9 @@ def main():
         it = page['NextShardIterator']
         for r in page['Records']:
             rows += 1
-            revenue += json.loads(r['Data'])['revenue']
+            row = json.loads(r['Data'])
+            revenue += row['revenue']
+            orders += row.get('orders', 0)
         if not page['Records']:
             time.sleep(0.02)
         if time.monotonic() - last_progress > 1:
@@ -79,7 +92,7 @@ def main():
     seconds = time.monotonic() - t0
     print(file=sys.stderr)
     ka.stop_application(ApplicationName='bench-seed')
-    print('STREAM seconds=%.3f rows=%d revenue=%.2f' % (seconds, rows, revenue))
+    print('STREAM seconds=%.3f rows=%d revenue=%.2f orders=%d' % (seconds, rows, revenue, orders))
     return 0
 
 

@@ -4,6 +4,15 @@
 # reading the same file; plus a sliding-window application (MAX over RANGE INTERVAL '1' MINUTE
 # PRECEDING, per ticker) through eddy, compared with eddy's own tumbling rate.
 #
+# Two input shapes (SHAPE):
+#   seed     [default] the seed producer's events as it writes them,
+#            {"category":..,"store_id":..,"evnt_time":"2021-01-31T14:05:47.190114","sales":..}, all
+#            four fields mapped, evnt_time the ROWTIME (--arrival-time-field evnt_time), SUM and
+#            COUNT per store per 60 s. A plain simdjson program (bench/simdjson_seed_limit.cc,
+#            compiled here with g++) runs the same pass over the same file: its figure is the limit.
+#   arrival  the benchmark's own shape: the same events plus an arrival time "at"
+#            (yyyy-MM-dd HH:mm:ss.SSS) as ROWTIME, SUM per store (tests/sql/seed.test's application).
+#
 #   bench/sql_vs_duckdb.sh                        # EDDY_BIN defaults to build/release/eddy
 #   EVENTS=200000 bench/sql_vs_duckdb.sh          # a quick run
 #   EDDY_BIN=build/dev/eddy EVENTS=1000000 KEEP=1 bench/sql_vs_duckdb.sh
@@ -17,6 +26,7 @@
 # it, and it is kept when something failed).
 #
 # Knobs (environment, defaults in brackets):
+#   SHAPE [seed]: seed or arrival (above)
 #   EDDY_BIN [build/release/eddy]   EVENTS [10000000]: sales events (~138 B each as NDJSON)
 #   SLIDING_EVENTS [EVENTS]: trades for the sliding-window run   RATE [1000]: events per second of
 #   simulated arrival time (EVENTS=10M at 1000/s: 10,000 s, 167 one-minute windows x 5 stores)
@@ -42,6 +52,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 EDDY_BIN=${EDDY_BIN:-$ROOT/build/release/eddy}
 EVENTS=${EVENTS:-10000000}
+SHAPE=${SHAPE:-seed}
 SLIDING_EVENTS=${SLIDING_EVENTS:-$EVENTS}
 RATE=${RATE:-1000}
 RUNS=${RUNS:-1}
@@ -64,6 +75,7 @@ die() { echo "sql_vs_duckdb: $*" >&2; exit 2; }
 [[ -x $EDDY_BIN ]] || die "eddy binary not found or not executable: $EDDY_BIN (set EDDY_BIN; this script builds nothing)"
 [[ $EVENTS =~ ^[0-9]+$ && $EVENTS -gt 0 ]] || die "EVENTS must be a positive integer"
 [[ $SLIDING_EVENTS =~ ^[0-9]+$ && $SLIDING_EVENTS -gt 0 ]] || die "SLIDING_EVENTS must be a positive integer"
+[[ $SHAPE == seed || $SHAPE == arrival ]] || die "SHAPE must be seed or arrival"
 [[ $RUNS =~ ^[0-9]+$ && $RUNS -gt 0 ]] || die "RUNS must be a positive integer"
 read -r -a PARALLELISM_LIST <<<"$PARALLELISMS"
 ((${#PARALLELISM_LIST[@]} > 0)) || die "PARALLELISMS must list at least one thread count"
@@ -188,6 +200,20 @@ section schema >"$WORK/seed-schema.json"
 # the prefix is given on the schema line of the case (--- schema prefix=NAME)
 SEED_PREFIX=$(awk '/^=== /{n++} n==1 && /^--- schema/ { for (i = 3; i <= NF; i++) if ($i ~ /^prefix=/) { sub(/^prefix=/, "", $i); print $i } }' "$SEED_TEST" | head -n1)
 SEED_PREFIX=${SEED_PREFIX:-SOURCE_SQL_STREAM}
+ARRIVAL_FIELD=at GEN_KIND=sales
+SENTINEL='{"at": "2099-01-01 00:00:00.000", "store_id": "sentinel", "category": "none", "evnt_time": "2099-01-01T00:00:00", "sales": 0}'
+if [[ $SHAPE == seed ]]; then
+  # The seed's schema (all four fields) with evnt_time as ROWTIME, SUM and COUNT per store.
+  cat >"$WORK/seed.sql" <<'EOF'
+CREATE OR REPLACE STREAM "DEST_SQL_STREAM_BY_STORE_ID" ("store_id" VARCHAR(16), "revenue" REAL, "orders" INTEGER, "timestamp" TIMESTAMP);
+CREATE OR REPLACE PUMP "STREAM_PUMP" AS INSERT INTO "DEST_SQL_STREAM_BY_STORE_ID"
+SELECT STREAM "store_id", SUM("sales") AS "revenue", COUNT(*) AS "orders", ROWTIME AS "timestamp"
+FROM "STORE_REVENUE_PER_MIN_001"
+GROUP BY STEP("STORE_REVENUE_PER_MIN_001".ROWTIME BY INTERVAL '60' SECOND), "store_id";
+EOF
+  SEED_PREFIX=STORE_REVENUE_PER_MIN ARRIVAL_FIELD=evnt_time GEN_KIND=seed
+  SENTINEL='{"category":"none","store_id":"sentinel","evnt_time":"2099-01-01T00:00:00.000000","sales":0}'
+fi
 SEED_OUTPUT=$(grep -oE 'INSERT INTO "[^"]+"' "$WORK/seed.sql" | head -n1 | sed -E 's/INSERT INTO "([^"]+)"/\1/')
 [[ -n $SEED_OUTPUT ]] || die "could not find the seed's output stream in its SQL"
 
@@ -207,9 +233,9 @@ EOF
 echo
 echo "=== generating $EVENTS sales events at $RATE events/s of arrival time (limit ${GEN_TIMEOUT}s)"
 rc=0
-bounded "$GEN_TIMEOUT" python3 "$ROOT/bench/gen_sales.py" sales "$EVENTS" --rate "$RATE" >"$WORK/events.ndjson" || rc=$?
+bounded "$GEN_TIMEOUT" python3 "$ROOT/bench/gen_sales.py" "$GEN_KIND" "$EVENTS" --rate "$RATE" >"$WORK/events.ndjson" || rc=$?
 ((rc == 0)) || { FAILED=1; die "generating sales events failed (exit $rc; 124 = exceeded ${GEN_TIMEOUT}s)"; }
-echo "events.ndjson: $(du -m "$WORK/events.ndjson" | cut -f1) MB in ${ELAPSED}s; arrival $(head -c 200 "$WORK/events.ndjson" | grep -oE '"at": "[^"]+"' | head -n1 | cut -d'"' -f4) .. $(tail -n1 "$WORK/events.ndjson" | grep -oE '"at": "[^"]+"' | cut -d'"' -f4)"
+echo "events.ndjson ($SHAPE shape): $(du -m "$WORK/events.ndjson" | cut -f1) MB in ${ELAPSED}s; first: $(head -n1 "$WORK/events.ndjson")"
 if [[ $SKIP_SLIDING != 1 ]]; then
   echo "=== generating $SLIDING_EVENTS trades (5 tickers) at $RATE events/s (limit ${GEN_TIMEOUT}s)"
   rc=0
@@ -221,19 +247,41 @@ fi
 # ---------------------------------------------------------------------------------------------
 # runs
 
-EDDY_SEED_S= DUCKDB_S= EDDY_SLIDING_S= EDDY_STREAM_S= CHECK= DUCKDB_VERSION=
+EDDY_SEED_S= DUCKDB_S= EDDY_SLIDING_S= EDDY_STREAM_S= CHECK= DUCKDB_VERSION= LIMIT_S= LIMIT_PARSE_S=
+
+# The limit: a plain simdjson program over the same file (reads every field, sums per store per
+# minute of evnt_time). Needs g++ and libsimdjson-dev, which the build needs too.
+if [[ $SHAPE == seed ]]; then
+  echo
+  echo "=== simdjson DOM limit: parse_many, every field, SUM per store per minute ($EVENTS events)"
+  if g++ -O2 -march=x86-64-v3 -std=c++20 "$ROOT/bench/simdjson_seed_limit.cc" -lsimdjson -o "$WORK/simdjson_limit" 2>"$WORK/limit-build.log"; then
+    for ((r = 1; r <= RUNS; r++)); do
+      rc=0
+      bounded "$RUN_TIMEOUT" "$WORK/simdjson_limit" "$WORK/events.ndjson" >"$WORK/limit.log" 2>&1 || rc=$?
+      line=$(grep -E '^SIMDJSON ' "$WORK/limit.log" | tail -n1 || true)
+      [[ $rc == 0 && -n $line ]] || { echo "!!! the simdjson limit run failed (exit $rc)" >&2; FAILED=1; break; }
+      echo "$line"
+      LIMIT_S=$(min_time "$LIMIT_S" "$(sed -nE 's/.* sum_seconds=([0-9.]+).*/\1/p' <<<"$line")")
+      LIMIT_PARSE_S=$(min_time "$LIMIT_PARSE_S" "$(sed -nE 's/.* parse_seconds=([0-9.]+).*/\1/p' <<<"$line")")
+    done
+  else
+    echo "!!! could not compile bench/simdjson_seed_limit.cc:" >&2
+    head -n 5 "$WORK/limit-build.log" >&2
+    FAILED=1
+  fi
+fi
 SLIDING_DONE=$SLIDING_EVENTS SLIDING_PARTIAL=0
 
 declare -A SEED_S=()  # parallelism -> best seconds
 for p in "${PARALLELISM_LIST[@]}"; do
   echo
   for ((r = 1; r <= RUNS; r++)); do
-    echo "=== eddy: seed application (tumbling 60 s, SUM per store), --parallelism $p, $EVENTS events, run $r/$RUNS (limit ${RUN_TIMEOUT}s)"
+    echo "=== eddy: seed application ($SHAPE shape, tumbling 60 s per store), --parallelism $p, $EVENTS events, run $r/$RUNS (limit ${RUN_TIMEOUT}s)"
     rc=0
     out=$WORK/eddy-seed.ndjson
     [[ $p == "${PARALLELISM_LIST[0]}" ]] || out=$WORK/eddy-seed-p$p.ndjson
     bounded "$RUN_TIMEOUT" "$EDDY_BIN" sql run --sql "$WORK/seed.sql" --input-schema "$WORK/seed-schema.json" \
-      --input "$WORK/events.ndjson" --arrival-time-field at --input-prefix "$SEED_PREFIX" \
+      --input "$WORK/events.ndjson" --arrival-time-field "$ARRIVAL_FIELD" --input-prefix "$SEED_PREFIX" \
       --output "$SEED_OUTPUT" --errors "$WORK/eddy-seed-errors.ndjson" --parallelism "$p" \
       >"$out" 2>"$WORK/eddy-seed.log" || rc=$?
     if ((rc != 0)); then
@@ -265,7 +313,7 @@ if [[ $SKIP_DUCKDB != 1 ]]; then
     echo "=== DuckDB: same aggregation, read_ndjson, threads=$DUCKDB_THREADS, $EVENTS events, run $r/$RUNS (limit ${RUN_TIMEOUT}s)"
     rc=0
     bounded "$RUN_TIMEOUT" node "$ROOT/bench/duckdb_seed.mjs" "$WORK/events.ndjson" "$WORK/duckdb-seed.ndjson" \
-      "$DUCKDB_THREADS" >"$WORK/duckdb-seed.log" 2>&1 || rc=$?
+      "$DUCKDB_THREADS" "$SHAPE" >"$WORK/duckdb-seed.log" 2>&1 || rc=$?
     if ((rc != 0)); then
       echo "!!! DuckDB run failed (exit $rc); log:" >&2
       tail -c 2000 "$WORK/duckdb-seed.log" >&2
@@ -307,12 +355,11 @@ if [[ $SKIP_STREAM != 1 && -n $EDDY_SEED_S ]]; then
     bounded "$RUN_TIMEOUT" bash -c '"$0" put bench-sales --endpoint "$1" <"$2"' "$EDDY_BIN" "$ENDPOINT" "$WORK/events.ndjson" \
       >"$WORK/put.log" 2>&1 || rc=$?
     echo "put: $EVENTS events in ${ELAPSED}s ($(eps "$EVENTS" "$ELAPSED") events/s, eddy put over one connection)"
-    echo '{"at": "2099-01-01 00:00:00.000", "store_id": "sentinel", "category": "none", "evnt_time": "2099-01-01T00:00:00", "sales": 0}' |
-      "$EDDY_BIN" put bench-sales --endpoint "$ENDPOINT" >/dev/null 2>&1 || rc=$?
+    echo "$SENTINEL" | "$EDDY_BIN" put bench-sales --endpoint "$ENDPOINT" >/dev/null 2>&1 || rc=$?
   fi
   if ((rc == 0)); then
     bounded "$RUN_TIMEOUT" python3 "$ROOT/bench/sql_stream_run.py" --endpoint "$ENDPOINT" --stream bench-sales \
-      --groups "$(wc -l <"$WORK/eddy-seed.ndjson")" --timeout "$RUN_TIMEOUT" >"$WORK/stream-run.log" 2>"$WORK/stream-run.err" || rc=$?
+      --groups "$(wc -l <"$WORK/eddy-seed.ndjson")" --shape "$SHAPE" --timeout "$RUN_TIMEOUT" >"$WORK/stream-run.log" 2>"$WORK/stream-run.err" || rc=$?
   fi
   line=$(grep -E '^STREAM seconds=' "$WORK/stream-run.log" 2>/dev/null | tail -n1 || true)
   if ((rc != 0)) || [[ -z $line ]]; then
@@ -391,7 +438,11 @@ row() { printf '%-44s %12s %9s %12s %16s\n' "$@"; }
 echo
 echo "=== summary (best of $RUNS; input NDJSON from the page cache; DuckDB threads=$DUCKDB_THREADS)"
 row run events seconds events/s ratio
-row "eddy seed (tumbling 60 s, SUM by store), p=${PARALLELISM_LIST[0]}" "$EVENTS" "${EDDY_SEED_S:-FAILED}" "$EDDY_SEED_EPS" "$(x "$RATIO")"
+if [[ -n $LIMIT_S ]]; then
+  LIMIT_EPS=$(eps "$EVENTS" "$LIMIT_S")
+  row "simdjson DOM + sum (the limit; parse only ${LIMIT_PARSE_S}s)" "$EVENTS" "$LIMIT_S" "$LIMIT_EPS" "$(x "$(ratio "$LIMIT_EPS" "$DUCKDB_EPS")")"
+fi
+row "eddy seed ($SHAPE shape), p=${PARALLELISM_LIST[0]}" "$EVENTS" "${EDDY_SEED_S:-FAILED}" "$EDDY_SEED_EPS" "$(x "$RATIO")"
 SPEEDUPS=
 for p in "${PARALLELISM_LIST[@]:1}"; do
   eps_p=$( [[ -n ${SEED_S[$p]:-} ]] && eps "$EVENTS" "${SEED_S[$p]}" || echo -)
@@ -416,7 +467,7 @@ if [[ $SKIP_SLIDING != 1 ]]; then
 fi
 echo "ratio: eddy/DuckDB events/s for the seed; sliding: eddy sliding/eddy tumbling events/s (goal >= 0.5)"
 [[ -n $CHECK ]] && echo "check: $CHECK"
-echo "RESULT events=$EVENTS speedups=${SPEEDUPS# } eddy_seed_eps=$EDDY_SEED_EPS eddy_stream_eps=${EDDY_STREAM_EPS:--} duckdb_eps=$DUCKDB_EPS ratio=$RATIO sliding_events=$SLIDING_DONE eddy_sliding_eps=$EDDY_SLIDING_EPS sliding_partial=$SLIDING_PARTIAL sliding_vs_tumbling=$SLIDING_RATIO check=${CHECK:--}"
+echo "RESULT shape=$SHAPE events=$EVENTS limit_eps=${LIMIT_EPS:--} speedups=${SPEEDUPS# } eddy_seed_eps=$EDDY_SEED_EPS eddy_stream_eps=${EDDY_STREAM_EPS:--} duckdb_eps=$DUCKDB_EPS ratio=$RATIO sliding_events=$SLIDING_DONE eddy_sliding_eps=$EDDY_SLIDING_EPS sliding_partial=$SLIDING_PARTIAL sliding_vs_tumbling=$SLIDING_RATIO check=${CHECK:--}"
 
 if ((FAILED)); then
   echo "some steps failed; files in $WORK" >&2
