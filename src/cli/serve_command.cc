@@ -440,7 +440,7 @@ int serve(const ServeOptions& o) {
       });
   if (node) {
     const std::string version = node->server_version();
-    cluster_metrics = [&node, &leases, &host, &deliveries, version] {
+    cluster_metrics = [&node, &leases, &host, &deliveries, &jetstream_answers, version] {
       const auto c = node->counters();
       size_t running_here = 0, delivering_here = 0;
       for (const auto& app : host.list())
@@ -454,6 +454,11 @@ int serve(const ServeOptions& o) {
       family("eddy_cluster_node_info", "gauge", "This cluster node and its NATS server",
              "eddy_cluster_node_info{node=\"" + web::escape_label_value(node->options().node_id) +
                  "\",nats_server_version=\"" + web::escape_label_value(version) + "\"} 1");
+      family("eddy_cluster_nats_connected", "gauge", "1 while this node is connected to a NATS server",
+             std::string("eddy_cluster_nats_connected ") + (node->nats().connected() ? "1" : "0"));
+      family("eddy_cluster_jetstream_available", "gauge",
+             "1 while JetStream answers this node (it has a quorum); /ready is false without it",
+             std::string("eddy_cluster_jetstream_available ") + (jetstream_answers.load() ? "1" : "0"));
       family("eddy_cluster_append_conflicts_total", "counter",
              "Appends numbered again because another node appended to the shard first",
              "eddy_cluster_append_conflicts_total " + std::to_string(c.append_conflicts));

@@ -634,6 +634,10 @@ class ThreeServersTwoNodes(ClusterCase):
             self.assertIn(state['services']['cluster'], ('no_quorum', 'disconnected'), state)
             self.assertFalse(state['ready'], state)
             self.assertEqual(probe(node, '/health')[0], 200)
+            # ... and so does Prometheus (eddy_cluster_jetstream_available, which an alert watches).
+            with urllib.request.urlopen(node.endpoint + '/metrics', timeout=15) as r:
+                metrics = r.read().decode()
+            self.assertIn('\neddy_cluster_jetstream_available 0\n', metrics)
 
         self.cluster.restart(1, wait=False)
         self.cluster.restart(2, wait=False)
