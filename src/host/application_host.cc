@@ -84,6 +84,7 @@ Status ApplicationHost::persist(const std::string& name, Entry& entry) {
   auto revision = metadata_->put(name, app_to_json(entry.app).dump(1), entry.revision);
   if (!revision) return tl::unexpected(revision.error());
   entry.revision = *revision;
+  entry.written_at = ++local_writes_;
   return {};
 }
 
@@ -206,13 +207,15 @@ Status ApplicationHost::keep_positions(const std::string& name, const Checkpoint
 }
 
 Status ApplicationHost::reload(const std::string& name) {
+  const uint64_t seen = local_writes_.load();  // this node's writes the read below may not show
   auto doc = metadata_->get(name);
   if (!doc) return tl::unexpected(doc.error());
   std::unique_lock lock(mu_);
   auto it = apps_.find(name);
   if (!*doc) {
-    // Removed by another node: which also removed its checkpoint.
-    if (it == apps_.end() || it->second->revision == 0) return {};
+    // Removed by another node: which also removed its checkpoint. Not if this node wrote the
+    // document after the read began (created it, say): the absence read is older than that.
+    if (it == apps_.end() || it->second->revision == 0 || it->second->written_at > seen) return {};
     auto entry = std::move(it->second);
     apps_.erase(it);
     if (entry->runner) {

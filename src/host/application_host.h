@@ -188,7 +188,8 @@ class ApplicationHost {
  private:
   struct Entry {
     HostedApplication app;
-    uint64_t revision = 0;  // of its document in metadata_
+    uint64_t revision = 0;    // of its document in metadata_
+    uint64_t written_at = 0;  // local_writes_ when this node last wrote that document
     std::unique_ptr<ApplicationRunner> runner;
     int64_t runner_version = 0;  // the version the runner runs
   };
@@ -254,6 +255,9 @@ class ApplicationHost {
   std::shared_ptr<SharedStatus> status_;
   std::shared_ptr<const Placement> placement_ = std::make_shared<LocalPlacement>();
   mutable std::mutex mu_;
+  // Documents this node has written: a reload that read the store before one of them must not
+  // undo it (an absence read just before this node created the application is not a removal).
+  std::atomic<uint64_t> local_writes_{0};
   std::map<std::string, std::unique_ptr<Entry>> apps_;
 };
 

@@ -11,8 +11,11 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <random>
 #include <thread>
+#include <utility>
 
 namespace eddy::host {
 namespace {
@@ -100,20 +103,22 @@ class ApplicationHostTest : public ::testing::Test {
   static std::string arn(const std::string& s) { return "arn:aws:kinesis:us-east-1:000000000000:stream/" + s; }
 
   void create_app(const std::string& name, const std::string& source, const std::string& dest) {
-    nlohmann::json config = {{"ApplicationName", name},
-                             {"ApplicationCode", kSeedSql},
-                             {"Inputs",
-                              {{{"InputId", "1.1"},
-                                {"NamePrefix", "STORE_REVENUE_PER_MIN"},
-                                {"KinesisStreamsInput", {{"ResourceARN", arn(source)}, {"RoleARN", "r"}}},
-                                {"InputSchema", nlohmann::json::parse(kSchema)}}}},
-                             {"Outputs",
-                              {{{"OutputId", "1.1"},
-                                {"Name", "DEST_SQL_STREAM_BY_STORE_ID"},
-                                {"KinesisStreamsOutput", {{"ResourceARN", arn(dest)}, {"RoleARN", "r"}}},
-                                {"DestinationSchema", {{"RecordFormatType", "JSON"}}}}}}};
-    auto app = host_->create(config);
+    auto app = host_->create(app_config(name, source, dest));
     ASSERT_TRUE(app.has_value()) << app.error().message;
+  }
+  static nlohmann::json app_config(const std::string& name, const std::string& source, const std::string& dest) {
+    return {{"ApplicationName", name},
+            {"ApplicationCode", kSeedSql},
+            {"Inputs",
+             {{{"InputId", "1.1"},
+               {"NamePrefix", "STORE_REVENUE_PER_MIN"},
+               {"KinesisStreamsInput", {{"ResourceARN", arn(source)}, {"RoleARN", "r"}}},
+               {"InputSchema", nlohmann::json::parse(kSchema)}}}},
+            {"Outputs",
+             {{{"OutputId", "1.1"},
+               {"Name", "DEST_SQL_STREAM_BY_STORE_ID"},
+               {"KinesisStreamsOutput", {{"ResourceARN", arn(dest)}, {"RoleARN", "r"}}},
+               {"DestinationSchema", {{"RecordFormatType", "JSON"}}}}}}};
   }
 
   // Starts application `name` of `code` over stream "src" (input `prefix` with `schema`) on
@@ -641,6 +646,55 @@ TEST_F(ApplicationHostTest, AnApplicationPlacedElsewhereRunsNoRunnerHere) {
   EXPECT_EQ(host_->describe("there")->status, "READY");
   // Two creates of one name: one wins, the other is told the name is taken.
   EXPECT_EQ(host_->create({{"ApplicationName", "here"}}).error().code, Errc::kResourceInUse);
+}
+
+// Cluster mode: a read of the shared store that began before this node created an application
+// (a watch event of an earlier removal of the same name, say) finds no document. That stale
+// absence must not remove what the node has just created; a removal read afterwards does.
+TEST_F(ApplicationHostTest, AStaleAbsenceDoesNotRemoveAnApplicationJustCreated) {
+  struct MemoryStore : MetadataStore {
+    std::map<std::string, Document, std::less<>> docs;
+    uint64_t next = 1;
+    mutable std::function<void()> during_get;  // runs after get has read, before it answers
+    Result<std::vector<std::string>> names() const override {
+      std::vector<std::string> out;
+      for (const auto& [name, _] : docs) out.push_back(name);
+      return out;
+    }
+    Result<std::optional<Document>> get(std::string_view name) const override {
+      std::optional<Document> seen;
+      if (auto it = docs.find(name); it != docs.end()) seen = it->second;
+      if (auto f = std::exchange(during_get, nullptr)) f();
+      return seen;
+    }
+    Result<uint64_t> put(std::string_view name, std::string_view value, uint64_t expected) override {
+      auto it = docs.find(name);
+      if ((it == docs.end() ? 0 : it->second.revision) != expected) {
+        return make_error(expected == 0 ? Errc::kResourceInUse : Errc::kConcurrentModification, "changed");
+      }
+      docs[std::string(name)] = {std::string(value), next};
+      return next++;
+    }
+    Status remove(std::string_view name, uint64_t) override {
+      if (auto it = docs.find(name); it != docs.end()) docs.erase(it);
+      return {};
+    }
+  };
+  create_stream("src", 1);
+  create_stream("dst", 1);
+  ApplicationHost node(dir_ / "node", *store_, committer_, clock_);
+  node.set_stepped(true);
+  auto memory = std::make_unique<MemoryStore>();
+  MemoryStore* shared = memory.get();
+  node.set_metadata_store(std::move(memory));
+  node.set_shared(true);
+  ASSERT_TRUE(node.load().has_value());
+  shared->during_get = [&] { ASSERT_TRUE(node.create(app_config("x", "src", "dst")).has_value()); };
+  node.learn("x");  // reads "no such document", then the create lands, then the read is applied
+  EXPECT_TRUE(node.describe("x").has_value()) << "a stale absence removed the application";
+  shared->docs.erase("x");  // removed by another node: read afterwards, it is applied
+  node.learn("x");
+  EXPECT_FALSE(node.describe("x").has_value());
 }
 
 }  // namespace
