@@ -258,8 +258,18 @@ class ClusterCase(LogsOnFailure, unittest.TestCase):
 
     # --------------------------------------------------------------------------- checks
     def create_everywhere(self, name, shards):
-        """CreateStream on A; waits until both nodes describe it ACTIVE."""
-        kclient(self.a).create_stream(StreamName=name, ShardCount=shards)
+        """CreateStream on A; waits until both nodes describe it ACTIVE. The create is tried
+        again while it answers ServiceUnavailable: right after an earlier test restarted
+        nats-servers, JetStream may still be electing leaders (a create that went through
+        answers ResourceInUse when tried again)."""
+        def create():
+            try:
+                kclient(self.a).create_stream(StreamName=name, ShardCount=shards)
+            except ClientError as e:
+                if error_code(e) != 'ResourceInUseException':
+                    raise
+            return True
+        poll('CreateStream %s' % name, create, timeout=60, delay=0.5)
         for node in (self.a, self.b):
             harness.wait_exists(kclient(node), name, delay=0.05, attempts=200)
 
