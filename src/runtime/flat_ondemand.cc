@@ -100,16 +100,10 @@ inline bool convert(const InputSchema::FlatName& f, simdjson::ondemand::value v,
       if (type != json_type::string) return false;
       std::string_view text;
       if (v.get_string().get(text)) return false;
-      if (f.fast == Fast::kVarchar) {
-        if (text.size() > f.max_length) return false;  // bytes >= characters: fits if the bytes do
-        out.set_text(text);
-        return true;
+      if (strict && f.fast == Fast::kTimestamp && !text.empty() && (text.front() == ' ' || text.back() == ' ')) {
+        return false;
       }
-      if (strict && !text.empty() && (text.front() == ' ' || text.back() == ' ')) return false;
-      TimestampMs ms;
-      if (!parse_timestamp_text(text, ms)) return false;
-      out.set_int(ms);
-      return true;
+      return convert_fast_text(f, text, out);
     }
     case Fast::kReal:
     case Fast::kDouble: {
@@ -130,7 +124,7 @@ inline bool convert(const InputSchema::FlatName& f, simdjson::ondemand::value v,
       } else {
         return false;
       }
-      out.set_real(f.fast == Fast::kReal ? static_cast<double>(static_cast<float>(d)) : d);
+      convert_fast_number(f, d, out);
       return true;
     }
     case Fast::kNone:

@@ -271,15 +271,7 @@ inline bool convert_inline(const InputSchema::FlatName& f, simdjson::dom::elemen
     case Fast::kTimestamp: {
       std::string_view text;
       if (e.get_string().get(text)) return false;
-      if (f.fast == Fast::kVarchar) {
-        if (text.size() > f.max_length) return false;  // bytes >= characters: fits if the bytes do
-        out.set_text(text);
-        return true;
-      }
-      TimestampMs ms;
-      if (!parse_timestamp_text(text, ms)) return false;
-      out.set_int(ms);
-      return true;
+      return convert_fast_text(f, text, out);
     }
     case Fast::kReal:
     case Fast::kDouble: {
@@ -291,7 +283,7 @@ inline bool convert_inline(const InputSchema::FlatName& f, simdjson::dom::elemen
         d = static_cast<double>(e.get_int64().value_unsafe());
       else
         return false;
-      out.set_real(f.fast == Fast::kReal ? static_cast<double>(static_cast<float>(d)) : d);
+      convert_fast_number(f, d, out);
       return true;
     }
   }

@@ -54,6 +54,24 @@ struct InputSchema {
   bool ondemand = false;
 };
 
+// The inline conversions of a flat column (FlatName::fast) that both mapping paths share: a
+// string into a kVarchar or kTimestamp column, a number into a kReal or kDouble one. False where
+// the general conversion must decide (too long, not a timestamp).
+inline bool convert_fast_text(const InputSchema::FlatName& f, std::string_view text, Value& out) {
+  if (f.fast == InputSchema::Fast::kVarchar) {
+    if (text.size() > f.max_length) return false;  // bytes >= characters: fits if the bytes do
+    out.set_text(text);
+    return true;
+  }
+  TimestampMs ms;
+  if (!parse_timestamp_text(text, ms)) return false;
+  out.set_int(ms);
+  return true;
+}
+inline void convert_fast_number(const InputSchema::FlatName& f, double d, Value& out) {
+  out.set_real(f.fast == InputSchema::Fast::kReal ? static_cast<double>(static_cast<float>(d)) : d);
+}
+
 // a[0..n) == b[0..n) for the short field names of records: two overlapping word loads instead
 // of a call or a byte loop (both showed in profiles of the mapping).
 inline bool short_bytes_equal(const char* a, const char* b, size_t n) {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "flat_schema_for_test.h"
+
 #include <string>
 #include <vector>
 
@@ -9,11 +11,7 @@ namespace eddy::runtime {
 namespace {
 
 InputSchema schema(const std::string& columns) {
-  auto s = parse_input_schema(R"({"RecordFormat": {"RecordFormatType": "JSON",
-      "MappingParameters": {"JSONMappingParameters": {"RecordRowPath": "$"}}}, "RecordColumns": )" +
-                              columns + "}");
-  EXPECT_TRUE(s.has_value()) << (s ? "" : s.error().message);
-  return *s;
+  return flat_schema(columns);
 }
 
 // map_flat (the hot path) must give exactly what map_document (the general path) gives, whatever
