@@ -143,17 +143,19 @@ TEST(FileSource, OnDemandRecordsEqualTheGeneralPath) {
       "CREATE OR REPLACE STREAM \"D\" (k VARCHAR(8), v REAL, t TIMESTAMP);\n"
       "CREATE OR REPLACE PUMP \"P\" AS INSERT INTO \"D\" SELECT STREAM k, v, t FROM \"SOURCE_SQL_STREAM_001\";\n";
   const std::vector<std::string> odd = {
-      R"({"k\u0031": "escaped key", "t": "2024-01-01 00:00:05"})",
-      R"({"k": "a", "v": 01, "t": "2024-01-01 00:00:05"})",
+      R"({"k\u0031": "escaped key", "t": "2024-01-01 00:00:05"})", R"({"k": "a", "v": 01, "t": "2024-01-01 00:00:05"})",
       R"({"k": "a", "t": "2024-01-01 00:00:05"} {"k": "b", "t": "2024-01-01 00:00:05"})",
       R"({"k": "toolongvalue", "v": "2.5", "t": "2024-01-01 00:00:05"})",
       R"({"k": 12, "v": true, "t": "2024-01-01T00:00:05.123456Z"})",
       R"({"k": "n", "v": 123456789012345678901234567890, "t": "2024-01-01 00:00:05"})",
       R"({"k": "o", "nested": {"a": [1, {"b": 01}]}, "t": "2024-01-01 00:00:05"})",
       R"({"k": "p", "t": "2024-01-01 00:00:05", "t": "not a time"})",
-      R"({"k": "q", "v": null, "t": "2024-01-01 00:00:05.5"})",
-      R"({"k": "r", "v": 1.5e, "t": "2024-01-01 00:00:05"})",
+      R"({"k": "q", "v": null, "t": "2024-01-01 00:00:05.5"})", R"({"k": "r", "v": 1.5e, "t": "2024-01-01 00:00:05"})",
       "{\"k\": \"bad utf-8 \xff\", \"t\": \"2024-01-01 00:00:05\"}",
+      // hostile: 100,000 levels deep in an unmapped and in a mapped field, a 40 KB value
+      R"({"k": "d", "x": )" + std::string(100000, '[') + std::string(100000, ']') + R"(, "t": "2024-01-01 00:00:05"})",
+      R"({"k": )" + std::string(100000, '[') + std::string(100000, ']') + R"(, "t": "2024-01-01 00:00:05"})",
+      R"({"k": ")" + std::string(40000, 'x') + R"(", "t": "2024-01-01 00:00:05"})",
       R"(["not", "an", "object"])",  // last: with an arrival field, the input stops here
   };
   std::string text;
