@@ -6,13 +6,13 @@ JOBS ?= $(shell nproc)
 
 # ccache (Debian's, installed by `make deps`), its cache outside the clone (~/.cache/ccache): a
 # second clone on the same machine (CI clones afresh each time) compiles from the cache. Paths are
-# made relative to the clone, so clones in different folders share entries; the precompiled
-# header needs the pch_defines and time_macros sloppiness.
+# made relative to the clone, so clones in different folders share entries; a fresh clone's files
+# are all newer than ccache trusts unless told to ignore include files' times.
 CCACHE := $(shell command -v ccache 2>/dev/null)
 LAUNCHER := $(if $(CCACHE),-DCMAKE_CXX_COMPILER_LAUNCHER=$(CCACHE))
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
-export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_file_ctime
+export CCACHE_SLOPPINESS := include_file_mtime,include_file_ctime
 export CCACHE_MAXSIZE ?= 5G
 FORMATTED = $$(git ls-files 'src/*.h' 'src/*.cc' 'tests/*.cc' 'bench/*.cc' 'fuzz/*.cc' 'examples/*.cc' 'examples/*.h')
 
