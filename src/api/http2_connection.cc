@@ -31,6 +31,7 @@ struct H2Stream {
   bool ended = false;
   bool waiting = false;  // on the timer
   bool woken = false;
+  uint64_t handed = 0;  // bytes of events handed to nghttp2 so far: whether the stream moves
   std::unique_ptr<net::steady_timer> timer;
 };
 
@@ -159,6 +160,7 @@ class Http2Connection : public std::enable_shared_from_this<Http2Connection<Stre
     }
     std::memcpy(buf, s->pending.data() + s->pending_sent, n);
     s->pending_sent += n;
+    s->handed += n;
     if (s->pending_sent == s->pending.size()) {
       s->pending.clear();
       s->pending_sent = 0;
@@ -211,9 +213,37 @@ class Http2Connection : public std::enable_shared_from_this<Http2Connection<Stre
       return wait(id);
     } else {
       s.pending = std::move(*text);
+      watch_stall(id);
     }
     nghttp2_session_resume_data(session_, id);
     flush();
+  }
+
+  // A client that stops reading a stream lets its flow-control window shut: nghttp2 then sends
+  // nothing of the event waiting, so no write is in flight for the write timeout to bound, and
+  // `next` (where a takeover or the subscription's end is noticed) is not asked while an event
+  // waits. Such a stream would hold its event, up to ~13 MB, as long as the connection lives. As a
+  // stopped HTTP/1.1 reader is let go by the write timeout, a stream whose event has not moved for
+  // as long is reset (CANCEL) and the event dropped. The stream's timer is free meanwhile: it
+  // paces `next` only while no event waits.
+  void watch_stall(int32_t id) {
+    auto it = streams_.find(id);
+    if (it == streams_.end()) return;
+    const uint64_t mark = it->second->handed;
+    it->second->timer->expires_after(shared_.limits.write_timeout);
+    it->second->timer->async_wait([self = this->shared_from_this(), id, mark](beast::error_code ec) {
+      if (ec || self->closed_) return;
+      auto it = self->streams_.find(id);
+      if (it == self->streams_.end()) return;
+      auto& s = *it->second;
+      if (s.ended || s.pending.empty()) return;
+      if (s.handed != mark) return self->watch_stall(id);
+      s.pending = std::string();
+      s.pending_sent = 0;
+      s.ended = true;
+      nghttp2_submit_rst_stream(self->session_, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
+      self->flush();  // closes the stream: `s` is gone after this
+    });
   }
 
   void on_wake(int32_t id) {

@@ -85,7 +85,7 @@ struct ServeOptions {
   int parallelism = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   bool allow_native_jobs = false;
   size_t max_connections = 4096;
-  int idle_timeout_s = 60, header_timeout_s = 30;
+  int idle_timeout_s = 60, header_timeout_s = 30, write_timeout_s = 60;
   size_t body_budget_mb = 512;
   std::vector<std::string> lambdas;  // NAME=python:/path.py | NAME=exec:command
   std::string s3_endpoint, s3_access_key, s3_secret_key, s3_region = "us-east-1";
@@ -549,6 +549,7 @@ int serve(const ServeOptions& o) {
   limits.body_budget_bytes = static_cast<size_t>(o.body_budget_mb) << 20;
   limits.idle_timeout = std::chrono::seconds(o.idle_timeout_s);
   limits.header_timeout = std::chrono::seconds(o.header_timeout_s);
+  limits.write_timeout = std::chrono::seconds(o.write_timeout_s);
   api::HttpServer server([&router](HttpRequest& req, api::Respond respond) { router.handle(req, std::move(respond)); },
                          o.threads, limits);
   const bool tls = o.tls_self_signed || !o.tls_cert.empty();
@@ -674,6 +675,10 @@ void add_serve_command(CLI::App& app, int& exit_code) {
       ->group("")
       ->check(CLI::Range(1, 3600));
   cmd->add_option("--header-timeout-s", o->header_timeout_s, "Seconds to send a request's headers (tests)")
+      ->group("")
+      ->check(CLI::Range(1, 3600));
+  cmd->add_option("--write-timeout-s", o->write_timeout_s,
+                  "Seconds a response, or one event of a stream, may take to be read (tests)")
       ->group("")
       ->check(CLI::Range(1, 3600));
   cmd->add_option("--status-delay-ms", o->status_delay_ms, "Minimum time in CREATING/UPDATING (tests)")->group("");

@@ -9,6 +9,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import http2 from 'node:http2';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import {
@@ -20,6 +21,7 @@ import {
   KinesisClient,
   ListStreamConsumersCommand,
   PutRecordCommand,
+  PutRecordsCommand,
   RegisterStreamConsumerCommand,
   SubscribeToShardCommand,
   waitUntilStreamExists,
@@ -233,5 +235,87 @@ describe('enhanced fan-out through @aws-sdk/client-kinesis', { timeout: 5 * 60_0
 
   it('the server is still running', () => {
     assert.equal(fanServer.exited, null, `eddy exited during the run: ${JSON.stringify(fanServer.exited)}\n${fanServer.tail()}`);
+  });
+});
+
+// A subscriber that stops reading over HTTP/2 lets the stream's flow-control window shut, so no
+// write is in flight for the server's write timeout to bound. The server resets such a stream once
+// its event has not moved for the write timeout (2 s here), instead of holding the event for as
+// long as the connection lives; the connection and the server go on.
+describe('a SubscribeToShard reader that stops reading over HTTP/2', { timeout: 2 * 60_000 }, () => {
+  const server = new Server(['--write-timeout-s', '2']);
+  const credentials = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' };
+  const NAME = 'e2e-stalled';
+  let client;
+  let endpoint;
+
+  before(async () => {
+    endpoint = `http://127.0.0.1:${await server.start()}`;
+    client = new KinesisClient({ endpoint, region: 'us-east-1', credentials, maxAttempts: 1 });
+  }, { timeout: STARTUP_TIMEOUT_MS + 5_000 });
+
+  after(async () => {
+    client?.destroy();
+    const crashed = server.exited;
+    await server.stop();
+    if (crashed) console.error(`# eddy exited during the run (${JSON.stringify(crashed)}); last output:\n${server.tail()}`);
+  });
+
+  test('is reset once its event has not moved for the write timeout', { timeout: TEST_TIMEOUT_MS }, async () => {
+    await client.send(new CreateStreamCommand({ StreamName: NAME, ShardCount: 1 }));
+    await waitUntilStreamExists({ client, ...WAITER }, { StreamName: NAME });
+    const arn = (await client.send(new DescribeStreamSummaryCommand({ StreamName: NAME }))).StreamDescriptionSummary.StreamARN;
+    const { Consumer } = await client.send(new RegisterStreamConsumerCommand({ StreamARN: arn, ConsumerName: 'stops' }));
+    for (let i = 0; i < 100; i++) { // bounded: 10 s
+      const d = await client.send(new DescribeStreamConsumerCommand({ ConsumerARN: Consumer.ConsumerARN }));
+      if (d.ConsumerDescription.ConsumerStatus === 'ACTIVE') break;
+      await sleep(100);
+    }
+    // 4 MB: the first event holds far more than a stream's initial window (64 KB).
+    const Records = Array.from({ length: 40 }, () => ({ PartitionKey: 'p', Data: randomBytes(100 * 1024) }));
+    assert.equal((await client.send(new PutRecordsCommand({ StreamName: NAME, Records }))).FailedRecordCount, 0);
+
+    const session = http2.connect(endpoint);
+    session.on('error', () => {});
+    try {
+      const req = session.request({
+        ':method': 'POST', ':path': '/', 'content-type': 'application/x-amz-json-1.1',
+        'x-amz-target': 'Kinesis_20131202.SubscribeToShard',
+      });
+      req.end(JSON.stringify({ ConsumerARN: Consumer.ConsumerARN, ShardId: shardId(0), StartingPosition: { Type: 'TRIM_HORIZON' } }));
+      const status = await new Promise((resolve, reject) => {
+        req.once('response', (h) => resolve(h[':status']));
+        req.once('error', reject);
+        setTimeout(() => reject(new Error('no response headers within 10 s')), 10_000);
+      });
+      assert.equal(status, 200);
+      req.pause(); // never read: the stream's window shuts after its first 64 KB
+      const started = Date.now();
+      const closed = await new Promise((resolve) => {
+        req.once('close', () => resolve(req.rstCode));
+        setTimeout(() => resolve('still open'), 20_000);
+      });
+      assert.equal(closed, http2.constants.NGHTTP2_CANCEL, 'the stalled stream was reset with CANCEL');
+      const waited = Date.now() - started;
+      assert.ok(waited >= 1500, `reset after ${waited} ms, before the 2 s write timeout`);
+      // The connection is still served: an ordinary call on it.
+      const other = session.request({
+        ':method': 'POST', ':path': '/', 'content-type': 'application/x-amz-json-1.1',
+        'x-amz-target': 'Kinesis_20131202.DescribeStreamSummary',
+      });
+      other.end(JSON.stringify({ StreamName: NAME }));
+      const body = await new Promise((resolve, reject) => {
+        let text = '';
+        other.setEncoding('utf8');
+        other.on('data', (c) => { text += c; });
+        other.once('end', () => resolve(text));
+        other.once('error', reject);
+        setTimeout(() => reject(new Error('no answer on the same connection within 10 s')), 10_000);
+      });
+      assert.equal(JSON.parse(body).StreamDescriptionSummary.ConsumerCount, 1);
+    } finally {
+      session.destroy();
+    }
+    assert.equal(server.exited, null, `eddy exited: ${JSON.stringify(server.exited)}\n${server.tail()}`);
   });
 });
