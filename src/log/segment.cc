@@ -1,7 +1,6 @@
 #include "log/segment.h"
 
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -45,27 +44,6 @@ Result<size_t> pread_some(int fd, char* buf, size_t n, uint64_t position, const 
 }
 
 }  // namespace
-
-SegmentMapping::~SegmentMapping() {
-  if (data) ::munmap(const_cast<char*>(data), length);
-}
-
-Result<std::shared_ptr<const SegmentMapping>> Segment::map(uint64_t size) const {
-  std::lock_guard lock(map_mu_);
-  if (mapping_ && mapping_->length >= size) return mapping_;
-  // Map ahead of the file's end (never read past what was written) so a growing active segment
-  // is remapped rarely; old mappings live on in the readers that hold them.
-  const size_t length = std::max<size_t>({size, mapping_ ? mapping_->length * 2 : 0, size_t{8} << 20});
-  auto file = FileHandles::shared().lease(handle_);
-  if (!file) return tl::unexpected(file.error());
-  void* addr = ::mmap(nullptr, length, PROT_READ, MAP_SHARED, file->fd(), 0);
-  if (addr == MAP_FAILED) return io_error("mmap " + path_.string(), errno);
-  auto m = std::make_shared<SegmentMapping>();
-  m->data = static_cast<const char*>(addr);
-  m->length = length;
-  mapping_ = m;
-  return mapping_;
-}
 
 Segment::Segment(std::filesystem::path path, int fd, Offset base)
     : path_(std::move(path)), handle_(FileHandles::shared().add(path_, fd)), base_(base), next_(base) {}

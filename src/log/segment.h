@@ -4,7 +4,6 @@
 
 #include <filesystem>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -19,14 +18,6 @@ struct IndexEntry {
   Offset offset;           // base offset of the indexed batch
   TimestampMs arrival_ms;  // its arrival time
   uint64_t position;       // byte position of the batch in the file
-};
-
-// A read-only memory mapping of a segment file; readers hold it so their record views stay
-// valid even if the segment is deleted by retention meanwhile.
-struct SegmentMapping {
-  const char* data = nullptr;
-  size_t length = 0;
-  ~SegmentMapping();
 };
 
 class Segment {
@@ -52,8 +43,6 @@ class Segment {
   // Reads whole batches from `position` up to `limit` bytes of file (a batch crossing the limit is
   // read entirely); appends the raw bytes to `out`.
   Status read_at(uint64_t position, uint64_t limit, std::string& out) const;
-  // A mapping covering at least the first `size` bytes (reads without copying the page cache).
-  Result<std::shared_ptr<const SegmentMapping>> map(uint64_t size) const;
 
   // Byte position of the last indexed batch at or before `offset` / arriving before `ts`.
   uint64_t seek_offset(Offset offset) const;
@@ -82,8 +71,6 @@ class Segment {
   TimestampMs first_ts_ = 0;
   TimestampMs last_ts_ = 0;
   std::vector<IndexEntry> index_;
-  mutable std::mutex map_mu_;
-  mutable std::shared_ptr<const SegmentMapping> mapping_;
 };
 
 }  // namespace eddy::log

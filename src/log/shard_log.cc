@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <charconv>
 
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "common/file_util.h"
@@ -184,21 +183,13 @@ std::optional<TimestampMs> ShardLog::oldest_arrival_ms() const {
 
 namespace {
 
-// Fills the mapping's page tables for the next stretch of a read, [from, at most 1 MiB on),
-// in one call: a read that then faults each page of a fresh mapping in turn was most of the
-// time of reading a segment from the page cache on a virtual machine (the checksums took the
-// faults). Returns the end of the stretch. Without MADV_POPULATE_READ (kernels before 5.14)
-// the pages fault in as before.
-uint64_t populate(const SegmentMapping& m, uint64_t from, uint64_t end) {
-  constexpr uint64_t kStretch = 1u << 20;
-  const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
-  const uint64_t start = from / page * page;
-  const uint64_t stop = std::min<uint64_t>(end, start + kStretch);
-#ifdef MADV_POPULATE_READ
-  ::madvise(const_cast<char*>(m.data) + start, stop - start, MADV_POPULATE_READ);
-#endif
-  return stop;
-}
+// A read copies the segment file's bytes into buffers of its own (pread) rather than reading a
+// shared mapping of the file: each page of a mapping costs a page-table entry to fill, on a virtual
+// machine much more than copying the page, and the checksum and the parse that follow find a
+// fresh buffer in the CPU's cache. The first buffer is small (a GetRecords with Limit 1 reads
+// little); each next one doubles, up to a size at which system calls cost nothing measurable.
+constexpr uint64_t kFirstChunk = 64u << 10;
+constexpr uint64_t kLargestChunk = 1u << 20;
 
 }  // namespace
 
@@ -221,6 +212,7 @@ Result<ReadResult> ShardLog::read(Offset from, size_t max_records, size_t max_by
   if (from >= end) return result;
 
   size_t bytes = 0;
+  uint64_t chunk_size = kFirstChunk;
   std::vector<RecordView> batch_records;
   for (size_t si = 0; si < segs.size(); ++si) {
     const auto& seg = segs[si];
@@ -230,23 +222,35 @@ Result<ReadResult> ShardLog::read(Offset from, size_t max_records, size_t max_by
       std::shared_lock lock(mu_);
       seg_size = seg->size_bytes();
     }
-    if (position >= seg_size) continue;
-    auto mapping = seg->map(seg_size);
-    if (!mapping) {
-      // A segment retention dropped while this read began (its file gone before it was mapped)
-      // holds nothing to return any more: read on from the next one.
-      std::shared_lock lock(mu_);
-      if (std::find(segments_.begin(), segments_.end(), seg) == segments_.end()) continue;
-      return tl::unexpected(mapping.error());
-    }
-    const std::string_view file((*mapping)->data, seg_size);
-    result.keep_alive.push_back(*mapping);
-    uint64_t populated = position;  // the mapping's page tables are filled up to here
+    std::shared_ptr<std::string> chunk;  // bytes [chunk_at, chunk_at + size) of the file
+    uint64_t chunk_at = 0;
     while (position < seg_size) {
-      if (position >= populated) populated = populate(**mapping, position, seg_size);
       BatchHeader h{};
-      const auto rest = file.substr(position);
-      if (!decode_batch_header(rest, h) || h.total_bytes() > rest.size()) break;
+      std::string_view rest;
+      if (chunk && position >= chunk_at && position - chunk_at < chunk->size()) {
+        rest = std::string_view(*chunk).substr(position - chunk_at);
+      }
+      bool header = decode_batch_header(rest, h);
+      // The next batch not whole in the buffer: read on from it (twice when the first read shows a
+      // batch larger than the buffer).
+      for (int attempt = 0; attempt < 2 && !(header && h.total_bytes() <= rest.size()); ++attempt) {
+        const uint64_t want = std::max<uint64_t>(chunk_size, header ? h.total_bytes() : 0);
+        chunk_size = std::min(chunk_size * 2, kLargestChunk);
+        auto next = std::make_shared<std::string>();
+        if (auto st = seg->read_at(position, std::min(seg_size, position + want), *next); !st) {
+          // A segment retention dropped while this read began (its file gone before it was
+          // read) holds nothing to return any more: read on from the next one.
+          std::shared_lock lock(mu_);
+          if (std::find(segments_.begin(), segments_.end(), seg) == segments_.end()) break;
+          return tl::unexpected(st.error());
+        }
+        chunk = std::move(next);
+        chunk_at = position;
+        result.keep_alive.push_back(chunk);
+        rest = *chunk;
+        header = decode_batch_header(rest, h);
+      }
+      if (!header || h.total_bytes() > rest.size()) break;  // the file ends short of its size
       if (h.base_offset >= end) return result;
       if (h.base_offset + h.count <= from) {  // a whole batch before the start: skip unparsed
         position += h.total_bytes();

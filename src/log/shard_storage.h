@@ -24,12 +24,10 @@ struct AppendResult {
   TimestampMs arrival_ms;
 };
 
-class SegmentMapping;
-
 struct ReadResult {
   std::vector<RecordView> records;
   Offset next_offset = 0;  // where the next read continues
-  // Keep the views' bytes alive (a backend's own buffers; for ShardLog, its segments' mappings).
+  // Keep the views' bytes alive (a backend's own buffers; for ShardLog, the buffers it read its segments into).
   std::vector<std::shared_ptr<const void>> keep_alive;
 };
 

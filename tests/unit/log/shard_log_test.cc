@@ -89,6 +89,34 @@ TEST_F(ShardLogTest, ReadHonoursLimitsAndStartsMidBatch) {
   EXPECT_EQ(r->records.size(), 5u);
 }
 
+// A read copies the file into buffers that start small and grow: batches larger than a buffer,
+// and runs of small batches across several buffers, come back whole.
+TEST_F(ShardLogTest, BatchesLargerThanTheReadBufferAndManyBuffers) {
+  auto log = open();
+  const std::string big(300'000, 'x');
+  std::vector<AppendRecord> recs(5, AppendRecord{"k", "", big});  // a 1.5 MB batch
+  ASSERT_TRUE(log->append(recs, 1000).has_value());
+  fill(*log, 3000, 10, 2000);  // 30,000 small records in 3,000 batches: several buffers
+  ASSERT_TRUE(log->append(recs, 9000).has_value());
+  auto r = log->read(0, 100'000, SIZE_MAX);
+  ASSERT_TRUE(r.has_value());
+  ASSERT_EQ(r->records.size(), 30'010u);
+  for (size_t i = 0; i < r->records.size(); ++i) {
+    ASSERT_EQ(r->records[i].offset, i);
+    if (i < 5 || i >= 30'005) {
+      ASSERT_EQ(r->records[i].data, big);
+    } else {
+      ASSERT_EQ(r->records[i].data, "r" + std::to_string(i));
+    }
+  }
+  // From the middle of the second large batch, and with a small limit inside it.
+  r = log->read(30'007, 2, SIZE_MAX);
+  ASSERT_TRUE(r.has_value());
+  ASSERT_EQ(r->records.size(), 2u);
+  EXPECT_EQ(r->records[0].offset, 30'007u);
+  EXPECT_EQ(r->records[1].data, big);
+}
+
 TEST_F(ShardLogTest, ArrivalTimesNeverDecrease) {
   auto log = open();
   fill(*log, 1, 1, 5000);
