@@ -3,41 +3,30 @@
 #include "common/logging.h"
 
 #include <algorithm>
-#include <chrono>
-#include <mutex>
-#include <string>
 
 namespace eddy {
 
-namespace {
-// A burst of this many lines, then one a second: a rare fault right after another is still
-// logged, and a full disk failing every request cannot fill what is left of it.
-constexpr double kBurst = 20;
-constexpr double kPerSecond = 1;
-}  // namespace
-
-void log_fault(std::string_view what, std::string_view reason) {
-  static std::mutex mu;
-  static double tokens = kBurst;
-  static std::chrono::steady_clock::time_point last = std::chrono::steady_clock::now();
-  static uint64_t suppressed = 0;
+std::optional<std::string> FaultLines::line(std::string_view what, std::string_view reason, Clock::time_point now) {
   uint64_t more = 0;
   {
-    std::lock_guard lock(mu);
-    const auto now = std::chrono::steady_clock::now();
-    tokens = std::min(kBurst, tokens + std::chrono::duration<double>(now - last).count() * kPerSecond);
-    last = now;
-    if (tokens < 1) {
-      ++suppressed;
-      return;
+    std::lock_guard lock(mu_);
+    tokens_ = std::min(kBurst, tokens_ + std::chrono::duration<double>(now - last_).count() * kPerSecond);
+    last_ = std::max(last_, now);
+    if (tokens_ < 1) {
+      ++suppressed_;
+      return std::nullopt;
     }
-    tokens -= 1;
-    more = suppressed;
-    suppressed = 0;
+    tokens_ -= 1;
+    more = std::exchange(suppressed_, 0);
   }
-  std::string line = std::string(what) + " failed: " + std::string(reason.substr(0, 500));
-  if (more) line += " (and " + std::to_string(more) + " more faults since the last line)";
-  log_error("fault", line);
+  std::string out = std::string(what) + " failed: " + std::string(reason.substr(0, 500));
+  if (more) out += " (and " + std::to_string(more) + " more faults since the last line)";
+  return out;
+}
+
+void log_fault(std::string_view what, std::string_view reason) {
+  static FaultLines lines(FaultLines::Clock::now());
+  if (auto line = lines.line(what, reason, FaultLines::Clock::now())) log_error("fault", *line);
 }
 
 }  // namespace eddy
