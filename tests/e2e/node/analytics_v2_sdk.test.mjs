@@ -101,9 +101,7 @@ describe('eddy Kinesis Analytics v2 API through @aws-sdk/client-kinesis-analytic
   after(async () => {
     kinesis?.destroy();
     v2?.destroy();
-    const crashed = server.exited;
-    await server.stop();
-    if (crashed) console.error(`# eddy exited during the run (${JSON.stringify(crashed)}); last output:\n${server.tail()}`);
+    await server.stopAndReport();
   });
 
   test('a SQL-1_0 application: created, started, its rows summed per store, its parallelism changed', async () => {

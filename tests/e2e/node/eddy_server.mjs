@@ -234,6 +234,14 @@ export class Server {
     }
   }
 
+  // stop(), then, if eddy had exited on its own during the run, its last output on stderr: what a
+  // suite's after() calls, so a crash is explained beside the tests it failed.
+  async stopAndReport() {
+    const crashed = this.exited;
+    await this.stop();
+    if (crashed) console.error(`# eddy exited during the run (${JSON.stringify(crashed)}); last output:\n${this.tail()}`);
+  }
+
   async stopOne() {
     if (this.proc && this.proc.pid !== undefined && !this.ownExit) { // pid is undefined if spawn failed
       this.proc.kill('SIGTERM');

@@ -132,9 +132,7 @@ describe('enhanced fan-out through @aws-sdk/client-kinesis', { timeout: 5 * 60_0
   after(async () => {
     for (const s of subs) s.close();
     fc?.destroy();
-    const crashed = fanServer.exited;
-    await fanServer.stop();
-    if (crashed) console.error(`# eddy exited during the run (${JSON.stringify(crashed)}); last output:\n${fanServer.tail()}`);
+    await fanServer.stopAndReport();
   });
 
   it('RegisterStreamConsumer, DescribeStreamConsumer, ListStreamConsumers', async () => {
@@ -256,9 +254,7 @@ describe('a SubscribeToShard reader that stops reading over HTTP/2', { timeout: 
 
   after(async () => {
     client?.destroy();
-    const crashed = server.exited;
-    await server.stop();
-    if (crashed) console.error(`# eddy exited during the run (${JSON.stringify(crashed)}); last output:\n${server.tail()}`);
+    await server.stopAndReport();
   });
 
   test('is reset once its event has not moved for the write timeout', { timeout: TEST_TIMEOUT_MS }, async () => {

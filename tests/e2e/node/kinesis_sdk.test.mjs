@@ -179,9 +179,7 @@ describe('eddy Kinesis API through @aws-sdk/client-kinesis', { timeout: 15 * 60_
 
   after(async () => {
     client?.destroy();
-    const crashed = server.exited;
-    await server.stop();
-    if (crashed) console.error(`# eddy exited during the run (${JSON.stringify(crashed)}); last output:\n${server.tail()}`);
+    await server.stopAndReport();
   });
 
   const it = (name, fn) => test(name, { timeout: TEST_TIMEOUT_MS }, fn);
