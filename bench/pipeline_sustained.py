@@ -45,12 +45,13 @@ import re
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
+from datetime import datetime, timezone
 
 import boto3
 from botocore.config import Config
@@ -199,7 +200,6 @@ def read_stream(k, stream, since):
 
 
 def parse_ts(text):
-    from datetime import datetime, timezone
     return datetime.strptime(text, '%Y-%m-%d %H:%M:%S.%f').replace(tzinfo=timezone.utc).timestamp()
 
 
@@ -211,7 +211,6 @@ def percentile(values, p):
 
 
 def latency_phase(url, k, rate, seconds, count, work, bucket_dir):
-    from datetime import datetime, timezone
     since = datetime.now(timezone.utc)
     t_start = time.time()
     gens = producers(url, 'sales', rate, seconds, count, work, 'latency')
