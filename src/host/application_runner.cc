@@ -90,10 +90,12 @@ size_t ApplicationRunner::step() {
       program_->set_source_shards(0, active_shards_);
     }
     const size_t read_batch = setup_.read_batch ? setup_.read_batch->load() : 2000;
-    std::vector<std::vector<SourceCopy>> batches;
+    std::vector<SourceBatch> batches;
     if (pending_.empty()) {
       reader_.read(read_batch);
       batches = reader_.take(read_batch, stop_);
+      // The next round's records are read while the program runs this one's.
+      if (!batches.empty()) reader_.read_ahead(read_batch);
     } else if (clock_.now_ms() >= retry_at_) {
       batches = std::move(pending_);
       pending_.clear();
@@ -124,18 +126,19 @@ size_t ApplicationRunner::step() {
 
 // The records in ROWTIME order, in batches: the program parses and maps them on the runner's
 // pool of threads (--parallelism) and runs them through its operators in order.
-void ApplicationRunner::push(std::vector<std::vector<SourceCopy>> batches, size_t& processed) {
+void ApplicationRunner::push(std::vector<SourceBatch> batches, size_t& processed) {
   if (batches.empty()) return;
   // With InputParallelism n, shard i feeds in-application stream (i mod n) + 1.
-  auto sources = [](const std::vector<SourceCopy>& batch, std::vector<SourceRecord>& out) {
-    for (const auto& p : batch)
-      out.push_back({p.data, p.arrival, static_cast<int64_t>(p.offset), p.shard, p.rejection(), p.rejection_name(),
-                     p.bytes != nullptr});
+  // Every record was copied into a padded buffer (copy_records): parsed in place.
+  auto sources = [](const SourceBatch& batch, std::vector<SourceRecord>& out) {
+    for (const auto& p : batch.records)
+      out.push_back(
+          {p.data, p.arrival, static_cast<int64_t>(p.offset), p.shard, p.rejection(), p.rejection_name(), true});
   };
-  auto count = [&](const std::vector<SourceCopy>& batch) {
-    counters_.input_records.fetch_add(batch.size(), std::memory_order_relaxed);
-    counters_.last_arrival_ms.store(batch.back().arrival, std::memory_order_relaxed);
-    processed += batch.size();
+  auto count = [&](const SourceBatch& batch) {
+    counters_.input_records.fetch_add(batch.records.size(), std::memory_order_relaxed);
+    counters_.last_arrival_ms.store(batch.records.back().arrival, std::memory_order_relaxed);
+    processed += batch.records.size();
   };
   if (batches.size() == 1 || pool_.size() == 1) {
     // One batch: its records parsed on every thread, then run through.

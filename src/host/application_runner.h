@@ -94,10 +94,10 @@ class ApplicationRunner {
  private:
   void begin();
   void finish();
-  void push(std::vector<std::vector<SourceCopy>> batches, size_t& processed);
+  void push(std::vector<SourceBatch> batches, size_t& processed);
   // Runs the batches through setup_.preprocess (lambda_preprocess.cc); false when an invocation
   // failed: the batches are then kept in pending_ and tried again, and nothing after them is read.
-  bool preprocess(std::vector<std::vector<SourceCopy>>& batches);
+  bool preprocess(std::vector<SourceBatch>& batches);
   Checkpoint take_checkpoint();  // where reading continues, the state, the outputs
   bool checkpoint();
   void report(const char* level, const char* error_name, const std::string& message);
@@ -123,7 +123,7 @@ class ApplicationRunner {
   ErrorRing errors_;
   std::optional<Fault> fault_;
   // Preprocessing: batches read but not yet through the function, and when to try them again.
-  std::vector<std::vector<SourceCopy>> pending_;
+  std::vector<SourceBatch> pending_;
   TimestampMs retry_at_ = 0;
   int64_t retry_delay_ms_ = 0;
 };

@@ -38,10 +38,10 @@ std::vector<std::string> split_documents(const std::string& data) {
 
 }  // namespace
 
-bool ApplicationRunner::preprocess(std::vector<std::vector<SourceCopy>>& batches) {
+bool ApplicationRunner::preprocess(std::vector<SourceBatch>& batches) {
   if (batches.empty()) return true;  // waiting for a retry, or nothing read: the backoff stays
   for (size_t b = 0; b < batches.size(); ++b) {
-    auto& batch = batches[b];
+    auto& batch = batches[b].records;
     std::vector<PreprocessRecord> records;
     records.reserve(batch.size());
     for (size_t i = 0; i < batch.size(); ++i) {
@@ -71,6 +71,7 @@ bool ApplicationRunner::preprocess(std::vector<std::vector<SourceCopy>>& batches
       if (b > 0) return true;
       return false;
     }
+    auto buffer = std::make_shared<SourceBuffer>();
     std::vector<SourceCopy> out;
     out.reserve(batch.size());
     std::vector<std::pair<size_t, std::string>> answers;  // Ok answers' documents by record, until copied
@@ -83,7 +84,7 @@ bool ApplicationRunner::preprocess(std::vector<std::vector<SourceCopy>>& batches
           counters_.preprocess_ok.fetch_add(1, std::memory_order_relaxed);
           for (auto& doc : split_documents(o.data)) {
             answers.emplace_back(out.size(), std::move(doc));
-            out.push_back({r.arrival, r.shard, r.offset, {}, {}, {}});
+            out.push_back({r.arrival, r.shard, r.offset, {}, {}});
           }
           break;
         case PreprocessOutcome::Result::kDropped:
@@ -91,17 +92,17 @@ bool ApplicationRunner::preprocess(std::vector<std::vector<SourceCopy>>& batches
           break;
         case PreprocessOutcome::Result::kFailed:
           counters_.preprocess_failed.fetch_add(1, std::memory_order_relaxed);
-          out.push_back({r.arrival, r.shard, r.offset, r.data, r.bytes,
-                         std::make_unique<SourceCopy::Extra>(
-                             SourceCopy::Extra{"the preprocessing function answered ProcessingFailed for this record",
-                                               {},
-                                               "Preprocessing_Failed"})});
+          out.push_back({r.arrival, r.shard, r.offset, r.data,
+                         buffer->add({"the preprocessing function answered ProcessingFailed for this record",
+                                      {},
+                                      "Preprocessing_Failed"})});
           break;
       }
     }
     for (const auto& [at, doc] : answers) out[at].data = doc;
-    copy_records(out);
+    copy_records(out, *buffer);
     batch = std::move(out);
+    batches[b].buffers = {std::move(buffer)};
   }
   retry_delay_ms_ = 0;
   return true;

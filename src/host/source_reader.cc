@@ -18,29 +18,26 @@ struct RangeRead {
   uint64_t from;
   bool ok = false;  // read (else: an error, read again next round)
   std::vector<SourceCopy> records;
-  size_t read_count = 0;  // Kinesis records read (a KPL aggregate is one, of several user records)
-  uint64_t next = 0;      // the offset after the last record read
+  std::shared_ptr<SourceBuffer> buffer;  // the records' copy
+  size_t read_count = 0;                 // Kinesis records read (a KPL aggregate is one, of several user records)
+  uint64_t next = 0;                     // the offset after the last record read
   bool finished = false;
 };
 
 // Reads `reads` on the pool's threads, each range on one of them: the checksums, the first touch
 // of the log's pages and the copies are most of a round's reading.
-void read_in_parallel(const stream::StreamStore& store, const std::string& source, WorkerPool& pool,
+void read_in_parallel(const stream::StreamStore& store, const std::string& source, WorkerPool* pool,
                       std::vector<RangeRead>& reads, size_t read_batch, bool whole) {
   auto read_one = [&](RangeRead& rd) {
     auto read = store.read_shard(source, rd.shard, rd.from, read_batch);
     if (!read) return;
+    rd.buffer = std::make_shared<SourceBuffer>();
     rd.records.reserve(read->read.records.size());
     rd.read_count = read->read.records.size();
     for (const auto& rec : read->read.records) {
       if (whole) {
         rd.records.push_back(
-            {rec.arrival_ms,
-             rd.shard,
-             rec.offset,
-             rec.data,
-             {},
-             std::make_unique<SourceCopy::Extra>(SourceCopy::Extra{{}, std::string(rec.partition_key), {}})});
+            {rec.arrival_ms, rd.shard, rec.offset, rec.data, rd.buffer->add({{}, std::string(rec.partition_key), {}})});
         continue;
       }
       // A KPL aggregate is its user records, each with the aggregate's offset and arrival, as the
@@ -49,58 +46,57 @@ void read_in_parallel(const stream::StreamStore& store, const std::string& sourc
       if (stream::kpl::is_aggregated(rec.data)) {
         auto users = stream::kpl::deaggregate(rec.data);
         if (users) {
-          for (const auto& u : *users) rd.records.push_back({rec.arrival_ms, rd.shard, rec.offset, u.data, {}, {}});
+          for (const auto& u : *users) rd.records.push_back({rec.arrival_ms, rd.shard, rec.offset, u.data, {}});
           continue;
         }
-        rd.records.push_back({rec.arrival_ms,
-                              rd.shard,
-                              rec.offset,
-                              rec.data,
-                              {},
-                              std::make_unique<SourceCopy::Extra>(SourceCopy::Extra{
-                                  "KPL aggregated record cannot be unpacked: " + users.error().message, {}, {}})});
+        rd.records.push_back(
+            {rec.arrival_ms, rd.shard, rec.offset, rec.data,
+             rd.buffer->add({"KPL aggregated record cannot be unpacked: " + users.error().message, {}, {}})});
         continue;
       }
-      rd.records.push_back({rec.arrival_ms, rd.shard, rec.offset, rec.data, {}, {}});
+      rd.records.push_back({rec.arrival_ms, rd.shard, rec.offset, rec.data, {}});
     }
-    copy_records(rd.records);  // before `read` (the log's mapping) goes
+    copy_records(rd.records, *rd.buffer);  // before `read` (the log's buffers) goes
     rd.next = read->next;
     rd.finished = read->finished;
     rd.ok = true;
   };
-  if (reads.size() <= 1 || pool.size() == 1) {
+  if (reads.size() <= 1 || !pool || pool->size() == 1) {
     for (auto& rd : reads) read_one(rd);
     return;
   }
-  const size_t parts = std::min(pool.size(), reads.size());
-  pool.run(parts, [&](size_t k) {
+  const size_t parts = std::min(pool->size(), reads.size());
+  pool->run(parts, [&](size_t k) {
     for (size_t i = k; i < reads.size(); i += parts) read_one(reads[i]);
   });
 }
 
 }  // namespace
 
-void copy_records(std::vector<SourceCopy>& records) {
-  size_t total = simdjson::SIMDJSON_PADDING;
+void copy_records(std::vector<SourceCopy>& records, SourceBuffer& into) {
+  std::string& bytes = into.bytes;
+  size_t total = bytes.size() + simdjson::SIMDJSON_PADDING;
   for (const auto& r : records) total += r.data.size() + 1;
-  auto bytes = std::make_shared<std::string>();
-  bytes->reserve(total);
+  bytes.reserve(total);
   std::vector<size_t> at;
   at.reserve(records.size());
   for (const auto& r : records) {
-    at.push_back(bytes->size());
-    bytes->append(r.data);
-    bytes->push_back('\n');
+    at.push_back(bytes.size());
+    bytes.append(r.data);
+    bytes.push_back('\n');
   }
-  bytes->append(simdjson::SIMDJSON_PADDING, '\0');
-  std::shared_ptr<const std::string> shared = std::move(bytes);
-  for (size_t i = 0; i < records.size(); ++i) {
-    records[i].data = std::string_view(shared->data() + at[i], records[i].data.size());
-    records[i].bytes = shared;
-  }
+  bytes.append(simdjson::SIMDJSON_PADDING, '\0');
+  for (size_t i = 0; i < records.size(); ++i)
+    records[i].data = std::string_view(bytes.data() + at[i], records[i].data.size());
+}
+
+void SourceReader::Buffered::pop_front() {
+  --count;
+  if (++runs.front().next == runs.front().records.size()) runs.pop_front();
 }
 
 Status SourceReader::start_at_latest() {
+  wait();
   auto shards = store_.shards(stream_);
   if (!shards) return tl::unexpected(shards.error());
   for (const auto& s : *shards) {
@@ -130,6 +126,7 @@ bool SourceReader::parents_done(const stream::ShardInfo& s) const {
 }
 
 std::optional<std::vector<uint32_t>> SourceReader::begin_round() {
+  wait();
   auto shards = store_.shards(stream_);
   if (!shards) return std::nullopt;
   shards_ = std::move(*shards);
@@ -143,6 +140,25 @@ std::optional<std::vector<uint32_t>> SourceReader::begin_round() {
 }
 
 void SourceReader::read(size_t read_batch) {
+  wait();
+  read(read_batch, true);
+}
+
+void SourceReader::read_ahead(size_t read_batch) {
+  wait();
+  ahead_.start(2, [this, read_batch](size_t part) {
+    if (part == 1) read(read_batch, false);
+  });
+  reading_ahead_ = true;
+}
+
+void SourceReader::wait() const {
+  if (!reading_ahead_) return;
+  ahead_.finish();
+  reading_ahead_ = false;
+}
+
+void SourceReader::read(size_t read_batch, bool parallel) {
   const size_t want = read_batch * kReadBatchesPerRound;
   // Several batches from each shard: a round with several batches gives each thread of the
   // application's pool one, from parsing to operators. A shard's offsets are consecutive, so its
@@ -157,13 +173,13 @@ void SourceReader::read(size_t read_batch) {
   while (!reading.empty()) {
     std::vector<RangeRead> reads;
     for (uint32_t s : reading) {
-      const size_t have = buffered_[s].size();
+      const size_t have = buffered_[s].count;
       if (have >= want) continue;
       const uint64_t from = positions_.count(s) ? positions_[s] : 0;
       const size_t ranges = more_[s] ? (want - have + read_batch - 1) / read_batch : 1;
       for (size_t i = 0; i < ranges; ++i) reads.push_back({s, from + i * read_batch});
     }
-    read_in_parallel(store_, stream_, pool_, reads, read_batch, whole_);
+    read_in_parallel(store_, stream_, parallel ? &pool_ : nullptr, reads, read_batch, whole_);
     // Taken in order, each range only if the one before it ended where it starts (full, not
     // moved by the trim horizon): what reading them one after the other would have taken.
     reading.clear();
@@ -178,7 +194,10 @@ void SourceReader::read(size_t read_batch) {
         continue;
       }
       auto& q = buffered_[rd.shard];
-      for (auto& p : rd.records) q.push_back(std::move(p));
+      if (!rd.records.empty()) {
+        q.count += rd.records.size();
+        q.runs.push_back({std::move(rd.buffer), std::move(rd.records), 0});
+      }
       positions_[rd.shard] = rd.next;
       more_[rd.shard] = rd.read_count == read_batch;
       if (rd.finished) finished_.insert(rd.shard);
@@ -187,7 +206,7 @@ void SourceReader::read(size_t read_batch) {
   }
 }
 
-std::vector<std::vector<SourceCopy>> SourceReader::take(size_t read_batch, const std::atomic<bool>& stop) {
+std::vector<SourceBatch> SourceReader::take(size_t read_batch, const std::atomic<bool>& stop) {
   const size_t want = read_batch * kReadBatchesPerRound;
   // Merge shards by arrival time (ties: by shard, then offset), but only below what every shard
   // with more to read has reached. Records of the horizon's own millisecond wait for the next
@@ -204,36 +223,65 @@ std::vector<std::vector<SourceCopy>> SourceReader::take(size_t read_batch, const
     for (const auto& [shard, q] : buffered_) {
       if (q.empty()) continue;
       below = below || q.front().arrival < horizon;
-      full = full || (more_[shard] && q.back().arrival == horizon && q.size() >= want);
+      full = full || (more_[shard] && q.back().arrival == horizon && q.count >= want);
     }
     if (below || !full) --horizon;  // no record of that millisecond yet
   }
-  std::vector<std::vector<SourceCopy>> batches(1);
+  // The shards with records to hand out, in shard order (ties in arrival go to the first).
+  std::vector<std::pair<uint32_t, Buffered*>> queues;
+  for (auto& [shard, q] : buffered_) {
+    if (!q.empty()) queues.emplace_back(shard, &q);
+  }
+  std::vector<SourceBatch> batches(1);
+  batches.back().records.reserve(read_batch);
   std::optional<std::pair<uint32_t, uint64_t>> last;  // shard and offset of the last record taken
   for (;;) {
-    SourceCopy* best = nullptr;
+    // The shard whose first record comes next, and how far it leads: its records go on until
+    // one would come after another shard's first (a single shard: all up to the horizon).
+    Buffered* best = nullptr;
     uint32_t best_shard = 0;
-    for (auto& [shard, q] : buffered_) {
-      if (q.empty() || q.front().arrival > horizon) continue;
-      if (!best || q.front().arrival < best->arrival) {
-        best = &q.front();
+    for (auto& [shard, q] : queues) {
+      if (q->empty() || q->front().arrival > horizon) continue;
+      if (!best || q->front().arrival < best->front().arrival) {
+        best = q;
         best_shard = shard;
       }
     }
     if (!best) break;
-    // Stop only between Kinesis records: the user records of a KPL aggregate share its offset,
-    // and a checkpoint's position (the first offset not handed out) cannot point inside one.
-    if (stop && !(last && last->first == best_shard && last->second == best->offset)) break;
-    last = {best_shard, best->offset};
-    batches.back().push_back(std::move(*best));
-    buffered_[best_shard].pop_front();
-    if (batches.back().size() >= read_batch) batches.emplace_back();
+    TimestampMs until = horizon;  // take records of best arriving at or before this
+    for (auto& [shard, q] : queues) {
+      if (q == best || q->empty()) continue;
+      // Another shard's first record: equal arrivals go to the lower shard first.
+      until = std::min(until, shard < best_shard ? q->front().arrival - 1 : q->front().arrival);
+    }
+    bool stopped = false;
+    do {
+      SourceCopy& r = best->front();
+      // Stop only between Kinesis records: the user records of a KPL aggregate share its offset,
+      // and a checkpoint's position (the first offset not handed out) cannot point inside one.
+      if (stop && !(last && last->first == best_shard && last->second == r.offset)) {
+        stopped = true;
+        break;
+      }
+      last = {best_shard, r.offset};
+      SourceBatch& batch = batches.back();
+      const auto& buffer = best->runs.front().buffer;
+      if (batch.buffers.empty() || batch.buffers.back() != buffer) batch.buffers.push_back(buffer);
+      batch.records.push_back(r);
+      best->pop_front();
+      if (batch.records.size() >= read_batch) {
+        batches.emplace_back();
+        batches.back().records.reserve(read_batch);
+      }
+    } while (!best->empty() && best->front().arrival <= until);
+    if (stopped) break;
   }
-  if (batches.back().empty()) batches.pop_back();
+  if (batches.back().records.empty()) batches.pop_back();
   return batches;
 }
 
 std::map<uint32_t, uint64_t> SourceReader::checkpoint_positions() const {
+  wait();
   auto positions = positions_;
   for (const auto& [shard, q] : buffered_) {
     if (!q.empty()) positions[shard] = q.front().offset;
@@ -242,6 +290,7 @@ std::map<uint32_t, uint64_t> SourceReader::checkpoint_positions() const {
 }
 
 std::vector<uint32_t> SourceReader::checkpoint_finished() const {
+  wait();
   std::vector<uint32_t> out;
   for (uint32_t s : finished_) {
     if (drained(s)) out.push_back(s);

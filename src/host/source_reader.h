@@ -23,20 +23,22 @@ namespace eddy::host {
 // A record read from the source stream, waiting to be merged into ROWTIME order. Its bytes are
 // a copy in a buffer shared by the records copied together (copy_records): each followed by a
 // newline, the buffer by simdjson's padding, so that the program parses a run of one shard's
-// records in place as lines, and any record in place on its own.
+// records in place as lines, and any record in place on its own. The buffer is held by the
+// batch the record is in (SourceBatch), not by each record: records are plain values that move
+// between threads without reference counts.
 struct SourceCopy {
-  TimestampMs arrival;
-  uint32_t shard;
-  uint64_t offset;
-  std::string_view data;                     // in `bytes` once copied
-  std::shared_ptr<const std::string> bytes;  // holds `data`
-  // What few records have, apart so that records move cheaply on their way to the program.
+  // What few records have, kept in their buffer.
   struct Extra {
     std::string rejection;       // a corrupt KPL aggregate (`data`): why it cannot be unpacked
     std::string partition_key;   // only for whole records (SourceReader::set_whole_records)
     std::string rejection_name;  // the rejection's error row name (empty: Record_Parse_Error)
   };
-  std::unique_ptr<Extra> extra;
+
+  TimestampMs arrival;
+  uint32_t shard;
+  uint64_t offset;
+  std::string_view data;  // in a SourceBuffer once copied
+  const Extra* extra = nullptr;
 
   std::string_view rejection() const { return extra ? std::string_view(extra->rejection) : std::string_view(); }
   std::string_view partition_key() const { return extra ? std::string_view(extra->partition_key) : std::string_view(); }
@@ -45,9 +47,22 @@ struct SourceCopy {
   }
 };
 
-// Copies the bytes `data` of each record points to (a log mapping, a Lambda's answer) into one new
-// buffer they share, and points them there.
-void copy_records(std::vector<SourceCopy>& records);
+// The bytes of records copied together, and their extras (std::deque: they stay where they are).
+struct SourceBuffer {
+  std::string bytes;
+  std::deque<SourceCopy::Extra> extras;
+  const SourceCopy::Extra* add(SourceCopy::Extra extra) { return &extras.emplace_back(std::move(extra)); }
+};
+
+// Records handed out together, in ROWTIME order, with the buffers they are in.
+struct SourceBatch {
+  std::vector<SourceCopy> records;
+  std::vector<std::shared_ptr<const SourceBuffer>> buffers;
+};
+
+// Copies the bytes `data` of each record points to (a read of the log, a Lambda's answer) into
+// `into`'s bytes and points them there.
+void copy_records(std::vector<SourceCopy>& records, SourceBuffer& into);
 
 class SourceReader {
  public:
@@ -56,6 +71,7 @@ class SourceReader {
 
   SourceReader(const stream::StreamStore& store, std::string stream, WorkerPool& pool)
       : store_(store), stream_(std::move(stream)), pool_(pool) {}
+  ~SourceReader() { wait(); }
 
   // Records as they are stored, KPL aggregates not unpacked, with their partition keys: what a
   // preprocessing Lambda gets (KDA hands it the stream's records).
@@ -64,6 +80,7 @@ class SourceReader {
   const std::string& stream() const { return stream_; }
   // Where reading goes on: the next offset of each shard, and the closed shards read to their end.
   void resume(std::map<uint32_t, uint64_t> positions, std::set<uint32_t> finished) {
+    wait();
     positions_ = std::move(positions);
     finished_ = std::move(finished);
   }
@@ -77,7 +94,10 @@ class SourceReader {
   // with more to read has reached (see source_reader.cc).
   std::optional<std::vector<uint32_t>> begin_round();
   void read(size_t read_batch);
-  std::vector<std::vector<SourceCopy>> take(size_t read_batch, const std::atomic<bool>& stop);
+  // read() on the reader's own thread, returning at once: the program runs the records taken while
+  // the next are read and copied. Every other call waits for it to end first.
+  void read_ahead(size_t read_batch);
+  std::vector<SourceBatch> take(size_t read_batch, const std::atomic<bool>& stop);
 
   // For a checkpoint: the first record not yet handed out of each shard, and the closed shards
   // handed out to their end.
@@ -85,6 +105,8 @@ class SourceReader {
   std::vector<uint32_t> checkpoint_finished() const;
 
  private:
+  void read(size_t read_batch, bool parallel);
+  void wait() const;  // for read_ahead's read to end
   bool parents_done(const stream::ShardInfo& s) const;
   bool drained(uint32_t shard) const;
 
@@ -94,10 +116,29 @@ class SourceReader {
   bool whole_ = false;
   std::map<uint32_t, uint64_t> positions_;  // next offset to read
   std::set<uint32_t> finished_;             // closed shards read to their end
-  std::map<uint32_t, std::deque<SourceCopy>> buffered_;
+  // A shard's records read but not yet handed out: runs of records copied together, in order.
+  struct Run {
+    std::shared_ptr<const SourceBuffer> buffer;
+    std::vector<SourceCopy> records;
+    size_t next = 0;  // the first not handed out
+  };
+  struct Buffered {
+    std::deque<Run> runs;
+    size_t count = 0;  // records in the runs not handed out
+    bool empty() const { return count == 0; }
+    SourceCopy& front() { return runs.front().records[runs.front().next]; }
+    const SourceCopy& front() const { return runs.front().records[runs.front().next]; }
+    const SourceCopy& back() const { return runs.back().records.back(); }
+    void pop_front();
+  };
+  std::map<uint32_t, Buffered> buffered_;
   std::map<uint32_t, bool> more_;          // the last read of the shard came back full
   std::set<uint32_t> present_;             // the shards listed at the start of the round
   std::vector<stream::ShardInfo> shards_;  // as listed at the start of the round
+  // read_ahead's thread (the second part of a two-part job; the first is the waiting caller's).
+  // Its read runs alone: `pool_` is the program's then.
+  mutable WorkerPool ahead_{2};
+  mutable bool reading_ahead_ = false;
 };
 
 }  // namespace eddy::host
