@@ -217,6 +217,18 @@ Status Segment::read_at(uint64_t position, uint64_t limit, std::string& out) con
   return {};
 }
 
+Result<size_t> Segment::read_into(uint64_t position, char* out, size_t n) const {
+  auto file = FileHandles::shared().lease(handle_);
+  if (!file) return tl::unexpected(file.error());
+  return pread_some(file->fd(), out, n, position, path_.string());
+}
+
+uint64_t Segment::seek_past(Offset offset) const {
+  auto it = std::upper_bound(index_.begin(), index_.end(), offset,
+                             [](Offset o, const IndexEntry& e) { return o < e.offset; });
+  return it == index_.end() ? size_ : it->position;
+}
+
 uint64_t Segment::seek_offset(Offset offset) const {
   auto it = std::upper_bound(index_.begin(), index_.end(), offset,
                              [](Offset o, const IndexEntry& e) { return o < e.offset; });

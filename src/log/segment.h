@@ -43,10 +43,15 @@ class Segment {
   // Reads whole batches from `position` up to `limit` bytes of file (a batch crossing the limit is
   // read entirely); appends the raw bytes to `out`.
   Status read_at(uint64_t position, uint64_t limit, std::string& out) const;
+  // Reads up to `n` bytes from `position` into `out`: the count read (short at the file's end).
+  Result<size_t> read_into(uint64_t position, char* out, size_t n) const;
 
   // Byte position of the last indexed batch at or before `offset` / arriving before `ts`.
   uint64_t seek_offset(Offset offset) const;
   uint64_t seek_time(TimestampMs ts) const;
+  // Byte position of the first indexed batch after `offset` (the batch holding `offset` ends there
+  // or before), or the segment's size when none is.
+  uint64_t seek_past(Offset offset) const;
 
   Offset base_offset() const { return base_; }
   Offset next_offset() const { return next_; }

@@ -186,10 +186,17 @@ namespace {
 // A read copies the segment file's bytes into buffers of its own (pread) rather than reading a
 // shared mapping of the file: each page of a mapping costs a page-table entry to fill, on a virtual
 // machine much more than copying the page, and the checksum and the parse that follow find a
-// fresh buffer in the CPU's cache. The first buffer is small (a GetRecords with Limit 1 reads
-// little); each next one doubles, up to a size at which system calls cost nothing measurable.
+// fresh buffer in the CPU's cache. The first read goes as far as the sparse index shows the last
+// wanted record to end; past that segment, each next buffer doubles, up to a size at which system
+// calls cost nothing measurable. Buffers are not zeroed first: pread fills what is used.
 constexpr uint64_t kFirstChunk = 64u << 10;
 constexpr uint64_t kLargestChunk = 1u << 20;
+
+struct ReadBuffer {
+  std::unique_ptr<char[]> bytes;
+  size_t size = 0;
+  std::string_view view() const { return {bytes.get(), size}; }
+};
 
 }  // namespace
 
@@ -199,6 +206,7 @@ Result<ReadResult> ShardLog::read(Offset from, size_t max_records, size_t max_by
   const Offset end = visible_.load();
   std::vector<std::shared_ptr<Segment>> segs;
   uint64_t position = 0;
+  uint64_t until = 0;  // in the first segment: where the batch of the last wanted record ends at the latest
   {
     std::shared_lock lock(mu_);
     from = std::max(from, segments_.front()->base_offset());
@@ -207,6 +215,8 @@ Result<ReadResult> ShardLog::read(Offset from, size_t max_records, size_t max_by
     if (it != segments_.begin()) --it;
     segs.assign(it, segments_.end());
     position = segs.front()->seek_offset(from);
+    const Offset last = max_records == 0 ? from : from + std::min<uint64_t>(max_records - 1, UINT64_MAX - from);
+    until = segs.front()->seek_past(last);
   }
   result.next_offset = from;
   if (from >= end) return result;
@@ -216,38 +226,45 @@ Result<ReadResult> ShardLog::read(Offset from, size_t max_records, size_t max_by
   std::vector<RecordView> batch_records;
   for (size_t si = 0; si < segs.size(); ++si) {
     const auto& seg = segs[si];
-    if (si > 0) position = 0;
+    if (si > 0) {
+      position = 0;
+      until = 0;
+    }
     uint64_t seg_size;
     {
       std::shared_lock lock(mu_);
       seg_size = seg->size_bytes();
     }
-    std::shared_ptr<std::string> chunk;  // bytes [chunk_at, chunk_at + size) of the file
+    std::shared_ptr<ReadBuffer> chunk;  // bytes [chunk_at, chunk_at + size) of the file
     uint64_t chunk_at = 0;
     while (position < seg_size) {
       BatchHeader h{};
       std::string_view rest;
-      if (chunk && position >= chunk_at && position - chunk_at < chunk->size()) {
-        rest = std::string_view(*chunk).substr(position - chunk_at);
+      if (chunk && position >= chunk_at && position - chunk_at < chunk->size) {
+        rest = chunk->view().substr(position - chunk_at);
       }
       bool header = decode_batch_header(rest, h);
       // The next batch not whole in the buffer: read on from it (twice when the first read shows a
       // batch larger than the buffer).
       for (int attempt = 0; attempt < 2 && !(header && h.total_bytes() <= rest.size()); ++attempt) {
-        const uint64_t want = std::max<uint64_t>(chunk_size, header ? h.total_bytes() : 0);
-        chunk_size = std::min(chunk_size * 2, kLargestChunk);
-        auto next = std::make_shared<std::string>();
-        if (auto st = seg->read_at(position, std::min(seg_size, position + want), *next); !st) {
+        uint64_t want = until > position ? std::min(until - position, kLargestChunk) : chunk_size;
+        if (until <= position) chunk_size = std::min(chunk_size * 2, kLargestChunk);
+        want = std::min(std::max<uint64_t>(want, header ? h.total_bytes() : kBatchHeaderBytes), seg_size - position);
+        auto next = std::make_shared<ReadBuffer>();
+        next->bytes = std::make_unique_for_overwrite<char[]>(want);
+        auto got = seg->read_into(position, next->bytes.get(), want);
+        if (!got) {
           // A segment retention dropped while this read began (its file gone before it was
           // read) holds nothing to return any more: read on from the next one.
           std::shared_lock lock(mu_);
           if (std::find(segments_.begin(), segments_.end(), seg) == segments_.end()) break;
-          return tl::unexpected(st.error());
+          return tl::unexpected(got.error());
         }
+        next->size = *got;
         chunk = std::move(next);
         chunk_at = position;
         result.keep_alive.push_back(chunk);
-        rest = *chunk;
+        rest = chunk->view();
         header = decode_batch_header(rest, h);
       }
       if (!header || h.total_bytes() > rest.size()) break;  // the file ends short of its size

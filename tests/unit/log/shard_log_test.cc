@@ -117,6 +117,28 @@ TEST_F(ShardLogTest, BatchesLargerThanTheReadBufferAndManyBuffers) {
   EXPECT_EQ(r->records[1].data, big);
 }
 
+// A read sized by the sparse index (shard_log.cc) ends exactly where asked, from any offset, with
+// any limit, within a segment and across segments.
+TEST_F(ShardLogTest, ReadsSizedByTheIndexReturnExactlyWhatWasAsked) {
+  LogOptions o = options();
+  o.segment_bytes = 8192;
+  auto log = open(o);
+  fill(*log, 300, 7);  // 2,100 records in batches of 7, over several segments
+  for (Offset from : {0u, 1u, 6u, 7u, 500u, 1001u, 2093u, 2099u}) {
+    for (size_t limit : {1u, 2u, 7u, 8u, 100u, 1000u, 5000u}) {
+      auto r = log->read(from, limit, SIZE_MAX);
+      ASSERT_TRUE(r.has_value());
+      const size_t expect = std::min<size_t>(limit, 2100 - from);
+      ASSERT_EQ(r->records.size(), expect) << "from " << from << " limit " << limit;
+      for (size_t i = 0; i < expect; ++i) {
+        ASSERT_EQ(r->records[i].offset, from + i);
+        ASSERT_EQ(r->records[i].data, "r" + std::to_string(from + i));
+      }
+      EXPECT_EQ(r->next_offset, from + expect);
+    }
+  }
+}
+
 TEST_F(ShardLogTest, ArrivalTimesNeverDecrease) {
   auto log = open();
   fill(*log, 1, 1, 5000);
