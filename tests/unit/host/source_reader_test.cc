@@ -60,7 +60,8 @@ class SourceReaderTest : public ::testing::Test {
       EXPECT_TRUE(r.has_value());
       for (int i = 0; i < per_put; ++i) {
         const auto& o = r->outcomes[i];
-        all.emplace_back(clock_.now_ms(), o.shard_index, stream::decode_sequence_number(o.sequence_number)->offset, data[i]);
+        all.emplace_back(clock_.now_ms(), o.shard_index, stream::decode_sequence_number(o.sequence_number)->offset,
+                         data[i]);
       }
       if (p % 2 == 1) clock_.advance(1);
     }
