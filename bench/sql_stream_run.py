@@ -1,7 +1,8 @@
 """The seed aggregation run by a SQL application on a running eddy server, reading a stream that
 already holds the events from TRIM_HORIZON: the server-side counterpart of `eddy sql run`.
 
-    python3 bench/sql_stream_run.py --endpoint URL --stream S --groups N [--timeout S]
+    python3 bench/sql_stream_run.py --endpoint URL --stream S --groups N [--timeout S] [--app NAME]
+    python3 bench/sql_stream_run.py --shape seed --write-app DIR   # the application's SQL and schema, for `eddy sql run`
 
 The stream must hold the sales events (with their "at" field) followed by one sentinel event whose
 "at" is far in the future: windows are on the events' own "at" time (an event-time GROUP BY), so
@@ -44,25 +45,36 @@ ROLE = 'arn:aws:iam::000000000000:role/bench'
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument('--endpoint', required=True)
-    ap.add_argument('--stream', required=True)
-    ap.add_argument('--groups', type=int, required=True)
+    ap.add_argument('--endpoint')
+    ap.add_argument('--stream')
+    ap.add_argument('--groups', type=int)
+    ap.add_argument('--app', default='bench-seed', help='application name; its output stream is <stream>-<app>')
+    ap.add_argument('--write-app', metavar='DIR',
+                    help='write app.sql and schema.json (input prefix SALES, output DEST) to DIR and exit')
     ap.add_argument('--timeout', type=float, default=600)
     ap.add_argument('--shape', choices=['arrival', 'seed'], default='arrival')
     a = ap.parse_args()
     sql, schema = (SEED_SQL, SEED_SCHEMA) if a.shape == 'seed' else (SQL, SCHEMA)
+    if a.write_app:
+        with open(a.write_app + '/app.sql', 'w') as f:
+            f.write(sql)
+        with open(a.write_app + '/schema.json', 'w') as f:
+            json.dump(schema, f)
+        return 0
+    if not (a.endpoint and a.stream and a.groups):
+        ap.error('--endpoint, --stream and --groups are needed to run the application')
     kw = dict(endpoint_url=a.endpoint, region_name='us-east-1', aws_access_key_id='bench',
               aws_secret_access_key='bench', config=Config(retries={'total_max_attempts': 1}, read_timeout=120))
     k = boto3.client('kinesis', **kw)
     ka = boto3.client('kinesisanalytics', **kw)
-    out = a.stream + '-out'
+    out = a.stream + '-' + a.app
     k.create_stream(StreamName=out, ShardCount=1)
     for _ in range(300):
         if k.describe_stream_summary(StreamName=out)['StreamDescriptionSummary']['StreamStatus'] == 'ACTIVE':
             break
         time.sleep(0.1)
     arn = lambda s: 'arn:aws:kinesis:us-east-1:000000000000:stream/' + s
-    ka.create_application(ApplicationName='bench-seed', ApplicationCode=sql,
+    ka.create_application(ApplicationName=a.app, ApplicationCode=sql,
                           Inputs=[{'NamePrefix': 'SALES', 'InputSchema': schema,
                                    'KinesisStreamsInput': {'ResourceARN': arn(a.stream), 'RoleARN': ROLE}}],
                           Outputs=[{'Name': 'DEST', 'KinesisStreamsOutput': {'ResourceARN': arn(out), 'RoleARN': ROLE},
@@ -70,7 +82,7 @@ def main():
     it = k.get_shard_iterator(StreamName=out, ShardId='shardId-000000000000',
                               ShardIteratorType='TRIM_HORIZON')['ShardIterator']
     t0 = time.monotonic()
-    ka.start_application(ApplicationName='bench-seed', InputConfigurations=[
+    ka.start_application(ApplicationName=a.app, InputConfigurations=[
         {'Id': '1.1', 'InputStartingPositionConfiguration': {'InputStartingPosition': 'TRIM_HORIZON'}}])
     rows, revenue, orders, last_progress = 0, 0.0, 0, t0
     while rows < a.groups:
@@ -91,7 +103,7 @@ def main():
             print('\rstream run: %d of %d rows, %.0f s' % (rows, a.groups, last_progress - t0), end='', file=sys.stderr)
     seconds = time.monotonic() - t0
     print(file=sys.stderr)
-    ka.stop_application(ApplicationName='bench-seed')
+    ka.stop_application(ApplicationName=a.app)
     print('STREAM seconds=%.3f rows=%d revenue=%.2f orders=%d' % (seconds, rows, revenue, orders))
     return 0
 

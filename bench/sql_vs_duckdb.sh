@@ -38,6 +38,8 @@
 #   KEEP [0]: 1 to keep the temp dir   SKIP_DUCKDB [0]   SKIP_SLIDING [0]
 #   SKIP_STREAM [0]: 1 to skip the server run (events put into a stream, the application reading
 #   them from TRIM_HORIZON; about 2 GB more disk for 10M events)
+#   STREAM_PARALLELISMS ["1 2"]: the server's --parallelism for its runs, each set against
+#   `eddy sql run` of the same application at the same parallelism (the server's goal: within 1.2x)
 #   DUCKDB_NODE_API_VERSION [1.5.6-r.1]: npm version of @duckdb/node-api (DuckDB 1.5.6)
 #   DUCKDB_DIR [${XDG_CACHE_HOME:-~/.cache}/eddy-bench/duckdb-node-api-VERSION]   INSTALL_TIMEOUT [300]
 #
@@ -57,6 +59,7 @@ SLIDING_EVENTS=${SLIDING_EVENTS:-$EVENTS}
 RATE=${RATE:-1000}
 RUNS=${RUNS:-1}
 PARALLELISMS=${PARALLELISMS:-1 2}
+STREAM_PARALLELISMS=${STREAM_PARALLELISMS:-1 2}
 DUCKDB_THREADS=${DUCKDB_THREADS:-1}
 GEN_TIMEOUT=${GEN_TIMEOUT:-600}
 RUN_TIMEOUT=${RUN_TIMEOUT:-600}
@@ -80,6 +83,9 @@ die() { echo "sql_vs_duckdb: $*" >&2; exit 2; }
 read -r -a PARALLELISM_LIST <<<"$PARALLELISMS"
 ((${#PARALLELISM_LIST[@]} > 0)) || die "PARALLELISMS must list at least one thread count"
 for p in "${PARALLELISM_LIST[@]}"; do [[ $p =~ ^[0-9]+$ && $p -gt 0 ]] || die "PARALLELISMS: '$p' is not a positive integer"; done
+read -r -a STREAM_PARALLELISM_LIST <<<"$STREAM_PARALLELISMS"
+((${#STREAM_PARALLELISM_LIST[@]} > 0)) || die "STREAM_PARALLELISMS must list at least one thread count"
+for p in "${STREAM_PARALLELISM_LIST[@]}"; do [[ $p =~ ^[0-9]+$ && $p -gt 0 ]] || die "STREAM_PARALLELISMS: '$p' is not a positive integer"; done
 command -v timeout >/dev/null || die "coreutils 'timeout' is needed"
 command -v python3 >/dev/null || die "python3 is needed (input generator, result check)"
 [[ -f $SEED_TEST ]] || die "missing $SEED_TEST (the seed application is taken from it)"
@@ -339,16 +345,24 @@ fi
 
 if [[ $SKIP_STREAM != 1 && -n $EDDY_SEED_S ]]; then
   # The same aggregation by a SQL application on a server, from a stream holding the events
-  # (TRIM_HORIZON). Windows are on the events' "at" (an event-time GROUP BY), so the groups are the
-  # ones above; a sentinel event with a far-future "at" closes the last window.
+  # (TRIM_HORIZON). Windows are on the events' own time (an event-time GROUP BY), so the groups are
+  # the ones above; a sentinel event with a far-future time closes the last window. `eddy sql run`
+  # runs that very application over the file too, at the same parallelism: the server's peer.
   echo
   echo "=== eddy serve: the seed aggregation from a stream (TRIM_HORIZON), $EVENTS events (limit ${RUN_TIMEOUT}s per step)"
+  mkdir -p "$WORK/stream-app"
+  python3 "$ROOT/bench/sql_stream_run.py" --shape "$SHAPE" --write-app "$WORK/stream-app"
   PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  "$EDDY_BIN" serve --host 127.0.0.1 --port "$PORT" --data-dir "$WORK/server" --fsync interval=200 >"$WORK/server.log" 2>&1 &
-  PIDS+=($!)
   ENDPOINT=http://127.0.0.1:$PORT
-  for _ in $(seq 1 100); do "$EDDY_BIN" streams list --endpoint "$ENDPOINT" >/dev/null 2>&1 && break; sleep 0.1; done
+  start_server() {  # $1: --parallelism
+    "$EDDY_BIN" serve --host 127.0.0.1 --port "$PORT" --data-dir "$WORK/server" --fsync interval=200 \
+      --parallelism "$1" >>"$WORK/server.log" 2>&1 &
+    PIDS+=($!)
+    for _ in $(seq 1 100); do "$EDDY_BIN" streams list --endpoint "$ENDPOINT" >/dev/null 2>&1 && break; sleep 0.1; done
+  }
+  cleanup_server() { local pid=${PIDS[-1]}; kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; unset 'PIDS[-1]'; }
   rc=0
+  start_server 1
   "$EDDY_BIN" streams create bench-sales --shards 1 --endpoint "$ENDPOINT" >/dev/null || rc=$?
   sleep 1
   if ((rc == 0)); then
@@ -357,26 +371,40 @@ if [[ $SKIP_STREAM != 1 && -n $EDDY_SEED_S ]]; then
     echo "put: $EVENTS events in ${ELAPSED}s ($(eps "$EVENTS" "$ELAPSED") events/s, eddy put over one connection)"
     echo "$SENTINEL" | "$EDDY_BIN" put bench-sales --endpoint "$ENDPOINT" >/dev/null 2>&1 || rc=$?
   fi
-  if ((rc == 0)); then
-    bounded "$RUN_TIMEOUT" python3 "$ROOT/bench/sql_stream_run.py" --endpoint "$ENDPOINT" --stream bench-sales \
-      --groups "$(wc -l <"$WORK/eddy-seed.ndjson")" --shape "$SHAPE" --timeout "$RUN_TIMEOUT" >"$WORK/stream-run.log" 2>"$WORK/stream-run.err" || rc=$?
-  fi
-  line=$(grep -E '^STREAM seconds=' "$WORK/stream-run.log" 2>/dev/null | tail -n1 || true)
-  if ((rc != 0)) || [[ -z $line ]]; then
-    echo "!!! the stream run failed (exit $rc); logs:" >&2
-    tail -c 1500 "$WORK/stream-run.err" "$WORK/put.log" "$WORK/server.log" >&2 2>/dev/null || true
-    FAILED=1
-  else
-    EDDY_STREAM_S=$(sed -nE 's/.* seconds=([0-9.]+).*/\1/p' <<<"$line")
-    seed_revenue=$(python3 -c 'import json, sys; print("%.2f" % sum(json.loads(l)["revenue"] for l in open(sys.argv[1])))' "$WORK/eddy-seed.ndjson")
-    echo "${EDDY_STREAM_S}s from StartApplication to the last group in the output stream ($line; sql run revenue=$seed_revenue)"
-    STREAM_CHECK=$(python3 -c 'import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); print("OK" if abs(a - b) <= 1e-4 * max(1, abs(b)) else "MISMATCH")' \
-      "$(sed -nE 's/.* revenue=([0-9.]+).*/\1/p' <<<"$line")" "$seed_revenue")
-    echo "check: total revenue from the stream run equals the sql run's: $STREAM_CHECK"
-    [[ $STREAM_CHECK == OK ]] || FAILED=1
-  fi
-  cleanup_server() { local pid=${PIDS[-1]}; kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; unset 'PIDS[-1]'; }
   cleanup_server
+  seed_revenue=$(python3 -c 'import json, sys; print("%.2f" % sum(json.loads(l)["revenue"] for l in open(sys.argv[1])))' "$WORK/eddy-seed.ndjson")
+  groups=$(wc -l <"$WORK/eddy-seed.ndjson")
+  declare -A STREAM_S SAME_S
+  for ((r = 1; r <= RUNS && rc == 0; r++)); do
+    for p in "${STREAM_PARALLELISM_LIST[@]}"; do
+      # The server's application over the file, then on the server; each run a new application.
+      bounded "$RUN_TIMEOUT" "$EDDY_BIN" sql run --sql "$WORK/stream-app/app.sql" --input-schema "$WORK/stream-app/schema.json" \
+        --input "$WORK/events.ndjson" --input-prefix SALES --output DEST --parallelism "$p" \
+        >"$WORK/same-query.ndjson" 2>"$WORK/same-query.log" || rc=$?
+      ((rc == 0)) || { echo "!!! sql run of the server's application failed (exit $rc)" >&2; tail -c 1500 "$WORK/same-query.log" >&2; break; }
+      SAME_S[$p]=$(min_time "${SAME_S[$p]:-}" "$ELAPSED")
+      echo "sql run of the server's application, --parallelism $p, run $r: ${ELAPSED}s ($(wc -l <"$WORK/same-query.ndjson") groups)"
+      start_server "$p"
+      bounded "$RUN_TIMEOUT" python3 "$ROOT/bench/sql_stream_run.py" --endpoint "$ENDPOINT" --stream bench-sales \
+        --groups "$groups" --shape "$SHAPE" --timeout "$RUN_TIMEOUT" --app "run-$r-p$p" >"$WORK/stream-run.log" 2>"$WORK/stream-run.err" || rc=$?
+      cleanup_server
+      line=$(grep -E '^STREAM seconds=' "$WORK/stream-run.log" 2>/dev/null | tail -n1 || true)
+      if ((rc != 0)) || [[ -z $line ]]; then
+        echo "!!! the stream run failed (exit $rc); logs:" >&2
+        tail -c 1500 "$WORK/stream-run.err" "$WORK/put.log" "$WORK/server.log" >&2 2>/dev/null || true
+        rc=1
+        break
+      fi
+      secs=$(sed -nE 's/.* seconds=([0-9.]+).*/\1/p' <<<"$line")
+      STREAM_S[$p]=$(min_time "${STREAM_S[$p]:-}" "$secs")
+      echo "server --parallelism $p, run $r: ${secs}s from StartApplication to the last group in the output stream ($line; sql run revenue=$seed_revenue)"
+      STREAM_CHECK=$(python3 -c 'import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); print("OK" if abs(a - b) <= 1e-4 * max(1, abs(b)) else "MISMATCH")' \
+        "$(sed -nE 's/.* revenue=([0-9.]+).*/\1/p' <<<"$line")" "$seed_revenue")
+      [[ $STREAM_CHECK == OK ]] || { echo "check: the stream run's total revenue differs from the sql run's" >&2; rc=1; }
+    done
+  done
+  ((rc == 0)) || FAILED=1
+  EDDY_STREAM_S=${STREAM_S[${STREAM_PARALLELISM_LIST[0]}]:-}
   rm -rf "$WORK/server"
 fi
 
@@ -452,7 +480,13 @@ for p in "${PARALLELISM_LIST[@]:1}"; do
 done
 if [[ $SKIP_STREAM != 1 ]]; then
   EDDY_STREAM_EPS=$( [[ -n $EDDY_STREAM_S ]] && eps "$EVENTS" "$EDDY_STREAM_S" || echo -)
-  row "eddy serve, same from a stream (TRIM_HORIZON)" "$EVENTS" "${EDDY_STREAM_S:-FAILED}" "$EDDY_STREAM_EPS" "$(x "$(ratio "$EDDY_STREAM_EPS" "$DUCKDB_EPS")")"
+  for p in "${STREAM_PARALLELISM_LIST[@]}"; do
+    same_eps=$( [[ -n ${SAME_S[$p]:-} ]] && eps "$EVENTS" "${SAME_S[$p]}" || echo -)
+    stream_eps=$( [[ -n ${STREAM_S[$p]:-} ]] && eps "$EVENTS" "${STREAM_S[$p]}" || echo -)
+    row "eddy sql run, the server's application, p=$p" "$EVENTS" "${SAME_S[$p]:-FAILED}" "$same_eps" "$(x "$(ratio "$same_eps" "$DUCKDB_EPS")")"
+    row "eddy serve, from a stream (TRIM_HORIZON), p=$p" "$EVENTS" "${STREAM_S[$p]:-FAILED}" "$stream_eps" \
+      "$(x "$(ratio "$stream_eps" "$DUCKDB_EPS")"), $(x "$(ratio "$stream_eps" "$same_eps")" " sql run p=$p")"
+  done
 fi
 if [[ $SKIP_DUCKDB != 1 ]]; then
   row "DuckDB ${DUCKDB_VERSION:-?} (same query, 1 thread)" "$EVENTS" "${DUCKDB_S:-FAILED}" "$DUCKDB_EPS" "1.00x"
