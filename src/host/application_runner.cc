@@ -91,16 +91,20 @@ size_t ApplicationRunner::step() {
     }
     const size_t read_batch = setup_.read_batch ? setup_.read_batch->load() : 2000;
     std::vector<SourceBatch> batches;
-    if (pending_.empty()) {
+    std::optional<std::pair<uint32_t, uint64_t>> sole;
+    if (pending_.empty() && pool_.size() > 1 && !setup_.preprocess) sole = reader_.sole_shard();
+    if (sole) {
+      push_ranges(sole->first, sole->second, read_batch, processed);
+    } else if (pending_.empty()) {
       reader_.read(read_batch);
       batches = reader_.take(read_batch, stop_);
-      // The next round's records are read while the program runs this one's.
-      if (!batches.empty()) reader_.read_ahead(read_batch);
+      // One thread: the next round's records are read while the program runs this one's.
+      if (!batches.empty() && pool_.size() == 1) reader_.read_ahead(read_batch);
     } else if (clock_.now_ms() >= retry_at_) {
       batches = std::move(pending_);
       pending_.clear();
     }
-    if (!setup_.preprocess || preprocess(batches)) push(std::move(batches), processed);
+    if (!sole && (!setup_.preprocess || preprocess(batches))) push(std::move(batches), processed);
   }
   if (processed == 0) program_->advance_time(clock_.now_ms() - kProgressGraceMs);
   counters_.millis_behind_latest =
@@ -166,6 +170,59 @@ void ApplicationRunner::push(std::vector<SourceBatch> batches, size_t& processed
     return true;
   };
   program_->push_batches(0, pool_, source);
+}
+
+// Several threads and one shard to read: each thread reads the shard's next range itself,
+// parses and maps it, and in its turn runs it through the program, as `sql run` reads the blocks
+// of a file. A range is taken only if it starts where the last one taken ended and that one was
+// full: what reading them one after the other would take.
+void ApplicationRunner::push_ranges(uint32_t shard, uint64_t from, size_t read_batch, size_t& processed) {
+  const size_t ranges = kRangesPerThread * pool_.size();
+  std::vector<RangeRead> slots(pool_.size());
+  std::vector<char> taken(pool_.size());
+  size_t claimed = 0;              // under take_turns' claim lock
+  std::atomic<bool> ended{false};  // set in a turn, read by claims
+  uint64_t next = from;            // in turns only, as are the two below
+  bool more = true, finished = false, any = false;
+  runtime::BatchSource source;
+  source.claim = [&](size_t k) {
+    if (ended.load() || stop_ || claimed == ranges) return false;
+    slots[k] = RangeRead{shard, from + claimed * read_batch};
+    ++claimed;
+    return true;
+  };
+  source.fill = [&](size_t k, std::vector<SourceRecord>& out) {
+    RangeRead& rd = slots[k];
+    read_range(reader_.store(), reader_.stream(), rd, read_batch, reader_.whole_records());
+    for (const auto& p : rd.records)
+      out.push_back(
+          {p.data, p.arrival, static_cast<int64_t>(p.offset), p.shard, p.rejection(), p.rejection_name(), true});
+  };
+  source.before = [&](size_t k, std::vector<SourceRecord>& records) {
+    const RangeRead& rd = slots[k];
+    taken[k] = rd.ok && rd.from == next && more && !finished;
+    if (!taken[k]) records.clear();
+  };
+  source.done = [&](size_t k, const std::vector<SourceRecord>& records, size_t) {
+    const RangeRead& rd = slots[k];
+    if (!taken[k]) {
+      ended = true;
+      return false;
+    }
+    any = true;
+    next = rd.next;
+    more = rd.read_count == read_batch;
+    finished = rd.finished;
+    if (!records.empty()) {
+      counters_.input_records.fetch_add(records.size(), std::memory_order_relaxed);
+      counters_.last_arrival_ms.store(records.back().arrival, std::memory_order_relaxed);
+      processed += records.size();
+    }
+    if (!more || finished) ended = true;
+    return !ended.load();
+  };
+  program_->push_batches(0, pool_, source);
+  if (any) reader_.advance(shard, next, more, finished);
 }
 
 // A checkpoint: where reading continues (the first unprocessed record of each shard), the state

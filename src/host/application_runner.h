@@ -95,6 +95,9 @@ class ApplicationRunner {
   void begin();
   void finish();
   void push(std::vector<SourceBatch> batches, size_t& processed);
+  void push_ranges(uint32_t shard, uint64_t from, size_t read_batch, size_t& processed);
+  // Ranges of read_batch records a program thread reads per round in push_ranges.
+  static constexpr size_t kRangesPerThread = 8;
   // Runs the batches through setup_.preprocess (lambda_preprocess.cc); false when an invocation
   // failed: the batches are then kept in pending_ and tried again, and nothing after them is read.
   bool preprocess(std::vector<SourceBatch>& batches);

@@ -12,55 +12,11 @@ namespace eddy::host {
 
 namespace {
 
-// One range of a shard, [from, from + read_batch), read for a round.
-struct RangeRead {
-  uint32_t shard;
-  uint64_t from;
-  bool ok = false;  // read (else: an error, read again next round)
-  std::vector<SourceCopy> records;
-  std::shared_ptr<SourceBuffer> buffer;  // the records' copy
-  size_t read_count = 0;                 // Kinesis records read (a KPL aggregate is one, of several user records)
-  uint64_t next = 0;                     // the offset after the last record read
-  bool finished = false;
-};
-
 // Reads `reads` on the pool's threads, each range on one of them: the checksums, the first touch
 // of the log's pages and the copies are most of a round's reading.
 void read_in_parallel(const stream::StreamStore& store, const std::string& source, WorkerPool* pool,
                       std::vector<RangeRead>& reads, size_t read_batch, bool whole) {
-  auto read_one = [&](RangeRead& rd) {
-    auto read = store.read_shard(source, rd.shard, rd.from, read_batch);
-    if (!read) return;
-    rd.buffer = std::make_shared<SourceBuffer>();
-    rd.records.reserve(read->read.records.size());
-    rd.read_count = read->read.records.size();
-    for (const auto& rec : read->read.records) {
-      if (whole) {
-        rd.records.push_back(
-            {rec.arrival_ms, rd.shard, rec.offset, rec.data, rd.buffer->add({{}, std::string(rec.partition_key), {}})});
-        continue;
-      }
-      // A KPL aggregate is its user records, each with the aggregate's offset and arrival, as the
-      // KCL hands them out. A corrupt one goes on whole with the reason: the program's error_stream
-      // gets a row with both.
-      if (stream::kpl::is_aggregated(rec.data)) {
-        auto users = stream::kpl::deaggregate(rec.data);
-        if (users) {
-          for (const auto& u : *users) rd.records.push_back({rec.arrival_ms, rd.shard, rec.offset, u.data, {}});
-          continue;
-        }
-        rd.records.push_back(
-            {rec.arrival_ms, rd.shard, rec.offset, rec.data,
-             rd.buffer->add({"KPL aggregated record cannot be unpacked: " + users.error().message, {}, {}})});
-        continue;
-      }
-      rd.records.push_back({rec.arrival_ms, rd.shard, rec.offset, rec.data, {}});
-    }
-    copy_records(rd.records, *rd.buffer);  // before `read` (the log's buffers) goes
-    rd.next = read->next;
-    rd.finished = read->finished;
-    rd.ok = true;
-  };
+  auto read_one = [&](RangeRead& rd) { read_range(store, source, rd, read_batch, whole); };
   if (reads.size() <= 1 || !pool || pool->size() == 1) {
     for (auto& rd : reads) read_one(rd);
     return;
@@ -72,6 +28,41 @@ void read_in_parallel(const stream::StreamStore& store, const std::string& sourc
 }
 
 }  // namespace
+
+void read_range(const stream::StreamStore& store, const std::string& source, RangeRead& rd, size_t read_batch,
+                bool whole) {
+  auto read = store.read_shard(source, rd.shard, rd.from, read_batch);
+  if (!read) return;
+  rd.buffer = std::make_shared<SourceBuffer>();
+  rd.records.reserve(read->read.records.size());
+  rd.read_count = read->read.records.size();
+  for (const auto& rec : read->read.records) {
+    if (whole) {
+      rd.records.push_back(
+          {rec.arrival_ms, rd.shard, rec.offset, rec.data, rd.buffer->add({{}, std::string(rec.partition_key), {}})});
+      continue;
+    }
+    // A KPL aggregate is its user records, each with the aggregate's offset and arrival, as the
+    // KCL hands them out. A corrupt one goes on whole with the reason: the program's error_stream
+    // gets a row with both.
+    if (stream::kpl::is_aggregated(rec.data)) {
+      auto users = stream::kpl::deaggregate(rec.data);
+      if (users) {
+        for (const auto& u : *users) rd.records.push_back({rec.arrival_ms, rd.shard, rec.offset, u.data, {}});
+        continue;
+      }
+      rd.records.push_back(
+          {rec.arrival_ms, rd.shard, rec.offset, rec.data,
+           rd.buffer->add({"KPL aggregated record cannot be unpacked: " + users.error().message, {}, {}})});
+      continue;
+    }
+    rd.records.push_back({rec.arrival_ms, rd.shard, rec.offset, rec.data, {}});
+  }
+  copy_records(rd.records, *rd.buffer);  // before `read` (the log's buffers) goes
+  rd.next = read->next;
+  rd.finished = read->finished;
+  rd.ok = true;
+}
 
 void copy_records(std::vector<SourceCopy>& records, SourceBuffer& into) {
   std::string& bytes = into.bytes;
@@ -278,6 +269,28 @@ std::vector<SourceBatch> SourceReader::take(size_t read_batch, const std::atomic
   }
   if (batches.back().records.empty()) batches.pop_back();
   return batches;
+}
+
+std::optional<std::pair<uint32_t, uint64_t>> SourceReader::sole_shard() const {
+  wait();
+  for (const auto& [shard, q] : buffered_) {
+    if (!q.empty()) return std::nullopt;  // records of an earlier round wait to be merged
+  }
+  std::optional<std::pair<uint32_t, uint64_t>> sole;
+  for (const auto& s : shards_) {
+    if (finished_.count(s.index) || !parents_done(s)) continue;
+    if (sole) return std::nullopt;
+    const auto at = positions_.find(s.index);
+    sole = {s.index, at == positions_.end() ? 0 : at->second};
+  }
+  return sole;
+}
+
+void SourceReader::advance(uint32_t shard, uint64_t next, bool more, bool finished) {
+  wait();
+  positions_[shard] = next;
+  more_[shard] = more;
+  if (finished) finished_.insert(shard);
 }
 
 std::map<uint32_t, uint64_t> SourceReader::checkpoint_positions() const {

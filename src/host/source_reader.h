@@ -64,6 +64,23 @@ struct SourceBatch {
 // `into`'s bytes and points them there.
 void copy_records(std::vector<SourceCopy>& records, SourceBuffer& into);
 
+// One range of a shard, [from, from + read_batch) in offsets, read for a round.
+struct RangeRead {
+  uint32_t shard;
+  uint64_t from;
+  bool ok = false;  // read (else: an error, read again next round)
+  std::vector<SourceCopy> records;
+  std::shared_ptr<SourceBuffer> buffer;  // the records' copy
+  size_t read_count = 0;                 // Kinesis records read (a KPL aggregate is one, of several user records)
+  uint64_t next = 0;                     // the offset after the last record read
+  bool finished = false;                 // the shard is closed and this read reached its end
+};
+
+// Reads `rd`'s range of `stream` and copies its records (copy_records); KPL aggregates are
+// unpacked unless `whole` (SourceReader::set_whole_records).
+void read_range(const stream::StreamStore& store, const std::string& stream, RangeRead& rd, size_t read_batch,
+                bool whole);
+
 class SourceReader {
  public:
   // Reads `read_batch` records at a time, up to this many reads of a shard per round.
@@ -78,6 +95,7 @@ class SourceReader {
   void set_whole_records(bool whole) { whole_ = whole; }
 
   const std::string& stream() const { return stream_; }
+  const stream::StreamStore& store() const { return store_; }
   // Where reading goes on: the next offset of each shard, and the closed shards read to their end.
   void resume(std::map<uint32_t, uint64_t> positions, std::set<uint32_t> finished) {
     wait();
@@ -98,6 +116,14 @@ class SourceReader {
   // the next are read and copied. Every other call waits for it to end first.
   void read_ahead(size_t read_batch);
   std::vector<SourceBatch> take(size_t read_batch, const std::atomic<bool>& stop);
+
+  // After begin_round: the one shard to read this round, and its next offset, when no other shard
+  // has records to read and nothing read is waiting to be handed out. Its ranges, one after the
+  // other, are then what take() would hand out, so the program's threads may read them
+  // themselves (read_range; ApplicationRunner), and advance() says where reading goes on.
+  std::optional<std::pair<uint32_t, uint64_t>> sole_shard() const;
+  void advance(uint32_t shard, uint64_t next, bool more, bool finished);
+  bool whole_records() const { return whole_; }
 
   // For a checkpoint: the first record not yet handed out of each shard, and the closed shards
   // handed out to their end.

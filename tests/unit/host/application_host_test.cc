@@ -121,11 +121,12 @@ class ApplicationHostTest : public ::testing::Test {
                {"DestinationSchema", {{"RecordFormatType", "JSON"}}}}}}};
   }
 
-  // Starts application `name` of `code` over stream "src" (input `prefix` with `schema`) on
+  // Starts application `name` of `code` over stream `source` (input `prefix` with `schema`) on
   // `threads` threads, writing in-application stream `output` to stream `out` and error_stream
   // to stream `err` (both made here).
   void start_app_with_errors(const std::string& name, const char* code, const std::string& prefix, const char* schema,
-                             int threads, const std::string& output, const std::string& out, const std::string& err) {
+                             int threads, const std::string& output, const std::string& out, const std::string& err,
+                             const std::string& source = "src") {
     create_stream(out, 1);
     create_stream(err, 1);
     auto to = [](const std::string& stream) { return nlohmann::json{{"ResourceARN", arn(stream)}, {"RoleARN", "r"}}; };
@@ -135,7 +136,7 @@ class ApplicationHostTest : public ::testing::Test {
         {"Inputs",
          {{{"InputId", "1.1"},
            {"NamePrefix", prefix},
-           {"KinesisStreamsInput", to("src")},
+           {"KinesisStreamsInput", to(source)},
            {"InputSchema", nlohmann::json::parse(schema)}}}},
         {"Outputs",
          {{{"Name", output}, {"KinesisStreamsOutput", to(out)}, {"DestinationSchema", {{"RecordFormatType", "JSON"}}}},
@@ -217,49 +218,55 @@ TEST_F(ApplicationHostTest, SeedResultsDoNotDependOnShardsOrBatching) {
 
 // --parallelism: with several batches to a round, each batch is parsed on one thread and the
 // batches take turns through the pumps. Rows and error rows come out the same, in the same
-// order, whatever the number of threads.
+// order, whatever the number of threads. From four shards the runner merges a round's reads;
+// from one, each thread reads the shard's next range itself (ApplicationRunner::push_ranges).
 TEST_F(ApplicationHostTest, ResultsDoNotDependOnParallelism) {
-  create_stream("src", 4);
-  std::mt19937 rng(11);
-  const int kRecords = 24000;  // rounds of up to 4 x 2000 records: several batches each
-  for (int i = 0; i < kRecords;) {
-    std::vector<std::string> data;
-    std::vector<stream::PutEntry> batch;
-    for (int j = 0; j < 500; ++j, ++i) {
-      char buf[200];
-      if (i % 97 == 5) {
-        std::snprintf(buf, sizeof(buf), R"j({"store_id":"store_1","sales":)j");  // not JSON
-      } else {
-        std::snprintf(
-            buf, sizeof(buf),
-            R"j({"category":"Books","store_id":"store_%d","evnt_time":"2021-01-31T14:05:47.190114","sales":%s})j",
-            static_cast<int>(rng() % 5 + 1), i % 89 == 3 ? "\"many\"" : std::to_string(rng() % 10000 / 100.0).c_str());
+  for (int shards : {4, 1}) {
+    const std::string src = "src" + std::to_string(shards);
+    create_stream(src, shards);
+    std::mt19937 rng(11);
+    const int kRecords = 24000;  // rounds of up to 4 x 2000 records: several batches each
+    for (int i = 0; i < kRecords;) {
+      std::vector<std::string> data;
+      std::vector<stream::PutEntry> batch;
+      for (int j = 0; j < 500; ++j, ++i) {
+        char buf[200];
+        if (i % 97 == 5) {
+          std::snprintf(buf, sizeof(buf), R"j({"store_id":"store_1","sales":)j");  // not JSON
+        } else {
+          std::snprintf(
+              buf, sizeof(buf),
+              R"j({"category":"Books","store_id":"store_%d","evnt_time":"2021-01-31T14:05:47.190114","sales":%s})j",
+              static_cast<int>(rng() % 5 + 1),
+              i % 89 == 3 ? "\"many\"" : std::to_string(rng() % 10000 / 100.0).c_str());
+        }
+        data.emplace_back(buf);
       }
-      data.emplace_back(buf);
+      std::vector<std::string> keys;  // PutEntry holds views: the keys live here
+      for (size_t j = 0; j < data.size(); ++j) keys.push_back("k" + std::to_string(rng()));
+      for (size_t j = 0; j < data.size(); ++j) batch.push_back({keys[j], "", data[j]});
+      clock_.advance(static_cast<TimestampMs>(rng() % 15000 + 1));
+      ASSERT_TRUE(store_->put(src, batch).has_value());
     }
-    std::vector<std::string> keys;  // PutEntry holds views: the keys live here
-    for (size_t j = 0; j < data.size(); ++j) keys.push_back("k" + std::to_string(rng()));
-    for (size_t j = 0; j < data.size(); ++j) batch.push_back({keys[j], "", data[j]});
-    clock_.advance(static_cast<TimestampMs>(rng() % 15000 + 1));
-    ASSERT_TRUE(store_->put("src", batch).has_value());
+    clock_.advance(10 * 60 * 1000);
+    const std::vector<int> threads = {1, 2, 4};
+    const std::string tag = "_s" + std::to_string(shards) + "_p";
+    for (int p : threads) {
+      const std::string n = tag + std::to_string(p);
+      start_app_with_errors("app" + n, kSeedSql, "STORE_REVENUE_PER_MIN", kSchema, p, "DEST_SQL_STREAM_BY_STORE_ID",
+                            "out" + n, "err" + n, src);
+    }
+    const size_t kErrors = kRecords / 97 + kRecords / 89;  // about: both kinds, a few overlap
+    run_until_idle({"app" + tag + "1", "app" + tag + "2", "app" + tag + "4"});
+    const auto rows = in_order("out" + tag + "1"), errors = in_order("err" + tag + "1");
+    ASSERT_GT(rows.size(), 20u);
+    ASSERT_GT(errors.size(), kErrors - 5);
+    for (int p : {2, 4}) {
+      EXPECT_EQ(in_order("out" + tag + std::to_string(p)), rows) << p << " threads, " << shards << " shards";
+      EXPECT_EQ(in_order("err" + tag + std::to_string(p)), errors) << p << " threads, " << shards << " shards";
+    }
+    for (int p : threads) ASSERT_TRUE(host_->stop("app" + tag + std::to_string(p)).has_value());
   }
-  clock_.advance(10 * 60 * 1000);
-  const std::vector<int> threads = {1, 2, 4};
-  for (int p : threads) {
-    const std::string n = std::to_string(p);
-    start_app_with_errors("app_p" + n, kSeedSql, "STORE_REVENUE_PER_MIN", kSchema, p, "DEST_SQL_STREAM_BY_STORE_ID",
-                          "out_p" + n, "err_p" + n);
-  }
-  const size_t kErrors = kRecords / 97 + kRecords / 89;  // about: both kinds, a few overlap
-  run_until_idle({"app_p1", "app_p2", "app_p4"});
-  const auto rows = in_order("out_p1"), errors = in_order("err_p1");
-  ASSERT_GT(rows.size(), 20u);
-  ASSERT_GT(errors.size(), kErrors - 5);
-  for (int p : {2, 4}) {
-    EXPECT_EQ(in_order("out_p" + std::to_string(p)), rows) << p << " threads";
-    EXPECT_EQ(in_order("err_p" + std::to_string(p)), errors) << p << " threads";
-  }
-  for (int p : threads) ASSERT_TRUE(host_->stop("app_p" + std::to_string(p)).has_value());
 }
 
 // error_stream at any parallelism: a plain pump failing on rows, a keyed pump failing on rows
@@ -373,39 +380,44 @@ CREATE OR REPLACE PUMP "P" AS INSERT INTO "OUT" SELECT STREAM "store_id", "d" FR
 // positions: its reads end elsewhere than a run's without the restart. Reads of fewer than a
 // quarter of a shard's records of one millisecond would not: a round buffers four reads a shard.)
 TEST_F(ApplicationHostTest, ResultsDoNotDependOnWhereReadsEnd) {
-  create_stream("src", 4);
-  std::mt19937 rng(5);
-  const int kRecords = 12000;
-  for (int i = 0; i < kRecords;) {
-    std::vector<std::string> data, keys;
-    for (int j = 0; j < 400; ++j, ++i) {
-      data.push_back(sale(rng, 1000, 1));
-      keys.push_back("k" + std::to_string(rng()));
+  for (int shards : {4, 1}) {
+    const std::string src = "src" + std::to_string(shards);
+    create_stream(src, shards);
+    std::mt19937 rng(5);
+    const int kRecords = 12000;
+    for (int i = 0; i < kRecords;) {
+      std::vector<std::string> data, keys;
+      for (int j = 0; j < 400; ++j, ++i) {
+        data.push_back(sale(rng, 1000, 1));
+        keys.push_back("k" + std::to_string(rng()));
+      }
+      std::vector<stream::PutEntry> batch;
+      for (size_t j = 0; j < data.size(); ++j) batch.push_back({keys[j], "", data[j]});
+      clock_.advance(static_cast<TimestampMs>(rng() % 20000 + 1));
+      ASSERT_TRUE(store_->put(src, batch).has_value());
     }
-    std::vector<stream::PutEntry> batch;
-    for (size_t j = 0; j < data.size(); ++j) batch.push_back({keys[j], "", data[j]});
-    clock_.advance(static_cast<TimestampMs>(rng() % 20000 + 1));
-    ASSERT_TRUE(store_->put("src", batch).has_value());
-  }
-  clock_.advance(10 * 60 * 1000);  // every window closes
-  std::vector<std::string> first;
-  // Read sizes, and threads (which read a round's ranges of each shard side by side).
-  for (auto [read, threads] : {std::pair<size_t, int>{2000, 1}, {41, 1}, {333, 1}, {41, 2}, {333, 4}, {2000, 2}}) {
-    const std::string tag = std::to_string(read) + "_" + std::to_string(threads);
-    const std::string out = "out_" + tag, app = "app_" + tag;
-    create_stream(out, 1);
-    host_->set_parallelism(threads);
-    create_app(app, "src", out);
-    host_->set_read_batch(read);
-    ASSERT_TRUE(host_->start(app, "TRIM_HORIZON").has_value());
-    run_until_idle({app});
-    const auto rows = in_order(out);
-    ASSERT_TRUE(host_->stop(app).has_value());
-    if (first.empty()) {
-      ASSERT_GT(rows.size(), 20u);
-      first = rows;
-    } else {
-      EXPECT_EQ(rows, first) << "reads of " << read << " records on " << threads << " threads";
+    clock_.advance(10 * 60 * 1000);  // every window closes
+    std::vector<std::string> first;
+    // Read sizes, and threads (which read a round's ranges of each shard side by side, or of the
+    // one shard each on its own).
+    for (auto [read, threads] : {std::pair<size_t, int>{2000, 1}, {41, 1}, {333, 1}, {41, 2}, {333, 4}, {2000, 2}}) {
+      const std::string tag = src + "_" + std::to_string(read) + "_" + std::to_string(threads);
+      const std::string out = "out_" + tag, app = "app_" + tag;
+      create_stream(out, 1);
+      host_->set_parallelism(threads);
+      create_app(app, src, out);
+      host_->set_read_batch(read);
+      ASSERT_TRUE(host_->start(app, "TRIM_HORIZON").has_value());
+      run_until_idle({app});
+      const auto rows = in_order(out);
+      ASSERT_TRUE(host_->stop(app).has_value());
+      if (first.empty()) {
+        ASSERT_GT(rows.size(), 20u);
+        first = rows;
+      } else {
+        EXPECT_EQ(rows, first) << "reads of " << read << " records on " << threads << " threads, " << shards
+                               << " shards";
+      }
     }
   }
 }
