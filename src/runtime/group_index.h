@@ -43,6 +43,19 @@ class GroupIndex {
 
   size_t size() const { return groups_.size(); }
 
+  // The hash of a key (what find and emplace use): the same for equal keys wherever they are.
+  template <class KeyAt>
+  static uint64_t hash(size_t n, const KeyAt& key_at) {
+    uint64_t h = 0;
+    for (size_t k = 0; k < n; ++k) h = h * 1000003u ^ ValueHash {}(key_at(k));
+    // RowKeyHash's combination, which for an integer key is close to the integer itself: mixed
+    // so that the low bits picking the slot depend on all of it.
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    return h;
+  }
+
  private:
   struct Slot {
     uint64_t hash = 0;
@@ -66,17 +79,6 @@ class GroupIndex {
 
   static uint64_t hash(const std::vector<Value>& keys) {
     return hash(keys.size(), [&](size_t k) -> const Value& { return keys[k]; });
-  }
-  template <class KeyAt>
-  static uint64_t hash(size_t n, const KeyAt& key_at) {
-    uint64_t h = 0;
-    for (size_t k = 0; k < n; ++k) h = h * 1000003u ^ ValueHash {}(key_at(k));
-    // RowKeyHash's combination, which for an integer key is close to the integer itself: mixed
-    // so that the low bits picking the slot depend on all of it.
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    return h;
   }
 
   void place(uint64_t h, uint32_t entry) {
