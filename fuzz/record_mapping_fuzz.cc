@@ -27,7 +27,8 @@ const eddy::runtime::InputSchema& schema(uint8_t which) {
     "RecordColumns": [{"Name": "category", "Mapping": "$.category", "SqlType": "VARCHAR(16)"},
                       {"Name": "store_id", "Mapping": "$.store_id", "SqlType": "VARCHAR(16)"},
                       {"Name": "evnt_time", "Mapping": "$.evnt_time", "SqlType": "TIMESTAMP"},
-                      {"Name": "sales", "Mapping": "$.sales", "SqlType": "REAL"}]})json"));
+                      {"Name": "sales", "Mapping": "$.sales", "SqlType": "REAL"},
+                      {"Name": "qty", "Mapping": "$.qty", "SqlType": "SMALLINT"}]})json"));
   static const auto json_nested = must(eddy::runtime::parse_input_schema(R"json({
     "RecordFormat": {"RecordFormatType": "JSON", "MappingParameters": {"JSONMappingParameters": {"RecordRowPath": "$.rows"}}},
     "RecordEncoding": "UTF-8",

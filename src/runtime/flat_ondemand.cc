@@ -127,6 +127,13 @@ inline bool convert(const InputSchema::FlatName& f, simdjson::ondemand::value v,
       convert_fast_number(f, d, out);
       return true;
     }
+    case Fast::kInteger: {
+      if (type != json_type::number) return false;
+      number_type kind;
+      int64_t i;
+      if (v.get_number_type().get(kind) || kind != number_type::signed_integer || v.get_int64().get(i)) return false;
+      return convert_fast_integer(f, i, out);
+    }
     case Fast::kNone:
       return false;
   }

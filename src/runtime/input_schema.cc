@@ -286,6 +286,8 @@ inline bool convert_inline(const InputSchema::FlatName& f, simdjson::dom::elemen
       convert_fast_number(f, d, out);
       return true;
     }
+    case Fast::kInteger:
+      return e.type() == element_type::INT64 && convert_fast_integer(f, e.get_int64().value_unsafe(), out);
   }
   return false;
 }
@@ -388,8 +390,14 @@ void index_schema(InputSchema& schema) {
         fast = Fast::kReal;
       else if (t.id == TypeId::kDouble)
         fast = Fast::kDouble;
+      else if (t.is_integer())
+        fast = Fast::kInteger;
+      const uint8_t int_bits = t.id == TypeId::kTinyint    ? 8
+                               : t.id == TypeId::kSmallint ? 16
+                               : t.id == TypeId::kInteger  ? 32
+                                                           : 64;
       const uint32_t max_length = t.length <= 0 ? UINT32_MAX : static_cast<uint32_t>(t.length);
-      schema.flat_index.push_back({static_cast<uint32_t>(p[0].size()), p[0].empty() ? '\0' : p[0][0], fast,
+      schema.flat_index.push_back({static_cast<uint32_t>(p[0].size()), p[0].empty() ? '\0' : p[0][0], fast, int_bits,
                                    static_cast<uint32_t>(schema.flat_names.size()), max_length});
       schema.flat_names += p[0];
     }

@@ -37,13 +37,15 @@ struct InputSchema {
   // Flat schemas: each column's field name as (length, first byte, offset into flat_names), in
   // one array so that matching a record's key costs no pointer chasing.
   // `fast`: the conversion map_flat does inline when the JSON value has the usual kind for the
-  // column (a string for VARCHAR that fits, for TIMESTAMP; a number for REAL/DOUBLE); anything
+  // column (a string for VARCHAR that fits, for TIMESTAMP; a number for REAL/DOUBLE; an integer in
+  // range for the integer types); anything
   // else goes through the general conversion, which gives the same values.
-  enum class Fast : uint8_t { kNone, kVarchar, kTimestamp, kReal, kDouble };
+  enum class Fast : uint8_t { kNone, kVarchar, kTimestamp, kReal, kDouble, kInteger };
   struct FlatName {
     uint32_t length;
     char first;
     Fast fast;
+    uint8_t int_bits;  // kInteger: 8, 16, 32 or 64 (TINYINT, SMALLINT, INTEGER, BIGINT)
     uint32_t offset;
     uint32_t max_length;  // kVarchar: the longest text stored as is (UINT32_MAX: unbounded)
   };
@@ -53,6 +55,17 @@ struct InputSchema {
   // quotes or backslashes: records can be read on-demand (flat_ondemand.h), without a DOM.
   bool ondemand = false;
 };
+
+// A JSON integer into a kInteger column: false when it is out of the column's range (the general
+// conversion reports that).
+inline bool convert_fast_integer(const InputSchema::FlatName& f, int64_t v, Value& out) {
+  if (f.int_bits < 64) {
+    const int64_t hi = (int64_t{1} << (f.int_bits - 1)) - 1;
+    if (v > hi || v < -hi - 1) return false;
+  }
+  out.set_int(v);
+  return true;
+}
 
 // The inline conversions of a flat column (FlatName::fast) that both mapping paths share: a
 // string into a kVarchar or kTimestamp column, a number into a kReal or kDouble one. False where

@@ -123,7 +123,7 @@ TEST(FileSource, CsvColumnsAsArrivalTimes) {
 
 // Records of a schema read on-demand (flat_ondemand.h) give exactly the rows, ROWTIMEs, line
 // numbers and error rows of the general path, which the same schema with one more column (an
-// INTEGER, which the on-demand path does not take) must use: for records the path takes and for
+// BOOLEAN, which the on-demand path does not take) must use: for records the path takes and for
 // every kind it declines.
 TEST(FileSource, OnDemandRecordsEqualTheGeneralPath) {
   const char* fast = R"J({"RecordFormat": {"RecordFormatType": "JSON",
@@ -136,7 +136,7 @@ TEST(FileSource, OnDemandRecordsEqualTheGeneralPath) {
       "RecordColumns": [{"Name": "K", "Mapping": "$.k", "SqlType": "VARCHAR(8)"},
                         {"Name": "V", "Mapping": "$.v", "SqlType": "REAL"},
                         {"Name": "T", "Mapping": "$.t", "SqlType": "TIMESTAMP"},
-                        {"Name": "X", "Mapping": "$.absent", "SqlType": "INTEGER"}]})J";
+                        {"Name": "X", "Mapping": "$.absent", "SqlType": "BOOLEAN"}]})J";
   ASSERT_TRUE(parse_input_schema(fast)->ondemand);
   ASSERT_FALSE(parse_input_schema(general)->ondemand);
   const char* code =

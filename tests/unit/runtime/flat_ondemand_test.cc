@@ -100,6 +100,40 @@ TEST(FlatOnDemand, DeclinesWhatTheGeneralPathMustDecide) {
   }
 }
 
+// Integer columns take JSON integers in their type's range; anything else (a fraction, an
+// exponent, a string, a value out of range) is the general path's to convert or report.
+TEST(FlatOnDemand, IntegerColumnsTakeIntegersInTheirRange) {
+  const auto s = schema(R"js([{"Name": "t", "Mapping": "$.t", "SqlType": "TINYINT"},
+      {"Name": "m", "Mapping": "$.m", "SqlType": "SMALLINT"},
+      {"Name": "i", "Mapping": "$.i", "SqlType": "INTEGER"},
+      {"Name": "b", "Mapping": "$.b", "SqlType": "BIGINT"}])js");
+  ASSERT_TRUE(s.ondemand);
+  std::vector<Value> values;
+  std::vector<int> hints;
+  for (const std::string text : {
+           R"({"t": 127, "m": -32768, "i": 2147483647, "b": -9223372036854775808})",
+           R"({"t": -128, "m": 32767, "i": -2147483648, "b": 9223372036854775807})",
+           R"({"t": 0, "m": -0, "i": null, "qty": 5})",
+       }) {
+    ASSERT_TRUE(ondemand(s, text, values, hints)) << text;
+    expect_agrees(s, text, values, hints);
+  }
+  ASSERT_TRUE(ondemand(s, R"({"i": 53})", values, hints));
+  EXPECT_EQ(values[2], Value::integer(53));
+  for (const std::string text : {
+           R"({"t": 128})",
+           R"({"m": -32769})",
+           R"({"i": 2147483648})",
+           R"({"b": 9223372036854775808})",
+           R"({"i": 3.0})",
+           R"({"i": 1e2})",
+           R"({"i": "7"})",
+           R"({"i": true})",
+       }) {
+    EXPECT_FALSE(ondemand(s, text, values, hints)) << text;
+  }
+}
+
 TEST(FlatOnDemand, AStrictTimestampColumnDeclinesSpaces) {
   const auto s = seed_schema();
   std::vector<Value> values;
@@ -114,7 +148,8 @@ TEST(FlatOnDemand, AStrictTimestampColumnDeclinesSpaces) {
 }
 
 TEST(FlatOnDemand, OnlySchemasOfFastColumnsWithPlainShortNames) {
-  EXPECT_FALSE(schema(R"js([{"Name": "n", "Mapping": "$.n", "SqlType": "INTEGER"}])js").ondemand);
+  EXPECT_FALSE(schema(R"js([{"Name": "n", "Mapping": "$.n", "SqlType": "BOOLEAN"}])js").ondemand);
+  EXPECT_FALSE(schema(R"js([{"Name": "n", "Mapping": "$.n", "SqlType": "DECIMAL(8,2)"}])js").ondemand);
   EXPECT_FALSE(schema(R"js([{"Name": "a", "Mapping": "$.x", "SqlType": "VARCHAR(4)"},
       {"Name": "b", "Mapping": "$.x", "SqlType": "VARCHAR(2)"}])js")
                    .ondemand);
