@@ -602,6 +602,9 @@ int serve(const ServeOptions& o) {
     });
   }
   server.run();
+  // Appends waiting for their fsync answer through the server's connections: they complete
+  // before the server (its io_context) is destroyed, not on a committer thread racing that.
+  committer.stop();
   if (applier.joinable()) applier.join();
   log_info("serve", "eddy stopped");
   return 0;

@@ -27,12 +27,16 @@ Result<FsyncPolicy> parse_fsync_policy(std::string_view text) {
 GroupCommitter::GroupCommitter(FsyncPolicy policy) : policy_(policy), thread_([this] { run(); }) {}
 
 GroupCommitter::~GroupCommitter() {
+  stop();
+}
+
+void GroupCommitter::stop() {
   {
     std::lock_guard lock(mu_);
     stop_ = true;
   }
   cv_.notify_all();
-  thread_.join();
+  if (thread_.joinable()) thread_.join();
 }
 
 void GroupCommitter::commit(std::vector<std::shared_ptr<ShardStorage>> logs, std::function<void(Status)> done) {
@@ -42,9 +46,20 @@ void GroupCommitter::commit(std::vector<std::shared_ptr<ShardStorage>> logs, std
   }
   {
     std::lock_guard lock(mu_);
-    pending_.push_back({std::move(logs), std::move(done)});
+    if (!stop_) {
+      pending_.push_back({std::move(logs), std::move(done)});
+      cv_.notify_one();
+      return;
+    }
   }
-  cv_.notify_one();
+  // Stopped (or stopping): this commit's logs are synced here, as a round would sync them.
+  std::sort(logs.begin(), logs.end());
+  logs.erase(std::unique(logs.begin(), logs.end()), logs.end());
+  Status status;
+  for (const auto& l : logs) {
+    if (auto st = l->sync(); !st) status = st;
+  }
+  done(status);
 }
 
 void GroupCommitter::track(const std::shared_ptr<ShardStorage>& log) {

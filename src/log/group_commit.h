@@ -47,6 +47,11 @@ class GroupCommitter {
   // kInterval: logs to sync periodically (held weakly; a deleted log drops out).
   void track(const std::shared_ptr<ShardStorage>& log);
 
+  // Completes every commit waiting (kAlways) or syncs the tracked logs once more (kInterval), and
+  // ends the thread; later commits sync on the caller's thread. A server stops its committer
+  // before the network layer its `done` callbacks answer through goes away.
+  void stop();
+
  private:
   struct Pending {
     std::vector<std::shared_ptr<ShardStorage>> logs;

@@ -1,7 +1,9 @@
 #include "log/shard_log.h"
 
 #include <gtest/gtest.h>
+
 #include <unistd.h>
+#include <atomic>
 
 #include <filesystem>
 #include <fstream>
@@ -382,6 +384,27 @@ TEST_F(ShardLogTest, GroupCommitAcknowledgesAfterSync) {
   auto st = done.get_future().get();
   EXPECT_TRUE(st.has_value());
   EXPECT_EQ(log->end_offset(), 2u);
+}
+
+// A server stops its committer before its connections go: commits waiting then are completed by
+// stop(), and a commit after it syncs on the caller's thread and answers before returning.
+TEST_F(ShardLogTest, AStoppedCommitterCompletesWhatWaitsAndSyncsLaterCommitsItself) {
+  std::shared_ptr<ShardLog> log = open(options(true));
+  GroupCommitter committer({FsyncMode::kAlways, 0});
+  std::atomic<int> answered{0};
+  for (int i = 0; i < 50; ++i) {
+    fill(*log, 1, 2);
+    committer.commit({log}, [&answered](Status st) { answered += st.has_value() ? 1 : 100; });
+  }
+  committer.stop();
+  EXPECT_EQ(answered.load(), 50);
+  EXPECT_EQ(log->end_offset(), 100u);
+  fill(*log, 1, 2);
+  bool done = false;
+  committer.commit({log, log}, [&done](Status st) { done = st.has_value(); });
+  EXPECT_TRUE(done);
+  EXPECT_EQ(log->end_offset(), 102u);
+  committer.stop();  // again: nothing to do
 }
 
 TEST(FsyncPolicy, Parse) {
