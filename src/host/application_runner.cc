@@ -11,6 +11,15 @@ using runtime::BatchSource;
 using runtime::SourceRecord;
 
 namespace {
+
+// The records as the program takes them. Every record was copied into a padded buffer
+// (copy_records): parsed in place.
+void append_records(const std::vector<SourceCopy>& records, std::vector<SourceRecord>& out) {
+  for (const auto& p : records)
+    out.push_back(
+        {p.data, p.arrival, static_cast<int64_t>(p.offset), p.shard, p.rejection(), p.rejection_name(), true});
+}
+
 // Wall-clock progress closes windows this long after their end: enough for records appended just
 // before the end to become readable (an fsync), short enough that a quiet store's row is prompt.
 constexpr TimestampMs kProgressGraceMs = 250;
@@ -133,16 +142,9 @@ size_t ApplicationRunner::step() {
 void ApplicationRunner::push(std::vector<SourceBatch> batches, size_t& processed) {
   if (batches.empty()) return;
   // With InputParallelism n, shard i feeds in-application stream (i mod n) + 1.
-  // Every record was copied into a padded buffer (copy_records): parsed in place.
-  auto sources = [](const SourceBatch& batch, std::vector<SourceRecord>& out) {
-    for (const auto& p : batch.records)
-      out.push_back(
-          {p.data, p.arrival, static_cast<int64_t>(p.offset), p.shard, p.rejection(), p.rejection_name(), true});
-  };
+  auto sources = [](const SourceBatch& batch, std::vector<SourceRecord>& out) { append_records(batch.records, out); };
   auto count = [&](const SourceBatch& batch) {
-    counters_.input_records.fetch_add(batch.records.size(), std::memory_order_relaxed);
-    counters_.last_arrival_ms.store(batch.records.back().arrival, std::memory_order_relaxed);
-    processed += batch.records.size();
+    count_taken(batch.records.size(), batch.records.back().arrival, processed);
   };
   if (batches.size() == 1 || pool_.size() == 1) {
     // One batch: its records parsed on every thread, then run through.
@@ -194,9 +196,7 @@ void ApplicationRunner::push_ranges(uint32_t shard, uint64_t from, size_t read_b
   source.fill = [&](size_t k, std::vector<SourceRecord>& out) {
     RangeRead& rd = slots[k];
     read_range(reader_.store(), reader_.stream(), rd, read_batch, reader_.whole_records());
-    for (const auto& p : rd.records)
-      out.push_back(
-          {p.data, p.arrival, static_cast<int64_t>(p.offset), p.shard, p.rejection(), p.rejection_name(), true});
+    append_records(rd.records, out);
   };
   source.before = [&](size_t k, std::vector<SourceRecord>& records) {
     const RangeRead& rd = slots[k];
@@ -213,16 +213,18 @@ void ApplicationRunner::push_ranges(uint32_t shard, uint64_t from, size_t read_b
     next = rd.next;
     more = rd.read_count == read_batch;
     finished = rd.finished;
-    if (!records.empty()) {
-      counters_.input_records.fetch_add(records.size(), std::memory_order_relaxed);
-      counters_.last_arrival_ms.store(records.back().arrival, std::memory_order_relaxed);
-      processed += records.size();
-    }
+    if (!records.empty()) count_taken(records.size(), records.back().arrival, processed);
     if (!more || finished) ended = true;
     return !ended.load();
   };
   program_->push_batches(0, pool_, source);
   if (any) reader_.advance(shard, next, more, finished);
+}
+
+void ApplicationRunner::count_taken(size_t records, TimestampMs last_arrival, size_t& processed) {
+  counters_.input_records.fetch_add(records, std::memory_order_relaxed);
+  counters_.last_arrival_ms.store(last_arrival, std::memory_order_relaxed);
+  processed += records;
 }
 
 // A checkpoint: where reading continues (the first unprocessed record of each shard), the state

@@ -96,6 +96,8 @@ class ApplicationRunner {
   void finish();
   void push(std::vector<SourceBatch> batches, size_t& processed);
   void push_ranges(uint32_t shard, uint64_t from, size_t read_batch, size_t& processed);
+  // Records gone to the program: the counters, and the round's count.
+  void count_taken(size_t records, TimestampMs last_arrival, size_t& processed);
   // Ranges of read_batch records a program thread reads per round in push_ranges.
   static constexpr size_t kRangesPerThread = 8;
   // Runs the batches through setup_.preprocess (lambda_preprocess.cc); false when an invocation

@@ -137,7 +137,8 @@ void SourceReader::read(size_t read_batch) {
 
 void SourceReader::read_ahead(size_t read_batch) {
   wait();
-  ahead_.start(2, [this, read_batch](size_t part) {
+  if (!ahead_) ahead_ = std::make_unique<WorkerPool>(2);
+  ahead_->start(2, [this, read_batch](size_t part) {
     if (part == 1) read(read_batch, false);
   });
   reading_ahead_ = true;
@@ -145,7 +146,7 @@ void SourceReader::read_ahead(size_t read_batch) {
 
 void SourceReader::wait() const {
   if (!reading_ahead_) return;
-  ahead_.finish();
+  ahead_->finish();
   reading_ahead_ = false;
 }
 

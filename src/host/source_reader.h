@@ -163,7 +163,8 @@ class SourceReader {
   std::vector<stream::ShardInfo> shards_;  // as listed at the start of the round
   // read_ahead's thread (the second part of a two-part job; the first is the waiting caller's).
   // Its read runs alone: `pool_` is the program's then.
-  mutable WorkerPool ahead_{2};
+  // Made at the first read_ahead: a runner on several threads never reads ahead.
+  mutable std::unique_ptr<WorkerPool> ahead_;
   mutable bool reading_ahead_ = false;
 };
 
